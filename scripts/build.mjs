@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Bundles each CLI into one self-contained ESM file under dist/ (fast start: no module resolution).
+import { build } from 'esbuild';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const entries = ['bsradm', 'bsrsetup', 'bsrmeta', 'bsrcon', 'lab'];
+await Promise.all(
+  entries.map((name) =>
+    build({
+      entryPoints: [join(root, `src/cli/${name}.ts`)],
+      outfile: join(root, `dist/${name}.mjs`),
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      minify: true,
+      sourcemap: false,
+      legalComments: 'none',
+      // The native addon is loaded at run time from its build folder.
+      external: ['*.node'],
+      banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+      logLevel: 'warning',
+    }),
+  ),
+);

@@ -1,0 +1,42 @@
+// The kernel ABI as TypeScript sees it: the same JSON that generates native/kmod/bsr_abi.h.
+import abiJson from '../../native/abi/bsr-abi.json';
+
+export type AttrType = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'string' | 'binary';
+export interface FieldDef {
+  id: number;
+  type: AttrType;
+  max?: number;
+}
+export type AttrSet = Record<string, FieldDef>;
+
+export const abi = abiJson as unknown as {
+  genl: { family: string; version: number; mcastGroup: string; userHeaderSize: number; headerFlags: Record<string, number> };
+  commands: Record<string, number>;
+  topAttributes: Record<string, { id: number; set: string }>;
+  sets: Record<string, AttrSet>;
+  notificationTypes: Record<string, number>;
+  enums: Record<string, string[]>;
+  retCodes: Record<string, number>;
+  metaData: typeof abiJson.metaData;
+  wire: typeof abiJson.wire;
+};
+
+export const commands = abi.commands;
+export const retCodes = abi.retCodes;
+export const enums = abi.enums;
+export const metaData = abi.metaData;
+
+/** Name of a numeric state or option value, e.g. enumName('disk', 9) === 'UpToDate'. */
+export function enumName(kind: string, value: number): string {
+  return abi.enums[kind]?.[value] ?? `Unknown(${value})`;
+}
+
+/** Numeric value of a state or option name, or -1. */
+export function enumValue(kind: string, name: string): number {
+  return abi.enums[kind]?.indexOf(name) ?? -1;
+}
+
+export function retCodeName(code: number): string {
+  for (const [name, value] of Object.entries(abi.retCodes)) if (value === code) return name;
+  return `ERROR_${code}`;
+}
