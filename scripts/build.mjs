@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // Bundles each CLI into one self-contained ESM file under dist/ (fast start: no module resolution).
 import { build } from 'esbuild';
+import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const entries = ['bsradm', 'bsrsetup', 'bsrmeta', 'bsrcon', 'lab'];
+// Every src/cli/NAME.ts is a program: bin/NAME runs dist/NAME.mjs.
+const entries = readdirSync(join(root, 'src/cli'))
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.slice(0, -3));
 await Promise.all(
   entries.map((name) =>
     build({
