@@ -1,0 +1,26 @@
+// A lab scenario: the default export of a test/lab/NAME.lab.ts file, run by `node dist/lab.mjs test`.
+import type { Lab } from './types.js';
+
+export type { DiskFaults, ExecOptions, ExecResult, Lab, LabInfo, NodeInfo, NodeName } from './types.js';
+export { LabExecError, NODE_NAMES } from './types.js';
+
+/**
+ * Every scenario starts on freshly booted nodes with empty disks, all links up and the project's
+ * bsr.ko loaded when it has been built (the runner reboots the nodes of a reused lab).
+ */
+export interface Scenario {
+  /** Shown in PASS/FAIL lines; also what `test FILTER` matches (with the file name). */
+  name: string;
+  /** How many nodes the lab needs: alpha, bravo (and charlie). */
+  nodes: 2 | 3;
+  /** Size of each of /dev/vda and /dev/vdb. Default "512M". */
+  diskSize?: string;
+  /** Time limit for `run`, in seconds. Default 300. */
+  timeoutSec?: number;
+  run(lab: Lab): Promise<void>;
+}
+
+/** Identity helper giving type checking to a scenario literal: `export default scenario({...})`. */
+export function scenario(s: Scenario): Scenario {
+  return s;
+}
