@@ -1,0 +1,104 @@
+// The config as written, before inheritance: each section keeps its own settings and location.
+import type { OptionDef, OptionValue } from './options';
+
+export interface Loc {
+  file: string;
+  line: number;
+}
+
+export interface OptionEntry {
+  def: OptionDef;
+  value: OptionValue;
+  loc: Loc;
+}
+
+export interface Address {
+  family: 'ipv4' | 'ipv6';
+  host: string;
+  port: number;
+}
+
+/** `meta-disk`: internal, a whole external device (flexible) or slot N of one. */
+export interface MetaDisk {
+  device: string;
+  index: 'internal' | 'flexible' | number;
+}
+
+/** device / disk / meta-disk / disk{} settings of a volume at one level (resource, host). */
+export interface VolumeSettings {
+  loc: Loc;
+  devicePath?: string;
+  minor?: number;
+  deviceLoc?: Loc;
+  disk?: string;
+  metaDisk?: MetaDisk;
+  diskOptions: OptionEntry[];
+}
+
+export interface RawVolume extends VolumeSettings {
+  number: number;
+}
+
+export interface RawHost {
+  names: string[];
+  loc: Loc;
+  floating: boolean;
+  nodeId?: number;
+  nodeIdLoc?: Loc;
+  address?: Address;
+  addressLoc?: Loc;
+  /** Settings written directly in the host section: they belong to volume 0. */
+  direct: VolumeSettings;
+  volumes: RawVolume[];
+  options: OptionEntry[];
+}
+
+export interface RawConnectionHost {
+  name: string;
+  address?: Address;
+  port?: number;
+  loc: Loc;
+}
+
+export interface RawConnection {
+  name?: string;
+  loc: Loc;
+  hosts: RawConnectionHost[];
+  paths: { loc: Loc; hosts: RawConnectionHost[] }[];
+  net: OptionEntry[];
+  peerDevice: OptionEntry[];
+  volumes: { number: number; loc: Loc; peerDevice: OptionEntry[] }[];
+}
+
+export interface RawMesh {
+  loc: Loc;
+  hosts: string[];
+  net: OptionEntry[];
+}
+
+/** The option blocks shared by `common` and `resource`. */
+export interface CommonSections {
+  disk: OptionEntry[];
+  net: OptionEntry[];
+  options: OptionEntry[];
+  startup: OptionEntry[];
+  handlers: OptionEntry[];
+}
+
+export interface RawResource extends CommonSections {
+  name: string;
+  loc: Loc;
+  direct: VolumeSettings;
+  volumes: RawVolume[];
+  hosts: RawHost[];
+  connections: RawConnection[];
+  meshes: RawMesh[];
+}
+
+export interface RawConfig {
+  /** The file named on the command line. */
+  file: string;
+  global: OptionEntry[];
+  common: CommonSections;
+  resources: RawResource[];
+}

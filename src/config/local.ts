@@ -1,0 +1,102 @@
+// This node's view of a resource: what bsrsetup on this host is told. Both the config and the
+// running state (`bsrsetup show`) are reduced to this shape, so `adjust` compares like with like.
+import { hostname, networkInterfaces } from 'node:os';
+import { ConfigError } from '../common/errors';
+import type { Address, Loc } from './ast';
+import type { BsrConfig, Host, OptionMap, Resource, Volume } from './model';
+
+export interface LocalPeer {
+  nodeId: number;
+  /** The connection name (`--_name`): the connection's own name or the peer's host name. */
+  name: string;
+  paths: { local: Address; remote: Address }[];
+  net: OptionMap;
+  peerDevice: Map<number, OptionMap>;
+}
+
+export interface LocalResource {
+  name: string;
+  nodeId: number;
+  resourceOptions: OptionMap;
+  nodeOptions: OptionMap;
+  volumes: Volume[];
+  peers: LocalPeer[];
+  loc?: Loc;
+}
+
+/** The name this node answers to: `__BSR_NODE__`, else global `hostname`, else the system's. */
+export function localHostName(config?: BsrConfig): string {
+  const fromEnv = process.env.__BSR_NODE__;
+  if (fromEnv) return fromEnv;
+  const configured = config?.global.get('hostname')?.value;
+  if (typeof configured === 'string' && configured !== '') return configured;
+  return hostname();
+}
+
+function localAddresses(): Set<string> {
+  const found = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) for (const info of list ?? []) found.add(info.address);
+  return found;
+}
+
+/** The host section for this node, or undefined when the resource does not involve it. */
+export function findLocalHost(resource: Resource, name: string): Host | undefined {
+  const short = name.split('.')[0];
+  const byName = resource.hosts.find((h) => h.names.includes(name) || h.names.includes(short));
+  if (byName) return byName;
+  const floating = resource.hosts.filter((h) => h.floating);
+  if (floating.length === 0) return undefined;
+  const mine = localAddresses();
+  return floating.find((h) => h.address && mine.has(h.address.host));
+}
+
+export function localResource(resource: Resource, host: Host): LocalResource {
+  const me = host.names[0];
+  const peers: LocalPeer[] = [];
+  for (const connection of resource.connections) {
+    const side = connection.hosts.indexOf(me);
+    if (side < 0) continue;
+    const peerName = connection.hosts[1 - side];
+    const peer = resource.hosts.find((h) => h.names[0] === peerName);
+    if (!peer) continue;
+    peers.push({
+      nodeId: peer.nodeId,
+      name: connection.name ?? peerName,
+      paths: connection.paths.map((p) => ({ local: p.addresses[side], remote: p.addresses[1 - side] })),
+      net: connection.net,
+      peerDevice: connection.peerDevice,
+    });
+  }
+  return {
+    name: resource.name,
+    nodeId: host.nodeId,
+    resourceOptions: resource.resourceOptions,
+    nodeOptions: host.nodeOptions,
+    volumes: host.volumes,
+    peers: peers.sort((a, b) => a.nodeId - b.nodeId),
+    loc: resource.loc,
+  };
+}
+
+/** Resources named on the command line (`all`, `RES`, `RES/VOL`), viewed from this node. */
+export function selectResources(config: BsrConfig, names: string[], me: string): LocalResource[] {
+  const selected: LocalResource[] = [];
+  const wantAll = names.length === 0 || names.includes('all');
+  if (wantAll) {
+    for (const resource of config.resources) {
+      const host = findLocalHost(resource, me);
+      if (host) selected.push(localResource(resource, host));
+    }
+    return selected;
+  }
+  for (const name of names) {
+    const resource = config.resources.find((r) => r.name === name);
+    if (!resource) throw new ConfigError(config.file, 1, `resource '${name}' is not defined`);
+    const host = findLocalHost(resource, me);
+    if (!host) {
+      throw new ConfigError(resource.loc.file, resource.loc.line, `resource ${name} has no host section for '${me}'`);
+    }
+    selected.push(localResource(resource, host));
+  }
+  return selected;
+}

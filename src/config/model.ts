@@ -1,0 +1,363 @@
+// Inheritance (common -> resource -> host -> volume -> connection) and cross-checks: RawConfig -> BsrConfig.
+import { ConfigError } from '../common/errors';
+import type {
+  Address,
+  Loc,
+  MetaDisk,
+  OptionEntry,
+  RawConfig,
+  RawConnectionHost,
+  RawHost,
+  RawResource,
+  VolumeSettings,
+} from './ast';
+import type { OptionSection } from './options';
+
+/** Effective options by keyword, in the order they were first set (later levels override). */
+export type OptionMap = Map<string, OptionEntry>;
+
+export interface Volume {
+  number: number;
+  minor: number;
+  device: string;
+  /** The lower device, or 'none' for a diskless volume. */
+  disk: string;
+  metaDisk: MetaDisk;
+  diskOptions: OptionMap;
+  loc: Loc;
+}
+
+export interface Host {
+  names: string[];
+  nodeId: number;
+  address?: Address;
+  floating: boolean;
+  volumes: Volume[];
+  nodeOptions: OptionMap;
+  loc: Loc;
+}
+
+export interface Path {
+  /** Addresses in the order of Connection.hosts. */
+  addresses: [Address, Address];
+  loc: Loc;
+}
+
+export interface Connection {
+  name?: string;
+  /** The two hosts, by their first name. */
+  hosts: [string, string];
+  paths: Path[];
+  net: OptionMap;
+  /** Peer-device options by volume number. */
+  peerDevice: Map<number, OptionMap>;
+  loc: Loc;
+}
+
+export interface Resource {
+  name: string;
+  loc: Loc;
+  resourceOptions: OptionMap;
+  hosts: Host[];
+  connections: Connection[];
+  startup: OptionMap;
+  handlers: OptionMap;
+}
+
+export interface BsrConfig {
+  file: string;
+  global: OptionMap;
+  resources: Resource[];
+}
+
+function fail(at: Loc, message: string): never {
+  throw new ConfigError(at.file, at.line, message);
+}
+
+/** Merges option lists, keeping only the given sections; later entries override earlier ones. */
+export function mergeOptions(sections: readonly OptionSection[], ...levels: OptionEntry[][]): OptionMap {
+  const merged: OptionMap = new Map();
+  for (const level of levels) {
+    for (const entry of level) if (sections.includes(entry.def.section)) merged.set(entry.def.keyword, entry);
+  }
+  return merged;
+}
+
+function rejectPeerDeviceOptions(entries: OptionEntry[], where: string): void {
+  const misplaced = entries.find((e) => e.def.section === 'peer-device');
+  if (misplaced) {
+    fail(
+      misplaced.loc,
+      `'${misplaced.def.keyword}' is a peer-device option; it belongs in the disk section of the resource or a connection, not of ${where}`,
+    );
+  }
+}
+
+function hostLabel(host: RawHost): string {
+  return host.names.join(' ');
+}
+
+function volumeNumbers(resource: RawResource, host: RawHost): number[] {
+  const numbers = new Set<number>();
+  for (const v of resource.volumes) numbers.add(v.number);
+  for (const v of host.volumes) numbers.add(v.number);
+  const hasDirect = (s: VolumeSettings) => s.devicePath !== undefined || s.minor !== undefined || s.disk || s.metaDisk;
+  if (hasDirect(resource.direct) || hasDirect(host.direct) || numbers.size === 0) numbers.add(0);
+  return [...numbers].sort((a, b) => a - b);
+}
+
+/** device/disk/meta-disk for one volume of one host: resource, then host; the volume block wins. */
+function resolveVolume(config: RawConfig, resource: RawResource, host: RawHost, number: number): Volume {
+  const layers: VolumeSettings[] = [];
+  if (number === 0) layers.push(resource.direct);
+  const resourceVolume = resource.volumes.find((v) => v.number === number);
+  if (resourceVolume) layers.push(resourceVolume);
+  if (number === 0) layers.push(host.direct);
+  const hostVolume = host.volumes.find((v) => v.number === number);
+  if (hostVolume) {
+    rejectPeerDeviceOptions(hostVolume.diskOptions, `volume ${number} of host ${hostLabel(host)}`);
+    layers.push(hostVolume);
+  }
+  const where = `volume ${number} of host ${hostLabel(host)} in resource ${resource.name}`;
+  const at = hostVolume?.loc ?? resourceVolume?.loc ?? host.loc;
+  let devicePath: string | undefined;
+  let minor: number | undefined;
+  let deviceLoc: Loc = at;
+  let disk: string | undefined;
+  let metaDisk: MetaDisk | undefined;
+  for (const layer of layers) {
+    if (layer.devicePath !== undefined || layer.minor !== undefined) {
+      devicePath = layer.devicePath;
+      minor = layer.minor;
+      deviceLoc = layer.deviceLoc ?? layer.loc;
+    }
+    disk = layer.disk ?? disk;
+    metaDisk = layer.metaDisk ?? metaDisk;
+  }
+  if (devicePath === undefined && minor === undefined) fail(at, `${where}: device missing`);
+  if (minor === undefined) {
+    const fromName = /^\/dev\/bsr(\d+)$/.exec(devicePath ?? '');
+    if (!fromName) fail(deviceLoc, `${where}: cannot tell the minor of '${devicePath}'; write 'device ${devicePath} minor N'`);
+    minor = Number(fromName[1]);
+  }
+  if (disk === undefined) fail(at, `${where}: disk missing (use 'disk none;' for a diskless volume)`);
+  if (metaDisk === undefined) {
+    if (disk !== 'none') fail(at, `${where}: meta-disk missing`);
+    metaDisk = { device: 'internal', index: 'internal' };
+  }
+  rejectPeerDeviceOptions(host.direct.diskOptions, `host ${hostLabel(host)}`);
+  const diskOptions = mergeOptions(
+    ['disk'],
+    config.common.disk,
+    resource.disk,
+    resourceVolume?.diskOptions ?? [],
+    host.direct.diskOptions,
+    hostVolume?.diskOptions ?? [],
+  );
+  return {
+    number,
+    minor,
+    device: devicePath ?? `/dev/bsr${minor}`,
+    disk,
+    metaDisk,
+    diskOptions,
+    loc: at,
+  };
+}
+
+function assignNodeIds(resource: RawResource): number[] {
+  const ids: (number | undefined)[] = resource.hosts.map((h) => h.nodeId);
+  const seen = new Map<number, RawHost>();
+  for (const host of resource.hosts) {
+    if (host.nodeId === undefined) continue;
+    const other = seen.get(host.nodeId);
+    if (other) {
+      fail(host.nodeIdLoc ?? host.loc, `node-id ${host.nodeId} is already used by host ${hostLabel(other)}`);
+    }
+    seen.set(host.nodeId, host);
+  }
+  const missing = resource.hosts.find((h) => h.nodeId === undefined);
+  if (missing && resource.hosts.length > 2) {
+    fail(missing.loc, `host ${hostLabel(missing)}: node-id missing (required when a resource has more than two hosts)`);
+  }
+  // Two hosts without node-ids are numbered in the order they are written.
+  let free = 0;
+  return ids.map((id) => {
+    if (id !== undefined) return id;
+    while (seen.has(free)) free++;
+    seen.set(free, resource.hosts[0]);
+    return free;
+  });
+}
+
+function findHost(resource: RawResource, name: string, at: Loc): RawHost {
+  const host = resource.hosts.find((h) => h.names.includes(name));
+  if (!host) {
+    const known = resource.hosts.map((h) => h.names[0]).join(', ');
+    fail(at, `resource ${resource.name} has no host '${name}' (hosts: ${known})`);
+  }
+  return host;
+}
+
+function hostAddress(host: RawHost, at: Loc, override?: RawConnectionHost): Address {
+  if (override?.address) return override.address;
+  if (!host.address) fail(at, `host ${hostLabel(host)} has no address`);
+  return override?.port ? { ...host.address, port: override.port } : host.address;
+}
+
+function resolveConnections(config: RawConfig, resource: RawResource): Connection[] {
+  const volumeSet = new Set<number>();
+  for (const host of resource.hosts) for (const n of volumeNumbers(resource, host)) volumeSet.add(n);
+  const volumes = [...volumeSet].sort((a, b) => a - b);
+  const baseNet = [...config.common.net, ...resource.net];
+  const peerDeviceBase = (n: number) => [
+    ...config.common.disk,
+    ...resource.disk,
+    ...(resource.volumes.find((v) => v.number === n)?.diskOptions ?? []),
+  ];
+  const pairConnection = (
+    a: RawHost,
+    b: RawHost,
+    at: Loc,
+    net: OptionEntry[],
+    name?: string,
+    peerDevice: OptionEntry[] = [],
+    volumeOptions: { number: number; peerDevice: OptionEntry[] }[] = [],
+  ): Connection => ({
+    name,
+    hosts: [a.names[0], b.names[0]],
+    paths: [{ addresses: [hostAddress(a, at), hostAddress(b, at)], loc: at }],
+    net: mergeOptions(['net'], baseNet, net),
+    peerDevice: new Map(
+      volumes.map((n) => [
+        n,
+        mergeOptions(
+          ['peer-device'],
+          peerDeviceBase(n),
+          peerDevice,
+          volumeOptions.find((v) => v.number === n)?.peerDevice ?? [],
+        ),
+      ]),
+    ),
+    loc: at,
+  });
+
+  const connections: Connection[] = [];
+  for (const raw of resource.connections) {
+    const endpoints = raw.paths.length > 0 ? raw.paths[0].hosts : raw.hosts;
+    if (endpoints.length !== 2) fail(raw.loc, `a connection needs exactly two hosts, found ${endpoints.length}`);
+    const a = findHost(resource, endpoints[0].name, endpoints[0].loc);
+    const b = findHost(resource, endpoints[1].name, endpoints[1].loc);
+    if (a === b) fail(endpoints[1].loc, `a connection needs two different hosts, '${endpoints[1].name}' given twice`);
+    const connection = pairConnection(a, b, raw.loc, raw.net, raw.name, raw.peerDevice, raw.volumes);
+    const pathSpecs = raw.paths.length > 0 ? raw.paths : [{ loc: raw.loc, hosts: raw.hosts }];
+    connection.paths = pathSpecs.map((path) => {
+      if (path.hosts.length !== 2) fail(path.loc, `a path needs exactly two hosts, found ${path.hosts.length}`);
+      const first = path.hosts.find((h) => a.names.includes(h.name));
+      const second = path.hosts.find((h) => b.names.includes(h.name));
+      if (!first || !second) fail(path.loc, `the paths of a connection must name the same two hosts`);
+      return { addresses: [hostAddress(a, first.loc, first), hostAddress(b, second.loc, second)], loc: path.loc };
+    });
+    connections.push(connection);
+  }
+  for (const mesh of resource.meshes) {
+    const hosts = mesh.hosts.map((name) => findHost(resource, name, mesh.loc));
+    for (let i = 0; i < hosts.length; i++) {
+      for (let j = i + 1; j < hosts.length; j++) connections.push(pairConnection(hosts[i], hosts[j], mesh.loc, mesh.net));
+    }
+  }
+  if (resource.connections.length === 0 && resource.meshes.length === 0) {
+    // Without explicit connections every pair of hosts is connected.
+    const hosts = resource.hosts;
+    for (let i = 0; i < hosts.length; i++) {
+      for (let j = i + 1; j < hosts.length; j++) connections.push(pairConnection(hosts[i], hosts[j], resource.loc, []));
+    }
+  }
+  const seenPairs = new Set<string>();
+  for (const c of connections) {
+    const key = [...c.hosts].sort().join('\0');
+    if (seenPairs.has(key)) fail(c.loc, `hosts ${c.hosts[0]} and ${c.hosts[1]} are connected twice`);
+    seenPairs.add(key);
+  }
+  return connections;
+}
+
+function resolveResource(config: RawConfig, raw: RawResource): Resource {
+  if (raw.hosts.length === 0) fail(raw.loc, `resource ${raw.name} has no host ('on HOST {}') sections`);
+  const nodeIds = assignNodeIds(raw);
+  const hosts: Host[] = raw.hosts.map((host, index) => ({
+    names: host.names,
+    nodeId: nodeIds[index],
+    address: host.address,
+    floating: host.floating,
+    volumes: volumeNumbers(raw, host).map((n) => resolveVolume(config, raw, host, n)),
+    nodeOptions: mergeOptions(['node'], config.common.options, raw.options, host.options),
+    loc: host.loc,
+  }));
+  return {
+    name: raw.name,
+    loc: raw.loc,
+    resourceOptions: mergeOptions(['resource'], config.common.options, raw.options),
+    hosts,
+    connections: resolveConnections(config, raw),
+    startup: mergeOptions(['startup'], config.common.startup, raw.startup),
+    handlers: mergeOptions(['handlers'], config.common.handlers, raw.handlers),
+  };
+}
+
+function where(at: Loc): string {
+  return `${at.file}:${at.line}`;
+}
+
+/** Checks that span resources: names, minors per host, addresses. */
+function crossCheck(resources: Resource[]): void {
+  const names = new Map<string, Resource>();
+  const minors = new Map<string, { resource: string; loc: Loc }>();
+  const addresses = new Map<string, { resource: string; host: string; loc: Loc }>();
+  for (const resource of resources) {
+    const previous = names.get(resource.name);
+    if (previous) fail(resource.loc, `resource ${resource.name} is defined twice (first at ${where(previous.loc)})`);
+    names.set(resource.name, resource);
+    for (const host of resource.hosts) {
+      for (const volume of host.volumes) {
+        for (const name of host.names) {
+          const key = `${name}\0${volume.minor}`;
+          const used = minors.get(key);
+          if (used) {
+            fail(
+              volume.loc,
+              `minor ${volume.minor} on host ${name} is already used by resource ${used.resource} (${where(used.loc)})`,
+            );
+          }
+          minors.set(key, { resource: resource.name, loc: volume.loc });
+        }
+      }
+      if (host.address) {
+        const key = `${host.address.host}:${host.address.port}`;
+        const used = addresses.get(key);
+        if (used) {
+          fail(
+            host.loc,
+            `address ${formatAddress(host.address)} is already used by host ${used.host} in resource ${used.resource} (${where(used.loc)})`,
+          );
+        }
+        addresses.set(key, { resource: resource.name, host: host.names[0], loc: host.loc });
+      }
+    }
+  }
+}
+
+export function formatAddress(address: Address): string {
+  return address.family === 'ipv6' ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** `ipv4:A.B.C.D:PORT` / `ipv6:[ADDR]:PORT`, as bsrsetup new-path takes it. */
+export function addressArgument(address: Address): string {
+  return `${address.family}:${formatAddress(address)}`;
+}
+
+export function resolveConfig(raw: RawConfig): BsrConfig {
+  const resources = raw.resources.map((r) => resolveResource(raw, r));
+  crossCheck(resources);
+  return { file: raw.file, global: mergeOptions(['global'], raw.global), resources };
+}
