@@ -1,0 +1,359 @@
+// The lab: bring up / down, and the `Lab` API that scenarios, the bench and the CLI use.
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { AGENT_PORTS, AgentClient, type ExecRequest } from './agent-client.js';
+import { DmFaults } from './faults.js';
+import { findRepoRoot, hostHeadersKernelVersion, labStateDir } from './paths.js';
+import { qmp } from './qmp.js';
+import { setup, setupDone } from './setup.js';
+import { addressOf, ifaceOf, isNodeName, linkBetween, linksOf, nicIdOf, nodesOf } from './topology.js';
+import {
+  type DiskFaults,
+  type ExecOptions,
+  type ExecResult,
+  type Lab,
+  LabExecError,
+  type LabInfo,
+  NODE_NAMES,
+  type NodeName,
+} from './types.js';
+import { shq, sleep, withTimeout } from './util.js';
+import { killQemu, LabFiles, type LabState, makeDisks, startQemu, writeGuestFiles } from './vm.js';
+
+export interface UpOptions {
+  nodes?: number;
+  diskSize?: string;
+  memoryMiB?: number;
+  /** Give up when the guests do not answer within this time. Default 120 s. */
+  timeoutMs?: number;
+  log?: (m: string) => void;
+}
+
+const DEFAULT_DISK = '512M';
+const DEFAULT_MEMORY = 1536;
+const BOOT_TIMEOUT = 120_000;
+
+function cutKey(a: NodeName, b: NodeName): string {
+  const [x, y] = NODE_NAMES.indexOf(a) < NODE_NAMES.indexOf(b) ? [a, b] : [b, a];
+  return `${x}:${y}`;
+}
+
+export class LabImpl implements Lab {
+  readonly nodes: readonly NodeName[];
+  readonly diskSize: string;
+  readonly disk: DiskFaults;
+  private readonly clients = new Map<NodeName, Promise<AgentClient>>();
+  logger: (m: string) => void = (m) => process.stderr.write(`lab: ${m}\n`);
+
+  constructor(
+    readonly repoRoot: string,
+    readonly stateDir: string,
+    readonly files: LabFiles,
+    state: LabState,
+  ) {
+    this.nodes = state.nodes;
+    this.diskSize = state.diskSize;
+    this.disk = new DmFaults(this);
+  }
+
+  /** Attaches to the lab described by STATE/lab.json (it may be partly or not running). */
+  static attach(repoRoot = findRepoRoot(), stateDir = labStateDir(repoRoot)): LabImpl {
+    const files = new LabFiles(stateDir);
+    const state = files.readState();
+    if (!state) throw new Error(`no lab in ${stateDir}: run \`npm run lab -- up\``);
+    return new LabImpl(repoRoot, stateDir, files, state);
+  }
+
+  state(): LabState {
+    const s = this.files.readState();
+    if (!s) throw new Error(`no lab in ${this.stateDir}`);
+    return s;
+  }
+
+  private checkNode(n: string): asserts n is NodeName {
+    if (!isNodeName(n) || !this.nodes.includes(n)) {
+      throw new Error(`no node ${n} in this lab (nodes: ${this.nodes.join(', ')})`);
+    }
+  }
+
+  private client(n: NodeName, timeoutMs = 60_000): Promise<AgentClient> {
+    const existing = this.clients.get(n);
+    if (existing) return existing;
+    const p = AgentClient.connect(
+      n,
+      (k) => this.files.agentSock(n, k),
+      (k) => this.files.agentLock(n, k),
+      timeoutMs,
+      () => this.files.running(n),
+    );
+    this.clients.set(n, p);
+    p.then(
+      (c) => {
+        // Forget a dead connection so the next call reconnects.
+        const watch = setInterval(() => {
+          if (c.closed) {
+            clearInterval(watch);
+            if (this.clients.get(n) === p) this.clients.delete(n);
+          }
+        }, 200);
+        watch.unref();
+      },
+      () => {
+        if (this.clients.get(n) === p) this.clients.delete(n);
+      },
+    );
+    return p;
+  }
+
+  /** Waits until the node's agent answers. */
+  async waitReady(n: NodeName, timeoutMs = BOOT_TIMEOUT): Promise<void> {
+    const c = await this.client(n, timeoutMs);
+    const r = await c.exec({ argv: ['true'] }, { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`${n}: agent answered but \`true\` failed`);
+  }
+
+  async exec(node: NodeName, cmd: string | readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    this.checkNode(node);
+    if (!this.files.running(node)) throw new Error(`${node} is not running`);
+    const req: ExecRequest = typeof cmd === 'string' ? { sh: cmd } : { argv: cmd };
+    req.env = opts.env;
+    req.cwd = opts.cwd;
+    const c = await this.client(node);
+    return c.exec(req, opts);
+  }
+
+  async sh(node: NodeName, script: string, opts: ExecOptions = {}): Promise<string> {
+    const r = await this.exec(node, ['/bin/sh', '-ec', script], opts);
+    if (r.code !== 0) throw new LabExecError(node, script, r);
+    return r.stdout;
+  }
+
+  info(): LabInfo {
+    const out: LabInfo = { nodes: {}, diskSize: this.diskSize };
+    for (const n of this.nodes) {
+      const addresses: Partial<Record<NodeName, string>> = {};
+      const interfaces: Partial<Record<NodeName, string>> = {};
+      for (const p of this.nodes) {
+        if (p === n) continue;
+        addresses[p] = addressOf(n, p);
+        interfaces[p] = ifaceOf(n, p);
+      }
+      out.nodes[n] = { addresses, interfaces, running: this.files.running(n) };
+    }
+    return out;
+  }
+
+  address(node: NodeName, peer: NodeName): string {
+    this.checkNode(node);
+    this.checkNode(peer);
+    return addressOf(node, peer);
+  }
+
+  iface(node: NodeName, peer: NodeName): string {
+    this.checkNode(node);
+    this.checkNode(peer);
+    return ifaceOf(node, peer);
+  }
+
+  private async setLink(a: NodeName, b: NodeName, up: boolean): Promise<void> {
+    this.checkNode(a);
+    this.checkNode(b);
+    linkBetween(a, b);
+    const s = this.state();
+    const key = cutKey(a, b);
+    s.cut = s.cut.filter((c) => c !== key);
+    if (!up) s.cut.push(key);
+    this.files.writeState(s);
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      if (this.files.running(x)) await qmp(this.files.qmpSock(x), 'set_link', { name: nicIdOf(y), up });
+    }
+  }
+
+  linkCut(a: NodeName, b: NodeName): Promise<void> {
+    return this.setLink(a, b, false);
+  }
+
+  linkRestore(a: NodeName, b: NodeName): Promise<void> {
+    return this.setLink(a, b, true);
+  }
+
+  /** Links currently cut, as [a, b] pairs. */
+  cutLinks(): [NodeName, NodeName][] {
+    return this.state().cut.map((c) => c.split(':') as [NodeName, NodeName]);
+  }
+
+  private dropClient(n: NodeName): void {
+    const p = this.clients.get(n);
+    this.clients.delete(n);
+    p?.then(
+      (c) => c.close(),
+      () => {},
+    );
+  }
+
+  async crash(node: NodeName): Promise<void> {
+    this.checkNode(node);
+    await killQemu(this.files, node);
+    this.dropClient(node);
+  }
+
+  async boot(node: NodeName, timeoutMs = BOOT_TIMEOUT): Promise<void> {
+    this.checkNode(node);
+    if (this.files.running(node)) throw new Error(`${node} is running (crash it first)`);
+    const s = this.state();
+    this.dropClient(node);
+    writeGuestFiles(this.files, this.repoRoot, s, node, process.execPath);
+    makeDisks(this.files, node, s.diskSize, false);
+    await startQemu(this.files, s, node);
+    await this.waitReady(node, timeoutMs);
+    if (existsSync(this.bsrModulePath())) await this.loadModule(node);
+  }
+
+  async dmesg(node: NodeName): Promise<string> {
+    return this.sh(node, 'dmesg');
+  }
+
+  bsrModulePath(): string {
+    return join(this.repoRoot, 'native', 'kmod', 'bsr.ko');
+  }
+
+  async loadModule(node: NodeName, path?: string): Promise<void> {
+    const target = path ?? this.bsrModulePath();
+    if (target.endsWith('.ko')) {
+      if (!existsSync(target)) throw new Error(`${target} does not exist (build it: npm run build:kmod)`);
+      const script = [
+        `name=$(modinfo -F name ${shq(target)})`,
+        'if grep -q "^$name " /proc/modules; then exit 0; fi',
+        'for d in libcrc32c crc32c_generic lru_cache $(modinfo -F depends ' +
+          shq(target) +
+          ' | tr , " "); do modprobe -q "$d" 2>/dev/null || true; done',
+        `insmod ${shq(target)}`,
+      ].join('\n');
+      await this.sh(node, script);
+    } else {
+      await this.sh(node, `modprobe ${shq(target)}`);
+    }
+  }
+
+  async unloadModule(node: NodeName, name: string): Promise<void> {
+    await this.sh(node, `rmmod ${shq(name)}`);
+  }
+
+  async waitFor<T>(
+    what: string,
+    check: () => Promise<T | undefined | null | false>,
+    timeoutMs = 60_000,
+    intervalMs = 200,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    for (;;) {
+      try {
+        const v = await check();
+        if (v) return v;
+      } catch (e) {
+        lastError = e;
+      }
+      if (Date.now() > deadline) {
+        const tail = lastError ? ` (last error: ${(lastError as Error).message})` : '';
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${tail}`);
+      }
+      await sleep(intervalMs);
+    }
+  }
+
+  log(message: string): void {
+    this.logger(message);
+  }
+
+  /** Closes the agent connections (the lab keeps running). */
+  close(): void {
+    for (const n of [...this.clients.keys()]) this.dropClient(n);
+  }
+}
+
+/** Stops every node of the lab in `stateDir` (SIGKILL; disks are kept until the next `up`). */
+export async function labDown(stateDir: string): Promise<string[]> {
+  const files = new LabFiles(stateDir);
+  const stopped: NodeName[] = [];
+  for (const n of NODE_NAMES) {
+    if (files.running(n)) stopped.push(n);
+    await killQemu(files, n);
+    for (let k = 0; k < AGENT_PORTS; k++) rmSync(files.agentLock(n, k), { force: true });
+  }
+  return stopped;
+}
+
+/** `up`: setup when needed, stops a running lab, fresh disks, boots every node and waits for them. */
+export async function labUp(opts: UpOptions = {}, repoRoot = findRepoRoot()): Promise<LabImpl> {
+  const stateDir = labStateDir(repoRoot);
+  const log = opts.log ?? (() => {});
+  const nodes = nodesOf(opts.nodes ?? 2);
+  if (!setupDone(stateDir)) await setup(stateDir, { log });
+  const kver = hostHeadersKernelVersion();
+  if (!kver) throw new Error('no kernel headers');
+  await labDown(stateDir);
+  const files = new LabFiles(stateDir);
+  mkdirSync(files.runDir, { recursive: true });
+  const state: LabState = {
+    nodes,
+    diskSize: opts.diskSize ?? DEFAULT_DISK,
+    kver,
+    memoryMiB: opts.memoryMiB ?? DEFAULT_MEMORY,
+    cut: [],
+    createdAt: new Date().toISOString(),
+  };
+  files.writeState(state);
+  for (const n of NODE_NAMES) {
+    rmSync(files.consoleLog(n), { force: true });
+    if (!nodes.includes(n)) {
+      rmSync(files.disk(n, 'vda'), { force: true });
+      rmSync(files.disk(n, 'vdb'), { force: true });
+    }
+  }
+  const lab = new LabImpl(repoRoot, stateDir, files, state);
+  for (const n of nodes) {
+    makeDisks(files, n, state.diskSize, true);
+    writeGuestFiles(files, repoRoot, state, n, process.execPath);
+  }
+  const t0 = Date.now();
+  await Promise.all(nodes.map((n) => startQemu(files, state, n)));
+  log(`qemu started for ${nodes.join(', ')}; waiting for the guests`);
+  try {
+    await withTimeout(
+      Promise.all(nodes.map((n) => lab.waitReady(n, opts.timeoutMs ?? BOOT_TIMEOUT))),
+      (opts.timeoutMs ?? BOOT_TIMEOUT) + 5000,
+      'the guests did not answer in time',
+    );
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (console logs: ${files.runDir}/NODE.console.log)`);
+  }
+  log(`${nodes.length} nodes answer after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (existsSync(lab.bsrModulePath())) {
+    await Promise.all(nodes.map((n) => lab.loadModule(n)));
+    log('bsr.ko loaded');
+  }
+  return lab;
+}
+
+/** Quick health probe: every node of the state runs and its agent answers within `ms`. */
+export async function labHealthy(lab: LabImpl, ms = 10_000): Promise<boolean> {
+  try {
+    await withTimeout(
+      Promise.all(
+        lab.nodes.map(async (n) => {
+          const r = await lab.exec(n, ['true'], { timeoutMs: ms });
+          if (r.code !== 0) throw new Error('unhealthy');
+        }),
+      ),
+      ms,
+      'unhealthy',
+    );
+    return linksOf(lab.nodes).length >= 0;
+  } catch {
+    return false;
+  }
+}

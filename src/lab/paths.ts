@@ -1,0 +1,68 @@
+// Where the lab keeps its things: the repository root, the state folder, the kernel version.
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: BSR_REPO, else the nearest folder above this file (or the cwd) holding package.json and src/lab. */
+export function findRepoRoot(): string {
+  if (process.env.BSR_REPO) return resolve(process.env.BSR_REPO);
+  const starts = [dirname(fileURLToPath(import.meta.url)), process.cwd()];
+  for (const start of starts) {
+    let dir = start;
+    for (;;) {
+      if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src', 'lab'))) return dir;
+      const up = dirname(dir);
+      if (up === dir) break;
+      dir = up;
+    }
+  }
+  throw new Error('cannot find the bsr repository root (set BSR_REPO)');
+}
+
+/** The lab state folder: BSR_LAB_DIR, else REPO/.lab. One running lab per state folder. */
+export function labStateDir(repoRoot: string): string {
+  return process.env.BSR_LAB_DIR ? resolve(process.env.BSR_LAB_DIR) : join(repoRoot, '.lab');
+}
+
+/** The installed Debian kernel headers' version, e.g. "6.1.0-56-amd64" (the guest kernel must match it). */
+export function hostHeadersKernelVersion(): string | undefined {
+  if (process.env.BSR_LAB_KVER) return process.env.BSR_LAB_KVER;
+  let names: string[] = [];
+  try {
+    names = readdirSync('/usr/src');
+  } catch {
+    return undefined;
+  }
+  const versions = names
+    .map((n) => /^linux-headers-(\d+\.\d+\.\d+-\d+-amd64)$/.exec(n)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .sort((a, b) => {
+      const na = a.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+      const nb = b.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+      for (let i = 0; i < Math.max(na.length, nb.length); i++) {
+        if ((na[i] ?? 0) !== (nb[i] ?? 0)) return (na[i] ?? 0) - (nb[i] ?? 0);
+      }
+      return 0;
+    });
+  return versions.at(-1);
+}
+
+export interface KernelPaths {
+  kver: string;
+  /** The unpacked linux-image package. */
+  root: string;
+  vmlinuz: string;
+  modules: string;
+  initramfs: string;
+}
+
+export function kernelPaths(stateDir: string, kver: string): KernelPaths {
+  const root = join(stateDir, 'kernel', kver);
+  return {
+    kver,
+    root,
+    vmlinuz: join(root, 'boot', `vmlinuz-${kver}`),
+    modules: join(root, 'lib', 'modules', kver),
+    initramfs: join(stateDir, 'kernel', `initramfs-${kver}.cpio`),
+  };
+}
