@@ -62,6 +62,8 @@ export interface RawConnectionHost {
 
 export interface RawConnection {
   name?: string;
+  /** Only in `bsrsetup show` output, where the peer has no host section. */
+  peerNodeId?: number;
   loc: Loc;
   hosts: RawConnectionHost[];
   paths: { loc: Loc; hosts: RawConnectionHost[] }[];

@@ -14,7 +14,10 @@ function segmentRegExp(segment: string): RegExp {
       const close = segment.indexOf(']', i + 1);
       if (close < 0) source += '\\[';
       else {
-        const body = segment.slice(i + 1, close).replace(/^!/, '^').replace(/\\/g, '\\\\');
+        const body = segment
+          .slice(i + 1, close)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\');
         source += `[${body}]`;
         i = close;
       }

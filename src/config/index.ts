@@ -1,6 +1,7 @@
 // Entry point of the config part: read a file (with includes) and resolve it.
-import { parseConfigFile, parseConfigText } from './parser';
+
 import { type BsrConfig, resolveConfig } from './model';
+import { parseConfigFile, parseConfigText } from './parser';
 
 export function loadConfig(file: string): BsrConfig {
   return resolveConfig(parseConfigFile(file));

@@ -137,7 +137,8 @@ function resolveVolume(config: RawConfig, resource: RawResource, host: RawHost, 
   if (devicePath === undefined && minor === undefined) fail(at, `${where}: device missing`);
   if (minor === undefined) {
     const fromName = /^\/dev\/bsr(\d+)$/.exec(devicePath ?? '');
-    if (!fromName) fail(deviceLoc, `${where}: cannot tell the minor of '${devicePath}'; write 'device ${devicePath} minor N'`);
+    if (!fromName)
+      fail(deviceLoc, `${where}: cannot tell the minor of '${devicePath}'; write 'device ${devicePath} minor N'`);
     minor = Number(fromName[1]);
   }
   if (disk === undefined) fail(at, `${where}: disk missing (use 'disk none;' for a diskless volume)`);
@@ -263,7 +264,8 @@ function resolveConnections(config: RawConfig, resource: RawResource): Connectio
   for (const mesh of resource.meshes) {
     const hosts = mesh.hosts.map((name) => findHost(resource, name, mesh.loc));
     for (let i = 0; i < hosts.length; i++) {
-      for (let j = i + 1; j < hosts.length; j++) connections.push(pairConnection(hosts[i], hosts[j], mesh.loc, mesh.net));
+      for (let j = i + 1; j < hosts.length; j++)
+        connections.push(pairConnection(hosts[i], hosts[j], mesh.loc, mesh.net));
     }
   }
   if (resource.connections.length === 0 && resource.meshes.length === 0) {
@@ -282,6 +284,11 @@ function resolveConnections(config: RawConfig, resource: RawResource): Connectio
   return connections;
 }
 
+/** Every volume of one host, with inheritance from the resource and `common`. */
+export function resolveHostVolumes(config: RawConfig, resource: RawResource, host: RawHost): Volume[] {
+  return volumeNumbers(resource, host).map((n) => resolveVolume(config, resource, host, n));
+}
+
 function resolveResource(config: RawConfig, raw: RawResource): Resource {
   if (raw.hosts.length === 0) fail(raw.loc, `resource ${raw.name} has no host ('on HOST {}') sections`);
   const nodeIds = assignNodeIds(raw);
@@ -290,7 +297,7 @@ function resolveResource(config: RawConfig, raw: RawResource): Resource {
     nodeId: nodeIds[index],
     address: host.address,
     floating: host.floating,
-    volumes: volumeNumbers(raw, host).map((n) => resolveVolume(config, raw, host, n)),
+    volumes: resolveHostVolumes(config, raw, host),
     nodeOptions: mergeOptions(['node'], config.common.options, raw.options, host.options),
     loc: host.loc,
   }));

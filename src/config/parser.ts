@@ -26,7 +26,14 @@ const MAX_INCLUDE_DEPTH = 16;
 
 class Cursor {
   private pos = 0;
-  constructor(private readonly tokens: Token[]) {}
+  /**
+   * `bsrsetup show` output: the running state in the config language, with the kernel's extra
+   * keywords (`_this_host`, `_peer_node_id`, `_remote_host`, `_name`).
+   */
+  constructor(
+    private readonly tokens: Token[],
+    readonly showMode = false,
+  ) {}
 
   peek(offset = 0): Token {
     return this.tokens[Math.min(this.pos + offset, this.tokens.length - 1)];
@@ -153,7 +160,7 @@ function optionBlock(cursor: Cursor, opening: Token, where: string, sections: re
   const allowed = OPTIONS.filter((d) => sections.includes(d.section) && !d.notInConfig).map((d) => d.keyword);
   cursor.block(opening, where, (keyword) => {
     const def = findOption(keyword.text, sections);
-    if (!def || def.notInConfig) {
+    if (!def || (def.notInConfig && !cursor.showMode)) {
       const elsewhere = findOption(keyword.text);
       if (elsewhere && !elsewhere.notInConfig) {
         const home = SECTION_BLOCK[elsewhere.section];
@@ -281,9 +288,7 @@ function parseHostBody(cursor: Cursor, opening: Token, host: RawHost, where: str
         host.addressLoc = loc(keyword);
       },
       'node-id': (keyword) => {
-        const values = cursor.valuesToSemicolon('node-id');
-        if (values.length !== 1) cursor.fail(keyword, 'node-id: expected one number');
-        host.nodeId = parseInteger(cursor, values[0], 'node-id', 0, 31);
+        host.nodeId = singleInteger(cursor, keyword, 0, 31);
         host.nodeIdLoc = loc(keyword);
       },
       volume: (keyword) => host.volumes.push(parseVolume(cursor, keyword, where)),
@@ -309,6 +314,14 @@ function parseOn(cursor: Cursor, keyword: Token): RawHost {
   return host;
 }
 
+/** `_this_host { ... }` of `bsrsetup show`: this node's host section. */
+function parseThisHost(cursor: Cursor, keyword: Token): RawHost {
+  const opening = cursor.expect('{', keyword.text);
+  const host = newHost([keyword.text], loc(keyword), false);
+  parseHostBody(cursor, opening, host, 'this host');
+  return host;
+}
+
 function parseFloating(cursor: Cursor, keyword: Token): RawHost {
   const words: Token[] = [];
   while (cursor.peek().kind === 'word') words.push(cursor.next());
@@ -321,6 +334,20 @@ function parseFloating(cursor: Cursor, keyword: Token): RawHost {
   host.addressLoc = loc(keyword);
   parseHostBody(cursor, opening, host, `floating ${address.host}`);
   return host;
+}
+
+function singleInteger(cursor: Cursor, keyword: Token, min: number, max: number): number {
+  const values = cursor.valuesToSemicolon(keyword.text);
+  if (values.length !== 1) cursor.fail(keyword, `${keyword.text}: expected one number`);
+  return parseInteger(cursor, values[0], keyword.text, min, max);
+}
+
+/** `_this_host [af] A:P;` / `_remote_host [af] A:P;` in a path of `bsrsetup show` output. */
+function parseShowPathHost(cursor: Cursor, keyword: Token): RawConnectionHost {
+  const values = cursor.valuesToSemicolon(keyword.text);
+  const [address, used] = addressFrom(cursor, values, 0, keyword);
+  if (used !== values.length) cursor.fail(keyword, `${keyword.text}: expected [ipv4|ipv6] ADDR:PORT`);
+  return { name: keyword.text, address, loc: loc(keyword) };
 }
 
 /** `host NAME [address [af] A:P] [port P];` in a connection or path. */
@@ -355,19 +382,25 @@ function parseConnection(cursor: Cursor, keyword: Token): RawConnection {
     opening,
     where,
     statements(cursor, where, {
+      ...(cursor.showMode
+        ? { _peer_node_id: (k: Token) => (connection.peerNodeId = singleInteger(cursor, k, 0, 31)) }
+        : {}),
       host: (hostKeyword) => connection.hosts.push(parseConnectionHost(cursor, hostKeyword)),
       path: (pathKeyword) => {
         const open = cursor.expect('{', 'path');
         const path = { loc: loc(pathKeyword), hosts: [] as RawConnectionHost[] };
-        cursor.block(
-          open,
-          'path',
-          statements(cursor, 'path', { host: (h) => path.hosts.push(parseConnectionHost(cursor, h)) }),
-        );
+        const pathHost = (h: Token) => path.hosts.push(parseConnectionHost(cursor, h));
+        const showHost = (h: Token) => path.hosts.push(parseShowPathHost(cursor, h));
+        const pathStatements: Record<string, (keyword: Token) => void> = cursor.showMode
+          ? { host: pathHost, _this_host: showHost, _remote_host: showHost }
+          : { host: pathHost };
+        cursor.block(open, 'path', statements(cursor, 'path', pathStatements));
         connection.paths.push(path);
       },
       net: (netKeyword) => {
-        connection.net.push(...optionBlock(cursor, cursor.expect('{', netKeyword.text), `net section of ${where}`, ['net']));
+        connection.net.push(
+          ...optionBlock(cursor, cursor.expect('{', netKeyword.text), `net section of ${where}`, ['net']),
+        );
       },
       disk: (diskKeyword) => {
         const open = cursor.expect('{', diskKeyword.text);
@@ -404,7 +437,9 @@ function parseMesh(cursor: Cursor, keyword: Token): RawMesh {
     statements(cursor, 'connection-mesh', {
       hosts: () => mesh.hosts.push(...cursor.valuesToSemicolon('hosts').map((t) => t.text)),
       net: (netKeyword) => {
-        mesh.net.push(...optionBlock(cursor, cursor.expect('{', netKeyword.text), 'net section of connection-mesh', ['net']));
+        mesh.net.push(
+          ...optionBlock(cursor, cursor.expect('{', netKeyword.text), 'net section of connection-mesh', ['net']),
+        );
       },
     }),
   );
@@ -468,6 +503,7 @@ function parseResource(cursor: Cursor, keyword: Token): RawResource {
       disk: volumeLevel.disk,
       volume: (k) => resource.volumes.push(parseVolume(cursor, k, where)),
       on: (k) => resource.hosts.push(parseOn(cursor, k)),
+      ...(cursor.showMode ? { _this_host: (k: Token) => resource.hosts.push(parseThisHost(cursor, k)) } : {}),
       floating: (k) => resource.hosts.push(parseFloating(cursor, k)),
       connection: (k) => resource.connections.push(parseConnection(cursor, k)),
       'connection-mesh': (k) => resource.meshes.push(parseMesh(cursor, k)),
@@ -521,7 +557,8 @@ function parseFileInto(file: string, config: RawConfig, depth: number, includedF
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    if (includedFrom) throw new ConfigError(includedFrom.file, includedFrom.line, `include: cannot read ${file}: ${reason}`);
+    if (includedFrom)
+      throw new ConfigError(includedFrom.file, includedFrom.line, `include: cannot read ${file}: ${reason}`);
     throw new ConfigError(file, 0, `cannot read the configuration: ${reason}`);
   }
   parseTopLevel(new Cursor(tokenize(text, file)), config, depth);
@@ -542,5 +579,12 @@ export function parseConfigFile(file: string): RawConfig {
 export function parseConfigText(text: string, file: string): RawConfig {
   const config = emptyConfig(file);
   parseTopLevel(new Cursor(tokenize(text, file)), config, 0);
+  return config;
+}
+
+/** Parses `bsrsetup show` output (config language plus the kernel's `_` keywords). */
+export function parseShowText(text: string, file: string): RawConfig {
+  const config = emptyConfig(file);
+  parseTopLevel(new Cursor(tokenize(text, file), true), config, 0);
   return config;
 }

@@ -1,0 +1,278 @@
+// bsradm: reads /etc/bsr.conf and turns each command into bsrsetup/bsrmeta steps, printed (-d) or run.
+// Start-up matters (the service calls bsradm per resource): only what a command needs is loaded,
+// and pino only when a step is actually run and logged.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { CliError, ConfigError, EXIT, runCli } from '../common/errors';
+import { logError, logInfo } from '../common/log';
+import { configToJson, dumpConfig, dumpXml } from '../config/dump';
+import { loadConfig } from '../config/index';
+import { type LocalResource, localHostName, selectResources } from '../config/local';
+import type { BsrConfig } from '../config/model';
+import { defaultValue, findOption, formatOptionValue } from '../config/options';
+import { parseRunningState } from '../config/show';
+import { planAdjust } from '../planner/adjust';
+import { makeTarget, PLANNERS, planCommand, type Target } from '../planner/commands';
+import { formatStep, metaDevice, metaIndex, type Step } from '../planner/steps';
+
+interface GlobalOptions {
+  dryRun?: boolean;
+  configFile: string;
+  verbose?: boolean;
+  bsrsetup?: string;
+  bsrmeta?: string;
+  peer?: string;
+}
+
+const DEFAULT_CONFIG = '/etc/bsr.conf';
+/** Pass-through options that take a separate value (`--max-peers 3`). */
+const VALUE_FLAGS = new Set([
+  '--max-peers',
+  '--al-stripes',
+  '--al-stripe-size-kB',
+  '--size',
+  '--start',
+  '--sync-from-peer-node-id',
+]);
+
+const program = new Command('bsradm')
+  .description('bsr administration: reads the configuration and drives bsrsetup and bsrmeta')
+  .option('-d, --dry-run', 'print the bsrsetup/bsrmeta steps instead of running them')
+  .option('-c, --config-file <file>', 'configuration file', DEFAULT_CONFIG)
+  .option('-v, --verbose', 'print each step before running it')
+  .option('-s, --bsrsetup <path>', 'bsrsetup program to run')
+  .option('-m, --bsrmeta <path>', 'bsrmeta program to run')
+  .option('-P, --peer <peer>', 'only the connection to this peer (host name or node-id)')
+  .showHelpAfterError()
+  .exitOverride();
+
+function globals(): GlobalOptions {
+  return program.opts<GlobalOptions>();
+}
+
+function config(): BsrConfig {
+  return loadConfig(globals().configFile);
+}
+
+/** `RES`, `RES/VOL`, `all` -> targets seen from this node; pass-through flags split off. */
+function splitArguments(words: string[]): { names: string[]; flags: string[] } {
+  const names: string[] = [];
+  const flags: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i];
+    if (!word.startsWith('-')) names.push(word);
+    else if (VALUE_FLAGS.has(word) && i + 1 < words.length) flags.push(`${word}=${words[++i]}`);
+    else flags.push(word);
+  }
+  return { names, flags };
+}
+
+function targets(cfg: BsrConfig, names: string[]): Target[] {
+  const byResource = new Map<string, number | undefined>();
+  for (const name of names) {
+    const [resource, volume] = name.split('/');
+    if (volume !== undefined && !/^\d+$/.test(volume)) throw new CliError(`bad volume in '${name}'`, EXIT.USAGE);
+    byResource.set(resource, volume === undefined ? undefined : Number(volume));
+  }
+  const resources = selectResources(cfg, [...byResource.keys()], localHostName(cfg));
+  return resources.map((r) => makeTarget(r, byResource.get(r.name), globals().peer));
+}
+
+function programPath(which: 'bsrsetup' | 'bsrmeta'): string {
+  const given = globals()[which];
+  // The bundle lives in dist/; the tools are started through their bin/ wrappers next to it.
+  return given ?? fileURLToPath(new URL(`../bin/${which}`, import.meta.url));
+}
+
+/** Prints the steps (-d) or runs them in order, stopping at the first failure. */
+async function execute(steps: Step[]): Promise<void> {
+  const { dryRun, verbose } = globals();
+  if (dryRun) {
+    if (steps.length > 0) process.stdout.write(`${steps.map(formatStep).join('\n')}\n`);
+    return;
+  }
+  for (const [index, step] of steps.entries()) {
+    const line = formatStep(step);
+    if (verbose) process.stdout.write(`${line}\n`);
+    // stdin is passed through so bsrmeta's confirmation prompt reaches the user.
+    const result = spawnSync(programPath(step.program), step.args, { stdio: 'inherit' });
+    const code = result.error ? EXIT.FAILURE : (result.status ?? EXIT.FAILURE);
+    if (code !== 0) {
+      const reason = result.error
+        ? result.error.message
+        : result.signal
+          ? `signal ${result.signal}`
+          : `exit code ${code}`;
+      await logError('bsradm', 'step failed', { step: line, reason });
+      throw new CliError(`bsradm: step ${index + 1} of ${steps.length} failed (${reason}): ${line}`, code);
+    }
+    await logInfo('bsradm', 'step done', { step: line });
+  }
+}
+
+function planned(command: string, description: string): void {
+  program
+    .command(command)
+    .description(description)
+    .argument('[resources...]', 'RES, RES/VOL or all')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (words: string[]) => {
+      const { names, flags } = splitArguments(words);
+      if (names.length === 0) throw new CliError(`bsradm ${command}: resource name missing (RES or all)`, EXIT.USAGE);
+      await execute(planCommand(command, targets(config(), names), flags));
+    });
+}
+
+function runningState(me: string): LocalResource[] {
+  const fake = process.env.BSR_FAKE_SHOW;
+  if (fake) return parseRunningState(readFileSync(fake, 'utf8'), fake, me);
+  const result = spawnSync(programPath('bsrsetup'), ['show'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (result.status !== 0) throw new CliError(`bsradm adjust: 'bsrsetup show' failed`, result.status ?? EXIT.FAILURE);
+  return parseRunningState(result.stdout, 'bsrsetup show', me);
+}
+
+const DESCRIPTIONS: Record<string, string> = {
+  up: 'bring a resource up: devices, peers, paths, attach, connect',
+  down: 'take a resource down',
+  attach: 'attach the lower devices (after replaying the activity log)',
+  detach: 'detach the lower devices',
+  connect: 'create the peers and paths and connect',
+  disconnect: 'disconnect from the peers',
+  primary: 'promote (--force to promote data that is not UpToDate)',
+  secondary: 'demote',
+};
+
+for (const command of Object.keys(PLANNERS)) planned(command, DESCRIPTIONS[command] ?? `bsrsetup/bsrmeta ${command}`);
+
+program
+  .command('adjust')
+  .description('change the running resources to match the configuration')
+  .argument('[resources...]', 'RES or all')
+  .action(async (words: string[]) => {
+    const { names } = splitArguments(words);
+    const cfg = config();
+    const wanted = targets(cfg, names.length > 0 ? names : ['all']).map((t) => t.resource);
+    await execute(planAdjust(wanted, runningState(localHostName(cfg))));
+  });
+
+for (const command of ['status', 'events2']) {
+  program
+    .command(command)
+    .description(`bsrsetup ${command}`)
+    .argument('[args...]')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (words: string[]) => await execute([{ program: 'bsrsetup', args: [command, ...words] }]));
+}
+
+function resourcesOf(cfg: BsrConfig, names: string[]) {
+  if (names.length === 0 || names.includes('all')) return cfg.resources;
+  return names.map((name) => {
+    const resource = cfg.resources.find((r) => r.name === name);
+    if (!resource) throw new ConfigError(cfg.file, 1, `resource '${name}' is not defined`);
+    return resource;
+  });
+}
+
+program
+  .command('dump')
+  .description('print the configuration, normalized (inheritance expanded)')
+  .argument('[resources...]', 'RES or all')
+  .option('--json', 'print JSON')
+  .action(async (names: string[], options: { json?: boolean }) => {
+    const cfg = config();
+    const resources = resourcesOf(cfg, names);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(configToJson(cfg, resources), null, 2)}\n`);
+    } else process.stdout.write(dumpConfig(cfg, resources));
+  });
+
+program
+  .command('dump-xml')
+  .description('print the configuration as XML')
+  .argument('[resources...]', 'RES or all')
+  .action(async (names: string[]) => {
+    const cfg = config();
+    process.stdout.write(dumpXml(cfg, resourcesOf(cfg, names)));
+  });
+
+/** sh-* helpers for scripts: one value a line for the resources named. */
+function helper(command: string, description: string, values: (r: LocalResource, extra: string[]) => string[]) {
+  program
+    .command(command)
+    .description(description)
+    .argument('[args...]')
+    .option('-n, --name <option>', 'option name (sh-node-option)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (words: string[], options: { name?: string }) => {
+      const { names } = splitArguments(words);
+      const extra = options.name ? [options.name] : [];
+      const cfg = config();
+      const lines = targets(cfg, names.length > 0 ? names : ['all']).flatMap((t) =>
+        values({ ...t.resource, volumes: t.volumes, peers: t.peers }, extra),
+      );
+      if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}
+
+helper('sh-resources', 'names of the resources on this node', (r) => [r.name]);
+helper('sh-dev', 'device names', (r) => r.volumes.map((v) => v.device));
+helper('sh-minor', 'minor numbers', (r) => r.volumes.map((v) => String(v.minor)));
+helper('sh-ll-dev', 'lower (backing) devices', (r) => r.volumes.map((v) => v.disk));
+helper('sh-md-dev', 'meta-data devices', (r) => r.volumes.map(metaDevice));
+helper('sh-md-idx', 'meta-data index (internal, flexible or N)', (r) => r.volumes.map((v) => metaIndex(v.metaDisk)));
+helper('sh-ip', 'local replication addresses', (r) => [
+  ...new Set(r.peers.flatMap((p) => p.paths.map((path) => path.local.host))),
+]);
+helper('sh-peer-node-id', 'node-ids of the peers', (r) => r.peers.map((p) => String(p.nodeId)));
+// bsr has no stacked resources, so no resource lies below another.
+helper('sh-lr-of', 'lower resources of a stacked resource (none in bsr)', () => []);
+helper('sh-node-option', 'effective value of a node option (-n NAME)', (r, [name]) => {
+  if (!name) throw new CliError('sh-node-option: option name missing (-n NAME)', EXIT.USAGE);
+  // The Windows service scripts spell options with underscores (svc_auto_up).
+  const def = findOption(name.replace(/_/g, '-'), 'node');
+  if (!def) throw new CliError(`sh-node-option: '${name}' is not a node option`, EXIT.USAGE);
+  const value = r.nodeOptions.get(def.keyword)?.value ?? defaultValue(def);
+  return value === undefined ? [] : [formatOptionValue(def, value)];
+});
+
+program
+  .command('sh-resource')
+  .description('resource of a minor, or the resource names (all)')
+  .argument('[args...]')
+  .allowUnknownOption()
+  .helpOption(false)
+  .action(async (words: string[]) => {
+    const { names } = splitArguments(words);
+    const cfg = config();
+    const minors = names.filter((n) => /^\d+$/.test(n)).map(Number);
+    const resources = selectResources(cfg, [], localHostName(cfg));
+    const lines =
+      minors.length > 0
+        ? resources.filter((r) => r.volumes.some((v) => minors.includes(v.minor))).map((r) => r.name)
+        : resources.map((r) => r.name);
+    if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+  });
+
+async function main(): Promise<number> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    // commander reports usage errors and --help through exceptions once exitOverride() is on.
+    const commanderError = err as { code?: string; exitCode?: number };
+    if (typeof commanderError.code === 'string' && commanderError.code.startsWith('commander.')) {
+      return commanderError.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    throw err;
+  }
+  return Number(process.exitCode ?? EXIT.OK);
+}
+
+void runCli(main);

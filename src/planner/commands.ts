@@ -1,0 +1,167 @@
+// bsradm commands -> bsrsetup/bsrmeta steps, for the resources (and volumes, peers) selected.
+import { CliError, EXIT } from '../common/errors';
+import type { LocalPeer, LocalResource } from '../config/local';
+import type { Volume } from '../config/model';
+import {
+  attachSteps,
+  bsrmeta,
+  bsrsetup,
+  connectStep,
+  hasDisk,
+  newMinorStep,
+  newPeerSteps,
+  newResourceStep,
+  nodeOptionsSteps,
+  optionArgs,
+  peerDeviceOptionsSteps,
+  type Step,
+} from './steps';
+
+/** One resource as a command sees it: only the volumes (RES/VOL) and peers (-P) asked for. */
+export interface Target {
+  resource: LocalResource;
+  volumes: Volume[];
+  peers: LocalPeer[];
+}
+
+/** Narrows a resource to `RES/VOL` and to the peer named by -P (name or node-id). */
+export function makeTarget(resource: LocalResource, volume?: number, peer?: string): Target {
+  const volumes = volume === undefined ? resource.volumes : resource.volumes.filter((v) => v.number === volume);
+  if (volume !== undefined && volumes.length === 0) {
+    throw new CliError(`resource ${resource.name} has no volume ${volume}`, EXIT.CONFIG);
+  }
+  const peers =
+    peer === undefined ? resource.peers : resource.peers.filter((p) => p.name === peer || String(p.nodeId) === peer);
+  if (peer !== undefined && peers.length === 0) {
+    throw new CliError(`resource ${resource.name} has no peer '${peer}'`, EXIT.CONFIG);
+  }
+  return { resource, volumes, peers };
+}
+
+type Planner = (target: Target, extra: string[]) => Step[];
+
+const onResource =
+  (command: string): Planner =>
+  ({ resource }, extra) => [bsrsetup(command, resource.name, ...extra)];
+
+const onVolumes =
+  (command: string): Planner =>
+  ({ volumes }, extra) =>
+    volumes.map((v) => bsrsetup(command, v.minor, ...extra));
+
+const onPeers =
+  (command: string): Planner =>
+  ({ resource, peers }, extra) =>
+    peers.map((p) => bsrsetup(command, resource.name, p.nodeId, ...extra));
+
+const onPeerDevices =
+  (command: string): Planner =>
+  ({ resource, peers, volumes }, extra) =>
+    peers.flatMap((p) => volumes.map((v) => bsrsetup(command, resource.name, p.nodeId, v.number, ...extra)));
+
+/** bsrmeta on each volume that has a disk; `extra` (e.g. --force) goes after the command. */
+const onMetaData =
+  (command: string): Planner =>
+  ({ volumes }, extra) =>
+    volumes.filter(hasDisk).map((v) => bsrmeta(v, command, ...extra));
+
+function connectPeers({ resource, peers, volumes }: Target, extra: string[]): Step[] {
+  return [
+    ...peers.flatMap((p) => [...newPeerSteps(resource, p), ...peerDeviceOptionsSteps(resource, p, volumes)]),
+    ...peers.map((p) => connectStep(resource, p, extra)),
+  ];
+}
+
+function up(target: Target, extra: string[]): Step[] {
+  const { resource, volumes, peers } = target;
+  return [
+    newResourceStep(resource),
+    ...nodeOptionsSteps(resource),
+    ...volumes.map((v) => newMinorStep(resource, v)),
+    ...peers.flatMap((p) => [...newPeerSteps(resource, p), ...peerDeviceOptionsSteps(resource, p, volumes)]),
+    ...volumes.flatMap(attachSteps),
+    ...peers.map((p) => connectStep(resource, p, extra)),
+  ];
+}
+
+function withExtra(steps: Step[], extra: string[]): Step[] {
+  return steps.map((s) => ({ ...s, args: [...s.args, ...extra] }));
+}
+
+/** Flags that only bsradm reads; they are not passed on. */
+const BSRADM_ONLY_FLAGS = new Set(['--skip-check-fs']);
+
+export const PLANNERS: Record<string, Planner> = {
+  up,
+  down: onResource('down'),
+  attach: ({ volumes }, extra) =>
+    volumes.flatMap((v) => {
+      const [applyAl, attach] = attachSteps(v);
+      return attach ? [applyAl, ...withExtra([attach], extra)] : [];
+    }),
+  detach: onVolumes('detach'),
+  connect: connectPeers,
+  disconnect: onPeers('disconnect'),
+  primary: ({ resource }, extra) => [
+    bsrsetup('primary', resource.name, ...extra.filter((f) => !BSRADM_ONLY_FLAGS.has(f))),
+  ],
+  secondary: onResource('secondary'),
+  'wait-connect': onResource('wait-connect-resource'),
+  'wait-sync': onResource('wait-sync-resource'),
+  role: onResource('role'),
+  cstate: onPeers('cstate'),
+  dstate: onVolumes('dstate'),
+  'show-gi': onPeerDevices('show-gi'),
+  'get-gi': onPeerDevices('get-gi'),
+  'create-md': onMetaData('create-md'),
+  'dump-md': onMetaData('dump-md'),
+  'wipe-md': onMetaData('wipe-md'),
+  'apply-al': onMetaData('apply-al'),
+  'forget-peer': onPeers('forget-peer'),
+  invalidate: onVolumes('invalidate'),
+  'invalidate-remote': onPeerDevices('invalidate-remote'),
+  outdate: onVolumes('outdate'),
+  resize: onVolumes('resize'),
+  verify: onPeerDevices('verify'),
+  'verify-stop': onPeerDevices('verify-stop'),
+  'pause-sync': onPeerDevices('pause-sync'),
+  'resume-sync': onPeerDevices('resume-sync'),
+  'new-current-uuid': onVolumes('new-current-uuid'),
+  'disk-options': ({ volumes }, extra) =>
+    volumes.filter(hasDisk).map((v) => bsrsetup('disk-options', v.minor, ...optionArgs(v.diskOptions), ...extra)),
+  'net-options': ({ resource, peers }, extra) =>
+    peers.map((p) => bsrsetup('net-options', resource.name, p.nodeId, ...optionArgs(p.net), ...extra)),
+  'resource-options': ({ resource }, extra) => [
+    bsrsetup('resource-options', resource.name, ...optionArgs(resource.resourceOptions), ...extra),
+  ],
+  'node-options': ({ resource }, extra) => [
+    bsrsetup('node-options', resource.name, ...optionArgs(resource.nodeOptions), ...extra),
+  ],
+  'peer-device-options': ({ resource, peers, volumes }, extra) =>
+    peers.flatMap((p) =>
+      volumes.map((v) =>
+        bsrsetup(
+          'peer-device-options',
+          resource.name,
+          p.nodeId,
+          v.number,
+          ...optionArgs(p.peerDevice.get(v.number) ?? new Map()),
+          ...extra,
+        ),
+      ),
+    ),
+  'new-resource': ({ resource }, extra) => withExtra([newResourceStep(resource)], extra),
+  'new-minor': ({ resource, volumes }) => volumes.map((v) => newMinorStep(resource, v)),
+  'del-minor': onVolumes('del-minor'),
+  'suspend-io': onVolumes('suspend-io'),
+  'resume-io': onVolumes('resume-io'),
+  'check-resize': onVolumes('check-resize'),
+  'apply-persist-role': onResource('apply-persist-role'),
+};
+
+/** Steps for `command` on every target, resource by resource. */
+export function planCommand(command: string, targets: Target[], extra: string[] = []): Step[] {
+  const planner = PLANNERS[command];
+  if (!planner) throw new CliError(`unknown command '${command}'`, EXIT.USAGE);
+  return targets.flatMap((t) => planner(t, extra));
+}

@@ -1,0 +1,106 @@
+// A step is one bsrsetup or bsrmeta invocation; bsradm prints them (-d) or runs them in order.
+import type { MetaDisk } from '../config/ast';
+import type { LocalPeer, LocalResource } from '../config/local';
+import { addressArgument, type OptionMap, type Volume } from '../config/model';
+import { formatOptionValue } from '../config/options';
+
+export type Program = 'bsrsetup' | 'bsrmeta';
+
+export interface Step {
+  program: Program;
+  args: string[];
+}
+
+const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./[\]-]+$/;
+
+function shellQuote(word: string): string {
+  if (SHELL_SAFE.test(word)) return word;
+  return `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/** `bsrsetup new-resource r0 0`: one line, quoted only where a shell would need it. */
+export function formatStep(step: Step): string {
+  return [step.program, ...step.args].map(shellQuote).join(' ');
+}
+
+/** `--name=value` for each option (bare `--name` for flags), in config order. */
+export function optionArgs(options: OptionMap): string[] {
+  return [...options.values()].map(({ def, value }) =>
+    def.kind === 'flag' ? `--${def.keyword}` : `--${def.keyword}=${formatOptionValue(def, value)}`,
+  );
+}
+
+export function bsrsetup(...args: (string | number)[]): Step {
+  return { program: 'bsrsetup', args: args.map(String) };
+}
+
+export function metaIndex(meta: MetaDisk): string {
+  return typeof meta.index === 'number' ? String(meta.index) : meta.index;
+}
+
+/** The meta-data device: the lower device itself for internal meta data. */
+export function metaDevice(volume: Volume): string {
+  return volume.metaDisk.index === 'internal' ? volume.disk : volume.metaDisk.device;
+}
+
+export function hasDisk(volume: Volume): boolean {
+  return volume.disk !== 'none';
+}
+
+/** `bsrmeta MINOR v09 DEV IDX CMD [ARGS]`. */
+export function bsrmeta(volume: Volume, command: string, ...extra: string[]): Step {
+  return {
+    program: 'bsrmeta',
+    args: [String(volume.minor), 'v09', metaDevice(volume), metaIndex(volume.metaDisk), command, ...extra],
+  };
+}
+
+export function newResourceStep(resource: LocalResource): Step {
+  return bsrsetup('new-resource', resource.name, resource.nodeId, ...optionArgs(resource.resourceOptions));
+}
+
+export function nodeOptionsSteps(resource: LocalResource): Step[] {
+  if (resource.nodeOptions.size === 0) return [];
+  return [bsrsetup('node-options', resource.name, ...optionArgs(resource.nodeOptions))];
+}
+
+export function newMinorStep(resource: LocalResource, volume: Volume): Step {
+  return bsrsetup('new-minor', resource.name, volume.minor, volume.number);
+}
+
+export function newPeerSteps(resource: LocalResource, peer: LocalPeer): Step[] {
+  return [
+    bsrsetup('new-peer', resource.name, peer.nodeId, `--_name=${peer.name}`, ...optionArgs(peer.net)),
+    ...peer.paths.map((path) =>
+      bsrsetup('new-path', resource.name, peer.nodeId, addressArgument(path.local), addressArgument(path.remote)),
+    ),
+  ];
+}
+
+export function peerDeviceOptionsSteps(resource: LocalResource, peer: LocalPeer, volumes: Volume[]): Step[] {
+  return volumes.flatMap((volume) => {
+    const options = peer.peerDevice.get(volume.number);
+    if (!options || options.size === 0) return [];
+    return [bsrsetup('peer-device-options', resource.name, peer.nodeId, volume.number, ...optionArgs(options))];
+  });
+}
+
+/** apply-al on the meta data, then attach with the disk options (nothing for a diskless volume). */
+export function attachSteps(volume: Volume): Step[] {
+  if (!hasDisk(volume)) return [];
+  return [
+    bsrmeta(volume, 'apply-al'),
+    bsrsetup(
+      'attach',
+      volume.minor,
+      volume.disk,
+      metaDevice(volume),
+      metaIndex(volume.metaDisk),
+      ...optionArgs(volume.diskOptions),
+    ),
+  ];
+}
+
+export function connectStep(resource: LocalResource, peer: LocalPeer, extra: string[] = []): Step {
+  return bsrsetup('connect', resource.name, peer.nodeId, ...extra);
+}
