@@ -1,0 +1,318 @@
+// bsrsetup: drives the bsr kernel module over generic netlink (DRBD 9 style object addressing,
+// docs/internals.md). Kernel refusals: `bsrsetup: COMMAND OBJECT: RET_CODE: message`, exit 11.
+import { hostname } from 'node:os';
+import { Command } from 'commander';
+import { CliError, EXIT, runCli } from '../common/errors.js';
+import { openNetlinkSocket } from '../netlink/addon.js';
+import { BsrClient, KernelError, ModuleNotLoadedError } from '../netlink/client.js';
+import { buildRequest, MODIFY_COMMANDS, type ModifyCommand, objectName, UsageError } from '../netlink/commands.js';
+import type { StateObject } from '../netlink/objects.js';
+import { EventFormatter } from '../status/events.js';
+import { connectionState, diskState, peerDiskState, resourceRole } from '../status/fields.js';
+import { buildTree } from '../status/model.js';
+import { snapshot } from '../status/query.js';
+
+const PROG = 'bsrsetup';
+
+function usage(command: string, message: string): CliError {
+  return new CliError(`${PROG}: ${command}: ${message}`, EXIT.USAGE);
+}
+
+/** Opens the client, runs `fn`, and maps netlink failures to the promised messages and exit codes. */
+async function withClient<T>(command: string, object: string, fn: (c: BsrClient) => T | Promise<T>): Promise<T> {
+  let client: BsrClient | undefined;
+  try {
+    client = BsrClient.open(openNetlinkSocket);
+    return await fn(client);
+  } catch (e) {
+    if (e instanceof ModuleNotLoadedError) throw new CliError(`${PROG}: ${e.message}`, EXIT.NO_MODULE);
+    if (e instanceof KernelError) {
+      const where = object ? `${command} ${object}` : command;
+      throw new CliError(`${PROG}: ${where}: ${e.codeName}${e.detail ? `: ${e.detail}` : ''}`, EXIT.KERNEL);
+    }
+    if (e instanceof UsageError) throw usage(command, e.message);
+    throw e;
+  } finally {
+    client?.close();
+  }
+}
+
+const notFound = (what: string) => new KernelError('NO_RESOURCE', `no such ${what}`);
+
+function runModify(spec: ModifyCommand, argv: string[]): Promise<number> {
+  let req: ReturnType<typeof buildRequest>;
+  try {
+    req = buildRequest(spec, argv);
+  } catch (e) {
+    if (e instanceof UsageError) throw usage(spec.name, e.message);
+    throw e;
+  }
+  const object = objectName(
+    spec,
+    argv.filter((a) => !a.startsWith('--')),
+  );
+  return withClient(spec.name, object, (c) => {
+    c.request(req);
+    return EXIT.OK;
+  });
+}
+
+function print(text: string) {
+  process.stdout.write(text);
+}
+
+function needInt(command: string, name: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw usage(command, `${name} must be a number, not '${text}'`);
+  return Number(text);
+}
+
+/** Peer devices of one device (same resource and volume), for dstate's "local/peer" form. */
+const peersOf = (objs: StateObject[], dev: StateObject) =>
+  objs.filter((o) => o.kind === 'peer-device' && o.resource === dev.resource && o.volume === dev.volume);
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command(PROG)
+    .description('configure the bsr kernel module')
+    .showHelpAfterError('(run bsrsetup --help for the list of commands)')
+    .exitOverride((err) => {
+      throw err.exitCode === 0 ? err : new CliError('', EXIT.USAGE);
+    });
+  let result: number = EXIT.OK;
+  const set = (p: Promise<number>) =>
+    p.then((code) => {
+      result = code;
+    });
+
+  for (const spec of MODIFY_COMMANDS) {
+    const c = program.command(spec.name).description(spec.summary).allowUnknownOption().allowExcessArguments();
+    for (const a of spec.args) c.argument(`<${a}>`);
+    c.action((...args: unknown[]) => set(runModify(spec, (args.at(-1) as Command).args)));
+  }
+
+  program
+    .command('status')
+    .description('show the state of resources')
+    .argument('[RES]')
+    .option('-v, --verbose', 'all fields')
+    .option('-s, --statistics', 'counters')
+    .option('--json', 'JSON output')
+    .action((res: string | undefined, o: { verbose?: boolean; statistics?: boolean; json?: boolean }) =>
+      set(
+        withClient('status', res ?? '', async (c) => {
+          const tree = buildTree(snapshot(c, res === 'all' ? undefined : res));
+          if (res && res !== 'all' && tree.length === 0) throw notFound('resource');
+          const { formatStatus, statusJson } = await import('../status/status.js');
+          print(o.json ? `${JSON.stringify(statusJson(tree), null, 2)}\n` : formatStatus(tree, o));
+          return EXIT.OK;
+        }),
+      ),
+    );
+
+  program
+    .command('events2')
+    .description('print state changes as they happen')
+    .argument('[RES]')
+    .option('--now', 'print the current state and exit')
+    .option('--timestamps', 'prefix each line with the time')
+    .option('--statistics', 'include counters')
+    .option('--json', 'one JSON object per line')
+    .action(
+      (res: string | undefined, o: { now?: boolean; timestamps?: boolean; statistics?: boolean; json?: boolean }) =>
+        set(withClient('events2', res ?? '', (c) => events2(c, res === 'all' ? undefined : res, o))),
+    );
+
+  program
+    .command('show')
+    .description('show the running configuration')
+    .argument('[RES]')
+    .option('--show-defaults', 'also print options at their default value')
+    .action((res: string | undefined, o: { showDefaults?: boolean }) =>
+      set(
+        withClient('show', res ?? '', async (c) => {
+          const tree = buildTree(snapshot(c, res === 'all' ? undefined : res));
+          if (res && res !== 'all' && tree.length === 0) throw notFound('resource');
+          const { formatShow } = await import('../status/show.js');
+          print(formatShow(tree, { showDefaults: o.showDefaults, hostname: process.env.__BSR_NODE__ || hostname() }));
+          return EXIT.OK;
+        }),
+      ),
+    );
+
+  program
+    .command('role')
+    .description("print the resource's role")
+    .argument('<RES>')
+    .action((res: string) =>
+      set(
+        withClient('role', res, (c) => {
+          const r = snapshot(c, res).find((o) => o.kind === 'resource');
+          if (!r) throw notFound('resource');
+          print(`${resourceRole(r)}\n`);
+          return EXIT.OK;
+        }),
+      ),
+    );
+
+  program
+    .command('dstate')
+    .description("print the device's disk state (and its peers')")
+    .argument('<MINOR>')
+    .action((minorText: string) => {
+      const minor = needInt('dstate', 'MINOR', minorText);
+      return set(
+        withClient('dstate', minorText, (c) => {
+          const objs = snapshot(c);
+          const dev = objs.find((o) => o.kind === 'device' && o.minor === minor);
+          if (!dev) throw new KernelError('NO_MINOR', 'no such device');
+          print(`${[diskState(dev), ...peersOf(objs, dev).map(peerDiskState)].join('/')}\n`);
+          return EXIT.OK;
+        }),
+      );
+    });
+
+  program
+    .command('cstate')
+    .description('print the connection state')
+    .argument('<RES>')
+    .argument('<PEER_NODE_ID>')
+    .action((res: string, peerText: string) => {
+      const peer = needInt('cstate', 'PEER_NODE_ID', peerText);
+      return set(
+        withClient('cstate', `${res} ${peerText}`, (c) => {
+          const conn = snapshot(c, res).find((o) => o.kind === 'connection' && o.peerNodeId === peer);
+          if (!conn) throw new KernelError('NO_PEER', 'no such connection');
+          print(`${connectionState(conn)}\n`);
+          return EXIT.OK;
+        }),
+      );
+    });
+
+  for (const name of ['get-gi', 'show-gi']) {
+    program
+      .command(name)
+      .description(name === 'get-gi' ? 'print the generation identifiers' : 'explain the generation identifiers')
+      .argument('<RES>')
+      .argument('<PEER_NODE_ID>')
+      .argument('<VOLUME>')
+      .action((res: string, peerText: string, volText: string) => {
+        const peer = needInt(name, 'PEER_NODE_ID', peerText);
+        const volume = needInt(name, 'VOLUME', volText);
+        return set(
+          withClient(name, `${res} ${peerText} ${volText}`, async (c) => {
+            const objs = snapshot(c, res);
+            const dev = objs.find((o) => o.kind === 'device' && o.volume === volume);
+            if (!dev) throw new KernelError('NO_MINOR', 'no such volume');
+            const pd = objs.find((o) => o.kind === 'peer-device' && o.volume === volume && o.peerNodeId === peer);
+            const uuid = dev.msg.attrs.UUID_INFO ?? pd?.msg.attrs.UUID_INFO;
+            if (!uuid) throw new KernelError('NO_DISK', 'the kernel reported no generation identifiers (no disk?)');
+            const { formatGetGi, formatShowGi } = await import('../status/gi.js');
+            const src = { uuid, peerStats: pd?.msg.attrs.PEER_DEVICE_STATISTICS, peerNodeId: peer };
+            print(name === 'get-gi' ? formatGetGi(src) : formatShowGi(src));
+            return EXIT.OK;
+          }),
+        );
+      });
+  }
+
+  for (const [name, what] of [
+    ['wait-connect-resource', 'connect'],
+    ['wait-sync-resource', 'sync'],
+  ] as const) {
+    program
+      .command(name)
+      .description(what === 'connect' ? 'wait until every connection is established' : 'wait until no resync runs')
+      .argument('<RES>')
+      .option('--wait-timeout <SECONDS>', 'give up after this long (0 = forever)', '0')
+      .action((res: string, o: { waitTimeout: string }) =>
+        set(withClient(name, res, (c) => waitFor(c, res, what, Number(o.waitTimeout) || 0))),
+      );
+  }
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CliError && e.message === '') return EXIT.USAGE; // commander printed the reason
+    if ((e as { code?: string }).code?.startsWith('commander.')) return (e as { exitCode: number }).exitCode;
+    throw e;
+  }
+  return result;
+}
+
+async function events2(
+  c: BsrClient,
+  res: string | undefined,
+  o: { now?: boolean; timestamps?: boolean; statistics?: boolean; json?: boolean },
+): Promise<number> {
+  const { toStateObject } = await import('../netlink/objects.js');
+  const fmt = new EventFormatter(o);
+  const emit = (obj: StateObject) => {
+    const line = fmt.format(obj);
+    if (line !== undefined) print(`${line}\n`);
+  };
+  // Join the group before dumping so nothing that changes during the dump is lost.
+  const pending: StateObject[] = [];
+  let live = false;
+  let fail: ((e: Error) => void) | undefined;
+  const sub = o.now
+    ? undefined
+    : c.subscribe(
+        (msg) => {
+          const obj = toStateObject(msg);
+          if (!obj || (res && obj.resource !== res)) return;
+          if (live) emit(obj);
+          else pending.push(obj);
+        },
+        (e) => fail?.(e),
+      );
+  for (const r of buildTree(snapshot(c, res))) {
+    if (r.obj) emit(r.obj);
+    for (const d of r.devices) emit(d);
+    for (const conn of r.connections) {
+      emit(conn.obj);
+      for (const p of conn.paths) emit(p);
+      for (const pd of conn.peerDevices) emit(pd);
+    }
+  }
+  print(`${fmt.endOfInitialState()}\n`);
+  if (!sub) return EXIT.OK;
+  live = true;
+  for (const obj of pending.splice(0)) emit(obj);
+  return new Promise<number>((resolve, reject) => {
+    const stop = () => {
+      sub.close();
+      resolve(EXIT.OK);
+    };
+    fail = (e) => {
+      sub.close();
+      reject(new CliError(`${PROG}: events2: ${e.message}`, EXIT.FAILURE));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    process.stdout.on('error', stop); // reader went away (e.g. `| head`)
+  });
+}
+
+/** Polls the state until the condition holds: every connection Connected, or no resync running. */
+async function waitFor(c: BsrClient, res: string, what: 'connect' | 'sync', timeoutS: number): Promise<number> {
+  const { isSyncing } = await import('../status/fields.js');
+  const deadline = timeoutS > 0 ? Date.now() + timeoutS * 1000 : Number.POSITIVE_INFINITY;
+  for (;;) {
+    const objs = snapshot(c, res);
+    if (!objs.some((o) => o.kind === 'resource')) throw notFound('resource');
+    const done =
+      what === 'connect'
+        ? objs.filter((o) => o.kind === 'connection').every((o) => connectionState(o) === 'Connected')
+        : !objs.some((o) => o.kind === 'peer-device' && (isSyncing(o) || replicationStarting(o)));
+    if (done) return EXIT.OK;
+    if (Date.now() > deadline) return 5; // DRBD's exit code for a wait that timed out
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function replicationStarting(o: StateObject): boolean {
+  const repl = o.msg.attrs.PEER_DEVICE_INFO?.peer_repl_state;
+  // StartingSync*, WFBitMap*, WFSyncUUID come right before a resync.
+  return typeof repl === 'number' && repl >= 2 && repl <= 6;
+}
+
+await runCli(() => main(process.argv.slice(2)));
