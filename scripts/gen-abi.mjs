@@ -49,17 +49,37 @@ export function generateHeader() {
     p(`#define T_${S}_MAX (__T_${S}_AFTER_LAST - 1)`);
     p();
   }
-  p('/* Netlink policies, one per attribute set; nl.c instantiates them. */');
+  p('/*');
+  p(' * Netlink policies, one per attribute set. u8 attributes are booleans (0/1); u32');
+  p(' * attributes named like an enum of the ABI carry its index, so they are range checked.');
+  p(' * BSR_DEFINE_POLICIES instantiates every set as bsr_<set>_policy and BSR_POLICY_TOP');
+  p(' * is the family policy: each top attribute is a nested set validated by its policy.');
+  p(' */');
+  const policyEntry = (S, f, d) => {
+    const key = `[T_${S}_${cName(f)}]`;
+    if (d.type === 'u8') return `\t${key} = NLA_POLICY_MAX(NLA_U8, 1),`;
+    if (d.type === 'u32' && abi.enums[f]) return `\t${key} = NLA_POLICY_MAX(NLA_U32, ${abi.enums[f].length - 1}),`;
+    const len = d.max ? `, .len = ${d.type === 'string' ? d.max - 1 : d.max}` : '';
+    return `\t${key} = { .type = ${nlaType[d.type]}${len} },`;
+  };
   for (const [set, fields] of Object.entries(abi.sets)) {
     const S = cName(set);
-    const lines = Object.entries(fields).map(([f, d]) => {
-      const len = d.max ? `, .len = ${d.type === 'string' ? d.max - 1 : d.max}` : '';
-      return `\t[T_${S}_${cName(f)}] = { .type = ${nlaType[d.type]}${len} },`;
-    });
+    const lines = Object.entries(fields).map(([f, d]) => policyEntry(S, f, d));
     p(`#define BSR_POLICY_${S} { \\`);
     for (const l of lines) p(`${l} \\`);
     p('}');
   }
+  p();
+  p('#define BSR_DEFINE_POLICIES \\');
+  for (const set of Object.keys(abi.sets)) {
+    const S = cName(set);
+    p(`static const struct nla_policy bsr_${set}_policy[T_${S}_MAX + 1] = BSR_POLICY_${S}; \\`);
+  }
+  p('struct bsr_policy_dummy__');
+  p();
+  p('#define BSR_POLICY_TOP { \\');
+  for (const [k, v] of Object.entries(abi.topAttributes)) p(`\t[BSR_NLA_${k}] = NLA_POLICY_NESTED(bsr_${v.set}_policy), \\`);
+  p('}');
   p();
   p('enum bsr_notification_type {');
   for (const [k, v] of Object.entries(abi.notificationTypes)) p(`\tBSR_NOTIFY_${k} = ${v},`);

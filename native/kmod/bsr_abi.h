@@ -399,7 +399,12 @@ enum bsr_nla_uuid_info {
 };
 #define T_UUID_INFO_MAX (__T_UUID_INFO_AFTER_LAST - 1)
 
-/* Netlink policies, one per attribute set; nl.c instantiates them. */
+/*
+ * Netlink policies, one per attribute set. u8 attributes are booleans (0/1); u32
+ * attributes named like an enum of the ABI carry its index, so they are range checked.
+ * BSR_DEFINE_POLICIES instantiates every set as bsr_<set>_policy and BSR_POLICY_TOP
+ * is the family policy: each top attribute is a nested set validated by its policy.
+ */
 #define BSR_POLICY_CFG_REPLY { \
 	[T_CFG_REPLY_INFO_TEXT] = { .type = NLA_NUL_STRING, .len = 4095 }, \
 }
@@ -417,19 +422,19 @@ enum bsr_nla_uuid_info {
 }
 #define BSR_POLICY_DISK_CONF { \
 	[T_DISK_CONF_SIZE] = { .type = NLA_U64 }, \
-	[T_DISK_CONF_ON_IO_ERROR] = { .type = NLA_U32 }, \
+	[T_DISK_CONF_ON_IO_ERROR] = NLA_POLICY_MAX(NLA_U32, 3), \
 	[T_DISK_CONF_MAX_PASSTHROUGH_COUNT] = { .type = NLA_U32 }, \
-	[T_DISK_CONF_DISK_FLUSHES] = { .type = NLA_U8 }, \
-	[T_DISK_CONF_DISK_BARRIER] = { .type = NLA_U8 }, \
-	[T_DISK_CONF_DISK_DRAIN] = { .type = NLA_U8 }, \
-	[T_DISK_CONF_MD_FLUSHES] = { .type = NLA_U8 }, \
+	[T_DISK_CONF_DISK_FLUSHES] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_DISK_CONF_DISK_BARRIER] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_DISK_CONF_DISK_DRAIN] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_DISK_CONF_MD_FLUSHES] = NLA_POLICY_MAX(NLA_U8, 1), \
 	[T_DISK_CONF_RESYNC_AFTER] = { .type = NLA_S32 }, \
 	[T_DISK_CONF_AL_EXTENTS] = { .type = NLA_U32 }, \
-	[T_DISK_CONF_AL_UPDATES] = { .type = NLA_U8 }, \
-	[T_DISK_CONF_DISCARD_ZEROES_IF_ALIGNED] = { .type = NLA_U8 }, \
-	[T_DISK_CONF_DISABLE_WRITE_SAME] = { .type = NLA_U8 }, \
+	[T_DISK_CONF_AL_UPDATES] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_DISK_CONF_DISCARD_ZEROES_IF_ALIGNED] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_DISK_CONF_DISABLE_WRITE_SAME] = NLA_POLICY_MAX(NLA_U8, 1), \
 	[T_DISK_CONF_DISK_TIMEOUT] = { .type = NLA_U32 }, \
-	[T_DISK_CONF_READ_BALANCING] = { .type = NLA_U32 }, \
+	[T_DISK_CONF_READ_BALANCING] = NLA_POLICY_MAX(NLA_U32, 10), \
 	[T_DISK_CONF_RS_DISCARD_GRANULARITY] = { .type = NLA_U32 }, \
 }
 #define BSR_POLICY_PEER_DEVICE_CONF { \
@@ -445,7 +450,7 @@ enum bsr_nla_uuid_info {
 }
 #define BSR_POLICY_NET_CONF { \
 	[T_NET_CONF_NAME] = { .type = NLA_NUL_STRING, .len = 63 }, \
-	[T_NET_CONF_PROTOCOL] = { .type = NLA_U32 }, \
+	[T_NET_CONF_PROTOCOL] = NLA_POLICY_MAX(NLA_U32, 3), \
 	[T_NET_CONF_TIMEOUT] = { .type = NLA_U32 }, \
 	[T_NET_CONF_MAX_EPOCH_SIZE] = { .type = NLA_U32 }, \
 	[T_NET_CONF_CONNECT_INT] = { .type = NLA_U32 }, \
@@ -455,74 +460,74 @@ enum bsr_nla_uuid_info {
 	[T_NET_CONF_RCVBUF_SIZE] = { .type = NLA_U32 }, \
 	[T_NET_CONF_KO_COUNT] = { .type = NLA_U32 }, \
 	[T_NET_CONF_MAX_BUFFERS] = { .type = NLA_U32 }, \
-	[T_NET_CONF_ALLOW_TWO_PRIMARIES] = { .type = NLA_U8 }, \
+	[T_NET_CONF_ALLOW_TWO_PRIMARIES] = NLA_POLICY_MAX(NLA_U8, 1), \
 	[T_NET_CONF_CRAM_HMAC_ALG] = { .type = NLA_NUL_STRING, .len = 63 }, \
 	[T_NET_CONF_SHARED_SECRET] = { .type = NLA_NUL_STRING, .len = 63 }, \
 	[T_NET_CONF_DATA_INTEGRITY_ALG] = { .type = NLA_NUL_STRING, .len = 63 }, \
 	[T_NET_CONF_CSUMS_ALG] = { .type = NLA_NUL_STRING, .len = 63 }, \
 	[T_NET_CONF_VERIFY_ALG] = { .type = NLA_NUL_STRING, .len = 63 }, \
-	[T_NET_CONF_CSUMS_AFTER_CRASH_ONLY] = { .type = NLA_U8 }, \
-	[T_NET_CONF_AFTER_SB_0PRI] = { .type = NLA_U32 }, \
-	[T_NET_CONF_AFTER_SB_1PRI] = { .type = NLA_U32 }, \
-	[T_NET_CONF_AFTER_SB_2PRI] = { .type = NLA_U32 }, \
-	[T_NET_CONF_RR_CONFLICT] = { .type = NLA_U32 }, \
-	[T_NET_CONF_ALWAYS_ASBP] = { .type = NLA_U8 }, \
-	[T_NET_CONF_TCP_CORK] = { .type = NLA_U8 }, \
-	[T_NET_CONF_ON_CONGESTION] = { .type = NLA_U32 }, \
+	[T_NET_CONF_CSUMS_AFTER_CRASH_ONLY] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_NET_CONF_AFTER_SB_0PRI] = NLA_POLICY_MAX(NLA_U32, 6), \
+	[T_NET_CONF_AFTER_SB_1PRI] = NLA_POLICY_MAX(NLA_U32, 4), \
+	[T_NET_CONF_AFTER_SB_2PRI] = NLA_POLICY_MAX(NLA_U32, 2), \
+	[T_NET_CONF_RR_CONFLICT] = NLA_POLICY_MAX(NLA_U32, 2), \
+	[T_NET_CONF_ALWAYS_ASBP] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_NET_CONF_TCP_CORK] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_NET_CONF_ON_CONGESTION] = NLA_POLICY_MAX(NLA_U32, 2), \
 	[T_NET_CONF_CONGESTION_FILL] = { .type = NLA_U32 }, \
 	[T_NET_CONF_CONGESTION_EXTENTS] = { .type = NLA_U32 }, \
 	[T_NET_CONF_CONGESTION_HIGHWATER] = { .type = NLA_U32 }, \
-	[T_NET_CONF_USE_RLE] = { .type = NLA_U8 }, \
+	[T_NET_CONF_USE_RLE] = NLA_POLICY_MAX(NLA_U8, 1), \
 	[T_NET_CONF_SOCKET_CHECK_TIMEOUT] = { .type = NLA_U32 }, \
-	[T_NET_CONF_FENCING] = { .type = NLA_U32 }, \
+	[T_NET_CONF_FENCING] = NLA_POLICY_MAX(NLA_U32, 2), \
 	[T_NET_CONF_TRANSPORT] = { .type = NLA_NUL_STRING, .len = 15 }, \
-	[T_NET_CONF_DISCARD_MY_DATA] = { .type = NLA_U8 }, \
-	[T_NET_CONF_TENTATIVE] = { .type = NLA_U8 }, \
+	[T_NET_CONF_DISCARD_MY_DATA] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_NET_CONF_TENTATIVE] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_RES_OPTS { \
 	[T_RES_OPTS_CPU_MASK] = { .type = NLA_NUL_STRING, .len = 63 }, \
-	[T_RES_OPTS_ON_NO_DATA_ACCESSIBLE] = { .type = NLA_U32 }, \
+	[T_RES_OPTS_ON_NO_DATA_ACCESSIBLE] = NLA_POLICY_MAX(NLA_U32, 1), \
 	[T_RES_OPTS_MAX_IO_DEPTH] = { .type = NLA_U32 }, \
-	[T_RES_OPTS_PERSIST_ROLE] = { .type = NLA_U8 }, \
+	[T_RES_OPTS_PERSIST_ROLE] = NLA_POLICY_MAX(NLA_U8, 1), \
 	[T_RES_OPTS_TWOPC_TIMEOUT] = { .type = NLA_U32 }, \
 	[T_RES_OPTS_PEER_ACK_WINDOW] = { .type = NLA_U32 }, \
 	[T_RES_OPTS_PEER_ACK_DELAY] = { .type = NLA_U32 }, \
 	[T_RES_OPTS_NODE_ID] = { .type = NLA_U32 }, \
 }
 #define BSR_POLICY_NODE_OPTS { \
-	[T_NODE_OPTS_SVC_AUTO_UP] = { .type = NLA_U8 }, \
-	[T_NODE_OPTS_SVC_AUTO_DOWN] = { .type = NLA_U8 }, \
-	[T_NODE_OPTS_TARGET_ONLY] = { .type = NLA_U8 }, \
+	[T_NODE_OPTS_SVC_AUTO_UP] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_NODE_OPTS_SVC_AUTO_DOWN] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_NODE_OPTS_TARGET_ONLY] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_DEVICE_CONF { \
 	[T_DEVICE_CONF_MAX_BIO_SIZE] = { .type = NLA_U32 }, \
-	[T_DEVICE_CONF_INTENTIONAL_DISKLESS] = { .type = NLA_U8 }, \
+	[T_DEVICE_CONF_INTENTIONAL_DISKLESS] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_SET_ROLE_PARMS { \
-	[T_SET_ROLE_PARMS_FORCE] = { .type = NLA_U8 }, \
-	[T_SET_ROLE_PARMS_SKIP_CHECK_FS] = { .type = NLA_U8 }, \
+	[T_SET_ROLE_PARMS_FORCE] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_SET_ROLE_PARMS_SKIP_CHECK_FS] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_RESIZE_PARMS { \
 	[T_RESIZE_PARMS_RESIZE_SIZE] = { .type = NLA_U64 }, \
-	[T_RESIZE_PARMS_RESIZE_FORCE] = { .type = NLA_U8 }, \
-	[T_RESIZE_PARMS_NO_RESYNC] = { .type = NLA_U8 }, \
+	[T_RESIZE_PARMS_RESIZE_FORCE] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_RESIZE_PARMS_NO_RESYNC] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_START_OV_PARMS { \
 	[T_START_OV_PARMS_OV_START_SECTOR] = { .type = NLA_U64 }, \
 	[T_START_OV_PARMS_OV_STOP_SECTOR] = { .type = NLA_U64 }, \
 }
 #define BSR_POLICY_NEW_C_UUID_PARMS { \
-	[T_NEW_C_UUID_PARMS_CLEAR_BM] = { .type = NLA_U8 }, \
+	[T_NEW_C_UUID_PARMS_CLEAR_BM] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_DISCONNECT_PARMS { \
-	[T_DISCONNECT_PARMS_FORCE_DISCONNECT] = { .type = NLA_U8 }, \
+	[T_DISCONNECT_PARMS_FORCE_DISCONNECT] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_DETACH_PARMS { \
-	[T_DETACH_PARMS_FORCE_DETACH] = { .type = NLA_U8 }, \
+	[T_DETACH_PARMS_FORCE_DETACH] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_CONNECT_PARMS { \
-	[T_CONNECT_PARMS_TENTATIVE] = { .type = NLA_U8 }, \
-	[T_CONNECT_PARMS_DISCARD_MY_DATA] = { .type = NLA_U8 }, \
+	[T_CONNECT_PARMS_TENTATIVE] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_CONNECT_PARMS_DISCARD_MY_DATA] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_INVALIDATE_PARMS { \
 	[T_INVALIDATE_PARMS_SYNC_FROM_PEER_NODE_ID] = { .type = NLA_S32 }, \
@@ -543,27 +548,27 @@ enum bsr_nla_uuid_info {
 }
 #define BSR_POLICY_RESOURCE_INFO { \
 	[T_RESOURCE_INFO_RES_ROLE] = { .type = NLA_U32 }, \
-	[T_RESOURCE_INFO_RES_SUSP] = { .type = NLA_U8 }, \
-	[T_RESOURCE_INFO_RES_SUSP_NOD] = { .type = NLA_U8 }, \
-	[T_RESOURCE_INFO_RES_SUSP_FEN] = { .type = NLA_U8 }, \
+	[T_RESOURCE_INFO_RES_SUSP] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_RESOURCE_INFO_RES_SUSP_NOD] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_RESOURCE_INFO_RES_SUSP_FEN] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_DEVICE_INFO { \
 	[T_DEVICE_INFO_DEV_DISK_STATE] = { .type = NLA_U32 }, \
-	[T_DEVICE_INFO_IS_INTENTIONAL_DISKLESS] = { .type = NLA_U8 }, \
+	[T_DEVICE_INFO_IS_INTENTIONAL_DISKLESS] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_CONNECTION_INFO { \
 	[T_CONNECTION_INFO_CONN_CONNECTION_STATE] = { .type = NLA_U32 }, \
 	[T_CONNECTION_INFO_CONN_ROLE] = { .type = NLA_U32 }, \
 }
 #define BSR_POLICY_PATH_INFO { \
-	[T_PATH_INFO_PATH_ESTABLISHED] = { .type = NLA_U8 }, \
+	[T_PATH_INFO_PATH_ESTABLISHED] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_PEER_DEVICE_INFO { \
 	[T_PEER_DEVICE_INFO_PEER_REPL_STATE] = { .type = NLA_U32 }, \
 	[T_PEER_DEVICE_INFO_PEER_DISK_STATE] = { .type = NLA_U32 }, \
-	[T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_USER] = { .type = NLA_U8 }, \
-	[T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_PEER] = { .type = NLA_U8 }, \
-	[T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_DEPENDENCY] = { .type = NLA_U8 }, \
+	[T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_USER] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_PEER] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_DEPENDENCY] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_RESOURCE_STATISTICS { \
 	[T_RESOURCE_STATISTICS_RES_STAT_WRITE_ORDERING] = { .type = NLA_U32 }, \
@@ -576,16 +581,16 @@ enum bsr_nla_uuid_info {
 	[T_DEVICE_STATISTICS_DEV_BM_WRITES] = { .type = NLA_U64 }, \
 	[T_DEVICE_STATISTICS_DEV_UPPER_PENDING] = { .type = NLA_U32 }, \
 	[T_DEVICE_STATISTICS_DEV_LOWER_PENDING] = { .type = NLA_U32 }, \
-	[T_DEVICE_STATISTICS_DEV_UPPER_BLOCKED] = { .type = NLA_U8 }, \
-	[T_DEVICE_STATISTICS_DEV_LOWER_BLOCKED] = { .type = NLA_U8 }, \
-	[T_DEVICE_STATISTICS_DEV_AL_SUSPENDED] = { .type = NLA_U8 }, \
+	[T_DEVICE_STATISTICS_DEV_UPPER_BLOCKED] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_DEVICE_STATISTICS_DEV_LOWER_BLOCKED] = NLA_POLICY_MAX(NLA_U8, 1), \
+	[T_DEVICE_STATISTICS_DEV_AL_SUSPENDED] = NLA_POLICY_MAX(NLA_U8, 1), \
 	[T_DEVICE_STATISTICS_DEV_EXPOSED_DATA_UUID] = { .type = NLA_U64 }, \
 	[T_DEVICE_STATISTICS_DEV_CURRENT_UUID] = { .type = NLA_U64 }, \
 	[T_DEVICE_STATISTICS_DEV_DISK_FLAGS] = { .type = NLA_U32 }, \
 	[T_DEVICE_STATISTICS_HISTORY_UUIDS] = { .type = NLA_BINARY, .len = 256 }, \
 }
 #define BSR_POLICY_CONNECTION_STATISTICS { \
-	[T_CONNECTION_STATISTICS_CONN_CONGESTED] = { .type = NLA_U8 }, \
+	[T_CONNECTION_STATISTICS_CONN_CONGESTED] = NLA_POLICY_MAX(NLA_U8, 1), \
 	[T_CONNECTION_STATISTICS_AP_IN_FLIGHT] = { .type = NLA_U64 }, \
 	[T_CONNECTION_STATISTICS_RS_IN_FLIGHT] = { .type = NLA_U64 }, \
 }
@@ -608,6 +613,74 @@ enum bsr_nla_uuid_info {
 	[T_UUID_INFO_BITMAP_UUIDS] = { .type = NLA_BINARY, .len = 256 }, \
 	[T_UUID_INFO_HISTORY_UUIDS] = { .type = NLA_BINARY, .len = 256 }, \
 	[T_UUID_INFO_MD_FLAGS] = { .type = NLA_U32 }, \
+}
+
+#define BSR_DEFINE_POLICIES \
+static const struct nla_policy bsr_cfg_reply_policy[T_CFG_REPLY_MAX + 1] = BSR_POLICY_CFG_REPLY; \
+static const struct nla_policy bsr_cfg_context_policy[T_CFG_CONTEXT_MAX + 1] = BSR_POLICY_CFG_CONTEXT; \
+static const struct nla_policy bsr_attach_parms_policy[T_ATTACH_PARMS_MAX + 1] = BSR_POLICY_ATTACH_PARMS; \
+static const struct nla_policy bsr_disk_conf_policy[T_DISK_CONF_MAX + 1] = BSR_POLICY_DISK_CONF; \
+static const struct nla_policy bsr_peer_device_conf_policy[T_PEER_DEVICE_CONF_MAX + 1] = BSR_POLICY_PEER_DEVICE_CONF; \
+static const struct nla_policy bsr_net_conf_policy[T_NET_CONF_MAX + 1] = BSR_POLICY_NET_CONF; \
+static const struct nla_policy bsr_res_opts_policy[T_RES_OPTS_MAX + 1] = BSR_POLICY_RES_OPTS; \
+static const struct nla_policy bsr_node_opts_policy[T_NODE_OPTS_MAX + 1] = BSR_POLICY_NODE_OPTS; \
+static const struct nla_policy bsr_device_conf_policy[T_DEVICE_CONF_MAX + 1] = BSR_POLICY_DEVICE_CONF; \
+static const struct nla_policy bsr_set_role_parms_policy[T_SET_ROLE_PARMS_MAX + 1] = BSR_POLICY_SET_ROLE_PARMS; \
+static const struct nla_policy bsr_resize_parms_policy[T_RESIZE_PARMS_MAX + 1] = BSR_POLICY_RESIZE_PARMS; \
+static const struct nla_policy bsr_start_ov_parms_policy[T_START_OV_PARMS_MAX + 1] = BSR_POLICY_START_OV_PARMS; \
+static const struct nla_policy bsr_new_c_uuid_parms_policy[T_NEW_C_UUID_PARMS_MAX + 1] = BSR_POLICY_NEW_C_UUID_PARMS; \
+static const struct nla_policy bsr_disconnect_parms_policy[T_DISCONNECT_PARMS_MAX + 1] = BSR_POLICY_DISCONNECT_PARMS; \
+static const struct nla_policy bsr_detach_parms_policy[T_DETACH_PARMS_MAX + 1] = BSR_POLICY_DETACH_PARMS; \
+static const struct nla_policy bsr_connect_parms_policy[T_CONNECT_PARMS_MAX + 1] = BSR_POLICY_CONNECT_PARMS; \
+static const struct nla_policy bsr_invalidate_parms_policy[T_INVALIDATE_PARMS_MAX + 1] = BSR_POLICY_INVALIDATE_PARMS; \
+static const struct nla_policy bsr_forget_peer_parms_policy[T_FORGET_PEER_PARMS_MAX + 1] = BSR_POLICY_FORGET_PEER_PARMS; \
+static const struct nla_policy bsr_path_parms_policy[T_PATH_PARMS_MAX + 1] = BSR_POLICY_PATH_PARMS; \
+static const struct nla_policy bsr_notification_header_policy[T_NOTIFICATION_HEADER_MAX + 1] = BSR_POLICY_NOTIFICATION_HEADER; \
+static const struct nla_policy bsr_helper_info_policy[T_HELPER_INFO_MAX + 1] = BSR_POLICY_HELPER_INFO; \
+static const struct nla_policy bsr_resource_info_policy[T_RESOURCE_INFO_MAX + 1] = BSR_POLICY_RESOURCE_INFO; \
+static const struct nla_policy bsr_device_info_policy[T_DEVICE_INFO_MAX + 1] = BSR_POLICY_DEVICE_INFO; \
+static const struct nla_policy bsr_connection_info_policy[T_CONNECTION_INFO_MAX + 1] = BSR_POLICY_CONNECTION_INFO; \
+static const struct nla_policy bsr_path_info_policy[T_PATH_INFO_MAX + 1] = BSR_POLICY_PATH_INFO; \
+static const struct nla_policy bsr_peer_device_info_policy[T_PEER_DEVICE_INFO_MAX + 1] = BSR_POLICY_PEER_DEVICE_INFO; \
+static const struct nla_policy bsr_resource_statistics_policy[T_RESOURCE_STATISTICS_MAX + 1] = BSR_POLICY_RESOURCE_STATISTICS; \
+static const struct nla_policy bsr_device_statistics_policy[T_DEVICE_STATISTICS_MAX + 1] = BSR_POLICY_DEVICE_STATISTICS; \
+static const struct nla_policy bsr_connection_statistics_policy[T_CONNECTION_STATISTICS_MAX + 1] = BSR_POLICY_CONNECTION_STATISTICS; \
+static const struct nla_policy bsr_peer_device_statistics_policy[T_PEER_DEVICE_STATISTICS_MAX + 1] = BSR_POLICY_PEER_DEVICE_STATISTICS; \
+static const struct nla_policy bsr_uuid_info_policy[T_UUID_INFO_MAX + 1] = BSR_POLICY_UUID_INFO; \
+struct bsr_policy_dummy__
+
+#define BSR_POLICY_TOP { \
+	[BSR_NLA_CFG_REPLY] = NLA_POLICY_NESTED(bsr_cfg_reply_policy), \
+	[BSR_NLA_CFG_CONTEXT] = NLA_POLICY_NESTED(bsr_cfg_context_policy), \
+	[BSR_NLA_DISK_CONF] = NLA_POLICY_NESTED(bsr_disk_conf_policy), \
+	[BSR_NLA_RESOURCE_OPTS] = NLA_POLICY_NESTED(bsr_res_opts_policy), \
+	[BSR_NLA_NET_CONF] = NLA_POLICY_NESTED(bsr_net_conf_policy), \
+	[BSR_NLA_SET_ROLE_PARMS] = NLA_POLICY_NESTED(bsr_set_role_parms_policy), \
+	[BSR_NLA_RESIZE_PARMS] = NLA_POLICY_NESTED(bsr_resize_parms_policy), \
+	[BSR_NLA_START_OV_PARMS] = NLA_POLICY_NESTED(bsr_start_ov_parms_policy), \
+	[BSR_NLA_NEW_C_UUID_PARMS] = NLA_POLICY_NESTED(bsr_new_c_uuid_parms_policy), \
+	[BSR_NLA_DISCONNECT_PARMS] = NLA_POLICY_NESTED(bsr_disconnect_parms_policy), \
+	[BSR_NLA_DETACH_PARMS] = NLA_POLICY_NESTED(bsr_detach_parms_policy), \
+	[BSR_NLA_CONNECT_PARMS] = NLA_POLICY_NESTED(bsr_connect_parms_policy), \
+	[BSR_NLA_RESOURCE_INFO] = NLA_POLICY_NESTED(bsr_resource_info_policy), \
+	[BSR_NLA_DEVICE_INFO] = NLA_POLICY_NESTED(bsr_device_info_policy), \
+	[BSR_NLA_CONNECTION_INFO] = NLA_POLICY_NESTED(bsr_connection_info_policy), \
+	[BSR_NLA_PEER_DEVICE_INFO] = NLA_POLICY_NESTED(bsr_peer_device_info_policy), \
+	[BSR_NLA_RESOURCE_STATISTICS] = NLA_POLICY_NESTED(bsr_resource_statistics_policy), \
+	[BSR_NLA_DEVICE_STATISTICS] = NLA_POLICY_NESTED(bsr_device_statistics_policy), \
+	[BSR_NLA_CONNECTION_STATISTICS] = NLA_POLICY_NESTED(bsr_connection_statistics_policy), \
+	[BSR_NLA_PEER_DEVICE_STATISTICS] = NLA_POLICY_NESTED(bsr_peer_device_statistics_policy), \
+	[BSR_NLA_NOTIFICATION_HEADER] = NLA_POLICY_NESTED(bsr_notification_header_policy), \
+	[BSR_NLA_HELPER] = NLA_POLICY_NESTED(bsr_helper_info_policy), \
+	[BSR_NLA_INVALIDATE_PARMS] = NLA_POLICY_NESTED(bsr_invalidate_parms_policy), \
+	[BSR_NLA_FORGET_PEER_PARMS] = NLA_POLICY_NESTED(bsr_forget_peer_parms_policy), \
+	[BSR_NLA_PEER_DEVICE_OPTS] = NLA_POLICY_NESTED(bsr_peer_device_conf_policy), \
+	[BSR_NLA_PATH_PARMS] = NLA_POLICY_NESTED(bsr_path_parms_policy), \
+	[BSR_NLA_PATH_INFO] = NLA_POLICY_NESTED(bsr_path_info_policy), \
+	[BSR_NLA_NODE_OPTS] = NLA_POLICY_NESTED(bsr_node_opts_policy), \
+	[BSR_NLA_ATTACH_PARMS] = NLA_POLICY_NESTED(bsr_attach_parms_policy), \
+	[BSR_NLA_DEVICE_CONF] = NLA_POLICY_NESTED(bsr_device_conf_policy), \
+	[BSR_NLA_UUID_INFO] = NLA_POLICY_NESTED(bsr_uuid_info_policy), \
 }
 
 enum bsr_notification_type {

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bsr: the in-memory out-of-sync bitmap.
+ *
+ * The pages hold the on-disk image: 64-bit little-endian words, interleaved, word w
+ * of slot s is word number w * max_peers + s. Pages changed since their last write
+ * are marked dirty and written back by bsr_bm_write_range()/bsr_bm_write_all().
+ */
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/bitmap.h>
+
+#include "bsr_int.h"
+
+#define WORDS_PER_PAGE (PAGE_SIZE / sizeof(u64))
+
+int bsr_bm_alloc(struct bsr_bitmap *bm, u64 bits, unsigned int max_peers, u64 area_bytes)
+{
+	u64 bytes;
+	unsigned int i;
+
+	memset(bm, 0, sizeof(*bm));
+	spin_lock_init(&bm->lock);
+	bm->bits = bits;
+	bm->words = DIV_ROUND_UP_ULL(bits, 64);
+	bm->max_peers = max_peers;
+	bytes = bm->words * sizeof(u64) * max_peers;
+	if (bytes > area_bytes)
+		return -ENOSPC;
+	bm->n_pages = DIV_ROUND_UP_ULL(bytes, PAGE_SIZE);
+	if (!bm->n_pages)
+		bm->n_pages = 1;
+	bm->pages = kvcalloc(bm->n_pages, sizeof(struct page *), GFP_KERNEL);
+	if (!bm->pages)
+		return -ENOMEM;
+	bm->dirty = bitmap_zalloc(bm->n_pages, GFP_KERNEL);
+	if (!bm->dirty)
+		goto fail;
+	for (i = 0; i < bm->n_pages; i++) {
+		bm->pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!bm->pages[i])
+			goto fail;
+	}
+	return 0;
+fail:
+	bsr_bm_free(bm);
+	return -ENOMEM;
+}
+
+void bsr_bm_free(struct bsr_bitmap *bm)
+{
+	unsigned int i;
+
+	if (bm->pages) {
+		for (i = 0; i < bm->n_pages; i++)
+			if (bm->pages[i])
+				__free_page(bm->pages[i]);
+		kvfree(bm->pages);
+	}
+	bitmap_free(bm->dirty);
+	bm->pages = NULL;
+	bm->dirty = NULL;
+}
+
+static inline __le64 *bm_word(struct bsr_bitmap *bm, u64 w, unsigned int slot, u64 *page_nr)
+{
+	u64 gw = w * bm->max_peers + slot;
+
+	*page_nr = gw / WORDS_PER_PAGE;
+	return (__le64 *)page_address(bm->pages[*page_nr]) + (gw % WORDS_PER_PAGE);
+}
+
+/* Set bits first_bit..last_bit (inclusive, 4 KiB blocks) in every slot of slot_mask. */
+void bsr_bm_set_range(struct bsr_bitmap *bm, u32 slot_mask, u64 first_bit, u64 last_bit)
+{
+	unsigned long flags;
+	unsigned int slot;
+	u64 w, first_w, last_w, page_nr;
+
+	if (!slot_mask || first_bit > last_bit || first_bit >= bm->bits)
+		return;
+	if (last_bit >= bm->bits)
+		last_bit = bm->bits - 1;
+	first_w = first_bit / 64;
+	last_w = last_bit / 64;
+
+	spin_lock_irqsave(&bm->lock, flags);
+	for (slot = 0; slot < bm->max_peers; slot++) {
+		if (!(slot_mask & (1U << slot)))
+			continue;
+		for (w = first_w; w <= last_w; w++) {
+			u64 m = ~0ULL, old, val;
+			__le64 *p;
+
+			if (w == first_w)
+				m &= ~0ULL << (first_bit % 64);
+			if (w == last_w && (last_bit % 64) != 63)
+				m &= (1ULL << ((last_bit % 64) + 1)) - 1;
+			p = bm_word(bm, w, slot, &page_nr);
+			old = le64_to_cpu(*p);
+			val = old | m;
+			if (val != old) {
+				*p = cpu_to_le64(val);
+				bm->weight[slot] += hweight64(val & ~old);
+				__set_bit(page_nr, bm->dirty);
+			}
+		}
+	}
+	spin_unlock_irqrestore(&bm->lock, flags);
+}
+
+void bsr_bm_clear_slot(struct bsr_bitmap *bm, unsigned int slot)
+{
+	unsigned long flags;
+	u64 w, page_nr;
+
+	if (slot >= bm->max_peers)
+		return;
+	spin_lock_irqsave(&bm->lock, flags);
+	for (w = 0; w < bm->words; w++) {
+		__le64 *p = bm_word(bm, w, slot, &page_nr);
+
+		if (*p) {
+			*p = 0;
+			__set_bit(page_nr, bm->dirty);
+		}
+	}
+	bm->weight[slot] = 0;
+	spin_unlock_irqrestore(&bm->lock, flags);
+}
+
+/* Recompute the per-slot weights; bits beyond the data size are cleared. */
+void bsr_bm_recount(struct bsr_bitmap *bm)
+{
+	unsigned int slot;
+	u64 w, page_nr;
+
+	spin_lock_irq(&bm->lock);
+	for (slot = 0; slot < bm->max_peers; slot++) {
+		u64 n = 0;
+
+		for (w = 0; w < bm->words; w++) {
+			__le64 *p = bm_word(bm, w, slot, &page_nr);
+			u64 v = le64_to_cpu(*p);
+
+			if (w == bm->words - 1 && (bm->bits % 64)) {
+				u64 keep = (1ULL << (bm->bits % 64)) - 1;
+
+				if (v & ~keep) {
+					v &= keep;
+					*p = cpu_to_le64(v);
+					__set_bit(page_nr, bm->dirty);
+				}
+			}
+			n += hweight64(v);
+		}
+		bm->weight[slot] = n;
+	}
+	spin_unlock_irq(&bm->lock);
+}
+
+static int bm_io_pages(struct bsr_device *d, struct bsr_backing *ldev, unsigned int first,
+		       unsigned int n, blk_opf_t opf)
+{
+	struct bsr_bitmap *bm = &ldev->bm;
+	int err;
+
+	while (n) {
+		unsigned int chunk = min_t(unsigned int, n, BIO_MAX_VECS);
+
+		err = bsr_md_io(ldev->md_bdev, ldev->bm_sect + (sector_t)first * (PAGE_SIZE >> 9),
+				&bm->pages[first], chunk, opf);
+		if (err)
+			return err;
+		if (op_is_write(opf))
+			atomic64_inc(&d->bm_writes);
+		first += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+int bsr_bm_read(struct bsr_device *d, struct bsr_backing *ldev)
+{
+	int err = bm_io_pages(d, ldev, 0, ldev->bm.n_pages, REQ_OP_READ | REQ_META);
+
+	if (err)
+		return err;
+	bitmap_zero(ldev->bm.dirty, ldev->bm.n_pages);
+	bsr_bm_recount(&ldev->bm);
+	return 0;
+}
+
+/* Write the dirty pages among pages first..last in runs of contiguous pages. */
+static int bm_write_pages(struct bsr_device *d, struct bsr_backing *ldev, unsigned int first,
+			  unsigned int last)
+{
+	struct bsr_bitmap *bm = &ldev->bm;
+	blk_opf_t opf = REQ_OP_WRITE | REQ_SYNC | REQ_META;
+	unsigned int i = first, run;
+	bool wrote = false;
+	int err;
+
+	while (i <= last) {
+		spin_lock_irq(&bm->lock);
+		while (i <= last && !test_bit(i, bm->dirty))
+			i++;
+		run = 0;
+		while (i + run <= last && run < BIO_MAX_VECS && test_bit(i + run, bm->dirty)) {
+			__clear_bit(i + run, bm->dirty);
+			run++;
+		}
+		spin_unlock_irq(&bm->lock);
+		if (!run)
+			break;
+		err = bm_io_pages(d, ldev, i, run, opf);
+		if (err) {
+			spin_lock_irq(&bm->lock);
+			bitmap_set(bm->dirty, i, run);
+			spin_unlock_irq(&bm->lock);
+			return err;
+		}
+		wrote = true;
+		i += run;
+	}
+	if (wrote && bsr_md_flushes(d))
+		return blkdev_issue_flush(ldev->md_bdev);
+	return 0;
+}
+
+int bsr_bm_write_all(struct bsr_device *d, struct bsr_backing *ldev)
+{
+	return bm_write_pages(d, ldev, 0, ldev->bm.n_pages - 1);
+}
+
+/* Write back the dirty pages holding bits first_bit..last_bit of any slot. */
+int bsr_bm_write_range(struct bsr_device *d, struct bsr_backing *ldev, u64 first_bit,
+		       u64 last_bit)
+{
+	struct bsr_bitmap *bm = &ldev->bm;
+	u64 first_page, last_page;
+
+	if (first_bit >= bm->bits)
+		return 0;
+	if (last_bit >= bm->bits)
+		last_bit = bm->bits - 1;
+	first_page = (first_bit / 64) * bm->max_peers / WORDS_PER_PAGE;
+	last_page = ((last_bit / 64) * bm->max_peers + bm->max_peers - 1) / WORDS_PER_PAGE;
+	return bm_write_pages(d, ldev, first_page, last_page);
+}

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * bsr: internal objects of the kernel module.
+ *
+ * resource -> devices (volumes, one minor each) and connections (peers, each with paths)
+ *          -> peer devices (one per device x connection, each owning a bitmap slot).
+ *
+ * Locking:
+ *  - all configuration (genl doit and dumpit) runs serialized under the genl mutex
+ *    (the family is not parallel_ops); objects are created and freed only there;
+ *  - resource->state_lock (spinlock) guards role/disk/open counters for the block
+ *    device open/release path and the I/O path;
+ *  - the I/O path pins the backing device with device->local_cnt (bsr_get_ldev);
+ *  - the activity log has its own spinlock, the bitmap its own.
+ */
+#ifndef BSR_INT_H
+#define BSR_INT_H
+
+#include <linux/types.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/mutex.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/blkdev.h>
+#include <linux/bio.h>
+#include <linux/netlink.h>
+#include <net/genetlink.h>
+
+#include "bsr_abi.h"
+#include "bsr_compat.h"
+
+#define BSR_VERSION "0.1.0"
+#define BSR_API_VERSION 2
+#define BSR_NAME_MAX 128
+#define BSR_MAX_VOLUMES 65535
+#define BSR_MAX_MINOR ((1U << MINORBITS) - 1)
+
+#define UUID_JUST_CREATED 4ULL
+#define UUID_PRIMARY 1ULL
+
+#define BSR_AL_EXT_SHIFT 22	/* 4 MiB activity log extents */
+#define BSR_BM_BLOCK_SHIFT 12	/* one bitmap bit per 4 KiB */
+#define BSR_AL_EXTENTS_DEFAULT 1237
+#define BSR_AL_EXTENTS_MIN 7
+#define BSR_AL_EXTENTS_MAX 65534
+#define BSR_AL_FREE 0xffffffffU
+
+#define bsr_err(fmt, ...) pr_err("bsr: " fmt, ##__VA_ARGS__)
+#define bsr_warn(fmt, ...) pr_warn("bsr: " fmt, ##__VA_ARGS__)
+#define bsr_info(fmt, ...) pr_info("bsr: " fmt, ##__VA_ARGS__)
+
+/* struct bsr_genlmsghdr from the ABI */
+struct bsr_genlmsghdr {
+	u32 minor;
+	union {
+		u32 flags;
+		s32 ret_code;
+	};
+};
+
+/*
+ * A stored option set: the merged nested attributes as last given (validated by the
+ * set's policy). The kernel reads the values it needs with bsr_opt_*(); `show`
+ * gets the blob back unchanged.
+ */
+struct bsr_opts {
+	struct nlattr *blob;	/* concatenated attributes, kmalloc'ed */
+	int len;
+};
+
+/* In-memory copy of the v09 superblock, host byte order. */
+struct bsr_md_peer {
+	u64 bitmap_uuid;
+	u64 bitmap_dagtag;
+	u32 flags;
+	s32 bitmap_index;
+};
+
+struct bsr_md {
+	u64 effective_size;
+	u64 current_uuid;
+	u64 device_uuid;
+	u32 flags;
+	u32 md_size_sect;
+	s32 al_offset;
+	u32 al_nr_extents;
+	s32 bm_offset;
+	u32 bm_bytes_per_bit;
+	u32 la_peer_max_bio_size;
+	u32 bm_max_peers;
+	s32 node_id;
+	u32 al_stripes;
+	u32 al_stripe_size_4k;
+	struct bsr_md_peer peers[BSR_MAX_PEERS];
+	u64 history_uuids[BSR_HISTORY_UUIDS];
+};
+
+/* In-memory bitmap, laid out exactly as on disk (interleaved 64-bit LE words). */
+struct bsr_bitmap {
+	spinlock_t lock;
+	struct page **pages;
+	unsigned int n_pages;		/* pages on disk (bm area used) */
+	u64 bits;			/* bits per slot (4 KiB blocks of data) */
+	u64 words;			/* 64-bit words per slot */
+	unsigned int max_peers;
+	unsigned long *dirty;		/* one bit per page */
+	u64 weight[BSR_MAX_PEERS];	/* set bits per slot */
+};
+
+struct bsr_al_slot {
+	u32 extent;		/* BSR_AL_FREE when unused */
+	u32 refcnt;		/* writes in flight in this extent */
+	bool committed;		/* its transaction is on disk */
+	struct hlist_node hash;
+	struct list_head lru;
+};
+
+struct bsr_actlog {
+	spinlock_t lock;
+	wait_queue_head_t wq;
+	struct mutex tr_mutex;		/* transaction writer (worker, attach, detach) */
+	u32 nr_slots;
+	struct bsr_al_slot *slots;
+	struct hlist_head *hash;
+	unsigned int hash_bits;
+	struct list_head lru;		/* head: least recently used */
+	u32 used;
+	u32 tr_number;			/* next transaction number */
+	u32 ctx_next;			/* next context window start slot */
+	u32 ring_n;			/* transactions in the ring */
+	struct page *tr_page;
+};
+
+struct bsr_backing {
+	struct block_device *backing_bdev;
+	struct block_device *md_bdev;
+	char backing_path[BSR_NAME_MAX];
+	char meta_path[BSR_NAME_MAX];
+	s32 md_idx;
+	sector_t md_sb_sect;		/* absolute sector of the superblock */
+	sector_t al_sect;		/* absolute first sector of the AL area */
+	sector_t bm_sect;		/* absolute first sector of the bitmap area */
+	u64 bm_area_bytes;		/* size of the bitmap area */
+	sector_t data_avail;		/* usable data sectors */
+	struct bsr_md md;
+	struct mutex md_mutex;		/* superblock buffer and md I/O */
+	struct page *sb_page;		/* raw superblock (keeps unknown fields) */
+	struct bsr_bitmap bm;
+	struct bsr_actlog al;
+	u32 slot_mask;			/* bitmap slots receiving out-of-sync bits */
+};
+
+struct bsr_resource;
+struct bsr_conn;
+
+struct bsr_device {
+	struct bsr_resource *resource;
+	struct list_head res_list;
+	struct list_head peer_devices;
+	unsigned int minor;
+	unsigned int vnr;
+	struct gendisk *disk;
+	bool deleting;
+
+	/* guarded by resource->state_lock */
+	int open_cnt;
+	int open_rw_cnt;
+	enum bsr_disk disk_state;
+
+	struct bsr_backing *ldev;
+	atomic_t local_cnt;
+	wait_queue_head_t misc_wait;
+
+	struct bsr_opts disk_conf;
+	struct bsr_opts device_conf;
+	bool disk_flushes;
+	bool md_flushes;
+
+	/* writes waiting for an activity log transaction */
+	spinlock_t pending_lock;
+	struct bio_list pending;
+	struct work_struct al_work;
+
+	atomic64_t read_sect;
+	atomic64_t write_sect;
+	atomic64_t al_writes;
+	atomic64_t bm_writes;
+	atomic_t upper_pending;
+	atomic_t lower_pending;
+};
+
+struct bsr_path {
+	struct list_head list;
+	u8 my_addr[128];
+	int my_len;
+	u8 peer_addr[128];
+	int peer_len;
+	bool established;
+};
+
+struct bsr_conn {
+	struct bsr_resource *resource;
+	struct list_head res_list;
+	struct list_head paths;
+	struct list_head peer_devices;
+	u32 peer_node_id;
+	char name[64];
+	enum bsr_connection cstate;
+	enum bsr_role peer_role;
+	struct bsr_opts net_conf;
+};
+
+struct bsr_peer_device {
+	struct bsr_device *device;
+	struct bsr_conn *connection;
+	struct list_head dev_list;
+	struct list_head conn_list;
+	enum bsr_replication repl_state;
+	enum bsr_disk peer_disk_state;
+	bool resync_susp_user;
+	struct bsr_opts conf;
+};
+
+struct bsr_resource {
+	struct list_head list;
+	char name[BSR_NAME_MAX];
+	u32 node_id;
+	spinlock_t state_lock;
+	enum bsr_role role;
+	bool susp;
+	struct list_head devices;
+	struct list_head connections;
+	struct bsr_opts res_opts;
+	struct bsr_opts node_opts;
+};
+
+/* One lower request: a clone of the upper bio, front-padded in bsr_io_bioset. */
+struct bsr_req {
+	struct bsr_device *device;
+	struct bio *master;
+	u32 al_first;
+	u32 al_last;
+	bool in_al;
+	struct bio clone;	/* must be last */
+};
+
+/* bsr_main.c */
+extern struct list_head bsr_resources;
+extern int bsr_major;
+extern struct bio_set bsr_io_bioset;
+extern struct workqueue_struct *bsr_wq;
+struct bsr_resource *bsr_find_resource(const char *name);
+struct bsr_device *bsr_find_minor(unsigned int minor);
+struct bsr_device *bsr_find_volume(struct bsr_resource *r, unsigned int vnr);
+struct bsr_conn *bsr_find_connection(struct bsr_resource *r, u32 peer);
+struct bsr_peer_device *bsr_find_peer_device(struct bsr_conn *c, unsigned int vnr);
+struct bsr_resource *bsr_create_resource(const char *name, u32 node_id);
+void bsr_free_resource(struct bsr_resource *r);
+int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int vnr,
+		      struct bsr_device **out);
+void bsr_delete_device(struct bsr_device *d);
+struct bsr_conn *bsr_create_connection(struct bsr_resource *r, u32 peer);
+void bsr_delete_connection(struct bsr_conn *c);
+struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_conn *c);
+void bsr_free_peer_device(struct bsr_peer_device *pd);
+void bsr_opts_free(struct bsr_opts *o);
+bool bsr_opt_u8(const struct bsr_opts *o, int type, bool dflt);
+u32 bsr_opt_u32(const struct bsr_opts *o, int type, u32 dflt);
+u64 bsr_opt_u64(const struct bsr_opts *o, int type, u64 dflt);
+const char *bsr_opt_str(const struct bsr_opts *o, int type);
+void bsr_device_apply_disk_conf(struct bsr_device *d);
+
+/* bsr_req.c */
+void bsr_submit_bio(struct bio *bio);
+void bsr_al_work(struct work_struct *w);
+bool bsr_get_ldev(struct bsr_device *d);
+void bsr_put_ldev(struct bsr_device *d);
+
+/* bsr_meta.c */
+int bsr_md_io(struct block_device *bdev, sector_t sector, struct page **pages,
+	      unsigned int n, blk_opf_t opf);
+int bsr_md_write_sb(struct bsr_device *d, struct bsr_backing *ldev);
+int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 idx,
+	       char *msg, size_t msglen);
+void bsr_detach(struct bsr_device *d);
+bool bsr_md_flushes(struct bsr_device *d);
+int bsr_assign_bitmap_slot(struct bsr_device *d, u32 peer_node_id);
+void bsr_update_slot_mask(struct bsr_device *d);
+void bsr_uuid_new_current(struct bsr_device *d, bool primary, bool clear_bm);
+
+/* bsr_bitmap.c */
+int bsr_bm_alloc(struct bsr_bitmap *bm, u64 bits, unsigned int max_peers, u64 area_bytes);
+void bsr_bm_free(struct bsr_bitmap *bm);
+int bsr_bm_read(struct bsr_device *d, struct bsr_backing *ldev);
+int bsr_bm_write_all(struct bsr_device *d, struct bsr_backing *ldev);
+int bsr_bm_write_range(struct bsr_device *d, struct bsr_backing *ldev, u64 first_bit,
+		       u64 last_bit);
+void bsr_bm_set_range(struct bsr_bitmap *bm, u32 slot_mask, u64 first_bit, u64 last_bit);
+void bsr_bm_clear_slot(struct bsr_bitmap *bm, unsigned int slot);
+void bsr_bm_recount(struct bsr_bitmap *bm);
+
+/* bsr_actlog.c */
+int bsr_al_init(struct bsr_actlog *al, u32 nr_slots, u32 ring_n);
+void bsr_al_free(struct bsr_actlog *al);
+bool bsr_al_begin_fast(struct bsr_actlog *al, u32 first, u32 last);
+int bsr_al_begin_slow(struct bsr_device *d, struct bsr_backing *ldev, u32 first, u32 last);
+void bsr_al_complete(struct bsr_actlog *al, u32 first, u32 last);
+int bsr_al_replay(struct bsr_device *d, struct bsr_backing *ldev, u32 *active);
+int bsr_al_write_initialized(struct bsr_device *d, struct bsr_backing *ldev);
+int bsr_al_evict_all(struct bsr_device *d, struct bsr_backing *ldev);
+
+/* bsr_state.c */
+const char *bsr_role_name(enum bsr_role r);
+const char *bsr_disk_name(enum bsr_disk s);
+const char *bsr_conn_name(enum bsr_connection s);
+int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
+		 size_t msglen);
+void bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s);
+void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s);
+enum bsr_disk bsr_disk_state_from_md(const struct bsr_md *md);
+
+/* bsr_nl.c */
+int bsr_genl_register(void);
+void bsr_genl_unregister(void);
+void bsr_notify_resource(struct bsr_resource *r, int type);
+void bsr_notify_device(struct bsr_device *d, int type);
+void bsr_notify_connection(struct bsr_conn *c, int type);
+void bsr_notify_peer_device(struct bsr_peer_device *pd, int type);
+void bsr_notify_path(struct bsr_conn *c, struct bsr_path *p, int type);
+
+#endif /* BSR_INT_H */

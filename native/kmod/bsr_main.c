@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bsr: module init/exit, object lifetime, the block device and /proc/bsr.
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/idr.h>
+
+#include "bsr_int.h"
+
+#define BSR_MAJOR_PREFERRED 147
+
+LIST_HEAD(bsr_resources);
+int bsr_major;
+struct bio_set bsr_io_bioset;
+struct workqueue_struct *bsr_wq;
+static DEFINE_IDR(bsr_minors);	/* minor -> device; config context only */
+static struct proc_dir_entry *bsr_proc;
+
+/* ---------------------------------------------------------------- options */
+
+void bsr_opts_free(struct bsr_opts *o)
+{
+	kfree(o->blob);
+	o->blob = NULL;
+	o->len = 0;
+}
+
+static const struct nlattr *bsr_opt_find(const struct bsr_opts *o, int type)
+{
+	if (!o->blob)
+		return NULL;
+	return nla_find(o->blob, o->len, type);
+}
+
+bool bsr_opt_u8(const struct bsr_opts *o, int type, bool dflt)
+{
+	const struct nlattr *a = bsr_opt_find(o, type);
+
+	return a ? nla_get_u8(a) != 0 : dflt;
+}
+
+u32 bsr_opt_u32(const struct bsr_opts *o, int type, u32 dflt)
+{
+	const struct nlattr *a = bsr_opt_find(o, type);
+
+	return a ? nla_get_u32(a) : dflt;
+}
+
+u64 bsr_opt_u64(const struct bsr_opts *o, int type, u64 dflt)
+{
+	const struct nlattr *a = bsr_opt_find(o, type);
+
+	return a ? nla_get_u64(a) : dflt;
+}
+
+const char *bsr_opt_str(const struct bsr_opts *o, int type)
+{
+	const struct nlattr *a = bsr_opt_find(o, type);
+
+	return a ? nla_data(a) : NULL;
+}
+
+/* ---------------------------------------------------------------- lookup */
+
+struct bsr_resource *bsr_find_resource(const char *name)
+{
+	struct bsr_resource *r;
+
+	list_for_each_entry(r, &bsr_resources, list)
+		if (!strcmp(r->name, name))
+			return r;
+	return NULL;
+}
+
+struct bsr_device *bsr_find_minor(unsigned int minor)
+{
+	if (minor > BSR_MAX_MINOR)
+		return NULL;
+	return idr_find(&bsr_minors, minor);
+}
+
+struct bsr_device *bsr_find_volume(struct bsr_resource *r, unsigned int vnr)
+{
+	struct bsr_device *d;
+
+	list_for_each_entry(d, &r->devices, res_list)
+		if (d->vnr == vnr)
+			return d;
+	return NULL;
+}
+
+struct bsr_conn *bsr_find_connection(struct bsr_resource *r, u32 peer)
+{
+	struct bsr_conn *c;
+
+	list_for_each_entry(c, &r->connections, res_list)
+		if (c->peer_node_id == peer)
+			return c;
+	return NULL;
+}
+
+struct bsr_peer_device *bsr_find_peer_device(struct bsr_conn *c, unsigned int vnr)
+{
+	struct bsr_peer_device *pd;
+
+	list_for_each_entry(pd, &c->peer_devices, conn_list)
+		if (pd->device->vnr == vnr)
+			return pd;
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- objects */
+
+struct bsr_resource *bsr_create_resource(const char *name, u32 node_id)
+{
+	struct bsr_resource *r = kzalloc(sizeof(*r), GFP_KERNEL);
+
+	if (!r)
+		return NULL;
+	strscpy(r->name, name, sizeof(r->name));
+	r->node_id = node_id;
+	r->role = BSR_ROLE_SECONDARY;
+	spin_lock_init(&r->state_lock);
+	INIT_LIST_HEAD(&r->devices);
+	INIT_LIST_HEAD(&r->connections);
+	list_add_tail(&r->list, &bsr_resources);
+	return r;
+}
+
+void bsr_free_resource(struct bsr_resource *r)
+{
+	WARN_ON(!list_empty(&r->devices) || !list_empty(&r->connections));
+	list_del(&r->list);
+	bsr_opts_free(&r->res_opts);
+	bsr_opts_free(&r->node_opts);
+	kfree(r);
+}
+
+struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_conn *c)
+{
+	struct bsr_peer_device *pd = kzalloc(sizeof(*pd), GFP_KERNEL);
+
+	if (!pd)
+		return NULL;
+	pd->device = d;
+	pd->connection = c;
+	pd->repl_state = BSR_REPLICATION_OFF;
+	pd->peer_disk_state = BSR_DISK_DUNKNOWN;
+	list_add_tail(&pd->dev_list, &d->peer_devices);
+	list_add_tail(&pd->conn_list, &c->peer_devices);
+	return pd;
+}
+
+void bsr_free_peer_device(struct bsr_peer_device *pd)
+{
+	list_del(&pd->dev_list);
+	list_del(&pd->conn_list);
+	bsr_opts_free(&pd->conf);
+	kfree(pd);
+}
+
+struct bsr_conn *bsr_create_connection(struct bsr_resource *r, u32 peer)
+{
+	struct bsr_conn *c = kzalloc(sizeof(*c), GFP_KERNEL);
+	struct bsr_device *d;
+
+	if (!c)
+		return NULL;
+	c->resource = r;
+	c->peer_node_id = peer;
+	c->cstate = BSR_CONNECTION_STANDALONE;
+	c->peer_role = BSR_ROLE_UNKNOWN;
+	INIT_LIST_HEAD(&c->paths);
+	INIT_LIST_HEAD(&c->peer_devices);
+	list_for_each_entry(d, &r->devices, res_list) {
+		if (!bsr_create_peer_device(d, c))
+			goto fail;
+	}
+	list_add_tail(&c->res_list, &r->connections);
+	return c;
+fail:
+	while (!list_empty(&c->peer_devices))
+		bsr_free_peer_device(list_first_entry(&c->peer_devices,
+						      struct bsr_peer_device, conn_list));
+	kfree(c);
+	return NULL;
+}
+
+void bsr_delete_connection(struct bsr_conn *c)
+{
+	struct bsr_path *p, *tp;
+
+	while (!list_empty(&c->peer_devices))
+		bsr_free_peer_device(list_first_entry(&c->peer_devices,
+						      struct bsr_peer_device, conn_list));
+	list_for_each_entry_safe(p, tp, &c->paths, list) {
+		list_del(&p->list);
+		kfree(p);
+	}
+	list_del(&c->res_list);
+	bsr_opts_free(&c->net_conf);
+	kfree(c);
+}
+
+/* ---------------------------------------------------------------- block device */
+
+static int bsr_open(BSR_OPEN_ARGS)
+{
+	struct bsr_device *d = BSR_OPEN_DISK->private_data;
+	struct bsr_resource *r = d->resource;
+	int err = 0;
+
+	spin_lock_irq(&r->state_lock);
+	if (d->deleting) {
+		err = -ENXIO;
+	} else if (BSR_OPEN_WRITE && r->role != BSR_ROLE_PRIMARY) {
+		err = -EROFS;
+	} else {
+		d->open_cnt++;
+		if (BSR_OPEN_WRITE)
+			d->open_rw_cnt++;
+	}
+	spin_unlock_irq(&r->state_lock);
+	return err;
+}
+
+static void bsr_release(BSR_RELEASE_ARGS)
+{
+	struct bsr_device *d = gd->private_data;
+	struct bsr_resource *r = d->resource;
+
+	spin_lock_irq(&r->state_lock);
+	d->open_cnt--;
+	if (BSR_RELEASE_WRITE)
+		d->open_rw_cnt--;
+	spin_unlock_irq(&r->state_lock);
+}
+
+static const struct block_device_operations bsr_fops = {
+	.owner = THIS_MODULE,
+	.submit_bio = bsr_submit_bio,
+	.open = bsr_open,
+	.release = bsr_release,
+};
+
+void bsr_device_apply_disk_conf(struct bsr_device *d)
+{
+	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES, true);
+	d->md_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_MD_FLUSHES, true);
+}
+
+int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int vnr,
+		      struct bsr_device **out)
+{
+	struct bsr_device *d;
+	struct bsr_conn *c;
+	struct gendisk *disk;
+	int err;
+
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d)
+		return -ENOMEM;
+	d->resource = r;
+	d->minor = minor;
+	d->vnr = vnr;
+	d->disk_state = BSR_DISK_DISKLESS;
+	INIT_LIST_HEAD(&d->peer_devices);
+	atomic_set(&d->local_cnt, 0);
+	init_waitqueue_head(&d->misc_wait);
+	spin_lock_init(&d->pending_lock);
+	bio_list_init(&d->pending);
+	INIT_WORK(&d->al_work, bsr_al_work);
+	bsr_device_apply_disk_conf(d);
+
+	err = idr_alloc(&bsr_minors, d, minor, minor + 1, GFP_KERNEL);
+	if (err < 0) {
+		err = err == -ENOSPC ? -EEXIST : err;
+		goto out_free;
+	}
+
+	disk = blk_alloc_disk(NUMA_NO_NODE);
+	if (!disk) {
+		err = -ENOMEM;
+		goto out_idr;
+	}
+	d->disk = disk;
+	disk->major = bsr_major;
+	disk->first_minor = minor;
+	disk->minors = 1;
+	disk->fops = &bsr_fops;
+	disk->private_data = d;
+	snprintf(disk->disk_name, sizeof(disk->disk_name), "bsr%u", minor);
+	set_capacity(disk, 0);
+	blk_queue_logical_block_size(disk->queue, 512);
+	blk_queue_max_hw_sectors(disk->queue, 1U << (20 - 9));
+	blk_queue_write_cache(disk->queue, true, true);
+	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
+
+	list_for_each_entry(c, &r->connections, res_list) {
+		if (!bsr_create_peer_device(d, c)) {
+			err = -ENOMEM;
+			goto out_pds;
+		}
+	}
+
+	err = add_disk(disk);
+	if (err)
+		goto out_pds;
+	list_add_tail(&d->res_list, &r->devices);
+	*out = d;
+	return 0;
+
+out_pds:
+	while (!list_empty(&d->peer_devices))
+		bsr_free_peer_device(list_first_entry(&d->peer_devices,
+						      struct bsr_peer_device, dev_list));
+	put_disk(disk);
+out_idr:
+	idr_remove(&bsr_minors, minor);
+out_free:
+	kfree(d);
+	return err;
+}
+
+/* The caller made sure the device is diskless and not open (d->deleting is set). */
+void bsr_delete_device(struct bsr_device *d)
+{
+	del_gendisk(d->disk);
+	flush_work(&d->al_work);
+	while (!list_empty(&d->peer_devices))
+		bsr_free_peer_device(list_first_entry(&d->peer_devices,
+						      struct bsr_peer_device, dev_list));
+	list_del(&d->res_list);
+	idr_remove(&bsr_minors, d->minor);
+	put_disk(d->disk);
+	bsr_opts_free(&d->disk_conf);
+	bsr_opts_free(&d->device_conf);
+	kfree(d);
+}
+
+/* ---------------------------------------------------------------- /proc/bsr */
+
+static int bsr_proc_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "version: %s (api:%d/proto:%d-%d)\n", BSR_VERSION, BSR_API_VERSION,
+		   BSR_PROTOCOL_MIN, BSR_PROTOCOL_MAX);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- module */
+
+static int __init bsr_init(void)
+{
+	int err;
+
+	bsr_major = register_blkdev(BSR_MAJOR_PREFERRED, "bsr");
+	if (bsr_major == 0) {
+		bsr_major = BSR_MAJOR_PREFERRED;
+	} else {
+		bsr_major = register_blkdev(0, "bsr");
+		if (bsr_major < 0) {
+			bsr_err("cannot register a block major: %d\n", bsr_major);
+			return bsr_major;
+		}
+	}
+
+	err = bioset_init(&bsr_io_bioset, BIO_POOL_SIZE, offsetof(struct bsr_req, clone), 0);
+	if (err)
+		goto out_blkdev;
+
+	bsr_wq = alloc_workqueue("bsr_al", WQ_MEM_RECLAIM, 0);
+	if (!bsr_wq) {
+		err = -ENOMEM;
+		goto out_bioset;
+	}
+
+	bsr_proc = proc_create_single("bsr", 0444, NULL, bsr_proc_show);
+	if (!bsr_proc) {
+		err = -ENOMEM;
+		goto out_wq;
+	}
+
+	err = bsr_genl_register();
+	if (err)
+		goto out_proc;
+
+	bsr_info("version %s loaded, block major %d\n", BSR_VERSION, bsr_major);
+	return 0;
+
+out_proc:
+	proc_remove(bsr_proc);
+out_wq:
+	destroy_workqueue(bsr_wq);
+out_bioset:
+	bioset_exit(&bsr_io_bioset);
+out_blkdev:
+	unregister_blkdev(bsr_major, "bsr");
+	return err;
+}
+
+static void __exit bsr_exit(void)
+{
+	struct bsr_resource *r, *tr;
+
+	bsr_genl_unregister();
+	/*
+	 * The family is gone, nobody can add objects any more. A module reference is
+	 * held by every open bsr device, so nothing is open here: tear down what `down`
+	 * did not.
+	 */
+	list_for_each_entry_safe(r, tr, &bsr_resources, list) {
+		while (!list_empty(&r->connections))
+			bsr_delete_connection(list_first_entry(&r->connections,
+							       struct bsr_conn, res_list));
+		while (!list_empty(&r->devices)) {
+			struct bsr_device *d = list_first_entry(&r->devices,
+							       struct bsr_device, res_list);
+			d->deleting = true;
+			bsr_detach(d);
+			bsr_delete_device(d);
+		}
+		bsr_free_resource(r);
+	}
+	idr_destroy(&bsr_minors);
+	proc_remove(bsr_proc);
+	destroy_workqueue(bsr_wq);
+	bioset_exit(&bsr_io_bioset);
+	unregister_blkdev(bsr_major, "bsr");
+	bsr_info("unloaded\n");
+}
+
+module_init(bsr_init);
+module_exit(bsr_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("bsr: block device replication");
+MODULE_VERSION(BSR_VERSION);
+MODULE_ALIAS_BLOCKDEV_MAJOR(BSR_MAJOR_PREFERRED);
+MODULE_ALIAS_GENL_FAMILY(BSR_GENL_FAMILY_NAME);

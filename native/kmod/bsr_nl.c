@@ -1,0 +1,1627 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bsr: the generic netlink family "bsr" (version 2, multicast group "events").
+ *
+ * Requests carry struct bsr_genlmsghdr (minor) and a CFG_CONTEXT (resource name, volume,
+ * peer node-id). Every attribute is validated strictly by the generated policies before
+ * a handler runs. A handler answers with one reply message: the family header carries
+ * ret_code (BSR_RET_*), CFG_REPLY.info_text a readable message; on failure the handler
+ * also returns a negative errno whose NLMSG_ERROR carries the same message as extack.
+ */
+#include <linux/slab.h>
+#include <linux/socket.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <net/genetlink.h>
+
+#include "bsr_int.h"
+
+BSR_DEFINE_POLICIES;
+static const struct nla_policy bsr_top_policy[BSR_NLA_MAX + 1] = BSR_POLICY_TOP;
+
+static struct genl_family bsr_genl_family;
+
+/* Messages outlive the handler (extack is sent after it returns): a small ring. */
+#define MSG_RING 32
+#define MSG_LEN 384
+static char msg_ring[MSG_RING][MSG_LEN];
+static atomic_t msg_next = ATOMIC_INIT(0);
+
+enum {
+	NEED_RES = 1,
+	NEED_MINOR = 2,
+	NEED_CONN = 4,
+	NEED_PD = 8,
+};
+
+struct adm_ctx {
+	struct genl_info *info;
+	u32 minor;
+	u32 hflags;
+	struct nlattr *ctx[T_CFG_CONTEXT_MAX + 1];
+	const char *res_name;
+	bool has_vol;
+	u32 vnr;
+	bool has_peer;
+	u32 peer;
+	struct bsr_resource *resource;
+	struct bsr_device *device;
+	struct bsr_conn *conn;
+	struct bsr_peer_device *pd;
+	char *msg;
+};
+
+#define SETMSG(ctx, fmt, ...) snprintf((ctx)->msg, MSG_LEN, fmt, ##__VA_ARGS__)
+
+static int ret_to_errno(int ret)
+{
+	switch (ret) {
+	case BSR_RET_NO_ERROR:
+		return 0;
+	case BSR_RET_NO_RESOURCE:
+	case BSR_RET_NO_MINOR:
+	case BSR_RET_NO_PEER:
+	case BSR_RET_NO_PATH:
+		return -ENOENT;
+	case BSR_RET_RESOURCE_EXISTS:
+	case BSR_RET_MINOR_EXISTS:
+	case BSR_RET_PEER_EXISTS:
+	case BSR_RET_PATH_EXISTS:
+		return -EEXIST;
+	case BSR_RET_NO_MEM:
+		return -ENOMEM;
+	case BSR_RET_IO_ERROR:
+		return -EIO;
+	case BSR_RET_DEVICE_IN_USE:
+	case BSR_RET_STATE_REFUSED_OPEN:
+	case BSR_RET_HAS_DEVICES:
+	case BSR_RET_BUSY:
+		return -EBUSY;
+	case BSR_RET_NO_DISK:
+		return -ENODEV;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int adm_prepare(struct adm_ctx *ctx, struct genl_info *info, unsigned int need)
+{
+	struct bsr_genlmsghdr *h = info->userhdr;
+	int err;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->info = info;
+	ctx->msg = msg_ring[(unsigned int)atomic_inc_return(&msg_next) % MSG_RING];
+	ctx->msg[0] = 0;
+	ctx->minor = h->minor;
+	ctx->hflags = h->flags;
+
+	if (info->attrs[BSR_NLA_CFG_CONTEXT]) {
+		err = nla_parse_nested(ctx->ctx, T_CFG_CONTEXT_MAX, info->attrs[BSR_NLA_CFG_CONTEXT],
+				       bsr_cfg_context_policy, info->extack);
+		if (err) {
+			SETMSG(ctx, "invalid CFG_CONTEXT");
+			return BSR_RET_INVALID_REQUEST;
+		}
+	}
+	if (ctx->ctx[T_CFG_CONTEXT_CTX_RESOURCE_NAME])
+		ctx->res_name = nla_data(ctx->ctx[T_CFG_CONTEXT_CTX_RESOURCE_NAME]);
+	if (ctx->ctx[T_CFG_CONTEXT_CTX_VOLUME]) {
+		ctx->has_vol = true;
+		ctx->vnr = nla_get_u32(ctx->ctx[T_CFG_CONTEXT_CTX_VOLUME]);
+	}
+	if (ctx->ctx[T_CFG_CONTEXT_CTX_PEER_NODE_ID]) {
+		ctx->has_peer = true;
+		ctx->peer = nla_get_u32(ctx->ctx[T_CFG_CONTEXT_CTX_PEER_NODE_ID]);
+	}
+
+	if (need & NEED_MINOR) {
+		ctx->device = bsr_find_minor(ctx->minor);
+		if (!ctx->device) {
+			SETMSG(ctx, "unknown minor %u", ctx->minor);
+			return BSR_RET_NO_MINOR;
+		}
+		ctx->resource = ctx->device->resource;
+	}
+	if (need & (NEED_RES | NEED_CONN | NEED_PD)) {
+		if (!ctx->res_name || !ctx->res_name[0]) {
+			SETMSG(ctx, "resource name missing (CFG_CONTEXT.ctx_resource_name)");
+			return BSR_RET_INVALID_REQUEST;
+		}
+		ctx->resource = bsr_find_resource(ctx->res_name);
+		if (!ctx->resource) {
+			SETMSG(ctx, "unknown resource %s", ctx->res_name);
+			return BSR_RET_NO_RESOURCE;
+		}
+	}
+	if (need & (NEED_CONN | NEED_PD)) {
+		if (!ctx->has_peer) {
+			SETMSG(ctx, "peer node-id missing (CFG_CONTEXT.ctx_peer_node_id)");
+			return BSR_RET_INVALID_REQUEST;
+		}
+		ctx->conn = bsr_find_connection(ctx->resource, ctx->peer);
+		if (!ctx->conn) {
+			SETMSG(ctx, "resource %s has no peer with node-id %u", ctx->resource->name,
+			       ctx->peer);
+			return BSR_RET_NO_PEER;
+		}
+	}
+	if (need & NEED_PD) {
+		if (!ctx->has_vol) {
+			SETMSG(ctx, "volume missing (CFG_CONTEXT.ctx_volume)");
+			return BSR_RET_INVALID_REQUEST;
+		}
+		ctx->pd = bsr_find_peer_device(ctx->conn, ctx->vnr);
+		if (!ctx->pd) {
+			SETMSG(ctx, "resource %s has no volume %u", ctx->resource->name, ctx->vnr);
+			return BSR_RET_NO_MINOR;
+		}
+		ctx->device = ctx->pd->device;
+	}
+	return BSR_RET_NO_ERROR;
+}
+
+static int adm_finish(struct adm_ctx *ctx, int ret)
+{
+	struct genl_info *info = ctx->info;
+	struct bsr_genlmsghdr *h;
+	struct sk_buff *skb;
+	struct nlattr *nest;
+
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (skb) {
+		h = genlmsg_put_reply(skb, info, &bsr_genl_family, 0, info->genlhdr->cmd);
+		if (!h)
+			goto drop;
+		h->minor = ctx->minor;
+		h->ret_code = ret;
+		if (ctx->msg[0]) {
+			nest = nla_nest_start(skb, BSR_NLA_CFG_REPLY);
+			if (!nest || nla_put_string(skb, T_CFG_REPLY_INFO_TEXT, ctx->msg))
+				goto drop;
+			nla_nest_end(skb, nest);
+		}
+		genlmsg_end(skb, h);
+		genlmsg_reply(skb, info);
+	}
+	goto out;
+drop:
+	nlmsg_free(skb);
+out:
+	if (ret != BSR_RET_NO_ERROR) {
+		if (!ctx->msg[0])
+			SETMSG(ctx, "request failed (%d)", ret);
+		if (info->extack)
+			info->extack->_msg = ctx->msg;
+		return ret_to_errno(ret);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- option sets */
+
+#define OPTS_MAX_TYPE 40
+
+/*
+ * Merge the nested set `nest` into `o`: attributes given replace the stored ones; the
+ * others are kept unless `reset` (BSR_GENL_F_SET_DEFAULTS), which drops them.
+ */
+static int opts_merge(struct bsr_opts *o, const struct nlattr *nest, int maxtype,
+		      const struct nla_policy *pol, bool reset, struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[OPTS_MAX_TYPE + 1] = { NULL };
+	const struct nlattr *src[OPTS_MAX_TYPE + 1] = { NULL };
+	struct nlattr *blob;
+	int i, len = 0, off = 0, err;
+
+	if (WARN_ON(maxtype > OPTS_MAX_TYPE))
+		return -EINVAL;
+	if (nest) {
+		err = nla_parse_nested(tb, maxtype, nest, pol, extack);
+		if (err)
+			return err;
+	}
+	for (i = 1; i <= maxtype; i++) {
+		src[i] = tb[i];
+		if (!src[i] && !reset && o->blob)
+			src[i] = nla_find(o->blob, o->len, i);
+		if (src[i])
+			len += nla_total_size(nla_len(src[i]));
+	}
+	if (!len) {
+		bsr_opts_free(o);
+		return 0;
+	}
+	blob = kzalloc(len, GFP_KERNEL);
+	if (!blob)
+		return -ENOMEM;
+	for (i = 1; i <= maxtype; i++) {
+		struct nlattr *dst;
+
+		if (!src[i])
+			continue;
+		dst = (struct nlattr *)((u8 *)blob + off);
+		dst->nla_type = i;
+		dst->nla_len = nla_attr_size(nla_len(src[i]));
+		memcpy(nla_data(dst), nla_data(src[i]), nla_len(src[i]));
+		off += nla_total_size(nla_len(src[i]));
+	}
+	kfree(o->blob);
+	o->blob = blob;
+	o->len = len;
+	return 0;
+}
+
+static int put_opts(struct sk_buff *skb, int type, const struct bsr_opts *o)
+{
+	struct nlattr *nest = nla_nest_start(skb, type);
+
+	if (!nest)
+		return -EMSGSIZE;
+	if (o->len && nla_put_nohdr(skb, o->len, o->blob)) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- object messages */
+
+static int put_ctx(struct sk_buff *skb, struct bsr_resource *r, const unsigned int *vnr,
+		   const u32 *peer)
+{
+	struct nlattr *nest = nla_nest_start(skb, BSR_NLA_CFG_CONTEXT);
+
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_string(skb, T_CFG_CONTEXT_CTX_RESOURCE_NAME, r->name) ||
+	    (vnr && nla_put_u32(skb, T_CFG_CONTEXT_CTX_VOLUME, *vnr)) ||
+	    (peer && nla_put_u32(skb, T_CFG_CONTEXT_CTX_PEER_NODE_ID, *peer)))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int put_nh(struct sk_buff *skb, int nh_type)
+{
+	struct nlattr *nest;
+
+	if (nh_type < 0)
+		return 0;
+	nest = nla_nest_start(skb, BSR_NLA_NOTIFICATION_HEADER);
+	if (!nest || nla_put_u32(skb, T_NOTIFICATION_HEADER_NH_TYPE, nh_type))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static struct bsr_genlmsghdr *msg_start(struct sk_buff *skb, u32 portid, u32 seq, int flags,
+					 u8 cmd, u32 minor)
+{
+	struct bsr_genlmsghdr *h = genlmsg_put(skb, portid, seq, &bsr_genl_family, flags, cmd);
+
+	if (!h)
+		return NULL;
+	h->minor = minor;
+	h->ret_code = BSR_RET_NO_ERROR;
+	return h;
+}
+
+static int fill_resource(struct sk_buff *skb, struct bsr_resource *r, u32 portid, u32 seq,
+			 int flags, u8 cmd, int nh_type)
+{
+	struct bsr_genlmsghdr *h = msg_start(skb, portid, seq, flags, cmd, -1U);
+	struct nlattr *nest;
+
+	if (!h)
+		return -EMSGSIZE;
+	if (put_ctx(skb, r, NULL, NULL) || put_nh(skb, nh_type))
+		goto fail;
+	nest = nla_nest_start(skb, BSR_NLA_RESOURCE_INFO);
+	if (!nest || nla_put_u32(skb, T_RESOURCE_INFO_RES_ROLE, r->role) ||
+	    nla_put_u8(skb, T_RESOURCE_INFO_RES_SUSP, r->susp) ||
+	    nla_put_u8(skb, T_RESOURCE_INFO_RES_SUSP_NOD, 0) ||
+	    nla_put_u8(skb, T_RESOURCE_INFO_RES_SUSP_FEN, 0))
+		goto fail;
+	nla_nest_end(skb, nest);
+	nest = nla_nest_start(skb, BSR_NLA_RESOURCE_STATISTICS);
+	if (!nest || nla_put_u32(skb, T_RESOURCE_STATISTICS_RES_STAT_WRITE_ORDERING,
+				 0))
+		goto fail;
+	nla_nest_end(skb, nest);
+	{
+		struct bsr_opts tmp = r->res_opts;
+		struct nlattr *n2;
+
+		/* res opts with the node-id the resource runs with */
+		n2 = nla_nest_start(skb, BSR_NLA_RESOURCE_OPTS);
+		if (!n2)
+			goto fail;
+		if (tmp.len && nla_put_nohdr(skb, tmp.len, tmp.blob))
+			goto fail;
+		if (!nla_find(tmp.blob, tmp.len, T_RES_OPTS_NODE_ID) &&
+		    nla_put_u32(skb, T_RES_OPTS_NODE_ID, r->node_id))
+			goto fail;
+		nla_nest_end(skb, n2);
+	}
+	if (r->node_opts.len && put_opts(skb, BSR_NLA_NODE_OPTS, &r->node_opts))
+		goto fail;
+	genlmsg_end(skb, h);
+	return 0;
+fail:
+	genlmsg_cancel(skb, h);
+	return -EMSGSIZE;
+}
+
+static int put_u64_array(struct sk_buff *skb, int type, const u64 *v, int n)
+{
+	return nla_put(skb, type, n * sizeof(u64), v);
+}
+
+static int fill_device(struct sk_buff *skb, struct bsr_device *d, u32 portid, u32 seq,
+		       int flags, u8 cmd, int nh_type)
+{
+	struct bsr_genlmsghdr *h = msg_start(skb, portid, seq, flags, cmd, d->minor);
+	struct bsr_backing *ldev = d->ldev;
+	struct nlattr *nest;
+	u64 bm_uuids[BSR_MAX_PEERS];
+	int i;
+
+	if (!h)
+		return -EMSGSIZE;
+	if (put_ctx(skb, d->resource, &d->vnr, NULL) || put_nh(skb, nh_type))
+		goto fail;
+	nest = nla_nest_start(skb, BSR_NLA_DEVICE_INFO);
+	if (!nest || nla_put_u32(skb, T_DEVICE_INFO_DEV_DISK_STATE, d->disk_state) ||
+	    nla_put_u8(skb, T_DEVICE_INFO_IS_INTENTIONAL_DISKLESS,
+		       bsr_opt_u8(&d->device_conf, T_DEVICE_CONF_INTENTIONAL_DISKLESS, false)))
+		goto fail;
+	nla_nest_end(skb, nest);
+
+	nest = nla_nest_start(skb, BSR_NLA_DEVICE_STATISTICS);
+	if (!nest ||
+	    nla_put_u64_64bit(skb, T_DEVICE_STATISTICS_DEV_SIZE, get_capacity(d->disk), 0) ||
+	    nla_put_u64_64bit(skb, T_DEVICE_STATISTICS_DEV_READ, atomic64_read(&d->read_sect), 0) ||
+	    nla_put_u64_64bit(skb, T_DEVICE_STATISTICS_DEV_WRITE, atomic64_read(&d->write_sect), 0) ||
+	    nla_put_u64_64bit(skb, T_DEVICE_STATISTICS_DEV_AL_WRITES, atomic64_read(&d->al_writes), 0) ||
+	    nla_put_u64_64bit(skb, T_DEVICE_STATISTICS_DEV_BM_WRITES, atomic64_read(&d->bm_writes), 0) ||
+	    nla_put_u32(skb, T_DEVICE_STATISTICS_DEV_UPPER_PENDING, atomic_read(&d->upper_pending)) ||
+	    nla_put_u32(skb, T_DEVICE_STATISTICS_DEV_LOWER_PENDING, atomic_read(&d->lower_pending)) ||
+	    nla_put_u8(skb, T_DEVICE_STATISTICS_DEV_UPPER_BLOCKED, 0) ||
+	    nla_put_u8(skb, T_DEVICE_STATISTICS_DEV_LOWER_BLOCKED, 0) ||
+	    nla_put_u8(skb, T_DEVICE_STATISTICS_DEV_AL_SUSPENDED, 0))
+		goto fail;
+	if (ldev &&
+	    (nla_put_u64_64bit(skb, T_DEVICE_STATISTICS_DEV_EXPOSED_DATA_UUID, ldev->md.current_uuid, 0) ||
+	     nla_put_u64_64bit(skb, T_DEVICE_STATISTICS_DEV_CURRENT_UUID, ldev->md.current_uuid, 0) ||
+	     nla_put_u32(skb, T_DEVICE_STATISTICS_DEV_DISK_FLAGS, ldev->md.flags) ||
+	     put_u64_array(skb, T_DEVICE_STATISTICS_HISTORY_UUIDS, ldev->md.history_uuids,
+			   BSR_HISTORY_UUIDS)))
+		goto fail;
+	nla_nest_end(skb, nest);
+
+	if (ldev) {
+		/* UUID_INFO: bitmap_uuids indexed by peer node-id */
+		for (i = 0; i < BSR_MAX_PEERS; i++)
+			bm_uuids[i] = ldev->md.peers[i].bitmap_uuid;
+		nest = nla_nest_start(skb, BSR_NLA_UUID_INFO);
+		if (!nest ||
+		    nla_put_u64_64bit(skb, T_UUID_INFO_CURRENT_UUID, ldev->md.current_uuid, 0) ||
+		    put_u64_array(skb, T_UUID_INFO_BITMAP_UUIDS, bm_uuids, BSR_MAX_PEERS) ||
+		    put_u64_array(skb, T_UUID_INFO_HISTORY_UUIDS, ldev->md.history_uuids,
+				  BSR_HISTORY_UUIDS) ||
+		    nla_put_u32(skb, T_UUID_INFO_MD_FLAGS, ldev->md.flags))
+			goto fail;
+		nla_nest_end(skb, nest);
+
+		nest = nla_nest_start(skb, BSR_NLA_ATTACH_PARMS);
+		if (!nest ||
+		    nla_put_string(skb, T_ATTACH_PARMS_BACKING_DEV, ldev->backing_path) ||
+		    nla_put_string(skb, T_ATTACH_PARMS_META_DEV, ldev->meta_path) ||
+		    nla_put_s32(skb, T_ATTACH_PARMS_META_DEV_IDX, ldev->md_idx))
+			goto fail;
+		nla_nest_end(skb, nest);
+		if (put_opts(skb, BSR_NLA_DISK_CONF, &d->disk_conf))
+			goto fail;
+	}
+	if (d->device_conf.len && put_opts(skb, BSR_NLA_DEVICE_CONF, &d->device_conf))
+		goto fail;
+	genlmsg_end(skb, h);
+	return 0;
+fail:
+	genlmsg_cancel(skb, h);
+	return -EMSGSIZE;
+}
+
+static int put_path(struct sk_buff *skb, int type, struct bsr_path *p)
+{
+	struct nlattr *nest = nla_nest_start(skb, type);
+
+	if (!nest || nla_put(skb, T_PATH_PARMS_MY_ADDR, p->my_len, p->my_addr) ||
+	    nla_put(skb, T_PATH_PARMS_PEER_ADDR, p->peer_len, p->peer_addr))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int fill_connection(struct sk_buff *skb, struct bsr_conn *c, u32 portid, u32 seq,
+			   int flags, u8 cmd, int nh_type)
+{
+	struct bsr_genlmsghdr *h = msg_start(skb, portid, seq, flags, cmd, -1U);
+	struct nlattr *nest;
+	struct bsr_path *p;
+
+	if (!h)
+		return -EMSGSIZE;
+	if (put_ctx(skb, c->resource, NULL, &c->peer_node_id) || put_nh(skb, nh_type))
+		goto fail;
+	nest = nla_nest_start(skb, BSR_NLA_CONNECTION_INFO);
+	if (!nest || nla_put_u32(skb, T_CONNECTION_INFO_CONN_CONNECTION_STATE, c->cstate) ||
+	    nla_put_u32(skb, T_CONNECTION_INFO_CONN_ROLE, c->peer_role))
+		goto fail;
+	nla_nest_end(skb, nest);
+	nest = nla_nest_start(skb, BSR_NLA_CONNECTION_STATISTICS);
+	if (!nest || nla_put_u8(skb, T_CONNECTION_STATISTICS_CONN_CONGESTED, 0) ||
+	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_AP_IN_FLIGHT, 0, 0) ||
+	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_RS_IN_FLIGHT, 0, 0))
+		goto fail;
+	nla_nest_end(skb, nest);
+	if (put_opts(skb, BSR_NLA_NET_CONF, &c->net_conf))
+		goto fail;
+	list_for_each_entry(p, &c->paths, list)
+		if (put_path(skb, BSR_NLA_PATH_PARMS, p))
+			goto fail;
+	genlmsg_end(skb, h);
+	return 0;
+fail:
+	genlmsg_cancel(skb, h);
+	return -EMSGSIZE;
+}
+
+static int fill_path(struct sk_buff *skb, struct bsr_conn *c, struct bsr_path *p, u32 portid,
+		     u32 seq, int flags, int nh_type)
+{
+	struct bsr_genlmsghdr *h = msg_start(skb, portid, seq, flags, BSR_ADM_PATH_STATE, -1U);
+	struct nlattr *nest;
+
+	if (!h)
+		return -EMSGSIZE;
+	if (put_ctx(skb, c->resource, NULL, &c->peer_node_id) || put_nh(skb, nh_type) ||
+	    put_path(skb, BSR_NLA_PATH_PARMS, p))
+		goto fail;
+	nest = nla_nest_start(skb, BSR_NLA_PATH_INFO);
+	if (!nest || nla_put_u8(skb, T_PATH_INFO_PATH_ESTABLISHED, p->established))
+		goto fail;
+	nla_nest_end(skb, nest);
+	genlmsg_end(skb, h);
+	return 0;
+fail:
+	genlmsg_cancel(skb, h);
+	return -EMSGSIZE;
+}
+
+static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32 portid,
+			    u32 seq, int flags, u8 cmd, int nh_type)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	struct bsr_genlmsghdr *h = msg_start(skb, portid, seq, flags, cmd, d->minor);
+	struct bsr_backing *ldev = d->ldev;
+	u64 oos = 0, bm_uuid = 0;
+	u32 pflags = 0;
+	struct nlattr *nest;
+
+	if (!h)
+		return -EMSGSIZE;
+	if (ldev) {
+		s32 s = ldev->md.peers[c->peer_node_id].bitmap_index;
+
+		if (s >= 0 && s < (s32)ldev->bm.max_peers)
+			oos = ldev->bm.weight[s] << (BSR_BM_BLOCK_SHIFT - 9);
+		bm_uuid = ldev->md.peers[c->peer_node_id].bitmap_uuid;
+		pflags = ldev->md.peers[c->peer_node_id].flags;
+	}
+	if (put_ctx(skb, c->resource, &d->vnr, &c->peer_node_id) || put_nh(skb, nh_type))
+		goto fail;
+	nest = nla_nest_start(skb, BSR_NLA_PEER_DEVICE_INFO);
+	if (!nest || nla_put_u32(skb, T_PEER_DEVICE_INFO_PEER_REPL_STATE, pd->repl_state) ||
+	    nla_put_u32(skb, T_PEER_DEVICE_INFO_PEER_DISK_STATE, pd->peer_disk_state) ||
+	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_USER, pd->resync_susp_user) ||
+	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_PEER, 0) ||
+	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_DEPENDENCY, 0))
+		goto fail;
+	nla_nest_end(skb, nest);
+	nest = nla_nest_start(skb, BSR_NLA_PEER_DEVICE_STATISTICS);
+	if (!nest ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RECEIVED, 0, 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_SENT, 0, 0) ||
+	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_PENDING, 0) ||
+	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_UNACKED, 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_OUT_OF_SYNC, oos, 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RESYNC_FAILED, 0, 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_BITMAP_UUID, bm_uuid, 0) ||
+	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_FLAGS, pflags))
+		goto fail;
+	nla_nest_end(skb, nest);
+	if (pd->conf.len && put_opts(skb, BSR_NLA_PEER_DEVICE_OPTS, &pd->conf))
+		goto fail;
+	genlmsg_end(skb, h);
+	return 0;
+fail:
+	genlmsg_cancel(skb, h);
+	return -EMSGSIZE;
+}
+
+/* ---------------------------------------------------------------- multicast events */
+
+static void notify_send(struct sk_buff *skb)
+{
+	genlmsg_multicast(&bsr_genl_family, skb, 0, 0, GFP_KERNEL);
+}
+
+void bsr_notify_resource(struct bsr_resource *r, int type)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+
+	if (!skb)
+		return;
+	if (fill_resource(skb, r, 0, 0, 0, BSR_ADM_RESOURCE_STATE, type)) {
+		nlmsg_free(skb);
+		return;
+	}
+	notify_send(skb);
+}
+
+void bsr_notify_device(struct bsr_device *d, int type)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+
+	if (!skb)
+		return;
+	if (fill_device(skb, d, 0, 0, 0, BSR_ADM_DEVICE_STATE, type)) {
+		nlmsg_free(skb);
+		return;
+	}
+	notify_send(skb);
+}
+
+void bsr_notify_connection(struct bsr_conn *c, int type)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+
+	if (!skb)
+		return;
+	if (fill_connection(skb, c, 0, 0, 0, BSR_ADM_CONNECTION_STATE, type)) {
+		nlmsg_free(skb);
+		return;
+	}
+	notify_send(skb);
+}
+
+void bsr_notify_peer_device(struct bsr_peer_device *pd, int type)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+
+	if (!skb)
+		return;
+	if (fill_peer_device(skb, pd, 0, 0, 0, BSR_ADM_PEER_DEVICE_STATE, type)) {
+		nlmsg_free(skb);
+		return;
+	}
+	notify_send(skb);
+}
+
+void bsr_notify_path(struct bsr_conn *c, struct bsr_path *p, int type)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+
+	if (!skb)
+		return;
+	if (fill_path(skb, c, p, 0, 0, 0, type)) {
+		nlmsg_free(skb);
+		return;
+	}
+	notify_send(skb);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool valid_res_name(const char *name)
+{
+	const char *p;
+
+	if (!name[0] || strlen(name) >= BSR_NAME_MAX)
+		return false;
+	for (p = name; *p; p++)
+		if (!isalnum(*p) && !strchr("_-.+", *p))
+			return false;
+	return true;
+}
+
+static int get_set(struct adm_ctx *ctx, int top, struct nlattr **tb, int maxtype,
+		   const struct nla_policy *pol)
+{
+	struct nlattr *a = ctx->info->attrs[top];
+
+	memset(tb, 0, sizeof(*tb) * (maxtype + 1));
+	if (!a)
+		return 0;
+	return nla_parse_nested(tb, maxtype, a, pol, ctx->info->extack);
+}
+
+static void notify_device_tree(struct bsr_device *d, int type)
+{
+	struct bsr_peer_device *pd;
+
+	if (type != BSR_NOTIFY_DESTROY)
+		bsr_notify_device(d, type);
+	list_for_each_entry(pd, &d->peer_devices, dev_list)
+		bsr_notify_peer_device(pd, type);
+	if (type == BSR_NOTIFY_DESTROY)
+		bsr_notify_device(d, type);
+}
+
+static void notify_connection_tree(struct bsr_conn *c, int type)
+{
+	struct bsr_peer_device *pd;
+	struct bsr_path *p;
+
+	if (type != BSR_NOTIFY_DESTROY)
+		bsr_notify_connection(c, type);
+	list_for_each_entry(p, &c->paths, list)
+		bsr_notify_path(c, p, type);
+	list_for_each_entry(pd, &c->peer_devices, conn_list)
+		bsr_notify_peer_device(pd, type);
+	if (type == BSR_NOTIFY_DESTROY)
+		bsr_notify_connection(c, type);
+}
+
+/* ---------------------------------------------------------------- resources */
+
+static int bsr_adm_new_resource(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[T_RES_OPTS_MAX + 1];
+	struct bsr_resource *r;
+	struct adm_ctx ctx;
+	u32 node_id;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, 0);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (!ctx.res_name || !valid_res_name(ctx.res_name)) {
+		SETMSG(&ctx, "invalid or missing resource name");
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	if (bsr_find_resource(ctx.res_name)) {
+		SETMSG(&ctx, "resource %s exists", ctx.res_name);
+		ret = BSR_RET_RESOURCE_EXISTS;
+		goto out;
+	}
+	if (get_set(&ctx, BSR_NLA_RESOURCE_OPTS, tb, T_RES_OPTS_MAX, bsr_res_opts_policy)) {
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	if (!tb[T_RES_OPTS_NODE_ID]) {
+		SETMSG(&ctx, "new-resource needs the node-id (RESOURCE_OPTS.node-id)");
+		ret = BSR_RET_NODE_ID_INVALID;
+		goto out;
+	}
+	node_id = nla_get_u32(tb[T_RES_OPTS_NODE_ID]);
+	if (node_id >= BSR_MAX_PEERS) {
+		SETMSG(&ctx, "node-id %u out of range 0..%u", node_id, BSR_MAX_PEERS - 1);
+		ret = BSR_RET_NODE_ID_INVALID;
+		goto out;
+	}
+	r = bsr_create_resource(ctx.res_name, node_id);
+	if (!r) {
+		ret = BSR_RET_NO_MEM;
+		goto out;
+	}
+	if (opts_merge(&r->res_opts, info->attrs[BSR_NLA_RESOURCE_OPTS], T_RES_OPTS_MAX,
+		       bsr_res_opts_policy, true, info->extack)) {
+		bsr_free_resource(r);
+		ret = BSR_RET_NO_MEM;
+		goto out;
+	}
+	bsr_notify_resource(r, BSR_NOTIFY_CREATE);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_resource_opts(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[T_RES_OPTS_MAX + 1];
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_RES);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (get_set(&ctx, BSR_NLA_RESOURCE_OPTS, tb, T_RES_OPTS_MAX, bsr_res_opts_policy)) {
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	if (tb[T_RES_OPTS_NODE_ID] && nla_get_u32(tb[T_RES_OPTS_NODE_ID]) != ctx.resource->node_id) {
+		SETMSG(&ctx, "the node-id of a resource cannot change (is %u)", ctx.resource->node_id);
+		ret = BSR_RET_NODE_ID_INVALID;
+		goto out;
+	}
+	if (opts_merge(&ctx.resource->res_opts, info->attrs[BSR_NLA_RESOURCE_OPTS],
+		       T_RES_OPTS_MAX, bsr_res_opts_policy,
+		       ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
+		ret = BSR_RET_NO_MEM;
+	else
+		bsr_notify_resource(ctx.resource, BSR_NOTIFY_CHANGE);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_node_opts(struct sk_buff *skb, struct genl_info *info)
+{
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_RES);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (opts_merge(&ctx.resource->node_opts, info->attrs[BSR_NLA_NODE_OPTS], T_NODE_OPTS_MAX,
+		       bsr_node_opts_policy, ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
+		ret = BSR_RET_NO_MEM;
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int del_resource(struct adm_ctx *ctx, struct bsr_resource *r)
+{
+	if (!list_empty(&r->devices)) {
+		SETMSG(ctx, "resource %s still has volumes (del-minor first)", r->name);
+		return BSR_RET_HAS_DEVICES;
+	}
+	if (!list_empty(&r->connections)) {
+		SETMSG(ctx, "resource %s still has peers (del-peer first)", r->name);
+		return BSR_RET_HAS_DEVICES;
+	}
+	bsr_notify_resource(r, BSR_NOTIFY_DESTROY);
+	bsr_free_resource(r);
+	return BSR_RET_NO_ERROR;
+}
+
+static int bsr_adm_del_resource(struct sk_buff *skb, struct genl_info *info)
+{
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_RES);
+	if (ret == BSR_RET_NO_ERROR)
+		ret = del_resource(&ctx, ctx.resource);
+	return adm_finish(&ctx, ret);
+}
+
+/* ---------------------------------------------------------------- devices */
+
+static int bsr_adm_new_minor(struct sk_buff *skb, struct genl_info *info)
+{
+	struct bsr_device *d;
+	struct adm_ctx ctx;
+	int ret, err;
+
+	ret = adm_prepare(&ctx, info, NEED_RES);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (!ctx.has_vol || ctx.vnr > BSR_MAX_VOLUMES) {
+		SETMSG(&ctx, "missing or invalid volume number");
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	if (ctx.minor > BSR_MAX_MINOR) {
+		SETMSG(&ctx, "minor %u out of range 0..%u", ctx.minor, BSR_MAX_MINOR);
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	if (bsr_find_minor(ctx.minor)) {
+		SETMSG(&ctx, "minor %u exists", ctx.minor);
+		ret = BSR_RET_MINOR_EXISTS;
+		goto out;
+	}
+	if (bsr_find_volume(ctx.resource, ctx.vnr)) {
+		SETMSG(&ctx, "resource %s already has volume %u", ctx.resource->name, ctx.vnr);
+		ret = BSR_RET_MINOR_EXISTS;
+		goto out;
+	}
+	err = bsr_create_device(ctx.resource, ctx.minor, ctx.vnr, &d);
+	if (err) {
+		SETMSG(&ctx, "creating minor %u failed: %d", ctx.minor, err);
+		ret = err == -EEXIST ? BSR_RET_MINOR_EXISTS : BSR_RET_NO_MEM;
+		goto out;
+	}
+	if (opts_merge(&d->device_conf, info->attrs[BSR_NLA_DEVICE_CONF], T_DEVICE_CONF_MAX,
+		       bsr_device_conf_policy, true, info->extack))
+		SETMSG(&ctx, "device options not stored (out of memory)");
+	notify_device_tree(d, BSR_NOTIFY_CREATE);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int del_minor(struct adm_ctx *ctx, struct bsr_device *d)
+{
+	struct bsr_resource *r = d->resource;
+
+	if (d->ldev) {
+		SETMSG(ctx, "minor %u is attached (detach first)", d->minor);
+		return BSR_RET_NOT_DISKLESS;
+	}
+	spin_lock_irq(&r->state_lock);
+	if (d->open_cnt) {
+		spin_unlock_irq(&r->state_lock);
+		SETMSG(ctx, "/dev/bsr%u is open", d->minor);
+		return BSR_RET_DEVICE_IN_USE;
+	}
+	d->deleting = true;
+	spin_unlock_irq(&r->state_lock);
+	notify_device_tree(d, BSR_NOTIFY_DESTROY);
+	bsr_delete_device(d);
+	return BSR_RET_NO_ERROR;
+}
+
+static int bsr_adm_del_minor(struct sk_buff *skb, struct genl_info *info)
+{
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_MINOR);
+	if (ret == BSR_RET_NO_ERROR)
+		ret = del_minor(&ctx, ctx.device);
+	return adm_finish(&ctx, ret);
+}
+
+static int check_disk_conf(struct adm_ctx *ctx)
+{
+	struct nlattr *tb[T_DISK_CONF_MAX + 1];
+	u32 v;
+
+	if (get_set(ctx, BSR_NLA_DISK_CONF, tb, T_DISK_CONF_MAX, bsr_disk_conf_policy))
+		return BSR_RET_INVALID_REQUEST;
+	if (tb[T_DISK_CONF_AL_EXTENTS]) {
+		v = nla_get_u32(tb[T_DISK_CONF_AL_EXTENTS]);
+		if (v < BSR_AL_EXTENTS_MIN || v > BSR_AL_EXTENTS_MAX) {
+			SETMSG(ctx, "al-extents %u out of range %u..%u", v, BSR_AL_EXTENTS_MIN,
+			       BSR_AL_EXTENTS_MAX);
+			return BSR_RET_INVALID_REQUEST;
+		}
+	}
+	return BSR_RET_NO_ERROR;
+}
+
+static int bsr_adm_attach(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[T_ATTACH_PARMS_MAX + 1];
+	struct bsr_opts saved = { NULL, 0 };
+	struct bsr_device *d;
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_MINOR);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	d = ctx.device;
+	if (d->disk_state != BSR_DISK_DISKLESS) {
+		SETMSG(&ctx, "minor %u is already attached (%s)", d->minor,
+		       bsr_disk_name(d->disk_state));
+		ret = BSR_RET_NOT_DISKLESS;
+		goto out;
+	}
+	if (get_set(&ctx, BSR_NLA_ATTACH_PARMS, tb, T_ATTACH_PARMS_MAX, bsr_attach_parms_policy) ||
+	    !tb[T_ATTACH_PARMS_BACKING_DEV] || !tb[T_ATTACH_PARMS_META_DEV] ||
+	    !tb[T_ATTACH_PARMS_META_DEV_IDX]) {
+		SETMSG(&ctx, "attach needs ATTACH_PARMS backing_dev, meta_dev and meta_dev_idx");
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	ret = check_disk_conf(&ctx);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	/* the disk options of an attach replace the stored ones; restored on failure */
+	if (d->disk_conf.len) {
+		saved.blob = kmemdup(d->disk_conf.blob, d->disk_conf.len, GFP_KERNEL);
+		if (!saved.blob) {
+			ret = BSR_RET_NO_MEM;
+			goto out;
+		}
+		saved.len = d->disk_conf.len;
+	}
+	if (opts_merge(&d->disk_conf, info->attrs[BSR_NLA_DISK_CONF], T_DISK_CONF_MAX,
+		       bsr_disk_conf_policy, true, info->extack)) {
+		bsr_opts_free(&saved);
+		ret = BSR_RET_NO_MEM;
+		goto out;
+	}
+	bsr_device_apply_disk_conf(d);
+	ret = bsr_attach(d, nla_data(tb[T_ATTACH_PARMS_BACKING_DEV]),
+			 nla_data(tb[T_ATTACH_PARMS_META_DEV]),
+			 nla_get_s32(tb[T_ATTACH_PARMS_META_DEV_IDX]), ctx.msg, MSG_LEN);
+	if (ret != BSR_RET_NO_ERROR) {
+		bsr_opts_free(&d->disk_conf);
+		d->disk_conf = saved;
+		bsr_device_apply_disk_conf(d);
+		bsr_warn("bsr%u: attach failed: %s\n", d->minor, ctx.msg);
+	} else {
+		bsr_opts_free(&saved);
+	}
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int detach_minor(struct adm_ctx *ctx, struct bsr_device *d)
+{
+	if (!d->ldev)
+		return BSR_RET_NO_ERROR;
+	if (d->resource->role == BSR_ROLE_PRIMARY) {
+		SETMSG(ctx, "refusing to detach minor %u of a Primary: no peer has UpToDate data",
+		       d->minor);
+		return BSR_RET_STATE_REFUSED_PRIMARY;
+	}
+	bsr_detach(d);
+	return BSR_RET_NO_ERROR;
+}
+
+static int bsr_adm_detach(struct sk_buff *skb, struct genl_info *info)
+{
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_MINOR);
+	if (ret == BSR_RET_NO_ERROR)
+		ret = detach_minor(&ctx, ctx.device);
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_disk_opts(struct sk_buff *skb, struct genl_info *info)
+{
+	struct bsr_device *d;
+	struct adm_ctx ctx;
+	u32 old_al;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_MINOR);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	d = ctx.device;
+	ret = check_disk_conf(&ctx);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	old_al = bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS, BSR_AL_EXTENTS_DEFAULT);
+	if (opts_merge(&d->disk_conf, info->attrs[BSR_NLA_DISK_CONF], T_DISK_CONF_MAX,
+		       bsr_disk_conf_policy, ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack)) {
+		ret = BSR_RET_NO_MEM;
+		goto out;
+	}
+	bsr_device_apply_disk_conf(d);
+	if (d->ldev &&
+	    bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS, BSR_AL_EXTENTS_DEFAULT) != old_al)
+		SETMSG(&ctx, "al-extents changes take effect at the next attach");
+	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_new_c_uuid(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[T_NEW_C_UUID_PARMS_MAX + 1];
+	struct bsr_device *d;
+	struct adm_ctx ctx;
+	bool clear_bm;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_MINOR);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	d = ctx.device;
+	if (get_set(&ctx, BSR_NLA_NEW_C_UUID_PARMS, tb, T_NEW_C_UUID_PARMS_MAX,
+		    bsr_new_c_uuid_parms_policy)) {
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	clear_bm = tb[T_NEW_C_UUID_PARMS_CLEAR_BM] && nla_get_u8(tb[T_NEW_C_UUID_PARMS_CLEAR_BM]);
+	if (!d->ldev) {
+		SETMSG(&ctx, "minor %u has no disk", d->minor);
+		ret = BSR_RET_NO_DISK;
+		goto out;
+	}
+	bsr_uuid_new_current(d, ctx.resource->role == BSR_ROLE_PRIMARY, clear_bm);
+	if ((clear_bm && bsr_bm_write_all(d, d->ldev)) || bsr_md_write_sb(d, d->ldev)) {
+		SETMSG(&ctx, "writing the meta data failed");
+		ret = BSR_RET_IO_ERROR;
+		goto out;
+	}
+	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_outdate(struct sk_buff *skb, struct genl_info *info)
+{
+	struct bsr_device *d;
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_MINOR);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	d = ctx.device;
+	if (!d->ldev) {
+		SETMSG(&ctx, "minor %u has no disk", d->minor);
+		ret = BSR_RET_NO_DISK;
+		goto out;
+	}
+	if (ctx.resource->role == BSR_ROLE_PRIMARY) {
+		SETMSG(&ctx, "refusing to outdate the disk of a Primary");
+		ret = BSR_RET_STATE_REFUSED_PRIMARY;
+		goto out;
+	}
+	if (d->disk_state == BSR_DISK_INCONSISTENT) {
+		SETMSG(&ctx, "minor %u is Inconsistent, which is worse than Outdated", d->minor);
+		ret = BSR_RET_STATE_REFUSED_INCONSISTENT;
+		goto out;
+	}
+	if (d->disk_state == BSR_DISK_OUTDATED)
+		goto out;
+	d->ldev->md.flags &= ~BSR_MDF_WAS_UP_TO_DATE;
+	d->ldev->md.flags |= BSR_MDF_CONSISTENT;
+	if (bsr_md_write_sb(d, d->ldev)) {
+		SETMSG(&ctx, "writing the meta data failed");
+		ret = BSR_RET_IO_ERROR;
+		goto out;
+	}
+	bsr_set_disk_state(d, BSR_DISK_OUTDATED);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+/* ---------------------------------------------------------------- roles */
+
+static int bsr_adm_set_role(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[T_SET_ROLE_PARMS_MAX + 1];
+	struct adm_ctx ctx;
+	bool force;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_RES);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (get_set(&ctx, BSR_NLA_SET_ROLE_PARMS, tb, T_SET_ROLE_PARMS_MAX,
+		    bsr_set_role_parms_policy)) {
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	force = tb[T_SET_ROLE_PARMS_FORCE] && nla_get_u8(tb[T_SET_ROLE_PARMS_FORCE]);
+	ret = bsr_set_role(ctx.resource,
+			   info->genlhdr->cmd == BSR_ADM_PRIMARY ? BSR_ROLE_PRIMARY : BSR_ROLE_SECONDARY,
+			   force, ctx.msg, MSG_LEN);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+/* ---------------------------------------------------------------- peers and paths */
+
+static int bsr_adm_new_peer(struct sk_buff *skb, struct genl_info *info)
+{
+	struct bsr_resource *r;
+	struct bsr_device *d;
+	struct bsr_conn *c;
+	struct adm_ctx ctx;
+	const char *name;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_RES);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	r = ctx.resource;
+	if (!ctx.has_peer || ctx.peer >= BSR_MAX_PEERS || ctx.peer == r->node_id) {
+		SETMSG(&ctx, "invalid or missing peer node-id (0..%u, not this node's %u)",
+		       BSR_MAX_PEERS - 1, r->node_id);
+		ret = BSR_RET_NODE_ID_INVALID;
+		goto out;
+	}
+	if (bsr_find_connection(r, ctx.peer)) {
+		SETMSG(&ctx, "resource %s already has peer node-id %u", r->name, ctx.peer);
+		ret = BSR_RET_PEER_EXISTS;
+		goto out;
+	}
+	c = bsr_create_connection(r, ctx.peer);
+	if (!c) {
+		ret = BSR_RET_NO_MEM;
+		goto out;
+	}
+	if (opts_merge(&c->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
+		       bsr_net_conf_policy, true, info->extack)) {
+		bsr_delete_connection(c);
+		ret = BSR_RET_NO_MEM;
+		goto out;
+	}
+	name = bsr_opt_str(&c->net_conf, T_NET_CONF_NAME);
+	strscpy(c->name, name ? name : "", sizeof(c->name));
+
+	list_for_each_entry(d, &r->devices, res_list) {
+		int s;
+
+		if (!d->ldev)
+			continue;
+		s = bsr_assign_bitmap_slot(d, ctx.peer);
+		if (s < 0) {
+			SETMSG(&ctx, "minor %u: no free bitmap slot for peer %u (bm_max_peers %u)",
+			       d->minor, ctx.peer, d->ldev->md.bm_max_peers);
+			continue;
+		}
+		bsr_update_slot_mask(d);
+		bsr_bm_write_all(d, d->ldev);
+		bsr_md_write_sb(d, d->ldev);
+	}
+	notify_connection_tree(c, BSR_NOTIFY_CREATE);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_net_opts(struct sk_buff *skb, struct genl_info *info)
+{
+	struct adm_ctx ctx;
+	const char *name;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_CONN);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (opts_merge(&ctx.conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
+		       bsr_net_conf_policy, ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack)) {
+		ret = BSR_RET_NO_MEM;
+		goto out;
+	}
+	name = bsr_opt_str(&ctx.conn->net_conf, T_NET_CONF_NAME);
+	if (name)
+		strscpy(ctx.conn->name, name, sizeof(ctx.conn->name));
+	bsr_notify_connection(ctx.conn, BSR_NOTIFY_CHANGE);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int del_peer(struct bsr_conn *c)
+{
+	bsr_set_cstate(c, BSR_CONNECTION_STANDALONE);
+	notify_connection_tree(c, BSR_NOTIFY_DESTROY);
+	bsr_delete_connection(c);
+	return BSR_RET_NO_ERROR;
+}
+
+static int bsr_adm_del_peer(struct sk_buff *skb, struct genl_info *info)
+{
+	struct bsr_device *d;
+	struct bsr_resource *r;
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_CONN);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	r = ctx.resource;
+	ret = del_peer(ctx.conn);
+	list_for_each_entry(d, &r->devices, res_list)
+		bsr_update_slot_mask(d);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static bool valid_sockaddr(const struct nlattr *a)
+{
+	const struct sockaddr *sa = nla_data(a);
+	int len = nla_len(a);
+
+	if (len == sizeof(struct sockaddr_in) && sa->sa_family == AF_INET)
+		return true;
+	if (len == sizeof(struct sockaddr_in6) && sa->sa_family == AF_INET6)
+		return true;
+	return false;
+}
+
+static int bsr_adm_path(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[T_PATH_PARMS_MAX + 1];
+	struct bsr_path *p, *found = NULL;
+	struct adm_ctx ctx;
+	bool add = info->genlhdr->cmd == BSR_ADM_NEW_PATH;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_CONN);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (get_set(&ctx, BSR_NLA_PATH_PARMS, tb, T_PATH_PARMS_MAX, bsr_path_parms_policy) ||
+	    !tb[T_PATH_PARMS_MY_ADDR] || !tb[T_PATH_PARMS_PEER_ADDR] ||
+	    !valid_sockaddr(tb[T_PATH_PARMS_MY_ADDR]) || !valid_sockaddr(tb[T_PATH_PARMS_PEER_ADDR])) {
+		SETMSG(&ctx, "a path needs PATH_PARMS my_addr and peer_addr as struct sockaddr_in or sockaddr_in6");
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	list_for_each_entry(p, &ctx.conn->paths, list) {
+		if (p->my_len == nla_len(tb[T_PATH_PARMS_MY_ADDR]) &&
+		    p->peer_len == nla_len(tb[T_PATH_PARMS_PEER_ADDR]) &&
+		    !memcmp(p->my_addr, nla_data(tb[T_PATH_PARMS_MY_ADDR]), p->my_len) &&
+		    !memcmp(p->peer_addr, nla_data(tb[T_PATH_PARMS_PEER_ADDR]), p->peer_len)) {
+			found = p;
+			break;
+		}
+	}
+	if (add) {
+		if (found) {
+			SETMSG(&ctx, "the path exists");
+			ret = BSR_RET_PATH_EXISTS;
+			goto out;
+		}
+		p = kzalloc(sizeof(*p), GFP_KERNEL);
+		if (!p) {
+			ret = BSR_RET_NO_MEM;
+			goto out;
+		}
+		p->my_len = nla_len(tb[T_PATH_PARMS_MY_ADDR]);
+		p->peer_len = nla_len(tb[T_PATH_PARMS_PEER_ADDR]);
+		memcpy(p->my_addr, nla_data(tb[T_PATH_PARMS_MY_ADDR]), p->my_len);
+		memcpy(p->peer_addr, nla_data(tb[T_PATH_PARMS_PEER_ADDR]), p->peer_len);
+		list_add_tail(&p->list, &ctx.conn->paths);
+		bsr_notify_path(ctx.conn, p, BSR_NOTIFY_CREATE);
+	} else {
+		if (!found) {
+			SETMSG(&ctx, "no such path");
+			ret = BSR_RET_NO_PATH;
+			goto out;
+		}
+		bsr_notify_path(ctx.conn, found, BSR_NOTIFY_DESTROY);
+		list_del(&found->list);
+		kfree(found);
+	}
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_connect(struct sk_buff *skb, struct genl_info *info)
+{
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_CONN);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (list_empty(&ctx.conn->paths)) {
+		SETMSG(&ctx, "peer node-id %u has no path (new-path first)", ctx.peer);
+		ret = BSR_RET_NO_PATH;
+		goto out;
+	}
+	if (info->attrs[BSR_NLA_NET_CONF] &&
+	    opts_merge(&ctx.conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
+		       bsr_net_conf_policy, false, info->extack)) {
+		ret = BSR_RET_NO_MEM;
+		goto out;
+	}
+	/* part 1: the state is stored; the TCP transport comes with the replication part */
+	if (ctx.conn->cstate == BSR_CONNECTION_STANDALONE)
+		bsr_set_cstate(ctx.conn, BSR_CONNECTION_CONNECTING);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_disconnect(struct sk_buff *skb, struct genl_info *info)
+{
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_CONN);
+	if (ret == BSR_RET_NO_ERROR)
+		bsr_set_cstate(ctx.conn, BSR_CONNECTION_STANDALONE);
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_peer_device_opts(struct sk_buff *skb, struct genl_info *info)
+{
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_PD);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (opts_merge(&ctx.pd->conf, info->attrs[BSR_NLA_PEER_DEVICE_OPTS],
+		       T_PEER_DEVICE_CONF_MAX, bsr_peer_device_conf_policy,
+		       ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
+		ret = BSR_RET_NO_MEM;
+	else
+		bsr_notify_peer_device(ctx.pd, BSR_NOTIFY_CHANGE);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_forget_peer(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[T_FORGET_PEER_PARMS_MAX + 1];
+	struct bsr_device *d;
+	struct adm_ctx ctx;
+	s32 peer;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_RES);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (get_set(&ctx, BSR_NLA_FORGET_PEER_PARMS, tb, T_FORGET_PEER_PARMS_MAX,
+		    bsr_forget_peer_parms_policy) || !tb[T_FORGET_PEER_PARMS_FORGET_PEER_NODE_ID]) {
+		SETMSG(&ctx, "forget-peer needs FORGET_PEER_PARMS.forget_peer_node_id");
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	peer = nla_get_s32(tb[T_FORGET_PEER_PARMS_FORGET_PEER_NODE_ID]);
+	if (peer < 0 || peer >= BSR_MAX_PEERS || peer == (s32)ctx.resource->node_id) {
+		SETMSG(&ctx, "invalid peer node-id %d", peer);
+		ret = BSR_RET_NODE_ID_INVALID;
+		goto out;
+	}
+	if (bsr_find_connection(ctx.resource, peer)) {
+		SETMSG(&ctx, "peer node-id %d is configured (del-peer first)", peer);
+		ret = BSR_RET_BUSY;
+		goto out;
+	}
+	list_for_each_entry(d, &ctx.resource->devices, res_list) {
+		struct bsr_md_peer *p;
+
+		if (!d->ldev)
+			continue;
+		p = &d->ldev->md.peers[peer];
+		if (p->bitmap_index >= 0)
+			bsr_bm_clear_slot(&d->ldev->bm, p->bitmap_index);
+		p->bitmap_index = -1;
+		p->bitmap_uuid = 0;
+		p->flags = 0;
+		bsr_update_slot_mask(d);
+		if (bsr_bm_write_all(d, d->ldev) || bsr_md_write_sb(d, d->ldev)) {
+			SETMSG(&ctx, "minor %u: writing the meta data failed", d->minor);
+			ret = BSR_RET_IO_ERROR;
+		}
+	}
+out:
+	return adm_finish(&ctx, ret);
+}
+
+/* ---------------------------------------------------------------- down */
+
+static int bsr_adm_down(struct sk_buff *skb, struct genl_info *info)
+{
+	struct bsr_device *d, *td;
+	struct bsr_resource *r;
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_RES);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	r = ctx.resource;
+	ret = bsr_set_role(r, BSR_ROLE_SECONDARY, false, ctx.msg, MSG_LEN);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	spin_lock_irq(&r->state_lock);
+	list_for_each_entry(d, &r->devices, res_list) {
+		if (d->open_cnt) {
+			spin_unlock_irq(&r->state_lock);
+			SETMSG(&ctx, "/dev/bsr%u is open", d->minor);
+			ret = BSR_RET_DEVICE_IN_USE;
+			goto out;
+		}
+	}
+	spin_unlock_irq(&r->state_lock);
+	while (!list_empty(&r->connections))
+		del_peer(list_first_entry(&r->connections, struct bsr_conn, res_list));
+	list_for_each_entry_safe(d, td, &r->devices, res_list) {
+		ret = detach_minor(&ctx, d);
+		if (ret == BSR_RET_NO_ERROR)
+			ret = del_minor(&ctx, d);
+		if (ret != BSR_RET_NO_ERROR)
+			goto out;
+	}
+	ret = del_resource(&ctx, r);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+/* ---------------------------------------------------------------- dumps */
+
+static const char *dump_filter(struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *di = genl_dumpit_info(cb);
+	struct nlattr *tb[T_CFG_CONTEXT_MAX + 1];
+
+	if (!di || !di->attrs || !di->attrs[BSR_NLA_CFG_CONTEXT])
+		return NULL;
+	if (nla_parse_nested(tb, T_CFG_CONTEXT_MAX, di->attrs[BSR_NLA_CFG_CONTEXT],
+			     bsr_cfg_context_policy, NULL))
+		return NULL;
+	return tb[T_CFG_CONTEXT_CTX_RESOURCE_NAME] ?
+		nla_data(tb[T_CFG_CONTEXT_CTX_RESOURCE_NAME]) : NULL;
+}
+
+enum obj_kind { OBJ_RES, OBJ_DEV, OBJ_CONN, OBJ_PATH, OBJ_PD };
+
+/*
+ * Emit the objects of the kind(s) selected, skipping the first cb->args[0] of them;
+ * the index is stable enough between dump calls (configuration is serialized, a dump
+ * racing with changes may miss or repeat an object, as with every netlink dump).
+ */
+static int dump_objects(struct sk_buff *skb, struct netlink_callback *cb, unsigned int kinds,
+			u8 res_cmd, int nh_type)
+{
+	u32 portid = NETLINK_CB(cb->skb).portid, seq = cb->nlh->nlmsg_seq;
+	const char *filter = dump_filter(cb);
+	long skip = cb->args[0], n = 0;
+	struct bsr_resource *r;
+	int err = 0;
+
+#define EMIT(expr) do {						\
+		if (n++ < skip)					\
+			break;					\
+		err = (expr);					\
+		if (err)					\
+			goto full;				\
+	} while (0)
+
+	list_for_each_entry(r, &bsr_resources, list) {
+		struct bsr_device *d;
+		struct bsr_conn *c;
+		struct bsr_path *p;
+		struct bsr_peer_device *pd;
+
+		if (filter && strcmp(filter, r->name))
+			continue;
+		if (kinds & BIT(OBJ_RES))
+			EMIT(fill_resource(skb, r, portid, seq, NLM_F_MULTI,
+					   res_cmd ? res_cmd : BSR_ADM_GET_RESOURCES, nh_type));
+		if (kinds & BIT(OBJ_DEV))
+			list_for_each_entry(d, &r->devices, res_list)
+				EMIT(fill_device(skb, d, portid, seq, NLM_F_MULTI,
+						 res_cmd ? BSR_ADM_DEVICE_STATE : BSR_ADM_GET_DEVICES,
+						 nh_type));
+		list_for_each_entry(c, &r->connections, res_list) {
+			if (kinds & BIT(OBJ_CONN))
+				EMIT(fill_connection(skb, c, portid, seq, NLM_F_MULTI,
+						     res_cmd ? BSR_ADM_CONNECTION_STATE :
+						     BSR_ADM_GET_CONNECTIONS, nh_type));
+			if (kinds & BIT(OBJ_PATH))
+				list_for_each_entry(p, &c->paths, list)
+					EMIT(fill_path(skb, c, p, portid, seq, NLM_F_MULTI, nh_type));
+			if (kinds & BIT(OBJ_PD))
+				list_for_each_entry(pd, &c->peer_devices, conn_list)
+					EMIT(fill_peer_device(skb, pd, portid, seq, NLM_F_MULTI,
+							      res_cmd ? BSR_ADM_PEER_DEVICE_STATE :
+							      BSR_ADM_GET_PEER_DEVICES, nh_type));
+		}
+	}
+#undef EMIT
+	cb->args[0] = n;
+	cb->args[1] = 1;	/* everything emitted */
+	return skb->len;
+full:
+	cb->args[0] = n - 1;
+	return skb->len;
+}
+
+static int bsr_dump_resources(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	if (cb->args[1])
+		return 0;
+	return dump_objects(skb, cb, BIT(OBJ_RES), 0, -1);
+}
+
+static int bsr_dump_devices(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	if (cb->args[1])
+		return 0;
+	return dump_objects(skb, cb, BIT(OBJ_DEV), 0, -1);
+}
+
+static int bsr_dump_connections(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	if (cb->args[1])
+		return 0;
+	return dump_objects(skb, cb, BIT(OBJ_CONN), 0, -1);
+}
+
+static int bsr_dump_peer_devices(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	if (cb->args[1])
+		return 0;
+	return dump_objects(skb, cb, BIT(OBJ_PD), 0, -1);
+}
+
+/* events2's initial dump: every object as EXISTS, then INITIAL_STATE_DONE. */
+static int bsr_dump_initial_state(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct bsr_genlmsghdr *h;
+	int len;
+
+	if (cb->args[1] == 2)
+		return 0;
+	if (cb->args[1] == 0) {
+		len = dump_objects(skb, cb, BIT(OBJ_RES) | BIT(OBJ_DEV) | BIT(OBJ_CONN) |
+				   BIT(OBJ_PATH) | BIT(OBJ_PD), BSR_ADM_RESOURCE_STATE,
+				   BSR_NOTIFY_EXISTS);
+		if (!cb->args[1] || len < 0)
+			return len;
+	}
+	h = msg_start(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq, NLM_F_MULTI,
+		      BSR_ADM_INITIAL_STATE_DONE, -1U);
+	if (!h)
+		return skb->len;
+	if (put_nh(skb, BSR_NOTIFY_EXISTS)) {
+		genlmsg_cancel(skb, h);
+		return skb->len;
+	}
+	genlmsg_end(skb, h);
+	cb->args[1] = 2;
+	return skb->len;
+}
+
+/* ---------------------------------------------------------------- family */
+
+#define ADM(c, fn) { .cmd = BSR_ADM_##c, .doit = fn, .flags = GENL_ADMIN_PERM }
+#define DUMP(c, fn) { .cmd = BSR_ADM_##c, .dumpit = fn }
+
+static const struct genl_ops bsr_genl_ops[] = {
+	ADM(NEW_MINOR, bsr_adm_new_minor),
+	ADM(DEL_MINOR, bsr_adm_del_minor),
+	ADM(NEW_RESOURCE, bsr_adm_new_resource),
+	ADM(DEL_RESOURCE, bsr_adm_del_resource),
+	ADM(RESOURCE_OPTS, bsr_adm_resource_opts),
+	ADM(CONNECT, bsr_adm_connect),
+	ADM(DISCONNECT, bsr_adm_disconnect),
+	ADM(ATTACH, bsr_adm_attach),
+	ADM(PRIMARY, bsr_adm_set_role),
+	ADM(SECONDARY, bsr_adm_set_role),
+	ADM(NEW_C_UUID, bsr_adm_new_c_uuid),
+	ADM(DETACH, bsr_adm_detach),
+	ADM(OUTDATE, bsr_adm_outdate),
+	ADM(DOWN, bsr_adm_down),
+	ADM(CHG_DISK_OPTS, bsr_adm_disk_opts),
+	ADM(CHG_NET_OPTS, bsr_adm_net_opts),
+	DUMP(GET_RESOURCES, bsr_dump_resources),
+	DUMP(GET_DEVICES, bsr_dump_devices),
+	DUMP(GET_CONNECTIONS, bsr_dump_connections),
+	DUMP(GET_PEER_DEVICES, bsr_dump_peer_devices),
+	DUMP(GET_INITIAL_STATE, bsr_dump_initial_state),
+	ADM(NODE_OPTS, bsr_adm_node_opts),
+	ADM(FORGET_PEER, bsr_adm_forget_peer),
+	ADM(CHG_PEER_DEVICE_OPTS, bsr_adm_peer_device_opts),
+	ADM(NEW_PEER, bsr_adm_new_peer),
+	ADM(NEW_PATH, bsr_adm_path),
+	ADM(DEL_PEER, bsr_adm_del_peer),
+	ADM(DEL_PATH, bsr_adm_path),
+};
+
+static const struct genl_multicast_group bsr_mcgrps[] = {
+	{ .name = BSR_GENL_MCAST_EVENTS },
+};
+
+static struct genl_family bsr_genl_family __ro_after_init = {
+	.name = BSR_GENL_FAMILY_NAME,
+	.version = BSR_GENL_VERSION,
+	.hdrsize = sizeof(struct bsr_genlmsghdr),
+	.maxattr = BSR_NLA_MAX,
+	.policy = bsr_top_policy,
+	.module = THIS_MODULE,
+	.ops = bsr_genl_ops,
+	.n_ops = ARRAY_SIZE(bsr_genl_ops),
+	.mcgrps = bsr_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(bsr_mcgrps),
+};
+
+int bsr_genl_register(void)
+{
+	return genl_register_family(&bsr_genl_family);
+}
+
+void bsr_genl_unregister(void)
+{
+	genl_unregister_family(&bsr_genl_family);
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bsr: state changes (role, disk, connection) and their notifications.
+ * All callers run in configuration context (serialized by the genl mutex).
+ */
+#include "bsr_int.h"
+
+static const char * const role_names[] = { "Unknown", "Primary", "Secondary" };
+static const char * const disk_names[] = {
+	"Diskless", "Attaching", "Detaching", "Failed", "Negotiating", "Inconsistent",
+	"Outdated", "DUnknown", "Consistent", "UpToDate",
+};
+static const char * const conn_names[] = {
+	"StandAlone", "Disconnecting", "Unconnected", "Timeout", "BrokenPipe",
+	"NetworkFailure", "ProtocolError", "TearDown", "Connecting", "Connected",
+};
+
+const char *bsr_role_name(enum bsr_role r)
+{
+	return (unsigned int)r < ARRAY_SIZE(role_names) ? role_names[r] : "?";
+}
+
+const char *bsr_disk_name(enum bsr_disk s)
+{
+	return (unsigned int)s < ARRAY_SIZE(disk_names) ? disk_names[s] : "?";
+}
+
+const char *bsr_conn_name(enum bsr_connection s)
+{
+	return (unsigned int)s < ARRAY_SIZE(conn_names) ? conn_names[s] : "?";
+}
+
+/*
+ * CONSISTENT + WAS_UP_TO_DATE: UpToDate; CONSISTENT alone (outdated by `outdate` or by a
+ * peer): Outdated; otherwise Inconsistent.
+ */
+enum bsr_disk bsr_disk_state_from_md(const struct bsr_md *md)
+{
+	if (!(md->flags & BSR_MDF_CONSISTENT))
+		return BSR_DISK_INCONSISTENT;
+	if (!(md->flags & BSR_MDF_WAS_UP_TO_DATE))
+		return BSR_DISK_OUTDATED;
+	return BSR_DISK_UPTODATE;
+}
+
+void bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s)
+{
+	struct bsr_resource *r = d->resource;
+
+	if (d->disk_state == s)
+		return;
+	spin_lock_irq(&r->state_lock);
+	smp_wmb();	/* d->ldev before the state that makes it usable */
+	WRITE_ONCE(d->disk_state, s);
+	spin_unlock_irq(&r->state_lock);
+	smp_mb();	/* the state before bsr_detach() samples local_cnt */
+	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
+}
+
+void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s)
+{
+	struct bsr_device *d;
+
+	if (c->cstate == s)
+		return;
+	c->cstate = s;
+	list_for_each_entry(d, &c->resource->devices, res_list)
+		bsr_update_slot_mask(d);
+	bsr_notify_connection(c, BSR_NOTIFY_CHANGE);
+}
+
+static int promote_check(struct bsr_resource *r, bool force, char *msg, size_t msglen)
+{
+	struct bsr_device *d;
+
+	list_for_each_entry(d, &r->devices, res_list) {
+		switch (d->disk_state) {
+		case BSR_DISK_UPTODATE:
+			break;
+		case BSR_DISK_INCONSISTENT:
+		case BSR_DISK_OUTDATED:
+		case BSR_DISK_CONSISTENT:
+			if (force)
+				break;
+			snprintf(msg, msglen,
+				 "refusing to be Primary: minor %u (volume %u) is %s and no peer is UpToDate; use --force to make it UpToDate",
+				 d->minor, d->vnr, bsr_disk_name(d->disk_state));
+			return d->disk_state == BSR_DISK_OUTDATED ?
+				BSR_RET_STATE_REFUSED_OUTDATED : BSR_RET_STATE_REFUSED_INCONSISTENT;
+		default:
+			snprintf(msg, msglen,
+				 "refusing to be Primary: minor %u (volume %u) is %s and no peer is connected",
+				 d->minor, d->vnr, bsr_disk_name(d->disk_state));
+			return BSR_RET_STATE_REFUSED_NO_DISK;
+		}
+	}
+	return BSR_RET_NO_ERROR;
+}
+
+int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
+		 size_t msglen)
+{
+	struct bsr_device *d;
+	int ret;
+
+	if (r->role == role)
+		return BSR_RET_NO_ERROR;
+
+	if (role == BSR_ROLE_PRIMARY) {
+		ret = promote_check(r, force, msg, msglen);
+		if (ret != BSR_RET_NO_ERROR)
+			return ret;
+		list_for_each_entry(d, &r->devices, res_list) {
+			struct bsr_backing *ldev = d->ldev;
+			bool forced = d->disk_state != BSR_DISK_UPTODATE;
+
+			if (forced) {
+				ldev->md.flags |= BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE;
+				bsr_uuid_new_current(d, true, false);
+			} else if (!(ldev->md.current_uuid & UUID_PRIMARY)) {
+				bsr_uuid_new_current(d, true, false);
+			}
+			ldev->md.flags |= BSR_MDF_PRIMARY_IND;
+			ldev->md.flags &= ~BSR_MDF_CRASHED_PRIMARY;
+			if (bsr_opt_u8(&r->res_opts, T_RES_OPTS_PERSIST_ROLE, false))
+				ldev->md.flags |= BSR_MDF_WAS_PRIMARY;
+			if (bsr_md_write_sb(d, ldev)) {
+				snprintf(msg, msglen, "minor %u: writing the meta data failed", d->minor);
+				return BSR_RET_IO_ERROR;
+			}
+			if (forced)
+				bsr_set_disk_state(d, BSR_DISK_UPTODATE);
+		}
+		spin_lock_irq(&r->state_lock);
+		r->role = BSR_ROLE_PRIMARY;
+		spin_unlock_irq(&r->state_lock);
+	} else {
+		spin_lock_irq(&r->state_lock);
+		list_for_each_entry(d, &r->devices, res_list) {
+			if (d->open_rw_cnt) {
+				spin_unlock_irq(&r->state_lock);
+				snprintf(msg, msglen,
+					 "refusing to become Secondary: /dev/bsr%u is held open for writing (mounted?)",
+					 d->minor);
+				return BSR_RET_STATE_REFUSED_OPEN;
+			}
+		}
+		r->role = role;
+		spin_unlock_irq(&r->state_lock);
+		list_for_each_entry(d, &r->devices, res_list) {
+			struct bsr_backing *ldev = d->ldev;
+
+			if (!ldev)
+				continue;
+			ldev->md.flags &= ~(BSR_MDF_PRIMARY_IND | BSR_MDF_WAS_PRIMARY);
+			bsr_md_write_sb(d, ldev);
+		}
+	}
+	bsr_info("%s: role %s\n", r->name, bsr_role_name(r->role));
+	bsr_notify_resource(r, BSR_NOTIFY_CHANGE);
+	return BSR_RET_NO_ERROR;
+}
