@@ -25,12 +25,15 @@ export interface Volume {
   metaDisk: MetaDisk;
   diskOptions: OptionMap;
   loc: Loc;
+  /** Where the device (and so the minor) was written. */
+  deviceLoc: Loc;
 }
 
 export interface Host {
   names: string[];
   nodeId: number;
   address?: Address;
+  addressLoc?: Loc;
   floating: boolean;
   volumes: Volume[];
   nodeOptions: OptionMap;
@@ -163,6 +166,7 @@ function resolveVolume(config: RawConfig, resource: RawResource, host: RawHost, 
     metaDisk,
     diskOptions,
     loc: at,
+    deviceLoc,
   };
 }
 
@@ -296,6 +300,7 @@ function resolveResource(config: RawConfig, raw: RawResource): Resource {
     names: host.names,
     nodeId: nodeIds[index],
     address: host.address,
+    addressLoc: host.addressLoc,
     floating: host.floating,
     volumes: resolveHostVolumes(config, raw, host),
     nodeOptions: mergeOptions(['node'], config.common.options, raw.options, host.options),
@@ -332,23 +337,24 @@ function crossCheck(resources: Resource[]): void {
           const used = minors.get(key);
           if (used) {
             fail(
-              volume.loc,
+              volume.deviceLoc,
               `minor ${volume.minor} on host ${name} is already used by resource ${used.resource} (${where(used.loc)})`,
             );
           }
-          minors.set(key, { resource: resource.name, loc: volume.loc });
+          minors.set(key, { resource: resource.name, loc: volume.deviceLoc });
         }
       }
       if (host.address) {
         const key = `${host.address.host}:${host.address.port}`;
         const used = addresses.get(key);
+        const at = host.addressLoc ?? host.loc;
         if (used) {
           fail(
-            host.loc,
+            at,
             `address ${formatAddress(host.address)} is already used by host ${used.host} in resource ${used.resource} (${where(used.loc)})`,
           );
         }
-        addresses.set(key, { resource: resource.name, host: host.names[0], loc: host.loc });
+        addresses.set(key, { resource: resource.name, host: host.names[0], loc: at });
       }
     }
   }

@@ -1,0 +1,284 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/common/errors';
+import { loadConfig, loadConfigText } from '../../src/config/index';
+import { tokenize } from '../../src/config/lexer';
+import type { OptionMap } from '../../src/config/model';
+
+const FIXTURES = join(__dirname, '../fixtures/config');
+
+function values(options: OptionMap): Record<string, unknown> {
+  return Object.fromEntries([...options].map(([k, e]) => [k, e.value]));
+}
+
+/** The message of the ConfigError the text raises (FILE:LINE: message). */
+function errorOf(text: string): string {
+  try {
+    loadConfigText(text, 'test.conf');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).exitCode).toBe(10);
+    return (err as ConfigError).message;
+  }
+  throw new Error('no error raised');
+}
+
+const TWO_HOSTS = `
+resource r0 {
+  device /dev/bsr0 minor 0;
+  disk /dev/vdb;
+  meta-disk internal;
+  on alpha { address 10.99.1.1:7789; node-id 0; }
+  on bravo { address 10.99.1.2:7789; node-id 1; }
+}
+`;
+
+describe('lexer', () => {
+  it('keeps FILE:LINE, strips comments, reads escapes', () => {
+    const tokens = tokenize('a "x\\"y\\\\z" # comment { ;\n  b;\n"two\nlines" c', 'f.conf');
+    expect(tokens.map((t) => [t.kind, t.text, t.line])).toEqual([
+      ['word', 'a', 1],
+      ['string', 'x"y\\z', 1],
+      ['word', 'b', 2],
+      [';', ';', 2],
+      ['string', 'two\nlines', 3],
+      ['word', 'c', 4],
+      ['eof', '', 4],
+    ]);
+    expect(tokens[0].file).toBe('f.conf');
+  });
+
+  it('reports an unterminated string where it starts', () => {
+    expect(() => tokenize('a;\n"open\nmore', 'f.conf')).toThrow('f.conf:2: unterminated string');
+  });
+});
+
+describe('parser: valid input', () => {
+  it('reads a two-node resource', () => {
+    const config = loadConfigText(TWO_HOSTS, 'test.conf');
+    const [r0] = config.resources;
+    expect(r0.name).toBe('r0');
+    expect(r0.hosts.map((h) => [h.names, h.nodeId, h.address])).toEqual([
+      [['alpha'], 0, { family: 'ipv4', host: '10.99.1.1', port: 7789 }],
+      [['bravo'], 1, { family: 'ipv4', host: '10.99.1.2', port: 7789 }],
+    ]);
+    expect(r0.hosts[1].volumes[0]).toMatchObject({
+      number: 0,
+      minor: 0,
+      device: '/dev/bsr0',
+      disk: '/dev/vdb',
+      metaDisk: { device: 'internal', index: 'internal' },
+    });
+    // Two hosts, no connection section: one implicit connection.
+    expect(r0.connections.map((c) => c.hosts)).toEqual([['alpha', 'bravo']]);
+  });
+
+  it('numbers two hosts without node-ids in the order written', () => {
+    const config = loadConfig(join(FIXTURES, 'reference-up.conf'));
+    expect(config.resources[0].hosts.map((h) => h.nodeId)).toEqual([0, 1]);
+  });
+
+  it('accepts every device form, including the Windows drive letter', () => {
+    const config = loadConfigText(
+      `resource w {
+        on a { address 10.0.0.1:1; volume 0 { device e minor 2; disk e; meta-disk f; }
+               volume 1 { device minor 3; disk g; meta-disk h 1; }
+               volume 2 { device /dev/bsr4; disk /dev/x; meta-disk /dev/m[2]; } }
+        on b { address 10.0.0.2:1; volume 0 { device e minor 2; disk e; meta-disk f; }
+               volume 1 { device minor 3; disk g; meta-disk h [1]; }
+               volume 2 { device /dev/bsr4; disk none; } }
+      }`,
+      'test.conf',
+    );
+    const [a, b] = config.resources[0].hosts;
+    expect(a.volumes.map((v) => [v.device, v.minor, v.disk, v.metaDisk])).toEqual([
+      ['e', 2, 'e', { device: 'f', index: 'flexible' }],
+      ['/dev/bsr3', 3, 'g', { device: 'h', index: 1 }],
+      ['/dev/bsr4', 4, '/dev/x', { device: '/dev/m', index: 2 }],
+    ]);
+    expect(b.volumes[1].metaDisk).toEqual({ device: 'h', index: 1 });
+    expect(b.volumes[2].disk).toBe('none');
+  });
+
+  it('inherits common -> resource -> volume -> host and into connections', () => {
+    const config = loadConfig(join(FIXTURES, 'two-volumes.conf'));
+    const [data] = config.resources;
+    const [alpha, bravo] = data.hosts;
+    expect(values(alpha.volumes[0].diskOptions)).toEqual({ 'al-extents': 3389 });
+    expect(values(alpha.volumes[1].diskOptions)).toEqual({ 'al-extents': 3389, 'disk-flushes': true });
+    expect(values(alpha.nodeOptions)).toEqual({ 'svc-auto-down': false, 'target-only': true });
+    expect(values(bravo.nodeOptions)).toEqual({ 'svc-auto-down': false });
+    expect(values(data.resourceOptions)).toEqual({ 'on-no-data-accessible': 'suspend-io' });
+    const [connection] = data.connections;
+    expect(values(connection.net)).toEqual({ 'max-buffers': 8000, protocol: 'B' });
+    expect(values(connection.peerDevice.get(0) as OptionMap)).toEqual({ 'resync-rate': 40960 });
+    expect(values(connection.peerDevice.get(1) as OptionMap)).toEqual({ 'resync-rate': 40960, 'c-max-rate': 102400 });
+    // `host bravo port 7801` overrides the port of bravo's address on this connection.
+    expect(connection.paths[0].addresses.map((a) => `${a.host}:${a.port}`)).toEqual(['10.0.0.1:7800', '10.0.0.2:7801']);
+  });
+
+  it('expands include globs relative to the including file, skipping hidden files', () => {
+    const config = loadConfig(join(FIXTURES, 'inc/bsr.conf'));
+    expect(config.resources.map((r) => r.name)).toEqual(['ra', 'rb']);
+    expect(config.global.get('usage-count')?.value).toBe('no');
+    expect(config.resources[1].connections[0].net.get('protocol')?.value).toBe('A');
+    expect(config.resources[0].loc).toEqual({ file: join(FIXTURES, 'inc/bsr.d/a.res'), line: 1 });
+  });
+
+  it('ignores sections prefixed with skip', () => {
+    const config = loadConfigText(
+      `skip resource old { this is { not checked } at all; }
+       resource r0 { skip net { bogus 1; }
+         device minor 0; disk /dev/vdb; meta-disk internal;
+         on alpha { address 10.0.0.1:1; } on bravo { address 10.0.0.2:1; skip node-id 9; } }`,
+      'test.conf',
+    );
+    expect(config.resources.map((r) => r.name)).toEqual(['r0']);
+    expect(config.resources[0].connections[0].net.size).toBe(0);
+  });
+
+  it('builds explicit paths, meshes and multi-name hosts', () => {
+    const config = loadConfigText(
+      `resource m {
+        device minor 5; disk /dev/vdc; meta-disk internal;
+        on a a.example { address 10.0.0.1:7000; node-id 0; }
+        on b { address 10.0.0.2:7000; node-id 1; }
+        on c { address [fd00::3]:7000; node-id 2; }
+        connection-mesh { hosts a b c; net { ko-count 9; } }
+      }
+      resource p {
+        device minor 6; disk /dev/vdd; meta-disk internal;
+        on a { address 10.0.0.1:7001; }
+        on b { address 10.0.0.2:7001; }
+        connection link {
+          path { host a address 192.168.0.1:7002; host b address 192.168.0.2:7002; }
+          path { host a address 192.168.1.1:7002; host b address 192.168.1.2:7002; }
+        }
+      }`,
+      'test.conf',
+    );
+    const [mesh, paths] = config.resources;
+    expect(mesh.hosts[0].names).toEqual(['a', 'a.example']);
+    expect(mesh.connections.map((c) => c.hosts)).toEqual([
+      ['a', 'b'],
+      ['a', 'c'],
+      ['b', 'c'],
+    ]);
+    expect(mesh.connections[2].paths[0].addresses[1]).toEqual({ family: 'ipv6', host: 'fd00::3', port: 7000 });
+    expect(mesh.connections.every((c) => c.net.get('ko-count')?.value === 9)).toBe(true);
+    expect(paths.connections[0].name).toBe('link');
+    expect(paths.connections[0].paths.map((p) => p.addresses.map((a) => a.host))).toEqual([
+      ['192.168.0.1', '192.168.0.2'],
+      ['192.168.1.1', '192.168.1.2'],
+    ]);
+  });
+
+  it('reads size suffixes per option unit and quoted handler commands', () => {
+    const config = loadConfigText(
+      `common { disk { c-fill-target 1M; rs-discard-granularity 64k; }
+                net { sndbuf-size 10M; }
+                handlers { split-brain "/usr/lib/bsr/notify.sh \\"root\\""; } }
+       ${TWO_HOSTS}`,
+      'test.conf',
+    );
+    const [r0] = config.resources;
+    expect(r0.hosts[0].volumes[0].diskOptions.get('rs-discard-granularity')?.value).toBe(65536);
+    expect(r0.connections[0].peerDevice.get(0)?.get('c-fill-target')?.value).toBe(2048);
+    expect(r0.connections[0].net.get('sndbuf-size')?.value).toBe(10485760);
+    expect(r0.handlers.get('split-brain')?.value).toBe('/usr/lib/bsr/notify.sh "root"');
+  });
+});
+
+describe('parser: errors are FILE:LINE: message', () => {
+  it('unknown keyword with a suggestion', () => {
+    expect(errorOf('resource r0 {\n  net {\n    max-bufers 100;\n  }\n}')).toBe(
+      "test.conf:3: unknown keyword 'max-bufers' in net section of resource r0 (did you mean 'max-buffers'?)",
+    );
+    expect(errorOf('resorce r0 {}')).toBe(
+      "test.conf:1: unknown keyword 'resorce' in the top level (did you mean 'resource'?)",
+    );
+    expect(errorOf('resource r0 {\n  on alpha {\n    adress 10.0.0.1:1;\n  }\n}')).toBe(
+      "test.conf:3: unknown keyword 'adress' in host alpha (did you mean 'address'?)",
+    );
+  });
+
+  it('option in the wrong section', () => {
+    expect(errorOf('common {\n  net {\n    resync-rate 10M;\n  }\n}')).toBe(
+      "test.conf:3: 'resync-rate' is not allowed in net section of common; it belongs in a disk section",
+    );
+  });
+
+  it('out of range says the range', () => {
+    expect(errorOf('common {\n disk {\n  al-extents 70000;\n }\n}')).toBe(
+      'test.conf:3: al-extents: 70000 is out of range, allowed 67 .. 65534',
+    );
+    expect(errorOf('common { net {\n timeout 0; } }')).toBe(
+      'test.conf:2: timeout: 0 is out of range, allowed 1 .. 600 (0.1s)',
+    );
+  });
+
+  it('wrong type', () => {
+    expect(errorOf('common { disk {\n  disk-flushes sometimes; } }')).toBe(
+      "test.conf:2: disk-flushes: expected yes or no, not 'sometimes'",
+    );
+    expect(errorOf('common { net {\n  ko-count lots; } }')).toBe("test.conf:2: ko-count: 'lots' is not a number");
+    expect(errorOf('common { net {\n  protocol D; } }')).toBe("test.conf:2: protocol: 'D' is not one of A, B, C");
+  });
+
+  it('unbalanced braces', () => {
+    expect(errorOf('resource r0 {\n  net {\n    protocol C;\n')).toBe(
+      "test.conf:2: unbalanced braces: '{' of net section of resource r0 is never closed",
+    );
+    expect(errorOf('global {\n}\n}\n')).toBe("test.conf:3: unbalanced braces: unexpected '}'");
+  });
+
+  it('duplicate minor, node-id and address', () => {
+    const two = (name: string, minor: number, port: number) =>
+      `resource ${name} {\n device minor ${minor};\n disk /dev/x;\n meta-disk internal;\n on alpha { address 10.0.0.1:${port}; }\n on bravo { address 10.0.0.2:${port}; }\n}\n`;
+    expect(errorOf(two('r0', 0, 7000) + two('r1', 0, 7001))).toBe(
+      'test.conf:9: minor 0 on host alpha is already used by resource r0 (test.conf:2)',
+    );
+    expect(errorOf(two('r0', 0, 7000) + two('r1', 1, 7000))).toBe(
+      'test.conf:12: address 10.0.0.1:7000 is already used by host alpha in resource r0 (test.conf:5)',
+    );
+    expect(
+      errorOf(
+        'resource r0 {\n device minor 0; disk /dev/x; meta-disk internal;\n on a { address 10.0.0.1:1; node-id 1; }\n on b { address 10.0.0.2:1;\n node-id 1; }\n}',
+      ),
+    ).toBe('test.conf:5: node-id 1 is already used by host a');
+  });
+
+  it('missing node-id with more than two hosts', () => {
+    expect(
+      errorOf(
+        'resource r0 {\n device minor 0; disk /dev/x; meta-disk internal;\n on a { address 10.0.0.1:1; node-id 0; }\n on b { address 10.0.0.2:1; node-id 1; }\n on c { address 10.0.0.3:1; }\n}',
+      ),
+    ).toBe('test.conf:5: host c: node-id missing (required when a resource has more than two hosts)');
+  });
+
+  it('connection to an unknown host, bad address, missing device', () => {
+    expect(
+      errorOf(
+        'resource r0 {\n device minor 0; disk /dev/x; meta-disk internal;\n on a { address 10.0.0.1:1; }\n on b { address 10.0.0.2:1; }\n connection {\n  host a;\n  host z;\n }\n}',
+      ),
+    ).toBe("test.conf:7: resource r0 has no host 'z' (hosts: a, b)");
+    expect(errorOf('resource r0 {\n on a {\n  address 10.0.0.300:1; } }')).toBe(
+      "test.conf:3: invalid address '10.0.0.300:1'",
+    );
+    expect(errorOf('resource r0 {\n disk /dev/x; meta-disk internal;\n on a { address 10.0.0.1:1; }\n}')).toBe(
+      'test.conf:3: volume 0 of host a in resource r0: device missing',
+    );
+  });
+
+  it('refuses allow-two-primaries yes', () => {
+    expect(errorOf('common { net {\n allow-two-primaries yes; } }')).toBe(
+      'test.conf:2: allow-two-primaries yes: bsr does not support two primaries',
+    );
+  });
+
+  it('points at the include line when an included file is missing', () => {
+    expect(errorOf('\ninclude "/nonexistent/bsr-test.conf";')).toBe(
+      "test.conf:2: include: cannot open '/nonexistent/bsr-test.conf'",
+    );
+  });
+});

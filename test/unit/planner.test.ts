@@ -1,0 +1,130 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, loadConfigText } from '../../src/config/index';
+import { selectResources } from '../../src/config/local';
+import type { BsrConfig } from '../../src/config/model';
+import { makeTarget, planCommand } from '../../src/planner/commands';
+import { formatStep } from '../../src/planner/steps';
+
+const FIXTURES = join(__dirname, '../fixtures/config');
+const EXAMPLES = join(__dirname, '../../conf-examples');
+
+function plan(config: BsrConfig, me: string, command: string, names: string[], extra: string[] = [], peer?: string) {
+  const targets = selectResources(config, names, me).map((r) => makeTarget(r, undefined, peer));
+  return planCommand(command, targets, extra).map(formatStep);
+}
+
+describe('up', () => {
+  it('matches the reference example line for line', () => {
+    const config = loadConfig(join(FIXTURES, 'reference-up.conf'));
+    expect(plan(config, 'alice', 'up', ['r0'])).toEqual([
+      'bsrsetup new-resource r0 0',
+      'bsrsetup new-minor r0 1 0',
+      'bsrsetup new-peer r0 1 --_name=bob --shared-secret=s3cret --cram-hmac-alg=sha1 --protocol=C',
+      'bsrsetup new-path r0 1 ipv4:10.1.1.31:7000 ipv4:10.1.1.32:7000',
+      'bsrmeta 1 v09 /dev/sda7 internal apply-al',
+      'bsrsetup attach 1 /dev/sda7 /dev/sda7 internal',
+      'bsrsetup connect r0 1',
+    ]);
+  });
+
+  it('plans two volumes with external meta data, resource, node, peer-device and disk options', () => {
+    const config = loadConfig(join(FIXTURES, 'two-volumes.conf'));
+    expect(plan(config, 'alpha', 'up', ['data'])).toEqual([
+      'bsrsetup new-resource data 0 --on-no-data-accessible=suspend-io',
+      'bsrsetup node-options data --svc-auto-down=no --target-only=yes',
+      'bsrsetup new-minor data 10 0',
+      'bsrsetup new-minor data 11 1',
+      'bsrsetup new-peer data 1 --_name=bravo --max-buffers=8000 --protocol=B',
+      'bsrsetup new-path data 1 ipv4:10.0.0.1:7800 ipv4:10.0.0.2:7801',
+      'bsrsetup peer-device-options data 1 0 --resync-rate=40960',
+      'bsrsetup peer-device-options data 1 1 --resync-rate=40960 --c-max-rate=102400',
+      'bsrmeta 10 v09 /dev/vg/data0 internal apply-al',
+      'bsrsetup attach 10 /dev/vg/data0 /dev/vg/data0 internal --al-extents=3389',
+      'bsrmeta 11 v09 /dev/vg/meta 3 apply-al',
+      'bsrsetup attach 11 /dev/vg/data1 /dev/vg/meta 3 --al-extents=3389 --disk-flushes=yes',
+      'bsrsetup connect data 1',
+    ]);
+  });
+
+  it('connects every other node of a three-node mesh', () => {
+    const config = loadConfig(join(EXAMPLES, 'bsr.conf'));
+    const steps = plan(config, 'charlie', 'up', ['r1']);
+    expect(steps.filter((s) => / (new-peer|new-path|connect) /.test(s))).toEqual([
+      'bsrsetup new-peer r1 0 --_name=alpha --protocol=C --max-buffers=32000',
+      'bsrsetup new-path r1 0 ipv4:10.99.1.3:7790 ipv4:10.99.1.1:7790',
+      'bsrsetup new-peer r1 1 --_name=bravo --protocol=C --max-buffers=32000',
+      'bsrsetup new-path r1 1 ipv4:10.99.1.3:7790 ipv4:10.99.1.2:7790',
+      'bsrsetup connect r1 0',
+      'bsrsetup connect r1 1',
+    ]);
+    expect(steps[0]).toBe('bsrsetup new-resource r1 2');
+  });
+
+  it('skips attach for a diskless volume and uses drive letters on Windows', () => {
+    const config = loadConfigText(
+      `resource w {
+        on a { address 10.0.0.1:1; volume 0 { device e minor 2; disk e; meta-disk f; } }
+        on b { address 10.0.0.2:1; volume 0 { device e minor 2; disk none; } }
+      }`,
+      'w.conf',
+    );
+    expect(plan(config, 'a', 'attach', ['w'])).toEqual([
+      'bsrmeta 2 v09 f flexible apply-al',
+      'bsrsetup attach 2 e f flexible',
+    ]);
+    expect(plan(config, 'b', 'attach', ['w'])).toEqual([]);
+    expect(plan(config, 'b', 'up', ['w']).some((s) => s.includes('attach'))).toBe(false);
+  });
+});
+
+describe('other commands', () => {
+  const config = loadConfig(join(EXAMPLES, 'bsr.conf'));
+
+  it('down, primary --force, secondary address the resource', () => {
+    expect(plan(config, 'alpha', 'down', ['r0'])).toEqual(['bsrsetup down r0']);
+    expect(plan(config, 'alpha', 'primary', ['r0'], ['--force', '--skip-check-fs'])).toEqual([
+      'bsrsetup primary r0 --force',
+    ]);
+    expect(plan(config, 'alpha', 'secondary', ['r0'])).toEqual(['bsrsetup secondary r0']);
+  });
+
+  it('connect creates peers and paths before connecting; -P narrows to one peer', () => {
+    expect(plan(config, 'alpha', 'connect', ['r1'], [], 'charlie')).toEqual([
+      'bsrsetup new-peer r1 2 --_name=charlie --protocol=C --max-buffers=32000',
+      'bsrsetup new-path r1 2 ipv4:10.99.1.1:7790 ipv4:10.99.1.3:7790',
+      'bsrsetup peer-device-options r1 2 0 --resync-rate=102400 --c-plan-ahead=20 --c-max-rate=204800',
+      'bsrsetup connect r1 2',
+    ]);
+    expect(plan(config, 'alpha', 'disconnect', ['r1'])).toEqual([
+      'bsrsetup disconnect r1 1',
+      'bsrsetup disconnect r1 2',
+    ]);
+  });
+
+  it('per-volume, per-peer-device and meta-data commands', () => {
+    expect(plan(config, 'bravo', 'detach', ['r0'], ['--force'])).toEqual(['bsrsetup detach 0 --force']);
+    expect(plan(config, 'bravo', 'verify', ['r1'])).toEqual(['bsrsetup verify r1 0 0', 'bsrsetup verify r1 2 0']);
+    expect(plan(config, 'bravo', 'create-md', ['r0'], ['--force'])).toEqual([
+      'bsrmeta 0 v09 /dev/vdb internal create-md --force',
+    ]);
+    expect(plan(config, 'bravo', 'new-current-uuid', ['r0'], ['--clear-bitmap'])).toEqual([
+      'bsrsetup new-current-uuid 0 --clear-bitmap',
+    ]);
+    expect(plan(config, 'bravo', 'net-options', ['r0'])).toEqual([
+      'bsrsetup net-options r0 0 --protocol=C --csums-alg=crc32c --verify-alg=crc32c',
+    ]);
+  });
+
+  it('all means every resource this node is part of', () => {
+    expect(plan(config, 'charlie', 'down', ['all'])).toEqual(['bsrsetup down r1']);
+    expect(plan(config, 'win-b', 'down', ['all'])).toEqual(['bsrsetup down r2']);
+  });
+
+  it('refuses a resource this node is not part of, or one not defined', () => {
+    expect(() => plan(config, 'charlie', 'up', ['r0'])).toThrow(
+      /r0\.res:2: resource r0 has no host section for 'charlie'/,
+    );
+    expect(() => plan(config, 'alpha', 'up', ['nope'])).toThrow(/bsr\.conf:1: resource 'nope' is not defined/);
+  });
+});
