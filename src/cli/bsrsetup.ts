@@ -1,6 +1,5 @@
 // bsrsetup: drives the bsr kernel module over generic netlink (DRBD 9 style object addressing,
 // docs/internals.md). Kernel refusals: `bsrsetup: COMMAND OBJECT: RET_CODE: message`, exit 11.
-import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { CliError, EXIT, runCli } from '../common/errors.js';
 import { openNetlinkSocket } from '../netlink/addon.js';
@@ -132,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
           const tree = buildTree(snapshot(c, res === 'all' ? undefined : res));
           if (res && res !== 'all' && tree.length === 0) throw notFound('resource');
           const { formatShow } = await import('../status/show.js');
-          print(formatShow(tree, { showDefaults: o.showDefaults, hostname: process.env.__BSR_NODE__ || hostname() }));
+          print(formatShow(tree, { showDefaults: o.showDefaults }));
           return EXIT.OK;
         }),
       ),

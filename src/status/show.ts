@@ -16,8 +16,6 @@ import type { ConnectionNode, ResourceNode } from './model.js';
 export interface ShowOptions {
   /** Also print options that have their default value. */
   showDefaults?: boolean;
-  /** This node's host name, for `on HOST {}`. */
-  hostname: string;
 }
 
 /** A kernel value (as decoded from netlink) back to the option's config value. */
@@ -98,25 +96,18 @@ function addressText(text: string): string {
   return m ? `${m[1]} ${m[2]}` : text;
 }
 
-function writeConnection(w: Writer, c: ConnectionNode, me: string, opts: ShowOptions) {
-  const head = c.name ? `connection ${quote(c.name)}` : 'connection';
-  w.block(head, () => {
-    const paths = c.paths.map(pathAddresses);
-    if (paths.length === 1) {
-      w.line(`host ${quote(me)} address ${addressText(paths[0].local)};`);
-      w.line(`host ${quote(c.name)} address ${addressText(paths[0].peer)};`);
-    } else if (paths.length > 1) {
-      for (const p of paths) {
-        w.block('path', () => {
-          w.line(`host ${quote(me)} address ${addressText(p.local)};`);
-          w.line(`host ${quote(c.name)} address ${addressText(p.peer)};`);
-        });
-      }
-    } else {
-      w.line(`host ${quote(me)};`);
-      w.line(`host ${quote(c.name)};`);
+function writeConnection(w: Writer, c: ConnectionNode, opts: ShowOptions) {
+  w.block('connection', () => {
+    w.line(`_peer_node_id ${c.peerNodeId};`);
+    for (const p of c.paths.map(pathAddresses)) {
+      w.block('path', () => {
+        w.line(`_this_host ${addressText(p.local)};`);
+        w.line(`_remote_host ${addressText(p.peer)};`);
+      });
     }
-    w.section('net', optionLines([['net_conf', c.obj.msg.attrs.NET_CONF]], opts));
+    const net = c.obj.msg.attrs.NET_CONF;
+    const name = typeof net?._name === 'string' && net._name !== '' ? [`_name ${quote(net._name)};`] : [];
+    w.section('net', [...name, ...optionLines([['net_conf', net]], opts)]);
     for (const pd of c.peerDevices) {
       const lines = optionLines([['peer_device_conf', pd.msg.attrs.PEER_DEVICE_OPTS]], opts);
       if (lines.length) w.block(`volume ${pd.volume ?? 0}`, () => w.section('disk', lines));
@@ -124,7 +115,12 @@ function writeConnection(w: Writer, c: ConnectionNode, me: string, opts: ShowOpt
   });
 }
 
-export function formatShow(tree: ResourceNode[], opts: ShowOptions): string {
+/**
+ * The running state in the kernel's form of the config language (as DRBD's `drbdsetup show`):
+ * `_this_host { ... }` for this node and `connection { _peer_node_id N; path { _this_host A;
+ * _remote_host B; } net { _name NAME; ... } }` per peer, which src/config/show.ts parses.
+ */
+export function formatShow(tree: ResourceNode[], opts: ShowOptions = {}): string {
   const w = new Writer();
   for (const r of tree) {
     const ra = r.obj?.msg.attrs;
@@ -139,7 +135,7 @@ export function formatShow(tree: ResourceNode[], opts: ShowOptions): string {
           opts,
         ),
       );
-      w.block(`on ${quote(opts.hostname)}`, () => {
+      w.block('_this_host', () => {
         const nodeId = ra?.RESOURCE_OPTS?.['node-id'];
         if (typeof nodeId === 'number') w.line(`node-id ${nodeId};`);
         for (const d of r.devices) {
@@ -156,10 +152,7 @@ export function formatShow(tree: ResourceNode[], opts: ShowOptions): string {
           });
         }
       });
-      for (const c of r.connections) {
-        w.block(`on ${quote(c.name)}`, () => w.line(`node-id ${c.peerNodeId};`));
-      }
-      for (const c of r.connections) writeConnection(w, c, opts.hostname, opts);
+      for (const c of r.connections) writeConnection(w, c, opts);
     });
   }
   return w.lines.length ? `${w.lines.join('\n')}\n` : '';
