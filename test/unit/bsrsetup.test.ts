@@ -98,8 +98,10 @@ describe('bsrsetup requests', () => {
 
   it('new-path: both addresses as sockaddr_in', () => {
     const req = build('new-path', 'r0', '1', 'ipv4:10.1.1.31:7000', 'ipv4:10.1.1.32:7000');
-    expect((req.attrs?.PATH_PARMS?.my_addr as Buffer).toString('hex')).toBe('02001b580a01011f0000000000000000');
-    expect((req.attrs?.PATH_PARMS?.peer_addr as Buffer).toString('hex')).toBe('02001b580a0101200000000000000000');
+    expect(req.attrs?.PATH_PARMS).toEqual({
+      my_addr: hex('0200 1b58 0a01011f 0000000000000000'), // AF_INET, port 7000 big-endian, 10.1.1.31
+      peer_addr: hex('0200 1b58 0a010120 0000000000000000'),
+    });
   });
 
   it('peer-device-options: sizes with suffixes become KiB/s', () => {
