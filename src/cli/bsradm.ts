@@ -52,8 +52,18 @@ function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
 }
 
-function config(): BsrConfig {
-  return loadConfig(globals().configFile);
+async function config(): Promise<BsrConfig> {
+  const file = globals().configFile;
+  if (!file.endsWith('.json')) return loadConfig(file);
+  // A model saved by `dump --json`; zod is loaded only here.
+  const { configFromJson } = await import('../config/schema');
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(file, 1, `cannot read JSON: ${(err as Error).message}`);
+  }
+  return configFromJson(json, file);
 }
 
 /** `RES`, `RES/VOL`, `all` -> targets seen from this node; pass-through flags split off. */
@@ -122,7 +132,7 @@ function planned(command: string, description: string): void {
     .action(async (words: string[]) => {
       const { names, flags } = splitArguments(words);
       if (names.length === 0) throw new CliError(`bsradm ${command}: resource name missing (RES or all)`, EXIT.USAGE);
-      await execute(planCommand(command, targets(config(), names), flags));
+      await execute(planCommand(command, targets(await config(), names), flags));
     });
 }
 
@@ -156,7 +166,7 @@ program
   .argument('[resources...]', 'RES or all')
   .action(async (words: string[]) => {
     const { names } = splitArguments(words);
-    const cfg = config();
+    const cfg = await config();
     const wanted = targets(cfg, names.length > 0 ? names : ['all']).map((t) => t.resource);
     await execute(planAdjust(wanted, runningState(localHostName(cfg))));
   });
@@ -186,7 +196,7 @@ program
   .argument('[resources...]', 'RES or all')
   .option('--json', 'print JSON')
   .action(async (names: string[], options: { json?: boolean }) => {
-    const cfg = config();
+    const cfg = await config();
     const resources = resourcesOf(cfg, names);
     if (options.json) {
       process.stdout.write(`${JSON.stringify(configToJson(cfg, resources), null, 2)}\n`);
@@ -198,7 +208,7 @@ program
   .description('print the configuration as XML')
   .argument('[resources...]', 'RES or all')
   .action(async (names: string[]) => {
-    const cfg = config();
+    const cfg = await config();
     process.stdout.write(dumpXml(cfg, resourcesOf(cfg, names)));
   });
 
@@ -214,7 +224,7 @@ function helper(command: string, description: string, values: (r: LocalResource,
     .action(async (words: string[], options: { name?: string }) => {
       const { names } = splitArguments(words);
       const extra = options.name ? [options.name] : [];
-      const cfg = config();
+      const cfg = await config();
       const lines = targets(cfg, names.length > 0 ? names : ['all']).flatMap((t) =>
         values({ ...t.resource, volumes: t.volumes, peers: t.peers }, extra),
       );
@@ -251,7 +261,7 @@ program
   .helpOption(false)
   .action(async (words: string[]) => {
     const { names } = splitArguments(words);
-    const cfg = config();
+    const cfg = await config();
     const minors = names.filter((n) => /^\d+$/.test(n)).map(Number);
     const resources = selectResources(cfg, [], localHostName(cfg));
     const lines =

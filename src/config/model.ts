@@ -322,7 +322,7 @@ function where(at: Loc): string {
 }
 
 /** Checks that span resources: names, minors per host, addresses. */
-function crossCheck(resources: Resource[]): void {
+export function crossCheck(resources: Resource[]): void {
   const names = new Map<string, Resource>();
   const minors = new Map<string, { resource: string; loc: Loc }>();
   const addresses = new Map<string, { resource: string; host: string; loc: Loc }>();

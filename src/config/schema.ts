@@ -1,0 +1,151 @@
+// zod schema of the JSON model (`bsradm dump --json`, `-c FILE.json`), generated from the option
+// table so option names, types, ranges and enum values are checked exactly as in config files.
+// Loaded only for JSON: zod is not needed to read an ordinary config.
+import { z } from 'zod';
+import { ConfigError } from '../common/errors';
+import type { Address, Loc, OptionEntry } from './ast';
+import { type BsrConfig, crossCheck, type OptionMap } from './model';
+import { findOption, OPTIONS, type OptionDef, type OptionSection, type OptionValue } from './options';
+
+function valueSchema(def: OptionDef): z.ZodType<OptionValue> {
+  switch (def.kind) {
+    case 'numeric':
+      return z
+        .number()
+        .int()
+        .min(def.min ?? Number.MIN_SAFE_INTEGER)
+        .max(def.max ?? Number.MAX_SAFE_INTEGER);
+    case 'boolean':
+      return z.boolean();
+    case 'enum':
+      return z.enum(def.values as [string, ...string[]]);
+    case 'string':
+      return z.string();
+    case 'flag':
+      return z.literal(true);
+  }
+}
+
+/** An object of the config options of the given sections, every one optional, nothing else allowed. */
+export function optionsSchema(sections: readonly OptionSection[]) {
+  const shape: Record<string, z.ZodOptional<z.ZodType<OptionValue>>> = {};
+  for (const def of OPTIONS) {
+    if (sections.includes(def.section) && !def.notInConfig) shape[def.keyword] = valueSchema(def).optional();
+  }
+  return z.strictObject(shape);
+}
+
+const address = z.strictObject({
+  family: z.enum(['ipv4', 'ipv6']),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+});
+
+const metaDisk = z.strictObject({
+  device: z.string().min(1),
+  index: z.union([z.literal('internal'), z.literal('flexible'), z.number().int().min(0)]),
+});
+
+export const configJsonSchema = z.strictObject({
+  file: z.string(),
+  global: optionsSchema(['global']),
+  resources: z.array(
+    z.strictObject({
+      name: z.string().min(1),
+      options: optionsSchema(['resource']),
+      startup: optionsSchema(['startup']),
+      handlers: optionsSchema(['handlers']),
+      hosts: z.array(
+        z.strictObject({
+          names: z.array(z.string().min(1)).min(1),
+          nodeId: z.number().int().min(0).max(31),
+          address: address.optional(),
+          floating: z.boolean(),
+          options: optionsSchema(['node']),
+          volumes: z.array(
+            z.strictObject({
+              number: z.number().int().min(0),
+              minor: z.number().int().min(0),
+              device: z.string().min(1),
+              disk: z.string().min(1),
+              metaDisk,
+              options: optionsSchema(['disk']),
+            }),
+          ),
+        }),
+      ),
+      connections: z.array(
+        z.strictObject({
+          name: z.string().optional(),
+          hosts: z.tuple([z.string(), z.string()]),
+          paths: z.array(z.tuple([address, address])),
+          net: optionsSchema(['net']),
+          volumes: z.record(z.string().regex(/^\d+$/), optionsSchema(['peer-device'])),
+        }),
+      ),
+    }),
+  ),
+});
+
+export type ConfigJson = z.infer<typeof configJsonSchema>;
+
+function toOptionMap(values: Record<string, OptionValue | undefined>, section: OptionSection[], at: Loc): OptionMap {
+  const map: OptionMap = new Map();
+  for (const [keyword, value] of Object.entries(values)) {
+    const def = findOption(keyword, section);
+    if (def && value !== undefined) map.set(keyword, { def, value, loc: at } satisfies OptionEntry);
+  }
+  return map;
+}
+
+/** The model from `dump --json` output; a schema violation is a config error naming the JSON path. */
+export function configFromJson(json: unknown, file: string): BsrConfig {
+  const parsed = configJsonSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(file, 1, `${issue.path.join('.') || 'top level'}: ${issue.message}`);
+  }
+  const data = parsed.data;
+  const at: Loc = { file, line: 1 };
+  const config: BsrConfig = {
+    file,
+    global: toOptionMap(data.global, ['global'], at),
+    resources: data.resources.map((r) => ({
+      name: r.name,
+      loc: at,
+      resourceOptions: toOptionMap(r.options, ['resource'], at),
+      startup: toOptionMap(r.startup, ['startup'], at),
+      handlers: toOptionMap(r.handlers, ['handlers'], at),
+      hosts: r.hosts.map((h) => ({
+        names: h.names,
+        nodeId: h.nodeId,
+        address: h.address as Address | undefined,
+        floating: h.floating,
+        nodeOptions: toOptionMap(h.options, ['node'], at),
+        loc: at,
+        volumes: h.volumes.map((v) => ({
+          number: v.number,
+          minor: v.minor,
+          device: v.device,
+          disk: v.disk,
+          metaDisk: v.metaDisk,
+          diskOptions: toOptionMap(v.options, ['disk'], at),
+          loc: at,
+          deviceLoc: at,
+        })),
+      })),
+      connections: r.connections.map((c) => ({
+        name: c.name,
+        hosts: c.hosts,
+        paths: c.paths.map((addresses) => ({ addresses: addresses as [Address, Address], loc: at })),
+        net: toOptionMap(c.net, ['net'], at),
+        peerDevice: new Map(
+          Object.entries(c.volumes).map(([n, options]) => [Number(n), toOptionMap(options, ['peer-device'], at)]),
+        ),
+        loc: at,
+      })),
+    })),
+  };
+  crossCheck(config.resources);
+  return config;
+}

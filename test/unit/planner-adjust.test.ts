@@ -1,0 +1,164 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, loadConfigText } from '../../src/config/index';
+import { selectResources } from '../../src/config/local';
+import { parseRunningState } from '../../src/config/show';
+import { planAdjust } from '../../src/planner/adjust';
+import { formatStep } from '../../src/planner/steps';
+
+const EXAMPLES = join(__dirname, '../../conf-examples');
+
+/** r0 as `bsrsetup show` prints it on alpha when it runs exactly as conf-examples/r0.res says. */
+const R0_RUNNING = `
+resource r0 {
+  options {
+  }
+  _this_host {
+    node-id 0;
+    volume 0 {
+      device minor 0;
+      disk "/dev/vdb";
+      meta-disk internal;
+      disk {
+      }
+    }
+  }
+  connection {
+    _peer_node_id 1;
+    path {
+      _this_host ipv4 10.99.1.1:7789;
+      _remote_host ipv4 10.99.1.2:7789;
+    }
+    net {
+      _name "bravo";
+      protocol C;
+      csums-alg "crc32c";
+      verify-alg "crc32c";
+    }
+    volume 0 {
+      disk {
+      }
+    }
+  }
+}
+`;
+
+function adjust(configText: string, running: string, me = 'alpha'): string[] {
+  const config = loadConfigText(configText, 'test.conf');
+  const wanted = selectResources(config, ['all'], me);
+  return planAdjust(wanted, parseRunningState(running, 'show', me)).map(formatStep);
+}
+
+const R0 = `
+resource r0 {
+  protocol C;
+  device /dev/bsr0 minor 0;
+  disk /dev/vdb;
+  meta-disk internal;
+  net { csums-alg crc32c; verify-alg crc32c; }
+  on alpha { address ipv4 10.99.1.1:7789; node-id 0; }
+  on bravo { address ipv4 10.99.1.2:7789; node-id 1; }
+`;
+
+describe('adjust', () => {
+  it('does nothing when the running state matches the config', () => {
+    expect(adjust(`${R0}}`, R0_RUNNING)).toEqual([]);
+  });
+
+  it('explicit defaults in the running state are no difference', () => {
+    const running = R0_RUNNING.replace('protocol C;', 'protocol C;\n      ko-count 5;\n      timeout 60;');
+    expect(adjust(`${R0}}`, running)).toEqual([]);
+  });
+
+  it('changed net, disk, peer-device, resource and node options', () => {
+    const config = `${R0}
+      net { max-buffers 20000; }
+      disk { al-extents 1000; resync-rate 10M; }
+      options { persist-role yes; svc-auto-up no; }
+    }`;
+    expect(adjust(config, R0_RUNNING)).toEqual([
+      'bsrsetup resource-options r0 --persist-role=yes',
+      'bsrsetup node-options r0 --svc-auto-up=no',
+      'bsrsetup disk-options 0 --al-extents=1000',
+      'bsrsetup net-options r0 1 --max-buffers=20000',
+      'bsrsetup peer-device-options r0 1 0 --resync-rate=10240',
+    ]);
+  });
+
+  it('an option removed from the config goes back to its default', () => {
+    const running = R0_RUNNING.replace('protocol C;', 'protocol A;\n      ko-count 9;');
+    expect(adjust(`${R0}}`, running)).toEqual(['bsrsetup net-options r0 1 --protocol=C --ko-count=5']);
+  });
+
+  it('new volume: new-minor, peer-device options, then attach', () => {
+    const config = `${R0}
+      volume 1 { device minor 7; disk /dev/vdc; meta-disk internal; disk { resync-rate 20M; } }
+    }`;
+    expect(adjust(config, R0_RUNNING)).toEqual([
+      'bsrsetup new-minor r0 7 1',
+      'bsrsetup peer-device-options r0 1 1 --resync-rate=20480',
+      'bsrmeta 7 v09 /dev/vdc internal apply-al',
+      'bsrsetup attach 7 /dev/vdc /dev/vdc internal',
+    ]);
+  });
+
+  it('removed volume: detach and del-minor', () => {
+    const twoVolumes = R0_RUNNING.replace(
+      '    volume 0 {\n      device minor 0;',
+      '    volume 1 {\n      device minor 9;\n      disk "/dev/vdd";\n      meta-disk internal;\n    }\n    volume 0 {\n      device minor 0;',
+    );
+    expect(adjust(`${R0}}`, twoVolumes)).toEqual(['bsrsetup detach 9', 'bsrsetup del-minor 9']);
+  });
+
+  it('changed lower device: detach and attach again', () => {
+    const running = R0_RUNNING.replace('disk "/dev/vdb";', 'disk "/dev/vdz";');
+    expect(adjust(`${R0}}`, running)).toEqual([
+      'bsrsetup detach 0',
+      'bsrmeta 0 v09 /dev/vdb internal apply-al',
+      'bsrsetup attach 0 /dev/vdb /dev/vdb internal',
+    ]);
+  });
+
+  it('new peer is created, given paths and connected; removed peer is deleted', () => {
+    const threeHosts = `${R0.replace('on bravo', 'on charlie { address 10.99.1.3:7789; node-id 2; }\n  on bravo')}}`;
+    expect(adjust(threeHosts, R0_RUNNING)).toEqual([
+      'bsrsetup new-peer r0 2 --_name=charlie --protocol=C --csums-alg=crc32c --verify-alg=crc32c',
+      'bsrsetup new-path r0 2 ipv4:10.99.1.1:7789 ipv4:10.99.1.3:7789',
+      'bsrsetup connect r0 2',
+    ]);
+    const onlyCharlie = `${R0.replace('on bravo { address ipv4 10.99.1.2:7789; node-id 1; }', 'on charlie { address 10.99.1.3:7789; node-id 2; }')}}`;
+    expect(adjust(onlyCharlie, R0_RUNNING)).toEqual([
+      'bsrsetup del-peer r0 1',
+      'bsrsetup new-peer r0 2 --_name=charlie --protocol=C --csums-alg=crc32c --verify-alg=crc32c',
+      'bsrsetup new-path r0 2 ipv4:10.99.1.1:7789 ipv4:10.99.1.3:7789',
+      'bsrsetup connect r0 2',
+    ]);
+  });
+
+  it('changed address: the old path goes, the new one comes', () => {
+    const moved = `${R0.replace('10.99.1.2:7789', '10.99.1.2:7790')}}`;
+    expect(adjust(moved, R0_RUNNING)).toEqual([
+      'bsrsetup del-path r0 1 ipv4:10.99.1.1:7789 ipv4:10.99.1.2:7789',
+      'bsrsetup new-path r0 1 ipv4:10.99.1.1:7789 ipv4:10.99.1.2:7790',
+    ]);
+  });
+
+  it('a resource that is not running is brought up', () => {
+    expect(adjust(`${R0}}`, '')).toEqual([
+      'bsrsetup new-resource r0 0',
+      'bsrsetup new-minor r0 0 0',
+      'bsrsetup new-peer r0 1 --_name=bravo --protocol=C --csums-alg=crc32c --verify-alg=crc32c',
+      'bsrsetup new-path r0 1 ipv4:10.99.1.1:7789 ipv4:10.99.1.2:7789',
+      'bsrmeta 0 v09 /dev/vdb internal apply-al',
+      'bsrsetup attach 0 /dev/vdb /dev/vdb internal',
+      'bsrsetup connect r0 1',
+    ]);
+  });
+
+  it('also reads a running state written as ordinary config', () => {
+    const config = loadConfig(join(EXAMPLES, 'bsr.conf'));
+    const wanted = selectResources(config, ['r0'], 'bravo');
+    const running = parseRunningState(`${R0.replace('protocol C;', 'protocol B;')}}`, 'show', 'bravo');
+    expect(planAdjust(wanted, running).map(formatStep)).toEqual(['bsrsetup net-options r0 0 --protocol=C']);
+  });
+});
