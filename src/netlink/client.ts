@@ -41,16 +41,23 @@ export class ModuleNotLoadedError extends Error {
   }
 }
 
-function errnoName(negErrno: number): string {
+/** Name of an ack's error: -errno as ENOENT etc.; a positive value is taken as a bsr ret code. */
+function ackErrorName(error: number): string {
+  if (error > 0) return retCodeName(error);
   try {
-    return getSystemErrorName(negErrno);
+    return getSystemErrorName(error);
   } catch {
-    return `errno ${-negErrno}`;
+    return `errno ${-error}`;
   }
 }
 
-function errnoError(negErrno: number, ext: ExtAck): KernelError {
-  return new KernelError(errnoName(negErrno), ext.message ?? '', undefined, -negErrno);
+function ackError(error: number, ext: ExtAck): KernelError {
+  return new KernelError(
+    ackErrorName(error),
+    ext.message ?? '',
+    error > 0 ? error : undefined,
+    error < 0 ? -error : undefined,
+  );
 }
 
 const NO_ERROR = abi.retCodes.NO_ERROR;
@@ -70,8 +77,14 @@ export interface ClientOptions {
 
 const DEFAULT_TIMEOUT_MS = Number(process.env.BSR_NL_TIMEOUT_MS) || 300_000;
 
+interface Exchange {
+  replies: NlMsg[];
+  /** The failure reported by the ack or NLMSG_DONE, if any. */
+  error?: KernelError;
+}
+
 /** Collects the messages answering one request: until the ack (request) or NLMSG_DONE (dump). */
-function exchange(sock: NetlinkSocket, seq: number, dump: boolean, timeoutMs: number): NlMsg[] {
+function exchange(sock: NetlinkSocket, seq: number, dump: boolean, timeoutMs: number): Exchange {
   const replies: NlMsg[] = [];
   for (;;) {
     const data = sock.recv(timeoutMs);
@@ -80,33 +93,41 @@ function exchange(sock: NetlinkSocket, seq: number, dump: boolean, timeoutMs: nu
       if (msg.seq !== seq) continue; // a late answer to an earlier request
       if (msg.type === NLMSG.ERROR) {
         const e = decodeNlError(msg);
-        if (e.error !== 0) throw errnoError(e.error, e.ext);
-        if (!dump) return replies;
+        if (e.error !== 0) return { replies, error: ackError(e.error, e.ext) };
+        if (!dump) return { replies };
         continue;
       }
       if (msg.type === NLMSG.DONE) {
         const d = decodeNlDone(msg);
-        if (d.error < 0) throw errnoError(d.error, d.ext);
-        if (dump) return replies;
+        if (d.error !== 0) return { replies, error: ackError(d.error, d.ext) };
+        if (dump) return { replies };
         continue;
       }
       if (msg.type === NLMSG.NOOP || msg.type === NLMSG.OVERRUN) continue;
       replies.push(msg);
-      // A non-dump request without NLM_F_ACK semantics ends at its last non-multipart reply;
-      // we always ask for the ack, so keep reading until it arrives.
     }
   }
 }
 
+/**
+ * Replies first: a bsr reply names the refusal precisely (ret code + info text), the ack that
+ * follows only repeats it as an error number.
+ */
+function checkExchange(x: Exchange): BsrMessage[] {
+  const replies = x.replies.map(decodeBsrMessage);
+  for (const r of replies) {
+    const err = replyError(r);
+    if (err) throw err;
+  }
+  if (x.error) throw x.error;
+  return replies;
+}
+
 export function resolveFamily(sock: NetlinkSocket, name: string, seq: number, timeoutMs: number): FamilyInfo {
   sock.send(encodeGetFamily(name, NLM_F.REQUEST | NLM_F.ACK, seq));
-  let replies: NlMsg[];
-  try {
-    replies = exchange(sock, seq, false, timeoutMs);
-  } catch (e) {
-    if (e instanceof KernelError && e.codeName === 'ENOENT') throw new ModuleNotLoadedError();
-    throw e;
-  }
+  const { replies, error } = exchange(sock, seq, false, timeoutMs);
+  if (error?.errno === 2) throw new ModuleNotLoadedError(); // ENOENT: no such family
+  if (error) throw error;
   if (replies.length === 0) throw new NetlinkParseError('controller sent no family description');
   return decodeFamily(replies[0]);
 }
@@ -149,12 +170,7 @@ export class BsrClient {
   request(req: BsrRequest): BsrMessage[] {
     const seq = this.nextSeq();
     this.sock.send(encodeBsrMessage(this.family.id, NLM_F.REQUEST | NLM_F.ACK, seq, req));
-    const replies = exchange(this.sock, seq, false, this.timeoutMs).map(decodeBsrMessage);
-    for (const r of replies) {
-      const err = replyError(r);
-      if (err) throw err;
-    }
-    return replies;
+    return checkExchange(exchange(this.sock, seq, false, this.timeoutMs));
   }
 
   /** Runs a dump (GET_RESOURCES, ...) and returns one message per object. */
@@ -163,14 +179,9 @@ export class BsrClient {
     for (let attempt = 0; ; attempt++) {
       const seq = this.nextSeq();
       this.sock.send(encodeBsrMessage(this.family.id, NLM_F.REQUEST | NLM_F.DUMP, seq, req));
-      const raw = exchange(this.sock, seq, true, this.timeoutMs);
-      if (attempt < 3 && raw.some((m) => m.flags & NLM_F.DUMP_INTR)) continue;
-      const replies = raw.map(decodeBsrMessage);
-      for (const r of replies) {
-        const err = replyError(r);
-        if (err) throw err;
-      }
-      return replies;
+      const x = exchange(this.sock, seq, true, this.timeoutMs);
+      if (attempt < 3 && !x.error && x.replies.some((m) => m.flags & NLM_F.DUMP_INTR)) continue;
+      return checkExchange(x);
     }
   }
 

@@ -40,7 +40,7 @@ class FakeSocket implements NetlinkSocket {
   }
 }
 
-const ack = (req: NlMsg, error = 0, tlvs = Buffer.alloc(0)) => {
+const ack = (req: NlMsg, error = 0, tlvs: Buffer = Buffer.alloc(0)) => {
   const echoed = Buffer.alloc(16);
   echoed.writeUInt32LE(req.seq, 8);
   const payload = Buffer.concat([Buffer.alloc(4), echoed, tlvs]);
@@ -119,6 +119,24 @@ describe('BsrClient', () => {
     expect(err).toBeInstanceOf(KernelError);
     expect(err.codeName).toBe('STATE_REFUSED_INCONSISTENT');
     expect(err.detail).toBe('refusing to be Primary with Inconsistent data');
+  });
+
+  it('prefers the reply ret_code over the error the ack repeats, and names positive ack errors as ret codes', () => {
+    const msg = encodeAttr(1, Buffer.from('unknown resource r9\0'));
+    const k = kernel((req) =>
+      req.seq % 2
+        ? [
+            bsrReply(req.seq, abi.commands.DOWN, 0xffffffff, abi.retCodes.NO_RESOURCE, {
+              CFG_REPLY: { info_text: 'unknown resource r9' },
+            }),
+            ack(req, 101, msg),
+          ]
+        : [ack(req, abi.retCodes.NO_RESOURCE, msg)],
+    );
+    const c = BsrClient.open(k.open);
+    const expected = expect.objectContaining({ codeName: 'NO_RESOURCE', detail: 'unknown resource r9' });
+    expect(() => c.request({ cmd: abi.commands.DOWN })).toThrow(expected);
+    expect(() => c.request({ cmd: abi.commands.DOWN })).toThrow(expected);
   });
 
   it('turns an errno with extack into KernelError', () => {
