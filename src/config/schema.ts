@@ -1,20 +1,19 @@
 // zod schema of the JSON model (`bsradm dump --json`, `-c FILE.json`), generated from the option
 // table so option names, types, ranges and enum values are checked exactly as in config files.
-// Loaded only for JSON: zod is not needed to read an ordinary config.
-import { z } from 'zod';
+// Loaded only for JSON: zod is not needed to read an ordinary config. zod/mini keeps bsradm's
+// bundle small (the full zod build with its locales is ~450 KB, which start-up would pay for).
+import * as z from 'zod/mini';
 import { ConfigError } from '../common/errors';
 import type { Address, Loc, OptionEntry } from './ast';
 import { type BsrConfig, crossCheck, type OptionMap } from './model';
 import { findOption, OPTIONS, type OptionDef, type OptionSection, type OptionValue } from './options';
 
-function valueSchema(def: OptionDef): z.ZodType<OptionValue> {
+function valueSchema(def: OptionDef): z.ZodMiniType<OptionValue> {
   switch (def.kind) {
     case 'numeric':
       return z
-        .number()
         .int()
-        .min(def.min ?? Number.MIN_SAFE_INTEGER)
-        .max(def.max ?? Number.MAX_SAFE_INTEGER);
+        .check(z.minimum(def.min ?? Number.MIN_SAFE_INTEGER), z.maximum(def.max ?? Number.MAX_SAFE_INTEGER));
     case 'boolean':
       return z.boolean();
     case 'enum':
@@ -28,22 +27,22 @@ function valueSchema(def: OptionDef): z.ZodType<OptionValue> {
 
 /** An object of the config options of the given sections, every one optional, nothing else allowed. */
 export function optionsSchema(sections: readonly OptionSection[]) {
-  const shape: Record<string, z.ZodOptional<z.ZodType<OptionValue>>> = {};
+  const shape: Record<string, z.ZodMiniOptional<z.ZodMiniType<OptionValue>>> = {};
   for (const def of OPTIONS) {
-    if (sections.includes(def.section) && !def.notInConfig) shape[def.keyword] = valueSchema(def).optional();
+    if (sections.includes(def.section) && !def.notInConfig) shape[def.keyword] = z.optional(valueSchema(def));
   }
   return z.strictObject(shape);
 }
 
 const address = z.strictObject({
   family: z.enum(['ipv4', 'ipv6']),
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
+  host: z.string().check(z.minLength(1)),
+  port: z.int().check(z.minimum(1), z.maximum(65535)),
 });
 
 const metaDisk = z.strictObject({
-  device: z.string().min(1),
-  index: z.union([z.literal('internal'), z.literal('flexible'), z.number().int().min(0)]),
+  device: z.string().check(z.minLength(1)),
+  index: z.union([z.literal('internal'), z.literal('flexible'), z.int().check(z.minimum(0))]),
 });
 
 export const configJsonSchema = z.strictObject({
@@ -51,23 +50,23 @@ export const configJsonSchema = z.strictObject({
   global: optionsSchema(['global']),
   resources: z.array(
     z.strictObject({
-      name: z.string().min(1),
+      name: z.string().check(z.minLength(1)),
       options: optionsSchema(['resource']),
       startup: optionsSchema(['startup']),
       handlers: optionsSchema(['handlers']),
       hosts: z.array(
         z.strictObject({
-          names: z.array(z.string().min(1)).min(1),
-          nodeId: z.number().int().min(0).max(31),
-          address: address.optional(),
+          names: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+          nodeId: z.int().check(z.minimum(0), z.maximum(31)),
+          address: z.optional(address),
           floating: z.boolean(),
           options: optionsSchema(['node']),
           volumes: z.array(
             z.strictObject({
-              number: z.number().int().min(0),
-              minor: z.number().int().min(0),
-              device: z.string().min(1),
-              disk: z.string().min(1),
+              number: z.int().check(z.minimum(0)),
+              minor: z.int().check(z.minimum(0)),
+              device: z.string().check(z.minLength(1)),
+              disk: z.string().check(z.minLength(1)),
               metaDisk,
               options: optionsSchema(['disk']),
             }),
@@ -76,11 +75,11 @@ export const configJsonSchema = z.strictObject({
       ),
       connections: z.array(
         z.strictObject({
-          name: z.string().optional(),
+          name: z.optional(z.string()),
           hosts: z.tuple([z.string(), z.string()]),
           paths: z.array(z.tuple([address, address])),
           net: optionsSchema(['net']),
-          volumes: z.record(z.string().regex(/^\d+$/), optionsSchema(['peer-device'])),
+          volumes: z.record(z.string().check(z.regex(/^\d+$/)), optionsSchema(['peer-device'])),
         }),
       ),
     }),

@@ -1,0 +1,195 @@
+// Runs the built bsradm (dist/bsradm.mjs) with recording stand-ins for bsrsetup and bsrmeta.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(__dirname, '../..');
+const BUNDLE = join(ROOT, 'dist/bsradm.mjs');
+const FIXTURES = join(ROOT, 'test/fixtures/config');
+const EXAMPLES = join(ROOT, 'conf-examples');
+
+let work: string;
+let record: string;
+
+/** A stand-in tool: logs its name and arguments, fails when an argument equals $BSR_TEST_FAIL. */
+function recorder(name: string): string {
+  const path = join(work, name);
+  writeFileSync(
+    path,
+    `#!/bin/sh
+echo "${name} $*" >> "$BSR_TEST_RECORD"
+case " $* " in *" create-md"*) read answer; echo "answer=$answer" >> "$BSR_TEST_RECORD";; esac
+for arg in "$@"; do [ "$arg" = "$BSR_TEST_FAIL" ] && exit 7; done
+exit 0
+`,
+  );
+  chmodSync(path, 0o755);
+  return path;
+}
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  ran: string[];
+}
+
+function bsradm(args: string[], env: Record<string, string> = {}, input = ''): Run {
+  const result = spawnSync(
+    process.execPath,
+    [BUNDLE, '-s', join(work, 'bsrsetup'), '-m', join(work, 'bsrmeta'), ...args],
+    {
+      encoding: 'utf8',
+      input,
+      env: {
+        ...process.env,
+        __BSR_NODE__: 'alice',
+        BSR_TEST_RECORD: record,
+        BSR_TEST_FAIL: '',
+        BSR_LOG_FILE: join(work, 'bsradm.log'),
+        ...env,
+      },
+    },
+  );
+  const ran = existsSync(record) ? readFileSync(record, 'utf8').trim().split('\n') : [];
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, ran };
+}
+
+beforeAll(() => {
+  const build = spawnSync('node', ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
+  // Another program's build error must not hide ours; our bundle has to exist.
+  if (!existsSync(BUNDLE)) throw new Error(`build failed: ${build.stderr}`);
+});
+
+function fresh(): void {
+  work = mkdtempSync(join(tmpdir(), 'bsradm-test-'));
+  record = join(work, 'record.txt');
+  recorder('bsrsetup');
+  recorder('bsrmeta');
+}
+
+const REFERENCE = join(FIXTURES, 'reference-up.conf');
+const REFERENCE_UP = [
+  'bsrsetup new-resource r0 0',
+  'bsrsetup new-minor r0 1 0',
+  'bsrsetup new-peer r0 1 --_name=bob --shared-secret=s3cret --cram-hmac-alg=sha1 --protocol=C',
+  'bsrsetup new-path r0 1 ipv4:10.1.1.31:7000 ipv4:10.1.1.32:7000',
+  'bsrmeta 1 v09 /dev/sda7 internal apply-al',
+  'bsrsetup attach 1 /dev/sda7 /dev/sda7 internal',
+  'bsrsetup connect r0 1',
+];
+
+describe('bsradm (built)', () => {
+  it('config error: FILE:LINE: message on stderr, exit 10, nothing run', () => {
+    fresh();
+    const broken = join(work, 'broken.conf');
+    writeFileSync(broken, `${readFileSync(REFERENCE, 'utf8')}\nresource r1 {\n  net {\n    ping-int 0;\n  }\n}\n`);
+    const run = bsradm(['-c', broken, 'up', 'r0']);
+    expect(run.status).toBe(10);
+    expect(run.stderr).toBe(`${broken}:21: ping-int: 0 is out of range, allowed 1 .. 120 (s)\n`);
+    expect(run.ran).toEqual([]);
+    expect(existsSync(join(work, 'bsradm.log'))).toBe(false);
+  });
+
+  it('unknown resource: exit 10, nothing run', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, 'up', 'r9']);
+    expect(run.status).toBe(10);
+    expect(run.stderr).toBe(`${REFERENCE}:1: resource 'r9' is not defined\n`);
+    expect(run.ran).toEqual([]);
+  });
+
+  it('-d prints the reference up sequence and runs nothing', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, '-d', 'up', 'r0']);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(`${REFERENCE_UP.join('\n')}\n`);
+    expect(run.ran).toEqual([]);
+  });
+
+  it('global options are also accepted after the command', () => {
+    fresh();
+    expect(bsradm(['up', 'r0', '-c', REFERENCE, '-d']).stdout).toBe(`${REFERENCE_UP.join('\n')}\n`);
+  });
+
+  it('runs the steps in order with the chosen bsrsetup and bsrmeta, and logs them', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, 'up', 'r0']);
+    expect(run.status).toBe(0);
+    expect(run.ran).toEqual(REFERENCE_UP);
+    const log = readFileSync(join(work, 'bsradm.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(log.map((entry) => entry.step)).toEqual(REFERENCE_UP);
+  });
+
+  it('stops at the first failing step and names it', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, 'up', 'r0'], { BSR_TEST_FAIL: 'attach' });
+    expect(run.status).toBe(7);
+    expect(run.stderr).toContain(
+      'bsradm: step 6 of 7 failed (exit code 7): bsrsetup attach 1 /dev/sda7 /dev/sda7 internal',
+    );
+    expect(run.ran).toEqual(REFERENCE_UP.slice(0, 6));
+  });
+
+  it('create-md passes --force and stdin through to bsrmeta', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, 'create-md', 'r0', '--force', '--max-peers', '3'], {}, 'yes\n');
+    expect(run.status).toBe(0);
+    expect(run.ran).toEqual(['bsrmeta 1 v09 /dev/sda7 internal create-md --force --max-peers=3', 'answer=yes']);
+  });
+
+  it('primary --force --skip-check-fs promotes with --force', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, 'primary', '--force', '--skip-check-fs', 'r0']);
+    expect(run.ran).toEqual(['bsrsetup primary r0 --force']);
+  });
+
+  it('status and events2 go straight to bsrsetup', () => {
+    fresh();
+    bsradm(['-c', REFERENCE, 'status', 'r0', '--json']);
+    const run = bsradm(['events2', 'all', '--now', '--timestamps']);
+    expect(run.ran).toEqual(['bsrsetup status r0 --json', 'bsrsetup events2 all --now --timestamps']);
+  });
+
+  it('adjust reads the running state from BSR_FAKE_SHOW and runs only the difference', () => {
+    fresh();
+    const show = join(work, 'show.txt');
+    writeFileSync(show, readFileSync(REFERENCE, 'utf8').replace('protocol C;', 'protocol A;'));
+    const run = bsradm(['-c', REFERENCE, 'adjust', 'r0'], { BSR_FAKE_SHOW: show });
+    expect(run.status).toBe(0);
+    expect(run.ran).toEqual(['bsrsetup net-options r0 1 --protocol=C']);
+  });
+
+  it('dump output is accepted again as a config file, and --json as a JSON config', () => {
+    fresh();
+    const dumped = join(work, 'dumped.conf');
+    writeFileSync(dumped, bsradm(['-c', join(EXAMPLES, 'bsr.conf'), 'dump', 'all']).stdout);
+    const json = join(work, 'dumped.json');
+    writeFileSync(json, bsradm(['-c', dumped, 'dump', '--json']).stdout);
+    const fromText = bsradm(['-c', dumped, '-d', 'up', 'r1'], { __BSR_NODE__: 'bravo' });
+    const fromJson = bsradm(['-c', json, '-d', 'up', 'r1'], { __BSR_NODE__: 'bravo' });
+    const original = bsradm(['-c', join(EXAMPLES, 'bsr.conf'), '-d', 'up', 'r1'], { __BSR_NODE__: 'bravo' });
+    expect(original.stdout.split('\n').length).toBeGreaterThan(10);
+    expect(fromText.stdout).toBe(original.stdout);
+    expect(fromJson.stdout).toBe(original.stdout);
+  });
+
+  it('sh-* helpers print one value a line', () => {
+    fresh();
+    const conf = join(EXAMPLES, 'bsr.conf');
+    const bravo = { __BSR_NODE__: 'bravo' };
+    expect(bsradm(['-c', conf, 'sh-resources'], bravo).stdout).toBe('r0\nr1\n');
+    expect(bsradm(['-c', conf, 'sh-dev', 'r1'], bravo).stdout).toBe('/dev/bsr1\n');
+    expect(bsradm(['-c', conf, 'sh-ll-dev', 'r0'], bravo).stdout).toBe('/dev/vdb\n');
+    expect(bsradm(['-c', conf, 'sh-md-idx', 'r0'], bravo).stdout).toBe('internal\n');
+    expect(bsradm(['-c', conf, 'sh-peer-node-id', 'r1'], bravo).stdout).toBe('0\n2\n');
+    expect(bsradm(['-c', conf, 'sh-ip', 'r0'], bravo).stdout).toBe('10.99.1.2\n');
+    expect(bsradm(['-c', conf, 'sh-resource', '1'], bravo).stdout).toBe('r1\n');
+    expect(bsradm(['-c', conf, 'sh-node-option', '-n', 'svc_auto_up', 'r0'], bravo).stdout).toBe('yes\n');
+  });
+});
