@@ -111,7 +111,7 @@ function editSb(path: string, sbOffset: number, edit: (sb: ReturnType<typeof par
 function bitOf(path: string, l: { bmStart: number; maxPeers: number }, slot: number, bit: number): boolean {
   const word = Math.floor(bit / 64);
   const b = readAt(path, l.bmStart + (word * l.maxPeers + slot) * 8, 8);
-  return (b.readBigUInt64LE(0) >> BigInt(bit % 64)) & 1n ? true : false;
+  return ((b.readBigUInt64LE(0) >> BigInt(bit % 64)) & 1n) === 1n;
 }
 
 function layoutOf(path: string, maxPeers = 1): Layout {
@@ -123,7 +123,8 @@ function mdArea(path: string, l: Layout): Buffer {
 }
 
 const md = (d: TestDev, ...args: string[]) => bsrmeta(['0', 'v09', d.path, 'internal', ...args]);
-const mdIn = (d: TestDev, input: string, ...args: string[]) => bsrmeta(['0', 'v09', d.path, 'internal', ...args], input);
+const mdIn = (d: TestDev, input: string, ...args: string[]) =>
+  bsrmeta(['0', 'v09', d.path, 'internal', ...args], input);
 
 for (const kind of ['file', 'loop'] as Kind[]) {
   describe.skipIf(kind === 'loop' && loopSkip !== undefined)(`bsrmeta on a ${kind}`, () => {
@@ -160,7 +161,18 @@ for (const kind of ['file', 'loop'] as Kind[]) {
 
     it('create-md options: --max-peers, --al-stripes, --al-stripe-size-kB, --node-id', async () => {
       const d = makeDev(kind, 256 * MiB);
-      const r = await md(d, 'create-md', '--max-peers', '3', '--al-stripes', '2', '--al-stripe-size-kB', '64', '--node-id', '2');
+      const r = await md(
+        d,
+        'create-md',
+        '--max-peers',
+        '3',
+        '--al-stripes',
+        '2',
+        '--al-stripe-size-kB',
+        '64',
+        '--node-id',
+        '2',
+      );
       expect(r.status).toBe(0);
       const sb = decodeSb(d.path, internalSb(d.path));
       const al = 2 * 64 * 1024;
@@ -230,7 +242,11 @@ for (const kind of ['file', 'loop'] as Kind[]) {
         sb.effectiveSize = 123456n;
         sb.extra[4000] = 0x42;
       });
-      writeAt(d.path, l.alStart, encodeTransaction({ trNumber: 5, type: 0, updates: [{ slot: 0, extent: 3 }], contextStart: 0, context: [] }));
+      writeAt(
+        d.path,
+        l.alStart,
+        encodeTransaction({ trNumber: 5, type: 0, updates: [{ slot: 0, extent: 3 }], contextStart: 0, context: [] }),
+      );
       const bits = Buffer.alloc(4096);
       for (let i = 0; i < bits.length; i++) bits[i] = (i * 37) & 0xff;
       writeAt(d.path, l.bmStart + 8192, bits);
@@ -284,7 +300,9 @@ for (const kind of ['file', 'loop'] as Kind[]) {
       const d = makeDev(kind, 64 * MiB);
       expect((await md(d, 'create-md')).status).toBe(0);
       const off = internalSb(d.path);
-      expect((await md(d, 'get-gi')).stdout).toBe('0000000000000004:0000000000000000:0000000000000000:0000000000000000:0:0:0:0:1:0:0:0\n');
+      expect((await md(d, 'get-gi')).stdout).toBe(
+        '0000000000000004:0000000000000000:0000000000000000:0000000000000000:0:0:0:0:1:0:0:0\n',
+      );
       // set-gi is destructive: declined without an answer.
       const declined = await md(d, 'set-gi', '1111222233334444:::5:1:1');
       expect(declined.status).toBe(16);
@@ -294,7 +312,9 @@ for (const kind of ['file', 'loop'] as Kind[]) {
       expect(sb.currentUuid).toBe(0x1111222233334444n);
       expect(sb.history(1)).toBe(5n);
       expect(sb.flags).toBe(F.AL_CLEAN | F.CONSISTENT | F.WAS_UP_TO_DATE);
-      expect((await md(d, 'get-gi')).stdout).toBe('1111222233334444:0000000000000000:0000000000000000:0000000000000005:1:1:0:0:1:0:0:0\n');
+      expect((await md(d, 'get-gi')).stdout).toBe(
+        '1111222233334444:0000000000000000:0000000000000000:0000000000000005:1:1:0:0:1:0:0:0\n',
+      );
       expect((await md(d, 'dstate')).stdout).toBe('Consistent\n');
       const show = (await md(d, 'show-gi')).stdout;
       expect(show).toContain('1111222233334444:0000000000000000');
@@ -304,7 +324,11 @@ for (const kind of ['file', 'loop'] as Kind[]) {
       expect((await md(d, 'set-gi', ':ABCD', '--force')).status).toBe(2);
       expect((await md(d, 'set-gi', ':ABCD:::::::::::1', '--force', '--node-id', '3')).status).toBe(2); // 13 fields
       expect((await md(d, 'set-gi', ':ABCD::::::::::1', '--force', '--node-id', '3')).status).toBe(0);
-      expect(decodeSb(d.path, off).peer(3)).toEqual({ bitmapUuid: 0xabcdn, flags: metaData.peerFlags.FULL_SYNC, bitmapIndex: -1 });
+      expect(decodeSb(d.path, off).peer(3)).toEqual({
+        bitmapUuid: 0xabcdn,
+        flags: metaData.peerFlags.FULL_SYNC,
+        bitmapIndex: -1,
+      });
       expect((await md(d, 'get-gi', '--node-id', '3')).stdout).toBe(
         '1111222233334444:000000000000ABCD:0000000000000000:0000000000000005:1:1:0:0:1:0:0:1\n',
       );
@@ -331,7 +355,9 @@ for (const kind of ['file', 'loop'] as Kind[]) {
 
     it('apply-al replays valid transactions into every assigned bitmap slot and ignores a bad crc', async () => {
       const d = makeDev(kind, 1024 * MiB);
-      expect((await md(d, 'create-md', '--max-peers', '2', '--al-stripes', '2', '--al-stripe-size-kB', '32')).status).toBe(0);
+      expect(
+        (await md(d, 'create-md', '--max-peers', '2', '--al-stripes', '2', '--al-stripe-size-kB', '32')).status,
+      ).toBe(0);
       const l = computeLayout(1024 * MiB, { kind: 'internal' }, 2, { alStripes: 2, alStripeSize4k: 8 });
       editSb(d.path, l.sbOffset, (sb) => {
         sb.peers[1].bitmapIndex = 0;
@@ -342,7 +368,13 @@ for (const kind of ['file', 'loop'] as Kind[]) {
       const tr = (n: number, updates: { slot: number; extent: number }[], context: number[] = []) =>
         encodeTransaction({ trNumber: n, type: AL_TYPE.UPDATE, updates, contextStart: 0, context });
       const put = (n: number, block: Buffer) => writeAt(d.path, l.alStart + alBlockOf(n, l) * 4096, block);
-      put(20, tr(20, [{ slot: 0, extent: 3 }, { slot: 1, extent: 7 }]));
+      put(
+        20,
+        tr(20, [
+          { slot: 0, extent: 3 },
+          { slot: 1, extent: 7 },
+        ]),
+      );
       put(21, tr(21, [{ slot: 2, extent: 100 }], [3, 7]));
       // Slot 1 moves from extent 7 to extent 255 (the last one of 1 GiB): 7 is no longer active.
       put(22, tr(22, [{ slot: 1, extent: 255 }]));
@@ -357,12 +389,19 @@ for (const kind of ['file', 'loop'] as Kind[]) {
       expect(r.stdout).toContain('Replayed 3 AL transactions: 3 active extents');
       const dataBits = Math.floor(l.bmStart / 4096);
       for (const slot of [0, 1]) {
-        for (const [extent, on] of [[3, true], [100, true], [255, true], [7, false], [50, false], [4, false]] as const) {
+        for (const [extent, on] of [
+          [3, true],
+          [100, true],
+          [255, true],
+          [7, false],
+          [50, false],
+          [4, false],
+        ] as const) {
           expect(bitOf(d.path, l, slot, extent * 1024)).toBe(on);
-          expect(bitOf(d.path, l, slot, extent * 1024 + 1023) && extent * 1024 + 1023 < dataBits).toBe(
-            on && extent * 1024 + 1023 < dataBits,
-          );
+          expect(bitOf(d.path, l, slot, Math.min(extent * 1024 + 1023, dataBits - 1))).toBe(on);
         }
+        // Extent 255 reaches past the end of the data: bits there stay clear.
+        expect(bitOf(d.path, l, slot, dataBits)).toBe(false);
         expect(bitOf(d.path, l, slot, 3 * 1024 - 1)).toBe(false);
         expect(bitOf(d.path, l, slot, 4 * 1024)).toBe(false);
       }
