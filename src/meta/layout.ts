@@ -104,7 +104,9 @@ export function computeLayout(devSize: number, index: MetaIndex, maxPeers: numbe
   if (index.kind === 'internal') {
     const alStart = sbOffset - alSize;
     // Smallest bitmap area b such that it covers the data in front of it (data = alStart - b):
-    // that gives the largest data size, and the data ends exactly where the bitmap starts.
+    // that gives the largest data size, and the data ends exactly where the bitmap starts. For a few
+    // device sizes (a 4 KiB window every 128 MiB per slot) b is one block more than the formula for
+    // that data size; the extra block stays unused (bm_offset in the superblock says where it starts).
     let bmSize = bitmapBytesFor(Math.max(alStart, 0), maxPeers);
     while (bmSize > BLOCK && bmSize - BLOCK >= bitmapBytesFor(alStart - (bmSize - BLOCK), maxPeers)) bmSize -= BLOCK;
     const bmStart = alStart - bmSize;
@@ -174,6 +176,9 @@ export function layoutFromFields(f: LayoutFields, devSize: number, index: MetaIn
     if (f.alOffset !== -alSize / SECTOR) throw bad(`al_offset ${f.alOffset} for a ${alSize / 1024} KiB AL`);
     bmSize = alStart - bmStart;
     if (f.mdSizeSect * SECTOR !== BLOCK + alSize + bmSize) throw bad(`md_size_sect ${f.mdSizeSect}`);
+    // The data ends where the bitmap starts, so the bitmap must cover everything in front of it.
+    if (bmSize < bitmapBytesFor(Math.max(bmStart, 0), f.bmMaxPeers))
+      throw bad(`a ${bmSize} byte bitmap cannot cover ${bmStart} bytes of data`);
     areaStart = bmStart;
     areaEnd = sbOffset + BLOCK;
   } else {
