@@ -1,7 +1,6 @@
 // bsradm: reads /etc/bsr.conf and turns each command into bsrsetup/bsrmeta steps, printed (-d) or run.
 // Start-up matters (the service calls bsradm per resource): only what a command needs is loaded,
 // and pino only when a step is actually run and logged.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -103,6 +102,8 @@ async function execute(steps: Step[]): Promise<void> {
     if (steps.length > 0) process.stdout.write(`${steps.map(formatStep).join('\n')}\n`);
     return;
   }
+  // child_process pulls in net and stream (~10 ms); dry runs and dumps never need it.
+  const { spawnSync } = await import('node:child_process');
   for (const [index, step] of steps.entries()) {
     const line = formatStep(step);
     if (verbose) process.stdout.write(`${line}\n`);
@@ -136,9 +137,10 @@ function planned(command: string, description: string): void {
     });
 }
 
-function runningState(me: string): LocalResource[] {
+async function runningState(me: string): Promise<LocalResource[]> {
   const fake = process.env.BSR_FAKE_SHOW;
   if (fake) return parseRunningState(readFileSync(fake, 'utf8'), fake, me);
+  const { spawnSync } = await import('node:child_process');
   const result = spawnSync(programPath('bsrsetup'), ['show'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -168,7 +170,7 @@ program
     const { names } = splitArguments(words);
     const cfg = await config();
     const wanted = targets(cfg, names.length > 0 ? names : ['all']).map((t) => t.resource);
-    await execute(planAdjust(wanted, runningState(localHostName(cfg))));
+    await execute(planAdjust(wanted, await runningState(localHostName(cfg))));
   });
 
 for (const command of ['status', 'events2']) {

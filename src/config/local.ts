@@ -21,6 +21,8 @@ export interface LocalResource {
   nodeOptions: OptionMap;
   volumes: Volume[];
   peers: LocalPeer[];
+  /** startup {} (wait timeouts); the running state has none. */
+  startup: OptionMap;
   loc?: Loc;
 }
 
@@ -74,6 +76,7 @@ export function localResource(resource: Resource, host: Host): LocalResource {
     nodeOptions: host.nodeOptions,
     volumes: host.volumes,
     peers: peers.sort((a, b) => a.nodeId - b.nodeId),
+    startup: resource.startup,
     loc: resource.loc,
   };
 }

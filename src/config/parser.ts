@@ -157,7 +157,6 @@ const SECTION_BLOCK: Record<OptionSection, string> = {
 /** An option block: `KEYWORD [VALUE];` statements checked against the option table. */
 function optionBlock(cursor: Cursor, opening: Token, where: string, sections: readonly OptionSection[]): OptionEntry[] {
   const entries: OptionEntry[] = [];
-  const allowed = OPTIONS.filter((d) => sections.includes(d.section) && !d.notInConfig).map((d) => d.keyword);
   cursor.block(opening, where, (keyword) => {
     const def = findOption(keyword.text, sections);
     if (!def || (def.notInConfig && !cursor.showMode)) {
@@ -166,6 +165,7 @@ function optionBlock(cursor: Cursor, opening: Token, where: string, sections: re
         const home = SECTION_BLOCK[elsewhere.section];
         cursor.fail(keyword, `'${keyword.text}' is not allowed in ${where}; it belongs in a ${home} section`);
       }
+      const allowed = OPTIONS.filter((d) => sections.includes(d.section) && !d.notInConfig).map((d) => d.keyword);
       unknownKeyword(cursor, keyword, where, allowed);
     }
     const values = cursor.valuesToSemicolon(keyword.text);

@@ -41,6 +41,7 @@ function fromThisHost(config: RawConfig, raw: RawResource): LocalResource {
     nodeOptions: mergeOptions(['node'], raw.options, host.options),
     volumes: resolveHostVolumes(config, raw, host),
     peers: raw.connections.map(showPeer).sort((a, b) => a.nodeId - b.nodeId),
+    startup: new Map(),
   };
 }
 

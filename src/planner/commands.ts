@@ -40,6 +40,12 @@ export function makeTarget(resource: LocalResource, volume?: number, peer?: stri
 
 type Planner = (target: Target, extra: string[]) => Step[];
 
+/** startup { wfc-timeout } becomes bsrsetup's --wait-timeout (0, the default, waits forever). */
+function waitTimeout(resource: LocalResource): string[] {
+  const seconds = resource.startup.get('wfc-timeout')?.value;
+  return typeof seconds === 'number' && seconds > 0 ? [`--wait-timeout=${seconds}`] : [];
+}
+
 const onResource =
   (command: string): Planner =>
   ({ resource }, extra) => [bsrsetup(command, resource.name, ...extra)];
@@ -88,9 +94,6 @@ function withExtra(steps: Step[], extra: string[]): Step[] {
   return steps.map((s) => ({ ...s, args: [...s.args, ...extra] }));
 }
 
-/** Flags that only bsradm reads; they are not passed on. */
-const BSRADM_ONLY_FLAGS = new Set(['--skip-check-fs']);
-
 export const PLANNERS: Record<string, Planner> = {
   up,
   down: onResource('down'),
@@ -102,11 +105,11 @@ export const PLANNERS: Record<string, Planner> = {
   detach: onVolumes('detach'),
   connect: connectPeers,
   disconnect: onPeers('disconnect'),
-  primary: ({ resource }, extra) => [
-    bsrsetup('primary', resource.name, ...extra.filter((f) => !BSRADM_ONLY_FLAGS.has(f))),
-  ],
+  primary: onResource('primary'),
   secondary: onResource('secondary'),
-  'wait-connect': onResource('wait-connect-resource'),
+  'wait-connect': ({ resource }, extra) => [
+    bsrsetup('wait-connect-resource', resource.name, ...waitTimeout(resource), ...extra),
+  ],
   'wait-sync': onResource('wait-sync-resource'),
   role: onResource('role'),
   cstate: onPeers('cstate'),

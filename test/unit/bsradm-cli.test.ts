@@ -143,10 +143,10 @@ describe('bsradm (built)', () => {
     expect(run.ran).toEqual(['bsrmeta 1 v09 /dev/sda7 internal create-md --force --max-peers=3', 'answer=yes']);
   });
 
-  it('primary --force --skip-check-fs promotes with --force', () => {
+  it('primary --force --skip-check-fs passes both flags to bsrsetup', () => {
     fresh();
     const run = bsradm(['-c', REFERENCE, 'primary', '--force', '--skip-check-fs', 'r0']);
-    expect(run.ran).toEqual(['bsrsetup primary r0 --force']);
+    expect(run.ran).toEqual(['bsrsetup primary r0 --force --skip-check-fs']);
   });
 
   it('status and events2 go straight to bsrsetup', () => {

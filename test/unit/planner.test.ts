@@ -84,7 +84,7 @@ describe('other commands', () => {
   it('down, primary --force, secondary address the resource', () => {
     expect(plan(config, 'alpha', 'down', ['r0'])).toEqual(['bsrsetup down r0']);
     expect(plan(config, 'alpha', 'primary', ['r0'], ['--force', '--skip-check-fs'])).toEqual([
-      'bsrsetup primary r0 --force',
+      'bsrsetup primary r0 --force --skip-check-fs',
     ]);
     expect(plan(config, 'alpha', 'secondary', ['r0'])).toEqual(['bsrsetup secondary r0']);
   });
@@ -114,6 +114,19 @@ describe('other commands', () => {
     expect(plan(config, 'bravo', 'net-options', ['r0'])).toEqual([
       'bsrsetup net-options r0 0 --protocol=C --csums-alg=crc32c --verify-alg=crc32c',
     ]);
+  });
+
+  it('wait-connect gives bsrsetup the wfc-timeout', () => {
+    const withTimeout = loadConfigText(
+      `common { startup { wfc-timeout 30; } }
+       resource r0 { device minor 0; disk /dev/x; meta-disk internal;
+         on alpha { address 10.0.0.1:1; } on bravo { address 10.0.0.2:1; } }`,
+      't.conf',
+    );
+    expect(plan(withTimeout, 'alpha', 'wait-connect', ['r0'])).toEqual([
+      'bsrsetup wait-connect-resource r0 --wait-timeout=30',
+    ]);
+    expect(plan(config, 'alpha', 'wait-sync', ['r0'])).toEqual(['bsrsetup wait-sync-resource r0']);
   });
 
   it('all means every resource this node is part of', () => {

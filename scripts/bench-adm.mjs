@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// Prints (does not assert) bsradm's costs:
+//  1. whole-process time of `bsradm -c conf-examples/bsr.conf -d up r0` against bare `node -e 0`
+//     (median; hyperfine when installed, else spawnSync loops). Target: within 1.6x of node -e 0.
+//  2. parse+plan time of a generated 500-resource config, in process (median). Target: < 300 ms.
+// Run `npm run build` first.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(fileURLToPath(import.meta.url), '../..');
+const bundle = join(root, 'dist/bsradm.mjs');
+if (!existsSync(bundle)) {
+  console.error('dist/bsradm.mjs missing: run npm run build');
+  process.exit(1);
+}
+const work = mkdtempSync(join(tmpdir(), 'bench-adm-'));
+const env = { ...process.env, __BSR_NODE__: 'alpha' };
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function hasHyperfine() {
+  return spawnSync('hyperfine', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Median wall time in ms of each command line (arrays of argv). */
+function wallTimes(commands, runs) {
+  if (hasHyperfine()) {
+    const out = join(work, 'hyperfine.json');
+    const args = ['-N', '--warmup', '3', '--runs', String(runs), '--export-json', out];
+    const result = spawnSync('hyperfine', [...args, ...commands.map((c) => c.join(' '))], {
+      env,
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    if (result.status === 0) {
+      return JSON.parse(readFileSync(out, 'utf8')).results.map((r) => median(r.times) * 1000);
+    }
+  }
+  return commands.map(([file, ...args]) => {
+    const times = [];
+    for (let i = 0; i < runs + 3; i++) {
+      const start = process.hrtime.bigint();
+      spawnSync(file, args, { env, cwd: root, stdio: 'ignore' });
+      if (i >= 3) times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+    return median(times);
+  });
+}
+
+function generateConfig(count) {
+  const parts = [
+    'common {\n  net { protocol C; max-buffers 20000; }\n  disk { resync-rate 100M; al-extents 3389; }\n}\n',
+  ];
+  for (let i = 0; i < count; i++) {
+    parts.push(`resource r${i} {
+  device /dev/bsr${i} minor ${i};
+  disk /dev/vg/lv${i};
+  meta-disk internal;
+  net { csums-alg crc32c; }
+  on alpha { address 10.99.1.1:${7000 + i}; node-id 0; }
+  on bravo { address 10.99.1.2:${7000 + i}; node-id 1; }
+}
+`);
+  }
+  return parts.join('');
+}
+
+const runs = Number(process.env.BENCH_RUNS ?? 30);
+const example = join(root, 'conf-examples/bsr.conf');
+const [bare, adm] = wallTimes(
+  [
+    ['node', '-e', '0'],
+    ['node', bundle, '-c', example, '-d', 'up', 'r0'],
+  ],
+  runs,
+);
+console.log(`startup: node -e 0 median ${bare.toFixed(1)} ms`);
+console.log(
+  `startup: bsradm -d up r0 median ${adm.toFixed(1)} ms (${(adm / bare).toFixed(2)}x node -e 0; target <= 1.6x)`,
+);
+
+// Parse + plan in process, through the same sources the CLI bundles.
+const big = join(work, 'big.conf');
+writeFileSync(big, generateConfig(500));
+const entry = join(work, 'entry.ts');
+writeFileSync(
+  entry,
+  `export { loadConfig } from ${JSON.stringify(join(root, 'src/config/index.ts'))};
+export { selectResources } from ${JSON.stringify(join(root, 'src/config/local.ts'))};
+export { makeTarget, planCommand } from ${JSON.stringify(join(root, 'src/planner/commands.ts'))};
+export { formatStep } from ${JSON.stringify(join(root, 'src/planner/steps.ts'))};
+`,
+);
+const libFile = join(work, 'lib.mjs');
+await build({
+  entryPoints: [entry],
+  outfile: libFile,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  logLevel: 'error',
+});
+const lib = await import(pathToFileURL(libFile).href);
+const planTimes = [];
+let stepCount = 0;
+for (let i = 0; i < 15; i++) {
+  const start = performance.now();
+  const config = lib.loadConfig(big);
+  const targets = lib.selectResources(config, ['all'], 'alpha').map((r) => lib.makeTarget(r));
+  const steps = lib.planCommand('up', targets).map(lib.formatStep);
+  planTimes.push(performance.now() - start);
+  stepCount = steps.length;
+}
+console.log(
+  `parse+plan: 500 resources, ${stepCount} steps: median ${median(planTimes.slice(3)).toFixed(1)} ms, first run ${planTimes[0].toFixed(1)} ms (target < 300 ms)`,
+);
+const [whole] = wallTimes([['node', bundle, '-c', big, '-d', 'up', 'all']], Math.min(runs, 10));
+console.log(`whole process: bsradm -d up all on 500 resources median ${whole.toFixed(1)} ms`);
+rmSync(work, { recursive: true, force: true });
