@@ -29,6 +29,8 @@ export interface OptionDef {
   notInConfig?: boolean;
   /** A value bsr refuses although the kernel field could carry it, with the reason. */
   refused?: { value: string; reason: string };
+  /** Only given when attaching; changed later through `resize`, not through disk-options. */
+  attachOnly?: boolean;
 }
 
 /** A parsed option value: numbers in the base unit, booleans, enum names, strings; flags are true. */
@@ -120,7 +122,7 @@ export const OPTIONS: readonly OptionDef[] = [
   text('hostname', 'global', undefined),
 
   // disk {}: disk options (attach / disk-options)
-  numeric('size', 'disk', 'disk_conf', 'sectors', 0, 0, Number.MAX_SAFE_INTEGER),
+  { ...numeric('size', 'disk', 'disk_conf', 'sectors', 0, 0, Number.MAX_SAFE_INTEGER), attachOnly: true },
   enumeration('on-io-error', 'disk', 'disk_conf', 'passthrough'),
   numeric('max-passthrough-count', 'disk', 'disk_conf', 'count', 100, 0, 1000000),
   boolean('disk-flushes', 'disk', 'disk_conf', false),

@@ -7,6 +7,7 @@ import { makeTarget, PLANNERS } from './commands';
 import {
   attachSteps,
   bsrsetup,
+  changeableOptions,
   connectStep,
   hasDisk,
   metaDevice,
@@ -75,8 +76,12 @@ function adjustVolumes(wanted: LocalResource, running: LocalResource, steps: Adj
     } else if (!hasDisk(old)) {
       steps.attach.push(...attachSteps(volume));
     } else {
-      const changed = changedOptionArgs(volume.diskOptions, old.diskOptions);
+      const changed = changedOptionArgs(changeableOptions(volume.diskOptions), changeableOptions(old.diskOptions));
       if (changed.length > 0) steps.options.push(bsrsetup('disk-options', volume.minor, ...changed));
+      const size = volume.diskOptions.get('size');
+      if (size && size.value !== old.diskOptions.get('size')?.value) {
+        steps.options.push(bsrsetup('resize', volume.minor, `--size=${size.value}`));
+      }
     }
   }
 }

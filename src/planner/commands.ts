@@ -6,6 +6,7 @@ import {
   attachSteps,
   bsrmeta,
   bsrsetup,
+  changeableOptions,
   connectStep,
   hasDisk,
   newMinorStep,
@@ -71,6 +72,18 @@ const onMetaData =
   ({ volumes }, extra) =>
     volumes.filter(hasDisk).map((v) => bsrmeta(v, command, ...extra));
 
+/**
+ * create-md sizes the bitmap for the peers in the config and records this node's id, unless the
+ * user said otherwise (a node may later get more peers: --max-peers=N leaves room for them).
+ */
+function createMdDefaults({ resource }: Target, extra: string[]): string[] {
+  const given = (flag: string) => extra.some((e) => e === flag || e.startsWith(`${flag}=`));
+  const defaults: string[] = [];
+  if (!given('--max-peers')) defaults.push(`--max-peers=${Math.max(1, resource.peers.length)}`);
+  if (!given('--node-id')) defaults.push(`--node-id=${resource.nodeId}`);
+  return defaults;
+}
+
 function connectPeers({ resource, peers, volumes }: Target, extra: string[]): Step[] {
   return [
     ...peers.flatMap((p) => [...newPeerSteps(resource, p), ...peerDeviceOptionsSteps(resource, p, volumes)]),
@@ -116,7 +129,7 @@ export const PLANNERS: Record<string, Planner> = {
   dstate: onVolumes('dstate'),
   'show-gi': onPeerDevices('show-gi'),
   'get-gi': onPeerDevices('get-gi'),
-  'create-md': onMetaData('create-md'),
+  'create-md': (target, extra) => onMetaData('create-md')(target, [...extra, ...createMdDefaults(target, extra)]),
   'dump-md': onMetaData('dump-md'),
   'wipe-md': onMetaData('wipe-md'),
   'apply-al': onMetaData('apply-al'),
@@ -131,7 +144,9 @@ export const PLANNERS: Record<string, Planner> = {
   'resume-sync': onPeerDevices('resume-sync'),
   'new-current-uuid': onVolumes('new-current-uuid'),
   'disk-options': ({ volumes }, extra) =>
-    volumes.filter(hasDisk).map((v) => bsrsetup('disk-options', v.minor, ...optionArgs(v.diskOptions), ...extra)),
+    volumes
+      .filter(hasDisk)
+      .map((v) => bsrsetup('disk-options', v.minor, ...optionArgs(changeableOptions(v.diskOptions)), ...extra)),
   'net-options': ({ resource, peers }, extra) =>
     peers.map((p) => bsrsetup('net-options', resource.name, p.nodeId, ...optionArgs(p.net), ...extra)),
   'resource-options': ({ resource }, extra) => [
@@ -158,7 +173,7 @@ export const PLANNERS: Record<string, Planner> = {
   'del-minor': onVolumes('del-minor'),
   'suspend-io': onVolumes('suspend-io'),
   'resume-io': onVolumes('resume-io'),
-  'check-resize': onVolumes('check-resize'),
+  'check-resize': onMetaData('check-resize'),
   'apply-persist-role': onResource('apply-persist-role'),
 };
 

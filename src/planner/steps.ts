@@ -30,6 +30,11 @@ export function optionArgs(options: OptionMap): string[] {
   );
 }
 
+/** The options that may change on an attached device (not `size`, which needs resize). */
+export function changeableOptions(options: OptionMap): OptionMap {
+  return new Map([...options].filter(([, entry]) => !entry.def.attachOnly));
+}
+
 export function bsrsetup(...args: (string | number)[]): Step {
   return { program: 'bsrsetup', args: args.map(String) };
 }

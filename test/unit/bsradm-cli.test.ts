@@ -140,7 +140,10 @@ describe('bsradm (built)', () => {
     fresh();
     const run = bsradm(['-c', REFERENCE, 'create-md', 'r0', '--force', '--max-peers', '3'], {}, 'yes\n');
     expect(run.status).toBe(0);
-    expect(run.ran).toEqual(['bsrmeta 1 v09 /dev/sda7 internal create-md --force --max-peers=3', 'answer=yes']);
+    expect(run.ran).toEqual([
+      'bsrmeta 1 v09 /dev/sda7 internal create-md --force --max-peers=3 --node-id=0',
+      'answer=yes',
+    ]);
   });
 
   it('primary --force --skip-check-fs passes both flags to bsrsetup', () => {

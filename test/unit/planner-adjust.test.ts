@@ -85,6 +85,16 @@ describe('adjust', () => {
     ]);
   });
 
+  it('a changed size is a resize, not a disk option', () => {
+    const config = `${R0}
+      disk { size 1G; disk-timeout 50; }
+    }`;
+    expect(adjust(config, R0_RUNNING)).toEqual([
+      'bsrsetup disk-options 0 --disk-timeout=50',
+      'bsrsetup resize 0 --size=2097152',
+    ]);
+  });
+
   it('an option removed from the config goes back to its default', () => {
     const running = R0_RUNNING.replace('protocol C;', 'protocol A;\n      ko-count 9;');
     expect(adjust(`${R0}}`, running)).toEqual(['bsrsetup net-options r0 1 --protocol=C --ko-count=5']);

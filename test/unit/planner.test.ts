@@ -106,8 +106,12 @@ describe('other commands', () => {
     expect(plan(config, 'bravo', 'detach', ['r0'], ['--force'])).toEqual(['bsrsetup detach 0 --force']);
     expect(plan(config, 'bravo', 'verify', ['r1'])).toEqual(['bsrsetup verify r1 0 0', 'bsrsetup verify r1 2 0']);
     expect(plan(config, 'bravo', 'create-md', ['r0'], ['--force'])).toEqual([
-      'bsrmeta 0 v09 /dev/vdb internal create-md --force',
+      'bsrmeta 0 v09 /dev/vdb internal create-md --force --max-peers=1 --node-id=1',
     ]);
+    expect(plan(config, 'charlie', 'create-md', ['r1'])).toEqual([
+      'bsrmeta 1 v09 /dev/vdc internal create-md --max-peers=2 --node-id=2',
+    ]);
+    expect(plan(config, 'charlie', 'check-resize', ['r1'])).toEqual(['bsrmeta 1 v09 /dev/vdc internal check-resize']);
     expect(plan(config, 'bravo', 'new-current-uuid', ['r0'], ['--clear-bitmap'])).toEqual([
       'bsrsetup new-current-uuid 0 --clear-bitmap',
     ]);
