@@ -1,8 +1,8 @@
 // bsrmeta end to end: every command on a sparse file and on a loop device, checked byte for byte
 // against the ABI offsets with DataView (independently of the library's serializer).
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, openSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { metaData } from '../../src/abi/index.js';
 import {
@@ -17,8 +17,10 @@ import {
 import {
   bsrmeta,
   buildCli,
+  CLI,
   loopDevice,
   loopUnavailable,
+  ROOT,
   readAt,
   removeDir,
   sizeOf,
@@ -45,7 +47,10 @@ beforeAll(async () => {
 afterEach(() => {
   for (const d of open.splice(0)) d.close();
 });
-afterAll(() => removeDir(dir));
+afterAll(() => {
+  removeDir(dir);
+  removeDir(dirname(CLI));
+});
 
 let seq = 0;
 type Kind = 'file' | 'loop';
@@ -127,7 +132,7 @@ const mdIn = (d: TestDev, input: string, ...args: string[]) =>
   bsrmeta(['0', 'v09', d.path, 'internal', ...args], input);
 
 for (const kind of ['file', 'loop'] as Kind[]) {
-  describe.skipIf(kind === 'loop' && loopSkip !== undefined)(`bsrmeta on a ${kind}`, () => {
+  describe.skipIf(kind === 'loop' && loopSkip !== undefined)(`bsrmeta on a ${kind}`, { timeout: 60000 }, () => {
     it('create-md writes the documented superblock, a zero AL and a zero bitmap', async () => {
       const d = makeDev(kind, 64 * MiB);
       writeAt(d.path, 0, Buffer.alloc(0));
@@ -515,7 +520,7 @@ for (const kind of ['file', 'loop'] as Kind[]) {
   });
 }
 
-describe('bsrmeta refusals and usage', () => {
+describe('bsrmeta refusals and usage', { timeout: 60000 }, () => {
   it('detects xfs and btrfs reaching into the meta data area', async () => {
     for (const [mkfs, type, size] of [
       ['mkfs.xfs', 'xfs', 512 * MiB],
@@ -576,5 +581,50 @@ describe('bsrmeta refusals and usage', () => {
     } finally {
       execFileSync('umount', [mnt]);
     }
+  });
+});
+
+describe('bsrmeta with a committed dump fixture', { timeout: 60000 }, () => {
+  const fixture = join(ROOT, 'test/fixtures/meta/v09-internal-64M-2peers.dump');
+  const body = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n');
+
+  it('restores the fixture to the documented bytes, dumps it back unchanged, and replays its AL', async () => {
+    const d = makeDev('file', 64 * MiB);
+    expect((await md(d, 'verify-dump', fixture)).status).toBe(0);
+    const r = await md(d, 'restore-md', fixture, '--force');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const l = layoutOf(d.path, 2);
+    const sb = decodeSb(d.path, l.sbOffset);
+    expect(sb.magic).toBe(0x8374026d);
+    expect(sb.currentUuid).toBe(0xc0ffee0000000001n);
+    expect(sb.deviceUuid).toBe(0x5eed5eed12345678n);
+    expect([sb.history(0), sb.history(1), sb.nodeId, sb.bmMaxPeers]).toEqual([0x2222n, 0x3333n, 0, 2]);
+    expect(sb.flags).toBe(F.CONSISTENT | F.WAS_UP_TO_DATE);
+    expect(sb.peer(1)).toEqual({ bitmapUuid: 0x1111n, flags: 0, bitmapIndex: 0 });
+    expect(sb.peer(2)).toEqual({ bitmapUuid: 0xabcdn, flags: metaData.peerFlags.DEVICE_SEEN, bitmapIndex: 1 });
+    // bitmap[0] word 5 and bitmap[1] word 6, interleaved: area words 10 and 13.
+    const bm = readAt(d.path, l.bmStart, 128);
+    expect(bm.readBigUInt64LE(10 * 8)).toBe(0xffn);
+    expect(bm.readBigUInt64LE(13 * 8)).toBe(0x8000000000000001n);
+    expect(body((await md(d, 'dump-md')).stdout)).toBe(body(readFileSync(fixture, 'utf8')));
+    // AL: tr 7 puts extent 14 in slot 0; tr 8 (context [14]) puts extent 16 in slot 1. The device has
+    // 16 extents of data, so extent 16 lies past the end and sets nothing.
+    const applied = await md(d, 'apply-al');
+    expect(applied.stdout).toContain(
+      'Replayed 2 AL transactions: 2 active extents marked out of sync in 2 bitmap slot(s).',
+    );
+    const dataBits = l.bmStart / 4096;
+    for (const slot of [0, 1]) {
+      for (const bit of [14 * 1024, 15 * 1024 - 1]) expect(bitOf(d.path, l, slot, bit)).toBe(true);
+      for (const bit of [14 * 1024 - 1, 15 * 1024, dataBits - 1, dataBits])
+        expect(bitOf(d.path, l, slot, bit)).toBe(false);
+    }
+    // Slot 0's word 5 (0xff) was there before and stays; the new bits are the whole extent 14.
+    expect(readAt(d.path, l.bmStart, 128).readBigUInt64LE(10 * 8)).toBe(0xffn);
   });
 });

@@ -7,9 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const CLI = join(ROOT, 'dist', 'bsrmeta.mjs');
+/**
+ * The bundled CLI under test. It is built the way `npm run build` builds dist/bsrmeta.mjs, but into a
+ * private folder: other people's builds rewrite dist/ at any moment in a shared checkout.
+ */
+export const CLI = join(mkdtempSync(join(tmpdir(), 'bsrmeta-cli-')), 'bsrmeta.mjs');
 
-/** Bundles src/cli/bsrmeta.ts to dist/bsrmeta.mjs the way `npm run build` does (one entry only). */
+/** Bundles src/cli/bsrmeta.ts (one entry, same settings as scripts/build.mjs). */
 export async function buildCli(): Promise<void> {
   await build({
     entryPoints: [join(ROOT, 'src/cli/bsrmeta.ts')],
