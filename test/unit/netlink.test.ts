@@ -174,6 +174,18 @@ describe('errors and acks', () => {
     expect(decodeNlError(msg)).toEqual({ error: -2, requestSeq: 12, ext: {} });
   });
 
+  it('parses a real bsr.ko policy refusal with extack (message, offset, policy)', () => {
+    // Captured in the lab: NEW_MINOR whose ctx_volume (u32) was sent as 2 bytes.
+    const [dgram] = fixture('bsr-new-minor-einval-extack.hex');
+    const [msg] = decodeNlMsgs(dgram);
+    expect(msg.flags).toBe(NLM_F.CAPPED | NLM_F.ACK_TLVS);
+    expect(decodeNlError(msg)).toEqual({
+      error: -22,
+      requestSeq: 2,
+      ext: { message: 'invalid attribute length', offset: 40 },
+    });
+  });
+
   it('parses an extended ack with message and offset (capped)', () => {
     const err =
       '3c000000 0200 0003 09000000 00000000' + // ERROR (60 bytes), flags CAPPED|ACK_TLVS
