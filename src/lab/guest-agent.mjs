@@ -193,8 +193,10 @@ class Port {
     let open = 2;
     let exit;
     let spawnError;
+    let reported = false;
     const finish = () => {
-      if (open > 0 || exit === undefined || session !== this.session) return;
+      if (reported || open > 0 || exit === undefined || session !== this.session) return;
+      reported = true;
       this.procs.delete(id);
       if (spawnError) this.send(133, id, spawnError);
       else this.send(132, id, JSON.stringify(exit));
@@ -226,6 +228,17 @@ class Port {
     child.on('exit', (code, signal) => {
       exit = { code: code ?? 128 + (signalNumber(signal) || 9), signal: signal ?? undefined };
       finish();
+      // Background processes that inherited stdout/stderr would keep the call open: stop waiting
+      // for their output shortly after the command itself has exited.
+      if (open > 0) {
+        setTimeout(() => {
+          if (open <= 0) return;
+          open = 0;
+          finish();
+          child.stdout.destroy();
+          child.stderr.destroy();
+        }, 1000);
+      }
     });
   }
 }

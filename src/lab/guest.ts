@@ -34,7 +34,7 @@ fi
 # The guest kernel's modules where modprobe looks for them.
 mount -t tmpfs tmpfs $R/usr/lib/modules
 mkdir -p $R/usr/lib/modules/$LAB_KVER
-mount --bind "$R$LAB_STATE/kernel/$LAB_KVER/lib/modules/$LAB_KVER" $R/usr/lib/modules/$LAB_KVER
+mount --bind "$R$LAB_MODULES" $R/usr/lib/modules/$LAB_KVER
 echo "$LAB_NODE" > $R/etc/hostname
 hostname "$LAB_NODE"
 printf '127.0.0.1\\tlocalhost\\n127.0.1.1\\t%s\\n' "$LAB_NODE" > $R/etc/hosts
@@ -73,7 +73,7 @@ export interface GuestLink {
 }
 
 /** The per-node settings file (STATE/NODE.boot.sh) sourced by GUEST_INIT. */
-export function bootSettings(o: { kver: string; nodeBin: string; links: GuestLink[] }): string {
+export function bootSettings(o: { kver: string; modules: string; nodeBin: string; links: GuestLink[] }): string {
   const links = o.links.map((l) => [l.mac, l.iface, l.address, l.peer, l.peerAddress].join(',')).join(' ');
-  return `LAB_KVER='${o.kver}'\nLAB_NODE_BIN='${o.nodeBin}'\nLAB_LINKS='${links}'\n`;
+  return `LAB_KVER='${o.kver}'\nLAB_MODULES='${o.modules}'\nLAB_NODE_BIN='${o.nodeBin}'\nLAB_LINKS='${links}'\n`;
 }

@@ -292,7 +292,7 @@ export async function labUp(opts: UpOptions = {}, repoRoot = findRepoRoot()): Pr
   const stateDir = labStateDir(repoRoot);
   const log = opts.log ?? (() => {});
   const nodes = nodesOf(opts.nodes ?? 2);
-  if (!setupDone(stateDir)) await setup(stateDir, { log });
+  if (!setupDone()) await setup(stateDir, { log });
   const kver = hostHeadersKernelVersion();
   if (!kver) throw new Error('no kernel headers');
   await labDown(stateDir);

@@ -56,13 +56,22 @@ export interface KernelPaths {
   initramfs: string;
 }
 
-export function kernelPaths(stateDir: string, kver: string): KernelPaths {
-  const root = join(stateDir, 'kernel', kver);
+/**
+ * The guest kernel cache: BSR_LAB_CACHE, else REPO/.lab/kernel. Shared by every lab of the checkout
+ * (also those with their own BSR_LAB_DIR), so the kernel is fetched once.
+ */
+export function kernelCacheDir(): string {
+  return process.env.BSR_LAB_CACHE ? resolve(process.env.BSR_LAB_CACHE) : join(findRepoRoot(), '.lab', 'kernel');
+}
+
+export function kernelPaths(kver: string): KernelPaths {
+  const cache = kernelCacheDir();
+  const root = join(cache, kver);
   return {
     kver,
     root,
     vmlinuz: join(root, 'boot', `vmlinuz-${kver}`),
     modules: join(root, 'lib', 'modules', kver),
-    initramfs: join(stateDir, 'kernel', `initramfs-${kver}.cpio`),
+    initramfs: join(cache, `initramfs-${kver}.cpio`),
   };
 }

@@ -1,3 +1,171 @@
-export async function runScenarios(_o: { repoRoot: string; filter?: string; keep: boolean }) {
-  return { passed: 0, failed: 0 };
+// The lab scenario runner: `node dist/lab.mjs test [FILTER]`.
+// Discovers test/lab/*.lab.ts, bundles each with esbuild into STATE/scenarios/, boots a fresh lab
+// for each (same node count and disk size as asked), runs it under its time limit, then fails it
+// when a guest kernel log shows a BUG, Oops, WARNING, general protection fault or hung task.
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { labDown, labUp } from './lab.js';
+import { labStateDir } from './paths.js';
+import type { Scenario } from './scenario.js';
+import type { NodeName } from './types.js';
+import { withTimeout } from './util.js';
+import { LabFiles } from './vm.js';
+
+/** Kernel log lines that fail a scenario. */
+export const KERNEL_TROUBLE = /BUG:|Oops|WARNING:|general protection fault|hung_task/;
+
+export interface RunOptions {
+  repoRoot: string;
+  filter?: string;
+  /** Leave the last lab running. */
+  keep: boolean;
+  /** Where scenario files are (default REPO/test/lab). */
+  dir?: string;
+  out?: (line: string) => void;
+}
+
+export interface ScenarioResult {
+  file: string;
+  name: string;
+  ok: boolean;
+  seconds: number;
+  error?: string;
+}
+
+type EsbuildApi = { build: (o: Record<string, unknown>) => Promise<unknown> };
+
+/** esbuild is loaded from the repository's node_modules at run time (it cannot be bundled). */
+async function loadEsbuild(repoRoot: string): Promise<EsbuildApi> {
+  const req = createRequire(join(repoRoot, 'package.json'));
+  const path = req.resolve('esbuild');
+  return (await import(pathToFileURL(path).href)) as EsbuildApi;
+}
+
+async function bundleScenario(esbuild: EsbuildApi, file: string, outDir: string): Promise<string> {
+  const out = join(outDir, `${basename(file, '.ts')}.${Date.now()}.mjs`);
+  await esbuild.build({
+    entryPoints: [file],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    sourcemap: 'inline',
+    logLevel: 'error',
+    external: ['*.node'],
+    banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+  });
+  return out;
+}
+
+/** Kernel trouble lines in every guest's dmesg and in the console logs (which also cover crashed boots). */
+async function kernelTrouble(
+  lab: { nodes: readonly NodeName[]; dmesg(n: NodeName): Promise<string> },
+  files: LabFiles,
+): Promise<string[]> {
+  const found: string[] = [];
+  for (const n of lab.nodes) {
+    const texts: string[] = [];
+    if (files.running(n)) {
+      try {
+        texts.push(await withTimeout(lab.dmesg(n), 30_000, 'dmesg timed out'));
+      } catch (e) {
+        found.push(`${n}: cannot read dmesg: ${(e as Error).message}`);
+      }
+    }
+    try {
+      texts.push(readFileSync(files.consoleLog(n), 'utf8'));
+    } catch {}
+    const seen = new Set<string>();
+    for (const t of texts) {
+      for (const line of t.split('\n')) {
+        if (!KERNEL_TROUBLE.test(line)) continue;
+        const key = line.replace(/^\[\s*[\d.]+\]\s*/, '').trim();
+        if (seen.has(key)) continue;
+        seen.add(key);
+        found.push(`${n}: ${line.trim()}`);
+      }
+    }
+  }
+  return found;
+}
+
+export async function runScenarios(
+  o: RunOptions,
+): Promise<{ passed: number; failed: number; results: ScenarioResult[] }> {
+  const out = o.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const dir = o.dir ?? join(o.repoRoot, 'test', 'lab');
+  const stateDir = labStateDir(o.repoRoot);
+  const files = new LabFiles(stateDir);
+  const bundleDir = join(stateDir, 'scenarios');
+  mkdirSync(bundleDir, { recursive: true });
+  const scenarioFiles = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.lab.ts'))
+        .sort()
+        .map((f) => join(dir, f))
+    : [];
+  const results: ScenarioResult[] = [];
+  const esbuild = scenarioFiles.length ? await loadEsbuild(o.repoRoot) : undefined;
+  for (const file of scenarioFiles) {
+    const t0 = Date.now();
+    let name = basename(file, '.lab.ts');
+    let scenario: Scenario | undefined;
+    try {
+      if (!esbuild) throw new Error('esbuild missing');
+      const bundle = await bundleScenario(esbuild, file, bundleDir);
+      const mod = (await import(pathToFileURL(bundle).href)) as { default?: Scenario };
+      scenario = mod.default;
+      if (!scenario || typeof scenario.run !== 'function') throw new Error('no default-exported Scenario');
+      name = scenario.name || name;
+    } catch (e) {
+      if (o.filter && !basename(file).includes(o.filter)) continue;
+      const r = { file, name, ok: false, seconds: (Date.now() - t0) / 1000, error: (e as Error).message };
+      results.push(r);
+      out(`FAIL ${name} (${r.seconds.toFixed(1)} s): cannot load ${file}: ${r.error}`);
+      continue;
+    }
+    if (o.filter && !basename(file).includes(o.filter) && !name.includes(o.filter)) continue;
+    const s = scenario;
+    let error: string | undefined;
+    const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
+    try {
+      log(`booting ${s.nodes} nodes (${s.diskSize ?? '512M'} disks)`);
+      const lab = await labUp({ nodes: s.nodes, diskSize: s.diskSize ?? '512M' }, o.repoRoot);
+      lab.logger = log;
+      const limit = (s.timeoutSec ?? 300) * 1000;
+      try {
+        await withTimeout(s.run(lab), limit, `timed out after ${s.timeoutSec ?? 300} s`);
+      } catch (e) {
+        error = (e as Error).stack ?? String(e);
+      }
+      const trouble = await kernelTrouble(lab, files);
+      if (trouble.length) {
+        const msg = `kernel log trouble:\n  ${trouble.slice(0, 20).join('\n  ')}`;
+        error = error ? `${error}\n${msg}` : msg;
+      }
+      lab.close();
+    } catch (e) {
+      error = (e as Error).stack ?? String(e);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    results.push({ file, name, ok: !error, seconds, error });
+    if (error) {
+      out(`FAIL ${name} (${seconds.toFixed(1)} s)`);
+      out(
+        error
+          .split('\n')
+          .map((l) => `    ${l}`)
+          .join('\n'),
+      );
+      out(`    (guest consoles: ${files.runDir}/NODE.console.log)`);
+    } else out(`PASS ${name} (${seconds.toFixed(1)} s)`);
+  }
+  if (!o.keep) await labDown(stateDir);
+  const passed = results.filter((r) => r.ok).length;
+  const failed = results.length - passed;
+  out(`${passed} passed, ${failed} failed`);
+  return { passed, failed, results };
 }

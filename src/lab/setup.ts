@@ -147,7 +147,7 @@ async function ensureInitramfs(k: KernelPaths, log: (m: string) => void): Promis
   const stampFile = `${k.initramfs}.stamp`;
   if (existsSync(k.initramfs) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return;
   log('building the initramfs');
-  const stage = `${k.initramfs}.d`;
+  const stage = `${k.initramfs}.${process.pid}.d`;
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(join(stage, 'bin'), { recursive: true });
   mkdirSync(join(stage, 'modules'), { recursive: true });
@@ -157,8 +157,14 @@ async function ensureInitramfs(k: KernelPaths, log: (m: string) => void): Promis
   for (const m of order) copyFileSync(m.path, join(stage, 'modules', `${m.name}.ko`));
   writeFileSync(join(stage, 'modules', 'order'), `${order.map((m) => m.name).join('\n')}\n`);
   writeFileSync(join(stage, 'init'), INIT_SCRIPT, { mode: 0o755 });
-  await runHost('sh', ['-c', `cd "$1" && find . | cpio -o -H newc --quiet > "$2"`, 'sh', stage, `${k.initramfs}.tmp`]);
-  await runHost('mv', [`${k.initramfs}.tmp`, k.initramfs]);
+  await runHost('sh', [
+    '-c',
+    `cd "$1" && find . | cpio -o -H newc --quiet > "$2"`,
+    'sh',
+    stage,
+    `${k.initramfs}.${process.pid}.tmp`,
+  ]);
+  await runHost('mv', [`${k.initramfs}.${process.pid}.tmp`, k.initramfs]);
   writeFileSync(stampFile, stamp);
   rmSync(stage, { recursive: true, force: true });
 }
@@ -170,17 +176,17 @@ export async function setup(stateDir: string, opts: SetupOptions = {}): Promise<
   await ensurePackages(log);
   const kver = hostHeadersKernelVersion();
   if (!kver) throw new Error('no /usr/src/linux-headers-*-amd64: install linux-headers-amd64');
-  const k = kernelPaths(stateDir, kver);
+  const k = kernelPaths(kver);
   await ensureKernel(k, log);
   await ensureInitramfs(k, log);
   return k;
 }
 
 /** True when setup has nothing left to do (cheap check used by `up`). */
-export function setupDone(stateDir: string): boolean {
+export function setupDone(): boolean {
   const kver = hostHeadersKernelVersion();
   if (!kver) return false;
-  const k = kernelPaths(stateDir, kver);
+  const k = kernelPaths(kver);
   if (!existsSync(k.vmlinuz) || !existsSync(`${k.initramfs}.stamp`)) return false;
   try {
     const order = moduleLoadOrder(k.modules, INITRAMFS_MODULES);

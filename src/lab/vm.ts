@@ -127,7 +127,10 @@ export function writeGuestFiles(f: LabFiles, repoRoot: string, state: LabState, 
         peerAddress: addressOf(peer, n),
       };
     });
-  writeFileSync(f.bootSettings(n), bootSettings({ kver: state.kver, nodeBin, links }));
+  writeFileSync(
+    f.bootSettings(n),
+    bootSettings({ kver: state.kver, modules: kernelPaths(state.kver).modules, nodeBin, links }),
+  );
 }
 
 export function qemuArgs(f: LabFiles, k: KernelPaths, state: LabState, n: NodeName): string[] {
@@ -154,7 +157,7 @@ export function qemuArgs(f: LabFiles, k: KernelPaths, state: LabState, n: NodeNa
     '-initrd',
     k.initramfs,
     '-append',
-    `console=ttyS0 loglevel=4 panic=-1 mitigations=off lab.node=${n} lab.state=${f.stateDir}`,
+    `console=ttyS0 loglevel=5 panic=-1 mitigations=off lab.node=${n} lab.state=${f.stateDir}`,
     '-chardev',
     `file,id=console,path=${f.consoleLog(n)},append=on`,
     '-serial',
@@ -200,7 +203,7 @@ export function qemuArgs(f: LabFiles, k: KernelPaths, state: LabState, n: NodeNa
 /** Starts a node's qemu, detached. Resolves once qemu runs (not when the guest is up). */
 export async function startQemu(f: LabFiles, state: LabState, n: NodeName): Promise<number> {
   if (f.running(n)) throw new Error(`${n} is already running`);
-  const k = kernelPaths(f.stateDir, state.kver);
+  const k = kernelPaths(state.kver);
   for (let k2 = 0; k2 < AGENT_PORTS; k2++) rmSync(f.agentLock(n, k2), { force: true });
   rmSync(f.pidFile(n), { force: true });
   const args = qemuArgs(f, k, state, n);
