@@ -25,7 +25,7 @@ export function drbd84Config(lab: Lab, r: Drbd84Resource): string {
     `resource ${r.name} {`,
     `  protocol ${r.protocol};`,
     `  disk { resync-rate ${r.resyncRate ?? '400M'}; c-plan-ahead 0; al-extents 1237; }`,
-    '  net { max-buffers 8000; max-epoch-size 8000; sndbuf-size 0; rcvbuf-size 0; }',
+    '  net { max-buffers 8000; max-epoch-size 8000; sndbuf-size 0; rcvbuf-size 0; ping-int 2; connect-int 2; }',
     host(a, b).trimEnd(),
     host(b, a).trimEnd(),
     '}',
