@@ -974,6 +974,8 @@ enum bsr_packet {
 	P_TRIM = 49,
 	P_RS_DEALLOCATED = 52,
 	P_CONNECTION_FEATURES = 65534,
+	P_INITIAL_META = 65521,
+	P_INITIAL_DATA = 65522,
 };
 
 #endif /* BSR_ABI_H */

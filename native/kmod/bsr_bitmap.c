@@ -10,7 +10,7 @@
 #include <linux/mm.h>
 #include <linux/bitmap.h>
 
-#include "bsr_int.h"
+#include "bsr_net.h"
 
 #define WORDS_PER_PAGE (PAGE_SIZE / sizeof(u64))
 
@@ -247,4 +247,118 @@ int bsr_bm_write_range(struct bsr_device *d, struct bsr_backing *ldev, u64 first
 	first_page = (first_bit / 64) * bm->max_peers / WORDS_PER_PAGE;
 	last_page = ((last_bit / 64) * bm->max_peers + bm->max_peers - 1) / WORDS_PER_PAGE;
 	return bm_write_pages(d, ldev, first_page, last_page);
+}
+
+/* ---------------------------------------------------------------- replication helpers */
+
+void bsr_bm_clear_range(struct bsr_bitmap *bm, unsigned int slot, u64 first_bit, u64 last_bit)
+{
+	unsigned long flags;
+	u64 w, first_w, last_w, page_nr;
+
+	if (slot >= bm->max_peers || first_bit > last_bit || first_bit >= bm->bits)
+		return;
+	if (last_bit >= bm->bits)
+		last_bit = bm->bits - 1;
+	first_w = first_bit / 64;
+	last_w = last_bit / 64;
+	spin_lock_irqsave(&bm->lock, flags);
+	for (w = first_w; w <= last_w; w++) {
+		u64 m = ~0ULL, old;
+		__le64 *p;
+
+		if (w == first_w)
+			m &= ~0ULL << (first_bit % 64);
+		if (w == last_w && (last_bit % 64) != 63)
+			m &= (1ULL << ((last_bit % 64) + 1)) - 1;
+		p = bm_word(bm, w, slot, &page_nr);
+		old = le64_to_cpu(*p);
+		if (old & m) {
+			*p = cpu_to_le64(old & ~m);
+			bm->weight[slot] -= hweight64(old & m);
+			__set_bit(page_nr, bm->dirty);
+		}
+	}
+	spin_unlock_irqrestore(&bm->lock, flags);
+}
+
+bool bsr_bm_test(struct bsr_bitmap *bm, unsigned int slot, u64 bit)
+{
+	unsigned long flags;
+	u64 page_nr;
+	bool set;
+
+	if (slot >= bm->max_peers || bit >= bm->bits)
+		return false;
+	spin_lock_irqsave(&bm->lock, flags);
+	set = le64_to_cpu(*bm_word(bm, bit / 64, slot, &page_nr)) & (1ULL << (bit % 64));
+	spin_unlock_irqrestore(&bm->lock, flags);
+	return set;
+}
+
+/* The first set bit >= from in slot, or bm->bits. */
+u64 bsr_bm_find_next(struct bsr_bitmap *bm, unsigned int slot, u64 from)
+{
+	unsigned long flags;
+	u64 w, page_nr, found = bm->bits;
+
+	if (slot >= bm->max_peers || from >= bm->bits)
+		return bm->bits;
+	spin_lock_irqsave(&bm->lock, flags);
+	for (w = from / 64; w < bm->words; w++) {
+		u64 v = le64_to_cpu(*bm_word(bm, w, slot, &page_nr));
+
+		if (w == from / 64)
+			v &= ~0ULL << (from % 64);
+		if (v) {
+			found = w * 64 + __ffs64(v);
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&bm->lock, flags);
+	return found < bm->bits ? found : bm->bits;
+}
+
+void bsr_bm_get_words(struct bsr_bitmap *bm, unsigned int slot, u64 first_w, u32 n,
+		      __le64 *out)
+{
+	unsigned long flags;
+	u64 page_nr;
+	u32 i;
+
+	spin_lock_irqsave(&bm->lock, flags);
+	for (i = 0; i < n && first_w + i < bm->words; i++)
+		out[i] = *bm_word(bm, first_w + i, slot, &page_nr);
+	spin_unlock_irqrestore(&bm->lock, flags);
+}
+
+void bsr_bm_or_words(struct bsr_bitmap *bm, unsigned int slot, u64 first_w, u32 n,
+		     const __le64 *in)
+{
+	unsigned long flags;
+	u64 page_nr;
+	u32 i;
+
+	if (slot >= bm->max_peers)
+		return;
+	spin_lock_irqsave(&bm->lock, flags);
+	for (i = 0; i < n && first_w + i < bm->words; i++) {
+		__le64 *p = bm_word(bm, first_w + i, slot, &page_nr);
+		u64 old = le64_to_cpu(*p), val = old | le64_to_cpu(in[i]);
+
+		if (first_w + i == bm->words - 1 && (bm->bits % 64))
+			val &= (1ULL << (bm->bits % 64)) - 1;
+		if (val != old) {
+			*p = cpu_to_le64(val);
+			bm->weight[slot] += hweight64(val) - hweight64(old);
+			__set_bit(page_nr, bm->dirty);
+		}
+	}
+	spin_unlock_irqrestore(&bm->lock, flags);
+}
+
+void bsr_bm_set_all(struct bsr_bitmap *bm, unsigned int slot)
+{
+	if (bm->bits)
+		bsr_bm_set_range(bm, 1U << slot, 0, bm->bits - 1);
 }

@@ -209,6 +209,7 @@ struct bsr_conn {
 	enum bsr_connection cstate;
 	enum bsr_role peer_role;
 	struct bsr_opts net_conf;
+	struct bsr_net *net;	/* transport and replication state (bsr_net.h) */
 };
 
 struct bsr_peer_device {
@@ -220,6 +221,7 @@ struct bsr_peer_device {
 	enum bsr_disk peer_disk_state;
 	bool resync_susp_user;
 	struct bsr_opts conf;
+	struct bsr_pd_net *net;	/* replication and resync state (bsr_net.h) */
 };
 
 struct bsr_resource {
@@ -233,15 +235,23 @@ struct bsr_resource {
 	struct list_head connections;
 	struct bsr_opts res_opts;
 	struct bsr_opts node_opts;
+	/* serializes state changes of the network threads with configuration requests */
+	struct mutex adm_mutex;
 };
 
-/* One lower request: a clone of the upper bio, front-padded in bsr_io_bioset. */
+/*
+ * One lower request: a clone of the upper bio, front-padded in bsr_io_bioset.
+ * The upper bio completes when the last reference is gone: the local I/O holds one,
+ * every peer the write was sent to holds one until its protocol's condition holds.
+ */
 struct bsr_req {
 	struct bsr_device *device;
 	struct bio *master;
 	u32 al_first;
 	u32 al_last;
 	bool in_al;
+	atomic_t ref;
+	blk_status_t status;
 	struct bio clone;	/* must be last */
 };
 

@@ -8,7 +8,7 @@
 #include <linux/seq_file.h>
 #include <linux/idr.h>
 
-#include "bsr_int.h"
+#include "bsr_net.h"
 
 #define BSR_MAJOR_PREFERRED 147
 
@@ -124,6 +124,7 @@ struct bsr_resource *bsr_create_resource(const char *name, u32 node_id)
 	r->node_id = node_id;
 	r->role = BSR_ROLE_SECONDARY;
 	spin_lock_init(&r->state_lock);
+	mutex_init(&r->adm_mutex);
 	INIT_LIST_HEAD(&r->devices);
 	INIT_LIST_HEAD(&r->connections);
 	list_add_tail(&r->list, &bsr_resources);
@@ -145,6 +146,10 @@ struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_
 
 	if (!pd)
 		return NULL;
+	if (bsr_pd_net_init(pd)) {
+		kfree(pd);
+		return NULL;
+	}
 	pd->device = d;
 	pd->connection = c;
 	pd->repl_state = BSR_REPLICATION_OFF;
@@ -159,6 +164,7 @@ void bsr_free_peer_device(struct bsr_peer_device *pd)
 	list_del(&pd->dev_list);
 	list_del(&pd->conn_list);
 	bsr_opts_free(&pd->conf);
+	bsr_pd_net_free(pd);
 	kfree(pd);
 }
 
@@ -171,6 +177,10 @@ struct bsr_conn *bsr_create_connection(struct bsr_resource *r, u32 peer)
 		return NULL;
 	c->resource = r;
 	c->peer_node_id = peer;
+	if (bsr_net_init(c)) {
+		kfree(c);
+		return NULL;
+	}
 	c->cstate = BSR_CONNECTION_STANDALONE;
 	c->peer_role = BSR_ROLE_UNKNOWN;
 	INIT_LIST_HEAD(&c->paths);
@@ -185,6 +195,7 @@ fail:
 	while (!list_empty(&c->peer_devices))
 		bsr_free_peer_device(list_first_entry(&c->peer_devices,
 						      struct bsr_peer_device, conn_list));
+	bsr_net_free(c);
 	kfree(c);
 	return NULL;
 }
@@ -193,6 +204,7 @@ void bsr_delete_connection(struct bsr_conn *c)
 {
 	struct bsr_path *p, *tp;
 
+	bsr_net_free(c);	/* stops the connection's threads */
 	while (!list_empty(&c->peer_devices))
 		bsr_free_peer_device(list_first_entry(&c->peer_devices,
 						      struct bsr_peer_device, conn_list));
@@ -376,6 +388,11 @@ static int __init bsr_init(void)
 		err = -ENOMEM;
 		goto out_bioset;
 	}
+	bsr_ack_wq = alloc_workqueue("bsr_ack", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	if (!bsr_ack_wq) {
+		err = -ENOMEM;
+		goto out_wq;
+	}
 
 	bsr_proc = proc_create_single("bsr", 0444, NULL, bsr_proc_show);
 	if (!bsr_proc) {
@@ -393,6 +410,8 @@ static int __init bsr_init(void)
 out_proc:
 	proc_remove(bsr_proc);
 out_wq:
+	if (bsr_ack_wq)
+		destroy_workqueue(bsr_ack_wq);
 	destroy_workqueue(bsr_wq);
 out_bioset:
 	bioset_exit(&bsr_io_bioset);
@@ -426,6 +445,7 @@ static void __exit bsr_exit(void)
 	}
 	idr_destroy(&bsr_minors);
 	proc_remove(bsr_proc);
+	destroy_workqueue(bsr_ack_wq);
 	destroy_workqueue(bsr_wq);
 	bioset_exit(&bsr_io_bioset);
 	unregister_blkdev(bsr_major, "bsr");

@@ -14,7 +14,7 @@
 #include <linux/in6.h>
 #include <net/genetlink.h>
 
-#include "bsr_int.h"
+#include "bsr_net.h"
 
 BSR_DEFINE_POLICIES;
 static const struct nla_policy bsr_top_policy[BSR_NLA_MAX + 1] = BSR_POLICY_TOP;
@@ -463,8 +463,10 @@ static int fill_connection(struct sk_buff *skb, struct bsr_conn *c, u32 portid, 
 	nla_nest_end(skb, nest);
 	nest = nla_nest_start(skb, BSR_NLA_CONNECTION_STATISTICS);
 	if (!nest || nla_put_u8(skb, T_CONNECTION_STATISTICS_CONN_CONGESTED, 0) ||
-	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_AP_IN_FLIGHT, 0, 0) ||
-	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_RS_IN_FLIGHT, 0, 0))
+	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_AP_IN_FLIGHT,
+			      c->net ? atomic64_read(&c->net->ap_in_flight) : 0, 0) ||
+	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_RS_IN_FLIGHT,
+			      c->net ? atomic64_read(&c->net->rs_in_flight) : 0, 0))
 		goto fail;
 	nla_nest_end(skb, nest);
 	if (put_opts(skb, BSR_NLA_NET_CONF, &c->net_conf))
@@ -508,12 +510,13 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 	struct bsr_conn *c = pd->connection;
 	struct bsr_genlmsghdr *h = msg_start(skb, portid, seq, flags, cmd, d->minor);
 	struct bsr_backing *ldev = d->ldev;
-	u64 oos = 0, bm_uuid = 0;
+	u64 oos = 0, bm_uuid = 0, rs_total, rs_done, dbdt, eta;
 	u32 pflags = 0;
 	struct nlattr *nest;
 
 	if (!h)
 		return -EMSGSIZE;
+	bsr_pd_stats(pd, &rs_total, &rs_done, &dbdt, &eta);
 	if (ldev) {
 		s32 s = ldev->md.peers[c->peer_node_id].bitmap_index;
 
@@ -534,10 +537,18 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 	nla_nest_end(skb, nest);
 	nest = nla_nest_start(skb, BSR_NLA_PEER_DEVICE_STATISTICS);
 	if (!nest ||
-	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RECEIVED, 0, 0) ||
-	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_SENT, 0, 0) ||
-	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_PENDING, 0) ||
-	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_UNACKED, 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RECEIVED,
+			      pd->net ? atomic64_read(&pd->net->recv_sect) : 0, 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_SENT,
+			      pd->net ? atomic64_read(&pd->net->sent_sect) : 0, 0) ||
+	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_PENDING,
+			pd->net ? atomic_read(&pd->net->pending) : 0) ||
+	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_UNACKED,
+			pd->net ? atomic_read(&pd->net->unacked) : 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_TOTAL, rs_total, 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_DONE, rs_done, 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_DBDT_KIB, dbdt, 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_ETA_S, eta, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_OUT_OF_SYNC, oos, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RESYNC_FAILED, 0, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_BITMAP_UUID, bm_uuid, 0) ||
@@ -622,6 +633,52 @@ void bsr_notify_path(struct bsr_conn *c, struct bsr_path *p, int type)
 		nlmsg_free(skb);
 		return;
 	}
+	notify_send(skb);
+}
+
+void bsr_notify_helper(struct bsr_peer_device *pd, const char *name, int type, u32 status)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct bsr_genlmsghdr *h;
+	struct nlattr *nest;
+
+	if (!skb)
+		return;
+	h = msg_start(skb, 0, 0, 0, BSR_ADM_HELPER, d->minor);
+	if (!h)
+		goto fail;
+	if (put_ctx(skb, c->resource, &d->vnr, &c->peer_node_id) || put_nh(skb, type))
+		goto fail;
+	nest = nla_nest_start(skb, BSR_NLA_HELPER);
+	if (!nest || nla_put_string(skb, T_HELPER_INFO_HELPER_NAME, name) ||
+	    nla_put_u32(skb, T_HELPER_INFO_HELPER_STATUS, status))
+		goto fail;
+	nla_nest_end(skb, nest);
+	genlmsg_end(skb, h);
+	notify_send(skb);
+	return;
+fail:
+	nlmsg_free(skb);
+}
+
+void bsr_notify_split_brain_event(struct bsr_peer_device *pd)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct bsr_genlmsghdr *h;
+
+	if (!skb)
+		return;
+	h = msg_start(skb, 0, 0, 0, BSR_ADM_SPLIT_BRAIN, d->minor);
+	if (!h || put_ctx(skb, c->resource, &d->vnr, &c->peer_node_id) ||
+	    put_nh(skb, BSR_NOTIFY_CHANGE)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, h);
 	notify_send(skb);
 }
 
@@ -956,8 +1013,17 @@ out:
 
 static int detach_minor(struct adm_ctx *ctx, struct bsr_device *d)
 {
+	struct bsr_conn *c;
+
 	if (!d->ldev)
 		return BSR_RET_NO_ERROR;
+	list_for_each_entry(c, &d->resource->connections, res_list) {
+		if (c->net && c->net->receiver) {
+			SETMSG(ctx, "minor %u: disconnect peer %u before detaching", d->minor,
+			       c->peer_node_id);
+			return BSR_RET_BUSY;
+		}
+	}
 	if (d->resource->role == BSR_ROLE_PRIMARY) {
 		SETMSG(ctx, "refusing to detach minor %u of a Primary: no peer has UpToDate data",
 		       d->minor);
@@ -1030,12 +1096,18 @@ static int bsr_adm_new_c_uuid(struct sk_buff *skb, struct genl_info *info)
 		ret = BSR_RET_NO_DISK;
 		goto out;
 	}
+	mutex_lock(&ctx.resource->adm_mutex);
 	bsr_uuid_new_current(d, ctx.resource->role == BSR_ROLE_PRIMARY, clear_bm);
+	if (clear_bm)
+		bsr_skip_initial_sync(d);
 	if ((clear_bm && bsr_bm_write_all(d, d->ldev)) || bsr_md_write_sb(d, d->ldev)) {
+		mutex_unlock(&ctx.resource->adm_mutex);
 		SETMSG(&ctx, "writing the meta data failed");
 		ret = BSR_RET_IO_ERROR;
 		goto out;
 	}
+	bsr_new_uuid_sent(d, clear_bm);
+	mutex_unlock(&ctx.resource->adm_mutex);
 	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
 out:
 	return adm_finish(&ctx, ret);
@@ -1098,9 +1170,9 @@ static int bsr_adm_set_role(struct sk_buff *skb, struct genl_info *info)
 		goto out;
 	}
 	force = tb[T_SET_ROLE_PARMS_FORCE] && nla_get_u8(tb[T_SET_ROLE_PARMS_FORCE]);
-	ret = bsr_set_role(ctx.resource,
-			   info->genlhdr->cmd == BSR_ADM_PRIMARY ? BSR_ROLE_PRIMARY : BSR_ROLE_SECONDARY,
-			   force, ctx.msg, MSG_LEN);
+	ret = bsr_net_set_role(ctx.resource,
+			       info->genlhdr->cmd == BSR_ADM_PRIMARY ? BSR_ROLE_PRIMARY :
+			       BSR_ROLE_SECONDARY, force, ctx.msg, MSG_LEN);
 out:
 	return adm_finish(&ctx, ret);
 }
@@ -1285,8 +1357,10 @@ out:
 
 static int bsr_adm_connect(struct sk_buff *skb, struct genl_info *info)
 {
+	struct nlattr *tb[T_CONNECT_PARMS_MAX + 1];
 	struct adm_ctx ctx;
-	int ret;
+	bool discard;
+	int ret, err;
 
 	ret = adm_prepare(&ctx, info, NEED_CONN);
 	if (ret != BSR_RET_NO_ERROR)
@@ -1296,27 +1370,146 @@ static int bsr_adm_connect(struct sk_buff *skb, struct genl_info *info)
 		ret = BSR_RET_NO_PATH;
 		goto out;
 	}
+	if (get_set(&ctx, BSR_NLA_CONNECT_PARMS, tb, T_CONNECT_PARMS_MAX,
+		    bsr_connect_parms_policy)) {
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	discard = tb[T_CONNECT_PARMS_DISCARD_MY_DATA] &&
+		  nla_get_u8(tb[T_CONNECT_PARMS_DISCARD_MY_DATA]);
 	if (info->attrs[BSR_NLA_NET_CONF] &&
 	    opts_merge(&ctx.conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, false, info->extack)) {
 		ret = BSR_RET_NO_MEM;
 		goto out;
 	}
-	/* part 1: the state is stored; the TCP transport comes with the replication part */
-	if (ctx.conn->cstate == BSR_CONNECTION_STANDALONE)
-		bsr_set_cstate(ctx.conn, BSR_CONNECTION_CONNECTING);
+	if (bsr_opt_u8(&ctx.conn->net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES, false)) {
+		SETMSG(&ctx, "allow-two-primaries is not supported");
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	if (ctx.conn->net->want_connect && ctx.conn->net->receiver) {
+		SETMSG(&ctx, "already connecting or connected (disconnect first)");
+		goto out;
+	}
+	err = bsr_conn_start(ctx.conn, discard);
+	if (err) {
+		SETMSG(&ctx, "cannot start the connection: %d", err);
+		ret = BSR_RET_NO_MEM;
+	}
 out:
 	return adm_finish(&ctx, ret);
 }
 
 static int bsr_adm_disconnect(struct sk_buff *skb, struct genl_info *info)
 {
+	struct nlattr *tb[T_DISCONNECT_PARMS_MAX + 1];
 	struct adm_ctx ctx;
+	bool force;
 	int ret;
 
 	ret = adm_prepare(&ctx, info, NEED_CONN);
-	if (ret == BSR_RET_NO_ERROR)
-		bsr_set_cstate(ctx.conn, BSR_CONNECTION_STANDALONE);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (get_set(&ctx, BSR_NLA_DISCONNECT_PARMS, tb, T_DISCONNECT_PARMS_MAX,
+		    bsr_disconnect_parms_policy)) {
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	force = tb[T_DISCONNECT_PARMS_FORCE_DISCONNECT] &&
+		nla_get_u8(tb[T_DISCONNECT_PARMS_FORCE_DISCONNECT]);
+	bsr_conn_stop(ctx.conn, force);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+/* ---------------------------------------------------------------- resync control */
+
+static int bsr_adm_sync_ctl(struct sk_buff *skb, struct genl_info *info)
+{
+	u8 cmd = info->genlhdr->cmd;
+	struct bsr_peer_device *pd;
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_PD);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	pd = ctx.pd;
+	mutex_lock(&ctx.resource->adm_mutex);
+	switch (cmd) {
+	case BSR_ADM_INVAL_PEER:
+		if (bsr_adm_start_sync(pd, true, ctx.msg, MSG_LEN))
+			ret = BSR_RET_BUSY;
+		break;
+	case BSR_ADM_PAUSE_SYNC:
+	case BSR_ADM_RESUME_SYNC: {
+		bool pause = cmd == BSR_ADM_PAUSE_SYNC;
+
+		if (pd->resync_susp_user == pause) {
+			SETMSG(&ctx, pause ? "resync already paused" : "resync not paused");
+			ret = BSR_RET_BUSY;
+			break;
+		}
+		pd->resync_susp_user = pause;
+		if (pause && pd->repl_state == BSR_REPLICATION_SYNCSOURCE)
+			pd->repl_state = BSR_REPLICATION_PAUSEDSYNCS;
+		else if (pause && pd->repl_state == BSR_REPLICATION_SYNCTARGET)
+			pd->repl_state = BSR_REPLICATION_PAUSEDSYNCT;
+		else if (!pause && !pd->net->resync_susp_peer &&
+			 pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS)
+			pd->repl_state = BSR_REPLICATION_SYNCSOURCE;
+		else if (!pause && !pd->net->resync_susp_peer &&
+			 pd->repl_state == BSR_REPLICATION_PAUSEDSYNCT)
+			pd->repl_state = BSR_REPLICATION_SYNCTARGET;
+		if (pd->connection->net->net_ok)
+			bsr_send_state(pd);
+		bsr_rs_kick(pd->connection->net);
+		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+		break;
+	}
+	}
+	mutex_unlock(&ctx.resource->adm_mutex);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_invalidate(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[T_INVALIDATE_PARMS_MAX + 1];
+	struct bsr_peer_device *pd, *use = NULL;
+	struct adm_ctx ctx;
+	s32 from = -1;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_MINOR);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (get_set(&ctx, BSR_NLA_INVALIDATE_PARMS, tb, T_INVALIDATE_PARMS_MAX,
+		    bsr_invalidate_parms_policy)) {
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	if (tb[T_INVALIDATE_PARMS_SYNC_FROM_PEER_NODE_ID])
+		from = nla_get_s32(tb[T_INVALIDATE_PARMS_SYNC_FROM_PEER_NODE_ID]);
+	mutex_lock(&ctx.resource->adm_mutex);
+	list_for_each_entry(pd, &ctx.device->peer_devices, dev_list) {
+		if (from >= 0 && pd->connection->peer_node_id != (u32)from)
+			continue;
+		if (pd->repl_state == BSR_REPLICATION_ESTABLISHED &&
+		    pd->peer_disk_state == BSR_DISK_UPTODATE) {
+			use = pd;
+			break;
+		}
+	}
+	if (!use) {
+		SETMSG(&ctx, "invalidate needs a connected peer with UpToDate data");
+		ret = BSR_RET_BUSY;
+	} else if (bsr_adm_start_sync(use, false, ctx.msg, MSG_LEN)) {
+		ret = BSR_RET_BUSY;
+	}
+	mutex_unlock(&ctx.resource->adm_mutex);
+out:
 	return adm_finish(&ctx, ret);
 }
 
@@ -1400,7 +1593,7 @@ static int bsr_adm_down(struct sk_buff *skb, struct genl_info *info)
 	if (ret != BSR_RET_NO_ERROR)
 		goto out;
 	r = ctx.resource;
-	ret = bsr_set_role(r, BSR_ROLE_SECONDARY, false, ctx.msg, MSG_LEN);
+	ret = bsr_net_set_role(r, BSR_ROLE_SECONDARY, false, ctx.msg, MSG_LEN);
 	if (ret != BSR_RET_NO_ERROR)
 		goto out;
 	spin_lock_irq(&r->state_lock);
@@ -1597,6 +1790,10 @@ static const struct genl_ops bsr_genl_ops[] = {
 	ADM(NEW_PATH, bsr_adm_path),
 	ADM(DEL_PEER, bsr_adm_del_peer),
 	ADM(DEL_PATH, bsr_adm_path),
+	ADM(INVALIDATE, bsr_adm_invalidate),
+	ADM(INVAL_PEER, bsr_adm_sync_ctl),
+	ADM(PAUSE_SYNC, bsr_adm_sync_ctl),
+	ADM(RESUME_SYNC, bsr_adm_sync_ctl),
 };
 
 static const struct genl_multicast_group bsr_mcgrps[] = {

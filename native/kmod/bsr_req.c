@@ -8,7 +8,7 @@
  */
 #include <linux/bio.h>
 
-#include "bsr_int.h"
+#include "bsr_net.h"
 
 #define EXT_SHIFT_SECT (BSR_AL_EXT_SHIFT - 9)
 #define BM_SHIFT_SECT (BSR_BM_BLOCK_SHIFT - 9)
@@ -40,27 +40,42 @@ static void bsr_master_done(struct bsr_device *d, struct bio *master)
 	bio_endio(master);
 }
 
-static void bsr_endio(struct bio *clone)
+/*
+ * The last reference of a request: its activity log extents are released, the upper
+ * bio completes and the clone (holding the request) is freed.
+ */
+void bsr_req_put(struct bsr_req *req)
 {
-	struct bsr_req *req = container_of(clone, struct bsr_req, clone);
 	struct bsr_device *d = req->device;
 	struct bio *master = req->master;
 
-	if (unlikely(clone->bi_status)) {
-		master->bi_status = clone->bi_status;
-		pr_err_ratelimited("bsr: %s: lower device I/O error %d at sector %llu\n",
-				   d->disk->disk_name, blk_status_to_errno(clone->bi_status),
-				   (u64)clone->bi_iter.bi_sector);
-	}
+	if (!atomic_dec_and_test(&req->ref))
+		return;
 	if (req->in_al)
 		bsr_al_complete(&d->ldev->al, req->al_first, req->al_last);
-	bio_put(clone);
-	atomic_dec(&d->lower_pending);
+	if (unlikely(req->status))
+		master->bi_status = req->status;
+	bio_put(&req->clone);
 	bsr_master_done(d, master);
 	bsr_put_ldev(d);
 }
 
-/* Holds a local reference that bsr_endio() drops. */
+static void bsr_endio(struct bio *clone)
+{
+	struct bsr_req *req = container_of(clone, struct bsr_req, clone);
+	struct bsr_device *d = req->device;
+
+	if (unlikely(clone->bi_status)) {
+		req->status = clone->bi_status;
+		pr_err_ratelimited("bsr: %s: lower device I/O error %d at sector %llu\n",
+				   d->disk->disk_name, blk_status_to_errno(clone->bi_status),
+				   (u64)clone->bi_iter.bi_sector);
+	}
+	atomic_dec(&d->lower_pending);
+	bsr_req_put(req);
+}
+
+/* Holds a local reference that bsr_req_put() drops. */
 static void bsr_submit_lower(struct bsr_device *d, struct bsr_backing *ldev, struct bio *bio,
 			     bool in_al, u32 first, u32 last)
 {
@@ -82,12 +97,22 @@ static void bsr_submit_lower(struct bsr_device *d, struct bsr_backing *ldev, str
 	req->in_al = in_al;
 	req->al_first = first;
 	req->al_last = last;
+	req->status = BLK_STS_OK;
+	/* the local I/O and the submitter hold one reference each */
+	atomic_set(&req->ref, 2);
 	if (op_is_write(bio_op(bio)) && !READ_ONCE(d->disk_flushes))
 		clone->bi_opf &= ~(REQ_PREFLUSH | REQ_FUA);
 	clone->bi_end_io = bsr_endio;
 	clone->bi_private = req;
 	atomic_inc(&d->lower_pending);
+	if (op_is_write(bio_op(bio))) {
+		if (bio_sectors(bio))
+			bsr_replicate_write(d, req, bio);
+		else
+			bsr_replicate_flush(d, req);
+	}
 	submit_bio_noacct(clone);
+	bsr_req_put(req);
 }
 
 static void bsr_do_write(struct bsr_device *d, struct bsr_backing *ldev, struct bio *bio,

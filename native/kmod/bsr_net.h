@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * bsr: replication over TCP (engine part 2).
+ *
+ * Per connection two TCP streams: "data" carries the handshake, replicated writes,
+ * barriers, bitmaps and resync data; "meta" carries acks and pings only, so that they
+ * never queue behind bulk data. Threads of one connection:
+ *  - the receiver (bsr_r_RES_PEER): connects (or accepts), runs the handshake, then
+ *    receives and applies the data stream; on any error it tears the connection down
+ *    and, unless told to stop, tries again every connect-int;
+ *  - the meta receiver (bsr_m_RES_PEER): acks and pings, keep-alive;
+ *  - the resync thread (bsr_s_RES_PEER) while this node is SyncSource;
+ *  - ack_work (on bsr_ack_wq) sends the acks of completed peer writes.
+ *
+ * Locking: net->data_mutex / net->meta_mutex serialize senders of one stream;
+ * net->lock (irq-safe spinlock) guards the transfer log and the peer request lists;
+ * resource->adm_mutex serializes handshake decisions and sync state changes with
+ * configuration requests. Threads never take the genl mutex.
+ */
+#ifndef BSR_NET_H
+#define BSR_NET_H
+
+#include <linux/hashtable.h>
+#include <linux/kthread.h>
+#include <linux/net.h>
+#include <crypto/hash.h>
+
+#include "bsr_int.h"
+
+/* ------------------------------------------------------------------ wire format */
+
+struct p_header100 {
+	__be32 magic;
+	__be16 volume;
+	__be16 command;
+	__be32 length;		/* payload bytes after this header */
+	__be32 pad;
+} __packed;
+
+struct p_features {
+	__be32 protocol_min;
+	__be32 feature_flags;
+	__be32 protocol_max;
+	__be32 sender_node_id;
+	__be32 receiver_node_id;
+	__be32 reserved[3];
+} __packed;
+
+#define CF_DISCARD_MY_DATA 1
+
+struct p_protocol {
+	__be32 protocol;
+	__be32 after_sb_0p;
+	__be32 after_sb_1p;
+	__be32 after_sb_2p;
+	__be32 conn_flags;
+	__be32 two_primaries;
+} __packed;
+
+struct p_sizes {
+	__be64 d_size;		/* usable backing sectors */
+	__be64 u_size;		/* user requested size (0: all) */
+	__be64 c_size;		/* current capacity */
+	__be32 max_bio_size;
+	__be32 flags;
+} __packed;
+
+#define UUID_FLAG_DISCARD_MY_DATA 1ULL
+#define UUID_FLAG_CRASHED_PRIMARY 2ULL
+#define UUID_FLAG_RESYNC_DONE 4ULL
+#define UUID_FLAG_SKIP_INITIAL_SYNC 8ULL
+#define UUID_FLAG_NEW_DATAGEN 16ULL
+#define BSR_WIRE_HISTORY 8
+
+struct p_uuids {
+	__be64 current_uuid;
+	__be64 bitmap_uuid;	/* the sender's bitmap UUID for the receiver */
+	__be64 history[BSR_WIRE_HISTORY];
+	__be64 dirty_bits;
+	__be64 flags;
+} __packed;
+
+struct p_state {
+	__be32 role;
+	__be32 disk;
+	__be32 repl;
+	__be32 flags;
+} __packed;
+
+#define DP_FUA 16
+#define DP_FLUSH 32
+#define DP_SEND_RECEIVE_ACK 128
+#define DP_SEND_WRITE_ACK 256
+
+struct p_data {
+	__be64 sector;
+	__be64 block_id;
+	__be32 seq_num;
+	__be32 dp_flags;
+} __packed;
+
+struct p_block_ack {
+	__be64 sector;
+	__be64 block_id;
+	__be32 blksize;
+	__be32 seq_num;
+} __packed;
+
+struct p_barrier {
+	__be32 barrier;
+	__be32 pad;
+} __packed;
+
+struct p_barrier_ack {
+	__be32 barrier;
+	__be32 set_size;
+} __packed;
+
+#define BM_FLAG_LAST 1
+#define BM_CHUNK_WORDS 512
+
+struct p_bitmap {
+	__be64 word_offset;
+	__be32 n_words;
+	__be32 flags;
+	/* n_words little-endian 64-bit words follow */
+} __packed;
+
+#define SYNC_FLAG_FULL 1
+
+struct p_sync_start {
+	__be32 flags;
+	__be32 pad;
+} __packed;
+
+#define BSR_AUTH_CHALLENGE_LEN 64
+#define BSR_MAX_DATA_SIZE (1U << 20)
+#define BSR_RS_MAX_SIZE (128U << 10)
+#define BSR_RS_MAX_BLOCKS (BSR_RS_MAX_SIZE >> BSR_BM_BLOCK_SHIFT)
+
+/* ------------------------------------------------------------------ objects */
+
+/* Primary side: one write (or flush) sent to one peer, until that peer is done with it. */
+struct bsr_tle {
+	struct list_head list;		/* net->tl, in send order */
+	struct hlist_node hash;		/* by id */
+	struct bsr_req *req;		/* holds a reference while the remote condition is open */
+	struct bsr_peer_device *pd;
+	u64 id;
+	sector_t sector;
+	u32 size;
+	u32 epoch;
+	bool is_barrier;
+	bool recv_acked;
+	unsigned long start;		/* jiffies */
+};
+
+/* Secondary side: a write (or resync write) received from the peer. */
+struct bsr_peer_req {
+	struct list_head list;		/* net->active_ee, then net->done_ee */
+	struct bsr_peer_device *pd;
+	u64 block_id;
+	sector_t sector;
+	u32 size;
+	u32 seq;
+	u32 dp_flags;
+	bool resync;
+	atomic_t pending_bios;
+	blk_status_t status;
+	unsigned int n_pages;
+	struct page *pages[];
+};
+
+/* SyncSource: one resync read in flight. */
+struct bsr_rs_req {
+	struct list_head list;
+	struct bsr_peer_device *pd;
+	sector_t sector;
+	u32 size;
+	blk_status_t status;
+	unsigned int n_pages;
+	struct page *pages[BSR_RS_MAX_BLOCKS];
+};
+
+struct bsr_net {
+	struct bsr_conn *conn;
+	struct task_struct *receiver;
+	struct task_struct *meta_rx;
+	struct task_struct *resync;
+	bool want_connect;		/* config: not StandAlone */
+	bool discard_my_data;		/* config: connect --discard-my-data */
+	bool net_ok;			/* handshake done, replicating */
+	enum bsr_connection fail_state;	/* the reason of the next teardown */
+
+	struct socket *data_sock;
+	struct socket *meta_sock;
+	struct socket *listen_sock;
+	struct mutex data_mutex;
+	struct mutex meta_mutex;
+
+	/* negotiated */
+	u32 agreed_pro_version;
+	u32 protocol;			/* 1 = A, 2 = B, 3 = C */
+	bool peer_discard_my_data;
+
+	spinlock_t lock;
+	struct list_head tl;
+	DECLARE_HASHTABLE(tl_hash, 8);
+	u64 next_id;
+	u32 cur_epoch;			/* current epoch number of writes sent */
+	u32 epoch_writes;		/* writes sent in cur_epoch */
+	wait_queue_head_t tl_wait;
+
+	struct list_head active_ee;
+	struct list_head done_ee;
+	wait_queue_head_t ee_wait;
+	u32 rx_epoch_writes;		/* writes received since the last barrier */
+	struct work_struct ack_work;
+
+	/* keep-alive */
+	bool ping_pending;
+	unsigned long last_rx;
+
+	wait_queue_head_t rs_wait;	/* the resync thread */
+	atomic_t rs_kick;
+	atomic64_t ap_in_flight;	/* sectors */
+	atomic64_t rs_in_flight;	/* sectors */
+	char thread_tag[48];
+};
+
+struct bsr_pd_net {
+	/* the peer's data generation as last received */
+	u64 peer_current;
+	u64 peer_bitmap;
+	u64 peer_history[BSR_WIRE_HISTORY];
+	u64 peer_flags;
+	u64 peer_d_size;
+	bool uuids_received;
+	bool sizes_received;
+	bool state_received;
+
+	/* bitmap exchange */
+	bool bm_sent;
+	bool bm_received;
+	u64 bm_rx_words;
+
+	/* resync progress (sectors) */
+	u64 rs_total;
+	u64 rs_cursor;			/* next bit to look at */
+	unsigned long rs_start;
+	unsigned long rs_mark_time;
+	u64 rs_mark_left;
+	u64 rs_dbdt_kib;
+	spinlock_t rs_lock;
+	struct list_head rs_done;	/* read completions to send */
+	unsigned long *app_written;	/* SyncTarget: blocks the peer's writes replaced */
+	u64 app_bits;
+	unsigned long rs_tick_start;
+	u64 rs_budget_left;
+	u32 rs_plan;			/* controller: sectors planned per tick */
+	u64 rs_ctl_last_inflight;
+	bool resync_susp_peer;
+
+	atomic64_t sent_sect;
+	atomic64_t recv_sect;
+	atomic_t unacked;
+	atomic_t pending;
+};
+
+/* bsr_transport.c */
+int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int flags);
+int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout);
+int bsr_send_packet(struct bsr_conn *c, bool meta, enum bsr_packet cmd, u16 vnr,
+		    const void *payload, u32 len);
+int bsr_send_packet_locked(struct socket *sock, enum bsr_packet cmd, u16 vnr,
+			   const void *payload, u32 len, unsigned int flags);
+int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *len,
+		    bool may_timeout);
+int bsr_establish(struct bsr_conn *c);
+void bsr_sock_shutdown(struct bsr_net *n);
+void bsr_sock_release_all(struct bsr_net *n);
+int bsr_auth(struct bsr_conn *c);
+
+/* bsr_receiver.c */
+int bsr_net_init(struct bsr_conn *c);
+void bsr_net_free(struct bsr_conn *c);
+int bsr_pd_net_init(struct bsr_peer_device *pd);
+void bsr_pd_net_free(struct bsr_peer_device *pd);
+int bsr_conn_start(struct bsr_conn *c, bool discard_my_data);
+void bsr_conn_stop(struct bsr_conn *c, bool force);
+void bsr_conn_fail(struct bsr_conn *c, enum bsr_connection why);
+int bsr_send_state(struct bsr_peer_device *pd);
+int bsr_send_uuids(struct bsr_peer_device *pd, u64 flags);
+void bsr_ack_work(struct work_struct *w);
+extern struct workqueue_struct *bsr_ack_wq;
+
+/* bsr_sender.c */
+void bsr_req_put(struct bsr_req *req);
+void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *bio);
+bool bsr_replicate_flush(struct bsr_device *d, struct bsr_req *req);
+void bsr_got_block_ack(struct bsr_conn *c, enum bsr_packet cmd, const struct p_block_ack *p);
+void bsr_got_barrier_ack(struct bsr_conn *c, u32 barrier);
+void bsr_tl_clear(struct bsr_conn *c);
+int bsr_tl_drain(struct bsr_conn *c, long timeout);
+void bsr_tl_check_timeouts(struct bsr_conn *c);
+int bsr_send_barrier(struct bsr_conn *c);
+
+/* bsr_sync.c */
+enum bsr_sync_decision {
+	SYNC_NONE,
+	SYNC_SOURCE_BITMAP,
+	SYNC_TARGET_BITMAP,
+	SYNC_SOURCE_FULL,
+	SYNC_TARGET_FULL,
+	SYNC_SPLIT_BRAIN,
+	SYNC_UNRELATED,
+};
+int bsr_sync_handshake(struct bsr_peer_device *pd);
+int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full);
+int bsr_send_bitmap(struct bsr_peer_device *pd);
+int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
+			  const __le64 *words, u32 n);
+void bsr_resync_finished_target(struct bsr_peer_device *pd);
+void bsr_rs_got_ack(struct bsr_peer_device *pd, sector_t sector, u32 size, bool ok);
+void bsr_resync_stop(struct bsr_conn *c);
+bool bsr_pd_syncing(struct bsr_peer_device *pd);
+void bsr_pd_stats(struct bsr_peer_device *pd, u64 *rs_total, u64 *rs_done, u64 *dbdt,
+		  u64 *eta);
+int bsr_adm_start_sync(struct bsr_peer_device *pd, bool source, char *msg, size_t len);
+void bsr_notify_split_brain(struct bsr_peer_device *pd);
+void bsr_free_app_written(struct bsr_peer_device *pd);
+int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
+		     size_t len);
+void bsr_skip_initial_sync(struct bsr_device *d);
+void bsr_new_uuid_sent(struct bsr_device *d, bool skip_sync);
+void bsr_mark_app_written(struct bsr_peer_device *pd, sector_t sector, u32 size);
+bool bsr_app_written(struct bsr_peer_device *pd, u64 bit);
+
+/* bsr_nl.c */
+void bsr_notify_helper(struct bsr_peer_device *pd, const char *name, int type, u32 status);
+void bsr_notify_split_brain_event(struct bsr_peer_device *pd);
+
+/* bitmap helpers (bsr_bitmap.c) */
+void bsr_bm_clear_range(struct bsr_bitmap *bm, unsigned int slot, u64 first_bit, u64 last_bit);
+bool bsr_bm_test(struct bsr_bitmap *bm, unsigned int slot, u64 bit);
+u64 bsr_bm_find_next(struct bsr_bitmap *bm, unsigned int slot, u64 from);
+void bsr_bm_get_words(struct bsr_bitmap *bm, unsigned int slot, u64 first_w, u32 n, __le64 *out);
+void bsr_bm_or_words(struct bsr_bitmap *bm, unsigned int slot, u64 first_w, u32 n,
+		     const __le64 *in);
+void bsr_bm_set_all(struct bsr_bitmap *bm, unsigned int slot);
+
+/* kthread_should_stop() for code that also runs in tasks that are not kthreads */
+static inline bool bsr_should_stop(void)
+{
+	return (current->flags & PF_KTHREAD) && kthread_should_stop();
+}
+
+static inline void bsr_rs_kick(struct bsr_net *n)
+{
+	atomic_set(&n->rs_kick, 1);
+	wake_up(&n->rs_wait);
+}
+
+static inline int bsr_pd_slot(struct bsr_peer_device *pd)
+{
+	struct bsr_backing *ldev = pd->device->ldev;
+	s32 s;
+
+	if (!ldev)
+		return -1;
+	s = ldev->md.peers[pd->connection->peer_node_id].bitmap_index;
+	if (s < 0 || s >= (s32)ldev->bm.max_peers)
+		return -1;
+	return s;
+}
+
+#endif /* BSR_NET_H */

@@ -1,0 +1,1255 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bsr: connection life cycle and the receiving side.
+ *
+ * The receiver thread of a connection connects, runs the handshake (features, optional
+ * CRAM-HMAC, PROTOCOL, then per volume SIZES, UUIDS, STATE and the sync decision) and
+ * then applies the data stream. Every packet is checked before it is used: magic,
+ * length bounds for its type, volume number, sector range against the device size. A
+ * bad packet drops the connection (ProtocolError); nothing a peer sends can crash us.
+ */
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/delay.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <net/sock.h>
+
+#include "bsr_net.h"
+
+struct workqueue_struct *bsr_ack_wq;
+
+static int receiver_thread(void *arg);
+static int meta_thread(void *arg);
+
+/* ------------------------------------------------------------------ objects */
+
+int bsr_net_init(struct bsr_conn *c)
+{
+	struct bsr_net *n = kzalloc(sizeof(*n), GFP_KERNEL);
+
+	if (!n)
+		return -ENOMEM;
+	n->conn = c;
+	mutex_init(&n->data_mutex);
+	mutex_init(&n->meta_mutex);
+	spin_lock_init(&n->lock);
+	INIT_LIST_HEAD(&n->tl);
+	hash_init(n->tl_hash);
+	init_waitqueue_head(&n->tl_wait);
+	INIT_LIST_HEAD(&n->active_ee);
+	INIT_LIST_HEAD(&n->done_ee);
+	init_waitqueue_head(&n->ee_wait);
+	INIT_WORK(&n->ack_work, bsr_ack_work);
+	init_waitqueue_head(&n->rs_wait);
+	atomic64_set(&n->ap_in_flight, 0);
+	atomic64_set(&n->rs_in_flight, 0);
+	n->cur_epoch = 1;
+	snprintf(n->thread_tag, sizeof(n->thread_tag), "%s/%u", c->resource->name,
+		 c->peer_node_id);
+	c->net = n;
+	return 0;
+}
+
+void bsr_net_free(struct bsr_conn *c)
+{
+	if (!c->net)
+		return;
+	bsr_conn_stop(c, true);
+	kfree(c->net);
+	c->net = NULL;
+}
+
+int bsr_pd_net_init(struct bsr_peer_device *pd)
+{
+	struct bsr_pd_net *p = kzalloc(sizeof(*p), GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	spin_lock_init(&p->rs_lock);
+	INIT_LIST_HEAD(&p->rs_done);
+	atomic64_set(&p->sent_sect, 0);
+	atomic64_set(&p->recv_sect, 0);
+	pd->net = p;
+	return 0;
+}
+
+void bsr_pd_net_free(struct bsr_peer_device *pd)
+{
+	if (pd->net) {
+		bsr_free_app_written(pd);
+		kfree(pd->net);
+	}
+	pd->net = NULL;
+}
+
+/* ------------------------------------------------------------------ state helpers */
+
+/* Any thread: make the receiver tear the connection down (first reason wins). */
+void bsr_conn_fail(struct bsr_conn *c, enum bsr_connection why)
+{
+	struct bsr_net *n = c->net;
+
+	spin_lock_irq(&n->lock);
+	if (!n->fail_state)
+		n->fail_state = why;
+	spin_unlock_irq(&n->lock);
+	WRITE_ONCE(n->net_ok, false);
+	bsr_sock_shutdown(n);
+}
+
+int bsr_send_state(struct bsr_peer_device *pd)
+{
+	struct bsr_conn *c = pd->connection;
+	struct p_state p = {
+		.role = cpu_to_be32(READ_ONCE(c->resource->role)),
+		.disk = cpu_to_be32(READ_ONCE(pd->device->disk_state)),
+		.repl = cpu_to_be32(pd->repl_state),
+		.flags = cpu_to_be32(pd->resync_susp_user ? 1 : 0),
+	};
+
+	return bsr_send_packet(c, false, P_STATE, pd->device->vnr, &p, sizeof(p));
+}
+
+int bsr_send_uuids(struct bsr_peer_device *pd, u64 flags)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	struct p_uuids p;
+	int i;
+
+	memset(&p, 0, sizeof(p));
+	if (bsr_get_ldev(d)) {
+		struct bsr_md *md = &d->ldev->md;
+
+		p.current_uuid = cpu_to_be64(md->current_uuid);
+		p.bitmap_uuid = cpu_to_be64(md->peers[c->peer_node_id].bitmap_uuid);
+		for (i = 0; i < BSR_WIRE_HISTORY; i++)
+			p.history[i] = cpu_to_be64(md->history_uuids[i]);
+		if (bsr_pd_slot(pd) >= 0)
+			p.dirty_bits = cpu_to_be64(d->ldev->bm.weight[bsr_pd_slot(pd)]);
+		if (md->flags & BSR_MDF_CRASHED_PRIMARY)
+			flags |= UUID_FLAG_CRASHED_PRIMARY;
+		bsr_put_ldev(d);
+	}
+	if (c->net->discard_my_data)
+		flags |= UUID_FLAG_DISCARD_MY_DATA;
+	p.flags = cpu_to_be64(flags);
+	return bsr_send_packet(c, false, P_UUIDS, d->vnr, &p, sizeof(p));
+}
+
+static int send_sizes(struct bsr_peer_device *pd)
+{
+	struct bsr_device *d = pd->device;
+	struct p_sizes p;
+
+	memset(&p, 0, sizeof(p));
+	if (bsr_get_ldev(d)) {
+		p.d_size = cpu_to_be64(d->ldev->data_avail);
+		bsr_put_ldev(d);
+	}
+	p.c_size = cpu_to_be64(get_capacity(d->disk));
+	p.max_bio_size = cpu_to_be32(BSR_MAX_DATA_SIZE);
+	return bsr_send_packet(pd->connection, false, P_SIZES, d->vnr, &p, sizeof(p));
+}
+
+/* ------------------------------------------------------------------ packet input */
+
+/* Exact or bounded payload sizes per type; false: the packet is malformed. */
+static bool len_ok(enum bsr_packet cmd, u32 len)
+{
+	switch (cmd) {
+	case P_DATA:
+		return len > sizeof(struct p_data) &&
+		       len - sizeof(struct p_data) <= BSR_MAX_DATA_SIZE &&
+		       !((len - sizeof(struct p_data)) & 511);
+	case P_RS_DATA_REPLY:
+		return len > sizeof(struct p_data) &&
+		       len - sizeof(struct p_data) <= BSR_RS_MAX_SIZE &&
+		       !((len - sizeof(struct p_data)) & ((1U << BSR_BM_BLOCK_SHIFT) - 1));
+	case P_BARRIER:
+		return len == sizeof(struct p_barrier);
+	case P_BITMAP:
+		return len > sizeof(struct p_bitmap) &&
+		       len <= sizeof(struct p_bitmap) + BM_CHUNK_WORDS * 8 &&
+		       !((len - sizeof(struct p_bitmap)) & 7);
+	case P_UUIDS:
+		return len == sizeof(struct p_uuids);
+	case P_SIZES:
+		return len == sizeof(struct p_sizes);
+	case P_STATE:
+		return len == sizeof(struct p_state);
+	case P_BECOME_SYNC_TARGET:
+	case P_BECOME_SYNC_SOURCE:
+		return len == sizeof(struct p_sync_start);
+	case P_PING:
+	case P_PING_ACK:
+		return len == 0;
+	case P_RECV_ACK:
+	case P_WRITE_ACK:
+	case P_RS_WRITE_ACK:
+	case P_NEG_ACK:
+	case P_NEG_RS_DREPLY:
+		return len == sizeof(struct p_block_ack);
+	case P_BARRIER_ACK:
+		return len == sizeof(struct p_barrier_ack);
+	case P_PROTOCOL:
+		return len == sizeof(struct p_protocol);
+	case P_CONNECTION_FEATURES:
+		return len == sizeof(struct p_features);
+	default:
+		return false;
+	}
+}
+
+static bool per_volume(enum bsr_packet cmd)
+{
+	switch (cmd) {
+	case P_DATA:
+	case P_RS_DATA_REPLY:
+	case P_BITMAP:
+	case P_UUIDS:
+	case P_SIZES:
+	case P_STATE:
+	case P_BECOME_SYNC_TARGET:
+	case P_BECOME_SYNC_SOURCE:
+	case P_RS_WRITE_ACK:
+	case P_NEG_RS_DREPLY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+struct pkt {
+	enum bsr_packet cmd;
+	u16 vnr;
+	u32 len;
+	struct bsr_peer_device *pd;
+	union {
+		struct p_features features;
+		struct p_protocol protocol;
+		struct p_sizes sizes;
+		struct p_uuids uuids;
+		struct p_state state;
+		struct p_barrier barrier;
+		struct p_barrier_ack barrier_ack;
+		struct p_block_ack ack;
+		struct p_sync_start sync;
+		struct p_data data;
+		struct p_bitmap bitmap;
+	} u;
+};
+
+/* Header, checks, and the fixed part of the payload (the rest stays in the socket). */
+static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool may_timeout)
+{
+	u32 fixed;
+	int rv;
+
+	rv = bsr_recv_header(s, &p->cmd, &p->vnr, &p->len, may_timeout);
+	if (rv)
+		return rv;
+	if (!len_ok(p->cmd, p->len)) {
+		bsr_warn("%s: packet %u with a bad length %u\n", c->net->thread_tag, p->cmd, p->len);
+		return -EPROTO;
+	}
+	p->pd = NULL;
+	if (per_volume(p->cmd)) {
+		p->pd = bsr_find_peer_device(c, p->vnr);
+		if (!p->pd || !p->pd->net) {
+			bsr_warn("%s: packet %u for unknown volume %u\n", c->net->thread_tag, p->cmd,
+				 p->vnr);
+			return -EPROTO;
+		}
+	} else if (p->vnr) {
+		return -EPROTO;
+	}
+	switch (p->cmd) {
+	case P_DATA:
+	case P_RS_DATA_REPLY:
+		fixed = sizeof(struct p_data);
+		break;
+	case P_BITMAP:
+		fixed = sizeof(struct p_bitmap);
+		break;
+	default:
+		fixed = p->len;
+	}
+	if (fixed > sizeof(p->u))
+		return -EPROTO;
+	return fixed ? bsr_sock_recv(s, &p->u, fixed, false) : 0;
+}
+
+/* ------------------------------------------------------------------ handshake */
+
+static int expect(struct bsr_conn *c, struct pkt *p, enum bsr_packet cmd)
+{
+	int rv = recv_pkt(c, c->net->data_sock, p, false);
+
+	if (rv)
+		return rv;
+	if (p->cmd != cmd) {
+		bsr_warn("%s: expected packet %u, got %u\n", c->net->thread_tag, cmd, p->cmd);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* A failure that should not be retried: the connection goes StandAlone. */
+#define E_STANDALONE 5000
+
+static int do_features(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	struct p_features f = {
+		.protocol_min = cpu_to_be32(BSR_PROTOCOL_MIN),
+		.feature_flags = 0,
+		.protocol_max = cpu_to_be32(BSR_PROTOCOL_MAX),
+		.sender_node_id = cpu_to_be32(c->resource->node_id),
+		.receiver_node_id = cpu_to_be32(c->peer_node_id),
+	};
+	struct pkt p;
+	u32 pmin, pmax;
+	int rv;
+
+	rv = bsr_send_packet(c, false, P_CONNECTION_FEATURES, 0, &f, sizeof(f));
+	if (rv)
+		return rv;
+	rv = expect(c, &p, P_CONNECTION_FEATURES);
+	if (rv)
+		return rv;
+	pmin = be32_to_cpu(p.u.features.protocol_min);
+	pmax = be32_to_cpu(p.u.features.protocol_max);
+	if (pmax < pmin || pmax < BSR_PROTOCOL_MIN || pmin > BSR_PROTOCOL_MAX) {
+		bsr_err("%s: incompatible protocol versions: peer %u-%u, we %u-%u\n",
+			n->thread_tag, pmin, pmax, BSR_PROTOCOL_MIN, BSR_PROTOCOL_MAX);
+		return -E_STANDALONE;
+	}
+	if (be32_to_cpu(p.u.features.sender_node_id) != c->peer_node_id ||
+	    be32_to_cpu(p.u.features.receiver_node_id) != c->resource->node_id) {
+		bsr_err("%s: node-id mismatch: the peer says it is %u and talks to %u\n",
+			n->thread_tag, be32_to_cpu(p.u.features.sender_node_id),
+			be32_to_cpu(p.u.features.receiver_node_id));
+		return -E_STANDALONE;
+	}
+	n->agreed_pro_version = min_t(u32, pmax, BSR_PROTOCOL_MAX);
+	return 0;
+}
+
+static int do_protocol(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	u32 proto = bsr_opt_u32(&c->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C);
+	struct p_protocol mine = { 0 };
+	struct pkt p;
+	u32 peer;
+	int rv;
+
+	if (proto < BSR_PROTOCOL_A || proto > BSR_PROTOCOL_C)
+		proto = BSR_PROTOCOL_C;
+	mine.protocol = cpu_to_be32(proto);
+	mine.after_sb_0p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_0PRI, 0));
+	mine.after_sb_1p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_1PRI, 0));
+	mine.after_sb_2p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_2PRI, 0));
+	mine.conn_flags = cpu_to_be32(n->discard_my_data ? CF_DISCARD_MY_DATA : 0);
+	rv = bsr_send_packet(c, false, P_PROTOCOL, 0, &mine, sizeof(mine));
+	if (rv)
+		return rv;
+	rv = expect(c, &p, P_PROTOCOL);
+	if (rv)
+		return rv;
+	peer = be32_to_cpu(p.u.protocol.protocol);
+	if (peer != proto) {
+		bsr_err("%s: incompatible replication protocols: ours %c, the peer's %c\n",
+			n->thread_tag, 'A' + proto - 1,
+			peer >= 1 && peer <= 3 ? 'A' + peer - 1 : '?');
+		return -E_STANDALONE;
+	}
+	if (be32_to_cpu(p.u.protocol.two_primaries)) {
+		bsr_err("%s: the peer allows two primaries, bsr does not\n", n->thread_tag);
+		return -E_STANDALONE;
+	}
+	n->protocol = proto;
+	n->peer_discard_my_data = be32_to_cpu(p.u.protocol.conn_flags) & CF_DISCARD_MY_DATA;
+	return 0;
+}
+
+static void got_uuids(struct bsr_peer_device *pd, const struct p_uuids *u)
+{
+	struct bsr_pd_net *p = pd->net;
+	int i;
+
+	p->peer_current = be64_to_cpu(u->current_uuid);
+	p->peer_bitmap = be64_to_cpu(u->bitmap_uuid);
+	for (i = 0; i < BSR_WIRE_HISTORY; i++)
+		p->peer_history[i] = be64_to_cpu(u->history[i]);
+	p->peer_flags = be64_to_cpu(u->flags);
+	p->uuids_received = true;
+}
+
+static void got_state(struct bsr_peer_device *pd, const struct p_state *s)
+{
+	u32 role = be32_to_cpu(s->role), disk = be32_to_cpu(s->disk);
+	bool susp = be32_to_cpu(s->flags) & 1;
+	struct bsr_conn *c = pd->connection;
+
+	if (role >= BSR_ROLE__COUNT)
+		role = BSR_ROLE_UNKNOWN;
+	if (disk >= BSR_DISK__COUNT)
+		disk = BSR_DISK_DUNKNOWN;
+	if (c->peer_role != role) {
+		c->peer_role = role;
+		bsr_notify_connection(c, BSR_NOTIFY_CHANGE);
+	}
+	pd->peer_disk_state = disk;
+	if (pd->net->resync_susp_peer != susp) {
+		pd->net->resync_susp_peer = susp;
+		if (pd->repl_state == BSR_REPLICATION_SYNCSOURCE && susp)
+			pd->repl_state = BSR_REPLICATION_PAUSEDSYNCS;
+		else if (pd->repl_state == BSR_REPLICATION_SYNCTARGET && susp)
+			pd->repl_state = BSR_REPLICATION_PAUSEDSYNCT;
+		else if (pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS && !susp &&
+			 !pd->resync_susp_user)
+			pd->repl_state = BSR_REPLICATION_SYNCSOURCE;
+		else if (pd->repl_state == BSR_REPLICATION_PAUSEDSYNCT && !susp &&
+			 !pd->resync_susp_user)
+			pd->repl_state = BSR_REPLICATION_SYNCTARGET;
+		bsr_rs_kick(c->net);
+	}
+	pd->net->state_received = true;
+	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+}
+
+static int got_sizes(struct bsr_peer_device *pd, const struct p_sizes *s)
+{
+	struct bsr_device *d = pd->device;
+	u64 peer = be64_to_cpu(s->d_size), mine;
+
+	pd->net->peer_d_size = peer;
+	pd->net->sizes_received = true;
+	if (!bsr_get_ldev(d))
+		return 0;
+	mine = d->ldev->data_avail;
+	bsr_put_ldev(d);
+	if (peer && peer < mine) {
+		if (get_capacity(d->disk) > peer) {
+			bsr_warn("%s: the peer's disk is smaller: usable size %llu sectors\n",
+				 d->disk->disk_name, peer);
+			set_capacity_and_notify(d->disk, peer);
+		}
+	}
+	return 0;
+}
+
+static int handshake(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	struct bsr_resource *r = c->resource;
+	struct bsr_peer_device *pd;
+	struct pkt p;
+	int rv;
+
+	n->data_sock->sk->sk_rcvtimeo = 10 * HZ;
+	rv = do_features(c);
+	if (rv)
+		return rv;
+	rv = bsr_auth(c);
+	if (rv == -EACCES) {
+		bsr_err("%s: authentication of the peer failed (wrong shared-secret?)\n",
+			n->thread_tag);
+		return -E_STANDALONE;
+	}
+	if (rv)
+		return rv;
+	rv = do_protocol(c);
+	if (rv)
+		return rv;
+
+	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		rv = send_sizes(pd);
+		if (!rv)
+			rv = bsr_send_uuids(pd, 0);
+		if (!rv)
+			rv = bsr_send_state(pd);
+		if (rv)
+			return rv;
+	}
+	/* from here on, writes are sent to the peer (they follow our handshake packets) */
+	mutex_lock(&n->data_mutex);
+	spin_lock_irq(&n->lock);
+	n->fail_state = 0;
+	spin_unlock_irq(&n->lock);
+	WRITE_ONCE(n->net_ok, true);
+	mutex_unlock(&n->data_mutex);
+
+	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		rv = expect(c, &p, P_SIZES);
+		if (!rv && p.pd != pd)
+			rv = -EPROTO;
+		if (!rv)
+			rv = got_sizes(pd, &p.u.sizes);
+		if (!rv)
+			rv = expect(c, &p, P_UUIDS);
+		if (!rv && p.pd != pd)
+			rv = -EPROTO;
+		if (rv)
+			return rv;
+		got_uuids(pd, &p.u.uuids);
+		rv = expect(c, &p, P_STATE);
+		if (!rv && p.pd != pd)
+			rv = -EPROTO;
+		if (rv)
+			return rv;
+		got_state(pd, &p.u.state);
+	}
+	n->data_sock->sk->sk_rcvtimeo = MAX_SCHEDULE_TIMEOUT;
+
+	mutex_lock(&r->adm_mutex);
+	bsr_set_cstate(c, BSR_CONNECTION_CONNECTED);
+	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		rv = bsr_sync_handshake(pd);
+		if (rv)
+			break;
+	}
+	mutex_unlock(&r->adm_mutex);
+	if (rv == -EBADE)
+		return -E_STANDALONE;
+	if (!rv)
+		n->discard_my_data = false;
+	return rv;
+}
+
+/* ------------------------------------------------------------------ peer writes */
+
+static void free_peer_req(struct bsr_peer_req *pr)
+{
+	unsigned int i;
+
+	for (i = 0; i < pr->n_pages; i++)
+		if (pr->pages[i])
+			__free_page(pr->pages[i]);
+	kfree(pr);
+}
+
+static struct bsr_peer_req *alloc_peer_req(struct bsr_peer_device *pd, u32 size)
+{
+	unsigned int n = DIV_ROUND_UP(size, PAGE_SIZE), i;
+	struct bsr_peer_req *pr;
+
+	pr = kzalloc(struct_size(pr, pages, n), GFP_NOIO);
+	if (!pr)
+		return NULL;
+	pr->n_pages = n;
+	for (i = 0; i < n; i++) {
+		pr->pages[i] = alloc_page(GFP_NOIO);
+		if (!pr->pages[i]) {
+			free_peer_req(pr);
+			return NULL;
+		}
+	}
+	pr->pd = pd;
+	pr->size = size;
+	return pr;
+}
+
+static int recv_pages(struct socket *s, struct bsr_peer_req *pr)
+{
+	u32 left = pr->size;
+	unsigned int i;
+	int rv;
+
+	for (i = 0; left; i++) {
+		u32 chunk = min_t(u32, left, PAGE_SIZE);
+
+		rv = bsr_sock_recv(s, page_address(pr->pages[i]), chunk, false);
+		if (rv)
+			return rv;
+		left -= chunk;
+	}
+	return 0;
+}
+
+static void peer_req_done(struct bsr_peer_req *pr)
+{
+	struct bsr_net *n = pr->pd->connection->net;
+	unsigned long flags;
+
+	spin_lock_irqsave(&n->lock, flags);
+	list_move_tail(&pr->list, &n->done_ee);
+	spin_unlock_irqrestore(&n->lock, flags);
+	wake_up(&n->ee_wait);
+	queue_work(bsr_ack_wq, &n->ack_work);
+}
+
+static void peer_endio(struct bio *bio)
+{
+	struct bsr_peer_req *pr = bio->bi_private;
+
+	if (bio->bi_status)
+		pr->status = bio->bi_status;
+	bio_put(bio);
+	if (atomic_dec_and_test(&pr->pending_bios))
+		peer_req_done(pr);
+}
+
+static bool overlaps_active(struct bsr_net *n, sector_t sector, u32 size)
+{
+	struct bsr_peer_req *pr;
+	bool hit = false;
+
+	spin_lock_irq(&n->lock);
+	list_for_each_entry(pr, &n->active_ee, list) {
+		if (pr->sector < sector + (size >> 9) && sector < pr->sector + (pr->size >> 9)) {
+			hit = true;
+			break;
+		}
+	}
+	spin_unlock_irq(&n->lock);
+	return hit;
+}
+
+static bool active_empty(struct bsr_net *n)
+{
+	bool e;
+
+	spin_lock_irq(&n->lock);
+	e = list_empty(&n->active_ee);
+	spin_unlock_irq(&n->lock);
+	return e;
+}
+
+/* Submits pages [first, first + count) of pr at sector; counted in pending_bios. */
+static int submit_pages(struct bsr_peer_req *pr, struct block_device *bdev, sector_t sector,
+			unsigned int first, unsigned int count, u32 bytes, blk_opf_t opf)
+{
+	struct bio *bio;
+	unsigned int i;
+
+	bio = bio_alloc(bdev, count, opf, GFP_NOIO);
+	if (!bio)
+		return -ENOMEM;
+	bio->bi_iter.bi_sector = sector;
+	bio->bi_private = pr;
+	bio->bi_end_io = peer_endio;
+	for (i = 0; i < count; i++) {
+		u32 len = min_t(u32, bytes, PAGE_SIZE);
+
+		if (bio_add_page(bio, pr->pages[first + i], len, 0) != len) {
+			bio_put(bio);
+			return -EIO;
+		}
+		bytes -= len;
+	}
+	atomic_inc(&pr->pending_bios);
+	submit_bio(bio);
+	return 0;
+}
+
+static int receive_data(struct bsr_conn *c, struct pkt *p)
+{
+	struct bsr_net *n = c->net;
+	struct bsr_peer_device *pd = p->pd;
+	struct bsr_device *d = pd->device;
+	u32 size = p->len - sizeof(struct p_data);
+	sector_t sector = be64_to_cpu(p->u.data.sector);
+	u32 flags = be32_to_cpu(p->u.data.dp_flags);
+	struct bsr_peer_req *pr;
+	blk_opf_t opf = REQ_OP_WRITE;
+	int rv;
+
+	if (sector + (size >> 9) > get_capacity(d->disk) || sector + (size >> 9) < sector) {
+		bsr_warn("%s: write beyond the end of the device (sector %llu, %u bytes)\n",
+			 n->thread_tag, (u64)sector, size);
+		return -EPROTO;
+	}
+	if (READ_ONCE(c->resource->role) == BSR_ROLE_PRIMARY) {
+		bsr_warn("%s: the peer sent a write to a Primary\n", n->thread_tag);
+		return -EPROTO;
+	}
+	pr = alloc_peer_req(pd, size);
+	if (!pr)
+		return -ENOMEM;
+	pr->sector = sector;
+	pr->block_id = be64_to_cpu(p->u.data.block_id);
+	pr->seq = be32_to_cpu(p->u.data.seq_num);
+	pr->dp_flags = flags;
+	rv = recv_pages(n->data_sock, pr);
+	if (rv) {
+		free_peer_req(pr);
+		return rv;
+	}
+	atomic64_add(size >> 9, &pd->net->recv_sect);
+	if (!bsr_get_ldev(d)) {
+		struct p_block_ack a = {
+			.sector = cpu_to_be64(sector), .block_id = p->u.data.block_id,
+			.blksize = cpu_to_be32(size),
+		};
+
+		free_peer_req(pr);
+		return bsr_send_packet(c, true, P_NEG_ACK, 0, &a, sizeof(a));
+	}
+	bsr_mark_app_written(pd, sector, size);
+
+	if (flags & DP_FLUSH)
+		wait_event(n->ee_wait, active_empty(n));
+	wait_event(n->ee_wait, !overlaps_active(n, sector, size));
+	atomic_set(&pr->pending_bios, 1);
+	spin_lock_irq(&n->lock);
+	list_add_tail(&pr->list, &n->active_ee);
+	n->rx_epoch_writes++;
+	spin_unlock_irq(&n->lock);
+	if (flags & DP_SEND_RECEIVE_ACK) {
+		struct p_block_ack a = {
+			.sector = cpu_to_be64(sector), .block_id = p->u.data.block_id,
+			.blksize = cpu_to_be32(size), .seq_num = p->u.data.seq_num,
+		};
+
+		bsr_send_packet(c, true, P_RECV_ACK, 0, &a, sizeof(a));
+	}
+	if (d->disk_flushes) {
+		if (flags & DP_FLUSH)
+			opf |= REQ_PREFLUSH;
+		if (flags & DP_FUA)
+			opf |= REQ_FUA;
+	}
+	rv = submit_pages(pr, d->ldev->backing_bdev, sector, 0, pr->n_pages, size, opf);
+	if (rv)
+		pr->status = BLK_STS_RESOURCE;
+	if (atomic_dec_and_test(&pr->pending_bios))
+		peer_req_done(pr);
+	return 0;
+}
+
+/* Resync data: blocks the application rewrote meanwhile are newer here, skip them. */
+static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
+{
+	struct bsr_net *n = c->net;
+	struct bsr_peer_device *pd = p->pd;
+	struct bsr_device *d = pd->device;
+	u32 size = p->len - sizeof(struct p_data);
+	sector_t sector = be64_to_cpu(p->u.data.sector);
+	struct bsr_peer_req *pr;
+	unsigned int i, run_start, blocks = size >> BSR_BM_BLOCK_SHIFT;
+	int rv;
+
+	if ((sector & 7) || sector + (size >> 9) > get_capacity(d->disk) ||
+	    sector + (size >> 9) < sector) {
+		bsr_warn("%s: resync data out of range (sector %llu, %u bytes)\n", n->thread_tag,
+			 (u64)sector, size);
+		return -EPROTO;
+	}
+	if (pd->repl_state != BSR_REPLICATION_SYNCTARGET &&
+	    pd->repl_state != BSR_REPLICATION_PAUSEDSYNCT) {
+		bsr_warn("%s: resync data while not SyncTarget\n", n->thread_tag);
+		return -EPROTO;
+	}
+	pr = alloc_peer_req(pd, size);
+	if (!pr)
+		return -ENOMEM;
+	pr->sector = sector;
+	pr->resync = true;
+	rv = recv_pages(n->data_sock, pr);
+	if (rv) {
+		free_peer_req(pr);
+		return rv;
+	}
+	atomic64_add(size >> 9, &pd->net->recv_sect);
+	if (!bsr_get_ldev(d)) {
+		free_peer_req(pr);
+		return -EIO;
+	}
+	wait_event(n->ee_wait, !overlaps_active(n, sector, size));
+	atomic_set(&pr->pending_bios, 1);
+	spin_lock_irq(&n->lock);
+	list_add_tail(&pr->list, &n->active_ee);
+	spin_unlock_irq(&n->lock);
+	/* PAGE_SIZE == 4 KiB == one bitmap block on the platforms we build for */
+	run_start = 0;
+	for (i = 0; i <= blocks; i++) {
+		bool skip = i < blocks && bsr_app_written(pd, (sector >> 3) + i);
+
+		if (i < blocks && !skip)
+			continue;
+		if (i > run_start &&
+		    submit_pages(pr, d->ldev->backing_bdev, sector + ((sector_t)run_start << 3),
+				 run_start, i - run_start, (i - run_start) << BSR_BM_BLOCK_SHIFT,
+				 REQ_OP_WRITE))
+			pr->status = BLK_STS_RESOURCE;
+		run_start = i + 1;
+	}
+	if (atomic_dec_and_test(&pr->pending_bios))
+		peer_req_done(pr);
+	return 0;
+}
+
+/* Sends the acks of completed peer writes (unless the connection is gone). */
+static void process_done_ee(struct bsr_conn *c, bool send)
+{
+	struct bsr_net *n = c->net;
+	struct bsr_peer_req *pr, *t;
+	LIST_HEAD(done);
+
+	spin_lock_irq(&n->lock);
+	list_splice_init(&n->done_ee, &done);
+	spin_unlock_irq(&n->lock);
+	list_for_each_entry_safe(pr, t, &done, list) {
+		struct bsr_peer_device *pd = pr->pd;
+		struct p_block_ack a = {
+			.sector = cpu_to_be64(pr->sector), .block_id = cpu_to_be64(pr->block_id),
+			.blksize = cpu_to_be32(pr->size), .seq_num = cpu_to_be32(pr->seq),
+		};
+		enum bsr_packet cmd = 0;
+
+		if (pr->resync) {
+			int slot = bsr_pd_slot(pd);
+
+			if (!pr->status && slot >= 0)
+				bsr_bm_clear_range(&pd->device->ldev->bm, slot, pr->sector >> 3,
+						   ((pr->sector + (pr->size >> 9)) >> 3) - 1);
+			cmd = pr->status ? P_NEG_RS_DREPLY : P_RS_WRITE_ACK;
+		} else if (pr->dp_flags & DP_SEND_WRITE_ACK) {
+			cmd = pr->status ? P_NEG_ACK : P_WRITE_ACK;
+		} else if (pr->status) {
+			cmd = P_NEG_ACK;
+		}
+		if (send && cmd && bsr_send_packet(c, true, cmd, pd->device->vnr, &a, sizeof(a)))
+			send = false;
+		list_del(&pr->list);
+		bsr_put_ldev(pd->device);
+		free_peer_req(pr);
+	}
+}
+
+void bsr_ack_work(struct work_struct *w)
+{
+	struct bsr_net *n = container_of(w, struct bsr_net, ack_work);
+
+	process_done_ee(n->conn, READ_ONCE(n->net_ok));
+}
+
+static int receive_barrier(struct bsr_conn *c, struct pkt *p)
+{
+	struct bsr_net *n = c->net;
+	struct bsr_peer_device *pd;
+	struct p_barrier_ack a;
+	u32 set_size;
+
+	wait_event(n->ee_wait, active_empty(n));
+	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		struct bsr_device *d = pd->device;
+
+		if (d->disk_flushes && bsr_get_ldev(d)) {
+			blkdev_issue_flush(d->ldev->backing_bdev);
+			bsr_put_ldev(d);
+		}
+	}
+	process_done_ee(c, true);
+	spin_lock_irq(&n->lock);
+	set_size = n->rx_epoch_writes;
+	n->rx_epoch_writes = 0;
+	spin_unlock_irq(&n->lock);
+	a.barrier = p->u.barrier.barrier;
+	a.set_size = cpu_to_be32(set_size);
+	return bsr_send_packet(c, true, P_BARRIER_ACK, 0, &a, sizeof(a));
+}
+
+static int receive_bitmap(struct bsr_conn *c, struct pkt *p)
+{
+	u32 n_words = (p->len - sizeof(struct p_bitmap)) / 8;
+	__le64 *words;
+	int rv;
+
+	if (be32_to_cpu(p->u.bitmap.n_words) != n_words)
+		return -EPROTO;
+	words = kmalloc_array(n_words, 8, GFP_NOIO);
+	if (!words)
+		return -ENOMEM;
+	rv = bsr_sock_recv(c->net->data_sock, words, n_words * 8, false);
+	if (!rv) {
+		mutex_lock(&c->resource->adm_mutex);
+		rv = bsr_recv_bitmap_chunk(p->pd, &p->u.bitmap, words, n_words);
+		mutex_unlock(&c->resource->adm_mutex);
+	}
+	kfree(words);
+	return rv;
+}
+
+static int receive_uuids(struct bsr_conn *c, struct pkt *p)
+{
+	struct bsr_peer_device *pd = p->pd;
+	struct bsr_device *d = pd->device;
+	u64 flags = be64_to_cpu(p->u.uuids.flags);
+	int rv = 0;
+
+	mutex_lock(&c->resource->adm_mutex);
+	got_uuids(pd, &p->u.uuids);
+	if (flags & UUID_FLAG_RESYNC_DONE) {
+		bsr_resync_finished_target(pd);
+	} else if ((flags & (UUID_FLAG_SKIP_INITIAL_SYNC | UUID_FLAG_NEW_DATAGEN)) &&
+		   pd->repl_state == BSR_REPLICATION_ESTABLISHED && bsr_get_ldev(d)) {
+		struct bsr_md *md = &d->ldev->md;
+		bool skip = flags & UUID_FLAG_SKIP_INITIAL_SYNC;
+
+		/* the peer started a new data generation while we are in sync with it */
+		if (skip || d->disk_state == BSR_DISK_UPTODATE) {
+			md->current_uuid = pd->net->peer_current & ~UUID_PRIMARY;
+			if (skip) {
+				int slot = bsr_pd_slot(pd);
+
+				if (slot >= 0)
+					bsr_bm_clear_slot(&d->ldev->bm, slot);
+				md->peers[c->peer_node_id].bitmap_uuid = 0;
+				md->flags |= BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE;
+				bsr_bm_write_all(d, d->ldev);
+			}
+			bsr_md_write_sb(d, d->ldev);
+			if (skip)
+				bsr_set_disk_state(d, BSR_DISK_UPTODATE);
+			if (skip)
+				pd->peer_disk_state = BSR_DISK_UPTODATE;
+		}
+		bsr_put_ldev(d);
+		rv = bsr_send_state(pd);
+	}
+	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
+	mutex_unlock(&c->resource->adm_mutex);
+	return rv;
+}
+
+static int receive_sync_start(struct bsr_conn *c, struct pkt *p)
+{
+	struct bsr_peer_device *pd = p->pd;
+	bool full = be32_to_cpu(p->u.sync.flags) & SYNC_FLAG_FULL;
+	int rv;
+
+	mutex_lock(&c->resource->adm_mutex);
+	if (pd->repl_state != BSR_REPLICATION_ESTABLISHED) {
+		mutex_unlock(&c->resource->adm_mutex);
+		bsr_warn("%s: the peer asked for a resync while we are not Established\n",
+			 c->net->thread_tag);
+		return -EPROTO;
+	}
+	rv = bsr_start_resync(pd, p->cmd == P_BECOME_SYNC_SOURCE, full);
+	mutex_unlock(&c->resource->adm_mutex);
+	return rv;
+}
+
+static int receive_loop(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	struct pkt p;
+	int rv;
+
+	while (!kthread_should_stop()) {
+		rv = recv_pkt(c, n->data_sock, &p, false);
+		if (rv)
+			return rv;
+		switch (p.cmd) {
+		case P_DATA:
+			rv = receive_data(c, &p);
+			break;
+		case P_RS_DATA_REPLY:
+			rv = receive_rs_data(c, &p);
+			break;
+		case P_BARRIER:
+			rv = receive_barrier(c, &p);
+			break;
+		case P_BITMAP:
+			rv = receive_bitmap(c, &p);
+			break;
+		case P_UUIDS:
+			rv = receive_uuids(c, &p);
+			break;
+		case P_STATE:
+			mutex_lock(&c->resource->adm_mutex);
+			got_state(p.pd, &p.u.state);
+			mutex_unlock(&c->resource->adm_mutex);
+			break;
+		case P_SIZES:
+			rv = got_sizes(p.pd, &p.u.sizes);
+			break;
+		case P_BECOME_SYNC_TARGET:
+		case P_BECOME_SYNC_SOURCE:
+			rv = receive_sync_start(c, &p);
+			break;
+		default:
+			bsr_warn("%s: unexpected packet %u on the data stream\n", n->thread_tag,
+				 p.cmd);
+			rv = -EPROTO;
+		}
+		if (rv)
+			return rv;
+	}
+	return -EINTR;
+}
+
+/* ------------------------------------------------------------------ meta stream */
+
+static int meta_thread(void *arg)
+{
+	struct bsr_conn *c = arg;
+	struct bsr_net *n = c->net;
+	struct socket *s = n->meta_sock;
+	u32 ping_int = bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_INT, 3);
+	u32 ping_timeo = bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_TIMEOUT, 30);
+	enum bsr_connection why = BSR_CONNECTION_NETWORKFAILURE;
+	struct pkt p;
+	int rv = 0;
+
+	if (!ping_int)
+		ping_int = 1;
+	if (!ping_timeo)
+		ping_timeo = 1;
+	s->sk->sk_rcvtimeo = ping_int * HZ;
+	while (!kthread_should_stop()) {
+		rv = recv_pkt(c, s, &p, true);
+		if (rv == -EAGAIN) {
+			if (n->ping_pending) {
+				bsr_warn("%s: PingAck did not arrive in time\n", n->thread_tag);
+				why = BSR_CONNECTION_TIMEOUT;
+				break;
+			}
+			n->ping_pending = true;
+			rv = bsr_send_packet(c, true, P_PING, 0, NULL, 0);
+			if (rv)
+				break;
+			s->sk->sk_rcvtimeo = ping_timeo * HZ / 10;
+			bsr_tl_check_timeouts(c);
+			bsr_send_barrier(c);	/* idle link: close the open epoch */
+			continue;
+		}
+		if (rv)
+			break;
+		if (n->ping_pending) {
+			n->ping_pending = false;
+			s->sk->sk_rcvtimeo = ping_int * HZ;
+		}
+		switch (p.cmd) {
+		case P_PING:
+			rv = bsr_send_packet(c, true, P_PING_ACK, 0, NULL, 0);
+			break;
+		case P_PING_ACK:
+			break;
+		case P_RECV_ACK:
+		case P_WRITE_ACK:
+		case P_NEG_ACK:
+			bsr_got_block_ack(c, p.cmd, &p.u.ack);
+			break;
+		case P_RS_WRITE_ACK:
+		case P_NEG_RS_DREPLY:
+			bsr_rs_got_ack(p.pd, be64_to_cpu(p.u.ack.sector), be32_to_cpu(p.u.ack.blksize),
+				       p.cmd == P_RS_WRITE_ACK);
+			break;
+		case P_BARRIER_ACK:
+			bsr_got_barrier_ack(c, be32_to_cpu(p.u.barrier_ack.barrier));
+			break;
+		default:
+			bsr_warn("%s: unexpected packet %u on the meta stream\n", n->thread_tag,
+				 p.cmd);
+			rv = -EPROTO;
+		}
+		if (rv)
+			break;
+	}
+	if (rv == -EPROTO)
+		why = BSR_CONNECTION_PROTOCOLERROR;
+	if (!kthread_should_stop())
+		bsr_conn_fail(c, why);
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ teardown */
+
+static void stop_thread(struct task_struct **t)
+{
+	if (*t) {
+		kthread_stop(*t);
+		put_task_struct(*t);
+		*t = NULL;
+	}
+}
+
+static void teardown(struct bsr_conn *c, enum bsr_connection why)
+{
+	struct bsr_net *n = c->net;
+	struct bsr_resource *r = c->resource;
+	struct bsr_peer_device *pd;
+	bool was_connected = c->cstate == BSR_CONNECTION_CONNECTED;
+
+	WRITE_ONCE(n->net_ok, false);
+	bsr_sock_shutdown(n);
+	mutex_lock(&n->data_mutex);	/* no sender is past its net_ok check any more */
+	WRITE_ONCE(n->net_ok, false);
+	mutex_unlock(&n->data_mutex);
+	stop_thread(&n->meta_rx);
+	bsr_resync_stop(c);
+	wait_event(n->ee_wait, active_empty(n));
+	cancel_work_sync(&n->ack_work);
+	process_done_ee(c, false);
+	bsr_tl_clear(c);
+	bsr_sock_release_all(n);
+	n->ping_pending = false;
+
+	mutex_lock(&r->adm_mutex);
+	bsr_set_cstate(c, why);
+	if (was_connected)
+		bsr_info("%s: connection lost (%s)\n", n->thread_tag, bsr_conn_name(why));
+	c->peer_role = BSR_ROLE_UNKNOWN;
+	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		struct bsr_device *d = pd->device;
+		bool was_repl = pd->repl_state != BSR_REPLICATION_OFF;
+
+		pd->repl_state = BSR_REPLICATION_OFF;
+		pd->peer_disk_state = BSR_DISK_DUNKNOWN;
+		pd->net->uuids_received = false;
+		pd->net->bm_sent = pd->net->bm_received = false;
+		bsr_free_app_written(pd);
+		if (bsr_get_ldev(d)) {
+			/* a Primary that loses its peer starts a new data generation */
+			if (was_repl && READ_ONCE(r->role) == BSR_ROLE_PRIMARY) {
+				struct bsr_md *md = &d->ldev->md;
+
+				if (!md->peers[c->peer_node_id].bitmap_uuid)
+					md->peers[c->peer_node_id].bitmap_uuid =
+						md->current_uuid & ~UUID_PRIMARY;
+				bsr_uuid_new_current(d, true, false);
+				bsr_md_write_sb(d, d->ldev);
+				bsr_notify_device(d, BSR_NOTIFY_CHANGE);
+			}
+			bsr_update_slot_mask(d);
+			bsr_bm_write_all(d, d->ldev);
+			bsr_put_ldev(d);
+		}
+		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+	}
+	bsr_notify_connection(c, BSR_NOTIFY_CHANGE);
+	mutex_unlock(&r->adm_mutex);
+}
+
+/* ------------------------------------------------------------------ receiver thread */
+
+static void sleep_stoppable(long timeout)
+{
+	while (timeout > 0 && !kthread_should_stop())
+		timeout = schedule_timeout_interruptible(timeout);
+}
+
+static int receiver_thread(void *arg)
+{
+	struct bsr_conn *c = arg;
+	struct bsr_net *n = c->net;
+	struct bsr_resource *r = c->resource;
+	enum bsr_connection why;
+	int rv;
+
+	allow_signal(SIGKILL);
+	while (!kthread_should_stop()) {
+		mutex_lock(&r->adm_mutex);
+		bsr_set_cstate(c, BSR_CONNECTION_CONNECTING);
+		mutex_unlock(&r->adm_mutex);
+		rv = bsr_establish(c);
+		if (rv) {
+			if (rv != -EAGAIN && rv != -EINTR)
+				sleep_stoppable((long)bsr_opt_u32(&c->net_conf,
+								   T_NET_CONF_CONNECT_INT, 3) * HZ);
+			continue;
+		}
+		bsr_info("%s: TCP streams established, handshake\n", n->thread_tag);
+		rv = handshake(c);
+		if (!rv) {
+			struct task_struct *t;
+
+			t = kthread_create(meta_thread, c, "bsr_m_%s_%u", r->name, c->peer_node_id);
+			if (IS_ERR(t)) {
+				rv = PTR_ERR(t);
+			} else {
+				get_task_struct(t);
+				n->meta_rx = t;
+				wake_up_process(t);
+				bsr_info("%s: connected, protocol %c\n", n->thread_tag,
+					 'A' + n->protocol - 1);
+				rv = receive_loop(c);
+			}
+		}
+		spin_lock_irq(&n->lock);
+		why = n->fail_state;
+		spin_unlock_irq(&n->lock);
+		if (!why)
+			why = rv == -EPROTO ? BSR_CONNECTION_PROTOCOLERROR :
+			      rv == -E_STANDALONE ? BSR_CONNECTION_STANDALONE :
+			      BSR_CONNECTION_NETWORKFAILURE;
+		if (rv == -E_STANDALONE)
+			why = BSR_CONNECTION_STANDALONE;
+		if (kthread_should_stop())
+			why = BSR_CONNECTION_DISCONNECTING;
+		teardown(c, why);
+		if (why == BSR_CONNECTION_STANDALONE) {
+			n->want_connect = false;
+			break;
+		}
+		if (!kthread_should_stop()) {
+			mutex_lock(&r->adm_mutex);
+			bsr_set_cstate(c, BSR_CONNECTION_UNCONNECTED);
+			mutex_unlock(&r->adm_mutex);
+			sleep_stoppable(HZ / 2);
+		}
+	}
+	bsr_sock_release_all(n);
+	return 0;
+}
+
+int bsr_conn_start(struct bsr_conn *c, bool discard_my_data)
+{
+	struct bsr_net *n = c->net;
+	struct task_struct *t;
+
+	if (n->receiver && n->want_connect)
+		return 0;
+	stop_thread(&n->receiver);	/* one that ended in StandAlone */
+	n->discard_my_data = discard_my_data;
+	n->want_connect = true;
+	n->fail_state = 0;
+	t = kthread_create(receiver_thread, c, "bsr_r_%s_%u", c->resource->name, c->peer_node_id);
+	if (IS_ERR(t)) {
+		n->want_connect = false;
+		return PTR_ERR(t);
+	}
+	get_task_struct(t);
+	n->receiver = t;
+	wake_up_process(t);
+	return 0;
+}
+
+/* Configuration context; never called with adm_mutex held. */
+void bsr_conn_stop(struct bsr_conn *c, bool force)
+{
+	struct bsr_net *n = c->net;
+
+	if (!n)
+		return;
+	if (!force && n->net_ok)
+		bsr_tl_drain(c, 10 * HZ);
+	n->want_connect = false;
+	if (n->receiver) {
+		spin_lock_irq(&n->lock);
+		if (!n->fail_state)
+			n->fail_state = BSR_CONNECTION_DISCONNECTING;
+		spin_unlock_irq(&n->lock);
+		WRITE_ONCE(n->net_ok, false);
+		bsr_sock_shutdown(n);
+		if (n->listen_sock)
+			kernel_sock_shutdown(n->listen_sock, SHUT_RDWR);
+		send_sig(SIGKILL, n->receiver, 1);
+		stop_thread(&n->receiver);
+	}
+	mutex_lock(&c->resource->adm_mutex);
+	bsr_set_cstate(c, BSR_CONNECTION_STANDALONE);
+	mutex_unlock(&c->resource->adm_mutex);
+}

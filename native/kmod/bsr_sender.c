@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bsr: the Primary's side of replication. Every write is sent to each connected peer
+ * as a DATA packet on the data stream, in the submitter's context, and recorded in
+ * that connection's transfer log until the peer is done with it:
+ *  protocol C: the upper bio may complete after the peer's WRITE_ACK (its disk has it);
+ *  protocol B: after the peer's RECV_ACK (it has received it);
+ *  protocol A: once sent.
+ * Writes are grouped in epochs; a BARRIER closes an epoch before a flush, after FUA,
+ * after max-epoch-size writes and when the link goes idle. The peer applies the epoch
+ * completely before it answers BARRIER_ACK, which retires what remains of the epoch in
+ * the transfer log. When the connection is lost, every entry still in the transfer
+ * log becomes out of sync in the peer's bitmap slot.
+ */
+#include <linux/bio.h>
+#include <linux/slab.h>
+#include <linux/sched/mm.h>
+#include <linux/uio.h>
+
+#include "bsr_net.h"
+
+static void tle_set_oos(struct bsr_tle *t)
+{
+	struct bsr_device *d = t->pd->device;
+	int slot;
+
+	if (t->is_barrier || !t->size || !bsr_get_ldev(d))
+		return;
+	slot = bsr_pd_slot(t->pd);
+	if (slot >= 0)
+		bsr_bm_set_range(&d->ldev->bm, 1U << slot, t->sector >> 3,
+				 (t->sector + (t->size >> 9) - 1) >> 3);
+	bsr_put_ldev(d);
+}
+
+static void set_oos(struct bsr_peer_device *pd, struct bio *bio)
+{
+	struct bsr_device *d = pd->device;
+	int slot = bsr_pd_slot(pd);
+
+	if (slot >= 0 && bio_sectors(bio))
+		bsr_bm_set_range(&d->ldev->bm, 1U << slot, bio->bi_iter.bi_sector >> 3,
+				 (bio_end_sector(bio) - 1) >> 3);
+}
+
+/* Takes the request reference of an entry; the caller puts it outside net->lock. */
+static struct bsr_req *tle_take_req(struct bsr_tle *t)
+{
+	struct bsr_req *req = t->req;
+
+	t->req = NULL;
+	return req;
+}
+
+static void tle_unlink(struct bsr_net *n, struct bsr_tle *t)
+{
+	list_del(&t->list);
+	hash_del(&t->hash);
+	if (!t->is_barrier)
+		atomic64_sub(t->size >> 9, &n->ap_in_flight);
+	if (!t->is_barrier)
+		atomic_dec(&t->pd->net->unacked);
+}
+
+static int send_bio_payload(struct socket *sock, struct bio *bio)
+{
+	struct bio_vec bv;
+	struct bvec_iter iter;
+	unsigned int noio = memalloc_noio_save();
+	int rv = 0;
+
+	bio_for_each_segment(bv, bio, iter) {
+		struct msghdr msg = { .msg_flags = MSG_NOSIGNAL | MSG_MORE };
+
+		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bv, 1, bv.bv_len);
+		while (msg_data_left(&msg)) {
+			rv = sock_sendmsg(sock, &msg);
+			if (rv == -EAGAIN || rv == -EINTR)
+				continue;
+			if (rv <= 0) {
+				rv = rv ? rv : -EPIPE;
+				goto out;
+			}
+		}
+		rv = 0;
+	}
+out:
+	memalloc_noio_restore(noio);
+	return rv;
+}
+
+/* data_mutex held */
+static int send_barrier_locked(struct bsr_net *n)
+{
+	struct p_barrier p = { .barrier = cpu_to_be32(n->cur_epoch) };
+	int rv;
+
+	rv = bsr_send_packet_locked(n->data_sock, P_BARRIER, 0, &p, sizeof(p), 0);
+	spin_lock_irq(&n->lock);
+	n->cur_epoch++;
+	n->epoch_writes = 0;
+	spin_unlock_irq(&n->lock);
+	return rv;
+}
+
+int bsr_send_barrier(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	int rv = 0;
+
+	mutex_lock(&n->data_mutex);
+	if (n->net_ok && n->data_sock && n->epoch_writes)
+		rv = send_barrier_locked(n);
+	mutex_unlock(&n->data_mutex);
+	return rv;
+}
+
+static u32 conn_protocol(struct bsr_net *n)
+{
+	return n->protocol ? n->protocol : BSR_PROTOCOL_C;
+}
+
+static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio *bio)
+{
+	struct bsr_conn *c = pd->connection;
+	struct bsr_net *n = c->net;
+	struct {
+		struct p_header100 h;
+		struct p_data d;
+	} __packed pkt;
+	struct bsr_req *put = NULL;
+	struct bsr_tle *t;
+	u32 proto, flags = 0, max_epoch;
+	int rv;
+
+	t = kzalloc(sizeof(*t), GFP_NOIO);
+	if (!t) {
+		set_oos(pd, bio);
+		return;
+	}
+	mutex_lock(&n->data_mutex);
+	if (!READ_ONCE(n->net_ok) || !n->data_sock) {
+		mutex_unlock(&n->data_mutex);
+		kfree(t);
+		set_oos(pd, bio);
+		return;
+	}
+	proto = conn_protocol(n);
+	if ((bio->bi_opf & REQ_PREFLUSH) && n->epoch_writes) {
+		rv = send_barrier_locked(n);
+		if (rv)
+			goto fail_unsent;
+	}
+	t->pd = pd;
+	t->sector = bio->bi_iter.bi_sector;
+	t->size = bio->bi_iter.bi_size;
+	t->start = jiffies;
+	atomic_inc(&req->ref);
+	t->req = req;
+	spin_lock_irq(&n->lock);
+	t->id = ++n->next_id;
+	t->epoch = n->cur_epoch;
+	n->epoch_writes++;
+	list_add_tail(&t->list, &n->tl);
+	hash_add(n->tl_hash, &t->hash, t->id);
+	spin_unlock_irq(&n->lock);
+	atomic64_add(t->size >> 9, &n->ap_in_flight);
+	atomic_inc(&pd->net->unacked);
+
+	if (bio->bi_opf & REQ_PREFLUSH)
+		flags |= DP_FLUSH;
+	if (bio->bi_opf & REQ_FUA)
+		flags |= DP_FUA;
+	if (proto == BSR_PROTOCOL_C)
+		flags |= DP_SEND_WRITE_ACK;
+	else if (proto == BSR_PROTOCOL_B)
+		flags |= DP_SEND_RECEIVE_ACK;
+	pkt.h.magic = cpu_to_be32(BSR_H100_MAGIC);
+	pkt.h.volume = cpu_to_be16(pd->device->vnr);
+	pkt.h.command = cpu_to_be16(P_DATA);
+	pkt.h.length = cpu_to_be32(sizeof(pkt.d) + t->size);
+	pkt.h.pad = 0;
+	pkt.d.sector = cpu_to_be64(t->sector);
+	pkt.d.block_id = cpu_to_be64(t->id);
+	pkt.d.seq_num = cpu_to_be32((u32)t->id);
+	pkt.d.dp_flags = cpu_to_be32(flags);
+	rv = bsr_sock_send(n->data_sock, &pkt, sizeof(pkt), MSG_MORE);
+	if (rv >= 0)
+		rv = send_bio_payload(n->data_sock, bio);
+	if (rv >= 0) {
+		atomic64_add(t->size >> 9, &pd->net->sent_sect);
+		max_epoch = bsr_opt_u32(&c->net_conf, T_NET_CONF_MAX_EPOCH_SIZE, 16000);
+		if ((bio->bi_opf & REQ_FUA) || n->epoch_writes >= max_epoch)
+			rv = send_barrier_locked(n);
+	}
+	if (proto == BSR_PROTOCOL_A && rv >= 0) {
+		spin_lock_irq(&n->lock);
+		put = tle_take_req(t);
+		spin_unlock_irq(&n->lock);
+	}
+	mutex_unlock(&n->data_mutex);
+	if (put)
+		bsr_req_put(put);
+	if (rv < 0)
+		bsr_conn_fail(c, BSR_CONNECTION_BROKENPIPE);
+	return;
+
+fail_unsent:
+	mutex_unlock(&n->data_mutex);
+	kfree(t);
+	set_oos(pd, bio);
+	bsr_conn_fail(c, BSR_CONNECTION_BROKENPIPE);
+}
+
+/* Called with a reference on req that the caller puts after submitting locally. */
+void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *bio)
+{
+	struct bsr_peer_device *pd;
+
+	list_for_each_entry(pd, &d->peer_devices, dev_list) {
+		if (!pd->net || !pd->connection->net || !READ_ONCE(pd->connection->net->net_ok))
+			continue;	/* bits set through the slot mask or at teardown */
+		send_one(pd, req, bio);
+	}
+}
+
+/* An empty flush: close the epoch at every peer; protocol C waits for its BARRIER_ACK. */
+bool bsr_replicate_flush(struct bsr_device *d, struct bsr_req *req)
+{
+	struct bsr_peer_device *pd;
+	bool sent = false;
+
+	list_for_each_entry(pd, &d->peer_devices, dev_list) {
+		struct bsr_net *n = pd->connection->net;
+		struct bsr_tle *t;
+		int rv;
+
+		if (!n || !READ_ONCE(n->net_ok))
+			continue;
+		t = kzalloc(sizeof(*t), GFP_NOIO);
+		if (!t)
+			continue;
+		mutex_lock(&n->data_mutex);
+		if (!n->net_ok || !n->data_sock) {
+			mutex_unlock(&n->data_mutex);
+			kfree(t);
+			continue;
+		}
+		t->pd = pd;
+		t->is_barrier = true;
+		t->start = jiffies;
+		if (conn_protocol(n) == BSR_PROTOCOL_C) {
+			atomic_inc(&req->ref);
+			t->req = req;
+		}
+		spin_lock_irq(&n->lock);
+		t->id = ++n->next_id;
+		t->epoch = n->cur_epoch;
+		list_add_tail(&t->list, &n->tl);
+		hash_add(n->tl_hash, &t->hash, t->id);
+		spin_unlock_irq(&n->lock);
+		rv = send_barrier_locked(n);
+		mutex_unlock(&n->data_mutex);
+		if (rv)
+			bsr_conn_fail(pd->connection, BSR_CONNECTION_BROKENPIPE);
+		sent = true;
+	}
+	return sent;
+}
+
+static struct bsr_tle *tl_find(struct bsr_net *n, u64 id)
+{
+	struct bsr_tle *t;
+
+	hash_for_each_possible(n->tl_hash, t, hash, id)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+/* meta receiver: RECV_ACK, WRITE_ACK, NEG_ACK */
+void bsr_got_block_ack(struct bsr_conn *c, enum bsr_packet cmd, const struct p_block_ack *p)
+{
+	struct bsr_net *n = c->net;
+	u64 id = be64_to_cpu(p->block_id);
+	sector_t sector = be64_to_cpu(p->sector);
+	u32 size = be32_to_cpu(p->blksize);
+	struct bsr_req *put = NULL;
+	struct bsr_tle *t;
+	bool mismatch = false;
+
+	spin_lock_irq(&n->lock);
+	t = tl_find(n, id);
+	if (!t) {
+		/* already retired by a BARRIER_ACK */
+		spin_unlock_irq(&n->lock);
+		return;
+	}
+	if (t->is_barrier || t->sector != sector || t->size != size) {
+		mismatch = true;
+		t = NULL;
+	} else if (cmd == P_RECV_ACK) {
+		put = tle_take_req(t);
+		t->recv_acked = true;
+		t = NULL;
+	} else {
+		put = tle_take_req(t);
+		tle_unlink(n, t);
+	}
+	spin_unlock_irq(&n->lock);
+	if (mismatch) {
+		bsr_warn("%s: ack for block id %llu does not match the request\n", n->thread_tag, id);
+		bsr_conn_fail(c, BSR_CONNECTION_PROTOCOLERROR);
+		return;
+	}
+	if (t) {
+		if (cmd == P_NEG_ACK)
+			tle_set_oos(t);
+		kfree(t);
+		wake_up(&n->tl_wait);
+	}
+	if (put)
+		bsr_req_put(put);
+}
+
+/* BARRIER_ACK: everything of this epoch and before is done at the peer. */
+void bsr_got_barrier_ack(struct bsr_conn *c, u32 barrier)
+{
+	struct bsr_net *n = c->net;
+	struct bsr_tle *t, *tt;
+	LIST_HEAD(done);
+
+	spin_lock_irq(&n->lock);
+	list_for_each_entry_safe(t, tt, &n->tl, list) {
+		if ((s32)(t->epoch - barrier) > 0)
+			break;
+		tle_unlink(n, t);
+		list_add_tail(&t->list, &done);
+	}
+	spin_unlock_irq(&n->lock);
+	list_for_each_entry_safe(t, tt, &done, list) {
+		struct bsr_req *req = tle_take_req(t);
+
+		if (req)
+			bsr_req_put(req);
+		kfree(t);
+	}
+	wake_up(&n->tl_wait);
+}
+
+/* Connection lost: what the peer may not have is out of sync. Senders are excluded. */
+void bsr_tl_clear(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	struct bsr_tle *t, *tt;
+	LIST_HEAD(all);
+
+	spin_lock_irq(&n->lock);
+	list_for_each_entry_safe(t, tt, &n->tl, list) {
+		tle_unlink(n, t);
+		list_add_tail(&t->list, &all);
+	}
+	spin_unlock_irq(&n->lock);
+	list_for_each_entry_safe(t, tt, &all, list) {
+		struct bsr_req *req = tle_take_req(t);
+
+		tle_set_oos(t);
+		if (req)
+			bsr_req_put(req);
+		kfree(t);
+	}
+	wake_up(&n->tl_wait);
+}
+
+static bool tl_empty(struct bsr_net *n)
+{
+	bool e;
+
+	spin_lock_irq(&n->lock);
+	e = list_empty(&n->tl);
+	spin_unlock_irq(&n->lock);
+	return e;
+}
+
+/* Closes the epoch and waits until the peer retired everything (demotion, disconnect). */
+int bsr_tl_drain(struct bsr_conn *c, long timeout)
+{
+	struct bsr_net *n = c->net;
+
+	if (!n || !READ_ONCE(n->net_ok))
+		return 0;
+	bsr_send_barrier(c);
+	if (!wait_event_timeout(n->tl_wait, tl_empty(n) || !READ_ONCE(n->net_ok), timeout))
+		return -ETIMEDOUT;
+	return 0;
+}
+
+/* ko-count: the peer did not finish a request within timeout * ko-count. */
+void bsr_tl_check_timeouts(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	u32 timeout = bsr_opt_u32(&c->net_conf, T_NET_CONF_TIMEOUT, 60);
+	u32 ko = bsr_opt_u32(&c->net_conf, T_NET_CONF_KO_COUNT, 5);
+	unsigned long limit, oldest = 0;
+	bool any = false;
+
+	if (!ko)
+		return;
+	limit = (unsigned long)timeout * ko * HZ / 10;
+	spin_lock_irq(&n->lock);
+	if (!list_empty(&n->tl)) {
+		struct bsr_tle *t = list_first_entry(&n->tl, struct bsr_tle, list);
+
+		/* protocol A entries wait for the epoch's barrier ack only */
+		any = t->req || t->recv_acked || conn_protocol(n) != BSR_PROTOCOL_C;
+		oldest = t->start;
+	}
+	spin_unlock_irq(&n->lock);
+	if (any && time_after(jiffies, oldest + limit)) {
+		bsr_warn("%s: the peer did not complete a request within timeout * ko-count\n",
+			 n->thread_tag);
+		bsr_conn_fail(c, BSR_CONNECTION_TIMEOUT);
+	}
+}

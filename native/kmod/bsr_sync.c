@@ -1,0 +1,1002 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bsr: the sync decision and the resync.
+ *
+ * Decision (bsr_sync_handshake), from the data generation UUIDs of both nodes (bit 0,
+ * "was Primary", ignored): both just created: nothing to do; one just created: full
+ * sync from the other; equal current UUIDs: in sync (unless one side is Inconsistent
+ * or crashed as Primary); my bitmap UUID is the peer's current: I am the bitmap
+ * SyncSource (and the other way round); equal bitmap UUIDs: both went on from the
+ * same generation: split brain; the peer's current in my history: full sync from me;
+ * otherwise the data are unrelated (split brain as well). connect --discard-my-data
+ * on one side resolves a split brain in the other side's favour.
+ *
+ * Resync: both sides send their bitmap slot of the other one and merge what they
+ * receive; then the SyncSource reads the blocks whose bits are set and pushes them as
+ * RS_DATA_REPLY packets, paced by the fixed rate or the dynamic controller; the
+ * SyncTarget writes them and answers RS_WRITE_ACK, both clear the bits. Blocks the
+ * application rewrote on the target during the resync (replicated DATA) are newer
+ * than any resync data and are skipped. When no bit is left the source sends its
+ * UUIDs with RESYNC_DONE; the target takes over its current UUID and is UpToDate.
+ */
+#include <linux/bio.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/bitmap.h>
+#include <linux/delay.h>
+
+#include "bsr_net.h"
+
+#define TICK (HZ / 10)
+#define RS_MAX_READS 64
+
+static void history_add(struct bsr_md *md, u64 uuid)
+{
+	int i;
+
+	uuid &= ~UUID_PRIMARY;
+	if (!uuid || uuid == UUID_JUST_CREATED)
+		return;
+	for (i = 0; i < BSR_HISTORY_UUIDS; i++)
+		if ((md->history_uuids[i] & ~UUID_PRIMARY) == uuid)
+			return;
+	memmove(&md->history_uuids[1], &md->history_uuids[0],
+		sizeof(md->history_uuids[0]) * (BSR_HISTORY_UUIDS - 1));
+	md->history_uuids[0] = uuid;
+}
+
+/* ------------------------------------------------------------------ app-written map */
+
+void bsr_free_app_written(struct bsr_peer_device *pd)
+{
+	struct bsr_pd_net *p = pd->net;
+	unsigned long *m;
+	unsigned long flags;
+
+	spin_lock_irqsave(&p->rs_lock, flags);
+	m = p->app_written;
+	p->app_written = NULL;
+	p->app_bits = 0;
+	spin_unlock_irqrestore(&p->rs_lock, flags);
+	kvfree(m);
+}
+
+static int alloc_app_written(struct bsr_peer_device *pd, u64 bits)
+{
+	struct bsr_pd_net *p = pd->net;
+	unsigned long *m;
+
+	bsr_free_app_written(pd);
+	m = kvcalloc(BITS_TO_LONGS(bits), sizeof(long), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	spin_lock_irq(&p->rs_lock);
+	p->app_written = m;
+	p->app_bits = bits;
+	spin_unlock_irq(&p->rs_lock);
+	return 0;
+}
+
+/* Receiver: a replicated write covered these whole blocks. */
+void bsr_mark_app_written(struct bsr_peer_device *pd, sector_t sector, u32 size)
+{
+	struct bsr_pd_net *p = pd->net;
+	u64 first = DIV_ROUND_UP_ULL(sector, 8), end = (sector + (size >> 9)) >> 3;
+
+	if (!READ_ONCE(p->app_written) || first >= end)
+		return;
+	spin_lock_irq(&p->rs_lock);
+	if (p->app_written && end <= p->app_bits)
+		bitmap_set(p->app_written, first, end - first);
+	spin_unlock_irq(&p->rs_lock);
+}
+
+bool bsr_app_written(struct bsr_peer_device *pd, u64 bit)
+{
+	struct bsr_pd_net *p = pd->net;
+	bool set = false;
+
+	spin_lock_irq(&p->rs_lock);
+	if (p->app_written && bit < p->app_bits)
+		set = test_bit(bit, p->app_written);
+	spin_unlock_irq(&p->rs_lock);
+	return set;
+}
+
+/* ------------------------------------------------------------------ notifications */
+
+void bsr_notify_split_brain(struct bsr_peer_device *pd)
+{
+	bsr_notify_helper(pd, "split-brain", BSR_NOTIFY_CALL, 0);
+	bsr_notify_split_brain_event(pd);
+	bsr_notify_helper(pd, "split-brain", BSR_NOTIFY_RESPONSE, 0);
+}
+
+/* ------------------------------------------------------------------ decision */
+
+static bool in_history(const u64 *h, int n, u64 uuid)
+{
+	int i;
+
+	uuid &= ~UUID_PRIMARY;
+	if (!uuid || uuid == UUID_JUST_CREATED)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((h[i] & ~UUID_PRIMARY) == uuid)
+			return true;
+	return false;
+}
+
+static enum bsr_sync_decision decide(struct bsr_peer_device *pd, const char **why)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_pd_net *p = pd->net;
+	struct bsr_md *md = &d->ldev->md;
+	u32 me = d->resource->node_id, peer = pd->connection->peer_node_id;
+	u64 c = md->current_uuid & ~UUID_PRIMARY, pc = p->peer_current & ~UUID_PRIMARY;
+	u64 b = md->peers[peer].bitmap_uuid & ~UUID_PRIMARY;
+	u64 pb = p->peer_bitmap & ~UUID_PRIMARY;
+	bool crashed = md->flags & BSR_MDF_CRASHED_PRIMARY;
+	bool pcrashed = p->peer_flags & UUID_FLAG_CRASHED_PRIMARY;
+	bool incons = d->disk_state <= BSR_DISK_INCONSISTENT;
+	bool pincons = pd->peer_disk_state <= BSR_DISK_INCONSISTENT;
+
+	if (c == UUID_JUST_CREATED && pc == UUID_JUST_CREATED) {
+		*why = "both just created";
+		return SYNC_NONE;
+	}
+	if (c == UUID_JUST_CREATED) {
+		*why = "this node's data is new";
+		return SYNC_TARGET_FULL;
+	}
+	if (pc == UUID_JUST_CREATED) {
+		*why = "the peer's data is new";
+		return SYNC_SOURCE_FULL;
+	}
+	if (c == pc) {
+		*why = "same data generation";
+		if (incons && !pincons)
+			return SYNC_TARGET_BITMAP;
+		if (pincons && !incons)
+			return SYNC_SOURCE_BITMAP;
+		if (crashed && !pcrashed)
+			return SYNC_SOURCE_BITMAP;
+		if (pcrashed && !crashed)
+			return SYNC_TARGET_BITMAP;
+		if (crashed && pcrashed)
+			return me < peer ? SYNC_SOURCE_BITMAP : SYNC_TARGET_BITMAP;
+		return SYNC_NONE;
+	}
+	if (b && b == pc) {
+		*why = "the peer is behind";
+		return SYNC_SOURCE_BITMAP;
+	}
+	if (pb && pb == c) {
+		*why = "this node is behind";
+		return SYNC_TARGET_BITMAP;
+	}
+	if (b && b == pb) {
+		*why = "both changed the data independently";
+		return SYNC_SPLIT_BRAIN;
+	}
+	if (in_history(md->history_uuids, BSR_HISTORY_UUIDS, pc) ||
+	    (b && in_history(&p->peer_history[0], BSR_WIRE_HISTORY, b))) {
+		*why = "the peer is far behind";
+		return SYNC_SOURCE_FULL;
+	}
+	if (in_history(p->peer_history, BSR_WIRE_HISTORY, c) ||
+	    (pb && in_history(md->history_uuids, BSR_HISTORY_UUIDS, pb))) {
+		*why = "this node is far behind";
+		return SYNC_TARGET_FULL;
+	}
+	*why = "unrelated data";
+	return SYNC_UNRELATED;
+}
+
+int bsr_sync_handshake(struct bsr_peer_device *pd)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	struct bsr_net *n = c->net;
+	enum bsr_sync_decision dec;
+	const char *why = "";
+	bool mine, theirs;
+	int rv = 0;
+
+	if (!bsr_get_ldev(d)) {
+		pd->repl_state = BSR_REPLICATION_ESTABLISHED;
+		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+		return 0;
+	}
+	if (pd->net->peer_d_size == 0) {
+		/* a diskless peer: nothing to sync */
+		pd->repl_state = BSR_REPLICATION_ESTABLISHED;
+		goto out;
+	}
+	dec = decide(pd, &why);
+	if (dec == SYNC_SPLIT_BRAIN || dec == SYNC_UNRELATED) {
+		mine = n->discard_my_data;
+		theirs = n->peer_discard_my_data ||
+			 (pd->net->peer_flags & UUID_FLAG_DISCARD_MY_DATA);
+		if (mine && !theirs) {
+			bsr_warn("%s: split brain resolved: discarding this node's data\n",
+				 n->thread_tag);
+			dec = dec == SYNC_SPLIT_BRAIN ? SYNC_TARGET_BITMAP : SYNC_TARGET_FULL;
+		} else if (theirs && !mine) {
+			bsr_warn("%s: split brain resolved: the peer discards its data\n",
+				 n->thread_tag);
+			dec = dec == SYNC_SPLIT_BRAIN ? SYNC_SOURCE_BITMAP : SYNC_SOURCE_FULL;
+		}
+	}
+	bsr_info("%s: volume %u: uuids %016llx:%016llx peer %016llx:%016llx: %s\n",
+		 n->thread_tag, d->vnr, d->ldev->md.current_uuid,
+		 d->ldev->md.peers[c->peer_node_id].bitmap_uuid, pd->net->peer_current,
+		 pd->net->peer_bitmap, why);
+	switch (dec) {
+	case SYNC_NONE:
+		pd->repl_state = BSR_REPLICATION_ESTABLISHED;
+		break;
+	case SYNC_SOURCE_BITMAP:
+	case SYNC_SOURCE_FULL:
+	case SYNC_TARGET_BITMAP:
+	case SYNC_TARGET_FULL:
+		if ((dec == SYNC_SOURCE_BITMAP || dec == SYNC_SOURCE_FULL) &&
+		    d->disk_state < BSR_DISK_OUTDATED) {
+			bsr_err("%s: would be SyncSource but the local disk is %s\n",
+				n->thread_tag, bsr_disk_name(d->disk_state));
+			rv = -EBADE;
+			break;
+		}
+		if ((dec == SYNC_TARGET_BITMAP || dec == SYNC_TARGET_FULL) &&
+		    READ_ONCE(d->resource->role) == BSR_ROLE_PRIMARY) {
+			bsr_err("%s: a Primary cannot become SyncTarget: split brain\n",
+				n->thread_tag);
+			bsr_notify_split_brain(pd);
+			rv = -EBADE;
+			break;
+		}
+		bsr_put_ldev(d);
+		return bsr_start_resync(pd, dec == SYNC_SOURCE_BITMAP || dec == SYNC_SOURCE_FULL,
+					dec == SYNC_SOURCE_FULL || dec == SYNC_TARGET_FULL);
+	default:
+		bsr_err("%s: split brain detected (%s), dropping the connection\n",
+			n->thread_tag, why);
+		bsr_notify_split_brain(pd);
+		rv = -EBADE;
+	}
+out:
+	bsr_put_ldev(d);
+	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+	return rv;
+}
+
+/* ------------------------------------------------------------------ bitmap exchange */
+
+int bsr_send_bitmap(struct bsr_peer_device *pd)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	struct bsr_net *n = c->net;
+	int slot = bsr_pd_slot(pd);
+	u64 w = 0, words;
+	struct p_bitmap *p;
+	int rv = 0;
+
+	if (slot < 0)
+		return -ENODEV;
+	words = d->ldev->bm.words;
+	p = kmalloc(sizeof(*p) + BM_CHUNK_WORDS * 8, GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	mutex_lock(&n->data_mutex);
+	do {
+		u32 cnt = min_t(u64, words - w, BM_CHUNK_WORDS);
+
+		if (!cnt)
+			cnt = 0;
+		bsr_bm_get_words(&d->ldev->bm, slot, w, cnt, (__le64 *)(p + 1));
+		p->word_offset = cpu_to_be64(w);
+		p->n_words = cpu_to_be32(cnt);
+		p->flags = cpu_to_be32(w + cnt >= words ? BM_FLAG_LAST : 0);
+		if (!cnt) {
+			/* an empty bitmap still needs its LAST chunk: one zero word */
+			((__le64 *)(p + 1))[0] = 0;
+			p->n_words = cpu_to_be32(1);
+			cnt = 1;
+			p->flags = cpu_to_be32(BM_FLAG_LAST);
+		}
+		rv = bsr_send_packet_locked(n->data_sock, P_BITMAP, d->vnr, p,
+					    sizeof(*p) + cnt * 8, 0);
+		w += cnt;
+	} while (!rv && w < words);
+	mutex_unlock(&n->data_mutex);
+	kfree(p);
+	return rv;
+}
+
+static void begin_resync(struct bsr_peer_device *pd);
+
+int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
+			  const __le64 *words, u32 n)
+{
+	struct bsr_device *d = pd->device;
+	u64 off = be64_to_cpu(p->word_offset);
+	int slot = bsr_pd_slot(pd);
+
+	if (pd->repl_state != BSR_REPLICATION_WFBITMAPS &&
+	    pd->repl_state != BSR_REPLICATION_WFBITMAPT)
+		return -EPROTO;
+	if (slot < 0 || off != pd->net->bm_rx_words)
+		return -EPROTO;
+	if (off + n > d->ldev->bm.words) {
+		/* only the zero word of an empty bitmap may stick out */
+		if (!(d->ldev->bm.words == 0 && n == 1 && !words[0]))
+			return -EPROTO;
+	} else {
+		bsr_bm_or_words(&d->ldev->bm, slot, off, n, words);
+	}
+	pd->net->bm_rx_words += n;
+	if (be32_to_cpu(p->flags) & BM_FLAG_LAST) {
+		pd->net->bm_received = true;
+		if (pd->net->bm_sent)
+			begin_resync(pd);
+	}
+	return 0;
+}
+
+static int resync_thread(void *arg);
+
+static void begin_resync(struct bsr_peer_device *pd)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	struct bsr_net *n = c->net;
+	struct bsr_pd_net *p = pd->net;
+	bool source = pd->repl_state == BSR_REPLICATION_WFBITMAPS;
+	int slot = bsr_pd_slot(pd);
+	bool paused = pd->resync_susp_user || p->resync_susp_peer;
+
+	bsr_bm_recount(&d->ldev->bm);
+	bsr_bm_write_all(d, d->ldev);
+	p->rs_total = d->ldev->bm.weight[slot] << 3;
+	p->rs_cursor = 0;
+	p->rs_start = jiffies;
+	p->rs_mark_time = jiffies;
+	p->rs_mark_left = p->rs_total;
+	p->rs_dbdt_kib = 0;
+	p->rs_plan = 0;
+	if (source)
+		pd->repl_state = paused ? BSR_REPLICATION_PAUSEDSYNCS : BSR_REPLICATION_SYNCSOURCE;
+	else
+		pd->repl_state = paused ? BSR_REPLICATION_PAUSEDSYNCT : BSR_REPLICATION_SYNCTARGET;
+	bsr_info("%s: volume %u: resync as %s, %llu KiB\n", n->thread_tag, d->vnr,
+		 source ? "SyncSource" : "SyncTarget", p->rs_total >> 1);
+	bsr_notify_helper(pd, source ? "before-resync-source" : "before-resync-target",
+			  BSR_NOTIFY_CALL, 0);
+	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+	if (source && !n->resync) {
+		struct task_struct *t = kthread_create(resync_thread, c, "bsr_s_%s_%u",
+						       c->resource->name, c->peer_node_id);
+
+		if (IS_ERR(t)) {
+			bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
+			return;
+		}
+		get_task_struct(t);
+		n->resync = t;
+		wake_up_process(t);
+	} else if (source) {
+		bsr_rs_kick(n);
+	}
+}
+
+/* adm_mutex held. Both sides call it: the initiator and the peer on BECOME_SYNC_*. */
+int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_md *md;
+	int slot, rv;
+
+	if (!bsr_get_ldev(d))
+		return -ENODEV;
+	slot = bsr_pd_slot(pd);
+	if (slot < 0) {
+		bsr_put_ldev(d);
+		return -ENODEV;
+	}
+	md = &d->ldev->md;
+	if (full)
+		bsr_bm_set_all(&d->ldev->bm, slot);
+	if (!source) {
+		rv = alloc_app_written(pd, d->ldev->bm.bits);
+		if (rv) {
+			bsr_put_ldev(d);
+			return rv;
+		}
+		md->flags &= ~(BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE);
+		bsr_md_write_sb(d, d->ldev);
+		bsr_set_disk_state(d, BSR_DISK_INCONSISTENT);
+	} else {
+		pd->peer_disk_state = BSR_DISK_INCONSISTENT;
+	}
+	pd->net->bm_sent = false;
+	pd->net->bm_received = false;
+	pd->net->bm_rx_words = 0;
+	pd->repl_state = source ? BSR_REPLICATION_WFBITMAPS : BSR_REPLICATION_WFBITMAPT;
+	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+	bsr_put_ldev(d);
+	rv = bsr_send_state(pd);
+	if (!rv)
+		rv = bsr_send_bitmap(pd);
+	if (rv)
+		return rv;
+	pd->net->bm_sent = true;
+	if (pd->net->bm_received)
+		begin_resync(pd);
+	return 0;
+}
+
+/* invalidate (source = false) / invalidate-remote (source = true); adm_mutex held */
+int bsr_adm_start_sync(struct bsr_peer_device *pd, bool source, char *msg, size_t len)
+{
+	struct p_sync_start p = { .flags = cpu_to_be32(SYNC_FLAG_FULL) };
+	struct bsr_conn *c = pd->connection;
+	int rv;
+
+	if (!c->net || !READ_ONCE(c->net->net_ok) ||
+	    pd->repl_state != BSR_REPLICATION_ESTABLISHED) {
+		snprintf(msg, len, "%s needs an established connection to peer %u",
+			 source ? "invalidate-remote" : "invalidate", c->peer_node_id);
+		return -ENOTCONN;
+	}
+	if (source ? pd->device->disk_state != BSR_DISK_UPTODATE :
+		     pd->peer_disk_state != BSR_DISK_UPTODATE) {
+		snprintf(msg, len, "the sync source must have UpToDate data");
+		return -EINVAL;
+	}
+	if (!source && READ_ONCE(c->resource->role) == BSR_ROLE_PRIMARY) {
+		snprintf(msg, len, "a Primary cannot discard its data");
+		return -EINVAL;
+	}
+	rv = bsr_send_packet(c, false, source ? P_BECOME_SYNC_TARGET : P_BECOME_SYNC_SOURCE,
+			     pd->device->vnr, &p, sizeof(p));
+	if (!rv)
+		rv = bsr_start_resync(pd, source, true);
+	if (rv)
+		snprintf(msg, len, "starting the resync failed: %d", rv);
+	return rv;
+}
+
+/* ------------------------------------------------------------------ SyncSource */
+
+bool bsr_pd_syncing(struct bsr_peer_device *pd)
+{
+	switch (pd->repl_state) {
+	case BSR_REPLICATION_SYNCSOURCE:
+	case BSR_REPLICATION_SYNCTARGET:
+	case BSR_REPLICATION_PAUSEDSYNCS:
+	case BSR_REPLICATION_PAUSEDSYNCT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void rs_read_endio(struct bio *bio)
+{
+	struct bsr_rs_req *rq = bio->bi_private;
+	struct bsr_pd_net *p = rq->pd->net;
+	unsigned long flags;
+
+	rq->status = bio->bi_status;
+	bio_put(bio);
+	spin_lock_irqsave(&p->rs_lock, flags);
+	list_add_tail(&rq->list, &p->rs_done);
+	spin_unlock_irqrestore(&p->rs_lock, flags);
+	bsr_rs_kick(rq->pd->connection->net);
+}
+
+static void free_rs_req(struct bsr_rs_req *rq)
+{
+	unsigned int i;
+
+	for (i = 0; i < rq->n_pages; i++)
+		if (rq->pages[i])
+			__free_page(rq->pages[i]);
+	kfree(rq);
+}
+
+static int issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_rs_req *rq;
+	struct bio *bio;
+	unsigned int i;
+
+	rq = kzalloc(sizeof(*rq), GFP_NOIO);
+	if (!rq)
+		return -ENOMEM;
+	rq->pd = pd;
+	rq->sector = bit << 3;
+	rq->size = blocks << BSR_BM_BLOCK_SHIFT;
+	rq->n_pages = blocks;
+	for (i = 0; i < blocks; i++) {
+		rq->pages[i] = alloc_page(GFP_NOIO);
+		if (!rq->pages[i]) {
+			free_rs_req(rq);
+			return -ENOMEM;
+		}
+	}
+	bio = bio_alloc(d->ldev->backing_bdev, blocks, REQ_OP_READ, GFP_NOIO);
+	if (!bio) {
+		free_rs_req(rq);
+		return -ENOMEM;
+	}
+	bio->bi_iter.bi_sector = rq->sector;
+	bio->bi_private = rq;
+	bio->bi_end_io = rs_read_endio;
+	for (i = 0; i < blocks; i++)
+		__bio_add_page(bio, rq->pages[i], PAGE_SIZE, 0);
+	atomic64_add(rq->size >> 9, &pd->connection->net->rs_in_flight);
+	atomic_inc(&pd->net->pending);
+	submit_bio(bio);
+	return 0;
+}
+
+static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
+{
+	struct bsr_net *n = c->net;
+	struct {
+		struct p_header100 h;
+		struct p_data d;
+	} __packed pkt = {
+		.h.magic = cpu_to_be32(BSR_H100_MAGIC),
+		.h.volume = cpu_to_be16(rq->pd->device->vnr),
+		.h.command = cpu_to_be16(P_RS_DATA_REPLY),
+		.h.length = cpu_to_be32(sizeof(struct p_data) + rq->size),
+		.d.sector = cpu_to_be64(rq->sector),
+	};
+	unsigned int i;
+	int rv;
+
+	mutex_lock(&n->data_mutex);
+	if (!n->data_sock || !READ_ONCE(n->net_ok)) {
+		mutex_unlock(&n->data_mutex);
+		return -ENOTCONN;
+	}
+	rv = bsr_sock_send(n->data_sock, &pkt, sizeof(pkt), MSG_MORE);
+	for (i = 0; rv >= 0 && i < rq->n_pages; i++)
+		rv = bsr_sock_send(n->data_sock, page_address(rq->pages[i]), PAGE_SIZE,
+				   i + 1 < rq->n_pages ? MSG_MORE : 0);
+	mutex_unlock(&n->data_mutex);
+	if (rv >= 0)
+		atomic64_add(rq->size >> 9, &rq->pd->net->sent_sect);
+	return rv < 0 ? rv : 0;
+}
+
+/* Sectors the controller allows in the next tick. */
+static u32 rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
+{
+	struct bsr_opts *o = &pd->conf;
+	u32 plan_ahead = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_PLAN_AHEAD, 20);
+	u64 max_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MAX_RATE, 5120) * 2 / 10;
+	u64 min_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MIN_RATE, 250) * 2 / 10;
+	u32 fill = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_FILL_TARGET, 100);
+	u32 delay = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_DELAY_TARGET, 10);
+	u64 in_flight = atomic64_read(&pd->connection->net->rs_in_flight);
+	s64 want, correction, req;
+
+	if (!plan_ahead) {
+		u64 fixed = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_RESYNC_RATE, 250) * 2 / 10;
+
+		return max_t(u64, fixed, 8);
+	}
+	/*
+	 * Dynamic: keep `want` sectors in flight: c-fill-target, or what the last tick's
+	 * throughput gives within c-delay-target. The difference to what is in flight is
+	 * spread over c-plan-ahead ticks; the result stays within c-min-rate..c-max-rate.
+	 */
+	if (fill)
+		want = fill;
+	else
+		want = (s64)acked_last_tick * delay;
+	correction = want - (s64)in_flight;
+	req = (s64)acked_last_tick + correction / (s64)plan_ahead;
+	if (req < (s64)min_tick)
+		req = min_tick;
+	if (max_tick && req > (s64)max_tick)
+		req = max_tick;
+	if (req < 8)
+		req = 8;
+	pd->net->rs_plan = (u32)req;
+	return (u32)req;
+}
+
+static void rs_update_rate(struct bsr_peer_device *pd, u64 left)
+{
+	struct bsr_pd_net *p = pd->net;
+	unsigned long dt = jiffies - p->rs_mark_time;
+
+	if (dt < HZ)
+		return;
+	if (p->rs_mark_left >= left)
+		p->rs_dbdt_kib = (p->rs_mark_left - left) / 2 * HZ / dt;
+	p->rs_mark_left = left;
+	p->rs_mark_time = jiffies;
+}
+
+static void finish_source(struct bsr_peer_device *pd)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	struct bsr_md *md = &d->ldev->md;
+
+	mutex_lock(&c->resource->adm_mutex);
+	if (pd->repl_state != BSR_REPLICATION_SYNCSOURCE) {
+		mutex_unlock(&c->resource->adm_mutex);
+		return;
+	}
+	history_add(md, md->peers[c->peer_node_id].bitmap_uuid);
+	md->peers[c->peer_node_id].bitmap_uuid = 0;
+	bsr_md_write_sb(d, d->ldev);
+	bsr_bm_write_all(d, d->ldev);
+	pd->repl_state = BSR_REPLICATION_ESTABLISHED;
+	pd->peer_disk_state = BSR_DISK_UPTODATE;
+	bsr_info("%s: volume %u: resync done (%llu KiB in %lu s)\n", c->net->thread_tag, d->vnr,
+		 pd->net->rs_total >> 1, (jiffies - pd->net->rs_start) / HZ);
+	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+	bsr_send_uuids(pd, UUID_FLAG_RESYNC_DONE);
+	mutex_unlock(&c->resource->adm_mutex);
+}
+
+/* One tick for one volume; false once there is nothing left to do for it. */
+static bool resync_tick(struct bsr_peer_device *pd, u64 *acked_mark)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	struct bsr_pd_net *p = pd->net;
+	struct bsr_bitmap *bm = &d->ldev->bm;
+	int slot = bsr_pd_slot(pd);
+	u64 left, acked, budget;
+	LIST_HEAD(done);
+	struct bsr_rs_req *rq, *t;
+
+	/* send what was read */
+	spin_lock_irq(&p->rs_lock);
+	list_splice_init(&p->rs_done, &done);
+	spin_unlock_irq(&p->rs_lock);
+	list_for_each_entry_safe(rq, t, &done, list) {
+		list_del(&rq->list);
+		atomic_dec(&p->pending);
+		if (rq->status || send_rs_reply(c, rq)) {
+			atomic64_sub(rq->size >> 9, &c->net->rs_in_flight);
+			if (rq->status)
+				bsr_warn("%s: resync read error at sector %llu\n", c->net->thread_tag,
+					 (u64)rq->sector);
+		}
+		free_rs_req(rq);
+	}
+
+	if (pd->repl_state != BSR_REPLICATION_SYNCSOURCE)
+		return pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS;
+	left = bm->weight[slot] << 3;
+	rs_update_rate(pd, left);
+	if (!left && !atomic64_read(&c->net->rs_in_flight) && !atomic_read(&p->pending)) {
+		finish_source(pd);
+		return false;
+	}
+	if (time_after_eq(jiffies, p->rs_tick_start + TICK)) {
+		acked = p->rs_total - left;
+		p->rs_budget_left = rs_budget(pd, acked > *acked_mark ? acked - *acked_mark : 0);
+		*acked_mark = acked;
+		p->rs_tick_start = jiffies;
+	}
+	budget = p->rs_budget_left;
+	while (budget > 0 && !kthread_should_stop() && atomic_read(&p->pending) < RS_MAX_READS) {
+		u64 bit = bsr_bm_find_next(bm, slot, p->rs_cursor);
+		unsigned int blocks = 1;
+
+		if (bit >= bm->bits) {
+			/* one pass done: start over once the acks are in */
+			if (!atomic64_read(&c->net->rs_in_flight) && !atomic_read(&p->pending))
+				p->rs_cursor = 0;
+			break;
+		}
+		while (blocks < BSR_RS_MAX_BLOCKS && bit + blocks < bm->bits &&
+		       bsr_bm_test(bm, slot, bit + blocks))
+			blocks++;
+		if (issue_read(pd, bit, blocks))
+			break;
+		p->rs_cursor = bit + blocks;
+		budget = budget > (u64)blocks << 3 ? budget - ((u64)blocks << 3) : 0;
+	}
+	p->rs_budget_left = budget;
+	return true;
+}
+
+static int resync_thread(void *arg)
+{
+	struct bsr_conn *c = arg;
+	struct bsr_net *n = c->net;
+	u64 marks[8] = { 0 };
+
+	while (!kthread_should_stop()) {
+		struct bsr_peer_device *pd;
+		bool any = false;
+		int i = 0;
+
+		list_for_each_entry(pd, &c->peer_devices, conn_list) {
+			struct bsr_device *d = pd->device;
+
+			if (!bsr_get_ldev(d))
+				continue;
+			if (bsr_pd_slot(pd) >= 0 &&
+			    (pd->repl_state == BSR_REPLICATION_SYNCSOURCE ||
+			     pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS ||
+			     atomic_read(&pd->net->pending)))
+				any |= resync_tick(pd, &marks[i & 7]);
+			bsr_put_ldev(d);
+			i++;
+		}
+		if (!any && !READ_ONCE(n->net_ok))
+			break;
+		wait_event_interruptible_timeout(n->rs_wait, kthread_should_stop() ||
+						 atomic_xchg(&n->rs_kick, 0), TICK / 4 + 1);
+	}
+	/* reads still in flight: wait for them and drop the data */
+	for (;;) {
+		struct bsr_peer_device *pd;
+		bool busy = false;
+
+		list_for_each_entry(pd, &c->peer_devices, conn_list) {
+			struct bsr_pd_net *p = pd->net;
+			struct bsr_rs_req *rq, *t;
+			LIST_HEAD(done);
+
+			spin_lock_irq(&p->rs_lock);
+			list_splice_init(&p->rs_done, &done);
+			spin_unlock_irq(&p->rs_lock);
+			list_for_each_entry_safe(rq, t, &done, list) {
+				list_del(&rq->list);
+				atomic_dec(&p->pending);
+				atomic64_sub(rq->size >> 9, &n->rs_in_flight);
+				free_rs_req(rq);
+			}
+			if (atomic_read(&p->pending))
+				busy = true;
+		}
+		if (!busy)
+			break;
+		msleep(10);
+	}
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+	return 0;
+}
+
+void bsr_resync_stop(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+
+	if (n->resync) {
+		kthread_stop(n->resync);
+		put_task_struct(n->resync);
+		n->resync = NULL;
+	}
+	atomic64_set(&n->rs_in_flight, 0);
+}
+
+/* meta receiver: RS_WRITE_ACK / NEG_RS_DREPLY */
+void bsr_rs_got_ack(struct bsr_peer_device *pd, sector_t sector, u32 size, bool ok)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_net *n = pd->connection->net;
+	int slot;
+
+	if (!size || size > BSR_RS_MAX_SIZE || (sector & 7) || (size & 4095)) {
+		bsr_conn_fail(pd->connection, BSR_CONNECTION_PROTOCOLERROR);
+		return;
+	}
+	if (atomic64_sub_return(size >> 9, &n->rs_in_flight) < 0)
+		atomic64_set(&n->rs_in_flight, 0);
+	if (!bsr_get_ldev(d))
+		return;
+	slot = bsr_pd_slot(pd);
+	if (ok && slot >= 0 && sector < get_capacity(d->disk))
+		bsr_bm_clear_range(&d->ldev->bm, slot, sector >> 3,
+				   ((sector + (size >> 9)) >> 3) - 1);
+	bsr_put_ldev(d);
+	bsr_rs_kick(n);
+}
+
+/* SyncTarget: the source says it is done; adm_mutex held. */
+void bsr_resync_finished_target(struct bsr_peer_device *pd)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	struct bsr_md *md;
+	int slot;
+
+	if (pd->repl_state != BSR_REPLICATION_SYNCTARGET &&
+	    pd->repl_state != BSR_REPLICATION_PAUSEDSYNCT)
+		return;
+	if (!bsr_get_ldev(d))
+		return;
+	md = &d->ldev->md;
+	slot = bsr_pd_slot(pd);
+	if (slot >= 0)
+		bsr_bm_clear_slot(&d->ldev->bm, slot);
+	if ((md->current_uuid & ~UUID_PRIMARY) != (pd->net->peer_current & ~UUID_PRIMARY))
+		history_add(md, md->current_uuid);
+	md->current_uuid = pd->net->peer_current & ~UUID_PRIMARY;
+	history_add(md, md->peers[c->peer_node_id].bitmap_uuid);
+	md->peers[c->peer_node_id].bitmap_uuid = 0;
+	md->flags |= BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE;
+	md->flags &= ~BSR_MDF_CRASHED_PRIMARY;
+	bsr_bm_write_all(d, d->ldev);
+	bsr_md_write_sb(d, d->ldev);
+	bsr_set_disk_state(d, BSR_DISK_UPTODATE);
+	pd->repl_state = BSR_REPLICATION_ESTABLISHED;
+	pd->peer_disk_state = BSR_DISK_UPTODATE;
+	bsr_free_app_written(pd);
+	bsr_info("%s: volume %u: resync done, UpToDate\n", c->net->thread_tag, d->vnr);
+	bsr_notify_helper(pd, "after-resync-target", BSR_NOTIFY_CALL, 0);
+	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+	bsr_put_ldev(d);
+	bsr_send_state(pd);
+}
+
+void bsr_pd_stats(struct bsr_peer_device *pd, u64 *rs_total, u64 *rs_done, u64 *dbdt,
+		  u64 *eta)
+{
+	struct bsr_pd_net *p = pd->net;
+	struct bsr_device *d = pd->device;
+	u64 left = 0;
+	int slot;
+
+	*rs_total = *rs_done = *dbdt = *eta = 0;
+	if (!p || !bsr_pd_syncing(pd) || !bsr_get_ldev(d))
+		return;
+	slot = bsr_pd_slot(pd);
+	if (slot >= 0)
+		left = d->ldev->bm.weight[slot] << 3;
+	bsr_put_ldev(d);
+	*rs_total = p->rs_total;
+	*rs_done = p->rs_total > left ? p->rs_total - left : 0;
+	*dbdt = p->rs_dbdt_kib;
+	if (!*dbdt && time_after(jiffies, p->rs_start + HZ) && *rs_done)
+		*dbdt = *rs_done / 2 * HZ / (jiffies - p->rs_start);
+	if (*dbdt)
+		*eta = (left / 2) / *dbdt;
+}
+
+/* ------------------------------------------------------------------ roles and UUIDs */
+
+static bool peer_is_primary(struct bsr_resource *r)
+{
+	struct bsr_conn *c;
+
+	list_for_each_entry(c, &r->connections, res_list)
+		if (c->net && READ_ONCE(c->net->net_ok) && c->peer_role == BSR_ROLE_PRIMARY)
+			return true;
+	return false;
+}
+
+/* After a promotion, adm_mutex held: tell the peers, start the sync of peers behind us. */
+static void promoted(struct bsr_resource *r)
+{
+	struct bsr_peer_device *pd;
+	struct bsr_conn *c;
+
+	list_for_each_entry(c, &r->connections, res_list) {
+		if (!c->net || !READ_ONCE(c->net->net_ok))
+			continue;
+		list_for_each_entry(pd, &c->peer_devices, conn_list) {
+			struct bsr_device *d = pd->device;
+			bool behind = pd->peer_disk_state < BSR_DISK_UPTODATE &&
+				      pd->peer_disk_state >= BSR_DISK_INCONSISTENT &&
+				      pd->peer_disk_state != BSR_DISK_DUNKNOWN;
+
+			if (pd->repl_state != BSR_REPLICATION_ESTABLISHED || !bsr_get_ldev(d))
+				goto state;
+			if (!behind) {
+				/* in sync with this peer: no bitmap generation for it */
+				d->ldev->md.peers[c->peer_node_id].bitmap_uuid = 0;
+				bsr_md_write_sb(d, d->ldev);
+			}
+			bsr_put_ldev(d);
+			bsr_send_uuids(pd, behind ? 0 : UUID_FLAG_NEW_DATAGEN);
+			if (behind && d->disk_state == BSR_DISK_UPTODATE) {
+				struct p_sync_start p = { .flags = cpu_to_be32(SYNC_FLAG_FULL) };
+				bool full = pd->peer_disk_state == BSR_DISK_INCONSISTENT;
+
+				p.flags = cpu_to_be32(full ? SYNC_FLAG_FULL : 0);
+				if (!bsr_send_packet(c, false, P_BECOME_SYNC_TARGET, d->vnr, &p,
+						     sizeof(p)))
+					bsr_start_resync(pd, true, full);
+				continue;
+			}
+state:
+			bsr_send_state(pd);
+		}
+	}
+}
+
+int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
+		     size_t len)
+{
+	struct bsr_peer_device *pd;
+	struct bsr_conn *c;
+	enum bsr_role old;
+	int ret, tries = 0;
+
+	mutex_lock(&r->adm_mutex);
+	/* a peer's demotion may still be on its way to us */
+	while (role == BSR_ROLE_PRIMARY && r->role != role && peer_is_primary(r) && tries++ < 30) {
+		mutex_unlock(&r->adm_mutex);
+		msleep(100);
+		mutex_lock(&r->adm_mutex);
+	}
+	if (role == BSR_ROLE_PRIMARY && r->role != role && peer_is_primary(r)) {
+		mutex_unlock(&r->adm_mutex);
+		snprintf(msg, len, "refusing to be Primary: a peer is Primary");
+		return BSR_RET_PEER_PRIMARY;
+	}
+	old = r->role;
+	ret = bsr_set_role(r, role, force, msg, len);
+	if (ret == BSR_RET_NO_ERROR && old != role && role == BSR_ROLE_PRIMARY)
+		promoted(r);
+	mutex_unlock(&r->adm_mutex);
+	if (ret != BSR_RET_NO_ERROR || old == role || role == BSR_ROLE_PRIMARY)
+		return ret;
+
+	/* demoted: the peers get everything that is in flight, then learn our role */
+	list_for_each_entry(c, &r->connections, res_list) {
+		if (c->net && bsr_tl_drain(c, 10 * HZ))
+			bsr_warn("%s: the peer did not confirm all writes before the demotion\n",
+				 c->net->thread_tag);
+	}
+	mutex_lock(&r->adm_mutex);
+	list_for_each_entry(c, &r->connections, res_list) {
+		if (!c->net || !READ_ONCE(c->net->net_ok))
+			continue;
+		list_for_each_entry(pd, &c->peer_devices, conn_list)
+			bsr_send_state(pd);
+	}
+	mutex_unlock(&r->adm_mutex);
+	return ret;
+}
+
+/* new-current-uuid --clear-bitmap: the data counts as UpToDate without a sync. */
+void bsr_skip_initial_sync(struct bsr_device *d)
+{
+	struct bsr_md *md = &d->ldev->md;
+
+	if (d->disk_state == BSR_DISK_UPTODATE)
+		return;
+	md->flags |= BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE;
+	bsr_set_disk_state(d, BSR_DISK_UPTODATE);
+}
+
+/* After new-current-uuid, adm_mutex held: connected peers take the new generation. */
+void bsr_new_uuid_sent(struct bsr_device *d, bool skip_sync)
+{
+	struct bsr_peer_device *pd;
+
+	list_for_each_entry(pd, &d->peer_devices, dev_list) {
+		struct bsr_conn *c = pd->connection;
+
+		if (!c->net || !READ_ONCE(c->net->net_ok) ||
+		    pd->repl_state != BSR_REPLICATION_ESTABLISHED)
+			continue;
+		if (skip_sync)
+			pd->peer_disk_state = BSR_DISK_UPTODATE;
+		bsr_send_uuids(pd, skip_sync ? UUID_FLAG_SKIP_INITIAL_SYNC : UUID_FLAG_NEW_DATAGEN);
+		bsr_send_state(pd);
+		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+	}
+}

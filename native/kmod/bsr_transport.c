@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bsr: the TCP transport. Sockets, packet framing (h100 headers), connection
+ * establishment (the node with the lower node-id connects, the other one accepts:
+ * a deterministic answer to the symmetric connect race) and CRAM-HMAC peer
+ * authentication through the kernel crypto API.
+ */
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/tcp.h>
+#include <linux/random.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+#include <crypto/hash.h>
+#include <crypto/algapi.h>
+
+#include "bsr_net.h"
+
+int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int flags)
+{
+	struct kvec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_flags = flags | MSG_NOSIGNAL };
+	unsigned int noio = memalloc_noio_save();
+	int sent = 0, rv = 0;
+
+	while (len) {
+		rv = kernel_sendmsg(sock, &msg, &iov, 1, len);
+		if (rv == -EAGAIN || rv == -EINTR) {
+			if (signal_pending(current) || bsr_should_stop()) {
+				rv = -EINTR;
+				break;
+			}
+			continue;
+		}
+		if (rv <= 0)
+			break;
+		sent += rv;
+		len -= rv;
+		iov.iov_base = (u8 *)iov.iov_base + rv;
+		iov.iov_len = len;
+	}
+	memalloc_noio_restore(noio);
+	if (len)
+		return rv < 0 ? rv : -EPIPE;
+	return sent;
+}
+
+/*
+ * Receive exactly len bytes. With first_may_timeout, -EAGAIN is returned when the
+ * socket's receive timeout expires before the first byte.
+ */
+int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout)
+{
+	struct kvec iov;
+	struct msghdr msg;
+	size_t got = 0;
+	int rv;
+
+	while (got < len) {
+		iov.iov_base = (u8 *)buf + got;
+		iov.iov_len = len - got;
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_flags = MSG_NOSIGNAL;
+		rv = kernel_recvmsg(sock, &msg, &iov, 1, len - got, msg.msg_flags);
+		if (rv == -EAGAIN || rv == -EINTR) {
+			if (got == 0 && first_may_timeout)
+				return -EAGAIN;
+			if (bsr_should_stop())
+				return -EINTR;
+			if (rv == -EAGAIN)
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (rv == 0)
+			return -ECONNRESET;
+		if (rv < 0)
+			return rv;
+		got += rv;
+	}
+	return 0;
+}
+
+int bsr_send_packet_locked(struct socket *sock, enum bsr_packet cmd, u16 vnr,
+			   const void *payload, u32 len, unsigned int flags)
+{
+	struct p_header100 h = {
+		.magic = cpu_to_be32(BSR_H100_MAGIC),
+		.volume = cpu_to_be16(vnr),
+		.command = cpu_to_be16(cmd),
+		.length = cpu_to_be32(len),
+	};
+	int rv;
+
+	if (!sock)
+		return -ENOTCONN;
+	rv = bsr_sock_send(sock, &h, sizeof(h), len ? MSG_MORE | flags : flags);
+	if (rv < 0)
+		return rv;
+	if (len) {
+		rv = bsr_sock_send(sock, payload, len, flags);
+		if (rv < 0)
+			return rv;
+	}
+	return 0;
+}
+
+int bsr_send_packet(struct bsr_conn *c, bool meta, enum bsr_packet cmd, u16 vnr,
+		    const void *payload, u32 len)
+{
+	struct bsr_net *n = c->net;
+	struct mutex *m = meta ? &n->meta_mutex : &n->data_mutex;
+	int rv;
+
+	mutex_lock(m);
+	rv = bsr_send_packet_locked(meta ? n->meta_sock : n->data_sock, cmd, vnr, payload, len, 0);
+	mutex_unlock(m);
+	return rv;
+}
+
+/* Reads and checks a header: magic and a sane length. The caller checks the rest. */
+int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *len,
+		    bool may_timeout)
+{
+	struct p_header100 h;
+	int rv = bsr_sock_recv(sock, &h, sizeof(h), may_timeout);
+
+	if (rv)
+		return rv;
+	if (be32_to_cpu(h.magic) != BSR_H100_MAGIC || h.pad)
+		return -EPROTO;
+	*cmd = be16_to_cpu(h.command);
+	*vnr = be16_to_cpu(h.volume);
+	*len = be32_to_cpu(h.length);
+	if (*len > BSR_MAX_DATA_SIZE + sizeof(struct p_data))
+		return -EPROTO;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ sockets */
+
+static void sock_setup(struct bsr_conn *c, struct socket *s, bool meta)
+{
+	u32 snd = bsr_opt_u32(&c->net_conf, T_NET_CONF_SNDBUF_SIZE, 0);
+	u32 rcv = bsr_opt_u32(&c->net_conf, T_NET_CONF_RCVBUF_SIZE, 0);
+	struct sock *sk = s->sk;
+
+	sk->sk_allocation = GFP_NOIO;
+	sk->sk_use_task_frag = false;
+	tcp_sock_set_nodelay(sk);
+	if (meta)
+		tcp_sock_set_quickack(sk, 2);
+	lock_sock(sk);
+	if (snd) {
+		sk->sk_sndbuf = snd;
+		sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
+	}
+	if (rcv) {
+		sk->sk_rcvbuf = rcv;
+		sk->sk_userlocks |= SOCK_RCVBUF_LOCK;
+	}
+	release_sock(sk);
+	sock_set_keepalive(sk);
+}
+
+static int make_sock(struct bsr_path *p, struct socket **out)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)p->my_addr;
+
+	return sock_create_kern(&init_net, sa->sa_family, SOCK_STREAM, IPPROTO_TCP, out);
+}
+
+static void set_timeouts(struct socket *s, long rcv, long snd)
+{
+	s->sk->sk_rcvtimeo = rcv;
+	s->sk->sk_sndtimeo = snd;
+}
+
+static int connect_one(struct bsr_conn *c, struct bsr_path *p, enum bsr_packet first,
+		       struct socket **out)
+{
+	u8 local[sizeof(struct sockaddr_in6)];
+	struct socket *s;
+	int rv;
+
+	rv = make_sock(p, &s);
+	if (rv)
+		return rv;
+	/* bind to our path address, any port */
+	memcpy(local, p->my_addr, p->my_len);
+	if (((struct sockaddr *)local)->sa_family == AF_INET6)
+		((struct sockaddr_in6 *)local)->sin6_port = 0;
+	else
+		((struct sockaddr_in *)local)->sin_port = 0;
+	set_timeouts(s, 5 * HZ, 5 * HZ);
+	rv = kernel_bind(s, (struct sockaddr *)local, p->my_len);
+	if (!rv)
+		rv = kernel_connect(s, (struct sockaddr *)p->peer_addr, p->peer_len, 0);
+	if (!rv) {
+		sock_setup(c, s, first == P_INITIAL_META);
+		rv = bsr_send_packet_locked(s, first, 0, NULL, 0, 0);
+	}
+	if (rv) {
+		sock_release(s);
+		return rv;
+	}
+	*out = s;
+	return 0;
+}
+
+static int make_listener(struct bsr_conn *c, struct bsr_path *p)
+{
+	struct bsr_net *n = c->net;
+	struct socket *s;
+	int rv;
+
+	if (n->listen_sock)
+		return 0;
+	rv = make_sock(p, &s);
+	if (rv)
+		return rv;
+	sock_set_reuseaddr(s->sk);
+	rv = kernel_bind(s, (struct sockaddr *)p->my_addr, p->my_len);
+	if (!rv)
+		rv = kernel_listen(s, 4);
+	if (rv) {
+		sock_release(s);
+		return rv;
+	}
+	n->listen_sock = s;
+	return 0;
+}
+
+/* Same IP as the path's peer address (any port). */
+static bool from_peer(struct socket *s, struct bsr_path *p)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr *want = (const struct sockaddr *)p->peer_addr;
+	int len;
+
+	len = kernel_getpeername(s, (struct sockaddr *)&ss);
+	if (len < 0 || ss.ss_family != want->sa_family)
+		return false;
+	if (want->sa_family == AF_INET)
+		return ((struct sockaddr_in *)&ss)->sin_addr.s_addr ==
+			((const struct sockaddr_in *)want)->sin_addr.s_addr;
+	return ipv6_addr_equal(&((struct sockaddr_in6 *)&ss)->sin6_addr,
+			       &((const struct sockaddr_in6 *)want)->sin6_addr);
+}
+
+/*
+ * Accept until both the data and the meta stream arrived or the time is up. Anything
+ * that does not start with INITIAL_DATA / INITIAL_META from the peer's address is
+ * dropped: garbage on the port never gets further than this.
+ */
+static int accept_both(struct bsr_conn *c, struct bsr_path *p, long timeout)
+{
+	struct bsr_net *n = c->net;
+	unsigned long deadline = jiffies + timeout;
+	struct socket *s;
+	enum bsr_packet cmd;
+	u16 vnr;
+	u32 len;
+	int rv;
+
+	while (!n->data_sock || !n->meta_sock) {
+		long left = (long)(deadline - jiffies);
+
+		if (left <= 0)
+			return -EAGAIN;
+		if (kthread_should_stop())
+			return -EINTR;
+		set_timeouts(n->listen_sock, min(left, (long)HZ), HZ);
+		rv = kernel_accept(n->listen_sock, &s, 0);
+		if (rv == -EAGAIN || rv == -EINTR)
+			continue;
+		if (rv)
+			return rv;
+		set_timeouts(s, 5 * HZ, 5 * HZ);
+		if (!from_peer(s, p)) {
+			bsr_warn("%s: dropped a connection from an unknown address\n", n->thread_tag);
+			sock_release(s);
+			continue;
+		}
+		rv = bsr_recv_header(s, &cmd, &vnr, &len, false);
+		if (rv || len || vnr || (cmd != P_INITIAL_DATA && cmd != P_INITIAL_META)) {
+			bsr_warn("%s: dropped a connection that did not start with a valid first packet (%d)\n",
+				 n->thread_tag, rv);
+			sock_release(s);
+			continue;
+		}
+		if (cmd == P_INITIAL_DATA) {
+			if (n->data_sock)
+				sock_release(n->data_sock);
+			n->data_sock = s;
+		} else {
+			if (n->meta_sock)
+				sock_release(n->meta_sock);
+			n->meta_sock = s;
+		}
+		sock_setup(c, s, cmd == P_INITIAL_META);
+	}
+	return 0;
+}
+
+int bsr_establish(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	struct bsr_path *p;
+	long cint = (long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT, 3) * HZ;
+	int rv;
+
+	if (list_empty(&c->paths))
+		return -ENOENT;
+	p = list_first_entry(&c->paths, struct bsr_path, list);
+	if (cint <= 0)
+		cint = HZ;
+
+	if (c->resource->node_id < c->peer_node_id) {
+		struct socket *ds = NULL, *ms = NULL;
+
+		rv = connect_one(c, p, P_INITIAL_DATA, &ds);
+		if (!rv)
+			rv = connect_one(c, p, P_INITIAL_META, &ms);
+		if (rv) {
+			if (ds)
+				sock_release(ds);
+			return rv;
+		}
+		mutex_lock(&n->data_mutex);
+		n->data_sock = ds;
+		mutex_unlock(&n->data_mutex);
+		mutex_lock(&n->meta_mutex);
+		n->meta_sock = ms;
+		mutex_unlock(&n->meta_mutex);
+		return 0;
+	}
+
+	rv = make_listener(c, p);
+	if (rv)
+		return rv;
+	rv = accept_both(c, p, cint);
+	if (rv) {
+		bsr_sock_release_all(n);
+		return rv;
+	}
+	/* the listener stays open only while connecting */
+	sock_release(n->listen_sock);
+	n->listen_sock = NULL;
+	return 0;
+}
+
+void bsr_sock_shutdown(struct bsr_net *n)
+{
+	if (n->data_sock)
+		kernel_sock_shutdown(n->data_sock, SHUT_RDWR);
+	if (n->meta_sock)
+		kernel_sock_shutdown(n->meta_sock, SHUT_RDWR);
+}
+
+void bsr_sock_release_all(struct bsr_net *n)
+{
+	mutex_lock(&n->data_mutex);
+	if (n->data_sock)
+		sock_release(n->data_sock);
+	n->data_sock = NULL;
+	mutex_unlock(&n->data_mutex);
+	mutex_lock(&n->meta_mutex);
+	if (n->meta_sock)
+		sock_release(n->meta_sock);
+	n->meta_sock = NULL;
+	mutex_unlock(&n->meta_mutex);
+	if (n->listen_sock)
+		sock_release(n->listen_sock);
+	n->listen_sock = NULL;
+}
+
+/* ------------------------------------------------------------------ CRAM-HMAC */
+
+static int hmac(const char *alg, const char *secret, const u8 *in, unsigned int len, u8 *out,
+		unsigned int *out_len)
+{
+	char name[CRYPTO_MAX_ALG_NAME];
+	struct crypto_shash *tfm;
+	struct shash_desc *desc;
+	int rv;
+
+	if (snprintf(name, sizeof(name), "hmac(%s)", alg) >= (int)sizeof(name))
+		return -EINVAL;
+	tfm = crypto_alloc_shash(name, 0, 0);
+	if (IS_ERR(tfm))
+		return PTR_ERR(tfm);
+	rv = crypto_shash_setkey(tfm, secret, strlen(secret));
+	if (rv)
+		goto out;
+	if (crypto_shash_digestsize(tfm) > 64) {
+		rv = -EINVAL;
+		goto out;
+	}
+	desc = kzalloc(sizeof(*desc) + crypto_shash_descsize(tfm), GFP_KERNEL);
+	if (!desc) {
+		rv = -ENOMEM;
+		goto out;
+	}
+	desc->tfm = tfm;
+	rv = crypto_shash_digest(desc, in, len, out);
+	*out_len = crypto_shash_digestsize(tfm);
+	kfree_sensitive(desc);
+out:
+	crypto_free_shash(tfm);
+	return rv;
+}
+
+static int recv_expect(struct socket *s, enum bsr_packet want, void *buf, u32 min, u32 max,
+		       u32 *got)
+{
+	enum bsr_packet cmd;
+	u16 vnr;
+	u32 len;
+	int rv = bsr_recv_header(s, &cmd, &vnr, &len, false);
+
+	if (rv)
+		return rv;
+	if (cmd != want || vnr || len < min || len > max)
+		return -EPROTO;
+	*got = len;
+	return bsr_sock_recv(s, buf, len, false);
+}
+
+/*
+ * Both sides send a random challenge, answer the peer's with HMAC(secret, challenge)
+ * and check the peer's answer to their own. Returns -EACCES when the peer's answer
+ * is wrong.
+ */
+int bsr_auth(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	const char *alg = bsr_opt_str(&c->net_conf, T_NET_CONF_CRAM_HMAC_ALG);
+	const char *secret = bsr_opt_str(&c->net_conf, T_NET_CONF_SHARED_SECRET);
+	u8 mine[BSR_AUTH_CHALLENGE_LEN], peers[BSR_AUTH_CHALLENGE_LEN];
+	u8 answer[64], expect[64], got[64];
+	unsigned int alen, elen;
+	u32 len;
+	int rv;
+
+	if (!alg || !alg[0])
+		return 0;
+	if (!secret)
+		secret = "";
+	get_random_bytes(mine, sizeof(mine));
+	rv = bsr_send_packet(c, false, P_AUTH_CHALLENGE, 0, mine, sizeof(mine));
+	if (rv)
+		return rv;
+	rv = recv_expect(n->data_sock, P_AUTH_CHALLENGE, peers, sizeof(peers), sizeof(peers), &len);
+	if (rv)
+		return rv;
+	if (!memcmp(mine, peers, sizeof(mine)))
+		return -EPROTO;	/* a reflection */
+	rv = hmac(alg, secret, peers, sizeof(peers), answer, &alen);
+	if (rv) {
+		bsr_err("%s: cram-hmac-alg %s: %d\n", n->thread_tag, alg, rv);
+		return rv;
+	}
+	rv = bsr_send_packet(c, false, P_AUTH_RESPONSE, 0, answer, alen);
+	if (rv)
+		return rv;
+	rv = recv_expect(n->data_sock, P_AUTH_RESPONSE, got, 1, sizeof(got), &len);
+	if (rv)
+		return rv;
+	rv = hmac(alg, secret, mine, sizeof(mine), expect, &elen);
+	if (rv)
+		return rv;
+	if (len != elen || crypto_memneq(got, expect, elen))
+		return -EACCES;
+	return 0;
+}
