@@ -157,7 +157,7 @@ export function qemuArgs(f: LabFiles, k: KernelPaths, state: LabState, n: NodeNa
     '-initrd',
     k.initramfs,
     '-append',
-    `console=ttyS0 loglevel=5 panic=-1 mitigations=off lab.node=${n} lab.state=${f.stateDir}`,
+    `console=ttyS0 loglevel=5 panic=-1 mitigations=off cryptomgr.notests audit=0 lab.node=${n} lab.state=${f.stateDir}`,
     '-chardev',
     `file,id=console,path=${f.consoleLog(n)},append=on`,
     '-serial',
