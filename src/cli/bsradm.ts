@@ -78,7 +78,7 @@ function splitArguments(words: string[]): { names: string[]; flags: string[] } {
   return { names, flags };
 }
 
-function targets(cfg: BsrConfig, names: string[]): Target[] {
+function targets(cfg: BsrConfig, names: string[], command = ''): Target[] {
   const byResource = new Map<string, number | undefined>();
   for (const name of names) {
     const [resource, volume] = name.split('/');
@@ -86,7 +86,8 @@ function targets(cfg: BsrConfig, names: string[]): Target[] {
     byResource.set(resource, volume === undefined ? undefined : Number(volume));
   }
   const resources = selectResources(cfg, [...byResource.keys()], localHostName(cfg));
-  return resources.map((r) => makeTarget(r, byResource.get(r.name), globals().peer));
+  const formerPeer = command === 'forget-peer';
+  return resources.map((r) => makeTarget(r, byResource.get(r.name), globals().peer, formerPeer));
 }
 
 function programPath(which: 'bsrsetup' | 'bsrmeta'): string {
@@ -153,7 +154,11 @@ function planned(command: string, description: string): void {
       .action(async (words: string[]) => {
         const { names, flags } = splitArguments(words);
         if (names.length === 0) throw new CliError(`bsradm ${command}: resource name missing (RES or all)`, EXIT.USAGE);
-        await execute(planCommand(command, targets(await config(), names), flags));
+        // Forgetting every peer at once is never what is meant.
+        if (command === 'forget-peer' && globals().peer === undefined) {
+          throw new CliError('bsradm forget-peer: name the peer with -P PEER (host name or node-id)', EXIT.USAGE);
+        }
+        await execute(planCommand(command, targets(await config(), names, command), flags));
       }),
   );
 }
@@ -217,12 +222,16 @@ const DESCRIPTIONS: Record<string, string> = {
 for (const command of Object.keys(PLANNERS)) planned(command, DESCRIPTIONS[command] ?? command);
 
 define('adjust', 'change the running resources to match the configuration', (c) =>
-  c.argument('[resources...]', 'RES or all').action(async (words: string[]) => {
-    const { names } = splitArguments(words);
-    const cfg = await config();
-    const wanted = targets(cfg, names.length > 0 ? names : ['all']).map((t) => t.resource);
-    await execute(planAdjust(wanted, await runningState(localHostName(cfg))));
-  }),
+  // Unknown flags (the Windows service scripts add -T) are accepted and ignored.
+  c
+    .argument('[resources...]', 'RES or all')
+    .allowUnknownOption()
+    .action(async (words: string[]) => {
+      const { names } = splitArguments(words);
+      const cfg = await config();
+      const wanted = targets(cfg, names.length > 0 ? names : ['all']).map((t) => t.resource);
+      await execute(planAdjust(wanted, await runningState(localHostName(cfg))));
+    }),
 );
 
 for (const command of ['status', 'events2']) {
