@@ -26,6 +26,8 @@ export interface LabState {
   diskSize: string;
   kver: string;
   memoryMiB: number;
+  /** Load native/kmod/bsr.ko at every boot when it exists (false for labs using the guest's DRBD 8.4). */
+  loadBsr?: boolean;
   /** Links currently cut, as "a:b" with a < b in node order. */
   cut: string[];
   createdAt: string;
