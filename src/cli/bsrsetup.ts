@@ -7,7 +7,7 @@ import { BsrClient, KernelError, ModuleNotLoadedError } from '../netlink/client.
 import { buildRequest, MODIFY_COMMANDS, type ModifyCommand, objectName, UsageError } from '../netlink/commands.js';
 import type { StateObject } from '../netlink/objects.js';
 import { EventFormatter } from '../status/events.js';
-import { connectionState, diskState, peerDiskState, resourceRole } from '../status/fields.js';
+import { connectionState, diskState, peerDiskState, replicationState, resourceRole } from '../status/fields.js';
 import { buildTree } from '../status/model.js';
 import { snapshot } from '../status/query.js';
 
@@ -342,10 +342,8 @@ async function waitFor(
   }
 }
 
-function replicationStarting(o: StateObject): boolean {
-  const repl = o.msg.attrs.PEER_DEVICE_INFO?.peer_repl_state;
-  // StartingSync*, WFBitMap*, WFSyncUUID come right before a resync.
-  return typeof repl === 'number' && repl >= 2 && repl <= 6;
-}
+/** The replication states that come right before a resync. */
+const STARTING = new Set(['StartingSyncS', 'StartingSyncT', 'WFBitMapS', 'WFBitMapT', 'WFSyncUUID']);
+const replicationStarting = (o: StateObject): boolean => STARTING.has(replicationState(o));
 
 await runCli(() => main(process.argv.slice(2)));
