@@ -566,6 +566,8 @@ fail:
 
 /* ---------------------------------------------------------------- multicast events */
 
+static bool bsr_genl_registered;
+
 static void notify_send(struct sk_buff *skb)
 {
 	genlmsg_multicast(&bsr_genl_family, skb, 0, 0, GFP_KERNEL);
@@ -573,8 +575,11 @@ static void notify_send(struct sk_buff *skb)
 
 void bsr_notify_resource(struct bsr_resource *r, int type)
 {
-	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *skb;
 
+	if (!bsr_genl_registered)
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!skb)
 		return;
 	if (fill_resource(skb, r, 0, 0, 0, BSR_ADM_RESOURCE_STATE, type)) {
@@ -586,8 +591,11 @@ void bsr_notify_resource(struct bsr_resource *r, int type)
 
 void bsr_notify_device(struct bsr_device *d, int type)
 {
-	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *skb;
 
+	if (!bsr_genl_registered)
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!skb)
 		return;
 	if (fill_device(skb, d, 0, 0, 0, BSR_ADM_DEVICE_STATE, type)) {
@@ -599,8 +607,11 @@ void bsr_notify_device(struct bsr_device *d, int type)
 
 void bsr_notify_connection(struct bsr_conn *c, int type)
 {
-	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *skb;
 
+	if (!bsr_genl_registered)
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!skb)
 		return;
 	if (fill_connection(skb, c, 0, 0, 0, BSR_ADM_CONNECTION_STATE, type)) {
@@ -612,8 +623,11 @@ void bsr_notify_connection(struct bsr_conn *c, int type)
 
 void bsr_notify_peer_device(struct bsr_peer_device *pd, int type)
 {
-	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *skb;
 
+	if (!bsr_genl_registered)
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!skb)
 		return;
 	if (fill_peer_device(skb, pd, 0, 0, 0, BSR_ADM_PEER_DEVICE_STATE, type)) {
@@ -625,8 +639,11 @@ void bsr_notify_peer_device(struct bsr_peer_device *pd, int type)
 
 void bsr_notify_path(struct bsr_conn *c, struct bsr_path *p, int type)
 {
-	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *skb;
 
+	if (!bsr_genl_registered)
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!skb)
 		return;
 	if (fill_path(skb, c, p, 0, 0, 0, type)) {
@@ -1815,10 +1832,15 @@ static struct genl_family bsr_genl_family __ro_after_init = {
 
 int bsr_genl_register(void)
 {
-	return genl_register_family(&bsr_genl_family);
+	int err = genl_register_family(&bsr_genl_family);
+
+	bsr_genl_registered = !err;
+	return err;
 }
 
+/* After this, no request runs and no event is sent any more. */
 void bsr_genl_unregister(void)
 {
 	genl_unregister_family(&bsr_genl_family);
+	bsr_genl_registered = false;
 }

@@ -78,7 +78,7 @@ function splitArguments(words: string[]): { names: string[]; flags: string[] } {
   return { names, flags };
 }
 
-function targets(cfg: BsrConfig, names: string[]): Target[] {
+function targets(cfg: BsrConfig, names: string[], command = ''): Target[] {
   const byResource = new Map<string, number | undefined>();
   for (const name of names) {
     const [resource, volume] = name.split('/');
@@ -86,7 +86,8 @@ function targets(cfg: BsrConfig, names: string[]): Target[] {
     byResource.set(resource, volume === undefined ? undefined : Number(volume));
   }
   const resources = selectResources(cfg, [...byResource.keys()], localHostName(cfg));
-  return resources.map((r) => makeTarget(r, byResource.get(r.name), globals().peer));
+  const formerPeer = command === 'forget-peer';
+  return resources.map((r) => makeTarget(r, byResource.get(r.name), globals().peer, formerPeer));
 }
 
 function programPath(which: 'bsrsetup' | 'bsrmeta'): string {
@@ -123,18 +124,43 @@ async function execute(steps: Step[]): Promise<void> {
   }
 }
 
+/**
+ * Subcommands are registered on demand: building all ~60 commander objects costs more than the
+ * rest of a dry run, so only the one named on the command line is built (all of them for help).
+ */
+const COMMANDS = new Map<string, () => void>();
+
+function define(name: string, description: string, build: (command: Command) => void): void {
+  COMMANDS.set(name, () => build(program.command(name).description(description)));
+}
+
+/** Global options that take a value, to find the command word in argv. */
+const GLOBAL_VALUE_OPTIONS = new Set(['-c', '--config-file', '-s', '--bsrsetup', '-m', '--bsrmeta', '-P', '--peer']);
+
+function requestedCommand(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (GLOBAL_VALUE_OPTIONS.has(args[i])) i++;
+    else if (!args[i].startsWith('-')) return args[i];
+  }
+  return undefined;
+}
+
 function planned(command: string, description: string): void {
-  program
-    .command(command)
-    .description(description)
-    .argument('[resources...]', 'RES, RES/VOL or all')
-    .allowUnknownOption()
-    .helpOption(false)
-    .action(async (words: string[]) => {
-      const { names, flags } = splitArguments(words);
-      if (names.length === 0) throw new CliError(`bsradm ${command}: resource name missing (RES or all)`, EXIT.USAGE);
-      await execute(planCommand(command, targets(await config(), names), flags));
-    });
+  define(command, description, (c) =>
+    c
+      .argument('[resources...]', 'RES, RES/VOL or all')
+      .allowUnknownOption()
+      .helpOption(false)
+      .action(async (words: string[]) => {
+        const { names, flags } = splitArguments(words);
+        if (names.length === 0) throw new CliError(`bsradm ${command}: resource name missing (RES or all)`, EXIT.USAGE);
+        // Forgetting every peer at once is never what is meant.
+        if (command === 'forget-peer' && globals().peer === undefined) {
+          throw new CliError('bsradm forget-peer: name the peer with -P PEER (host name or node-id)', EXIT.USAGE);
+        }
+        await execute(planCommand(command, targets(await config(), names, command), flags));
+      }),
+  );
 }
 
 async function runningState(me: string): Promise<LocalResource[]> {
@@ -153,34 +179,69 @@ const DESCRIPTIONS: Record<string, string> = {
   up: 'bring a resource up: devices, peers, paths, attach, connect',
   down: 'take a resource down',
   attach: 'attach the lower devices (after replaying the activity log)',
-  detach: 'detach the lower devices',
+  detach: 'detach the lower devices (--force)',
   connect: 'create the peers and paths and connect',
-  disconnect: 'disconnect from the peers',
-  primary: 'promote (--force to promote data that is not UpToDate)',
+  disconnect: 'disconnect from the peers (--force)',
+  primary: 'promote (--force for data that is not UpToDate, --skip-check-fs)',
   secondary: 'demote',
+  'wait-connect': 'wait until the connections are established (startup wfc-timeout)',
+  'wait-sync': 'wait until no resync runs',
+  role: 'print the role',
+  cstate: 'print the connection state of each peer',
+  dstate: 'print the disk state of each volume',
+  'show-gi': 'explain the generation identifiers',
+  'get-gi': 'print the generation identifiers',
+  'create-md': 'create meta data (bsrmeta; asks before overwriting; --force, --max-peers N)',
+  'dump-md': 'print the meta data as text (bsrmeta)',
+  'wipe-md': 'destroy the meta data (bsrmeta; asks first)',
+  'apply-al': 'replay the activity log into the bitmap (bsrmeta)',
+  'forget-peer': 'drop the bitmap slot of a peer (-P PEER)',
+  invalidate: 'discard the local data and resync it from a peer',
+  'invalidate-remote': "resync the peer's data from here",
+  outdate: 'mark the local data Outdated',
+  resize: 'grow the device to the lower devices (--size, --assume-clean)',
+  verify: 'start online verify against the peers',
+  'verify-stop': 'stop online verify',
+  'pause-sync': 'pause resync',
+  'resume-sync': 'resume resync',
+  'new-current-uuid': 'start a new data generation (--clear-bitmap)',
+  'disk-options': 'apply the disk options of the config',
+  'net-options': 'apply the net options of the config',
+  'resource-options': 'apply the resource options of the config',
+  'node-options': 'apply the node options of the config',
+  'peer-device-options': 'apply the peer-device (resync) options of the config',
+  'new-resource': 'create the resource object in the kernel',
+  'new-minor': 'create the devices in the kernel',
+  'del-minor': 'remove the devices from the kernel',
+  'suspend-io': 'suspend application I/O',
+  'resume-io': 'resume application I/O',
+  'check-resize': 'check whether a lower device changed size (bsrmeta)',
+  'apply-persist-role': 'restore the role saved by persist-role',
 };
 
-for (const command of Object.keys(PLANNERS)) planned(command, DESCRIPTIONS[command] ?? `bsrsetup/bsrmeta ${command}`);
+for (const command of Object.keys(PLANNERS)) planned(command, DESCRIPTIONS[command] ?? command);
 
-program
-  .command('adjust')
-  .description('change the running resources to match the configuration')
-  .argument('[resources...]', 'RES or all')
-  .action(async (words: string[]) => {
-    const { names } = splitArguments(words);
-    const cfg = await config();
-    const wanted = targets(cfg, names.length > 0 ? names : ['all']).map((t) => t.resource);
-    await execute(planAdjust(wanted, await runningState(localHostName(cfg))));
-  });
+define('adjust', 'change the running resources to match the configuration', (c) =>
+  // Unknown flags (the Windows service scripts add -T) are accepted and ignored.
+  c
+    .argument('[resources...]', 'RES or all')
+    .allowUnknownOption()
+    .action(async (words: string[]) => {
+      const { names } = splitArguments(words);
+      const cfg = await config();
+      const wanted = targets(cfg, names.length > 0 ? names : ['all']).map((t) => t.resource);
+      await execute(planAdjust(wanted, await runningState(localHostName(cfg))));
+    }),
+);
 
 for (const command of ['status', 'events2']) {
-  program
-    .command(command)
-    .description(`bsrsetup ${command}`)
-    .argument('[args...]')
-    .allowUnknownOption()
-    .helpOption(false)
-    .action(async (words: string[]) => await execute([{ program: 'bsrsetup', args: [command, ...words] }]));
+  define(command, `bsrsetup ${command}`, (c) =>
+    c
+      .argument('[args...]')
+      .allowUnknownOption()
+      .helpOption(false)
+      .action(async (words: string[]) => await execute([{ program: 'bsrsetup', args: [command, ...words] }])),
+  );
 }
 
 function resourcesOf(cfg: BsrConfig, names: string[]) {
@@ -192,46 +253,48 @@ function resourcesOf(cfg: BsrConfig, names: string[]) {
   });
 }
 
-program
-  .command('dump')
-  .description('print the configuration, normalized (inheritance expanded)')
-  .argument('[resources...]', 'RES or all')
-  .option('--json', 'print JSON')
-  .action(async (names: string[], options: { json?: boolean }) => {
-    const cfg = await config();
-    const resources = resourcesOf(cfg, names);
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(configToJson(cfg, resources), null, 2)}\n`);
-    } else process.stdout.write(dumpConfig(cfg, resources));
-  });
+define('dump', 'print the configuration, normalized (inheritance expanded)', (c) =>
+  c
+    .argument('[resources...]', 'RES or all')
+    .option('--json', 'print JSON')
+    .action(async (names: string[], options: { json?: boolean }) => {
+      const cfg = await config();
+      const resources = resourcesOf(cfg, names);
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(configToJson(cfg, resources), null, 2)}\n`);
+      } else process.stdout.write(dumpConfig(cfg, resources));
+    }),
+);
 
-program
-  .command('dump-xml')
-  .description('print the configuration as XML')
-  .argument('[resources...]', 'RES or all')
-  .action(async (names: string[]) => {
+define('dump-xml', 'print the configuration as XML', (c) =>
+  c.argument('[resources...]', 'RES or all').action(async (names: string[]) => {
     const cfg = await config();
     process.stdout.write(dumpXml(cfg, resourcesOf(cfg, names)));
-  });
+  }),
+);
 
 /** sh-* helpers for scripts: one value a line for the resources named. */
 function helper(command: string, description: string, values: (r: LocalResource, extra: string[]) => string[]) {
-  program
-    .command(command)
-    .description(description)
-    .argument('[args...]')
-    .option('-n, --name <option>', 'option name (sh-node-option)')
-    .allowUnknownOption()
-    .helpOption(false)
-    .action(async (words: string[], options: { name?: string }) => {
-      const { names } = splitArguments(words);
-      const extra = options.name ? [options.name] : [];
-      const cfg = await config();
-      const lines = targets(cfg, names.length > 0 ? names : ['all']).flatMap((t) =>
-        values({ ...t.resource, volumes: t.volumes, peers: t.peers }, extra),
-      );
-      if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
-    });
+  define(command, description, (c) =>
+    c
+      .argument('[args...]')
+      .option('-n, --name <option>', 'option name (sh-node-option)')
+      .allowUnknownOption()
+      .helpOption(false)
+      .action(async (words: string[], options: { name?: string }) => {
+        const { names } = splitArguments(words);
+        const extra = options.name ? [options.name] : [];
+        const cfg = await config();
+        const lines = targets(cfg, names.length > 0 ? names : ['all']).flatMap((t) =>
+          values({ ...t.resource, volumes: t.volumes, peers: t.peers }, extra),
+        );
+        printLines(lines);
+      }),
+  );
+}
+
+function printLines(lines: string[]): void {
+  if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 helper('sh-resources', 'names of the resources on this node', (r) => [r.name]);
@@ -255,25 +318,28 @@ helper('sh-node-option', 'effective value of a node option (-n NAME)', (r, [name
   return value === undefined ? [] : [formatOptionValue(def, value)];
 });
 
-program
-  .command('sh-resource')
-  .description('resource of a minor, or the resource names (all)')
-  .argument('[args...]')
-  .allowUnknownOption()
-  .helpOption(false)
-  .action(async (words: string[]) => {
-    const { names } = splitArguments(words);
-    const cfg = await config();
-    const minors = names.filter((n) => /^\d+$/.test(n)).map(Number);
-    const resources = selectResources(cfg, [], localHostName(cfg));
-    const lines =
-      minors.length > 0
-        ? resources.filter((r) => r.volumes.some((v) => minors.includes(v.minor))).map((r) => r.name)
-        : resources.map((r) => r.name);
-    if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
-  });
+define('sh-resource', 'resource of a minor, or the resource names (all)', (c) =>
+  c
+    .argument('[args...]')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (words: string[]) => {
+      const { names } = splitArguments(words);
+      const cfg = await config();
+      const minors = names.filter((n) => /^\d+$/.test(n)).map(Number);
+      const resources = selectResources(cfg, [], localHostName(cfg));
+      printLines(
+        minors.length > 0
+          ? resources.filter((r) => r.volumes.some((v) => minors.includes(v.minor))).map((r) => r.name)
+          : resources.map((r) => r.name),
+      );
+    }),
+);
 
 async function main(): Promise<number> {
+  const only = COMMANDS.get(requestedCommand(process.argv.slice(2)) ?? '');
+  if (only) only();
+  else for (const register of COMMANDS.values()) register();
   try {
     await program.parseAsync(process.argv);
   } catch (err) {

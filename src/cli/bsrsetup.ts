@@ -7,7 +7,7 @@ import { BsrClient, KernelError, ModuleNotLoadedError } from '../netlink/client.
 import { buildRequest, MODIFY_COMMANDS, type ModifyCommand, objectName, UsageError } from '../netlink/commands.js';
 import type { StateObject } from '../netlink/objects.js';
 import { EventFormatter } from '../status/events.js';
-import { connectionState, diskState, peerDiskState, resourceRole } from '../status/fields.js';
+import { connectionState, diskState, peerDiskState, replicationState, resourceRole } from '../status/fields.js';
 import { buildTree } from '../status/model.js';
 import { snapshot } from '../status/query.js';
 
@@ -27,7 +27,9 @@ async function withClient<T>(command: string, object: string, fn: (c: BsrClient)
     if (e instanceof ModuleNotLoadedError) throw new CliError(`${PROG}: ${e.message}`, EXIT.NO_MODULE);
     if (e instanceof KernelError) {
       const where = object ? `${command} ${object}` : command;
-      throw new CliError(`${PROG}: ${where}: ${e.codeName}${e.detail ? `: ${e.detail}` : ''}`, EXIT.KERNEL);
+      // EOPNOTSUPP without a message: genetlink has no handler for the command.
+      const detail = e.detail || (e.errno === 95 ? 'the loaded bsr module does not implement this command' : '');
+      throw new CliError(`${PROG}: ${where}: ${e.codeName}${detail ? `: ${detail}` : ''}`, EXIT.KERNEL);
     }
     if (e instanceof UsageError) throw usage(command, e.message);
     throw e;
@@ -213,18 +215,34 @@ async function main(argv: string[]): Promise<number> {
       });
   }
 
-  for (const [name, what] of [
-    ['wait-connect-resource', 'connect'],
-    ['wait-sync-resource', 'sync'],
-  ] as const) {
-    program
-      .command(name)
-      .description(what === 'connect' ? 'wait until every connection is established' : 'wait until no resync runs')
-      .argument('<RES>')
-      .option('--wait-timeout <SECONDS>', 'give up after this long (0 = forever)', '0')
-      .action((res: string, o: { waitTimeout: string }) =>
-        set(withClient(name, res, (c) => waitFor(c, res, what, Number(o.waitTimeout) || 0))),
+  // wait-{connect,sync}-{resource,connection,volume}: RES, RES PEER_NODE_ID, RES PEER_NODE_ID VOLUME
+  for (const what of ['connect', 'sync'] as const) {
+    for (const [scope, extra] of [
+      ['resource', []],
+      ['connection', ['PEER_NODE_ID']],
+      ['volume', ['PEER_NODE_ID', 'VOLUME']],
+    ] as const) {
+      const name = `wait-${what}-${scope}`;
+      const c = program
+        .command(name)
+        .description(
+          what === 'connect' ? `wait until the ${scope}'s connections are established` : 'wait until no resync runs',
+        )
+        .argument('<RES>');
+      for (const a of extra) c.argument(`<${a}>`);
+      c.option('--wait-timeout <SECONDS>', 'give up after this long (0 = forever)', '0').action(
+        (res: string, ...rest: unknown[]) => {
+          const ids = (rest.slice(0, extra.length) as string[]).map((t, i) => needInt(name, extra[i], t));
+          const o = rest[extra.length] as { waitTimeout: string };
+          const filter = { peer: ids[0], volume: ids[1] };
+          return set(
+            withClient(name, [res, ...ids].join(' '), (cl) =>
+              waitFor(cl, res, what, filter, Number(o.waitTimeout) || 0),
+            ),
+          );
+        },
       );
+    }
   }
 
   try {
@@ -291,13 +309,29 @@ async function events2(
   });
 }
 
-/** Polls the state until the condition holds: every connection Connected, or no resync running. */
-async function waitFor(c: BsrClient, res: string, what: 'connect' | 'sync', timeoutS: number): Promise<number> {
+/**
+ * Polls the state until the condition holds for the selected connections / peer devices:
+ * every connection Connected, or no resync running (nor about to start).
+ */
+async function waitFor(
+  c: BsrClient,
+  res: string,
+  what: 'connect' | 'sync',
+  filter: { peer?: number; volume?: number },
+  timeoutS: number,
+): Promise<number> {
   const { isSyncing } = await import('../status/fields.js');
   const deadline = timeoutS > 0 ? Date.now() + timeoutS * 1000 : Number.POSITIVE_INFINITY;
+  const selected = (o: StateObject) =>
+    (filter.peer === undefined || o.peerNodeId === filter.peer) &&
+    (filter.volume === undefined || o.kind !== 'peer-device' || o.volume === filter.volume);
   for (;;) {
-    const objs = snapshot(c, res);
-    if (!objs.some((o) => o.kind === 'resource')) throw notFound('resource');
+    const all = snapshot(c, res);
+    if (!all.some((o) => o.kind === 'resource')) throw notFound('resource');
+    const objs = all.filter(selected);
+    if (filter.peer !== undefined && !objs.some((o) => o.kind === 'connection')) {
+      throw new KernelError('NO_PEER', 'no such connection');
+    }
     const done =
       what === 'connect'
         ? objs.filter((o) => o.kind === 'connection').every((o) => connectionState(o) === 'Connected')
@@ -308,10 +342,8 @@ async function waitFor(c: BsrClient, res: string, what: 'connect' | 'sync', time
   }
 }
 
-function replicationStarting(o: StateObject): boolean {
-  const repl = o.msg.attrs.PEER_DEVICE_INFO?.peer_repl_state;
-  // StartingSync*, WFBitMap*, WFSyncUUID come right before a resync.
-  return typeof repl === 'number' && repl >= 2 && repl <= 6;
-}
+/** The replication states that come right before a resync. */
+const STARTING = new Set(['StartingSyncS', 'StartingSyncT', 'WFBitMapS', 'WFBitMapT', 'WFSyncUUID']);
+const replicationStarting = (o: StateObject): boolean => STARTING.has(replicationState(o));
 
 await runCli(() => main(process.argv.slice(2)));

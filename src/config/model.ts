@@ -293,8 +293,29 @@ export function resolveHostVolumes(config: RawConfig, resource: RawResource, hos
   return volumeNumbers(resource, host).map((n) => resolveVolume(config, resource, host, n));
 }
 
+/** A host name, or a volume number within one level, may appear only once. */
+function rejectDuplicateSections(raw: RawResource): void {
+  const hostsByName = new Map<string, RawHost>();
+  for (const host of raw.hosts) {
+    for (const name of host.names) {
+      const other = hostsByName.get(name);
+      if (other) fail(host.loc, `host ${name} appears twice in resource ${raw.name} (first at line ${other.loc.line})`);
+      hostsByName.set(name, host);
+    }
+  }
+  for (const volumes of [raw.volumes, ...raw.hosts.map((h) => h.volumes)]) {
+    const seen = new Map<number, Loc>();
+    for (const volume of volumes) {
+      const first = seen.get(volume.number);
+      if (first) fail(volume.loc, `volume ${volume.number} appears twice (first at line ${first.line})`);
+      seen.set(volume.number, volume.loc);
+    }
+  }
+}
+
 function resolveResource(config: RawConfig, raw: RawResource): Resource {
   if (raw.hosts.length === 0) fail(raw.loc, `resource ${raw.name} has no host ('on HOST {}') sections`);
+  rejectDuplicateSections(raw);
   const nodeIds = assignNodeIds(raw);
   const hosts: Host[] = raw.hosts.map((host, index) => ({
     names: host.names,

@@ -168,6 +168,8 @@ function optionBlock(cursor: Cursor, opening: Token, where: string, sections: re
       const allowed = OPTIONS.filter((d) => sections.includes(d.section) && !d.notInConfig).map((d) => d.keyword);
       unknownKeyword(cursor, keyword, where, allowed);
     }
+    const earlier = entries.find((e) => e.def.keyword === def.keyword);
+    if (earlier) cursor.fail(keyword, `${keyword.text} is set twice in ${where} (first at line ${earlier.loc.line})`);
     const values = cursor.valuesToSemicolon(keyword.text);
     if (def.kind === 'flag' ? values.length > 1 : values.length !== 1) {
       const expected = def.kind === 'flag' ? 'no value' : 'one value';

@@ -61,7 +61,7 @@ done
     sleep 1
   done
 ) &
-echo "lab-init: $LAB_NODE up"
+echo "lab-init: $LAB_NODE init done at $(cut -d" " -f1 /proc/uptime) s"
 `;
 
 export interface GuestLink {

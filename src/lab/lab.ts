@@ -24,6 +24,11 @@ export interface UpOptions {
   nodes?: number;
   diskSize?: string;
   memoryMiB?: number;
+  /**
+   * Load native/kmod/bsr.ko at boot when it has been built (default true). False for labs that use
+   * the guest kernel's DRBD 8.4: both claim block major 147, so only one of them can be loaded.
+   */
+  loadBsr?: boolean;
   /** Give up when the guests do not answer within this time. Default 120 s. */
   timeoutMs?: number;
   log?: (m: string) => void;
@@ -209,7 +214,7 @@ export class LabImpl implements Lab {
     makeDisks(this.files, node, s.diskSize, false);
     await startQemu(this.files, s, node);
     await this.waitReady(node, timeoutMs);
-    if (existsSync(this.bsrModulePath())) await this.loadModule(node);
+    if (s.loadBsr !== false && existsSync(this.bsrModulePath())) await this.loadModule(node);
   }
 
   async dmesg(node: NodeName): Promise<string> {
@@ -303,6 +308,7 @@ export async function labUp(opts: UpOptions = {}, repoRoot = findRepoRoot()): Pr
     diskSize: opts.diskSize ?? DEFAULT_DISK,
     kver,
     memoryMiB: opts.memoryMiB ?? DEFAULT_MEMORY,
+    loadBsr: opts.loadBsr ?? true,
     cut: [],
     createdAt: new Date().toISOString(),
   };
@@ -332,7 +338,7 @@ export async function labUp(opts: UpOptions = {}, repoRoot = findRepoRoot()): Pr
     throw new Error(`${(e as Error).message} (console logs: ${files.runDir}/NODE.console.log)`);
   }
   log(`${nodes.length} nodes answer after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  if (existsSync(lab.bsrModulePath())) {
+  if (state.loadBsr && existsSync(lab.bsrModulePath())) {
     await Promise.all(nodes.map((n) => lab.loadModule(n)));
     log('bsr.ko loaded');
   }

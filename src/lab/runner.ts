@@ -133,7 +133,10 @@ export async function runScenarios(
     const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
     try {
       log(`booting ${s.nodes} nodes (${s.diskSize ?? '512M'} disks)`);
-      const lab = await labUp({ nodes: s.nodes, diskSize: s.diskSize ?? '512M' }, o.repoRoot);
+      const lab = await labUp(
+        { nodes: s.nodes, diskSize: s.diskSize ?? '512M', loadBsr: s.bsrModule ?? true },
+        o.repoRoot,
+      );
       lab.logger = log;
       const limit = (s.timeoutSec ?? 300) * 1000;
       try {

@@ -17,6 +17,11 @@ export interface Scenario {
   diskSize?: string;
   /** Time limit for `run`, in seconds. Default 300. */
   timeoutSec?: number;
+  /**
+   * Load native/kmod/bsr.ko at every boot when it has been built (default true). Set false for
+   * scenarios using the guest kernel's DRBD 8.4: bsr.ko and drbd.ko claim the same block major.
+   */
+  bsrModule?: boolean;
   run(lab: Lab): Promise<void>;
 }
 

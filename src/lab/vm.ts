@@ -26,6 +26,8 @@ export interface LabState {
   diskSize: string;
   kver: string;
   memoryMiB: number;
+  /** Load native/kmod/bsr.ko at every boot when it exists (false for labs using the guest's DRBD 8.4). */
+  loadBsr?: boolean;
   /** Links currently cut, as "a:b" with a < b in node order. */
   cut: string[];
   createdAt: string;
@@ -157,7 +159,7 @@ export function qemuArgs(f: LabFiles, k: KernelPaths, state: LabState, n: NodeNa
     '-initrd',
     k.initramfs,
     '-append',
-    `console=ttyS0 loglevel=5 panic=-1 mitigations=off lab.node=${n} lab.state=${f.stateDir}`,
+    `console=ttyS0 loglevel=5 panic=-1 mitigations=off cryptomgr.notests audit=0 lab.node=${n} lab.state=${f.stateDir}`,
     '-chardev',
     `file,id=console,path=${f.consoleLog(n)},append=on`,
     '-serial',

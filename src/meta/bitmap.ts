@@ -19,36 +19,96 @@ function chunkBytes(layout: Layout): number {
   return Math.max(row, Math.floor(CHUNK / row) * row);
 }
 
-/** Run-length encoded words of one slot, read in big chunks. */
-export function* slotRuns(io: BlockIo, layout: Layout, slot: number): Generator<WordRun> {
+/** The bitmap area in chunks of whole interleave rows. */
+function* bitmapChunks(io: BlockIo, layout: Layout): Generator<{ data: Buffer; zero: boolean }> {
   const step = chunkBytes(layout);
-  const total = slotWords(layout.bmSize, layout.maxPeers, slot);
-  let run: WordRun | undefined;
-  let seen = 0;
-  for (let off = 0; off < layout.bmSize && seen < total; off += step) {
-    const len = Math.min(step, layout.bmSize - off);
-    const chunk = io.read(layout.bmStart + off, len);
-    // Chunks start at an interleave row, so this slot's words sit at j * maxPeers + slot.
-    const inChunk = Math.min(total - seen, Math.max(0, Math.ceil((len / 8 - slot) / layout.maxPeers)));
-    if (isZero(chunk)) {
-      if (run && run.value === 0n) run.count += inChunk;
-      else {
-        if (run) yield run;
-        run = { count: inChunk, value: 0n };
-      }
-    } else {
-      for (let j = 0; j < inChunk; j++) {
-        const value = chunk.readBigUInt64LE((j * layout.maxPeers + slot) * 8);
-        if (run && run.value === value) run.count++;
-        else {
-          if (run) yield run;
-          run = { count: 1, value };
-        }
-      }
-    }
-    seen += inChunk;
+  for (let off = 0; off < layout.bmSize; off += step) {
+    const data = io.read(layout.bmStart + off, Math.min(step, layout.bmSize - off));
+    yield { data, zero: isZero(data) };
   }
-  if (run) yield run;
+}
+
+/** Collects the runs of one slot, chunk by chunk; completed runs can be taken out while it goes on. */
+class SlotRunBuilder {
+  private done: WordRun[] = [];
+  private open: WordRun | undefined;
+  private left: number;
+
+  constructor(
+    private readonly slot: number,
+    private readonly maxPeers: number,
+    totalWords: number,
+  ) {
+    this.left = totalWords;
+  }
+
+  private add(value: bigint, count: number): void {
+    if (this.open && this.open.value === value) this.open.count += count;
+    else {
+      if (this.open) this.done.push(this.open);
+      this.open = { count, value };
+    }
+  }
+
+  addChunk(data: Buffer, zero: boolean): void {
+    // Chunks start at an interleave row, so this slot's words sit at j * maxPeers + slot.
+    const n = Math.min(this.left, Math.max(0, Math.ceil((data.length / 8 - this.slot) / this.maxPeers)));
+    this.left -= n;
+    if (zero) {
+      if (n > 0) this.add(0n, n);
+      return;
+    }
+    for (let j = 0; j < n; j++) this.add(data.readBigUInt64LE((j * this.maxPeers + this.slot) * 8), 1);
+  }
+
+  /** Runs that can no longer grow. */
+  takeCompleted(): WordRun[] {
+    const out = this.done;
+    this.done = [];
+    return out;
+  }
+
+  get pending(): number {
+    return this.done.length;
+  }
+
+  finish(): WordRun[] {
+    const out = this.takeCompleted();
+    if (this.open) out.push(this.open);
+    this.open = undefined;
+    return out;
+  }
+}
+
+/** Run-length encoded words of one slot, streamed: one pass over the area per slot. */
+export function* slotRuns(io: BlockIo, layout: Layout, slot: number): Generator<WordRun> {
+  const b = new SlotRunBuilder(slot, layout.maxPeers, slotWords(layout.bmSize, layout.maxPeers, slot));
+  for (const { data, zero } of bitmapChunks(io, layout)) {
+    b.addChunk(data, zero);
+    yield* b.takeCompleted();
+  }
+  yield* b.finish();
+}
+
+/**
+ * The runs of every slot in a single pass over the area, or undefined once more than `maxRuns`
+ * runs pile up (a noisy bitmap: the caller streams slot by slot instead, bounded in memory).
+ */
+export function allSlotRuns(io: BlockIo, layout: Layout, maxRuns = 1 << 20): WordRun[][] | undefined {
+  const builders = Array.from(
+    { length: layout.maxPeers },
+    (_, s) => new SlotRunBuilder(s, layout.maxPeers, slotWords(layout.bmSize, layout.maxPeers, s)),
+  );
+  let runs = 0;
+  for (const { data, zero } of bitmapChunks(io, layout)) {
+    for (const b of builders) {
+      runs -= b.pending;
+      b.addChunk(data, zero);
+      runs += b.pending;
+    }
+    if (runs > maxRuns) return undefined;
+  }
+  return builders.map((b) => b.finish());
 }
 
 /** Expands runs to the given number of words (missing words are zero). */

@@ -2,7 +2,7 @@
 // fields by name, every other superblock byte in `superblock-extra`, each bitmap slot as runs of
 // 64-bit words, and the activity-log area as hex rows, so dump then restore is byte-identical.
 import { CliError } from '../common/errors.js';
-import { slotRuns, type WordRun } from './bitmap.js';
+import { allSlotRuns, slotRuns, type WordRun } from './bitmap.js';
 import type { BlockIo } from './device.js';
 import { type AlGeometry, alBytes, BLOCK, type Layout } from './layout.js';
 import { emptyPeer, MAGIC_V09, peerIsEmpty, type Superblock } from './superblock.js';
@@ -69,10 +69,12 @@ export function writeDump(sb: Superblock, layout: Layout, io: BlockIo, out: (tex
   out('superblock-extra {\n');
   for (const line of hexRows(sb.extra, '    ')) out(line);
   out('}\n');
+  // One pass over the bitmap for all slots when its runs fit in memory, else one pass per slot.
+  const all = allSlotRuns(io, layout);
   for (let s = 0; s < layout.maxPeers; s++) {
     out(`bitmap[${s}] {\n`);
     let line: string[] = [];
-    for (const run of slotRuns(io, layout, s)) {
+    for (const run of all ? all[s] : slotRuns(io, layout, s)) {
       line.push(run.count > 1 ? `${run.count} times ${hex64(run.value)};` : `${hex64(run.value)};`);
       if (line.length === WORDS_PER_LINE) {
         out(`    ${line.join(' ')}\n`);

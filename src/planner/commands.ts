@@ -25,14 +25,20 @@ export interface Target {
   peers: LocalPeer[];
 }
 
-/** Narrows a resource to `RES/VOL` and to the peer named by -P (name or node-id). */
-export function makeTarget(resource: LocalResource, volume?: number, peer?: string): Target {
+/**
+ * Narrows a resource to `RES/VOL` and to the peer named by -P (name or node-id). With
+ * `formerPeer`, a node-id that is no longer configured is accepted (forget-peer is for those).
+ */
+export function makeTarget(resource: LocalResource, volume?: number, peer?: string, formerPeer = false): Target {
   const volumes = volume === undefined ? resource.volumes : resource.volumes.filter((v) => v.number === volume);
   if (volume !== undefined && volumes.length === 0) {
     throw new CliError(`resource ${resource.name} has no volume ${volume}`, EXIT.CONFIG);
   }
-  const peers =
+  let peers =
     peer === undefined ? resource.peers : resource.peers.filter((p) => p.name === peer || String(p.nodeId) === peer);
+  if (peers.length === 0 && formerPeer && peer !== undefined && /^\d+$/.test(peer)) {
+    peers = [{ nodeId: Number(peer), name: peer, paths: [], net: new Map(), peerDevice: new Map() }];
+  }
   if (peer !== undefined && peers.length === 0) {
     throw new CliError(`resource ${resource.name} has no peer '${peer}'`, EXIT.CONFIG);
   }

@@ -10,7 +10,7 @@ import {
   optionsOfSet,
 } from '../config/options.js';
 import type { SetValues } from '../netlink/attrs.js';
-import { pathAddresses } from './fields.js';
+import { connectionName, pathAddresses } from './fields.js';
 import type { ConnectionNode, ResourceNode } from './model.js';
 
 export interface ShowOptions {
@@ -105,9 +105,9 @@ function writeConnection(w: Writer, c: ConnectionNode, opts: ShowOptions) {
         w.line(`_remote_host ${addressText(p.peer)};`);
       });
     }
-    const net = c.obj.msg.attrs.NET_CONF;
-    const name = typeof net?._name === 'string' && net._name !== '' ? [`_name ${quote(net._name)};`] : [];
-    w.section('net', [...name, ...optionLines([['net_conf', net]], opts)]);
+    const name = connectionName(c.obj);
+    const nameLine = name ? [`_name ${quote(name)};`] : [];
+    w.section('net', [...nameLine, ...optionLines([['net_conf', c.obj.msg.attrs.NET_CONF]], opts)]);
     for (const pd of c.peerDevices) {
       const lines = optionLines([['peer_device_conf', pd.msg.attrs.PEER_DEVICE_OPTS]], opts);
       if (lines.length) w.block(`volume ${pd.volume ?? 0}`, () => w.section('disk', lines));

@@ -20,6 +20,7 @@ const scenario: Scenario = {
   nodes: 2,
   diskSize: '256M',
   timeoutSec: 300,
+  bsrModule: false,
   async run(lab) {
     const r: Drbd84Resource = {
       name: 'r0',

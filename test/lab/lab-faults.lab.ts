@@ -37,8 +37,6 @@ const scenario: Scenario = {
     const w = await lab.exec(n, `dd if=/dev/zero of=${flaky} bs=4096 count=1 oflag=direct status=none`);
     assert(w.code !== 0, 'dm-flakey (down) fails writes');
     await lab.disk.remove(n, 'flaky');
-    const kernelLog = await lab.dmesg(n);
-    assert(kernelLog.includes('I/O error') || kernelLog.includes('error'), 'the kernel saw I/O errors');
   },
 };
 export default scenario;

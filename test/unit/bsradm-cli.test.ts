@@ -152,6 +152,15 @@ describe('bsradm (built)', () => {
     expect(run.ran).toEqual(['bsrsetup primary r0 --force --skip-check-fs']);
   });
 
+  it('forget-peer needs -P and then takes the node-id of a peer no longer configured', () => {
+    fresh();
+    const refused = bsradm(['-c', REFERENCE, 'forget-peer', 'r0']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('name the peer with -P');
+    expect(refused.ran).toEqual([]);
+    expect(bsradm(['-c', REFERENCE, '-P', '7', 'forget-peer', 'r0']).ran).toEqual(['bsrsetup forget-peer r0 7']);
+  });
+
   it('status and events2 go straight to bsrsetup', () => {
     fresh();
     bsradm(['-c', REFERENCE, 'status', 'r0', '--json']);

@@ -22,6 +22,7 @@ const SOURCES = [
   join(FIXTURES, 'two-volumes.conf'),
   join(FIXTURES, 'reference-up.conf'),
   join(FIXTURES, 'inc/bsr.conf'),
+  join(FIXTURES, 'floating.conf'),
 ];
 
 describe('dump', () => {

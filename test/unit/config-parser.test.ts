@@ -248,6 +248,22 @@ describe('parser: errors are FILE:LINE: message', () => {
     ).toBe('test.conf:5: node-id 1 is already used by host a');
   });
 
+  it('an option, host or volume given twice', () => {
+    expect(errorOf('common { net {\n protocol A;\n ko-count 3;\n protocol B; } }')).toBe(
+      'test.conf:4: protocol is set twice in net section of common (first at line 2)',
+    );
+    expect(
+      errorOf(
+        'resource r0 {\n device minor 0; disk /dev/x; meta-disk internal;\n on a { address 10.0.0.1:1; }\n on a { address 10.0.0.2:1; }\n}',
+      ),
+    ).toBe('test.conf:4: host a appears twice in resource r0 (first at line 3)');
+    expect(
+      errorOf(
+        'resource r0 {\n volume 0 { device minor 0; disk /dev/x; meta-disk internal; }\n volume 0 { device minor 1; disk /dev/y; meta-disk internal; }\n on a { address 10.0.0.1:1; }\n}',
+      ),
+    ).toBe('test.conf:3: volume 0 appears twice (first at line 2)');
+  });
+
   it('missing node-id with more than two hosts', () => {
     expect(
       errorOf(

@@ -78,6 +78,25 @@ describe('up', () => {
   });
 });
 
+describe('floating hosts', () => {
+  it('are found by address and planned like named hosts', () => {
+    const config = loadConfig(join(FIXTURES, 'floating.conf'));
+    expect(plan(config, '10.20.0.1', 'up', ['fl'])).toEqual([
+      'bsrsetup new-resource fl 3 --twopc-timeout=100',
+      'bsrsetup new-minor fl 30 0',
+      'bsrsetup new-minor fl 31 1',
+      'bsrsetup new-peer fl 4 --_name=10.20.0.2',
+      'bsrsetup new-path fl 4 ipv4:10.20.0.1:7788 ipv4:10.20.0.2:7788',
+      'bsrmeta 30 v09 /dev/sdc 0 apply-al',
+      'bsrsetup attach 30 /dev/sdb /dev/sdc 0',
+      'bsrsetup connect fl 4',
+    ]);
+    expect(plan(config, '10.20.0.1', 'wait-connect', ['fl'])).toEqual([
+      'bsrsetup wait-connect-resource fl --wait-timeout=20',
+    ]);
+  });
+});
+
 describe('other commands', () => {
   const config = loadConfig(join(EXAMPLES, 'bsr.conf'));
 
@@ -131,6 +150,15 @@ describe('other commands', () => {
       'bsrsetup wait-connect-resource r0 --wait-timeout=30',
     ]);
     expect(plan(config, 'alpha', 'wait-sync', ['r0'])).toEqual(['bsrsetup wait-sync-resource r0']);
+  });
+
+  it('forget-peer accepts a node-id that is no longer configured', () => {
+    const [r0] = selectResources(config, ['r0'], 'alpha');
+    expect(planCommand('forget-peer', [makeTarget(r0, undefined, '5', true)]).map(formatStep)).toEqual([
+      'bsrsetup forget-peer r0 5',
+    ]);
+    expect(() => makeTarget(r0, undefined, '5')).toThrow("resource r0 has no peer '5'");
+    expect(() => makeTarget(r0, 3)).toThrow('resource r0 has no volume 3');
   });
 
   it('all means every resource this node is part of', () => {

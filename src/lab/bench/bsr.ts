@@ -15,6 +15,7 @@ export class BsrEngineNotImplemented extends Error {
 export class BsrEngine implements BenchEngine {
   readonly name = 'bsr';
   readonly device = '/dev/bsr0';
+  readonly usesBsrModule = true;
 
   async setup(_lab: Lab, _ctx: BenchContext): Promise<void> {
     throw new BsrEngineNotImplemented();

@@ -14,6 +14,7 @@ import type { BenchContext, BenchEngine } from './engine.js';
 export class Drbd84Engine implements BenchEngine {
   readonly name = 'drbd84';
   readonly device = '/dev/drbd0';
+  readonly usesBsrModule = false;
   private res: Drbd84Resource | undefined;
 
   private resource(ctx: BenchContext): Drbd84Resource {

@@ -19,6 +19,8 @@ export interface BenchContext {
 export interface BenchEngine {
   /** The name used on the command line and in the JSON ("drbd84", "bsr"). */
   readonly name: string;
+  /** True when the lab must load native/kmod/bsr.ko at boot (false for drbd84: same block major). */
+  readonly usesBsrModule: boolean;
   /** The replicated block device in the guests (e.g. "/dev/drbd0"). */
   readonly device: string;
   /**

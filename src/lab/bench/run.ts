@@ -111,7 +111,7 @@ export async function benchEngine(repoRoot: string, e: BenchEngine, log: (m: str
   };
   const t0 = now();
   ctx.log('booting a fresh two-node lab (512 MiB disks)');
-  const lab = await labUp({ nodes: 2, diskSize: '512M' }, repoRoot);
+  const lab = await labUp({ nodes: 2, diskSize: '512M', loadBsr: e.usesBsrModule }, repoRoot);
   lab.logger = ctx.log;
   try {
     const p = ctx.primary;
