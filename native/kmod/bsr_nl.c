@@ -1257,16 +1257,24 @@ out:
 static int bsr_adm_net_opts(struct sk_buff *skb, struct genl_info *info)
 {
 	struct adm_ctx ctx;
+	u32 old_proto;
 	const char *name;
 	int ret;
 
 	ret = adm_prepare(&ctx, info, NEED_CONN);
 	if (ret != BSR_RET_NO_ERROR)
 		goto out;
+	old_proto = bsr_opt_u32(&ctx.conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C);
 	if (opts_merge(&ctx.conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack)) {
 		ret = BSR_RET_NO_MEM;
 		goto out;
+	}
+	/* a new protocol is negotiated in a new handshake: reconnect */
+	if (old_proto != bsr_opt_u32(&ctx.conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C) &&
+	    ctx.conn->net->receiver && READ_ONCE(ctx.conn->net->net_ok)) {
+		bsr_tl_drain(ctx.conn, 10 * HZ);
+		bsr_conn_fail(ctx.conn, BSR_CONNECTION_NETWORKFAILURE);
 	}
 	name = bsr_opt_str(&ctx.conn->net_conf, T_NET_CONF_NAME);
 	if (name)

@@ -364,7 +364,8 @@ static int do_protocol(struct bsr_conn *c)
 		bsr_err("%s: incompatible replication protocols: ours %c, the peer's %c\n",
 			n->thread_tag, 'A' + proto - 1,
 			peer >= 1 && peer <= 3 ? 'A' + peer - 1 : '?');
-		return -E_STANDALONE;
+		/* retried: while net-options runs on both nodes they differ for a moment */
+		return -EPROTO;
 	}
 	if (be32_to_cpu(p.u.protocol.two_primaries)) {
 		bsr_err("%s: the peer allows two primaries, bsr does not\n", n->thread_tag);
