@@ -96,5 +96,45 @@ ${S} connect r0 ${ID[p]}`,
     }
   }
 
-  return { S, M, sh, exec, up, status, pdField, waitConnected, waitSynced, sum, down, downAll, checkDmesg };
+  /** Both nodes up and connected, the initial sync skipped (new-current-uuid --clear-bitmap). */
+  async function upSkipSync(o: R0Options = {}) {
+    await up('alpha', o);
+    await up('bravo', o);
+    await waitConnected();
+    await sh('alpha', `${S} new-current-uuid --clear-bitmap 1`);
+    await waitSynced(30_000);
+  }
+
+  /** Writes len MiB of fresh random data at off MiB on node n's /dev/bsr1; returns its sha256. */
+  async function write(n: NodeName, offMiB: number, lenMiB: number): Promise<string> {
+    const out = await sh(
+      n,
+      `head -c ${lenMiB * 1048576} /dev/urandom > /tmp/w && dd if=/tmp/w of=/dev/bsr1 bs=1M seek=${offMiB} oflag=direct status=none && sha256sum < /tmp/w`,
+    );
+    return out.split(' ')[0];
+  }
+
+  /** A numeric statistics field of the peer-device (KiB for sizes). */
+  async function stat(n: NodeName, key: string): Promise<number> {
+    return Number((await pdField(n, key)) ?? 'NaN');
+  }
+
+  return {
+    S,
+    M,
+    sh,
+    exec,
+    up,
+    upSkipSync,
+    write,
+    stat,
+    status,
+    pdField,
+    waitConnected,
+    waitSynced,
+    sum,
+    down,
+    downAll,
+    checkDmesg,
+  };
 }

@@ -6,7 +6,7 @@ import { assert, tools } from './engine2-helpers.js';
 export default scenario({
   name: 'engine2: initial sync, then 64 MiB replicated with protocol C',
   nodes: 2,
-  diskSize: '256M',
+  diskSize: '128M',
   timeoutSec: 400,
   async run(lab) {
     const t = tools(lab);
@@ -24,8 +24,8 @@ export default scenario({
     const b = await t.sum('bravo', '/dev/vda', 16, 64);
     lab.log(`alpha ${a} bravo ${b}`);
     assert(a === b, 'the Secondary has the 64 MiB written on the Primary');
-    const whole = [await t.sum('alpha', '/dev/bsr1', 0, 200), await t.sum('bravo', '/dev/vda', 0, 200)];
-    assert(whole[0] === whole[1], 'the first 200 MiB are identical');
+    const whole = [await t.sum('alpha', '/dev/bsr1', 0, 120), await t.sum('bravo', '/dev/vda', 0, 120)];
+    assert(whole[0] === whole[1], 'the first 120 MiB are identical');
     lab.log((await t.status('alpha')).trim());
     await t.downAll();
   },

@@ -1,0 +1,31 @@
+// Engine part 2: protocols A and B: writes on the Primary, a clean demotion, the peer has the data.
+import { scenario } from '../../src/lab/scenario.js';
+import { assert, tools } from './engine2-helpers.js';
+
+export default scenario({
+  name: 'engine2: protocols A and B, data correct after a clean demotion',
+  nodes: 2,
+  diskSize: '128M',
+  timeoutSec: 400,
+  async run(lab) {
+    const t = tools(lab);
+    await t.upSkipSync({ net: '--protocol=A' });
+    let off = 0;
+    for (const proto of ['A', 'B']) {
+      if (proto === 'B') {
+        await t.sh('alpha', `${t.S} net-options r0 1 --protocol=B`);
+        await t.sh('bravo', `${t.S} net-options r0 0 --protocol=B`);
+        await lab.waitFor('reconnect with protocol B', async () => /protocol B/.test(await lab.dmesg('alpha')), 60_000, 500);
+        await t.waitSynced(60_000);
+      }
+      await t.sh('alpha', `${t.S} primary r0`);
+      const w = await t.write('alpha', off, 32);
+      await t.sh('alpha', `${t.S} secondary r0`);
+      const peer = await t.sum('bravo', '/dev/vda', off, 32);
+      lab.log(`protocol ${proto}: ${w} / ${peer}`);
+      assert(w === peer, `protocol ${proto}: the peer has the data after the demotion`);
+      off += 40;
+    }
+    await t.downAll();
+  },
+});
