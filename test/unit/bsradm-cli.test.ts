@@ -1,9 +1,9 @@
 // Runs the built bsradm (dist/bsradm.mjs) with recording stand-ins for bsrsetup and bsrmeta.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(__dirname, '../..');
 const BUNDLE = join(ROOT, 'dist/bsradm.mjs');
@@ -58,13 +58,22 @@ function bsradm(args: string[], env: Record<string, string> = {}, input = ''): R
 }
 
 beforeAll(() => {
+  const started = Date.now();
   const build = spawnSync('node', ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
-  // Another program's build error must not hide ours; our bundle has to exist.
-  if (!existsSync(BUNDLE)) throw new Error(`build failed: ${build.stderr}`);
+  // Another program's build error must not stop these tests, but a stale bundle of ours must.
+  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < started - 2000) {
+    throw new Error(`dist/bsradm.mjs was not rebuilt: ${build.stderr}`);
+  }
+});
+
+const workDirs: string[] = [];
+afterAll(() => {
+  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 function fresh(): void {
   work = mkdtempSync(join(tmpdir(), 'bsradm-test-'));
+  workDirs.push(work);
   record = join(work, 'record.txt');
   recorder('bsrsetup');
   recorder('bsrmeta');
