@@ -6,7 +6,7 @@ import { CliError, EXIT } from '../common/errors.js';
 import { formatBytes } from '../common/units.js';
 import { AL_TYPE, alBlockOf, BITS_PER_EXTENT, encodeTransaction, replayAl, validTransactions } from './al.js';
 import { clearSlot, setBits, writeBitmapFromRuns } from './bitmap.js';
-import { CHUNK, MetaDevice, zeroRange } from './device.js';
+import { CHUNK, isZero, MetaDevice, zeroRange } from './device.js';
 import { parseDump, runWords, writeDump } from './dump.js';
 import { detectFilesystem } from './fsdetect.js';
 import { getGi, giPeer, setGi, showGi } from './gi.js';
@@ -432,7 +432,7 @@ export function checkResize(ctx: MetaContext): void {
       ctx.out('no resize needed\n');
       return;
     }
-    const old = findOldInternal(dev, here ? here.offset : dev.size);
+    const old = findOldInternal(dev, here ? here.offset : Math.floor(dev.size / BLOCK) * BLOCK);
     if (!old) throw new CliError(`${describe(ctx)}: no v09 internal meta data found to move`);
     const next = computeLayout(dev.size, ctx.index, old.layout.maxPeers, old.layout);
     if (next.bmSize < old.layout.bmSize || next.bmStart < old.layout.bmStart)
@@ -442,7 +442,10 @@ export function checkResize(ctx: MetaContext): void {
     const delta = next.bmStart - old.layout.bmStart;
     for (let end = old.layout.bmSize; end > 0; end -= CHUNK) {
       const start = Math.max(0, end - CHUNK);
-      dev.write(next.bmStart + start, dev.read(old.layout.bmStart + start, end - start));
+      const data = dev.read(old.layout.bmStart + start, end - start);
+      // Zero chunks only need a zero destination: sparse files stay sparse.
+      if (isZero(data)) zeroRange(dev, next.bmStart + start, data.length);
+      else dev.write(next.bmStart + start, data);
     }
     zeroRange(dev, next.bmStart + old.layout.bmSize, next.bmSize - old.layout.bmSize);
     dev.write(next.alStart, al);
