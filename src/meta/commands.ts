@@ -61,8 +61,12 @@ export interface OpenMeta {
   layout: Layout;
 }
 
+function describeDevice(device: string, index: MetaIndex): string {
+  return `${device} (${formatIndex(index)})`;
+}
+
 function describe(ctx: MetaContext): string {
-  return `${ctx.device} (${formatIndex(ctx.index)})`;
+  return describeDevice(ctx.device, ctx.index);
 }
 
 /** Stops unless --force was given or the user typed "yes". */
@@ -111,7 +115,7 @@ export function loadMeta(dev: MetaDevice, index: MetaIndex, what: string): OpenM
 export function openMeta(device: string, index: MetaIndex, writable: boolean): OpenMeta {
   const dev = MetaDevice.open(device, writable);
   try {
-    return loadMeta(dev, index, `${device} (${formatIndex(index)})`);
+    return loadMeta(dev, index, describeDevice(device, index));
   } catch (err) {
     dev.close();
     throw err;
