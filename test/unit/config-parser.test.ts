@@ -173,6 +173,16 @@ describe('parser: valid input', () => {
     ]);
   });
 
+  it('takes path addresses from the connection when the hosts have none', () => {
+    const config = loadConfigText(
+      `resource p { device minor 0; disk /dev/x; meta-disk internal;
+        on a { node-id 0; } on b { node-id 1; }
+        connection { path { host a address 10.1.0.1:7000; host b address 10.1.0.2:7000; } } }`,
+      'test.conf',
+    );
+    expect(config.resources[0].connections[0].paths[0].addresses.map((x) => x.host)).toEqual(['10.1.0.1', '10.1.0.2']);
+  });
+
   it('reads size suffixes per option unit and quoted handler commands', () => {
     const config = loadConfigText(
       `common { disk { c-fill-target 1M; rs-discard-granularity 64k; }
