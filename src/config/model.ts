@@ -104,18 +104,24 @@ function volumeNumbers(resource: RawResource, host: RawHost): number[] {
   const numbers = new Set<number>();
   for (const v of resource.volumes) numbers.add(v.number);
   for (const v of host.volumes) numbers.add(v.number);
-  const hasDirect = (s: VolumeSettings) => s.devicePath !== undefined || s.minor !== undefined || s.disk || s.metaDisk;
+  // A device or disk outside any volume block is volume 0; a lone meta-disk is shared by all volumes.
+  const hasDirect = (s: VolumeSettings) => s.devicePath !== undefined || s.minor !== undefined || s.disk !== undefined;
   if (hasDirect(resource.direct) || hasDirect(host.direct) || numbers.size === 0) numbers.add(0);
   return [...numbers].sort((a, b) => a - b);
 }
 
-/** device/disk/meta-disk for one volume of one host: resource, then host; the volume block wins. */
+/**
+ * device/disk/meta-disk for one volume of one host: resource, then host; the volume block wins.
+ * device and disk written outside a volume block belong to volume 0 (one volume cannot share its
+ * devices); meta-disk written there applies to every volume.
+ */
 function resolveVolume(config: RawConfig, resource: RawResource, host: RawHost, number: number): Volume {
-  const layers: VolumeSettings[] = [];
-  if (number === 0) layers.push(resource.direct);
+  const direct = (s: VolumeSettings): VolumeSettings =>
+    number === 0 ? s : { loc: s.loc, metaDisk: s.metaDisk, diskOptions: [] };
+  const layers: VolumeSettings[] = [direct(resource.direct)];
   const resourceVolume = resource.volumes.find((v) => v.number === number);
   if (resourceVolume) layers.push(resourceVolume);
-  if (number === 0) layers.push(host.direct);
+  layers.push(direct(host.direct));
   const hostVolume = host.volumes.find((v) => v.number === number);
   if (hostVolume) {
     rejectPeerDeviceOptions(hostVolume.diskOptions, `volume ${number} of host ${hostLabel(host)}`);
