@@ -284,6 +284,15 @@ for (const kind of ['file', 'loop'] as Kind[]) {
       const r = await md(d, 'verify-dump', file);
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: `));
+      // More bitmap words than the area holds, and a section given twice.
+      const good = (await md(d, 'dump-md')).stdout;
+      writeFileSync(
+        file,
+        good.replace(/^bitmap\[0\] \{\n {4}(\d+) times/m, (_, n) => `bitmap[0] {\n    ${Number(n) + 1} times`),
+      );
+      expect((await md(d, 'verify-dump', file)).stderr).toContain('bitmap[0] has 513 words, the area holds 512');
+      writeFileSync(file, `${good}bitmap[0] {\n}\n`);
+      expect((await md(d, 'verify-dump', file)).stderr).toMatch(/section "bitmap\[0\]" given twice/);
     });
 
     it('wipe-md asks, then clears the superblock', async () => {
