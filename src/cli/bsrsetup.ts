@@ -266,18 +266,15 @@ async function events2(
     const line = fmt.format(obj);
     if (line !== undefined) print(`${line}\n`);
   };
-  // Join the group before dumping so nothing that changes during the dump is lost.
-  const pending: StateObject[] = [];
-  let live = false;
+  // Join the group before dumping so nothing that changes during the dump is lost: the dump is
+  // synchronous, so events queue in the socket meanwhile and are read after `exists -`.
   let fail: ((e: Error) => void) | undefined;
   const sub = o.now
     ? undefined
     : c.subscribe(
         (msg) => {
           const obj = toStateObject(msg);
-          if (!obj || (res && obj.resource !== res)) return;
-          if (live) emit(obj);
-          else pending.push(obj);
+          if (obj && (!res || obj.resource === res)) emit(obj);
         },
         (e) => fail?.(e),
       );
@@ -292,8 +289,6 @@ async function events2(
   }
   print(`${fmt.endOfInitialState()}\n`);
   if (!sub) return EXIT.OK;
-  live = true;
-  for (const obj of pending.splice(0)) emit(obj);
   return new Promise<number>((resolve, reject) => {
     const stop = () => {
       sub.close();
