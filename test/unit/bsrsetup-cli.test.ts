@@ -1,10 +1,12 @@
-// Runs the built bsrsetup (dist/bsrsetup.mjs) against a scripted kernel: BSR_NETLINK_ADDON points
+// Runs bsrsetup bundled as scripts/build.mjs bundles it (into a temp folder, so parallel test files
+// rebuilding dist/ cannot race with it) against a scripted kernel: BSR_NETLINK_ADDON points
 // the addon loader at a small JS stand-in that answers each request with datagrams this test
 // encodes with the real encoders. Checks the promised messages, output and exit codes end to end.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abi } from '../../src/abi/index.js';
 import type { TopAttrs } from '../../src/netlink/attrs.js';
@@ -12,7 +14,6 @@ import { encodeBsrPayload, GENL_ID_CTRL, NO_MINOR } from '../../src/netlink/mess
 import { encodeAttr, encodeNlMsg, NLM_F, NLMSG } from '../../src/netlink/wire.js';
 
 const ROOT = join(__dirname, '../..');
-const BUNDLE = join(ROOT, 'dist/bsrsetup.mjs');
 const FAMILY = 0x1c;
 const C = abi.commands;
 
@@ -116,20 +117,26 @@ function bsrsetup(args: string[], kernel: Record<string, Buffer[]> = KERNEL) {
     kernelFile,
     JSON.stringify(Object.fromEntries(Object.entries(kernel).map(([k, v]) => [k, v.map((b) => b.toString('hex'))]))),
   );
-  const r = spawnSync(process.execPath, [BUNDLE, ...args], {
+  const r = spawnSync(process.execPath, [join(work, 'bsrsetup.mjs'), ...args], {
     encoding: 'utf8',
     env: { ...process.env, BSR_NETLINK_ADDON: join(work, 'fake-addon.cjs'), BSR_FAKE_KERNEL: kernelFile },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-beforeAll(() => {
-  const started = Date.now();
-  const build = spawnSync('node', ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
-  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < started - 2000) {
-    throw new Error(`dist/bsrsetup.mjs was not rebuilt: ${build.stderr}`);
-  }
+beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'bsrsetup-cli-'));
+  await build({
+    entryPoints: [join(ROOT, 'src/cli/bsrsetup.ts')],
+    outfile: join(work, 'bsrsetup.mjs'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    external: ['*.node'],
+    banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+    logLevel: 'warning',
+  });
   writeFileSync(join(work, 'fake-addon.cjs'), FAKE_ADDON);
   kernelFile = join(work, 'kernel.json');
 });
