@@ -148,7 +148,8 @@ export function qemuArgs(f: LabFiles, k: KernelPaths, state: LabState, n: NodeNa
     '-machine',
     'q35',
     '-cpu',
-    'max',
+    // 4-level paging: fewer page-walk steps for the emulated MMU than the la57 of `max`.
+    'max,la57=off',
     '-smp',
     '1',
     '-m',
@@ -162,8 +163,10 @@ export function qemuArgs(f: LabFiles, k: KernelPaths, state: LabState, n: NodeNa
     k.vmlinuz,
     '-initrd',
     k.initramfs,
+    // nowatchdog: an emulated CPU starved by a busy host would trip the soft-lockup detector
+    // (a false "BUG: soft lockup"); the hung-task detector stays on.
     '-append',
-    `console=ttyS0 loglevel=5 panic=-1 mitigations=off cryptomgr.notests audit=0 lab.node=${n} lab.state=${f.stateDir}`,
+    `console=ttyS0 loglevel=5 panic=-1 mitigations=off cryptomgr.notests audit=0 nowatchdog lab.node=${n} lab.state=${f.stateDir}`,
     '-chardev',
     `file,id=console,path=${f.consoleLog(n)},append=on`,
     '-serial',
