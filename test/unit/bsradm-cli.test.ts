@@ -43,6 +43,8 @@ function bsradm(args: string[], env: Record<string, string> = {}, input = ''): R
     {
       encoding: 'utf8',
       input,
+      // A hang must fail the test, not block the run (spawnSync also blocks vitest's own timeout).
+      timeout: 15000,
       env: {
         ...process.env,
         __BSR_NODE__: 'alice',
@@ -133,6 +135,14 @@ describe('bsradm (built)', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(log.map((entry) => entry.step)).toEqual(REFERENCE_UP);
+  });
+
+  it('runs the steps all the same when the log cannot be written', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, 'up', 'r0'], { BSR_LOG_FILE: '/proc/bsr-no-such-dir/bsradm.log' });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(run.ran).toEqual(REFERENCE_UP);
   });
 
   it('stops at the first failing step and names it', () => {
