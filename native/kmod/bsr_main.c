@@ -248,7 +248,8 @@ static const struct block_device_operations bsr_fops = {
 
 void bsr_device_apply_disk_conf(struct bsr_device *d)
 {
-	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES, true);
+	/* defaults as in the option table (src/config/options.ts) */
+	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES, false);
 	d->md_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_MD_FLUSHES, true);
 }
 
