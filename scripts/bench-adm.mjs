@@ -30,7 +30,10 @@ function hasHyperfine() {
   return spawnSync('hyperfine', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** Median wall time in ms of each command line (arrays of argv). */
+/**
+ * Median wall time in ms of each command line (arrays of argv) and, with hyperfine, the mean CPU
+ * time (user + system), which a busy machine distorts less than the wall time.
+ */
 function wallTimes(commands, runs) {
   if (hasHyperfine()) {
     const out = join(work, 'hyperfine.json');
@@ -41,7 +44,10 @@ function wallTimes(commands, runs) {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     if (result.status === 0) {
-      return JSON.parse(readFileSync(out, 'utf8')).results.map((r) => median(r.times) * 1000);
+      return JSON.parse(readFileSync(out, 'utf8')).results.map((r) => ({
+        wall: median(r.times) * 1000,
+        cpu: (r.user + r.system) * 1000,
+      }));
     }
   }
   return commands.map(([file, ...args]) => {
@@ -51,8 +57,16 @@ function wallTimes(commands, runs) {
       spawnSync(file, args, { env, cwd: root, stdio: 'ignore' });
       if (i >= 3) times.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
-    return median(times);
+    return { wall: median(times) };
   });
+}
+
+function describeRun(label, run, base) {
+  const cpu = run.cpu === undefined ? '' : `, cpu ${run.cpu.toFixed(1)} ms`;
+  if (!base) return `${label}: median ${run.wall.toFixed(1)} ms${cpu}`;
+  const cpuRatio = base.cpu && run.cpu ? `, cpu ${(run.cpu / base.cpu).toFixed(2)}x` : '';
+  const ratio = ` (${(run.wall / base.wall).toFixed(2)}x node -e 0${cpuRatio}; target <= 1.6x)`;
+  return `${label}: median ${run.wall.toFixed(1)} ms${cpu}${ratio}`;
 }
 
 function generateConfig(count) {
@@ -82,10 +96,8 @@ const [bare, adm] = wallTimes(
   ],
   runs,
 );
-console.log(`startup: node -e 0 median ${bare.toFixed(1)} ms`);
-console.log(
-  `startup: bsradm -d up r0 median ${adm.toFixed(1)} ms (${(adm / bare).toFixed(2)}x node -e 0; target <= 1.6x)`,
-);
+console.log(describeRun('startup: node -e 0', bare));
+console.log(describeRun('startup: bsradm -d up r0', adm, bare));
 
 // Parse + plan in process, through the same sources the CLI bundles.
 const big = join(work, 'big.conf');
@@ -110,18 +122,24 @@ await build({
 });
 const lib = await import(pathToFileURL(libFile).href);
 const planTimes = [];
+const planCpu = [];
 let stepCount = 0;
 for (let i = 0; i < 15; i++) {
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
   const config = lib.loadConfig(big);
   const targets = lib.selectResources(config, ['all'], 'alpha').map((r) => lib.makeTarget(r));
   const steps = lib.planCommand('up', targets).map(lib.formatStep);
   planTimes.push(performance.now() - start);
+  const cpu = process.cpuUsage(cpuStart);
+  planCpu.push((cpu.user + cpu.system) / 1000);
   stepCount = steps.length;
 }
 console.log(
-  `parse+plan: 500 resources, ${stepCount} steps: median ${median(planTimes.slice(3)).toFixed(1)} ms, first run ${planTimes[0].toFixed(1)} ms (target < 300 ms)`,
+  `parse+plan: 500 resources, ${stepCount} steps: median ${median(planTimes.slice(3)).toFixed(1)} ms ` +
+    `(cpu ${median(planCpu.slice(3)).toFixed(1)} ms); first, cold run ${planTimes[0].toFixed(1)} ms ` +
+    `(cpu ${planCpu[0].toFixed(1)} ms) (target < 300 ms)`,
 );
 const [whole] = wallTimes([['node', bundle, '-c', big, '-d', 'up', 'all']], Math.min(runs, 10));
-console.log(`whole process: bsradm -d up all on 500 resources median ${whole.toFixed(1)} ms`);
+console.log(describeRun('whole process: bsradm -d up all on 500 resources', whole));
 rmSync(work, { recursive: true, force: true });

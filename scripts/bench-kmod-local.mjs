@@ -86,7 +86,9 @@ dd if=/dev/urandom of=/tmp/src bs=1M count=128 status=none`);
     const bs = seq('/dev/bsr1');
     const rl = lat('/dev/vdb');
     const bl = lat('/dev/bsr1');
-    log(`round ${r}: seq raw ${rs.toFixed(1)} bsr ${bs.toFixed(1)} MB/s; 4k qd1 raw ${rl.toFixed(1)} bsr ${bl.toFixed(1)} us`);
+    log(
+      `round ${r}: seq raw ${rs.toFixed(1)} bsr ${bs.toFixed(1)} MB/s; 4k qd1 raw ${rl.toFixed(1)} bsr ${bl.toFixed(1)} us`,
+    );
     best.raw_seq = Math.max(best.raw_seq, rs);
     best.bsr_seq = Math.max(best.bsr_seq, bs);
     best.raw_lat = Math.min(best.raw_lat, rl);

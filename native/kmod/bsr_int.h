@@ -41,8 +41,8 @@
 
 #define BSR_AL_EXT_SHIFT 22	/* 4 MiB activity log extents */
 #define BSR_BM_BLOCK_SHIFT 12	/* one bitmap bit per 4 KiB */
-#define BSR_AL_EXTENTS_DEFAULT 1237
-#define BSR_AL_EXTENTS_MIN 7
+#define BSR_AL_EXTENTS_DEFAULT 6001	/* the option table's default */
+#define BSR_AL_EXTENTS_MIN 67
 #define BSR_AL_EXTENTS_MAX 65534
 #define BSR_AL_FREE 0xffffffffU
 

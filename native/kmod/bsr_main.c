@@ -260,7 +260,8 @@ static const struct block_device_operations bsr_fops = {
 
 void bsr_device_apply_disk_conf(struct bsr_device *d)
 {
-	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES, true);
+	/* defaults as in the option table (src/config/options.ts) */
+	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES, false);
 	d->md_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_MD_FLUSHES, true);
 }
 
@@ -307,7 +308,13 @@ int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int v
 	snprintf(disk->disk_name, sizeof(disk->disk_name), "bsr%u", minor);
 	set_capacity(disk, 0);
 	blk_queue_logical_block_size(disk->queue, 512);
-	blk_queue_max_hw_sectors(disk->queue, 1U << (20 - 9));
+	/*
+	 * The clones are split again by the lower device's own limits; ours only bound a
+	 * request to at most two activity log extents.
+	 */
+	blk_queue_max_hw_sectors(disk->queue, 1U << (BSR_AL_EXT_SHIFT - 9));
+	blk_queue_max_segments(disk->queue, USHRT_MAX);
+	blk_queue_max_segment_size(disk->queue, UINT_MAX);
 	blk_queue_write_cache(disk->queue, true, true);
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 

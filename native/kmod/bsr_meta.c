@@ -24,6 +24,8 @@ int bsr_md_io(struct block_device *bdev, sector_t sector, struct page **pages,
 	int err;
 
 	bio = bio_alloc(bdev, n, opf, GFP_NOIO);
+	if (!bio)
+		return -ENOMEM;
 	bio->bi_iter.bi_sector = sector;
 	for (i = 0; i < n; i++) {
 		if (bio_add_page(bio, pages[i], PAGE_SIZE, 0) != PAGE_SIZE) {

@@ -152,7 +152,8 @@ function run(minor: string, format: string, device: string, idx: string, cmd: st
 }
 
 runCli(() => {
-  if (cmdArgsEmpty(process.argv)) process.argv.push('--help');
+  // No arguments at all: show the usage rather than a missing-argument error.
+  if (process.argv.length <= 2) process.argv.push('--help');
   const program = new Command('bsrmeta')
     .usage('MINOR v09 DEV IDX CMD [ARGS] [OPTIONS]')
     .description('bsr meta-data tool')
@@ -188,8 +189,8 @@ runCli(() => {
     program.parse(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
-      throw new CliError('', EXIT.USAGE);
+      // Commander has already printed its message.
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT.OK : EXIT.USAGE;
     }
     throw err;
   }
@@ -204,7 +205,3 @@ runCli(() => {
   run(minor, format, device, idx, cmd, args, program.opts<Options>());
   return EXIT.OK;
 });
-
-function cmdArgsEmpty(argv: string[]): boolean {
-  return argv.length <= 2;
-}

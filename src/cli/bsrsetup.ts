@@ -17,6 +17,12 @@ function usage(command: string, message: string): CliError {
   return new CliError(`${PROG}: ${command}: ${message}`, EXIT.USAGE);
 }
 
+/** Explanations for bare errno answers (genetlink's own refusals carry no message). */
+const ERRNO_HINTS: Record<number, string> = {
+  1: 'changing bsr state needs CAP_NET_ADMIN (run as root)',
+  95: 'the loaded bsr module does not implement this command',
+};
+
 /** Opens the client, runs `fn`, and maps netlink failures to the promised messages and exit codes. */
 async function withClient<T>(command: string, object: string, fn: (c: BsrClient) => T | Promise<T>): Promise<T> {
   let client: BsrClient | undefined;
@@ -27,8 +33,7 @@ async function withClient<T>(command: string, object: string, fn: (c: BsrClient)
     if (e instanceof ModuleNotLoadedError) throw new CliError(`${PROG}: ${e.message}`, EXIT.NO_MODULE);
     if (e instanceof KernelError) {
       const where = object ? `${command} ${object}` : command;
-      // EOPNOTSUPP without a message: genetlink has no handler for the command.
-      const detail = e.detail || (e.errno === 95 ? 'the loaded bsr module does not implement this command' : '');
+      const detail = e.detail || (e.errno !== undefined ? ERRNO_HINTS[e.errno] : '') || '';
       throw new CliError(`${PROG}: ${where}: ${e.codeName}${detail ? `: ${detail}` : ''}`, EXIT.KERNEL);
     }
     if (e instanceof UsageError) throw usage(command, e.message);
@@ -266,18 +271,15 @@ async function events2(
     const line = fmt.format(obj);
     if (line !== undefined) print(`${line}\n`);
   };
-  // Join the group before dumping so nothing that changes during the dump is lost.
-  const pending: StateObject[] = [];
-  let live = false;
+  // Join the group before dumping so nothing that changes during the dump is lost: the dump is
+  // synchronous, so events queue in the socket meanwhile and are read after `exists -`.
   let fail: ((e: Error) => void) | undefined;
   const sub = o.now
     ? undefined
     : c.subscribe(
         (msg) => {
           const obj = toStateObject(msg);
-          if (!obj || (res && obj.resource !== res)) return;
-          if (live) emit(obj);
-          else pending.push(obj);
+          if (obj && (!res || obj.resource === res)) emit(obj);
         },
         (e) => fail?.(e),
       );
@@ -292,8 +294,6 @@ async function events2(
   }
   print(`${fmt.endOfInitialState()}\n`);
   if (!sub) return EXIT.OK;
-  live = true;
-  for (const obj of pending.splice(0)) emit(obj);
   return new Promise<number>((resolve, reject) => {
     const stop = () => {
       sub.close();

@@ -1,7 +1,7 @@
 // Tool logging to /var/log/bsr/NAME.log. pino is loaded on the first message only, so commands
 // that log nothing (dry runs, dumps, sh-* helpers) do not pay for it at start-up. When the log
 // cannot be written (no permission, read-only file system) logging silently turns itself off.
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export const LOG_DIR = '/var/log/bsr';
@@ -21,8 +21,11 @@ export function logFile(tool: string): string {
 
 function writable(file: string): boolean {
   try {
-    mkdirSync(dirname(file), { recursive: true });
-    accessSync(dirname(file), constants.W_OK);
+    // One level only (/var/log/bsr under /var/log): Node 20's recursive mkdir spins forever on
+    // some paths (e.g. under /proc) instead of failing.
+    const dir = dirname(file);
+    if (!existsSync(dir)) mkdirSync(dir);
+    accessSync(dir, constants.W_OK);
     try {
       accessSync(file, constants.W_OK);
     } catch (err) {
@@ -40,7 +43,7 @@ async function openLogger(tool: string): Promise<Logger | undefined> {
   try {
     const { pino } = await import('pino');
     // Synchronous writes: a CLI may exit right after logging.
-    const destination = pino.destination({ dest: file, sync: true, mkdir: true });
+    const destination = pino.destination({ dest: file, sync: true });
     const created: Logger = pino({ name: tool, base: { pid: process.pid } }, destination);
     return created;
   } catch {

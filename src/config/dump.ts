@@ -108,7 +108,10 @@ export function dumpConfig(config: BsrConfig, resources: Resource[] = config.res
   const out = new Writer();
   out.line(`# ${config.file}`);
   writeOptions(out, 'global', config.global);
-  for (const resource of resources) writeResource(out, resource);
+  for (const resource of resources) {
+    out.line('');
+    writeResource(out, resource);
+  }
   return out.text();
 }
 

@@ -104,18 +104,24 @@ function volumeNumbers(resource: RawResource, host: RawHost): number[] {
   const numbers = new Set<number>();
   for (const v of resource.volumes) numbers.add(v.number);
   for (const v of host.volumes) numbers.add(v.number);
-  const hasDirect = (s: VolumeSettings) => s.devicePath !== undefined || s.minor !== undefined || s.disk || s.metaDisk;
+  // A device or disk outside any volume block is volume 0; a lone meta-disk is shared by all volumes.
+  const hasDirect = (s: VolumeSettings) => s.devicePath !== undefined || s.minor !== undefined || s.disk !== undefined;
   if (hasDirect(resource.direct) || hasDirect(host.direct) || numbers.size === 0) numbers.add(0);
   return [...numbers].sort((a, b) => a - b);
 }
 
-/** device/disk/meta-disk for one volume of one host: resource, then host; the volume block wins. */
+/**
+ * device/disk/meta-disk for one volume of one host: resource, then host; the volume block wins.
+ * device and disk written outside a volume block belong to volume 0 (one volume cannot share its
+ * devices); meta-disk written there applies to every volume.
+ */
 function resolveVolume(config: RawConfig, resource: RawResource, host: RawHost, number: number): Volume {
-  const layers: VolumeSettings[] = [];
-  if (number === 0) layers.push(resource.direct);
+  const direct = (s: VolumeSettings): VolumeSettings =>
+    number === 0 ? s : { loc: s.loc, metaDisk: s.metaDisk, diskOptions: [] };
+  const layers: VolumeSettings[] = [direct(resource.direct)];
   const resourceVolume = resource.volumes.find((v) => v.number === number);
   if (resourceVolume) layers.push(resourceVolume);
-  if (number === 0) layers.push(host.direct);
+  layers.push(direct(host.direct));
   const hostVolume = host.volumes.find((v) => v.number === number);
   if (hostVolume) {
     rejectPeerDeviceOptions(hostVolume.diskOptions, `volume ${number} of host ${hostLabel(host)}`);
@@ -220,18 +226,20 @@ function resolveConnections(config: RawConfig, resource: RawResource): Connectio
     ...resource.disk,
     ...(resource.volumes.find((v) => v.number === n)?.diskOptions ?? []),
   ];
+  /** A connection between two hosts; without explicit paths, one path between their addresses. */
   const pairConnection = (
     a: RawHost,
     b: RawHost,
     at: Loc,
     net: OptionEntry[],
+    paths?: Path[],
     name?: string,
     peerDevice: OptionEntry[] = [],
     volumeOptions: { number: number; peerDevice: OptionEntry[] }[] = [],
   ): Connection => ({
     name,
     hosts: [a.names[0], b.names[0]],
-    paths: [{ addresses: [hostAddress(a, at), hostAddress(b, at)], loc: at }],
+    paths: paths ?? [{ addresses: [hostAddress(a, at), hostAddress(b, at)], loc: at }],
     net: mergeOptions(['net'], baseNet, net),
     peerDevice: new Map(
       volumes.map((n) => [
@@ -254,16 +262,15 @@ function resolveConnections(config: RawConfig, resource: RawResource): Connectio
     const a = findHost(resource, endpoints[0].name, endpoints[0].loc);
     const b = findHost(resource, endpoints[1].name, endpoints[1].loc);
     if (a === b) fail(endpoints[1].loc, `a connection needs two different hosts, '${endpoints[1].name}' given twice`);
-    const connection = pairConnection(a, b, raw.loc, raw.net, raw.name, raw.peerDevice, raw.volumes);
     const pathSpecs = raw.paths.length > 0 ? raw.paths : [{ loc: raw.loc, hosts: raw.hosts }];
-    connection.paths = pathSpecs.map((path) => {
+    const paths = pathSpecs.map((path): Path => {
       if (path.hosts.length !== 2) fail(path.loc, `a path needs exactly two hosts, found ${path.hosts.length}`);
       const first = path.hosts.find((h) => a.names.includes(h.name));
       const second = path.hosts.find((h) => b.names.includes(h.name));
       if (!first || !second) fail(path.loc, `the paths of a connection must name the same two hosts`);
       return { addresses: [hostAddress(a, first.loc, first), hostAddress(b, second.loc, second)], loc: path.loc };
     });
-    connections.push(connection);
+    connections.push(pairConnection(a, b, raw.loc, raw.net, paths, raw.name, raw.peerDevice, raw.volumes));
   }
   for (const mesh of resource.meshes) {
     const hosts = mesh.hosts.map((name) => findHost(resource, name, mesh.loc));

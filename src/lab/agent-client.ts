@@ -327,7 +327,7 @@ export class AgentClient {
     });
   }
 
-  /** Sends a signal to a running command's process group (by the promise's call id: the last started). */
+  /** Ends the session: the guest kills this session's commands; pending calls reject. */
   close(): void {
     this.fail(new Error(`${this.node}: agent connection closed`));
     this.sock.destroy();

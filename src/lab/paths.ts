@@ -21,8 +21,27 @@ export function findRepoRoot(): string {
 
 /** The lab state folder: BSR_LAB_DIR, else REPO/.lab. One running lab per state folder. */
 export function labStateDir(repoRoot: string): string {
-  return process.env.BSR_LAB_DIR ? resolve(process.env.BSR_LAB_DIR) : join(repoRoot, '.lab');
+  const dir = process.env.BSR_LAB_DIR ? resolve(process.env.BSR_LAB_DIR) : join(repoRoot, '.lab');
+  // The guests read the state folder through the host root share, where these are guest tmpfs.
+  const hidden = GUEST_PRIVATE.find((p) => dir === p || dir.startsWith(`${p}/`));
+  if (hidden)
+    throw new Error(`the lab state folder ${dir} is under ${hidden}, which the guests do not share: choose another`);
+  return dir;
 }
+
+/** Host folders the guests cover with their own tmpfs (so they cannot see the host's files there). */
+export const GUEST_PRIVATE = [
+  '/tmp',
+  '/run',
+  '/var/lib',
+  '/var/log',
+  '/var/tmp',
+  '/var/cache',
+  '/var/spool',
+  '/dev',
+  '/proc',
+  '/sys',
+];
 
 /** The installed Debian kernel headers' version, e.g. "6.1.0-56-amd64" (the guest kernel must match it). */
 export function hostHeadersKernelVersion(): string | undefined {

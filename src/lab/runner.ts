@@ -2,7 +2,7 @@
 // Discovers test/lab/*.lab.ts, bundles each with esbuild into STATE/scenarios/, boots a fresh lab
 // for each (same node count and disk size as asked), runs it under its time limit, then fails it
 // when a guest kernel log shows a BUG, Oops, WARNING, general protection fault or hung task.
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -100,6 +100,7 @@ export async function runScenarios(
   const stateDir = labStateDir(o.repoRoot);
   const files = new LabFiles(stateDir);
   const bundleDir = join(stateDir, 'scenarios');
+  rmSync(bundleDir, { recursive: true, force: true });
   mkdirSync(bundleDir, { recursive: true });
   const scenarioFiles = existsSync(dir)
     ? readdirSync(dir)

@@ -2,7 +2,6 @@
 //   link 1: alpha 10.99.1.1 <-> bravo 10.99.1.2
 //   link 2: alpha 10.99.2.1 <-> charlie 10.99.2.2
 //   link 3: bravo 10.99.3.1 <-> charlie 10.99.3.2
-import { createHash } from 'node:crypto';
 import { NODE_NAMES, type NodeName } from './types.js';
 
 export interface LinkDef {
@@ -63,16 +62,4 @@ export function ifaceOf(_node: NodeName, peer: NodeName): string {
 /** The qemu NIC device id (for QMP set_link) of `node`'s link to `peer`. */
 export function nicIdOf(peer: NodeName): string {
   return `nic-${peer}`;
-}
-
-/** First of the UDP ports (on 127.0.0.1) of a lab: derived from its state folder, so labs of different folders coexist. */
-export function portBase(stateDir: string): number {
-  const h = createHash('sha256').update(stateDir).digest().readUInt16BE(0);
-  return 30000 + (h % 2000) * 10;
-}
-
-/** The UDP port on which `node`'s end of its link to `peer` listens. */
-export function udpPort(stateDir: string, node: NodeName, peer: NodeName): number {
-  const l = linkBetween(node, peer);
-  return portBase(stateDir) + l.no * 2 + side(l, node) - 1;
 }

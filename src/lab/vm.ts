@@ -16,7 +16,7 @@ import { AGENT_PORTS } from './agent-client.js';
 import { bootSettings, GUEST_INIT } from './guest.js';
 import { type KernelPaths, kernelPaths } from './paths.js';
 import { qmp } from './qmp.js';
-import { addressOf, ifaceOf, linksOf, macOf, nicIdOf, udpPort } from './topology.js';
+import { addressOf, ifaceOf, linksOf, macOf, nicIdOf } from './topology.js';
 import type { NodeName } from './types.js';
 import { parseBytes, pidAlive, sleep } from './util.js';
 
@@ -54,6 +54,10 @@ export class LabFiles {
   }
   agentLock(n: NodeName, k: number) {
     return join(this.runDir, `${n}.agent${k}.lock`);
+  }
+  /** The unix datagram socket on which `n` receives the frames of its link to `peer`. */
+  linkSock(n: NodeName, peer: NodeName) {
+    return join(this.runDir, `${n}.net-${peer}.sock`);
   }
   consoleLog(n: NodeName) {
     return join(this.runDir, `${n}.console.log`);
@@ -144,7 +148,8 @@ export function qemuArgs(f: LabFiles, k: KernelPaths, state: LabState, n: NodeNa
     '-machine',
     'q35',
     '-cpu',
-    'max',
+    // 4-level paging: fewer page-walk steps for the emulated MMU than the la57 of `max`.
+    'max,la57=off',
     '-smp',
     '1',
     '-m',
@@ -158,8 +163,10 @@ export function qemuArgs(f: LabFiles, k: KernelPaths, state: LabState, n: NodeNa
     k.vmlinuz,
     '-initrd',
     k.initramfs,
+    // nowatchdog: an emulated CPU starved by a busy host would trip the soft-lockup detector
+    // (a false "BUG: soft lockup"); the hung-task detector stays on.
     '-append',
-    `console=ttyS0 loglevel=5 panic=-1 mitigations=off cryptomgr.notests audit=0 lab.node=${n} lab.state=${f.stateDir}`,
+    `console=ttyS0 loglevel=5 panic=-1 mitigations=off cryptomgr.notests audit=0 nowatchdog lab.node=${n} lab.state=${f.stateDir}`,
     '-chardev',
     `file,id=console,path=${f.consoleLog(n)},append=on`,
     '-serial',
@@ -189,11 +196,11 @@ export function qemuArgs(f: LabFiles, k: KernelPaths, state: LabState, n: NodeNa
   for (const l of linksOf(state.nodes)) {
     if (l.a !== n && l.b !== n) continue;
     const peer = l.a === n ? l.b : l.a;
-    const local = udpPort(f.stateDir, n, peer);
-    const remote = udpPort(f.stateDir, peer, n);
+    // Unix datagram sockets: no connection, so either side can reboot; a full receiver queue
+    // blocks the sender (qemu queues the frame) instead of dropping it as UDP would.
     args.push(
       '-netdev',
-      `socket,id=net-${peer},udp=127.0.0.1:${remote},localaddr=127.0.0.1:${local}`,
+      `dgram,id=net-${peer},local.type=unix,local.path=${f.linkSock(n, peer)},remote.type=unix,remote.path=${f.linkSock(peer, n)}`,
       '-device',
       `virtio-net-pci,netdev=net-${peer},id=${nicIdOf(peer)},mac=${macOf(n, peer)}`,
     );
@@ -208,6 +215,7 @@ export async function startQemu(f: LabFiles, state: LabState, n: NodeName): Prom
   const k = kernelPaths(state.kver);
   for (let k2 = 0; k2 < AGENT_PORTS; k2++) rmSync(f.agentLock(n, k2), { force: true });
   rmSync(f.pidFile(n), { force: true });
+  for (const peer of state.nodes) if (peer !== n) rmSync(f.linkSock(n, peer), { force: true });
   const args = qemuArgs(f, k, state, n);
   const err = await new Promise<string>((resolve, reject) => {
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });

@@ -1,6 +1,6 @@
 // The on-disk bitmap: 64-bit little-endian words, bm_max_peers slots interleaved word by word
 // (word w of slot s is word w * bm_max_peers + s of the area).
-import { type BlockIo, CHUNK, isZero } from './device.js';
+import { type BlockIo, CHUNK, isZero, zeroRange } from './device.js';
 import { type Layout, slotWords } from './layout.js';
 
 export interface WordRun {
@@ -111,33 +111,55 @@ export function allSlotRuns(io: BlockIo, layout: Layout, maxRuns = 1 << 20): Wor
   return builders.map((b) => b.finish());
 }
 
-/** Expands runs to the given number of words (missing words are zero). */
+/** Expands runs word by word (missing words are zero). */
 class RunCursor {
   private i = 0;
   private left: number;
   constructor(private readonly runs: WordRun[]) {
     this.left = runs[0]?.count ?? 0;
   }
-  next(): bigint {
+  private settle(): void {
     while (this.i < this.runs.length && this.left === 0) {
       this.i++;
       this.left = this.runs[this.i]?.count ?? 0;
     }
+  }
+  next(): bigint {
+    this.settle();
     if (this.i >= this.runs.length) return 0n;
     this.left--;
     return this.runs[this.i].value;
+  }
+  /** Consumes `n` words if they are all zero; false (nothing consumed) otherwise. */
+  skipZeros(n: number): boolean {
+    this.settle();
+    if (this.i >= this.runs.length) return true;
+    if (this.runs[this.i].value !== 0n || this.left < n) return false;
+    this.left -= n;
+    return true;
   }
 }
 
 /** Writes the whole bitmap area from per-slot runs (restore-md). */
 export function writeBitmapFromRuns(io: BlockIo, layout: Layout, slots: WordRun[][]): void {
+  const mp = layout.maxPeers;
   const step = chunkBytes(layout);
-  const cursors = Array.from({ length: layout.maxPeers }, (_, s) => new RunCursor(slots[s] ?? []));
+  const cursors = Array.from({ length: mp }, (_, s) => new RunCursor(slots[s] ?? []));
   for (let off = 0; off < layout.bmSize; off += step) {
     const len = Math.min(step, layout.bmSize - off);
+    const words = (s: number) => Math.max(0, Math.ceil((len / 8 - s) / mp));
+    // Zero stretches of every slot (the common case) are checked in bulk, not word by word. A slot
+    // whose check fails has consumed nothing, and the ones before it are zero for this chunk.
+    const zeroUpTo = cursors.findIndex((c, s) => !c.skipZeros(words(s)));
+    if (zeroUpTo < 0) {
+      zeroRange(io, layout.bmStart + off, len);
+      continue;
+    }
     const chunk = Buffer.alloc(len);
     for (let k = 0; k < len / 8; k++) {
-      const v = cursors[k % layout.maxPeers].next();
+      const s = k % mp;
+      if (s < zeroUpTo) continue;
+      const v = cursors[s].next();
       if (v !== 0n) chunk.writeBigUInt64LE(v, k * 8);
     }
     io.write(layout.bmStart + off, chunk);

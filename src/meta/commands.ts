@@ -6,7 +6,7 @@ import { CliError, EXIT } from '../common/errors.js';
 import { formatBytes } from '../common/units.js';
 import { AL_TYPE, alBlockOf, BITS_PER_EXTENT, encodeTransaction, replayAl, validTransactions } from './al.js';
 import { clearSlot, setBits, writeBitmapFromRuns } from './bitmap.js';
-import { CHUNK, MetaDevice, zeroRange } from './device.js';
+import { CHUNK, isZero, MetaDevice, zeroRange } from './device.js';
 import { parseDump, runWords, writeDump } from './dump.js';
 import { detectFilesystem } from './fsdetect.js';
 import { getGi, giPeer, setGi, showGi } from './gi.js';
@@ -61,8 +61,12 @@ export interface OpenMeta {
   layout: Layout;
 }
 
+function describeDevice(device: string, index: MetaIndex): string {
+  return `${device} (${formatIndex(index)})`;
+}
+
 function describe(ctx: MetaContext): string {
-  return `${ctx.device} (${formatIndex(ctx.index)})`;
+  return describeDevice(ctx.device, ctx.index);
 }
 
 /** Stops unless --force was given or the user typed "yes". */
@@ -111,7 +115,7 @@ export function loadMeta(dev: MetaDevice, index: MetaIndex, what: string): OpenM
 export function openMeta(device: string, index: MetaIndex, writable: boolean): OpenMeta {
   const dev = MetaDevice.open(device, writable);
   try {
-    return loadMeta(dev, index, `${device} (${formatIndex(index)})`);
+    return loadMeta(dev, index, describeDevice(device, index));
   } catch (err) {
     dev.close();
     throw err;
@@ -432,7 +436,7 @@ export function checkResize(ctx: MetaContext): void {
       ctx.out('no resize needed\n');
       return;
     }
-    const old = findOldInternal(dev, here ? here.offset : dev.size);
+    const old = findOldInternal(dev, here ? here.offset : Math.floor(dev.size / BLOCK) * BLOCK);
     if (!old) throw new CliError(`${describe(ctx)}: no v09 internal meta data found to move`);
     const next = computeLayout(dev.size, ctx.index, old.layout.maxPeers, old.layout);
     if (next.bmSize < old.layout.bmSize || next.bmStart < old.layout.bmStart)
@@ -442,7 +446,10 @@ export function checkResize(ctx: MetaContext): void {
     const delta = next.bmStart - old.layout.bmStart;
     for (let end = old.layout.bmSize; end > 0; end -= CHUNK) {
       const start = Math.max(0, end - CHUNK);
-      dev.write(next.bmStart + start, dev.read(old.layout.bmStart + start, end - start));
+      const data = dev.read(old.layout.bmStart + start, end - start);
+      // Zero chunks only need a zero destination: sparse files stay sparse.
+      if (isZero(data)) zeroRange(dev, next.bmStart + start, data.length);
+      else dev.write(next.bmStart + start, data);
     }
     zeroRange(dev, next.bmStart + old.layout.bmSize, next.bmSize - old.layout.bmSize);
     dev.write(next.alStart, al);

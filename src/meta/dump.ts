@@ -209,10 +209,13 @@ export function parseDump(text: string, file: string): ParsedDump {
   let history: Token[] | undefined;
   let extraRows: Statement[] = [];
   let alRows: Statement[] = [];
+  const sections = new Set<string>();
   for (const st of stmts) {
     const k = st.key.text;
     const indexed = /^(peer|bitmap)\[(\d+)\]$/.exec(k);
     if (st.block) {
+      if (sections.has(k)) throw new DumpSyntaxError(`${file}:${st.key.line}: section "${k}" given twice`);
+      sections.add(k);
       if (indexed) (indexed[1] === 'peer' ? peers : bitmaps).set(Number(indexed[2]), st.block);
       else if (k === 'history-uuids') history = st.block.flatMap((s) => [s.key, ...s.args]);
       else if (k === 'superblock-extra') extraRows = st.block;

@@ -66,16 +66,9 @@ export const MODIFY_COMMANDS: ModifyCommand[] = [
   { name: 'del-peer', cmd: C.DEL_PEER, args: CONN, summary: 'delete a connection' },
   { name: 'new-path', cmd: C.NEW_PATH, args: PATH, summary: 'add a network path to a connection' },
   { name: 'del-path', cmd: C.DEL_PATH, args: PATH, summary: 'remove a network path' },
-  {
-    name: 'connect',
-    cmd: C.CONNECT,
-    args: CONN,
-    params: {
-      tentative: flagParam('CONNECT_PARMS', 'tentative'),
-      'discard-my-data': flagParam('CONNECT_PARMS', 'discard_my_data'),
-    },
-    summary: 'connect to a peer',
-  },
+  // --tentative / --discard-my-data are net_conf flags (as in DRBD 9); the kernel reads them, and
+  // any other net option given here, from NET_CONF.
+  { name: 'connect', cmd: C.CONNECT, args: CONN, optionSets: ['net_conf'], summary: 'connect to a peer' },
   {
     name: 'disconnect',
     cmd: C.DISCONNECT,

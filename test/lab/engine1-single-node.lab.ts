@@ -8,7 +8,7 @@ const N = 'alpha' as const;
 export default scenario({
   name: 'engine1: single node up/primary/ext4/secondary/down/up keeps the files',
   nodes: 2,
-  timeoutSec: 600,
+  timeoutSec: 1200,
   async run(lab) {
     const repo = lab.repoRoot;
     const S = `${repo}/bin/bsrsetup`;
@@ -81,6 +81,42 @@ ${S} attach 1 /dev/vda /dev/vda internal`;
     await sh(`umount /tmp/m && ${S} down r0`);
     if (sums2 !== sums) throw new Error(`files changed:\n${sums}\n---\n${sums2}`);
     lab.log('files intact after down/up');
-    await sh('rmmod bsr');
+
+    // a small activity log (67 extents) over 127 written extents: extents leave the AL, their
+    // bitmap pages are written first; after down/up the bitmap still has every written block
+    const oos = async () => {
+      const ev = await sh(`${S} events2 --now --statistics --json r0`);
+      const pd = ev
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((o) => o.object === 'peer-device');
+      return Number(pd?.['out-of-sync']);
+    };
+    await sh(`${M} --force 1 v09 /dev/vda internal create-md --max-peers=2 </dev/null >/dev/null
+${up} --al-extents=67
+${S} primary r0 --force
+i=0; while [ $i -lt 127 ]; do dd if=/dev/urandom of=/dev/bsr1 bs=4k count=1 seek=$((i * 1024)) oflag=direct status=none; i=$((i + 1)); done`);
+    const o1 = await oos();
+    await sh(`${S} down r0\n${up}`);
+    const o2 = await oos();
+    lab.log(`AL eviction: out-of-sync ${o1} KiB before down, ${o2} KiB after down/up`);
+    if (o1 !== 127 * 4 || o2 !== o1) throw new Error('the bitmap lost bits of extents that left the AL');
+    await sh(`${S} down r0`);
+
+    // meta data that records a larger device than the lower device offers is refused
+    await sh(`modprobe dm-mod
+${M} --force 4 v09 /dev/vdb flexible create-md --max-peers=1 </dev/null >/dev/null
+${S} new-resource r3 0
+${S} new-minor r3 4 0
+${S} attach 4 /dev/vda /dev/vdb flexible
+${S} detach 4
+dmsetup create small --table "0 524288 linear /dev/vda 0"`);
+    await expectFail(
+      'attach of a lower device smaller than the meta data records',
+      `${S} attach 4 /dev/mapper/small /dev/vdb flexible`,
+      /SIZE_MISMATCH/,
+    );
+    await sh(`${S} down r3\ndmsetup remove small\nrmmod bsr`);
   },
 });

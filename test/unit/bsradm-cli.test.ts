@@ -1,9 +1,9 @@
 // Runs the built bsradm (dist/bsradm.mjs) with recording stand-ins for bsrsetup and bsrmeta.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(__dirname, '../..');
 const BUNDLE = join(ROOT, 'dist/bsradm.mjs');
@@ -43,6 +43,8 @@ function bsradm(args: string[], env: Record<string, string> = {}, input = ''): R
     {
       encoding: 'utf8',
       input,
+      // A hang must fail the test, not block the run (spawnSync also blocks vitest's own timeout).
+      timeout: 15000,
       env: {
         ...process.env,
         __BSR_NODE__: 'alice',
@@ -58,13 +60,22 @@ function bsradm(args: string[], env: Record<string, string> = {}, input = ''): R
 }
 
 beforeAll(() => {
+  const started = Date.now();
   const build = spawnSync('node', ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
-  // Another program's build error must not hide ours; our bundle has to exist.
-  if (!existsSync(BUNDLE)) throw new Error(`build failed: ${build.stderr}`);
+  // Another program's build error must not stop these tests, but a stale bundle of ours must.
+  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < started - 2000) {
+    throw new Error(`dist/bsradm.mjs was not rebuilt: ${build.stderr}`);
+  }
+});
+
+const workDirs: string[] = [];
+afterAll(() => {
+  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 function fresh(): void {
   work = mkdtempSync(join(tmpdir(), 'bsradm-test-'));
+  workDirs.push(work);
   record = join(work, 'record.txt');
   recorder('bsrsetup');
   recorder('bsrmeta');
@@ -124,6 +135,14 @@ describe('bsradm (built)', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(log.map((entry) => entry.step)).toEqual(REFERENCE_UP);
+  });
+
+  it('runs the steps all the same when the log cannot be written', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, 'up', 'r0'], { BSR_LOG_FILE: '/proc/bsr-no-such-dir/bsradm.log' });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(run.ran).toEqual(REFERENCE_UP);
   });
 
   it('stops at the first failing step and names it', () => {

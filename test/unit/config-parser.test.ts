@@ -173,6 +173,35 @@ describe('parser: valid input', () => {
     ]);
   });
 
+  it('shares a meta-disk written outside the volume blocks with every volume', () => {
+    const config = loadConfigText(
+      `resource v { meta-disk internal;
+        volume 0 { device minor 1; disk /dev/a; }
+        volume 1 { device minor 2; disk /dev/b; }
+        on a { address 10.0.0.1:1; } on b { address 10.0.0.2:1; volume 1 { meta-disk /dev/m [1]; } } }`,
+      'test.conf',
+    );
+    const [a, b] = config.resources[0].hosts;
+    expect(a.volumes.map((v) => [v.number, v.metaDisk.index])).toEqual([
+      [0, 'internal'],
+      [1, 'internal'],
+    ]);
+    expect(b.volumes.map((v) => [v.number, v.metaDisk.index])).toEqual([
+      [0, 'internal'],
+      [1, 1],
+    ]);
+  });
+
+  it('takes path addresses from the connection when the hosts have none', () => {
+    const config = loadConfigText(
+      `resource p { device minor 0; disk /dev/x; meta-disk internal;
+        on a { node-id 0; } on b { node-id 1; }
+        connection { path { host a address 10.1.0.1:7000; host b address 10.1.0.2:7000; } } }`,
+      'test.conf',
+    );
+    expect(config.resources[0].connections[0].paths[0].addresses.map((x) => x.host)).toEqual(['10.1.0.1', '10.1.0.2']);
+  });
+
   it('reads size suffixes per option unit and quoted handler commands', () => {
     const config = loadConfigText(
       `common { disk { c-fill-target 1M; rs-discard-granularity 64k; }

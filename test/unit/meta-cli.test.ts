@@ -284,6 +284,15 @@ for (const kind of ['file', 'loop'] as Kind[]) {
       const r = await md(d, 'verify-dump', file);
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: `));
+      // More bitmap words than the area holds, and a section given twice.
+      const good = (await md(d, 'dump-md')).stdout;
+      writeFileSync(
+        file,
+        good.replace(/^bitmap\[0\] \{\n {4}(\d+) times/m, (_, n) => `bitmap[0] {\n    ${Number(n) + 1} times`),
+      );
+      expect((await md(d, 'verify-dump', file)).stderr).toContain('bitmap[0] has 513 words, the area holds 512');
+      writeFileSync(file, `${good}bitmap[0] {\n}\n`);
+      expect((await md(d, 'verify-dump', file)).stderr).toMatch(/section "bitmap\[0\]" given twice/);
     });
 
     it('wipe-md asks, then clears the superblock', async () => {
@@ -626,5 +635,32 @@ describe('bsrmeta with a committed dump fixture', { timeout: 60000 }, () => {
     }
     // Slot 0's word 5 (0xff) was there before and stays; the new bits are the whole extent 14.
     expect(readAt(d.path, l.bmStart, 128).readBigUInt64LE(10 * 8)).toBe(0xffn);
+  });
+});
+
+describe('bsrmeta check-resize with overlapping areas', { timeout: 60000 }, () => {
+  it('moves a multi-chunk bitmap up by a few blocks, where old and new areas overlap', async () => {
+    const d = makeDev('file', 16 * 2 ** 30);
+    expect((await md(d, 'create-md', '--max-peers', '32')).status).toBe(0);
+    const old = layoutOf(d.path, 32);
+    expect(old.bmSize).toBeGreaterThan(8 * MiB); // more than one 8 MiB chunk
+    const marks = [0, 8 * MiB - 8, 8 * MiB + 4096, old.bmSize - 8];
+    for (const [i, at] of marks.entries()) writeAt(d.path, old.bmStart + at, Buffer.from(`mark${i}!!!`));
+    const al = Buffer.alloc(old.alSize, 0x3c);
+    writeAt(d.path, old.alStart, al);
+    d.resize(16 * 2 ** 30 + 3 * 4096);
+    const r = await md(d, 'check-resize');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const next = layoutOf(d.path, 32);
+    expect(next.bmStart - old.bmStart).toBeLessThan(old.bmSize); // the areas overlap
+    for (const [i, at] of marks.entries()) expect(readAt(d.path, next.bmStart + at, 8).toString()).toBe(`mark${i}!!!`);
+    const bm = readAt(d.path, next.bmStart, next.bmSize);
+    let nonZero = 0;
+    for (const b of bm) if (b !== 0) nonZero++;
+    expect(nonZero).toBe(marks.length * 8); // the 8-byte marks and nothing else
+    expect(readAt(d.path, next.alStart, next.alSize).equals(al)).toBe(true);
+    expect(decodeSb(d.path, next.sbOffset).bmMaxPeers).toBe(32);
+    expect((await md(d, 'check-resize')).stdout).toBe('no resize needed\n');
   });
 });
