@@ -197,6 +197,7 @@ struct bsr_net {
 	struct socket *listen_sock;
 	struct mutex data_mutex;
 	struct mutex meta_mutex;
+	struct mutex sock_mutex;	/* the socket pointers (shutdown vs release) */
 
 	/* negotiated */
 	u32 agreed_pro_version;

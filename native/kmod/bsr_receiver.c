@@ -33,6 +33,7 @@ int bsr_net_init(struct bsr_conn *c)
 	n->conn = c;
 	mutex_init(&n->data_mutex);
 	mutex_init(&n->meta_mutex);
+	mutex_init(&n->sock_mutex);
 	spin_lock_init(&n->lock);
 	INIT_LIST_HEAD(&n->tl);
 	hash_init(n->tl_hash);
@@ -1245,8 +1246,6 @@ void bsr_conn_stop(struct bsr_conn *c, bool force)
 		spin_unlock_irq(&n->lock);
 		WRITE_ONCE(n->net_ok, false);
 		bsr_sock_shutdown(n);
-		if (n->listen_sock)
-			kernel_sock_shutdown(n->listen_sock, SHUT_RDWR);
 		send_sig(SIGKILL, n->receiver, 1);
 		stop_thread(&n->receiver);
 	}

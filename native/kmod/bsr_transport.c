@@ -228,7 +228,9 @@ static int make_listener(struct bsr_conn *c, struct bsr_path *p)
 		sock_release(s);
 		return rv;
 	}
+	mutex_lock(&n->sock_mutex);
 	n->listen_sock = s;
+	mutex_unlock(&n->sock_mutex);
 	return 0;
 }
 
@@ -290,16 +292,15 @@ static int accept_both(struct bsr_conn *c, struct bsr_path *p, long timeout)
 			sock_release(s);
 			continue;
 		}
-		if (cmd == P_INITIAL_DATA) {
-			if (n->data_sock)
-				sock_release(n->data_sock);
-			n->data_sock = s;
-		} else {
-			if (n->meta_sock)
-				sock_release(n->meta_sock);
-			n->meta_sock = s;
-		}
 		sock_setup(c, s, cmd == P_INITIAL_META);
+		mutex_lock(&n->sock_mutex);
+		if (cmd == P_INITIAL_DATA)
+			swap(s, n->data_sock);
+		else
+			swap(s, n->meta_sock);
+		mutex_unlock(&n->sock_mutex);
+		if (s)
+			sock_release(s);
 	}
 	return 0;
 }
@@ -307,6 +308,7 @@ static int accept_both(struct bsr_conn *c, struct bsr_path *p, long timeout)
 int bsr_establish(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
+	struct socket *s;
 	struct bsr_path *p;
 	long cint = (long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT, 3) * HZ;
 	int rv;
@@ -328,12 +330,10 @@ int bsr_establish(struct bsr_conn *c)
 				sock_release(ds);
 			return rv;
 		}
-		mutex_lock(&n->data_mutex);
+		mutex_lock(&n->sock_mutex);
 		n->data_sock = ds;
-		mutex_unlock(&n->data_mutex);
-		mutex_lock(&n->meta_mutex);
 		n->meta_sock = ms;
-		mutex_unlock(&n->meta_mutex);
+		mutex_unlock(&n->sock_mutex);
 		return 0;
 	}
 
@@ -346,34 +346,49 @@ int bsr_establish(struct bsr_conn *c)
 		return rv;
 	}
 	/* the listener stays open only while connecting */
-	sock_release(n->listen_sock);
+	mutex_lock(&n->sock_mutex);
+	s = n->listen_sock;
 	n->listen_sock = NULL;
+	mutex_unlock(&n->sock_mutex);
+	sock_release(s);
 	return 0;
 }
 
+/* Any context that may sleep; sock_mutex keeps the sockets alive meanwhile. */
 void bsr_sock_shutdown(struct bsr_net *n)
 {
+	mutex_lock(&n->sock_mutex);
 	if (n->data_sock)
 		kernel_sock_shutdown(n->data_sock, SHUT_RDWR);
 	if (n->meta_sock)
 		kernel_sock_shutdown(n->meta_sock, SHUT_RDWR);
+	if (n->listen_sock)
+		kernel_sock_shutdown(n->listen_sock, SHUT_RDWR);
+	mutex_unlock(&n->sock_mutex);
 }
 
 void bsr_sock_release_all(struct bsr_net *n)
 {
+	struct socket *d, *m, *l;
+
 	mutex_lock(&n->data_mutex);
-	if (n->data_sock)
-		sock_release(n->data_sock);
-	n->data_sock = NULL;
-	mutex_unlock(&n->data_mutex);
 	mutex_lock(&n->meta_mutex);
-	if (n->meta_sock)
-		sock_release(n->meta_sock);
+	mutex_lock(&n->sock_mutex);
+	d = n->data_sock;
+	m = n->meta_sock;
+	l = n->listen_sock;
+	n->data_sock = NULL;
 	n->meta_sock = NULL;
-	mutex_unlock(&n->meta_mutex);
-	if (n->listen_sock)
-		sock_release(n->listen_sock);
 	n->listen_sock = NULL;
+	mutex_unlock(&n->sock_mutex);
+	mutex_unlock(&n->meta_mutex);
+	mutex_unlock(&n->data_mutex);
+	if (d)
+		sock_release(d);
+	if (m)
+		sock_release(m);
+	if (l)
+		sock_release(l);
 }
 
 /* ------------------------------------------------------------------ CRAM-HMAC */

@@ -63,7 +63,7 @@ ${S} connect r0 ${ID[p]}`,
         async () => {
           const st = await status(n);
           return /connection:Connected/.test(st) && /replication:Established/.test(st) &&
-            /peer-disk:UpToDate/.test(st) && /\bdisk:UpToDate/.test(st)
+            /peer-disk:UpToDate/.test(st) && /(^|\s)disk:UpToDate/.test(st)
             ? st
             : undefined;
         },

@@ -1,10 +1,10 @@
-// Bench driver for this project's engine (bsr.ko + bsradm). To be written by the kernel engineers:
-// implement BenchEngine (see engine.ts and drbd84.ts for the reference driver) with the same phases.
+// Bench driver for this project's engine: bsr.ko driven by bsrmeta/bsrsetup in the guests (the same
+// steps `bsradm up` plans), one resource "bench" with minor 0 on the backing disk, internal meta data.
 import type { Lab } from '../types.js';
 import type { BenchContext, BenchEngine } from './engine.js';
 
-/** Set to true once the driver below is written: `bench --engine bsr` refuses to start before. */
-export const BSR_DRIVER_IMPLEMENTED = false;
+/** `bench --engine bsr` runs only when this is true. */
+export const BSR_DRIVER_IMPLEMENTED = true;
 
 export class BsrEngineNotImplemented extends Error {
   constructor() {
@@ -12,30 +12,94 @@ export class BsrEngineNotImplemented extends Error {
   }
 }
 
+const NET = '--protocol=C --connect-int=2 --ping-int=2 --ping-timeout=10';
+// fixed resync rate, as fast as the option allows (the drbd84 driver uses 1000M)
+const PD = '--c-plan-ahead=0 --resync-rate=1000M';
+
 export class BsrEngine implements BenchEngine {
   readonly name = 'bsr';
   readonly device = '/dev/bsr0';
   readonly usesBsrModule = true;
 
-  async setup(_lab: Lab, _ctx: BenchContext): Promise<void> {
-    throw new BsrEngineNotImplemented();
+  private ids(ctx: BenchContext): Record<string, number> {
+    return { [ctx.primary]: 0, [ctx.secondary]: 1 };
   }
-  async forcePrimary(_lab: Lab, _ctx: BenchContext): Promise<void> {
-    throw new BsrEngineNotImplemented();
+
+  private tools(lab: Lab) {
+    return { S: `${lab.repoRoot}/bin/bsrsetup`, M: `${lab.repoRoot}/bin/bsrmeta` };
   }
-  async waitSynced(_lab: Lab, _ctx: BenchContext): Promise<void> {
-    throw new BsrEngineNotImplemented();
+
+  async setup(lab: Lab, ctx: BenchContext): Promise<void> {
+    const { S, M } = this.tools(lab);
+    const ids = this.ids(ctx);
+    for (const n of [ctx.primary, ctx.secondary]) {
+      const p = n === ctx.primary ? ctx.secondary : ctx.primary;
+      await lab.sh(
+        n,
+        [
+          `${M} --force 0 v09 ${ctx.backingDisk} internal create-md --max-peers=2 </dev/null >/dev/null`,
+          `${S} new-resource bench ${ids[n]}`,
+          `${S} new-minor bench 0 0`,
+          `${S} new-peer bench ${ids[p]} --_name=${p} ${NET}`,
+          `${S} new-path bench ${ids[p]} ipv4:${lab.address(n, p)}:${ctx.port} ipv4:${lab.address(p, n)}:${ctx.port}`,
+          `${S} attach 0 ${ctx.backingDisk} ${ctx.backingDisk} internal`,
+          `${S} peer-device-options bench ${ids[p]} 0 ${PD}`,
+          `${S} connect bench ${ids[p]}`,
+        ].join('\n'),
+      );
+    }
+    await this.waitConnected(lab, ctx);
   }
-  async setProtocol(_lab: Lab, _ctx: BenchContext, _protocol: 'A' | 'C'): Promise<void> {
-    throw new BsrEngineNotImplemented();
+
+  private async waitConnected(lab: Lab, ctx: BenchContext): Promise<void> {
+    for (const n of [ctx.primary, ctx.secondary]) {
+      await lab.waitFor(`${n} connected`, async () => /connection:Connected/.test(await lab.sh(n, `${this.tools(lab).S} status bench -v`)), 120_000, 300);
+    }
   }
-  async waitDisconnected(_lab: Lab, _ctx: BenchContext): Promise<void> {
-    throw new BsrEngineNotImplemented();
+
+  async forcePrimary(lab: Lab, ctx: BenchContext): Promise<void> {
+    await lab.sh(ctx.primary, `${this.tools(lab).S} primary bench --force`);
   }
+
+  async waitSynced(lab: Lab, ctx: BenchContext): Promise<void> {
+    for (const n of [ctx.primary, ctx.secondary]) {
+      await lab.waitFor(
+        `${n} connected and UpToDate`,
+        async () => {
+          const st = await lab.sh(n, `${this.tools(lab).S} status bench -v`);
+          return /connection:Connected/.test(st) && /replication:Established/.test(st) && /peer-disk:UpToDate/.test(st) && /(^|\s)disk:UpToDate/.test(st);
+        },
+        600_000,
+        200,
+      );
+    }
+  }
+
+  async setProtocol(lab: Lab, ctx: BenchContext, protocol: 'A' | 'C'): Promise<void> {
+    const ids = this.ids(ctx);
+    for (const n of [ctx.primary, ctx.secondary]) {
+      const p = n === ctx.primary ? ctx.secondary : ctx.primary;
+      await lab.sh(n, `${this.tools(lab).S} net-options bench ${ids[p]} --protocol=${protocol}`);
+    }
+    await lab.waitFor(
+      `reconnected with protocol ${protocol}`,
+      async () => (await lab.dmesg(ctx.primary)).split('\n').filter((l) => /connected, protocol/.test(l)).at(-1)?.endsWith(`protocol ${protocol}`),
+      120_000,
+      300,
+    );
+    await this.waitSynced(lab, ctx);
+  }
+
+  async waitDisconnected(lab: Lab, ctx: BenchContext): Promise<void> {
+    await lab.waitFor('the primary to notice the cut', async () => !/connection:Connected/.test(await lab.sh(ctx.primary, `${this.tools(lab).S} status bench -v`)), 120_000, 200);
+  }
+
   peerData(ctx: BenchContext): { device: string; offsetMiB: number } {
     return { device: ctx.backingDisk, offsetMiB: 0 };
   }
-  async teardown(_lab: Lab, _ctx: BenchContext): Promise<void> {
-    throw new BsrEngineNotImplemented();
+
+  async teardown(lab: Lab, ctx: BenchContext): Promise<void> {
+    const { S } = this.tools(lab);
+    for (const n of [ctx.primary, ctx.secondary]) await lab.exec(n, ['sh', '-c', `${S} secondary bench; ${S} down bench`]);
   }
 }

@@ -1,0 +1,44 @@
+// Engine part 2: both nodes promoted while cut: on reconnect the split brain is detected and reported
+// (StandAlone, split-brain event, helper call); connect --discard-my-data on the victim resyncs it.
+import { scenario } from '../../src/lab/scenario.js';
+import { assert, tools } from './engine2-helpers.js';
+
+export default scenario({
+  name: 'engine2: split brain detected, discard-my-data recovers',
+  nodes: 2,
+  diskSize: '128M',
+  timeoutSec: 400,
+  async run(lab) {
+    const t = tools(lab);
+    const net = '--ping-int=2 --ping-timeout=20 --connect-int=2';
+    await t.upSkipSync({ net });
+    await t.sh('alpha', `${t.S} primary r0`);
+    await t.write('alpha', 0, 4);
+    await lab.linkCut('alpha', 'bravo');
+    for (const n of ['alpha', 'bravo'] as const)
+      await lab.waitFor(`${n} to notice`, async () => !/connection:Connected/.test(await t.status(n)), 60_000, 500);
+    await t.sh('bravo', `${t.S} primary r0`);
+    const a = await t.write('alpha', 50, 4);
+    await t.write('bravo', 60, 4);
+    for (const n of ['alpha', 'bravo'] as const)
+      await t.sh(n, `nohup ${t.S} events2 > /tmp/ev 2>&1 &`);
+    await lab.linkRestore('alpha', 'bravo');
+    for (const n of ['alpha', 'bravo'] as const) {
+      await lab.waitFor(`${n}: split brain`, async () => /split brain detected/.test(await lab.dmesg(n)), 60_000, 500);
+      await lab.waitFor(`${n} StandAlone`, async () => /connection:StandAlone/.test(await t.status(n)), 30_000, 500);
+      const ev = await t.sh(n, 'cat /tmp/ev');
+      lab.log(`${n} events: ${ev.split('\n').filter((l) => /split-brain/.test(l)).join(' | ')}`);
+      assert(/split-brain/.test(ev), `${n}: split-brain event`);
+    }
+    const alphaA = await t.sum('alpha', '/dev/bsr1', 60, 4);
+    await t.sh('bravo', `${t.S} secondary r0 && ${t.S} connect r0 0 --discard-my-data`);
+    await t.sh('alpha', `${t.S} connect r0 1`);
+    await t.waitSynced(120_000);
+    assert(a === (await t.sum('bravo', '/dev/vda', 50, 4)), 'alpha\'s writes reached the victim');
+    assert(alphaA === (await t.sum('bravo', '/dev/vda', 60, 4)), 'the victim\'s own writes were replaced');
+    assert((await t.sum('alpha', '/dev/bsr1', 0, 100)) === (await t.sum('bravo', '/dev/vda', 0, 100)), 'devices equal');
+    await t.exec('alpha', 'pkill -f "bsrsetup events2"');
+    await t.exec('bravo', 'pkill -f "bsrsetup events2"');
+    await t.downAll();
+  },
+});
