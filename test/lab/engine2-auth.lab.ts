@@ -12,7 +12,12 @@ export default scenario({
     await t.up('alpha', { net: '--cram-hmac-alg=sha256 --shared-secret=right' });
     await t.up('bravo', { net: '--cram-hmac-alg=sha256 --shared-secret=wrong' });
     for (const n of ['alpha', 'bravo'] as const) {
-      await lab.waitFor(`${n} refuses the peer`, async () => /authentication of the peer failed/.test(await lab.dmesg(n)), 60_000, 500);
+      await lab.waitFor(
+        `${n} refuses the peer`,
+        async () => /authentication of the peer failed/.test(await lab.dmesg(n)),
+        60_000,
+        500,
+      );
       await lab.waitFor(`${n} StandAlone`, async () => /connection:StandAlone/.test(await t.status(n)), 30_000, 500);
     }
     lab.log('wrong secret: both refused and StandAlone');

@@ -35,7 +35,12 @@ export default scenario({
     await new Promise((r) => setTimeout(r, 12_000));
     await lab.crash('alpha');
     lab.log('alpha crashed during the writes');
-    await lab.waitFor('bravo to notice', async () => !/connection:Connected/.test(await t.status('bravo')), 60_000, 500);
+    await lab.waitFor(
+      'bravo to notice',
+      async () => !/connection:Connected/.test(await t.status('bravo')),
+      60_000,
+      500,
+    );
     await t.sh('bravo', `${t.S} primary r0`);
     const extra = await t.write('bravo', 100, 8);
     await lab.boot('alpha');
@@ -51,9 +56,18 @@ export default scenario({
     const st = await t.status('alpha');
     assert(/role:Secondary/.test(st), 'alpha comes back Secondary');
     await t.waitSynced(240_000);
-    lab.log((await lab.dmesg('alpha')).split('\n').filter((l) => /bsr:/.test(l)).slice(-6).join('\n'));
-    assert(extra === (await t.sum('alpha', '/dev/vda', 100, 8)), 'bravo\'s writes reached alpha');
-    assert((await t.sum('alpha', '/dev/vda', 0, 100)) === (await t.sum('bravo', '/dev/bsr1', 0, 100)), 'devices equal after the resync');
+    lab.log(
+      (await lab.dmesg('alpha'))
+        .split('\n')
+        .filter((l) => /bsr:/.test(l))
+        .slice(-6)
+        .join('\n'),
+    );
+    assert(extra === (await t.sum('alpha', '/dev/vda', 100, 8)), "bravo's writes reached alpha");
+    assert(
+      (await t.sum('alpha', '/dev/vda', 0, 100)) === (await t.sum('bravo', '/dev/bsr1', 0, 100)),
+      'devices equal after the resync',
+    );
     await t.downAll();
   },
 });

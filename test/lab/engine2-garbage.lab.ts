@@ -13,14 +13,28 @@ export default scenario({
     const t = tools(lab);
     // bravo (node-id 1) accepts; alpha plays the peer with garbage from the peer's address
     await t.up('bravo', { net: '--connect-int=1' });
-    const out = await t.sh('alpha', `python3 ${lab.repoRoot}/test/lab/engine2-garbage.py ${lab.address('bravo', 'alpha')} 7789`);
+    const out = await t.sh(
+      'alpha',
+      `python3 ${lab.repoRoot}/test/lab/engine2-garbage.py ${lab.address('bravo', 'alpha')} 7789`,
+    );
     lab.log(out.trim().replace(/\n/g, ' | '));
     const d = await lab.dmesg('bravo');
-    const drops = d.split('\n').filter((l) => /bsr:.*(dropped|bad length|unknown volume|beyond the end|unexpected|expected packet|node-id mismatch|while not)/.test(l));
+    const drops = d
+      .split('\n')
+      .filter((l) =>
+        /bsr:.*(dropped|bad length|unknown volume|beyond the end|unexpected|expected packet|node-id mismatch|while not)/.test(
+          l,
+        ),
+      );
     lab.log(`bravo logged ${drops.length} refusals, e.g. ${drops.slice(0, 3).join(' / ')}`);
     assert(drops.length >= 10, 'the malformed input was refused');
     await t.checkDmesg('bravo');
-    await lab.waitFor('bravo back to Connecting', async () => /connection:Connecting/.test(await t.status('bravo')), 30_000, 500);
+    await lab.waitFor(
+      'bravo back to Connecting',
+      async () => /connection:Connecting/.test(await t.status('bravo')),
+      30_000,
+      500,
+    );
     await t.up('alpha');
     await t.waitConnected();
     await t.sh('alpha', `${t.S} new-current-uuid --clear-bitmap 1 && sleep 1 && ${t.S} primary r0`);

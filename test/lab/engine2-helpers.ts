@@ -62,8 +62,10 @@ ${S} connect r0 ${ID[p]}`,
         `${n} in sync`,
         async () => {
           const st = await status(n);
-          return /connection:Connected/.test(st) && /replication:Established/.test(st) &&
-            /peer-disk:UpToDate/.test(st) && /(^|\s)disk:UpToDate/.test(st)
+          return /connection:Connected/.test(st) &&
+            /replication:Established/.test(st) &&
+            /peer-disk:UpToDate/.test(st) &&
+            /(^|\s)disk:UpToDate/.test(st)
             ? st
             : undefined;
         },
@@ -85,7 +87,10 @@ ${S} connect r0 ${ID[p]}`,
 
   async function checkDmesg(n: NodeName) {
     const d = await lab.dmesg(n);
-    assert(!/WARNING:|BUG:|Oops|general protection|KASAN|list_del corruption/.test(d), `${n}: kernel warning:\n${d.slice(-4000)}`);
+    assert(
+      !/WARNING:|BUG:|Oops|general protection|KASAN|list_del corruption/.test(d),
+      `${n}: kernel warning:\n${d.slice(-4000)}`,
+    );
   }
 
   async function downAll() {

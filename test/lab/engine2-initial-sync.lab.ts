@@ -19,7 +19,10 @@ export default scenario({
     lab.log(`right after primary --force, bravo: ${during.replace(/\s+/g, ' ')}`);
     await t.waitSynced();
     lab.log('initial sync done');
-    await t.sh('alpha', 'head -c 67108864 /dev/urandom > /tmp/d && dd if=/tmp/d of=/dev/bsr1 bs=1M seek=16 oflag=direct status=none');
+    await t.sh(
+      'alpha',
+      'head -c 67108864 /dev/urandom > /tmp/d && dd if=/tmp/d of=/dev/bsr1 bs=1M seek=16 oflag=direct status=none',
+    );
     const a = await t.sum('alpha', '/dev/bsr1', 16, 64);
     const b = await t.sum('bravo', '/dev/vda', 16, 64);
     lab.log(`alpha ${a} bravo ${b}`);

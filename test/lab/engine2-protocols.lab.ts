@@ -15,7 +15,12 @@ export default scenario({
       if (proto === 'B') {
         await t.sh('alpha', `${t.S} net-options r0 1 --protocol=B`);
         await t.sh('bravo', `${t.S} net-options r0 0 --protocol=B`);
-        await lab.waitFor('reconnect with protocol B', async () => /protocol B/.test(await lab.dmesg('alpha')), 60_000, 500);
+        await lab.waitFor(
+          'reconnect with protocol B',
+          async () => /protocol B/.test(await lab.dmesg('alpha')),
+          60_000,
+          500,
+        );
         await t.waitSynced(60_000);
       }
       await t.sh('alpha', `${t.S} primary r0`);

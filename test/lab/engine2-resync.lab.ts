@@ -16,7 +16,12 @@ export default scenario({
     assert(before === (await t.sum('bravo', '/dev/vda', 0, 8)), 'replicated before the cut');
     const recv0 = await t.stat('bravo', 'received');
     await lab.linkCut('alpha', 'bravo');
-    await lab.waitFor('alpha to notice the cut', async () => !/connection:Connected/.test(await t.status('alpha')), 60_000, 500);
+    await lab.waitFor(
+      'alpha to notice the cut',
+      async () => !/connection:Connected/.test(await t.status('alpha')),
+      60_000,
+      500,
+    );
     const w = await t.write('alpha', 100, 64);
     const oos = await t.stat('alpha', 'out-of-sync');
     lab.log(`out-of-sync on alpha while cut: ${oos} KiB`);
@@ -28,7 +33,10 @@ export default scenario({
     lab.log(`resync done in ${((Date.now() - t0) / 1000).toFixed(1)} s; bravo received ${recv} KiB`);
     assert(recv >= 65536 && recv < 65536 + 8192, `the resync moved about 64 MiB (${recv} KiB)`);
     assert(w === (await t.sum('bravo', '/dev/vda', 100, 64)), 'the written 64 MiB match on bravo');
-    assert((await t.sum('alpha', '/dev/bsr1', 0, 200)) === (await t.sum('bravo', '/dev/vda', 0, 200)), 'first 200 MiB equal');
+    assert(
+      (await t.sum('alpha', '/dev/bsr1', 0, 200)) === (await t.sum('bravo', '/dev/vda', 0, 200)),
+      'first 200 MiB equal',
+    );
     await t.downAll();
   },
 });

@@ -20,22 +20,26 @@ export default scenario({
     await t.sh('bravo', `${t.S} primary r0`);
     const a = await t.write('alpha', 50, 4);
     await t.write('bravo', 60, 4);
-    for (const n of ['alpha', 'bravo'] as const)
-      await t.sh(n, `nohup ${t.S} events2 > /tmp/ev 2>&1 &`);
+    for (const n of ['alpha', 'bravo'] as const) await t.sh(n, `nohup ${t.S} events2 > /tmp/ev 2>&1 &`);
     await lab.linkRestore('alpha', 'bravo');
     for (const n of ['alpha', 'bravo'] as const) {
       await lab.waitFor(`${n}: split brain`, async () => /split brain detected/.test(await lab.dmesg(n)), 60_000, 500);
       await lab.waitFor(`${n} StandAlone`, async () => /connection:StandAlone/.test(await t.status(n)), 30_000, 500);
       const ev = await t.sh(n, 'cat /tmp/ev');
-      lab.log(`${n} events: ${ev.split('\n').filter((l) => /split-brain/.test(l)).join(' | ')}`);
+      lab.log(
+        `${n} events: ${ev
+          .split('\n')
+          .filter((l) => /split-brain/.test(l))
+          .join(' | ')}`,
+      );
       assert(/split-brain/.test(ev), `${n}: split-brain event`);
     }
     const alphaA = await t.sum('alpha', '/dev/bsr1', 60, 4);
     await t.sh('bravo', `${t.S} secondary r0 && ${t.S} connect r0 0 --discard-my-data`);
     await t.sh('alpha', `${t.S} connect r0 1`);
     await t.waitSynced(120_000);
-    assert(a === (await t.sum('bravo', '/dev/vda', 50, 4)), 'alpha\'s writes reached the victim');
-    assert(alphaA === (await t.sum('bravo', '/dev/vda', 60, 4)), 'the victim\'s own writes were replaced');
+    assert(a === (await t.sum('bravo', '/dev/vda', 50, 4)), "alpha's writes reached the victim");
+    assert(alphaA === (await t.sum('bravo', '/dev/vda', 60, 4)), "the victim's own writes were replaced");
     assert((await t.sum('alpha', '/dev/bsr1', 0, 100)) === (await t.sum('bravo', '/dev/vda', 0, 100)), 'devices equal');
     await t.exec('alpha', 'pkill -f "bsrsetup events2"');
     await t.exec('bravo', 'pkill -f "bsrsetup events2"');

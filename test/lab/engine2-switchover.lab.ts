@@ -11,14 +11,23 @@ export default scenario({
   async run(lab) {
     const t = tools(lab);
     await t.upSkipSync();
-    await t.sh('alpha', `modprobe ext4; ${t.S} primary r0 && mkfs.ext4 -q -F /dev/bsr1 && mkdir -p /tmp/m && mount /dev/bsr1 /tmp/m`);
-    await t.sh('alpha', 'head -c 8388608 /dev/urandom > /tmp/m/a && sync && sha256sum /tmp/m/a > /tmp/a.sum && umount /tmp/m');
+    await t.sh(
+      'alpha',
+      `modprobe ext4; ${t.S} primary r0 && mkfs.ext4 -q -F /dev/bsr1 && mkdir -p /tmp/m && mount /dev/bsr1 /tmp/m`,
+    );
+    await t.sh(
+      'alpha',
+      'head -c 8388608 /dev/urandom > /tmp/m/a && sync && sha256sum /tmp/m/a > /tmp/a.sum && umount /tmp/m',
+    );
     await t.sh('alpha', `${t.S} secondary r0`);
     await t.sh('bravo', `modprobe ext4; ${t.S} primary r0 && mkdir -p /tmp/m && mount /dev/bsr1 /tmp/m`);
     const a = (await t.sh('alpha', 'cut -d" " -f1 /tmp/a.sum')).trim();
     const b = (await t.sh('bravo', 'sha256sum /tmp/m/a')).split(' ')[0];
     assert(a === b, 'the file written on alpha reads back on bravo');
-    await t.sh('bravo', 'head -c 8388608 /dev/urandom > /tmp/m/b && sync && sha256sum /tmp/m/b > /tmp/b.sum && umount /tmp/m');
+    await t.sh(
+      'bravo',
+      'head -c 8388608 /dev/urandom > /tmp/m/b && sync && sha256sum /tmp/m/b > /tmp/b.sum && umount /tmp/m',
+    );
     await t.sh('bravo', `${t.S} secondary r0`);
     lab.log('alpha -> bravo: file intact');
     await t.sh('alpha', `${t.S} primary r0 && mount /dev/bsr1 /tmp/m`);

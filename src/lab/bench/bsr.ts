@@ -53,7 +53,12 @@ export class BsrEngine implements BenchEngine {
 
   private async waitConnected(lab: Lab, ctx: BenchContext): Promise<void> {
     for (const n of [ctx.primary, ctx.secondary]) {
-      await lab.waitFor(`${n} connected`, async () => /connection:Connected/.test(await lab.sh(n, `${this.tools(lab).S} status bench -v`)), 120_000, 300);
+      await lab.waitFor(
+        `${n} connected`,
+        async () => /connection:Connected/.test(await lab.sh(n, `${this.tools(lab).S} status bench -v`)),
+        120_000,
+        300,
+      );
     }
   }
 
@@ -67,7 +72,12 @@ export class BsrEngine implements BenchEngine {
         `${n} connected and UpToDate`,
         async () => {
           const st = await lab.sh(n, `${this.tools(lab).S} status bench -v`);
-          return /connection:Connected/.test(st) && /replication:Established/.test(st) && /peer-disk:UpToDate/.test(st) && /(^|\s)disk:UpToDate/.test(st);
+          return (
+            /connection:Connected/.test(st) &&
+            /replication:Established/.test(st) &&
+            /peer-disk:UpToDate/.test(st) &&
+            /(^|\s)disk:UpToDate/.test(st)
+          );
         },
         600_000,
         200,
@@ -83,7 +93,12 @@ export class BsrEngine implements BenchEngine {
     }
     await lab.waitFor(
       `reconnected with protocol ${protocol}`,
-      async () => (await lab.dmesg(ctx.primary)).split('\n').filter((l) => /connected, protocol/.test(l)).at(-1)?.endsWith(`protocol ${protocol}`),
+      async () =>
+        (await lab.dmesg(ctx.primary))
+          .split('\n')
+          .filter((l) => /connected, protocol/.test(l))
+          .at(-1)
+          ?.endsWith(`protocol ${protocol}`),
       120_000,
       300,
     );
@@ -91,7 +106,12 @@ export class BsrEngine implements BenchEngine {
   }
 
   async waitDisconnected(lab: Lab, ctx: BenchContext): Promise<void> {
-    await lab.waitFor('the primary to notice the cut', async () => !/connection:Connected/.test(await lab.sh(ctx.primary, `${this.tools(lab).S} status bench -v`)), 120_000, 200);
+    await lab.waitFor(
+      'the primary to notice the cut',
+      async () => !/connection:Connected/.test(await lab.sh(ctx.primary, `${this.tools(lab).S} status bench -v`)),
+      120_000,
+      200,
+    );
   }
 
   peerData(ctx: BenchContext): { device: string; offsetMiB: number } {
@@ -100,6 +120,7 @@ export class BsrEngine implements BenchEngine {
 
   async teardown(lab: Lab, ctx: BenchContext): Promise<void> {
     const { S } = this.tools(lab);
-    for (const n of [ctx.primary, ctx.secondary]) await lab.exec(n, ['sh', '-c', `${S} secondary bench; ${S} down bench`]);
+    for (const n of [ctx.primary, ctx.secondary])
+      await lab.exec(n, ['sh', '-c', `${S} secondary bench; ${S} down bench`]);
   }
 }
