@@ -332,7 +332,7 @@ static int do_features(struct bsr_conn *c)
 		bsr_err("%s: node-id mismatch: the peer says it is %u and talks to %u\n",
 			n->thread_tag, be32_to_cpu(p.u.features.sender_node_id),
 			be32_to_cpu(p.u.features.receiver_node_id));
-		return -E_STANDALONE;
+		return -EPROTO;
 	}
 	n->agreed_pro_version = min_t(u32, pmax, BSR_PROTOCOL_MAX);
 	return 0;

@@ -14,8 +14,13 @@ def pkt(cmd, payload=b'', vol=0):
     return hdr(cmd, len(payload), vol) + payload
 
 def conn():
-    s = socket.create_connection((HOST, PORT), timeout=5)
-    return s
+    # the node closes its listener while it tears a connection down: retry a little
+    for i in range(40):
+        try:
+            return socket.create_connection((HOST, PORT), timeout=5)
+        except OSError:
+            time.sleep(0.25)
+    return socket.create_connection((HOST, PORT), timeout=5)
 
 def pair():
     d = conn(); d.sendall(pkt(P['INITIAL_DATA']))
