@@ -324,8 +324,10 @@ int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
 	int slot = bsr_pd_slot(pd);
 
 	if (pd->repl_state != BSR_REPLICATION_WFBITMAPS &&
-	    pd->repl_state != BSR_REPLICATION_WFBITMAPT)
+	    pd->repl_state != BSR_REPLICATION_WFBITMAPT) {
+		bsr_warn("%s: unexpected bitmap\n", pd->connection->net->thread_tag);
 		return -EPROTO;
+	}
 	if (slot < 0 || off != pd->net->bm_rx_words)
 		return -EPROTO;
 	if (off + n > d->ldev->bm.words) {

@@ -128,13 +128,17 @@ int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *le
 
 	if (rv)
 		return rv;
-	if (be32_to_cpu(h.magic) != BSR_H100_MAGIC || h.pad)
+	if (be32_to_cpu(h.magic) != BSR_H100_MAGIC || h.pad) {
+		pr_warn_ratelimited("bsr: bad packet header (magic 0x%08x)\n", be32_to_cpu(h.magic));
 		return -EPROTO;
+	}
 	*cmd = be16_to_cpu(h.command);
 	*vnr = be16_to_cpu(h.volume);
 	*len = be32_to_cpu(h.length);
-	if (*len > BSR_MAX_DATA_SIZE + sizeof(struct p_data))
+	if (*len > BSR_MAX_DATA_SIZE + sizeof(struct p_data)) {
+		pr_warn_ratelimited("bsr: bad packet header (length %u)\n", *len);
 		return -EPROTO;
+	}
 	return 0;
 }
 

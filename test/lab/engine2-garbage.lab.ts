@@ -22,7 +22,7 @@ export default scenario({
     const drops = d
       .split('\n')
       .filter((l) =>
-        /bsr:.*(dropped|bad length|unknown volume|beyond the end|unexpected|expected packet|node-id mismatch|while not)/.test(
+        /bsr:.*(dropped|bad length|bad packet header|unknown volume|beyond the end|unexpected|expected packet|node-id mismatch|while not)/.test(
           l,
         ),
       );
