@@ -9,6 +9,8 @@
  * also returns a negative errno whose NLMSG_ERROR carries the same message as extack.
  */
 #include <linux/slab.h>
+#include <linux/delay.h>
+#include <linux/ctype.h>
 #include <linux/socket.h>
 #include <linux/in.h>
 #include <linux/in6.h>
@@ -919,22 +921,42 @@ out:
 	return adm_finish(&ctx, ret);
 }
 
-static int del_minor(struct adm_ctx *ctx, struct bsr_device *d)
+/*
+ * Short-lived read-only openers (udev's blkid after a change) get two seconds to go away;
+ * with `deleting` the device is closed for good when this returns true.
+ */
+static bool device_close_for_delete(struct bsr_device *d, bool mark)
 {
 	struct bsr_resource *r = d->resource;
+	int i;
 
+	for (i = 0; i < 20; i++) {
+		bool busy;
+
+		spin_lock_irq(&r->state_lock);
+		busy = d->open_cnt > 0;
+		if (!busy && mark)
+			d->deleting = true;
+		spin_unlock_irq(&r->state_lock);
+		if (!busy)
+			return true;
+		if (d->open_rw_cnt)
+			return false;
+		msleep(100);
+	}
+	return false;
+}
+
+static int del_minor(struct adm_ctx *ctx, struct bsr_device *d)
+{
 	if (d->ldev) {
 		SETMSG(ctx, "minor %u is attached (detach first)", d->minor);
 		return BSR_RET_NOT_DISKLESS;
 	}
-	spin_lock_irq(&r->state_lock);
-	if (d->open_cnt) {
-		spin_unlock_irq(&r->state_lock);
+	if (!device_close_for_delete(d, true)) {
 		SETMSG(ctx, "/dev/bsr%u is open", d->minor);
 		return BSR_RET_DEVICE_IN_USE;
 	}
-	d->deleting = true;
-	spin_unlock_irq(&r->state_lock);
 	notify_device_tree(d, BSR_NOTIFY_DESTROY);
 	bsr_delete_device(d);
 	return BSR_RET_NO_ERROR;
@@ -1621,16 +1643,13 @@ static int bsr_adm_down(struct sk_buff *skb, struct genl_info *info)
 	ret = bsr_net_set_role(r, BSR_ROLE_SECONDARY, false, ctx.msg, MSG_LEN);
 	if (ret != BSR_RET_NO_ERROR)
 		goto out;
-	spin_lock_irq(&r->state_lock);
 	list_for_each_entry(d, &r->devices, res_list) {
-		if (d->open_cnt) {
-			spin_unlock_irq(&r->state_lock);
+		if (!device_close_for_delete(d, false)) {
 			SETMSG(&ctx, "/dev/bsr%u is open", d->minor);
 			ret = BSR_RET_DEVICE_IN_USE;
 			goto out;
 		}
 	}
-	spin_unlock_irq(&r->state_lock);
 	while (!list_empty(&r->connections))
 		del_peer(list_first_entry(&r->connections, struct bsr_conn, res_list));
 	list_for_each_entry_safe(d, td, &r->devices, res_list) {
@@ -1676,6 +1695,28 @@ static int dump_objects(struct sk_buff *skb, struct netlink_callback *cb, unsign
 	long skip = cb->args[0], n = 0;
 	struct bsr_resource *r;
 	int err = 0;
+
+	if (filter && !res_cmd && !skip && !bsr_find_resource(filter)) {
+		/* like a doit refusal: one message whose ret_code says why */
+		u8 cmd = kinds & BIT(OBJ_RES) ? BSR_ADM_GET_RESOURCES :
+			 kinds & BIT(OBJ_DEV) ? BSR_ADM_GET_DEVICES :
+			 kinds & BIT(OBJ_CONN) ? BSR_ADM_GET_CONNECTIONS : BSR_ADM_GET_PEER_DEVICES;
+		struct bsr_genlmsghdr *h = msg_start(skb, portid, seq, NLM_F_MULTI, cmd, -1U);
+		struct nlattr *nest;
+
+		if (!h)
+			return -EMSGSIZE;
+		h->ret_code = BSR_RET_NO_RESOURCE;
+		nest = nla_nest_start(skb, BSR_NLA_CFG_REPLY);
+		if (!nest || nla_put_string(skb, T_CFG_REPLY_INFO_TEXT, "unknown resource")) {
+			genlmsg_cancel(skb, h);
+			return -EMSGSIZE;
+		}
+		nla_nest_end(skb, nest);
+		genlmsg_end(skb, h);
+		cb->args[1] = 1;
+		return skb->len;
+	}
 
 #define EMIT(expr) do {						\
 		if (n++ < skip)					\

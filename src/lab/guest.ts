@@ -52,6 +52,16 @@ for spec in $LAB_LINKS; do
   ip link set dev "$name" up
   printf '%s\\t%s\\n' "$paddr" "$peer" >> $R/etc/hosts
 done
+# Kernel usermode helpers (module autoload, drbd/bsr handlers) run in the initramfs root, not in
+# the chroot: give them wrappers that run the real program inside /newroot.
+for prog in modprobe drbdadm bsradm; do
+  for dir in /sbin /usr/sbin; do
+    rm -f "$dir/$prog"
+    printf '#!/bin/busybox sh\nexec /bin/busybox chroot /newroot %s "$@"\n' "$dir/$prog" > "$dir/$prog"
+    chmod 755 "$dir/$prog"
+  done
+done
+echo /sbin/modprobe > /proc/sys/kernel/modprobe
 (
   while :; do
     chroot $R /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\

@@ -18,8 +18,9 @@ function assert(cond: unknown, msg: string): asserts cond {
 const scenario: Scenario = {
   name: 'drbd84-replication',
   nodes: 2,
-  diskSize: '256M',
-  timeoutSec: 300,
+  diskSize: '128M',
+  // Generous: a busy host slows the emulated guests a lot (idle: about a minute).
+  timeoutSec: 900,
   bsrModule: false,
   async run(lab) {
     const r: Drbd84Resource = {

@@ -34,6 +34,8 @@ ${S} attach 1 /dev/vda /dev/vda internal`;
     lab.log(st);
     if (!/disk:Inconsistent/.test(st)) throw new Error('a fresh disk should be Inconsistent');
     if (!/connection:StandAlone/.test(st)) throw new Error('the absent peer should be StandAlone');
+    await expectFail('status of an unknown resource', `${S} status r9`, /NO_RESOURCE|unknown resource/);
+    await expectFail('attach of an unknown minor', `${S} attach 9 /dev/vdb /dev/vdb internal`, /NO_MINOR/);
     await expectFail('primary without --force on Inconsistent data', `${S} primary r0`, /STATE_REFUSED_INCONSISTENT/);
     await expectFail(
       'Secondary opened for writing',

@@ -10,7 +10,7 @@ function assert(cond: unknown, msg: string): asserts cond {
 const scenario: Scenario = {
   name: 'lab-boot-exec',
   nodes: 2,
-  timeoutSec: 240,
+  timeoutSec: 600,
   async run(lab) {
     for (const n of lab.nodes) {
       assert((await lab.sh(n, 'hostname')).trim() === n, `${n}: hostname`);

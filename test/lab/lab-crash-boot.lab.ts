@@ -9,7 +9,7 @@ function assert(cond: unknown, msg: string): asserts cond {
 const scenario: Scenario = {
   name: 'lab-crash-boot',
   nodes: 2,
-  timeoutSec: 240,
+  timeoutSec: 600,
   async run(lab) {
     // 8 MiB of random data at 100 MiB on vda, a marker on vdb, written with O_DIRECT.
     const sum = (

@@ -8,7 +8,7 @@ function assert(cond: unknown, msg: string): asserts cond {
 const scenario: Scenario = {
   name: 'lab-faults',
   nodes: 2,
-  timeoutSec: 240,
+  timeoutSec: 600,
   async run(lab) {
     const n = 'alpha';
     // A linear mapping that works, then fails every I/O, then works again (same handle).

@@ -19,7 +19,7 @@ async function pingsSoon(lab: Lab, from: NodeName, to: NodeName): Promise<boolea
 const scenario: Scenario = {
   name: 'lab-links',
   nodes: 3,
-  timeoutSec: 300,
+  timeoutSec: 600,
   async run(lab) {
     const pairs: [NodeName, NodeName][] = [
       ['alpha', 'bravo'],

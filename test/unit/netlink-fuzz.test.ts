@@ -71,13 +71,15 @@ describe('decoding hostile input', () => {
 
   it('survives random datagrams of every message type', () => {
     const r = rng(42);
+    const outcomes = new Set<string>();
     for (let i = 0; i < 5000; i++) {
       const len = 16 + Math.floor(r() * 80);
       const b = Buffer.alloc(len);
       for (let k = 0; k < len; k++) b[k] = Math.floor(r() * 256);
       b.writeUInt32LE(len, 0);
       b.writeUInt16LE([NLMSG.ERROR, NLMSG.DONE, 0x10, 0x1c][i % 4], 4);
-      expect(['ok', 'refused']).toContain(decodeAll(b));
+      outcomes.add(decodeAll(b)); // throws on anything but NetlinkParseError
     }
+    expect(outcomes.has('refused')).toBe(true);
   });
 });
