@@ -21,6 +21,8 @@ export default scenario({
     const a = await t.write('alpha', 50, 4);
     await t.write('bravo', 60, 4);
     for (const n of ['alpha', 'bravo'] as const) await t.sh(n, `nohup ${t.S} events2 > /tmp/ev 2>&1 &`);
+    for (const n of ['alpha', 'bravo'] as const)
+      await lab.waitFor(`${n} events2 running`, async () => /exists -/.test(await t.sh(n, 'cat /tmp/ev')), 60_000, 500);
     await lab.linkRestore('alpha', 'bravo');
     for (const n of ['alpha', 'bravo'] as const) {
       await lab.waitFor(`${n}: split brain`, async () => /split brain detected/.test(await lab.dmesg(n)), 60_000, 500);
