@@ -1424,6 +1424,14 @@ static int bsr_adm_connect(struct sk_buff *skb, struct genl_info *info)
 	}
 	discard = tb[T_CONNECT_PARMS_DISCARD_MY_DATA] &&
 		  nla_get_u8(tb[T_CONNECT_PARMS_DISCARD_MY_DATA]);
+	/* bsrsetup sends --discard-my-data in NET_CONF (as DRBD 9): one-shot, from this request */
+	if (info->attrs[BSR_NLA_NET_CONF]) {
+		struct nlattr *a = nla_find_nested(info->attrs[BSR_NLA_NET_CONF],
+						   T_NET_CONF_DISCARD_MY_DATA);
+
+		if (a && nla_len(a) >= 1 && nla_get_u8(a))
+			discard = true;
+	}
 	if (info->attrs[BSR_NLA_NET_CONF] &&
 	    opts_merge(&ctx.conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, false, info->extack)) {
