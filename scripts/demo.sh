@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-export BSR_LAB_CACHE="${BSR_LAB_CACHE:-$ROOT/.lab/kernel}"
 start=$(date +%s)
 say() { printf '\n\033[1m== %s (%ss)\033[0m\n' "$*" "$(( $(date +%s) - start ))"; }
 lab() { node scripts/lab.mjs "$@"; }
@@ -22,7 +21,7 @@ lab setup >/dev/null
 cleanup() { lab down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
-say "booting the two-node lab (alpha 10.99.1.1, bravo 10.99.1.2; 64 MiB disks)"
+say "booting the two-node lab (alpha 10.99.1.1, bravo 10.99.1.2; 96 MiB disks)"
 lab up --disk-size 96M
 
 say "create-md and up on both nodes"
@@ -37,7 +36,7 @@ say "alpha becomes Primary with --force: the initial sync to bravo starts"
 on alpha "$ADM primary --force r0"
 for i in $(seq 120); do
   out=$(on bravo "bin/bsrsetup status r0")
-  echo "$out" | grep -E 'replication|done:' | sed 's/^ */  bravo: /'
+  echo "$out" | grep -E 'replication|done:' | sed 's/^ */  bravo: /' || true
   echo "$out" | grep -q 'peer-disk:UpToDate' && echo "$out" | grep -q ' disk:UpToDate' && break
   sleep 3
 done
