@@ -4,7 +4,8 @@
 // against the raw second disk (/dev/vdb) of the same guest, with the bench's loads:
 //   seq: 128 MiB of 1 MiB O_DIRECT writes (dd), MB/s
 //   lat: fio 4 KiB O_DIRECT random writes, queue depth 1 (psync), mean latency in us
-// Rounds alternate raw and bsr so that the host's load hits both alike; the best round counts.
+// Rounds alternate raw and bsr so that the host's load hits both alike; the table shows the best
+// round of each, the JSON also the medians (a busy TCG host varies by tens of percent).
 // Usage: node scripts/bench-kmod-local.mjs [--rounds N] [--lat-seconds S] [--keep]
 // Boots the lab (npm run lab -- up) unless it already runs; stops it afterwards if it started it
 // (--keep leaves it running). Honors BSR_LAB_DIR like the lab CLI. Prints a table and a JSON line.
@@ -79,6 +80,11 @@ ${S} attach 1 /dev/vda /dev/vda internal
 ${S} primary r0 --force
 dd if=/dev/urandom of=/tmp/src bs=1M count=128 status=none`);
   const best = { raw_seq: 0, bsr_seq: 0, raw_lat: Number.POSITIVE_INFINITY, bsr_lat: Number.POSITIVE_INFINITY };
+  const all = { raw_seq: [], bsr_seq: [], raw_lat: [], bsr_lat: [] };
+  const median = (a) => {
+    const s = [...a].sort((x, y) => x - y);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
   // warm-up: activates the AL extents of the regions (the first writes of an extent pay an AL write)
   seq('/dev/bsr1');
   for (let r = 1; r <= ROUNDS; r++) {
@@ -89,6 +95,10 @@ dd if=/dev/urandom of=/tmp/src bs=1M count=128 status=none`);
     log(
       `round ${r}: seq raw ${rs.toFixed(1)} bsr ${bs.toFixed(1)} MB/s; 4k qd1 raw ${rl.toFixed(1)} bsr ${bl.toFixed(1)} us`,
     );
+    all.raw_seq.push(rs);
+    all.bsr_seq.push(bs);
+    all.raw_lat.push(rl);
+    all.bsr_lat.push(bl);
     best.raw_seq = Math.max(best.raw_seq, rs);
     best.bsr_seq = Math.max(best.bsr_seq, bs);
     best.raw_lat = Math.min(best.raw_lat, rl);
@@ -105,6 +115,9 @@ dd if=/dev/urandom of=/tmp/src bs=1M count=128 status=none`);
     bsr_write_4k_qd1_lat_us: +best.bsr_lat.toFixed(1),
     // throughput equivalent at QD1: raw latency / bsr latency
     qd1_ratio: +(best.raw_lat / best.bsr_lat).toFixed(3),
+    rounds: ROUNDS,
+    median_seq_ratio: +(median(all.bsr_seq) / median(all.raw_seq)).toFixed(3),
+    median_qd1_ratio: +(median(all.raw_lat) / median(all.bsr_lat)).toFixed(3),
   };
   process.stdout.write(
     `\n${'load'.padEnd(34)}${'raw /dev/vdb'.padStart(14)}${'bsr /dev/bsr1'.padStart(15)}${'bsr/raw'.padStart(9)}\n` +

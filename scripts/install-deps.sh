@@ -10,6 +10,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}"
 fi
+# `npm install`, not `npm ci`: with this npm the lock file holds no entries for other platforms'
+# optional packages (esbuild, rollup, biome binaries), which `npm ci` rejects as out of sync.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
 fi

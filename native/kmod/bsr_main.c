@@ -19,6 +19,10 @@ struct workqueue_struct *bsr_wq;
 static DEFINE_IDR(bsr_minors);	/* minor -> device; config context only */
 static struct proc_dir_entry *bsr_proc;
 
+static int major = BSR_MAJOR_PREFERRED;
+module_param(major, int, 0444);
+MODULE_PARM_DESC(major, "block major: 147 by default (a dynamic one when taken), 0 for a dynamic one");
+
 /* ---------------------------------------------------------------- options */
 
 void bsr_opts_free(struct bsr_opts *o)
@@ -375,9 +379,9 @@ static int __init bsr_init(void)
 {
 	int err;
 
-	bsr_major = register_blkdev(BSR_MAJOR_PREFERRED, "bsr");
+	bsr_major = major > 0 ? register_blkdev(major, "bsr") : -EBUSY;
 	if (bsr_major == 0) {
-		bsr_major = BSR_MAJOR_PREFERRED;
+		bsr_major = major;
 	} else {
 		bsr_major = register_blkdev(0, "bsr");
 		if (bsr_major < 0) {
@@ -465,5 +469,4 @@ module_exit(bsr_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("bsr: block device replication");
 MODULE_VERSION(BSR_VERSION);
-MODULE_ALIAS_BLOCKDEV_MAJOR(BSR_MAJOR_PREFERRED);
 MODULE_ALIAS_GENL_FAMILY(BSR_GENL_FAMILY_NAME);
