@@ -12,10 +12,10 @@ on() { local n=$1; shift; lab exec "$n" -- sh -ec "cd $ROOT; $*"; }
 ADM="bin/bsradm -c conf-examples/r0.res"
 
 say "installing and building what the demo needs"
-if ! command -v qemu-system-x86_64 >/dev/null || [ ! -d node_modules ]; then bash scripts/install-deps.sh; fi
+bash scripts/install-deps.sh
 npm run -s build >/dev/null
 npm run -s build:kmod >/dev/null
-[ -f native/addon/build/Release/bsr_addon.node ] || npm run -s build:addon >/dev/null
+[ -f native/addon/build/Release/bsr_netlink.node ] || npm run -s build:addon >/dev/null
 lab setup >/dev/null
 
 cleanup() { lab down >/dev/null 2>&1 || true; }
