@@ -20,6 +20,9 @@ export default scenario({
       'head -c 8388608 /dev/urandom > /tmp/m/a && sync && sha256sum /tmp/m/a > /tmp/a.sum && umount /tmp/m',
     );
     await t.sh('alpha', `${t.S} secondary r0`);
+    // An operator switches over only between Connected, UpToDate nodes (a lost connection
+    // in between leaves a resync running, and a SyncTarget without an UpToDate peer refuses).
+    await t.waitSynced();
     await t.sh('bravo', `modprobe ext4; ${t.S} primary r0 && mkdir -p /tmp/m && mount /dev/bsr1 /tmp/m`);
     const a = (await t.sh('alpha', 'cut -d" " -f1 /tmp/a.sum')).trim();
     const b = (await t.sh('bravo', 'sha256sum /tmp/m/a')).split(' ')[0];
@@ -30,6 +33,7 @@ export default scenario({
     );
     await t.sh('bravo', `${t.S} secondary r0`);
     lab.log('alpha -> bravo: file intact');
+    await t.waitSynced();
     await t.sh('alpha', `${t.S} primary r0 && mount /dev/bsr1 /tmp/m`);
     const b1 = (await t.sh('bravo', 'cut -d" " -f1 /tmp/b.sum')).trim();
     const b2 = (await t.sh('alpha', 'sha256sum /tmp/m/b')).split(' ')[0];
