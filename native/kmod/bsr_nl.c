@@ -570,96 +570,68 @@ fail:
 
 static bool bsr_genl_registered;
 
-static void notify_send(struct sk_buff *skb)
+/* A notification buffer, or NULL when there is nobody to tell (family gone, no memory). */
+static struct sk_buff *notify_alloc(void)
 {
-	genlmsg_multicast(&bsr_genl_family, skb, 0, 0, GFP_KERNEL);
+	if (!bsr_genl_registered)
+		return NULL;
+	return genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+}
+
+/* Multicasts a filled notification; drops it when filling failed (err != 0). */
+static void notify_finish(struct sk_buff *skb, int err)
+{
+	if (err)
+		nlmsg_free(skb);
+	else
+		genlmsg_multicast(&bsr_genl_family, skb, 0, 0, GFP_KERNEL);
 }
 
 void bsr_notify_resource(struct bsr_resource *r, int type)
 {
-	struct sk_buff *skb;
+	struct sk_buff *skb = notify_alloc();
 
-	if (!bsr_genl_registered)
-		return;
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		return;
-	if (fill_resource(skb, r, 0, 0, 0, BSR_ADM_RESOURCE_STATE, type)) {
-		nlmsg_free(skb);
-		return;
-	}
-	notify_send(skb);
+	if (skb)
+		notify_finish(skb, fill_resource(skb, r, 0, 0, 0, BSR_ADM_RESOURCE_STATE, type));
 }
 
 void bsr_notify_device(struct bsr_device *d, int type)
 {
-	struct sk_buff *skb;
+	struct sk_buff *skb = notify_alloc();
 
-	if (!bsr_genl_registered)
-		return;
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		return;
-	if (fill_device(skb, d, 0, 0, 0, BSR_ADM_DEVICE_STATE, type)) {
-		nlmsg_free(skb);
-		return;
-	}
-	notify_send(skb);
+	if (skb)
+		notify_finish(skb, fill_device(skb, d, 0, 0, 0, BSR_ADM_DEVICE_STATE, type));
 }
 
 void bsr_notify_connection(struct bsr_conn *c, int type)
 {
-	struct sk_buff *skb;
+	struct sk_buff *skb = notify_alloc();
 
-	if (!bsr_genl_registered)
-		return;
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		return;
-	if (fill_connection(skb, c, 0, 0, 0, BSR_ADM_CONNECTION_STATE, type)) {
-		nlmsg_free(skb);
-		return;
-	}
-	notify_send(skb);
+	if (skb)
+		notify_finish(skb, fill_connection(skb, c, 0, 0, 0, BSR_ADM_CONNECTION_STATE, type));
 }
 
 void bsr_notify_peer_device(struct bsr_peer_device *pd, int type)
 {
-	struct sk_buff *skb;
+	struct sk_buff *skb = notify_alloc();
 
-	if (!bsr_genl_registered)
-		return;
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		return;
-	if (fill_peer_device(skb, pd, 0, 0, 0, BSR_ADM_PEER_DEVICE_STATE, type)) {
-		nlmsg_free(skb);
-		return;
-	}
-	notify_send(skb);
+	if (skb)
+		notify_finish(skb, fill_peer_device(skb, pd, 0, 0, 0, BSR_ADM_PEER_DEVICE_STATE, type));
 }
 
 void bsr_notify_path(struct bsr_conn *c, struct bsr_path *p, int type)
 {
-	struct sk_buff *skb;
+	struct sk_buff *skb = notify_alloc();
 
-	if (!bsr_genl_registered)
-		return;
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		return;
-	if (fill_path(skb, c, p, 0, 0, 0, type)) {
-		nlmsg_free(skb);
-		return;
-	}
-	notify_send(skb);
+	if (skb)
+		notify_finish(skb, fill_path(skb, c, p, 0, 0, 0, type));
 }
 
 void bsr_notify_helper(struct bsr_peer_device *pd, const char *name, int type, u32 status)
 {
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
-	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *skb = notify_alloc();
 	struct bsr_genlmsghdr *h;
 	struct nlattr *nest;
 
@@ -676,17 +648,17 @@ void bsr_notify_helper(struct bsr_peer_device *pd, const char *name, int type, u
 		goto fail;
 	nla_nest_end(skb, nest);
 	genlmsg_end(skb, h);
-	notify_send(skb);
+	notify_finish(skb, 0);
 	return;
 fail:
-	nlmsg_free(skb);
+	notify_finish(skb, -EMSGSIZE);
 }
 
 void bsr_notify_split_brain_event(struct bsr_peer_device *pd)
 {
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
-	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *skb = notify_alloc();
 	struct bsr_genlmsghdr *h;
 
 	if (!skb)
@@ -694,11 +666,11 @@ void bsr_notify_split_brain_event(struct bsr_peer_device *pd)
 	h = msg_start(skb, 0, 0, 0, BSR_ADM_SPLIT_BRAIN, d->minor);
 	if (!h || put_ctx(skb, c->resource, &d->vnr, &c->peer_node_id) ||
 	    put_nh(skb, BSR_NOTIFY_CHANGE)) {
-		nlmsg_free(skb);
+		notify_finish(skb, -EMSGSIZE);
 		return;
 	}
 	genlmsg_end(skb, h);
-	notify_send(skb);
+	notify_finish(skb, 0);
 }
 
 /* ---------------------------------------------------------------- helpers */
