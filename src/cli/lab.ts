@@ -158,8 +158,12 @@ async function main(argv: string[]): Promise<number> {
     .description('run the lab scenarios test/lab/*.lab.ts (those whose file or name contains FILTER)')
     .argument('[filter]')
     .option('--keep', 'leave the lab running afterwards')
-    .action(async (filter: string | undefined, o: { keep?: boolean }) => {
-      const r = await runScenarios({ repoRoot, filter, keep: o.keep ?? false });
+    .option('-j, --jobs <n>', 'scenarios run at the same time, each in its own lab (default BSR_LAB_JOBS or 1)')
+    .action(async (filter: string | undefined, o: { keep?: boolean; jobs?: string }) => {
+      const jobs = o.jobs === undefined ? undefined : Number(o.jobs);
+      if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1))
+        throw new Error(`--jobs ${o.jobs}: a positive integer`);
+      const r = await runScenarios({ repoRoot, filter, keep: o.keep ?? false, jobs });
       exitCode = r.failed > 0 ? 1 : 0;
     });
 

@@ -3,38 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { frame, HEADER, MAGIC0, MAGIC1, T } from './agent-protocol.mjs';
 import type { ExecOptions, ExecResult } from './types.js';
 import { pidAlive, sleep } from './util.js';
 
-const MAGIC0 = 0xb5;
-const MAGIC1 = 0x7a;
-const HEADER = 11;
-const T = {
-  HELLO: 1,
-  START: 2,
-  STDIN: 3,
-  STDIN_EOF: 4,
-  KILL: 5,
-  ACK: 129,
-  STDOUT: 130,
-  STDERR: 131,
-  EXIT: 132,
-  ERROR: 133,
-};
-
 /** How many agent ports each VM has: that many host processes can talk to one node at once. */
 export const AGENT_PORTS = 6;
-
-function frame(type: number, id: number, payload?: Buffer | string): Buffer {
-  const body = payload === undefined ? Buffer.alloc(0) : Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
-  const h = Buffer.alloc(HEADER);
-  h[0] = MAGIC0;
-  h[1] = MAGIC1;
-  h[2] = type;
-  h.writeUInt32BE(id >>> 0, 3);
-  h.writeUInt32BE(body.length, 7);
-  return Buffer.concat([h, body]);
-}
 
 interface Call {
   out: Buffer[];

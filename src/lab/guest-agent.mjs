@@ -2,31 +2,15 @@
 // `up` copies this file to the lab state folder; the guest init starts it with the port names.
 //
 // It serves commands over virtio-serial ports (/dev/vportNpM named agent0..agentN). Each port is
-// one session of one host process; commands of a session are multiplexed by id. Frame format,
-// both directions: magic 0xB5 0x7A, type (u8), id (u32 BE), length (u32 BE), payload.
-// Host -> guest: 1 HELLO (8-byte nonce), 2 START (JSON), 3 STDIN, 4 STDIN_EOF, 5 KILL (JSON signal).
-// Guest -> host: 129 HELLO_ACK (8-byte nonce), 130 STDOUT, 131 STDERR, 132 EXIT (JSON), 133 ERROR (text).
+// one session of one host process; commands of a session are multiplexed by id (frames: agent-protocol.mjs).
 // When the host side of a port disconnects, the session's commands are killed (SIGKILL, process group).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import { frame, HEADER, MAGIC0, MAGIC1, T } from './agent-protocol.mjs';
 
-const MAGIC0 = 0xb5;
-const MAGIC1 = 0x7a;
-const HEADER = 11;
 const MAX_CHUNK = 60 * 1024;
 const HIGH_WATER = 4 * 1024 * 1024;
-
-function frame(type, id, payload) {
-  const body = payload === undefined ? Buffer.alloc(0) : Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
-  const h = Buffer.alloc(HEADER);
-  h[0] = MAGIC0;
-  h[1] = MAGIC1;
-  h[2] = type;
-  h.writeUInt32BE(id >>> 0, 3);
-  h.writeUInt32BE(body.length, 7);
-  return Buffer.concat([h, body]);
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -136,24 +120,24 @@ class Port {
 
   handle(type, id, payload) {
     switch (type) {
-      case 1: // HELLO: a new host process took this port
+      case T.HELLO: // a new host process took this port
         this.endSession();
-        this.send(129, 0, payload);
+        this.send(T.ACK, 0, payload);
         break;
-      case 2:
+      case T.START:
         this.start(id, payload);
         break;
-      case 3: {
+      case T.STDIN: {
         const p = this.procs.get(id);
         if (p?.stdin.writable) p.stdin.write(payload);
         break;
       }
-      case 4: {
+      case T.STDIN_EOF: {
         const p = this.procs.get(id);
         if (p?.stdin.writable) p.stdin.end();
         break;
       }
-      case 5: {
+      case T.KILL: {
         const p = this.procs.get(id);
         let sig = 'SIGKILL';
         try {
@@ -172,7 +156,7 @@ class Port {
     try {
       req = JSON.parse(payload.toString());
     } catch (e) {
-      this.send(133, id, `bad request: ${e.message}`);
+      this.send(T.ERROR, id, `bad request: ${e.message}`);
       return;
     }
     const argv = req.argv ?? ['/bin/sh', '-c', req.sh ?? 'true'];
@@ -185,7 +169,7 @@ class Port {
         detached: true,
       });
     } catch (e) {
-      this.send(133, id, `spawn ${argv[0]}: ${e.message}`);
+      this.send(T.ERROR, id, `spawn ${argv[0]}: ${e.message}`);
       return;
     }
     const session = this.session;
@@ -198,8 +182,8 @@ class Port {
       if (reported || open > 0 || exit === undefined || session !== this.session) return;
       reported = true;
       this.procs.delete(id);
-      if (spawnError) this.send(133, id, spawnError);
-      else this.send(132, id, JSON.stringify(exit));
+      if (spawnError) this.send(T.ERROR, id, spawnError);
+      else this.send(T.EXIT, id, JSON.stringify(exit));
     };
     const pipe = (stream, type) => {
       stream.on('data', (chunk) => {
@@ -216,8 +200,8 @@ class Port {
         finish();
       });
     };
-    pipe(child.stdout, 130);
-    pipe(child.stderr, 131);
+    pipe(child.stdout, T.STDOUT);
+    pipe(child.stderr, T.STDERR);
     child.stdin.on('error', () => {});
     child.on('error', (e) => {
       spawnError = `spawn ${argv[0]}: ${e.message}`;

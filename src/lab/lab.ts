@@ -32,6 +32,8 @@ export interface UpOptions {
   /** Give up when the guests do not answer within this time. Default 120 s. */
   timeoutMs?: number;
   log?: (m: string) => void;
+  /** The state folder (default: labStateDir()); the runner gives each parallel job its own. */
+  stateDir?: string;
 }
 
 const DEFAULT_DISK = '512M';
@@ -294,7 +296,7 @@ export async function labDown(stateDir: string): Promise<string[]> {
 
 /** `up`: setup when needed, stops a running lab, fresh disks, boots every node and waits for them. */
 export async function labUp(opts: UpOptions = {}, repoRoot = findRepoRoot()): Promise<LabImpl> {
-  const stateDir = labStateDir(repoRoot);
+  const stateDir = opts.stateDir ?? labStateDir(repoRoot);
   const log = opts.log ?? (() => {});
   const nodes = nodesOf(opts.nodes ?? 2);
   if (!setupDone()) await setup(stateDir, { log });

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { labDown, labUp } from './lab.js';
 import { labStateDir } from './paths.js';
 import type { Scenario } from './scenario.js';
+import { setup, setupDone } from './setup.js';
 import type { NodeName } from './types.js';
 import { withTimeout } from './util.js';
 import { LabFiles } from './vm.js';
@@ -21,6 +22,8 @@ export interface RunOptions {
   filter?: string;
   /** Leave the last lab running. */
   keep: boolean;
+  /** Scenarios run at the same time, each in its own lab (default BSR_LAB_JOBS or 1). */
+  jobs?: number;
   /** Where scenario files are (default REPO/test/lab). */
   dir?: string;
   out?: (line: string) => void;
@@ -92,82 +95,115 @@ async function kernelTrouble(
   return found;
 }
 
-export async function runScenarios(
-  o: RunOptions,
-): Promise<{ passed: number; failed: number; results: ScenarioResult[] }> {
-  const out = o.out ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const dir = o.dir ?? join(o.repoRoot, 'test', 'lab');
-  const stateDir = labStateDir(o.repoRoot);
-  const files = new LabFiles(stateDir);
-  const bundleDir = join(stateDir, 'scenarios');
-  rmSync(bundleDir, { recursive: true, force: true });
-  mkdirSync(bundleDir, { recursive: true });
+interface Loaded {
+  file: string;
+  name: string;
+  scenario?: Scenario;
+  loadError?: string;
+}
+
+/** Bundles and imports every scenario file; keeps those matching the filter (by file or name). */
+async function loadScenarios(dir: string, bundleDir: string, repoRoot: string, filter?: string): Promise<Loaded[]> {
   const scenarioFiles = existsSync(dir)
     ? readdirSync(dir)
         .filter((f) => f.endsWith('.lab.ts'))
         .sort()
         .map((f) => join(dir, f))
     : [];
-  const results: ScenarioResult[] = [];
-  const esbuild = scenarioFiles.length ? await loadEsbuild(o.repoRoot) : undefined;
+  const esbuild = scenarioFiles.length ? await loadEsbuild(repoRoot) : undefined;
+  const loaded: Loaded[] = [];
   for (const file of scenarioFiles) {
-    const t0 = Date.now();
-    let name = basename(file, '.lab.ts');
-    let scenario: Scenario | undefined;
+    const fileMatches = !filter || basename(file).includes(filter);
     try {
       if (!esbuild) throw new Error('esbuild missing');
       const bundle = await bundleScenario(esbuild, file, bundleDir);
       const mod = (await import(pathToFileURL(bundle).href)) as { default?: Scenario };
-      scenario = mod.default;
+      const scenario = mod.default;
       if (!scenario || typeof scenario.run !== 'function') throw new Error('no default-exported Scenario');
-      name = scenario.name || name;
+      const name = scenario.name || basename(file, '.lab.ts');
+      if (fileMatches || (filter && name.includes(filter))) loaded.push({ file, name, scenario });
     } catch (e) {
-      if (o.filter && !basename(file).includes(o.filter)) continue;
-      const r = { file, name, ok: false, seconds: (Date.now() - t0) / 1000, error: (e as Error).message };
-      results.push(r);
-      out(`FAIL ${name} (${r.seconds.toFixed(1)} s): cannot load ${file}: ${r.error}`);
-      continue;
+      if (fileMatches) loaded.push({ file, name: basename(file, '.lab.ts'), loadError: (e as Error).message });
     }
-    if (o.filter && !basename(file).includes(o.filter) && !name.includes(o.filter)) continue;
-    const s = scenario;
-    let error: string | undefined;
-    const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
+  }
+  return loaded;
+}
+
+/** Boots a fresh lab in `stateDir`, runs one scenario under its time limit, checks the kernel logs. */
+async function runOne(s: Scenario, name: string, repoRoot: string, stateDir: string): Promise<string | undefined> {
+  const files = new LabFiles(stateDir);
+  let error: string | undefined;
+  const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
+  try {
+    log(`booting ${s.nodes} nodes (${s.diskSize ?? '512M'} disks)`);
+    const lab = await labUp(
+      { nodes: s.nodes, diskSize: s.diskSize ?? '512M', loadBsr: s.bsrModule ?? true, stateDir },
+      repoRoot,
+    );
+    lab.logger = log;
+    const limit = (s.timeoutSec ?? 300) * 1000;
     try {
-      log(`booting ${s.nodes} nodes (${s.diskSize ?? '512M'} disks)`);
-      const lab = await labUp(
-        { nodes: s.nodes, diskSize: s.diskSize ?? '512M', loadBsr: s.bsrModule ?? true },
-        o.repoRoot,
-      );
-      lab.logger = log;
-      const limit = (s.timeoutSec ?? 300) * 1000;
-      try {
-        await withTimeout(s.run(lab), limit, `timed out after ${s.timeoutSec ?? 300} s`);
-      } catch (e) {
-        error = (e as Error).stack ?? String(e);
-      }
-      const trouble = await kernelTrouble(lab, files);
-      if (trouble.length) {
-        const msg = `kernel log trouble:\n  ${trouble.slice(0, 20).join('\n  ')}`;
-        error = error ? `${error}\n${msg}` : msg;
-      }
-      lab.close();
+      await withTimeout(s.run(lab), limit, `timed out after ${s.timeoutSec ?? 300} s`);
     } catch (e) {
       error = (e as Error).stack ?? String(e);
     }
-    const seconds = (Date.now() - t0) / 1000;
-    results.push({ file, name, ok: !error, seconds, error });
-    if (error) {
-      out(`FAIL ${name} (${seconds.toFixed(1)} s)`);
-      out(
-        error
-          .split('\n')
-          .map((l) => `    ${l}`)
-          .join('\n'),
-      );
-      out(`    (guest consoles: ${files.runDir}/NODE.console.log)`);
-    } else out(`PASS ${name} (${seconds.toFixed(1)} s)`);
+    const trouble = await kernelTrouble(lab, files);
+    if (trouble.length) {
+      const msg = `kernel log trouble:\n  ${trouble.slice(0, 20).join('\n  ')}`;
+      error = error ? `${error}\n${msg}` : msg;
+    }
+    lab.close();
+  } catch (e) {
+    error = (e as Error).stack ?? String(e);
   }
-  if (!o.keep) await labDown(stateDir);
+  return error;
+}
+
+/**
+ * Runs the scenarios, `jobs` at a time (BSR_LAB_JOBS, default 1): job k > 0 keeps its lab in
+ * STATE/job-k, so parallel labs never share disks, sockets or agents.
+ */
+export async function runScenarios(
+  o: RunOptions,
+): Promise<{ passed: number; failed: number; results: ScenarioResult[] }> {
+  const out = o.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const dir = o.dir ?? join(o.repoRoot, 'test', 'lab');
+  const baseDir = labStateDir(o.repoRoot);
+  const bundleDir = join(baseDir, 'scenarios');
+  rmSync(bundleDir, { recursive: true, force: true });
+  mkdirSync(bundleDir, { recursive: true });
+  const queue = await loadScenarios(dir, bundleDir, o.repoRoot, o.filter);
+  const jobs = Math.max(1, Math.min(o.jobs ?? (Number(process.env.BSR_LAB_JOBS) || 1), queue.length));
+  const stateDirs = Array.from({ length: jobs }, (_, k) => (k === 0 ? baseDir : join(baseDir, `job-${k}`)));
+  if (queue.length && !setupDone()) await setup(baseDir, { log: (m) => process.stderr.write(`lab: ${m}\n`) });
+
+  const results: ScenarioResult[] = [];
+  const report = (r: ScenarioResult, stateDir: string) => {
+    results.push(r);
+    if (!r.error) {
+      out(`PASS ${r.name} (${r.seconds.toFixed(1)} s)`);
+      return;
+    }
+    out(`FAIL ${r.name} (${r.seconds.toFixed(1)} s)`);
+    out(
+      r.error
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n'),
+    );
+    out(`    (guest consoles: ${new LabFiles(stateDir).runDir}/NODE.console.log)`);
+  };
+  const worker = async (stateDir: string) => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const t0 = Date.now();
+      const error = next.scenario
+        ? await runOne(next.scenario, next.name, o.repoRoot, stateDir)
+        : `cannot load ${next.file}: ${next.loadError}`;
+      report({ file: next.file, name: next.name, ok: !error, seconds: (Date.now() - t0) / 1000, error }, stateDir);
+    }
+    if (!o.keep || stateDir !== baseDir) await labDown(stateDir);
+  };
+  await Promise.all(stateDirs.map(worker));
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
   out(`${passed} passed, ${failed} failed`);

@@ -120,6 +120,7 @@ export function makeDisks(f: LabFiles, n: NodeName, size: string, recreate: bool
 export function writeGuestFiles(f: LabFiles, repoRoot: string, state: LabState, n: NodeName, nodeBin: string): void {
   mkdirSync(f.runDir, { recursive: true });
   copyFileSync(join(repoRoot, 'src', 'lab', 'guest-agent.mjs'), join(f.stateDir, 'agent.mjs'));
+  copyFileSync(join(repoRoot, 'src', 'lab', 'agent-protocol.mjs'), join(f.stateDir, 'agent-protocol.mjs'));
   writeFileSync(join(f.stateDir, 'guest-init.sh'), GUEST_INIT);
   const links = linksOf(state.nodes)
     .filter((l) => l.a === n || l.b === n)
