@@ -41,6 +41,8 @@
 
 #define BSR_AL_EXT_SHIFT 22	/* 4 MiB activity log extents */
 #define BSR_BM_BLOCK_SHIFT 12	/* one bitmap bit per 4 KiB */
+/* the largest request: one DATA packet on the wire (bsr_net.h), at most two AL extents */
+#define BSR_MAX_BIO_SIZE (1U << 20)
 #define BSR_AL_EXTENTS_DEFAULT 6001	/* the option table's default */
 #define BSR_AL_EXTENTS_MIN 67
 #define BSR_AL_EXTENTS_MAX 65534

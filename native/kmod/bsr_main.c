@@ -313,10 +313,10 @@ int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int v
 	set_capacity(disk, 0);
 	blk_queue_logical_block_size(disk->queue, 512);
 	/*
-	 * The clones are split again by the lower device's own limits; ours only bound a
-	 * request to at most two activity log extents.
+	 * A write travels to the peers as one packet, which the receiver bounds; the clones
+	 * are split again by the lower device's own limits.
 	 */
-	blk_queue_max_hw_sectors(disk->queue, 1U << (BSR_AL_EXT_SHIFT - 9));
+	blk_queue_max_hw_sectors(disk->queue, BSR_MAX_BIO_SIZE >> 9);
 	blk_queue_max_segments(disk->queue, USHRT_MAX);
 	blk_queue_max_segment_size(disk->queue, UINT_MAX);
 	blk_queue_write_cache(disk->queue, true, true);

@@ -134,7 +134,7 @@ struct p_sync_start {
 } __packed;
 
 #define BSR_AUTH_CHALLENGE_LEN 64
-#define BSR_MAX_DATA_SIZE (1U << 20)
+#define BSR_MAX_DATA_SIZE BSR_MAX_BIO_SIZE
 #define BSR_RS_MAX_SIZE (128U << 10)
 #define BSR_RS_MAX_BLOCKS (BSR_RS_MAX_SIZE >> BSR_BM_BLOCK_SHIFT)
 
@@ -269,6 +269,8 @@ struct bsr_pd_net {
 };
 
 /* bsr_transport.c */
+bool bsr_send_retry(int rv);
+int bsr_send_failed(struct socket *sock, int rv);
 int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int flags);
 int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout);
 int bsr_send_packet(struct bsr_conn *c, bool meta, enum bsr_packet cmd, u16 vnr,

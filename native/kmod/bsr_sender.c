@@ -75,10 +75,10 @@ static int send_bio_payload(struct socket *sock, struct bio *bio)
 		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bv, 1, bv.bv_len);
 		while (msg_data_left(&msg)) {
 			rv = sock_sendmsg(sock, &msg);
-			if (rv == -EAGAIN || rv == -EINTR)
+			if (bsr_send_retry(rv))
 				continue;
 			if (rv <= 0) {
-				rv = rv ? rv : -EPIPE;
+				rv = bsr_send_failed(sock, rv);
 				goto out;
 			}
 		}
@@ -218,9 +218,14 @@ void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *
 	struct bsr_peer_device *pd;
 
 	list_for_each_entry(pd, &d->peer_devices, dev_list) {
+		/*
+		 * A connection that is failing is not in the slot mask until its teardown
+		 * ran: the write must still be marked for that peer.
+		 */
 		if (!pd->net || !pd->connection->net || !READ_ONCE(pd->connection->net->net_ok))
-			continue;	/* bits set through the slot mask or at teardown */
-		send_one(pd, req, bio);
+			set_oos(pd, bio);
+		else
+			send_one(pd, req, bio);
 	}
 }
 

@@ -18,6 +18,32 @@
 
 #include "bsr_net.h"
 
+/*
+ * Whether a send that returned rv should be retried. Writes are sent from the submitting
+ * process, which may have a signal pending: then the socket's memory wait returns at once,
+ * so back off a tick instead of spinning. Giving up mid-packet would break the framing.
+ */
+bool bsr_send_retry(int rv)
+{
+	if (rv != -EAGAIN && rv != -EINTR && rv != -ERESTARTSYS)
+		return false;
+	if (bsr_should_stop())
+		return false;
+	if (signal_pending(current))
+		schedule_timeout_uninterruptible(1);
+	return true;
+}
+
+/*
+ * A send that failed may have left part of a packet on the stream: shut the socket down so
+ * that nothing else is appended and the peer sees the end of the stream, not garbage.
+ */
+int bsr_send_failed(struct socket *sock, int rv)
+{
+	kernel_sock_shutdown(sock, SHUT_RDWR);
+	return rv < 0 ? rv : -EPIPE;
+}
+
 int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int flags)
 {
 	struct kvec iov = { .iov_base = (void *)buf, .iov_len = len };
@@ -27,13 +53,8 @@ int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int
 
 	while (len) {
 		rv = kernel_sendmsg(sock, &msg, &iov, 1, len);
-		if (rv == -EAGAIN || rv == -EINTR) {
-			if (signal_pending(current) || bsr_should_stop()) {
-				rv = -EINTR;
-				break;
-			}
+		if (bsr_send_retry(rv))
 			continue;
-		}
 		if (rv <= 0)
 			break;
 		sent += rv;
@@ -43,7 +64,7 @@ int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int
 	}
 	memalloc_noio_restore(noio);
 	if (len)
-		return rv < 0 ? rv : -EPIPE;
+		return bsr_send_failed(sock, rv);
 	return sent;
 }
 
