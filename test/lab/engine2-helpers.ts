@@ -93,6 +93,15 @@ ${S} connect r0 ${ID[p]}`,
     );
   }
 
+  /** Fails when a node's kernel log shows a dropped connection (where the scenario expects none). */
+  async function assertNoConnectionLoss() {
+    for (const n of NODES) {
+      const log = (await lab.dmesg(n)).split('\n').filter((l) => l.includes('bsr: '));
+      const lost = log.some((l) => /connection lost|PingAck|did not complete|unexpected packet|bad packet/.test(l));
+      assert(!lost, `${n} lost the connection:\n${log.slice(-40).join('\n')}`);
+    }
+  }
+
   async function downAll() {
     for (const n of NODES) await down(n);
     for (const n of NODES) {
@@ -114,7 +123,8 @@ ${S} connect r0 ${ID[p]}`,
   async function write(n: NodeName, offMiB: number, lenMiB: number): Promise<string> {
     const out = await sh(
       n,
-      `head -c ${lenMiB * 1048576} /dev/urandom > /tmp/w && dd if=/tmp/w of=/dev/bsr1 bs=1M seek=${offMiB} oflag=direct status=none && sha256sum < /tmp/w`,
+      // 4 MiB direct writes: bigger than one DATA packet, so the block layer must split them
+      `head -c ${lenMiB * 1048576} /dev/urandom > /tmp/w && dd if=/tmp/w of=/dev/bsr1 bs=4M seek=${offMiB * 1048576} oflag=direct,seek_bytes status=none && sha256sum < /tmp/w`,
     );
     return out.split(' ')[0];
   }
@@ -141,5 +151,6 @@ ${S} connect r0 ${ID[p]}`,
     down,
     downAll,
     checkDmesg,
+    assertNoConnectionLoss,
   };
 }

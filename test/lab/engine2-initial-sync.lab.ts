@@ -30,6 +30,7 @@ export default scenario({
     const whole = [await t.sum('alpha', '/dev/bsr1', 0, 120), await t.sum('bravo', '/dev/vda', 0, 120)];
     assert(whole[0] === whole[1], 'the first 120 MiB are identical');
     lab.log((await t.status('alpha')).trim());
+    await t.assertNoConnectionLoss();
     await t.downAll();
   },
 });
