@@ -64,6 +64,8 @@ export interface RawConnection {
   name?: string;
   /** Only in `bsrsetup show` output, where the peer has no host section. */
   peerNodeId?: number;
+  /** Only in `bsrsetup show` output: `_is_standalone;` (the connection is not trying to connect). */
+  standalone?: boolean;
   loc: Loc;
   hosts: RawConnectionHost[];
   paths: { loc: Loc; hosts: RawConnectionHost[] }[];

@@ -12,6 +12,8 @@ export interface LocalPeer {
   paths: { local: Address; remote: Address }[];
   net: OptionMap;
   peerDevice: Map<number, OptionMap>;
+  /** Running state only: the connection is StandAlone (`bsradm adjust` connects it). */
+  standalone?: boolean;
 }
 
 export interface LocalResource {

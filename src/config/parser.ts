@@ -385,7 +385,13 @@ function parseConnection(cursor: Cursor, keyword: Token): RawConnection {
     where,
     statements(cursor, where, {
       ...(cursor.showMode
-        ? { _peer_node_id: (k: Token) => (connection.peerNodeId = singleInteger(cursor, k, 0, 31)) }
+        ? {
+            _peer_node_id: (k: Token) => (connection.peerNodeId = singleInteger(cursor, k, 0, 31)),
+            _is_standalone: (k: Token) => {
+              if (cursor.valuesToSemicolon(k.text).length) cursor.fail(k, `${k.text}: takes no value`);
+              connection.standalone = true;
+            },
+          }
         : {}),
       host: (hostKeyword) => connection.hosts.push(parseConnectionHost(cursor, hostKeyword)),
       path: (pathKeyword) => {

@@ -14,6 +14,7 @@ function showPeer(raw: RawConnection): LocalPeer {
   const volumes = new Map<number, OptionEntry[]>(raw.volumes.map((v) => [v.number, v.peerDevice]));
   return {
     nodeId: raw.peerNodeId,
+    standalone: raw.standalone === true,
     name: typeof name === 'string' ? name : `peer-${raw.peerNodeId}`,
     paths: raw.paths.flatMap((path) => {
       const local = path.hosts.find((h) => h.name === THIS_HOST)?.address;

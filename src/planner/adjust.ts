@@ -145,6 +145,7 @@ function adjustResource(wanted: LocalResource, running: LocalResource): Step[] {
     const old = running.peers.find((p) => p.nodeId === peer.nodeId);
     if (old) {
       adjustPeer(wanted, peer, old, steps);
+      if (old.standalone) steps.connect.push(connectStep(wanted, peer));
       continue;
     }
     steps.create.push(...newPeerSteps(wanted, peer));

@@ -10,7 +10,7 @@ import {
   optionsOfSet,
 } from '../config/options.js';
 import type { SetValues } from '../netlink/attrs.js';
-import { connectionName, pathAddresses } from './fields.js';
+import { connectionName, connectionState, pathAddresses } from './fields.js';
 import type { ConnectionNode, ResourceNode } from './model.js';
 
 export interface ShowOptions {
@@ -99,6 +99,7 @@ function addressText(text: string): string {
 function writeConnection(w: Writer, c: ConnectionNode, opts: ShowOptions) {
   w.block('connection', () => {
     w.line(`_peer_node_id ${c.peerNodeId};`);
+    if (connectionState(c.obj) === 'StandAlone') w.line('_is_standalone;');
     for (const p of c.paths.map(pathAddresses)) {
       w.block('path', () => {
         w.line(`_this_host ${addressText(p.local)};`);

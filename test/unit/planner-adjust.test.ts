@@ -65,6 +65,16 @@ describe('adjust', () => {
     expect(adjust(`${R0}}`, R0_RUNNING)).toEqual([]);
   });
 
+  it('connects a StandAlone peer (after disconnect or a split brain)', () => {
+    const running = R0_RUNNING.replace('_peer_node_id 1;', '_peer_node_id 1;\n    _is_standalone;');
+    expect(adjust(`${R0}}`, running)).toEqual(['bsrsetup connect r0 1']);
+  });
+
+  it('refuses a value after _is_standalone', () => {
+    const running = R0_RUNNING.replace('_peer_node_id 1;', '_peer_node_id 1;\n    _is_standalone yes;');
+    expect(() => adjust(`${R0}}`, running)).toThrow(/_is_standalone: takes no value/);
+  });
+
   it('explicit defaults in the running state are no difference', () => {
     const running = R0_RUNNING.replace('protocol C;', 'protocol C;\n      ko-count 5;\n      timeout 60;');
     expect(adjust(`${R0}}`, running)).toEqual([]);

@@ -310,6 +310,15 @@ describe('show', () => {
     }
   });
 
+  it('marks a StandAlone connection, which adjust then connects', () => {
+    const standalone = buildTree([resource(), device(), connection('StandAlone'), peerDevice('Off', 'DUnknown')]);
+    const text = formatShow(standalone);
+    expect(text).toContain('        _peer_node_id 1;\n        _is_standalone;\n');
+    expect(parseRunningState(text, 'show', 'alpha')[0].peers[0].standalone).toBe(true);
+    expect(formatShow(tree())).not.toContain('_is_standalone');
+    expect(parseRunningState(formatShow(tree()), 'show', 'alpha')[0].peers[0].standalone).toBe(false);
+  });
+
   it('writes external meta data and diskless volumes', () => {
     const ext = obj(C.GET_DEVICES, 2, {
       CFG_CONTEXT: ctx(undefined, 1),
