@@ -59,7 +59,7 @@ export default scenario({
 ${S} new-resource r0 ${ID[n]}
 ${S} new-minor r0 1 0
 ${S} new-minor r0 2 1
-${S} new-peer r0 ${ID[p]} --_name=${p} --ping-int=10 --ping-timeout=50 --connect-int=2
+${S} new-peer r0 ${ID[p]} --_name=${p} --ping-int=30 --ping-timeout=100 --connect-int=2
 ${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789
 ${S} attach 1 /dev/vda /dev/vda internal
 ${S} attach 2 /dev/vdb /dev/vdb internal
