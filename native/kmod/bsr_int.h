@@ -277,6 +277,7 @@ void bsr_delete_connection(struct bsr_conn *c);
 struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_conn *c);
 void bsr_free_peer_device(struct bsr_peer_device *pd);
 void bsr_opts_free(struct bsr_opts *o);
+void bsr_opts_replace(struct bsr_opts *o, struct nlattr *blob, int len);
 bool bsr_opt_u8(const struct bsr_opts *o, int type, bool dflt);
 u32 bsr_opt_u32(const struct bsr_opts *o, int type, u32 dflt);
 u64 bsr_opt_u64(const struct bsr_opts *o, int type, u64 dflt);

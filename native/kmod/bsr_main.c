@@ -25,11 +25,28 @@ MODULE_PARM_DESC(major, "block major: 147 by default (a dynamic one when taken),
 
 /* ---------------------------------------------------------------- options */
 
+/*
+ * Configuration requests replace option sets while the network and resync threads read
+ * them: readers copy a value out under this lock, a replaced set is freed after the swap.
+ */
+static DEFINE_SPINLOCK(bsr_opts_lock);
+
+void bsr_opts_replace(struct bsr_opts *o, struct nlattr *blob, int len)
+{
+	struct nlattr *old;
+	unsigned long flags;
+
+	spin_lock_irqsave(&bsr_opts_lock, flags);
+	old = o->blob;
+	o->blob = blob;
+	o->len = len;
+	spin_unlock_irqrestore(&bsr_opts_lock, flags);
+	kfree(old);
+}
+
 void bsr_opts_free(struct bsr_opts *o)
 {
-	kfree(o->blob);
-	o->blob = NULL;
-	o->len = 0;
+	bsr_opts_replace(o, NULL, 0);
 }
 
 static const struct nlattr *bsr_opt_find(const struct bsr_opts *o, int type)
@@ -39,27 +56,43 @@ static const struct nlattr *bsr_opt_find(const struct bsr_opts *o, int type)
 	return nla_find(o->blob, o->len, type);
 }
 
+static bool bsr_opt_copy(const struct bsr_opts *o, int type, void *val, int size)
+{
+	const struct nlattr *a;
+	unsigned long flags;
+	bool found;
+
+	spin_lock_irqsave(&bsr_opts_lock, flags);
+	a = bsr_opt_find(o, type);
+	found = a && nla_len(a) >= size;
+	if (found)
+		memcpy(val, nla_data(a), size);
+	spin_unlock_irqrestore(&bsr_opts_lock, flags);
+	return found;
+}
+
 bool bsr_opt_u8(const struct bsr_opts *o, int type, bool dflt)
 {
-	const struct nlattr *a = bsr_opt_find(o, type);
+	u8 v;
 
-	return a ? nla_get_u8(a) != 0 : dflt;
+	return bsr_opt_copy(o, type, &v, sizeof(v)) ? v != 0 : dflt;
 }
 
 u32 bsr_opt_u32(const struct bsr_opts *o, int type, u32 dflt)
 {
-	const struct nlattr *a = bsr_opt_find(o, type);
+	u32 v;
 
-	return a ? nla_get_u32(a) : dflt;
+	return bsr_opt_copy(o, type, &v, sizeof(v)) ? v : dflt;
 }
 
 u64 bsr_opt_u64(const struct bsr_opts *o, int type, u64 dflt)
 {
-	const struct nlattr *a = bsr_opt_find(o, type);
+	u64 v;
 
-	return a ? nla_get_u64(a) : dflt;
+	return bsr_opt_copy(o, type, &v, sizeof(v)) ? v : dflt;
 }
 
+/* Configuration context only: the string lives as long as the set is not replaced. */
 const char *bsr_opt_str(const struct bsr_opts *o, int type)
 {
 	const struct nlattr *a = bsr_opt_find(o, type);

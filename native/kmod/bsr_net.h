@@ -135,7 +135,7 @@ struct p_sync_start {
 
 #define BSR_AUTH_CHALLENGE_LEN 64
 #define BSR_MAX_DATA_SIZE BSR_MAX_BIO_SIZE
-#define BSR_RS_MAX_SIZE (128U << 10)
+#define BSR_RS_MAX_SIZE BSR_MAX_DATA_SIZE	/* as DATA: fewer, larger resync I/Os */
 #define BSR_RS_MAX_BLOCKS (BSR_RS_MAX_SIZE >> BSR_BM_BLOCK_SHIFT)
 
 /* ------------------------------------------------------------------ objects */
@@ -257,9 +257,8 @@ struct bsr_pd_net {
 	unsigned long *app_written;	/* SyncTarget: blocks the peer's writes replaced */
 	u64 app_bits;
 	unsigned long rs_tick_start;
-	u64 rs_budget_left;
-	u32 rs_plan;			/* controller: sectors planned per tick */
-	u64 rs_ctl_last_inflight;
+	u64 rs_budget_left;		/* sectors the controller still allows in this tick */
+	u64 rs_acked_mark;		/* rs_total - left at the start of this tick */
 	bool resync_susp_peer;
 
 	atomic64_t sent_sect;
@@ -326,6 +325,7 @@ int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
 void bsr_resync_finished_target(struct bsr_peer_device *pd);
 void bsr_rs_got_ack(struct bsr_peer_device *pd, sector_t sector, u32 size, bool ok);
 void bsr_resync_stop(struct bsr_conn *c);
+void bsr_rs_progress(struct bsr_peer_device *pd);
 bool bsr_pd_syncing(struct bsr_peer_device *pd);
 void bsr_pd_stats(struct bsr_peer_device *pd, u64 *rs_total, u64 *rs_done, u64 *dbdt,
 		  u64 *eta);

@@ -248,9 +248,7 @@ static int opts_merge(struct bsr_opts *o, const struct nlattr *nest, int maxtype
 		memcpy(nla_data(dst), nla_data(src[i]), nla_len(src[i]));
 		off += nla_total_size(nla_len(src[i]));
 	}
-	kfree(o->blob);
-	o->blob = blob;
-	o->len = len;
+	bsr_opts_replace(o, blob, len);
 	return 0;
 }
 
@@ -533,7 +531,8 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 	if (!nest || nla_put_u32(skb, T_PEER_DEVICE_INFO_PEER_REPL_STATE, pd->repl_state) ||
 	    nla_put_u32(skb, T_PEER_DEVICE_INFO_PEER_DISK_STATE, pd->peer_disk_state) ||
 	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_USER, pd->resync_susp_user) ||
-	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_PEER, 0) ||
+	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_PEER,
+		       pd->net && pd->net->resync_susp_peer) ||
 	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_DEPENDENCY, 0))
 		goto fail;
 	nla_nest_end(skb, nest);

@@ -216,6 +216,9 @@ static bool per_volume(enum bsr_packet cmd)
 	case P_BECOME_SYNC_SOURCE:
 	case P_RS_WRITE_ACK:
 	case P_NEG_RS_DREPLY:
+	case P_RECV_ACK:	/* block acks name the volume of the write */
+	case P_WRITE_ACK:
+	case P_NEG_ACK:
 		return true;
 	default:
 		return false;
@@ -264,6 +267,7 @@ static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool ma
 			return -EPROTO;
 		}
 	} else if (p->vnr) {
+		bsr_warn("%s: packet %u names volume %u\n", c->net->thread_tag, p->cmd, p->vnr);
 		return -EPROTO;
 	}
 	switch (p->cmd) {
@@ -689,7 +693,7 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 		};
 
 		free_peer_req(pr);
-		return bsr_send_packet(c, true, P_NEG_ACK, 0, &a, sizeof(a));
+		return bsr_send_packet(c, true, P_NEG_ACK, d->vnr, &a, sizeof(a));
 	}
 	bsr_mark_app_written(pd, sector, size);
 
@@ -707,7 +711,7 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 			.blksize = cpu_to_be32(size), .seq_num = p->u.data.seq_num,
 		};
 
-		bsr_send_packet(c, true, P_RECV_ACK, 0, &a, sizeof(a));
+		bsr_send_packet(c, true, P_RECV_ACK, d->vnr, &a, sizeof(a));
 	}
 	if (d->disk_flushes) {
 		if (flags & DP_FLUSH)
@@ -761,6 +765,7 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 		free_peer_req(pr);
 		return -EIO;
 	}
+	bsr_rs_progress(pd);
 	wait_event(n->ee_wait, !overlaps_active(n, sector, size));
 	atomic_set(&pr->pending_bios, 1);
 	spin_lock_irq(&n->lock);
@@ -1003,6 +1008,8 @@ static int meta_thread(void *arg)
 		ping_int = 1;
 	if (!ping_timeo)
 		ping_timeo = 1;
+	/* acks and pings must not wait behind the bulk work of a busy node (as DRBD's asender) */
+	sched_set_fifo_low(current);
 	s->sk->sk_rcvtimeo = ping_int * HZ;
 	while (!kthread_should_stop()) {
 		rv = recv_pkt(c, s, &p, true);

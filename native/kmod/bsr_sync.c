@@ -29,6 +29,8 @@
 
 #define TICK (HZ / 10)
 #define RS_MAX_READS 64
+/* sectors read, sent and not yet acknowledged: bounds the memory both sides use */
+#define RS_MAX_IN_FLIGHT (16U << 11)
 
 static void history_add(struct bsr_md *md, u64 uuid)
 {
@@ -366,7 +368,9 @@ static void begin_resync(struct bsr_peer_device *pd)
 	p->rs_mark_time = jiffies;
 	p->rs_mark_left = p->rs_total;
 	p->rs_dbdt_kib = 0;
-	p->rs_plan = 0;
+	p->rs_acked_mark = 0;
+	p->rs_budget_left = 0;
+	p->rs_tick_start = jiffies - TICK;
 	if (source)
 		pd->repl_state = paused ? BSR_REPLICATION_PAUSEDSYNCS : BSR_REPLICATION_SYNCSOURCE;
 	else
@@ -608,23 +612,28 @@ static u32 rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
 		req = min_tick;
 	if (max_tick && req > (s64)max_tick)
 		req = max_tick;
-	if (req < 8)
-		req = 8;
-	pd->net->rs_plan = (u32)req;
-	return (u32)req;
+	return max_t(s64, req, 8);
 }
 
-static void rs_update_rate(struct bsr_peer_device *pd, u64 left)
+/*
+ * Both sides, ldev held, about once a second while a resync runs: the rate mark (dbdt,
+ * eta) and a progress event, so that events2 shows done: and the eta moving.
+ */
+void bsr_rs_progress(struct bsr_peer_device *pd)
 {
 	struct bsr_pd_net *p = pd->net;
 	unsigned long dt = jiffies - p->rs_mark_time;
+	int slot = bsr_pd_slot(pd);
+	u64 left;
 
-	if (dt < HZ)
+	if (dt < HZ || slot < 0)
 		return;
+	left = pd->device->ldev->bm.weight[slot] << 3;
 	if (p->rs_mark_left >= left)
 		p->rs_dbdt_kib = (p->rs_mark_left - left) / 2 * HZ / dt;
 	p->rs_mark_left = left;
 	p->rs_mark_time = jiffies;
+	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 }
 
 static void finish_source(struct bsr_peer_device *pd)
@@ -652,14 +661,14 @@ static void finish_source(struct bsr_peer_device *pd)
 }
 
 /* One tick for one volume; false once there is nothing left to do for it. */
-static bool resync_tick(struct bsr_peer_device *pd, u64 *acked_mark)
+static bool resync_tick(struct bsr_peer_device *pd)
 {
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
 	struct bsr_pd_net *p = pd->net;
 	struct bsr_bitmap *bm = &d->ldev->bm;
 	int slot = bsr_pd_slot(pd);
-	u64 left, acked, budget;
+	u64 left, budget;
 	LIST_HEAD(done);
 	struct bsr_rs_req *rq, *t;
 
@@ -682,21 +691,28 @@ static bool resync_tick(struct bsr_peer_device *pd, u64 *acked_mark)
 	if (pd->repl_state != BSR_REPLICATION_SYNCSOURCE)
 		return pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS;
 	left = bm->weight[slot] << 3;
-	rs_update_rate(pd, left);
+	bsr_rs_progress(pd);
 	if (!left && !atomic64_read(&c->net->rs_in_flight) && !atomic_read(&p->pending)) {
 		finish_source(pd);
 		return false;
 	}
 	if (time_after_eq(jiffies, p->rs_tick_start + TICK)) {
-		acked = p->rs_total - left;
-		p->rs_budget_left = rs_budget(pd, acked > *acked_mark ? acked - *acked_mark : 0);
-		*acked_mark = acked;
-		p->rs_tick_start = jiffies;
+		u64 acked = p->rs_total - left;
+
+		/* a late wake-up must not stretch the tick (and lower the rate) */
+		p->rs_tick_start = time_after(jiffies, p->rs_tick_start + 2 * TICK) ?
+				   jiffies : p->rs_tick_start + TICK;
+		/* less than a block left over from the last tick is carried, nothing more */
+		p->rs_budget_left = min_t(u64, p->rs_budget_left, 7) +
+				    rs_budget(pd, acked - min(acked, p->rs_acked_mark));
+		p->rs_acked_mark = acked;
 	}
 	budget = p->rs_budget_left;
-	while (budget > 0 && !kthread_should_stop() && atomic_read(&p->pending) < RS_MAX_READS) {
+	while (budget >= 8 && !kthread_should_stop() && atomic_read(&p->pending) < RS_MAX_READS &&
+	       atomic64_read(&c->net->rs_in_flight) < RS_MAX_IN_FLIGHT) {
 		u64 bit = bsr_bm_find_next(bm, slot, p->rs_cursor);
-		unsigned int blocks = 1;
+		/* no request larger than the budget: a low rate must not be overshot */
+		unsigned int blocks = 1, max = min_t(u64, BSR_RS_MAX_BLOCKS, budget >> 3);
 
 		if (bit >= bm->bits) {
 			/* one pass done: start over once the acks are in */
@@ -704,13 +720,12 @@ static bool resync_tick(struct bsr_peer_device *pd, u64 *acked_mark)
 				p->rs_cursor = 0;
 			break;
 		}
-		while (blocks < BSR_RS_MAX_BLOCKS && bit + blocks < bm->bits &&
-		       bsr_bm_test(bm, slot, bit + blocks))
+		while (blocks < max && bit + blocks < bm->bits && bsr_bm_test(bm, slot, bit + blocks))
 			blocks++;
 		if (issue_read(pd, bit, blocks))
 			break;
 		p->rs_cursor = bit + blocks;
-		budget = budget > (u64)blocks << 3 ? budget - ((u64)blocks << 3) : 0;
+		budget -= (u64)blocks << 3;
 	}
 	p->rs_budget_left = budget;
 	return true;
@@ -720,12 +735,10 @@ static int resync_thread(void *arg)
 {
 	struct bsr_conn *c = arg;
 	struct bsr_net *n = c->net;
-	u64 marks[8] = { 0 };
 
 	while (!kthread_should_stop()) {
 		struct bsr_peer_device *pd;
 		bool any = false;
-		int i = 0;
 
 		list_for_each_entry(pd, &c->peer_devices, conn_list) {
 			struct bsr_device *d = pd->device;
@@ -736,9 +749,8 @@ static int resync_thread(void *arg)
 			    (pd->repl_state == BSR_REPLICATION_SYNCSOURCE ||
 			     pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS ||
 			     atomic_read(&pd->net->pending)))
-				any |= resync_tick(pd, &marks[i & 7]);
+				any |= resync_tick(pd);
 			bsr_put_ldev(d);
-			i++;
 		}
 		if (!any && !READ_ONCE(n->net_ok))
 			break;

@@ -203,7 +203,7 @@ static void set_timeouts(struct socket *s, long rcv, long snd)
 }
 
 static int connect_one(struct bsr_conn *c, struct bsr_path *p, enum bsr_packet first,
-		       struct socket **out)
+		       long timeout, struct socket **out)
 {
 	u8 local[sizeof(struct sockaddr_in6)];
 	struct socket *s;
@@ -218,10 +218,19 @@ static int connect_one(struct bsr_conn *c, struct bsr_path *p, enum bsr_packet f
 		((struct sockaddr_in6 *)local)->sin6_port = 0;
 	else
 		((struct sockaddr_in *)local)->sin_port = 0;
-	set_timeouts(s, 5 * HZ, 5 * HZ);
+	set_timeouts(s, 5 * HZ, timeout);
 	rv = kernel_bind(s, (struct sockaddr *)local, p->my_len);
 	if (!rv)
 		rv = kernel_connect(s, (struct sockaddr *)p->peer_addr, p->peer_len, 0);
+	/*
+	 * No answer within the time (the peer is unreachable): try again at once, with a
+	 * fresh SYN, instead of waiting out the SYN retransmission backoff and connect-int;
+	 * a restored link is then noticed within about a second.
+	 */
+	if (rv == -EINPROGRESS || rv == -ETIMEDOUT)
+		rv = -EAGAIN;
+	else if (!rv)
+		s->sk->sk_sndtimeo = 5 * HZ;
 	if (!rv) {
 		sock_setup(c, s, first == P_INITIAL_META);
 		rv = bsr_send_packet_locked(s, first, 0, NULL, 0, 0);
@@ -330,6 +339,32 @@ static int accept_both(struct bsr_conn *c, struct bsr_path *p, long timeout)
 	return 0;
 }
 
+static void release_socks(struct bsr_net *n, bool listener)
+{
+	struct socket *d, *m, *l = NULL;
+
+	mutex_lock(&n->data_mutex);
+	mutex_lock(&n->meta_mutex);
+	mutex_lock(&n->sock_mutex);
+	d = n->data_sock;
+	m = n->meta_sock;
+	n->data_sock = NULL;
+	n->meta_sock = NULL;
+	if (listener) {
+		l = n->listen_sock;
+		n->listen_sock = NULL;
+	}
+	mutex_unlock(&n->sock_mutex);
+	mutex_unlock(&n->meta_mutex);
+	mutex_unlock(&n->data_mutex);
+	if (d)
+		sock_release(d);
+	if (m)
+		sock_release(m);
+	if (l)
+		sock_release(l);
+}
+
 int bsr_establish(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
@@ -347,9 +382,9 @@ int bsr_establish(struct bsr_conn *c)
 	if (c->resource->node_id < c->peer_node_id) {
 		struct socket *ds = NULL, *ms = NULL;
 
-		rv = connect_one(c, p, P_INITIAL_DATA, &ds);
+		rv = connect_one(c, p, P_INITIAL_DATA, min(cint, (long)HZ), &ds);
 		if (!rv)
-			rv = connect_one(c, p, P_INITIAL_META, &ms);
+			rv = connect_one(c, p, P_INITIAL_META, 5 * HZ, &ms);
 		if (rv) {
 			if (ds)
 				sock_release(ds);
@@ -367,7 +402,8 @@ int bsr_establish(struct bsr_conn *c)
 		return rv;
 	rv = accept_both(c, p, cint);
 	if (rv) {
-		bsr_sock_release_all(n);
+		/* between rounds keep listening: a peer connecting meanwhile is not refused */
+		release_socks(n, rv != -EAGAIN);
 		return rv;
 	}
 	/* the listener stays open only while connecting */
@@ -394,26 +430,7 @@ void bsr_sock_shutdown(struct bsr_net *n)
 
 void bsr_sock_release_all(struct bsr_net *n)
 {
-	struct socket *d, *m, *l;
-
-	mutex_lock(&n->data_mutex);
-	mutex_lock(&n->meta_mutex);
-	mutex_lock(&n->sock_mutex);
-	d = n->data_sock;
-	m = n->meta_sock;
-	l = n->listen_sock;
-	n->data_sock = NULL;
-	n->meta_sock = NULL;
-	n->listen_sock = NULL;
-	mutex_unlock(&n->sock_mutex);
-	mutex_unlock(&n->meta_mutex);
-	mutex_unlock(&n->data_mutex);
-	if (d)
-		sock_release(d);
-	if (m)
-		sock_release(m);
-	if (l)
-		sock_release(l);
+	release_socks(n, true);
 }
 
 /* ------------------------------------------------------------------ CRAM-HMAC */
