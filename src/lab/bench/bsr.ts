@@ -66,23 +66,24 @@ export class BsrEngine implements BenchEngine {
     await lab.sh(ctx.primary, `${this.tools(lab).S} primary bench --force`);
   }
 
+  /**
+   * Waits in the guests with bsrsetup's own wait commands (they watch the kernel state in one
+   * process): polling `status` from the host would start a node process for every look, which
+   * under TCG costs about a second each and would be counted as resync time.
+   */
   async waitSynced(lab: Lab, ctx: BenchContext): Promise<void> {
-    for (const n of [ctx.primary, ctx.secondary]) {
-      await lab.waitFor(
-        `${n} connected and UpToDate`,
-        async () => {
-          const st = await lab.sh(n, `${this.tools(lab).S} status bench -v`);
-          return (
-            /connection:Connected/.test(st) &&
-            /replication:Established/.test(st) &&
-            /peer-disk:UpToDate/.test(st) &&
-            /(^|\s)disk:UpToDate/.test(st)
-          );
-        },
-        600_000,
-        200,
-      );
-    }
+    const { S } = this.tools(lab);
+    const script = [
+      'for i in $(seq 300); do',
+      `  ${S} wait-connect-resource bench --wait-timeout=600 && ${S} wait-sync-resource bench --wait-timeout=600 &&`,
+      `  ${S} status bench -v > /tmp/bench.status &&`,
+      '  grep -q "connection:Connected" /tmp/bench.status && grep -q "replication:Established" /tmp/bench.status &&',
+      '  grep -q "peer-disk:UpToDate" /tmp/bench.status && grep -Eq "(^|[[:space:]])disk:UpToDate" /tmp/bench.status && exit 0',
+      '  sleep 0.2',
+      'done',
+      'cat /tmp/bench.status; exit 1',
+    ].join('\n');
+    await Promise.all([ctx.primary, ctx.secondary].map((n) => lab.sh(n, script)));
   }
 
   async setProtocol(lab: Lab, ctx: BenchContext, protocol: 'A' | 'C'): Promise<void> {
