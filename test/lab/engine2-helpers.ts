@@ -1,5 +1,6 @@
 // Shared steps of the engine part 2 scenarios: a two-node resource r0 (minor 1, volume 0) on
 // /dev/vda of alpha (node-id 0) and bravo (node-id 1), driven through bsrsetup/bsrmeta.
+import { waitConnectedScript, waitUpToDateScript } from '../../src/lab/bsr-wait.js';
 import type { Lab, NodeName } from '../../src/lab/scenario.js';
 
 export const NODES: readonly NodeName[] = ['alpha', 'bravo'];
@@ -51,28 +52,13 @@ ${S} connect r0 ${ID[p]}`,
   }
 
   async function waitConnected(timeoutMs = 60_000) {
-    for (const n of NODES) {
-      await lab.waitFor(`${n} connected`, async () => /connection:Connected/.test(await status(n)), timeoutMs, 300);
-    }
+    const script = waitConnectedScript(S, 'r0', Math.ceil(timeoutMs / 1000));
+    await Promise.all(NODES.map((n) => lab.sh(n, script)));
   }
 
   async function waitSynced(timeoutMs = 180_000) {
-    for (const n of NODES) {
-      await lab.waitFor(
-        `${n} in sync`,
-        async () => {
-          const st = await status(n);
-          return /connection:Connected/.test(st) &&
-            /replication:Established/.test(st) &&
-            /peer-disk:UpToDate/.test(st) &&
-            /(^|\s)disk:UpToDate/.test(st)
-            ? st
-            : undefined;
-        },
-        timeoutMs,
-        500,
-      );
-    }
+    const script = waitUpToDateScript(S, 'r0', Math.ceil(timeoutMs / 1000));
+    await Promise.all(NODES.map((n) => lab.sh(n, script)));
   }
 
   /** sha256 of length MiB starting at offset MiB of a device. */

@@ -1,5 +1,6 @@
 // Bench driver for this project's engine: bsr.ko driven by bsrmeta/bsrsetup in the guests (the same
 // steps `bsradm up` plans), one resource "bench" with minor 0 on the backing disk, internal meta data.
+import { waitConnectedScript, waitUpToDateScript } from '../bsr-wait.js';
 import type { Lab } from '../types.js';
 import type { BenchContext, BenchEngine } from './engine.js';
 
@@ -52,37 +53,16 @@ export class BsrEngine implements BenchEngine {
   }
 
   private async waitConnected(lab: Lab, ctx: BenchContext): Promise<void> {
-    for (const n of [ctx.primary, ctx.secondary]) {
-      await lab.waitFor(
-        `${n} connected`,
-        async () => /connection:Connected/.test(await lab.sh(n, `${this.tools(lab).S} status bench -v`)),
-        120_000,
-        300,
-      );
-    }
+    const script = waitConnectedScript(this.tools(lab).S, 'bench', 120);
+    await Promise.all([ctx.primary, ctx.secondary].map((n) => lab.sh(n, script)));
   }
 
   async forcePrimary(lab: Lab, ctx: BenchContext): Promise<void> {
     await lab.sh(ctx.primary, `${this.tools(lab).S} primary bench --force`);
   }
 
-  /**
-   * Waits in the guests with bsrsetup's own wait commands (they watch the kernel state in one
-   * process): polling `status` from the host would start a node process for every look, which
-   * under TCG costs about a second each and would be counted as resync time.
-   */
   async waitSynced(lab: Lab, ctx: BenchContext): Promise<void> {
-    const { S } = this.tools(lab);
-    const script = [
-      'for i in $(seq 300); do',
-      `  ${S} wait-connect-resource bench --wait-timeout=600 && ${S} wait-sync-resource bench --wait-timeout=600 &&`,
-      `  ${S} status bench -v > /tmp/bench.status &&`,
-      '  grep -q "connection:Connected" /tmp/bench.status && grep -q "replication:Established" /tmp/bench.status &&',
-      '  grep -q "peer-disk:UpToDate" /tmp/bench.status && grep -Eq "(^|[[:space:]])disk:UpToDate" /tmp/bench.status && exit 0',
-      '  sleep 0.2',
-      'done',
-      'cat /tmp/bench.status; exit 1',
-    ].join('\n');
+    const script = waitUpToDateScript(this.tools(lab).S, 'bench', 600);
     await Promise.all([ctx.primary, ctx.secondary].map((n) => lab.sh(n, script)));
   }
 
