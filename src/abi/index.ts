@@ -10,7 +10,18 @@ export interface FieldDef {
 export type AttrSet = Record<string, FieldDef>;
 
 export const abi = abiJson as unknown as {
-  genl: { family: string; version: number; mcastGroup: string; userHeaderSize: number; headerFlags: Record<string, number> };
+  genl: {
+    family: string;
+    version: number;
+    mcastGroup: string;
+    userHeaderSize: number;
+    headerFlags: Record<string, number>;
+  };
+  control: {
+    device: string;
+    ioctlMagic: number;
+    ioctls: Record<string, { nr: number; dir: 'read' | 'write' | 'readwrite'; type: string }>;
+  };
   commands: Record<string, number>;
   topAttributes: Record<string, { id: number; set: string }>;
   sets: Record<string, AttrSet>;
