@@ -7,8 +7,10 @@
 // - detach waits for a hanging lower device, detach --force does not: pending writes fail with EIO;
 // - refusals come back as a negative errno in the netlink ack, the bsr code in ret_code;
 // - resize grows a device online after its dm-linear lower device grew (internal meta data moves);
-// - /dev/bsr-control answers the API version ioctl.
+// - /dev/bsr-control answers the API version ioctl (and is gone after rmmod);
+// - with a connected peer resize is refused cleanly, al-extents changes and replication goes on.
 import { scenario } from '../../src/lab/scenario.js';
+import { tools } from './engine2-helpers.js';
 
 const N = 'alpha' as const;
 const EXTENTS = 100; // more than the 67 slots of the small activity log
@@ -274,6 +276,25 @@ ${S} attach 3 ${grow} ${grow} internal`);
     );
     log(`/dev/bsr-control GET_API_VERSION: ${api.trim()}`);
     if (api.trim() !== '2') throw new Error('wrong API version from /dev/bsr-control');
-    await sh('rmmod bsr; test ! -e /dev/bsr-control');
+
+    // --- with a connected peer: resize is refused cleanly (the size is not negotiated yet);
+    // al-extents still changes at once and replication goes on
+    const t = tools(lab);
+    await t.upSkipSync();
+    await t.sh(N, `${S} primary r0`);
+    await t.write(N, 0, 8);
+    const refused = await lab.exec(N, ['sh', '-c', `${S} resize 1`]);
+    const why = (refused.stdout + refused.stderr).trim();
+    if (refused.code === 0 || !/BUSY.*connected peer/.test(why)) throw new Error(`resize while connected: ${why}`);
+    await t.sh(N, `${S} disk-options 1 --al-extents=67`);
+    const sum = await t.write(N, 16, 8);
+    await t.sh(N, `${S} secondary r0`);
+    const peerSum = await t.sum('bravo', '/dev/vda', 16, 8);
+    log(
+      `connected: resize refused (${why}); al-extents 67 while connected, 8 MiB replicated ${sum === peerSum ? 'identical' : 'DIFFERENT'}`,
+    );
+    if (sum !== peerSum) throw new Error('replication broke after the activity log resize');
+    await t.downAll();
+    await sh('test ! -e /dev/bsr-control');
   },
 });
