@@ -28,6 +28,12 @@ export function generateHeader() {
   p(`#define BSR_GENL_MCAST_EVENTS "${abi.genl.mcastGroup}"`);
   for (const [k, v] of Object.entries(abi.genl.headerFlags)) p(`#define ${k} ${v}`);
   p();
+  p(`#define BSR_CONTROL_DEVICE "${abi.control.device}"`);
+  p(`#define BSR_IOC_MAGIC ${abi.control.ioctlMagic}`);
+  const iocDir = { read: '_IOR', write: '_IOW', readwrite: '_IOWR' };
+  for (const [k, v] of Object.entries(abi.control.ioctls))
+    p(`#define BSR_IOC_${k} ${iocDir[v.dir]}(BSR_IOC_MAGIC, ${v.nr}, ${v.type})`);
+  p();
   p('enum bsr_genl_cmd {');
   for (const [k, v] of Object.entries(abi.commands)) p(`\tBSR_ADM_${k} = ${v},`);
   p('\t__BSR_ADM_AFTER_LAST,');

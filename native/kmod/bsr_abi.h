@@ -8,6 +8,10 @@
 #define BSR_GENL_MCAST_EVENTS "events"
 #define BSR_GENL_F_SET_DEFAULTS 1
 
+#define BSR_CONTROL_DEVICE "bsr-control"
+#define BSR_IOC_MAGIC 147
+#define BSR_IOC_GET_API_VERSION _IOR(BSR_IOC_MAGIC, 0, __u32)
+
 enum bsr_genl_cmd {
 	BSR_ADM_NEW_MINOR = 5,
 	BSR_ADM_DEL_MINOR = 6,

@@ -18,33 +18,78 @@
 
 #include "bsr_int.h"
 
+/* The slot array and its hash, sized for nr_slots free slots. */
+struct al_arrays {
+	u32 nr_slots;
+	unsigned int hash_bits;
+	struct bsr_al_slot *slots;
+	struct hlist_head *hash;
+};
+
+static int al_arrays_alloc(struct al_arrays *a, u32 nr_slots)
+{
+	u32 i, buckets = roundup_pow_of_two(max_t(u32, nr_slots, 16));
+
+	a->nr_slots = nr_slots;
+	a->hash_bits = ilog2(buckets);
+	a->slots = kvcalloc(nr_slots, sizeof(*a->slots), GFP_KERNEL);
+	a->hash = kvcalloc(buckets, sizeof(*a->hash), GFP_KERNEL);
+	if (!a->slots || !a->hash) {
+		kvfree(a->slots);
+		kvfree(a->hash);
+		return -ENOMEM;
+	}
+	for (i = 0; i < buckets; i++)
+		INIT_HLIST_HEAD(&a->hash[i]);
+	for (i = 0; i < nr_slots; i++) {
+		a->slots[i].extent = BSR_AL_FREE;
+		INIT_HLIST_NODE(&a->slots[i].hash);
+	}
+	return 0;
+}
+
+/* Installs the arrays (al->lock held or the AL unused); the LRU lists every slot. */
+static void al_arrays_install(struct bsr_actlog *al, struct al_arrays *a)
+{
+	u32 i;
+
+	al->nr_slots = a->nr_slots;
+	al->hash_bits = a->hash_bits;
+	al->slots = a->slots;
+	al->hash = a->hash;
+	al->used = 0;
+	al->ctx_next = 0;
+	INIT_LIST_HEAD(&al->lru);
+	for (i = 0; i < a->nr_slots; i++)
+		list_add_tail(&al->slots[i].lru, &al->lru);
+}
+
+/* al-extents as the AL can use it: within the option's range and what the ring can describe. */
+u32 bsr_al_nr_slots(u32 al_extents, u32 ring_n)
+{
+	u32 n = clamp_t(u32, al_extents, BSR_AL_EXTENTS_MIN, BSR_AL_EXTENTS_MAX);
+
+	return ring_n ? min_t(u32, n, BSR_AL_CONTEXT_PER_TR * (ring_n - 1)) : 0;
+}
+
 int bsr_al_init(struct bsr_actlog *al, u32 nr_slots, u32 ring_n)
 {
-	u32 i, buckets;
+	struct al_arrays a;
 
 	memset(al, 0, sizeof(*al));
 	spin_lock_init(&al->lock);
 	init_waitqueue_head(&al->wq);
 	mutex_init(&al->tr_mutex);
 	INIT_LIST_HEAD(&al->lru);
-	al->nr_slots = nr_slots;
 	al->ring_n = ring_n;
-	buckets = roundup_pow_of_two(max_t(u32, nr_slots, 16));
-	al->hash_bits = ilog2(buckets);
-	al->slots = kvcalloc(nr_slots, sizeof(*al->slots), GFP_KERNEL);
-	al->hash = kvcalloc(buckets, sizeof(*al->hash), GFP_KERNEL);
 	al->tr_page = alloc_page(GFP_KERNEL);
-	if (!al->slots || !al->hash || !al->tr_page) {
+	if (!al->tr_page)
+		return -ENOMEM;
+	if (al_arrays_alloc(&a, nr_slots)) {
 		bsr_al_free(al);
 		return -ENOMEM;
 	}
-	for (i = 0; i < buckets; i++)
-		INIT_HLIST_HEAD(&al->hash[i]);
-	for (i = 0; i < nr_slots; i++) {
-		al->slots[i].extent = BSR_AL_FREE;
-		INIT_HLIST_NODE(&al->slots[i].hash);
-		list_add_tail(&al->slots[i].lru, &al->lru);
-	}
+	al_arrays_install(al, &a);
 	return 0;
 }
 
@@ -328,6 +373,49 @@ int bsr_al_evict_all(struct bsr_device *d, struct bsr_backing *ldev)
 	}
 	spin_unlock_irq(&al->lock);
 	return bsr_al_write_initialized(d, ldev);
+}
+
+/*
+ * A new number of slots at run time. The caller quiesced the device (no write holds
+ * or waits for an extent). The old active set is retired as at a clean detach
+ * (bitmap written, INITIALIZED transaction), then the superblock records the new
+ * al_nr_extents before the first transaction that may use a slot beyond the old
+ * number, so a replay after a crash at any point reads every slot it needs.
+ */
+int bsr_al_resize(struct bsr_device *d, struct bsr_backing *ldev, u32 nr_slots)
+{
+	struct bsr_actlog *al = &ldev->al;
+	u32 old_nr = ldev->md.al_nr_extents;
+	struct al_arrays a, old;
+	int err;
+
+	if (nr_slots == al->nr_slots)
+		return 0;
+	if (al_arrays_alloc(&a, nr_slots))
+		return -ENOMEM;
+	err = bsr_al_evict_all(d, ldev);
+	if (!err) {
+		ldev->md.al_nr_extents = nr_slots;
+		err = bsr_md_write_sb(d, ldev);
+		if (err)
+			ldev->md.al_nr_extents = old_nr;
+	}
+	if (err) {
+		kvfree(a.slots);
+		kvfree(a.hash);
+		return err;
+	}
+	old.slots = al->slots;
+	old.hash = al->hash;
+	mutex_lock(&al->tr_mutex);
+	spin_lock_irq(&al->lock);
+	al_arrays_install(al, &a);
+	spin_unlock_irq(&al->lock);
+	mutex_unlock(&al->tr_mutex);
+	kvfree(old.slots);
+	kvfree(old.hash);
+	bsr_info("%s: activity log resized to %u extents\n", d->disk->disk_name, nr_slots);
+	return 0;
 }
 
 struct al_found {

@@ -62,6 +62,54 @@ void bsr_bm_free(struct bsr_bitmap *bm)
 	bm->dirty = NULL;
 }
 
+/*
+ * More bits for a grown device (the device is quiesced). Word w of slot s stays word
+ * w * max_peers + s, so the old pages keep their contents; new pages are zero. Every
+ * page is marked dirty: the caller writes the whole bitmap (possibly at a new place).
+ */
+int bsr_bm_grow(struct bsr_bitmap *bm, u64 bits, u64 area_bytes)
+{
+	u64 words = DIV_ROUND_UP_ULL(bits, 64);
+	u64 bytes = words * sizeof(u64) * bm->max_peers;
+	unsigned int n = max_t(unsigned int, DIV_ROUND_UP_ULL(bytes, PAGE_SIZE), 1), i;
+	unsigned long *dirty, *old_dirty;
+	struct page **pages, **old_pages;
+
+	if (bits < bm->bits || bytes > area_bytes)
+		return -ENOSPC;
+	pages = kvcalloc(n, sizeof(*pages), GFP_KERNEL);
+	dirty = bitmap_zalloc(n, GFP_KERNEL);
+	if (!pages || !dirty)
+		goto nomem;
+	for (i = bm->n_pages; i < n; i++) {
+		pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!pages[i])
+			goto nomem;
+	}
+	memcpy(pages, bm->pages, bm->n_pages * sizeof(*pages));
+	bitmap_set(dirty, 0, n);
+	spin_lock_irq(&bm->lock);
+	old_pages = bm->pages;
+	old_dirty = bm->dirty;
+	bm->pages = pages;
+	bm->dirty = dirty;
+	bm->n_pages = n;
+	bm->bits = bits;
+	bm->words = words;
+	spin_unlock_irq(&bm->lock);
+	kvfree(old_pages);
+	bitmap_free(old_dirty);
+	return 0;
+nomem:
+	if (pages)
+		for (i = bm->n_pages; i < n; i++)
+			if (pages[i])
+				__free_page(pages[i]);
+	kvfree(pages);
+	bitmap_free(dirty);
+	return -ENOMEM;
+}
+
 static inline __le64 *bm_word(struct bsr_bitmap *bm, u64 w, unsigned int slot, u64 *page_nr)
 {
 	u64 gw = w * bm->max_peers + slot;

@@ -184,6 +184,17 @@ struct bsr_device {
 	struct bio_list pending;
 	struct work_struct al_work;
 
+	/*
+	 * Suspended I/O (suspend-io, or a short internal quiesce): upper bios are held in
+	 * susp_bios, in arrival order, until the last suspender resumes. Guarded by
+	 * pending_lock; io_susp is also read without it by the I/O path.
+	 */
+	bool io_susp;
+	unsigned int susp_cnt;
+	unsigned int susp_len;
+	struct bio_list susp_bios;
+	struct task_struct *susp_drainer;
+
 	atomic64_t read_sect;
 	atomic64_t write_sect;
 	atomic64_t al_writes;
@@ -297,6 +308,8 @@ int bsr_md_write_sb(struct bsr_device *d, struct bsr_backing *ldev);
 int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 idx,
 	       char *msg, size_t msglen);
 void bsr_detach(struct bsr_device *d);
+void bsr_detach_force(struct bsr_device *d);
+int bsr_resize(struct bsr_device *d, u64 want, bool assume_clean, char *msg, size_t msglen);
 bool bsr_md_flushes(struct bsr_device *d);
 int bsr_assign_bitmap_slot(struct bsr_device *d, u32 peer_node_id);
 void bsr_update_slot_mask(struct bsr_device *d);
@@ -305,6 +318,7 @@ void bsr_uuid_new_current(struct bsr_device *d, bool primary, bool clear_bm);
 /* bsr_bitmap.c */
 int bsr_bm_alloc(struct bsr_bitmap *bm, u64 bits, unsigned int max_peers, u64 area_bytes);
 void bsr_bm_free(struct bsr_bitmap *bm);
+int bsr_bm_grow(struct bsr_bitmap *bm, u64 bits, u64 area_bytes);
 int bsr_bm_read(struct bsr_device *d, struct bsr_backing *ldev);
 int bsr_bm_write_all(struct bsr_device *d, struct bsr_backing *ldev);
 int bsr_bm_write_range(struct bsr_device *d, struct bsr_backing *ldev, u64 first_bit,
@@ -322,6 +336,8 @@ void bsr_al_complete(struct bsr_actlog *al, u32 first, u32 last);
 int bsr_al_replay(struct bsr_device *d, struct bsr_backing *ldev, u32 *active);
 int bsr_al_write_initialized(struct bsr_device *d, struct bsr_backing *ldev);
 int bsr_al_evict_all(struct bsr_device *d, struct bsr_backing *ldev);
+u32 bsr_al_nr_slots(u32 al_extents, u32 ring_n);
+int bsr_al_resize(struct bsr_device *d, struct bsr_backing *ldev, u32 nr_slots);
 
 /* bsr_state.c */
 const char *bsr_role_name(enum bsr_role r);
@@ -332,6 +348,11 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *m
 void bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s);
 void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s);
 enum bsr_disk bsr_disk_state_from_md(const struct bsr_md *md);
+void bsr_io_suspend(struct bsr_device *d);
+void bsr_io_resume(struct bsr_device *d);
+bool bsr_io_susp_queue(struct bsr_device *d, struct bio *bio);
+int bsr_io_quiesce(struct bsr_device *d, unsigned int timeout_ms);
+void bsr_io_fail_suspended(struct bsr_device *d);
 
 /* bsr_nl.c */
 int bsr_genl_register(void);

@@ -7,6 +7,8 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/idr.h>
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
 
 #include "bsr_net.h"
 
@@ -322,6 +324,10 @@ int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int v
 	init_waitqueue_head(&d->misc_wait);
 	spin_lock_init(&d->pending_lock);
 	bio_list_init(&d->pending);
+	bio_list_init(&d->susp_bios);
+	/* a volume added to a resource whose I/O is suspended starts suspended */
+	d->susp_cnt = r->susp;
+	d->io_susp = r->susp;
 	INIT_WORK(&d->al_work, bsr_al_work);
 	bsr_device_apply_disk_conf(d);
 
@@ -384,6 +390,7 @@ out_free:
 /* The caller made sure the device is diskless and not open (d->deleting is set). */
 void bsr_delete_device(struct bsr_device *d)
 {
+	bsr_io_fail_suspended(d);
 	del_gendisk(d->disk);
 	flush_work(&d->al_work);
 	while (!list_empty(&d->peer_devices))
@@ -405,6 +412,31 @@ static int bsr_proc_show(struct seq_file *m, void *v)
 		   BSR_PROTOCOL_MIN, BSR_PROTOCOL_MAX);
 	return 0;
 }
+
+/* ---------------------------------------------------------------- /dev/bsr-control */
+
+static long bsr_control_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+	switch (cmd) {
+	case BSR_IOC_GET_API_VERSION:
+		return put_user((__u32)BSR_API_VERSION, (__u32 __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations bsr_control_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = bsr_control_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice bsr_control = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = BSR_CONTROL_DEVICE,
+	.fops = &bsr_control_fops,
+};
 
 /* ---------------------------------------------------------------- module */
 
@@ -444,13 +476,19 @@ static int __init bsr_init(void)
 		goto out_wq;
 	}
 
-	err = bsr_genl_register();
+	err = misc_register(&bsr_control);
 	if (err)
 		goto out_proc;
+
+	err = bsr_genl_register();
+	if (err)
+		goto out_control;
 
 	bsr_info("version %s loaded, block major %d\n", BSR_VERSION, bsr_major);
 	return 0;
 
+out_control:
+	misc_deregister(&bsr_control);
 out_proc:
 	proc_remove(bsr_proc);
 out_wq:
@@ -488,6 +526,7 @@ static void __exit bsr_exit(void)
 		bsr_free_resource(r);
 	}
 	idr_destroy(&bsr_minors);
+	misc_deregister(&bsr_control);
 	proc_remove(bsr_proc);
 	destroy_workqueue(bsr_ack_wq);
 	destroy_workqueue(bsr_wq);

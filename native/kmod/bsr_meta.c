@@ -427,9 +427,8 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 
 	/* the AL */
 	ring_n = ldev->md.al_stripes * ldev->md.al_stripe_size_4k;
-	nr_slots = bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS, BSR_AL_EXTENTS_DEFAULT);
-	nr_slots = clamp_t(u32, nr_slots, BSR_AL_EXTENTS_MIN, BSR_AL_EXTENTS_MAX);
-	nr_slots = min_t(u32, nr_slots, BSR_AL_CONTEXT_PER_TR * (ring_n - 1));
+	nr_slots = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS,
+					       BSR_AL_EXTENTS_DEFAULT), ring_n);
 	if (!nr_slots)
 		FAIL(BSR_RET_MD_INVALID, "the activity log ring (%u blocks) is too small", ring_n);
 	err = bsr_al_init(&ldev->al, nr_slots, ring_n);
@@ -495,14 +494,18 @@ fail:
 	return ret;
 }
 
-/* Caller checked the role; may sleep until in-flight I/O is done. */
+/*
+ * Caller checked the role; sleeps until in-flight I/O is done. After a forced detach
+ * (disk Failed) this finishes it once the lower device returned its requests.
+ */
 void bsr_detach(struct bsr_device *d)
 {
 	struct bsr_backing *ldev = d->ldev;
 
 	if (!ldev)
 		return;
-	bsr_set_disk_state(d, BSR_DISK_DETACHING);
+	if (d->disk_state != BSR_DISK_FAILED)
+		bsr_set_disk_state(d, BSR_DISK_DETACHING);
 	wait_event(d->misc_wait, atomic_read(&d->local_cnt) == 0);
 	flush_work(&d->al_work);
 
@@ -519,4 +522,172 @@ void bsr_detach(struct bsr_device *d)
 	ldev_free(ldev);
 	bsr_set_disk_state(d, BSR_DISK_DISKLESS);
 	bsr_info("%s: detached\n", d->disk->disk_name);
+}
+
+/*
+ * detach --force: the disk is Failed at once, so new requests fail with EIO, and so do
+ * the writes still waiting for an activity log transaction. Requests the lower device
+ * holds complete with EIO whenever it returns them (completing them earlier would let
+ * a late DMA hit memory the submitter already reused); bsr_detach() then releases the
+ * device. Returns without waiting for the lower device.
+ */
+void bsr_detach_force(struct bsr_device *d)
+{
+	struct bio_list list;
+	struct bio *bio;
+
+	if (!d->ldev || d->disk_state == BSR_DISK_FAILED)
+		return;
+	bsr_set_disk_state(d, BSR_DISK_FAILED);
+	spin_lock_irq(&d->pending_lock);
+	list = d->pending;
+	bio_list_init(&d->pending);
+	spin_unlock_irq(&d->pending_lock);
+	while ((bio = bio_list_pop(&list))) {
+		bio->bi_status = BLK_STS_IOERR;
+		atomic_dec(&d->upper_pending);
+		bio_endio(bio);
+		bsr_put_ldev(d);
+	}
+	bsr_warn("%s: forced detach, %d requests still at the lower device\n",
+		 d->disk->disk_name, atomic_read(&d->local_cnt));
+	if (!atomic_read(&d->local_cnt))
+		bsr_detach(d);
+}
+
+/* ---------------------------------------------------------------- resize */
+
+/* Bitmap bytes (whole 4 KiB blocks) covering data_sect sectors for max_peers slots. */
+static u64 md_bm_bytes(u64 data_sect, u32 max_peers)
+{
+	u64 words = DIV_ROUND_UP_ULL(DIV_ROUND_UP_ULL(data_sect, 8), 64);
+
+	return round_up(words * 8 * max_peers, BSR_MD_BLOCK_SIZE);
+}
+
+/* Data sectors a bitmap area of bm_bytes covers for max_peers slots. */
+static u64 md_bm_covers(u64 bm_bytes, u32 max_peers)
+{
+	return div_u64(bm_bytes, 8 * max_peers) * 64 * 8;
+}
+
+/* The bitmap slots of every peer: a grown area is out of sync for all of them. */
+static u32 md_assigned_slots(struct bsr_device *d)
+{
+	struct bsr_md *md = &d->ldev->md;
+	u32 mask = 0;
+	int i;
+
+	for (i = 0; i < BSR_MAX_PEERS; i++) {
+		s32 s = md->peers[i].bitmap_index;
+
+		if (s >= 0 && s < (s32)md->bm_max_peers && i != md->node_id)
+			mask |= 1U << s;
+	}
+	return mask;
+}
+
+/*
+ * Online grow after the lower device grew. Internal meta data moves to the new end of
+ * the device as bsrmeta check-resize moves it: with I/O quiesced and the AL retired,
+ * the grown bitmap and a fresh AL are written at their new places, then the superblock
+ * there (the commit point: before it the old meta data is intact, the new areas lie
+ * above the old superblock), then the old superblock, now in the data area, is zeroed.
+ * The new area is out of sync for every peer unless assume_clean. The caller made sure
+ * no peer is connected (the size is not negotiated yet).
+ */
+int bsr_resize(struct bsr_device *d, u64 want, bool assume_clean, char *msg, size_t msglen)
+{
+	struct bsr_backing *ldev = d->ldev;
+	struct bsr_md *md = &ldev->md;
+	u64 al_sects = (u64)md->al_stripes * md->al_stripe_size_4k * (BSR_MD_BLOCK_SIZE >> 9);
+	u64 old_size = get_capacity(d->disk), bm_bytes = ldev->bm_area_bytes, avail, size;
+	sector_t sb = ldev->md_sb_sect, al = ldev->al_sect, bm = ldev->bm_sect;
+	sector_t old_sb = ldev->md_sb_sect;
+	bool move = ldev->md_idx == -1;
+	int ret = 0, err;
+
+	if (move) {
+		u64 dev_sect = bdev_nr_sectors(ldev->backing_bdev);
+
+		sb = round_down(dev_sect, 8) - 8;
+		al = sb - al_sects;
+		/* the smallest bitmap that covers the data in front of it */
+		bm_bytes = md_bm_bytes(al, md->bm_max_peers);
+		while (bm_bytes > BSR_MD_BLOCK_SIZE &&
+		       bm_bytes - BSR_MD_BLOCK_SIZE >=
+		       md_bm_bytes(al - ((bm_bytes - BSR_MD_BLOCK_SIZE) >> 9), md->bm_max_peers))
+			bm_bytes -= BSR_MD_BLOCK_SIZE;
+		bm = al - (bm_bytes >> 9);
+		avail = bm;
+		if (sb != old_sb && bm < old_sb + 8)
+			FAIL(BSR_RET_DISK_TOO_SMALL,
+			     "the lower device grew by too little to move the internal meta data above the old one (%llu more KiB needed)",
+			     (u64)(old_sb + 8 - bm) / 2);
+	} else {
+		avail = min_t(u64, round_down(bdev_nr_sectors(ldev->backing_bdev), 8),
+			      md_bm_covers(bm_bytes, md->bm_max_peers));
+	}
+	size = want ? want : avail;
+	if (size > avail)
+		FAIL(BSR_RET_DISK_TOO_SMALL, "%llu sectors requested, the lower device offers %llu",
+		     size, avail);
+	if (size < old_size)
+		FAIL(BSR_RET_INVALID_REQUEST, "shrinking (%llu to %llu sectors) is not supported",
+		     old_size, size);
+	if (size == old_size && sb == old_sb) {
+		snprintf(msg, msglen, "the size stays %llu sectors", size);
+		return BSR_RET_NO_ERROR;
+	}
+	if (bsr_io_quiesce(d, 10000))
+		FAIL(BSR_RET_BUSY, "I/O did not pause within 10 s");
+	err = bsr_al_evict_all(d, ldev);
+	if (err) {
+		bsr_io_resume(d);
+		FAIL(BSR_RET_IO_ERROR, "retiring the activity log failed: %d", err);
+	}
+	err = bsr_bm_grow(&ldev->bm, DIV_ROUND_UP_ULL(size, 8), bm_bytes);
+	if (err) {
+		bsr_io_resume(d);
+		FAIL(err == -ENOMEM ? BSR_RET_NO_MEM : BSR_RET_DISK_TOO_SMALL,
+		     "growing the bitmap failed: %d", err);
+	}
+	if (!assume_clean)
+		bsr_bm_set_range(&ldev->bm, md_assigned_slots(d), old_size >> 3,
+				 ldev->bm.bits - 1);
+	if (move) {
+		ldev->md_sb_sect = sb;
+		ldev->al_sect = al;
+		ldev->bm_sect = bm;
+		ldev->bm_area_bytes = bm_bytes;
+		md->md_size_sect = (BSR_MD_BLOCK_SIZE + (al_sects << 9) + bm_bytes) >> 9;
+		md->bm_offset = -(s32)(((al_sects << 9) + bm_bytes) >> 9);
+		/* no stale transaction of an earlier life of these blocks may look valid */
+		err = blkdev_issue_zeroout(ldev->md_bdev, al, al_sects, GFP_NOIO, 0);
+	}
+	ldev->data_avail = avail;
+	md->effective_size = size;
+	if (!err)
+		err = bsr_bm_write_all(d, ldev);
+	if (!err)
+		err = bsr_al_write_initialized(d, ldev);
+	if (!err)
+		err = bsr_md_write_sb(d, ldev);
+	if (!err && move && old_sb + 8 <= bm)
+		err = blkdev_issue_zeroout(ldev->md_bdev, old_sb, 8, GFP_NOIO, 0);
+	if (err) {
+		/* the meta data is half moved: the disk cannot be trusted any more */
+		bsr_io_resume(d);
+		bsr_detach_force(d);
+		FAIL(BSR_RET_IO_ERROR, "writing the meta data of the grown device failed (%d): detached",
+		     err);
+	}
+	set_capacity_and_notify(d->disk, size);
+	bsr_io_resume(d);
+	bsr_info("%s: resized from %llu to %llu sectors%s\n", d->disk->disk_name, old_size, size,
+		 move ? ", internal meta data moved" : "");
+	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
+	return BSR_RET_NO_ERROR;
+fail:
+	return ret;
 }

@@ -55,6 +55,7 @@ struct adm_ctx {
 
 #define SETMSG(ctx, fmt, ...) snprintf((ctx)->msg, MSG_LEN, fmt, ##__VA_ARGS__)
 
+/* The errno of a refusal for the NLMSG_ERROR ack; the reply's ret_code keeps the bsr code. */
 static int ret_to_errno(int ret)
 {
 	switch (ret) {
@@ -77,10 +78,24 @@ static int ret_to_errno(int ret)
 	case BSR_RET_DEVICE_IN_USE:
 	case BSR_RET_STATE_REFUSED_OPEN:
 	case BSR_RET_HAS_DEVICES:
+	case BSR_RET_NOT_DISKLESS:
 	case BSR_RET_BUSY:
 		return -EBUSY;
 	case BSR_RET_NO_DISK:
+	case BSR_RET_STATE_REFUSED_NO_DISK:
 		return -ENODEV;
+	case BSR_RET_DISK_TOO_SMALL:
+		return -ENOSPC;
+	case BSR_RET_TIMEOUT:
+		return -ETIMEDOUT;
+	case BSR_RET_AUTH_FAILED:
+		return -EACCES;
+	case BSR_RET_STATE_REFUSED_INCONSISTENT:
+	case BSR_RET_STATE_REFUSED_OUTDATED:
+	case BSR_RET_STATE_REFUSED_PRIMARY:
+	case BSR_RET_PEER_PRIMARY:
+	case BSR_RET_TARGET_ONLY:
+		return -EAGAIN;
 	default:
 		return -EINVAL;
 	}
@@ -170,6 +185,8 @@ static int adm_finish(struct adm_ctx *ctx, int ret)
 	struct sk_buff *skb;
 	struct nlattr *nest;
 
+	if (WARN_ON_ONCE(ret < BSR_RET_NO_ERROR))
+		ret = BSR_RET_UNKNOWN_ERROR;
 	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (skb) {
 		h = genlmsg_put_reply(skb, info, &bsr_genl_family, 0, info->genlhdr->cmd);
@@ -263,6 +280,20 @@ static int put_opts(struct sk_buff *skb, int type, const struct bsr_opts *o)
 		return -EMSGSIZE;
 	}
 	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* A copy of `o`, to restore it when a request fails after merging. */
+static int opts_save(struct bsr_opts *copy, const struct bsr_opts *o)
+{
+	copy->blob = NULL;
+	copy->len = 0;
+	if (!o->len)
+		return 0;
+	copy->blob = kmemdup(o->blob, o->len, GFP_KERNEL);
+	if (!copy->blob)
+		return -ENOMEM;
+	copy->len = o->len;
 	return 0;
 }
 
@@ -965,7 +996,7 @@ static int check_disk_conf(struct adm_ctx *ctx)
 static int bsr_adm_attach(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *tb[T_ATTACH_PARMS_MAX + 1];
-	struct bsr_opts saved = { NULL, 0 };
+	struct bsr_opts saved;
 	struct bsr_device *d;
 	struct adm_ctx ctx;
 	int ret;
@@ -991,13 +1022,9 @@ static int bsr_adm_attach(struct sk_buff *skb, struct genl_info *info)
 	if (ret != BSR_RET_NO_ERROR)
 		goto out;
 	/* the disk options of an attach replace the stored ones; restored on failure */
-	if (d->disk_conf.len) {
-		saved.blob = kmemdup(d->disk_conf.blob, d->disk_conf.len, GFP_KERNEL);
-		if (!saved.blob) {
-			ret = BSR_RET_NO_MEM;
-			goto out;
-		}
-		saved.len = d->disk_conf.len;
+	if (opts_save(&saved, &d->disk_conf)) {
+		ret = BSR_RET_NO_MEM;
+		goto out;
 	}
 	if (opts_merge(&d->disk_conf, info->attrs[BSR_NLA_DISK_CONF], T_DISK_CONF_MAX,
 		       bsr_disk_conf_policy, true, info->extack)) {
@@ -1021,7 +1048,11 @@ out:
 	return adm_finish(&ctx, ret);
 }
 
-static int detach_minor(struct adm_ctx *ctx, struct bsr_device *d)
+/*
+ * A plain detach waits for the requests at the lower device. --force also detaches a
+ * Primary (its I/O fails from then on) and does not wait for a lower device that hangs.
+ */
+static int detach_minor(struct adm_ctx *ctx, struct bsr_device *d, bool force)
 {
 	struct bsr_conn *c;
 
@@ -1034,8 +1065,12 @@ static int detach_minor(struct adm_ctx *ctx, struct bsr_device *d)
 			return BSR_RET_BUSY;
 		}
 	}
-	if (d->resource->role == BSR_ROLE_PRIMARY) {
-		SETMSG(ctx, "refusing to detach minor %u of a Primary: no peer has UpToDate data",
+	if (force) {
+		bsr_detach_force(d);
+		return BSR_RET_NO_ERROR;
+	}
+	if (d->resource->role == BSR_ROLE_PRIMARY && d->disk_state != BSR_DISK_FAILED) {
+		SETMSG(ctx, "refusing to detach minor %u of a Primary: no peer has UpToDate data (--force detaches anyway)",
 		       d->minor);
 		return BSR_RET_STATE_REFUSED_PRIMARY;
 	}
@@ -1045,20 +1080,53 @@ static int detach_minor(struct adm_ctx *ctx, struct bsr_device *d)
 
 static int bsr_adm_detach(struct sk_buff *skb, struct genl_info *info)
 {
+	struct nlattr *tb[T_DETACH_PARMS_MAX + 1];
 	struct adm_ctx ctx;
 	int ret;
 
 	ret = adm_prepare(&ctx, info, NEED_MINOR);
-	if (ret == BSR_RET_NO_ERROR)
-		ret = detach_minor(&ctx, ctx.device);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	if (get_set(&ctx, BSR_NLA_DETACH_PARMS, tb, T_DETACH_PARMS_MAX, bsr_detach_parms_policy)) {
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	ret = detach_minor(&ctx, ctx.device,
+			   tb[T_DETACH_PARMS_FORCE_DETACH] &&
+			   nla_get_u8(tb[T_DETACH_PARMS_FORCE_DETACH]));
+out:
 	return adm_finish(&ctx, ret);
+}
+
+/* al-extents of the stored disk options applied to the running activity log. */
+static int resize_al(struct adm_ctx *ctx, struct bsr_device *d)
+{
+	struct bsr_backing *ldev = d->ldev;
+	u32 nr = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS,
+					      BSR_AL_EXTENTS_DEFAULT), ldev->al.ring_n);
+	int err;
+
+	if (nr == ldev->al.nr_slots)
+		return BSR_RET_NO_ERROR;
+	if (bsr_io_quiesce(d, 10000)) {
+		SETMSG(ctx, "minor %u: I/O did not pause within 10 s to resize the activity log",
+		       d->minor);
+		return BSR_RET_BUSY;
+	}
+	err = bsr_al_resize(d, ldev, nr);
+	bsr_io_resume(d);
+	if (err) {
+		SETMSG(ctx, "minor %u: resizing the activity log failed: %d", d->minor, err);
+		return err == -ENOMEM ? BSR_RET_NO_MEM : BSR_RET_IO_ERROR;
+	}
+	return BSR_RET_NO_ERROR;
 }
 
 static int bsr_adm_disk_opts(struct sk_buff *skb, struct genl_info *info)
 {
+	struct bsr_opts saved;
 	struct bsr_device *d;
 	struct adm_ctx ctx;
-	u32 old_al;
 	int ret;
 
 	ret = adm_prepare(&ctx, info, NEED_MINOR);
@@ -1068,16 +1136,27 @@ static int bsr_adm_disk_opts(struct sk_buff *skb, struct genl_info *info)
 	ret = check_disk_conf(&ctx);
 	if (ret != BSR_RET_NO_ERROR)
 		goto out;
-	old_al = bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS, BSR_AL_EXTENTS_DEFAULT);
-	if (opts_merge(&d->disk_conf, info->attrs[BSR_NLA_DISK_CONF], T_DISK_CONF_MAX,
-		       bsr_disk_conf_policy, ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack)) {
+	if (opts_save(&saved, &d->disk_conf)) {
 		ret = BSR_RET_NO_MEM;
 		goto out;
 	}
+	if (opts_merge(&d->disk_conf, info->attrs[BSR_NLA_DISK_CONF], T_DISK_CONF_MAX,
+		       bsr_disk_conf_policy, ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack)) {
+		bsr_opts_free(&saved);
+		ret = BSR_RET_NO_MEM;
+		goto out;
+	}
+	if (d->ldev && d->disk_state != BSR_DISK_FAILED) {
+		ret = resize_al(&ctx, d);
+		if (ret != BSR_RET_NO_ERROR) {
+			/* the old options stay, as the old activity log does */
+			bsr_opts_free(&d->disk_conf);
+			d->disk_conf = saved;
+			goto out;
+		}
+	}
+	bsr_opts_free(&saved);
 	bsr_device_apply_disk_conf(d);
-	if (d->ldev &&
-	    bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS, BSR_AL_EXTENTS_DEFAULT) != old_al)
-		SETMSG(&ctx, "al-extents changes take effect at the next attach");
 	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
 out:
 	return adm_finish(&ctx, ret);
@@ -1158,6 +1237,80 @@ static int bsr_adm_outdate(struct sk_buff *skb, struct genl_info *info)
 		goto out;
 	}
 	bsr_set_disk_state(d, BSR_DISK_OUTDATED);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+static int bsr_adm_resize(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[T_RESIZE_PARMS_MAX + 1];
+	struct bsr_device *d;
+	struct bsr_conn *c;
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_MINOR);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	d = ctx.device;
+	if (get_set(&ctx, BSR_NLA_RESIZE_PARMS, tb, T_RESIZE_PARMS_MAX, bsr_resize_parms_policy)) {
+		ret = BSR_RET_INVALID_REQUEST;
+		goto out;
+	}
+	if (!d->ldev || d->disk_state == BSR_DISK_FAILED) {
+		SETMSG(&ctx, "minor %u has no disk", d->minor);
+		ret = BSR_RET_NO_DISK;
+		goto out;
+	}
+	mutex_lock(&ctx.resource->adm_mutex);
+	list_for_each_entry(c, &ctx.resource->connections, res_list) {
+		if (c->net && READ_ONCE(c->net->net_ok)) {
+			SETMSG(&ctx, "resize with a connected peer (%u) is not implemented: disconnect first",
+			       c->peer_node_id);
+			ret = BSR_RET_BUSY;
+			break;
+		}
+	}
+	if (ret == BSR_RET_NO_ERROR)
+		ret = bsr_resize(d,
+				 tb[T_RESIZE_PARMS_RESIZE_SIZE] ?
+				 nla_get_u64(tb[T_RESIZE_PARMS_RESIZE_SIZE]) : 0,
+				 tb[T_RESIZE_PARMS_NO_RESYNC] &&
+				 nla_get_u8(tb[T_RESIZE_PARMS_NO_RESYNC]), ctx.msg, MSG_LEN);
+	mutex_unlock(&ctx.resource->adm_mutex);
+out:
+	return adm_finish(&ctx, ret);
+}
+
+/* suspend-io / resume-io MINOR: the I/O of the minor's whole resource. */
+static int bsr_adm_suspend_io(struct sk_buff *skb, struct genl_info *info)
+{
+	bool suspend = info->genlhdr->cmd == BSR_ADM_SUSPEND_IO;
+	struct bsr_resource *r;
+	struct bsr_device *d;
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, NEED_MINOR);
+	if (ret != BSR_RET_NO_ERROR)
+		goto out;
+	r = ctx.resource;
+	if (r->susp == suspend) {
+		SETMSG(&ctx, suspend ? "I/O of %s is suspended already" : "I/O of %s is not suspended",
+		       r->name);
+		goto out;
+	}
+	spin_lock_irq(&r->state_lock);
+	r->susp = suspend;
+	spin_unlock_irq(&r->state_lock);
+	list_for_each_entry(d, &r->devices, res_list) {
+		if (suspend)
+			bsr_io_suspend(d);
+		else
+			bsr_io_resume(d);
+	}
+	bsr_info("%s: I/O %s\n", r->name, suspend ? "suspended" : "resumed");
+	bsr_notify_resource(r, BSR_NOTIFY_CHANGE);
 out:
 	return adm_finish(&ctx, ret);
 }
@@ -1632,7 +1785,7 @@ static int bsr_adm_down(struct sk_buff *skb, struct genl_info *info)
 	while (!list_empty(&r->connections))
 		del_peer(list_first_entry(&r->connections, struct bsr_conn, res_list));
 	list_for_each_entry_safe(d, td, &r->devices, res_list) {
-		ret = detach_minor(&ctx, d);
+		ret = detach_minor(&ctx, d, false);
 		if (ret == BSR_RET_NO_ERROR)
 			ret = del_minor(&ctx, d);
 		if (ret != BSR_RET_NO_ERROR)
@@ -1839,6 +1992,9 @@ static const struct genl_ops bsr_genl_ops[] = {
 	ADM(INVAL_PEER, bsr_adm_sync_ctl),
 	ADM(PAUSE_SYNC, bsr_adm_sync_ctl),
 	ADM(RESUME_SYNC, bsr_adm_sync_ctl),
+	ADM(RESIZE, bsr_adm_resize),
+	ADM(SUSPEND_IO, bsr_adm_suspend_io),
+	ADM(RESUME_IO, bsr_adm_suspend_io),
 };
 
 static const struct genl_multicast_group bsr_mcgrps[] = {

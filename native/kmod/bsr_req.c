@@ -71,6 +71,9 @@ static void bsr_endio(struct bio *clone)
 				   d->disk->disk_name, blk_status_to_errno(clone->bi_status),
 				   (u64)clone->bi_iter.bi_sector);
 	}
+	/* forcibly detached meanwhile: the request counts as failed */
+	if (unlikely(READ_ONCE(d->disk_state) == BSR_DISK_FAILED))
+		req->status = BLK_STS_IOERR;
 	atomic_dec(&d->lower_pending);
 	bsr_req_put(req);
 }
@@ -166,6 +169,8 @@ void bsr_submit_bio(struct bio *bio)
 		return;
 
 	atomic_inc(&d->upper_pending);
+	if (unlikely(READ_ONCE(d->io_susp)) && bsr_io_susp_queue(d, bio))
+		return;
 	if (unlikely(!bsr_get_ldev(d))) {
 		bio->bi_status = BLK_STS_IOERR;
 		bsr_master_done(d, bio);

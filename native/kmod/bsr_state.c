@@ -3,6 +3,8 @@
  * bsr: state changes (role, disk, connection) and their notifications.
  * All callers run in configuration context (serialized by the genl mutex).
  */
+#include <linux/delay.h>
+
 #include "bsr_int.h"
 
 static const char * const role_names[] = { "Unknown", "Primary", "Secondary" };
@@ -113,13 +115,12 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *m
 		list_for_each_entry(d, &r->devices, res_list) {
 			struct bsr_backing *ldev = d->ldev;
 			bool forced = d->disk_state != BSR_DISK_UPTODATE;
+			bool new_uuid = forced || !(ldev->md.current_uuid & UUID_PRIMARY);
 
-			if (forced) {
+			if (forced)
 				ldev->md.flags |= BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE;
+			if (new_uuid)
 				bsr_uuid_new_current(d, true, false);
-			} else if (!(ldev->md.current_uuid & UUID_PRIMARY)) {
-				bsr_uuid_new_current(d, true, false);
-			}
 			ldev->md.flags |= BSR_MDF_PRIMARY_IND;
 			ldev->md.flags &= ~BSR_MDF_CRASHED_PRIMARY;
 			if (bsr_opt_u8(&r->res_opts, T_RES_OPTS_PERSIST_ROLE, false))
@@ -130,6 +131,8 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *m
 			}
 			if (forced)
 				bsr_set_disk_state(d, BSR_DISK_UPTODATE);
+			else if (new_uuid)
+				bsr_notify_device(d, BSR_NOTIFY_CHANGE);
 		}
 		spin_lock_irq(&r->state_lock);
 		r->role = BSR_ROLE_PRIMARY;
@@ -159,4 +162,116 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *m
 	bsr_info("%s: role %s\n", r->name, bsr_role_name(r->role));
 	bsr_notify_resource(r, BSR_NOTIFY_CHANGE);
 	return BSR_RET_NO_ERROR;
+}
+
+/*
+ * I/O suspension. A suspended device holds new upper bios (they count in upper_pending)
+ * and submits them in arrival order when the last suspender resumes; bios that got past
+ * the check before the suspension run to completion.
+ */
+void bsr_io_suspend(struct bsr_device *d)
+{
+	spin_lock_irq(&d->pending_lock);
+	d->susp_cnt++;
+	WRITE_ONCE(d->io_susp, true);
+	spin_unlock_irq(&d->pending_lock);
+}
+
+/* The I/O path: true when the bio was taken into the suspend queue. */
+bool bsr_io_susp_queue(struct bsr_device *d, struct bio *bio)
+{
+	unsigned long flags;
+	bool queued = false;
+
+	spin_lock_irqsave(&d->pending_lock, flags);
+	if (d->io_susp && d->susp_drainer != current) {
+		bio_list_add(&d->susp_bios, bio);
+		d->susp_len++;
+		queued = true;
+	}
+	spin_unlock_irqrestore(&d->pending_lock, flags);
+	return queued;
+}
+
+/*
+ * Drops one suspension; the last one submits the held bios. Bios that arrive while
+ * they are resubmitted queue behind them, so the order is kept.
+ */
+void bsr_io_resume(struct bsr_device *d)
+{
+	struct bio_list list;
+	struct bio *bio;
+
+	spin_lock_irq(&d->pending_lock);
+	if (WARN_ON_ONCE(!d->susp_cnt) || --d->susp_cnt) {
+		spin_unlock_irq(&d->pending_lock);
+		return;
+	}
+	for (;;) {
+		list = d->susp_bios;
+		bio_list_init(&d->susp_bios);
+		d->susp_len = 0;
+		if (bio_list_empty(&list) || d->susp_cnt)
+			break;
+		d->susp_drainer = current;
+		spin_unlock_irq(&d->pending_lock);
+		while ((bio = bio_list_pop(&list))) {
+			/* bsr_submit_bio() counts it again */
+			atomic_dec(&d->upper_pending);
+			bsr_submit_bio(bio);
+		}
+		spin_lock_irq(&d->pending_lock);
+	}
+	/* suspended again meanwhile: keep what is left */
+	bio_list_merge_head(&d->susp_bios, &list);
+	d->susp_len = bio_list_size(&d->susp_bios);
+	d->susp_drainer = NULL;
+	WRITE_ONCE(d->io_susp, d->susp_cnt > 0);
+	spin_unlock_irq(&d->pending_lock);
+}
+
+/* The held bios fail with EIO (the device goes away while suspended). */
+void bsr_io_fail_suspended(struct bsr_device *d)
+{
+	struct bio_list list;
+	struct bio *bio;
+
+	spin_lock_irq(&d->pending_lock);
+	list = d->susp_bios;
+	bio_list_init(&d->susp_bios);
+	d->susp_len = 0;
+	spin_unlock_irq(&d->pending_lock);
+	while ((bio = bio_list_pop(&list))) {
+		bio->bi_status = BLK_STS_IOERR;
+		atomic_dec(&d->upper_pending);
+		bio_endio(bio);
+	}
+}
+
+/*
+ * Suspends the device and waits until every upper bio that is not held has completed,
+ * so nothing runs in the I/O path or the activity log. On success the caller resumes;
+ * after timeout_ms the suspension is dropped again and -EBUSY returned.
+ */
+int bsr_io_quiesce(struct bsr_device *d, unsigned int timeout_ms)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(timeout_ms);
+
+	bsr_io_suspend(d);
+	for (;;) {
+		unsigned int held;
+
+		spin_lock_irq(&d->pending_lock);
+		held = d->susp_len;
+		spin_unlock_irq(&d->pending_lock);
+		if (atomic_read(&d->upper_pending) == held)
+			break;
+		if (time_after(jiffies, end)) {
+			bsr_io_resume(d);
+			return -EBUSY;
+		}
+		msleep(5);
+	}
+	flush_work(&d->al_work);
+	return 0;
 }

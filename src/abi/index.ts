@@ -17,6 +17,11 @@ export const abi = abiJson as unknown as {
     userHeaderSize: number;
     headerFlags: Record<string, number>;
   };
+  control: {
+    device: string;
+    ioctlMagic: number;
+    ioctls: Record<string, { nr: number; dir: 'read' | 'write' | 'readwrite'; type: string }>;
+  };
   commands: Record<string, number>;
   topAttributes: Record<string, { id: number; set: string }>;
   sets: Record<string, AttrSet>;

@@ -23,7 +23,7 @@ const GI_FLAGS: GiFlag[] = [
 
 const UUID_FIELDS = 4;
 
-const uuidText = (v: bigint) => v.toString(16).toUpperCase().padStart(16, '0');
+export const uuidText = (v: bigint): string => v.toString(16).toUpperCase().padStart(16, '0');
 
 /** The peer node-id get-gi talks about: the given one, or the lowest one with a bitmap slot. */
 export function giPeer(sb: Superblock, nodeId: number | undefined): number | undefined {

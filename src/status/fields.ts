@@ -1,6 +1,7 @@
 // The key:value fields of each object kind, shared by `status` and `events2` so the two always
 // name and render a state the same way. Pure: StateObject in, ordered fields out.
 import { enumName } from '../abi/index.js';
+import { uuidText } from '../meta/gi.js';
 import { decodeSockaddr, formatAddress } from '../netlink/address.js';
 import type { SetValues } from '../netlink/attrs.js';
 import type { StateObject } from '../netlink/objects.js';
@@ -119,6 +120,8 @@ export function statisticsFields(o: StateObject): Field[] {
         ['lower-pending', num(s.dev_lower_pending)],
         ['al-suspended', yesNo(s.dev_al_suspended)],
         ['blocked', blocked || 'no'],
+        // a new data generation (new-current-uuid, primary --force, resync end) shows up here
+        ...(typeof s.dev_current_uuid === 'bigint' ? [['current-uuid', uuidText(s.dev_current_uuid)] as Field] : []),
       ];
     }
     case 'connection': {

@@ -27,6 +27,13 @@ describe('ABI single source of truth', () => {
     expect(abi.commands.SPLIT_BRAIN).toBe(54);
   });
 
+  it('the control device uses the ioctl magic of the reference', () => {
+    expect(abi.control.ioctlMagic).toBe(147);
+    expect(cConstant('BSR_IOC_MAGIC')).toBe(147);
+    expect(header).toContain(`#define BSR_CONTROL_DEVICE "${abi.control.device}"`);
+    expect(header).toMatch(/#define BSR_IOC_GET_API_VERSION _IOR\(BSR_IOC_MAGIC, 0, __u32\)/);
+  });
+
   it('meta-data magics and offsets agree', () => {
     expect(cConstant('BSR_MD_MAGIC_V09')).toBe(0x83740267 + 6);
     expect(cConstant('BSR_AL_TR_MAGIC')).toBe(0x69cb65a2);

@@ -234,6 +234,22 @@ describe('events2', () => {
     expect(JSON.parse(js.endOfInitialState())).toMatchObject({ action: 'exists', object: '-' });
   });
 
+  it('--statistics follows the current UUID of a device, so a new data generation is a change line', () => {
+    const dev = (uuid: bigint, nh_type: number) =>
+      obj(C.DEVICE_STATE, 1, {
+        CFG_CONTEXT: ctx(undefined, 0),
+        NOTIFICATION_HEADER: { nh_type },
+        DEVICE_INFO: { dev_disk_state: e('disk', 'UpToDate'), is_intentional_diskless: 0 },
+        DEVICE_STATISTICS: { dev_size: 2048n, dev_current_uuid: uuid },
+      });
+    const f = new EventFormatter({ statistics: true });
+    expect(f.format(dev(0x1234n, N.EXISTS))).toMatch(/ current-uuid:0000000000001234$/);
+    expect(f.format(dev(0xabcdef0123456789n, N.CHANGE))).toBe(
+      'change device name:r0 volume:0 minor:1 current-uuid:ABCDEF0123456789',
+    );
+    expect(new EventFormatter().format(dev(0xabcdef0123456789n, N.EXISTS))).not.toContain('current-uuid');
+  });
+
   it('reports paths with their addresses', () => {
     const [r] = buildTree([resource(), connection()]);
     const f = new EventFormatter();
