@@ -437,10 +437,20 @@ static u32 rle_encode(const __le64 *words, u32 n_words, u8 *out, bool *first_set
 	return len;
 }
 
+static void set_run_le(__le64 *words, u64 pos, u64 run)
+{
+	for (; run && (pos & 63); run--)
+		__set_bit_le(pos++, words);
+	for (; run >= 64; run -= 64, pos += 64)
+		words[pos / 64] = cpu_to_le64(~0ULL);
+	for (; run; run--)
+		__set_bit_le(pos++, words);
+}
+
 /* The inverse; every run must be non-empty and the runs must cover n_words exactly. */
 int bsr_bm_rle_decode(const u8 *code, u32 len, bool first_set, __le64 *words, u32 n_words)
 {
-	u64 nbits = (u64)n_words * 64, pos = 0, bit;
+	u64 nbits = (u64)n_words * 64, pos = 0;
 	bool set = first_set;
 	u32 i = 0;
 
@@ -460,8 +470,7 @@ int bsr_bm_rle_decode(const u8 *code, u32 len, bool first_set, __le64 *words, u3
 		if (!run || run > nbits - pos)
 			return -EPROTO;
 		if (set)
-			for (bit = pos; bit < pos + run; bit++)
-				__set_bit_le(bit, words);
+			set_run_le(words, pos, run);
 		pos += run;
 		set = !set;
 	}
