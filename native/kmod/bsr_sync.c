@@ -160,13 +160,14 @@ int bsr_call_helper(struct bsr_peer_device *pd, const char *name)
 	struct bsr_conn *c = pd->connection;
 	struct bsr_resource *r = c->resource;
 	struct helper_env e = { .n = 0 };
-	char helper[sizeof(usermode_helper)];
+	char buf[sizeof(usermode_helper)], *helper;
 	char *argv[4];
 	int rv, status;
 
 	kernel_param_lock(THIS_MODULE);
-	strscpy(helper, usermode_helper, sizeof(helper));
+	strscpy(buf, usermode_helper, sizeof(buf));
 	kernel_param_unlock(THIS_MODULE);
+	helper = strim(buf);	/* `echo PATH > .../usermode_helper` keeps the newline */
 	e.buf = kzalloc(HELPER_ENV_BYTES, GFP_KERNEL);
 	if (!e.buf)
 		return -ENOMEM;
