@@ -35,7 +35,9 @@ ${t.S} peer-device-options r0 ${ID[PEER[n]]} 0 --c-plan-ahead=0 --resync-rate=10
     const connect = (n: NodeName) => t.sh(n, `${t.S} connect r0 ${ID[PEER[n]]}`);
 
     for (const n of NODES) {
-      loop[n] = (await t.sh(n, `modprobe loop; truncate -s ${SIZE_GIB}G /tmp/big.img && losetup -f --show /tmp/big.img`)).trim();
+      loop[n] = (
+        await t.sh(n, `modprobe loop; truncate -s ${SIZE_GIB}G /tmp/big.img && losetup -f --show /tmp/big.img`)
+      ).trim();
       await t.sh(n, `${t.M} --force 1 v09 ${loop[n]} internal create-md --max-peers=1 </dev/null`);
       await attach(n);
       await connect(n);
