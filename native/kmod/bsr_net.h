@@ -117,13 +117,17 @@ struct p_barrier_ack {
 } __packed;
 
 #define BM_FLAG_LAST 1
+#define BM_FLAG_FIRST_SET 2	/* COMPRESSED_BITMAP: the first run is of set bits */
 #define BM_CHUNK_WORDS 512
 
+/*
+ * BITMAP: n_words little-endian 64-bit words follow. COMPRESSED_BITMAP: the same n_words
+ * as run lengths (see bsr_bm_rle_decode), always shorter than the plain words.
+ */
 struct p_bitmap {
 	__be64 word_offset;
 	__be32 n_words;
 	__be32 flags;
-	/* n_words little-endian 64-bit words follow */
 } __packed;
 
 #define SYNC_FLAG_FULL 1
@@ -240,7 +244,10 @@ struct bsr_pd_net {
 	bool sizes_received;
 	bool state_received;
 
-	/* bitmap exchange */
+	struct bsr_peer_device *pd;
+
+	/* bitmap exchange: bm_work sends ours while the receiver reads the peer's */
+	struct work_struct bm_work;
 	bool bm_sent;
 	bool bm_received;
 	u64 bm_rx_words;
@@ -260,6 +267,7 @@ struct bsr_pd_net {
 	u64 rs_budget_left;		/* sectors the controller still allows in this tick */
 	u64 rs_acked_mark;		/* rs_total - left at the start of this tick */
 	bool resync_susp_peer;
+	bool split_brain;		/* the handshake found one: run the helper */
 
 	atomic64_t sent_sect;
 	atomic64_t recv_sect;
@@ -319,7 +327,8 @@ enum bsr_sync_decision {
 };
 int bsr_sync_handshake(struct bsr_peer_device *pd);
 int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full);
-int bsr_send_bitmap(struct bsr_peer_device *pd);
+void bsr_bm_send_work(struct work_struct *w);
+int bsr_bm_rle_decode(const u8 *code, u32 len, bool first_set, __le64 *words, u32 n_words);
 int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
 			  const __le64 *words, u32 n);
 void bsr_resync_finished_target(struct bsr_peer_device *pd);
@@ -331,6 +340,7 @@ void bsr_pd_stats(struct bsr_peer_device *pd, u64 *rs_total, u64 *rs_done, u64 *
 		  u64 *eta);
 int bsr_adm_start_sync(struct bsr_peer_device *pd, bool source, char *msg, size_t len);
 void bsr_notify_split_brain(struct bsr_peer_device *pd);
+int bsr_call_helper(struct bsr_peer_device *pd, const char *name);
 void bsr_free_app_written(struct bsr_peer_device *pd);
 int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
 		     size_t len);

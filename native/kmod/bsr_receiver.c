@@ -67,6 +67,8 @@ int bsr_pd_net_init(struct bsr_peer_device *pd)
 
 	if (!p)
 		return -ENOMEM;
+	p->pd = pd;
+	INIT_WORK(&p->bm_work, bsr_bm_send_work);
 	spin_lock_init(&p->rs_lock);
 	INIT_LIST_HEAD(&p->rs_done);
 	atomic64_set(&p->sent_sect, 0);
@@ -78,6 +80,7 @@ int bsr_pd_net_init(struct bsr_peer_device *pd)
 void bsr_pd_net_free(struct bsr_peer_device *pd)
 {
 	if (pd->net) {
+		cancel_work_sync(&pd->net->bm_work);
 		bsr_free_app_written(pd);
 		kfree(pd->net);
 	}
@@ -174,6 +177,9 @@ static bool len_ok(enum bsr_packet cmd, u32 len)
 		return len > sizeof(struct p_bitmap) &&
 		       len <= sizeof(struct p_bitmap) + BM_CHUNK_WORDS * 8 &&
 		       !((len - sizeof(struct p_bitmap)) & 7);
+	case P_COMPRESSED_BITMAP:
+		return len > sizeof(struct p_bitmap) &&
+		       len < sizeof(struct p_bitmap) + BM_CHUNK_WORDS * 8;
 	case P_UUIDS:
 		return len == sizeof(struct p_uuids);
 	case P_SIZES:
@@ -209,6 +215,7 @@ static bool per_volume(enum bsr_packet cmd)
 	case P_DATA:
 	case P_RS_DATA_REPLY:
 	case P_BITMAP:
+	case P_COMPRESSED_BITMAP:
 	case P_UUIDS:
 	case P_SIZES:
 	case P_STATE:
@@ -276,6 +283,7 @@ static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool ma
 		fixed = sizeof(struct p_data);
 		break;
 	case P_BITMAP:
+	case P_COMPRESSED_BITMAP:
 		fixed = sizeof(struct p_bitmap);
 		break;
 	default:
@@ -519,6 +527,12 @@ static int handshake(struct bsr_conn *c)
 			break;
 	}
 	mutex_unlock(&r->adm_mutex);
+	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		if (pd->net->split_brain) {
+			pd->net->split_brain = false;
+			bsr_notify_split_brain(pd);
+		}
+	}
 	if (rv == -EBADE)
 		return -E_STANDALONE;
 	if (!rv)
@@ -861,23 +875,44 @@ static int receive_barrier(struct bsr_conn *c, struct pkt *p)
 	return bsr_send_packet(c, true, P_BARRIER_ACK, 0, &a, sizeof(a));
 }
 
+/* BITMAP or COMPRESSED_BITMAP: both end up as n_words plain words. */
 static int receive_bitmap(struct bsr_conn *c, struct pkt *p)
 {
-	u32 n_words = (p->len - sizeof(struct p_bitmap)) / 8;
+	u32 n_words = be32_to_cpu(p->u.bitmap.n_words);
+	u32 code_len = p->len - sizeof(struct p_bitmap);
+	bool rle = p->cmd == P_COMPRESSED_BITMAP;
 	__le64 *words;
+	u8 *code = NULL;
 	int rv;
 
-	if (be32_to_cpu(p->u.bitmap.n_words) != n_words)
+	if (rle ? !n_words || n_words > BM_CHUNK_WORDS || code_len >= n_words * 8 :
+		  code_len != n_words * 8) {
+		bsr_warn("%s: bitmap packet with %u words in %u bytes\n", c->net->thread_tag,
+			 n_words, code_len);
 		return -EPROTO;
+	}
 	words = kmalloc_array(n_words, 8, GFP_NOIO);
-	if (!words)
+	if (rle && words)
+		code = kmalloc(code_len, GFP_NOIO);
+	if (!words || (rle && !code)) {
+		kfree(words);
 		return -ENOMEM;
-	rv = bsr_sock_recv(c->net->data_sock, words, n_words * 8, false);
+	}
+	rv = bsr_sock_recv(c->net->data_sock, rle ? (void *)code : words, code_len, false);
+	if (!rv && rle) {
+		rv = bsr_bm_rle_decode(code, code_len,
+				       be32_to_cpu(p->u.bitmap.flags) & BM_FLAG_FIRST_SET,
+				       words, n_words);
+		if (rv)
+			bsr_warn("%s: malformed compressed bitmap at word %llu\n",
+				 c->net->thread_tag, be64_to_cpu(p->u.bitmap.word_offset));
+	}
 	if (!rv) {
 		mutex_lock(&c->resource->adm_mutex);
 		rv = bsr_recv_bitmap_chunk(p->pd, &p->u.bitmap, words, n_words);
 		mutex_unlock(&c->resource->adm_mutex);
 	}
+	kfree(code);
 	kfree(words);
 	return rv;
 }
@@ -963,6 +998,7 @@ static int receive_loop(struct bsr_conn *c)
 			rv = receive_barrier(c, &p);
 			break;
 		case P_BITMAP:
+		case P_COMPRESSED_BITMAP:
 			rv = receive_bitmap(c, &p);
 			break;
 		case P_UUIDS:
@@ -1098,6 +1134,8 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 	WRITE_ONCE(n->net_ok, false);
 	mutex_unlock(&n->data_mutex);
 	stop_thread(&n->meta_rx);
+	list_for_each_entry(pd, &c->peer_devices, conn_list)
+		cancel_work_sync(&pd->net->bm_work);
 	bsr_resync_stop(c);
 	wait_event(n->ee_wait, active_empty(n));
 	cancel_work_sync(&n->ack_work);

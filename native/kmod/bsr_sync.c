@@ -24,6 +24,8 @@
 #include <linux/vmalloc.h>
 #include <linux/bitmap.h>
 #include <linux/delay.h>
+#include <linux/moduleparam.h>
+#include <linux/umh.h>
 
 #include "bsr_net.h"
 
@@ -105,13 +107,121 @@ bool bsr_app_written(struct bsr_peer_device *pd, u64 bit)
 	return set;
 }
 
-/* ------------------------------------------------------------------ notifications */
+/* ------------------------------------------------------------------ user-mode helper */
 
+static char usermode_helper[80] = "/sbin/bsradm";
+module_param_string(usermode_helper, usermode_helper, sizeof(usermode_helper), 0644);
+MODULE_PARM_DESC(usermode_helper, "program run for handlers: HELPER HANDLER RESOURCE");
+
+#define HELPER_ENV_MAX 14
+#define HELPER_ENV_BYTES 1024
+
+struct helper_env {
+	char *envp[HELPER_ENV_MAX + 1];
+	int n;
+	char *buf;
+	size_t used;
+};
+
+static __printf(2, 3) void env_add(struct helper_env *e, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	if (e->n >= HELPER_ENV_MAX || e->used >= HELPER_ENV_BYTES)
+		return;
+	va_start(ap, fmt);
+	len = vsnprintf(e->buf + e->used, HELPER_ENV_BYTES - e->used, fmt, ap);
+	va_end(ap);
+	if (len < 0 || e->used + len >= HELPER_ENV_BYTES)
+		return;	/* does not fit: left out rather than cut */
+	e->envp[e->n++] = e->buf + e->used;
+	e->used += len + 1;
+}
+
+static void env_add_addr(struct helper_env *e, const char *which, const u8 *addr)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)addr;
+
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return;
+	env_add(e, "BSR_%s_ADDRESS=%pISc", which, sa);
+	env_add(e, "BSR_%s_AF=%s", which, sa->sa_family == AF_INET ? "ipv4" : "ipv6");
+}
+
+/*
+ * Runs `usermode_helper NAME RESOURCE` with the BSR_* environment and waits for it,
+ * framed by the `call helper` and `response helper` events. Sleeps: never call it with a
+ * spinlock or adm_mutex held (the handler may run bsradm/bsrsetup on this resource).
+ * Returns the exit code; 127 when the helper could not be started, 128 + N when signal N
+ * ended it; -EINTR when the waiting thread was killed (down).
+ */
+int bsr_call_helper(struct bsr_peer_device *pd, const char *name)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	struct bsr_resource *r = c->resource;
+	struct helper_env e = { .n = 0 };
+	char buf[sizeof(usermode_helper)], *helper;
+	char *argv[4];
+	int rv, status;
+
+	kernel_param_lock(THIS_MODULE);
+	strscpy(buf, usermode_helper, sizeof(buf));
+	kernel_param_unlock(THIS_MODULE);
+	helper = strim(buf);	/* `echo PATH > .../usermode_helper` keeps the newline */
+	e.buf = kzalloc(HELPER_ENV_BYTES, GFP_KERNEL);
+	if (!e.buf)
+		return -ENOMEM;
+	env_add(&e, "HOME=/");
+	env_add(&e, "TERM=linux");
+	env_add(&e, "PATH=/sbin:/usr/sbin:/bin:/usr/bin");
+	env_add(&e, "BSR_RESOURCE=%s", r->name);
+	env_add(&e, "BSR_NODE_ID=%u", r->node_id);
+	env_add(&e, "BSR_PEER_NODE_ID=%u", c->peer_node_id);
+	env_add(&e, "BSR_CONN_NAME=%s", c->name);
+	env_add(&e, "BSR_MINOR=%u", d->minor);
+	env_add(&e, "BSR_VOLUME=%u", d->vnr);
+	if (bsr_get_ldev(d)) {
+		env_add(&e, "BSR_BACKING_DEV=%s", d->ldev->backing_path);
+		bsr_put_ldev(d);
+	}
+	if (!list_empty(&c->paths)) {
+		struct bsr_path *path = list_first_entry(&c->paths, struct bsr_path, list);
+
+		env_add_addr(&e, "MY", path->my_addr);
+		env_add_addr(&e, "PEER", path->peer_addr);
+	}
+	argv[0] = helper;
+	argv[1] = (char *)name;
+	argv[2] = r->name;
+	argv[3] = NULL;
+
+	bsr_info("%s: calling helper %s %s %s\n", c->net->thread_tag, helper, name, r->name);
+	bsr_notify_helper(pd, name, BSR_NOTIFY_CALL, 0);
+	rv = call_usermodehelper(helper, argv, e.envp, UMH_WAIT_PROC | UMH_KILLABLE);
+	kfree(e.buf);
+	if (rv == -EINTR || rv == -ERESTARTSYS) {
+		bsr_warn("%s: stopped waiting for helper %s\n", c->net->thread_tag, name);
+		return -EINTR;
+	}
+	if (rv < 0)
+		status = 127;
+	else if (rv & 0x7f)
+		status = 128 + (rv & 0x7f);
+	else
+		status = (rv >> 8) & 0xff;
+	bsr_info("%s: helper %s %s %s: exit code %d (%d)\n", c->net->thread_tag, helper, name,
+		 r->name, status, rv);
+	bsr_notify_helper(pd, name, BSR_NOTIFY_RESPONSE, status);
+	return status;
+}
+
+/* Receiver thread, adm_mutex not held: report, then run the split-brain handler. */
 void bsr_notify_split_brain(struct bsr_peer_device *pd)
 {
-	bsr_notify_helper(pd, "split-brain", BSR_NOTIFY_CALL, 0);
 	bsr_notify_split_brain_event(pd);
-	bsr_notify_helper(pd, "split-brain", BSR_NOTIFY_RESPONSE, 0);
+	bsr_call_helper(pd, "split-brain");
 }
 
 /* ------------------------------------------------------------------ decision */
@@ -195,6 +305,31 @@ static enum bsr_sync_decision decide(struct bsr_peer_device *pd, const char **wh
 	return SYNC_UNRELATED;
 }
 
+/* This node learned that a peer has newer data: Outdated, persisted, until a resync. */
+static void outdate_behind(struct bsr_device *d)
+{
+	struct bsr_md *md = &d->ldev->md;
+
+	if (d->disk_state <= BSR_DISK_OUTDATED)
+		return;
+	md->flags = (md->flags | BSR_MDF_CONSISTENT) & ~BSR_MDF_WAS_UP_TO_DATE;
+	bsr_md_write_sb(d, d->ldev);
+	bsr_set_disk_state(d, BSR_DISK_OUTDATED);
+}
+
+/* Outdated data of the generation an UpToDate peer has are up to date again. */
+static int refresh_outdated(struct bsr_peer_device *pd)
+{
+	struct bsr_device *d = pd->device;
+
+	if (d->disk_state != BSR_DISK_OUTDATED || pd->peer_disk_state != BSR_DISK_UPTODATE)
+		return 0;
+	d->ldev->md.flags |= BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE;
+	bsr_md_write_sb(d, d->ldev);
+	bsr_set_disk_state(d, BSR_DISK_UPTODATE);
+	return bsr_send_state(pd);
+}
+
 int bsr_sync_handshake(struct bsr_peer_device *pd)
 {
 	struct bsr_device *d = pd->device;
@@ -237,6 +372,7 @@ int bsr_sync_handshake(struct bsr_peer_device *pd)
 	switch (dec) {
 	case SYNC_NONE:
 		pd->repl_state = BSR_REPLICATION_ESTABLISHED;
+		rv = refresh_outdated(pd);
 		break;
 	case SYNC_SOURCE_BITMAP:
 	case SYNC_SOURCE_FULL:
@@ -253,7 +389,7 @@ int bsr_sync_handshake(struct bsr_peer_device *pd)
 		    READ_ONCE(d->resource->role) == BSR_ROLE_PRIMARY) {
 			bsr_err("%s: a Primary cannot become SyncTarget: split brain\n",
 				n->thread_tag);
-			bsr_notify_split_brain(pd);
+			pd->net->split_brain = true;
 			rv = -EBADE;
 			break;
 		}
@@ -263,7 +399,7 @@ int bsr_sync_handshake(struct bsr_peer_device *pd)
 	default:
 		bsr_err("%s: split brain detected (%s), dropping the connection\n",
 			n->thread_tag, why);
-		bsr_notify_split_brain(pd);
+		pd->net->split_brain = true;
 		rv = -EBADE;
 	}
 out:
@@ -274,13 +410,103 @@ out:
 
 /* ------------------------------------------------------------------ bitmap exchange */
 
-int bsr_send_bitmap(struct bsr_peer_device *pd)
+/*
+ * COMPRESSED_BITMAP payload: the chunk's bits as alternating runs of clear and set bits
+ * (the first run is set with BM_FLAG_FIRST_SET), each run length an unsigned LEB128
+ * number (7 bits a byte, low bits first, high bit = more bytes follow). Returns the code
+ * length, or 0 when the code would not be shorter than the plain words.
+ */
+static u32 rle_encode(const __le64 *words, u32 n_words, u8 *out, bool *first_set)
+{
+	unsigned long nbits = (unsigned long)n_words * 64, pos = 0;
+	u32 len = 0, cap = n_words * 8;
+	bool set = test_bit_le(0, words);
+
+	*first_set = set;
+	while (pos < nbits) {
+		unsigned long next = set ? find_next_zero_bit_le(words, nbits, pos) :
+					   find_next_bit_le(words, nbits, pos);
+		u64 run = next - pos;
+
+		do {
+			if (len + 1 >= cap)
+				return 0;
+			out[len++] = (run & 0x7f) | (run > 0x7f ? 0x80 : 0);
+			run >>= 7;
+		} while (run);
+		pos = next;
+		set = !set;
+	}
+	return len;
+}
+
+static void set_run_le(__le64 *words, u64 pos, u64 run)
+{
+	for (; run && (pos & 63); run--)
+		__set_bit_le(pos++, words);
+	for (; run >= 64; run -= 64, pos += 64)
+		words[pos / 64] = cpu_to_le64(~0ULL);
+	for (; run; run--)
+		__set_bit_le(pos++, words);
+}
+
+/* The inverse; every run must be non-empty and the runs must cover n_words exactly. */
+int bsr_bm_rle_decode(const u8 *code, u32 len, bool first_set, __le64 *words, u32 n_words)
+{
+	u64 nbits = (u64)n_words * 64, pos = 0;
+	bool set = first_set;
+	u32 i = 0;
+
+	memset(words, 0, n_words * 8);
+	while (i < len) {
+		unsigned int shift = 0;
+		u64 run = 0;
+		u8 b;
+
+		do {
+			if (i >= len || shift > 28)	/* truncated, or longer than any chunk */
+				return -EPROTO;
+			b = code[i++];
+			run |= (u64)(b & 0x7f) << shift;
+			shift += 7;
+		} while (b & 0x80);
+		if (!run || run > nbits - pos)
+			return -EPROTO;
+		if (set)
+			set_run_le(words, pos, run);
+		pos += run;
+		set = !set;
+	}
+	return pos == nbits ? 0 : -EPROTO;
+}
+
+static int send_bitmap_chunk(struct bsr_net *n, enum bsr_packet cmd, u16 vnr,
+			     const struct p_bitmap *p, u32 len)
+{
+	int rv = -ENOTCONN;
+
+	mutex_lock(&n->data_mutex);
+	if (n->data_sock && READ_ONCE(n->net_ok))
+		rv = bsr_send_packet_locked(n->data_sock, cmd, vnr, p, len, 0);
+	mutex_unlock(&n->data_mutex);
+	return rv;
+}
+
+/*
+ * Sends our slot of the peer in chunks of BM_CHUNK_WORDS words, each run-length coded
+ * when that is shorter (and use-rle is on), else plain. Runs in bsr_wq, so that the
+ * receiver keeps reading the peer's bitmap meanwhile: with both bitmaps larger than the
+ * socket buffers, two nodes that first send and then read would wait for each other.
+ */
+static int send_bitmap(struct bsr_peer_device *pd)
 {
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
 	struct bsr_net *n = c->net;
+	bool rle = bsr_opt_u8(&c->net_conf, T_NET_CONF_USE_RLE, true);
 	int slot = bsr_pd_slot(pd);
-	u64 w = 0, words;
+	u64 w = 0, words, wire = 0, packets = 0, rle_packets = 0;
+	__le64 *plain;
 	struct p_bitmap *p;
 	int rv = 0;
 
@@ -288,36 +514,85 @@ int bsr_send_bitmap(struct bsr_peer_device *pd)
 		return -ENODEV;
 	words = d->ldev->bm.words;
 	p = kmalloc(sizeof(*p) + BM_CHUNK_WORDS * 8, GFP_KERNEL);
-	if (!p)
-		return -ENOMEM;
-	mutex_lock(&n->data_mutex);
+	plain = kmalloc_array(BM_CHUNK_WORDS, 8, GFP_KERNEL);
+	if (!p || !plain) {
+		rv = -ENOMEM;
+		goto out;
+	}
 	do {
-		u32 cnt = min_t(u64, words - w, BM_CHUNK_WORDS);
+		/* an empty bitmap still needs its LAST chunk: one zero word */
+		u32 cnt = max_t(u64, min_t(u64, words - w, BM_CHUNK_WORDS), 1);
+		u32 flags = w + cnt >= words ? BM_FLAG_LAST : 0;
+		enum bsr_packet cmd = P_BITMAP;
+		u32 len = cnt * 8;
+		bool first_set;
 
-		if (!cnt)
-			cnt = 0;
-		bsr_bm_get_words(&d->ldev->bm, slot, w, cnt, (__le64 *)(p + 1));
+		memset(plain, 0, len);
+		if (w < words)
+			bsr_bm_get_words(&d->ldev->bm, slot, w, cnt, plain);
+		if (rle)
+			len = rle_encode(plain, cnt, (u8 *)(p + 1), &first_set);
+		if (rle && len) {
+			cmd = P_COMPRESSED_BITMAP;
+			if (first_set)
+				flags |= BM_FLAG_FIRST_SET;
+			rle_packets++;
+		} else {
+			len = cnt * 8;
+			memcpy(p + 1, plain, len);
+		}
 		p->word_offset = cpu_to_be64(w);
 		p->n_words = cpu_to_be32(cnt);
-		p->flags = cpu_to_be32(w + cnt >= words ? BM_FLAG_LAST : 0);
-		if (!cnt) {
-			/* an empty bitmap still needs its LAST chunk: one zero word */
-			((__le64 *)(p + 1))[0] = 0;
-			p->n_words = cpu_to_be32(1);
-			cnt = 1;
-			p->flags = cpu_to_be32(BM_FLAG_LAST);
-		}
-		rv = bsr_send_packet_locked(n->data_sock, P_BITMAP, d->vnr, p,
-					    sizeof(*p) + cnt * 8, 0);
+		p->flags = cpu_to_be32(flags);
+		rv = send_bitmap_chunk(n, cmd, d->vnr, p, sizeof(*p) + len);
+		wire += sizeof(struct p_header100) + sizeof(*p) + len;
+		packets++;
 		w += cnt;
 	} while (!rv && w < words);
-	mutex_unlock(&n->data_mutex);
+	if (!rv)
+		bsr_info("%s: volume %u: bitmap sent: %llu words, %llu bytes in %llu packets (%llu compressed), plain %llu bytes\n",
+			 n->thread_tag, d->vnr, words, wire, packets, rle_packets,
+			 max_t(u64, words, 1) * 8 + packets * (sizeof(struct p_header100) +
+							       sizeof(*p)));
+out:
+	kfree(plain);
 	kfree(p);
 	return rv;
 }
 
 static void begin_resync(struct bsr_peer_device *pd);
 
+void bsr_bm_send_work(struct work_struct *w)
+{
+	struct bsr_pd_net *p = container_of(w, struct bsr_pd_net, bm_work);
+	struct bsr_peer_device *pd = p->pd;
+	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
+	int rv;
+
+	if (!bsr_get_ldev(d)) {
+		bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
+		return;
+	}
+	rv = send_bitmap(pd);
+	if (rv) {
+		if (rv != -ENOTCONN)
+			bsr_warn("%s: sending the bitmap failed: %d\n", c->net->thread_tag, rv);
+		bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
+	} else {
+		mutex_lock(&c->resource->adm_mutex);
+		if ((pd->repl_state == BSR_REPLICATION_WFBITMAPS ||
+		     pd->repl_state == BSR_REPLICATION_WFBITMAPT) && READ_ONCE(c->net->net_ok)) {
+			p->bm_sent = true;
+			if (p->bm_received)
+				begin_resync(pd);
+		}
+		mutex_unlock(&c->resource->adm_mutex);
+	}
+	bsr_put_ldev(d);
+}
+
+/* Receiver, adm_mutex held: one plain or decoded chunk of the peer's bitmap. */
 int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
 			  const __le64 *words, u32 n)
 {
@@ -330,13 +605,15 @@ int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
 		bsr_warn("%s: unexpected bitmap\n", pd->connection->net->thread_tag);
 		return -EPROTO;
 	}
-	if (slot < 0 || off != pd->net->bm_rx_words)
+	/* only the zero word of an empty bitmap may stick out */
+	if (slot < 0 || off != pd->net->bm_rx_words || pd->net->bm_received ||
+	    (off + n > d->ldev->bm.words && !(d->ldev->bm.words == 0 && n == 1 && !words[0]))) {
+		bsr_warn("%s: unexpected bitmap packet: words %llu-%llu, expected word %llu of %llu\n",
+			 pd->connection->net->thread_tag, off, off + n, pd->net->bm_rx_words,
+			 d->ldev->bm.words);
 		return -EPROTO;
-	if (off + n > d->ldev->bm.words) {
-		/* only the zero word of an empty bitmap may stick out */
-		if (!(d->ldev->bm.words == 0 && n == 1 && !words[0]))
-			return -EPROTO;
-	} else {
+	}
+	if (off + n <= d->ldev->bm.words) {
 		bsr_bm_or_words(&d->ldev->bm, slot, off, n, words);
 	}
 	pd->net->bm_rx_words += n;
@@ -360,6 +637,12 @@ static void begin_resync(struct bsr_peer_device *pd)
 	int slot = bsr_pd_slot(pd);
 	bool paused = pd->resync_susp_user || p->resync_susp_peer;
 
+	if (!source && d->disk_state != BSR_DISK_INCONSISTENT) {
+		/* from the first resync write on, the data are a mix of two generations */
+		d->ldev->md.flags &= ~(BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE);
+		bsr_md_write_sb(d, d->ldev);
+		bsr_set_disk_state(d, BSR_DISK_INCONSISTENT);
+	}
 	bsr_bm_recount(&d->ldev->bm);
 	bsr_bm_write_all(d, d->ldev);
 	p->rs_total = d->ldev->bm.weight[slot] << 3;
@@ -400,7 +683,6 @@ static void begin_resync(struct bsr_peer_device *pd)
 int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 {
 	struct bsr_device *d = pd->device;
-	struct bsr_md *md;
 	int slot, rv;
 
 	if (!bsr_get_ldev(d))
@@ -410,7 +692,6 @@ int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 		bsr_put_ldev(d);
 		return -ENODEV;
 	}
-	md = &d->ldev->md;
 	if (full)
 		bsr_bm_set_all(&d->ldev->bm, slot);
 	if (!source) {
@@ -419,9 +700,7 @@ int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 			bsr_put_ldev(d);
 			return rv;
 		}
-		md->flags &= ~(BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE);
-		bsr_md_write_sb(d, d->ldev);
-		bsr_set_disk_state(d, BSR_DISK_INCONSISTENT);
+		outdate_behind(d);
 	} else {
 		pd->peer_disk_state = BSR_DISK_INCONSISTENT;
 	}
@@ -433,13 +712,8 @@ int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 	bsr_put_ldev(d);
 	rv = bsr_send_state(pd);
 	if (!rv)
-		rv = bsr_send_bitmap(pd);
-	if (rv)
-		return rv;
-	pd->net->bm_sent = true;
-	if (pd->net->bm_received)
-		begin_resync(pd);
-	return 0;
+		queue_work(bsr_wq, &pd->net->bm_work);
+	return rv;
 }
 
 /* invalidate (source = false) / invalidate-remote (source = true); adm_mutex held */

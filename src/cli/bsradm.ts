@@ -10,7 +10,7 @@ import { configToJson, dumpConfig, dumpXml } from '../config/dump';
 import { loadConfig } from '../config/index';
 import { type LocalResource, localHostName, selectResources } from '../config/local';
 import type { BsrConfig } from '../config/model';
-import { defaultValue, findOption, formatOptionValue } from '../config/options';
+import { defaultValue, findOption, formatOptionValue, HANDLERS } from '../config/options';
 import { parseRunningState } from '../config/show';
 import { planAdjust } from '../planner/adjust';
 import { makeTarget, PLANNERS, planCommand, type Target } from '../planner/commands';
@@ -272,6 +272,44 @@ define('dump-xml', 'print the configuration as XML', (c) =>
     process.stdout.write(dumpXml(cfg, resourcesOf(cfg, names)));
   }),
 );
+
+/**
+ * `bsradm HANDLER RES`, what the kernel's usermode_helper runs: the resource's `handlers {}`
+ * command through /bin/sh -c with the caller's environment (the kernel's BSR_* variables);
+ * its exit code is ours. No handler configured: nothing to do, exit 0.
+ */
+async function runHandler(handler: string, resourceName: string): Promise<number> {
+  const cfg = await config();
+  const [resource] = resourcesOf(cfg, [resourceName]);
+  const command = resource.handlers.get(handler)?.value;
+  if (typeof command !== 'string' || command === '') return EXIT.OK;
+  if (globals().dryRun) {
+    process.stdout.write(`/bin/sh -c ${JSON.stringify(command)}\n`);
+    return EXIT.OK;
+  }
+  const { spawnSync } = await import('node:child_process');
+  const result = spawnSync('/bin/sh', ['-c', command], {
+    stdio: 'inherit',
+    env: { ...process.env, BSR_RESOURCE: process.env.BSR_RESOURCE ?? resource.name },
+  });
+  if (result.error) throw new CliError(`bsradm ${handler}: cannot run /bin/sh: ${result.error.message}`);
+  const { constants } = await import('node:os');
+  const code = result.status ?? 128 + (constants.signals[result.signal as NodeJS.Signals] ?? 0);
+  await (code === 0 ? logInfo : logError)('bsradm', 'handler done', { handler, resource: resource.name, code });
+  return code;
+}
+
+for (const handler of HANDLERS) {
+  define(handler, `run the ${handler} handler of a resource (called by the kernel)`, (c) =>
+    c
+      .argument('<resource>', 'RES')
+      .allowUnknownOption()
+      .helpOption(false)
+      .action(async (resource: string) => {
+        process.exitCode = await runHandler(handler, resource);
+      }),
+  );
+}
 
 /** sh-* helpers for scripts: one value a line for the resources named. */
 function helper(command: string, description: string, values: (r: LocalResource, extra: string[]) => string[]) {

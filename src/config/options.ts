@@ -89,7 +89,8 @@ function flag(keyword: string, section: OptionSection, abiSet?: AbiOptionSet): O
   return { keyword, section, abiSet, kind: 'flag' };
 }
 
-const HANDLERS = [
+/** Handler names: `handlers {}` keywords, and the bsradm commands the kernel runs them through. */
+export const HANDLERS = [
   'pri-on-incon-degr',
   'pri-lost-after-sb',
   'pri-lost',

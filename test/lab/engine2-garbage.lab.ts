@@ -22,12 +22,15 @@ export default scenario({
     const drops = d
       .split('\n')
       .filter((l) =>
-        /bsr:.*(dropped|bad length|bad packet header|unknown volume|beyond the end|unexpected|expected packet|node-id mismatch|while not)/.test(
+        /bsr:.*(dropped|bad length|bad packet header|unknown volume|beyond the end|unexpected|expected packet|node-id mismatch|while not|bitmap packet with|malformed compressed)/.test(
           l,
         ),
       );
     lab.log(`bravo logged ${drops.length} refusals, e.g. ${drops.slice(0, 3).join(' / ')}`);
     assert(drops.length >= 10, 'the malformed input was refused');
+    const rle = drops.filter((l) => /bitmap packet with|malformed compressed/.test(l)).length;
+    lab.log(`bravo refused ${rle} malformed compressed bitmaps`);
+    assert(rle >= 7, 'the malformed compressed bitmaps were refused');
     await t.checkDmesg('bravo');
     await lab.waitFor(
       'bravo back to Connecting',

@@ -4,7 +4,7 @@ import os, socket, struct, sys, time
 
 HOST, PORT = sys.argv[1], int(sys.argv[2])
 MAGIC = 0x8620EC20
-P = dict(DATA=0, RS_DATA_REPLY=2, BARRIER=3, BITMAP=4, PROTOCOL=11, UUIDS=12, SIZES=13, STATE=14,
+P = dict(DATA=0, RS_DATA_REPLY=2, BARRIER=3, BITMAP=4, COMPRESSED_BITMAP=36, PROTOCOL=11, UUIDS=12, SIZES=13, STATE=14,
          FEATURES=65534, INITIAL_META=65521, INITIAL_DATA=65522)
 
 def hdr(cmd, length, vol=0, magic=MAGIC):
@@ -124,6 +124,55 @@ def meta_garbage():
 def truncated_data():
     d, m = pair(); handshake(d)
     d.sendall(hdr(P['DATA'], 24 + 65536) + struct.pack('>QQII', 0, 1, 1, 0) + b'z' * 100); finish([d, m])
+
+def handshake_as_newer(d):
+    # the fake peer has data (a current UUID) while the node's are just created: the node becomes
+    # SyncTarget and waits for the fake peer's bitmap
+    d.sendall(pkt(P['FEATURES'], struct.pack('>8I', 1, 0, 1, 0, 1, 0, 0, 0)))
+    d.sendall(pkt(P['PROTOCOL'], struct.pack('>6I', 3, 0, 0, 0, 0, 0)))
+    d.sendall(pkt(P['SIZES'], struct.pack('>QQQII', 1 << 20, 0, 1 << 20, 1 << 20, 0), 0))
+    d.sendall(pkt(P['UUIDS'], struct.pack('>12Q', 0x5eed0000, 0, *([0] * 8), 0, 0), 0))
+    d.sendall(pkt(P['STATE'], struct.pack('>4I', 2, 9, 0, 0), 0))
+
+def rle_case(n_words, code, flags=1, offset=0):
+    d, m = pair(); handshake_as_newer(d)
+    d.sendall(pkt(P['COMPRESSED_BITMAP'], struct.pack('>QII', offset, n_words, flags) + code)); finish([d, m])
+
+@case
+def rle_run_overflows_chunk():
+    rle_case(1, bytes([65]))
+
+@case
+def rle_truncated_run():
+    rle_case(1, bytes([0x80]))
+
+@case
+def rle_runs_too_short():
+    rle_case(2, bytes([64]))
+
+@case
+def rle_zero_run():
+    rle_case(1, bytes([0, 64]))
+
+@case
+def rle_not_shorter_than_plain():
+    rle_case(1, bytes([64]) + b'\0' * 7)
+
+@case
+def rle_zero_words():
+    rle_case(0, bytes([64]))
+
+@case
+def rle_beyond_the_bitmap():
+    rle_case(512, bytes([0x80, 0x80, 0x02]))
+
+@case
+def rle_wrong_offset():
+    rle_case(1, bytes([64]), offset=77)
+
+@case
+def rle_endless_varint():
+    rle_case(64, b'\xff' * 200)
 
 for f in cases:
     try:

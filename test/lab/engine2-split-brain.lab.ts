@@ -1,5 +1,8 @@
 // Engine part 2: both nodes promoted while cut: on reconnect the split brain is detected and reported
-// (StandAlone, split-brain event, helper call); connect --discard-my-data on the victim resyncs it.
+// (StandAlone, split-brain event, the usermode helper `bsradm split-brain r0` run with the BSR_*
+// environment: the configured handler writes a marker file); connect --discard-my-data on the victim
+// resyncs it.
+import type { Lab, NodeName } from '../../src/lab/scenario.js';
 import { scenario } from '../../src/lab/scenario.js';
 import { assert, tools } from './engine2-helpers.js';
 
@@ -12,6 +15,7 @@ export default scenario({
     const t = tools(lab);
     const net = '--ping-int=2 --ping-timeout=20 --connect-int=2';
     await t.upSkipSync({ net });
+    for (const n of ['alpha', 'bravo'] as const) await installHelper(lab, n);
     await t.sh('alpha', `${t.S} primary r0`);
     await t.write('alpha', 0, 4);
     await lab.linkCut('alpha', 'bravo');
@@ -35,6 +39,11 @@ export default scenario({
           .join(' | ')}`,
       );
       assert(/split-brain/.test(ev), `${n}: split-brain event`);
+      assert(/^call helper .*helper:split-brain/m.test(ev), `${n}: call helper event`);
+      assert(/^response helper .*helper:split-brain status:0/m.test(ev), `${n}: response helper event`);
+      const marker = (await t.sh(n, 'cat /tmp/sb-marker')).trim();
+      lab.log(`${n}: split-brain handler wrote: ${marker}`);
+      assert(marker === `r0 peer=${n === 'alpha' ? 1 : 0} minor=1 volume=0`, `${n}: handler environment`);
     }
     const alphaA = await t.sum('alpha', '/dev/bsr1', 60, 4);
     await t.sh('bravo', `${t.S} secondary r0 && ${t.S} connect r0 0 --discard-my-data`);
@@ -48,3 +57,30 @@ export default scenario({
     await t.downAll();
   },
 });
+
+/**
+ * Kernel usermode helpers run in the guest's initramfs root, where the checkout is under /newroot:
+ * a wrapper there runs this checkout's bsradm inside the real root, with /etc/bsr.conf giving r0 a
+ * split-brain handler.
+ */
+async function installHelper(lab: Lab, n: NodeName) {
+  await lab.sh(
+    n,
+    `cat > /etc/bsr.conf <<'EOF'
+resource r0 {
+  handlers {
+    split-brain "echo $BSR_RESOURCE peer=$BSR_PEER_NODE_ID minor=$BSR_MINOR volume=$BSR_VOLUME > /tmp/sb-marker";
+  }
+  device minor 1;
+  disk /dev/vda;
+  meta-disk internal;
+  on alpha { address ipv4 ${lab.address('alpha', 'bravo')}:7789; node-id 0; }
+  on bravo { address ipv4 ${lab.address('bravo', 'alpha')}:7789; node-id 1; }
+}
+EOF
+printf '#!/bin/busybox sh\\nexec /bin/busybox chroot /newroot %s "$@"\\n' ${lab.repoRoot}/bin/bsradm > /tmp/bsr-helper
+chmod 755 /tmp/bsr-helper
+rm -f /tmp/sb-marker
+echo /newroot/tmp/bsr-helper > /sys/module/bsr/parameters/usermode_helper`,
+  );
+}

@@ -224,3 +224,67 @@ describe('bsradm (built)', () => {
     expect(bsradm(['-c', conf, 'sh-node-option', '-n', 'svc_auto_up', 'r0'], bravo).stdout).toBe('yes\n');
   });
 });
+
+describe('bsradm handlers (what the kernel runs)', () => {
+  function handlerConf(handlers: string): string {
+    const conf = join(work, 'handlers.conf');
+    const common = 'common {\n  handlers {\n    before-resync-target "echo common-handler";\n  }\n}\n';
+    // a function: a replacement string would turn the handlers' `$$` into `$`
+    const resource = readFileSync(REFERENCE, 'utf8').replace(
+      'protocol C;',
+      () => `protocol C;\n  handlers {\n${handlers}\n  }`,
+    );
+    writeFileSync(conf, common + resource);
+    return conf;
+  }
+
+  it('split-brain runs the configured command with /bin/sh -c and the kernel environment', () => {
+    fresh();
+    const marker = join(work, 'marker');
+    const conf = handlerConf(`    split-brain "echo \\"$BSR_RESOURCE peer=$BSR_PEER_NODE_ID\\" > ${marker}; exit 3";`);
+    const run = bsradm(['-c', conf, 'split-brain', 'r0'], { BSR_RESOURCE: 'r0', BSR_PEER_NODE_ID: '1' });
+    expect(run.status).toBe(3);
+    expect(readFileSync(marker, 'utf8')).toBe('r0 peer=1\n');
+    expect(run.ran).toEqual([]);
+  });
+
+  it('sets BSR_RESOURCE when the caller did not, and passes stdout through', () => {
+    fresh();
+    const conf = handlerConf('    out-of-sync "echo res=$BSR_RESOURCE";');
+    const run = bsradm(['-c', conf, 'out-of-sync', 'r0'], { BSR_RESOURCE: '' });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('res=\n');
+    const unset = spawnSync(process.execPath, [BUNDLE, '-c', conf, 'out-of-sync', 'r0'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', __BSR_NODE__: 'alice', BSR_LOG_FILE: join(work, 'log') },
+    });
+    expect(unset.status).toBe(0);
+    expect(unset.stdout).toBe('res=r0\n');
+  });
+
+  it('inherits handlers from common and exits 0 when none is configured', () => {
+    fresh();
+    const conf = handlerConf('    fence-peer "exit 1";');
+    expect(bsradm(['-c', conf, 'before-resync-target', 'r0']).stdout).toBe('common-handler\n');
+    const none = bsradm(['-c', conf, 'split-brain', 'r0']);
+    expect(none.status).toBe(0);
+    expect(none.stdout).toBe('');
+    expect(bsradm(['-c', conf, 'fence-peer', 'r0']).status).toBe(1);
+  });
+
+  it('a handler killed by a signal gives 128 + the signal number', () => {
+    fresh();
+    const conf = handlerConf('    pri-lost "kill -TERM $$";');
+    expect(bsradm(['-c', conf, 'pri-lost', 'r0']).status).toBe(128 + 15);
+  });
+
+  it('-d prints the command; an unknown resource is a config error', () => {
+    fresh();
+    const conf = handlerConf('    split-brain "echo hi";');
+    const dry = bsradm(['-c', conf, '-d', 'split-brain', 'r0']);
+    expect(dry.stdout).toBe('/bin/sh -c "echo hi"\n');
+    const unknown = bsradm(['-c', conf, 'split-brain', 'r9']);
+    expect(unknown.status).toBe(10);
+    expect(unknown.stderr).toBe(`${conf}:1: resource 'r9' is not defined\n`);
+  });
+});
