@@ -588,8 +588,11 @@ static void peer_endio(struct bio *bio)
 {
 	struct bsr_peer_req *pr = bio->bi_private;
 
-	if (bio->bi_status)
+	if (bio->bi_status) {
 		pr->status = bio->bi_status;
+		/* on-io-error applies to the peer's writes too; pr pins the ldev */
+		bsr_io_error(pr->pd->device, pr->sector, pr->size, bio->bi_status);
+	}
 	bio_put(bio);
 	if (atomic_dec_and_test(&pr->pending_bios))
 		peer_req_done(pr);

@@ -10,7 +10,13 @@ export interface FieldDef {
 export type AttrSet = Record<string, FieldDef>;
 
 export const abi = abiJson as unknown as {
-  genl: { family: string; version: number; mcastGroup: string; userHeaderSize: number; headerFlags: Record<string, number> };
+  genl: {
+    family: string;
+    version: number;
+    mcastGroup: string;
+    userHeaderSize: number;
+    headerFlags: Record<string, number>;
+  };
   commands: Record<string, number>;
   topAttributes: Record<string, { id: number; set: string }>;
   sets: Record<string, AttrSet>;
