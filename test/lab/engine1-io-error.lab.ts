@@ -35,7 +35,9 @@ export default scenario({
     };
     const status = () => sh(`${S} status r0 -v`);
 
-    const dev = await lab.disk.linear(N, 'bsrdisk', '/dev/vda');
+    await lab.disk.linear(N, 'bsrdisk', '/dev/vda');
+    // bsrmeta finds the size through /sys/class/block, under the dm-N name
+    const dev = `/dev/dm-${(await sh('dmsetup info -c --noheadings -o minor bsrdisk')).trim()}`;
     const size = Number((await sh(`blockdev --getsz ${dev}`)).trim());
     // sectors [4 MiB, 5 MiB) fail, the rest (with the meta data at the end) maps to /dev/vda
     const badTable = [
@@ -51,13 +53,13 @@ dmsetup resume bsrdisk`);
     await sh(`${M} --force 1 v09 ${dev} internal create-md --max-peers=2 </dev/null`);
     await sh(`${S} new-resource r0 0
 ${S} new-minor r0 1 0
-${S} new-minor r0 2 1
-${S} attach 1 ${dev} ${dev} internal
-${S} primary r0 --force`);
+${S} new-minor r0 2 1`);
     // a device that was never attached has no size: reads end at once
     const never = await lab.exec(N, ['sh', '-c', 'dd if=/dev/bsr2 of=/dev/null bs=4096 count=1 iflag=direct 2>&1']);
-    lab.log(`never attached /dev/bsr2: ${never.code} ${never.stdout.trim()}`);
-    await sh(`${S} del-minor 2`);
+    lab.log(`never attached /dev/bsr2: exit ${never.code} ${never.stdout.trim().replace(/\n/g, ' ')}`);
+    await sh(`${S} del-minor 2
+${S} attach 1 ${dev} ${dev} internal
+${S} primary r0 --force`);
 
     await expectOk('write before the fault', 'if=/dev/urandom of=/dev/bsr1 seek=1024 oflag=direct');
     await breakArea();

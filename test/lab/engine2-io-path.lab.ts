@@ -11,7 +11,7 @@ import { assert, tools } from './engine2-helpers.js';
 
 const BLOCKS = 16;
 const WRITES = 250; // per writer and round
-const ROUNDS = 2; // per protocol
+const ROUNDS = 1; // per protocol
 
 export default scenario({
   name: 'engine2: I/O path orders overlapping writes and survives peers coming and going',
@@ -25,7 +25,8 @@ export default scenario({
       (await t.sh(n, `dd if=/dev/vda bs=4096 skip=${first} count=${count} iflag=direct status=none | sha256sum`)).split(
         ' ',
       )[0];
-    const writesDone = async () => Number((await t.sh('alpha', 'cat /sys/block/bsr1/stat')).trim().split(/\s+/)[4]);
+    // KiB written through /dev/bsr1 (a bio based device has no /sys/block/*/stat counters)
+    const writesDone = () => t.stat('alpha', 'written');
 
     // 1. ordering of overlapping writes
     await t.upSkipSync({ net: '--ping-int=2 --ping-timeout=20 --connect-int=2' });
@@ -79,7 +80,7 @@ ${t.S} connect r0 1`;
       `rm -f /tmp/stop /tmp/churn.out
 nohup sh -c '${W} /dev/bsr1 9 ${region.first} ${region.blocks} 16 --until=/tmp/stop > /tmp/churn.out 2>&1; echo rc=$? >> /tmp/churn.out' > /dev/null 2>&1 &`,
     );
-    for (let cycle = 0; cycle < 4; cycle++) {
+    for (let cycle = 0; cycle < 2; cycle++) {
       const before = await writesDone();
       if (cycle % 2 === 0) await t.sh('alpha', `${t.S} disconnect r0 1`);
       await t.sh('alpha', `${t.S} del-peer r0 1`);
@@ -93,7 +94,7 @@ nohup sh -c '${W} /dev/bsr1 9 ${region.first} ${region.blocks} 16 --until=/tmp/s
       );
       const after = await writesDone();
       lab.log(
-        `cycle ${cycle} (${cycle % 2 === 0 ? 'disconnect, ' : ''}del-peer, new-peer, connect): ${after - before} writes completed meanwhile`,
+        `cycle ${cycle} (${cycle % 2 === 0 ? 'disconnect, ' : ''}del-peer, new-peer, connect): ${after - before} KiB written meanwhile`,
       );
       assert(after > before, `cycle ${cycle}: writes kept completing`);
     }
