@@ -21,9 +21,18 @@ export default scenario({
       `rm -f /tmp/stop /tmp/w.out
 nohup sh -c 'python3 ${lab.repoRoot}/test/lab/engine2-io-path.py /dev/bsr1 7 0 ${BLOCKS} 16 --until=/tmp/stop > /tmp/w.out 2>&1; echo rc=$? >> /tmp/w.out' > /dev/null 2>&1 &`,
     );
-    await t.sh('alpha', 'sleep 4');
+    // bravo has applied a few MiB of writes spread over the extents, and more are in flight
+    const recv = await lab.waitFor(
+      'bravo to receive 4 MiB of writes',
+      async () => {
+        const kib = await t.stat('bravo', 'received');
+        return kib >= 4096 ? kib : undefined;
+      },
+      120_000,
+      300,
+    );
     await lab.crash('bravo');
-    lab.log('bravo crashed during the replicated writes');
+    lab.log(`bravo crashed after receiving ${recv} KiB`);
     await t.sh('alpha', 'sleep 2; touch /tmp/stop');
     const out = await lab.waitFor(
       'the writer to stop',
