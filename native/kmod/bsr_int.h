@@ -11,7 +11,11 @@
  *  - resource->state_lock (spinlock) guards role/disk/open counters for the block
  *    device open/release path and the I/O path;
  *  - the I/O path pins the backing device with device->local_cnt (bsr_get_ldev);
- *  - the activity log has its own spinlock, the bitmap its own.
+ *  - the activity log has its own spinlock, the bitmap its own;
+ *  - the lists of peer devices (device->peer_devices, connection->peer_devices) and
+ *    resource->connections change with the _rcu list primitives; the I/O path and the
+ *    threads walk them inside bsr_srcu read sections (they may sleep there), and an
+ *    object taken off these lists is freed only after synchronize_srcu(&bsr_srcu).
  */
 #ifndef BSR_INT_H
 #define BSR_INT_H
@@ -21,6 +25,8 @@
 #include <linux/spinlock.h>
 #include <linux/mutex.h>
 #include <linux/wait.h>
+#include <linux/rbtree.h>
+#include <linux/srcu.h>
 #include <linux/workqueue.h>
 #include <linux/blkdev.h>
 #include <linux/bio.h>
@@ -179,21 +185,36 @@ struct bsr_device {
 	bool disk_flushes;
 	bool md_flushes;
 
-	/* writes waiting for an activity log transaction */
-	spinlock_t pending_lock;
-	struct bio_list pending;
+	/*
+	 * Write ordering (bsr_req.c), under req_lock: every write from its arrival until its
+	 * request is done sits in write_tree by sector range; a write overlapping an earlier
+	 * one waits in conflict_wait (arrival order) and starts from al_work once the
+	 * earlier ones are done. al_pending: writes waiting for an activity log transaction.
+	 */
+	spinlock_t req_lock;
+	struct rb_root_cached write_tree;
+	u64 write_seq;
+	struct list_head conflict_wait;
+	struct list_head al_pending;
 	struct work_struct al_work;
 
 	/*
 	 * Suspended I/O (suspend-io, or a short internal quiesce): upper bios are held in
 	 * susp_bios, in arrival order, until the last suspender resumes. Guarded by
-	 * pending_lock; io_susp is also read without it by the I/O path.
+	 * req_lock; io_susp is also read without it by the I/O path.
 	 */
 	bool io_susp;
 	unsigned int susp_cnt;
 	unsigned int susp_len;
 	struct bio_list susp_bios;
 	struct task_struct *susp_drainer;
+
+	/* lower I/O errors (on-io-error); see bsr_io_error() */
+	u32 on_io_error;
+	u32 max_passthrough;
+	atomic_t io_errors;
+	bool io_error_notify;		/* guarded by bsr_failed_lock */
+	struct list_head failed_list;	/* on bsr_failed_devices while work is due */
 
 	atomic64_t read_sect;
 	atomic64_t write_sect;
@@ -260,9 +281,16 @@ struct bsr_resource {
 struct bsr_req {
 	struct bsr_device *device;
 	struct bio *master;
+	sector_t sector;		/* of the master, kept for completion */
+	u32 size;
 	u32 al_first;
 	u32 al_last;
 	bool in_al;
+	bool in_tree;			/* in device->write_tree */
+	u64 seq;			/* arrival order of writes */
+	struct rb_node rb;
+	sector_t subtree_last;
+	struct list_head wait;		/* device->conflict_wait or ->al_pending */
 	atomic_t ref;
 	blk_status_t status;
 	struct bio clone;	/* must be last */
@@ -273,6 +301,7 @@ extern struct list_head bsr_resources;
 extern int bsr_major;
 extern struct bio_set bsr_io_bioset;
 extern struct workqueue_struct *bsr_wq;
+extern struct srcu_struct bsr_srcu;
 struct bsr_resource *bsr_find_resource(const char *name);
 struct bsr_device *bsr_find_minor(unsigned int minor);
 struct bsr_device *bsr_find_volume(struct bsr_resource *r, unsigned int vnr);
@@ -298,6 +327,11 @@ void bsr_device_apply_disk_conf(struct bsr_device *d);
 /* bsr_req.c */
 void bsr_submit_bio(struct bio *bio);
 void bsr_al_work(struct work_struct *w);
+void bsr_fail_waiting_writes(struct bsr_device *d);
+void bsr_io_error(struct bsr_device *d, sector_t sector, u32 size, blk_status_t status);
+void bsr_failed_work(struct work_struct *w);
+void bsr_failed_forget(struct bsr_device *d);
+extern struct work_struct bsr_failed_work_item;
 bool bsr_get_ldev(struct bsr_device *d);
 void bsr_put_ldev(struct bsr_device *d);
 
@@ -362,5 +396,6 @@ void bsr_notify_device(struct bsr_device *d, int type);
 void bsr_notify_connection(struct bsr_conn *c, int type);
 void bsr_notify_peer_device(struct bsr_peer_device *pd, int type);
 void bsr_notify_path(struct bsr_conn *c, struct bsr_path *p, int type);
+void bsr_notify_io_error(struct bsr_device *d);
 
 #endif /* BSR_INT_H */

@@ -9,6 +9,7 @@
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
 #include <linux/fs.h>
+#include <linux/genetlink.h>
 
 #include "bsr_net.h"
 
@@ -18,6 +19,7 @@ LIST_HEAD(bsr_resources);
 int bsr_major;
 struct bio_set bsr_io_bioset;
 struct workqueue_struct *bsr_wq;
+DEFINE_SRCU(bsr_srcu);
 static DEFINE_IDR(bsr_minors);	/* minor -> device; config context only */
 static struct proc_dir_entry *bsr_proc;
 
@@ -131,11 +133,12 @@ struct bsr_device *bsr_find_volume(struct bsr_resource *r, unsigned int vnr)
 	return NULL;
 }
 
+/* The caller holds the genl mutex or is inside bsr_srcu. */
 struct bsr_conn *bsr_find_connection(struct bsr_resource *r, u32 peer)
 {
 	struct bsr_conn *c;
 
-	list_for_each_entry(c, &r->connections, res_list)
+	list_for_each_entry_rcu(c, &r->connections, res_list, true)
 		if (c->peer_node_id == peer)
 			return c;
 	return NULL;
@@ -193,15 +196,18 @@ struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_
 	pd->connection = c;
 	pd->repl_state = BSR_REPLICATION_OFF;
 	pd->peer_disk_state = BSR_DISK_DUNKNOWN;
-	list_add_tail(&pd->dev_list, &d->peer_devices);
-	list_add_tail(&pd->conn_list, &c->peer_devices);
+	/* the write path and the threads walk these lists without the genl mutex */
+	list_add_tail_rcu(&pd->dev_list, &d->peer_devices);
+	list_add_tail_rcu(&pd->conn_list, &c->peer_devices);
 	return pd;
 }
 
+/* Readers inside bsr_srcu may still see it until the grace period ends. */
 void bsr_free_peer_device(struct bsr_peer_device *pd)
 {
-	list_del(&pd->dev_list);
-	list_del(&pd->conn_list);
+	list_del_rcu(&pd->dev_list);
+	list_del_rcu(&pd->conn_list);
+	synchronize_srcu(&bsr_srcu);
 	bsr_opts_free(&pd->conf);
 	bsr_pd_net_free(pd);
 	kfree(pd);
@@ -228,7 +234,7 @@ struct bsr_conn *bsr_create_connection(struct bsr_resource *r, u32 peer)
 		if (!bsr_create_peer_device(d, c))
 			goto fail;
 	}
-	list_add_tail(&c->res_list, &r->connections);
+	list_add_tail_rcu(&c->res_list, &r->connections);
 	return c;
 fail:
 	while (!list_empty(&c->peer_devices))
@@ -239,19 +245,25 @@ fail:
 	return NULL;
 }
 
+/*
+ * The threads stop first; writers may still be sending (and failing) through c until
+ * the grace period of the last peer device's unlink, which also covers c's own unlink.
+ */
 void bsr_delete_connection(struct bsr_conn *c)
 {
 	struct bsr_path *p, *tp;
 
-	bsr_net_free(c);	/* stops the connection's threads */
+	bsr_conn_stop(c, true);
+	list_del_rcu(&c->res_list);
 	while (!list_empty(&c->peer_devices))
 		bsr_free_peer_device(list_first_entry(&c->peer_devices,
 						      struct bsr_peer_device, conn_list));
+	synchronize_srcu(&bsr_srcu);
+	bsr_net_free(c);
 	list_for_each_entry_safe(p, tp, &c->paths, list) {
 		list_del(&p->list);
 		kfree(p);
 	}
-	list_del(&c->res_list);
 	bsr_opts_free(&c->net_conf);
 	kfree(c);
 }
@@ -302,6 +314,10 @@ void bsr_device_apply_disk_conf(struct bsr_device *d)
 	/* defaults as in the option table (src/config/options.ts) */
 	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES, false);
 	d->md_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_MD_FLUSHES, true);
+	WRITE_ONCE(d->on_io_error, bsr_opt_u32(&d->disk_conf, T_DISK_CONF_ON_IO_ERROR,
+					       BSR_ON_IO_ERROR_PASSTHROUGH));
+	WRITE_ONCE(d->max_passthrough,
+		   bsr_opt_u32(&d->disk_conf, T_DISK_CONF_MAX_PASSTHROUGH_COUNT, 100));
 }
 
 int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int vnr,
@@ -322,13 +338,17 @@ int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int v
 	INIT_LIST_HEAD(&d->peer_devices);
 	atomic_set(&d->local_cnt, 0);
 	init_waitqueue_head(&d->misc_wait);
-	spin_lock_init(&d->pending_lock);
-	bio_list_init(&d->pending);
+	spin_lock_init(&d->req_lock);
+	d->write_tree = RB_ROOT_CACHED;
+	INIT_LIST_HEAD(&d->conflict_wait);
+	INIT_LIST_HEAD(&d->al_pending);
 	bio_list_init(&d->susp_bios);
 	/* a volume added to a resource whose I/O is suspended starts suspended */
 	d->susp_cnt = r->susp;
 	d->io_susp = r->susp;
 	INIT_WORK(&d->al_work, bsr_al_work);
+	atomic_set(&d->io_errors, 0);
+	INIT_LIST_HEAD(&d->failed_list);
 	bsr_device_apply_disk_conf(d);
 
 	err = idr_alloc(&bsr_minors, d, minor, minor + 1, GFP_KERNEL);
@@ -393,6 +413,7 @@ void bsr_delete_device(struct bsr_device *d)
 	bsr_io_fail_suspended(d);
 	del_gendisk(d->disk);
 	flush_work(&d->al_work);
+	bsr_failed_forget(d);
 	while (!list_empty(&d->peer_devices))
 		bsr_free_peer_device(list_first_entry(&d->peer_devices,
 						      struct bsr_peer_device, dev_list));
@@ -510,8 +531,9 @@ static void __exit bsr_exit(void)
 	/*
 	 * The family is gone, nobody can add objects any more. A module reference is
 	 * held by every open bsr device, so nothing is open here: tear down what `down`
-	 * did not.
+	 * did not, under the genl mutex like the failed-disk work.
 	 */
+	genl_lock();
 	list_for_each_entry_safe(r, tr, &bsr_resources, list) {
 		while (!list_empty(&r->connections))
 			bsr_delete_connection(list_first_entry(&r->connections,
@@ -525,6 +547,8 @@ static void __exit bsr_exit(void)
 		}
 		bsr_free_resource(r);
 	}
+	genl_unlock();
+	cancel_work_sync(&bsr_failed_work_item);
 	idr_destroy(&bsr_minors);
 	misc_deregister(&bsr_control);
 	proc_remove(bsr_proc);

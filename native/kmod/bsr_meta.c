@@ -179,10 +179,12 @@ void bsr_update_slot_mask(struct bsr_device *d)
 {
 	struct bsr_backing *ldev = d->ldev;
 	u32 mask = 0;
-	int i;
+	int i, idx;
 
 	if (!ldev)
 		return;
+	/* connection threads call this while del-peer may unlink a connection */
+	idx = srcu_read_lock(&bsr_srcu);
 	for (i = 0; i < BSR_MAX_PEERS; i++) {
 		struct bsr_conn *c;
 		s32 s = ldev->md.peers[i].bitmap_index;
@@ -194,6 +196,7 @@ void bsr_update_slot_mask(struct bsr_device *d)
 			continue;
 		mask |= 1U << s;
 	}
+	srcu_read_unlock(&bsr_srcu, idx);
 	WRITE_ONCE(ldev->slot_mask, mask);
 }
 
@@ -483,6 +486,7 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 	blk_queue_io_min(d->disk->queue, bdev_io_min(ldev->backing_bdev));
 	blk_queue_io_opt(d->disk->queue, bdev_io_opt(ldev->backing_bdev));
 	set_capacity_and_notify(d->disk, size);
+	atomic_set(&d->io_errors, 0);	/* max-passthrough-count counts per attach */
 	bsr_set_disk_state(d, bsr_disk_state_from_md(&ldev->md));
 	bsr_info("%s: attached to %s (meta %s index %d): %llu sectors, disk %s\n",
 		 d->disk->disk_name, backing, meta, idx, size, bsr_disk_name(d->disk_state));
@@ -495,12 +499,15 @@ fail:
 }
 
 /*
- * Caller checked the role; sleeps until in-flight I/O is done. After a forced detach
- * (disk Failed) this finishes it once the lower device returned its requests.
+ * Caller checked the role (or the disk failed); may sleep until in-flight I/O is done.
+ * After a forced detach (disk Failed) this finishes it once the lower device returned its
+ * requests. The device keeps its size, so that I/O to a diskless device fails with EIO
+ * instead of ending at sector 0.
  */
 void bsr_detach(struct bsr_device *d)
 {
 	struct bsr_backing *ldev = d->ldev;
+	bool failed = d->disk_state == BSR_DISK_FAILED;
 
 	if (!ldev)
 		return;
@@ -509,7 +516,11 @@ void bsr_detach(struct bsr_device *d)
 	wait_event(d->misc_wait, atomic_read(&d->local_cnt) == 0);
 	flush_work(&d->al_work);
 
-	if (!bsr_al_evict_all(d, ldev)) {
+	if (failed) {
+		/* the activity log stays unclean: the next attach replays it */
+		bsr_err("%s: detaching a failed disk, meta data not updated\n",
+			d->disk->disk_name);
+	} else if (!bsr_al_evict_all(d, ldev)) {
 		ldev->md.flags |= BSR_MDF_AL_CLEAN;
 		ldev->md.flags &= ~BSR_MDF_PRIMARY_IND;
 		bsr_md_write_sb(d, ldev);
@@ -517,7 +528,6 @@ void bsr_detach(struct bsr_device *d)
 		bsr_err("%s: detaching without a clean activity log\n", d->disk->disk_name);
 	}
 
-	set_capacity_and_notify(d->disk, 0);
 	d->ldev = NULL;
 	ldev_free(ldev);
 	bsr_set_disk_state(d, BSR_DISK_DISKLESS);
@@ -533,22 +543,10 @@ void bsr_detach(struct bsr_device *d)
  */
 void bsr_detach_force(struct bsr_device *d)
 {
-	struct bio_list list;
-	struct bio *bio;
-
 	if (!d->ldev || d->disk_state == BSR_DISK_FAILED)
 		return;
 	bsr_set_disk_state(d, BSR_DISK_FAILED);
-	spin_lock_irq(&d->pending_lock);
-	list = d->pending;
-	bio_list_init(&d->pending);
-	spin_unlock_irq(&d->pending_lock);
-	while ((bio = bio_list_pop(&list))) {
-		bio->bi_status = BLK_STS_IOERR;
-		atomic_dec(&d->upper_pending);
-		bio_endio(bio);
-		bsr_put_ldev(d);
-	}
+	bsr_fail_waiting_writes(d);
 	bsr_warn("%s: forced detach, %d requests still at the lower device\n",
 		 d->disk->disk_name, atomic_read(&d->local_cnt));
 	if (!atomic_read(&d->local_cnt))

@@ -169,6 +169,9 @@ struct bsr_peer_req {
 	u32 seq;
 	u32 dp_flags;
 	bool resync;
+	bool in_al;			/* holds extents al_first..al_last of our AL */
+	u32 al_first;
+	u32 al_last;
 	atomic_t pending_bios;
 	blk_status_t status;
 	unsigned int n_pages;

@@ -657,6 +657,15 @@ void bsr_notify_path(struct bsr_conn *c, struct bsr_path *p, int type)
 		notify_finish(skb, fill_path(skb, c, p, 0, 0, 0, type));
 }
 
+/* A lower device I/O error: the device as it is now, as an IO_ERROR "call" event. */
+void bsr_notify_io_error(struct bsr_device *d)
+{
+	struct sk_buff *skb = notify_alloc();
+
+	if (skb)
+		notify_finish(skb, fill_device(skb, d, 0, 0, 0, BSR_ADM_IO_ERROR, BSR_NOTIFY_CALL));
+}
+
 void bsr_notify_helper(struct bsr_peer_device *pd, const char *name, int type, u32 status)
 {
 	struct bsr_device *d = pd->device;

@@ -606,8 +606,11 @@ static void peer_endio(struct bio *bio)
 {
 	struct bsr_peer_req *pr = bio->bi_private;
 
-	if (bio->bi_status)
+	if (bio->bi_status) {
 		pr->status = bio->bi_status;
+		/* on-io-error applies to the peer's writes too; pr pins the ldev */
+		bsr_io_error(pr->pd->device, pr->sector, pr->size, bio->bi_status);
+	}
 	bio_put(bio);
 	if (atomic_dec_and_test(&pr->pending_bios))
 		peer_req_done(pr);
@@ -666,6 +669,36 @@ static int submit_pages(struct bsr_peer_req *pr, struct block_device *bdev, sect
 	return 0;
 }
 
+static int send_neg_ack(struct bsr_conn *c, struct pkt *p, u32 size)
+{
+	struct p_block_ack a = {
+		.sector = p->u.data.sector, .block_id = p->u.data.block_id,
+		.blksize = cpu_to_be32(size), .seq_num = p->u.data.seq_num,
+	};
+
+	return bsr_send_packet(c, true, P_NEG_ACK, p->vnr, &a, sizeof(a));
+}
+
+/*
+ * A peer write makes its extents active in our own activity log first, so that a crash
+ * of this node marks them out of sync when the disk is attached again.
+ */
+static int peer_req_al_begin(struct bsr_device *d, struct bsr_peer_req *pr)
+{
+	struct bsr_actlog *al = &d->ldev->al;
+	int err;
+
+	pr->al_first = pr->sector >> (BSR_AL_EXT_SHIFT - 9);
+	pr->al_last = (pr->sector + (pr->size >> 9) - 1) >> (BSR_AL_EXT_SHIFT - 9);
+	if (!bsr_al_begin_fast(al, pr->al_first, pr->al_last)) {
+		err = bsr_al_begin_slow(d, d->ldev, pr->al_first, pr->al_last);
+		if (err)
+			return err;
+	}
+	pr->in_al = true;
+	return 0;
+}
+
 static int receive_data(struct bsr_conn *c, struct pkt *p)
 {
 	struct bsr_net *n = c->net;
@@ -701,19 +734,21 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 	}
 	atomic64_add(size >> 9, &pd->net->recv_sect);
 	if (!bsr_get_ldev(d)) {
-		struct p_block_ack a = {
-			.sector = cpu_to_be64(sector), .block_id = p->u.data.block_id,
-			.blksize = cpu_to_be32(size),
-		};
-
 		free_peer_req(pr);
-		return bsr_send_packet(c, true, P_NEG_ACK, d->vnr, &a, sizeof(a));
+		return send_neg_ack(c, p, size);
 	}
 	bsr_mark_app_written(pd, sector, size);
 
 	if (flags & DP_FLUSH)
 		wait_event(n->ee_wait, active_empty(n));
 	wait_event(n->ee_wait, !overlaps_active(n, sector, size));
+	rv = peer_req_al_begin(d, pr);
+	if (rv) {
+		bsr_warn("%s: activity log update failed (%d), write refused\n", n->thread_tag, rv);
+		bsr_put_ldev(d);
+		free_peer_req(pr);
+		return send_neg_ack(c, p, size);
+	}
 	atomic_set(&pr->pending_bios, 1);
 	spin_lock_irq(&n->lock);
 	list_add_tail(&pr->list, &n->active_ee);
@@ -837,6 +872,8 @@ static void process_done_ee(struct bsr_conn *c, bool send)
 		if (send && cmd && bsr_send_packet(c, true, cmd, pd->device->vnr, &a, sizeof(a)))
 			send = false;
 		list_del(&pr->list);
+		if (pr->in_al)
+			bsr_al_complete(&pd->device->ldev->al, pr->al_first, pr->al_last);
 		bsr_put_ldev(pd->device);
 		free_peer_req(pr);
 	}

@@ -1,17 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * bsr: the I/O path. bio based: every upper bio is cloned onto the backing device and
- * completed when the clone completes. Writes first make their 4 MiB extents active in
- * the activity log (fast path: already active, a spinlock and a hash lookup; slow path:
- * the device's work item writes an AL transaction and then submits) and set the bits of
- * the written 4 KiB blocks in the bitmap slots of the peers that are not connected.
+ * completed when the clone completes (and, for writes, when the peers are done with it).
+ * Writes first make their 4 MiB extents active in the activity log (fast path: already
+ * active, a spinlock and a hash lookup; slow path: the device's work item writes an AL
+ * transaction and then submits) and set the bits of the written 4 KiB blocks in the
+ * bitmap slots of the peers that are not connected.
+ *
+ * Overlapping writes are ordered: a write is entered in the device's interval tree on
+ * arrival and stays there until its request is done (local I/O and every peer's
+ * condition). A write overlapping an earlier one still in the tree is parked, neither
+ * submitted nor sent, and started from the work item once the earlier ones are done, so
+ * the local disk and the peers (which apply in arrival order) see the same order.
+ *
+ * Lower I/O errors follow the disk option on-io-error: passthrough (and pass_on) hand
+ * the error up and mark the blocks out of sync for the peers; detach (and
+ * call-local-io-error) make the disk Failed at once and detach it from a work item;
+ * more than max-passthrough-count errors detach as well.
  */
 #include <linux/bio.h>
+#include <linux/genetlink.h>
+#include <linux/interval_tree_generic.h>
 
 #include "bsr_net.h"
 
 #define EXT_SHIFT_SECT (BSR_AL_EXT_SHIFT - 9)
 #define BM_SHIFT_SECT (BSR_BM_BLOCK_SHIFT - 9)
+
+#define REQ_FIRST(r) ((r)->sector)
+#define REQ_LAST(r) ((r)->sector + ((r)->size >> 9) - 1)
+INTERVAL_TREE_DEFINE(struct bsr_req, rb, sector_t, subtree_last, REQ_FIRST, REQ_LAST,
+		     static, write_tree)
 
 bool bsr_get_ldev(struct bsr_device *d)
 {
@@ -40,19 +59,61 @@ static void bsr_master_done(struct bsr_device *d, struct bio *master)
 	bio_endio(master);
 }
 
+/* ---------------------------------------------------------------- write ordering */
+
+/* req_lock held: does a write that arrived before req overlap it? */
+static bool write_conflicts(struct bsr_device *d, struct bsr_req *req)
+{
+	struct bsr_req *o;
+
+	for (o = write_tree_iter_first(&d->write_tree, REQ_FIRST(req), REQ_LAST(req)); o;
+	     o = write_tree_iter_next(o, REQ_FIRST(req), REQ_LAST(req)))
+		if (o->seq < req->seq)
+			return true;
+	return false;
+}
+
+/* req_lock held: parked writes with no earlier overlapping write left go to al_pending. */
+static bool release_parked(struct bsr_device *d)
+{
+	struct bsr_req *p, *tp;
+	bool any = false;
+
+	list_for_each_entry_safe(p, tp, &d->conflict_wait, wait) {
+		if (write_conflicts(d, p))
+			continue;
+		list_move_tail(&p->wait, &d->al_pending);
+		any = true;
+	}
+	return any;
+}
+
 /*
- * The last reference of a request: its activity log extents are released, the upper
- * bio completes and the clone (holding the request) is freed.
+ * The last reference of a request (any context): its activity log extents are
+ * released, later writes it held back may start, the upper bio completes and the clone
+ * (holding the request) is freed.
  */
 void bsr_req_put(struct bsr_req *req)
 {
 	struct bsr_device *d = req->device;
 	struct bio *master = req->master;
+	unsigned long flags;
+	bool kick = false;
 
 	if (!atomic_dec_and_test(&req->ref))
 		return;
 	if (req->in_al)
 		bsr_al_complete(&d->ldev->al, req->al_first, req->al_last);
+	if (req->in_tree) {
+		spin_lock_irqsave(&d->req_lock, flags);
+		write_tree_remove(req, &d->write_tree);
+		if (!list_empty(&d->conflict_wait))
+			kick = release_parked(d);
+		spin_unlock_irqrestore(&d->req_lock, flags);
+		/* before our ldev reference goes: bsr_detach() flushes the work after that */
+		if (kick)
+			queue_work(bsr_wq, &d->al_work);
+	}
 	if (unlikely(req->status))
 		master->bi_status = req->status;
 	bio_put(&req->clone);
@@ -67,9 +128,7 @@ static void bsr_endio(struct bio *clone)
 
 	if (unlikely(clone->bi_status)) {
 		req->status = clone->bi_status;
-		pr_err_ratelimited("bsr: %s: lower device I/O error %d at sector %llu\n",
-				   d->disk->disk_name, blk_status_to_errno(clone->bi_status),
-				   (u64)clone->bi_iter.bi_sector);
+		bsr_io_error(d, req->sector, req->size, clone->bi_status);
 	}
 	/* forcibly detached meanwhile: the request counts as failed */
 	if (unlikely(READ_ONCE(d->disk_state) == BSR_DISK_FAILED))
@@ -78,91 +137,136 @@ static void bsr_endio(struct bio *clone)
 	bsr_req_put(req);
 }
 
-/* Holds a local reference that bsr_req_put() drops. */
-static void bsr_submit_lower(struct bsr_device *d, struct bsr_backing *ldev, struct bio *bio,
-			     bool in_al, u32 first, u32 last)
+/* A request holding the submitter's reference, not under way yet. */
+static struct bsr_req *req_new(struct bsr_device *d, struct bsr_backing *ldev, struct bio *bio)
 {
 	struct bsr_req *req;
 	struct bio *clone;
 
 	clone = bio_alloc_clone(ldev->backing_bdev, bio, GFP_NOIO, &bsr_io_bioset);
-	if (unlikely(!clone)) {
-		if (in_al)
-			bsr_al_complete(&ldev->al, first, last);
-		bio->bi_status = BLK_STS_RESOURCE;
-		bsr_master_done(d, bio);
-		bsr_put_ldev(d);
-		return;
-	}
+	if (unlikely(!clone))
+		return NULL;
 	req = container_of(clone, struct bsr_req, clone);
 	req->device = d;
 	req->master = bio;
-	req->in_al = in_al;
-	req->al_first = first;
-	req->al_last = last;
+	req->sector = bio->bi_iter.bi_sector;
+	req->size = bio->bi_iter.bi_size;
+	req->al_first = req->sector >> EXT_SHIFT_SECT;
+	req->al_last = req->size ? (bio_end_sector(bio) - 1) >> EXT_SHIFT_SECT : req->al_first;
+	req->in_al = false;
+	req->in_tree = false;
 	req->status = BLK_STS_OK;
-	/* the local I/O and the submitter hold one reference each */
-	atomic_set(&req->ref, 2);
+	INIT_LIST_HEAD(&req->wait);
+	atomic_set(&req->ref, 1);
 	if (op_is_write(bio_op(bio)) && !READ_ONCE(d->disk_flushes))
 		clone->bi_opf &= ~(REQ_PREFLUSH | REQ_FUA);
 	clone->bi_end_io = bsr_endio;
 	clone->bi_private = req;
+	return req;
+}
+
+/* Local I/O and replication under way; drops the submitter's reference. */
+static void req_submit(struct bsr_device *d, struct bsr_req *req)
+{
+	struct bio *bio = req->master;
+
+	atomic_inc(&req->ref);	/* the local I/O's */
 	atomic_inc(&d->lower_pending);
 	if (op_is_write(bio_op(bio))) {
-		if (bio_sectors(bio))
+		if (req->size)
 			bsr_replicate_write(d, req, bio);
 		else
 			bsr_replicate_flush(d, req);
 	}
-	submit_bio_noacct(clone);
+	submit_bio_noacct(&req->clone);
 	bsr_req_put(req);
 }
 
-static void bsr_do_write(struct bsr_device *d, struct bsr_backing *ldev, struct bio *bio,
-			 u32 first, u32 last)
+/* The write's extents are active in the activity log. */
+static void write_submit(struct bsr_device *d, struct bsr_req *req)
 {
-	sector_t s = bio->bi_iter.bi_sector;
-	sector_t e = bio_end_sector(bio);
+	struct bsr_backing *ldev = d->ldev;	/* pinned by the request */
 
-	bsr_bm_set_range(&ldev->bm, READ_ONCE(ldev->slot_mask), s >> BM_SHIFT_SECT,
-			 (e - 1) >> BM_SHIFT_SECT);
-	bsr_submit_lower(d, ldev, bio, true, first, last);
+	req->in_al = true;
+	bsr_bm_set_range(&ldev->bm, READ_ONCE(ldev->slot_mask), req->sector >> BM_SHIFT_SECT,
+			 REQ_LAST(req) >> BM_SHIFT_SECT);
+	req_submit(d, req);
 }
 
-/* Work item: writes that need activity log transactions, in arrival order. */
+/* Work item: writes that need activity log transactions or were parked, in order. */
 void bsr_al_work(struct work_struct *w)
 {
 	struct bsr_device *d = container_of(w, struct bsr_device, al_work);
-	struct bio *bio;
+	struct bsr_req *req;
+	int err;
 
 	for (;;) {
-		struct bsr_backing *ldev = d->ldev;	/* pinned by the bio's local ref */
-		u32 first, last;
-		int err;
-
-		spin_lock_irq(&d->pending_lock);
-		bio = bio_list_pop(&d->pending);
-		spin_unlock_irq(&d->pending_lock);
-		if (!bio)
+		spin_lock_irq(&d->req_lock);
+		req = list_first_entry_or_null(&d->al_pending, struct bsr_req, wait);
+		if (req)
+			list_del_init(&req->wait);
+		spin_unlock_irq(&d->req_lock);
+		if (!req)
 			break;
-		first = bio->bi_iter.bi_sector >> EXT_SHIFT_SECT;
-		last = (bio_end_sector(bio) - 1) >> EXT_SHIFT_SECT;
-		err = bsr_al_begin_slow(d, ldev, first, last);
+		err = bsr_al_begin_slow(d, d->ldev, req->al_first, req->al_last);
 		if (err) {
-			bio->bi_status = errno_to_blk_status(err);
-			bsr_master_done(d, bio);
-			bsr_put_ldev(d);
+			req->status = errno_to_blk_status(err);
+			bsr_req_put(req);
 			continue;
 		}
-		bsr_do_write(d, ldev, bio, first, last);
+		write_submit(d, req);
 	}
+}
+
+/*
+ * The disk failed: writes not under way yet (waiting for an AL transaction or parked
+ * behind an overlapping write) complete with EIO now.
+ */
+void bsr_fail_waiting_writes(struct bsr_device *d)
+{
+	struct bsr_req *req, *tmp;
+	LIST_HEAD(list);
+
+	spin_lock_irq(&d->req_lock);
+	list_splice_init(&d->al_pending, &list);
+	list_splice_tail_init(&d->conflict_wait, &list);
+	spin_unlock_irq(&d->req_lock);
+	list_for_each_entry_safe(req, tmp, &list, wait) {
+		list_del_init(&req->wait);
+		req->status = BLK_STS_IOERR;
+		bsr_req_put(req);
+	}
+}
+
+/* A write with data: ordered against the writes in flight, then into the AL. */
+static void write_begin(struct bsr_device *d, struct bsr_req *req)
+{
+	bool parked;
+
+	spin_lock_irq(&d->req_lock);
+	req->seq = ++d->write_seq;
+	req->in_tree = true;
+	write_tree_insert(req, &d->write_tree);
+	parked = write_conflicts(d, req);
+	if (parked)
+		list_add_tail(&req->wait, &d->conflict_wait);
+	spin_unlock_irq(&d->req_lock);
+	if (parked)
+		return;
+	if (likely(bsr_al_begin_fast(&d->ldev->al, req->al_first, req->al_last))) {
+		write_submit(d, req);
+		return;
+	}
+	spin_lock_irq(&d->req_lock);
+	list_add_tail(&req->wait, &d->al_pending);
+	spin_unlock_irq(&d->req_lock);
+	queue_work(bsr_wq, &d->al_work);
 }
 
 void bsr_submit_bio(struct bio *bio)
 {
 	struct bsr_device *d = bio->bi_bdev->bd_disk->private_data;
-	struct bsr_backing *ldev;
-	u32 first, last;
+	struct bsr_req *req;
 
 	bio = bio_split_to_limits(bio);
 	if (!bio)
@@ -171,50 +275,157 @@ void bsr_submit_bio(struct bio *bio)
 	atomic_inc(&d->upper_pending);
 	if (unlikely(READ_ONCE(d->io_susp)) && bsr_io_susp_queue(d, bio))
 		return;
+	/* diskless (detached, failed or never attached): EIO, whatever the size says */
 	if (unlikely(!bsr_get_ldev(d))) {
 		bio->bi_status = BLK_STS_IOERR;
 		bsr_master_done(d, bio);
 		return;
 	}
-	ldev = d->ldev;
 
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
-		atomic64_add(bio_sectors(bio), &d->read_sect);
-		bsr_submit_lower(d, ldev, bio, false, 0, 0);
-		return;
+		break;
 	case REQ_OP_WRITE:
+		if (unlikely(READ_ONCE(d->resource->role) != BSR_ROLE_PRIMARY)) {
+			bio->bi_status = BLK_STS_IOERR;
+			goto fail;
+		}
+		/* an empty flush is a no-op without disk-flushes */
+		if (!bio_sectors(bio) && !READ_ONCE(d->disk_flushes))
+			goto fail;
 		break;
 	default:
 		bio->bi_status = BLK_STS_NOTSUPP;
 		goto fail;
 	}
 
-	if (unlikely(READ_ONCE(d->resource->role) != BSR_ROLE_PRIMARY)) {
-		bio->bi_status = BLK_STS_IOERR;
+	req = req_new(d, d->ldev, bio);
+	if (unlikely(!req)) {
+		bio->bi_status = BLK_STS_RESOURCE;
 		goto fail;
 	}
-	if (!bio_sectors(bio)) {
-		/* an empty flush */
-		if (!READ_ONCE(d->disk_flushes))
-			goto fail;
-		bsr_submit_lower(d, ldev, bio, false, 0, 0);
-		return;
+	if (bio_op(bio) == REQ_OP_READ) {
+		atomic64_add(bio_sectors(bio), &d->read_sect);
+		req_submit(d, req);
+	} else if (!req->size) {
+		req_submit(d, req);
+	} else {
+		atomic64_add(bio_sectors(bio), &d->write_sect);
+		write_begin(d, req);
 	}
-	atomic64_add(bio_sectors(bio), &d->write_sect);
-	first = bio->bi_iter.bi_sector >> EXT_SHIFT_SECT;
-	last = (bio_end_sector(bio) - 1) >> EXT_SHIFT_SECT;
-	if (likely(bsr_al_begin_fast(&ldev->al, first, last))) {
-		bsr_do_write(d, ldev, bio, first, last);
-		return;
-	}
-	spin_lock_irq(&d->pending_lock);
-	bio_list_add(&d->pending, bio);
-	spin_unlock_irq(&d->pending_lock);
-	queue_work(bsr_wq, &d->al_work);
 	return;
 
 fail:
 	bsr_master_done(d, bio);
 	bsr_put_ldev(d);
+}
+
+/* ---------------------------------------------------------------- lower I/O errors */
+
+static LIST_HEAD(bsr_failed_devices);
+static DEFINE_SPINLOCK(bsr_failed_lock);
+DECLARE_WORK(bsr_failed_work_item, bsr_failed_work);
+
+/* Bitmap slots assigned to peers (md.peers changes in configuration context only). */
+static u32 peer_slots(struct bsr_device *d, struct bsr_backing *ldev)
+{
+	u32 mask = 0;
+	int i;
+
+	for (i = 0; i < BSR_MAX_PEERS; i++) {
+		s32 s = READ_ONCE(ldev->md.peers[i].bitmap_index);
+
+		if (s >= 0 && s < (s32)ldev->bm.max_peers && i != d->resource->node_id)
+			mask |= 1U << s;
+	}
+	return mask;
+}
+
+/*
+ * A lower data I/O of sector/size failed (any context, the caller pins d->ldev): apply
+ * on-io-error; the notification and a detach follow from bsr_failed_work().
+ */
+void bsr_io_error(struct bsr_device *d, sector_t sector, u32 size, blk_status_t status)
+{
+	struct bsr_backing *ldev = d->ldev;
+	struct bsr_resource *r = d->resource;
+	u32 policy = READ_ONCE(d->on_io_error);
+	u32 max = READ_ONCE(d->max_passthrough);
+	int n = atomic_inc_return(&d->io_errors);
+	unsigned long flags;
+	bool detach;
+
+	pr_err_ratelimited("bsr: %s: lower device I/O error %d at sector %llu (%u bytes)\n",
+			   d->disk->disk_name, blk_status_to_errno(status), (u64)sector, size);
+	if (size)
+		bsr_bm_set_range(&ldev->bm, peer_slots(d, ldev), sector >> BM_SHIFT_SECT,
+				 (sector + (size >> 9) - 1) >> BM_SHIFT_SECT);
+	detach = policy == BSR_ON_IO_ERROR_DETACH ||
+		 policy == BSR_ON_IO_ERROR_CALL_LOCAL_IO_ERROR || (max && n > max);
+	if (detach) {
+		/* no new I/O reaches the disk from now on (bsr_get_ldev() refuses Failed) */
+		spin_lock_irqsave(&r->state_lock, flags);
+		if (d->disk_state >= BSR_DISK_NEGOTIATING)
+			WRITE_ONCE(d->disk_state, BSR_DISK_FAILED);
+		spin_unlock_irqrestore(&r->state_lock, flags);
+	}
+	spin_lock_irqsave(&bsr_failed_lock, flags);
+	d->io_error_notify = true;
+	if (list_empty(&d->failed_list))
+		list_add_tail(&d->failed_list, &bsr_failed_devices);
+	spin_unlock_irqrestore(&bsr_failed_lock, flags);
+	/* not bsr_wq: this work waits for the genl mutex, bsr_wq's items must not */
+	schedule_work(&bsr_failed_work_item);
+}
+
+/* The device goes away (genl mutex held): no work for it any more. */
+void bsr_failed_forget(struct bsr_device *d)
+{
+	spin_lock_irq(&bsr_failed_lock);
+	list_del_init(&d->failed_list);
+	spin_unlock_irq(&bsr_failed_lock);
+}
+
+/*
+ * IO_ERROR notifications and the detach of Failed disks. Under the genl mutex, so it is
+ * serialized with configuration requests, which may detach or delete the device too.
+ */
+void bsr_failed_work(struct work_struct *w)
+{
+	struct bsr_peer_device *pd;
+	struct bsr_device *d;
+	bool notify;
+	int idx;
+
+	genl_lock();
+	for (;;) {
+		spin_lock_irq(&bsr_failed_lock);
+		d = list_first_entry_or_null(&bsr_failed_devices, struct bsr_device, failed_list);
+		if (d) {
+			list_del_init(&d->failed_list);
+			notify = d->io_error_notify;
+			d->io_error_notify = false;
+		}
+		spin_unlock_irq(&bsr_failed_lock);
+		if (!d)
+			break;
+		if (notify)
+			bsr_notify_io_error(d);
+		if (READ_ONCE(d->disk_state) != BSR_DISK_FAILED || !d->ldev)
+			continue;
+		bsr_notify_device(d, BSR_NOTIFY_CHANGE);
+		bsr_warn("%s: detaching the failed disk (on-io-error)\n", d->disk->disk_name);
+		bsr_detach(d);
+		/* the peers learn that this node has no disk any more */
+		idx = srcu_read_lock(&bsr_srcu);
+		list_for_each_entry_srcu(pd, &d->peer_devices, dev_list,
+					 srcu_read_lock_held(&bsr_srcu)) {
+			struct bsr_net *n = pd->connection->net;
+
+			if (n && READ_ONCE(n->net_ok))
+				bsr_send_state(pd);
+		}
+		srcu_read_unlock(&bsr_srcu, idx);
+	}
+	genl_unlock();
 }

@@ -212,12 +212,17 @@ fail_unsent:
 	bsr_conn_fail(c, BSR_CONNECTION_BROKENPIPE);
 }
 
-/* Called with a reference on req that the caller puts after submitting locally. */
+/*
+ * Called with a reference on req that the caller puts after submitting locally. The
+ * peer devices stay (and their connections with them) while we are inside bsr_srcu,
+ * even if del-peer unlinks them meanwhile.
+ */
 void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *bio)
 {
 	struct bsr_peer_device *pd;
+	int idx = srcu_read_lock(&bsr_srcu);
 
-	list_for_each_entry(pd, &d->peer_devices, dev_list) {
+	list_for_each_entry_srcu(pd, &d->peer_devices, dev_list, srcu_read_lock_held(&bsr_srcu)) {
 		/*
 		 * A connection that is failing is not in the slot mask until its teardown
 		 * ran: the write must still be marked for that peer.
@@ -227,6 +232,7 @@ void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *
 		else
 			send_one(pd, req, bio);
 	}
+	srcu_read_unlock(&bsr_srcu, idx);
 }
 
 /* An empty flush: close the epoch at every peer; protocol C waits for its BARRIER_ACK. */
@@ -234,8 +240,9 @@ bool bsr_replicate_flush(struct bsr_device *d, struct bsr_req *req)
 {
 	struct bsr_peer_device *pd;
 	bool sent = false;
+	int idx = srcu_read_lock(&bsr_srcu);
 
-	list_for_each_entry(pd, &d->peer_devices, dev_list) {
+	list_for_each_entry_srcu(pd, &d->peer_devices, dev_list, srcu_read_lock_held(&bsr_srcu)) {
 		struct bsr_net *n = pd->connection->net;
 		struct bsr_tle *t;
 		int rv;
@@ -270,6 +277,7 @@ bool bsr_replicate_flush(struct bsr_device *d, struct bsr_req *req)
 			bsr_conn_fail(pd->connection, BSR_CONNECTION_BROKENPIPE);
 		sent = true;
 	}
+	srcu_read_unlock(&bsr_srcu, idx);
 	return sent;
 }
 

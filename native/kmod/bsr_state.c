@@ -171,10 +171,10 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *m
  */
 void bsr_io_suspend(struct bsr_device *d)
 {
-	spin_lock_irq(&d->pending_lock);
+	spin_lock_irq(&d->req_lock);
 	d->susp_cnt++;
 	WRITE_ONCE(d->io_susp, true);
-	spin_unlock_irq(&d->pending_lock);
+	spin_unlock_irq(&d->req_lock);
 }
 
 /* The I/O path: true when the bio was taken into the suspend queue. */
@@ -183,13 +183,13 @@ bool bsr_io_susp_queue(struct bsr_device *d, struct bio *bio)
 	unsigned long flags;
 	bool queued = false;
 
-	spin_lock_irqsave(&d->pending_lock, flags);
+	spin_lock_irqsave(&d->req_lock, flags);
 	if (d->io_susp && d->susp_drainer != current) {
 		bio_list_add(&d->susp_bios, bio);
 		d->susp_len++;
 		queued = true;
 	}
-	spin_unlock_irqrestore(&d->pending_lock, flags);
+	spin_unlock_irqrestore(&d->req_lock, flags);
 	return queued;
 }
 
@@ -202,9 +202,9 @@ void bsr_io_resume(struct bsr_device *d)
 	struct bio_list list;
 	struct bio *bio;
 
-	spin_lock_irq(&d->pending_lock);
+	spin_lock_irq(&d->req_lock);
 	if (WARN_ON_ONCE(!d->susp_cnt) || --d->susp_cnt) {
-		spin_unlock_irq(&d->pending_lock);
+		spin_unlock_irq(&d->req_lock);
 		return;
 	}
 	for (;;) {
@@ -214,20 +214,20 @@ void bsr_io_resume(struct bsr_device *d)
 		if (bio_list_empty(&list) || d->susp_cnt)
 			break;
 		d->susp_drainer = current;
-		spin_unlock_irq(&d->pending_lock);
+		spin_unlock_irq(&d->req_lock);
 		while ((bio = bio_list_pop(&list))) {
 			/* bsr_submit_bio() counts it again */
 			atomic_dec(&d->upper_pending);
 			bsr_submit_bio(bio);
 		}
-		spin_lock_irq(&d->pending_lock);
+		spin_lock_irq(&d->req_lock);
 	}
 	/* suspended again meanwhile: keep what is left */
 	bio_list_merge_head(&d->susp_bios, &list);
 	d->susp_len = bio_list_size(&d->susp_bios);
 	d->susp_drainer = NULL;
 	WRITE_ONCE(d->io_susp, d->susp_cnt > 0);
-	spin_unlock_irq(&d->pending_lock);
+	spin_unlock_irq(&d->req_lock);
 }
 
 /* The held bios fail with EIO (the device goes away while suspended). */
@@ -236,11 +236,11 @@ void bsr_io_fail_suspended(struct bsr_device *d)
 	struct bio_list list;
 	struct bio *bio;
 
-	spin_lock_irq(&d->pending_lock);
+	spin_lock_irq(&d->req_lock);
 	list = d->susp_bios;
 	bio_list_init(&d->susp_bios);
 	d->susp_len = 0;
-	spin_unlock_irq(&d->pending_lock);
+	spin_unlock_irq(&d->req_lock);
 	while ((bio = bio_list_pop(&list))) {
 		bio->bi_status = BLK_STS_IOERR;
 		atomic_dec(&d->upper_pending);
@@ -261,9 +261,9 @@ int bsr_io_quiesce(struct bsr_device *d, unsigned int timeout_ms)
 	for (;;) {
 		unsigned int held;
 
-		spin_lock_irq(&d->pending_lock);
+		spin_lock_irq(&d->req_lock);
 		held = d->susp_len;
-		spin_unlock_irq(&d->pending_lock);
+		spin_unlock_irq(&d->req_lock);
 		if (atomic_read(&d->upper_pending) == held)
 			break;
 		if (time_after(jiffies, end)) {
