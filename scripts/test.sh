@@ -7,4 +7,5 @@ npm run build
 npm run build:kmod
 npm run build:addon
 npx vitest run
-node dist/lab.mjs test
+# two scenarios at a time (each in its own lab): the guests spend much of their time waiting
+node dist/lab.mjs test --jobs "${BSR_LAB_JOBS:-2}"

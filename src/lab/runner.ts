@@ -174,6 +174,9 @@ export async function runScenarios(
   mkdirSync(bundleDir, { recursive: true });
   const queue = await loadScenarios(dir, bundleDir, o.repoRoot, o.filter);
   const jobs = Math.max(1, Math.min(o.jobs ?? (Number(process.env.BSR_LAB_JOBS) || 1), queue.length));
+  // In parallel the longest scenarios go first (their time limit stands in for their length),
+  // so that no long one starts last while the other job idles.
+  if (jobs > 1) queue.sort((a, b) => (b.scenario?.timeoutSec ?? 300) - (a.scenario?.timeoutSec ?? 300));
   const stateDirs = Array.from({ length: jobs }, (_, k) => (k === 0 ? baseDir : join(baseDir, `job-${k}`)));
   if (queue.length && !setupDone()) await setup(baseDir, { log: (m) => process.stderr.write(`lab: ${m}\n`) });
 
