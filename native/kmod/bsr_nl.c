@@ -217,6 +217,30 @@ out:
 	return 0;
 }
 
+/*
+ * Every doit shares one frame: resolve the objects it needs, run its body only when that
+ * worked, then reply with the body's BSR_RET_* code and message.
+ */
+typedef int (*adm_body_fn)(struct adm_ctx *ctx, struct genl_info *info);
+
+static int adm_run(struct genl_info *info, unsigned int need, adm_body_fn body)
+{
+	struct adm_ctx ctx;
+	int ret;
+
+	ret = adm_prepare(&ctx, info, need);
+	if (ret == BSR_RET_NO_ERROR)
+		ret = body(&ctx, info);
+	return adm_finish(&ctx, ret);
+}
+
+/* The genl doit for command `name`: the body adm_<name> behind adm_run. */
+#define ADM_DOIT(name, need)						\
+static int bsr_adm_##name(struct sk_buff *skb, struct genl_info *info)	\
+{									\
+	return adm_run(info, need, adm_##name);				\
+}
+
 /* ---------------------------------------------------------------- option sets */
 
 #define OPTS_MAX_TYPE 40
@@ -766,100 +790,78 @@ static void notify_connection_tree(struct bsr_conn *c, int type)
 
 /* ---------------------------------------------------------------- resources */
 
-static int bsr_adm_new_resource(struct sk_buff *skb, struct genl_info *info)
+static int adm_new_resource(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_RES_OPTS_MAX + 1];
 	struct bsr_resource *r;
-	struct adm_ctx ctx;
 	u32 node_id;
-	int ret;
 
-	ret = adm_prepare(&ctx, info, 0);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (!ctx.res_name || !valid_res_name(ctx.res_name)) {
-		SETMSG(&ctx, "invalid or missing resource name");
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
+	if (!ctx->res_name || !valid_res_name(ctx->res_name)) {
+		SETMSG(ctx, "invalid or missing resource name");
+		return BSR_RET_INVALID_REQUEST;
 	}
-	if (bsr_find_resource(ctx.res_name)) {
-		SETMSG(&ctx, "resource %s exists", ctx.res_name);
-		ret = BSR_RET_RESOURCE_EXISTS;
-		goto out;
+	if (bsr_find_resource(ctx->res_name)) {
+		SETMSG(ctx, "resource %s exists", ctx->res_name);
+		return BSR_RET_RESOURCE_EXISTS;
 	}
-	if (get_set(&ctx, BSR_NLA_RESOURCE_OPTS, tb, T_RES_OPTS_MAX, bsr_res_opts_policy)) {
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
-	}
+	if (get_set(ctx, BSR_NLA_RESOURCE_OPTS, tb, T_RES_OPTS_MAX, bsr_res_opts_policy))
+		return BSR_RET_INVALID_REQUEST;
 	if (!tb[T_RES_OPTS_NODE_ID]) {
-		SETMSG(&ctx, "new-resource needs the node-id (RESOURCE_OPTS.node-id)");
-		ret = BSR_RET_NODE_ID_INVALID;
-		goto out;
+		SETMSG(ctx, "new-resource needs the node-id (RESOURCE_OPTS.node-id)");
+		return BSR_RET_NODE_ID_INVALID;
 	}
 	node_id = nla_get_u32(tb[T_RES_OPTS_NODE_ID]);
 	if (node_id >= BSR_MAX_PEERS) {
-		SETMSG(&ctx, "node-id %u out of range 0..%u", node_id, BSR_MAX_PEERS - 1);
-		ret = BSR_RET_NODE_ID_INVALID;
-		goto out;
+		SETMSG(ctx, "node-id %u out of range 0..%u", node_id, BSR_MAX_PEERS - 1);
+		return BSR_RET_NODE_ID_INVALID;
 	}
-	r = bsr_create_resource(ctx.res_name, node_id);
-	if (!r) {
-		ret = BSR_RET_NO_MEM;
-		goto out;
-	}
+	r = bsr_create_resource(ctx->res_name, node_id);
+	if (!r)
+		return BSR_RET_NO_MEM;
 	if (opts_merge(&r->res_opts, info->attrs[BSR_NLA_RESOURCE_OPTS], T_RES_OPTS_MAX,
 		       bsr_res_opts_policy, true, info->extack)) {
 		bsr_free_resource(r);
-		ret = BSR_RET_NO_MEM;
-		goto out;
+		return BSR_RET_NO_MEM;
 	}
 	bsr_notify_resource(r, BSR_NOTIFY_CREATE);
-out:
-	return adm_finish(&ctx, ret);
+	return BSR_RET_NO_ERROR;
 }
 
-static int bsr_adm_resource_opts(struct sk_buff *skb, struct genl_info *info)
+ADM_DOIT(new_resource, 0)
+
+static int adm_resource_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_RES_OPTS_MAX + 1];
-	struct adm_ctx ctx;
-	int ret;
+	int ret = BSR_RET_NO_ERROR;
 
-	ret = adm_prepare(&ctx, info, NEED_RES);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (get_set(&ctx, BSR_NLA_RESOURCE_OPTS, tb, T_RES_OPTS_MAX, bsr_res_opts_policy)) {
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
+	if (get_set(ctx, BSR_NLA_RESOURCE_OPTS, tb, T_RES_OPTS_MAX, bsr_res_opts_policy))
+		return BSR_RET_INVALID_REQUEST;
+	if (tb[T_RES_OPTS_NODE_ID] && nla_get_u32(tb[T_RES_OPTS_NODE_ID]) != ctx->resource->node_id) {
+		SETMSG(ctx, "the node-id of a resource cannot change (is %u)", ctx->resource->node_id);
+		return BSR_RET_NODE_ID_INVALID;
 	}
-	if (tb[T_RES_OPTS_NODE_ID] && nla_get_u32(tb[T_RES_OPTS_NODE_ID]) != ctx.resource->node_id) {
-		SETMSG(&ctx, "the node-id of a resource cannot change (is %u)", ctx.resource->node_id);
-		ret = BSR_RET_NODE_ID_INVALID;
-		goto out;
-	}
-	if (opts_merge(&ctx.resource->res_opts, info->attrs[BSR_NLA_RESOURCE_OPTS],
+	if (opts_merge(&ctx->resource->res_opts, info->attrs[BSR_NLA_RESOURCE_OPTS],
 		       T_RES_OPTS_MAX, bsr_res_opts_policy,
-		       ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
+		       ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
 		ret = BSR_RET_NO_MEM;
 	else
-		bsr_notify_resource(ctx.resource, BSR_NOTIFY_CHANGE);
-out:
-	return adm_finish(&ctx, ret);
+		bsr_notify_resource(ctx->resource, BSR_NOTIFY_CHANGE);
+	return ret;
 }
 
-static int bsr_adm_node_opts(struct sk_buff *skb, struct genl_info *info)
+ADM_DOIT(resource_opts, NEED_RES)
+
+static int adm_node_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
-	struct adm_ctx ctx;
-	int ret;
+	int ret = BSR_RET_NO_ERROR;
 
-	ret = adm_prepare(&ctx, info, NEED_RES);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (opts_merge(&ctx.resource->node_opts, info->attrs[BSR_NLA_NODE_OPTS], T_NODE_OPTS_MAX,
-		       bsr_node_opts_policy, ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
+	if (opts_merge(&ctx->resource->node_opts, info->attrs[BSR_NLA_NODE_OPTS], T_NODE_OPTS_MAX,
+		       bsr_node_opts_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
 		ret = BSR_RET_NO_MEM;
-out:
-	return adm_finish(&ctx, ret);
+	return ret;
 }
+
+ADM_DOIT(node_opts, NEED_RES)
 
 static int del_resource(struct adm_ctx *ctx, struct bsr_resource *r)
 {
@@ -876,61 +878,49 @@ static int del_resource(struct adm_ctx *ctx, struct bsr_resource *r)
 	return BSR_RET_NO_ERROR;
 }
 
-static int bsr_adm_del_resource(struct sk_buff *skb, struct genl_info *info)
+static int adm_del_resource(struct adm_ctx *ctx, struct genl_info *info)
 {
-	struct adm_ctx ctx;
-	int ret;
-
-	ret = adm_prepare(&ctx, info, NEED_RES);
-	if (ret == BSR_RET_NO_ERROR)
-		ret = del_resource(&ctx, ctx.resource);
-	return adm_finish(&ctx, ret);
+	return del_resource(ctx, ctx->resource);
 }
+
+ADM_DOIT(del_resource, NEED_RES)
 
 /* ---------------------------------------------------------------- devices */
 
-static int bsr_adm_new_minor(struct sk_buff *skb, struct genl_info *info)
+static int adm_new_minor(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct bsr_device *d;
-	struct adm_ctx ctx;
-	int ret, err;
+	int err;
 
-	ret = adm_prepare(&ctx, info, NEED_RES);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (!ctx.has_vol || ctx.vnr > BSR_MAX_VOLUMES) {
-		SETMSG(&ctx, "missing or invalid volume number");
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
+	if (!ctx->has_vol || ctx->vnr > BSR_MAX_VOLUMES) {
+		SETMSG(ctx, "missing or invalid volume number");
+		return BSR_RET_INVALID_REQUEST;
 	}
-	if (ctx.minor > BSR_MAX_MINOR) {
-		SETMSG(&ctx, "minor %u out of range 0..%u", ctx.minor, BSR_MAX_MINOR);
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
+	if (ctx->minor > BSR_MAX_MINOR) {
+		SETMSG(ctx, "minor %u out of range 0..%u", ctx->minor, BSR_MAX_MINOR);
+		return BSR_RET_INVALID_REQUEST;
 	}
-	if (bsr_find_minor(ctx.minor)) {
-		SETMSG(&ctx, "minor %u exists", ctx.minor);
-		ret = BSR_RET_MINOR_EXISTS;
-		goto out;
+	if (bsr_find_minor(ctx->minor)) {
+		SETMSG(ctx, "minor %u exists", ctx->minor);
+		return BSR_RET_MINOR_EXISTS;
 	}
-	if (bsr_find_volume(ctx.resource, ctx.vnr)) {
-		SETMSG(&ctx, "resource %s already has volume %u", ctx.resource->name, ctx.vnr);
-		ret = BSR_RET_MINOR_EXISTS;
-		goto out;
+	if (bsr_find_volume(ctx->resource, ctx->vnr)) {
+		SETMSG(ctx, "resource %s already has volume %u", ctx->resource->name, ctx->vnr);
+		return BSR_RET_MINOR_EXISTS;
 	}
-	err = bsr_create_device(ctx.resource, ctx.minor, ctx.vnr, &d);
+	err = bsr_create_device(ctx->resource, ctx->minor, ctx->vnr, &d);
 	if (err) {
-		SETMSG(&ctx, "creating minor %u failed: %d", ctx.minor, err);
-		ret = err == -EEXIST ? BSR_RET_MINOR_EXISTS : BSR_RET_NO_MEM;
-		goto out;
+		SETMSG(ctx, "creating minor %u failed: %d", ctx->minor, err);
+		return err == -EEXIST ? BSR_RET_MINOR_EXISTS : BSR_RET_NO_MEM;
 	}
 	if (opts_merge(&d->device_conf, info->attrs[BSR_NLA_DEVICE_CONF], T_DEVICE_CONF_MAX,
 		       bsr_device_conf_policy, true, info->extack))
-		SETMSG(&ctx, "device options not stored (out of memory)");
+		SETMSG(ctx, "device options not stored (out of memory)");
 	notify_device_tree(d, BSR_NOTIFY_CREATE);
-out:
-	return adm_finish(&ctx, ret);
+	return BSR_RET_NO_ERROR;
 }
+
+ADM_DOIT(new_minor, NEED_RES)
 
 /*
  * Short-lived read-only openers (udev's blkid after a change) get two seconds to go away;
@@ -973,16 +963,12 @@ static int del_minor(struct adm_ctx *ctx, struct bsr_device *d)
 	return BSR_RET_NO_ERROR;
 }
 
-static int bsr_adm_del_minor(struct sk_buff *skb, struct genl_info *info)
+static int adm_del_minor(struct adm_ctx *ctx, struct genl_info *info)
 {
-	struct adm_ctx ctx;
-	int ret;
-
-	ret = adm_prepare(&ctx, info, NEED_MINOR);
-	if (ret == BSR_RET_NO_ERROR)
-		ret = del_minor(&ctx, ctx.device);
-	return adm_finish(&ctx, ret);
+	return del_minor(ctx, ctx->device);
 }
+
+ADM_DOIT(del_minor, NEED_MINOR)
 
 static int check_disk_conf(struct adm_ctx *ctx)
 {
@@ -1002,60 +988,52 @@ static int check_disk_conf(struct adm_ctx *ctx)
 	return BSR_RET_NO_ERROR;
 }
 
-static int bsr_adm_attach(struct sk_buff *skb, struct genl_info *info)
+static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_ATTACH_PARMS_MAX + 1];
 	struct bsr_opts saved;
 	struct bsr_device *d;
-	struct adm_ctx ctx;
-	int ret;
+	int ret = BSR_RET_NO_ERROR;
 
-	ret = adm_prepare(&ctx, info, NEED_MINOR);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	d = ctx.device;
+	d = ctx->device;
 	if (d->disk_state != BSR_DISK_DISKLESS) {
-		SETMSG(&ctx, "minor %u is already attached (%s)", d->minor,
+		SETMSG(ctx, "minor %u is already attached (%s)", d->minor,
 		       bsr_disk_name(d->disk_state));
-		ret = BSR_RET_NOT_DISKLESS;
-		goto out;
+		return BSR_RET_NOT_DISKLESS;
 	}
-	if (get_set(&ctx, BSR_NLA_ATTACH_PARMS, tb, T_ATTACH_PARMS_MAX, bsr_attach_parms_policy) ||
+	if (get_set(ctx, BSR_NLA_ATTACH_PARMS, tb, T_ATTACH_PARMS_MAX, bsr_attach_parms_policy) ||
 	    !tb[T_ATTACH_PARMS_BACKING_DEV] || !tb[T_ATTACH_PARMS_META_DEV] ||
 	    !tb[T_ATTACH_PARMS_META_DEV_IDX]) {
-		SETMSG(&ctx, "attach needs ATTACH_PARMS backing_dev, meta_dev and meta_dev_idx");
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
+		SETMSG(ctx, "attach needs ATTACH_PARMS backing_dev, meta_dev and meta_dev_idx");
+		return BSR_RET_INVALID_REQUEST;
 	}
-	ret = check_disk_conf(&ctx);
+	ret = check_disk_conf(ctx);
 	if (ret != BSR_RET_NO_ERROR)
-		goto out;
+		return ret;
 	/* the disk options of an attach replace the stored ones; restored on failure */
-	if (opts_save(&saved, &d->disk_conf)) {
-		ret = BSR_RET_NO_MEM;
-		goto out;
-	}
+	if (opts_save(&saved, &d->disk_conf))
+		return BSR_RET_NO_MEM;
 	if (opts_merge(&d->disk_conf, info->attrs[BSR_NLA_DISK_CONF], T_DISK_CONF_MAX,
 		       bsr_disk_conf_policy, true, info->extack)) {
 		bsr_opts_free(&saved);
-		ret = BSR_RET_NO_MEM;
-		goto out;
+		return BSR_RET_NO_MEM;
 	}
 	bsr_device_apply_disk_conf(d);
 	ret = bsr_attach(d, nla_data(tb[T_ATTACH_PARMS_BACKING_DEV]),
 			 nla_data(tb[T_ATTACH_PARMS_META_DEV]),
-			 nla_get_s32(tb[T_ATTACH_PARMS_META_DEV_IDX]), ctx.msg, MSG_LEN);
+			 nla_get_s32(tb[T_ATTACH_PARMS_META_DEV_IDX]), ctx->msg, MSG_LEN);
 	if (ret != BSR_RET_NO_ERROR) {
 		bsr_opts_free(&d->disk_conf);
 		d->disk_conf = saved;
 		bsr_device_apply_disk_conf(d);
-		bsr_warn("bsr%u: attach failed: %s\n", d->minor, ctx.msg);
+		bsr_warn("bsr%u: attach failed: %s\n", d->minor, ctx->msg);
 	} else {
 		bsr_opts_free(&saved);
 	}
-out:
-	return adm_finish(&ctx, ret);
+	return ret;
 }
+
+ADM_DOIT(attach, NEED_MINOR)
 
 /*
  * A plain detach waits for the requests at the lower device. --force also detaches a
@@ -1087,25 +1065,18 @@ static int detach_minor(struct adm_ctx *ctx, struct bsr_device *d, bool force)
 	return BSR_RET_NO_ERROR;
 }
 
-static int bsr_adm_detach(struct sk_buff *skb, struct genl_info *info)
+static int adm_detach(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_DETACH_PARMS_MAX + 1];
-	struct adm_ctx ctx;
-	int ret;
 
-	ret = adm_prepare(&ctx, info, NEED_MINOR);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (get_set(&ctx, BSR_NLA_DETACH_PARMS, tb, T_DETACH_PARMS_MAX, bsr_detach_parms_policy)) {
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
-	}
-	ret = detach_minor(&ctx, ctx.device,
-			   tb[T_DETACH_PARMS_FORCE_DETACH] &&
-			   nla_get_u8(tb[T_DETACH_PARMS_FORCE_DETACH]));
-out:
-	return adm_finish(&ctx, ret);
+	if (get_set(ctx, BSR_NLA_DETACH_PARMS, tb, T_DETACH_PARMS_MAX, bsr_detach_parms_policy))
+		return BSR_RET_INVALID_REQUEST;
+	return detach_minor(ctx, ctx->device,
+			    tb[T_DETACH_PARMS_FORCE_DETACH] &&
+			    nla_get_u8(tb[T_DETACH_PARMS_FORCE_DETACH]));
 }
+
+ADM_DOIT(detach, NEED_MINOR)
 
 /* al-extents of the stored disk options applied to the running activity log. */
 static int resize_al(struct adm_ctx *ctx, struct bsr_device *d)
@@ -1131,150 +1102,121 @@ static int resize_al(struct adm_ctx *ctx, struct bsr_device *d)
 	return BSR_RET_NO_ERROR;
 }
 
-static int bsr_adm_disk_opts(struct sk_buff *skb, struct genl_info *info)
+static int adm_disk_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct bsr_opts saved;
 	struct bsr_device *d;
-	struct adm_ctx ctx;
-	int ret;
+	int ret = BSR_RET_NO_ERROR;
 
-	ret = adm_prepare(&ctx, info, NEED_MINOR);
+	d = ctx->device;
+	ret = check_disk_conf(ctx);
 	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	d = ctx.device;
-	ret = check_disk_conf(&ctx);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (opts_save(&saved, &d->disk_conf)) {
-		ret = BSR_RET_NO_MEM;
-		goto out;
-	}
+		return ret;
+	if (opts_save(&saved, &d->disk_conf))
+		return BSR_RET_NO_MEM;
 	if (opts_merge(&d->disk_conf, info->attrs[BSR_NLA_DISK_CONF], T_DISK_CONF_MAX,
-		       bsr_disk_conf_policy, ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack)) {
+		       bsr_disk_conf_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack)) {
 		bsr_opts_free(&saved);
-		ret = BSR_RET_NO_MEM;
-		goto out;
+		return BSR_RET_NO_MEM;
 	}
 	if (d->ldev && d->disk_state != BSR_DISK_FAILED) {
-		ret = resize_al(&ctx, d);
+		ret = resize_al(ctx, d);
 		if (ret != BSR_RET_NO_ERROR) {
 			/* the old options stay, as the old activity log does */
 			bsr_opts_free(&d->disk_conf);
 			d->disk_conf = saved;
-			goto out;
+			return ret;
 		}
 	}
 	bsr_opts_free(&saved);
 	bsr_device_apply_disk_conf(d);
 	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
-out:
-	return adm_finish(&ctx, ret);
+	return ret;
 }
 
-static int bsr_adm_new_c_uuid(struct sk_buff *skb, struct genl_info *info)
+ADM_DOIT(disk_opts, NEED_MINOR)
+
+static int adm_new_c_uuid(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_NEW_C_UUID_PARMS_MAX + 1];
 	struct bsr_device *d;
-	struct adm_ctx ctx;
 	bool clear_bm;
-	int ret;
 
-	ret = adm_prepare(&ctx, info, NEED_MINOR);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	d = ctx.device;
-	if (get_set(&ctx, BSR_NLA_NEW_C_UUID_PARMS, tb, T_NEW_C_UUID_PARMS_MAX,
-		    bsr_new_c_uuid_parms_policy)) {
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
-	}
+	d = ctx->device;
+	if (get_set(ctx, BSR_NLA_NEW_C_UUID_PARMS, tb, T_NEW_C_UUID_PARMS_MAX,
+		    bsr_new_c_uuid_parms_policy))
+		return BSR_RET_INVALID_REQUEST;
 	clear_bm = tb[T_NEW_C_UUID_PARMS_CLEAR_BM] && nla_get_u8(tb[T_NEW_C_UUID_PARMS_CLEAR_BM]);
 	if (!d->ldev) {
-		SETMSG(&ctx, "minor %u has no disk", d->minor);
-		ret = BSR_RET_NO_DISK;
-		goto out;
+		SETMSG(ctx, "minor %u has no disk", d->minor);
+		return BSR_RET_NO_DISK;
 	}
-	mutex_lock(&ctx.resource->adm_mutex);
-	bsr_uuid_new_current(d, ctx.resource->role == BSR_ROLE_PRIMARY, clear_bm);
+	mutex_lock(&ctx->resource->adm_mutex);
+	bsr_uuid_new_current(d, ctx->resource->role == BSR_ROLE_PRIMARY, clear_bm);
 	if (clear_bm)
 		bsr_skip_initial_sync(d);
 	if ((clear_bm && bsr_bm_write_all(d, d->ldev)) || bsr_md_write_sb(d, d->ldev)) {
-		mutex_unlock(&ctx.resource->adm_mutex);
-		SETMSG(&ctx, "writing the meta data failed");
-		ret = BSR_RET_IO_ERROR;
-		goto out;
+		mutex_unlock(&ctx->resource->adm_mutex);
+		SETMSG(ctx, "writing the meta data failed");
+		return BSR_RET_IO_ERROR;
 	}
 	bsr_new_uuid_sent(d, clear_bm);
-	mutex_unlock(&ctx.resource->adm_mutex);
+	mutex_unlock(&ctx->resource->adm_mutex);
 	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
-out:
-	return adm_finish(&ctx, ret);
+	return BSR_RET_NO_ERROR;
 }
 
-static int bsr_adm_outdate(struct sk_buff *skb, struct genl_info *info)
+ADM_DOIT(new_c_uuid, NEED_MINOR)
+
+static int adm_outdate(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct bsr_device *d;
-	struct adm_ctx ctx;
-	int ret;
 
-	ret = adm_prepare(&ctx, info, NEED_MINOR);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	d = ctx.device;
+	d = ctx->device;
 	if (!d->ldev) {
-		SETMSG(&ctx, "minor %u has no disk", d->minor);
-		ret = BSR_RET_NO_DISK;
-		goto out;
+		SETMSG(ctx, "minor %u has no disk", d->minor);
+		return BSR_RET_NO_DISK;
 	}
-	if (ctx.resource->role == BSR_ROLE_PRIMARY) {
-		SETMSG(&ctx, "refusing to outdate the disk of a Primary");
-		ret = BSR_RET_STATE_REFUSED_PRIMARY;
-		goto out;
+	if (ctx->resource->role == BSR_ROLE_PRIMARY) {
+		SETMSG(ctx, "refusing to outdate the disk of a Primary");
+		return BSR_RET_STATE_REFUSED_PRIMARY;
 	}
 	if (d->disk_state == BSR_DISK_INCONSISTENT) {
-		SETMSG(&ctx, "minor %u is Inconsistent, which is worse than Outdated", d->minor);
-		ret = BSR_RET_STATE_REFUSED_INCONSISTENT;
-		goto out;
+		SETMSG(ctx, "minor %u is Inconsistent, which is worse than Outdated", d->minor);
+		return BSR_RET_STATE_REFUSED_INCONSISTENT;
 	}
 	if (d->disk_state == BSR_DISK_OUTDATED)
-		goto out;
+		return BSR_RET_NO_ERROR;
 	d->ldev->md.flags &= ~BSR_MDF_WAS_UP_TO_DATE;
 	d->ldev->md.flags |= BSR_MDF_CONSISTENT;
 	if (bsr_md_write_sb(d, d->ldev)) {
-		SETMSG(&ctx, "writing the meta data failed");
-		ret = BSR_RET_IO_ERROR;
-		goto out;
+		SETMSG(ctx, "writing the meta data failed");
+		return BSR_RET_IO_ERROR;
 	}
 	bsr_set_disk_state(d, BSR_DISK_OUTDATED);
-out:
-	return adm_finish(&ctx, ret);
+	return BSR_RET_NO_ERROR;
 }
 
-static int bsr_adm_resize(struct sk_buff *skb, struct genl_info *info)
+ADM_DOIT(outdate, NEED_MINOR)
+
+static int adm_resize(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_RESIZE_PARMS_MAX + 1];
 	struct bsr_device *d;
 	struct bsr_conn *c;
-	struct adm_ctx ctx;
-	int ret;
+	int ret = BSR_RET_NO_ERROR;
 
-	ret = adm_prepare(&ctx, info, NEED_MINOR);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	d = ctx.device;
-	if (get_set(&ctx, BSR_NLA_RESIZE_PARMS, tb, T_RESIZE_PARMS_MAX, bsr_resize_parms_policy)) {
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
-	}
+	d = ctx->device;
+	if (get_set(ctx, BSR_NLA_RESIZE_PARMS, tb, T_RESIZE_PARMS_MAX, bsr_resize_parms_policy))
+		return BSR_RET_INVALID_REQUEST;
 	if (!d->ldev || d->disk_state == BSR_DISK_FAILED) {
-		SETMSG(&ctx, "minor %u has no disk", d->minor);
-		ret = BSR_RET_NO_DISK;
-		goto out;
+		SETMSG(ctx, "minor %u has no disk", d->minor);
+		return BSR_RET_NO_DISK;
 	}
-	mutex_lock(&ctx.resource->adm_mutex);
-	list_for_each_entry(c, &ctx.resource->connections, res_list) {
+	mutex_lock(&ctx->resource->adm_mutex);
+	list_for_each_entry(c, &ctx->resource->connections, res_list) {
 		if (c->net && READ_ONCE(c->net->net_ok)) {
-			SETMSG(&ctx, "resize with a connected peer (%u) is not implemented: disconnect first",
+			SETMSG(ctx, "resize with a connected peer (%u) is not implemented: disconnect first",
 			       c->peer_node_id);
 			ret = BSR_RET_BUSY;
 			break;
@@ -1285,29 +1227,25 @@ static int bsr_adm_resize(struct sk_buff *skb, struct genl_info *info)
 				 tb[T_RESIZE_PARMS_RESIZE_SIZE] ?
 				 nla_get_u64(tb[T_RESIZE_PARMS_RESIZE_SIZE]) : 0,
 				 tb[T_RESIZE_PARMS_NO_RESYNC] &&
-				 nla_get_u8(tb[T_RESIZE_PARMS_NO_RESYNC]), ctx.msg, MSG_LEN);
-	mutex_unlock(&ctx.resource->adm_mutex);
-out:
-	return adm_finish(&ctx, ret);
+				 nla_get_u8(tb[T_RESIZE_PARMS_NO_RESYNC]), ctx->msg, MSG_LEN);
+	mutex_unlock(&ctx->resource->adm_mutex);
+	return ret;
 }
 
+ADM_DOIT(resize, NEED_MINOR)
+
 /* suspend-io / resume-io MINOR: the I/O of the minor's whole resource. */
-static int bsr_adm_suspend_io(struct sk_buff *skb, struct genl_info *info)
+static int adm_suspend_io(struct adm_ctx *ctx, struct genl_info *info)
 {
 	bool suspend = info->genlhdr->cmd == BSR_ADM_SUSPEND_IO;
 	struct bsr_resource *r;
 	struct bsr_device *d;
-	struct adm_ctx ctx;
-	int ret;
 
-	ret = adm_prepare(&ctx, info, NEED_MINOR);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	r = ctx.resource;
+	r = ctx->resource;
 	if (r->susp == suspend) {
-		SETMSG(&ctx, suspend ? "I/O of %s is suspended already" : "I/O of %s is not suspended",
+		SETMSG(ctx, suspend ? "I/O of %s is suspended already" : "I/O of %s is not suspended",
 		       r->name);
-		goto out;
+		return BSR_RET_NO_ERROR;
 	}
 	spin_lock_irq(&r->state_lock);
 	r->susp = suspend;
@@ -1320,71 +1258,55 @@ static int bsr_adm_suspend_io(struct sk_buff *skb, struct genl_info *info)
 	}
 	bsr_info("%s: I/O %s\n", r->name, suspend ? "suspended" : "resumed");
 	bsr_notify_resource(r, BSR_NOTIFY_CHANGE);
-out:
-	return adm_finish(&ctx, ret);
+	return BSR_RET_NO_ERROR;
 }
+
+ADM_DOIT(suspend_io, NEED_MINOR)
 
 /* ---------------------------------------------------------------- roles */
 
-static int bsr_adm_set_role(struct sk_buff *skb, struct genl_info *info)
+static int adm_set_role(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_SET_ROLE_PARMS_MAX + 1];
-	struct adm_ctx ctx;
 	bool force;
-	int ret;
 
-	ret = adm_prepare(&ctx, info, NEED_RES);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (get_set(&ctx, BSR_NLA_SET_ROLE_PARMS, tb, T_SET_ROLE_PARMS_MAX,
-		    bsr_set_role_parms_policy)) {
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
-	}
+	if (get_set(ctx, BSR_NLA_SET_ROLE_PARMS, tb, T_SET_ROLE_PARMS_MAX,
+		    bsr_set_role_parms_policy))
+		return BSR_RET_INVALID_REQUEST;
 	force = tb[T_SET_ROLE_PARMS_FORCE] && nla_get_u8(tb[T_SET_ROLE_PARMS_FORCE]);
-	ret = bsr_net_set_role(ctx.resource,
+	return bsr_net_set_role(ctx->resource,
 			       info->genlhdr->cmd == BSR_ADM_PRIMARY ? BSR_ROLE_PRIMARY :
-			       BSR_ROLE_SECONDARY, force, ctx.msg, MSG_LEN);
-out:
-	return adm_finish(&ctx, ret);
+			       BSR_ROLE_SECONDARY, force, ctx->msg, MSG_LEN);
 }
+
+ADM_DOIT(set_role, NEED_RES)
 
 /* ---------------------------------------------------------------- peers and paths */
 
-static int bsr_adm_new_peer(struct sk_buff *skb, struct genl_info *info)
+static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct bsr_resource *r;
 	struct bsr_device *d;
 	struct bsr_conn *c;
-	struct adm_ctx ctx;
 	const char *name;
-	int ret;
 
-	ret = adm_prepare(&ctx, info, NEED_RES);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	r = ctx.resource;
-	if (!ctx.has_peer || ctx.peer >= BSR_MAX_PEERS || ctx.peer == r->node_id) {
-		SETMSG(&ctx, "invalid or missing peer node-id (0..%u, not this node's %u)",
+	r = ctx->resource;
+	if (!ctx->has_peer || ctx->peer >= BSR_MAX_PEERS || ctx->peer == r->node_id) {
+		SETMSG(ctx, "invalid or missing peer node-id (0..%u, not this node's %u)",
 		       BSR_MAX_PEERS - 1, r->node_id);
-		ret = BSR_RET_NODE_ID_INVALID;
-		goto out;
+		return BSR_RET_NODE_ID_INVALID;
 	}
-	if (bsr_find_connection(r, ctx.peer)) {
-		SETMSG(&ctx, "resource %s already has peer node-id %u", r->name, ctx.peer);
-		ret = BSR_RET_PEER_EXISTS;
-		goto out;
+	if (bsr_find_connection(r, ctx->peer)) {
+		SETMSG(ctx, "resource %s already has peer node-id %u", r->name, ctx->peer);
+		return BSR_RET_PEER_EXISTS;
 	}
-	c = bsr_create_connection(r, ctx.peer);
-	if (!c) {
-		ret = BSR_RET_NO_MEM;
-		goto out;
-	}
+	c = bsr_create_connection(r, ctx->peer);
+	if (!c)
+		return BSR_RET_NO_MEM;
 	if (opts_merge(&c->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, true, info->extack)) {
 		bsr_delete_connection(c);
-		ret = BSR_RET_NO_MEM;
-		goto out;
+		return BSR_RET_NO_MEM;
 	}
 	name = bsr_opt_str(&c->net_conf, T_NET_CONF_NAME);
 	strscpy(c->name, name ? name : "", sizeof(c->name));
@@ -1394,10 +1316,10 @@ static int bsr_adm_new_peer(struct sk_buff *skb, struct genl_info *info)
 
 		if (!d->ldev)
 			continue;
-		s = bsr_assign_bitmap_slot(d, ctx.peer);
+		s = bsr_assign_bitmap_slot(d, ctx->peer);
 		if (s < 0) {
-			SETMSG(&ctx, "minor %u: no free bitmap slot for peer %u (bm_max_peers %u)",
-			       d->minor, ctx.peer, d->ldev->md.bm_max_peers);
+			SETMSG(ctx, "minor %u: no free bitmap slot for peer %u (bm_max_peers %u)",
+			       d->minor, ctx->peer, d->ldev->md.bm_max_peers);
 			continue;
 		}
 		bsr_update_slot_mask(d);
@@ -1405,39 +1327,34 @@ static int bsr_adm_new_peer(struct sk_buff *skb, struct genl_info *info)
 		bsr_md_write_sb(d, d->ldev);
 	}
 	notify_connection_tree(c, BSR_NOTIFY_CREATE);
-out:
-	return adm_finish(&ctx, ret);
+	return BSR_RET_NO_ERROR;
 }
 
-static int bsr_adm_net_opts(struct sk_buff *skb, struct genl_info *info)
+ADM_DOIT(new_peer, NEED_RES)
+
+static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
-	struct adm_ctx ctx;
 	u32 old_proto;
 	const char *name;
-	int ret;
 
-	ret = adm_prepare(&ctx, info, NEED_CONN);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	old_proto = bsr_opt_u32(&ctx.conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C);
-	if (opts_merge(&ctx.conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
-		       bsr_net_conf_policy, ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack)) {
-		ret = BSR_RET_NO_MEM;
-		goto out;
-	}
+	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C);
+	if (opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
+		       bsr_net_conf_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
+		return BSR_RET_NO_MEM;
 	/* a new protocol is negotiated in a new handshake: reconnect */
-	if (old_proto != bsr_opt_u32(&ctx.conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C) &&
-	    ctx.conn->net->receiver && READ_ONCE(ctx.conn->net->net_ok)) {
-		bsr_tl_drain(ctx.conn, 10 * HZ);
-		bsr_conn_fail(ctx.conn, BSR_CONNECTION_NETWORKFAILURE);
+	if (old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C) &&
+	    ctx->conn->net->receiver && READ_ONCE(ctx->conn->net->net_ok)) {
+		bsr_tl_drain(ctx->conn, 10 * HZ);
+		bsr_conn_fail(ctx->conn, BSR_CONNECTION_NETWORKFAILURE);
 	}
-	name = bsr_opt_str(&ctx.conn->net_conf, T_NET_CONF_NAME);
+	name = bsr_opt_str(&ctx->conn->net_conf, T_NET_CONF_NAME);
 	if (name)
-		strscpy(ctx.conn->name, name, sizeof(ctx.conn->name));
-	bsr_notify_connection(ctx.conn, BSR_NOTIFY_CHANGE);
-out:
-	return adm_finish(&ctx, ret);
+		strscpy(ctx->conn->name, name, sizeof(ctx->conn->name));
+	bsr_notify_connection(ctx->conn, BSR_NOTIFY_CHANGE);
+	return BSR_RET_NO_ERROR;
 }
+
+ADM_DOIT(net_opts, NEED_CONN)
 
 static int del_peer(struct bsr_conn *c)
 {
@@ -1447,23 +1364,20 @@ static int del_peer(struct bsr_conn *c)
 	return BSR_RET_NO_ERROR;
 }
 
-static int bsr_adm_del_peer(struct sk_buff *skb, struct genl_info *info)
+static int adm_del_peer(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct bsr_device *d;
 	struct bsr_resource *r;
-	struct adm_ctx ctx;
-	int ret;
+	int ret = BSR_RET_NO_ERROR;
 
-	ret = adm_prepare(&ctx, info, NEED_CONN);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	r = ctx.resource;
-	ret = del_peer(ctx.conn);
+	r = ctx->resource;
+	ret = del_peer(ctx->conn);
 	list_for_each_entry(d, &r->devices, res_list)
 		bsr_update_slot_mask(d);
-out:
-	return adm_finish(&ctx, ret);
+	return ret;
 }
+
+ADM_DOIT(del_peer, NEED_CONN)
 
 static bool valid_sockaddr(const struct nlattr *a)
 {
@@ -1477,25 +1391,19 @@ static bool valid_sockaddr(const struct nlattr *a)
 	return false;
 }
 
-static int bsr_adm_path(struct sk_buff *skb, struct genl_info *info)
+static int adm_path(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_PATH_PARMS_MAX + 1];
 	struct bsr_path *p, *found = NULL;
-	struct adm_ctx ctx;
 	bool add = info->genlhdr->cmd == BSR_ADM_NEW_PATH;
-	int ret;
 
-	ret = adm_prepare(&ctx, info, NEED_CONN);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (get_set(&ctx, BSR_NLA_PATH_PARMS, tb, T_PATH_PARMS_MAX, bsr_path_parms_policy) ||
+	if (get_set(ctx, BSR_NLA_PATH_PARMS, tb, T_PATH_PARMS_MAX, bsr_path_parms_policy) ||
 	    !tb[T_PATH_PARMS_MY_ADDR] || !tb[T_PATH_PARMS_PEER_ADDR] ||
 	    !valid_sockaddr(tb[T_PATH_PARMS_MY_ADDR]) || !valid_sockaddr(tb[T_PATH_PARMS_PEER_ADDR])) {
-		SETMSG(&ctx, "a path needs PATH_PARMS my_addr and peer_addr as struct sockaddr_in or sockaddr_in6");
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
+		SETMSG(ctx, "a path needs PATH_PARMS my_addr and peer_addr as struct sockaddr_in or sockaddr_in6");
+		return BSR_RET_INVALID_REQUEST;
 	}
-	list_for_each_entry(p, &ctx.conn->paths, list) {
+	list_for_each_entry(p, &ctx->conn->paths, list) {
 		if (p->my_len == nla_len(tb[T_PATH_PARMS_MY_ADDR]) &&
 		    p->peer_len == nla_len(tb[T_PATH_PARMS_PEER_ADDR]) &&
 		    !memcmp(p->my_addr, nla_data(tb[T_PATH_PARMS_MY_ADDR]), p->my_len) &&
@@ -1506,55 +1414,46 @@ static int bsr_adm_path(struct sk_buff *skb, struct genl_info *info)
 	}
 	if (add) {
 		if (found) {
-			SETMSG(&ctx, "the path exists");
-			ret = BSR_RET_PATH_EXISTS;
-			goto out;
+			SETMSG(ctx, "the path exists");
+			return BSR_RET_PATH_EXISTS;
 		}
 		p = kzalloc(sizeof(*p), GFP_KERNEL);
-		if (!p) {
-			ret = BSR_RET_NO_MEM;
-			goto out;
-		}
+		if (!p)
+			return BSR_RET_NO_MEM;
 		p->my_len = nla_len(tb[T_PATH_PARMS_MY_ADDR]);
 		p->peer_len = nla_len(tb[T_PATH_PARMS_PEER_ADDR]);
 		memcpy(p->my_addr, nla_data(tb[T_PATH_PARMS_MY_ADDR]), p->my_len);
 		memcpy(p->peer_addr, nla_data(tb[T_PATH_PARMS_PEER_ADDR]), p->peer_len);
-		list_add_tail(&p->list, &ctx.conn->paths);
-		bsr_notify_path(ctx.conn, p, BSR_NOTIFY_CREATE);
+		list_add_tail(&p->list, &ctx->conn->paths);
+		bsr_notify_path(ctx->conn, p, BSR_NOTIFY_CREATE);
 	} else {
 		if (!found) {
-			SETMSG(&ctx, "no such path");
-			ret = BSR_RET_NO_PATH;
-			goto out;
+			SETMSG(ctx, "no such path");
+			return BSR_RET_NO_PATH;
 		}
-		bsr_notify_path(ctx.conn, found, BSR_NOTIFY_DESTROY);
+		bsr_notify_path(ctx->conn, found, BSR_NOTIFY_DESTROY);
 		list_del(&found->list);
 		kfree(found);
 	}
-out:
-	return adm_finish(&ctx, ret);
+	return BSR_RET_NO_ERROR;
 }
 
-static int bsr_adm_connect(struct sk_buff *skb, struct genl_info *info)
+ADM_DOIT(path, NEED_CONN)
+
+static int adm_connect(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_CONNECT_PARMS_MAX + 1];
-	struct adm_ctx ctx;
 	bool discard;
-	int ret, err;
+	int ret = BSR_RET_NO_ERROR;
+	int err;
 
-	ret = adm_prepare(&ctx, info, NEED_CONN);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (list_empty(&ctx.conn->paths)) {
-		SETMSG(&ctx, "peer node-id %u has no path (new-path first)", ctx.peer);
-		ret = BSR_RET_NO_PATH;
-		goto out;
+	if (list_empty(&ctx->conn->paths)) {
+		SETMSG(ctx, "peer node-id %u has no path (new-path first)", ctx->peer);
+		return BSR_RET_NO_PATH;
 	}
-	if (get_set(&ctx, BSR_NLA_CONNECT_PARMS, tb, T_CONNECT_PARMS_MAX,
-		    bsr_connect_parms_policy)) {
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
-	}
+	if (get_set(ctx, BSR_NLA_CONNECT_PARMS, tb, T_CONNECT_PARMS_MAX,
+		    bsr_connect_parms_policy))
+		return BSR_RET_INVALID_REQUEST;
 	discard = tb[T_CONNECT_PARMS_DISCARD_MY_DATA] &&
 		  nla_get_u8(tb[T_CONNECT_PARMS_DISCARD_MY_DATA]);
 	/* bsrsetup sends --discard-my-data in NET_CONF (as DRBD 9): one-shot, from this request */
@@ -1566,68 +1465,56 @@ static int bsr_adm_connect(struct sk_buff *skb, struct genl_info *info)
 			discard = true;
 	}
 	if (info->attrs[BSR_NLA_NET_CONF] &&
-	    opts_merge(&ctx.conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
-		       bsr_net_conf_policy, false, info->extack)) {
-		ret = BSR_RET_NO_MEM;
-		goto out;
+	    opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
+		       bsr_net_conf_policy, false, info->extack))
+		return BSR_RET_NO_MEM;
+	if (bsr_opt_u8(&ctx->conn->net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES, false)) {
+		SETMSG(ctx, "allow-two-primaries is not supported");
+		return BSR_RET_INVALID_REQUEST;
 	}
-	if (bsr_opt_u8(&ctx.conn->net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES, false)) {
-		SETMSG(&ctx, "allow-two-primaries is not supported");
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
+	if (ctx->conn->net->want_connect && ctx->conn->net->receiver) {
+		SETMSG(ctx, "already connecting or connected (disconnect first)");
+		return ret;
 	}
-	if (ctx.conn->net->want_connect && ctx.conn->net->receiver) {
-		SETMSG(&ctx, "already connecting or connected (disconnect first)");
-		goto out;
-	}
-	err = bsr_conn_start(ctx.conn, discard);
+	err = bsr_conn_start(ctx->conn, discard);
 	if (err) {
-		SETMSG(&ctx, "cannot start the connection: %d", err);
+		SETMSG(ctx, "cannot start the connection: %d", err);
 		ret = BSR_RET_NO_MEM;
 	}
-out:
-	return adm_finish(&ctx, ret);
+	return ret;
 }
 
-static int bsr_adm_disconnect(struct sk_buff *skb, struct genl_info *info)
+ADM_DOIT(connect, NEED_CONN)
+
+static int adm_disconnect(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_DISCONNECT_PARMS_MAX + 1];
-	struct adm_ctx ctx;
 	bool force;
-	int ret;
 
-	ret = adm_prepare(&ctx, info, NEED_CONN);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (get_set(&ctx, BSR_NLA_DISCONNECT_PARMS, tb, T_DISCONNECT_PARMS_MAX,
-		    bsr_disconnect_parms_policy)) {
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
-	}
+	if (get_set(ctx, BSR_NLA_DISCONNECT_PARMS, tb, T_DISCONNECT_PARMS_MAX,
+		    bsr_disconnect_parms_policy))
+		return BSR_RET_INVALID_REQUEST;
 	force = tb[T_DISCONNECT_PARMS_FORCE_DISCONNECT] &&
 		nla_get_u8(tb[T_DISCONNECT_PARMS_FORCE_DISCONNECT]);
-	bsr_conn_stop(ctx.conn, force);
-out:
-	return adm_finish(&ctx, ret);
+	bsr_conn_stop(ctx->conn, force);
+	return BSR_RET_NO_ERROR;
 }
+
+ADM_DOIT(disconnect, NEED_CONN)
 
 /* ---------------------------------------------------------------- resync control */
 
-static int bsr_adm_sync_ctl(struct sk_buff *skb, struct genl_info *info)
+static int adm_sync_ctl(struct adm_ctx *ctx, struct genl_info *info)
 {
 	u8 cmd = info->genlhdr->cmd;
 	struct bsr_peer_device *pd;
-	struct adm_ctx ctx;
-	int ret;
+	int ret = BSR_RET_NO_ERROR;
 
-	ret = adm_prepare(&ctx, info, NEED_PD);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	pd = ctx.pd;
-	mutex_lock(&ctx.resource->adm_mutex);
+	pd = ctx->pd;
+	mutex_lock(&ctx->resource->adm_mutex);
 	switch (cmd) {
 	case BSR_ADM_INVAL_PEER:
-		if (bsr_adm_start_sync(pd, true, ctx.msg, MSG_LEN))
+		if (bsr_adm_start_sync(pd, true, ctx->msg, MSG_LEN))
 			ret = BSR_RET_BUSY;
 		break;
 	case BSR_ADM_PAUSE_SYNC:
@@ -1635,7 +1522,7 @@ static int bsr_adm_sync_ctl(struct sk_buff *skb, struct genl_info *info)
 		bool pause = cmd == BSR_ADM_PAUSE_SYNC;
 
 		if (pd->resync_susp_user == pause) {
-			SETMSG(&ctx, pause ? "resync already paused" : "resync not paused");
+			SETMSG(ctx, pause ? "resync already paused" : "resync not paused");
 			ret = BSR_RET_BUSY;
 			break;
 		}
@@ -1657,31 +1544,26 @@ static int bsr_adm_sync_ctl(struct sk_buff *skb, struct genl_info *info)
 		break;
 	}
 	}
-	mutex_unlock(&ctx.resource->adm_mutex);
-out:
-	return adm_finish(&ctx, ret);
+	mutex_unlock(&ctx->resource->adm_mutex);
+	return ret;
 }
 
-static int bsr_adm_invalidate(struct sk_buff *skb, struct genl_info *info)
+ADM_DOIT(sync_ctl, NEED_PD)
+
+static int adm_invalidate(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_INVALIDATE_PARMS_MAX + 1];
 	struct bsr_peer_device *pd, *use = NULL;
-	struct adm_ctx ctx;
 	s32 from = -1;
-	int ret;
+	int ret = BSR_RET_NO_ERROR;
 
-	ret = adm_prepare(&ctx, info, NEED_MINOR);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (get_set(&ctx, BSR_NLA_INVALIDATE_PARMS, tb, T_INVALIDATE_PARMS_MAX,
-		    bsr_invalidate_parms_policy)) {
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
-	}
+	if (get_set(ctx, BSR_NLA_INVALIDATE_PARMS, tb, T_INVALIDATE_PARMS_MAX,
+		    bsr_invalidate_parms_policy))
+		return BSR_RET_INVALID_REQUEST;
 	if (tb[T_INVALIDATE_PARMS_SYNC_FROM_PEER_NODE_ID])
 		from = nla_get_s32(tb[T_INVALIDATE_PARMS_SYNC_FROM_PEER_NODE_ID]);
-	mutex_lock(&ctx.resource->adm_mutex);
-	list_for_each_entry(pd, &ctx.device->peer_devices, dev_list) {
+	mutex_lock(&ctx->resource->adm_mutex);
+	list_for_each_entry(pd, &ctx->device->peer_devices, dev_list) {
 		if (from >= 0 && pd->connection->peer_node_id != (u32)from)
 			continue;
 		if (pd->repl_state == BSR_REPLICATION_ESTABLISHED &&
@@ -1691,63 +1573,54 @@ static int bsr_adm_invalidate(struct sk_buff *skb, struct genl_info *info)
 		}
 	}
 	if (!use) {
-		SETMSG(&ctx, "invalidate needs a connected peer with UpToDate data");
+		SETMSG(ctx, "invalidate needs a connected peer with UpToDate data");
 		ret = BSR_RET_BUSY;
-	} else if (bsr_adm_start_sync(use, false, ctx.msg, MSG_LEN)) {
+	} else if (bsr_adm_start_sync(use, false, ctx->msg, MSG_LEN)) {
 		ret = BSR_RET_BUSY;
 	}
-	mutex_unlock(&ctx.resource->adm_mutex);
-out:
-	return adm_finish(&ctx, ret);
+	mutex_unlock(&ctx->resource->adm_mutex);
+	return ret;
 }
 
-static int bsr_adm_peer_device_opts(struct sk_buff *skb, struct genl_info *info)
-{
-	struct adm_ctx ctx;
-	int ret;
+ADM_DOIT(invalidate, NEED_MINOR)
 
-	ret = adm_prepare(&ctx, info, NEED_PD);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (opts_merge(&ctx.pd->conf, info->attrs[BSR_NLA_PEER_DEVICE_OPTS],
+static int adm_peer_device_opts(struct adm_ctx *ctx, struct genl_info *info)
+{
+	int ret = BSR_RET_NO_ERROR;
+
+	if (opts_merge(&ctx->pd->conf, info->attrs[BSR_NLA_PEER_DEVICE_OPTS],
 		       T_PEER_DEVICE_CONF_MAX, bsr_peer_device_conf_policy,
-		       ctx.hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
+		       ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
 		ret = BSR_RET_NO_MEM;
 	else
-		bsr_notify_peer_device(ctx.pd, BSR_NOTIFY_CHANGE);
-out:
-	return adm_finish(&ctx, ret);
+		bsr_notify_peer_device(ctx->pd, BSR_NOTIFY_CHANGE);
+	return ret;
 }
 
-static int bsr_adm_forget_peer(struct sk_buff *skb, struct genl_info *info)
+ADM_DOIT(peer_device_opts, NEED_PD)
+
+static int adm_forget_peer(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_FORGET_PEER_PARMS_MAX + 1];
 	struct bsr_device *d;
-	struct adm_ctx ctx;
 	s32 peer;
-	int ret;
+	int ret = BSR_RET_NO_ERROR;
 
-	ret = adm_prepare(&ctx, info, NEED_RES);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	if (get_set(&ctx, BSR_NLA_FORGET_PEER_PARMS, tb, T_FORGET_PEER_PARMS_MAX,
+	if (get_set(ctx, BSR_NLA_FORGET_PEER_PARMS, tb, T_FORGET_PEER_PARMS_MAX,
 		    bsr_forget_peer_parms_policy) || !tb[T_FORGET_PEER_PARMS_FORGET_PEER_NODE_ID]) {
-		SETMSG(&ctx, "forget-peer needs FORGET_PEER_PARMS.forget_peer_node_id");
-		ret = BSR_RET_INVALID_REQUEST;
-		goto out;
+		SETMSG(ctx, "forget-peer needs FORGET_PEER_PARMS.forget_peer_node_id");
+		return BSR_RET_INVALID_REQUEST;
 	}
 	peer = nla_get_s32(tb[T_FORGET_PEER_PARMS_FORGET_PEER_NODE_ID]);
-	if (peer < 0 || peer >= BSR_MAX_PEERS || peer == (s32)ctx.resource->node_id) {
-		SETMSG(&ctx, "invalid peer node-id %d", peer);
-		ret = BSR_RET_NODE_ID_INVALID;
-		goto out;
+	if (peer < 0 || peer >= BSR_MAX_PEERS || peer == (s32)ctx->resource->node_id) {
+		SETMSG(ctx, "invalid peer node-id %d", peer);
+		return BSR_RET_NODE_ID_INVALID;
 	}
-	if (bsr_find_connection(ctx.resource, peer)) {
-		SETMSG(&ctx, "peer node-id %d is configured (del-peer first)", peer);
-		ret = BSR_RET_BUSY;
-		goto out;
+	if (bsr_find_connection(ctx->resource, peer)) {
+		SETMSG(ctx, "peer node-id %d is configured (del-peer first)", peer);
+		return BSR_RET_BUSY;
 	}
-	list_for_each_entry(d, &ctx.resource->devices, res_list) {
+	list_for_each_entry(d, &ctx->resource->devices, res_list) {
 		struct bsr_md_peer *p;
 
 		if (!d->ldev)
@@ -1760,50 +1633,46 @@ static int bsr_adm_forget_peer(struct sk_buff *skb, struct genl_info *info)
 		p->flags = 0;
 		bsr_update_slot_mask(d);
 		if (bsr_bm_write_all(d, d->ldev) || bsr_md_write_sb(d, d->ldev)) {
-			SETMSG(&ctx, "minor %u: writing the meta data failed", d->minor);
+			SETMSG(ctx, "minor %u: writing the meta data failed", d->minor);
 			ret = BSR_RET_IO_ERROR;
 		}
 	}
-out:
-	return adm_finish(&ctx, ret);
+	return ret;
 }
+
+ADM_DOIT(forget_peer, NEED_RES)
 
 /* ---------------------------------------------------------------- down */
 
-static int bsr_adm_down(struct sk_buff *skb, struct genl_info *info)
+static int adm_down(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct bsr_device *d, *td;
 	struct bsr_resource *r;
-	struct adm_ctx ctx;
-	int ret;
+	int ret = BSR_RET_NO_ERROR;
 
-	ret = adm_prepare(&ctx, info, NEED_RES);
+	r = ctx->resource;
+	ret = bsr_net_set_role(r, BSR_ROLE_SECONDARY, false, ctx->msg, MSG_LEN);
 	if (ret != BSR_RET_NO_ERROR)
-		goto out;
-	r = ctx.resource;
-	ret = bsr_net_set_role(r, BSR_ROLE_SECONDARY, false, ctx.msg, MSG_LEN);
-	if (ret != BSR_RET_NO_ERROR)
-		goto out;
+		return ret;
 	list_for_each_entry(d, &r->devices, res_list) {
 		if (!device_close_for_delete(d, false)) {
-			SETMSG(&ctx, "/dev/bsr%u is open", d->minor);
-			ret = BSR_RET_DEVICE_IN_USE;
-			goto out;
+			SETMSG(ctx, "/dev/bsr%u is open", d->minor);
+			return BSR_RET_DEVICE_IN_USE;
 		}
 	}
 	while (!list_empty(&r->connections))
 		del_peer(list_first_entry(&r->connections, struct bsr_conn, res_list));
 	list_for_each_entry_safe(d, td, &r->devices, res_list) {
-		ret = detach_minor(&ctx, d, false);
+		ret = detach_minor(ctx, d, false);
 		if (ret == BSR_RET_NO_ERROR)
-			ret = del_minor(&ctx, d);
+			ret = del_minor(ctx, d);
 		if (ret != BSR_RET_NO_ERROR)
-			goto out;
+			return ret;
 	}
-	ret = del_resource(&ctx, r);
-out:
-	return adm_finish(&ctx, ret);
+	return del_resource(ctx, r);
 }
+
+ADM_DOIT(down, NEED_RES)
 
 /* ---------------------------------------------------------------- dumps */
 

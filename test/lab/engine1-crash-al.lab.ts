@@ -2,6 +2,7 @@
 // O_DSYNC; after the reboot, attach replays the activity log into the peer's bitmap slot, the
 // meta data is consistent again, and every write that had been acknowledged is on the disk.
 import { scenario } from '../../src/lab/scenario.js';
+import { engine1Tools } from './engine1-helpers.js';
 
 const N = 'alpha' as const;
 const SPREAD_BLOCKS = 64 * 1024; // writes spread over the first 256 MiB = 64 AL extents
@@ -40,16 +41,10 @@ export default scenario({
   nodes: 2,
   timeoutSec: 900,
   async run(lab) {
-    const repo = lab.repoRoot;
-    const S = `${repo}/bin/bsrsetup`;
-    const M = `${repo}/bin/bsrmeta`;
-    const sh = (script: string) => lab.sh(N, `cd ${repo}\n${script}`);
-    const up = `${S} new-resource r0 0
-${S} new-minor r0 1 0
-${S} new-peer r0 1 --_name=bravo
-${S} attach 1 /dev/vda /dev/vda internal`;
+    const { S, M, sh, createMd, upScript } = engine1Tools(lab, N);
+    const up = upScript();
 
-    await sh(`${M} --force 1 v09 /dev/vda internal create-md --max-peers=2 </dev/null`);
+    await sh(createMd);
     await sh(`${up}\n${S} primary r0 --force`);
 
     // write until enough writes are acknowledged, then kill the node mid-stream

@@ -4,6 +4,7 @@
 // refused with an error; no oops; afterwards the module still works, `down` then `rmmod bsr`
 // succeed and the slab caches are back where they were before the module was loaded.
 import { scenario } from '../../src/lab/scenario.js';
+import { engine1Tools } from './engine1-helpers.js';
 
 const N = 'alpha' as const;
 const MESSAGES = 10_000;
@@ -209,10 +210,7 @@ export default scenario({
   nodes: 2,
   timeoutSec: 1800,
   async run(lab) {
-    const repo = lab.repoRoot;
-    const S = `${repo}/bin/bsrsetup`;
-    const M = `${repo}/bin/bsrmeta`;
-    const sh = (script: string) => lab.sh(N, `cd ${repo}\n${script}`);
+    const { S, sh, createMd, upScript } = engine1Tools(lab, N);
     const slab = async () => slabBytes(await sh('sync; echo 3 > /proc/sys/vm/drop_caches; cat /proc/slabinfo'));
 
     // baseline without the module
@@ -221,11 +219,7 @@ export default scenario({
     await sh('insmod native/kmod/bsr.ko');
 
     // some objects exist while fuzzing, so lookups of bad minors/peers have neighbours
-    await sh(`${M} --force 1 v09 /dev/vda internal create-md --max-peers=2 </dev/null
-${S} new-resource r0 0
-${S} new-minor r0 1 0
-${S} new-peer r0 1 --_name=bravo
-${S} attach 1 /dev/vda /dev/vda internal`);
+    await sh(`${createMd}\n${upScript()}`);
 
     const t0 = Date.now();
     const r = await lab.exec(N, ['python3', '-', String(MESSAGES), '7'], { input: FUZZER, timeoutMs: 1_500_000 });

@@ -10,6 +10,7 @@
 // - /dev/bsr-control answers the API version ioctl (and is gone after rmmod);
 // - with a connected peer resize is refused cleanly, al-extents changes and replication goes on.
 import { scenario } from '../../src/lab/scenario.js';
+import { engine1Tools } from './engine1-helpers.js';
 import { tools } from './engine2-helpers.js';
 
 const N = 'alpha' as const;
@@ -62,10 +63,7 @@ export default scenario({
   nodes: 2,
   timeoutSec: 600,
   async run(lab) {
-    const repo = lab.repoRoot;
-    const S = `${repo}/bin/bsrsetup`;
-    const M = `${repo}/bin/bsrmeta`;
-    const sh = (script: string) => lab.sh(N, `cd ${repo}\n${script}`);
+    const { S, M, sh, createMd, upScript } = engine1Tools(lab, N);
     const start = Date.now();
     const log = (m: string) => lab.log(`[${((Date.now() - start) / 1000).toFixed(0)} s] ${m}`);
     const stats = async (res: string, kind: string) => {
@@ -85,11 +83,8 @@ export default scenario({
         `python3 -c "import mmap, os; fd = os.open('/dev/bsr1', os.O_WRONLY | os.O_DIRECT); b = mmap.mmap(-1, 4096); [os.pwrite(fd, b, i << 22) for i in range(${n})]"`,
       );
 
-    await sh(`${M} --force 1 v09 /dev/vda internal create-md --max-peers=2 </dev/null >/dev/null
-${S} new-resource r0 0
-${S} new-minor r0 1 0
-${S} new-peer r0 1 --_name=bravo
-${S} attach 1 /dev/vda /dev/vda internal
+    await sh(`${createMd} >/dev/null
+${upScript()}
 ${S} new-current-uuid 1 --clear-bitmap
 ${S} events2 --statistics r0 > /tmp/ev.txt 2>&1 &
 echo $! > /tmp/ev.pid; sleep 1`);

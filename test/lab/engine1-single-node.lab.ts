@@ -2,6 +2,7 @@
 // secondary, down, up again, primary: the files are intact. A Secondary refuses writes, a
 // mounted Primary refuses to demote, an Inconsistent disk refuses a plain primary.
 import { scenario } from '../../src/lab/scenario.js';
+import { engine1Tools } from './engine1-helpers.js';
 
 const N = 'alpha' as const;
 
@@ -10,10 +11,7 @@ export default scenario({
   nodes: 2,
   timeoutSec: 1200,
   async run(lab) {
-    const repo = lab.repoRoot;
-    const S = `${repo}/bin/bsrsetup`;
-    const M = `${repo}/bin/bsrmeta`;
-    const sh = (script: string) => lab.sh(N, `cd ${repo}\n${script}`);
+    const { S, M, sh, createMd, upScript } = engine1Tools(lab, N);
     const expectFail = async (what: string, cmd: string, pattern: RegExp) => {
       const r = await lab.exec(N, ['sh', '-c', cmd]);
       const out = r.stdout + r.stderr;
@@ -21,14 +19,10 @@ export default scenario({
       if (!pattern.test(out)) throw new Error(`${what}: refused, but not with ${pattern}:\n${out}`);
       lab.log(`${what}: refused as expected (${out.trim().split('\n').at(-1)})`);
     };
-    const up = `${S} new-resource r0 0
-${S} new-minor r0 1 0
-${S} new-peer r0 1 --_name=bravo
-${S} new-path r0 1 ipv4:${lab.address(N, 'bravo')}:7789 ipv4:${lab.address('bravo', N)}:7789
-${S} attach 1 /dev/vda /dev/vda internal`;
+    const up = upScript({ path: true });
 
     await sh('modprobe ext4 && grep -q "^version: " /proc/bsr');
-    lab.log(await sh(`${M} --force 1 v09 /dev/vda internal create-md --max-peers=2 </dev/null`));
+    lab.log(await sh(createMd));
     await sh(up);
     const st = await sh(`${S} status r0 -v`);
     lab.log(st);
