@@ -41,7 +41,7 @@ export default scenario({
   nodes: 2,
   timeoutSec: 900,
   async run(lab) {
-    const { S, M, sh, createMd, upScript } = engine1Tools(lab, N);
+    const { S, M, sh, createMd, upScript, statsObject } = engine1Tools(lab, N);
     const up = upScript();
 
     await sh(createMd);
@@ -96,12 +96,7 @@ export default scenario({
     lab.log(`AL replay: ${replayed} active extents`);
     if (replayed < extents.size) throw new Error(`replayed ${replayed} extents, writes touched ${extents.size}`);
 
-    const ev = await sh(`${S} events2 --now --statistics --json r0`);
-    const pd = ev
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((o) => o.object === 'peer-device');
+    const pd = (await statsObject('r0', 'peer-device')).o;
     const oos = Number(pd?.['out-of-sync']);
     lab.log(`peer bitmap after replay: out-of-sync ${oos} KiB`);
     if (oos !== replayed * 4096) throw new Error(`out-of-sync ${oos} KiB, expected ${replayed} x 4096 KiB`);

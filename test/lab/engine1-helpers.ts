@@ -24,5 +24,16 @@ export function engine1Tools(lab: Lab, n: NodeName) {
     return lines.join('\n');
   }
 
-  return { repo, S, M, sh, createMd, upScript };
+  /** The first object of `kind` in `events2 --now --statistics --json res`, or undefined. */
+  async function statsObject(res: string, kind: string) {
+    const ev = await sh(`${S} events2 --now --statistics --json ${res}`);
+    const o = ev
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, string | number>)
+      .find((x) => x.object === kind);
+    return { ev, o };
+  }
+
+  return { repo, S, M, sh, createMd, upScript, statsObject };
 }

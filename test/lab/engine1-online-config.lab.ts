@@ -63,16 +63,11 @@ export default scenario({
   nodes: 2,
   timeoutSec: 600,
   async run(lab) {
-    const { S, M, sh, createMd, upScript } = engine1Tools(lab, N);
+    const { S, M, sh, createMd, upScript, statsObject } = engine1Tools(lab, N);
     const start = Date.now();
     const log = (m: string) => lab.log(`[${((Date.now() - start) / 1000).toFixed(0)} s] ${m}`);
     const stats = async (res: string, kind: string) => {
-      const ev = await sh(`${S} events2 --now --statistics --json ${res}`);
-      const o = ev
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, string | number>)
-        .find((x) => x.object === kind);
+      const { ev, o } = await statsObject(res, kind);
       if (!o) throw new Error(`no ${kind} in events2 of ${res}:\n${ev}`);
       return o;
     };

@@ -11,7 +11,7 @@ export default scenario({
   nodes: 2,
   timeoutSec: 1200,
   async run(lab) {
-    const { S, M, sh, createMd, upScript } = engine1Tools(lab, N);
+    const { S, M, sh, createMd, upScript, statsObject } = engine1Tools(lab, N);
     const expectFail = async (what: string, cmd: string, pattern: RegExp) => {
       const r = await lab.exec(N, ['sh', '-c', cmd]);
       const out = r.stdout + r.stderr;
@@ -80,16 +80,8 @@ export default scenario({
 
     // a small activity log (67 extents) over 127 written extents: extents leave the AL, their
     // bitmap pages are written first; after down/up the bitmap still has every written block
-    const oos = async () => {
-      const ev = await sh(`${S} events2 --now --statistics --json r0`);
-      const pd = ev
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((o) => o.object === 'peer-device');
-      return Number(pd?.['out-of-sync']);
-    };
-    await sh(`${M} --force 1 v09 /dev/vda internal create-md --max-peers=2 </dev/null >/dev/null
+    const oos = async () => Number((await statsObject('r0', 'peer-device')).o?.['out-of-sync']);
+    await sh(`${createMd} >/dev/null
 ${up} --al-extents=67
 ${S} primary r0 --force
 i=0; while [ $i -lt 127 ]; do dd if=/dev/urandom of=/dev/bsr1 bs=4k count=1 seek=$((i * 1024)) oflag=direct status=none; i=$((i + 1)); done`);

@@ -7,11 +7,10 @@
 // over down/up, refuses a plain `primary`, and is UpToDate again once connected.
 import type { NodeName } from '../../src/lab/scenario.js';
 import { scenario } from '../../src/lab/scenario.js';
-import { assert, ID, NODES, PEER, tools } from './engine2-helpers.js';
+import { assert, FAST_NET, ID, NODES, PEER, tools } from './engine2-helpers.js';
 
 const SIZE_GIB = 150;
 const WRITES_MIB = [0, 9000, 31000, 52000, 77000, 101000, 128000, 150000] as const;
-const NET = '--ping-int=2 --ping-timeout=20 --connect-int=2';
 
 export default scenario({
   name: 'engine2: big sparse bitmap exchanged compressed, resync of the written blocks only, Outdated while behind',
@@ -27,7 +26,7 @@ export default scenario({
         n,
         `${t.S} new-resource r0 ${ID[n]}
 ${t.S} new-minor r0 1 0
-${t.S} new-peer r0 ${ID[PEER[n]]} --_name=${PEER[n]} ${NET}
+${t.S} new-peer r0 ${ID[PEER[n]]} --_name=${PEER[n]} ${FAST_NET}
 ${t.S} new-path r0 ${ID[PEER[n]]} ipv4:${lab.address(n, PEER[n])}:7789 ipv4:${lab.address(PEER[n], n)}:7789
 ${t.S} attach 1 ${loop[n]} ${loop[n]} internal
 ${t.S} peer-device-options r0 ${ID[PEER[n]]} 0 --c-plan-ahead=0 --resync-rate=1000M`,

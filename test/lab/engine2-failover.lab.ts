@@ -2,7 +2,7 @@
 // crash (the writer logs the last acknowledged number on alpha's second disk) is on bravo after it
 // is promoted; the old Primary comes back as Secondary and is resynced (its AL's extents included).
 import { scenario } from '../../src/lab/scenario.js';
-import { assert, tools } from './engine2-helpers.js';
+import { assert, FAST_NET, tools } from './engine2-helpers.js';
 
 const WRITER = `i=0
 while [ $i -lt 20000 ]; do
@@ -29,7 +29,7 @@ export default scenario({
   timeoutSec: 500,
   async run(lab) {
     const t = tools(lab);
-    await t.upSkipSync({ net: '--ping-int=2 --ping-timeout=20 --connect-int=2' });
+    await t.upSkipSync({ net: FAST_NET });
     await t.sh('alpha', `${t.S} primary r0 && dd if=/dev/zero of=/dev/vdb bs=512 count=1 oflag=direct status=none`);
     await t.sh('alpha', `cat > /tmp/writer.sh <<'X'\n${WRITER}\nX\nnohup sh /tmp/writer.sh > /tmp/writer.log 2>&1 &`);
     await new Promise((r) => setTimeout(r, 12_000));
@@ -52,7 +52,7 @@ export default scenario({
     lab.log(`missing acknowledged writes on bravo: ${res}`);
     assert(res.startsWith('0 '), `every acknowledged write is on the new Primary (${res})`);
     // the old Primary comes back as Secondary and is resynced
-    await t.up('alpha', { createMd: false, net: '--ping-int=2 --ping-timeout=20 --connect-int=2' });
+    await t.up('alpha', { createMd: false, net: FAST_NET });
     const st = await t.status('alpha');
     assert(/role:Secondary/.test(st), 'alpha comes back Secondary');
     await t.waitSynced(240_000);

@@ -6,6 +6,8 @@ import type { Lab, NodeName } from '../../src/lab/scenario.js';
 export const NODES: readonly NodeName[] = ['alpha', 'bravo'];
 export const PEER: Record<string, NodeName> = { alpha: 'bravo', bravo: 'alpha' };
 export const ID: Record<string, number> = { alpha: 0, bravo: 1 };
+/** short ping and reconnect intervals, so a cut or crashed peer is noticed within seconds */
+export const FAST_NET = '--ping-int=2 --ping-timeout=20 --connect-int=2';
 
 export function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(`assertion failed: ${msg}`);

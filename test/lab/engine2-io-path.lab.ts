@@ -7,7 +7,7 @@
 //    completes, the kernel stays quiet and the final resync makes the data equal.
 import type { NodeName } from '../../src/lab/scenario.js';
 import { scenario } from '../../src/lab/scenario.js';
-import { assert, tools } from './engine2-helpers.js';
+import { assert, FAST_NET, tools } from './engine2-helpers.js';
 
 const BLOCKS = 16;
 const WRITES = 250; // per writer and round
@@ -29,7 +29,7 @@ export default scenario({
     const writesDone = () => t.stat('alpha', 'written');
 
     // 1. ordering of overlapping writes
-    await t.upSkipSync({ net: '--ping-int=2 --ping-timeout=20 --connect-int=2' });
+    await t.upSkipSync({ net: FAST_NET });
     let first = 256;
     const mismatches: string[] = [];
     for (const proto of ['C', 'A']) {
@@ -69,7 +69,7 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
     assert(mismatches.length === 0, `overlapping writes ended differently on the peers: ${mismatches.join(', ')}`);
 
     // 2. del-peer / new-peer / disconnect / connect under a write load
-    const peerUp = `${t.S} new-peer r0 1 --_name=bravo --ping-int=2 --ping-timeout=20 --connect-int=2 --protocol=A
+    const peerUp = `${t.S} new-peer r0 1 --_name=bravo ${FAST_NET} --protocol=A
 ${t.S} new-path r0 1 ipv4:${lab.address('alpha', 'bravo')}:7789 ipv4:${lab.address('bravo', 'alpha')}:7789
 ${t.S} peer-device-options r0 1 0 --c-plan-ahead=0 --resync-rate=1000M
 ${t.S} connect r0 1`;

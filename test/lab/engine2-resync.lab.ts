@@ -1,7 +1,7 @@
 // Engine part 2: link cut, 64 MiB written on the Primary, link restored: the resync moves about
 // 64 MiB (not the whole disk) and the data match.
 import { scenario } from '../../src/lab/scenario.js';
-import { assert, tools } from './engine2-helpers.js';
+import { assert, FAST_NET, tools } from './engine2-helpers.js';
 
 export default scenario({
   name: 'engine2: resync after a link cut moves only the blocks written meanwhile',
@@ -10,7 +10,7 @@ export default scenario({
   timeoutSec: 400,
   async run(lab) {
     const t = tools(lab);
-    await t.upSkipSync({ net: '--ping-int=2 --ping-timeout=20 --connect-int=2' });
+    await t.upSkipSync({ net: FAST_NET });
     await t.sh('alpha', `${t.S} primary r0`);
     const before = await t.write('alpha', 0, 8);
     assert(before === (await t.sum('bravo', '/dev/vda', 0, 8)), 'replicated before the cut');

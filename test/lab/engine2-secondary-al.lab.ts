@@ -2,7 +2,7 @@
 // killed while alpha writes over 16 AL extents; after the reboot bravo's attach replays a
 // non-empty activity log, the resync runs and both disks are equal.
 import { scenario } from '../../src/lab/scenario.js';
-import { assert, tools } from './engine2-helpers.js';
+import { assert, FAST_NET, tools } from './engine2-helpers.js';
 
 const BLOCKS = 16384; // 64 MiB from 0: 16 AL extents
 
@@ -13,8 +13,7 @@ export default scenario({
   timeoutSec: 900,
   async run(lab) {
     const t = tools(lab);
-    const net = '--ping-int=2 --ping-timeout=20 --connect-int=2';
-    await t.upSkipSync({ net });
+    await t.upSkipSync({ net: FAST_NET });
     await t.sh('alpha', `${t.S} primary r0`);
     await t.sh(
       'alpha',
@@ -47,7 +46,7 @@ nohup sh -c 'python3 ${lab.repoRoot}/test/lab/engine2-io-path.py /dev/bsr1 7 0 $
     assert(/rc=0/.test(out), `the writer saw an error:\n${out}`);
 
     await lab.boot('bravo');
-    await t.up('bravo', { net, createMd: false });
+    await t.up('bravo', { net: FAST_NET, createMd: false });
     const replay = /activity log replayed: (\d+) active extents/.exec(await lab.dmesg('bravo'));
     lab.log(`bravo's attach: ${replay ? `${replay[1]} active extents replayed` : 'no replay'}`);
     assert(replay && Number(replay[1]) > 0, "bravo's activity log held the extents of the replicated writes");

@@ -4,7 +4,7 @@
 // resyncs it.
 import type { Lab, NodeName } from '../../src/lab/scenario.js';
 import { scenario } from '../../src/lab/scenario.js';
-import { assert, tools } from './engine2-helpers.js';
+import { assert, FAST_NET, tools } from './engine2-helpers.js';
 
 export default scenario({
   name: 'engine2: split brain detected, discard-my-data recovers',
@@ -13,8 +13,7 @@ export default scenario({
   timeoutSec: 400,
   async run(lab) {
     const t = tools(lab);
-    const net = '--ping-int=2 --ping-timeout=20 --connect-int=2';
-    await t.upSkipSync({ net });
+    await t.upSkipSync({ net: FAST_NET });
     for (const n of ['alpha', 'bravo'] as const) await installHelper(lab, n);
     await t.sh('alpha', `${t.S} primary r0`);
     await t.write('alpha', 0, 4);

@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REFERENCE_UP } from './reference-up';
 
 const ROOT = join(__dirname, '../..');
 const BUNDLE = join(ROOT, 'dist/bsradm.mjs');
@@ -82,15 +83,6 @@ function fresh(): void {
 }
 
 const REFERENCE = join(FIXTURES, 'reference-up.conf');
-const REFERENCE_UP = [
-  'bsrsetup new-resource r0 0',
-  'bsrsetup new-minor r0 1 0',
-  'bsrsetup new-peer r0 1 --_name=bob --shared-secret=s3cret --cram-hmac-alg=sha1 --protocol=C',
-  'bsrsetup new-path r0 1 ipv4:10.1.1.31:7000 ipv4:10.1.1.32:7000',
-  'bsrmeta 1 v09 /dev/sda7 internal apply-al',
-  'bsrsetup attach 1 /dev/sda7 /dev/sda7 internal',
-  'bsrsetup connect r0 1',
-];
 
 describe('bsradm (built)', () => {
   it('config error: FILE:LINE: message on stderr, exit 10, nothing run', () => {

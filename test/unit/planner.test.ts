@@ -5,6 +5,7 @@ import { selectResources } from '../../src/config/local';
 import type { BsrConfig } from '../../src/config/model';
 import { makeTarget, planCommand } from '../../src/planner/commands';
 import { formatStep } from '../../src/planner/steps';
+import { REFERENCE_UP } from './reference-up';
 
 const FIXTURES = join(__dirname, '../fixtures/config');
 const EXAMPLES = join(__dirname, '../../conf-examples');
@@ -17,15 +18,7 @@ function plan(config: BsrConfig, me: string, command: string, names: string[], e
 describe('up', () => {
   it('matches the reference example line for line', () => {
     const config = loadConfig(join(FIXTURES, 'reference-up.conf'));
-    expect(plan(config, 'alice', 'up', ['r0'])).toEqual([
-      'bsrsetup new-resource r0 0',
-      'bsrsetup new-minor r0 1 0',
-      'bsrsetup new-peer r0 1 --_name=bob --shared-secret=s3cret --cram-hmac-alg=sha1 --protocol=C',
-      'bsrsetup new-path r0 1 ipv4:10.1.1.31:7000 ipv4:10.1.1.32:7000',
-      'bsrmeta 1 v09 /dev/sda7 internal apply-al',
-      'bsrsetup attach 1 /dev/sda7 /dev/sda7 internal',
-      'bsrsetup connect r0 1',
-    ]);
+    expect(plan(config, 'alice', 'up', ['r0'])).toEqual(REFERENCE_UP);
   });
 
   it('plans two volumes with external meta data, resource, node, peer-device and disk options', () => {
