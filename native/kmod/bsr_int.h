@@ -281,6 +281,7 @@ struct bsr_resource {
 struct bsr_req {
 	struct bsr_device *device;
 	struct bio *master;
+	unsigned long start_time;	/* of the master, for /sys/block/bsrN/stat */
 	sector_t sector;		/* of the master, kept for completion */
 	u32 size;
 	u32 al_first;

@@ -116,6 +116,7 @@ void bsr_req_put(struct bsr_req *req)
 	}
 	if (unlikely(req->status))
 		master->bi_status = req->status;
+	bio_end_io_acct(master, req->start_time);
 	bio_put(&req->clone);
 	bsr_master_done(d, master);
 	bsr_put_ldev(d);
@@ -149,6 +150,7 @@ static struct bsr_req *req_new(struct bsr_device *d, struct bsr_backing *ldev, s
 	req = container_of(clone, struct bsr_req, clone);
 	req->device = d;
 	req->master = bio;
+	req->start_time = bio_start_io_acct(bio);
 	req->sector = bio->bi_iter.bi_sector;
 	req->size = bio->bi_iter.bi_size;
 	req->al_first = req->sector >> EXT_SHIFT_SECT;

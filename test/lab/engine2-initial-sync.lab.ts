@@ -23,6 +23,10 @@ export default scenario({
       'alpha',
       'head -c 67108864 /dev/urandom > /tmp/d && dd if=/tmp/d of=/dev/bsr1 bs=1M seek=16 oflag=direct status=none',
     );
+    // the block layer's accounting (iostat, /sys/block/bsr1/stat: field 7 = sectors written)
+    const stat = (await t.sh('alpha', 'cat /sys/block/bsr1/stat')).trim().split(/\s+/).map(Number);
+    lab.log(`/sys/block/bsr1/stat: ${stat.join(' ')}`);
+    assert(stat[6] >= 131072, `64 MiB written show in /sys/block/bsr1/stat (write sectors ${stat[6]})`);
     const a = await t.sum('alpha', '/dev/bsr1', 16, 64);
     const b = await t.sum('bravo', '/dev/vda', 16, 64);
     lab.log(`alpha ${a} bravo ${b}`);
