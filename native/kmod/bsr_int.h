@@ -288,6 +288,7 @@ struct bsr_req {
 	u32 al_last;
 	bool in_al;
 	bool in_tree;			/* in device->write_tree */
+	u32 oos_slots;			/* bitmap slots write_submit marked */
 	u64 seq;			/* arrival order of writes */
 	struct rb_node rb;
 	sector_t subtree_last;

@@ -157,6 +157,7 @@ static struct bsr_req *req_new(struct bsr_device *d, struct bsr_backing *ldev, s
 	req->al_last = req->size ? (bio_end_sector(bio) - 1) >> EXT_SHIFT_SECT : req->al_first;
 	req->in_al = false;
 	req->in_tree = false;
+	req->oos_slots = 0;
 	req->status = BLK_STS_OK;
 	INIT_LIST_HEAD(&req->wait);
 	atomic_set(&req->ref, 1);
@@ -190,7 +191,8 @@ static void write_submit(struct bsr_device *d, struct bsr_req *req)
 	struct bsr_backing *ldev = d->ldev;	/* pinned by the request */
 
 	req->in_al = true;
-	bsr_bm_set_range(&ldev->bm, READ_ONCE(ldev->slot_mask), req->sector >> BM_SHIFT_SECT,
+	req->oos_slots = READ_ONCE(ldev->slot_mask);
+	bsr_bm_set_range(&ldev->bm, req->oos_slots, req->sector >> BM_SHIFT_SECT,
 			 REQ_LAST(req) >> BM_SHIFT_SECT);
 	req_submit(d, req);
 }

@@ -33,12 +33,12 @@ static void tle_set_oos(struct bsr_tle *t)
 	bsr_put_ldev(d);
 }
 
-static void set_oos(struct bsr_peer_device *pd, struct bio *bio)
+static void set_oos(struct bsr_peer_device *pd, struct bio *bio, u32 already_marked)
 {
 	struct bsr_device *d = pd->device;
 	int slot = bsr_pd_slot(pd);
 
-	if (slot >= 0 && bio_sectors(bio))
+	if (slot >= 0 && bio_sectors(bio) && !(already_marked & (1U << slot)))
 		bsr_bm_set_range(&d->ldev->bm, 1U << slot, bio->bi_iter.bi_sector >> 3,
 				 (bio_end_sector(bio) - 1) >> 3);
 }
@@ -135,14 +135,14 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 
 	t = kzalloc(sizeof(*t), GFP_NOIO);
 	if (!t) {
-		set_oos(pd, bio);
+		set_oos(pd, bio, req->oos_slots);
 		return;
 	}
 	mutex_lock(&n->data_mutex);
 	if (!READ_ONCE(n->net_ok) || !n->data_sock) {
 		mutex_unlock(&n->data_mutex);
 		kfree(t);
-		set_oos(pd, bio);
+		set_oos(pd, bio, req->oos_slots);
 		return;
 	}
 	proto = conn_protocol(n);
@@ -208,7 +208,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 fail_unsent:
 	mutex_unlock(&n->data_mutex);
 	kfree(t);
-	set_oos(pd, bio);
+	set_oos(pd, bio, req->oos_slots);
 	bsr_conn_fail(c, BSR_CONNECTION_BROKENPIPE);
 }
 
@@ -225,10 +225,11 @@ void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *
 	list_for_each_entry_srcu(pd, &d->peer_devices, dev_list, srcu_read_lock_held(&bsr_srcu)) {
 		/*
 		 * A connection that is failing is not in the slot mask until its teardown
-		 * ran: the write must still be marked for that peer.
+		 * ran: the write must still be marked for that peer, unless write_submit
+		 * did (a peer that was not connected then).
 		 */
 		if (!pd->net || !pd->connection->net || !READ_ONCE(pd->connection->net->net_ok))
-			set_oos(pd, bio);
+			set_oos(pd, bio, req->oos_slots);
 		else
 			send_one(pd, req, bio);
 	}
