@@ -1,6 +1,6 @@
 // Shared steps of the engine part 2 scenarios: a two-node resource r0 (minor 1, volume 0) on
 // /dev/vda of alpha (node-id 0) and bravo (node-id 1), driven through bsrsetup/bsrmeta.
-import { waitConnectedScript, waitUpToDateScript } from '../../src/lab/bsr-wait.js';
+import { switchProtocol, waitConnectedScript, waitUpToDateScript } from '../../src/lab/bsr-wait.js';
 import type { Lab, NodeName } from '../../src/lab/scenario.js';
 
 export const NODES: readonly NodeName[] = ['alpha', 'bravo'];
@@ -61,6 +61,18 @@ ${S} connect r0 ${ID[p]}`,
   async function waitSynced(timeoutMs = 180_000) {
     const script = waitUpToDateScript(S, 'r0', Math.ceil(timeoutMs / 1000));
     await Promise.all(NODES.map((n) => lab.sh(n, script)));
+  }
+
+  /** Both nodes switch r0 to another protocol; resolves once reconnected and UpToDate. */
+  async function setProtocol(protocol: string, timeoutMs = 60_000) {
+    await switchProtocol(
+      lab,
+      S,
+      'r0',
+      NODES.map((n) => ({ node: n, peerId: ID[PEER[n]] })),
+      protocol,
+    );
+    await waitSynced(timeoutMs);
   }
 
   /** sha256 of length MiB starting at offset MiB of a device. */
@@ -135,6 +147,7 @@ ${S} connect r0 ${ID[p]}`,
     pdField,
     waitConnected,
     waitSynced,
+    setProtocol,
     sum,
     down,
     downAll,

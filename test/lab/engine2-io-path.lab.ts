@@ -33,17 +33,7 @@ export default scenario({
     let first = 256;
     const mismatches: string[] = [];
     for (const proto of ['C', 'A']) {
-      if (proto === 'A') {
-        await t.sh('alpha', `${t.S} net-options r0 1 --protocol=A`);
-        await t.sh('bravo', `${t.S} net-options r0 0 --protocol=A`);
-        await lab.waitFor(
-          'reconnect with protocol A',
-          async () => /protocol A/.test(await lab.dmesg('alpha')),
-          60_000,
-          500,
-        );
-        await t.waitSynced(60_000);
-      }
+      if (proto === 'A') await t.setProtocol('A');
       for (let round = 0; round < ROUNDS; round++) {
         await t.sh('alpha', `${t.S} primary r0`);
         const t0 = Date.now();

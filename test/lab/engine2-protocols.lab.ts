@@ -12,17 +12,7 @@ export default scenario({
     await t.upSkipSync({ net: '--protocol=A' });
     let off = 0;
     for (const proto of ['A', 'B']) {
-      if (proto === 'B') {
-        await t.sh('alpha', `${t.S} net-options r0 1 --protocol=B`);
-        await t.sh('bravo', `${t.S} net-options r0 0 --protocol=B`);
-        await lab.waitFor(
-          'reconnect with protocol B',
-          async () => /protocol B/.test(await lab.dmesg('alpha')),
-          60_000,
-          500,
-        );
-        await t.waitSynced(60_000);
-      }
+      if (proto === 'B') await t.setProtocol('B');
       await t.sh('alpha', `${t.S} primary r0`);
       const w = await t.write('alpha', off, 32);
       await t.sh('alpha', `${t.S} secondary r0`);

@@ -1,6 +1,6 @@
 // Bench driver for this project's engine: bsr.ko driven by bsrmeta/bsrsetup in the guests (the same
 // steps `bsradm up` plans), one resource "bench" with minor 0 on the backing disk, internal meta data.
-import { waitConnectedScript, waitUpToDateScript } from '../bsr-wait.js';
+import { switchProtocol, waitConnectedScript, waitUpToDateScript } from '../bsr-wait.js';
 import type { Lab } from '../types.js';
 import type { BenchContext, BenchEngine } from './engine.js';
 
@@ -61,29 +61,25 @@ export class BsrEngine implements BenchEngine {
     await lab.sh(ctx.primary, `${this.tools(lab).S} primary bench --force`);
   }
 
+  /** bsrsetup wait-sync-resource on both nodes: returns when connected and no resync runs. */
   async waitSynced(lab: Lab, ctx: BenchContext): Promise<void> {
-    const script = waitUpToDateScript(this.tools(lab).S, 'bench', 600);
+    const script = `${this.tools(lab).S} wait-sync-resource bench --wait-timeout=600`;
+    await Promise.all([ctx.primary, ctx.secondary].map((n) => lab.sh(n, script)));
+  }
+
+  async checkSynced(lab: Lab, ctx: BenchContext): Promise<void> {
+    const script = waitUpToDateScript(this.tools(lab).S, 'bench', 120);
     await Promise.all([ctx.primary, ctx.secondary].map((n) => lab.sh(n, script)));
   }
 
   async setProtocol(lab: Lab, ctx: BenchContext, protocol: 'A' | 'C'): Promise<void> {
     const ids = this.ids(ctx);
-    for (const n of [ctx.primary, ctx.secondary]) {
-      const p = n === ctx.primary ? ctx.secondary : ctx.primary;
-      await lab.sh(n, `${this.tools(lab).S} net-options bench ${ids[p]} --protocol=${protocol}`);
-    }
-    await lab.waitFor(
-      `reconnected with protocol ${protocol}`,
-      async () =>
-        (await lab.dmesg(ctx.primary))
-          .split('\n')
-          .filter((l) => /connected, protocol/.test(l))
-          .at(-1)
-          ?.endsWith(`protocol ${protocol}`),
-      120_000,
-      300,
-    );
-    await this.waitSynced(lab, ctx);
+    const nodes = [ctx.primary, ctx.secondary].map((node) => ({
+      node,
+      peerId: ids[node === ctx.primary ? ctx.secondary : ctx.primary],
+    }));
+    await switchProtocol(lab, this.tools(lab).S, 'bench', nodes, protocol);
+    await this.checkSynced(lab, ctx);
   }
 
   async waitDisconnected(lab: Lab, ctx: BenchContext): Promise<void> {
