@@ -310,8 +310,11 @@ async function events2(
 }
 
 /**
- * Polls the state until the condition holds for the selected connections / peer devices:
- * every connection Connected, or no resync running (nor about to start).
+ * Waits until the condition holds for the selected connections / peer devices: every connection
+ * Connected ("connect"), and for "sync" also no resync running nor about to start (drbdadm's
+ * wait-sync: connected and synchronised). The state is read once and then followed through the
+ * kernel's notifications, so a long wait costs next to no CPU; a full re-read every 5 s covers a
+ * lost notification (socket overrun).
  */
 async function waitFor(
   c: BsrClient,
@@ -321,25 +324,67 @@ async function waitFor(
   timeoutS: number,
 ): Promise<number> {
   const { isSyncing } = await import('../status/fields.js');
+  const { toStateObject } = await import('../netlink/objects.js');
   const deadline = timeoutS > 0 ? Date.now() + timeoutS * 1000 : Number.POSITIVE_INFINITY;
   const selected = (o: StateObject) =>
+    (o.kind === 'connection' || o.kind === 'peer-device') &&
     (filter.peer === undefined || o.peerNodeId === filter.peer) &&
     (filter.volume === undefined || o.kind !== 'peer-device' || o.volume === filter.volume);
-  for (;;) {
+  const key = (o: StateObject) => `${o.kind}/${o.peerNodeId}/${o.volume}`;
+  const objs = new Map<string, StateObject>();
+  const reread = () => {
     const all = snapshot(c, res);
     if (!all.some((o) => o.kind === 'resource')) throw notFound('resource');
-    const objs = all.filter(selected);
-    if (filter.peer !== undefined && !objs.some((o) => o.kind === 'connection')) {
-      throw new KernelError('NO_PEER', 'no such connection');
-    }
-    const done =
-      what === 'connect'
-        ? objs.filter((o) => o.kind === 'connection').every((o) => connectionState(o) === 'Connected')
-        : !objs.some((o) => o.kind === 'peer-device' && (isSyncing(o) || replicationStarting(o)));
-    if (done) return EXIT.OK;
-    if (Date.now() > deadline) return 5; // DRBD's exit code for a wait that timed out
-    await new Promise((r) => setTimeout(r, 250));
-  }
+    objs.clear();
+    for (const o of all.filter(selected)) objs.set(key(o), o);
+    if (filter.peer !== undefined && !objs.size) throw new KernelError('NO_PEER', 'no such connection');
+  };
+  const done = () => {
+    const list = [...objs.values()];
+    const connected = list.filter((o) => o.kind === 'connection').every((o) => connectionState(o) === 'Connected');
+    if (what === 'connect' || !connected) return connected;
+    return !list.some((o) => o.kind === 'peer-device' && (isSyncing(o) || replicationStarting(o)));
+  };
+  return new Promise<number>((resolve, reject) => {
+    let lost = false;
+    const finish = (f: () => void) => {
+      clearInterval(timer);
+      sub.close();
+      f();
+    };
+    const check = () => {
+      try {
+        if (lost) reread();
+        lost = false;
+        if (done()) finish(() => resolve(EXIT.OK));
+        else if (Date.now() > deadline) finish(() => resolve(5)); // DRBD's exit code for a wait that timed out
+      } catch (e) {
+        finish(() => reject(e));
+      }
+    };
+    // Subscribed before the first read: a change during the read is seen afterwards.
+    const sub = c.subscribe(
+      (msg) => {
+        const o = toStateObject(msg);
+        if (!o || o.resource !== res) return;
+        if (o.kind === 'resource' && o.action === 'destroy') return finish(() => reject(notFound('resource')));
+        if (!selected(o)) return;
+        if (o.action === 'destroy') objs.delete(key(o));
+        else objs.set(key(o), o);
+        check();
+      },
+      () => {
+        lost = true;
+      },
+    );
+    let ticks = 0;
+    const timer = setInterval(() => {
+      if (++ticks % 5 === 0) lost = true;
+      check();
+    }, 1000);
+    lost = true;
+    check();
+  });
 }
 
 /** The replication states that come right before a resync. */
