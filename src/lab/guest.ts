@@ -47,7 +47,9 @@ for spec in $LAB_LINKS; do
     [ "$(cat $n/address)" = "$mac" ] && dev=\${n##*/}
   done
   if [ -z "$dev" ]; then echo "lab-init: no interface with MAC $mac"; continue; fi
-  ip link set dev "$dev" name "$name"
+  # jumbo frames, as on a dedicated replication link: the emulated NICs cost per frame, so
+  # 1500-byte frames would cap every replication figure near 10,000 frames/s on this host
+  ip link set dev "$dev" name "$name" mtu 9000
   ip addr add "$addr/24" dev "$name"
   ip link set dev "$name" up
   printf '%s\\t%s\\n' "$paddr" "$peer" >> $R/etc/hosts

@@ -44,6 +44,9 @@ export class Drbd84Engine implements BenchEngine {
     await drbd84WaitSynced(lab, this.resource(ctx), 600_000, 200);
   }
 
+  /** waitSynced already saw both UpToDate in /proc/drbd. */
+  async checkSynced(): Promise<void> {}
+
   async setProtocol(lab: Lab, ctx: BenchContext, protocol: 'A' | 'C'): Promise<void> {
     const r = this.resource(ctx);
     r.protocol = protocol;

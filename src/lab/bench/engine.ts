@@ -31,8 +31,13 @@ export interface BenchEngine {
   setup(lab: Lab, ctx: BenchContext): Promise<void>;
   /** Makes `ctx.primary` Primary with forced UpToDate data: the full initial sync to the peer starts. */
   forcePrimary(lab: Lab, ctx: BenchContext): Promise<void>;
-  /** Resolves when both nodes are connected and UpToDate (no resync running). */
+  /**
+   * Resolves when the engine's own tools report both nodes connected with no resync running: the
+   * end of a timed phase. Then `checkSynced` (not timed) confirms the states.
+   */
   waitSynced(lab: Lab, ctx: BenchContext): Promise<void>;
+  /** Throws unless both nodes are connected and UpToDate (retrying for a while). */
+  checkSynced(lab: Lab, ctx: BenchContext): Promise<void>;
   /** Switches the replication protocol of the running resource on both nodes (stays connected or reconnects). */
   setProtocol(lab: Lab, ctx: BenchContext, protocol: 'A' | 'C'): Promise<void>;
   /** Resolves when the primary has noticed that the peer is unreachable (after a link cut). */

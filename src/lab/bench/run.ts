@@ -98,6 +98,14 @@ async function latency(lab: Lab, node: NodeName, dev: string, atMiB: number, mib
   return mean / 1000;
 }
 
+/** The engines' own account of the resync (both log its duration), next to the wall-clock figure. */
+async function logKernelResync(lab: Lab, ctx: BenchContext): Promise<void> {
+  for (const n of [ctx.primary, ctx.secondary]) {
+    const lines = (await lab.dmesg(n)).split('\n').filter((l) => /resync/i.test(l));
+    for (const l of lines.slice(-3)) ctx.log(`${n} kernel: ${l.trim()}`);
+  }
+}
+
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** One engine, one fresh lab, every phase. */
@@ -125,7 +133,9 @@ export async function benchEngine(repoRoot: string, e: BenchEngine, log: (m: str
     await e.forcePrimary(lab, ctx);
     await e.waitSynced(lab, ctx);
     const initial_sync_s = now() - t;
+    await e.checkSynced(lab, ctx);
     ctx.log(`initial sync: ${initial_sync_s.toFixed(2)} s`);
+    await logKernelResync(lab, ctx);
     await checkPeer(lab, e, ctx, 'initial sync', REGION.initial.at, REGION.initial.mib);
 
     const seq_write_c_MBps = await seqWrite(lab, p, e.device, REGION.seqC.at, REGION.seqC.mib);
@@ -136,6 +146,7 @@ export async function benchEngine(repoRoot: string, e: BenchEngine, log: (m: str
     const seq_write_a_MBps = await seqWrite(lab, p, e.device, REGION.seqA.at, REGION.seqA.mib);
     ctx.log(`sequential writes, protocol A: ${seq_write_a_MBps.toFixed(1)} MB/s`);
     await e.waitSynced(lab, ctx);
+    await e.checkSynced(lab, ctx);
     await checkPeer(lab, e, ctx, 'protocol A writes', REGION.seqA.at, REGION.seqA.mib);
 
     await e.setProtocol(lab, ctx, 'C');
@@ -157,6 +168,7 @@ export async function benchEngine(repoRoot: string, e: BenchEngine, log: (m: str
     await lab.linkRestore(p, ctx.secondary);
     await e.waitSynced(lab, ctx);
     const resync_64M_s = now() - t;
+    await e.checkSynced(lab, ctx);
     ctx.log(`resync of 64 MiB: ${resync_64M_s.toFixed(2)} s`);
     await checkPeer(lab, e, ctx, 'resync', REGION.resync.at, REGION.resync.mib);
 
