@@ -323,7 +323,7 @@ void bsr_opts_replace(struct bsr_opts *o, struct nlattr *blob, int len);
 bool bsr_opt_u8(const struct bsr_opts *o, int type, bool dflt);
 u32 bsr_opt_u32(const struct bsr_opts *o, int type, u32 dflt);
 u64 bsr_opt_u64(const struct bsr_opts *o, int type, u64 dflt);
-const char *bsr_opt_str(const struct bsr_opts *o, int type);
+bool bsr_opt_strcpy(const struct bsr_opts *o, int type, char *buf, size_t size);
 void bsr_device_apply_disk_conf(struct bsr_device *d);
 
 /* bsr_req.c */

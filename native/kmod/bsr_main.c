@@ -96,12 +96,23 @@ u64 bsr_opt_u64(const struct bsr_opts *o, int type, u64 dflt)
 	return bsr_opt_copy(o, type, &v, sizeof(v)) ? v : dflt;
 }
 
-/* Configuration context only: the string lives as long as the set is not replaced. */
-const char *bsr_opt_str(const struct bsr_opts *o, int type)
+/*
+ * Copies a string option into buf (size bytes, NUL-terminated); false when it is not set.
+ * A copy because the set may be replaced (and freed) by net-options at any time.
+ */
+bool bsr_opt_strcpy(const struct bsr_opts *o, int type, char *buf, size_t size)
 {
-	const struct nlattr *a = bsr_opt_find(o, type);
+	const struct nlattr *a;
+	unsigned long flags;
 
-	return a ? nla_data(a) : NULL;
+	spin_lock_irqsave(&bsr_opts_lock, flags);
+	a = bsr_opt_find(o, type);
+	if (a)
+		nla_strscpy(buf, a, size);
+	spin_unlock_irqrestore(&bsr_opts_lock, flags);
+	if (!a && size)
+		buf[0] = '\0';
+	return a;
 }
 
 /* ---------------------------------------------------------------- lookup */

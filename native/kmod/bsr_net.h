@@ -138,6 +138,7 @@ struct p_sync_start {
 } __packed;
 
 #define BSR_AUTH_CHALLENGE_LEN 64
+#define BSR_AUTH_STR_LEN 64		/* cram-hmac-alg, shared-secret: 63 + NUL (netlink policy) */
 #define BSR_MAX_DATA_SIZE BSR_MAX_BIO_SIZE
 #define BSR_RS_MAX_SIZE BSR_MAX_DATA_SIZE	/* as DATA: fewer, larger resync I/Os */
 #define BSR_RS_MAX_BLOCKS (BSR_RS_MAX_SIZE >> BSR_BM_BLOCK_SHIFT)
@@ -283,6 +284,9 @@ bool bsr_send_retry(int rv);
 int bsr_send_failed(struct socket *sock, int rv);
 int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int flags);
 int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout);
+int bsr_sock_send_pages(struct socket *sock, struct page **pages, u32 size, unsigned int flags);
+int bsr_sock_send_bio(struct socket *sock, struct bio *bio, unsigned int flags);
+int bsr_sock_recv_pages(struct socket *sock, struct page **pages, u32 size);
 int bsr_send_packet(struct bsr_conn *c, bool meta, enum bsr_packet cmd, u16 vnr,
 		    const void *payload, u32 len);
 int bsr_send_packet_locked(struct socket *sock, enum bsr_packet cmd, u16 vnr,

@@ -1288,7 +1288,6 @@ static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 	struct bsr_resource *r;
 	struct bsr_device *d;
 	struct bsr_conn *c;
-	const char *name;
 
 	r = ctx->resource;
 	if (!ctx->has_peer || ctx->peer >= BSR_MAX_PEERS || ctx->peer == r->node_id) {
@@ -1308,8 +1307,7 @@ static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 		bsr_delete_connection(c);
 		return BSR_RET_NO_MEM;
 	}
-	name = bsr_opt_str(&c->net_conf, T_NET_CONF_NAME);
-	strscpy(c->name, name ? name : "", sizeof(c->name));
+	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_NAME, c->name, sizeof(c->name));
 
 	list_for_each_entry(d, &r->devices, res_list) {
 		int s;
@@ -1335,7 +1333,7 @@ ADM_DOIT(new_peer, NEED_RES)
 static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
 	u32 old_proto;
-	const char *name;
+	char name[sizeof_field(struct bsr_conn, name)];
 
 	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C);
 	if (opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
@@ -1347,8 +1345,8 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 		bsr_tl_drain(ctx->conn, 10 * HZ);
 		bsr_conn_fail(ctx->conn, BSR_CONNECTION_NETWORKFAILURE);
 	}
-	name = bsr_opt_str(&ctx->conn->net_conf, T_NET_CONF_NAME);
-	if (name)
+	/* a set without _name keeps the old name */
+	if (bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_NAME, name, sizeof(name)))
 		strscpy(ctx->conn->name, name, sizeof(ctx->conn->name));
 	bsr_notify_connection(ctx->conn, BSR_NOTIFY_CHANGE);
 	return BSR_RET_NO_ERROR;

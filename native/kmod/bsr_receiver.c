@@ -573,23 +573,6 @@ static struct bsr_peer_req *alloc_peer_req(struct bsr_peer_device *pd, u32 size)
 	return pr;
 }
 
-static int recv_pages(struct socket *s, struct bsr_peer_req *pr)
-{
-	u32 left = pr->size;
-	unsigned int i;
-	int rv;
-
-	for (i = 0; left; i++) {
-		u32 chunk = min_t(u32, left, PAGE_SIZE);
-
-		rv = bsr_sock_recv(s, page_address(pr->pages[i]), chunk, false);
-		if (rv)
-			return rv;
-		left -= chunk;
-	}
-	return 0;
-}
-
 static void peer_req_done(struct bsr_peer_req *pr)
 {
 	struct bsr_net *n = pr->pd->connection->net;
@@ -727,7 +710,7 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 	pr->block_id = be64_to_cpu(p->u.data.block_id);
 	pr->seq = be32_to_cpu(p->u.data.seq_num);
 	pr->dp_flags = flags;
-	rv = recv_pages(n->data_sock, pr);
+	rv = bsr_sock_recv_pages(n->data_sock, pr->pages, pr->size);
 	if (rv) {
 		free_peer_req(pr);
 		return rv;
@@ -804,7 +787,7 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 		return -ENOMEM;
 	pr->sector = sector;
 	pr->resync = true;
-	rv = recv_pages(n->data_sock, pr);
+	rv = bsr_sock_recv_pages(n->data_sock, pr->pages, pr->size);
 	if (rv) {
 		free_peer_req(pr);
 		return rv;

@@ -62,33 +62,6 @@ static void tle_unlink(struct bsr_net *n, struct bsr_tle *t)
 		atomic_dec(&t->pd->net->unacked);
 }
 
-static int send_bio_payload(struct socket *sock, struct bio *bio)
-{
-	struct bio_vec bv;
-	struct bvec_iter iter;
-	unsigned int noio = memalloc_noio_save();
-	int rv = 0;
-
-	bio_for_each_segment(bv, bio, iter) {
-		struct msghdr msg = { .msg_flags = MSG_NOSIGNAL | MSG_MORE };
-
-		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bv, 1, bv.bv_len);
-		while (msg_data_left(&msg)) {
-			rv = sock_sendmsg(sock, &msg);
-			if (bsr_send_retry(rv))
-				continue;
-			if (rv <= 0) {
-				rv = bsr_send_failed(sock, rv);
-				goto out;
-			}
-		}
-		rv = 0;
-	}
-out:
-	memalloc_noio_restore(noio);
-	return rv;
-}
-
 /* data_mutex held */
 static int send_barrier_locked(struct bsr_net *n)
 {
@@ -186,7 +159,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 	pkt.d.dp_flags = cpu_to_be32(flags);
 	rv = bsr_sock_send(n->data_sock, &pkt, sizeof(pkt), MSG_MORE);
 	if (rv >= 0)
-		rv = send_bio_payload(n->data_sock, bio);
+		rv = bsr_sock_send_bio(n->data_sock, bio, 0);
 	if (rv >= 0) {
 		atomic64_add(t->size >> 9, &pd->net->sent_sect);
 		max_epoch = bsr_opt_u32(&c->net_conf, T_NET_CONF_MAX_EPOCH_SIZE, 16000);

@@ -836,7 +836,6 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 		.h.length = cpu_to_be32(sizeof(struct p_data) + rq->size),
 		.d.sector = cpu_to_be64(rq->sector),
 	};
-	unsigned int i;
 	int rv;
 
 	mutex_lock(&n->data_mutex);
@@ -845,9 +844,8 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 		return -ENOTCONN;
 	}
 	rv = bsr_sock_send(n->data_sock, &pkt, sizeof(pkt), MSG_MORE);
-	for (i = 0; rv >= 0 && i < rq->n_pages; i++)
-		rv = bsr_sock_send(n->data_sock, page_address(rq->pages[i]), PAGE_SIZE,
-				   i + 1 < rq->n_pages ? MSG_MORE : 0);
+	if (!rv)
+		rv = bsr_sock_send_pages(n->data_sock, rq->pages, rq->size, 0);
 	mutex_unlock(&n->data_mutex);
 	if (rv >= 0)
 		atomic64_add(rq->size >> 9, &rq->pd->net->sent_sect);
@@ -935,6 +933,37 @@ static void finish_source(struct bsr_peer_device *pd)
 }
 
 /* One tick for one volume; false once there is nothing left to do for it. */
+/* Reads the next out-of-sync blocks, as far as the tick's budget and the in-flight limits allow. */
+static void issue_reads(struct bsr_peer_device *pd)
+{
+	struct bsr_net *n = pd->connection->net;
+	struct bsr_pd_net *p = pd->net;
+	struct bsr_bitmap *bm = &pd->device->ldev->bm;
+	int slot = bsr_pd_slot(pd);
+	u64 budget = p->rs_budget_left;
+
+	while (budget >= 8 && !kthread_should_stop() && atomic_read(&p->pending) < RS_MAX_READS &&
+	       atomic64_read(&n->rs_in_flight) < RS_MAX_IN_FLIGHT) {
+		u64 bit = bsr_bm_find_next(bm, slot, p->rs_cursor);
+		/* no request larger than the budget: a low rate must not be overshot */
+		unsigned int blocks = 1, max = min_t(u64, BSR_RS_MAX_BLOCKS, budget >> 3);
+
+		if (bit >= bm->bits) {
+			/* one pass done: start over once the acks are in */
+			if (!atomic64_read(&n->rs_in_flight) && !atomic_read(&p->pending))
+				p->rs_cursor = 0;
+			break;
+		}
+		while (blocks < max && bit + blocks < bm->bits && bsr_bm_test(bm, slot, bit + blocks))
+			blocks++;
+		if (issue_read(pd, bit, blocks))
+			break;
+		p->rs_cursor = bit + blocks;
+		budget -= (u64)blocks << 3;
+	}
+	p->rs_budget_left = budget;
+}
+
 static bool resync_tick(struct bsr_peer_device *pd)
 {
 	struct bsr_device *d = pd->device;
@@ -942,7 +971,7 @@ static bool resync_tick(struct bsr_peer_device *pd)
 	struct bsr_pd_net *p = pd->net;
 	struct bsr_bitmap *bm = &d->ldev->bm;
 	int slot = bsr_pd_slot(pd);
-	u64 left, budget;
+	u64 left;
 	LIST_HEAD(done);
 	struct bsr_rs_req *rq, *t;
 
@@ -960,6 +989,9 @@ static bool resync_tick(struct bsr_peer_device *pd)
 					 (u64)rq->sector);
 		}
 		free_rs_req(rq);
+		/* refill behind every reply: the disk reads while the network sends */
+		if (pd->repl_state == BSR_REPLICATION_SYNCSOURCE)
+			issue_reads(pd);
 	}
 
 	if (pd->repl_state != BSR_REPLICATION_SYNCSOURCE)
@@ -981,27 +1013,7 @@ static bool resync_tick(struct bsr_peer_device *pd)
 				    rs_budget(pd, acked - min(acked, p->rs_acked_mark));
 		p->rs_acked_mark = acked;
 	}
-	budget = p->rs_budget_left;
-	while (budget >= 8 && !kthread_should_stop() && atomic_read(&p->pending) < RS_MAX_READS &&
-	       atomic64_read(&c->net->rs_in_flight) < RS_MAX_IN_FLIGHT) {
-		u64 bit = bsr_bm_find_next(bm, slot, p->rs_cursor);
-		/* no request larger than the budget: a low rate must not be overshot */
-		unsigned int blocks = 1, max = min_t(u64, BSR_RS_MAX_BLOCKS, budget >> 3);
-
-		if (bit >= bm->bits) {
-			/* one pass done: start over once the acks are in */
-			if (!atomic64_read(&c->net->rs_in_flight) && !atomic_read(&p->pending))
-				p->rs_cursor = 0;
-			break;
-		}
-		while (blocks < max && bit + blocks < bm->bits && bsr_bm_test(bm, slot, bit + blocks))
-			blocks++;
-		if (issue_read(pd, bit, blocks))
-			break;
-		p->rs_cursor = bit + blocks;
-		budget -= (u64)blocks << 3;
-	}
-	p->rs_budget_left = budget;
+	issue_reads(pd);
 	return true;
 }
 

@@ -44,49 +44,114 @@ int bsr_send_failed(struct socket *sock, int rv)
 	return rv < 0 ? rv : -EPIPE;
 }
 
-int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int flags)
+/* Sends everything msg's iterator holds; a failure shuts the socket (see bsr_send_failed). */
+static int sock_send_iter(struct socket *sock, struct msghdr *msg)
 {
-	struct kvec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = { .msg_flags = flags | MSG_NOSIGNAL };
 	unsigned int noio = memalloc_noio_save();
-	int sent = 0, rv = 0;
+	int rv = 0;
 
-	while (len) {
-		rv = kernel_sendmsg(sock, &msg, &iov, 1, len);
+	msg->msg_flags |= MSG_NOSIGNAL;
+	while (msg_data_left(msg)) {
+		rv = sock_sendmsg(sock, msg);
 		if (bsr_send_retry(rv))
 			continue;
 		if (rv <= 0)
 			break;
-		sent += rv;
-		len -= rv;
-		iov.iov_base = (u8 *)iov.iov_base + rv;
-		iov.iov_len = len;
 	}
 	memalloc_noio_restore(noio);
-	if (len)
+	if (msg_data_left(msg))
 		return bsr_send_failed(sock, rv);
-	return sent;
+	return 0;
+}
+
+int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int flags)
+{
+	struct kvec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_flags = flags };
+
+	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &iov, 1, len);
+	return sock_send_iter(sock, &msg);
 }
 
 /*
- * Receive exactly len bytes. With first_may_timeout, -EAGAIN is returned when the
- * socket's receive timeout expires before the first byte.
+ * Page payloads go to the socket BSR_IO_VECS pages per call: one sendmsg per 4 KiB page
+ * costs a socket lock round and a push decision each, which shows at resync speed.
  */
-int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout)
+#define BSR_IO_VECS 16
+
+/* size bytes from whole pages; MSG_MORE except at the end unless flags has it. */
+int bsr_sock_send_pages(struct socket *sock, struct page **pages, u32 size, unsigned int flags)
 {
-	struct kvec iov;
-	struct msghdr msg;
-	size_t got = 0;
+	struct bio_vec bv[BSR_IO_VECS];
+	unsigned int i, n;
+	int rv = 0;
+
+	for (i = 0; size && !rv; i += n) {
+		struct msghdr msg = { .msg_flags = flags | MSG_MORE };
+		u32 chunk = 0;
+
+		for (n = 0; n < BSR_IO_VECS && size > chunk; n++) {
+			u32 len = min_t(u32, size - chunk, PAGE_SIZE);
+
+			bvec_set_page(&bv[n], pages[i + n], len, 0);
+			chunk += len;
+		}
+		size -= chunk;
+		if (!size)
+			msg.msg_flags = flags;
+		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, n, chunk);
+		rv = sock_send_iter(sock, &msg);
+	}
+	return rv;
+}
+
+/*
+ * The data of a bio (its current iterator). Only the last piece goes without MSG_MORE (unless
+ * flags has it): a corked tail would wait for the peer's next ACK, which a delayed ACK holds
+ * back for up to 200 ms.
+ */
+int bsr_sock_send_bio(struct socket *sock, struct bio *bio, unsigned int flags)
+{
+	struct bio_vec bv[BSR_IO_VECS], seg;
+	struct bvec_iter it;
+	u32 left = bio->bi_iter.bi_size;
+	unsigned int n = 0;
+	size_t chunk = 0;
 	int rv;
 
-	while (got < len) {
-		iov.iov_base = (u8 *)buf + got;
-		iov.iov_len = len - got;
-		memset(&msg, 0, sizeof(msg));
-		msg.msg_flags = MSG_NOSIGNAL;
-		rv = kernel_recvmsg(sock, &msg, &iov, 1, len - got, msg.msg_flags);
+	bio_for_each_bvec(seg, bio, it) {
+		struct msghdr msg = { .msg_flags = MSG_MORE };
+
+		bv[n++] = seg;
+		chunk += seg.bv_len;
+		left -= seg.bv_len;
+		if (n < BSR_IO_VECS && left)
+			continue;
+		if (!left)
+			msg.msg_flags = flags;
+		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, n, chunk);
+		rv = sock_send_iter(sock, &msg);
+		if (rv)
+			return rv;
+		n = 0;
+		chunk = 0;
+	}
+	return 0;
+}
+
+/*
+ * Receives everything msg's iterator has room for. With first_may_timeout, -EAGAIN is
+ * returned when the socket's receive timeout expires before the first byte.
+ */
+static int sock_recv_iter(struct socket *sock, struct msghdr *msg, bool first_may_timeout)
+{
+	size_t want = msg_data_left(msg);
+	int rv;
+
+	while (msg_data_left(msg)) {
+		rv = sock_recvmsg(sock, msg, MSG_WAITALL | MSG_NOSIGNAL);
 		if (rv == -EAGAIN || rv == -EINTR) {
-			if (got == 0 && first_may_timeout)
+			if (msg_data_left(msg) == want && first_may_timeout)
 				return -EAGAIN;
 			if (bsr_should_stop())
 				return -EINTR;
@@ -98,9 +163,42 @@ int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_tim
 			return -ECONNRESET;
 		if (rv < 0)
 			return rv;
-		got += rv;
 	}
 	return 0;
+}
+
+/* Receive exactly len bytes. */
+int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout)
+{
+	struct kvec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {};
+
+	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &iov, 1, len);
+	return sock_recv_iter(sock, &msg, first_may_timeout);
+}
+
+/* Receive size bytes into whole pages. */
+int bsr_sock_recv_pages(struct socket *sock, struct page **pages, u32 size)
+{
+	struct bio_vec bv[BSR_IO_VECS];
+	unsigned int i, n;
+	int rv = 0;
+
+	for (i = 0; size && !rv; i += n) {
+		struct msghdr msg = {};
+		u32 chunk = 0;
+
+		for (n = 0; n < BSR_IO_VECS && size > chunk; n++) {
+			u32 len = min_t(u32, size - chunk, PAGE_SIZE);
+
+			bvec_set_page(&bv[n], pages[i + n], len, 0);
+			chunk += len;
+		}
+		size -= chunk;
+		iov_iter_bvec(&msg.msg_iter, ITER_DEST, bv, n, chunk);
+		rv = sock_recv_iter(sock, &msg, false);
+	}
+	return rv;
 }
 
 int bsr_send_packet_locked(struct socket *sock, enum bsr_packet cmd, u16 vnr,
@@ -493,42 +591,43 @@ static int recv_expect(struct socket *s, enum bsr_packet want, void *buf, u32 mi
 int bsr_auth(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
-	const char *alg = bsr_opt_str(&c->net_conf, T_NET_CONF_CRAM_HMAC_ALG);
-	const char *secret = bsr_opt_str(&c->net_conf, T_NET_CONF_SHARED_SECRET);
+	char alg[BSR_AUTH_STR_LEN], secret[BSR_AUTH_STR_LEN];
 	u8 mine[BSR_AUTH_CHALLENGE_LEN], peers[BSR_AUTH_CHALLENGE_LEN];
 	u8 answer[64], expect[64], got[64];
 	unsigned int alen, elen;
 	u32 len;
 	int rv;
 
-	if (!alg || !alg[0])
+	if (!bsr_opt_strcpy(&c->net_conf, T_NET_CONF_CRAM_HMAC_ALG, alg, sizeof(alg)) || !alg[0])
 		return 0;
-	if (!secret)
-		secret = "";
+	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_SHARED_SECRET, secret, sizeof(secret));
 	get_random_bytes(mine, sizeof(mine));
 	rv = bsr_send_packet(c, false, P_AUTH_CHALLENGE, 0, mine, sizeof(mine));
 	if (rv)
-		return rv;
+		goto out;
 	rv = recv_expect(n->data_sock, P_AUTH_CHALLENGE, peers, sizeof(peers), sizeof(peers), &len);
 	if (rv)
-		return rv;
+		goto out;
+	rv = -EPROTO;	/* a reflection */
 	if (!memcmp(mine, peers, sizeof(mine)))
-		return -EPROTO;	/* a reflection */
+		goto out;
 	rv = hmac(alg, secret, peers, sizeof(peers), answer, &alen);
 	if (rv) {
 		bsr_err("%s: cram-hmac-alg %s: %d\n", n->thread_tag, alg, rv);
-		return rv;
+		goto out;
 	}
 	rv = bsr_send_packet(c, false, P_AUTH_RESPONSE, 0, answer, alen);
 	if (rv)
-		return rv;
+		goto out;
 	rv = recv_expect(n->data_sock, P_AUTH_RESPONSE, got, 1, sizeof(got), &len);
 	if (rv)
-		return rv;
+		goto out;
 	rv = hmac(alg, secret, mine, sizeof(mine), expect, &elen);
 	if (rv)
-		return rv;
+		goto out;
 	if (len != elen || crypto_memneq(got, expect, elen))
-		return -EACCES;
-	return 0;
+		rv = -EACCES;
+out:
+	memzero_explicit(secret, sizeof(secret));
+	return rv;
 }
