@@ -238,8 +238,28 @@ static bool al_has_idle_slot(struct bsr_actlog *al)
 }
 
 /*
+ * Extents a sequential writer gets activated beyond its request, in the same transaction:
+ * one AL write (with FUA) per AL_STREAM_AHEAD + 1 extents of a stream instead of one each.
+ */
+#define AL_STREAM_AHEAD 7
+
+/* al->lock held. The last extent to activate for first..last. */
+static u32 al_want_last(struct bsr_actlog *al, struct bsr_backing *ldev, u32 first, u32 last)
+{
+	u64 extents = DIV_ROUND_UP_ULL(ldev->bm.bits, 1U << (BSR_AL_EXT_SHIFT - BSR_BM_BLOCK_SHIFT));
+	u64 want = (u64)last + AL_STREAM_AHEAD;
+
+	/* a stream: the extent right before is active; a small AL keeps its slots */
+	if (!first || !al_lookup(al, first - 1) || al->nr_slots < 4 * (AL_STREAM_AHEAD + 1))
+		return last;
+	want = min3(want, extents - 1, (u64)first + BSR_AL_UPDATES_PER_TR - 1);
+	return max_t(u64, want, last);
+}
+
+/*
  * Slow path (process context, may sleep): make first..last active, writing one
- * transaction for the missing extents, then take a reference on each.
+ * transaction for the missing extents (and for a stream the next few), then take a
+ * reference on each of first..last.
  */
 int bsr_al_begin_slow(struct bsr_device *d, struct bsr_backing *ldev, u32 first, u32 last)
 {
@@ -247,7 +267,7 @@ int bsr_al_begin_slow(struct bsr_device *d, struct bsr_backing *ldev, u32 first,
 	u32 upd[BSR_AL_UPDATES_PER_TR], old_ext[BSR_AL_UPDATES_PER_TR];
 	unsigned int n_upd, i;
 	struct bsr_al_slot *s;
-	u32 e;
+	u32 e, want;
 	int err = 0;
 
 	if (last - first >= BSR_AL_UPDATES_PER_TR || last - first >= al->nr_slots)
@@ -257,7 +277,8 @@ int bsr_al_begin_slow(struct bsr_device *d, struct bsr_backing *ldev, u32 first,
 retry:
 	n_upd = 0;
 	spin_lock_irq(&al->lock);
-	for (e = first; e <= last; e++) {
+	want = al_want_last(al, ldev, first, last);
+	for (e = first; e <= want; e++) {
 		if (al_lookup(al, e))
 			continue;
 		/* victim: least recently used idle slot not needed by this request */
@@ -269,12 +290,14 @@ retry:
 				if (v->refcnt)
 					continue;
 				if (v->extent != BSR_AL_FREE &&
-				    (!v->committed || (v->extent >= first && v->extent <= last)))
+				    (!v->committed || (v->extent >= first && v->extent <= want)))
 					continue;
 				s = v;
 				break;
 			}
 		}
+		if (!s && e > last)
+			break;	/* no idle slot for reading ahead: the request's extents are enough */
 		if (!s) {
 			/* undo the claims of this round and wait for a slot to go idle */
 			for (i = 0; i < n_upd; i++) {

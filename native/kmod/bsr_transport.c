@@ -79,6 +79,21 @@ int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int
  */
 #define BSR_IO_VECS 16
 
+/* Up to BSR_IO_VECS whole pages of the size bytes left: the vector count; *chunk gets the bytes. */
+static unsigned int fill_page_vecs(struct bio_vec *bv, struct page **pages, u32 size, u32 *chunk)
+{
+	unsigned int n;
+
+	*chunk = 0;
+	for (n = 0; n < BSR_IO_VECS && size > *chunk; n++) {
+		u32 len = min_t(u32, size - *chunk, PAGE_SIZE);
+
+		bvec_set_page(&bv[n], pages[n], len, 0);
+		*chunk += len;
+	}
+	return n;
+}
+
 /* size bytes from whole pages; MSG_MORE except at the end unless flags has it. */
 int bsr_sock_send_pages(struct socket *sock, struct page **pages, u32 size, unsigned int flags)
 {
@@ -88,14 +103,9 @@ int bsr_sock_send_pages(struct socket *sock, struct page **pages, u32 size, unsi
 
 	for (i = 0; size && !rv; i += n) {
 		struct msghdr msg = { .msg_flags = flags | MSG_MORE };
-		u32 chunk = 0;
+		u32 chunk;
 
-		for (n = 0; n < BSR_IO_VECS && size > chunk; n++) {
-			u32 len = min_t(u32, size - chunk, PAGE_SIZE);
-
-			bvec_set_page(&bv[n], pages[i + n], len, 0);
-			chunk += len;
-		}
+		n = fill_page_vecs(bv, pages + i, size, &chunk);
 		size -= chunk;
 		if (!size)
 			msg.msg_flags = flags;
@@ -186,14 +196,9 @@ int bsr_sock_recv_pages(struct socket *sock, struct page **pages, u32 size)
 
 	for (i = 0; size && !rv; i += n) {
 		struct msghdr msg = {};
-		u32 chunk = 0;
+		u32 chunk;
 
-		for (n = 0; n < BSR_IO_VECS && size > chunk; n++) {
-			u32 len = min_t(u32, size - chunk, PAGE_SIZE);
-
-			bvec_set_page(&bv[n], pages[i + n], len, 0);
-			chunk += len;
-		}
+		n = fill_page_vecs(bv, pages + i, size, &chunk);
 		size -= chunk;
 		iov_iter_bvec(&msg.msg_iter, ITER_DEST, bv, n, chunk);
 		rv = sock_recv_iter(sock, &msg, false);

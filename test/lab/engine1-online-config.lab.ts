@@ -73,9 +73,10 @@ export default scenario({
     };
     const alWrites = async () => Number((await stats('r0', 'device'))['al-writes']);
     // one 4 KiB write into each of the first n 4 MiB extents
+    // downwards: a rising sequence is a stream, which activates the extents ahead in one transaction
     const touchExtents = (n: number) =>
       sh(
-        `python3 -c "import mmap, os; fd = os.open('/dev/bsr1', os.O_WRONLY | os.O_DIRECT); b = mmap.mmap(-1, 4096); [os.pwrite(fd, b, i << 22) for i in range(${n})]"`,
+        `python3 -c "import mmap, os; fd = os.open('/dev/bsr1', os.O_WRONLY | os.O_DIRECT); b = mmap.mmap(-1, 4096); [os.pwrite(fd, b, i << 22) for i in reversed(range(${n}))]"`,
       );
 
     await sh(`${createMd} >/dev/null
