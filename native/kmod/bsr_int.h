@@ -324,6 +324,8 @@ bool bsr_opt_u8(const struct bsr_opts *o, int type, bool dflt);
 u32 bsr_opt_u32(const struct bsr_opts *o, int type, u32 dflt);
 u64 bsr_opt_u64(const struct bsr_opts *o, int type, u64 dflt);
 bool bsr_opt_strcpy(const struct bsr_opts *o, int type, char *buf, size_t size);
+struct page *bsr_page_get(gfp_t gfp);
+void bsr_page_put(struct page *page);
 void bsr_device_apply_disk_conf(struct bsr_device *d);
 
 /* bsr_req.c */

@@ -10,6 +10,7 @@
 #include <linux/miscdevice.h>
 #include <linux/fs.h>
 #include <linux/genetlink.h>
+#include <linux/shrinker.h>
 
 #include "bsr_net.h"
 
@@ -114,6 +115,85 @@ bool bsr_opt_strcpy(const struct bsr_opts *o, int type, char *buf, size_t size)
 		buf[0] = '\0';
 	return a;
 }
+
+/* ---------------------------------------------------------------- payload pages */
+
+/*
+ * Pages for resync reads and received data are recycled here: a page from the page
+ * allocator is zeroed first (init_on_alloc, on by default in distribution kernels), which
+ * costs as much again as the data copy for every byte replicated. The shrinker gives the
+ * idle pages back under memory pressure.
+ */
+#define BSR_PAGE_POOL_MAX 8192	/* 32 MiB */
+
+static LIST_HEAD(bsr_page_pool);
+static DEFINE_SPINLOCK(bsr_page_pool_lock);
+static unsigned long bsr_page_pool_count;
+
+struct page *bsr_page_get(gfp_t gfp)
+{
+	struct page *page = NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(&bsr_page_pool_lock, flags);
+	if (bsr_page_pool_count) {
+		page = list_first_entry(&bsr_page_pool, struct page, lru);
+		list_del(&page->lru);
+		bsr_page_pool_count--;
+	}
+	spin_unlock_irqrestore(&bsr_page_pool_lock, flags);
+	return page ? page : alloc_page(gfp);
+}
+
+void bsr_page_put(struct page *page)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&bsr_page_pool_lock, flags);
+	if (bsr_page_pool_count < BSR_PAGE_POOL_MAX) {
+		list_add(&page->lru, &bsr_page_pool);
+		bsr_page_pool_count++;
+		page = NULL;
+	}
+	spin_unlock_irqrestore(&bsr_page_pool_lock, flags);
+	if (page)
+		__free_page(page);
+}
+
+static unsigned long bsr_page_pool_release(unsigned long nr)
+{
+	unsigned long freed = 0;
+	unsigned long flags;
+	LIST_HEAD(out);
+	struct page *page, *t;
+
+	spin_lock_irqsave(&bsr_page_pool_lock, flags);
+	while (freed < nr && bsr_page_pool_count) {
+		list_move(bsr_page_pool.next, &out);
+		bsr_page_pool_count--;
+		freed++;
+	}
+	spin_unlock_irqrestore(&bsr_page_pool_lock, flags);
+	list_for_each_entry_safe(page, t, &out, lru)
+		__free_page(page);
+	return freed;
+}
+
+static unsigned long bsr_page_pool_shrink_count(struct shrinker *s, struct shrink_control *sc)
+{
+	return READ_ONCE(bsr_page_pool_count);
+}
+
+static unsigned long bsr_page_pool_shrink_scan(struct shrinker *s, struct shrink_control *sc)
+{
+	return bsr_page_pool_release(sc->nr_to_scan);
+}
+
+static struct shrinker bsr_page_pool_shrinker = {
+	.count_objects = bsr_page_pool_shrink_count,
+	.scan_objects = bsr_page_pool_shrink_scan,
+	.seeks = DEFAULT_SEEKS,
+};
 
 /* ---------------------------------------------------------------- lookup */
 
@@ -512,13 +592,19 @@ static int __init bsr_init(void)
 	if (err)
 		goto out_proc;
 
-	err = bsr_genl_register();
+	err = register_shrinker(&bsr_page_pool_shrinker, "bsr-pages");
 	if (err)
 		goto out_control;
+
+	err = bsr_genl_register();
+	if (err)
+		goto out_shrinker;
 
 	bsr_info("version %s loaded, block major %d\n", BSR_VERSION, bsr_major);
 	return 0;
 
+out_shrinker:
+	unregister_shrinker(&bsr_page_pool_shrinker);
 out_control:
 	misc_deregister(&bsr_control);
 out_proc:
@@ -561,6 +647,8 @@ static void __exit bsr_exit(void)
 	genl_unlock();
 	cancel_work_sync(&bsr_failed_work_item);
 	idr_destroy(&bsr_minors);
+	unregister_shrinker(&bsr_page_pool_shrinker);
+	bsr_page_pool_release(ULONG_MAX);
 	misc_deregister(&bsr_control);
 	proc_remove(bsr_proc);
 	destroy_workqueue(bsr_ack_wq);

@@ -548,7 +548,7 @@ static void free_peer_req(struct bsr_peer_req *pr)
 
 	for (i = 0; i < pr->n_pages; i++)
 		if (pr->pages[i])
-			__free_page(pr->pages[i]);
+			bsr_page_put(pr->pages[i]);
 	kfree(pr);
 }
 
@@ -562,7 +562,7 @@ static struct bsr_peer_req *alloc_peer_req(struct bsr_peer_device *pd, u32 size)
 		return NULL;
 	pr->n_pages = n;
 	for (i = 0; i < n; i++) {
-		pr->pages[i] = alloc_page(GFP_NOIO);
+		pr->pages[i] = bsr_page_get(GFP_NOIO);
 		if (!pr->pages[i]) {
 			free_peer_req(pr);
 			return NULL;

@@ -782,7 +782,7 @@ static void free_rs_req(struct bsr_rs_req *rq)
 
 	for (i = 0; i < rq->n_pages; i++)
 		if (rq->pages[i])
-			__free_page(rq->pages[i]);
+			bsr_page_put(rq->pages[i]);
 	kfree(rq);
 }
 
@@ -801,7 +801,7 @@ static int issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
 	rq->size = blocks << BSR_BM_BLOCK_SHIFT;
 	rq->n_pages = blocks;
 	for (i = 0; i < blocks; i++) {
-		rq->pages[i] = alloc_page(GFP_NOIO);
+		rq->pages[i] = bsr_page_get(GFP_NOIO);
 		if (!rq->pages[i]) {
 			free_rs_req(rq);
 			return -ENOMEM;
