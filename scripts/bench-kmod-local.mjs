@@ -24,8 +24,9 @@ const ROUNDS = Number(opt('--rounds', '2'));
 const LAT_S = Number(opt('--lat-seconds', '15'));
 const KEEP = args.includes('--keep');
 const NODE = 'alpha';
-const S = `${root}/bin/bsrsetup`;
-const M = `${root}/bin/bsrmeta`;
+// the bundles directly, as the lab scenarios do (src/lab/paths.ts guestCli)
+const S = `node ${root}/dist/bsrsetup.mjs`;
+const M = `node ${root}/dist/bsrmeta.mjs`;
 
 function lab(argv, { input, check = true } = {}) {
   const r = spawnSync(process.execPath, [labCli, ...argv], { encoding: 'utf8', input, maxBuffer: 64 << 20 });

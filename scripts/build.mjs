@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Bundles each CLI into one self-contained ESM file under dist/ (fast start: no module resolution).
-import { build } from 'esbuild';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// Bundles each CLI into one self-contained ESM file under dist/ (fast start: no module resolution).
+import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Every src/cli/NAME.ts is a program: bin/NAME runs dist/NAME.mjs.

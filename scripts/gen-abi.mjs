@@ -11,8 +11,13 @@ const outPath = join(root, 'native/kmod/bsr_abi.h');
 
 const cName = (s) => s.replace(/^_/, '').replace(/[-.]/g, '_').replace(/^(\d)/, '_$1').toUpperCase();
 const nlaType = {
-  u8: 'NLA_U8', u16: 'NLA_U16', u32: 'NLA_U32', s32: 'NLA_S32', u64: 'NLA_U64',
-  string: 'NLA_NUL_STRING', binary: 'NLA_BINARY',
+  u8: 'NLA_U8',
+  u16: 'NLA_U16',
+  u32: 'NLA_U32',
+  s32: 'NLA_S32',
+  u64: 'NLA_U64',
+  string: 'NLA_NUL_STRING',
+  binary: 'NLA_BINARY',
 };
 
 export function generateHeader() {
@@ -84,7 +89,8 @@ export function generateHeader() {
   p('struct bsr_policy_dummy__');
   p();
   p('#define BSR_POLICY_TOP { \\');
-  for (const [k, v] of Object.entries(abi.topAttributes)) p(`\t[BSR_NLA_${k}] = NLA_POLICY_NESTED(bsr_${v.set}_policy), \\`);
+  for (const [k, v] of Object.entries(abi.topAttributes))
+    p(`\t[BSR_NLA_${k}] = NLA_POLICY_NESTED(bsr_${v.set}_policy), \\`);
   p('}');
   p();
   p('enum bsr_notification_type {');
@@ -119,7 +125,11 @@ export function generateHeader() {
   for (const [k, v] of Object.entries(md.alTransactionTypes)) p(`#define BSR_AL_TR_${k} ${v}`);
   for (const [k, v] of Object.entries(md.flags)) p(`#define BSR_MDF_${k} 0x${v.toString(16)}U`);
   for (const [k, v] of Object.entries(md.peerFlags)) p(`#define BSR_MDF_PEER_${k} 0x${v.toString(16)}U`);
-  for (const [area, fields] of [['SB', md.superblock], ['PEER', md.peerSlot], ['AL', md.alTransaction]]) {
+  for (const [area, fields] of [
+    ['SB', md.superblock],
+    ['PEER', md.peerSlot],
+    ['AL', md.alTransaction],
+  ]) {
     for (const [f, d] of Object.entries(fields)) p(`#define BSR_${area}_OFF_${cName(f)} ${d.offset}`);
   }
   p();
@@ -140,7 +150,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const text = generateHeader();
   if (process.argv.includes('--check')) {
     let current = '';
-    try { current = readFileSync(outPath, 'utf8'); } catch {}
+    try {
+      current = readFileSync(outPath, 'utf8');
+    } catch {}
     if (current !== text) {
       console.error(`${outPath} is stale: run npm run gen:abi`);
       process.exit(1);

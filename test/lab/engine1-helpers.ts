@@ -1,5 +1,6 @@
 // Shared steps of the engine part 1 scenarios: resource r0 (minor 1, volume 0) on /dev/vda of
 // one node (node-id 0) with bravo (node-id 1) configured as its peer, driven by bsrsetup/bsrmeta.
+import { guestCli } from '../../src/lab/paths.js';
 import type { Lab, NodeName } from '../../src/lab/scenario.js';
 
 export interface UpOptions {
@@ -9,8 +10,8 @@ export interface UpOptions {
 
 export function engine1Tools(lab: Lab, n: NodeName) {
   const repo = lab.repoRoot;
-  const S = `${repo}/bin/bsrsetup`;
-  const M = `${repo}/bin/bsrmeta`;
+  const S = guestCli(repo, 'bsrsetup');
+  const M = guestCli(repo, 'bsrmeta');
   const sh = (script: string) => lab.sh(n, `cd ${repo}\n${script}`);
   /** create-md for r0's minor 1 on /dev/vda; the caller adds any redirection of its output */
   const createMd = `${M} --force 1 v09 /dev/vda internal create-md --max-peers=2 </dev/null`;

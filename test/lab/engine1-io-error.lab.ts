@@ -5,6 +5,7 @@
 // - a detached (Secondary) device keeps its size: reads fail with EIO, not end-of-device;
 // - on-io-error detach: the first error makes the disk Failed, then Diskless (IO_ERROR event);
 //   later I/O anywhere fails with EIO and `status` shows disk:Diskless; down and rmmod work.
+import { guestCli } from '../../src/lab/paths.js';
 import { scenario } from '../../src/lab/scenario.js';
 
 const N = 'alpha' as const;
@@ -21,8 +22,8 @@ export default scenario({
   timeoutSec: 600,
   async run(lab) {
     const repo = lab.repoRoot;
-    const S = `${repo}/bin/bsrsetup`;
-    const M = `${repo}/bin/bsrmeta`;
+    const S = guestCli(repo, 'bsrsetup');
+    const M = guestCli(repo, 'bsrmeta');
     const sh = (script: string) => lab.sh(N, script);
     const dd = (args: string) => lab.exec(N, ['sh', '-c', `dd ${args} bs=4096 count=4 status=none`]);
     const expectEio = async (what: string, args: string) => {

@@ -93,7 +93,7 @@ ${t.S} peer-device-options r0 ${ID[PEER[n]]} 0 --c-plan-ahead=0 --resync-rate=10
       'first 16 MiB equal',
     );
 
-    await t.exec('bravo', 'pkill -f "bsrsetup events2"');
+    await t.exec('bravo', 'pkill -f "[b]srsetup.* events2"');
     const disks = (await t.sh('bravo', 'cat /tmp/ev'))
       .split('\n')
       .filter((l) => /^change device /.test(l))

@@ -1,6 +1,7 @@
 // Shared steps of the engine part 2 scenarios: a two-node resource r0 (minor 1, volume 0) on
 // /dev/vda of alpha (node-id 0) and bravo (node-id 1), driven through bsrsetup/bsrmeta.
 import { switchProtocol, waitConnectedScript, waitUpToDateScript } from '../../src/lab/bsr-wait.js';
+import { guestCli } from '../../src/lab/paths.js';
 import type { Lab, NodeName } from '../../src/lab/scenario.js';
 
 export const NODES: readonly NodeName[] = ['alpha', 'bravo'];
@@ -22,8 +23,8 @@ export interface R0Options {
 
 export function tools(lab: Lab) {
   const repo = lab.repoRoot;
-  const S = `${repo}/bin/bsrsetup`;
-  const M = `${repo}/bin/bsrmeta`;
+  const S = guestCli(repo, 'bsrsetup');
+  const M = guestCli(repo, 'bsrmeta');
   const sh = (n: NodeName, script: string) => lab.sh(n, `cd ${repo}\n${script}`);
   const exec = (n: NodeName, script: string) => lab.exec(n, ['sh', '-c', script]);
 

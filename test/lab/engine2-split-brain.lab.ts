@@ -51,8 +51,8 @@ export default scenario({
     assert(a === (await t.sum('bravo', '/dev/vda', 50, 4)), "alpha's writes reached the victim");
     assert(alphaA === (await t.sum('bravo', '/dev/vda', 60, 4)), "the victim's own writes were replaced");
     assert((await t.sum('alpha', '/dev/bsr1', 0, 100)) === (await t.sum('bravo', '/dev/vda', 0, 100)), 'devices equal');
-    await t.exec('alpha', 'pkill -f "bsrsetup events2"');
-    await t.exec('bravo', 'pkill -f "bsrsetup events2"');
+    await t.exec('alpha', 'pkill -f "[b]srsetup.* events2"');
+    await t.exec('bravo', 'pkill -f "[b]srsetup.* events2"');
     await t.downAll();
   },
 });

@@ -1,6 +1,7 @@
 // Bench driver for this project's engine: bsr.ko driven by bsrmeta/bsrsetup in the guests (the same
 // steps `bsradm up` plans), one resource "bench" with minor 0 on the backing disk, internal meta data.
 import { switchProtocol, waitConnectedScript, waitUpToDateScript } from '../bsr-wait.js';
+import { guestCli } from '../paths.js';
 import type { Lab } from '../types.js';
 import type { BenchContext, BenchEngine } from './engine.js';
 
@@ -27,7 +28,7 @@ export class BsrEngine implements BenchEngine {
   }
 
   private tools(lab: Lab) {
-    return { S: `${lab.repoRoot}/bin/bsrsetup`, M: `${lab.repoRoot}/bin/bsrmeta` };
+    return { S: guestCli(lab.repoRoot, 'bsrsetup'), M: guestCli(lab.repoRoot, 'bsrmeta') };
   }
 
   async setup(lab: Lab, ctx: BenchContext): Promise<void> {
