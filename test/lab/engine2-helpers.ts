@@ -76,6 +76,34 @@ ${S} connect r0 ${ID[p]}`,
     await waitSynced(timeoutMs);
   }
 
+  /**
+   * Starts engine2-io-path.py in the background on alpha: writer ID overwrites `blocks` 4 KiB
+   * blocks from `first` with O_DIRECT writes of `perWrite` blocks until stopWriter().
+   */
+  async function startWriter(id: number, first: number, blocks: number, perWrite: number) {
+    await sh(
+      'alpha',
+      `rm -f /tmp/stop /tmp/writer.out
+nohup sh -c 'python3 ${repo}/test/lab/engine2-io-path.py /dev/bsr1 ${id} ${first} ${blocks} ${perWrite} --until=/tmp/stop > /tmp/writer.out 2>&1; echo rc=$? >> /tmp/writer.out' > /dev/null 2>&1 &`,
+    );
+  }
+
+  /** Stops the writer of startWriter(); asserts that every one of its writes succeeded. */
+  async function stopWriter(timeoutMs = 120_000) {
+    await sh('alpha', 'touch /tmp/stop');
+    const out = await lab.waitFor(
+      'the writer to stop',
+      async () => {
+        const o = await sh('alpha', 'cat /tmp/writer.out 2>/dev/null || true');
+        return /rc=\d+/.test(o) ? o : undefined;
+      },
+      timeoutMs,
+      300,
+    );
+    lab.log(`writer: ${out.trim().replace(/\n/g, ' ')}`);
+    assert(/rc=0/.test(out), `the writer saw an error:\n${out}`);
+  }
+
   /** sha256 of length MiB starting at offset MiB of a device. */
   async function sum(n: NodeName, dev: string, offMiB: number, lenMiB: number): Promise<string> {
     const out = await sh(n, `dd if=${dev} bs=1M skip=${offMiB} count=${lenMiB} iflag=direct status=none | sha256sum`);
@@ -149,6 +177,8 @@ ${S} connect r0 ${ID[p]}`,
     waitConnected,
     waitSynced,
     setProtocol,
+    startWriter,
+    stopWriter,
     sum,
     down,
     downAll,

@@ -65,11 +65,7 @@ ${t.S} peer-device-options r0 1 0 --c-plan-ahead=0 --resync-rate=1000M
 ${t.S} connect r0 1`;
     const region = { first: 4096, blocks: 2048 }; // 16 MiB at 16 MiB
     await t.sh('alpha', `${t.S} primary r0`);
-    await t.sh(
-      'alpha',
-      `rm -f /tmp/stop /tmp/churn.out
-nohup sh -c '${W} /dev/bsr1 9 ${region.first} ${region.blocks} 16 --until=/tmp/stop > /tmp/churn.out 2>&1; echo rc=$? >> /tmp/churn.out' > /dev/null 2>&1 &`,
-    );
+    await t.startWriter(9, region.first, region.blocks, 16);
     for (let cycle = 0; cycle < 2; cycle++) {
       const before = await writesDone();
       if (cycle % 2 === 0) await t.sh('alpha', `${t.S} disconnect r0 1`);
@@ -88,18 +84,7 @@ nohup sh -c '${W} /dev/bsr1 9 ${region.first} ${region.blocks} 16 --until=/tmp/s
       );
       assert(after > before, `cycle ${cycle}: writes kept completing`);
     }
-    await t.sh('alpha', 'touch /tmp/stop');
-    const out = await lab.waitFor(
-      'the writer to stop',
-      async () => {
-        const o = await t.sh('alpha', 'cat /tmp/churn.out 2>/dev/null || true');
-        return /rc=\d+/.test(o) ? o : undefined;
-      },
-      60_000,
-      300,
-    );
-    lab.log(`writer: ${out.trim().replace(/\n/g, ' ')}`);
-    assert(/rc=0/.test(out), `the writer saw an error:\n${out}`);
+    await t.stopWriter(60_000);
     await t.waitSynced(120_000);
     await t.sh('alpha', `${t.S} secondary r0`);
     const a = await blocksSum('alpha', region.first, region.blocks);

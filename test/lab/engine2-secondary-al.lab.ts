@@ -15,11 +15,7 @@ export default scenario({
     const t = tools(lab);
     await t.upSkipSync({ net: FAST_NET });
     await t.sh('alpha', `${t.S} primary r0`);
-    await t.sh(
-      'alpha',
-      `rm -f /tmp/stop /tmp/w.out
-nohup sh -c 'python3 ${lab.repoRoot}/test/lab/engine2-io-path.py /dev/bsr1 7 0 ${BLOCKS} 16 --until=/tmp/stop > /tmp/w.out 2>&1; echo rc=$? >> /tmp/w.out' > /dev/null 2>&1 &`,
-    );
+    await t.startWriter(7, 0, BLOCKS, 16);
     // bravo has applied a few MiB of writes spread over the extents, and more are in flight
     const recv = await lab.waitFor(
       'bravo to receive 4 MiB of writes',
@@ -32,18 +28,8 @@ nohup sh -c 'python3 ${lab.repoRoot}/test/lab/engine2-io-path.py /dev/bsr1 7 0 $
     );
     await lab.crash('bravo');
     lab.log(`bravo crashed after receiving ${recv} KiB`);
-    await t.sh('alpha', 'sleep 2; touch /tmp/stop');
-    const out = await lab.waitFor(
-      'the writer to stop',
-      async () => {
-        const o = await t.sh('alpha', 'cat /tmp/w.out 2>/dev/null || true');
-        return /rc=\d+/.test(o) ? o : undefined;
-      },
-      120_000,
-      500,
-    );
-    lab.log(`writer: ${out.trim().replace(/\n/g, ' ')}`);
-    assert(/rc=0/.test(out), `the writer saw an error:\n${out}`);
+    await t.sh('alpha', 'sleep 2');
+    await t.stopWriter();
 
     await lab.boot('bravo');
     await t.up('bravo', { net: FAST_NET, createMd: false });
