@@ -123,12 +123,37 @@ bool bsr_opt_strcpy(const struct bsr_opts *o, int type, char *buf, size_t size)
  * allocator is zeroed first (init_on_alloc, on by default in distribution kernels), which
  * costs as much again as the data copy for every byte replicated. The shrinker gives the
  * idle pages back under memory pressure.
+ *
+ * A page sent by reference may still be held by TCP (until the peer acknowledged it) when
+ * it comes back: it waits on the lent list, oldest first, until the network let go of it,
+ * since a retransmission must still carry the old contents.
  */
-#define BSR_PAGE_POOL_MAX 8192	/* 32 MiB */
+#define BSR_PAGE_POOL_MAX 8192	/* 32 MiB, free and lent */
+#define BSR_PAGE_LENT_PROBE 4	/* lent pages looked at per get */
 
 static LIST_HEAD(bsr_page_pool);
+static LIST_HEAD(bsr_page_lent);
 static DEFINE_SPINLOCK(bsr_page_pool_lock);
 static unsigned long bsr_page_pool_count;
+static unsigned long bsr_page_lent_count;
+
+/* A lent page the network no longer holds, or NULL; called under bsr_page_pool_lock. */
+static struct page *take_returned_page(void)
+{
+	struct page *page;
+	int probe = 0;
+
+	list_for_each_entry(page, &bsr_page_lent, lru) {
+		if (page_ref_count(page) == 1) {
+			list_del(&page->lru);
+			bsr_page_lent_count--;
+			return page;
+		}
+		if (++probe == BSR_PAGE_LENT_PROBE)
+			break;
+	}
+	return NULL;
+}
 
 struct page *bsr_page_get(gfp_t gfp)
 {
@@ -140,6 +165,8 @@ struct page *bsr_page_get(gfp_t gfp)
 		page = list_first_entry(&bsr_page_pool, struct page, lru);
 		list_del(&page->lru);
 		bsr_page_pool_count--;
+	} else {
+		page = take_returned_page();
 	}
 	spin_unlock_irqrestore(&bsr_page_pool_lock, flags);
 	return page ? page : alloc_page(gfp);
@@ -150,16 +177,22 @@ void bsr_page_put(struct page *page)
 	unsigned long flags;
 
 	spin_lock_irqsave(&bsr_page_pool_lock, flags);
-	if (bsr_page_pool_count < BSR_PAGE_POOL_MAX) {
-		list_add(&page->lru, &bsr_page_pool);
-		bsr_page_pool_count++;
+	if (bsr_page_pool_count + bsr_page_lent_count < BSR_PAGE_POOL_MAX) {
+		if (page_ref_count(page) == 1) {
+			list_add(&page->lru, &bsr_page_pool);
+			bsr_page_pool_count++;
+		} else {
+			list_add_tail(&page->lru, &bsr_page_lent);
+			bsr_page_lent_count++;
+		}
 		page = NULL;
 	}
 	spin_unlock_irqrestore(&bsr_page_pool_lock, flags);
 	if (page)
-		__free_page(page);
+		put_page(page);
 }
 
+/* Gives up to nr pages back, idle ones first; a lent page is freed by its last holder. */
 static unsigned long bsr_page_pool_release(unsigned long nr)
 {
 	unsigned long freed = 0;
@@ -173,15 +206,22 @@ static unsigned long bsr_page_pool_release(unsigned long nr)
 		bsr_page_pool_count--;
 		freed++;
 	}
+	while (freed < nr && bsr_page_lent_count) {
+		list_move(bsr_page_lent.next, &out);
+		bsr_page_lent_count--;
+		freed++;
+	}
 	spin_unlock_irqrestore(&bsr_page_pool_lock, flags);
-	list_for_each_entry_safe(page, t, &out, lru)
-		__free_page(page);
+	list_for_each_entry_safe(page, t, &out, lru) {
+		list_del(&page->lru);
+		put_page(page);
+	}
 	return freed;
 }
 
 static unsigned long bsr_page_pool_shrink_count(struct shrinker *s, struct shrink_control *sc)
 {
-	return READ_ONCE(bsr_page_pool_count);
+	return READ_ONCE(bsr_page_pool_count) + READ_ONCE(bsr_page_lent_count);
 }
 
 static unsigned long bsr_page_pool_shrink_scan(struct shrinker *s, struct shrink_control *sc)

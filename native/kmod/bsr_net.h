@@ -285,7 +285,7 @@ int bsr_send_failed(struct socket *sock, int rv);
 int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int flags);
 int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout);
 int bsr_sock_send_pages(struct socket *sock, struct page **pages, u32 size, unsigned int flags);
-int bsr_sock_send_bio(struct socket *sock, struct bio *bio, unsigned int flags);
+int bsr_sock_send_bio(struct socket *sock, struct bio *bio, bool by_ref, unsigned int flags);
 int bsr_sock_recv_pages(struct socket *sock, struct page **pages, u32 size);
 int bsr_send_packet(struct bsr_conn *c, bool meta, enum bsr_packet cmd, u16 vnr,
 		    const void *payload, u32 len);

@@ -159,7 +159,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 	pkt.d.dp_flags = cpu_to_be32(flags);
 	rv = bsr_sock_send(n->data_sock, &pkt, sizeof(pkt), MSG_MORE);
 	if (rv >= 0)
-		rv = bsr_sock_send_bio(n->data_sock, bio, 0);
+		rv = bsr_sock_send_bio(n->data_sock, bio, proto != BSR_PROTOCOL_A, 0);
 	if (rv >= 0) {
 		atomic64_add(t->size >> 9, &pd->net->sent_sect);
 		max_epoch = bsr_opt_u32(&c->net_conf, T_NET_CONF_MAX_EPOCH_SIZE, 16000);

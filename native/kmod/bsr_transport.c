@@ -74,8 +74,8 @@ int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int
 }
 
 /*
- * Page payloads go to the socket BSR_IO_VECS pages per call: one sendmsg per 4 KiB page
- * costs a socket lock round and a push decision each, which shows at resync speed.
+ * Page payloads that are copied go to the socket BSR_IO_VECS pages per call: one sendmsg per
+ * 4 KiB page costs a socket lock round and a push decision each, which shows at resync speed.
  */
 #define BSR_IO_VECS 16
 
@@ -94,33 +94,89 @@ static unsigned int fill_page_vecs(struct bio_vec *bv, struct page **pages, u32 
 	return n;
 }
 
-/* size bytes from whole pages; MSG_MORE except at the end unless flags has it. */
-int bsr_sock_send_pages(struct socket *sock, struct page **pages, u32 size, unsigned int flags)
+/*
+ * One page range handed to TCP by reference (no copy): the socket holds the page until the
+ * peer acknowledged it, so the caller must not change its contents before that (see
+ * bsr_page_put). Pages the network may not reference (slab memory) are copied.
+ */
+static int sock_send_page_ref(struct socket *sock, struct page *page, u32 offset, u32 len,
+			      unsigned int flags)
 {
-	struct bio_vec bv[BSR_IO_VECS];
-	unsigned int i, n;
+	unsigned int noio;
 	int rv = 0;
 
-	for (i = 0; size && !rv; i += n) {
-		struct msghdr msg = { .msg_flags = flags | MSG_MORE };
-		u32 chunk;
+	if (!sendpage_ok(page)) {
+		struct bio_vec bv;
+		struct msghdr msg = { .msg_flags = flags };
 
-		n = fill_page_vecs(bv, pages + i, size, &chunk);
-		size -= chunk;
-		if (!size)
-			msg.msg_flags = flags;
-		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, n, chunk);
-		rv = sock_send_iter(sock, &msg);
+		bvec_set_page(&bv, page, len, offset);
+		iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bv, 1, len);
+		return sock_send_iter(sock, &msg);
+	}
+	noio = memalloc_noio_save();
+	while (len) {
+		rv = kernel_sendpage(sock, page, offset, len, flags | MSG_NOSIGNAL);
+		if (bsr_send_retry(rv))
+			continue;
+		if (rv <= 0)
+			break;
+		offset += rv;
+		len -= rv;
+	}
+	memalloc_noio_restore(noio);
+	return len ? bsr_send_failed(sock, rv) : 0;
+}
+
+/* Flags for a piece of a payload: more follows unless it is the last piece. */
+static unsigned int piece_flags(bool last, unsigned int flags)
+{
+	return last ? flags : flags | MSG_MORE | MSG_SENDPAGE_NOTLAST;
+}
+
+/*
+ * size bytes from whole pages, by reference (see sock_send_page_ref); MSG_MORE except at the
+ * end unless flags has it.
+ */
+int bsr_sock_send_pages(struct socket *sock, struct page **pages, u32 size, unsigned int flags)
+{
+	unsigned int i;
+	int rv = 0;
+
+	for (i = 0; size && !rv; i++) {
+		u32 len = min_t(u32, size, PAGE_SIZE);
+
+		size -= len;
+		rv = sock_send_page_ref(sock, pages[i], 0, len, piece_flags(!size, flags));
 	}
 	return rv;
+}
+
+/* A bio's pages by reference, one page per call (a multi-page vector holds one reference). */
+static int sock_send_bio_by_ref(struct socket *sock, struct bio *bio, unsigned int flags)
+{
+	struct bio_vec seg;
+	struct bvec_iter it;
+	u32 left = bio->bi_iter.bi_size;
+	int rv;
+
+	bio_for_each_segment(seg, bio, it) {
+		left -= seg.bv_len;
+		rv = sock_send_page_ref(sock, seg.bv_page, seg.bv_offset, seg.bv_len,
+					piece_flags(!left, flags));
+		if (rv)
+			return rv;
+	}
+	return 0;
 }
 
 /*
  * The data of a bio (its current iterator). Only the last piece goes without MSG_MORE (unless
  * flags has it): a corked tail would wait for the peer's next ACK, which a delayed ACK holds
- * back for up to 200 ms.
+ * back for up to 200 ms. With by_ref the pages go to TCP by reference: only for a bio that
+ * stays uncompleted until the peer has received it (protocols B and C); otherwise the data is
+ * copied, since the bio's owner may reuse the pages as soon as it completes.
  */
-int bsr_sock_send_bio(struct socket *sock, struct bio *bio, unsigned int flags)
+int bsr_sock_send_bio(struct socket *sock, struct bio *bio, bool by_ref, unsigned int flags)
 {
 	struct bio_vec bv[BSR_IO_VECS], seg;
 	struct bvec_iter it;
@@ -129,6 +185,8 @@ int bsr_sock_send_bio(struct socket *sock, struct bio *bio, unsigned int flags)
 	size_t chunk = 0;
 	int rv;
 
+	if (by_ref)
+		return sock_send_bio_by_ref(sock, bio, flags);
 	bio_for_each_bvec(seg, bio, it) {
 		struct msghdr msg = { .msg_flags = MSG_MORE };
 
