@@ -948,6 +948,31 @@ static bool device_close_for_delete(struct bsr_device *d, bool mark)
 	return false;
 }
 
+/*
+ * A connection's threads use its peer devices without SRCU, so a minor leaves a live
+ * connection only while that is stopped (queued writes drained first); the connection
+ * comes back right after, as `disconnect` + `connect` would, and resyncs what changed.
+ */
+static void delete_device_offline(struct bsr_device *d)
+{
+	struct bsr_resource *r = d->resource;
+	DECLARE_BITMAP(restart, BSR_MAX_PEERS) = {};
+	struct bsr_conn *c;
+
+	list_for_each_entry(c, &r->connections, res_list) {
+		if (!c->net->want_connect && !c->net->receiver)
+			continue;
+		bsr_conn_stop(c, false);
+		__set_bit(c->peer_node_id, restart);
+	}
+	bsr_delete_device(d);
+	list_for_each_entry(c, &r->connections, res_list) {
+		if (test_bit(c->peer_node_id, restart) && bsr_conn_start(c, false))
+			bsr_warn("%s: peer %u: cannot reconnect after del-minor\n", r->name,
+				 c->peer_node_id);
+	}
+}
+
 static int del_minor(struct adm_ctx *ctx, struct bsr_device *d)
 {
 	if (d->ldev) {
@@ -959,7 +984,7 @@ static int del_minor(struct adm_ctx *ctx, struct bsr_device *d)
 		return BSR_RET_DEVICE_IN_USE;
 	}
 	notify_device_tree(d, BSR_NOTIFY_DESTROY);
-	bsr_delete_device(d);
+	delete_device_offline(d);
 	return BSR_RET_NO_ERROR;
 }
 

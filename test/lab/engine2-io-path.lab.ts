@@ -4,7 +4,8 @@
 //    (protocol C, then protocol A);
 // 2. peers come and go under a write load: the peer is disconnected and deleted (or deleted while
 //    connected), added back and reconnected, several times while a writer runs; every write
-//    completes, the kernel stays quiet and the final resync makes the data equal.
+//    completes, the kernel stays quiet and the final resync makes the data equal; a minor added
+//    and deleted on the Secondary while connected leaves the connection working.
 import type { NodeName } from '../../src/lab/scenario.js';
 import { scenario } from '../../src/lab/scenario.js';
 import { assert, FAST_NET, tools } from './engine2-helpers.js';
@@ -84,6 +85,20 @@ ${t.S} connect r0 1`;
       );
       assert(after > before, `cycle ${cycle}: writes kept completing`);
     }
+    // a minor added and deleted on the Secondary while connected: the connection's threads use
+    // its peer devices, so it is stopped around the deletion and comes back by itself
+    const beforeMinor = await writesDone();
+    await t.sh('bravo', `${t.S} new-minor r0 9 5 && ${t.S} del-minor 9`);
+    await lab.waitFor(
+      'bravo connected again after del-minor',
+      async () => /connection:Connected/.test(await t.status('bravo')),
+      60_000,
+      300,
+    );
+    assert(!/volume:5/.test(await t.status('bravo')), 'volume 5 is gone on bravo');
+    const afterMinor = await writesDone();
+    lab.log(`new-minor + del-minor on bravo while connected: ${afterMinor - beforeMinor} KiB written meanwhile`);
+    assert(afterMinor > beforeMinor, 'writes kept completing across del-minor');
     await t.stopWriter(60_000);
     await t.waitSynced(120_000);
     await t.sh('alpha', `${t.S} secondary r0`);
