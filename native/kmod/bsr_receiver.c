@@ -1049,24 +1049,30 @@ static int receive_loop(struct bsr_conn *c)
 
 /* ------------------------------------------------------------------ meta stream */
 
+/*
+ * ping-int and ping-timeout (seconds, tenths), read at every ping so that net-options
+ * changes apply to a live connection within one old ping interval (as DRBD's asender).
+ */
+static void ping_times(struct bsr_conn *c, long *interval, long *timeout)
+{
+	*interval = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_INT, 3), 1) * HZ;
+	*timeout = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_TIMEOUT, 30), 1) * HZ / 10;
+}
+
 static int meta_thread(void *arg)
 {
 	struct bsr_conn *c = arg;
 	struct bsr_net *n = c->net;
 	struct socket *s = n->meta_sock;
-	u32 ping_int = bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_INT, 3);
-	u32 ping_timeo = bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_TIMEOUT, 30);
 	enum bsr_connection why = BSR_CONNECTION_NETWORKFAILURE;
+	long ping_int, ping_timeo;
 	struct pkt p;
 	int rv = 0;
 
-	if (!ping_int)
-		ping_int = 1;
-	if (!ping_timeo)
-		ping_timeo = 1;
 	/* acks and pings must not wait behind the bulk work of a busy node (as DRBD's asender) */
 	sched_set_fifo_low(current);
-	s->sk->sk_rcvtimeo = ping_int * HZ;
+	ping_times(c, &ping_int, &ping_timeo);
+	s->sk->sk_rcvtimeo = ping_int;
 	while (!kthread_should_stop()) {
 		rv = recv_pkt(c, s, &p, true);
 		if (rv == -EAGAIN) {
@@ -1079,7 +1085,8 @@ static int meta_thread(void *arg)
 			rv = bsr_send_packet(c, true, P_PING, 0, NULL, 0);
 			if (rv)
 				break;
-			s->sk->sk_rcvtimeo = ping_timeo * HZ / 10;
+			ping_times(c, &ping_int, &ping_timeo);
+			s->sk->sk_rcvtimeo = ping_timeo;
 			bsr_tl_check_timeouts(c);
 			bsr_send_barrier(c);	/* idle link: close the open epoch */
 			continue;
@@ -1088,7 +1095,7 @@ static int meta_thread(void *arg)
 			break;
 		if (n->ping_pending) {
 			n->ping_pending = false;
-			s->sk->sk_rcvtimeo = ping_int * HZ;
+			s->sk->sk_rcvtimeo = ping_int;
 		}
 		switch (p.cmd) {
 		case P_PING:

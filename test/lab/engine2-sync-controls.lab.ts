@@ -221,9 +221,9 @@ ${S} connect r0 ${ID[p]}`,
 
     // 6. net-options at run time, then disconnect --force with writes pending
     for (const n of NODES)
-      await t.sh(n, `${S} net-options r0 ${ID[PEER[n]]} --ping-int=2 --ping-timeout=10 --max-buffers=8000`);
+      await t.sh(n, `${S} net-options r0 ${ID[PEER[n]]} --ping-int=6 --ping-timeout=100 --max-buffers=8000`);
     const show = await t.sh('alpha', `${S} show r0`);
-    assert(/ping-int\s+2;/.test(show) && /max-buffers\s+8000;/.test(show), `show has the new net options:\n${show}`);
+    assert(/ping-int\s+6;/.test(show) && /max-buffers\s+8000;/.test(show), `show has the new net options:\n${show}`);
     await lab.linkCut('alpha', 'bravo');
     await t.sh(
       'alpha',
@@ -256,14 +256,22 @@ ${S} connect r0 ${ID[p]}`,
     await waitSynced();
     await sameData(0, 'after the forced disconnect');
 
+    // keep-alive options apply to the live connection from its next ping: with ping-int 6 and
+    // ping-timeout 10 s the cut would go unnoticed for at least 10 s, with 2 s / 2 s within 4 s
+    await t.sh('alpha', `${S} net-options r0 1 --ping-int=2 --ping-timeout=20`);
+    await t.sh('alpha', 'sleep 7'); // one old ping interval: the next ping reads the new values
     // resync speed, as the bench measures it (with 32 MiB): cut, wait for the Primary to notice, write, restore
     await lab.linkCut('alpha', 'bravo');
+    const c0 = Date.now();
     await lab.waitFor(
       'alpha notices the cut',
       async () => !/connection:Connected/.test(await status('alpha')),
       60_000,
       200,
     );
+    const noticed = (Date.now() - c0) / 1000;
+    lab.log(`cut noticed after ${noticed.toFixed(1)} s with ping-int 2 / ping-timeout 2 s set at run time`);
+    assert(noticed < 8, `the run-time ping-int/ping-timeout are used (cut noticed after ${noticed.toFixed(1)} s)`);
     await t.sh(
       'alpha',
       'head -c 33554432 /dev/urandom > /tmp/w32 && dd if=/tmp/w32 of=/dev/bsr1 bs=1M oflag=direct status=none',
