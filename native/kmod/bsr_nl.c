@@ -960,8 +960,8 @@ static void delete_device_offline(struct bsr_device *d)
 	struct bsr_conn *c;
 
 	list_for_each_entry(c, &r->connections, res_list) {
-		if (!c->net->want_connect && !c->net->receiver)
-			continue;
+		if (!c->net->want_connect)
+			continue;	/* StandAlone: its threads are gone and it stays so */
 		bsr_conn_stop(c, false);
 		__set_bit(c->peer_node_id, restart);
 	}
