@@ -41,7 +41,14 @@ export function loadAddon(): Addon {
       EXIT.FAILURE,
     );
   }
-  cached = createRequire(import.meta.url)(path) as Addon;
+  if (path.endsWith('.node')) {
+    // process.dlopen: require() would first resolve and realpath the path (a stat per directory)
+    const module = { exports: {} };
+    process.dlopen(module, path);
+    cached = module.exports as Addon;
+  } else {
+    cached = createRequire(import.meta.url)(path) as Addon; // a scripted stand-in (unit tests)
+  }
   return cached;
 }
 

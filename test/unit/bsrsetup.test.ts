@@ -1,6 +1,14 @@
+import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { abi } from '../../src/abi/index.js';
-import { decodeSockaddr, encodeSockaddr, formatAddress, parseAddress } from '../../src/netlink/address.js';
+import {
+  decodeSockaddr,
+  encodeSockaddr,
+  formatAddress,
+  isIPv4,
+  isIPv6,
+  parseAddress,
+} from '../../src/netlink/address.js';
 import { buildRequest, MODIFY_COMMANDS, metaIndex, objectName, UsageError } from '../../src/netlink/commands.js';
 import { encodeBsrMessage } from '../../src/netlink/messages.js';
 
@@ -185,6 +193,37 @@ describe('path addresses', () => {
     expect(parseAddress('ipv6:[fd00::1]:7789')).toEqual({ family: 'ipv6', address: 'fd00::1', port: 7789 });
     for (const bad of ['ipv4:10.1.1:7000', 'ipv4:10.1.1.1:70000', 'ipv6:10.0.0.1:1', 'ipv4:[::1]:1', 'host:1'])
       expect(parseAddress(bad), bad).toBeUndefined();
+  });
+
+  it('validates addresses as node:net does (zone ids aside: a sockaddr has no room for them)', () => {
+    const samples = [
+      '10.1.1.31',
+      '0.0.0.0',
+      '255.255.255.255',
+      '256.1.1.1',
+      '01.2.3.4',
+      '1.2.3',
+      '1.2.3.4.5',
+      '1..2.3',
+      '::',
+      '::1',
+      'fd00::1',
+      '1:2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7:8:9',
+      '1::2::3',
+      '12345::1',
+      'fe80::1:',
+      '::ffff:10.0.0.1',
+      '::ffff:10.0.0.256',
+      '1:2:3:4:5:6:7::',
+      ':1:2',
+      'gg::1',
+      '1.2.3.4::',
+    ];
+    for (const a of samples) {
+      expect(isIPv4(a), a).toBe(isIP(a) === 4);
+      expect(isIPv6(a), a).toBe(isIP(a) === 6);
+    }
   });
 
   it('encodes sockaddr_in6 and decodes both families back', () => {
