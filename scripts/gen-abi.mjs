@@ -100,7 +100,7 @@ export function generateHeader() {
   for (const [name, values] of Object.entries(abi.enums)) {
     const N = cName(name);
     p(`enum bsr_${name.replace(/-/g, '_')} {`);
-    values.forEach((v, i) => p(`\tBSR_${N}_${cName(v)} = ${i},`));
+    for (const [i, v] of values.entries()) p(`\tBSR_${N}_${cName(v)} = ${i},`);
     p(`\tBSR_${N}__COUNT = ${values.length},`);
     p('};');
   }
