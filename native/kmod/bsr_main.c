@@ -511,6 +511,12 @@ int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int v
 	blk_queue_max_segment_size(disk->queue, UINT_MAX);
 	blk_queue_write_cache(disk->queue, true, true);
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
+	/*
+	 * The local disk and the peers read a written page at different moments (the peers by
+	 * reference, until the peer has it): a page changed under writeback would leave the
+	 * nodes with different bytes, so file systems must wait for the writeback first.
+	 */
+	blk_queue_flag_set(QUEUE_FLAG_STABLE_WRITES, disk->queue);
 
 	list_for_each_entry(c, &r->connections, res_list) {
 		if (!bsr_create_peer_device(d, c)) {

@@ -228,7 +228,7 @@ struct bsr_net {
 
 	/* keep-alive */
 	bool ping_pending;
-	unsigned long last_rx;
+	atomic_t conf_gen;		/* bumped by net-options: keep-alive times are read again */
 
 	wait_queue_head_t rs_wait;	/* the resync thread */
 	atomic_t rs_kick;

@@ -1370,6 +1370,7 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 		bsr_tl_drain(ctx->conn, 10 * HZ);
 		bsr_conn_fail(ctx->conn, BSR_CONNECTION_NETWORKFAILURE);
 	}
+	atomic_inc(&ctx->conn->net->conf_gen);
 	/* a set without _name keeps the old name */
 	if (bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_NAME, name, sizeof(name)))
 		strscpy(ctx->conn->name, name, sizeof(ctx->conn->name));

@@ -1049,10 +1049,7 @@ static int receive_loop(struct bsr_conn *c)
 
 /* ------------------------------------------------------------------ meta stream */
 
-/*
- * ping-int and ping-timeout (seconds, tenths), read at every ping so that net-options
- * changes apply to a live connection within one old ping interval (as DRBD's asender).
- */
+/* ping-int and ping-timeout (seconds, tenths) in jiffies */
 static void ping_times(struct bsr_conn *c, long *interval, long *timeout)
 {
 	*interval = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_INT, 3), 1) * HZ;
@@ -1065,15 +1062,23 @@ static int meta_thread(void *arg)
 	struct bsr_net *n = c->net;
 	struct socket *s = n->meta_sock;
 	enum bsr_connection why = BSR_CONNECTION_NETWORKFAILURE;
-	long ping_int, ping_timeo;
+	long ping_int = 0, ping_timeo = 0;
+	int conf_gen = atomic_read(&n->conf_gen) - 1;
 	struct pkt p;
 	int rv = 0;
 
 	/* acks and pings must not wait behind the bulk work of a busy node (as DRBD's asender) */
 	sched_set_fifo_low(current);
-	ping_times(c, &ping_int, &ping_timeo);
-	s->sk->sk_rcvtimeo = ping_int;
 	while (!kthread_should_stop()) {
+		/*
+		 * net-options changed the keep-alive times: used from the next packet or timeout
+		 * on (within one old ping interval; the wait in progress keeps its timeout).
+		 */
+		if (atomic_read(&n->conf_gen) != conf_gen) {
+			conf_gen = atomic_read(&n->conf_gen);
+			ping_times(c, &ping_int, &ping_timeo);
+			s->sk->sk_rcvtimeo = n->ping_pending ? ping_timeo : ping_int;
+		}
 		rv = recv_pkt(c, s, &p, true);
 		if (rv == -EAGAIN) {
 			if (n->ping_pending) {
@@ -1085,7 +1090,6 @@ static int meta_thread(void *arg)
 			rv = bsr_send_packet(c, true, P_PING, 0, NULL, 0);
 			if (rv)
 				break;
-			ping_times(c, &ping_int, &ping_timeo);
 			s->sk->sk_rcvtimeo = ping_timeo;
 			bsr_tl_check_timeouts(c);
 			bsr_send_barrier(c);	/* idle link: close the open epoch */

@@ -25,6 +25,9 @@ export default scenario({
     );
     // the block layer's accounting (iostat, /sys/block/bsr1/stat: field 7 = sectors written)
     const stat = (await t.sh('alpha', 'cat /sys/block/bsr1/stat')).trim().split(/\s+/).map(Number);
+    // pages under writeback stay unchanged (the peers read them later than the local disk)
+    const stable = (await t.sh('alpha', 'cat /sys/block/bsr1/queue/stable_writes')).trim();
+    assert(stable === '1', `/dev/bsr1 asks for stable pages (queue/stable_writes ${stable})`);
     lab.log(`/sys/block/bsr1/stat: ${stat.join(' ')}`);
     assert(stat[6] >= 131072, `64 MiB written show in /sys/block/bsr1/stat (write sectors ${stat[6]})`);
     const a = await t.sum('alpha', '/dev/bsr1', 16, 64);

@@ -256,10 +256,11 @@ ${S} connect r0 ${ID[p]}`,
     await waitSynced();
     await sameData(0, 'after the forced disconnect');
 
-    // keep-alive options apply to the live connection from its next ping: with ping-int 6 and
-    // ping-timeout 10 s the cut would go unnoticed for at least 10 s, with 2 s / 2 s within 4 s
+    // keep-alive options apply to the live connection from its next meta packet or timeout: with
+    // ping-int 6 and ping-timeout 10 s the cut would go unnoticed for at least 10 s, with 2 s /
+    // 2 s within 4 s
     await t.sh('alpha', `${S} net-options r0 1 --ping-int=2 --ping-timeout=20`);
-    await t.sh('alpha', 'sleep 7'); // one old ping interval: the next ping reads the new values
+    await t.sh('alpha', 'sleep 7'); // one old ping interval: a ping or its timeout has come meanwhile
     // resync speed, as the bench measures it (with 32 MiB): cut, wait for the Primary to notice, write, restore
     await lab.linkCut('alpha', 'bravo');
     const c0 = Date.now();
