@@ -232,6 +232,8 @@ export class LabImpl implements Lab {
     if (target.endsWith('.ko')) {
       if (!existsSync(target)) throw new Error(`${target} does not exist (build it: npm run build:kmod)`);
       const script = [
+        // the host root is cached in the guest (9p cache=loose): read a rebuilt module afresh
+        'echo 3 > /proc/sys/vm/drop_caches',
         `name=$(modinfo -F name ${shq(target)})`,
         'if grep -q "^$name " /proc/modules; then exit 0; fi',
         'for d in libcrc32c crc32c_generic lru_cache $(modinfo -F depends ' +

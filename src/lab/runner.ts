@@ -1,13 +1,15 @@
 // The lab scenario runner: `node dist/lab.mjs test [FILTER]`.
-// Discovers test/lab/*.lab.ts, bundles each with esbuild into STATE/scenarios/, boots a fresh lab
-// for each (same node count and disk size as asked), runs it under its time limit, then fails it
-// when a guest kernel log shows a BUG, Oops, WARNING, general protection fault or hung task.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+// Discovers test/lab/*.lab.ts, bundles each with esbuild into STATE/scenarios/, runs each under its
+// time limit on a lab of the node count and disk size it asks for (kept booted between scenarios
+// and reset, see reset.ts), then fails it when a guest kernel log shows a BUG, Oops, WARNING,
+// general protection fault or hung task from its own run.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { labDown, labUp } from './lab.js';
+import { type LabImpl, labDown, labUp } from './lab.js';
 import { labStateDir } from './paths.js';
+import { cleanupLab, clearKernelLogs, prepareLab } from './reset.js';
 import type { Scenario } from './scenario.js';
 import { setup, setupDone } from './setup.js';
 import type { NodeName } from './types.js';
@@ -67,6 +69,7 @@ async function bundleScenario(esbuild: EsbuildApi, file: string, outDir: string)
 async function kernelTrouble(
   lab: { nodes: readonly NodeName[]; dmesg(n: NodeName): Promise<string> },
   files: LabFiles,
+  consoleFrom: Map<NodeName, number>,
 ): Promise<string[]> {
   const found: string[] = [];
   for (const n of lab.nodes) {
@@ -79,7 +82,11 @@ async function kernelTrouble(
       }
     }
     try {
-      texts.push(readFileSync(files.consoleLog(n), 'utf8'));
+      texts.push(
+        readFileSync(files.consoleLog(n))
+          .subarray(consoleFrom.get(n) ?? 0)
+          .toString('utf8'),
+      );
     } catch {}
     const seen = new Set<string>();
     for (const t of texts) {
@@ -129,32 +136,123 @@ async function loadScenarios(dir: string, bundleDir: string, repoRoot: string, f
   return loaded;
 }
 
-/** Boots a fresh lab in `stateDir`, runs one scenario under its time limit, checks the kernel logs. */
-async function runOne(s: Scenario, name: string, repoRoot: string, stateDir: string): Promise<string | undefined> {
+/** What a scenario needs of a lab that a reset cannot change (disk size and module can be changed). */
+function labShape(s: Scenario): string {
+  return `nodes=${s.nodes}`;
+}
+
+/**
+ * One job's lab, kept booted across scenarios: after a scenario its nodes are cleaned up (see
+ * reset.ts) and the next scenario of the same shape runs on them. A scenario that failed, asked for
+ * a pristine boot, or left nodes that cannot be cleaned up costs a reboot.
+ */
+class JobLab {
+  private lab?: LabImpl;
+  private shape?: string;
+  boots = 0;
+  constructor(
+    private readonly repoRoot: string,
+    private readonly stateDir: string,
+  ) {}
+
+  /** A lab ready for `s`: the kept one, reset, or a freshly booted one. */
+  async acquire(s: Scenario, log: (m: string) => void): Promise<LabImpl> {
+    const diskSize = s.diskSize ?? '512M';
+    const loadBsr = s.bsrModule ?? true;
+    if (this.lab && this.shape === labShape(s) && !s.pristine) {
+      try {
+        const lab = await prepareLab(this.lab, diskSize, loadBsr);
+        lab.logger = log;
+        this.lab = lab;
+        log(`reusing the booted ${s.nodes} nodes (${diskSize} disks)`);
+        return lab;
+      } catch (e) {
+        log(`cannot reuse the lab (${(e as Error).message}): booting`);
+      }
+    }
+    this.release();
+    log(`booting ${s.nodes} nodes (${diskSize} disks)`);
+    this.boots++;
+    const lab = await labUp({ nodes: s.nodes, diskSize, loadBsr, stateDir: this.stateDir }, this.repoRoot);
+    lab.logger = log;
+    this.lab = lab;
+    this.shape = labShape(s);
+    return lab;
+  }
+
+  /** After a scenario: cleans the nodes up for the next one, or forgets the lab (the next one boots). */
+  async settle(keep: boolean, log: (m: string) => void): Promise<void> {
+    const lab = this.lab;
+    if (!lab) return;
+    lab.close();
+    if (!keep) return this.release();
+    try {
+      await cleanupLab(lab);
+    } catch (e) {
+      log(`cleanup failed, the next scenario boots afresh: ${(e as Error).message}`);
+      this.release();
+    }
+  }
+
+  /** Clears the kernel logs of the kept lab once they were checked. */
+  async checked(): Promise<void> {
+    if (!this.lab) return;
+    try {
+      await clearKernelLogs(this.lab);
+    } catch {
+      this.release();
+    }
+  }
+
+  release(): void {
+    this.lab?.close();
+    this.lab = undefined;
+    this.shape = undefined;
+  }
+}
+
+/** Byte length of each node's console log now: trouble is looked for only past it. */
+function consoleOffsets(files: LabFiles, nodes: readonly NodeName[]): Map<NodeName, number> {
+  const at = new Map<NodeName, number>();
+  for (const n of nodes) {
+    try {
+      at.set(n, statSync(files.consoleLog(n)).size);
+    } catch {
+      at.set(n, 0);
+    }
+  }
+  return at;
+}
+
+/**
+ * Runs one scenario on the job's lab under its time limit, cleans the nodes up, then checks the
+ * kernel logs of what this scenario did (dmesg since the last clear, the consoles since it started).
+ */
+async function runOne(s: Scenario, name: string, job: JobLab, stateDir: string): Promise<string | undefined> {
   const files = new LabFiles(stateDir);
   let error: string | undefined;
   const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
   try {
-    log(`booting ${s.nodes} nodes (${s.diskSize ?? '512M'} disks)`);
-    const lab = await labUp(
-      { nodes: s.nodes, diskSize: s.diskSize ?? '512M', loadBsr: s.bsrModule ?? true, stateDir },
-      repoRoot,
-    );
-    lab.logger = log;
+    const lab = await job.acquire(s, log);
+    const offsets = consoleOffsets(files, lab.nodes);
     const limit = (s.timeoutSec ?? 300) * 1000;
     try {
       await withTimeout(s.run(lab), limit, `timed out after ${s.timeoutSec ?? 300} s`);
     } catch (e) {
       error = (e as Error).stack ?? String(e);
     }
-    const trouble = await kernelTrouble(lab, files);
+    await job.settle(!error, log);
+    const trouble = await kernelTrouble(lab, files, offsets);
     if (trouble.length) {
       const msg = `kernel log trouble:\n  ${trouble.slice(0, 20).join('\n  ')}`;
       error = error ? `${error}\n${msg}` : msg;
+      job.release();
     }
+    await job.checked();
     lab.close();
   } catch (e) {
     error = (e as Error).stack ?? String(e);
+    job.release();
   }
   return error;
 }
@@ -196,19 +294,27 @@ export async function runScenarios(
     );
     out(`    (guest consoles: ${new LabFiles(stateDir).runDir}/NODE.console.log)`);
   };
+  let boots = 0;
   const worker = async (stateDir: string) => {
+    const job = new JobLab(o.repoRoot, stateDir);
     for (let next = queue.shift(); next; next = queue.shift()) {
       const t0 = Date.now();
       const error = next.scenario
-        ? await runOne(next.scenario, next.name, o.repoRoot, stateDir)
+        ? await runOne(next.scenario, next.name, job, stateDir)
         : `cannot load ${next.file}: ${next.loadError}`;
       report({ file: next.file, name: next.name, ok: !error, seconds: (Date.now() - t0) / 1000, error }, stateDir);
     }
+    job.release();
+    boots += job.boots;
     if (!o.keep || stateDir !== baseDir) await labDown(stateDir);
   };
+  const t0 = Date.now();
   await Promise.all(stateDirs.map(worker));
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
+  const total = (Date.now() - t0) / 1000;
+  const mean = results.length ? total / results.length : 0;
+  out(`lab: ${results.length} scenarios in ${total.toFixed(0)} s (${mean.toFixed(1)} s each), ${boots} boots`);
   out(`${passed} passed, ${failed} failed`);
   return { passed, failed, results };
 }

@@ -5,8 +5,10 @@ export type { DiskFaults, ExecOptions, ExecResult, Lab, LabInfo, NodeInfo, NodeN
 export { LabExecError, NODE_NAMES } from './types.js';
 
 /**
- * Every scenario starts on freshly booted nodes with empty disks, all links up and the project's
- * bsr.ko loaded when it has been built (the runner reboots the nodes of a reused lab).
+ * Every scenario starts on nodes as if freshly booted: empty disks of its size, empty writable
+ * folders (/tmp, /run, /var/..., /etc changes dropped), all links up, no dm or loop devices, and the
+ * project's bsr.ko loaded when it has been built. The runner keeps the nodes booted between
+ * scenarios and resets them (src/lab/reset.ts) unless a scenario asks for a pristine boot.
  */
 export interface Scenario {
   /** Shown in PASS/FAIL lines; also what `test FILTER` matches (with the file name). */
@@ -22,6 +24,8 @@ export interface Scenario {
    * scenarios using the guest kernel's DRBD 8.4: bsr.ko and drbd.ko claim the same block major.
    */
   bsrModule?: boolean;
+  /** Boot fresh nodes for this scenario instead of resetting booted ones (e.g. it checks boot itself). */
+  pristine?: boolean;
   run(lab: Lab): Promise<void>;
 }
 
