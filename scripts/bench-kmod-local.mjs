@@ -24,7 +24,7 @@ const ROUNDS = Number(opt('--rounds', '2'));
 const LAT_S = Number(opt('--lat-seconds', '15'));
 const KEEP = args.includes('--keep');
 const NODE = 'alpha';
-// the bundles directly, as the lab scenarios do (src/lab/paths.ts guestCli)
+// the bundles directly, as the lab scenarios do (tools/lab/paths.ts guestCli)
 const S = `node ${root}/dist/bsrsetup.mjs`;
 const M = `node ${root}/dist/bsrmeta.mjs`;
 

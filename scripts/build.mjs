@@ -6,14 +6,16 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-// Every src/cli/NAME.ts is a program: bin/NAME runs dist/NAME.mjs.
+// Every src/cli/NAME.ts is a program: bin/NAME runs dist/NAME.mjs. The lab (test tooling, not
+// the product) is bundled too: `npm run lab` runs dist/lab.mjs.
 const entries = readdirSync(join(root, 'src/cli'))
   .filter((f) => f.endsWith('.ts'))
-  .map((f) => f.slice(0, -3));
+  .map((f) => [f.slice(0, -3), `src/cli/${f}`]);
+entries.push(['lab', 'tools/lab/cli.ts']);
 await Promise.all(
-  entries.map((name) =>
+  entries.map(([name, source]) =>
     build({
-      entryPoints: [join(root, `src/cli/${name}.ts`)],
+      entryPoints: [join(root, source)],
       outfile: join(root, `dist/${name}.mjs`),
       bundle: true,
       platform: 'node',

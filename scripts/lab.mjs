@@ -20,7 +20,8 @@ function newest(dir) {
   return t;
 }
 
-const stale = !existsSync(bundle) || statSync(bundle).mtimeMs < newest(join(root, 'src'));
+const stale =
+  !existsSync(bundle) || statSync(bundle).mtimeMs < Math.max(newest(join(root, 'src')), newest(join(root, 'tools')));
 if (stale) {
   const b = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit', cwd: root });
   if (b.status !== 0) process.exit(b.status ?? 1);

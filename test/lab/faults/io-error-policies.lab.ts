@@ -1,0 +1,110 @@
+// Single node: lower device I/O errors and diskless I/O.
+// The backing device is a device-mapper table whose 4-5 MiB area can be switched to dm-error.
+// - on-io-error passthrough (the default): I/O to the bad area fails with EIO, the rest works, the
+//   disk stays UpToDate;
+// - a detached (Secondary) device keeps its size: reads fail with EIO, not end-of-device;
+// - on-io-error detach: the first error makes the disk Failed, then Diskless (IO_ERROR event);
+//   later I/O anywhere fails with EIO and `status` shows disk:Diskless; down and rmmod work.
+import { guestCli } from '../../../tools/lab/paths.js';
+import { scenario } from '../../../tools/lab/scenario.js';
+
+const N = 'alpha' as const;
+const MIB = 2048; // sectors
+
+function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+
+export default scenario({
+  title: 'on-io-error passthrough and detach, diskless I/O fails with EIO',
+  nodes: 2,
+  diskSize: '64M',
+  timeoutSec: 600,
+  async run(lab) {
+    const repo = lab.repoRoot;
+    const S = guestCli(repo, 'bsrsetup');
+    const M = guestCli(repo, 'bsrmeta');
+    const sh = (script: string) => lab.sh(N, script);
+    const dd = (args: string) => lab.exec(N, ['sh', '-c', `dd ${args} bs=4096 count=4 status=none`]);
+    const expectEio = async (what: string, args: string) => {
+      const r = await dd(args);
+      assert(r.code !== 0 && /Input\/output error/.test(r.stderr), `${what}: expected EIO, got ${r.code} ${r.stderr}`);
+    };
+    const expectOk = async (what: string, args: string) => {
+      const r = await dd(args);
+      assert(r.code === 0, `${what}: failed: ${r.stderr}`);
+    };
+    const status = () => sh(`${S} status r0 -v`);
+
+    await lab.disk.linear(N, 'bsrdisk', '/dev/vda');
+    // bsrmeta finds the size through /sys/class/block, under the dm-N name
+    const dev = `/dev/dm-${(await sh('dmsetup info -c --noheadings -o minor bsrdisk')).trim()}`;
+    const size = Number((await sh(`blockdev --getsz ${dev}`)).trim());
+    // sectors [4 MiB, 5 MiB) fail, the rest (with the meta data at the end) maps to /dev/vda
+    const badTable = [
+      `0 ${4 * MIB} linear /dev/vda 0`,
+      `${4 * MIB} ${MIB} error`,
+      `${5 * MIB} ${size - 5 * MIB} linear /dev/vda ${5 * MIB}`,
+    ].join('\\n');
+    const breakArea = () =>
+      sh(`printf '${badTable}\\n' | dmsetup load bsrdisk
+dmsetup suspend --noflush bsrdisk
+dmsetup resume bsrdisk`);
+
+    await sh(`${M} --force 1 v09 ${dev} internal create-md --max-peers=2 </dev/null`);
+    await sh(`${S} new-resource r0 0
+${S} new-minor r0 1 0
+${S} new-minor r0 2 1`);
+    // a device that was never attached has no size: reads end at once
+    const never = await lab.exec(N, ['sh', '-c', 'dd if=/dev/bsr2 of=/dev/null bs=4096 count=1 iflag=direct 2>&1']);
+    lab.log(`never attached /dev/bsr2: exit ${never.code} ${never.stdout.trim().replace(/\n/g, ' ')}`);
+    await sh(`${S} del-minor 2
+${S} attach 1 ${dev} ${dev} internal
+${S} primary r0 --force`);
+
+    await expectOk('write before the fault', 'if=/dev/urandom of=/dev/bsr1 seek=1024 oflag=direct');
+    await breakArea();
+    await expectEio('passthrough: write to the bad area', 'if=/dev/zero of=/dev/bsr1 seek=1024 oflag=direct');
+    await expectEio('passthrough: read of the bad area', 'if=/dev/bsr1 of=/dev/null skip=1030 iflag=direct');
+    await expectOk('passthrough: write elsewhere', 'if=/dev/urandom of=/dev/bsr1 seek=0 oflag=direct');
+    await expectOk('passthrough: read elsewhere', 'if=/dev/bsr1 of=/dev/null skip=2048 iflag=direct');
+    const st1 = await status();
+    assert(/disk:UpToDate/.test(st1), `passthrough keeps the disk:\n${st1}`);
+    lab.log('passthrough: EIO in the bad area only, disk UpToDate');
+
+    // detached: the device keeps its size and fails I/O
+    const sizeBefore = (await sh('blockdev --getsize64 /dev/bsr1')).trim();
+    await sh(`${S} secondary r0 && ${S} detach 1`);
+    const sizeAfter = (await sh('blockdev --getsize64 /dev/bsr1')).trim();
+    assert(sizeAfter === sizeBefore, `size after detach ${sizeAfter}, before ${sizeBefore}`);
+    await expectEio('detached: read', 'if=/dev/bsr1 of=/dev/null skip=0 iflag=direct');
+    lab.log(`detached: size kept (${sizeAfter} bytes), reads fail with EIO`);
+
+    // on-io-error detach
+    await sh(`${S} attach 1 ${dev} ${dev} internal --on-io-error=detach && ${S} primary r0`);
+    await sh(`rm -f /tmp/ev; nohup ${S} events2 r0 > /tmp/ev 2>&1 & echo $! > /tmp/ev.pid`);
+    await lab.waitFor('events2 to start', async () => /exists -/.test(await sh('cat /tmp/ev')), 20_000, 200);
+    await expectEio('detach: write to the bad area', 'if=/dev/zero of=/dev/bsr1 seek=1024 oflag=direct');
+    const st2 = await lab.waitFor(
+      'the disk to become Diskless',
+      async () => {
+        const s = await status();
+        return /disk:Diskless/.test(s) ? s : undefined;
+      },
+      30_000,
+      300,
+    );
+    lab.log(`after the error:\n${st2.trim()}`);
+    await expectEio('detach: write elsewhere', 'if=/dev/zero of=/dev/bsr1 seek=0 oflag=direct');
+    await expectEio('detach: read elsewhere', 'if=/dev/bsr1 of=/dev/null skip=0 iflag=direct');
+    const ev = await sh('sleep 1; cat /tmp/ev; kill $(cat /tmp/ev.pid)');
+    lab.log(`events:\n${ev.trim()}`);
+    assert(/io-error/.test(ev), 'an IO_ERROR event was sent');
+    assert(/disk:Failed/.test(ev) && /disk:Diskless/.test(ev), 'the device went Failed, then Diskless');
+
+    await sh(`${S} secondary r0 && ${S} down r0 && rmmod bsr`);
+    await lab.disk.remove(N, 'bsrdisk');
+    const d = await lab.dmesg(N);
+    assert(!/WARNING:|BUG:|Oops|general protection|list_del corruption/.test(d), `kernel warning:\n${d.slice(-4000)}`);
+  },
+});

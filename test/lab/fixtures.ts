@@ -1,0 +1,237 @@
+// The shared fixtures of the lab scenarios: resource r0 (minor 1, volume 0) on /dev/vda, driven
+// through bsrsetup/bsrmeta in the guests. twoNodes(): alpha (node-id 0) and bravo (node-id 1)
+// replicating; singleNode(): one node with bravo configured as its (unconnected) peer.
+import { resourceState, switchProtocol, waitConnectedScript, waitUpToDate } from '../../tools/lab/bsr-wait.js';
+import { guestCli } from '../../tools/lab/paths.js';
+import type { Lab, NodeName } from '../../tools/lab/scenario.js';
+
+export const NODES: readonly NodeName[] = ['alpha', 'bravo'];
+export const PEER: Record<string, NodeName> = { alpha: 'bravo', bravo: 'alpha' };
+export const ID: Record<string, number> = { alpha: 0, bravo: 1 };
+/** short ping and reconnect intervals, so a cut or crashed peer is noticed within seconds */
+export const FAST_NET = '--ping-int=2 --ping-timeout=20 --connect-int=2';
+
+export function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+
+export interface R0Options {
+  net?: string;
+  /** peer-device options, e.g. "--c-plan-ahead=0 --resync-rate=400M" */
+  pd?: string;
+  createMd?: boolean;
+}
+
+export function twoNodes(lab: Lab) {
+  const repo = lab.repoRoot;
+  const S = guestCli(repo, 'bsrsetup');
+  const M = guestCli(repo, 'bsrmeta');
+  const sh = (n: NodeName, script: string) => lab.sh(n, `cd ${repo}\n${script}`);
+  const exec = (n: NodeName, script: string) => lab.exec(n, ['sh', '-c', script]);
+
+  async function up(n: NodeName, o: R0Options = {}) {
+    const p = PEER[n];
+    if (o.createMd !== false) await sh(n, `${M} --force 1 v09 /dev/vda internal create-md --max-peers=2 </dev/null`);
+    await sh(
+      n,
+      `${S} new-resource r0 ${ID[n]}
+${S} new-minor r0 1 0
+${S} new-peer r0 ${ID[p]} --_name=${p} ${o.net ?? ''}
+${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789
+${S} attach 1 /dev/vda /dev/vda internal
+${S} peer-device-options r0 ${ID[p]} 0 ${o.pd ?? '--c-plan-ahead=0 --resync-rate=1000M'}
+${S} connect r0 ${ID[p]}`,
+    );
+  }
+
+  async function status(n: NodeName): Promise<string> {
+    return sh(n, `${S} status r0 -v -s`);
+  }
+
+  /**
+   * A field of r0 on node n from `status --json`: the peer device's (replication, peer-disk,
+   * out-of-sync, received...), else the connection's, the device's (disk, written...) or the resource's.
+   */
+  async function pdField(n: NodeName, key: string): Promise<string | undefined> {
+    const r = await resourceState(lab, n, S, 'r0');
+    const c = r?.connections[0];
+    for (const o of [c?.['peer-devices'][0], c, r?.devices[0], r]) {
+      const v = o?.[key];
+      if (v !== undefined && v !== null) return String(v);
+    }
+    return undefined;
+  }
+
+  /** Whether node n's connection to its peer is Connected (from `status --json`). */
+  async function connected(n: NodeName): Promise<boolean> {
+    return (await pdField(n, 'connection')) === 'Connected';
+  }
+
+  async function waitConnected(timeoutMs = 60_000) {
+    const script = waitConnectedScript(S, 'r0', Math.ceil(timeoutMs / 1000));
+    await Promise.all(NODES.map((n) => lab.sh(n, script)));
+  }
+
+  async function waitSynced(timeoutMs = 180_000) {
+    await Promise.all(NODES.map((n) => waitUpToDate(lab, n, S, 'r0', Math.ceil(timeoutMs / 1000))));
+  }
+
+  /** Both nodes switch r0 to another protocol; resolves once reconnected and UpToDate. */
+  async function setProtocol(protocol: string, timeoutMs = 60_000) {
+    await switchProtocol(
+      lab,
+      S,
+      'r0',
+      NODES.map((n) => ({ node: n, peerId: ID[PEER[n]] })),
+      protocol,
+    );
+    await waitSynced(timeoutMs);
+  }
+
+  /**
+   * Starts scripts/block-writer.py in the background on alpha: writer ID overwrites `blocks` 4 KiB
+   * blocks from `first` with O_DIRECT writes of `perWrite` blocks until stopWriter().
+   */
+  async function startWriter(id: number, first: number, blocks: number, perWrite: number) {
+    await sh(
+      'alpha',
+      `rm -f /tmp/stop /tmp/writer.out
+nohup sh -c 'python3 ${repo}/test/lab/scripts/block-writer.py /dev/bsr1 ${id} ${first} ${blocks} ${perWrite} --until=/tmp/stop > /tmp/writer.out 2>&1; echo rc=$? >> /tmp/writer.out' > /dev/null 2>&1 &`,
+    );
+  }
+
+  /** Stops the writer of startWriter(); asserts that every one of its writes succeeded. */
+  async function stopWriter(timeoutMs = 120_000) {
+    await sh('alpha', 'touch /tmp/stop');
+    const out = await lab.waitFor(
+      'the writer to stop',
+      async () => {
+        const o = await sh('alpha', 'cat /tmp/writer.out 2>/dev/null || true');
+        return /rc=\d+/.test(o) ? o : undefined;
+      },
+      timeoutMs,
+      300,
+    );
+    lab.log(`writer: ${out.trim().replace(/\n/g, ' ')}`);
+    assert(/rc=0/.test(out), `the writer saw an error:\n${out}`);
+  }
+
+  /** sha256 of length MiB starting at offset MiB of a device. */
+  async function sum(n: NodeName, dev: string, offMiB: number, lenMiB: number): Promise<string> {
+    const out = await sh(n, `dd if=${dev} bs=1M skip=${offMiB} count=${lenMiB} iflag=direct status=none | sha256sum`);
+    return out.split(' ')[0];
+  }
+
+  async function down(n: NodeName) {
+    await exec(n, `${S} secondary r0; ${S} down r0`);
+  }
+
+  async function checkDmesg(n: NodeName) {
+    const d = await lab.dmesg(n);
+    assert(
+      !/WARNING:|BUG:|Oops|general protection|KASAN|list_del corruption/.test(d),
+      `${n}: kernel warning:\n${d.slice(-4000)}`,
+    );
+  }
+
+  /** Fails when a node's kernel log shows a dropped connection (where the scenario expects none). */
+  async function assertNoConnectionLoss() {
+    for (const n of NODES) {
+      const log = (await lab.dmesg(n)).split('\n').filter((l) => l.includes('bsr: '));
+      const lost = log.some((l) => /connection lost|PingAck|did not complete|unexpected packet|bad packet/.test(l));
+      assert(!lost, `${n} lost the connection:\n${log.slice(-40).join('\n')}`);
+    }
+  }
+
+  async function downAll() {
+    for (const n of NODES) await down(n);
+    for (const n of NODES) {
+      await sh(n, 'rmmod bsr');
+      await checkDmesg(n);
+    }
+  }
+
+  /** Both nodes up and connected, the initial sync skipped (new-current-uuid --clear-bitmap). */
+  async function upSkipSync(o: R0Options = {}) {
+    await up('alpha', o);
+    await up('bravo', o);
+    await waitConnected();
+    await sh('alpha', `${S} new-current-uuid --clear-bitmap 1`);
+    await waitSynced(30_000);
+  }
+
+  /** Writes len MiB of fresh random data at off MiB on node n's /dev/bsr1; returns its sha256. */
+  async function write(n: NodeName, offMiB: number, lenMiB: number): Promise<string> {
+    const out = await sh(
+      n,
+      // 4 MiB direct writes: bigger than one DATA packet, so the block layer must split them
+      `head -c ${lenMiB * 1048576} /dev/urandom > /tmp/w && dd if=/tmp/w of=/dev/bsr1 bs=4M seek=${offMiB * 1048576} oflag=direct,seek_bytes status=none && sha256sum < /tmp/w`,
+    );
+    return out.split(' ')[0];
+  }
+
+  /** A numeric statistics field of the peer-device (KiB for sizes). */
+  async function stat(n: NodeName, key: string): Promise<number> {
+    return Number((await pdField(n, key)) ?? 'NaN');
+  }
+
+  return {
+    S,
+    M,
+    sh,
+    exec,
+    up,
+    upSkipSync,
+    write,
+    stat,
+    status,
+    pdField,
+    connected,
+    waitConnected,
+    waitSynced,
+    setProtocol,
+    startWriter,
+    stopWriter,
+    sum,
+    down,
+    downAll,
+    checkDmesg,
+    assertNoConnectionLoss,
+  };
+}
+
+export interface UpOptions {
+  /** also configure the path to bravo (port 7789), which an unconnected peer does not need */
+  path?: boolean;
+}
+
+export function singleNode(lab: Lab, n: NodeName) {
+  const repo = lab.repoRoot;
+  const S = guestCli(repo, 'bsrsetup');
+  const M = guestCli(repo, 'bsrmeta');
+  const sh = (script: string) => lab.sh(n, `cd ${repo}\n${script}`);
+  /** create-md for r0's minor 1 on /dev/vda; the caller adds any redirection of its output */
+  const createMd = `${M} --force 1 v09 /dev/vda internal create-md --max-peers=2 </dev/null`;
+
+  /** The bsrsetup lines that bring r0 up (no connect): a script, so callers can append to it. */
+  function upScript(o: UpOptions = {}): string {
+    const lines = [`${S} new-resource r0 0`, `${S} new-minor r0 1 0`, `${S} new-peer r0 1 --_name=bravo`];
+    if (o.path)
+      lines.push(`${S} new-path r0 1 ipv4:${lab.address(n, 'bravo')}:7789 ipv4:${lab.address('bravo', n)}:7789`);
+    lines.push(`${S} attach 1 /dev/vda /dev/vda internal`);
+    return lines.join('\n');
+  }
+
+  /** The first object of `kind` in `events2 --now --statistics --json res`, or undefined. */
+  async function statsObject(res: string, kind: string) {
+    const ev = await sh(`${S} events2 --now --statistics --json ${res}`);
+    const o = ev
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, string | number>)
+      .find((x) => x.object === kind);
+    return { ev, o };
+  }
+
+  return { repo, S, M, sh, createMd, upScript, statsObject };
+}

@@ -1,0 +1,304 @@
+// Resync controls on a resource with two volumes (minor 1 on /dev/vda, minor 2 on
+// /dev/vdb, one connection): initial sync of both, invalidate and invalidate-remote (full syncs),
+// pause-sync/resume-sync, the fixed rate and the dynamic controller (changed while a resync runs),
+// done:/eta progress in status and events2, disconnect --force with writes pending, net-options
+// at run time, and the time of a 64 MiB resync after a link cut split into reconnect and transfer.
+import type { Lab, NodeName } from '../../../tools/lab/scenario.js';
+import { scenario } from '../../../tools/lab/scenario.js';
+import { assert, ID, NODES, PEER, twoNodes } from '../fixtures.js';
+
+const FAST = '--c-plan-ahead=0 --resync-rate=1000M';
+const FIXED_KIB = 512;
+const MAX_KIB = 1536;
+const DISK: Record<number, string> = { 0: '/dev/vda', 1: '/dev/vdb' };
+
+type Fields = Record<string, string>;
+
+/** The fields of one peer-device of `status -v -s` (state line and statistics line merged). */
+function pdFields(status: string, vol: number): Fields {
+  const lines = status.split('\n');
+  const i = lines.findIndex((l) => new RegExp(`^ {4}volume:${vol} replication:`).test(l));
+  const out: Fields = {};
+  if (i < 0) return out;
+  for (const l of [lines[i], lines[i + 1] ?? '']) {
+    for (const m of l.matchAll(/([\w-]+):(\S+)/g)) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** (guest time in s, out-of-sync KiB) of volume `vol` from an events2 --timestamps --statistics log. */
+function oosSamples(events: string, vol: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const l of events.split('\n')) {
+    const m = /^(\S+) change peer-device .*\bvolume:(\d+)\b.*\bout-of-sync:(\d+)/.exec(l);
+    if (m && Number(m[2]) === vol) out.push([Date.parse(m[1]) / 1000, Number(m[3])]);
+  }
+  return out;
+}
+
+export default scenario({
+  title: 'resync controls (two volumes, pause/resume, invalidate, rates, progress, forced disconnect)',
+  nodes: 2,
+  diskSize: '64M',
+  timeoutSec: 900,
+  async run(lab: Lab) {
+    const t = twoNodes(lab);
+    const { S, M } = t;
+    const status = (n: NodeName) => t.sh(n, `${S} status r0 -v -s`);
+    const pd = async (n: NodeName, vol: number) => pdFields(await status(n), vol);
+    const pdOpts = (n: NodeName, vol: number, o: string) =>
+      t.sh(n, `${S} peer-device-options r0 ${ID[PEER[n]]} ${vol} ${o}`);
+    const guestNow = async (n: NodeName) => Number(await t.sh(n, 'date +%s.%N'));
+    const dev = (vol: number) => `/dev/bsr${vol + 1}`;
+
+    async function up(n: NodeName) {
+      const p = PEER[n];
+      await t.sh(
+        n,
+        `for d in /dev/vda /dev/vdb; do ${M} --force 1 v09 $d internal create-md --max-peers=2 </dev/null; done
+${S} new-resource r0 ${ID[n]}
+${S} new-minor r0 1 0
+${S} new-minor r0 2 1
+${S} new-peer r0 ${ID[p]} --_name=${p} --ping-int=30 --ping-timeout=100 --connect-int=2
+${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789
+${S} attach 1 /dev/vda /dev/vda internal
+${S} attach 2 /dev/vdb /dev/vdb internal
+${S} peer-device-options r0 ${ID[p]} 0 ${FAST}
+${S} peer-device-options r0 ${ID[p]} 1 ${FAST}
+${S} connect r0 ${ID[p]}`,
+      );
+    }
+
+    async function waitSynced(timeoutMs = 300_000) {
+      for (const n of NODES) {
+        await lab.waitFor(
+          `${n}: both volumes in sync`,
+          async () => {
+            const st = await status(n);
+            const ok = [0, 1].every((v) => {
+              const f = pdFields(st, v);
+              return f.replication === 'Established' && f['peer-disk'] === 'UpToDate';
+            });
+            return ok && (st.match(/ {2}volume:\d+ minor:\d+ disk:UpToDate/g) ?? []).length === 2 ? st : undefined;
+          },
+          timeoutMs,
+          500,
+        );
+      }
+    }
+
+    async function sameData(vol: number, what: string) {
+      const a = await t.sum('alpha', dev(vol), 0, sizeMiB);
+      const b = await t.sum('bravo', DISK[vol], 0, sizeMiB);
+      assert(a === b, `${what}: volume ${vol} equal on both nodes (${a} / ${b})`);
+    }
+
+    /** The sizes (KiB) alpha logged for the resyncs of volume vol it started as SyncSource. */
+    async function resyncsLogged(vol: number): Promise<number[]> {
+      const re = new RegExp(`volume ${vol}: resync as SyncSource, (\\d+) KiB`, 'g');
+      return [...(await lab.dmesg('alpha')).matchAll(re)].map((m) => Number(m[1]));
+    }
+
+    /** Resync rate (KiB/s) of volume vol seen by alpha's events2 over `sec` seconds. */
+    async function measureRate(vol: number, sec: number): Promise<number> {
+      const from = await guestNow('alpha');
+      await new Promise((r) => setTimeout(r, sec * 1000));
+      const to = await guestNow('alpha');
+      const s = oosSamples(await t.sh('alpha', 'cat /tmp/ev'), vol).filter(([ts]) => ts >= from && ts <= to);
+      assert(s.length >= 3, `progress events during the resync (${s.length} in ${sec} s)`);
+      const [t0, o0] = s[0];
+      const [t1, o1] = s[s.length - 1];
+      return (o0 - o1) / (t1 - t0);
+    }
+
+    // 1. two volumes, one connection (the initial sync skipped: invalidate and invalidate-remote
+    // below sync each volume in full)
+    for (const n of NODES) await up(n);
+    await t.waitConnected();
+    for (const n of NODES)
+      await t.sh(n, `nohup ${S} events2 r0 --timestamps --statistics > /tmp/ev 2>&1 & echo $! > /tmp/ev.pid`);
+    await t.sh('alpha', `${S} new-current-uuid --clear-bitmap 1; ${S} new-current-uuid --clear-bitmap 2`);
+    await waitSynced(60_000);
+    await t.sh('alpha', `${S} primary r0`);
+    const sizeKiB = Number(await t.sh('alpha', 'blockdev --getsize64 /dev/bsr1')) / 1024;
+    const sizeMiB = Math.floor(sizeKiB / 1024);
+    const st = await status('alpha');
+    lab.log(`two volumes in sync (${sizeKiB} KiB each):\n${st.trim()}`);
+    assert(/volume:0 minor:1/.test(st) && /volume:1 minor:2/.test(st), 'status shows both devices');
+    const vol0 = await t.sh('alpha', `head -c 8388608 /dev/urandom | tee /tmp/v0 | sha256sum`);
+    const vol1 = await t.sh('alpha', `head -c 8388608 /dev/urandom | tee /tmp/v1 | sha256sum`);
+    assert(vol0 !== vol1, 'different data for the two volumes');
+    await t.sh('alpha', 'dd if=/tmp/v0 of=/dev/bsr1 bs=1M seek=4 oflag=direct status=none');
+    await t.sh('alpha', 'dd if=/tmp/v1 of=/dev/bsr2 bs=1M seek=4 oflag=direct status=none');
+    assert((await t.sum('bravo', '/dev/vda', 4, 8)) === vol0.split(' ')[0], 'volume 0 data on bravo');
+    assert((await t.sum('bravo', '/dev/vdb', 4, 8)) === vol1.split(' ')[0], 'volume 1 data on bravo');
+    await sameData(0, 'initial sync');
+    await sameData(1, 'initial sync');
+
+    // 3a + 4 + 2 + 5. invalidate on the Secondary, at a fixed low rate
+    for (const n of NODES) await pdOpts(n, 0, `--c-plan-ahead=0 --resync-rate=${FIXED_KIB}k`);
+    const before0 = (await resyncsLogged(0)).length;
+    await t.sh('bravo', `${S} invalidate 1`);
+    await lab.waitFor('bravo SyncTarget', async () => (await pd('bravo', 0)).replication === 'SyncTarget', 30_000, 300);
+    const started = (await resyncsLogged(0)).slice(before0);
+    assert(started.length === 1 && started[0] === sizeKiB, `invalidate resyncs the whole device (${started} KiB)`);
+    assert((await pd('alpha', 0)).replication === 'SyncSource', 'alpha is SyncSource');
+    const fixed = await measureRate(0, 8);
+    lab.log(`fixed resync-rate ${FIXED_KIB} KiB/s: measured ${fixed.toFixed(0)} KiB/s`);
+    assert(fixed > FIXED_KIB * 0.6 && fixed < FIXED_KIB * 1.5, `fixed rate within the band (${fixed.toFixed(0)})`);
+    for (const n of NODES) {
+      const f = await pd(n, 0);
+      lab.log(`${n} during the resync: ${JSON.stringify(f)}`);
+      assert(Number(f.done) > 0 && Number(f.done) < 100, `${n}: status shows done: (${f.done})`);
+      assert(Number(f.eta) > 0, `${n}: status shows an eta (${f.eta})`);
+    }
+
+    await t.sh('alpha', `${S} pause-sync r0 1 0`);
+    const paused = await lab.waitFor(
+      'paused on both nodes',
+      async () => {
+        const a = await pd('alpha', 0);
+        const b = await pd('bravo', 0);
+        return a.replication === 'PausedSyncS' && b.replication === 'PausedSyncT' ? { a, b } : undefined;
+      },
+      30_000,
+      300,
+    );
+    assert(paused.a['resync-suspended'] === 'user', `alpha resync-suspended:user (${paused.a['resync-suspended']})`);
+    assert(paused.b['resync-suspended'] === 'peer', `bravo resync-suspended:peer (${paused.b['resync-suspended']})`);
+    const oosPaused = Number(paused.a['out-of-sync']);
+    await new Promise((r) => setTimeout(r, 4000));
+    const oosLater = Number((await pd('alpha', 0))['out-of-sync']);
+    lab.log(`paused: out-of-sync ${oosPaused} KiB, 4 s later ${oosLater} KiB`);
+    assert(oosLater === oosPaused, 'no resync progress while paused');
+    const evA = await t.sh('alpha', 'cat /tmp/ev');
+    assert(
+      /change peer-device .*volume:0 replication:PausedSyncS resync-suspended:user/.test(evA),
+      'events2: PausedSyncS user',
+    );
+    assert(/change peer-device .*volume:0 .*done:\d+\.\d+/.test(evA), 'events2: done: during the resync');
+    assert(/change peer-device .*volume:0 .*eta:\d+/.test(evA), 'events2: eta during the resync');
+    const evB = await t.sh('bravo', 'cat /tmp/ev');
+    assert(
+      /change peer-device .*volume:0 replication:PausedSyncT resync-suspended:peer/.test(evB),
+      'events2: PausedSyncT peer',
+    );
+    await t.sh('alpha', `${S} resume-sync r0 1 0`);
+    await lab.waitFor('resumed', async () => (await pd('alpha', 0)).replication === 'SyncSource', 30_000, 300);
+
+    // the dynamic controller, switched on while the resync runs
+    for (const n of NODES)
+      await pdOpts(
+        n,
+        0,
+        `--c-plan-ahead=10 --c-max-rate=${MAX_KIB}k --c-min-rate=250k --c-fill-target=40960 --c-delay-target=10`,
+      );
+    const dynamic = await measureRate(0, 8);
+    lab.log(`dynamic controller, c-max-rate ${MAX_KIB} KiB/s: measured ${dynamic.toFixed(0)} KiB/s`);
+    assert(dynamic > fixed * 1.5, `the dynamic controller runs faster than the fixed rate (${dynamic.toFixed(0)})`);
+    assert(dynamic < MAX_KIB * 1.25, `the dynamic controller stays at c-max-rate (${dynamic.toFixed(0)})`);
+    for (const n of NODES) await pdOpts(n, 0, FAST);
+    await waitSynced();
+    await sameData(0, 'after invalidate');
+
+    // 3b. invalidate-remote on the Primary: the peer becomes SyncTarget of the whole device
+    const recv0 = Number((await pd('bravo', 1)).received);
+    const before1 = (await resyncsLogged(1)).length;
+    await t.sh('alpha', `${S} invalidate-remote r0 1 1`);
+    await lab.waitFor(
+      'bravo SyncTarget (volume 1)',
+      async () => /SyncTarget|Established/.test((await pd('bravo', 1)).replication ?? ''),
+      30_000,
+      300,
+    );
+    await waitSynced();
+    const moved = Number((await pd('bravo', 1)).received) - recv0;
+    const startedR = (await resyncsLogged(1)).slice(before1);
+    lab.log(`invalidate-remote: bravo received ${moved} KiB, alpha resynced ${startedR} KiB`);
+    assert(startedR.length === 1 && startedR[0] === sizeKiB, 'invalidate-remote resyncs the whole device');
+    assert(moved >= sizeKiB, `the whole device moved (${moved} KiB)`);
+    await sameData(1, 'after invalidate-remote');
+
+    // 6. net-options at run time, then disconnect --force with writes pending
+    for (const n of NODES)
+      await t.sh(n, `${S} net-options r0 ${ID[PEER[n]]} --ping-int=6 --ping-timeout=100 --max-buffers=8000`);
+    const show = await t.sh('alpha', `${S} show r0`);
+    assert(/ping-int\s+6;/.test(show) && /max-buffers\s+8000;/.test(show), `show has the new net options:\n${show}`);
+    await lab.linkCut('alpha', 'bravo');
+    await t.sh(
+      'alpha',
+      'nohup dd if=/tmp/v1 of=/dev/bsr1 bs=1M seek=40 oflag=direct status=none >/dev/null 2>&1 & echo $! > /tmp/dd.pid',
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    const pending = await status('alpha');
+    lab.log(`writes pending:\n${pending.trim()}`);
+    assert((await t.exec('alpha', 'kill -0 $(cat /tmp/dd.pid)')).code === 0, 'the write waits for the peer');
+    assert(/connection:Connected/.test(pending), 'the cut is not noticed yet');
+    const f0 = Date.now();
+    await t.sh('alpha', `${S} disconnect --force r0 1`);
+    await lab.waitFor(
+      'the pending write completes',
+      async () => (await t.exec('alpha', 'kill -0 $(cat /tmp/dd.pid)')).code !== 0,
+      30_000,
+      300,
+    );
+    lab.log(`disconnect --force and the write completed in ${((Date.now() - f0) / 1000).toFixed(1)} s`);
+    const afterForce = await pd('alpha', 0);
+    assert(/connection:StandAlone/.test(await status('alpha')), 'alpha StandAlone');
+    assert(
+      Number(afterForce['out-of-sync']) >= 8192,
+      `the dropped writes are out of sync (${afterForce['out-of-sync']} KiB)`,
+    );
+    await lab.linkRestore('alpha', 'bravo');
+    await t.sh('bravo', `${S} disconnect --force r0 0; ${S} connect r0 0`);
+    await t.sh('alpha', `${S} connect r0 1`);
+    await t.waitConnected();
+    await waitSynced();
+    await sameData(0, 'after the forced disconnect');
+
+    // keep-alive options apply to the live connection from its next meta packet or timeout: with
+    // ping-int 6 and ping-timeout 10 s the cut would go unnoticed for at least 10 s, with 2 s /
+    // 2 s within 4 s
+    await t.sh('alpha', `${S} net-options r0 1 --ping-int=2 --ping-timeout=20`);
+    await t.sh('alpha', 'sleep 7'); // one old ping interval: a ping or its timeout has come meanwhile
+    // resync speed, as the bench measures it (with 32 MiB): cut, wait for the Primary to notice, write, restore
+    await lab.linkCut('alpha', 'bravo');
+    const c0 = Date.now();
+    await lab.waitFor(
+      'alpha notices the cut',
+      async () => !/connection:Connected/.test(await status('alpha')),
+      60_000,
+      200,
+    );
+    const noticed = (Date.now() - c0) / 1000;
+    lab.log(`cut noticed after ${noticed.toFixed(1)} s with ping-int 2 / ping-timeout 2 s set at run time`);
+    assert(noticed < 8, `the run-time ping-int/ping-timeout are used (cut noticed after ${noticed.toFixed(1)} s)`);
+    await t.sh(
+      'alpha',
+      'head -c 33554432 /dev/urandom > /tmp/w32 && dd if=/tmp/w32 of=/dev/bsr1 bs=1M oflag=direct status=none',
+    );
+    await lab.linkRestore('alpha', 'bravo');
+    const g0 = await guestNow('alpha');
+    const h0 = Date.now();
+    await waitSynced();
+    const total = (Date.now() - h0) / 1000;
+    const ev = (await t.sh('alpha', 'cat /tmp/ev')).split('\n');
+    /** Seconds from the restore to the first matching event at least `after` seconds after it. */
+    const at = (re: RegExp, after = 0) => {
+      const l = ev.find((x) => re.test(x) && Date.parse(x.split(' ')[0]) / 1000 - g0 >= after);
+      return l ? Date.parse(l.split(' ')[0]) / 1000 - g0 : Number.NaN;
+    };
+    const conn = at(/change connection .*connection:Connected/);
+    const begin = at(/change peer-device .*volume:0 .*replication:SyncSource/, conn);
+    const end = at(/change peer-device .*volume:0 .*replication:Established/, begin);
+    lab.log(
+      `resync of 32 MiB: ${total.toFixed(1)} s until both UpToDate (polled); events: connected +${conn.toFixed(2)} s, ` +
+        `SyncSource +${begin.toFixed(2)} s, Established +${end.toFixed(2)} s (transfer ${(end - begin).toFixed(2)} s)`,
+    );
+    const w32 = (await t.sh('alpha', 'sha256sum < /tmp/w32')).split(' ')[0];
+    assert((await t.sum('bravo', '/dev/vda', 0, 32)) === w32, 'the 32 MiB arrived on bravo');
+
+    for (const n of NODES) await t.exec(n, 'kill $(cat /tmp/ev.pid)');
+    await t.downAll();
+  },
+});

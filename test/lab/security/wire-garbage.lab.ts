@@ -1,0 +1,48 @@
+// Garbage on the replication port (random bytes, truncated packets, wrong magic, huge
+// lengths, unknown packet types, bad volumes and sectors after a fake handshake): the node drops
+// each connection and stays healthy; then the real peer connects and replicates.
+import { scenario } from '../../../tools/lab/scenario.js';
+import { assert, twoNodes } from '../fixtures.js';
+
+export default scenario({
+  title: 'garbage on the replication port is dropped, the node stays healthy',
+  nodes: 2,
+  diskSize: '64M',
+  timeoutSec: 400,
+  async run(lab) {
+    const t = twoNodes(lab);
+    // bravo (node-id 1) accepts; alpha plays the peer with garbage from the peer's address
+    await t.up('bravo', { net: '--connect-int=1' });
+    const out = await t.sh(
+      'alpha',
+      `python3 ${lab.repoRoot}/test/lab/scripts/garbage-peer.py ${lab.address('bravo', 'alpha')} 7789`,
+    );
+    lab.log(out.trim().replace(/\n/g, ' | '));
+    const d = await lab.dmesg('bravo');
+    const drops = d
+      .split('\n')
+      .filter((l) =>
+        /bsr:.*(dropped|bad length|bad packet header|unknown volume|beyond the end|unexpected|expected packet|node-id mismatch|while not|bitmap packet with|malformed compressed)/.test(
+          l,
+        ),
+      );
+    lab.log(`bravo logged ${drops.length} refusals, e.g. ${drops.slice(0, 3).join(' / ')}`);
+    assert(drops.length >= 10, 'the malformed input was refused');
+    const rle = drops.filter((l) => /bitmap packet with|malformed compressed/.test(l)).length;
+    lab.log(`bravo refused ${rle} malformed compressed bitmaps`);
+    assert(rle >= 7, 'the malformed compressed bitmaps were refused');
+    await t.checkDmesg('bravo');
+    await lab.waitFor(
+      'bravo back to Connecting',
+      async () => /connection:Connecting/.test(await t.status('bravo')),
+      30_000,
+      500,
+    );
+    await t.up('alpha');
+    await t.waitConnected();
+    await t.sh('alpha', `${t.S} new-current-uuid --clear-bitmap 1 && sleep 1 && ${t.S} primary r0`);
+    const w = await t.write('alpha', 8, 8);
+    assert(w === (await t.sum('bravo', '/dev/vda', 8, 8)), 'replication works after the garbage');
+    await t.downAll();
+  },
+});

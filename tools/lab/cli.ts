@@ -1,0 +1,203 @@
+// `npm run lab -- <command>`: the qemu lab (see docs/lab.md).
+import { Command } from 'commander';
+import { runBenchCommand } from './bench/run.js';
+import { LabImpl, labDown, labUp } from './lab.js';
+import { findRepoRoot, labStateDir } from './paths.js';
+import { runScenarios } from './runner.js';
+import { setup } from './setup.js';
+import { isNodeName } from './topology.js';
+import type { NodeName } from './types.js';
+
+const log = (m: string) => process.stderr.write(`lab: ${m}\n`);
+
+function nodeArg(s: string): NodeName {
+  if (!isNodeName(s)) throw new Error(`unknown node ${s} (alpha, bravo, charlie)`);
+  return s;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const repoRoot = findRepoRoot();
+  const stateDir = labStateDir(repoRoot);
+  let exitCode = 0;
+  const program = new Command('lab')
+    .description('qemu lab: Linux VMs with the bsr module, for tests, the demo and benchmarks')
+    .showHelpAfterError();
+
+  program
+    .command('setup')
+    .description('install packages, fetch the guest kernel matching the installed headers, build the initramfs')
+    .action(async () => {
+      const k = await setup(stateDir, { log });
+      log(`ready: kernel ${k.kver} (${k.vmlinuz}), initramfs ${k.initramfs}`);
+    });
+
+  program
+    .command('up')
+    .description('boot a fresh lab (empty disks) and wait until every node answers')
+    .option('--nodes <n>', 'number of nodes: 2 (alpha, bravo) or 3 (+ charlie)', '2')
+    .option('--disk-size <size>', 'size of each of /dev/vda and /dev/vdb', '512M')
+    .option('--memory <MiB>', 'memory per node in MiB', '1536')
+    .action(async (o: { nodes: string; diskSize: string; memory: string }) => {
+      const nodes = Number.parseInt(o.nodes, 10);
+      if (nodes !== 2 && nodes !== 3) throw new Error('--nodes must be 2 or 3');
+      const t0 = Date.now();
+      const lab = await labUp({ nodes, diskSize: o.diskSize, memoryMiB: Number.parseInt(o.memory, 10), log }, repoRoot);
+      lab.close();
+      log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${lab.nodes.join(', ')} (npm run lab -- info)`);
+    });
+
+  program
+    .command('down')
+    .description('stop every node (disks are kept until the next up)')
+    .action(async () => {
+      const stopped = await labDown(stateDir);
+      log(stopped.length ? `stopped ${stopped.join(', ')}` : 'nothing was running');
+    });
+
+  program
+    .command('info')
+    .description("the nodes, whether they run, and each node's own address on its link to each peer")
+    .option('--json', 'JSON output')
+    .action((o: { json?: boolean }) => {
+      const lab = LabImpl.attach(repoRoot, stateDir);
+      const info = lab.info();
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+        return;
+      }
+      const cut = lab.cutLinks().map(([a, b]) => `${a}-${b}`);
+      for (const [n, i] of Object.entries(info.nodes)) {
+        const addrs = Object.entries(i?.addresses ?? {})
+          .map(([p, a]) => `${a} (${i?.interfaces[p as NodeName]}, to ${p})`)
+          .join(', ');
+        process.stdout.write(`${n.padEnd(8)} ${i?.running ? 'running' : 'stopped'}  ${addrs}\n`);
+      }
+      process.stdout.write(`disks: /dev/vda, /dev/vdb, ${info.diskSize} each; cut links: ${cut.join(' ') || 'none'}\n`);
+    });
+
+  program
+    .command('exec')
+    .description('run a command in a guest, streaming its output; exits with its exit code')
+    .argument('<node>')
+    .argument('<command...>')
+    .option('--timeout <s>', 'kill the command after this many seconds', '3600')
+    .action(async (node: string, command: string[], o: { timeout: string }) => {
+      const lab = LabImpl.attach(repoRoot, stateDir);
+      const stdin = process.stdin.isTTY ? undefined : await readStdin();
+      const r = await lab.exec(nodeArg(node), command.length === 1 ? command[0] : command, {
+        input: stdin,
+        timeoutMs: Number.parseFloat(o.timeout) * 1000,
+        onStdout: (c) => process.stdout.write(c),
+        onStderr: (c) => process.stderr.write(c),
+      });
+      lab.close();
+      exitCode = r.code;
+    });
+
+  const link = program.command('link').description('cut or restore the link between two nodes');
+  for (const action of ['cut', 'restore'] as const) {
+    link
+      .command(action)
+      .argument('<a>')
+      .argument('<b>')
+      .action(async (a: string, b: string) => {
+        const lab = LabImpl.attach(repoRoot, stateDir);
+        if (action === 'cut') await lab.linkCut(nodeArg(a), nodeArg(b));
+        else await lab.linkRestore(nodeArg(a), nodeArg(b));
+        log(`link ${a}-${b} ${action === 'cut' ? 'cut' : 'restored'}`);
+      });
+  }
+
+  program
+    .command('crash')
+    .description('hard stop of a node (qemu killed); its disks are kept')
+    .argument('<node>')
+    .action(async (node: string) => {
+      const lab = LabImpl.attach(repoRoot, stateDir);
+      await lab.crash(nodeArg(node));
+      log(`${node} crashed`);
+    });
+
+  program
+    .command('boot')
+    .description('boot a stopped node again on the same disks and links')
+    .argument('<node>')
+    .action(async (node: string) => {
+      const lab = LabImpl.attach(repoRoot, stateDir);
+      const t0 = Date.now();
+      await lab.boot(nodeArg(node));
+      lab.close();
+      log(`${node} up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    });
+
+  program
+    .command('dmesg')
+    .description("a guest's kernel log")
+    .argument('<node>')
+    .action(async (node: string) => {
+      const lab = LabImpl.attach(repoRoot, stateDir);
+      process.stdout.write(await lab.dmesg(nodeArg(node)));
+      lab.close();
+    });
+
+  program
+    .command('load-module')
+    .description("load the project's native/kmod/bsr.ko (or a given .ko / module name) in every node or one")
+    .argument('[node]')
+    .option('--path <ko>', 'module file or name', '')
+    .action(async (node: string | undefined, o: { path: string }) => {
+      const lab = LabImpl.attach(repoRoot, stateDir);
+      const nodes = node ? [nodeArg(node)] : lab.nodes;
+      for (const n of nodes) await lab.loadModule(n, o.path || undefined);
+      lab.close();
+      log(`loaded on ${nodes.join(', ')}`);
+    });
+
+  program
+    .command('test')
+    .description(
+      'run the lab scenarios test/lab/SUBJECT/NAME.lab.ts; FILTER selects a subject (resync), an id or part of one, or a word of a title',
+    )
+    .argument('[filter]')
+    .option('--list', 'list the selected scenarios instead of running them')
+    .option('--keep', 'leave the lab running afterwards')
+    .option('-j, --jobs <n>', 'scenarios run at the same time, each in its own lab (default BSR_LAB_JOBS or 1)')
+    .action(async (filter: string | undefined, o: { keep?: boolean; jobs?: string; list?: boolean }) => {
+      const jobs = o.jobs === undefined ? undefined : Number(o.jobs);
+      if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1))
+        throw new Error(`--jobs ${o.jobs}: a positive integer`);
+      const r = await runScenarios({ repoRoot, filter, keep: o.keep ?? false, jobs, list: o.list });
+      exitCode = r.failed > 0 ? 1 : 0;
+    });
+
+  program
+    .command('bench')
+    .description('the reference benchmark in a fresh two-node lab with 512 MiB disks')
+    .option('--engine <engine>', 'drbd84, bsr or both', 'drbd84')
+    .option('--out <file>', 'write the results as JSON to this file')
+    .action(async (o: { engine: string; out?: string }) => {
+      exitCode = await runBenchCommand({ repoRoot, engine: o.engine, out: o.out, log });
+    });
+
+  await program.parseAsync(argv);
+  return exitCode;
+}
+
+function readStdin(): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks)));
+    process.stdin.on('error', reject);
+  });
+}
+
+/** Exits once stdout and stderr are flushed (agent sockets may linger: do not wait for them). */
+function exitAfterFlush(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+main(process.argv).then(exitAfterFlush, (e: Error) => {
+  process.stderr.write(`lab: ${e.message}\n`);
+  exitAfterFlush(1);
+});
