@@ -12,9 +12,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(fileURLToPath(import.meta.url), '../..');
-const bundle = join(root, 'dist/bsradm.mjs');
+const bundle = join(root, 'dist/bsradm.cjs');
 if (!existsSync(bundle)) {
-  console.error('dist/bsradm.mjs missing: run npm run build');
+  console.error('dist/bsradm.cjs missing: run npm run build');
   process.exit(1);
 }
 const work = mkdtempSync(join(tmpdir(), 'bench-adm-'));

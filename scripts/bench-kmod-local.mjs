@@ -25,8 +25,8 @@ const LAT_S = Number(opt('--lat-seconds', '15'));
 const KEEP = args.includes('--keep');
 const NODE = 'alpha';
 // the bundles directly, as the lab scenarios do (tools/lab/paths.ts guestCli)
-const S = `node ${root}/dist/bsrsetup.mjs`;
-const M = `node ${root}/dist/bsrmeta.mjs`;
+const S = `node ${root}/dist/bsrsetup.cjs`;
+const M = `node ${root}/dist/bsrmeta.cjs`;
 
 function lab(argv, { input, check = true } = {}) {
   const r = spawnSync(process.execPath, [labCli, ...argv], { encoding: 'utf8', input, maxBuffer: 64 << 20 });

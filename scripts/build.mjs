@@ -1,33 +1,60 @@
 #!/usr/bin/env node
-import { readdirSync } from 'node:fs';
+// Bundles each program into one self-contained file under dist/ (no module resolution at start):
+// every src/cli/NAME.ts becomes dist/NAME.code.cjs, started by dist/NAME.cjs through
+// src/launch/launch.cjs with a V8 code cache (dist/NAME.code.cache) written by one run of the
+// program here; bin/NAME runs dist/NAME.cjs. The lab (test tooling, not the product) is bundled
+// too, plainly: `npm run lab` runs dist/lab.mjs.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-// Bundles each CLI into one self-contained ESM file under dist/ (fast start: no module resolution).
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-// Every src/cli/NAME.ts is a program: bin/NAME runs dist/NAME.mjs. The lab (test tooling, not
-// the product) is bundled too: `npm run lab` runs dist/lab.mjs.
-const entries = readdirSync(join(root, 'src/cli'))
+const dist = join(root, 'dist');
+const programs = readdirSync(join(root, 'src/cli'))
   .filter((f) => f.endsWith('.ts'))
-  .map((f) => [f.slice(0, -3), `src/cli/${f}`]);
-entries.push(['lab', 'tools/lab/cli.ts']);
-await Promise.all(
-  entries.map(([name, source]) =>
-    build({
-      entryPoints: [join(root, source)],
-      outfile: join(root, `dist/${name}.mjs`),
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      minify: true,
-      sourcemap: false,
-      legalComments: 'none',
-      // The native addon is loaded at run time from its build folder.
-      external: ['*.node'],
-      banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
-      logLevel: 'warning',
-    }),
-  ),
-);
+  .map((f) => f.slice(0, -3));
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  sourcemap: false,
+  legalComments: 'none',
+  // The native addon is loaded at run time from its build folder.
+  external: ['*.node'],
+  logLevel: 'warning',
+};
+mkdirSync(dist, { recursive: true });
+copyFileSync(join(root, 'src/launch/launch.cjs'), join(dist, 'launch.cjs'));
+await Promise.all([
+  ...programs.map(async (name) => {
+    await build({
+      ...common,
+      entryPoints: [join(root, `src/cli/${name}.ts`)],
+      outfile: join(dist, `${name}.code.cjs`),
+      format: 'cjs',
+      define: { 'import.meta.url': '__bsrModuleUrl' },
+      banner: { js: "const __bsrModuleUrl=require('node:url').pathToFileURL(__filename).href;" },
+    });
+    writeFileSync(
+      join(dist, `${name}.cjs`),
+      `'use strict';\n// ${name}: see src/launch/launch.cjs\nrequire('./launch.cjs').launch(__dirname, '${name}');\n`,
+    );
+    rmSync(join(dist, `${name}.code.cache`), { force: true });
+    // One run to fill the code cache (the usage text runs the whole command-line set-up).
+    const r = spawnSync(process.execPath, [join(dist, `${name}.cjs`), '--help'], {
+      env: { ...process.env, BSR_WRITE_CODE_CACHE: '1' },
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`${name} --help failed while writing its code cache: ${r.stderr}`);
+  }),
+  build({
+    ...common,
+    entryPoints: [join(root, 'tools/lab/cli.ts')],
+    outfile: join(dist, 'lab.mjs'),
+    format: 'esm',
+    banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+  }),
+]);

@@ -2,6 +2,7 @@
 // Start-up matters (the service calls bsradm per resource): only what a command needs is loaded,
 // and pino only when a step is actually run and logged.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { CliError, ConfigError, EXIT, runCli } from '../common/errors';
@@ -97,14 +98,22 @@ function programPath(which: 'bsrsetup' | 'bsrmeta'): string {
 }
 
 /** Prints the steps (-d) or runs them in order, stopping at the first failure. */
+/**
+ * child_process pulls in net and stream (~10 ms); dry runs and dumps never need it, so it is
+ * required on first use (a require, not import(): the bundle runs as a script with a code cache,
+ * see src/launch/launch.cjs).
+ */
+function childProcess(): typeof import('node:child_process') {
+  return createRequire(import.meta.url)('node:child_process');
+}
+
 async function execute(steps: Step[]): Promise<void> {
   const { dryRun, verbose } = globals();
   if (dryRun) {
     if (steps.length > 0) process.stdout.write(`${steps.map(formatStep).join('\n')}\n`);
     return;
   }
-  // child_process pulls in net and stream (~10 ms); dry runs and dumps never need it.
-  const { spawnSync } = await import('node:child_process');
+  const { spawnSync } = childProcess();
   for (const [index, step] of steps.entries()) {
     const line = formatStep(step);
     if (verbose) process.stdout.write(`${line}\n`);
@@ -166,7 +175,7 @@ function planned(command: string, description: string): void {
 async function runningState(me: string): Promise<LocalResource[]> {
   const fake = process.env.BSR_FAKE_SHOW;
   if (fake) return parseRunningState(readFileSync(fake, 'utf8'), fake, me);
-  const { spawnSync } = await import('node:child_process');
+  const { spawnSync } = childProcess();
   const result = spawnSync(programPath('bsrsetup'), ['show'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -287,13 +296,13 @@ async function runHandler(handler: string, resourceName: string): Promise<number
     process.stdout.write(`/bin/sh -c ${JSON.stringify(command)}\n`);
     return EXIT.OK;
   }
-  const { spawnSync } = await import('node:child_process');
+  const { spawnSync } = childProcess();
   const result = spawnSync('/bin/sh', ['-c', command], {
     stdio: 'inherit',
     env: { ...process.env, BSR_RESOURCE: process.env.BSR_RESOURCE ?? resource.name },
   });
   if (result.error) throw new CliError(`bsradm ${handler}: cannot run /bin/sh: ${result.error.message}`);
-  const { constants } = await import('node:os');
+  const { constants } = createRequire(import.meta.url)('node:os') as typeof import('node:os');
   const code = result.status ?? 128 + (constants.signals[result.signal as NodeJS.Signals] ?? 0);
   await (code === 0 ? logInfo : logError)('bsradm', 'handler done', { handler, resource: resource.name, code });
   return code;

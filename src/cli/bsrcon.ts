@@ -152,6 +152,6 @@ export function bsrcon(argv: string[], out: (text: string) => void): number {
 }
 
 // Run only as the program, not when a test imports bsrcon().
-if (process.argv[1] && /bsrcon(\.m?[jt]s)?$/.test(process.argv[1])) {
-  await runCli(() => bsrcon(process.argv.slice(2), (t) => process.stdout.write(t)));
+if (process.argv[1] && /bsrcon(\.(code\.)?[cm]?[jt]s)?$/.test(process.argv[1])) {
+  void runCli(() => bsrcon(process.argv.slice(2), (t) => process.stdout.write(t)));
 }

@@ -391,4 +391,4 @@ async function waitFor(
 const STARTING = new Set(['StartingSyncS', 'StartingSyncT', 'WFBitMapS', 'WFBitMapT', 'WFSyncUUID']);
 const replicationStarting = (o: StateObject): boolean => STARTING.has(replicationState(o));
 
-await runCli(() => main(process.argv.slice(2)));
+void runCli(() => main(process.argv.slice(2)));

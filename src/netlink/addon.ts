@@ -1,5 +1,5 @@
 // Loads the N-API addon (native/addon). esbuild leaves `*.node` outside the bundle, so it is
-// found at run time relative to this module: dist/NAME.mjs or src/netlink/addon.ts.
+// found at run time relative to this module: dist/NAME.code.cjs or src/netlink/addon.ts.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';

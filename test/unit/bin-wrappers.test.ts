@@ -1,17 +1,36 @@
-// The installed entry points: bin/NAME runs the bundle dist/NAME.mjs (the lab scenarios call the
-// bundles directly, so this is where the wrappers themselves are run).
+// The installed entry points: bin/NAME runs dist/NAME.cjs, which starts the bundle
+// dist/NAME.code.cjs with the V8 code cache the build wrote (src/launch/launch.cjs). The lab
+// scenarios call dist/NAME.cjs directly, so this is where the wrappers themselves are run.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import Module from 'node:module';
 import { join } from 'node:path';
+import { Script } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(__dirname, '../..');
+const PROGRAMS = ['bsradm', 'bsrsetup', 'bsrmeta', 'bsrcon'];
 
 describe('bin wrappers', () => {
-  for (const name of ['bsradm', 'bsrsetup', 'bsrmeta', 'bsrcon']) {
-    it(`bin/${name} --help runs dist/${name}.mjs`, () => {
+  for (const name of PROGRAMS) {
+    it(`bin/${name} --help runs dist/${name}.cjs`, () => {
       const r = spawnSync(join(ROOT, 'bin', name), ['--help'], { encoding: 'utf8' });
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^usage: ${name}\\b`, 'im'));
+      expect(r.stderr).toBe('');
+    });
+  }
+});
+
+describe('code cache', () => {
+  for (const name of PROGRAMS) {
+    it(`V8 takes dist/${name}.code.cache for the bundle`, () => {
+      const code = readFileSync(join(ROOT, 'dist', `${name}.code.cjs`), 'utf8');
+      const cachedData = readFileSync(join(ROOT, 'dist', `${name}.code.cache`));
+      const script = new Script(Module.wrap(code), { filename: join(ROOT, 'dist', `${name}.code.cjs`), cachedData });
+      expect(script.cachedDataRejected).toBe(false);
+      // import() has no loader in a script compiled by the launcher: builtins are required
+      expect(code).not.toMatch(/\bimport\(/);
     });
   }
 });

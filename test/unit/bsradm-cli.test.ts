@@ -1,4 +1,4 @@
-// Runs the built bsradm (dist/bsradm.mjs) with recording stand-ins for bsrsetup and bsrmeta.
+// Runs the built bsradm (dist/bsradm.cjs) with recording stand-ins for bsrsetup and bsrmeta.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFERENCE_UP } from './reference-up';
 
 const ROOT = join(__dirname, '../..');
-const BUNDLE = join(ROOT, 'dist/bsradm.mjs');
+const BUNDLE = join(ROOT, 'dist/bsradm.cjs');
 const FIXTURES = join(ROOT, 'test/fixtures/config');
 const EXAMPLES = join(ROOT, 'conf-examples');
 
@@ -65,7 +65,7 @@ beforeAll(() => {
   const build = spawnSync('node', ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
   // Another program's build error must not stop these tests, but a stale bundle of ours must.
   if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < started - 2000) {
-    throw new Error(`dist/bsradm.mjs was not rebuilt: ${build.stderr}`);
+    throw new Error(`dist/bsradm.cjs was not rebuilt: ${build.stderr}`);
   }
 });
 

@@ -96,11 +96,11 @@ export function kernelPaths(kver: string): KernelPaths {
 }
 
 /**
- * How lab scenarios and the bench run a CLI in a guest: `node DIST/NAME.mjs`, not bin/NAME. Under
+ * How lab scenarios and the bench run a CLI in a guest: `node DIST/NAME.cjs`, not bin/NAME. Under
  * TCG with the root on 9p, `#!/usr/bin/env` (PATH search, locale files) and the wrapper's extra
  * module cost about half a second of emulated CPU per call; the scenarios make hundreds of calls.
  * The wrappers themselves are run by test/unit/bin-wrappers.test.ts (and bsradm's scenario).
  */
 export function guestCli(repoRoot: string, name: 'bsrsetup' | 'bsrmeta' | 'bsradm'): string {
-  return `node ${repoRoot}/dist/${name}.mjs`;
+  return `node ${repoRoot}/dist/${name}.cjs`;
 }
