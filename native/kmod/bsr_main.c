@@ -443,7 +443,7 @@ static const struct block_device_operations bsr_fops = {
 void bsr_device_apply_disk_conf(struct bsr_device *d)
 {
 	/* defaults as in the option table (src/config/options.ts) */
-	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES, false);
+	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES, true);
 	d->md_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_MD_FLUSHES, true);
 	WRITE_ONCE(d->on_io_error, bsr_opt_u32(&d->disk_conf, T_DISK_CONF_ON_IO_ERROR,
 					       BSR_ON_IO_ERROR_PASSTHROUGH));

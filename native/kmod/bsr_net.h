@@ -108,8 +108,11 @@ struct p_block_ack {
 
 struct p_barrier {
 	__be32 barrier;
-	__be32 pad;
+	__be32 flags;	/* BARRIER_FLUSH */
 } __packed;
+
+/* An application's empty flush: the peer flushes its disk whatever its disk-flushes says. */
+#define BARRIER_FLUSH 1
 
 struct p_barrier_ack {
 	__be32 barrier;

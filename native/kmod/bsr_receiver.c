@@ -745,12 +745,14 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 
 		bsr_send_packet(c, true, P_RECV_ACK, d->vnr, &a, sizeof(a));
 	}
-	if (d->disk_flushes) {
-		if (flags & DP_FLUSH)
-			opf |= REQ_PREFLUSH;
-		if (flags & DP_FUA)
-			opf |= REQ_FUA;
-	}
+	/*
+	 * The application's flush and FUA travel with its write and are always honoured here:
+	 * disk-flushes governs only the flushes the engine adds itself (epoch boundaries).
+	 */
+	if (flags & DP_FLUSH)
+		opf |= REQ_PREFLUSH;
+	if (flags & DP_FUA)
+		opf |= REQ_FUA;
 	rv = submit_pages(pr, d->ldev->backing_bdev, sector, 0, pr->n_pages, size, opf);
 	if (rv)
 		pr->status = BLK_STS_RESOURCE;
@@ -874,13 +876,19 @@ static int receive_barrier(struct bsr_conn *c, struct pkt *p)
 	struct bsr_net *n = c->net;
 	struct bsr_peer_device *pd;
 	struct p_barrier_ack a;
+	u32 flags = be32_to_cpu(p->u.barrier.flags);
 	u32 set_size;
 
+	if (flags & ~BARRIER_FLUSH) {
+		bsr_warn("%s: barrier with unknown flags 0x%x\n", n->thread_tag, flags);
+		return -EPROTO;
+	}
 	wait_event(n->ee_wait, active_empty(n));
 	list_for_each_entry(pd, &c->peer_devices, conn_list) {
 		struct bsr_device *d = pd->device;
 
-		if (d->disk_flushes && bsr_get_ldev(d)) {
+		/* disk-flushes governs our own flush at an epoch's end, not the application's */
+		if ((d->disk_flushes || (flags & BARRIER_FLUSH)) && bsr_get_ldev(d)) {
 			blkdev_issue_flush(d->ldev->backing_bdev);
 			bsr_put_ldev(d);
 		}

@@ -161,8 +161,6 @@ static struct bsr_req *req_new(struct bsr_device *d, struct bsr_backing *ldev, s
 	req->status = BLK_STS_OK;
 	INIT_LIST_HEAD(&req->wait);
 	atomic_set(&req->ref, 1);
-	if (op_is_write(bio_op(bio)) && !READ_ONCE(d->disk_flushes))
-		clone->bi_opf &= ~(REQ_PREFLUSH | REQ_FUA);
 	clone->bi_end_io = bsr_endio;
 	clone->bi_private = req;
 	return req;
@@ -294,9 +292,6 @@ void bsr_submit_bio(struct bio *bio)
 			bio->bi_status = BLK_STS_IOERR;
 			goto fail;
 		}
-		/* an empty flush is a no-op without disk-flushes */
-		if (!bio_sectors(bio) && !READ_ONCE(d->disk_flushes))
-			goto fail;
 		break;
 	default:
 		bio->bi_status = BLK_STS_NOTSUPP;

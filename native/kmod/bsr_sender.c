@@ -63,9 +63,9 @@ static void tle_unlink(struct bsr_net *n, struct bsr_tle *t)
 }
 
 /* data_mutex held */
-static int send_barrier_locked(struct bsr_net *n)
+static int send_barrier_locked(struct bsr_net *n, u32 flags)
 {
-	struct p_barrier p = { .barrier = cpu_to_be32(n->cur_epoch) };
+	struct p_barrier p = { .barrier = cpu_to_be32(n->cur_epoch), .flags = cpu_to_be32(flags) };
 	int rv;
 
 	rv = bsr_send_packet_locked(n->data_sock, P_BARRIER, 0, &p, sizeof(p), 0);
@@ -83,7 +83,7 @@ int bsr_send_barrier(struct bsr_conn *c)
 
 	mutex_lock(&n->data_mutex);
 	if (n->net_ok && n->data_sock && n->epoch_writes)
-		rv = send_barrier_locked(n);
+		rv = send_barrier_locked(n, 0);
 	mutex_unlock(&n->data_mutex);
 	return rv;
 }
@@ -120,7 +120,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 	}
 	proto = conn_protocol(n);
 	if ((bio->bi_opf & REQ_PREFLUSH) && n->epoch_writes) {
-		rv = send_barrier_locked(n);
+		rv = send_barrier_locked(n, 0);
 		if (rv)
 			goto fail_unsent;
 	}
@@ -164,7 +164,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 		atomic64_add(t->size >> 9, &pd->net->sent_sect);
 		max_epoch = bsr_opt_u32(&c->net_conf, T_NET_CONF_MAX_EPOCH_SIZE, 16000);
 		if ((bio->bi_opf & REQ_FUA) || n->epoch_writes >= max_epoch)
-			rv = send_barrier_locked(n);
+			rv = send_barrier_locked(n, 0);
 	}
 	if (proto == BSR_PROTOCOL_A && rv >= 0) {
 		spin_lock_irq(&n->lock);
@@ -209,7 +209,10 @@ void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *
 	srcu_read_unlock(&bsr_srcu, idx);
 }
 
-/* An empty flush: close the epoch at every peer; protocol C waits for its BARRIER_ACK. */
+/*
+ * An empty flush: close the epoch at every peer, which flushes its disk once the epoch's writes
+ * are done (BARRIER_FLUSH); protocol C waits for its BARRIER_ACK.
+ */
 bool bsr_replicate_flush(struct bsr_device *d, struct bsr_req *req)
 {
 	struct bsr_peer_device *pd;
@@ -245,7 +248,7 @@ bool bsr_replicate_flush(struct bsr_device *d, struct bsr_req *req)
 		list_add_tail(&t->list, &n->tl);
 		hash_add(n->tl_hash, &t->hash, t->id);
 		spin_unlock_irq(&n->lock);
-		rv = send_barrier_locked(n);
+		rv = send_barrier_locked(n, BARRIER_FLUSH);
 		mutex_unlock(&n->data_mutex);
 		if (rv)
 			bsr_conn_fail(pd->connection, BSR_CONNECTION_BROKENPIPE);

@@ -126,7 +126,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { ...numeric('size', 'disk', 'disk_conf', 'sectors', 0, 0, Number.MAX_SAFE_INTEGER), attachOnly: true },
   enumeration('on-io-error', 'disk', 'disk_conf', 'passthrough'),
   numeric('max-passthrough-count', 'disk', 'disk_conf', 'count', 100, 0, 1000000),
-  boolean('disk-flushes', 'disk', 'disk_conf', false),
+  boolean('disk-flushes', 'disk', 'disk_conf', true),
   boolean('disk-barrier', 'disk', 'disk_conf', false),
   boolean('disk-drain', 'disk', 'disk_conf', true),
   boolean('md-flushes', 'disk', 'disk_conf', true),

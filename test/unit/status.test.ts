@@ -44,7 +44,7 @@ const device = (volume = 0, minor = 1, disk = 'UpToDate') =>
     CFG_CONTEXT: ctx(undefined, volume),
     DEVICE_INFO: { dev_disk_state: e('disk', disk), is_intentional_diskless: 0 },
     ATTACH_PARMS: { backing_dev: '/dev/vdb', meta_dev: 'internal', meta_dev_idx: -1 },
-    DISK_CONF: { 'on-io-error': e('on-io-error', 'detach'), 'al-extents': 6001, 'disk-flushes': 0, 'resync-after': -1 },
+    DISK_CONF: { 'on-io-error': e('on-io-error', 'detach'), 'al-extents': 6001, 'disk-flushes': 1, 'resync-after': -1 },
     DEVICE_STATISTICS: {
       dev_size: 2097152n,
       dev_read: 2048n,

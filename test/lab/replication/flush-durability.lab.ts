@@ -1,0 +1,57 @@
+// An application's flush and FUA reach stable storage on both nodes, whatever disk-flushes says:
+// the lower disk's flush counter (/sys/block/vda/stat: flush I/Os, the 16th field) must rise on the Primary and on
+// the Secondary after O_DSYNC writes, an fsync of the block device (an empty flush) and an fsync
+// of a file on a mounted ext4. First with disk-flushes and md-flushes off (then no flush of the
+// engine's own can hide a missing one), then with the defaults.
+import { scenario } from '../../../tools/lab/scenario.js';
+import { assert, NODES, twoNodes } from '../fixtures.js';
+
+export default scenario({
+  title: 'application flushes and FUA writes reach the lower disk on both nodes',
+  nodes: 2,
+  diskSize: '128M',
+  timeoutSec: 400,
+  async run(lab) {
+    const t = twoNodes(lab);
+    for (const n of NODES) {
+      const mode = (await lab.sh(n, 'cat /sys/block/vda/queue/write_cache')).trim();
+      assert(mode === 'write back', `${n}: vda has a volatile write cache (queue/write_cache: ${mode})`);
+    }
+    await t.upSkipSync();
+    await t.sh('alpha', `${t.S} primary r0`);
+    const flushes = async () =>
+      Promise.all(NODES.map(async (n) => Number((await lab.sh(n, "awk '{print $16}' /sys/block/vda/stat")).trim())));
+    /** Runs cmd on the Primary; both lower disks must have been flushed meanwhile. */
+    const flushedBoth = async (what: string, cmd: string) => {
+      const before = await flushes();
+      await t.sh('alpha', cmd);
+      const after = await flushes();
+      lab.log(`${what}: flushes alpha ${before[0]} -> ${after[0]}, bravo ${before[1]} -> ${after[1]}`);
+      assert(after[0] > before[0], `${what}: the Primary's lower disk was flushed`);
+      assert(after[1] > before[1], `${what}: the Secondary's lower disk was flushed`);
+    };
+    for (const [phase, options] of [
+      ['disk-flushes and md-flushes off', '--disk-flushes=no --md-flushes=no'],
+      ['the defaults', '--disk-flushes=yes --md-flushes=yes'],
+    ]) {
+      for (const n of NODES) await t.sh(n, `${t.S} disk-options 1 ${options}`);
+      // write the blocks once, so that their activity-log extent is active before counting
+      await t.sh('alpha', 'dd if=/dev/zero of=/dev/bsr1 bs=4k count=20 seek=16384 oflag=direct status=none; sync');
+      await flushedBoth(
+        `${phase}, O_DSYNC direct writes`,
+        'dd if=/dev/urandom of=/dev/bsr1 bs=4k count=4 seek=16384 oflag=direct,dsync status=none',
+      );
+      await flushedBoth(
+        `${phase}, fsync of the block device (an empty flush)`,
+        'dd if=/dev/urandom of=/dev/bsr1 bs=4k count=1 seek=16400 conv=fsync status=none',
+      );
+      await t.sh('alpha', 'mkfs.ext4 -q -F /dev/bsr1 && mkdir -p /tmp/m && mount /dev/bsr1 /tmp/m && sync');
+      await flushedBoth(
+        `${phase}, fsync of a file on ext4`,
+        'dd if=/dev/urandom of=/tmp/m/f bs=64k count=4 conv=fsync status=none',
+      );
+      await t.sh('alpha', 'umount /tmp/m');
+    }
+    await t.downAll();
+  },
+});
