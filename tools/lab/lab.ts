@@ -51,6 +51,8 @@ export class LabImpl implements Lab {
   readonly disk: DiskFaults;
   private readonly clients = new Map<NodeName, Promise<AgentClient>>();
   logger: (m: string) => void = (m) => process.stderr.write(`lab: ${m}\n`);
+  /** Guest commands run through this object and the time spent in them (summed over nodes). */
+  readonly execStats = { commands: 0, ms: 0 };
 
   constructor(
     readonly repoRoot: string,
@@ -126,7 +128,13 @@ export class LabImpl implements Lab {
     req.env = opts.env;
     req.cwd = opts.cwd;
     const c = await this.client(node);
-    return c.exec(req, opts);
+    const t0 = Date.now();
+    try {
+      return await c.exec(req, opts);
+    } finally {
+      this.execStats.commands++;
+      this.execStats.ms += Date.now() - t0;
+    }
   }
 
   async sh(node: NodeName, script: string, opts: ExecOptions = {}): Promise<string> {

@@ -257,12 +257,16 @@ async function runOne(s: Scenario, name: string, job: JobLab, stateDir: string):
     log(s.title);
     const lab = await job.acquire(s, log);
     const offsets = consoleOffsets(files, lab.nodes);
+    const execBefore = { ...lab.execStats };
     const limit = (s.timeoutSec ?? 300) * 1000;
     try {
       await withTimeout(s.run(lab), limit, `timed out after ${s.timeoutSec ?? 300} s`);
     } catch (e) {
       error = (e as Error).stack ?? String(e);
     }
+    // where the time went: what the scenario ran in the guests (calls overlap across nodes)
+    const commands = lab.execStats.commands - execBefore.commands;
+    log(`${commands} guest commands, ${((lab.execStats.ms - execBefore.ms) / 1000).toFixed(1)} s in them`);
     await job.settle(!error, log);
     const trouble = await kernelTrouble(lab, files, offsets);
     if (trouble.length) {
