@@ -435,10 +435,15 @@ static void got_state(struct bsr_peer_device *pd, const struct p_state *s)
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 }
 
+/*
+ * The peer's usable size: a smaller one shrinks the device only while our data is not worth
+ * keeping yet (Inconsistent or worse, e.g. both nodes fresh). A device with good data keeps its
+ * size and refuses the peer, as DRBD does: shrinking would cut off data, under a file system too.
+ */
 static int got_sizes(struct bsr_peer_device *pd, const struct p_sizes *s)
 {
 	struct bsr_device *d = pd->device;
-	u64 peer = be64_to_cpu(s->d_size), mine;
+	u64 peer = be64_to_cpu(s->d_size), mine, cur;
 
 	pd->net->peer_d_size = peer;
 	pd->net->sizes_received = true;
@@ -446,13 +451,16 @@ static int got_sizes(struct bsr_peer_device *pd, const struct p_sizes *s)
 		return 0;
 	mine = d->ldev->data_avail;
 	bsr_put_ldev(d);
-	if (peer && peer < mine) {
-		if (get_capacity(d->disk) > peer) {
-			bsr_warn("%s: the peer's disk is smaller: usable size %llu sectors\n",
-				 d->disk->disk_name, peer);
-			set_capacity_and_notify(d->disk, peer);
-		}
+	cur = get_capacity(d->disk);
+	if (!peer || peer >= mine || cur <= peer)
+		return 0;
+	if (READ_ONCE(d->disk_state) >= BSR_DISK_OUTDATED) {
+		bsr_err("%s: the peer's disk is too small (%llu < %llu sectors): refusing to shrink the device\n",
+			d->disk->disk_name, peer, cur);
+		return -E_STANDALONE;
 	}
+	bsr_warn("%s: the peer's disk is smaller: usable size %llu sectors\n", d->disk->disk_name, peer);
+	set_capacity_and_notify(d->disk, peer);
 	return 0;
 }
 

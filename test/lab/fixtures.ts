@@ -20,6 +20,8 @@ export interface R0Options {
   /** peer-device options, e.g. "--c-plan-ahead=0 --resync-rate=400M" */
   pd?: string;
   createMd?: boolean;
+  /** the backing disk (internal meta data), default /dev/vda */
+  disk?: string;
 }
 
 export function twoNodes(lab: Lab) {
@@ -31,14 +33,15 @@ export function twoNodes(lab: Lab) {
 
   async function up(n: NodeName, o: R0Options = {}) {
     const p = PEER[n];
-    if (o.createMd !== false) await sh(n, `${M} --force 1 v09 /dev/vda internal create-md --max-peers=2 </dev/null`);
+    const disk = o.disk ?? '/dev/vda';
+    if (o.createMd !== false) await sh(n, `${M} --force 1 v09 ${disk} internal create-md --max-peers=2 </dev/null`);
     await sh(
       n,
       `${S} new-resource r0 ${ID[n]}
 ${S} new-minor r0 1 0
 ${S} new-peer r0 ${ID[p]} --_name=${p} ${o.net ?? ''}
 ${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789
-${S} attach 1 /dev/vda /dev/vda internal
+${S} attach 1 ${disk} ${disk} internal
 ${S} peer-device-options r0 ${ID[p]} 0 ${o.pd ?? '--c-plan-ahead=0 --resync-rate=1000M'}
 ${S} connect r0 ${ID[p]}`,
     );
