@@ -1008,6 +1008,12 @@ static int receive_sync_start(struct bsr_conn *c, struct pkt *p)
 			 c->net->thread_tag);
 		return -EPROTO;
 	}
+	/* a peer that knows our role never asks a Primary to become SyncTarget */
+	if (p->cmd == P_BECOME_SYNC_TARGET && READ_ONCE(c->resource->role) == BSR_ROLE_PRIMARY) {
+		mutex_unlock(&c->resource->adm_mutex);
+		bsr_warn("%s: the peer asked a Primary to become SyncTarget\n", c->net->thread_tag);
+		return -EPROTO;
+	}
 	rv = bsr_start_resync(pd, p->cmd == P_BECOME_SYNC_SOURCE, full);
 	mutex_unlock(&c->resource->adm_mutex);
 	return rv;

@@ -738,6 +738,12 @@ int bsr_adm_start_sync(struct bsr_peer_device *pd, bool source, char *msg, size_
 		snprintf(msg, len, "a Primary cannot discard its data");
 		return -EINVAL;
 	}
+	/* a SyncTarget reads its own half-old data: never the Primary, whose data is in use */
+	if (source && c->peer_role == BSR_ROLE_PRIMARY) {
+		snprintf(msg, len, "peer %u is Primary: its data cannot be overwritten by a resync",
+			 c->peer_node_id);
+		return -EINVAL;
+	}
 	rv = bsr_send_packet(c, false, source ? P_BECOME_SYNC_TARGET : P_BECOME_SYNC_SOURCE,
 			     pd->device->vnr, &p, sizeof(p));
 	if (!rv)
