@@ -787,6 +787,13 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 			 (u64)sector, size);
 		return -EPROTO;
 	}
+	/*
+	 * The source starts as soon as it has our bitmap, so its first reply can overtake the
+	 * last step of our own bitmap work item (bm_sent, then SyncTarget, under adm_mutex,
+	 * which this thread does not hold): let that step finish first.
+	 */
+	if (pd->repl_state == BSR_REPLICATION_WFBITMAPT && pd->net->bm_received)
+		flush_work(&pd->net->bm_work);
 	if (pd->repl_state != BSR_REPLICATION_SYNCTARGET &&
 	    pd->repl_state != BSR_REPLICATION_PAUSEDSYNCT) {
 		bsr_warn("%s: resync data while not SyncTarget\n", n->thread_tag);
