@@ -156,8 +156,8 @@ nohup sh -c 'python3 ${repo}/test/lab/scripts/block-writer.py /dev/bsr1 ${id} ${
 
   /** Both nodes up and connected, the initial sync skipped (new-current-uuid --clear-bitmap). */
   async function upSkipSync(o: R0Options = {}) {
-    await up('alpha', o);
-    await up('bravo', o);
+    // both nodes at once: each up is 8 CLI starts in its own guest
+    await Promise.all(NODES.map((n) => up(n, o)));
     await waitConnected();
     await sh('alpha', `${S} new-current-uuid --clear-bitmap 1`);
     await waitSynced(30_000);
