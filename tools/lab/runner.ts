@@ -1,5 +1,5 @@
 // The lab scenario runner: `node dist/lab.mjs test [FILTER]`.
-// Discovers test/lab/*.lab.ts, bundles each with esbuild into STATE/scenarios/, runs each under its
+// Discovers test/lab/SUBJECT/NAME.lab.ts, bundles each with esbuild into STATE/scenarios/, runs each under its
 // time limit on a lab of the node count and disk size it asks for (kept booted between scenarios
 // and reset, see reset.ts), then fails it when a guest kernel log shows a BUG, Oops, WARNING,
 // general protection fault or hung task from its own run.
@@ -132,9 +132,7 @@ export function scenarioFiles(dir: string): [string, string][] {
  * (`after-link`), or a word of its title.
  */
 export function selected(id: string, title: string, filter?: string): boolean {
-  if (!filter) return true;
-  const f = filter.replace(/\/$/, '');
-  return id === f || id.startsWith(`${f}/`) || id.includes(filter) || title.includes(filter);
+  return !filter || id.includes(filter) || title.includes(filter);
 }
 
 /** Bundles and imports every scenario file; keeps those the filter selects. */
