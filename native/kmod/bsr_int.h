@@ -327,6 +327,7 @@ bool bsr_opt_strcpy(const struct bsr_opts *o, int type, char *buf, size_t size);
 struct page *bsr_page_get(gfp_t gfp);
 void bsr_page_put(struct page *page);
 void bsr_device_apply_disk_conf(struct bsr_device *d);
+bool bsr_wait_device_closed(struct bsr_device *d);
 
 /* bsr_req.c */
 void bsr_submit_bio(struct bio *bio);

@@ -11,6 +11,7 @@
 #include <linux/fs.h>
 #include <linux/genetlink.h>
 #include <linux/shrinker.h>
+#include <linux/delay.h>
 
 #include "bsr_net.h"
 
@@ -407,11 +408,15 @@ static int bsr_open(BSR_OPEN_ARGS)
 	struct bsr_resource *r = d->resource;
 	int err = 0;
 
+	/*
+	 * A Secondary is locked to users: its data may be a SyncTarget's half-old blocks, and
+	 * a Primary elsewhere writes it. Writers get EROFS, readers EMEDIUMTYPE.
+	 */
 	spin_lock_irq(&r->state_lock);
 	if (d->deleting) {
 		err = -ENXIO;
-	} else if (BSR_OPEN_WRITE && r->role != BSR_ROLE_PRIMARY) {
-		err = -EROFS;
+	} else if (r->role != BSR_ROLE_PRIMARY) {
+		err = BSR_OPEN_WRITE ? -EROFS : -EMEDIUMTYPE;
 	} else {
 		d->open_cnt++;
 		if (BSR_OPEN_WRITE)
@@ -431,6 +436,31 @@ static void bsr_release(BSR_RELEASE_ARGS)
 	if (BSR_RELEASE_WRITE)
 		d->open_rw_cnt--;
 	spin_unlock_irq(&r->state_lock);
+}
+
+/*
+ * Short-lived read-only openers (udev's blkid after a change event) get two seconds to
+ * close d; true once nobody has it open. A writer is not waited for.
+ */
+bool bsr_wait_device_closed(struct bsr_device *d)
+{
+	struct bsr_resource *r = d->resource;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		bool busy, writer;
+
+		spin_lock_irq(&r->state_lock);
+		busy = d->open_cnt > 0;
+		writer = d->open_rw_cnt > 0;
+		spin_unlock_irq(&r->state_lock);
+		if (!busy)
+			return true;
+		if (writer)
+			return false;
+		msleep(100);
+	}
+	return false;
 }
 
 static const struct block_device_operations bsr_fops = {

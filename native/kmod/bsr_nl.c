@@ -9,7 +9,6 @@
  * also returns a negative errno whose NLMSG_ERROR carries the same message as extack.
  */
 #include <linux/slab.h>
-#include <linux/delay.h>
 #include <linux/ctype.h>
 #include <linux/socket.h>
 #include <linux/in.h>
@@ -922,30 +921,22 @@ static int adm_new_minor(struct adm_ctx *ctx, struct genl_info *info)
 
 ADM_DOIT(new_minor, NEED_RES)
 
-/*
- * Short-lived read-only openers (udev's blkid after a change) get two seconds to go away;
- * with `deleting` the device is closed for good when this returns true.
- */
+/* With `mark` the device is closed for good (`deleting`) when this returns true. */
 static bool device_close_for_delete(struct bsr_device *d, bool mark)
 {
 	struct bsr_resource *r = d->resource;
-	int i;
+	bool closed;
 
-	for (i = 0; i < 20; i++) {
-		bool busy;
-
-		spin_lock_irq(&r->state_lock);
-		busy = d->open_cnt > 0;
-		if (!busy && mark)
-			d->deleting = true;
-		spin_unlock_irq(&r->state_lock);
-		if (!busy)
-			return true;
-		if (d->open_rw_cnt)
-			return false;
-		msleep(100);
-	}
-	return false;
+	if (!bsr_wait_device_closed(d))
+		return false;
+	if (!mark)
+		return true;
+	spin_lock_irq(&r->state_lock);
+	closed = d->open_cnt == 0;
+	if (closed)
+		d->deleting = true;
+	spin_unlock_irq(&r->state_lock);
+	return closed;
 }
 
 /*

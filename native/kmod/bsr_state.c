@@ -138,13 +138,17 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *m
 		r->role = BSR_ROLE_PRIMARY;
 		spin_unlock_irq(&r->state_lock);
 	} else {
+		/* a Secondary cannot be open (bsr_open): every opener must be gone first */
+		list_for_each_entry(d, &r->devices, res_list)
+			bsr_wait_device_closed(d);
 		spin_lock_irq(&r->state_lock);
 		list_for_each_entry(d, &r->devices, res_list) {
-			if (d->open_rw_cnt) {
+			if (d->open_cnt) {
+				bool writer = d->open_rw_cnt > 0;
+
 				spin_unlock_irq(&r->state_lock);
-				snprintf(msg, msglen,
-					 "refusing to become Secondary: /dev/bsr%u is held open for writing (mounted?)",
-					 d->minor);
+				snprintf(msg, msglen, "refusing to become Secondary: /dev/bsr%u is held open %s",
+					 d->minor, writer ? "for writing (mounted?)" : "for reading");
 				return BSR_RET_STATE_REFUSED_OPEN;
 			}
 		}

@@ -156,17 +156,17 @@ async function main(argv: string[]): Promise<number> {
   program
     .command('test')
     .description(
-      'run the lab scenarios test/lab/SUBJECT/NAME.lab.ts; FILTER selects a subject (resync), an id or part of one, or a word of a title',
+      'run the lab scenarios test/lab/SUBJECT/NAME.lab.ts; each FILTER selects a subject (resync), an id or part of one, or a word of a title',
     )
-    .argument('[filter]')
+    .argument('[filters...]')
     .option('--list', 'list the selected scenarios instead of running them')
     .option('--keep', 'leave the lab running afterwards')
     .option('-j, --jobs <n>', 'scenarios run at the same time, each in its own lab (default BSR_LAB_JOBS or 1)')
-    .action(async (filter: string | undefined, o: { keep?: boolean; jobs?: string; list?: boolean }) => {
+    .action(async (filters: string[], o: { keep?: boolean; jobs?: string; list?: boolean }) => {
       const jobs = o.jobs === undefined ? undefined : Number(o.jobs);
       if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1))
         throw new Error(`--jobs ${o.jobs}: a positive integer`);
-      const r = await runScenarios({ repoRoot, filter, keep: o.keep ?? false, jobs, list: o.list });
+      const r = await runScenarios({ repoRoot, filters, keep: o.keep ?? false, jobs, list: o.list });
       exitCode = r.failed > 0 ? 1 : 0;
     });
 

@@ -21,7 +21,8 @@ export const KERNEL_TROUBLE = /BUG:|Oops|WARNING:|general protection fault|hung_
 
 export interface RunOptions {
   repoRoot: string;
-  filter?: string;
+  /** Scenarios selected by any of these (all when empty). */
+  filters?: string[];
   /** Leave the last lab running. */
   keep: boolean;
   /** Scenarios run at the same time, each in its own lab (default BSR_LAB_JOBS or 1). */
@@ -128,15 +129,15 @@ export function scenarioFiles(dir: string): [string, string][] {
 }
 
 /**
- * Whether a scenario is selected by FILTER: a subject (`resync`, `resync/`), an id or a part of one
- * (`after-link`), or a word of its title.
+ * Whether a scenario is selected by one of FILTERS: a subject (`resync`, `resync/`), an id or a
+ * part of one (`after-link`), or a word of its title. No filter selects every scenario.
  */
-export function selected(id: string, title: string, filter?: string): boolean {
-  return !filter || id.includes(filter) || title.includes(filter);
+export function selected(id: string, title: string, filters: string[] = []): boolean {
+  return filters.length === 0 || filters.some((f) => id.includes(f) || title.includes(f));
 }
 
 /** Bundles and imports every scenario file; keeps those the filter selects. */
-async function loadScenarios(dir: string, bundleDir: string, repoRoot: string, filter?: string): Promise<Loaded[]> {
+async function loadScenarios(dir: string, bundleDir: string, repoRoot: string, filters?: string[]): Promise<Loaded[]> {
   const files = scenarioFiles(dir);
   const esbuild = files.length ? await loadEsbuild(repoRoot) : undefined;
   const loaded: Loaded[] = [];
@@ -147,9 +148,9 @@ async function loadScenarios(dir: string, bundleDir: string, repoRoot: string, f
       const mod = (await import(pathToFileURL(bundle).href)) as { default?: Scenario };
       const scenario = mod.default;
       if (!scenario || typeof scenario.run !== 'function') throw new Error('no default-exported Scenario');
-      if (selected(id, scenario.title ?? '', filter)) loaded.push({ file, id, scenario });
+      if (selected(id, scenario.title ?? '', filters)) loaded.push({ file, id, scenario });
     } catch (e) {
-      if (selected(id, '', filter)) loaded.push({ file, id, loadError: (e as Error).message });
+      if (selected(id, '', filters)) loaded.push({ file, id, loadError: (e as Error).message });
     }
   }
   return loaded;
@@ -294,7 +295,7 @@ export async function runScenarios(
   const bundleDir = join(baseDir, 'scenarios');
   rmSync(bundleDir, { recursive: true, force: true });
   mkdirSync(bundleDir, { recursive: true });
-  const queue = await loadScenarios(dir, bundleDir, o.repoRoot, o.filter);
+  const queue = await loadScenarios(dir, bundleDir, o.repoRoot, o.filters);
   if (o.list) {
     for (const q of queue) {
       const s = q.scenario;
