@@ -212,7 +212,7 @@ static int al_write_tr(struct bsr_device *d, struct bsr_backing *ldev, u16 type,
 		opf |= REQ_FUA;
 	err = bsr_md_io(ldev->md_bdev, al_tr_sector(ldev, al->tr_number), &al->tr_page, 1, opf);
 	if (err) {
-		bsr_err("%s: activity log write failed: %d\n", d->disk->disk_name, err);
+		bsr_md_write_failed(d, "activity log", err);
 		return err;
 	}
 	atomic64_inc(&d->al_writes);

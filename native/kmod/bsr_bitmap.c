@@ -218,6 +218,8 @@ static int bm_io_pages(struct bsr_device *d, struct bsr_backing *ldev, unsigned 
 
 		err = bsr_md_io(ldev->md_bdev, ldev->bm_sect + (sector_t)first * (PAGE_SIZE >> 9),
 				&bm->pages[first], chunk, opf);
+		if (err && op_is_write(opf))
+			bsr_md_write_failed(d, "bitmap", err);
 		if (err)
 			return err;
 		if (op_is_write(opf))

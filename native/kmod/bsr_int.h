@@ -190,9 +190,12 @@ struct bsr_device {
 	 * request is done sits in write_tree by sector range; a write overlapping an earlier
 	 * one waits in conflict_wait (arrival order) and starts from al_work once the
 	 * earlier ones are done. al_pending: writes waiting for an activity log transaction.
+	 * rs_tree: a SyncSource's resync reads from the read until the reply is sent; a
+	 * write overlapping one waits in conflict_wait too.
 	 */
 	spinlock_t req_lock;
 	struct rb_root_cached write_tree;
+	struct rb_root_cached rs_tree;
 	u64 write_seq;
 	struct list_head conflict_wait;
 	struct list_head al_pending;
@@ -264,6 +267,7 @@ struct bsr_resource {
 	u32 node_id;
 	spinlock_t state_lock;
 	enum bsr_role role;
+	bool promoting;			/* asking the peers to agree to our promotion */
 	bool susp;
 	struct list_head devices;
 	struct list_head connections;
@@ -333,6 +337,7 @@ bool bsr_wait_device_closed(struct bsr_device *d);
 void bsr_submit_bio(struct bio *bio);
 void bsr_al_work(struct work_struct *w);
 void bsr_fail_waiting_writes(struct bsr_device *d);
+void bsr_md_write_failed(struct bsr_device *d, const char *what, int err);
 void bsr_io_error(struct bsr_device *d, sector_t sector, u32 size, blk_status_t status);
 void bsr_failed_work(struct work_struct *w);
 void bsr_failed_forget(struct bsr_device *d);

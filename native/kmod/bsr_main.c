@@ -501,6 +501,7 @@ int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int v
 	init_waitqueue_head(&d->misc_wait);
 	spin_lock_init(&d->req_lock);
 	d->write_tree = RB_ROOT_CACHED;
+	d->rs_tree = RB_ROOT_CACHED;
 	INIT_LIST_HEAD(&d->conflict_wait);
 	INIT_LIST_HEAD(&d->al_pending);
 	bio_list_init(&d->susp_bios);

@@ -123,7 +123,7 @@ int bsr_md_write_sb(struct bsr_device *d, struct bsr_backing *ldev)
 	err = bsr_md_io(ldev->md_bdev, ldev->md_sb_sect, &ldev->sb_page, 1, opf);
 	mutex_unlock(&ldev->md_mutex);
 	if (err)
-		bsr_err("%s: writing the superblock failed: %d\n", d->disk->disk_name, err);
+		bsr_md_write_failed(d, "superblock", err);
 	return err;
 }
 

@@ -140,6 +140,17 @@ struct p_sync_start {
 	__be32 pad;
 } __packed;
 
+/* STATE_CHG_REQ: the sender asks to become Primary; STATE_CHG_REPLY: 0 (agreed) or a refusal */
+struct p_role_req {
+	__be32 role;
+	__be32 seq;
+} __packed;
+
+struct p_role_reply {
+	__be32 retcode;
+	__be32 seq;			/* of the request answered */
+} __packed;
+
 #define BSR_AUTH_CHALLENGE_LEN 64
 #define BSR_AUTH_STR_LEN 64		/* cram-hmac-alg, shared-secret: 63 + NUL (netlink policy) */
 #define BSR_MAX_DATA_SIZE BSR_MAX_BIO_SIZE
@@ -188,6 +199,10 @@ struct bsr_rs_req {
 	struct bsr_peer_device *pd;
 	sector_t sector;
 	u32 size;
+	/* device->rs_tree (bsr_req.c) from the read until the reply is sent or dropped */
+	struct rb_node rb;
+	sector_t subtree_last;
+	bool in_tree;
 	blk_status_t status;
 	unsigned int n_pages;
 	struct page *pages[BSR_RS_MAX_BLOCKS];
@@ -228,6 +243,16 @@ struct bsr_net {
 	wait_queue_head_t ee_wait;
 	u32 rx_epoch_writes;		/* writes received since the last barrier */
 	struct work_struct ack_work;
+
+	/*
+	 * Promotion agreed with the peer: role_reply is the peer's answer to our request
+	 * (-1 while none came); peer_promoting: we granted the peer's request and have not
+	 * seen its new state yet, so we must not promote ourselves meanwhile.
+	 */
+	int role_reply;
+	u32 role_seq;
+	wait_queue_head_t role_wait;
+	bool peer_promoting;
 
 	/* keep-alive */
 	bool ping_pending;
@@ -316,6 +341,8 @@ extern struct workqueue_struct *bsr_ack_wq;
 
 /* bsr_sender.c */
 void bsr_req_put(struct bsr_req *req);
+bool bsr_rs_read_begin(struct bsr_device *d, struct bsr_rs_req *rq);
+void bsr_rs_read_end(struct bsr_device *d, struct bsr_rs_req *rq);
 void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *bio);
 bool bsr_replicate_flush(struct bsr_device *d, struct bsr_req *req);
 void bsr_got_block_ack(struct bsr_conn *c, enum bsr_packet cmd, const struct p_block_ack *p);

@@ -940,28 +940,43 @@ static bool device_close_for_delete(struct bsr_device *d, bool mark)
 }
 
 /*
- * A connection's threads use its peer devices without SRCU, so a minor leaves a live
- * connection only while that is stopped (queued writes drained first); the connection
- * comes back right after, as `disconnect` + `connect` would, and resyncs what changed.
+ * A connection's threads use its peer devices without SRCU and keep what the handshake
+ * told them (sizes, UUIDs, disk states), so a device leaves, or gets a disk, only while
+ * the live connections are stopped (queued writes drained first). They come back right
+ * after, as `disconnect` + `connect` would, and their handshake resyncs what changed.
  */
-static void delete_device_offline(struct bsr_device *d)
+static void stop_live_connections(struct bsr_resource *r, unsigned long *stopped)
 {
-	struct bsr_resource *r = d->resource;
-	DECLARE_BITMAP(restart, BSR_MAX_PEERS) = {};
 	struct bsr_conn *c;
 
 	list_for_each_entry(c, &r->connections, res_list) {
 		if (!c->net->want_connect)
 			continue;	/* StandAlone: its threads are gone and it stays so */
 		bsr_conn_stop(c, false);
-		__set_bit(c->peer_node_id, restart);
+		__set_bit(c->peer_node_id, stopped);
 	}
-	bsr_delete_device(d);
+}
+
+static void restart_connections(struct bsr_resource *r, const unsigned long *stopped,
+				const char *after)
+{
+	struct bsr_conn *c;
+
 	list_for_each_entry(c, &r->connections, res_list) {
-		if (test_bit(c->peer_node_id, restart) && bsr_conn_start(c, false))
-			bsr_warn("%s: peer %u: cannot reconnect after del-minor\n", r->name,
-				 c->peer_node_id);
+		if (test_bit(c->peer_node_id, stopped) && bsr_conn_start(c, false))
+			bsr_warn("%s: peer %u: cannot reconnect after %s\n", r->name,
+				 c->peer_node_id, after);
 	}
+}
+
+static void delete_device_offline(struct bsr_device *d)
+{
+	struct bsr_resource *r = d->resource;
+	DECLARE_BITMAP(stopped, BSR_MAX_PEERS) = {};
+
+	stop_live_connections(r, stopped);
+	bsr_delete_device(d);
+	restart_connections(r, stopped, "del-minor");
 }
 
 static int del_minor(struct adm_ctx *ctx, struct bsr_device *d)
@@ -1007,6 +1022,7 @@ static int check_disk_conf(struct adm_ctx *ctx)
 static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_ATTACH_PARMS_MAX + 1];
+	DECLARE_BITMAP(stopped, BSR_MAX_PEERS) = {};
 	struct bsr_opts saved;
 	struct bsr_device *d;
 	int ret = BSR_RET_NO_ERROR;
@@ -1035,9 +1051,12 @@ static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 		return BSR_RET_NO_MEM;
 	}
 	bsr_device_apply_disk_conf(d);
+	/* attach while connected: a fresh handshake sizes the new disk and resyncs it */
+	stop_live_connections(d->resource, stopped);
 	ret = bsr_attach(d, nla_data(tb[T_ATTACH_PARMS_BACKING_DEV]),
 			 nla_data(tb[T_ATTACH_PARMS_META_DEV]),
 			 nla_get_s32(tb[T_ATTACH_PARMS_META_DEV_IDX]), ctx->msg, MSG_LEN);
+	restart_connections(d->resource, stopped, "attach");
 	if (ret != BSR_RET_NO_ERROR) {
 		bsr_opts_free(&d->disk_conf);
 		d->disk_conf = saved;

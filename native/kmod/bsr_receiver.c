@@ -43,6 +43,8 @@ int bsr_net_init(struct bsr_conn *c)
 	init_waitqueue_head(&n->ee_wait);
 	INIT_WORK(&n->ack_work, bsr_ack_work);
 	init_waitqueue_head(&n->rs_wait);
+	init_waitqueue_head(&n->role_wait);
+	n->role_reply = -1;
 	atomic64_set(&n->ap_in_flight, 0);
 	atomic64_set(&n->rs_in_flight, 0);
 	n->cur_epoch = 1;
@@ -189,6 +191,10 @@ static bool len_ok(enum bsr_packet cmd, u32 len)
 	case P_BECOME_SYNC_TARGET:
 	case P_BECOME_SYNC_SOURCE:
 		return len == sizeof(struct p_sync_start);
+	case P_STATE_CHG_REQ:
+		return len == sizeof(struct p_role_req);
+	case P_STATE_CHG_REPLY:
+		return len == sizeof(struct p_role_reply);
 	case P_PING:
 	case P_PING_ACK:
 		return len == 0;
@@ -247,6 +253,8 @@ struct pkt {
 		struct p_barrier_ack barrier_ack;
 		struct p_block_ack ack;
 		struct p_sync_start sync;
+		struct p_role_req role_req;
+		struct p_role_reply role_reply;
 		struct p_data data;
 		struct p_bitmap bitmap;
 	} u;
@@ -416,6 +424,8 @@ static void got_state(struct bsr_peer_device *pd, const struct p_state *s)
 		c->peer_role = role;
 		bsr_notify_connection(c, BSR_NOTIFY_CHANGE);
 	}
+	/* the peer's promotion we agreed to is done (or failed): its role is known now */
+	WRITE_ONCE(c->net->peer_promoting, false);
 	pd->peer_disk_state = disk;
 	if (pd->net->resync_susp_peer != susp) {
 		pd->net->resync_susp_peer = susp;
@@ -1026,6 +1036,34 @@ static int receive_sync_start(struct bsr_conn *c, struct pkt *p)
 	return rv;
 }
 
+/*
+ * The peer asks to become Primary (its `primary` while connected). Only one node may be:
+ * refused while this node is Primary, or asks itself with a lower node-id (both asked at
+ * once). Agreed, this node does not promote itself until it has the peer's new state.
+ * No adm_mutex here: the local `primary` holds it while it waits for the peer's answer.
+ */
+static int receive_role_req(struct bsr_conn *c, struct pkt *p)
+{
+	struct bsr_resource *r = c->resource;
+	struct p_role_reply a = { .seq = p->u.role_req.seq };
+	bool refuse;
+
+	if (be32_to_cpu(p->u.role_req.role) != BSR_ROLE_PRIMARY) {
+		bsr_warn("%s: the peer asked for role %u\n", c->net->thread_tag,
+			 be32_to_cpu(p->u.role_req.role));
+		return -EPROTO;
+	}
+	spin_lock_irq(&r->state_lock);
+	refuse = r->role == BSR_ROLE_PRIMARY || (r->promoting && r->node_id < c->peer_node_id);
+	if (!refuse)
+		c->net->peer_promoting = true;
+	spin_unlock_irq(&r->state_lock);
+	bsr_info("%s: the peer asks to become Primary: %s\n", c->net->thread_tag,
+		 refuse ? "refused" : "agreed");
+	a.retcode = cpu_to_be32(refuse ? BSR_RET_PEER_PRIMARY : 0);
+	return bsr_send_packet(c, true, P_STATE_CHG_REPLY, 0, &a, sizeof(a));
+}
+
 static int receive_loop(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
@@ -1064,6 +1102,9 @@ static int receive_loop(struct bsr_conn *c)
 		case P_BECOME_SYNC_TARGET:
 		case P_BECOME_SYNC_SOURCE:
 			rv = receive_sync_start(c, &p);
+			break;
+		case P_STATE_CHG_REQ:
+			rv = receive_role_req(c, &p);
 			break;
 		default:
 			bsr_warn("%s: unexpected packet %u on the data stream\n", n->thread_tag,
@@ -1149,6 +1190,13 @@ static int meta_thread(void *arg)
 		case P_BARRIER_ACK:
 			bsr_got_barrier_ack(c, be32_to_cpu(p.u.barrier_ack.barrier));
 			break;
+		case P_STATE_CHG_REPLY:
+			/* a late answer to a request that timed out is ignored */
+			if (be32_to_cpu(p.u.role_reply.seq) == READ_ONCE(n->role_seq)) {
+				WRITE_ONCE(n->role_reply, p.u.role_reply.retcode ? 1 : 0);
+				wake_up(&n->role_wait);
+			}
+			break;
 		default:
 			bsr_warn("%s: unexpected packet %u on the meta stream\n", n->thread_tag,
 				 p.cmd);
@@ -1209,6 +1257,8 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 	if (was_connected)
 		bsr_info("%s: connection lost (%s)\n", n->thread_tag, bsr_conn_name(why));
 	c->peer_role = BSR_ROLE_UNKNOWN;
+	WRITE_ONCE(n->peer_promoting, false);
+	wake_up(&n->role_wait);
 	list_for_each_entry(pd, &c->peer_devices, conn_list) {
 		struct bsr_device *d = pd->device;
 		bool was_repl = pd->repl_state != BSR_REPLICATION_OFF;

@@ -13,6 +13,12 @@
  * submitted nor sent, and started from the work item once the earlier ones are done, so
  * the local disk and the peers (which apply in arrival order) see the same order.
  *
+ * A SyncSource's resync read is ordered against writes the same way (rs_tree): it is
+ * not issued while an overlapping write is in the tree, and a write arriving while an
+ * overlapping resync read is under way is parked until its reply is sent. So the reply
+ * carries every write that went to the peer before it, and none goes after it with
+ * older data: the SyncTarget, which applies both in arrival order, ends up equal.
+ *
  * Lower I/O errors follow the disk option on-io-error: passthrough (and pass_on) hand
  * the error up and mark the blocks out of sync for the peers; detach (and
  * call-local-io-error) make the disk Failed at once and detach it from a work item;
@@ -31,6 +37,9 @@
 #define REQ_LAST(r) ((r)->sector + ((r)->size >> 9) - 1)
 INTERVAL_TREE_DEFINE(struct bsr_req, rb, sector_t, subtree_last, REQ_FIRST, REQ_LAST,
 		     static, write_tree)
+/* only ever asked whether anything overlaps: rs_tree_iter_next() is not needed */
+INTERVAL_TREE_DEFINE(struct bsr_rs_req, rb, sector_t, subtree_last, REQ_FIRST, REQ_LAST,
+		     static __maybe_unused, rs_tree)
 
 bool bsr_get_ldev(struct bsr_device *d)
 {
@@ -61,11 +70,13 @@ static void bsr_master_done(struct bsr_device *d, struct bio *master)
 
 /* ---------------------------------------------------------------- write ordering */
 
-/* req_lock held: does a write that arrived before req overlap it? */
+/* req_lock held: does a write that arrived before req, or a resync read, overlap it? */
 static bool write_conflicts(struct bsr_device *d, struct bsr_req *req)
 {
 	struct bsr_req *o;
 
+	if (rs_tree_iter_first(&d->rs_tree, REQ_FIRST(req), REQ_LAST(req)))
+		return true;
 	for (o = write_tree_iter_first(&d->write_tree, REQ_FIRST(req), REQ_LAST(req)); o;
 	     o = write_tree_iter_next(o, REQ_FIRST(req), REQ_LAST(req)))
 		if (o->seq < req->seq)
@@ -86,6 +97,42 @@ static bool release_parked(struct bsr_device *d)
 		any = true;
 	}
 	return any;
+}
+
+/*
+ * SyncSource: enters a resync read into rs_tree unless a write overlapping it is in
+ * flight (then false: the blocks stay out of sync and are read on a later pass).
+ */
+bool bsr_rs_read_begin(struct bsr_device *d, struct bsr_rs_req *rq)
+{
+	bool busy;
+
+	spin_lock_irq(&d->req_lock);
+	busy = write_tree_iter_first(&d->write_tree, REQ_FIRST(rq), REQ_LAST(rq));
+	if (!busy) {
+		rs_tree_insert(rq, &d->rs_tree);
+		rq->in_tree = true;
+	}
+	spin_unlock_irq(&d->req_lock);
+	return !busy;
+}
+
+/* The resync read's reply is sent (or dropped): writes parked behind it may start. */
+void bsr_rs_read_end(struct bsr_device *d, struct bsr_rs_req *rq)
+{
+	unsigned long flags;
+	bool kick = false;
+
+	if (!rq->in_tree)
+		return;
+	spin_lock_irqsave(&d->req_lock, flags);
+	rs_tree_remove(rq, &d->rs_tree);
+	rq->in_tree = false;
+	if (!list_empty(&d->conflict_wait))
+		kick = release_parked(d);
+	spin_unlock_irqrestore(&d->req_lock, flags);
+	if (kick)
+		queue_work(bsr_wq, &d->al_work);
 }
 
 /*
@@ -341,26 +388,14 @@ static u32 peer_slots(struct bsr_device *d, struct bsr_backing *ldev)
 }
 
 /*
- * A lower data I/O of sector/size failed (any context, the caller pins d->ldev): apply
- * on-io-error; the notification and a detach follow from bsr_failed_work().
+ * An I/O error of d's disk (any context): with `detach` the disk is Failed at once; the
+ * IO_ERROR notification and the detach follow from bsr_failed_work().
  */
-void bsr_io_error(struct bsr_device *d, sector_t sector, u32 size, blk_status_t status)
+static void disk_error(struct bsr_device *d, bool detach)
 {
-	struct bsr_backing *ldev = d->ldev;
 	struct bsr_resource *r = d->resource;
-	u32 policy = READ_ONCE(d->on_io_error);
-	u32 max = READ_ONCE(d->max_passthrough);
-	int n = atomic_inc_return(&d->io_errors);
 	unsigned long flags;
-	bool detach;
 
-	pr_err_ratelimited("bsr: %s: lower device I/O error %d at sector %llu (%u bytes)\n",
-			   d->disk->disk_name, blk_status_to_errno(status), (u64)sector, size);
-	if (size)
-		bsr_bm_set_range(&ldev->bm, peer_slots(d, ldev), sector >> BM_SHIFT_SECT,
-				 (sector + (size >> 9) - 1) >> BM_SHIFT_SECT);
-	detach = policy == BSR_ON_IO_ERROR_DETACH ||
-		 policy == BSR_ON_IO_ERROR_CALL_LOCAL_IO_ERROR || (max && n > max);
 	if (detach) {
 		/* no new I/O reaches the disk from now on (bsr_get_ldev() refuses Failed) */
 		spin_lock_irqsave(&r->state_lock, flags);
@@ -375,6 +410,38 @@ void bsr_io_error(struct bsr_device *d, sector_t sector, u32 size, blk_status_t 
 	spin_unlock_irqrestore(&bsr_failed_lock, flags);
 	/* not bsr_wq: this work waits for the genl mutex, bsr_wq's items must not */
 	schedule_work(&bsr_failed_work_item);
+}
+
+/*
+ * A lower data I/O of sector/size failed (any context, the caller pins d->ldev): apply
+ * on-io-error.
+ */
+void bsr_io_error(struct bsr_device *d, sector_t sector, u32 size, blk_status_t status)
+{
+	struct bsr_backing *ldev = d->ldev;
+	u32 policy = READ_ONCE(d->on_io_error);
+	u32 max = READ_ONCE(d->max_passthrough);
+	int n = atomic_inc_return(&d->io_errors);
+
+	pr_err_ratelimited("bsr: %s: lower device I/O error %d at sector %llu (%u bytes)\n",
+			   d->disk->disk_name, blk_status_to_errno(status), (u64)sector, size);
+	if (size)
+		bsr_bm_set_range(&ldev->bm, peer_slots(d, ldev), sector >> BM_SHIFT_SECT,
+				 (sector + (size >> 9) - 1) >> BM_SHIFT_SECT);
+	disk_error(d, policy == BSR_ON_IO_ERROR_DETACH ||
+		      policy == BSR_ON_IO_ERROR_CALL_LOCAL_IO_ERROR || (max && n > max));
+}
+
+/*
+ * A meta-data write failed (superblock, bitmap or activity log): the disk no longer
+ * records which blocks are in sync, so it is detached whatever on-io-error says, as
+ * DRBD does.
+ */
+void bsr_md_write_failed(struct bsr_device *d, const char *what, int err)
+{
+	pr_err_ratelimited("bsr: %s: writing the %s failed (%d): detaching the disk\n",
+			   d->disk->disk_name, what, err);
+	disk_error(d, true);
 }
 
 /* The device goes away (genl mutex held): no work for it any more. */

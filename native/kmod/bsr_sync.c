@@ -786,6 +786,7 @@ static void free_rs_req(struct bsr_rs_req *rq)
 {
 	unsigned int i;
 
+	bsr_rs_read_end(rq->pd->device, rq);
 	for (i = 0; i < rq->n_pages; i++)
 		if (rq->pages[i])
 			bsr_page_put(rq->pages[i]);
@@ -806,6 +807,10 @@ static int issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
 	rq->sector = bit << 3;
 	rq->size = blocks << BSR_BM_BLOCK_SHIFT;
 	rq->n_pages = blocks;
+	if (!bsr_rs_read_begin(d, rq)) {
+		kfree(rq);
+		return -EBUSY;
+	}
 	for (i = 0; i < blocks; i++) {
 		rq->pages[i] = bsr_page_get(GFP_NOIO);
 		if (!rq->pages[i]) {
@@ -947,6 +952,7 @@ static void issue_reads(struct bsr_peer_device *pd)
 	struct bsr_bitmap *bm = &pd->device->ldev->bm;
 	int slot = bsr_pd_slot(pd);
 	u64 budget = p->rs_budget_left;
+	int err;
 
 	while (budget >= 8 && !kthread_should_stop() && atomic_read(&p->pending) < RS_MAX_READS &&
 	       atomic64_read(&n->rs_in_flight) < RS_MAX_IN_FLIGHT) {
@@ -962,7 +968,9 @@ static void issue_reads(struct bsr_peer_device *pd)
 		}
 		while (blocks < max && bit + blocks < bm->bits && bsr_bm_test(bm, slot, bit + blocks))
 			blocks++;
-		if (issue_read(pd, bit, blocks))
+		err = issue_read(pd, bit, blocks);
+		/* -EBUSY: a write to these blocks is under way, they are read on a later pass */
+		if (err && err != -EBUSY)
 			break;
 		p->rs_cursor = bit + blocks;
 		budget -= (u64)blocks << 3;
@@ -1232,10 +1240,77 @@ state:
 	}
 }
 
+/* A peer that does not answer a promotion request within this refuses it. */
+#define ROLE_REPLY_TIMEOUT (10 * HZ)
+
+/*
+ * Promotion while connected is a cluster-wide state change: every connected peer must
+ * agree (receive_role_req). A refusal or no answer refuses the promotion; a peer lost
+ * meanwhile does not count (as if it had not been connected). On success r->promoting
+ * stays set until the caller has changed the role. adm_mutex held.
+ */
+static int agree_promotion(struct bsr_resource *r, char *msg, size_t len)
+{
+	struct bsr_conn *c;
+
+	spin_lock_irq(&r->state_lock);
+	list_for_each_entry(c, &r->connections, res_list) {
+		if (c->net && READ_ONCE(c->net->net_ok) && READ_ONCE(c->net->peer_promoting)) {
+			spin_unlock_irq(&r->state_lock);
+			snprintf(msg, len, "refusing to be Primary: peer %u is becoming Primary",
+				 c->peer_node_id);
+			return BSR_RET_PEER_PRIMARY;
+		}
+	}
+	r->promoting = true;
+	spin_unlock_irq(&r->state_lock);
+
+	list_for_each_entry(c, &r->connections, res_list) {
+		struct bsr_net *n = c->net;
+		struct p_role_req q = { .role = cpu_to_be32(BSR_ROLE_PRIMARY) };
+		int answer;
+
+		if (!n || !READ_ONCE(n->net_ok))
+			continue;
+		WRITE_ONCE(n->role_reply, -1);
+		WRITE_ONCE(n->role_seq, n->role_seq + 1);
+		q.seq = cpu_to_be32(n->role_seq);
+		if (bsr_send_packet(c, false, P_STATE_CHG_REQ, 0, &q, sizeof(q)))
+			continue;	/* the connection is failing: the peer is not connected */
+		wait_event_timeout(n->role_wait, READ_ONCE(n->role_reply) >= 0 ||
+				   !READ_ONCE(n->net_ok), ROLE_REPLY_TIMEOUT);
+		answer = READ_ONCE(n->role_reply);
+		if (answer == 0 || (answer < 0 && !READ_ONCE(n->net_ok)))
+			continue;
+		snprintf(msg, len, answer > 0 ?
+			 "refusing to be Primary: peer %u is Primary or becoming Primary" :
+			 "refusing to be Primary: peer %u did not answer the promotion request",
+			 c->peer_node_id);
+		spin_lock_irq(&r->state_lock);
+		r->promoting = false;
+		spin_unlock_irq(&r->state_lock);
+		return BSR_RET_PEER_PRIMARY;
+	}
+	return BSR_RET_NO_ERROR;
+}
+
+/* Every connected peer learns our role (one that agreed to a failed promotion, too). */
+static void send_state_all(struct bsr_resource *r)
+{
+	struct bsr_peer_device *pd;
+	struct bsr_conn *c;
+
+	list_for_each_entry(c, &r->connections, res_list) {
+		if (!c->net || !READ_ONCE(c->net->net_ok))
+			continue;
+		list_for_each_entry(pd, &c->peer_devices, conn_list)
+			bsr_send_state(pd);
+	}
+}
+
 int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
 		     size_t len)
 {
-	struct bsr_peer_device *pd;
 	struct bsr_conn *c;
 	enum bsr_role old;
 	int ret, tries = 0;
@@ -1253,9 +1328,21 @@ int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, cha
 		return BSR_RET_PEER_PRIMARY;
 	}
 	old = r->role;
-	ret = bsr_set_role(r, role, force, msg, len);
-	if (ret == BSR_RET_NO_ERROR && old != role && role == BSR_ROLE_PRIMARY)
-		promoted(r);
+	if (role == BSR_ROLE_PRIMARY && old != role) {
+		ret = agree_promotion(r, msg, len);
+		if (ret == BSR_RET_NO_ERROR) {
+			ret = bsr_set_role(r, role, force, msg, len);
+			spin_lock_irq(&r->state_lock);
+			r->promoting = false;
+			spin_unlock_irq(&r->state_lock);
+		}
+		if (ret == BSR_RET_NO_ERROR)
+			promoted(r);
+		else
+			send_state_all(r);
+	} else {
+		ret = bsr_set_role(r, role, force, msg, len);
+	}
 	mutex_unlock(&r->adm_mutex);
 	if (ret != BSR_RET_NO_ERROR || old == role || role == BSR_ROLE_PRIMARY)
 		return ret;
@@ -1267,12 +1354,7 @@ int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, cha
 				 c->net->thread_tag);
 	}
 	mutex_lock(&r->adm_mutex);
-	list_for_each_entry(c, &r->connections, res_list) {
-		if (!c->net || !READ_ONCE(c->net->net_ok))
-			continue;
-		list_for_each_entry(pd, &c->peer_devices, conn_list)
-			bsr_send_state(pd);
-	}
+	send_state_all(r);
 	mutex_unlock(&r->adm_mutex);
 	return ret;
 }

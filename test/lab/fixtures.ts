@@ -22,6 +22,8 @@ export interface R0Options {
   createMd?: boolean;
   /** the backing disk (internal meta data), default /dev/vda */
   disk?: string;
+  /** disk options of the attach, e.g. "--on-io-error=detach" */
+  attach?: string;
 }
 
 export function twoNodes(lab: Lab) {
@@ -41,7 +43,7 @@ export function twoNodes(lab: Lab) {
 ${S} new-minor r0 1 0
 ${S} new-peer r0 ${ID[p]} --_name=${p} ${o.net ?? ''}
 ${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789
-${S} attach 1 ${disk} ${disk} internal
+${S} attach 1 ${disk} ${disk} internal ${o.attach ?? ''}
 ${S} peer-device-options r0 ${ID[p]} 0 ${o.pd ?? '--c-plan-ahead=0 --resync-rate=1000M'}
 ${S} connect r0 ${ID[p]}`,
     );

@@ -1,0 +1,43 @@
+// One Primary: promotion while connected is agreed with the peer. `primary` run on both connected nodes
+// at the same moment leaves exactly one Primary and a clear refusal on the other, 20 times in a row; the
+// connection stays up and the data stays in sync.
+import { resourceState } from '../../../tools/lab/bsr-wait.js';
+import { scenario } from '../../../tools/lab/scenario.js';
+import { assert, NODES, twoNodes } from '../fixtures.js';
+
+const ROUNDS = 20;
+
+export default scenario({
+  title: 'primary on both connected nodes at once: exactly one wins',
+  nodes: 2,
+  diskSize: '64M',
+  timeoutSec: 600,
+  async run(lab) {
+    const t = twoNodes(lab);
+    await t.upSkipSync();
+    const wins = { alpha: 0, bravo: 0 };
+    for (let i = 1; i <= ROUNDS; i++) {
+      // both start on the same wall-clock tick of their guest (the guests' clocks come from the host)
+      const at = Math.ceil(Date.now() / 1000) + 2;
+      const runs = await Promise.all(
+        NODES.map((n) =>
+          t.exec(n, `while [ "$(date +%s)" -lt ${at} ]; do sleep 0.02; done; ${t.S} primary r0 2>&1; echo "exit $?"`),
+        ),
+      );
+      const roles = await Promise.all(NODES.map(async (n) => (await resourceState(lab, n, t.S, 'r0'))?.role));
+      const primaries = NODES.filter((_, k) => roles[k] === 'Primary');
+      const outs = runs.map((r) => r.stdout.trim().replace(/\n/g, ' '));
+      assert(primaries.length === 1, `round ${i}: ${primaries.length} Primaries (${outs.join(' | ')})`);
+      const loser = NODES.find((n) => n !== primaries[0]) as (typeof NODES)[number];
+      const lost = outs[NODES.indexOf(loser)];
+      assert(/exit [1-9]/.test(lost) && /Primary/.test(lost), `round ${i}: ${loser} was not refused clearly: ${lost}`);
+      if (i === 1) lab.log(`round 1: ${primaries[0]} won; ${loser}: ${lost}`);
+      wins[primaries[0] as 'alpha' | 'bravo']++;
+      await t.sh(primaries[0], `${t.S} secondary r0`);
+    }
+    lab.log(`${ROUNDS} rounds: alpha won ${wins.alpha}, bravo won ${wins.bravo}; never two Primaries`);
+    assert(await t.connected('alpha'), 'still connected');
+    await t.assertNoConnectionLoss();
+    await t.downAll();
+  },
+});
