@@ -602,15 +602,15 @@ int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
 
 	if (pd->repl_state != BSR_REPLICATION_WFBITMAPS &&
 	    pd->repl_state != BSR_REPLICATION_WFBITMAPT) {
-		bsr_warn("%s: unexpected bitmap\n", pd->connection->net->thread_tag);
+		bsr_proto_warn("%s: unexpected bitmap\n", pd->connection->net->thread_tag);
 		return -EPROTO;
 	}
 	/* only the zero word of an empty bitmap may stick out */
 	if (slot < 0 || off != pd->net->bm_rx_words || pd->net->bm_received ||
 	    (off + n > d->ldev->bm.words && !(d->ldev->bm.words == 0 && n == 1 && !words[0]))) {
-		bsr_warn("%s: unexpected bitmap packet: words %llu-%llu, expected word %llu of %llu\n",
-			 pd->connection->net->thread_tag, off, off + n, pd->net->bm_rx_words,
-			 d->ldev->bm.words);
+		bsr_proto_warn("%s: unexpected bitmap packet: %u words at %llu, expected word %llu of %llu\n",
+			       pd->connection->net->thread_tag, n, off, pd->net->bm_rx_words,
+			       d->ldev->bm.words);
 		return -EPROTO;
 	}
 	if (off + n <= d->ldev->bm.words) {
