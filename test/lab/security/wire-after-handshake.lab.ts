@@ -19,7 +19,7 @@ export default scenario({
     const t = twoNodes(lab);
     const sizeOf = async () => (await t.sh('bravo', 'blockdev --getsz /dev/bsr1')).trim();
     // bravo (node-id 1) accepts; alpha plays the peer from the peer's address
-    await t.up('bravo', { net: `--connect-int=1 ${AUTH}` });
+    await t.up('bravo', { net: `--connect-int=1 --ping-timeout=30 ${AUTH}` });
     const size = await sizeOf();
     const peer = (phase: string) =>
       t.sh(
@@ -47,8 +47,15 @@ export default scenario({
     await t.sh('bravo', 'touch /tmp/stopw; sleep 1; cat /tmp/w.err 2>/dev/null || true');
 
     const d = await lab.dmesg('bravo');
-    const refusals = d.split('\n').filter((l) => /bsr: .*(dropped|bad length|unknown volume|beyond|out of range|never sent|while not|not Established|unexpected|bitmap packet with|shrank|Primary)/.test(l));
+    const refusals = d
+      .split('\n')
+      .filter((l) =>
+        /bsr: .*(dropped|bad length|unknown volume|beyond|out of range|never sent|while not|not Established|unexpected|bitmap packet with|shrank|Primary)/.test(
+          l,
+        ),
+      );
     lab.log(`bravo logged ${refusals.length} refusals, e.g. ${refusals.slice(0, 4).join(' / ')}`);
+    assert(refusals.length >= 20, 'bravo logged why it dropped the connections');
     await t.checkDmesg('bravo');
     await lab.waitFor(
       'bravo back to Connecting',
