@@ -193,6 +193,13 @@ struct bsr_peer_req {
 	struct page *pages[];
 };
 
+/* SyncSource: a resync reply sent and not acknowledged yet; an ack must match one. */
+struct bsr_rs_sent {
+	struct list_head list;
+	sector_t sector;
+	u32 size;
+};
+
 /* SyncSource: one resync read in flight. */
 struct bsr_rs_req {
 	struct list_head list;
@@ -293,6 +300,7 @@ struct bsr_pd_net {
 	u64 rs_dbdt_kib;
 	spinlock_t rs_lock;
 	struct list_head rs_done;	/* read completions to send */
+	struct list_head rs_sent;	/* bsr_rs_sent, under rs_lock */
 	unsigned long *app_written;	/* SyncTarget: blocks the peer's writes replaced */
 	u64 app_bits;
 	unsigned long rs_tick_start;
@@ -345,8 +353,9 @@ bool bsr_rs_read_begin(struct bsr_device *d, struct bsr_rs_req *rq);
 void bsr_rs_read_end(struct bsr_device *d, struct bsr_rs_req *rq);
 void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *bio);
 bool bsr_replicate_flush(struct bsr_device *d, struct bsr_req *req);
-void bsr_got_block_ack(struct bsr_conn *c, enum bsr_packet cmd, const struct p_block_ack *p);
-void bsr_got_barrier_ack(struct bsr_conn *c, u32 barrier);
+int bsr_got_block_ack(struct bsr_peer_device *pd, enum bsr_packet cmd,
+		      const struct p_block_ack *p);
+int bsr_got_barrier_ack(struct bsr_conn *c, u32 barrier);
 void bsr_tl_clear(struct bsr_conn *c);
 int bsr_tl_drain(struct bsr_conn *c, long timeout);
 void bsr_tl_check_timeouts(struct bsr_conn *c);
@@ -369,7 +378,7 @@ int bsr_bm_rle_decode(const u8 *code, u32 len, bool first_set, __le64 *words, u3
 int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
 			  const __le64 *words, u32 n);
 void bsr_resync_finished_target(struct bsr_peer_device *pd);
-void bsr_rs_got_ack(struct bsr_peer_device *pd, sector_t sector, u32 size, bool ok);
+int bsr_rs_got_ack(struct bsr_peer_device *pd, sector_t sector, u32 size, bool ok);
 void bsr_resync_stop(struct bsr_conn *c);
 void bsr_rs_progress(struct bsr_peer_device *pd);
 bool bsr_pd_syncing(struct bsr_peer_device *pd);
@@ -398,6 +407,20 @@ void bsr_bm_get_words(struct bsr_bitmap *bm, unsigned int slot, u64 first_w, u32
 void bsr_bm_or_words(struct bsr_bitmap *bm, unsigned int slot, u64 first_w, u32 n,
 		     const __le64 *in);
 void bsr_bm_set_all(struct bsr_bitmap *bm, unsigned int slot);
+
+/*
+ * A peer that breaks the protocol: the connection is dropped and the reason logged, at a
+ * limited rate, since the peer decides how often that happens.
+ */
+#define bsr_proto_warn(fmt, ...) pr_warn_ratelimited("bsr: " fmt, ##__VA_ARGS__)
+
+/* A peer's sector range [sector, sector + bytes) lies within the device (64-bit, no wrap). */
+static inline bool bsr_peer_range_ok(struct bsr_device *d, u64 sector, u32 bytes)
+{
+	u64 end = sector + (bytes >> 9);
+
+	return end >= sector && end <= get_capacity(d->disk);
+}
 
 /* kthread_should_stop() for code that also runs in tasks that are not kthreads */
 static inline bool bsr_should_stop(void)

@@ -73,6 +73,7 @@ int bsr_pd_net_init(struct bsr_peer_device *pd)
 	INIT_WORK(&p->bm_work, bsr_bm_send_work);
 	spin_lock_init(&p->rs_lock);
 	INIT_LIST_HEAD(&p->rs_done);
+	INIT_LIST_HEAD(&p->rs_sent);
 	atomic64_set(&p->sent_sect, 0);
 	atomic64_set(&p->recv_sect, 0);
 	pd->net = p;
@@ -270,19 +271,21 @@ static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool ma
 	if (rv)
 		return rv;
 	if (!len_ok(p->cmd, p->len)) {
-		bsr_warn("%s: packet %u with a bad length %u\n", c->net->thread_tag, p->cmd, p->len);
+		bsr_proto_warn("%s: packet %u with a bad length %u\n", c->net->thread_tag, p->cmd,
+			       p->len);
 		return -EPROTO;
 	}
 	p->pd = NULL;
 	if (per_volume(p->cmd)) {
 		p->pd = bsr_find_peer_device(c, p->vnr);
 		if (!p->pd || !p->pd->net) {
-			bsr_warn("%s: packet %u for unknown volume %u\n", c->net->thread_tag, p->cmd,
-				 p->vnr);
+			bsr_proto_warn("%s: packet %u for unknown volume %u\n", c->net->thread_tag,
+				       p->cmd, p->vnr);
 			return -EPROTO;
 		}
 	} else if (p->vnr) {
-		bsr_warn("%s: packet %u names volume %u\n", c->net->thread_tag, p->cmd, p->vnr);
+		bsr_proto_warn("%s: packet %u names volume %u\n", c->net->thread_tag, p->cmd,
+			       p->vnr);
 		return -EPROTO;
 	}
 	switch (p->cmd) {
@@ -311,7 +314,7 @@ static int expect(struct bsr_conn *c, struct pkt *p, enum bsr_packet cmd)
 	if (rv)
 		return rv;
 	if (p->cmd != cmd) {
-		bsr_warn("%s: expected packet %u, got %u\n", c->net->thread_tag, cmd, p->cmd);
+		bsr_proto_warn("%s: expected packet %u, got %u\n", c->net->thread_tag, cmd, p->cmd);
 		return -EPROTO;
 	}
 	return 0;
@@ -446,15 +449,21 @@ static void got_state(struct bsr_peer_device *pd, const struct p_state *s)
 }
 
 /*
- * The peer's usable size: a smaller one shrinks the device only while our data is not worth
- * keeping yet (Inconsistent or worse, e.g. both nodes fresh). A device with good data keeps its
- * size and refuses the peer, as DRBD does: shrinking would cut off data, under a file system too.
+ * The peer's usable size: in the handshake a smaller one shrinks the device only while our data
+ * is not worth keeping yet (Inconsistent or worse, e.g. both nodes fresh). A device with good
+ * data keeps its size and refuses the peer, as DRBD does: shrinking would cut off data, under a
+ * file system too. Once connected, the size is agreed: a peer that shrinks is refused.
  */
-static int got_sizes(struct bsr_peer_device *pd, const struct p_sizes *s)
+static int got_sizes(struct bsr_peer_device *pd, const struct p_sizes *s, bool connected)
 {
 	struct bsr_device *d = pd->device;
 	u64 peer = be64_to_cpu(s->d_size), mine, cur;
 
+	if (connected && peer && peer < get_capacity(d->disk)) {
+		bsr_proto_warn("%s: the peer's disk shrank to %llu sectors while connected\n",
+			       pd->connection->net->thread_tag, peer);
+		return -EPROTO;
+	}
 	pd->net->peer_d_size = peer;
 	pd->net->sizes_received = true;
 	if (!bsr_get_ldev(d))
@@ -520,7 +529,7 @@ static int handshake(struct bsr_conn *c)
 		if (!rv && p.pd != pd)
 			rv = -EPROTO;
 		if (!rv)
-			rv = got_sizes(pd, &p.u.sizes);
+			rv = got_sizes(pd, &p.u.sizes, false);
 		if (!rv)
 			rv = expect(c, &p, P_UUIDS);
 		if (!rv && p.pd != pd)
@@ -712,13 +721,13 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 	blk_opf_t opf = REQ_OP_WRITE;
 	int rv;
 
-	if (sector + (size >> 9) > get_capacity(d->disk) || sector + (size >> 9) < sector) {
-		bsr_warn("%s: write beyond the end of the device (sector %llu, %u bytes)\n",
-			 n->thread_tag, (u64)sector, size);
+	if (!bsr_peer_range_ok(d, sector, size)) {
+		bsr_proto_warn("%s: write beyond the end of the device (sector %llu, %u bytes)\n",
+			       n->thread_tag, (u64)sector, size);
 		return -EPROTO;
 	}
 	if (READ_ONCE(c->resource->role) == BSR_ROLE_PRIMARY) {
-		bsr_warn("%s: the peer sent a write to a Primary\n", n->thread_tag);
+		bsr_proto_warn("%s: the peer sent a write to a Primary\n", n->thread_tag);
 		return -EPROTO;
 	}
 	pr = alloc_peer_req(pd, size);
@@ -791,10 +800,9 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 	unsigned int i, run_start, blocks = size >> BSR_BM_BLOCK_SHIFT;
 	int rv;
 
-	if ((sector & 7) || sector + (size >> 9) > get_capacity(d->disk) ||
-	    sector + (size >> 9) < sector) {
-		bsr_warn("%s: resync data out of range (sector %llu, %u bytes)\n", n->thread_tag,
-			 (u64)sector, size);
+	if ((sector & 7) || !bsr_peer_range_ok(d, sector, size)) {
+		bsr_proto_warn("%s: resync data out of range (sector %llu, %u bytes)\n",
+			       n->thread_tag, (u64)sector, size);
 		return -EPROTO;
 	}
 	/*
@@ -806,7 +814,7 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 		flush_work(&pd->net->bm_work);
 	if (pd->repl_state != BSR_REPLICATION_SYNCTARGET &&
 	    pd->repl_state != BSR_REPLICATION_PAUSEDSYNCT) {
-		bsr_warn("%s: resync data while not SyncTarget\n", n->thread_tag);
+		bsr_proto_warn("%s: resync data while not SyncTarget\n", n->thread_tag);
 		return -EPROTO;
 	}
 	pr = alloc_peer_req(pd, size);
@@ -938,10 +946,11 @@ static int receive_bitmap(struct bsr_conn *c, struct pkt *p)
 	u8 *code = NULL;
 	int rv;
 
-	if (rle ? !n_words || n_words > BM_CHUNK_WORDS || code_len >= n_words * 8 :
-		  code_len != n_words * 8) {
-		bsr_warn("%s: bitmap packet with %u words in %u bytes\n", c->net->thread_tag,
-			 n_words, code_len);
+	/* n_words is bounded first: n_words * 8 must not wrap (a huge count in a few bytes) */
+	if (!n_words || n_words > BM_CHUNK_WORDS ||
+	    (rle ? code_len >= n_words * 8 : code_len != n_words * 8)) {
+		bsr_proto_warn("%s: bitmap packet with %u words in %u bytes\n", c->net->thread_tag,
+			       n_words, code_len);
 		return -EPROTO;
 	}
 	words = kmalloc_array(n_words, 8, GFP_NOIO);
@@ -957,8 +966,8 @@ static int receive_bitmap(struct bsr_conn *c, struct pkt *p)
 				       be32_to_cpu(p->u.bitmap.flags) & BM_FLAG_FIRST_SET,
 				       words, n_words);
 		if (rv)
-			bsr_warn("%s: malformed compressed bitmap at word %llu\n",
-				 c->net->thread_tag, be64_to_cpu(p->u.bitmap.word_offset));
+			bsr_proto_warn("%s: malformed compressed bitmap at word %llu\n",
+				       c->net->thread_tag, be64_to_cpu(p->u.bitmap.word_offset));
 	}
 	if (!rv) {
 		mutex_lock(&c->resource->adm_mutex);
@@ -977,7 +986,18 @@ static int receive_uuids(struct bsr_conn *c, struct pkt *p)
 	u64 flags = be64_to_cpu(p->u.uuids.flags);
 	int rv = 0;
 
+	/* an empty resync can end before our bitmap work item made us SyncTarget: let it */
+	if ((flags & UUID_FLAG_RESYNC_DONE) && pd->repl_state == BSR_REPLICATION_WFBITMAPT &&
+	    pd->net->bm_received)
+		flush_work(&pd->net->bm_work);
 	mutex_lock(&c->resource->adm_mutex);
+	if ((flags & UUID_FLAG_RESYNC_DONE) && pd->repl_state != BSR_REPLICATION_SYNCTARGET &&
+	    pd->repl_state != BSR_REPLICATION_PAUSEDSYNCT) {
+		mutex_unlock(&c->resource->adm_mutex);
+		bsr_proto_warn("%s: the peer ended a resync while we are not SyncTarget\n",
+			       c->net->thread_tag);
+		return -EPROTO;
+	}
 	got_uuids(pd, &p->u.uuids);
 	if (flags & UUID_FLAG_RESYNC_DONE) {
 		bsr_resync_finished_target(pd);
@@ -1021,14 +1041,22 @@ static int receive_sync_start(struct bsr_conn *c, struct pkt *p)
 	mutex_lock(&c->resource->adm_mutex);
 	if (pd->repl_state != BSR_REPLICATION_ESTABLISHED) {
 		mutex_unlock(&c->resource->adm_mutex);
-		bsr_warn("%s: the peer asked for a resync while we are not Established\n",
-			 c->net->thread_tag);
+		bsr_proto_warn("%s: the peer asked for a resync while we are not Established\n",
+			       c->net->thread_tag);
 		return -EPROTO;
 	}
 	/* a peer that knows our role never asks a Primary to become SyncTarget */
 	if (p->cmd == P_BECOME_SYNC_TARGET && READ_ONCE(c->resource->role) == BSR_ROLE_PRIMARY) {
 		mutex_unlock(&c->resource->adm_mutex);
-		bsr_warn("%s: the peer asked a Primary to become SyncTarget\n", c->net->thread_tag);
+		bsr_proto_warn("%s: the peer asked a Primary to become SyncTarget\n",
+			       c->net->thread_tag);
+		return -EPROTO;
+	}
+	/* nor asks for data that are not UpToDate (invalidate checks that on its side) */
+	if (p->cmd == P_BECOME_SYNC_SOURCE && pd->device->disk_state != BSR_DISK_UPTODATE) {
+		mutex_unlock(&c->resource->adm_mutex);
+		bsr_proto_warn("%s: the peer asked for a resync from our %s data\n",
+			       c->net->thread_tag, bsr_disk_name(pd->device->disk_state));
 		return -EPROTO;
 	}
 	rv = bsr_start_resync(pd, p->cmd == P_BECOME_SYNC_SOURCE, full);
@@ -1049,8 +1077,8 @@ static int receive_role_req(struct bsr_conn *c, struct pkt *p)
 	bool refuse;
 
 	if (be32_to_cpu(p->u.role_req.role) != BSR_ROLE_PRIMARY) {
-		bsr_warn("%s: the peer asked for role %u\n", c->net->thread_tag,
-			 be32_to_cpu(p->u.role_req.role));
+		bsr_proto_warn("%s: the peer asked for role %u\n", c->net->thread_tag,
+			       be32_to_cpu(p->u.role_req.role));
 		return -EPROTO;
 	}
 	spin_lock_irq(&r->state_lock);
@@ -1062,6 +1090,27 @@ static int receive_role_req(struct bsr_conn *c, struct pkt *p)
 		 refuse ? "refused" : "agreed");
 	a.retcode = cpu_to_be32(refuse ? BSR_RET_PEER_PRIMARY : 0);
 	return bsr_send_packet(c, true, P_STATE_CHG_REPLY, 0, &a, sizeof(a));
+}
+
+/*
+ * A connected peer's role change. bsr has no two primaries: a peer that becomes Primary while
+ * we are (both promoted at once) is dropped; the handshake then sees the split brain.
+ */
+static int receive_state(struct bsr_conn *c, struct pkt *p)
+{
+	int rv = 0;
+
+	mutex_lock(&c->resource->adm_mutex);
+	if (be32_to_cpu(p->u.state.role) == BSR_ROLE_PRIMARY &&
+	    c->resource->role == BSR_ROLE_PRIMARY) {
+		bsr_proto_warn("%s: the peer says it is Primary, and so are we\n",
+			       c->net->thread_tag);
+		rv = -EPROTO;
+	} else {
+		got_state(p->pd, &p->u.state);
+	}
+	mutex_unlock(&c->resource->adm_mutex);
+	return rv;
 }
 
 static int receive_loop(struct bsr_conn *c)
@@ -1092,12 +1141,10 @@ static int receive_loop(struct bsr_conn *c)
 			rv = receive_uuids(c, &p);
 			break;
 		case P_STATE:
-			mutex_lock(&c->resource->adm_mutex);
-			got_state(p.pd, &p.u.state);
-			mutex_unlock(&c->resource->adm_mutex);
+			rv = receive_state(c, &p);
 			break;
 		case P_SIZES:
-			rv = got_sizes(p.pd, &p.u.sizes);
+			rv = got_sizes(p.pd, &p.u.sizes, true);
 			break;
 		case P_BECOME_SYNC_TARGET:
 		case P_BECOME_SYNC_SOURCE:
@@ -1107,8 +1154,8 @@ static int receive_loop(struct bsr_conn *c)
 			rv = receive_role_req(c, &p);
 			break;
 		default:
-			bsr_warn("%s: unexpected packet %u on the data stream\n", n->thread_tag,
-				 p.cmd);
+			bsr_proto_warn("%s: unexpected packet %u on the data stream\n",
+				       n->thread_tag, p.cmd);
 			rv = -EPROTO;
 		}
 		if (rv)
@@ -1180,15 +1227,15 @@ static int meta_thread(void *arg)
 		case P_RECV_ACK:
 		case P_WRITE_ACK:
 		case P_NEG_ACK:
-			bsr_got_block_ack(c, p.cmd, &p.u.ack);
+			rv = bsr_got_block_ack(p.pd, p.cmd, &p.u.ack);
 			break;
 		case P_RS_WRITE_ACK:
 		case P_NEG_RS_DREPLY:
-			bsr_rs_got_ack(p.pd, be64_to_cpu(p.u.ack.sector), be32_to_cpu(p.u.ack.blksize),
-				       p.cmd == P_RS_WRITE_ACK);
+			rv = bsr_rs_got_ack(p.pd, be64_to_cpu(p.u.ack.sector),
+					    be32_to_cpu(p.u.ack.blksize), p.cmd == P_RS_WRITE_ACK);
 			break;
 		case P_BARRIER_ACK:
-			bsr_got_barrier_ack(c, be32_to_cpu(p.u.barrier_ack.barrier));
+			rv = bsr_got_barrier_ack(c, be32_to_cpu(p.u.barrier_ack.barrier));
 			break;
 		case P_STATE_CHG_REPLY:
 			/* a late answer to a request that timed out is ignored */
@@ -1198,8 +1245,8 @@ static int meta_thread(void *arg)
 			}
 			break;
 		default:
-			bsr_warn("%s: unexpected packet %u on the meta stream\n", n->thread_tag,
-				 p.cmd);
+			bsr_proto_warn("%s: unexpected packet %u on the meta stream\n",
+				       n->thread_tag, p.cmd);
 			rv = -EPROTO;
 		}
 		if (rv)

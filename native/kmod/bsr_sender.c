@@ -19,18 +19,25 @@
 
 #include "bsr_net.h"
 
-static void tle_set_oos(struct bsr_tle *t)
+/* A write the peer failed (NEG_ACK): its blocks are out of sync for that peer. */
+static void peer_write_failed(struct bsr_peer_device *pd, sector_t sector, u32 size)
 {
-	struct bsr_device *d = t->pd->device;
+	struct bsr_device *d = pd->device;
 	int slot;
 
-	if (t->is_barrier || !t->size || !bsr_get_ldev(d))
+	if (!size || !bsr_get_ldev(d))
 		return;
-	slot = bsr_pd_slot(t->pd);
+	slot = bsr_pd_slot(pd);
 	if (slot >= 0)
-		bsr_bm_set_range(&d->ldev->bm, 1U << slot, t->sector >> 3,
-				 (t->sector + (t->size >> 9) - 1) >> 3);
+		bsr_bm_set_range(&d->ldev->bm, 1U << slot, sector >> 3,
+				 (sector + (size >> 9) - 1) >> 3);
 	bsr_put_ldev(d);
+}
+
+static void tle_set_oos(struct bsr_tle *t)
+{
+	if (!t->is_barrier)
+		peer_write_failed(t->pd, t->sector, t->size);
 }
 
 static void set_oos(struct bsr_peer_device *pd, struct bio *bio, u32 already_marked)
@@ -62,18 +69,19 @@ static void tle_unlink(struct bsr_net *n, struct bsr_tle *t)
 		atomic_dec(&t->pd->net->unacked);
 }
 
-/* data_mutex held */
+/*
+ * data_mutex held. The epoch is closed before its barrier goes out: the peer's BARRIER_ACK
+ * may arrive before the send returns, and only closed epochs may be acknowledged.
+ */
 static int send_barrier_locked(struct bsr_net *n, u32 flags)
 {
-	struct p_barrier p = { .barrier = cpu_to_be32(n->cur_epoch), .flags = cpu_to_be32(flags) };
-	int rv;
+	struct p_barrier p = { .flags = cpu_to_be32(flags) };
 
-	rv = bsr_send_packet_locked(n->data_sock, P_BARRIER, 0, &p, sizeof(p), 0);
 	spin_lock_irq(&n->lock);
-	n->cur_epoch++;
+	p.barrier = cpu_to_be32(n->cur_epoch++);
 	n->epoch_writes = 0;
 	spin_unlock_irq(&n->lock);
-	return rv;
+	return bsr_send_packet_locked(n->data_sock, P_BARRIER, 0, &p, sizeof(p), 0);
 }
 
 int bsr_send_barrier(struct bsr_conn *c)
@@ -268,10 +276,11 @@ static struct bsr_tle *tl_find(struct bsr_net *n, u64 id)
 	return NULL;
 }
 
-/* meta receiver: RECV_ACK, WRITE_ACK, NEG_ACK */
-void bsr_got_block_ack(struct bsr_conn *c, enum bsr_packet cmd, const struct p_block_ack *p)
+/* meta receiver: RECV_ACK, WRITE_ACK, NEG_ACK of a write to volume pd; -EPROTO: bogus */
+int bsr_got_block_ack(struct bsr_peer_device *pd, enum bsr_packet cmd,
+		      const struct p_block_ack *p)
 {
-	struct bsr_net *n = c->net;
+	struct bsr_net *n = pd->connection->net;
 	u64 id = be64_to_cpu(p->block_id);
 	sector_t sector = be64_to_cpu(p->sector);
 	u32 size = be32_to_cpu(p->blksize);
@@ -280,13 +289,28 @@ void bsr_got_block_ack(struct bsr_conn *c, enum bsr_packet cmd, const struct p_b
 	bool mismatch = false;
 
 	spin_lock_irq(&n->lock);
+	if (!id || id > n->next_id) {
+		spin_unlock_irq(&n->lock);
+		bsr_proto_warn("%s: ack for block id %llu, which was never sent\n", n->thread_tag,
+			       id);
+		return -EPROTO;
+	}
 	t = tl_find(n, id);
 	if (!t) {
-		/* already retired by a BARRIER_ACK */
+		/* already retired by a BARRIER_ACK: a failed write is still out of sync */
 		spin_unlock_irq(&n->lock);
-		return;
+		if (cmd != P_NEG_ACK)
+			return 0;
+		if (!size || size > BSR_MAX_DATA_SIZE || (size & 511) ||
+		    !bsr_peer_range_ok(pd->device, sector, size)) {
+			bsr_proto_warn("%s: NEG_ACK for a range that was never written\n",
+				       n->thread_tag);
+			return -EPROTO;
+		}
+		peer_write_failed(pd, sector, size);
+		return 0;
 	}
-	if (t->is_barrier || t->sector != sector || t->size != size) {
+	if (t->is_barrier || t->pd != pd || t->sector != sector || t->size != size) {
 		mismatch = true;
 		t = NULL;
 	} else if (cmd == P_RECV_ACK) {
@@ -299,9 +323,9 @@ void bsr_got_block_ack(struct bsr_conn *c, enum bsr_packet cmd, const struct p_b
 	}
 	spin_unlock_irq(&n->lock);
 	if (mismatch) {
-		bsr_warn("%s: ack for block id %llu does not match the request\n", n->thread_tag, id);
-		bsr_conn_fail(c, BSR_CONNECTION_PROTOCOLERROR);
-		return;
+		bsr_proto_warn("%s: ack for block id %llu does not match the request\n",
+			       n->thread_tag, id);
+		return -EPROTO;
 	}
 	if (t) {
 		if (cmd == P_NEG_ACK)
@@ -311,16 +335,26 @@ void bsr_got_block_ack(struct bsr_conn *c, enum bsr_packet cmd, const struct p_b
 	}
 	if (put)
 		bsr_req_put(put);
+	return 0;
 }
 
-/* BARRIER_ACK: everything of this epoch and before is done at the peer. */
-void bsr_got_barrier_ack(struct bsr_conn *c, u32 barrier)
+/*
+ * BARRIER_ACK: everything of this epoch and before is done at the peer. An epoch that is
+ * still open (no barrier sent) would retire writes the peer never confirmed: -EPROTO.
+ */
+int bsr_got_barrier_ack(struct bsr_conn *c, u32 barrier)
 {
 	struct bsr_net *n = c->net;
 	struct bsr_tle *t, *tt;
 	LIST_HEAD(done);
 
 	spin_lock_irq(&n->lock);
+	if ((s32)(n->cur_epoch - barrier) <= 0) {
+		spin_unlock_irq(&n->lock);
+		bsr_proto_warn("%s: barrier ack for epoch %u, which was never sent\n",
+			       n->thread_tag, barrier);
+		return -EPROTO;
+	}
 	list_for_each_entry_safe(t, tt, &n->tl, list) {
 		if ((s32)(t->epoch - barrier) > 0)
 			break;
@@ -336,6 +370,7 @@ void bsr_got_barrier_ack(struct bsr_conn *c, u32 barrier)
 		kfree(t);
 	}
 	wake_up(&n->tl_wait);
+	return 0;
 }
 
 /* Connection lost: what the peer may not have is out of sync. Senders are excluded. */

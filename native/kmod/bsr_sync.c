@@ -602,15 +602,15 @@ int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
 
 	if (pd->repl_state != BSR_REPLICATION_WFBITMAPS &&
 	    pd->repl_state != BSR_REPLICATION_WFBITMAPT) {
-		bsr_warn("%s: unexpected bitmap\n", pd->connection->net->thread_tag);
+		bsr_proto_warn("%s: unexpected bitmap\n", pd->connection->net->thread_tag);
 		return -EPROTO;
 	}
 	/* only the zero word of an empty bitmap may stick out */
 	if (slot < 0 || off != pd->net->bm_rx_words || pd->net->bm_received ||
 	    (off + n > d->ldev->bm.words && !(d->ldev->bm.words == 0 && n == 1 && !words[0]))) {
-		bsr_warn("%s: unexpected bitmap packet: words %llu-%llu, expected word %llu of %llu\n",
-			 pd->connection->net->thread_tag, off, off + n, pd->net->bm_rx_words,
-			 d->ldev->bm.words);
+		bsr_proto_warn("%s: unexpected bitmap packet: %u words at %llu, expected word %llu of %llu\n",
+			       pd->connection->net->thread_tag, n, off, pd->net->bm_rx_words,
+			       d->ldev->bm.words);
 		return -EPROTO;
 	}
 	if (off + n <= d->ldev->bm.words) {
@@ -834,9 +834,31 @@ static int issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
 	return 0;
 }
 
+/* Forgets a reply that was sent; false when none matches (an ack of nothing we sent). */
+static bool rs_sent_take(struct bsr_pd_net *p, sector_t sector, u32 size)
+{
+	struct bsr_rs_sent *s;
+	bool found = false;
+
+	spin_lock_irq(&p->rs_lock);
+	list_for_each_entry(s, &p->rs_sent, list) {
+		if (s->sector == sector && s->size == size) {
+			list_del(&s->list);
+			found = true;
+			break;
+		}
+	}
+	spin_unlock_irq(&p->rs_lock);
+	if (found)
+		kfree(s);
+	return found;
+}
+
 static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 {
 	struct bsr_net *n = c->net;
+	struct bsr_pd_net *p = rq->pd->net;
+	struct bsr_rs_sent *sent;
 	struct {
 		struct p_header100 h;
 		struct p_data d;
@@ -849,18 +871,30 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 	};
 	int rv;
 
+	/* recorded before it goes out: the ack may come before the send returns */
+	sent = kmalloc(sizeof(*sent), GFP_NOIO);
+	if (!sent)
+		return -ENOMEM;
+	sent->sector = rq->sector;
+	sent->size = rq->size;
+	spin_lock_irq(&p->rs_lock);
+	list_add_tail(&sent->list, &p->rs_sent);
+	spin_unlock_irq(&p->rs_lock);
 	mutex_lock(&n->data_mutex);
 	if (!n->data_sock || !READ_ONCE(n->net_ok)) {
-		mutex_unlock(&n->data_mutex);
-		return -ENOTCONN;
+		rv = -ENOTCONN;
+	} else {
+		rv = bsr_sock_send(n->data_sock, &pkt, sizeof(pkt), MSG_MORE);
+		if (!rv)
+			rv = bsr_sock_send_pages(n->data_sock, rq->pages, rq->size, 0);
 	}
-	rv = bsr_sock_send(n->data_sock, &pkt, sizeof(pkt), MSG_MORE);
-	if (!rv)
-		rv = bsr_sock_send_pages(n->data_sock, rq->pages, rq->size, 0);
 	mutex_unlock(&n->data_mutex);
-	if (rv >= 0)
-		atomic64_add(rq->size >> 9, &rq->pd->net->sent_sect);
-	return rv < 0 ? rv : 0;
+	if (rv < 0) {
+		rs_sent_take(p, rq->sector, rq->size);
+		return rv;
+	}
+	atomic64_add(rq->size >> 9, &p->sent_sect);
+	return 0;
 }
 
 /* Sectors the controller allows in the next tick. */
@@ -1092,9 +1126,11 @@ static int resync_thread(void *arg)
 	return 0;
 }
 
+/* Teardown, the meta and resync threads stopped: replies sent are no longer acknowledged. */
 void bsr_resync_stop(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
+	struct bsr_peer_device *pd;
 
 	if (n->resync) {
 		kthread_stop(n->resync);
@@ -1102,32 +1138,47 @@ void bsr_resync_stop(struct bsr_conn *c)
 		n->resync = NULL;
 	}
 	atomic64_set(&n->rs_in_flight, 0);
+	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		struct bsr_rs_sent *s, *t;
+		LIST_HEAD(sent);
+
+		spin_lock_irq(&pd->net->rs_lock);
+		list_splice_init(&pd->net->rs_sent, &sent);
+		spin_unlock_irq(&pd->net->rs_lock);
+		list_for_each_entry_safe(s, t, &sent, list)
+			kfree(s);
+	}
 }
 
-/* meta receiver: RS_WRITE_ACK / NEG_RS_DREPLY */
-void bsr_rs_got_ack(struct bsr_peer_device *pd, sector_t sector, u32 size, bool ok)
+/*
+ * meta receiver: RS_WRITE_ACK / NEG_RS_DREPLY. Only a reply we sent may be acknowledged:
+ * anything else would clear bits of blocks the peer never got. -EPROTO: bogus.
+ */
+int bsr_rs_got_ack(struct bsr_peer_device *pd, sector_t sector, u32 size, bool ok)
 {
 	struct bsr_device *d = pd->device;
 	struct bsr_net *n = pd->connection->net;
 	int slot;
 
-	if (!size || size > BSR_RS_MAX_SIZE || (sector & 7) || (size & 4095)) {
-		bsr_conn_fail(pd->connection, BSR_CONNECTION_PROTOCOLERROR);
-		return;
+	if (!rs_sent_take(pd->net, sector, size)) {
+		bsr_proto_warn("%s: resync ack for sector %llu, %u bytes, which was never sent\n",
+			       n->thread_tag, (u64)sector, size);
+		return -EPROTO;
 	}
 	if (atomic64_sub_return(size >> 9, &n->rs_in_flight) < 0)
 		atomic64_set(&n->rs_in_flight, 0);
 	if (!bsr_get_ldev(d))
-		return;
+		return 0;
 	slot = bsr_pd_slot(pd);
-	if (ok && slot >= 0 && sector < get_capacity(d->disk))
+	if (ok && slot >= 0)
 		bsr_bm_clear_range(&d->ldev->bm, slot, sector >> 3,
 				   ((sector + (size >> 9)) >> 3) - 1);
 	bsr_put_ldev(d);
 	bsr_rs_kick(n);
+	return 0;
 }
 
-/* SyncTarget: the source says it is done; adm_mutex held. */
+/* SyncTarget (the caller checked): the source says it is done; adm_mutex held. */
 void bsr_resync_finished_target(struct bsr_peer_device *pd)
 {
 	struct bsr_device *d = pd->device;
@@ -1135,9 +1186,6 @@ void bsr_resync_finished_target(struct bsr_peer_device *pd)
 	struct bsr_md *md;
 	int slot;
 
-	if (pd->repl_state != BSR_REPLICATION_SYNCTARGET &&
-	    pd->repl_state != BSR_REPLICATION_PAUSEDSYNCT)
-		return;
 	if (!bsr_get_ldev(d))
 		return;
 	md = &d->ldev->md;
