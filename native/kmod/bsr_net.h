@@ -70,6 +70,8 @@ struct p_sizes {
 #define UUID_FLAG_RESYNC_DONE 4ULL
 #define UUID_FLAG_SKIP_INITIAL_SYNC 8ULL
 #define UUID_FLAG_NEW_DATAGEN 16ULL
+/* with RESYNC_DONE: blocks the source could not read are still out of sync */
+#define UUID_FLAG_RESYNC_FAILED 32ULL
 #define BSR_WIRE_HISTORY 8
 
 struct p_uuids {
@@ -301,8 +303,14 @@ struct bsr_pd_net {
 	spinlock_t rs_lock;
 	struct list_head rs_done;	/* read completions to send */
 	struct list_head rs_sent;	/* bsr_rs_sent, under rs_lock */
-	unsigned long *app_written;	/* SyncTarget: blocks the peer's writes replaced */
-	u64 app_bits;
+	/*
+	 * Blocks this resync leaves alone: on a SyncTarget those the peer's writes replaced
+	 * (newer than resync data), on a SyncSource those it could not read (rs_failed of
+	 * them; they stay out of sync).
+	 */
+	unsigned long *rs_skip;
+	u64 rs_skip_bits;
+	u64 rs_failed;
 	unsigned long rs_tick_start;
 	u64 rs_budget_left;		/* sectors the controller still allows in this tick */
 	u64 rs_acked_mark;		/* rs_total - left at the start of this tick */
@@ -377,7 +385,7 @@ void bsr_bm_send_work(struct work_struct *w);
 int bsr_bm_rle_decode(const u8 *code, u32 len, bool first_set, __le64 *words, u32 n_words);
 int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
 			  const __le64 *words, u32 n);
-void bsr_resync_finished_target(struct bsr_peer_device *pd);
+void bsr_resync_finished_target(struct bsr_peer_device *pd, bool failed);
 int bsr_rs_got_ack(struct bsr_peer_device *pd, sector_t sector, u32 size, bool ok);
 void bsr_resync_stop(struct bsr_conn *c);
 void bsr_rs_progress(struct bsr_peer_device *pd);
@@ -387,13 +395,13 @@ void bsr_pd_stats(struct bsr_peer_device *pd, u64 *rs_total, u64 *rs_done, u64 *
 int bsr_adm_start_sync(struct bsr_peer_device *pd, bool source, char *msg, size_t len);
 void bsr_notify_split_brain(struct bsr_peer_device *pd);
 int bsr_call_helper(struct bsr_peer_device *pd, const char *name);
-void bsr_free_app_written(struct bsr_peer_device *pd);
+void bsr_free_rs_skip(struct bsr_peer_device *pd);
 int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
 		     size_t len);
 void bsr_skip_initial_sync(struct bsr_device *d);
 void bsr_new_uuid_sent(struct bsr_device *d, bool skip_sync);
 void bsr_mark_app_written(struct bsr_peer_device *pd, sector_t sector, u32 size);
-bool bsr_app_written(struct bsr_peer_device *pd, u64 bit);
+bool bsr_rs_skipped(struct bsr_peer_device *pd, u64 bit);
 
 /* bsr_nl.c */
 void bsr_notify_helper(struct bsr_peer_device *pd, const char *name, int type, u32 status);

@@ -84,7 +84,7 @@ void bsr_pd_net_free(struct bsr_peer_device *pd)
 {
 	if (pd->net) {
 		cancel_work_sync(&pd->net->bm_work);
-		bsr_free_app_written(pd);
+		bsr_free_rs_skip(pd);
 		kfree(pd->net);
 	}
 	pd->net = NULL;
@@ -841,7 +841,7 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 	/* PAGE_SIZE == 4 KiB == one bitmap block on the platforms we build for */
 	run_start = 0;
 	for (i = 0; i <= blocks; i++) {
-		bool skip = i < blocks && bsr_app_written(pd, (sector >> 3) + i);
+		bool skip = i < blocks && bsr_rs_skipped(pd, (sector >> 3) + i);
 
 		if (i < blocks && !skip)
 			continue;
@@ -1000,7 +1000,7 @@ static int receive_uuids(struct bsr_conn *c, struct pkt *p)
 	}
 	got_uuids(pd, &p->u.uuids);
 	if (flags & UUID_FLAG_RESYNC_DONE) {
-		bsr_resync_finished_target(pd);
+		bsr_resync_finished_target(pd, flags & UUID_FLAG_RESYNC_FAILED);
 	} else if ((flags & (UUID_FLAG_SKIP_INITIAL_SYNC | UUID_FLAG_NEW_DATAGEN)) &&
 		   pd->repl_state == BSR_REPLICATION_ESTABLISHED && bsr_get_ldev(d)) {
 		struct bsr_md *md = &d->ldev->md;
@@ -1314,7 +1314,7 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 		pd->peer_disk_state = BSR_DISK_DUNKNOWN;
 		pd->net->uuids_received = false;
 		pd->net->bm_sent = pd->net->bm_received = false;
-		bsr_free_app_written(pd);
+		bsr_free_rs_skip(pd);
 		if (bsr_get_ldev(d)) {
 			/* a Primary that loses its peer starts a new data generation */
 			if (was_repl && READ_ONCE(r->role) == BSR_ROLE_PRIMARY) {

@@ -49,60 +49,70 @@ static void history_add(struct bsr_md *md, u64 uuid)
 	md->history_uuids[0] = uuid;
 }
 
-/* ------------------------------------------------------------------ app-written map */
+/* ------------------------------------------------------------------ resync skip map */
 
-void bsr_free_app_written(struct bsr_peer_device *pd)
+void bsr_free_rs_skip(struct bsr_peer_device *pd)
 {
 	struct bsr_pd_net *p = pd->net;
 	unsigned long *m;
 	unsigned long flags;
 
 	spin_lock_irqsave(&p->rs_lock, flags);
-	m = p->app_written;
-	p->app_written = NULL;
-	p->app_bits = 0;
+	m = p->rs_skip;
+	p->rs_skip = NULL;
+	p->rs_skip_bits = 0;
 	spin_unlock_irqrestore(&p->rs_lock, flags);
 	kvfree(m);
 }
 
-static int alloc_app_written(struct bsr_peer_device *pd, u64 bits)
+static int alloc_rs_skip(struct bsr_peer_device *pd, u64 bits)
 {
 	struct bsr_pd_net *p = pd->net;
 	unsigned long *m;
 
-	bsr_free_app_written(pd);
+	bsr_free_rs_skip(pd);
 	m = kvcalloc(BITS_TO_LONGS(bits), sizeof(long), GFP_KERNEL);
 	if (!m)
 		return -ENOMEM;
 	spin_lock_irq(&p->rs_lock);
-	p->app_written = m;
-	p->app_bits = bits;
+	p->rs_skip = m;
+	p->rs_skip_bits = bits;
 	spin_unlock_irq(&p->rs_lock);
 	return 0;
+}
+
+/* Blocks [first, end) are skipped by this resync; returns how many were not yet. */
+static u64 rs_skip_range(struct bsr_peer_device *pd, u64 first, u64 end)
+{
+	struct bsr_pd_net *p = pd->net;
+	unsigned long flags;
+	u64 added = 0;
+
+	if (!READ_ONCE(p->rs_skip) || first >= end)
+		return 0;
+	spin_lock_irqsave(&p->rs_lock, flags);
+	if (p->rs_skip && end <= p->rs_skip_bits) {
+		for (; first < end; first++)
+			added += !__test_and_set_bit(first, p->rs_skip);
+	}
+	spin_unlock_irqrestore(&p->rs_lock, flags);
+	return added;
 }
 
 /* Receiver: a replicated write covered these whole blocks. */
 void bsr_mark_app_written(struct bsr_peer_device *pd, sector_t sector, u32 size)
 {
-	struct bsr_pd_net *p = pd->net;
-	u64 first = DIV_ROUND_UP_ULL(sector, 8), end = (sector + (size >> 9)) >> 3;
-
-	if (!READ_ONCE(p->app_written) || first >= end)
-		return;
-	spin_lock_irq(&p->rs_lock);
-	if (p->app_written && end <= p->app_bits)
-		bitmap_set(p->app_written, first, end - first);
-	spin_unlock_irq(&p->rs_lock);
+	rs_skip_range(pd, DIV_ROUND_UP_ULL(sector, 8), (sector + (size >> 9)) >> 3);
 }
 
-bool bsr_app_written(struct bsr_peer_device *pd, u64 bit)
+bool bsr_rs_skipped(struct bsr_peer_device *pd, u64 bit)
 {
 	struct bsr_pd_net *p = pd->net;
 	bool set = false;
 
 	spin_lock_irq(&p->rs_lock);
-	if (p->app_written && bit < p->app_bits)
-		set = test_bit(bit, p->app_written);
+	if (p->rs_skip && bit < p->rs_skip_bits)
+		set = test_bit(bit, p->rs_skip);
 	spin_unlock_irq(&p->rs_lock);
 	return set;
 }
@@ -694,16 +704,16 @@ int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 	}
 	if (full)
 		bsr_bm_set_all(&d->ldev->bm, slot);
-	if (!source) {
-		rv = alloc_app_written(pd, d->ldev->bm.bits);
-		if (rv) {
-			bsr_put_ldev(d);
-			return rv;
-		}
-		outdate_behind(d);
-	} else {
-		pd->peer_disk_state = BSR_DISK_INCONSISTENT;
+	rv = alloc_rs_skip(pd, d->ldev->bm.bits);
+	if (rv) {
+		bsr_put_ldev(d);
+		return rv;
 	}
+	pd->net->rs_failed = 0;
+	if (!source)
+		outdate_behind(d);
+	else
+		pd->peer_disk_state = BSR_DISK_INCONSISTENT;
 	pd->net->bm_sent = false;
 	pd->net->bm_received = false;
 	pd->net->bm_rx_words = 0;
@@ -958,22 +968,31 @@ static void finish_source(struct bsr_peer_device *pd)
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
 	struct bsr_md *md = &d->ldev->md;
+	u64 failed = pd->net->rs_failed;
 
 	mutex_lock(&c->resource->adm_mutex);
 	if (pd->repl_state != BSR_REPLICATION_SYNCSOURCE) {
 		mutex_unlock(&c->resource->adm_mutex);
 		return;
 	}
-	history_add(md, md->peers[c->peer_node_id].bitmap_uuid);
-	md->peers[c->peer_node_id].bitmap_uuid = 0;
-	bsr_md_write_sb(d, d->ldev);
-	bsr_bm_write_all(d, d->ldev);
 	pd->repl_state = BSR_REPLICATION_ESTABLISHED;
-	pd->peer_disk_state = BSR_DISK_UPTODATE;
-	bsr_info("%s: volume %u: resync done (%llu KiB in %lu s)\n", c->net->thread_tag, d->vnr,
-		 pd->net->rs_total >> 1, (jiffies - pd->net->rs_start) / HZ);
+	if (failed) {
+		/* the bitmap generation stays: the next handshake resyncs the rest */
+		bsr_bm_write_all(d, d->ldev);
+		bsr_err("%s: volume %u: resync ended, %llu KiB could not be read and stay out of sync\n",
+			c->net->thread_tag, d->vnr, failed * 4);
+	} else {
+		history_add(md, md->peers[c->peer_node_id].bitmap_uuid);
+		md->peers[c->peer_node_id].bitmap_uuid = 0;
+		bsr_md_write_sb(d, d->ldev);
+		bsr_bm_write_all(d, d->ldev);
+		pd->peer_disk_state = BSR_DISK_UPTODATE;
+		bsr_info("%s: volume %u: resync done (%llu KiB in %lu s)\n", c->net->thread_tag,
+			 d->vnr, pd->net->rs_total >> 1, (jiffies - pd->net->rs_start) / HZ);
+	}
+	bsr_free_rs_skip(pd);
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
-	bsr_send_uuids(pd, UUID_FLAG_RESYNC_DONE);
+	bsr_send_uuids(pd, UUID_FLAG_RESYNC_DONE | (failed ? UUID_FLAG_RESYNC_FAILED : 0));
 	mutex_unlock(&c->resource->adm_mutex);
 }
 
@@ -1000,7 +1019,13 @@ static void issue_reads(struct bsr_peer_device *pd)
 				p->rs_cursor = 0;
 			break;
 		}
-		while (blocks < max && bit + blocks < bm->bits && bsr_bm_test(bm, slot, bit + blocks))
+		if (bsr_rs_skipped(pd, bit)) {
+			/* could not be read: stays out of sync, not retried in this resync */
+			p->rs_cursor = bit + 1;
+			continue;
+		}
+		while (blocks < max && bit + blocks < bm->bits && bsr_bm_test(bm, slot, bit + blocks) &&
+		       !bsr_rs_skipped(pd, bit + blocks))
 			blocks++;
 		err = issue_read(pd, bit, blocks);
 		/* -EBUSY: a write to these blocks is under way, they are read on a later pass */
@@ -1032,9 +1057,12 @@ static bool resync_tick(struct bsr_peer_device *pd)
 		atomic_dec(&p->pending);
 		if (rq->status || send_rs_reply(c, rq)) {
 			atomic64_sub(rq->size >> 9, &c->net->rs_in_flight);
-			if (rq->status)
-				bsr_warn("%s: resync read error at sector %llu\n", c->net->thread_tag,
-					 (u64)rq->sector);
+			if (rq->status) {
+				p->rs_failed += rs_skip_range(pd, rq->sector >> 3,
+							      (rq->sector >> 3) + rq->n_pages);
+				pr_warn_ratelimited("bsr: %s: resync read error at sector %llu (%u bytes): left out of sync\n",
+						    c->net->thread_tag, (u64)rq->sector, rq->size);
+			}
 		}
 		free_rs_req(rq);
 		/* refill behind every reply: the disk reads while the network sends */
@@ -1046,7 +1074,9 @@ static bool resync_tick(struct bsr_peer_device *pd)
 		return pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS;
 	left = bm->weight[slot] << 3;
 	bsr_rs_progress(pd);
-	if (!left && !atomic64_read(&c->net->rs_in_flight) && !atomic_read(&p->pending)) {
+	/* done when only blocks that could not be read are left */
+	if (bm->weight[slot] <= p->rs_failed && !atomic64_read(&c->net->rs_in_flight) &&
+	    !atomic_read(&p->pending)) {
 		finish_source(pd);
 		return false;
 	}
@@ -1178,8 +1208,12 @@ int bsr_rs_got_ack(struct bsr_peer_device *pd, sector_t sector, u32 size, bool o
 	return 0;
 }
 
-/* SyncTarget (the caller checked): the source says it is done; adm_mutex held. */
-void bsr_resync_finished_target(struct bsr_peer_device *pd)
+/*
+ * SyncTarget (the caller checked): the source says it is done; adm_mutex held. `failed`:
+ * it could not read some blocks, which stay out of sync here, so the disk stays
+ * Inconsistent and keeps its UUIDs for the next handshake.
+ */
+void bsr_resync_finished_target(struct bsr_peer_device *pd, bool failed)
 {
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
@@ -1190,6 +1224,19 @@ void bsr_resync_finished_target(struct bsr_peer_device *pd)
 		return;
 	md = &d->ldev->md;
 	slot = bsr_pd_slot(pd);
+	pd->repl_state = BSR_REPLICATION_ESTABLISHED;
+	bsr_free_rs_skip(pd);
+	if (failed) {
+		bsr_bm_write_all(d, d->ldev);
+		bsr_err("%s: volume %u: resync ended, the source could not read %llu KiB: still %s\n",
+			c->net->thread_tag, d->vnr,
+			slot >= 0 ? (u64)d->ldev->bm.weight[slot] * 4 : 0,
+			bsr_disk_name(d->disk_state));
+		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+		bsr_put_ldev(d);
+		bsr_send_state(pd);
+		return;
+	}
 	if (slot >= 0)
 		bsr_bm_clear_slot(&d->ldev->bm, slot);
 	if ((md->current_uuid & ~UUID_PRIMARY) != (pd->net->peer_current & ~UUID_PRIMARY))
@@ -1202,9 +1249,7 @@ void bsr_resync_finished_target(struct bsr_peer_device *pd)
 	bsr_bm_write_all(d, d->ldev);
 	bsr_md_write_sb(d, d->ldev);
 	bsr_set_disk_state(d, BSR_DISK_UPTODATE);
-	pd->repl_state = BSR_REPLICATION_ESTABLISHED;
 	pd->peer_disk_state = BSR_DISK_UPTODATE;
-	bsr_free_app_written(pd);
 	bsr_info("%s: volume %u: resync done, UpToDate\n", c->net->thread_tag, d->vnr);
 	bsr_notify_helper(pd, "after-resync-target", BSR_NOTIFY_CALL, 0);
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);

@@ -1,6 +1,6 @@
 // Single node: create-md, up without the peer, primary --force, ext4 with files,
-// secondary, down, up again, primary: the files are intact. A Secondary refuses writes, a
-// mounted Primary refuses to demote, an Inconsistent disk refuses a plain primary.
+// secondary, down, up again, primary: the files are intact. A Secondary refuses every open (a
+// mount too), a mounted Primary refuses to demote, an Inconsistent disk refuses a plain primary.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { singleNode } from '../fixtures.js';
 
@@ -57,10 +57,11 @@ export default scenario({
       'dd if=/dev/zero of=/dev/bsr1 bs=4k count=1 oflag=direct',
       /Read-only file system/,
     );
-    // mount falls back to a read-only mount: the device never accepts writes while Secondary
-    const mnt = await lab.exec(N, ['sh', '-c', 'mount /dev/bsr1 /tmp/m; grep " /tmp/m " /proc/mounts; umount /tmp/m']);
-    if (!/ ro[ ,]/.test(mnt.stdout)) throw new Error(`a Secondary was mounted read-write:\n${mnt.stdout}${mnt.stderr}`);
-    lab.log('mount of a Secondary: read-only');
+    // a Secondary cannot be mounted at all, not even read-only: its device refuses every open
+    const mnt = await lab.exec(N, ['sh', '-c', 'mount /dev/bsr1 /tmp/m; r=$?; grep " /tmp/m " /proc/mounts; exit $r']);
+    if (mnt.code === 0 || /\/tmp\/m/.test(mnt.stdout))
+      throw new Error(`a Secondary was mounted:\n${mnt.stdout}${mnt.stderr}`);
+    lab.log(`mount of a Secondary refused: ${mnt.stderr.trim()}`);
     await sh(`${S} down r0`);
     const md = await sh(`${M} 1 v09 /dev/vda internal dump-md`);
     const flags = Number.parseInt(/^flags (0x[0-9a-f]+);/m.exec(md)?.[1] ?? 'NaN', 16);

@@ -1,7 +1,6 @@
 // One Primary: promotion while connected is agreed with the peer. `primary` run on both connected nodes
 // at the same moment leaves exactly one Primary and a clear refusal on the other, 20 times in a row; the
 // connection stays up and the data stays in sync.
-import { resourceState } from '../../../tools/lab/bsr-wait.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, NODES, twoNodes } from '../fixtures.js';
 
@@ -17,19 +16,23 @@ export default scenario({
     await t.upSkipSync();
     const wins = { alpha: 0, bravo: 0 };
     for (let i = 1; i <= ROUNDS; i++) {
-      // both start on the same wall-clock tick of their guest (the guests' clocks come from the host)
-      const at = Math.ceil(Date.now() / 1000) + 2;
+      // both start on the same wall-clock second of their guest (the guests' clocks come from the
+      // host); each prints the outcome of its `primary` and then its role, which nothing changes
+      // afterwards (the loser was refused, the winner stays Primary)
+      const at = Math.ceil(Date.now() / 1000) + 1;
       const runs = await Promise.all(
         NODES.map((n) =>
-          t.exec(n, `while [ "$(date +%s)" -lt ${at} ]; do sleep 0.02; done; ${t.S} primary r0 2>&1; echo "exit $?"`),
+          t.exec(
+            n,
+            `while [ "$(date +%s)" -lt ${at} ]; do sleep 0.02; done; ${t.S} primary r0 2>&1; echo "exit $?"; ${t.S} role r0`,
+          ),
         ),
       );
-      const roles = await Promise.all(NODES.map(async (n) => (await resourceState(lab, n, t.S, 'r0'))?.role));
-      const primaries = NODES.filter((_, k) => roles[k] === 'Primary');
-      const outs = runs.map((r) => r.stdout.trim().replace(/\n/g, ' '));
+      const outs = runs.map((r) => r.stdout.trim().split('\n'));
+      const primaries = NODES.filter((_, k) => outs[k].at(-1) === 'Primary');
       assert(primaries.length === 1, `round ${i}: ${primaries.length} Primaries (${outs.join(' | ')})`);
       const loser = NODES.find((n) => n !== primaries[0]) as (typeof NODES)[number];
-      const lost = outs[NODES.indexOf(loser)];
+      const lost = outs[NODES.indexOf(loser)].slice(0, -1).join(' ');
       assert(/exit [1-9]/.test(lost) && /Primary/.test(lost), `round ${i}: ${loser} was not refused clearly: ${lost}`);
       if (i === 1) lab.log(`round 1: ${primaries[0]} won; ${loser}: ${lost}`);
       wins[primaries[0] as 'alpha' | 'bravo']++;

@@ -17,7 +17,7 @@ export default scenario({
   timeoutSec: 600,
   async run(lab) {
     const t = twoNodes(lab);
-    const sizeOf = async () => (await t.sh('bravo', 'blockdev --getsz /dev/bsr1')).trim();
+    const sizeOf = async () => (await t.sh('bravo', 'cat /sys/block/bsr1/size')).trim();
     // bravo (node-id 1) accepts; alpha plays the peer from the peer's address
     await t.up('bravo', { net: `--connect-int=1 --ping-timeout=30 ${AUTH}` });
     const size = await sizeOf();
