@@ -15,11 +15,14 @@ export default scenario({
     const t = twoNodes(lab);
     await t.upSkipSync();
     const wins = { alpha: 0, bravo: 0 };
+    let promoteMs = 0;
+    let demoteMs = 0;
     for (let i = 1; i <= ROUNDS; i++) {
       // both start on the same wall-clock second of their guest (the guests' clocks come from the
       // host); each prints the outcome of its `primary` and then its role, which nothing changes
       // afterwards (the loser was refused, the winner stays Primary)
       const at = Math.ceil(Date.now() / 1000) + 1;
+      const t0 = Date.now();
       const runs = await Promise.all(
         NODES.map((n) =>
           t.exec(
@@ -28,6 +31,7 @@ export default scenario({
           ),
         ),
       );
+      promoteMs += Date.now() - Math.max(t0, at * 1000);
       const outs = runs.map((r) => r.stdout.trim().split('\n'));
       const primaries = NODES.filter((_, k) => outs[k].at(-1) === 'Primary');
       assert(primaries.length === 1, `round ${i}: ${primaries.length} Primaries (${outs.join(' | ')})`);
@@ -36,9 +40,13 @@ export default scenario({
       assert(/exit [1-9]/.test(lost) && /Primary/.test(lost), `round ${i}: ${loser} was not refused clearly: ${lost}`);
       if (i === 1) lab.log(`round 1: ${primaries[0]} won; ${loser}: ${lost}`);
       wins[primaries[0] as 'alpha' | 'bravo']++;
+      const t1 = Date.now();
       await t.sh(primaries[0], `${t.S} secondary r0`);
+      demoteMs += Date.now() - t1;
     }
-    lab.log(`${ROUNDS} rounds: alpha won ${wins.alpha}, bravo won ${wins.bravo}; never two Primaries`);
+    lab.log(
+      `${ROUNDS} rounds: alpha won ${wins.alpha}, bravo won ${wins.bravo}; never two Primaries; per round ${Math.round(promoteMs / ROUNDS)} ms for primary + role, ${Math.round(demoteMs / ROUNDS)} ms for secondary`,
+    );
     assert(await t.connected('alpha'), 'still connected');
     await t.assertNoConnectionLoss();
     await t.downAll();
