@@ -7,27 +7,15 @@
 # (the fake peer receives them and answers with bogus acks).
 import hashlib, hmac, os, socket, struct, sys, threading, time
 
+from bsr_wire import MAGIC, P, connect, pkt
+
 HOST, PORT, SECRET, PHASE = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), sys.argv[4]
-MAGIC = 0x8620EC20
-P = dict(DATA=0, RS_DATA_REPLY=2, BARRIER=3, BITMAP=4, BECOME_SYNC_TARGET=5, BECOME_SYNC_SOURCE=6,
-         RS_DATA_REQUEST=9, PROTOCOL=11, UUIDS=12, SIZES=13, STATE=14, AUTH_CHALLENGE=16,
-         AUTH_RESPONSE=17, PING=19, PING_ACK=20, RECV_ACK=21, WRITE_ACK=22, RS_WRITE_ACK=23,
-         NEG_ACK=25, NEG_RS_DREPLY=27, BARRIER_ACK=28, COMPRESSED_BITMAP=36, FEATURES=65534,
-         INITIAL_META=65521, INITIAL_DATA=65522)
 ROLE_PRIMARY, ROLE_SECONDARY = 1, 2
 DISK_UPTODATE = 9
 UUID_FLAG_RESYNC_DONE = 4
 BM_FLAG_LAST = 1
 # how long a node that accepts a packet keeps the connection before we call it kept
 DROP_WAIT = 3.0
-
-
-def hdr(cmd, length, vol=0):
-    return struct.pack('>IHHII', MAGIC, vol, cmd, length, 0)
-
-
-def pkt(cmd, payload=b'', vol=0):
-    return hdr(cmd, len(payload), vol) + payload
 
 
 def recv_exact(s, n):
@@ -70,13 +58,7 @@ def prep(f):
 
 
 def conn():
-    # the node closes its listener while it tears a connection down: retry a little
-    for _ in range(60):
-        try:
-            return socket.create_connection((HOST, PORT), timeout=10)
-        except OSError:
-            time.sleep(0.25)
-    return socket.create_connection((HOST, PORT), timeout=10)
+    return connect(HOST, PORT, timeout=10, tries=61)
 
 
 class Peer:

@@ -1,26 +1,13 @@
 # Garbage for the replication port of bsr.ko (security/wire-garbage.lab.ts): each case opens fresh TCP
 # connections to HOST:PORT and sends something malformed; the node must drop it and stay healthy.
-import os, socket, struct, sys, time
+import os, struct, sys, time
+
+from bsr_wire import P, connect, hdr, pkt
 
 HOST, PORT = sys.argv[1], int(sys.argv[2])
-MAGIC = 0x8620EC20
-P = dict(DATA=0, RS_DATA_REPLY=2, BARRIER=3, BITMAP=4, COMPRESSED_BITMAP=36, PROTOCOL=11, UUIDS=12, SIZES=13, STATE=14,
-         FEATURES=65534, INITIAL_META=65521, INITIAL_DATA=65522)
-
-def hdr(cmd, length, vol=0, magic=MAGIC):
-    return struct.pack('>IHHII', magic, vol, cmd, length, 0)
-
-def pkt(cmd, payload=b'', vol=0):
-    return hdr(cmd, len(payload), vol) + payload
 
 def conn():
-    # the node closes its listener while it tears a connection down: retry a little
-    for i in range(40):
-        try:
-            return socket.create_connection((HOST, PORT), timeout=5)
-        except OSError:
-            time.sleep(0.25)
-    return socket.create_connection((HOST, PORT), timeout=5)
+    return connect(HOST, PORT, timeout=5, tries=41)
 
 def pair():
     d = conn(); d.sendall(pkt(P['INITIAL_DATA']))
