@@ -99,10 +99,20 @@ static u64 rs_skip_range(struct bsr_peer_device *pd, u64 first, u64 end)
 	return added;
 }
 
-/* Receiver: a replicated write covered these whole blocks. */
+/*
+ * Receiver: a replicated write covered these whole blocks. Only a SyncTarget skips them;
+ * a SyncSource's skip map holds the blocks it could not read (counted in rs_failed).
+ */
 void bsr_mark_app_written(struct bsr_peer_device *pd, sector_t sector, u32 size)
 {
-	rs_skip_range(pd, DIV_ROUND_UP_ULL(sector, 8), (sector + (size >> 9)) >> 3);
+	switch (READ_ONCE(pd->repl_state)) {
+	case BSR_REPLICATION_WFBITMAPS:
+	case BSR_REPLICATION_SYNCSOURCE:
+	case BSR_REPLICATION_PAUSEDSYNCS:
+		return;
+	default:
+		rs_skip_range(pd, DIV_ROUND_UP_ULL(sector, 8), (sector + (size >> 9)) >> 3);
+	}
 }
 
 bool bsr_rs_skipped(struct bsr_peer_device *pd, u64 bit)
