@@ -921,16 +921,14 @@ static int adm_new_minor(struct adm_ctx *ctx, struct genl_info *info)
 
 ADM_DOIT(new_minor, NEED_RES)
 
-/* With `mark` the device is closed for good (`deleting`) when this returns true. */
-static bool device_close_for_delete(struct bsr_device *d, bool mark)
+/* True when nobody has d open any more; then it is closed for good (`deleting`). */
+static bool device_close_for_delete(struct bsr_device *d)
 {
 	struct bsr_resource *r = d->resource;
 	bool closed;
 
 	if (!bsr_wait_device_closed(d))
 		return false;
-	if (!mark)
-		return true;
 	spin_lock_irq(&r->state_lock);
 	closed = d->open_cnt == 0;
 	if (closed)
@@ -985,7 +983,7 @@ static int del_minor(struct adm_ctx *ctx, struct bsr_device *d)
 		SETMSG(ctx, "minor %u is attached (detach first)", d->minor);
 		return BSR_RET_NOT_DISKLESS;
 	}
-	if (!device_close_for_delete(d, true)) {
+	if (!device_close_for_delete(d)) {
 		SETMSG(ctx, "/dev/bsr%u is open", d->minor);
 		return BSR_RET_DEVICE_IN_USE;
 	}
@@ -1689,7 +1687,7 @@ static int adm_down(struct adm_ctx *ctx, struct genl_info *info)
 	if (ret != BSR_RET_NO_ERROR)
 		return ret;
 	list_for_each_entry(d, &r->devices, res_list) {
-		if (!device_close_for_delete(d, false)) {
+		if (!bsr_wait_device_closed(d)) {
 			SETMSG(ctx, "/dev/bsr%u is open", d->minor);
 			return BSR_RET_DEVICE_IN_USE;
 		}
