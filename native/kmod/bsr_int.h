@@ -268,6 +268,7 @@ struct bsr_resource {
 	spinlock_t state_lock;
 	enum bsr_role role;
 	bool promoting;			/* asking the peers to agree to our promotion */
+	bool demoting;			/* demoted, the peers' copies not drained yet */
 	bool susp;
 	struct list_head devices;
 	struct list_head connections;

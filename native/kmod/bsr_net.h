@@ -255,8 +255,9 @@ struct bsr_net {
 
 	/*
 	 * Promotion agreed with the peer: role_reply is the peer's answer to our request
-	 * (-1 while none came); peer_promoting: we granted the peer's request and have not
-	 * seen its new state yet, so we must not promote ourselves meanwhile.
+	 * (-1 while none came, 0 agreed, else BSR_RET_BUSY or BSR_RET_PEER_PRIMARY);
+	 * peer_promoting: we granted the peer's request and have not seen its new state yet,
+	 * so we must not promote ourselves meanwhile.
 	 */
 	int role_reply;
 	u32 role_seq;

@@ -1067,14 +1067,15 @@ static int receive_sync_start(struct bsr_conn *c, struct pkt *p)
 /*
  * The peer asks to become Primary (its `primary` while connected). Only one node may be:
  * refused while this node is Primary, or asks itself with a lower node-id (both asked at
- * once). Agreed, this node does not promote itself until it has the peer's new state.
+ * once); "busy" while our demotion still drains our writes to the peer (it asks again).
+ * Agreed, this node does not promote itself until it has the peer's new state.
  * No adm_mutex here: the local `primary` holds it while it waits for the peer's answer.
  */
 static int receive_role_req(struct bsr_conn *c, struct pkt *p)
 {
 	struct bsr_resource *r = c->resource;
 	struct p_role_reply a = { .seq = p->u.role_req.seq };
-	bool refuse;
+	u32 answer = 0;
 
 	if (be32_to_cpu(p->u.role_req.role) != BSR_ROLE_PRIMARY) {
 		bsr_proto_warn("%s: the peer asked for role %u\n", c->net->thread_tag,
@@ -1082,13 +1083,16 @@ static int receive_role_req(struct bsr_conn *c, struct pkt *p)
 		return -EPROTO;
 	}
 	spin_lock_irq(&r->state_lock);
-	refuse = r->role == BSR_ROLE_PRIMARY || (r->promoting && r->node_id < c->peer_node_id);
-	if (!refuse)
+	if (r->demoting)
+		answer = BSR_RET_BUSY;
+	else if (r->role == BSR_ROLE_PRIMARY || (r->promoting && r->node_id < c->peer_node_id))
+		answer = BSR_RET_PEER_PRIMARY;
+	else
 		c->net->peer_promoting = true;
 	spin_unlock_irq(&r->state_lock);
 	bsr_info("%s: the peer asks to become Primary: %s\n", c->net->thread_tag,
-		 refuse ? "refused" : "agreed");
-	a.retcode = cpu_to_be32(refuse ? BSR_RET_PEER_PRIMARY : 0);
+		 !answer ? "agreed" : answer == BSR_RET_BUSY ? "busy, demoting" : "refused");
+	a.retcode = cpu_to_be32(answer);
 	return bsr_send_packet(c, true, P_STATE_CHG_REPLY, 0, &a, sizeof(a));
 }
 
@@ -1240,7 +1244,12 @@ static int meta_thread(void *arg)
 		case P_STATE_CHG_REPLY:
 			/* a late answer to a request that timed out is ignored */
 			if (be32_to_cpu(p.u.role_reply.seq) == READ_ONCE(n->role_seq)) {
-				WRITE_ONCE(n->role_reply, p.u.role_reply.retcode ? 1 : 0);
+				u32 answer = be32_to_cpu(p.u.role_reply.retcode);
+
+				/* agreed, busy, or else refused */
+				if (answer && answer != BSR_RET_BUSY)
+					answer = BSR_RET_PEER_PRIMARY;
+				WRITE_ONCE(n->role_reply, answer);
 				wake_up(&n->role_wait);
 			}
 			break;

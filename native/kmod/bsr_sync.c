@@ -1346,11 +1346,19 @@ state:
 /* A peer that does not answer a promotion request within this refuses it. */
 #define ROLE_REPLY_TIMEOUT (10 * HZ)
 
+static void promotion_done(struct bsr_resource *r)
+{
+	spin_lock_irq(&r->state_lock);
+	r->promoting = false;
+	spin_unlock_irq(&r->state_lock);
+}
+
 /*
  * Promotion while connected is a cluster-wide state change: every connected peer must
  * agree (receive_role_req). A refusal or no answer refuses the promotion; a peer lost
- * meanwhile does not count (as if it had not been connected). On success r->promoting
- * stays set until the caller has changed the role. adm_mutex held.
+ * meanwhile does not count (as if it had not been connected). BSR_RET_BUSY: a peer is
+ * still demoting, or agreed while its Secondary state has not reached us yet; ask again.
+ * On success r->promoting stays set until the caller has changed the role. adm_mutex held.
  */
 static int agree_promotion(struct bsr_resource *r, char *msg, size_t len)
 {
@@ -1385,14 +1393,23 @@ static int agree_promotion(struct bsr_resource *r, char *msg, size_t len)
 		answer = READ_ONCE(n->role_reply);
 		if (answer == 0 || (answer < 0 && !READ_ONCE(n->net_ok)))
 			continue;
+		promotion_done(r);
+		if (answer == BSR_RET_BUSY) {
+			snprintf(msg, len, "refusing to be Primary: peer %u is still demoting",
+				 c->peer_node_id);
+			return BSR_RET_BUSY;
+		}
 		snprintf(msg, len, answer > 0 ?
 			 "refusing to be Primary: peer %u is Primary or becoming Primary" :
 			 "refusing to be Primary: peer %u did not answer the promotion request",
 			 c->peer_node_id);
-		spin_lock_irq(&r->state_lock);
-		r->promoting = false;
-		spin_unlock_irq(&r->state_lock);
 		return BSR_RET_PEER_PRIMARY;
+	}
+	/* the peer agreed, so it was demoted: its new state is on its way (receive_state) */
+	if (peer_is_primary(r)) {
+		promotion_done(r);
+		snprintf(msg, len, "refusing to be Primary: a peer still shows as Primary");
+		return BSR_RET_BUSY;
 	}
 	return BSR_RET_NO_ERROR;
 }
@@ -1411,54 +1428,72 @@ static void send_state_all(struct bsr_resource *r)
 	}
 }
 
+/* A promotion agreed with every connected peer; retried while a peer is busy demoting. */
+static int promote_agreed(struct bsr_resource *r, bool force, char *msg, size_t len)
+{
+	unsigned long deadline = jiffies + ROLE_REPLY_TIMEOUT;
+	int ret;
+
+	for (;;) {
+		ret = agree_promotion(r, msg, len);
+		if (ret != BSR_RET_BUSY || time_after(jiffies, deadline))
+			break;
+		/* the peer's receiver may need adm_mutex for its state: let it run */
+		mutex_unlock(&r->adm_mutex);
+		msleep(50);
+		mutex_lock(&r->adm_mutex);
+		if (r->role == BSR_ROLE_PRIMARY)
+			return BSR_RET_NO_ERROR;
+	}
+	if (ret == BSR_RET_BUSY)
+		ret = BSR_RET_PEER_PRIMARY;
+	if (ret == BSR_RET_NO_ERROR) {
+		ret = bsr_set_role(r, BSR_ROLE_PRIMARY, force, msg, len);
+		promotion_done(r);
+	}
+	if (ret == BSR_RET_NO_ERROR)
+		promoted(r);
+	else
+		send_state_all(r);
+	return ret;
+}
+
 int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
 		     size_t len)
 {
 	struct bsr_conn *c;
 	enum bsr_role old;
-	int ret, tries = 0;
+	int ret;
 
 	mutex_lock(&r->adm_mutex);
-	/* a peer's demotion may still be on its way to us */
-	while (role == BSR_ROLE_PRIMARY && r->role != role && peer_is_primary(r) && tries++ < 30) {
-		mutex_unlock(&r->adm_mutex);
-		msleep(100);
-		mutex_lock(&r->adm_mutex);
-	}
-	if (role == BSR_ROLE_PRIMARY && r->role != role && peer_is_primary(r)) {
-		mutex_unlock(&r->adm_mutex);
-		snprintf(msg, len, "refusing to be Primary: a peer is Primary");
-		return BSR_RET_PEER_PRIMARY;
-	}
 	old = r->role;
 	if (role == BSR_ROLE_PRIMARY && old != role) {
-		ret = agree_promotion(r, msg, len);
-		if (ret == BSR_RET_NO_ERROR) {
-			ret = bsr_set_role(r, role, force, msg, len);
-			spin_lock_irq(&r->state_lock);
-			r->promoting = false;
-			spin_unlock_irq(&r->state_lock);
-		}
-		if (ret == BSR_RET_NO_ERROR)
-			promoted(r);
-		else
-			send_state_all(r);
-	} else {
-		ret = bsr_set_role(r, role, force, msg, len);
-	}
-	mutex_unlock(&r->adm_mutex);
-	if (ret != BSR_RET_NO_ERROR || old == role || role == BSR_ROLE_PRIMARY)
+		ret = promote_agreed(r, force, msg, len);
+		mutex_unlock(&r->adm_mutex);
 		return ret;
-
-	/* demoted: the peers get everything that is in flight, then learn our role */
-	list_for_each_entry(c, &r->connections, res_list) {
-		if (c->net && bsr_tl_drain(c, 10 * HZ))
-			bsr_warn("%s: the peer did not confirm all writes before the demotion\n",
-				 c->net->thread_tag);
 	}
-	mutex_lock(&r->adm_mutex);
-	send_state_all(r);
+	if (old == BSR_ROLE_PRIMARY && role != old) {
+		/* until the peers have our writes and our new role, their promotion waits */
+		spin_lock_irq(&r->state_lock);
+		r->demoting = true;
+		spin_unlock_irq(&r->state_lock);
+	}
+	ret = bsr_set_role(r, role, force, msg, len);
 	mutex_unlock(&r->adm_mutex);
+	if (ret == BSR_RET_NO_ERROR && old != role) {
+		/* demoted: the peers get everything that is in flight, then learn our role */
+		list_for_each_entry(c, &r->connections, res_list) {
+			if (c->net && bsr_tl_drain(c, 10 * HZ))
+				bsr_warn("%s: the peer did not confirm all writes before the demotion\n",
+					 c->net->thread_tag);
+		}
+		mutex_lock(&r->adm_mutex);
+		send_state_all(r);
+		mutex_unlock(&r->adm_mutex);
+	}
+	spin_lock_irq(&r->state_lock);
+	r->demoting = false;
+	spin_unlock_irq(&r->state_lock);
 	return ret;
 }
 
