@@ -1321,8 +1321,15 @@ static void promoted(struct bsr_resource *r)
 			if (pd->repl_state != BSR_REPLICATION_ESTABLISHED || !bsr_get_ldev(d))
 				goto state;
 			if (!behind) {
-				/* in sync with this peer: no bitmap generation for it */
-				d->ldev->md.peers[c->peer_node_id].bitmap_uuid = 0;
+				struct bsr_md_peer *mp = &d->ldev->md.peers[c->peer_node_id];
+
+				/*
+				 * In sync with this peer: no bitmap generation for it. The old
+				 * current UUID stays in the history, so that a peer that missed
+				 * our new one is found behind, not unrelated.
+				 */
+				history_add(&d->ldev->md, mp->bitmap_uuid);
+				mp->bitmap_uuid = 0;
 				bsr_md_write_sb(d, d->ldev);
 			}
 			bsr_put_ldev(d);
