@@ -1228,7 +1228,7 @@ void bsr_resync_finished_target(struct bsr_peer_device *pd, bool failed)
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
 	struct bsr_md *md;
-	int slot;
+	int slot, err = 0;
 
 	if (!bsr_get_ldev(d))
 		return;
@@ -1236,12 +1236,27 @@ void bsr_resync_finished_target(struct bsr_peer_device *pd, bool failed)
 	slot = bsr_pd_slot(pd);
 	pd->repl_state = BSR_REPLICATION_ESTABLISHED;
 	bsr_free_rs_skip(pd);
+	/*
+	 * The resync writes are complete, not necessarily durable: they must be before the
+	 * meta data says so (external meta data is flushed on its own device only).
+	 */
+	if (d->disk_flushes)
+		err = blkdev_issue_flush(d->ldev->backing_bdev);
+	if (err) {
+		bsr_err("%s: volume %u: flushing the resynced data failed (%d)\n",
+			c->net->thread_tag, d->vnr, err);
+		bsr_io_error(d, 0, 0, errno_to_blk_status(err));
+		failed = true;
+	}
 	if (failed) {
-		bsr_bm_write_all(d, d->ldev);
-		bsr_err("%s: volume %u: resync ended, the source could not read %llu KiB: still %s\n",
-			c->net->thread_tag, d->vnr,
-			slot >= 0 ? (u64)d->ldev->bm.weight[slot] * 4 : 0,
-			bsr_disk_name(d->disk_state));
+		/* cleared bits are stored only over durable data */
+		if (!err) {
+			bsr_bm_write_all(d, d->ldev);
+			bsr_err("%s: volume %u: resync ended, the source could not read %llu KiB: still %s\n",
+				c->net->thread_tag, d->vnr,
+				slot >= 0 ? (u64)d->ldev->bm.weight[slot] * 4 : 0,
+				bsr_disk_name(d->disk_state));
+		}
 		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 		bsr_put_ldev(d);
 		bsr_send_state(pd);
