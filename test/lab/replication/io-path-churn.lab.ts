@@ -1,7 +1,7 @@
 // The Primary's I/O path:
 // 1. overlapping writes are ordered: four processes overwrite the same 16 blocks at once with
 //    O_DIRECT writes of distinct patterns; after a clean demotion both disks hold the same bytes
-//    (protocol C, then protocol A);
+//    (protocol C; replication/protocols-a-b does the same with protocols A and B);
 // 2. peers come and go under a write load: the peer is disconnected and deleted (or deleted while
 //    connected), added back and reconnected, several times while a writer runs; every write
 //    completes, the kernel stays quiet and the final resync makes the data equal; a minor added
@@ -33,34 +33,31 @@ export default scenario({
     await t.upSkipSync({ net: FAST_NET });
     let first = 256;
     const mismatches: string[] = [];
-    for (const proto of ['C', 'A']) {
-      if (proto === 'A') await t.setProtocol('A');
-      for (let round = 0; round < ROUNDS; round++) {
-        await t.sh('alpha', `${t.S} primary r0`);
-        const t0 = Date.now();
-        const counts = await t.sh(
-          'alpha',
-          `pids=
+    for (let round = 0; round < ROUNDS; round++) {
+      await t.sh('alpha', `${t.S} primary r0`);
+      const t0 = Date.now();
+      const counts = await t.sh(
+        'alpha',
+        `pids=
 for i in 1 2 3 4; do ${W} /dev/bsr1 $i ${first} ${BLOCKS} 4 ${WRITES} > /tmp/ov$i & pids="$pids $!"; done
 for p in $pids; do wait $p; done
 cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
-        );
-        const secs = (Date.now() - t0) / 1000;
-        await t.sh('alpha', `${t.S} secondary r0`);
-        const a = await blocksSum('alpha', first, BLOCKS);
-        const b = await blocksSum('bravo', first, BLOCKS);
-        lab.log(
-          `protocol ${proto} round ${round}: writes ${counts.trim().split(/\s+/).join('+')} in ${secs.toFixed(1)} s; ` +
-            `alpha ${a.slice(0, 12)} bravo ${b.slice(0, 12)} ${a === b ? 'equal' : 'DIFFERENT'}`,
-        );
-        if (a !== b) mismatches.push(`protocol ${proto} round ${round}`);
-        first += 64;
-      }
+      );
+      const secs = (Date.now() - t0) / 1000;
+      await t.sh('alpha', `${t.S} secondary r0`);
+      const a = await blocksSum('alpha', first, BLOCKS);
+      const b = await blocksSum('bravo', first, BLOCKS);
+      lab.log(
+        `protocol C round ${round}: writes ${counts.trim().split(/\s+/).join('+')} in ${secs.toFixed(1)} s; ` +
+          `alpha ${a.slice(0, 12)} bravo ${b.slice(0, 12)} ${a === b ? 'equal' : 'DIFFERENT'}`,
+      );
+      if (a !== b) mismatches.push(`protocol C round ${round}`);
+      first += 64;
     }
     assert(mismatches.length === 0, `overlapping writes ended differently on the peers: ${mismatches.join(', ')}`);
 
     // 2. del-peer / new-peer / disconnect / connect under a write load
-    const peerUp = `${t.S} new-peer r0 1 --_name=bravo ${FAST_NET} --protocol=A
+    const peerUp = `${t.S} new-peer r0 1 --_name=bravo ${FAST_NET}
 ${t.S} new-path r0 1 ipv4:${lab.address('alpha', 'bravo')}:7789 ipv4:${lab.address('bravo', 'alpha')}:7789
 ${t.S} peer-device-options r0 1 0 --c-plan-ahead=0 --resync-rate=1000M
 ${t.S} connect r0 1`;
