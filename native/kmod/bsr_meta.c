@@ -129,10 +129,17 @@ int bsr_md_write_sb(struct bsr_device *d, struct bsr_backing *ldev)
 
 /* ---------------------------------------------------------------- UUIDs, slots */
 
-static void history_push(struct bsr_md *md, u64 uuid)
+/* A data generation this node had: the youngest history entry, unless already there. */
+void bsr_history_add(struct bsr_md *md, u64 uuid)
 {
+	int i;
+
+	uuid &= ~UUID_PRIMARY;
 	if (!uuid || uuid == UUID_JUST_CREATED)
 		return;
+	for (i = 0; i < BSR_HISTORY_UUIDS; i++)
+		if ((md->history_uuids[i] & ~UUID_PRIMARY) == uuid)
+			return;
 	memmove(&md->history_uuids[1], &md->history_uuids[0],
 		(BSR_HISTORY_UUIDS - 1) * sizeof(u64));
 	md->history_uuids[0] = uuid;
@@ -158,7 +165,7 @@ void bsr_uuid_new_current(struct bsr_device *d, bool primary, bool clear_bm)
 		if (p->bitmap_index < 0 || i == md->node_id)
 			continue;
 		if (clear_bm) {
-			history_push(md, p->bitmap_uuid);
+			bsr_history_add(md, p->bitmap_uuid);
 			p->bitmap_uuid = 0;
 			bsr_bm_clear_slot(&ldev->bm, p->bitmap_index);
 		} else if (!p->bitmap_uuid && old != UUID_JUST_CREATED) {
@@ -167,7 +174,7 @@ void bsr_uuid_new_current(struct bsr_device *d, bool primary, bool clear_bm)
 		}
 	}
 	if (!taken)
-		history_push(md, old & ~UUID_PRIMARY);
+		bsr_history_add(md, old & ~UUID_PRIMARY);
 	do {
 		val = get_random_u64() & ~UUID_PRIMARY;
 	} while (val <= UUID_JUST_CREATED);

@@ -1173,7 +1173,7 @@ static int adm_new_c_uuid(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_NEW_C_UUID_PARMS_MAX + 1];
 	struct bsr_device *d;
-	bool clear_bm;
+	bool clear_bm, skip_sync;
 
 	d = ctx->device;
 	if (get_set(ctx, BSR_NLA_NEW_C_UUID_PARMS, tb, T_NEW_C_UUID_PARMS_MAX,
@@ -1185,6 +1185,8 @@ static int adm_new_c_uuid(struct adm_ctx *ctx, struct genl_info *info)
 		return BSR_RET_NO_DISK;
 	}
 	mutex_lock(&ctx->resource->adm_mutex);
+	/* the peers skip their initial sync too only if our data was as new as theirs */
+	skip_sync = clear_bm && (d->ldev->md.current_uuid & ~UUID_PRIMARY) == UUID_JUST_CREATED;
 	bsr_uuid_new_current(d, ctx->resource->role == BSR_ROLE_PRIMARY, clear_bm);
 	if (clear_bm)
 		bsr_skip_initial_sync(d);
@@ -1193,7 +1195,7 @@ static int adm_new_c_uuid(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "writing the meta data failed");
 		return BSR_RET_IO_ERROR;
 	}
-	bsr_new_uuid_sent(d, clear_bm);
+	bsr_new_uuid_sent(d, skip_sync);
 	mutex_unlock(&ctx->resource->adm_mutex);
 	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
 	return BSR_RET_NO_ERROR;

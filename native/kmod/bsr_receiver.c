@@ -1004,10 +1004,16 @@ static int receive_uuids(struct bsr_conn *c, struct pkt *p)
 	} else if ((flags & (UUID_FLAG_SKIP_INITIAL_SYNC | UUID_FLAG_NEW_DATAGEN)) &&
 		   pd->repl_state == BSR_REPLICATION_ESTABLISHED && bsr_get_ldev(d)) {
 		struct bsr_md *md = &d->ldev->md;
-		bool skip = flags & UUID_FLAG_SKIP_INITIAL_SYNC;
+		/* "skip the initial sync" holds only for data as new as the peer's was */
+		bool skip = (flags & UUID_FLAG_SKIP_INITIAL_SYNC) &&
+			    (md->current_uuid & ~UUID_PRIMARY) == UUID_JUST_CREATED;
 
+		if ((flags & UUID_FLAG_SKIP_INITIAL_SYNC) && !skip)
+			bsr_warn("%s: volume %u: ignoring the peer's skip-initial-sync, our data is not new\n",
+				 c->net->thread_tag, d->vnr);
 		/* the peer started a new data generation while we are in sync with it */
 		if (skip || d->disk_state == BSR_DISK_UPTODATE) {
+			bsr_history_add(md, md->current_uuid);
 			md->current_uuid = pd->net->peer_current & ~UUID_PRIMARY;
 			if (skip) {
 				int slot = bsr_pd_slot(pd);
@@ -1019,10 +1025,10 @@ static int receive_uuids(struct bsr_conn *c, struct pkt *p)
 				bsr_bm_write_all(d, d->ldev);
 			}
 			bsr_md_write_sb(d, d->ldev);
-			if (skip)
+			if (skip) {
 				bsr_set_disk_state(d, BSR_DISK_UPTODATE);
-			if (skip)
 				pd->peer_disk_state = BSR_DISK_UPTODATE;
+			}
 		}
 		bsr_put_ldev(d);
 		rv = bsr_send_state(pd);

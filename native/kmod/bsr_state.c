@@ -71,11 +71,43 @@ void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s)
 	bsr_notify_connection(c, BSR_NOTIFY_CHANGE);
 }
 
+/* A resync into this device is under way or about to start (bitmap exchange). */
+static struct bsr_peer_device *resync_source_of(struct bsr_device *d)
+{
+	struct bsr_peer_device *pd;
+
+	list_for_each_entry(pd, &d->peer_devices, dev_list) {
+		switch (pd->repl_state) {
+		case BSR_REPLICATION_STARTINGSYNCT:
+		case BSR_REPLICATION_WFBITMAPT:
+		case BSR_REPLICATION_WFSYNCUUID:
+		case BSR_REPLICATION_SYNCTARGET:
+		case BSR_REPLICATION_PAUSEDSYNCT:
+			return pd;
+		default:
+			break;
+		}
+	}
+	return NULL;
+}
+
 static int promote_check(struct bsr_resource *r, bool force, char *msg, size_t msglen)
 {
 	struct bsr_device *d;
 
 	list_for_each_entry(d, &r->devices, res_list) {
+		struct bsr_peer_device *src = resync_source_of(d);
+
+		/*
+		 * Not even with --force: the peer goes on replacing the data under the
+		 * application, which would read blocks not resynced yet.
+		 */
+		if (src) {
+			snprintf(msg, msglen,
+				 "refusing to be Primary: minor %u (volume %u) is the target of a resync from peer %u; disconnect first",
+				 d->minor, d->vnr, src->connection->peer_node_id);
+			return BSR_RET_STATE_REFUSED_INCONSISTENT;
+		}
 		switch (d->disk_state) {
 		case BSR_DISK_UPTODATE:
 			break;

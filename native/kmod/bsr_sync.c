@@ -34,21 +34,6 @@
 /* sectors read, sent and not yet acknowledged: bounds the memory both sides use */
 #define RS_MAX_IN_FLIGHT (16U << 11)
 
-static void history_add(struct bsr_md *md, u64 uuid)
-{
-	int i;
-
-	uuid &= ~UUID_PRIMARY;
-	if (!uuid || uuid == UUID_JUST_CREATED)
-		return;
-	for (i = 0; i < BSR_HISTORY_UUIDS; i++)
-		if ((md->history_uuids[i] & ~UUID_PRIMARY) == uuid)
-			return;
-	memmove(&md->history_uuids[1], &md->history_uuids[0],
-		sizeof(md->history_uuids[0]) * (BSR_HISTORY_UUIDS - 1));
-	md->history_uuids[0] = uuid;
-}
-
 /* ------------------------------------------------------------------ resync skip map */
 
 void bsr_free_rs_skip(struct bsr_peer_device *pd)
@@ -992,7 +977,7 @@ static void finish_source(struct bsr_peer_device *pd)
 		bsr_err("%s: volume %u: resync ended, %llu KiB could not be read and stay out of sync\n",
 			c->net->thread_tag, d->vnr, failed * 4);
 	} else {
-		history_add(md, md->peers[c->peer_node_id].bitmap_uuid);
+		bsr_history_add(md, md->peers[c->peer_node_id].bitmap_uuid);
 		md->peers[c->peer_node_id].bitmap_uuid = 0;
 		bsr_md_write_sb(d, d->ldev);
 		bsr_bm_write_all(d, d->ldev);
@@ -1265,9 +1250,9 @@ void bsr_resync_finished_target(struct bsr_peer_device *pd, bool failed)
 	if (slot >= 0)
 		bsr_bm_clear_slot(&d->ldev->bm, slot);
 	if ((md->current_uuid & ~UUID_PRIMARY) != (pd->net->peer_current & ~UUID_PRIMARY))
-		history_add(md, md->current_uuid);
+		bsr_history_add(md, md->current_uuid);
 	md->current_uuid = pd->net->peer_current & ~UUID_PRIMARY;
-	history_add(md, md->peers[c->peer_node_id].bitmap_uuid);
+	bsr_history_add(md, md->peers[c->peer_node_id].bitmap_uuid);
 	md->peers[c->peer_node_id].bitmap_uuid = 0;
 	md->flags |= BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE;
 	md->flags &= ~BSR_MDF_CRASHED_PRIMARY;
@@ -1343,7 +1328,7 @@ static void promoted(struct bsr_resource *r)
 				 * current UUID stays in the history, so that a peer that missed
 				 * our new one is found behind, not unrelated.
 				 */
-				history_add(&d->ldev->md, mp->bitmap_uuid);
+				bsr_history_add(&d->ldev->md, mp->bitmap_uuid);
 				mp->bitmap_uuid = 0;
 				bsr_md_write_sb(d, d->ldev);
 			}

@@ -1,6 +1,8 @@
 // A resync read error on the SyncSource: the failed blocks are logged (rate limited), left out of sync and
 // not retried forever; the resync ends with the target still Inconsistent and the blocks counted out of
-// sync. Once the disk is healed, a reconnect resyncs the rest and both disks are equal.
+// sync. `new-current-uuid --clear-bitmap` on the source then does not make the target skip its sync
+// (only data as new as the source's may: DRBD's rule), so it stays Inconsistent. Once the disk is healed,
+// a reconnect resyncs and both disks are equal.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, twoNodes } from '../fixtures.js';
 
@@ -53,7 +55,14 @@ export default scenario({
     assert(ended, 'the end of the resync names what could not be read');
     assert(errors > 0 && errors <= 20, 'read errors are logged, rate limited');
 
-    // healed: a reconnect resyncs the rest
+    // the source's "skip the initial sync" does not hold for a target that is only partly synced
+    await t.sh('alpha', `${t.S} new-current-uuid --clear-bitmap 1`);
+    await new Promise((res) => setTimeout(res, 2000));
+    const afterSkip = await t.pdField('bravo', 'disk');
+    lab.log(`new-current-uuid --clear-bitmap on alpha: bravo ${afterSkip}`);
+    assert(afterSkip === 'Inconsistent', 'the target does not skip a resync it has not finished');
+
+    // healed: a reconnect resyncs the rest (all of it: alpha no longer knows which blocks)
     await lab.disk.healNow('alpha', 'src', '/dev/vda');
     await t.sh('bravo', `${t.S} disconnect r0 0 && ${t.S} connect r0 0`);
     await t.waitSynced(120_000);
