@@ -684,12 +684,20 @@ static void begin_resync(struct bsr_peer_device *pd)
 	}
 }
 
-/* adm_mutex held. Both sides call it: the initiator and the peer on BECOME_SYNC_*. */
+/*
+ * adm_mutex held. Both sides call it: the initiator and the peer on BECOME_SYNC_*. The one
+ * way into a resync, so it holds the rule the callers check with their own messages: the
+ * data of a Primary are in use, it is never the target (promote_check holds the converse).
+ */
 int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 {
 	struct bsr_device *d = pd->device;
 	int slot, rv;
 
+	if (!source && READ_ONCE(d->resource->role) == BSR_ROLE_PRIMARY) {
+		bsr_err("bsr%u: refusing to become SyncTarget: this node is Primary\n", d->minor);
+		return -EBADE;
+	}
 	if (!bsr_get_ldev(d))
 		return -ENODEV;
 	slot = bsr_pd_slot(pd);
