@@ -363,6 +363,7 @@ void bsr_uuid_new_current(struct bsr_device *d, bool primary, bool clear_bm);
 int bsr_bm_alloc(struct bsr_bitmap *bm, u64 bits, unsigned int max_peers, u64 area_bytes);
 void bsr_bm_free(struct bsr_bitmap *bm);
 int bsr_bm_grow(struct bsr_bitmap *bm, u64 bits, u64 area_bytes);
+void bsr_bm_shrink(struct bsr_bitmap *bm, u64 bits);
 int bsr_bm_read(struct bsr_device *d, struct bsr_backing *ldev);
 int bsr_bm_write_all(struct bsr_device *d, struct bsr_backing *ldev);
 int bsr_bm_write_range(struct bsr_device *d, struct bsr_backing *ldev, u64 first_bit,

@@ -171,9 +171,10 @@ static bool len_ok(enum bsr_packet cmd, u32 len)
 		       len - sizeof(struct p_data) <= BSR_MAX_DATA_SIZE &&
 		       !((len - sizeof(struct p_data)) & 511);
 	case P_RS_DATA_REPLY:
+		/* whole 4 KiB blocks, but a device's partial last one (receive_rs_data) */
 		return len > sizeof(struct p_data) &&
 		       len - sizeof(struct p_data) <= BSR_RS_MAX_SIZE &&
-		       !((len - sizeof(struct p_data)) & ((1U << BSR_BM_BLOCK_SHIFT) - 1));
+		       !((len - sizeof(struct p_data)) & 511);
 	case P_BARRIER:
 		return len == sizeof(struct p_barrier);
 	case P_BITMAP:
@@ -452,16 +453,19 @@ static void got_state(struct bsr_peer_device *pd, const struct p_state *s)
  * The peer's usable size: in the handshake a smaller one shrinks the device only while our data
  * is not worth keeping yet (Inconsistent or worse, e.g. both nodes fresh). A device with good
  * data keeps its size and refuses the peer, as DRBD does: shrinking would cut off data, under a
- * file system too. Once connected, the size is agreed: a peer that shrinks is refused.
+ * file system too. Once connected, the size is agreed: a peer that shrinks is refused. The
+ * bitmap shrinks with the device: a resync and the bitmap exchange cover the device, no more.
  */
 static int got_sizes(struct bsr_peer_device *pd, const struct p_sizes *s, bool connected)
 {
 	struct bsr_device *d = pd->device;
+	struct bsr_net *n = pd->connection->net;
 	u64 peer = be64_to_cpu(s->d_size), mine, cur;
+	int rv = 0;
 
 	if (connected && peer && peer < get_capacity(d->disk)) {
 		bsr_proto_warn("%s: the peer's disk shrank to %llu sectors while connected\n",
-			       pd->connection->net->thread_tag, peer);
+			       n->thread_tag, peer);
 		return -EPROTO;
 	}
 	pd->net->peer_d_size = peer;
@@ -469,18 +473,22 @@ static int got_sizes(struct bsr_peer_device *pd, const struct p_sizes *s, bool c
 	if (!bsr_get_ldev(d))
 		return 0;
 	mine = d->ldev->data_avail;
-	bsr_put_ldev(d);
 	cur = get_capacity(d->disk);
-	if (!peer || peer >= mine || cur <= peer)
-		return 0;
-	if (READ_ONCE(d->disk_state) >= BSR_DISK_OUTDATED) {
-		bsr_err("%s: the peer's disk is too small (%llu < %llu sectors): refusing to shrink the device\n",
-			d->disk->disk_name, peer, cur);
-		return -E_STANDALONE;
+	if (peer && peer < mine && cur > peer) {
+		if (READ_ONCE(d->disk_state) >= BSR_DISK_OUTDATED) {
+			bsr_err("%s: the peer's disk is too small (%llu < %llu sectors): refusing to shrink the device\n",
+				d->disk->disk_name, peer, cur);
+			rv = -E_STANDALONE;
+			goto out;
+		}
+		bsr_warn("%s: the peer's disk is smaller: usable size %llu sectors\n",
+			 d->disk->disk_name, peer);
+		set_capacity_and_notify(d->disk, peer);
+		bsr_bm_shrink(&d->ldev->bm, DIV_ROUND_UP_ULL(peer, 8));
 	}
-	bsr_warn("%s: the peer's disk is smaller: usable size %llu sectors\n", d->disk->disk_name, peer);
-	set_capacity_and_notify(d->disk, peer);
-	return 0;
+out:
+	bsr_put_ldev(d);
+	return rv;
 }
 
 static int handshake(struct bsr_conn *c)
@@ -797,10 +805,13 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 	u32 size = p->len - sizeof(struct p_data);
 	sector_t sector = be64_to_cpu(p->u.data.sector);
 	struct bsr_peer_req *pr;
-	unsigned int i, run_start, blocks = size >> BSR_BM_BLOCK_SHIFT;
+	unsigned int i, run_start, blocks = DIV_ROUND_UP(size, 1U << BSR_BM_BLOCK_SHIFT);
 	int rv;
 
-	if ((sector & 7) || !bsr_peer_range_ok(d, sector, size)) {
+	/* whole blocks, but the partial last one of a device whose size is not a multiple */
+	if ((sector & 7) || !bsr_peer_range_ok(d, sector, size) ||
+	    (!IS_ALIGNED(size, 1U << BSR_BM_BLOCK_SHIFT) &&
+	     sector + (size >> 9) != get_capacity(d->disk))) {
 		bsr_proto_warn("%s: resync data out of range (sector %llu, %u bytes)\n",
 			       n->thread_tag, (u64)sector, size);
 		return -EPROTO;
@@ -847,8 +858,9 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 			continue;
 		if (i > run_start &&
 		    submit_pages(pr, d->ldev->backing_bdev, sector + ((sector_t)run_start << 3),
-				 run_start, i - run_start, (i - run_start) << BSR_BM_BLOCK_SHIFT,
-				 REQ_OP_WRITE))
+				 run_start, i - run_start,
+				 min(size, i << BSR_BM_BLOCK_SHIFT) -
+				 (run_start << BSR_BM_BLOCK_SHIFT), REQ_OP_WRITE))
 			pr->status = BLK_STS_RESOURCE;
 		run_start = i + 1;
 	}
@@ -878,9 +890,10 @@ static void process_done_ee(struct bsr_conn *c, bool send)
 		if (pr->resync) {
 			int slot = bsr_pd_slot(pd);
 
+			/* a resync write ends on a block boundary or at the device's end */
 			if (!pr->status && slot >= 0)
 				bsr_bm_clear_range(&pd->device->ldev->bm, slot, pr->sector >> 3,
-						   ((pr->sector + (pr->size >> 9)) >> 3) - 1);
+						   DIV_ROUND_UP_ULL(pr->sector + (pr->size >> 9), 8) - 1);
 			cmd = pr->status ? P_NEG_RS_DREPLY : P_RS_WRITE_ACK;
 		} else if (pr->dp_flags & DP_SEND_WRITE_ACK) {
 			cmd = pr->status ? P_NEG_ACK : P_WRITE_ACK;

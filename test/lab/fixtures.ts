@@ -24,6 +24,8 @@ export interface R0Options {
   disk?: string;
   /** disk options of the attach, e.g. "--on-io-error=detach" */
   attach?: string;
+  /** external meta data: its device and index (`flexible` or N); default internal on the disk */
+  meta?: { dev: string; idx: string };
 }
 
 export function twoNodes(lab: Lab) {
@@ -36,14 +38,15 @@ export function twoNodes(lab: Lab) {
   async function up(n: NodeName, o: R0Options = {}) {
     const p = PEER[n];
     const disk = o.disk ?? '/dev/vda';
-    if (o.createMd !== false) await sh(n, `${M} --force 1 v09 ${disk} internal create-md --max-peers=2 </dev/null`);
+    const md = o.meta ?? { dev: disk, idx: 'internal' };
+    if (o.createMd !== false) await sh(n, `${M} --force 1 v09 ${md.dev} ${md.idx} create-md --max-peers=2 </dev/null`);
     await sh(
       n,
       `${S} new-resource r0 ${ID[n]}
 ${S} new-minor r0 1 0
 ${S} new-peer r0 ${ID[p]} --_name=${p} ${o.net ?? ''}
 ${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789
-${S} attach 1 ${disk} ${disk} internal ${o.attach ?? ''}
+${S} attach 1 ${disk} ${md.dev} ${md.idx} ${o.attach ?? ''}
 ${S} peer-device-options r0 ${ID[p]} 0 ${o.pd ?? '--c-plan-ahead=0 --resync-rate=1000M'}
 ${S} connect r0 ${ID[p]}`,
     );
