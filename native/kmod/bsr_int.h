@@ -358,6 +358,7 @@ bool bsr_md_flushes(struct bsr_device *d);
 int bsr_assign_bitmap_slot(struct bsr_device *d, u32 peer_node_id);
 void bsr_update_slot_mask(struct bsr_device *d);
 void bsr_uuid_new_current(struct bsr_device *d, bool primary, bool clear_bm);
+void bsr_update_block_size(struct bsr_device *d, unsigned int own);
 
 /* bsr_bitmap.c */
 int bsr_bm_alloc(struct bsr_bitmap *bm, u64 bits, unsigned int max_peers, u64 area_bytes);

@@ -483,8 +483,7 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 		FAIL(BSR_RET_IO_ERROR, "writing the superblock failed: %d", err);
 
 	/* expose */
-	blk_queue_logical_block_size(d->disk->queue,
-				     bdev_logical_block_size(ldev->backing_bdev));
+	bsr_update_block_size(d, bdev_logical_block_size(ldev->backing_bdev));
 	blk_queue_physical_block_size(d->disk->queue,
 				      bdev_physical_block_size(ldev->backing_bdev));
 	blk_queue_io_min(d->disk->queue, bdev_io_min(ldev->backing_bdev));

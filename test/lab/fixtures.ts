@@ -26,6 +26,8 @@ export interface R0Options {
   attach?: string;
   /** external meta data: its device and index (`flexible` or N); default internal on the disk */
   meta?: { dev: string; idx: string };
+  /** connect at the end (default true) */
+  connect?: boolean;
 }
 
 export function twoNodes(lab: Lab) {
@@ -48,7 +50,7 @@ ${S} new-peer r0 ${ID[p]} --_name=${p} ${o.net ?? ''}
 ${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789
 ${S} attach 1 ${disk} ${md.dev} ${md.idx} ${o.attach ?? ''}
 ${S} peer-device-options r0 ${ID[p]} 0 ${o.pd ?? '--c-plan-ahead=0 --resync-rate=1000M'}
-${S} connect r0 ${ID[p]}`,
+${o.connect === false ? '' : `${S} connect r0 ${ID[p]}`}`,
     );
   }
 
