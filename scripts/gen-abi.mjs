@@ -138,6 +138,15 @@ export function generateHeader() {
   p(`#define BSR_PROTOCOL_MIN ${abi.wire.protocolMin}`);
   p(`#define BSR_PROTOCOL_MAX ${abi.wire.protocolMax}`);
   for (const [k, v] of Object.entries(abi.wire.featureFlags)) p(`#define BSR_FF_${k} ${v}`);
+  // SIZES: field offsets, and its length in each protocol version (a field counts from `since`)
+  const width = { u32: 4, u64: 8 };
+  for (const [f, d] of Object.entries(abi.wire.sizes)) p(`#define BSR_P_SIZES_OFF_${cName(f)} ${d.offset}`);
+  for (let v = abi.wire.protocolMin; v <= abi.wire.protocolMax; v++) {
+    const ends = Object.values(abi.wire.sizes)
+      .filter((d) => (d.since ?? abi.wire.protocolMin) <= v)
+      .map((d) => d.offset + width[d.type]);
+    p(`#define BSR_P_SIZES_LEN_V${v} ${Math.max(...ends)}`);
+  }
   p('enum bsr_packet {');
   for (const [k, v] of Object.entries(abi.wire.packets)) p(`\tP_${k} = ${v},`);
   p('};');

@@ -77,6 +77,8 @@ int bsr_bm_grow(struct bsr_bitmap *bm, u64 bits, u64 area_bytes)
 
 	if (bits < bm->bits || bytes > area_bytes)
 		return -ENOSPC;
+	/* after a shrink (bsr_bm_shrink) the pages of the old size are still there */
+	n = max(n, bm->n_pages);
 	pages = kvcalloc(n, sizeof(*pages), GFP_KERNEL);
 	dirty = bitmap_zalloc(n, GFP_KERNEL);
 	if (!pages || !dirty)
@@ -116,6 +118,39 @@ static inline __le64 *bm_word(struct bsr_bitmap *bm, u64 w, unsigned int slot, u
 
 	*page_nr = gw / WORDS_PER_PAGE;
 	return (__le64 *)page_address(bm->pages[*page_nr]) + (gw % WORDS_PER_PAGE);
+}
+
+/*
+ * Fewer bits: the device shrank to a smaller peer's size (bsr_receiver.c, only while its
+ * data are not worth keeping). The bits past the new end are cleared in every slot, so
+ * that neither a resync nor the bitmap exchange reaches beyond the device; the pages stay
+ * (a grow finds them) and the changed ones are dirty.
+ */
+void bsr_bm_shrink(struct bsr_bitmap *bm, u64 bits)
+{
+	u64 w, page_nr, first_w = bits / 64;
+	unsigned int slot;
+
+	if (bits >= bm->bits)
+		return;
+	spin_lock_irq(&bm->lock);
+	for (slot = 0; slot < bm->max_peers; slot++) {
+		for (w = first_w; w < bm->words; w++) {
+			__le64 *p = bm_word(bm, w, slot, &page_nr);
+			u64 v = le64_to_cpu(*p), keep = 0;
+
+			if (w == first_w && (bits % 64))
+				keep = (1ULL << (bits % 64)) - 1;
+			if (v & ~keep) {
+				bm->weight[slot] -= hweight64(v & ~keep);
+				*p = cpu_to_le64(v & keep);
+				__set_bit(page_nr, bm->dirty);
+			}
+		}
+	}
+	bm->bits = bits;
+	bm->words = DIV_ROUND_UP_ULL(bits, 64);
+	spin_unlock_irq(&bm->lock);
 }
 
 /* Set bits first_bit..last_bit (inclusive, 4 KiB blocks) in every slot of slot_mask. */

@@ -360,11 +360,13 @@ int bsr_assign_bitmap_slot(struct bsr_device *d, u32 peer_node_id);
 void bsr_update_slot_mask(struct bsr_device *d);
 void bsr_uuid_new_current(struct bsr_device *d, bool primary, bool clear_bm);
 void bsr_history_add(struct bsr_md *md, u64 uuid);
+void bsr_update_block_size(struct bsr_device *d, unsigned int own);
 
 /* bsr_bitmap.c */
 int bsr_bm_alloc(struct bsr_bitmap *bm, u64 bits, unsigned int max_peers, u64 area_bytes);
 void bsr_bm_free(struct bsr_bitmap *bm);
 int bsr_bm_grow(struct bsr_bitmap *bm, u64 bits, u64 area_bytes);
+void bsr_bm_shrink(struct bsr_bitmap *bm, u64 bits);
 int bsr_bm_read(struct bsr_device *d, struct bsr_backing *ldev);
 int bsr_bm_write_all(struct bsr_device *d, struct bsr_backing *ldev);
 int bsr_bm_write_range(struct bsr_device *d, struct bsr_backing *ldev, u64 first_bit,

@@ -317,7 +317,11 @@ static int md_check_layout(struct bsr_backing *ldev, char *msg, size_t msglen)
 		bm_bytes = ((u64)md->md_size_sect << 9) - BSR_MD_BLOCK_SIZE - al_bytes;
 		ldev->al_sect = sb + md->al_offset;
 		ldev->bm_sect = sb + md->bm_offset;
-		data_sect = round_down(bdev_nr_sectors(ldev->backing_bdev), 8);
+		/*
+		 * All of the lower device, also a partial last 4 KiB block: its bit covers the
+		 * sectors there are (a resync reads and writes those only), as DRBD does.
+		 */
+		data_sect = bdev_nr_sectors(ldev->backing_bdev);
 	}
 	bits = DIV_ROUND_UP_ULL(data_sect, 8);
 	need = DIV_ROUND_UP_ULL(bits, 64) * 8 * md->bm_max_peers;
@@ -486,8 +490,7 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 		FAIL(BSR_RET_IO_ERROR, "writing the superblock failed: %d", err);
 
 	/* expose */
-	blk_queue_logical_block_size(d->disk->queue,
-				     bdev_logical_block_size(ldev->backing_bdev));
+	bsr_update_block_size(d, bdev_logical_block_size(ldev->backing_bdev));
 	blk_queue_physical_block_size(d->disk->queue,
 				      bdev_physical_block_size(ldev->backing_bdev));
 	blk_queue_io_min(d->disk->queue, bdev_io_min(ldev->backing_bdev));
@@ -630,7 +633,7 @@ int bsr_resize(struct bsr_device *d, u64 want, bool assume_clean, char *msg, siz
 			     "the lower device grew by too little to move the internal meta data above the old one (%llu more KiB needed)",
 			     (u64)(old_sb + 8 - bm) / 2);
 	} else {
-		avail = min_t(u64, round_down(bdev_nr_sectors(ldev->backing_bdev), 8),
+		avail = min_t(u64, bdev_nr_sectors(ldev->backing_bdev),
 			      md_bm_covers(bm_bytes, md->bm_max_peers));
 	}
 	size = want ? want : avail;

@@ -57,13 +57,34 @@ struct p_protocol {
 	__be32 two_primaries;
 } __packed;
 
+/*
+ * SIZES, laid out as the ABI JSON says (wire.sizes); a peer that agreed on protocol 1 sends
+ * and expects the first BSR_P_SIZES_LEN_V1 bytes only.
+ */
 struct p_sizes {
 	__be64 d_size;		/* usable backing sectors */
 	__be64 u_size;		/* user requested size (0: all) */
 	__be64 c_size;		/* current capacity */
 	__be32 max_bio_size;
 	__be32 flags;
+	/* protocol 2: of the sender's backing device, 0 without one */
+	__be32 logical_block_size;
 } __packed;
+
+static_assert(offsetof(struct p_sizes, d_size) == BSR_P_SIZES_OFF_D_SIZE);
+static_assert(offsetof(struct p_sizes, u_size) == BSR_P_SIZES_OFF_U_SIZE);
+static_assert(offsetof(struct p_sizes, c_size) == BSR_P_SIZES_OFF_C_SIZE);
+static_assert(offsetof(struct p_sizes, max_bio_size) == BSR_P_SIZES_OFF_MAX_BIO_SIZE);
+static_assert(offsetof(struct p_sizes, flags) == BSR_P_SIZES_OFF_FLAGS);
+static_assert(offsetof(struct p_sizes, logical_block_size) ==
+	      BSR_P_SIZES_OFF_LOGICAL_BLOCK_SIZE);
+static_assert(sizeof(struct p_sizes) == BSR_P_SIZES_LEN_V2);
+static_assert(BSR_PROTOCOL_MAX == 2);	/* a new version needs its SIZES length here */
+
+static inline u32 bsr_sizes_len(u32 agreed_pro_version)
+{
+	return agreed_pro_version >= 2 ? BSR_P_SIZES_LEN_V2 : BSR_P_SIZES_LEN_V1;
+}
 
 #define UUID_FLAG_DISCARD_MY_DATA 1ULL
 #define UUID_FLAG_CRASHED_PRIMARY 2ULL
@@ -282,6 +303,7 @@ struct bsr_pd_net {
 	u64 peer_history[BSR_WIRE_HISTORY];
 	u64 peer_flags;
 	u64 peer_d_size;
+	u32 peer_lbs;			/* logical block size of the peer's disk, 0: none or unknown */
 	bool uuids_received;
 	bool sizes_received;
 	bool state_received;

@@ -148,22 +148,62 @@ int bsr_send_uuids(struct bsr_peer_device *pd, u64 flags)
 static int send_sizes(struct bsr_peer_device *pd)
 {
 	struct bsr_device *d = pd->device;
+	struct bsr_conn *c = pd->connection;
 	struct p_sizes p;
 
 	memset(&p, 0, sizeof(p));
 	if (bsr_get_ldev(d)) {
 		p.d_size = cpu_to_be64(d->ldev->data_avail);
+		p.logical_block_size =
+			cpu_to_be32(bdev_logical_block_size(d->ldev->backing_bdev));
 		bsr_put_ldev(d);
 	}
 	p.c_size = cpu_to_be64(get_capacity(d->disk));
 	p.max_bio_size = cpu_to_be32(BSR_MAX_DATA_SIZE);
-	return bsr_send_packet(pd->connection, false, P_SIZES, d->vnr, &p, sizeof(p));
+	return bsr_send_packet(c, false, P_SIZES, d->vnr, &p,
+			       bsr_sizes_len(c->net->agreed_pro_version));
+}
+
+/*
+ * The logical block size /dev/bsrN exposes: the largest of its own disk's (own, 0 without
+ * one) and the peers' disks' (as their last SIZES said), so that no one can write a block
+ * smaller than a disk of the resource takes. A device in use keeps what it has (its users
+ * chose their I/O sizes by it) unless its own disk needs more: a peer then refuses the
+ * writes it cannot take and they stay out of sync (receive_data). The receivers of several
+ * peers and attach may call it at once: the maximum is taken and set under state_lock, after
+ * the caller stored its peer's value.
+ */
+void bsr_update_block_size(struct bsr_device *d, unsigned int own)
+{
+	struct bsr_resource *r = d->resource;
+	struct request_queue *q = d->disk->queue;
+	unsigned int want = max_t(unsigned int, own, SECTOR_SIZE), cur, set;
+	struct bsr_peer_device *pd;
+	int idx;
+
+	idx = srcu_read_lock(&bsr_srcu);
+	spin_lock_irq(&r->state_lock);
+	list_for_each_entry_srcu(pd, &d->peer_devices, dev_list, srcu_read_lock_held(&bsr_srcu))
+		if (pd->net)
+			want = max(want, READ_ONCE(pd->net->peer_lbs));
+	cur = queue_logical_block_size(q);
+	set = d->open_cnt ? max(cur, own) : want;
+	if (set != cur)
+		blk_queue_logical_block_size(q, set);
+	spin_unlock_irq(&r->state_lock);
+	srcu_read_unlock(&bsr_srcu, idx);
+
+	if (set != cur)
+		bsr_info("%s: logical block size %u (was %u)\n", d->disk->disk_name, set, cur);
+	if (want > set)
+		bsr_warn("%s: in use: the logical block size stays %u although a peer's disk takes no less than %u; smaller writes stay out of sync on that peer\n",
+			 d->disk->disk_name, set, want);
 }
 
 /* ------------------------------------------------------------------ packet input */
 
 /* Exact or bounded payload sizes per type; false: the packet is malformed. */
-static bool len_ok(enum bsr_packet cmd, u32 len)
+static bool len_ok(enum bsr_packet cmd, u32 len, u32 pro)
 {
 	switch (cmd) {
 	case P_DATA:
@@ -171,9 +211,10 @@ static bool len_ok(enum bsr_packet cmd, u32 len)
 		       len - sizeof(struct p_data) <= BSR_MAX_DATA_SIZE &&
 		       !((len - sizeof(struct p_data)) & 511);
 	case P_RS_DATA_REPLY:
+		/* whole 4 KiB blocks, but a device's partial last one (receive_rs_data) */
 		return len > sizeof(struct p_data) &&
 		       len - sizeof(struct p_data) <= BSR_RS_MAX_SIZE &&
-		       !((len - sizeof(struct p_data)) & ((1U << BSR_BM_BLOCK_SHIFT) - 1));
+		       !((len - sizeof(struct p_data)) & 511);
 	case P_BARRIER:
 		return len == sizeof(struct p_barrier);
 	case P_BITMAP:
@@ -186,7 +227,7 @@ static bool len_ok(enum bsr_packet cmd, u32 len)
 	case P_UUIDS:
 		return len == sizeof(struct p_uuids);
 	case P_SIZES:
-		return len == sizeof(struct p_sizes);
+		return len == bsr_sizes_len(pro);
 	case P_STATE:
 		return len == sizeof(struct p_state);
 	case P_BECOME_SYNC_TARGET:
@@ -270,7 +311,7 @@ static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool ma
 	rv = bsr_recv_header(s, &p->cmd, &p->vnr, &p->len, may_timeout);
 	if (rv)
 		return rv;
-	if (!len_ok(p->cmd, p->len)) {
+	if (!len_ok(p->cmd, p->len, c->net->agreed_pro_version)) {
 		bsr_proto_warn("%s: packet %u with a bad length %u\n", c->net->thread_tag, p->cmd,
 			       p->len);
 		return -EPROTO;
@@ -452,35 +493,58 @@ static void got_state(struct bsr_peer_device *pd, const struct p_state *s)
  * The peer's usable size: in the handshake a smaller one shrinks the device only while our data
  * is not worth keeping yet (Inconsistent or worse, e.g. both nodes fresh). A device with good
  * data keeps its size and refuses the peer, as DRBD does: shrinking would cut off data, under a
- * file system too. Once connected, the size is agreed: a peer that shrinks is refused.
+ * file system too. Once connected, the size is agreed: a peer that shrinks is refused. The
+ * bitmap shrinks with the device: a resync and the bitmap exchange cover the device, no more.
+ * Protocol 2 also carries the logical block size of the peer's disk (bsr_update_block_size).
  */
 static int got_sizes(struct bsr_peer_device *pd, const struct p_sizes *s, bool connected)
 {
 	struct bsr_device *d = pd->device;
+	struct bsr_net *n = pd->connection->net;
 	u64 peer = be64_to_cpu(s->d_size), mine, cur;
+	unsigned int own;
+	u32 lbs = 0;
+	int rv = 0;
 
+	if (n->agreed_pro_version >= 2) {
+		lbs = be32_to_cpu(s->logical_block_size);
+		if (lbs && (lbs < SECTOR_SIZE || lbs > PAGE_SIZE || !is_power_of_2(lbs))) {
+			bsr_proto_warn("%s: the peer's logical block size %u is not a power of two in 512..%lu\n",
+				       n->thread_tag, lbs, PAGE_SIZE);
+			return -EPROTO;
+		}
+	}
 	if (connected && peer && peer < get_capacity(d->disk)) {
 		bsr_proto_warn("%s: the peer's disk shrank to %llu sectors while connected\n",
-			       pd->connection->net->thread_tag, peer);
+			       n->thread_tag, peer);
 		return -EPROTO;
 	}
 	pd->net->peer_d_size = peer;
+	WRITE_ONCE(pd->net->peer_lbs, lbs);
 	pd->net->sizes_received = true;
-	if (!bsr_get_ldev(d))
+	if (!bsr_get_ldev(d)) {
+		bsr_update_block_size(d, 0);
 		return 0;
-	mine = d->ldev->data_avail;
-	bsr_put_ldev(d);
-	cur = get_capacity(d->disk);
-	if (!peer || peer >= mine || cur <= peer)
-		return 0;
-	if (READ_ONCE(d->disk_state) >= BSR_DISK_OUTDATED) {
-		bsr_err("%s: the peer's disk is too small (%llu < %llu sectors): refusing to shrink the device\n",
-			d->disk->disk_name, peer, cur);
-		return -E_STANDALONE;
 	}
-	bsr_warn("%s: the peer's disk is smaller: usable size %llu sectors\n", d->disk->disk_name, peer);
-	set_capacity_and_notify(d->disk, peer);
-	return 0;
+	own = bdev_logical_block_size(d->ldev->backing_bdev);
+	mine = d->ldev->data_avail;
+	cur = get_capacity(d->disk);
+	if (peer && peer < mine && cur > peer) {
+		if (READ_ONCE(d->disk_state) >= BSR_DISK_OUTDATED) {
+			bsr_err("%s: the peer's disk is too small (%llu < %llu sectors): refusing to shrink the device\n",
+				d->disk->disk_name, peer, cur);
+			rv = -E_STANDALONE;
+			goto out;
+		}
+		bsr_warn("%s: the peer's disk is smaller: usable size %llu sectors\n",
+			 d->disk->disk_name, peer);
+		set_capacity_and_notify(d->disk, peer);
+		bsr_bm_shrink(&d->ldev->bm, DIV_ROUND_UP_ULL(peer, 8));
+	}
+	bsr_update_block_size(d, own);
+out:
+	bsr_put_ldev(d);
+	return rv;
 }
 
 static int handshake(struct bsr_conn *c)
@@ -709,6 +773,31 @@ static int peer_req_al_begin(struct bsr_device *d, struct bsr_peer_req *pr)
 	return 0;
 }
 
+/*
+ * A write our disk cannot take: not aligned to its logical block size (the Primary kept a
+ * smaller one while in use, bsr_update_block_size). Refused rather than handed to a disk
+ * that would fail it (an I/O error would count against on-io-error) or, worse, write
+ * whole blocks: the peer's NEG_ACK marks the blocks out of sync there, and so do we.
+ * ldev held.
+ */
+static bool peer_write_aligned(struct bsr_peer_device *pd, sector_t sector, u32 size)
+{
+	struct bsr_device *d = pd->device;
+	unsigned int lbs = bdev_logical_block_size(d->ldev->backing_bdev);
+	int slot;
+
+	if (IS_ALIGNED(sector << 9, lbs) && IS_ALIGNED(size, lbs))
+		return true;
+	pr_warn_ratelimited("bsr: %s: a write of %u bytes at sector %llu is not aligned to the %u-byte blocks of %s: refused, out of sync\n",
+			    pd->connection->net->thread_tag, size, (u64)sector, lbs,
+			    d->ldev->backing_path);
+	slot = bsr_pd_slot(pd);
+	if (slot >= 0)
+		bsr_bm_set_range(&d->ldev->bm, 1U << slot, sector >> 3,
+				 (sector + (size >> 9) - 1) >> 3);
+	return false;
+}
+
 static int receive_data(struct bsr_conn *c, struct pkt *p)
 {
 	struct bsr_net *n = c->net;
@@ -744,6 +833,11 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 	}
 	atomic64_add(size >> 9, &pd->net->recv_sect);
 	if (!bsr_get_ldev(d)) {
+		free_peer_req(pr);
+		return send_neg_ack(c, p, size);
+	}
+	if (!peer_write_aligned(pd, sector, size)) {
+		bsr_put_ldev(d);
 		free_peer_req(pr);
 		return send_neg_ack(c, p, size);
 	}
@@ -797,10 +891,13 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 	u32 size = p->len - sizeof(struct p_data);
 	sector_t sector = be64_to_cpu(p->u.data.sector);
 	struct bsr_peer_req *pr;
-	unsigned int i, run_start, blocks = size >> BSR_BM_BLOCK_SHIFT;
+	unsigned int i, run_start, blocks = DIV_ROUND_UP(size, 1U << BSR_BM_BLOCK_SHIFT);
 	int rv;
 
-	if ((sector & 7) || !bsr_peer_range_ok(d, sector, size)) {
+	/* whole blocks, but the partial last one of a device whose size is not a multiple */
+	if ((sector & 7) || !bsr_peer_range_ok(d, sector, size) ||
+	    (!IS_ALIGNED(size, 1U << BSR_BM_BLOCK_SHIFT) &&
+	     sector + (size >> 9) != get_capacity(d->disk))) {
 		bsr_proto_warn("%s: resync data out of range (sector %llu, %u bytes)\n",
 			       n->thread_tag, (u64)sector, size);
 		return -EPROTO;
@@ -847,8 +944,9 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 			continue;
 		if (i > run_start &&
 		    submit_pages(pr, d->ldev->backing_bdev, sector + ((sector_t)run_start << 3),
-				 run_start, i - run_start, (i - run_start) << BSR_BM_BLOCK_SHIFT,
-				 REQ_OP_WRITE))
+				 run_start, i - run_start,
+				 min(size, i << BSR_BM_BLOCK_SHIFT) -
+				 (run_start << BSR_BM_BLOCK_SHIFT), REQ_OP_WRITE))
 			pr->status = BLK_STS_RESOURCE;
 		run_start = i + 1;
 	}
@@ -878,9 +976,10 @@ static void process_done_ee(struct bsr_conn *c, bool send)
 		if (pr->resync) {
 			int slot = bsr_pd_slot(pd);
 
+			/* a resync write ends on a block boundary or at the device's end */
 			if (!pr->status && slot >= 0)
 				bsr_bm_clear_range(&pd->device->ldev->bm, slot, pr->sector >> 3,
-						   ((pr->sector + (pr->size >> 9)) >> 3) - 1);
+						   DIV_ROUND_UP_ULL(pr->sector + (pr->size >> 9), 8) - 1);
 			cmd = pr->status ? P_NEG_RS_DREPLY : P_RS_WRITE_ACK;
 		} else if (pr->dp_flags & DP_SEND_WRITE_ACK) {
 			cmd = pr->status ? P_NEG_ACK : P_WRITE_ACK;

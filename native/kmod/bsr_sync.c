@@ -90,13 +90,19 @@ static u64 rs_skip_range(struct bsr_peer_device *pd, u64 first, u64 end)
  */
 void bsr_mark_app_written(struct bsr_peer_device *pd, sector_t sector, u32 size)
 {
+	sector_t end;
+
 	switch (READ_ONCE(pd->repl_state)) {
 	case BSR_REPLICATION_WFBITMAPS:
 	case BSR_REPLICATION_SYNCSOURCE:
 	case BSR_REPLICATION_PAUSEDSYNCS:
 		return;
 	default:
-		rs_skip_range(pd, DIV_ROUND_UP_ULL(sector, 8), (sector + (size >> 9)) >> 3);
+		/* the partial last block of the device counts as covered when written to its end */
+		end = sector + (size >> 9);
+		rs_skip_range(pd, DIV_ROUND_UP_ULL(sector, 8),
+			      end == get_capacity(pd->device->disk) ? DIV_ROUND_UP_ULL(end, 8) :
+								       end >> 3);
 	}
 }
 
@@ -806,19 +812,29 @@ static void free_rs_req(struct bsr_rs_req *rq)
 	kfree(rq);
 }
 
+/*
+ * Reads blocks [bit, bit + blocks) for the peer. The last block of a device whose size is not
+ * a multiple of 4 KiB is partial: only its sectors within the device are read and sent, none
+ * past the end of the lower device.
+ */
 static int issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
 {
 	struct bsr_device *d = pd->device;
+	sector_t cap = get_capacity(d->disk);
 	struct bsr_rs_req *rq;
 	struct bio *bio;
 	unsigned int i;
+	u32 left;
 
+	if (bit << 3 >= cap)
+		return -ERANGE;
+	blocks = min_t(u64, blocks, DIV_ROUND_UP_ULL(cap - (bit << 3), 8));
 	rq = kzalloc(sizeof(*rq), GFP_NOIO);
 	if (!rq)
 		return -ENOMEM;
 	rq->pd = pd;
 	rq->sector = bit << 3;
-	rq->size = blocks << BSR_BM_BLOCK_SHIFT;
+	rq->size = min_t(u64, blocks << BSR_BM_BLOCK_SHIFT, (cap - rq->sector) << 9);
 	rq->n_pages = blocks;
 	if (!bsr_rs_read_begin(d, rq)) {
 		kfree(rq);
@@ -839,8 +855,8 @@ static int issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
 	bio->bi_iter.bi_sector = rq->sector;
 	bio->bi_private = rq;
 	bio->bi_end_io = rs_read_endio;
-	for (i = 0; i < blocks; i++)
-		__bio_add_page(bio, rq->pages[i], PAGE_SIZE, 0);
+	for (i = 0, left = rq->size; i < blocks; i++, left -= PAGE_SIZE)
+		__bio_add_page(bio, rq->pages[i], min_t(u32, left, PAGE_SIZE), 0);
 	atomic64_add(rq->size >> 9, &pd->connection->net->rs_in_flight);
 	atomic_inc(&pd->net->pending);
 	submit_bio(bio);
@@ -1031,6 +1047,11 @@ static void issue_reads(struct bsr_peer_device *pd)
 		       !bsr_rs_skipped(pd, bit + blocks))
 			blocks++;
 		err = issue_read(pd, bit, blocks);
+		if (err == -ERANGE) {
+			/* bits past the device's end (the bitmap shrinks with it): never sent */
+			p->rs_failed += rs_skip_range(pd, bit, bm->bits);
+			break;
+		}
 		/* -EBUSY: a write to these blocks is under way, they are read on a later pass */
 		if (err && err != -EBUSY)
 			break;
@@ -1203,9 +1224,10 @@ int bsr_rs_got_ack(struct bsr_peer_device *pd, sector_t sector, u32 size, bool o
 	if (!bsr_get_ldev(d))
 		return 0;
 	slot = bsr_pd_slot(pd);
+	/* a reply ends on a block boundary or at the device's end (issue_read) */
 	if (ok && slot >= 0)
 		bsr_bm_clear_range(&d->ldev->bm, slot, sector >> 3,
-				   ((sector + (size >> 9)) >> 3) - 1);
+				   DIV_ROUND_UP_ULL(sector + (size >> 9), 8) - 1);
 	bsr_put_ldev(d);
 	bsr_rs_kick(n);
 	return 0;

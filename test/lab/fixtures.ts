@@ -22,10 +22,12 @@ export interface R0Options {
   createMd?: boolean;
   /** the backing disk, default /dev/vda */
   disk?: string;
-  /** the meta data: device and index as attach takes them, default "DISK internal" */
-  meta?: string;
   /** disk options of the attach, e.g. "--on-io-error=detach" */
   attach?: string;
+  /** external meta data: its device and index (`flexible` or N); default internal on the disk */
+  meta?: { dev: string; idx: string };
+  /** connect at the end (default true) */
+  connect?: boolean;
 }
 
 export function twoNodes(lab: Lab) {
@@ -38,17 +40,17 @@ export function twoNodes(lab: Lab) {
   async function up(n: NodeName, o: R0Options = {}) {
     const p = PEER[n];
     const disk = o.disk ?? '/dev/vda';
-    const meta = o.meta ?? `${disk} internal`;
-    if (o.createMd !== false) await sh(n, `${M} --force 1 v09 ${meta} create-md --max-peers=2 </dev/null`);
+    const md = o.meta ?? { dev: disk, idx: 'internal' };
+    if (o.createMd !== false) await sh(n, `${M} --force 1 v09 ${md.dev} ${md.idx} create-md --max-peers=2 </dev/null`);
     await sh(
       n,
       `${S} new-resource r0 ${ID[n]}
 ${S} new-minor r0 1 0
 ${S} new-peer r0 ${ID[p]} --_name=${p} ${o.net ?? ''}
 ${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789
-${S} attach 1 ${disk} ${meta} ${o.attach ?? ''}
+${S} attach 1 ${disk} ${md.dev} ${md.idx} ${o.attach ?? ''}
 ${S} peer-device-options r0 ${ID[p]} 0 ${o.pd ?? '--c-plan-ahead=0 --resync-rate=1000M'}
-${S} connect r0 ${ID[p]}`,
+${o.connect === false ? '' : `${S} connect r0 ${ID[p]}`}`,
     );
   }
 

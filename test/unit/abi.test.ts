@@ -45,6 +45,26 @@ describe('ABI single source of truth', () => {
     expect(abi.metaData.alTransaction.context.offset + 4 * abi.metaData.alContextPerTransaction).toBe(4096);
   });
 
+  it('the SIZES packet: the C header and struct follow the JSON layout of each protocol version', () => {
+    const width: Record<string, number> = { u32: 4, u64: 8 };
+    const net = readFileSync(join(root, 'native/kmod/bsr_net.h'), 'utf8');
+    const lengths = new Map<number, number>();
+    let end = 0;
+    for (const [field, def] of Object.entries(abi.wire.sizes) as [
+      string,
+      { offset: number; type: string; since?: number },
+    ][]) {
+      expect(def.offset, `${field} follows the field before it`).toBe(end);
+      expect(cConstant(`BSR_P_SIZES_OFF_${field.toUpperCase()}`)).toBe(def.offset);
+      // bsr_net.h checks struct p_sizes against the generated offsets at compile time
+      expect(net).toContain(`offsetof(struct p_sizes, ${field})`);
+      end = def.offset + width[def.type];
+      for (let v = def.since ?? abi.wire.protocolMin; v <= abi.wire.protocolMax; v++) lengths.set(v, end);
+    }
+    expect(lengths.get(1)).toBe(32);
+    for (const [v, len] of lengths) expect(cConstant(`BSR_P_SIZES_LEN_V${v}`), `protocol ${v}`).toBe(len);
+  });
+
   it('attribute ids are unique within each set', () => {
     for (const [set, fields] of Object.entries(abi.sets)) {
       const ids = Object.values(fields).map((f) => f.id);

@@ -14,7 +14,7 @@ export default scenario({
   timeoutSec: 300,
   async run(lab) {
     const t = twoNodes(lab);
-    const opts = { net: FAST_NET, meta: '/dev/vdb flexible' };
+    const opts = { net: FAST_NET, meta: { dev: '/dev/vdb', idx: 'flexible' } };
     await t.upSkipSync(opts);
     await t.sh('bravo', `${t.S} disconnect r0 0`);
     await t.sh('alpha', `${t.S} primary r0`);
