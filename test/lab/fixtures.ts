@@ -132,6 +132,28 @@ nohup sh -c 'python3 ${repo}/test/lab/scripts/block-writer.py /dev/bsr1 ${id} ${
     return out.split(' ')[0];
   }
 
+  /** sha256 of `count` 4 KiB blocks from block `first` of node n's backing disk /dev/vda (O_DIRECT). */
+  async function blocksSum(n: NodeName, first: number, count: number): Promise<string> {
+    const out = await sh(n, `dd if=/dev/vda bs=4096 skip=${first} count=${count} iflag=direct status=none | sha256sum`);
+    return out.split(' ')[0];
+  }
+
+  /**
+   * Four O_DIRECT writers on alpha (scripts/block-writer.py) overwrite the same `blocks` 4 KiB blocks
+   * of /dev/bsr1 from `first` at once with distinct patterns, `writes` writes each; returns their counts.
+   */
+  async function overlappingWriters(first: number, blocks: number, writes: number): Promise<string[]> {
+    const w = `python3 ${repo}/test/lab/scripts/block-writer.py`;
+    const counts = await sh(
+      'alpha',
+      `pids=
+for i in 1 2 3 4; do ${w} /dev/bsr1 $i ${first} ${blocks} 4 ${writes} > /tmp/ov$i & pids="$pids $!"; done
+for p in $pids; do wait $p; done
+cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
+    );
+    return counts.trim().split(/\s+/);
+  }
+
   async function down(n: NodeName) {
     await exec(n, `${S} secondary r0; ${S} down r0`);
   }
@@ -203,6 +225,8 @@ nohup sh -c 'python3 ${repo}/test/lab/scripts/block-writer.py /dev/bsr1 ${id} ${
     startWriter,
     stopWriter,
     sum,
+    blocksSum,
+    overlappingWriters,
     down,
     downAll,
     checkDmesg,

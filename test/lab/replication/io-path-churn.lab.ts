@@ -6,7 +6,6 @@
 //    connected), added back and reconnected, several times while a writer runs; every write
 //    completes, the kernel stays quiet and the final resync makes the data equal; a minor added
 //    and deleted on the Secondary while connected leaves the connection working.
-import type { NodeName } from '../../../tools/lab/scenario.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, twoNodes } from '../fixtures.js';
 
@@ -21,11 +20,6 @@ export default scenario({
   timeoutSec: 1200,
   async run(lab) {
     const t = twoNodes(lab);
-    const W = `python3 ${lab.repoRoot}/test/lab/scripts/block-writer.py`;
-    const blocksSum = async (n: NodeName, first: number, count: number) =>
-      (await t.sh(n, `dd if=/dev/vda bs=4096 skip=${first} count=${count} iflag=direct status=none | sha256sum`)).split(
-        ' ',
-      )[0];
     // KiB written through /dev/bsr1 (a bio based device has no /sys/block/*/stat counters)
     const writesDone = () => t.stat('alpha', 'written');
 
@@ -36,19 +30,13 @@ export default scenario({
     for (let round = 0; round < ROUNDS; round++) {
       await t.sh('alpha', `${t.S} primary r0`);
       const t0 = Date.now();
-      const counts = await t.sh(
-        'alpha',
-        `pids=
-for i in 1 2 3 4; do ${W} /dev/bsr1 $i ${first} ${BLOCKS} 4 ${WRITES} > /tmp/ov$i & pids="$pids $!"; done
-for p in $pids; do wait $p; done
-cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
-      );
+      const counts = await t.overlappingWriters(first, BLOCKS, WRITES);
       const secs = (Date.now() - t0) / 1000;
       await t.sh('alpha', `${t.S} secondary r0`);
-      const a = await blocksSum('alpha', first, BLOCKS);
-      const b = await blocksSum('bravo', first, BLOCKS);
+      const a = await t.blocksSum('alpha', first, BLOCKS);
+      const b = await t.blocksSum('bravo', first, BLOCKS);
       lab.log(
-        `protocol C round ${round}: writes ${counts.trim().split(/\s+/).join('+')} in ${secs.toFixed(1)} s; ` +
+        `protocol C round ${round}: writes ${counts.join('+')} in ${secs.toFixed(1)} s; ` +
           `alpha ${a.slice(0, 12)} bravo ${b.slice(0, 12)} ${a === b ? 'equal' : 'DIFFERENT'}`,
       );
       if (a !== b) mismatches.push(`protocol C round ${round}`);
@@ -89,8 +77,8 @@ ${t.S} connect r0 1`;
     await t.stopWriter(60_000);
     await t.waitSynced(120_000);
     await t.sh('alpha', `${t.S} secondary r0`);
-    const a = await blocksSum('alpha', region.first, region.blocks);
-    const b = await blocksSum('bravo', region.first, region.blocks);
+    const a = await t.blocksSum('alpha', region.first, region.blocks);
+    const b = await t.blocksSum('bravo', region.first, region.blocks);
     lab.log(`after the churn: alpha ${a.slice(0, 12)} bravo ${b.slice(0, 12)}`);
     assert(a === b, 'the written region is equal on both disks after the resync');
     await t.downAll();

@@ -4,7 +4,6 @@
 // demotion both disks hold the same bytes there (the Primary parks a write overlapping an earlier one
 // until that one is done with the peer, and the Secondary submits a peer write overlapping one still in
 // flight only after it).
-import type { NodeName } from '../../../tools/lab/scenario.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, twoNodes } from '../fixtures.js';
 
@@ -18,11 +17,6 @@ export default scenario({
   timeoutSec: 400,
   async run(lab) {
     const t = twoNodes(lab);
-    const W = `python3 ${lab.repoRoot}/test/lab/scripts/block-writer.py`;
-    const blocksSum = async (n: NodeName, first: number) =>
-      (
-        await t.sh(n, `dd if=/dev/vda bs=4096 skip=${first} count=${BLOCKS} iflag=direct status=none | sha256sum`)
-      ).split(' ')[0];
     await t.upSkipSync({ net: '--protocol=A' });
     let off = 0;
     for (const proto of ['A', 'B']) {
@@ -30,18 +24,12 @@ export default scenario({
       await t.sh('alpha', `${t.S} primary r0`);
       const w = await t.write('alpha', off, 32);
       const first = (off + 36) * 256; // 4 KiB blocks in the gap after this round's data
-      const counts = await t.sh(
-        'alpha',
-        `pids=
-for i in 1 2 3 4; do ${W} /dev/bsr1 $i ${first} ${BLOCKS} 4 ${WRITES} > /tmp/ov$i & pids="$pids $!"; done
-for p in $pids; do wait $p; done
-cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
-      );
+      const counts = await t.overlappingWriters(first, BLOCKS, WRITES);
       await t.sh('alpha', `${t.S} secondary r0`);
       const peer = await t.sum('bravo', '/dev/vda', off, 32);
-      const [a, b] = [await blocksSum('alpha', first), await blocksSum('bravo', first)];
+      const [a, b] = [await t.blocksSum('alpha', first, BLOCKS), await t.blocksSum('bravo', first, BLOCKS)];
       lab.log(
-        `protocol ${proto}: ${w.slice(0, 12)} / ${peer.slice(0, 12)}; overlapping writes ${counts.trim().split(/\s+/).join('+')}: alpha ${a.slice(0, 12)} bravo ${b.slice(0, 12)}`,
+        `protocol ${proto}: ${w.slice(0, 12)} / ${peer.slice(0, 12)}; overlapping writes ${counts.join('+')}: alpha ${a.slice(0, 12)} bravo ${b.slice(0, 12)}`,
       );
       assert(w === peer, `protocol ${proto}: the peer has the data after the demotion`);
       assert(a === b, `protocol ${proto}: overlapping writes ended differently on the two disks`);
