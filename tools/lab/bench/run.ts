@@ -16,6 +16,7 @@
 // O_DIRECT) and must match the primary's checksum, else the bench fails.
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { type LabImpl, labDown, labUp } from '../lab.js';
 import { labStateDir } from '../paths.js';
@@ -347,6 +348,7 @@ async function runSlot(
   const k = r.slots++;
   const kind = PHASES.find((x) => x.key === phase)?.kind ?? 'throughput';
   const at_s = now() - t0;
+  const host_load = loadavg()[0];
   if (phase === 'initial_sync_s') {
     if (k > 0 || !r.up) await setupFresh(lab, r, k);
   } else {
@@ -377,6 +379,7 @@ async function runSlot(
     raw_ratio: round(q.raw_ratio, 4),
     link_ratio: round(q.link_ratio, 4),
     at_s: round(at_s, 1),
+    host_load: round(host_load, 2),
   };
 }
 
@@ -546,6 +549,7 @@ export async function runBenchCommand(o: BenchCommandOptions): Promise<number> {
   const meta = {
     started: started.toISOString(),
     seconds,
+    host_load_at_end: round(loadavg()[0], 2),
     settings: settingsReport,
     order: names.length === 2 ? 'A-B-B-A per phase, alternating which engine opens' : 'A-A',
     slots,
@@ -560,7 +564,11 @@ export async function runBenchCommand(o: BenchCommandOptions): Promise<number> {
           ratios_bsr_over_drbd84: ratios(results[1], results[0]),
           ...meta,
         };
-  o.log(`bench finished in ${seconds} s`);
+  const loads = slots.map((x) => x.host_load ?? 0);
+  o.log(
+    `bench finished in ${seconds} s; host load average (1 min) over the slots ` +
+      `${Math.min(...loads).toFixed(1)}..${Math.max(...loads).toFixed(1)} on ${availableParallelism()} CPUs`,
+  );
   const text = `${JSON.stringify(json, null, 2)}\n`;
   process.stdout.write(text);
   if (o.out) writeFileSync(o.out, text);

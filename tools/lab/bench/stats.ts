@@ -57,6 +57,8 @@ export interface SlotRecord {
   link_ratio: number;
   /** Seconds since the start of the bench. */
   at_s: number;
+  /** The host's 1-minute load average at the start of the slot (2 cores: above 2, the guests wait for CPU). */
+  host_load?: number;
 }
 
 /**
