@@ -1,9 +1,10 @@
 // Bench driver for this project's engine: bsr.ko driven by bsrmeta/bsrsetup in the guests (the same
 // steps `bsradm up` plans), one resource "bench" with minor 0 on the backing disk, internal meta data.
 import { defaultValue, findOption, formatOptionValue } from '../../../src/config/options.js';
-import { resourceState, switchProtocol, waitConnectedScript, waitUpToDate } from '../bsr-wait.js';
+import { allUpToDate, resourceState, switchProtocol, waitConnectedScript, waitUpToDate } from '../bsr-wait.js';
 import { guestCli } from '../paths.js';
 import type { Lab, NodeName } from '../types.js';
+import { sleep } from '../util.js';
 import type { BenchContext, BenchEngine } from './engine.js';
 import { bsrsetupArgs } from './settings.js';
 
@@ -75,10 +76,26 @@ export class BsrEngine implements BenchEngine {
     await lab.sh(ctx.primary, `${this.tools(lab).S} primary bench --force`);
   }
 
-  /** bsrsetup wait-sync-resource on both nodes: returns when connected and no resync runs. */
-  async waitSynced(lab: Lab, ctx: BenchContext): Promise<void> {
-    const script = `${this.tools(lab).S} wait-sync-resource bench --wait-timeout=900`;
-    await Promise.all([ctx.primary, ctx.secondary].map((n) => lab.sh(n, script, { timeoutMs: 960_000 })));
+  /**
+   * bsrsetup wait-sync-resource on both nodes (returns when connected and no resync runs), then
+   * the state from `status --json` (untimed): all UpToDate, else wait again. wait-sync-resource
+   * can return at the moment a connection comes up, before the sync handshake has set the
+   * replication state (bsr_receiver.c sets Connected, then runs bsr_sync_handshake): seen after
+   * a link restore with the default resync controller, 2 s timed for a 22 s resync.
+   */
+  async waitSynced(lab: Lab, ctx: BenchContext): Promise<number> {
+    const { S } = this.tools(lab);
+    const script = `${S} wait-sync-resource bench --wait-timeout=900`;
+    const deadline = Date.now() + 900_000;
+    for (let i = 0; ; i++) {
+      await Promise.all([ctx.primary, ctx.secondary].map((n) => lab.sh(n, script, { timeoutMs: 960_000 })));
+      const end = performance.now() / 1000;
+      const states = await Promise.all([ctx.primary, ctx.secondary].map((n) => resourceState(lab, n, S, 'bench')));
+      if (states.every(allUpToDate)) return end;
+      if (Date.now() > deadline) throw new Error(`bsr: not in sync after 900 s: ${JSON.stringify(states)}`);
+      ctx.log(`wait-sync-resource returned, but not all UpToDate yet (${i + 1}): waiting again`);
+      await sleep(200);
+    }
   }
 
   async checkSynced(lab: Lab, ctx: BenchContext): Promise<void> {

@@ -65,8 +65,10 @@ export class Drbd84Engine implements BenchEngine {
     await lab.sh(ctx.primary, 'drbdadm primary --force bench');
   }
 
-  async waitSynced(lab: Lab, ctx: BenchContext): Promise<void> {
+  /** Polls /proc/drbd on both nodes (every 200 ms) until Connected and UpToDate/UpToDate. */
+  async waitSynced(lab: Lab, ctx: BenchContext): Promise<number> {
     await drbd84WaitSynced(lab, this.resource(ctx), 900_000, 200);
+    return performance.now() / 1000;
   }
 
   /** waitSynced already saw both UpToDate in /proc/drbd. */

@@ -38,10 +38,12 @@ export interface BenchEngine {
   /** Makes `ctx.primary` Primary with forced UpToDate data: the full initial sync to the peer starts. */
   forcePrimary(lab: Lab, ctx: BenchContext): Promise<void>;
   /**
-   * Resolves when the engine's own tools report both nodes connected with no resync running: the
-   * end of a timed phase. Then `checkSynced` (not timed) confirms the states.
+   * Waits until the engine's own tools report both nodes connected with no resync running and the
+   * state confirms it (both UpToDate), and resolves with the time of that report
+   * (`performance.now()` in seconds): the end of a timed phase, the confirmation not counted. A
+   * report that the state then contradicts (a wait returning before the resync began) is not taken.
    */
-  waitSynced(lab: Lab, ctx: BenchContext): Promise<void>;
+  waitSynced(lab: Lab, ctx: BenchContext): Promise<number>;
   /** Throws unless both nodes are connected and UpToDate (retrying for a while). */
   checkSynced(lab: Lab, ctx: BenchContext): Promise<void>;
   /** Switches the replication protocol of the running resource on both nodes (stays connected or reconnects). */

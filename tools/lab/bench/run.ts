@@ -284,8 +284,7 @@ async function enginePhase(lab: LabImpl, r: Runner, phase: PhaseKey, k: number, 
     case 'initial_sync_s': {
       const t = now();
       await e.forcePrimary(lab, ctx);
-      await e.waitSynced(lab, ctx);
-      const s = now() - t;
+      const s = (await e.waitSynced(lab, ctx)) - t;
       await e.checkSynced(lab, ctx);
       r.synced = true;
       ctx.log(`initial sync: ${s.toFixed(2)} s`);
@@ -323,8 +322,7 @@ async function enginePhase(lab: LabImpl, r: Runner, phase: PhaseKey, k: number, 
       );
       const t = now();
       await lab.linkRestore(p, ctx.secondary);
-      await e.waitSynced(lab, ctx);
-      const s = now() - t;
+      const s = (await e.waitSynced(lab, ctx)) - t;
       await e.checkSynced(lab, ctx);
       ctx.log(`resync of 64 MiB: ${s.toFixed(2)} s`);
       await logKernelResync(lab, e, ctx);
