@@ -1,6 +1,8 @@
 // `npm run lab -- <command>`: the qemu lab (see docs/lab.md).
 import { Command } from 'commander';
 import { runBenchCommand } from './bench/run.js';
+import { parseSettingsMode } from './bench/settings.js';
+import { parsePhases } from './bench/stats.js';
 import { LabImpl, labDown, labUp } from './lab.js';
 import { findRepoRoot, labStateDir } from './paths.js';
 import { runScenarios } from './runner.js';
@@ -172,11 +174,22 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('bench')
-    .description('the reference benchmark in a fresh two-node lab with 512 MiB disks')
+    .description(
+      'the reference benchmark in a fresh two-node lab: the engines side by side, phases interleaved A-B-B-A (docs/lab.md)',
+    )
     .option('--engine <engine>', 'drbd84, bsr or both', 'drbd84')
+    .option('--settings <mode>', 'equal (the same durability and data path options in both) or default', 'equal')
+    .option('--phases <list>', 'only these phases, comma separated: initial, seq-c, seq-a, lat, resync')
     .option('--out <file>', 'write the results as JSON to this file')
-    .action(async (o: { engine: string; out?: string }) => {
-      exitCode = await runBenchCommand({ repoRoot, engine: o.engine, out: o.out, log });
+    .action(async (o: { engine: string; settings: string; phases?: string; out?: string }) => {
+      exitCode = await runBenchCommand({
+        repoRoot,
+        engine: o.engine,
+        settings: parseSettingsMode(o.settings),
+        phases: parsePhases(o.phases),
+        out: o.out,
+        log,
+      });
     });
 
   await program.parseAsync(argv);

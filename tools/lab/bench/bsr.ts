@@ -1,9 +1,12 @@
 // Bench driver for this project's engine: bsr.ko driven by bsrmeta/bsrsetup in the guests (the same
 // steps `bsradm up` plans), one resource "bench" with minor 0 on the backing disk, internal meta data.
-import { resourceState, switchProtocol, waitConnectedScript, waitUpToDate } from '../bsr-wait.js';
+import { defaultValue, findOption, formatOptionValue } from '../../../src/config/options.js';
+import { allUpToDate, resourceState, switchProtocol, waitConnectedScript, waitUpToDate } from '../bsr-wait.js';
 import { guestCli } from '../paths.js';
-import type { Lab } from '../types.js';
+import type { Lab, NodeName } from '../types.js';
+import { sleep } from '../util.js';
 import type { BenchContext, BenchEngine } from './engine.js';
+import { bsrsetupArgs } from './settings.js';
 
 /** `bench --engine bsr` runs only when this is true. */
 export const BSR_DRIVER_IMPLEMENTED = true;
@@ -14,26 +17,35 @@ export class BsrEngineNotImplemented extends Error {
   }
 }
 
-const NET = '--protocol=C --connect-int=2 --ping-int=2 --ping-timeout=10';
-// fixed resync rate, as fast as the option allows (the drbd84 driver uses 1000M)
-const PD = '--c-plan-ahead=0 --resync-rate=1000M';
-
 export class BsrEngine implements BenchEngine {
   readonly name = 'bsr';
   readonly device = '/dev/bsr0';
-  readonly usesBsrModule = true;
 
   private ids(ctx: BenchContext): Record<string, number> {
     return { [ctx.primary]: 0, [ctx.secondary]: 1 };
+  }
+
+  private nodes(ctx: BenchContext) {
+    const ids = this.ids(ctx);
+    return [ctx.primary, ctx.secondary].map((node) => ({
+      node,
+      peerId: ids[node === ctx.primary ? ctx.secondary : ctx.primary],
+    }));
   }
 
   private tools(lab: Lab) {
     return { S: guestCli(lab.repoRoot, 'bsrsetup'), M: guestCli(lab.repoRoot, 'bsrmeta') };
   }
 
+  /** native/kmod/bsr.ko; with drbd.ko loaded it takes a dynamic block major (147 is DRBD's). */
+  async loadModule(lab: Lab, node: NodeName): Promise<void> {
+    await lab.loadModule(node);
+  }
+
   async setup(lab: Lab, ctx: BenchContext): Promise<void> {
     const { S, M } = this.tools(lab);
     const ids = this.ids(ctx);
+    const s = ctx.settings;
     for (const n of [ctx.primary, ctx.secondary]) {
       const p = n === ctx.primary ? ctx.secondary : ctx.primary;
       await lab.sh(
@@ -42,10 +54,12 @@ export class BsrEngine implements BenchEngine {
           `${M} --force 0 v09 ${ctx.backingDisk} internal create-md --max-peers=2 </dev/null >/dev/null`,
           `${S} new-resource bench ${ids[n]}`,
           `${S} new-minor bench 0 0`,
-          `${S} new-peer bench ${ids[p]} --_name=${p} ${NET}`,
+          `${S} new-peer bench ${ids[p]} --_name=${p} --protocol=C ${bsrsetupArgs(s.net)}`,
           `${S} new-path bench ${ids[p]} ipv4:${lab.address(n, p)}:${ctx.port} ipv4:${lab.address(p, n)}:${ctx.port}`,
-          `${S} attach 0 ${ctx.backingDisk} ${ctx.backingDisk} internal`,
-          `${S} peer-device-options bench ${ids[p]} 0 ${PD}`,
+          `${S} attach 0 ${ctx.backingDisk} ${ctx.backingDisk} internal ${bsrsetupArgs(s.disk)}`,
+          ...(Object.keys(s.resync).length
+            ? [`${S} peer-device-options bench ${ids[p]} 0 ${bsrsetupArgs(s.resync)}`]
+            : []),
           `${S} connect bench ${ids[p]}`,
         ].join('\n'),
       );
@@ -62,10 +76,26 @@ export class BsrEngine implements BenchEngine {
     await lab.sh(ctx.primary, `${this.tools(lab).S} primary bench --force`);
   }
 
-  /** bsrsetup wait-sync-resource on both nodes: returns when connected and no resync runs. */
-  async waitSynced(lab: Lab, ctx: BenchContext): Promise<void> {
-    const script = `${this.tools(lab).S} wait-sync-resource bench --wait-timeout=600`;
-    await Promise.all([ctx.primary, ctx.secondary].map((n) => lab.sh(n, script)));
+  /**
+   * bsrsetup wait-sync-resource on both nodes (returns when connected and no resync runs), then
+   * the state from `status --json` (untimed): all UpToDate, else wait again. wait-sync-resource
+   * can return at the moment a connection comes up, before the sync handshake has set the
+   * replication state (bsr_receiver.c sets Connected, then runs bsr_sync_handshake): seen after
+   * a link restore with the default resync controller, 2 s timed for a 22 s resync.
+   */
+  async waitSynced(lab: Lab, ctx: BenchContext): Promise<number> {
+    const { S } = this.tools(lab);
+    const script = `${S} wait-sync-resource bench --wait-timeout=900`;
+    const deadline = Date.now() + 900_000;
+    for (let i = 0; ; i++) {
+      await Promise.all([ctx.primary, ctx.secondary].map((n) => lab.sh(n, script, { timeoutMs: 960_000 })));
+      const end = performance.now() / 1000;
+      const states = await Promise.all([ctx.primary, ctx.secondary].map((n) => resourceState(lab, n, S, 'bench')));
+      if (states.every(allUpToDate)) return end;
+      if (Date.now() > deadline) throw new Error(`bsr: not in sync after 900 s: ${JSON.stringify(states)}`);
+      ctx.log(`wait-sync-resource returned, but not all UpToDate yet (${i + 1}): waiting again`);
+      await sleep(200);
+    }
   }
 
   async checkSynced(lab: Lab, ctx: BenchContext): Promise<void> {
@@ -74,12 +104,7 @@ export class BsrEngine implements BenchEngine {
   }
 
   async setProtocol(lab: Lab, ctx: BenchContext, protocol: 'A' | 'C'): Promise<void> {
-    const ids = this.ids(ctx);
-    const nodes = [ctx.primary, ctx.secondary].map((node) => ({
-      node,
-      peerId: ids[node === ctx.primary ? ctx.secondary : ctx.primary],
-    }));
-    await switchProtocol(lab, this.tools(lab).S, 'bench', nodes, protocol);
+    await switchProtocol(lab, this.tools(lab).S, 'bench', this.nodes(ctx), protocol);
     await this.checkSynced(lab, ctx);
   }
 
@@ -93,6 +118,29 @@ export class BsrEngine implements BenchEngine {
       120_000,
       200,
     );
+  }
+
+  async disconnect(lab: Lab, ctx: BenchContext): Promise<void> {
+    const { S } = this.tools(lab);
+    await Promise.all(this.nodes(ctx).map(({ node, peerId }) => lab.sh(node, `${S} disconnect bench ${peerId}`)));
+  }
+
+  async reconnect(lab: Lab, ctx: BenchContext): Promise<void> {
+    const { S } = this.tools(lab);
+    await Promise.all(this.nodes(ctx).map(({ node, peerId }) => lab.sh(node, `${S} connect bench ${peerId}`)));
+    await this.waitConnected(lab, ctx);
+    await this.checkSynced(lab, ctx);
+  }
+
+  async show(lab: Lab, ctx: BenchContext): Promise<string> {
+    return lab.sh(ctx.primary, `${this.tools(lab).S} show bench --show-defaults`);
+  }
+
+  /** The option table's default (src/config/options.ts), which bsr.ko also uses for an option never set. */
+  defaultOf(keyword: string): string | undefined {
+    const def = findOption(keyword);
+    const v = def && defaultValue(def);
+    return def && v !== undefined ? formatOptionValue(def, v) : undefined;
   }
 
   peerData(ctx: BenchContext): { device: string; offsetMiB: number } {

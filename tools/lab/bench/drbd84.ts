@@ -1,57 +1,84 @@
-// Bench driver for the guest kernel's DRBD 8.4 (the reference).
-import {
-  type Drbd84Resource,
-  drbd84Adjust,
-  drbd84Down,
-  drbd84State,
-  drbd84Up,
-  drbd84WaitConnected,
-  drbd84WaitSynced,
-} from '../drbd84.js';
-import type { Lab } from '../types.js';
+// Bench driver for the guest kernel's DRBD 8.4 (the reference), with drbd-utils' drbdadm. The
+// configuration is the bench's own (settings.ts: the options of `--settings`), not the scenarios'.
+import { type Drbd84Resource, drbd84State, drbd84WaitConnected, drbd84WaitSynced } from '../drbd84.js';
+import type { Lab, NodeName } from '../types.js';
+import { shq } from '../util.js';
 import type { BenchContext, BenchEngine } from './engine.js';
+import { drbd84BenchConfig } from './settings.js';
 
 export class Drbd84Engine implements BenchEngine {
   readonly name = 'drbd84';
   readonly device = '/dev/drbd0';
-  readonly usesBsrModule = false;
-  private res: Drbd84Resource | undefined;
+  private protocol: 'A' | 'C' = 'C';
 
+  /** For the state helpers of ../drbd84.ts (they read name, nodes and minor). */
   private resource(ctx: BenchContext): Drbd84Resource {
-    this.res ??= {
+    return {
       name: 'bench',
       nodes: [ctx.primary, ctx.secondary],
       disk: ctx.backingDisk,
       minor: 0,
       port: ctx.port,
-      protocol: 'C',
-      resyncRate: '1000M',
+      protocol: this.protocol,
     };
-    return this.res;
+  }
+
+  private config(lab: Lab, ctx: BenchContext): string {
+    const hosts = [
+      { name: ctx.primary, address: lab.address(ctx.primary, ctx.secondary) },
+      { name: ctx.secondary, address: lab.address(ctx.secondary, ctx.primary) },
+    ];
+    return drbd84BenchConfig(
+      { name: 'bench', minor: 0, port: ctx.port, protocol: this.protocol, disk: ctx.backingDisk, hosts },
+      ctx.settings,
+    );
+  }
+
+  private both<T>(ctx: BenchContext, f: (n: NodeName) => Promise<T>): Promise<T[]> {
+    return Promise.all([ctx.primary, ctx.secondary].map(f));
+  }
+
+  /** drbd.ko of the guest kernel; it claims block major 147, so it is loaded before bsr.ko. */
+  async loadModule(lab: Lab, node: NodeName): Promise<void> {
+    await lab.sh(node, 'modprobe drbd');
   }
 
   async setup(lab: Lab, ctx: BenchContext): Promise<void> {
-    const r = this.resource(ctx);
-    await drbd84Up(lab, r);
-    await drbd84WaitConnected(lab, r);
+    this.protocol = 'C';
+    const conf = this.config(lab, ctx);
+    await this.both(ctx, (n) =>
+      lab.sh(
+        n,
+        [
+          'mkdir -p /run/lock /var/lib/drbd',
+          'cat > /etc/drbd.conf',
+          'drbdadm create-md --force bench >/dev/null 2>&1 || drbdadm create-md --force bench',
+          'drbdadm up bench',
+        ].join('\n'),
+        { input: conf },
+      ),
+    );
+    await drbd84WaitConnected(lab, this.resource(ctx));
   }
 
   async forcePrimary(lab: Lab, ctx: BenchContext): Promise<void> {
     await lab.sh(ctx.primary, 'drbdadm primary --force bench');
   }
 
-  async waitSynced(lab: Lab, ctx: BenchContext): Promise<void> {
-    await drbd84WaitSynced(lab, this.resource(ctx), 600_000, 200);
+  /** Polls /proc/drbd on both nodes (every 200 ms) until Connected and UpToDate/UpToDate. */
+  async waitSynced(lab: Lab, ctx: BenchContext): Promise<number> {
+    await drbd84WaitSynced(lab, this.resource(ctx), 900_000, 200);
+    return performance.now() / 1000;
   }
 
   /** waitSynced already saw both UpToDate in /proc/drbd. */
   async checkSynced(): Promise<void> {}
 
   async setProtocol(lab: Lab, ctx: BenchContext, protocol: 'A' | 'C'): Promise<void> {
-    const r = this.resource(ctx);
-    r.protocol = protocol;
-    await drbd84Adjust(lab, r);
-    await drbd84WaitConnected(lab, r);
+    this.protocol = protocol;
+    const conf = this.config(lab, ctx);
+    await this.both(ctx, (n) => lab.sh(n, 'cat > /etc/drbd.conf\ndrbdadm adjust bench', { input: conf }));
+    await drbd84WaitConnected(lab, this.resource(ctx));
   }
 
   async waitDisconnected(lab: Lab, ctx: BenchContext): Promise<void> {
@@ -61,12 +88,26 @@ export class Drbd84Engine implements BenchEngine {
     });
   }
 
+  async disconnect(lab: Lab, ctx: BenchContext): Promise<void> {
+    await this.both(ctx, (n) => lab.sh(n, 'drbdadm disconnect bench'));
+  }
+
+  async reconnect(lab: Lab, ctx: BenchContext): Promise<void> {
+    await this.both(ctx, (n) => lab.sh(n, 'drbdadm connect bench'));
+    await drbd84WaitSynced(lab, this.resource(ctx), 300_000, 200);
+  }
+
+  async show(lab: Lab, ctx: BenchContext): Promise<string> {
+    const args = `show bench --show-defaults`;
+    return lab.sh(ctx.primary, `drbdsetup ${args} 2>/dev/null || ${shq('/usr/lib/drbd/drbdsetup-84')} ${args}`);
+  }
+
   peerData(ctx: BenchContext): { device: string; offsetMiB: number } {
     return { device: ctx.backingDisk, offsetMiB: 0 };
   }
 
   async teardown(lab: Lab, ctx: BenchContext): Promise<void> {
     await lab.sh(ctx.primary, 'drbdadm secondary bench || true');
-    await drbd84Down(lab, this.resource(ctx));
+    await this.both(ctx, (n) => lab.sh(n, 'drbdadm down bench || true'));
   }
 }
