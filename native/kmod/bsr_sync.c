@@ -1509,16 +1509,18 @@ int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, cha
 		mutex_unlock(&r->adm_mutex);
 		return ret;
 	}
-	if (old == BSR_ROLE_PRIMARY && role != old) {
-		/* until the peers have our writes and our new role, their promotion waits */
-		spin_lock_irq(&r->state_lock);
-		r->demoting = true;
-		spin_unlock_irq(&r->state_lock);
+	if (old == role) {
+		mutex_unlock(&r->adm_mutex);
+		return BSR_RET_NO_ERROR;
 	}
+	/* a demotion: until the peers have our writes and our new role, their promotion waits */
+	spin_lock_irq(&r->state_lock);
+	r->demoting = true;
+	spin_unlock_irq(&r->state_lock);
 	ret = bsr_set_role(r, role, force, msg, len);
 	mutex_unlock(&r->adm_mutex);
-	if (ret == BSR_RET_NO_ERROR && old != role) {
-		/* demoted: the peers get everything that is in flight, then learn our role */
+	if (ret == BSR_RET_NO_ERROR) {
+		/* the peers get everything that is in flight, then learn our role */
 		list_for_each_entry(c, &r->connections, res_list) {
 			if (c->net && bsr_tl_drain(c, 10 * HZ))
 				bsr_warn("%s: the peer did not confirm all writes before the demotion\n",
