@@ -387,8 +387,11 @@ async function waitFor(
   });
 }
 
-/** The replication states that come right before a resync. */
-const STARTING = new Set(['StartingSyncS', 'StartingSyncT', 'WFBitMapS', 'WFBitMapT', 'WFSyncUUID']);
+/**
+ * The replication states that come right before a resync. Off under a Connected connection: the
+ * handshake has not decided yet (the kernel reports Connected before it compares the UUIDs).
+ */
+const STARTING = new Set(['Off', 'StartingSyncS', 'StartingSyncT', 'WFBitMapS', 'WFBitMapT', 'WFSyncUUID']);
 const replicationStarting = (o: StateObject): boolean => STARTING.has(replicationState(o));
 
 void runCli(() => main(process.argv.slice(2)));
