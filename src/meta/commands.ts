@@ -15,6 +15,7 @@ import {
   BLOCK,
   BYTES_PER_BIT,
   computeLayout,
+  coveredBits,
   formatIndex,
   INDEXED_SLOT_BYTES,
   type Layout,
@@ -35,6 +36,7 @@ import {
   parseSuperblock,
   type Superblock,
   serializeSuperblock,
+  superblockLayout,
 } from './superblock.js';
 
 export const CONFIRM_QUESTION = "Do you want to proceed? [need to type 'yes' to confirm]";
@@ -82,23 +84,14 @@ function readSbBlock(dev: MetaDevice, index: MetaIndex): { offset: number; block
   return { offset, block: dev.read(offset, BLOCK) };
 }
 
-export function fieldsOf(sb: Superblock) {
-  return {
-    bmMaxPeers: sb.bmMaxPeers,
-    mdSizeSect: sb.mdSizeSect,
-    alOffset: sb.alOffset,
-    bmOffset: sb.bmOffset,
-    alStripes: sb.alStripes,
-    alStripeSize4k: sb.alStripeSize4k,
-  };
-}
-
 /** Reads and checks the v09 superblock of an already open device. */
 export function loadMeta(dev: MetaDevice, index: MetaIndex, what: string): OpenMeta {
   const found = readSbBlock(dev, index);
   const kind = found && isKnownMagic(found.block);
   if (!found || kind !== 'v09') {
-    const where = found ? ` at byte offset ${found.offset}` : '';
+    const magic =
+      found && `0x${found.block.readUInt32BE(metaData.superblock.magic.offset).toString(16).padStart(8, '0')}`;
+    const where = found ? ` at byte offset ${found.offset} (magic ${magic})` : '';
     const hint =
       kind !== undefined
         ? ` (found ${kind} meta data, which bsrmeta does not convert)`
@@ -108,7 +101,7 @@ export function loadMeta(dev: MetaDevice, index: MetaIndex, what: string): OpenM
     throw new CliError(`${what}: no valid v09 meta data found${where}${hint}`);
   }
   const sb = parseSuperblock(found.block);
-  return { dev, sb, layout: layoutFromFields(fieldsOf(sb), dev.size, index) };
+  return { dev, sb, layout: superblockLayout(sb, dev.size, index) };
 }
 
 /** Opens `device` and reads its meta data; the caller closes `dev`. */
@@ -208,8 +201,12 @@ export function dumpMd(ctx: MetaContext): void {
 /** A device size on which the dump's layout fields are valid (for checking a dump on its own). */
 function impliedDeviceSize(sb: Superblock, index: MetaIndex): number {
   const area = sb.mdSizeSect * SECTOR;
-  if (index.kind === 'internal') return area + BLOCK;
-  return index.kind === 'indexed' ? index.slot * INDEXED_SLOT_BYTES + area : area;
+  if (index.kind === 'indexed') return index.slot * INDEXED_SLOT_BYTES + area;
+  if (index.kind === 'flexible') return area;
+  // Internal: room in front of the meta data for the data the dump records, as far as its bitmap reaches.
+  const bitmapSect = coveredBits(layoutFromFields(sb, area, index)) * (BYTES_PER_BIT / SECTOR);
+  const dataSect = Math.min(Number(sb.effectiveSize), bitmapSect);
+  return area + Math.ceil((dataSect * SECTOR) / BLOCK) * BLOCK;
 }
 
 function checkDumpFits(dump: ReturnType<typeof parseDump>, layout: Layout, file: string): void {
@@ -232,7 +229,7 @@ function readDumpFile(file: string) {
 
 export function verifyDump(ctx: MetaContext, file: string): void {
   const dump = readDumpFile(file);
-  const layout = layoutFromFields(fieldsOf(dump.sb), impliedDeviceSize(dump.sb, ctx.index), ctx.index);
+  const layout = superblockLayout(dump.sb, impliedDeviceSize(dump.sb, ctx.index), ctx.index);
   checkDumpFits(dump, layout, file);
   const trs = validTransactions(dump.al, layout).length;
   ctx.out(
@@ -245,7 +242,7 @@ export function restoreMd(ctx: MetaContext, file: string): void {
   const dump = readDumpFile(file);
   const dev = MetaDevice.open(ctx.device, true);
   try {
-    const layout = layoutFromFields(fieldsOf(dump.sb), dev.size, ctx.index);
+    const layout = superblockLayout(dump.sb, dev.size, ctx.index);
     checkDumpFits(dump, layout, file);
     const found = readSbBlock(dev, ctx.index);
     const existing = found && isKnownMagic(found.block);
@@ -363,7 +360,7 @@ export function forgetPeer(ctx: MetaContext, nodeIdText: string): void {
 function bitLimit(m: OpenMeta): number {
   if (m.layout.dataSize !== undefined) return Math.floor(m.layout.dataSize / BYTES_PER_BIT);
   if (m.sb.effectiveSize > 0n) return Math.ceil((Number(m.sb.effectiveSize) * SECTOR) / BYTES_PER_BIT);
-  return Math.floor(m.layout.bmSize / 8 / m.layout.maxPeers) * 64;
+  return coveredBits(m.layout);
 }
 
 export function applyAl(ctx: MetaContext): void {
@@ -414,7 +411,7 @@ function findOldInternal(dev: MetaDevice, below: number): OpenMeta | undefined {
       const sb = parseSuperblock(chunk.subarray(off, off + BLOCK));
       try {
         // As if the device ended right after this superblock: its fields must describe a valid layout there.
-        const layout = layoutFromFields(fieldsOf(sb), start + off + BLOCK, { kind: 'internal' });
+        const layout = superblockLayout(sb, start + off + BLOCK, { kind: 'internal' });
         return { dev, sb, layout };
       } catch {
         // Not a superblock (or a broken one): keep looking.
@@ -433,6 +430,8 @@ export function checkResize(ctx: MetaContext): void {
   try {
     const here = readSbBlock(dev, ctx.index);
     if (here && isKnownMagic(here.block) === 'v09') {
+      // In place already; but broken meta data is never reported as fine.
+      loadMeta(dev, ctx.index, describe(ctx));
       ctx.out('no resize needed\n');
       return;
     }
