@@ -6,9 +6,9 @@ import { CliError, EXIT } from '../common/errors.js';
 import { formatBytes } from '../common/units.js';
 import { AL_TYPE, alBlockOf, BITS_PER_EXTENT, encodeTransaction, replayAl, validTransactions } from './al.js';
 import { clearSlot, setBits, writeBitmapFromRuns } from './bitmap.js';
-import { CHUNK, isZero, MetaDevice, zeroRange } from './device.js';
+import { CHUNK, firstNonZero, isZero, MetaDevice, zeroRange } from './device.js';
 import { parseDump, runWords, writeDump } from './dump.js';
-import { detectFilesystem } from './fsdetect.js';
+import { detectFilesystem, detectSignatures } from './fsdetect.js';
 import { getGi, giPeer, setGi, showGi } from './gi.js';
 import {
   type AlGeometry,
@@ -39,7 +39,9 @@ import {
   superblockLayout,
 } from './superblock.js';
 
-export const CONFIRM_QUESTION = "Do you want to proceed? [need to type 'yes' to confirm]";
+export const CONFIRM_QUESTION = "Do you want to proceed?\n[need to type 'yes' to confirm]";
+/** drbdmeta's warning before create-md asks to write over something. */
+export const FOUND_DATA_WARNING = 'Found some data\n\n ==> This might destroy existing data! <==\n\n';
 
 export interface MetaContext {
   device: string;
@@ -47,8 +49,8 @@ export interface MetaContext {
   force: boolean;
   /** Normal output (stdout). */
   out(text: string): void;
-  /** Asks CONFIRM_QUESTION; true only for the answer "yes". */
-  confirm(): boolean;
+  /** Asks CONFIRM_QUESTION; the line typed, or undefined at end of input (nobody to answer). */
+  ask(): string | undefined;
 }
 
 export interface CreateOptions extends AlGeometry {
@@ -74,7 +76,13 @@ function describe(ctx: MetaContext): string {
 /** Stops unless --force was given or the user typed "yes". */
 function confirmOrDecline(ctx: MetaContext): void {
   if (ctx.force) return;
-  if (!ctx.confirm()) throw new CliError('Operation canceled.', EXIT.DECLINED);
+  const answer = ctx.ask();
+  if (answer === undefined)
+    throw new CliError(
+      "No answer (end of input), and no --force: nothing was changed. Type 'yes' at the question, or give --force.",
+      EXIT.DECLINED,
+    );
+  if (answer.trim() !== 'yes') throw new CliError('Operation canceled.', EXIT.DECLINED);
 }
 
 /** Reads the superblock block for this index, or undefined when the device is too small for one. */
@@ -138,30 +146,7 @@ export function createMd(ctx: MetaContext, opts: CreateOptions): void {
   const dev = MetaDevice.open(ctx.device, true);
   try {
     const layout = computeLayout(dev.size, ctx.index, opts.maxPeers, opts);
-    const fs = detectFilesystem(dev);
-    if (fs) {
-      if (fs.size > layout.areaStart) {
-        ctx.out(
-          `Found ${fs.type} file system of ${formatBytes(fs.size)} on ${ctx.device}; the meta data area starts at byte ${layout.areaStart}` +
-            (layout.dataSize !== undefined ? ` (data area ${kib(layout.dataSize)} KiB)` : '') +
-            ':\ncreating meta data would overwrite the end of that file system.\n',
-        );
-        if (!ctx.force)
-          throw new CliError('Operation refused. Shrink the file system first, or use --force to overwrite it anyway.');
-        ctx.out('--force given: overwriting it.\n');
-      } else {
-        ctx.out(`Found ${fs.type} file system of ${formatBytes(fs.size)}; it ends before the meta data area.\n`);
-      }
-    }
-    const sbBlock = readSbBlock(dev, ctx.index);
-    const existing = sbBlock && isKnownMagic(sbBlock.block);
-    if (existing) {
-      ctx.out(
-        `You want me to create a v09 style ${formatIndex(ctx.index)} meta data block.\n` +
-          `There appears to be a ${existing} meta data block already in place on ${ctx.device} at byte offset ${sbBlock.offset}.\n`,
-      );
-      confirmOrDecline(ctx);
-    }
+    askAboutWhatIsInTheWay(ctx, dev, layout);
     const sb = newSuperblock(layout, opts.nodeId);
     ctx.out('initializing activity log\n');
     zeroRange(dev, layout.alStart, layout.alSize);
@@ -175,6 +160,51 @@ export function createMd(ctx: MetaContext, opts: CreateOptions): void {
   } finally {
     dev.close();
   }
+}
+
+/**
+ * What create-md would overwrite, whatever the kind of meta data: a file system that reaches into the
+ * meta-data area is refused unless --force. Meta data already in place, a signature that claims the
+ * device, or any non-zero byte where the superblock, AL or bitmap go (read in chunks, only those
+ * areas) is named, and the user is asked. An all-zero area on an unclaimed device goes ahead.
+ */
+function askAboutWhatIsInTheWay(ctx: MetaContext, dev: MetaDevice, layout: Layout): void {
+  const found: string[] = [];
+  const fs = detectFilesystem(dev);
+  if (fs && fs.size > layout.areaStart) {
+    ctx.out(
+      `Found ${fs.type} file system of ${formatBytes(fs.size)} on ${ctx.device}; the meta data area starts at byte ${layout.areaStart}` +
+        (layout.dataSize !== undefined ? ` (data area ${kib(layout.dataSize)} KiB)` : '') +
+        ':\ncreating meta data would overwrite the end of that file system.\n',
+    );
+    if (!ctx.force)
+      throw new CliError('Operation refused. Shrink the file system first, or use --force to overwrite it anyway.');
+    ctx.out('--force given: overwriting it.\n');
+  } else if (fs) {
+    ctx.out(`Found ${fs.type} file system of ${formatBytes(fs.size)}; it ends before the meta data area.\n`);
+  }
+  const sbBlock = readSbBlock(dev, ctx.index);
+  const existing = sbBlock && isKnownMagic(sbBlock.block);
+  if (existing)
+    found.push(
+      `There appears to be a ${existing} meta data block already in place on ${ctx.device} at byte offset ${sbBlock.offset}.`,
+    );
+  for (const what of detectSignatures(dev)) found.push(`Found ${what} on ${ctx.device}.`);
+  const parts: [string, number, number][] = [
+    ['superblock', layout.sbOffset, BLOCK],
+    ['activity log', layout.alStart, layout.alSize],
+    ['bitmap', layout.bmStart, layout.bmSize],
+  ];
+  for (const [part, start, len] of parts) {
+    const at = firstNonZero(dev, start, len);
+    if (at !== undefined)
+      found.push(`Found non-zero data in the ${part} area of the new meta data (first at byte ${at}).`);
+  }
+  if (found.length === 0) return;
+  ctx.out(
+    `You want me to create a v09 style ${formatIndex(ctx.index)} meta data block.\n${found.join('\n')}\n\n${FOUND_DATA_WARNING}`,
+  );
+  confirmOrDecline(ctx);
 }
 
 export function dumpMd(ctx: MetaContext): void {

@@ -40,7 +40,7 @@ afterAll(() => {
 });
 
 function ctxFor(device: string, index: MetaIndex): MetaContext {
-  return { device, index, force: true, out: () => {}, confirm: () => false };
+  return { device, index, force: true, out: () => {}, ask: () => undefined };
 }
 
 type FieldType = 'u16' | 'u32' | 's32' | 'u64';
