@@ -383,12 +383,27 @@ define('sh-resource', 'resource of a minor, or the resource names (all)', (c) =>
     }),
 );
 
+/**
+ * drbdadm's form `bsradm [OPTIONS] -- TOOL-OPTIONS COMMAND RES...` (the seeds: `bsradm -- --force
+ * create-md res`): the options between `--` and the command are for bsrsetup/bsrmeta, so they are
+ * moved behind the command, where pass-through options go.
+ */
+function toolOptionsBehindCommand(args: string[]): string[] {
+  const dash = args.indexOf('--');
+  if (dash < 0 || requestedCommand(args.slice(0, dash)) !== undefined) return args;
+  let at = dash + 1;
+  while (at < args.length && args[at].startsWith('-')) at += VALUE_FLAGS.has(args[at]) ? 2 : 1;
+  if (at >= args.length) return args;
+  return [...args.slice(0, dash), args[at], ...args.slice(dash + 1, at), ...args.slice(at + 1)];
+}
+
 async function main(): Promise<number> {
-  const only = COMMANDS.get(requestedCommand(process.argv.slice(2)) ?? '');
+  const args = toolOptionsBehindCommand(process.argv.slice(2));
+  const only = COMMANDS.get(requestedCommand(args) ?? '');
   if (only) only();
   else for (const register of COMMANDS.values()) register();
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(args, { from: 'user' });
   } catch (err) {
     // commander reports usage errors and --help through exceptions once exitOverride() is on.
     const commanderError = err as { code?: string; exitCode?: number };

@@ -35,10 +35,11 @@ Commands:
   outdate | invalidate | dstate | apply-al | check-resize
   read-dev-uuid | write-dev-uuid VAL | forget-peer NODE_ID
 
-Destructive steps (create-md over existing meta data, wipe-md, restore-md, set-gi, invalidate,
-forget-peer) ask "${CONFIRM_QUESTION}" and read the answer from stdin; anything but "yes",
-or end of input, cancels with exit code ${EXIT.DECLINED}. --force answers yes, and also lets create-md
-overwrite the end of a file system that reaches into the meta-data area.`;
+Destructive steps ask "Do you want to proceed?" and read the answer from stdin: create-md over
+anything that is not all zero where it writes (old meta data, data, a partition table, LVM2, LUKS,
+swap or a file system signature), wipe-md, restore-md, set-gi, invalidate, forget-peer. Anything
+but "yes", or end of input, cancels with exit code ${EXIT.DECLINED}. --force answers yes, and also lets
+create-md overwrite the end of a file system that reaches into the meta-data area.`;
 
 /** Reads one line from stdin synchronously (the prompt must block); EOF gives undefined. */
 function readLine(): string | undefined {
@@ -99,9 +100,9 @@ function run(minor: string, format: string, device: string, idx: string, cmd: st
     index: parseIndex(idx),
     force: opts.force === true,
     out: (text) => process.stdout.write(text),
-    confirm: () => {
+    ask: () => {
       process.stdout.write(`${CONFIRM_QUESTION}\n`);
-      return readLine()?.trim() === 'yes';
+      return readLine();
     },
   };
   switch (cmd) {

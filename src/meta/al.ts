@@ -3,13 +3,15 @@
 import { metaData } from '../abi/index.js';
 import { getNum, setNum, viewOf } from './codec.js';
 import { crc32cRaw } from './crc32c.js';
-import { type AlGeometry, BLOCK, BYTES_PER_BIT } from './layout.js';
+import { type AlGeometry, BLOCK, BYTES_PER_BIT, invalidField } from './layout.js';
 
 const TR = metaData.alTransaction;
 export const AL_MAGIC = metaData.alTransactionMagic;
 export const AL_TYPE = metaData.alTransactionTypes;
 export const AL_CONTEXT_SLOTS = metaData.alContextPerTransaction;
 export const AL_MAX_UPDATES = metaData.alUpdatesPerTransaction;
+/** The most AL slots (al-extents) a device can have; slot numbers are 0..AL_EXTENTS_MAX-1. */
+export const AL_EXTENTS_MAX = 65534;
 /** An unused AL slot. */
 export const AL_FREE = 0xffffffff;
 /** Bitmap bits one 4 MiB AL extent covers. */
@@ -67,25 +69,42 @@ export function encodeTransaction(t: AlTransaction): Buffer {
   return block;
 }
 
-/** The transaction in `block`, or undefined when its magic or checksum is wrong. */
+/**
+ * The transaction in `block`, or undefined when its magic or checksum is wrong (a block never
+ * written, or a write torn by the crash: that transaction never completed). A transaction that
+ * passes both but says what no writer writes cannot be replayed: it is refused, naming the field.
+ */
 export function decodeTransaction(block: Uint8Array): AlTransaction | undefined {
   const v = viewOf(block);
   if (getNum(v, TR.magic) !== AL_MAGIC) return undefined;
   if (getNum(v, TR.crc32c) !== alChecksum(block)) return undefined;
-  const nUpdates = Math.min(getNum(v, TR.n_updates), TR.update_slot_nr.count);
-  const contextSize = Math.min(getNum(v, TR.context_size), TR.context.count);
+  const trNumber = getNum(v, TR.tr_number);
+  const bad = (field: string, value: number, why: string) =>
+    invalidField(`activity log transaction ${trNumber}: ${field}`, value, why);
+  const type = getNum(v, TR.transaction_type);
+  if (type !== AL_TYPE.UPDATE && type !== AL_TYPE.INITIALIZED)
+    throw bad('transaction_type', type, `must be ${AL_TYPE.UPDATE} (update) or ${AL_TYPE.INITIALIZED} (initialized)`);
+  const nUpdates = getNum(v, TR.n_updates);
+  if (nUpdates > AL_MAX_UPDATES) throw bad('n_updates', nUpdates, `at most ${AL_MAX_UPDATES} fit in a transaction`);
+  const contextSize = getNum(v, TR.context_size);
+  if (contextSize > AL_CONTEXT_SLOTS)
+    throw bad('context_size', contextSize, `at most ${AL_CONTEXT_SLOTS} fit in a transaction`);
+  const contextStart = getNum(v, TR.context_start_slot_nr);
+  if (contextStart >= AL_EXTENTS_MAX || contextStart + contextSize > AL_EXTENTS_MAX)
+    throw bad(
+      'context_start_slot_nr',
+      contextStart,
+      `with context_size ${contextSize} it reaches past slot ${AL_EXTENTS_MAX - 1}`,
+    );
   const updates: AlUpdate[] = [];
-  for (let i = 0; i < nUpdates; i++)
-    updates.push({ slot: getNum(v, TR.update_slot_nr, 0, i), extent: getNum(v, TR.update_extent_nr, 0, i) });
+  for (let i = 0; i < nUpdates; i++) {
+    const slot = getNum(v, TR.update_slot_nr, 0, i);
+    if (slot >= AL_EXTENTS_MAX) throw bad(`update_slot_nr[${i}]`, slot, `slots are 0..${AL_EXTENTS_MAX - 1}`);
+    updates.push({ slot, extent: getNum(v, TR.update_extent_nr, 0, i) });
+  }
   const context: number[] = [];
   for (let i = 0; i < contextSize; i++) context.push(getNum(v, TR.context, 0, i));
-  return {
-    trNumber: getNum(v, TR.tr_number),
-    type: getNum(v, TR.transaction_type),
-    updates,
-    contextStart: getNum(v, TR.context_start_slot_nr),
-    context,
-  };
+  return { trNumber, type, updates, contextStart, context };
 }
 
 /** All valid transactions of an AL area, oldest first (tr_number order, wrap-safe). */

@@ -6,15 +6,16 @@ import { CliError, EXIT } from '../common/errors.js';
 import { formatBytes } from '../common/units.js';
 import { AL_TYPE, alBlockOf, BITS_PER_EXTENT, encodeTransaction, replayAl, validTransactions } from './al.js';
 import { clearSlot, setBits, writeBitmapFromRuns } from './bitmap.js';
-import { CHUNK, isZero, MetaDevice, zeroRange } from './device.js';
+import { CHUNK, firstNonZero, isZero, MetaDevice, zeroRange } from './device.js';
 import { parseDump, runWords, writeDump } from './dump.js';
-import { detectFilesystem } from './fsdetect.js';
+import { detectFilesystem, detectSignatures } from './fsdetect.js';
 import { getGi, giPeer, setGi, showGi } from './gi.js';
 import {
   type AlGeometry,
   BLOCK,
   BYTES_PER_BIT,
   computeLayout,
+  coveredBits,
   formatIndex,
   INDEXED_SLOT_BYTES,
   type Layout,
@@ -35,9 +36,12 @@ import {
   parseSuperblock,
   type Superblock,
   serializeSuperblock,
+  superblockLayout,
 } from './superblock.js';
 
-export const CONFIRM_QUESTION = "Do you want to proceed? [need to type 'yes' to confirm]";
+export const CONFIRM_QUESTION = "Do you want to proceed?\n[need to type 'yes' to confirm]";
+/** drbdmeta's warning before create-md asks to write over something. */
+export const FOUND_DATA_WARNING = 'Found some data\n\n ==> This might destroy existing data! <==\n\n';
 
 export interface MetaContext {
   device: string;
@@ -45,8 +49,8 @@ export interface MetaContext {
   force: boolean;
   /** Normal output (stdout). */
   out(text: string): void;
-  /** Asks CONFIRM_QUESTION; true only for the answer "yes". */
-  confirm(): boolean;
+  /** Asks CONFIRM_QUESTION; the line typed, or undefined at end of input (nobody to answer). */
+  ask(): string | undefined;
 }
 
 export interface CreateOptions extends AlGeometry {
@@ -72,7 +76,13 @@ function describe(ctx: MetaContext): string {
 /** Stops unless --force was given or the user typed "yes". */
 function confirmOrDecline(ctx: MetaContext): void {
   if (ctx.force) return;
-  if (!ctx.confirm()) throw new CliError('Operation canceled.', EXIT.DECLINED);
+  const answer = ctx.ask();
+  if (answer === undefined)
+    throw new CliError(
+      "No answer (end of input), and no --force: nothing was changed. Type 'yes' at the question, or give --force.",
+      EXIT.DECLINED,
+    );
+  if (answer.trim() !== 'yes') throw new CliError('Operation canceled.', EXIT.DECLINED);
 }
 
 /** Reads the superblock block for this index, or undefined when the device is too small for one. */
@@ -82,23 +92,14 @@ function readSbBlock(dev: MetaDevice, index: MetaIndex): { offset: number; block
   return { offset, block: dev.read(offset, BLOCK) };
 }
 
-export function fieldsOf(sb: Superblock) {
-  return {
-    bmMaxPeers: sb.bmMaxPeers,
-    mdSizeSect: sb.mdSizeSect,
-    alOffset: sb.alOffset,
-    bmOffset: sb.bmOffset,
-    alStripes: sb.alStripes,
-    alStripeSize4k: sb.alStripeSize4k,
-  };
-}
-
 /** Reads and checks the v09 superblock of an already open device. */
 export function loadMeta(dev: MetaDevice, index: MetaIndex, what: string): OpenMeta {
   const found = readSbBlock(dev, index);
   const kind = found && isKnownMagic(found.block);
   if (!found || kind !== 'v09') {
-    const where = found ? ` at byte offset ${found.offset}` : '';
+    const magic =
+      found && `0x${found.block.readUInt32BE(metaData.superblock.magic.offset).toString(16).padStart(8, '0')}`;
+    const where = found ? ` at byte offset ${found.offset} (magic ${magic})` : '';
     const hint =
       kind !== undefined
         ? ` (found ${kind} meta data, which bsrmeta does not convert)`
@@ -108,7 +109,7 @@ export function loadMeta(dev: MetaDevice, index: MetaIndex, what: string): OpenM
     throw new CliError(`${what}: no valid v09 meta data found${where}${hint}`);
   }
   const sb = parseSuperblock(found.block);
-  return { dev, sb, layout: layoutFromFields(fieldsOf(sb), dev.size, index) };
+  return { dev, sb, layout: superblockLayout(sb, dev.size, index) };
 }
 
 /** Opens `device` and reads its meta data; the caller closes `dev`. */
@@ -145,30 +146,7 @@ export function createMd(ctx: MetaContext, opts: CreateOptions): void {
   const dev = MetaDevice.open(ctx.device, true);
   try {
     const layout = computeLayout(dev.size, ctx.index, opts.maxPeers, opts);
-    const fs = detectFilesystem(dev);
-    if (fs) {
-      if (fs.size > layout.areaStart) {
-        ctx.out(
-          `Found ${fs.type} file system of ${formatBytes(fs.size)} on ${ctx.device}; the meta data area starts at byte ${layout.areaStart}` +
-            (layout.dataSize !== undefined ? ` (data area ${kib(layout.dataSize)} KiB)` : '') +
-            ':\ncreating meta data would overwrite the end of that file system.\n',
-        );
-        if (!ctx.force)
-          throw new CliError('Operation refused. Shrink the file system first, or use --force to overwrite it anyway.');
-        ctx.out('--force given: overwriting it.\n');
-      } else {
-        ctx.out(`Found ${fs.type} file system of ${formatBytes(fs.size)}; it ends before the meta data area.\n`);
-      }
-    }
-    const sbBlock = readSbBlock(dev, ctx.index);
-    const existing = sbBlock && isKnownMagic(sbBlock.block);
-    if (existing) {
-      ctx.out(
-        `You want me to create a v09 style ${formatIndex(ctx.index)} meta data block.\n` +
-          `There appears to be a ${existing} meta data block already in place on ${ctx.device} at byte offset ${sbBlock.offset}.\n`,
-      );
-      confirmOrDecline(ctx);
-    }
+    askAboutWhatIsInTheWay(ctx, dev, layout);
     const sb = newSuperblock(layout, opts.nodeId);
     ctx.out('initializing activity log\n');
     zeroRange(dev, layout.alStart, layout.alSize);
@@ -182,6 +160,51 @@ export function createMd(ctx: MetaContext, opts: CreateOptions): void {
   } finally {
     dev.close();
   }
+}
+
+/**
+ * What create-md would overwrite, whatever the kind of meta data: a file system that reaches into the
+ * meta-data area is refused unless --force. Meta data already in place, a signature that claims the
+ * device, or any non-zero byte where the superblock, AL or bitmap go (read in chunks, only those
+ * areas) is named, and the user is asked. An all-zero area on an unclaimed device goes ahead.
+ */
+function askAboutWhatIsInTheWay(ctx: MetaContext, dev: MetaDevice, layout: Layout): void {
+  const found: string[] = [];
+  const fs = detectFilesystem(dev);
+  if (fs && fs.size > layout.areaStart) {
+    ctx.out(
+      `Found ${fs.type} file system of ${formatBytes(fs.size)} on ${ctx.device}; the meta data area starts at byte ${layout.areaStart}` +
+        (layout.dataSize !== undefined ? ` (data area ${kib(layout.dataSize)} KiB)` : '') +
+        ':\ncreating meta data would overwrite the end of that file system.\n',
+    );
+    if (!ctx.force)
+      throw new CliError('Operation refused. Shrink the file system first, or use --force to overwrite it anyway.');
+    ctx.out('--force given: overwriting it.\n');
+  } else if (fs) {
+    ctx.out(`Found ${fs.type} file system of ${formatBytes(fs.size)}; it ends before the meta data area.\n`);
+  }
+  const sbBlock = readSbBlock(dev, ctx.index);
+  const existing = sbBlock && isKnownMagic(sbBlock.block);
+  if (existing)
+    found.push(
+      `There appears to be a ${existing} meta data block already in place on ${ctx.device} at byte offset ${sbBlock.offset}.`,
+    );
+  for (const what of detectSignatures(dev)) found.push(`Found ${what} on ${ctx.device}.`);
+  const parts: [string, number, number][] = [
+    ['superblock', layout.sbOffset, BLOCK],
+    ['activity log', layout.alStart, layout.alSize],
+    ['bitmap', layout.bmStart, layout.bmSize],
+  ];
+  for (const [part, start, len] of parts) {
+    const at = firstNonZero(dev, start, len);
+    if (at !== undefined)
+      found.push(`Found non-zero data in the ${part} area of the new meta data (first at byte ${at}).`);
+  }
+  if (found.length === 0) return;
+  ctx.out(
+    `You want me to create a v09 style ${formatIndex(ctx.index)} meta data block.\n${found.join('\n')}\n\n${FOUND_DATA_WARNING}`,
+  );
+  confirmOrDecline(ctx);
 }
 
 export function dumpMd(ctx: MetaContext): void {
@@ -208,8 +231,12 @@ export function dumpMd(ctx: MetaContext): void {
 /** A device size on which the dump's layout fields are valid (for checking a dump on its own). */
 function impliedDeviceSize(sb: Superblock, index: MetaIndex): number {
   const area = sb.mdSizeSect * SECTOR;
-  if (index.kind === 'internal') return area + BLOCK;
-  return index.kind === 'indexed' ? index.slot * INDEXED_SLOT_BYTES + area : area;
+  if (index.kind === 'indexed') return index.slot * INDEXED_SLOT_BYTES + area;
+  if (index.kind === 'flexible') return area;
+  // Internal: room in front of the meta data for the data the dump records, as far as its bitmap reaches.
+  const bitmapSect = coveredBits(layoutFromFields(sb, area, index)) * (BYTES_PER_BIT / SECTOR);
+  const dataSect = Math.min(Number(sb.effectiveSize), bitmapSect);
+  return area + Math.ceil((dataSect * SECTOR) / BLOCK) * BLOCK;
 }
 
 function checkDumpFits(dump: ReturnType<typeof parseDump>, layout: Layout, file: string): void {
@@ -232,7 +259,7 @@ function readDumpFile(file: string) {
 
 export function verifyDump(ctx: MetaContext, file: string): void {
   const dump = readDumpFile(file);
-  const layout = layoutFromFields(fieldsOf(dump.sb), impliedDeviceSize(dump.sb, ctx.index), ctx.index);
+  const layout = superblockLayout(dump.sb, impliedDeviceSize(dump.sb, ctx.index), ctx.index);
   checkDumpFits(dump, layout, file);
   const trs = validTransactions(dump.al, layout).length;
   ctx.out(
@@ -245,7 +272,7 @@ export function restoreMd(ctx: MetaContext, file: string): void {
   const dump = readDumpFile(file);
   const dev = MetaDevice.open(ctx.device, true);
   try {
-    const layout = layoutFromFields(fieldsOf(dump.sb), dev.size, ctx.index);
+    const layout = superblockLayout(dump.sb, dev.size, ctx.index);
     checkDumpFits(dump, layout, file);
     const found = readSbBlock(dev, ctx.index);
     const existing = found && isKnownMagic(found.block);
@@ -363,7 +390,7 @@ export function forgetPeer(ctx: MetaContext, nodeIdText: string): void {
 function bitLimit(m: OpenMeta): number {
   if (m.layout.dataSize !== undefined) return Math.floor(m.layout.dataSize / BYTES_PER_BIT);
   if (m.sb.effectiveSize > 0n) return Math.ceil((Number(m.sb.effectiveSize) * SECTOR) / BYTES_PER_BIT);
-  return Math.floor(m.layout.bmSize / 8 / m.layout.maxPeers) * 64;
+  return coveredBits(m.layout);
 }
 
 export function applyAl(ctx: MetaContext): void {
@@ -414,7 +441,7 @@ function findOldInternal(dev: MetaDevice, below: number): OpenMeta | undefined {
       const sb = parseSuperblock(chunk.subarray(off, off + BLOCK));
       try {
         // As if the device ended right after this superblock: its fields must describe a valid layout there.
-        const layout = layoutFromFields(fieldsOf(sb), start + off + BLOCK, { kind: 'internal' });
+        const layout = superblockLayout(sb, start + off + BLOCK, { kind: 'internal' });
         return { dev, sb, layout };
       } catch {
         // Not a superblock (or a broken one): keep looking.
@@ -433,6 +460,8 @@ export function checkResize(ctx: MetaContext): void {
   try {
     const here = readSbBlock(dev, ctx.index);
     if (here && isKnownMagic(here.block) === 'v09') {
+      // In place already; but broken meta data is never reported as fine.
+      loadMeta(dev, ctx.index, describe(ctx));
       ctx.out('no resize needed\n');
       return;
     }

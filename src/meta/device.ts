@@ -121,6 +121,15 @@ export function zeroRange(io: BlockIo, pos: number, len: number): void {
   }
 }
 
+/** Offset of the first non-zero byte in [pos, pos+len), read chunk by chunk; undefined when all zero. */
+export function firstNonZero(io: BlockIo, pos: number, len: number): number | undefined {
+  for (let off = 0; off < len; off += CHUNK) {
+    const chunk = io.read(pos + off, Math.min(CHUNK, len - off));
+    if (!isZero(chunk)) return pos + off + chunk.findIndex((b) => b !== 0);
+  }
+  return undefined;
+}
+
 const ZEROS = Buffer.alloc(CHUNK);
 
 export function isZero(buf: Uint8Array): boolean {

@@ -156,40 +156,71 @@ export interface LayoutFields extends AlGeometry {
   bmOffset: number;
 }
 
+/** The refusal of an on-disk field: names the field, its value and what it should be. */
+export function invalidField(field: string, value: number | bigint, why: string): CliError {
+  return new CliError(`invalid meta data: ${field} ${value}: ${why}`);
+}
+
 /**
- * The layout a superblock (found at its place for `index`) describes. Throws when its fields are
- * inconsistent or reach outside the device, so that nothing is ever read or written there.
+ * The layout a superblock (found at its place for `index`) describes. Throws, naming the field, when
+ * its fields are inconsistent or reach outside the device, so that nothing is ever read or written there.
  */
 export function layoutFromFields(f: LayoutFields, devSize: number, index: MetaIndex): Layout {
-  const bad = (why: string) => new CliError(`meta data superblock is inconsistent: ${why}`);
-  if (f.bmMaxPeers < 1 || f.bmMaxPeers > metaData.maxPeers) throw bad(`bm_max_peers ${f.bmMaxPeers}`);
-  if (f.alStripes < 1 || f.alStripeSize4k < 1 || alBytes(f) > MAX_AL_BYTES)
-    throw bad(`AL geometry ${f.alStripes} x ${f.alStripeSize4k} x 4 KiB`);
-  const sbOffset = superblockOffset(index, devSize);
+  if (f.bmMaxPeers < 1 || f.bmMaxPeers > metaData.maxPeers)
+    throw invalidField('bm_max_peers', f.bmMaxPeers, `must be 1..${metaData.maxPeers}`);
+  if (f.alStripes < 1) throw invalidField('al_stripes', f.alStripes, 'must be at least 1');
+  if (f.alStripeSize4k < 1) throw invalidField('al_stripe_size_4k', f.alStripeSize4k, 'must be at least 1');
   const alSize = alBytes(f);
+  const geometry = `al_stripes ${f.alStripes} x al_stripe_size_4k ${f.alStripeSize4k}`;
+  if (alSize < MIN_AL_BYTES || alSize > MAX_AL_BYTES)
+    throw invalidField('al_stripes', f.alStripes, `${geometry} x 4 KiB is outside ${MIN_AL_BYTES / 1024} KiB..1 GiB`);
+  const sbOffset = superblockOffset(index, devSize);
   const alStart = sbOffset + f.alOffset * SECTOR;
   const bmStart = sbOffset + f.bmOffset * SECTOR;
   let bmSize: number;
   let areaStart: number;
   let areaEnd: number;
   if (index.kind === 'internal') {
-    if (f.alOffset !== -alSize / SECTOR) throw bad(`al_offset ${f.alOffset} for a ${alSize / 1024} KiB AL`);
+    if (f.alOffset !== -alSize / SECTOR)
+      throw invalidField('al_offset', f.alOffset, `${geometry} x 4 KiB needs ${-alSize / SECTOR}`);
+    if (f.bmOffset >= f.alOffset || f.bmOffset % (BLOCK / SECTOR) !== 0)
+      throw invalidField('bm_offset', f.bmOffset, `must be below al_offset ${f.alOffset}, in whole 4 KiB blocks`);
+    if (bmStart < 0)
+      throw invalidField('bm_offset', f.bmOffset, `the bitmap would start ${-bmStart} bytes before the device`);
     bmSize = alStart - bmStart;
-    if (f.mdSizeSect * SECTOR !== BLOCK + alSize + bmSize) throw bad(`md_size_sect ${f.mdSizeSect}`);
+    if (f.mdSizeSect * SECTOR !== BLOCK + alSize + bmSize)
+      throw invalidField(
+        'md_size_sect',
+        f.mdSizeSect,
+        `al_offset and bm_offset give ${(BLOCK + alSize + bmSize) / SECTOR}`,
+      );
     // The data ends where the bitmap starts, so the bitmap must cover everything in front of it.
-    if (bmSize < bitmapBytesFor(Math.max(bmStart, 0), f.bmMaxPeers))
-      throw bad(`a ${bmSize} byte bitmap cannot cover ${bmStart} bytes of data`);
+    if (bmSize < bitmapBytesFor(bmStart, f.bmMaxPeers))
+      throw invalidField(
+        'bm_offset',
+        f.bmOffset,
+        `a ${bmSize} byte bitmap cannot cover ${bmStart} bytes of data for bm_max_peers ${f.bmMaxPeers}`,
+      );
     areaStart = bmStart;
     areaEnd = sbOffset + BLOCK;
   } else {
-    if (f.alOffset !== BLOCK / SECTOR || f.bmOffset !== f.alOffset + alSize / SECTOR)
-      throw bad(`al_offset ${f.alOffset} / bm_offset ${f.bmOffset}`);
+    if (f.alOffset !== BLOCK / SECTOR) throw invalidField('al_offset', f.alOffset, `must be ${BLOCK / SECTOR}`);
+    if (f.bmOffset !== f.alOffset + alSize / SECTOR)
+      throw invalidField('bm_offset', f.bmOffset, `${geometry} x 4 KiB needs ${f.alOffset + alSize / SECTOR}`);
+    if (index.kind === 'indexed' && f.mdSizeSect !== INDEXED_SLOT_BYTES / SECTOR)
+      throw invalidField('md_size_sect', f.mdSizeSect, `indexed meta data takes ${INDEXED_SLOT_BYTES / SECTOR}`);
     areaStart = sbOffset;
     areaEnd = sbOffset + f.mdSizeSect * SECTOR;
+    if (areaEnd > devSize)
+      throw invalidField(
+        'md_size_sect',
+        f.mdSizeSect,
+        `the meta data would end ${areaEnd - devSize} bytes beyond the device`,
+      );
     bmSize = roundDown(areaEnd - bmStart, BLOCK);
+    if (bmSize < BLOCK)
+      throw invalidField('md_size_sect', f.mdSizeSect, `leaves no room for a bitmap after the ${alSize / 1024} KiB AL`);
   }
-  if (bmSize < BLOCK || bmSize % BLOCK !== 0) throw bad(`bitmap area of ${bmSize} bytes`);
-  if (areaStart < 0 || areaEnd > devSize) throw bad('meta data area reaches outside the device');
   return {
     index,
     maxPeers: f.bmMaxPeers,
@@ -207,6 +238,11 @@ export function layoutFromFields(f: LayoutFields, devSize: number, index: MetaIn
     areaStart,
     areaEnd,
   };
+}
+
+/** Data bits every bitmap slot of `layout` has room for. */
+export function coveredBits(layout: Layout): number {
+  return slotWords(layout.bmSize, layout.maxPeers, layout.maxPeers - 1) * 64;
 }
 
 /** Number of 64-bit words of bitmap slot `slot` in a bitmap area of `bmSize` bytes (interleaved). */

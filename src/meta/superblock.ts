@@ -1,8 +1,18 @@
 // The v09 superblock: parse and serialize by the ABI JSON's field table (big-endian).
 import { randomBytes } from 'node:crypto';
 import { metaData } from '../abi/index.js';
+import { AL_EXTENTS_MAX } from './al.js';
 import { type FieldDef, fieldSpan, getBig, getNum, setBig, setNum, viewOf } from './codec.js';
-import { BLOCK, BYTES_PER_BIT, type Layout } from './layout.js';
+import {
+  BLOCK,
+  BYTES_PER_BIT,
+  coveredBits,
+  invalidField,
+  type Layout,
+  layoutFromFields,
+  type MetaIndex,
+  SECTOR,
+} from './layout.js';
 
 const SB = metaData.superblock;
 const PEER = metaData.peerSlot;
@@ -22,7 +32,8 @@ export const PEER_FLAGS = metaData.peerFlags;
 export const NO_BITMAP = -1;
 /** create-md's current UUID: "just created, no data yet". */
 export const UUID_JUST_CREATED = 4n;
-const DEFAULT_PEER_MAX_BIO = 1048576;
+/** The largest request the protocol carries (the kernel's BSR_MAX_BIO_SIZE); also create-md's value. */
+const MAX_PEER_BIO = 1 << 20;
 
 export interface PeerSlot {
   bitmapUuid: bigint;
@@ -162,7 +173,7 @@ export function newSuperblock(layout: Layout, nodeId: number): Superblock {
     alNrExtents: 0,
     bmOffset: layout.bmOffsetSect,
     bmBytesPerBit: BYTES_PER_BIT,
-    laPeerMaxBioSize: DEFAULT_PEER_MAX_BIO,
+    laPeerMaxBioSize: MAX_PEER_BIO,
     bmMaxPeers: layout.maxPeers,
     nodeId,
     alStripes: layout.alStripes,
@@ -171,6 +182,41 @@ export function newSuperblock(layout: Layout, nodeId: number): Superblock {
     historyUuids: Array.from({ length: SB.history_uuids.count }, () => 0n),
     extra: Buffer.alloc(BLOCK),
   };
+}
+
+/**
+ * The layout `sb` describes on a device of `devSize` bytes, after checking every field bsrmeta
+ * interprets: nothing on disk is trusted. Every command that works on existing meta data goes
+ * through here; a field with an impossible value is refused with its name and value.
+ */
+export function superblockLayout(sb: Superblock, devSize: number, index: MetaIndex): Layout {
+  const layout = layoutFromFields(sb, devSize, index);
+  if (sb.bmBytesPerBit !== BYTES_PER_BIT)
+    throw invalidField('bm_bytes_per_bit', sb.bmBytesPerBit, `only ${BYTES_PER_BIT} is supported`);
+  if (sb.nodeId < -1 || sb.nodeId >= metaData.maxPeers)
+    throw invalidField('node_id', sb.nodeId, `must be -1 (none) or 0..${metaData.maxPeers - 1}`);
+  if (sb.alNrExtents > AL_EXTENTS_MAX)
+    throw invalidField('al_nr_extents', sb.alNrExtents, `must be 0..${AL_EXTENTS_MAX}`);
+  if (sb.laPeerMaxBioSize > MAX_PEER_BIO || sb.laPeerMaxBioSize % SECTOR !== 0)
+    throw invalidField('la_peer_max_bio_size', sb.laPeerMaxBioSize, `must be whole sectors up to ${MAX_PEER_BIO}`);
+  sb.peers.forEach((p, i) => {
+    if (p.bitmapIndex < NO_BITMAP || p.bitmapIndex >= layout.maxPeers)
+      throw invalidField(
+        `peers[${i}].bitmap_index`,
+        p.bitmapIndex,
+        `must be -1 (none) or a bitmap slot 0..${layout.maxPeers - 1} (bm_max_peers ${layout.maxPeers})`,
+      );
+  });
+  // Internal meta data: the data in front of the bitmap; external: what the bitmap covers.
+  const dataSect =
+    layout.dataSize !== undefined ? layout.dataSize / SECTOR : coveredBits(layout) * (BYTES_PER_BIT / SECTOR);
+  if (sb.effectiveSize > BigInt(dataSect))
+    throw invalidField(
+      'effective_size',
+      sb.effectiveSize,
+      `beyond the ${dataSect} sectors of data the meta data covers`,
+    );
+  return layout;
 }
 
 export function peerIsEmpty(p: PeerSlot): boolean {

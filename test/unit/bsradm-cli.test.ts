@@ -157,6 +157,17 @@ describe('bsradm (built)', () => {
     ]);
   });
 
+  it('options after -- go to the tool: `bsradm -- --force create-md r0` (drbdadm form)', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, '--', '--force', '--max-peers', '3', 'create-md', 'r0'], {}, 'no\n');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.ran).toEqual([
+      'bsrmeta 1 v09 /dev/sda7 internal create-md --force --max-peers=3 --node-id=0',
+      'answer=no',
+    ]);
+  });
+
   it('primary --force --skip-check-fs passes both flags to bsrsetup', () => {
     fresh();
     const run = bsradm(['-c', REFERENCE, 'primary', '--force', '--skip-check-fs', 'r0']);

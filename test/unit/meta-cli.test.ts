@@ -1,7 +1,7 @@
 // bsrmeta end to end: every command on a sparse file and on a loop device, checked byte for byte
 // against the ABI offsets with DataView (independently of the library's serializer).
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { metaData } from '../../src/abi/index.js';
@@ -11,10 +11,12 @@ import {
   computeLayout,
   encodeTransaction,
   type Layout,
+  parseIndex,
   parseSuperblock,
   serializeSuperblock,
 } from '../../src/meta/index.js';
 import {
+  BSRADM,
   bsrmeta,
   buildCli,
   CLI,
@@ -23,6 +25,7 @@ import {
   ROOT,
   readAt,
   removeDir,
+  runCli,
   sizeOf,
   sparseFile,
   type TestDev,
@@ -34,6 +37,7 @@ const PEER = metaData.peerSlot;
 const F = metaData.flags;
 const MiB = 1 << 20;
 const AL_DEFAULT = 320 * 1024;
+const AL_GEOMETRY = { alStripes: 1, alStripeSize4k: 80 };
 
 let dir: string;
 const open: TestDev[] = [];
@@ -136,14 +140,14 @@ for (const kind of ['file', 'loop'] as Kind[]) {
     it('create-md writes the documented superblock, a zero AL and a zero bitmap', async () => {
       const d = makeDev(kind, 64 * MiB);
       writeAt(d.path, 0, Buffer.alloc(0));
-      // Garbage where AL and bitmap go: create-md must zero it.
+      // Garbage where AL and bitmap go: create-md (told to go ahead) must zero it.
       const l = layoutOf(d.path);
       writeAt(d.path, l.bmStart, Buffer.alloc(l.bmSize + l.alSize, 0x77));
-      const r = await md(d, 'create-md');
+      const r = await md(d, 'create-md', '--force');
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
-      expect(r.stdout).toBe(
-        'initializing activity log\ninitializing bitmap (4 KB) to all zero\nWriting meta data...\nNew bsr meta data block successfully created.\n',
+      expect(r.stdout).toMatch(
+        /\n\ninitializing activity log\ninitializing bitmap \(4 KB\) to all zero\nWriting meta data...\nNew bsr meta data block successfully created.\n$/,
       );
       const sb = decodeSb(d.path, internalSb(d.path));
       expect(sb.magic).toBe(0x8374026d);
@@ -200,7 +204,7 @@ for (const kind of ['file', 'loop'] as Kind[]) {
         const r = await mdIn(d, input, 'create-md');
         expect(r.status).toBe(16);
         expect(r.stdout).toContain('There appears to be a v09 meta data block already in place');
-        expect(r.stdout).toContain("Do you want to proceed? [need to type 'yes' to confirm]");
+        expect(r.stdout).toContain("Do you want to proceed?\n[need to type 'yes' to confirm]\n");
         expect(mdArea(d.path, l).equals(before)).toBe(true);
       }
       const uuid = decodeSb(d.path, l.sbOffset).deviceUuid;
@@ -662,5 +666,174 @@ describe('bsrmeta check-resize with overlapping areas', { timeout: 60000 }, () =
     expect(readAt(d.path, next.alStart, next.alSize).equals(al)).toBe(true);
     expect(decodeSb(d.path, next.sbOffset).bmMaxPeers).toBe(32);
     expect((await md(d, 'check-resize')).stdout).toBe('no resize needed\n');
+  });
+});
+
+describe('create-md never destroys data without asking', { timeout: 120000 }, () => {
+  const WARNING =
+    "Found some data\n\n ==> This might destroy existing data! <==\n\nDo you want to proceed?\n[need to type 'yes' to confirm]\n";
+  const CREATED =
+    'initializing activity log\ninitializing bitmap (4 KB) to all zero\nWriting meta data...\nNew bsr meta data block successfully created.\n';
+  const kinds = [
+    ['internal', 64 * MiB],
+    ['flexible', 64 * MiB],
+    ['1', 300 * MiB],
+  ] as const;
+  const create = (d: TestDev, idx: string, input = '', ...opts: string[]) =>
+    bsrmeta(['0', 'v09', d.path, idx, 'create-md', ...opts], input);
+  const layoutFor = (idx: string, size: number) => computeLayout(size, parseIndex(idx), 1, AL_GEOMETRY);
+  const magicAt = (d: TestDev, l: Layout) => decodeSb(d.path, l.sbOffset).magic;
+
+  for (const [idx, size] of kinds) {
+    it(`${idx}: an all-zero area is written without a question`, async () => {
+      const d = makeDev('file', size);
+      const r = await create(d, idx);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      if (idx === 'internal') expect(r.stdout).toBe(CREATED);
+      expect(r.stdout).not.toContain('Do you want to proceed');
+      expect(magicAt(d, layoutFor(idx, size))).toBe(0x8374026d);
+    });
+
+    it(`${idx}: one non-zero byte anywhere in the superblock, AL or bitmap area is asked about`, async () => {
+      const l = layoutFor(idx, size);
+      const places: [string, number][] = [
+        ['bitmap', l.bmStart],
+        ['bitmap', l.bmStart + l.bmSize - 1],
+        ['activity log', l.alStart],
+        ['activity log', l.alStart + l.alSize - 1],
+        ['superblock', l.sbOffset + 4095],
+      ];
+      for (const [part, at] of places) {
+        const d = makeDev('file', size);
+        writeAt(d.path, at, Buffer.from([0x01]));
+        const before = readAt(d.path, l.areaStart, l.areaEnd - l.areaStart);
+        const r = await create(d, idx);
+        expect(r.status, `${part} byte ${at}: ${r.stderr}`).toBe(16);
+        expect(r.stdout).toContain(
+          `Found non-zero data in the ${part} area of the new meta data (first at byte ${at})`,
+        );
+        expect(r.stdout).toContain(WARNING);
+        expect(r.stderr).toContain('No answer (end of input)');
+        expect(readAt(d.path, l.areaStart, l.areaEnd - l.areaStart).equals(before)).toBe(true);
+      }
+    });
+
+    it(`${idx}: only "yes" or --force proceed over data`, async () => {
+      const l = layoutFor(idx, size);
+      const d = makeDev('file', size);
+      const junk = Buffer.alloc(4096, 0x5a);
+      writeAt(d.path, l.bmStart, junk);
+      for (const input of ['no\n', 'YES\n', 'y\n']) {
+        const r = await create(d, idx, input);
+        expect(r.status).toBe(16);
+        expect(r.stderr).toContain('Operation canceled.');
+        expect(readAt(d.path, l.bmStart, 4096).equals(junk)).toBe(true);
+        expect(magicAt(d, l)).toBe(0);
+      }
+      const yes = await create(d, idx, 'yes\n');
+      expect(yes.status).toBe(0);
+      expect(magicAt(d, l)).toBe(0x8374026d);
+      expect(readAt(d.path, l.bmStart, 4096).every((b) => b === 0)).toBe(true);
+      const again = makeDev('file', size);
+      writeAt(again.path, l.alStart, junk);
+      const forced = await create(again, idx, '', '--force');
+      expect(forced.status).toBe(0);
+      expect(forced.stdout).not.toContain('Do you want to proceed');
+      expect(magicAt(again, l)).toBe(0x8374026d);
+    });
+  }
+
+  it('data outside the meta data area is no reason to ask', async () => {
+    const internal = makeDev('file', 64 * MiB);
+    const l = layoutFor('internal', 64 * MiB);
+    writeAt(internal.path, l.bmStart - 1, Buffer.from([0xff]));
+    expect((await create(internal, 'internal')).status).toBe(0);
+    // Indexed slot 1: slot 0 holds data; slot 1 is zero.
+    const indexed = makeDev('file', 300 * MiB);
+    writeAt(indexed.path, 128 * MiB - 1, Buffer.from([0xff]));
+    const r = await create(indexed, '1');
+    expect(r.stdout).not.toContain('Do you want to proceed');
+    expect(r.status).toBe(0);
+  });
+
+  it('names LVM2, LUKS, swap, GPT, MBR and NTFS signatures at the start of the device', async () => {
+    const sector = (at: number, ...parts: [number, Buffer][]) => {
+      const b = Buffer.alloc(at + 512);
+      for (const [off, data] of parts) data.copy(b, at + off);
+      return b;
+    };
+    const u64le = (n: number) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(BigInt(n));
+      return b;
+    };
+    const mbr = sector(0, [446 + 4, Buffer.from([0x83])], [510, Buffer.from([0x55, 0xaa])]);
+    const cases: [string, (path: string) => void][] = [
+      [
+        'an LVM2 physical volume',
+        (p) => writeAt(p, 0, sector(512, [0, Buffer.from('LABELONE')], [8, u64le(1)], [24, Buffer.from('LVM2 001')])),
+      ],
+      ['a LUKS encrypted volume', (p) => writeAt(p, 0, Buffer.from([0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe, 0, 2]))],
+      ['swap space', (p) => execFileSync('mkswap', [p], { stdio: 'ignore' })],
+      [
+        'a GPT partition table',
+        (p) => {
+          const protective = Buffer.from(mbr);
+          protective[446 + 4] = 0xee;
+          writeAt(p, 0, protective);
+          writeAt(p, 512, Buffer.from('EFI PART'));
+        },
+      ],
+      ['an MBR partition table', (p) => writeAt(p, 0, mbr)],
+      [
+        'an NTFS file system',
+        (p) => writeAt(p, 0, sector(0, [3, Buffer.from('NTFS    ')], [510, Buffer.from([0x55, 0xaa])])),
+      ],
+    ];
+    for (const [name, make] of cases) {
+      const d = makeDev('file', 64 * MiB);
+      make(d.path);
+      const l = layoutOf(d.path);
+      const r = await md(d, 'create-md');
+      expect(r.status, `${name}: ${r.stdout}${r.stderr}`).toBe(16);
+      expect(r.stdout).toContain(`Found ${name} on ${d.path}.`);
+      expect(r.stdout).toContain(WARNING);
+      expect(r.stdout).not.toContain('non-zero data'); // the meta data area itself is zero
+      expect(mdArea(d.path, l).every((b) => b === 0)).toBe(true);
+      expect(r.stdout.match(/^Found .* on \//gm)).toHaveLength(1); // exactly this one thing, named
+      expect((await mdIn(d, 'yes\n', 'create-md')).status).toBe(0);
+    }
+  });
+
+  it('holds through bsradm: asks, and `bsradm -- --force create-md RES` proceeds', async () => {
+    await buildCli('bsradm');
+    const d = makeDev('file', 64 * MiB);
+    const l = layoutOf(d.path);
+    writeAt(d.path, l.alStart + 100, Buffer.from('old data'));
+    const conf = join(dir, 'bsr.conf');
+    writeFileSync(
+      conf,
+      `resource r0 {\n  device minor 1;\n  disk ${d.path};\n  meta-disk internal;\n` +
+        '  on alice {\n    address ipv4 127.0.0.1:7000;\n  }\n  on bob {\n    address ipv4 127.0.0.2:7000;\n  }\n}\n',
+    );
+    const wrapper = join(dir, 'bsrmeta-wrapper');
+    writeFileSync(wrapper, `#!/bin/sh\nexec node ${CLI} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const env = { ...process.env, __BSR_NODE__: 'alice', BSR_LOG_FILE: join(dir, 'bsradm.log') };
+    const bsradm = (args: string[], input = '') => runCli(BSRADM, ['-c', conf, '-m', wrapper, ...args], input, env);
+    const declined = await bsradm(['create-md', 'r0']);
+    expect(declined.status).toBe(16);
+    expect(declined.stdout).toContain('Found non-zero data in the activity log area');
+    expect(declined.stdout).toContain(WARNING);
+    expect(declined.stderr).toContain('No answer (end of input)');
+    expect(readAt(d.path, l.alStart + 100, 8).toString()).toBe('old data');
+    expect((await bsradm(['create-md', 'r0'], 'no\n')).status).toBe(16);
+    expect(readAt(d.path, l.alStart + 100, 8).toString()).toBe('old data');
+    const forced = await bsradm(['--', '--force', 'create-md', 'r0']);
+    expect(forced.stderr).toBe('');
+    expect(forced.status).toBe(0);
+    expect(decodeSb(d.path, l.sbOffset).magic).toBe(0x8374026d);
+    expect(readAt(d.path, l.alStart, l.alSize).every((b) => b === 0)).toBe(true);
   });
 });

@@ -8,16 +8,19 @@ import { build } from 'esbuild';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /**
- * The bundled CLI under test. It is built the way `npm run build` builds dist/bsrmeta.mjs, but into a
+ * The bundled CLIs under test. They are built the way `npm run build` builds dist/NAME.mjs, but into a
  * private folder: other people's builds rewrite dist/ at any moment in a shared checkout.
  */
-export const CLI = join(mkdtempSync(join(tmpdir(), 'bsrmeta-cli-')), 'bsrmeta.mjs');
+const BUILD_DIR = mkdtempSync(join(tmpdir(), 'bsrmeta-cli-'));
+export const CLI = join(BUILD_DIR, 'bsrmeta.mjs');
+/** bsradm, built by `buildCli('bsradm')`, for tests that go through it to bsrmeta. */
+export const BSRADM = join(BUILD_DIR, 'bsradm.mjs');
 
-/** Bundles src/cli/bsrmeta.ts (one entry, same settings as scripts/build.mjs). */
-export async function buildCli(): Promise<void> {
+/** Bundles src/cli/NAME.ts (one entry, same settings as scripts/build.mjs) next to CLI. */
+export async function buildCli(name: 'bsrmeta' | 'bsradm' = 'bsrmeta'): Promise<void> {
   await build({
-    entryPoints: [join(ROOT, 'src/cli/bsrmeta.ts')],
-    outfile: CLI,
+    entryPoints: [join(ROOT, `src/cli/${name}.ts`)],
+    outfile: join(BUILD_DIR, `${name}.mjs`),
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -34,12 +37,12 @@ export interface Run {
 }
 
 /**
- * Runs bsrmeta; stdin is `input` (default: empty, i.e. immediate EOF). Asynchronous so that the test
- * worker stays responsive while a command runs.
+ * Runs a bundled CLI; stdin is `input` (default: empty, i.e. immediate EOF). Asynchronous so that the
+ * test worker stays responsive while a command runs.
  */
-export function bsrmeta(args: string[], input = ''): Promise<Run> {
+export function runCli(script: string, args: string[], input = '', env = process.env): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('node', [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('node', [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => {
@@ -52,6 +55,10 @@ export function bsrmeta(args: string[], input = ''): Promise<Run> {
     child.on('close', (status) => resolve({ status, stdout, stderr }));
     child.stdin.end(input);
   });
+}
+
+export function bsrmeta(args: string[], input = ''): Promise<Run> {
+  return runCli(CLI, args, input);
 }
 
 export function tempDir(): string {
