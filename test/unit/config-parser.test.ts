@@ -218,6 +218,25 @@ describe('parser: valid input', () => {
   });
 });
 
+describe('DRBD 9 forms', () => {
+  it('takes drbdsetup unit suffixes in the unit of each option', () => {
+    const config = loadConfigText(
+      `common { net { max-buffers 8k; sndbuf-size 1M; } disk { c-max-rate 100M; c-fill-target 1k; } }
+       ${TWO_HOSTS}`,
+      'test.conf',
+    );
+    const [connection] = config.resources[0].connections;
+    expect(values(connection.net)).toEqual({ 'max-buffers': 8192, 'sndbuf-size': 1048576 });
+    expect(values(connection.peerDevice.get(0) as OptionMap)).toEqual({ 'c-max-rate': 102400, 'c-fill-target': 2 });
+    expect(errorOf('common {\n net {\n  max-buffers 8T;\n }\n}')).toBe(
+      "test.conf:3: max-buffers: '8T': unknown unit 'T' (k, M, G or s)",
+    );
+    expect(errorOf('common { net {\n  ping-int 1k; } }')).toBe(
+      "test.conf:2: ping-int: '1k' is not a number (s options take no unit suffix)",
+    );
+  });
+});
+
 describe('parser: errors are FILE:LINE: message', () => {
   it('unknown keyword with a suggestion', () => {
     expect(errorOf('resource r0 {\n  net {\n    max-bufers 100;\n  }\n}')).toBe(
