@@ -151,10 +151,8 @@ function resolveVolume(config: RawConfig, resource: RawResource, host: RawHost, 
     minor = Number(fromName[1]);
   }
   if (disk === undefined) fail(at, `${where}: disk missing (use 'disk none;' for a diskless volume)`);
-  if (metaDisk === undefined) {
-    if (disk !== 'none') fail(at, `${where}: meta-disk missing`);
-    metaDisk = { device: 'internal', index: 'internal' };
-  }
+  // As in drbdadm, a disk without a meta-disk keeps its meta data internal.
+  metaDisk ??= { device: 'internal', index: 'internal' };
   rejectPeerDeviceOptions(host.direct.diskOptions, `host ${hostLabel(host)}`);
   const diskOptions = mergeOptions(
     ['disk'],

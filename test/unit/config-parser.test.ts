@@ -219,6 +219,22 @@ describe('parser: valid input', () => {
 });
 
 describe('DRBD 9 forms', () => {
+  it('a volume with a disk and no meta-disk keeps its meta data internal', () => {
+    const config = loadConfigText(
+      `resource r0 {
+        volume 0 { device minor 0; disk /dev/vdb; }
+        volume 1 { device minor 1; disk none; }
+        on alpha { address 10.0.0.1:7000; } on bravo { address 10.0.0.2:7000; volume 1 { disk /dev/vdc; } } }`,
+      'test.conf',
+    );
+    const [alpha, bravo] = config.resources[0].hosts;
+    expect(alpha.volumes.map((v) => [v.disk, v.metaDisk])).toEqual([
+      ['/dev/vdb', { device: 'internal', index: 'internal' }],
+      ['none', { device: 'internal', index: 'internal' }],
+    ]);
+    expect(bravo.volumes[1].metaDisk).toEqual({ device: 'internal', index: 'internal' });
+  });
+
   it('takes drbdsetup unit suffixes in the unit of each option', () => {
     const config = loadConfigText(
       `common { net { max-buffers 8k; sndbuf-size 1M; } disk { c-max-rate 100M; c-fill-target 1k; } }
