@@ -25,8 +25,10 @@ export interface Volume {
   metaDisk: MetaDisk;
   diskOptions: OptionMap;
   loc: Loc;
-  /** Where the device (and so the minor) was written. */
+  /** Where the device (and so the minor), the disk and the meta-disk were written. */
   deviceLoc: Loc;
+  diskLoc: Loc;
+  metaDiskLoc: Loc;
 }
 
 export interface Host {
@@ -72,6 +74,10 @@ export interface BsrConfig {
   global: OptionMap;
   resources: Resource[];
 }
+
+/** The device of minor N; on Windows a drive letter (with `minor N`) names the volume instead. */
+const BSR_DEVICE = /^\/dev\/bsr(\d+)$/;
+const DRIVE_LETTER = /^[A-Za-z]$/;
 
 function fail(at: Loc, message: string): never {
   throw new ConfigError(at.file, at.line, message);
@@ -133,21 +139,30 @@ function resolveVolume(config: RawConfig, resource: RawResource, host: RawHost, 
   let minor: number | undefined;
   let deviceLoc: Loc = at;
   let disk: string | undefined;
+  let diskLoc: Loc = at;
   let metaDisk: MetaDisk | undefined;
+  let metaDiskLoc: Loc = at;
   for (const layer of layers) {
     if (layer.devicePath !== undefined || layer.minor !== undefined) {
       devicePath = layer.devicePath;
       minor = layer.minor;
       deviceLoc = layer.deviceLoc ?? layer.loc;
     }
-    disk = layer.disk ?? disk;
-    metaDisk = layer.metaDisk ?? metaDisk;
+    if (layer.disk !== undefined) {
+      disk = layer.disk;
+      diskLoc = layer.diskLoc ?? layer.loc;
+    }
+    if (layer.metaDisk !== undefined) {
+      metaDisk = layer.metaDisk;
+      metaDiskLoc = layer.metaDiskLoc ?? layer.loc;
+    }
   }
   if (devicePath === undefined && minor === undefined) fail(at, `${where}: device missing`);
   if (minor === undefined) {
-    const fromName = /^\/dev\/bsr(\d+)$/.exec(devicePath ?? '');
-    if (!fromName)
-      fail(deviceLoc, `${where}: cannot tell the minor of '${devicePath}'; write 'device ${devicePath} minor N'`);
+    const fromName = BSR_DEVICE.exec(devicePath ?? '');
+    if (!fromName) {
+      fail(deviceLoc, `device ${devicePath} names no minor: write /dev/bsrN, minor N, or a drive letter with minor N`);
+    }
     minor = Number(fromName[1]);
   }
   if (disk === undefined) fail(at, `${where}: disk missing (use 'disk none;' for a diskless volume)`);
@@ -171,6 +186,8 @@ function resolveVolume(config: RawConfig, resource: RawResource, host: RawHost, 
     diskOptions,
     loc: at,
     deviceLoc,
+    diskLoc,
+    metaDiskLoc,
   };
 }
 
@@ -347,29 +364,93 @@ function where(at: Loc): string {
   return `${at.file}:${at.line}`;
 }
 
-/** Checks that span resources: names, minors per host, addresses. */
+/** A device of one host as a volume uses it, for the messages about sharing it. */
+interface Use {
+  resource: string;
+  volume: number;
+  loc: Loc;
+}
+
+function usedBy(use: Use): string {
+  return `resource ${use.resource} volume ${use.volume} (${where(use.loc)})`;
+}
+
+function metaDiskText(meta: MetaDisk): string {
+  return typeof meta.index === 'number' ? `${meta.device} [${meta.index}]` : meta.device;
+}
+
+/**
+ * A device belongs to one volume of one host: its own minor, a lower disk no other volume uses,
+ * and meta data that is internal, or an external device (or one slot of it) that is nobody's disk.
+ */
+function checkDevices(resources: Resource[]): void {
+  const minors = new Map<string, Use>();
+  const disks = new Map<string, Use>();
+  const metaDisks = new Map<string, (Use & { index: MetaDisk['index'] })[]>();
+  const volumesOf = (each: (name: string, volume: Volume, use: Use) => void) => {
+    for (const resource of resources) {
+      for (const host of resource.hosts) {
+        for (const volume of host.volumes) {
+          const use = { resource: resource.name, volume: volume.number, loc: volume.loc };
+          for (const name of host.names) each(name, volume, use);
+        }
+      }
+    }
+  };
+  volumesOf((name, volume, use) => {
+    if (volume.device !== `/dev/bsr${volume.minor}` && !DRIVE_LETTER.test(volume.device)) {
+      fail(
+        volume.deviceLoc,
+        `device ${volume.device} does not match minor ${volume.minor}: write 'device /dev/bsr${volume.minor} minor ${volume.minor}' or leave out either`,
+      );
+    }
+    const minorKey = `${name}\0${volume.minor}`;
+    const minorUser = minors.get(minorKey);
+    if (minorUser) {
+      fail(
+        volume.deviceLoc,
+        `minor ${volume.minor} on host ${name} is already used by resource ${minorUser.resource} (${where(minorUser.loc)})`,
+      );
+    }
+    minors.set(minorKey, { ...use, loc: volume.deviceLoc });
+    if (volume.disk === 'none') return;
+    const diskKey = `${name}\0${volume.disk}`;
+    const diskUser = disks.get(diskKey);
+    if (diskUser) fail(volume.diskLoc, `disk ${volume.disk} on host ${name} is already used by ${usedBy(diskUser)}`);
+    disks.set(diskKey, { ...use, loc: volume.diskLoc });
+  });
+  volumesOf((name, volume, use) => {
+    const meta = volume.metaDisk;
+    if (volume.disk === 'none' || meta.index === 'internal') return;
+    if (meta.device === volume.disk) {
+      fail(
+        volume.metaDiskLoc,
+        `meta-disk ${meta.device} is the volume's own disk; write 'meta-disk internal' for meta data on the disk`,
+      );
+    }
+    const diskUser = disks.get(`${name}\0${meta.device}`);
+    if (diskUser)
+      fail(volume.metaDiskLoc, `meta-disk ${meta.device} on host ${name} is the disk of ${usedBy(diskUser)}`);
+    // A flexible meta-disk fills its device; indexed ones share it slot by slot.
+    const key = `${name}\0${meta.device}`;
+    const users = metaDisks.get(key) ?? [];
+    const clash = users.find((u) => u.index === meta.index || u.index === 'flexible' || meta.index === 'flexible');
+    if (clash) {
+      fail(volume.metaDiskLoc, `meta-disk ${metaDiskText(meta)} on host ${name} is already used by ${usedBy(clash)}`);
+    }
+    metaDisks.set(key, [...users, { ...use, loc: volume.metaDiskLoc, index: meta.index }]);
+  });
+}
+
+/** Checks that span resources: names, devices per host, addresses. */
 export function crossCheck(resources: Resource[]): void {
   const names = new Map<string, Resource>();
-  const minors = new Map<string, { resource: string; loc: Loc }>();
   const addresses = new Map<string, { resource: string; host: string; loc: Loc }>();
   for (const resource of resources) {
     const previous = names.get(resource.name);
     if (previous) fail(resource.loc, `resource ${resource.name} is defined twice (first at ${where(previous.loc)})`);
     names.set(resource.name, resource);
     for (const host of resource.hosts) {
-      for (const volume of host.volumes) {
-        for (const name of host.names) {
-          const key = `${name}\0${volume.minor}`;
-          const used = minors.get(key);
-          if (used) {
-            fail(
-              volume.deviceLoc,
-              `minor ${volume.minor} on host ${name} is already used by resource ${used.resource} (${where(used.loc)})`,
-            );
-          }
-          minors.set(key, { resource: resource.name, loc: volume.deviceLoc });
-        }
-      }
       if (host.address) {
         const key = `${host.address.host}:${host.address.port}`;
         const used = addresses.get(key);
@@ -384,6 +465,7 @@ export function crossCheck(resources: Resource[]): void {
       }
     }
   }
+  checkDevices(resources);
 }
 
 export function formatAddress(address: Address): string {

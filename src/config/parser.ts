@@ -217,7 +217,8 @@ function addressFrom(cursor: Cursor, tokens: Token[], index: number, after: Toke
 function parseDevice(cursor: Cursor, keyword: Token, target: VolumeSettings): void {
   const values = cursor.valuesToSemicolon('device');
   let i = 0;
-  if (values[i] && values[i].text !== 'minor') target.devicePath = values[i++].text;
+  // As in drbdadm, `/dev/` may be left out of the device name.
+  if (values[i] && values[i].text !== 'minor') target.devicePath = values[i++].text.replace(/^bsr/, '/dev/bsr');
   if (values[i]?.text === 'minor') {
     const minorToken = values[i + 1];
     if (!minorToken) cursor.fail(values[i], 'device: number expected after minor');
@@ -259,9 +260,11 @@ function volumeStatements(cursor: Cursor, target: VolumeSettings, where: string)
       const values = cursor.valuesToSemicolon('disk');
       if (values.length !== 1) cursor.fail(keyword, 'disk: expected one device (or none)');
       target.disk = values[0].text;
+      target.diskLoc = loc(keyword);
     },
     'meta-disk': (keyword: Token) => {
       target.metaDisk = parseMetaDisk(cursor, keyword);
+      target.metaDiskLoc = loc(keyword);
     },
   };
 }

@@ -218,6 +218,106 @@ describe('parser: valid input', () => {
   });
 });
 
+describe('devices are not shared', () => {
+  /** A resource on hosts alpha and bravo with the given lines inside `on alpha`. */
+  const onAlpha = (name: string, port: number, alpha: string, bravo = `device minor ${port - 6900}; disk none;`) =>
+    `resource ${name} {\n on alpha {\n  address 10.0.0.1:${port};\n${alpha}\n }\n on bravo { address 10.0.0.2:${port}; ${bravo} }\n}\n`;
+
+  it('device must be /dev/bsrN matching minor N', () => {
+    expect(errorOf(onAlpha('r0', 7000, '  device /dev/sda minor 0; disk /dev/vdb;'))).toBe(
+      "test.conf:4: device /dev/sda does not match minor 0: write 'device /dev/bsr0 minor 0' or leave out either",
+    );
+    expect(errorOf(onAlpha('r0', 7000, '  device /dev/bsr1 minor 0; disk /dev/vdb;'))).toBe(
+      "test.conf:4: device /dev/bsr1 does not match minor 0: write 'device /dev/bsr0 minor 0' or leave out either",
+    );
+    expect(errorOf(onAlpha('r0', 7000, '  device /dev/sda; disk /dev/vdb;'))).toBe(
+      'test.conf:4: device /dev/sda names no minor: write /dev/bsrN, minor N, or a drive letter with minor N',
+    );
+    // drbdadm's short form: /dev/ may be left out.
+    const config = loadConfigText(onAlpha('r0', 7000, '  device bsr3; disk /dev/vdb;'), 'test.conf');
+    expect(config.resources[0].hosts[0].volumes[0]).toMatchObject({ device: '/dev/bsr3', minor: 3 });
+  });
+
+  it('the same minor twice on one host', () => {
+    expect(
+      errorOf(
+        onAlpha(
+          'r0',
+          7000,
+          '  volume 0 { device minor 4; disk /dev/vdb; }\n  volume 1 { device minor 4; disk /dev/vdc; }',
+        ),
+      ),
+    ).toBe('test.conf:5: minor 4 on host alpha is already used by resource r0 (test.conf:4)');
+  });
+
+  it('the same disk in two volumes or two resources of one host', () => {
+    expect(
+      errorOf(
+        onAlpha(
+          'r0',
+          7000,
+          '  volume 0 { device minor 0; disk /dev/vdb; }\n  volume 1 { device minor 1; disk /dev/vdb; }',
+        ),
+      ),
+    ).toBe('test.conf:5: disk /dev/vdb on host alpha is already used by resource r0 volume 0 (test.conf:4)');
+    expect(
+      errorOf(
+        onAlpha('r0', 7000, '  device minor 0; disk /dev/vdb;') +
+          onAlpha('r1', 7001, '  device minor 1; disk /dev/vdb;'),
+      ),
+    ).toBe('test.conf:11: disk /dev/vdb on host alpha is already used by resource r0 volume 0 (test.conf:4)');
+    // The same device name on two hosts is two devices.
+    const config = loadConfigText(
+      onAlpha('r0', 7000, '  device minor 0; disk /dev/vdb;', 'device minor 0; disk /dev/vdb;'),
+      'test.conf',
+    );
+    expect(config.resources[0].hosts.map((h) => h.volumes[0].disk)).toEqual(['/dev/vdb', '/dev/vdb']);
+  });
+
+  it('the same external meta-disk slot twice, or a flexible meta-disk shared', () => {
+    expect(
+      errorOf(
+        onAlpha(
+          'r0',
+          7000,
+          '  volume 0 { device minor 0; disk /dev/vdb; meta-disk /dev/md [0]; }\n  volume 1 { device minor 1; disk /dev/vdc; meta-disk /dev/md [0]; }',
+        ),
+      ),
+    ).toBe('test.conf:5: meta-disk /dev/md [0] on host alpha is already used by resource r0 volume 0 (test.conf:4)');
+    expect(
+      errorOf(
+        onAlpha('r0', 7000, '  device minor 0; disk /dev/vdb; meta-disk /dev/md;') +
+          onAlpha('r1', 7001, '  device minor 1; disk /dev/vdc; meta-disk /dev/md [1];'),
+      ),
+    ).toBe('test.conf:11: meta-disk /dev/md [1] on host alpha is already used by resource r0 volume 0 (test.conf:4)');
+    // Two slots of one meta-data device are fine.
+    const config = loadConfigText(
+      onAlpha(
+        'r0',
+        7000,
+        '  volume 0 { device minor 0; disk /dev/vdb; meta-disk /dev/md [0]; }\n  volume 1 { device minor 1; disk /dev/vdc; meta-disk /dev/md [1]; }',
+      ),
+      'test.conf',
+    );
+    expect(config.resources[0].hosts[0].volumes.map((v) => v.metaDisk.index)).toEqual([0, 1]);
+  });
+
+  it("a meta-disk that is a disk: its own or another volume's", () => {
+    expect(errorOf(onAlpha('r0', 7000, '  device minor 0;\n  disk /dev/vdb;\n  meta-disk /dev/vdb;'))).toBe(
+      "test.conf:6: meta-disk /dev/vdb is the volume's own disk; write 'meta-disk internal' for meta data on the disk",
+    );
+    expect(
+      errorOf(
+        onAlpha(
+          'r0',
+          7000,
+          '  volume 0 { device minor 0; disk /dev/vdb; meta-disk /dev/vdc; }\n  volume 1 { device minor 1; disk /dev/vdc; }',
+        ),
+      ),
+    ).toBe('test.conf:4: meta-disk /dev/vdc on host alpha is the disk of resource r0 volume 1 (test.conf:5)');
+  });
+});
+
 describe('DRBD 9 forms', () => {
   it('a volume with a disk and no meta-disk keeps its meta data internal', () => {
     const config = loadConfigText(
