@@ -102,6 +102,22 @@ function rejectPeerDeviceOptions(entries: OptionEntry[], where: string): void {
   }
 }
 
+/**
+ * Whether two host names name the same machine, as drbdadm decides it: two fully qualified names
+ * must be equal; when one is short (no dot), the first labels are compared. Case does not matter.
+ */
+export function hostNamesEqual(a: string, b: string): boolean {
+  const shortA = a.split('.')[0];
+  const shortB = b.split('.')[0];
+  if (shortA !== a && shortB !== b) return a.toLowerCase() === b.toLowerCase();
+  return shortA.toLowerCase() === shortB.toLowerCase();
+}
+
+/** Whether `name` is one of the names of a host section. */
+export function hostHasName(names: readonly string[], name: string): boolean {
+  return names.some((n) => hostNamesEqual(n, name));
+}
+
 function hostLabel(host: RawHost): string {
   return host.names.join(' ');
 }
@@ -217,7 +233,7 @@ function assignNodeIds(resource: RawResource): number[] {
 }
 
 function findHost(resource: RawResource, name: string, at: Loc): RawHost {
-  const host = resource.hosts.find((h) => h.names.includes(name));
+  const host = resource.hosts.find((h) => hostHasName(h.names, name));
   if (!host) {
     const known = resource.hosts.map((h) => h.names[0]).join(', ');
     fail(at, `resource ${resource.name} has no host '${name}' (hosts: ${known})`);
@@ -280,8 +296,8 @@ function resolveConnections(config: RawConfig, resource: RawResource): Connectio
     const pathSpecs = raw.paths.length > 0 ? raw.paths : [{ loc: raw.loc, hosts: raw.hosts }];
     const paths = pathSpecs.map((path): Path => {
       if (path.hosts.length !== 2) fail(path.loc, `a path needs exactly two hosts, found ${path.hosts.length}`);
-      const first = path.hosts.find((h) => a.names.includes(h.name));
-      const second = path.hosts.find((h) => b.names.includes(h.name));
+      const first = path.hosts.find((h) => hostHasName(a.names, h.name));
+      const second = path.hosts.find((h) => hostHasName(b.names, h.name));
       if (!first || !second) fail(path.loc, `the paths of a connection must name the same two hosts`);
       return { addresses: [hostAddress(a, first.loc, first), hostAddress(b, second.loc, second)], loc: path.loc };
     });
@@ -315,16 +331,14 @@ export function resolveHostVolumes(config: RawConfig, resource: RawResource, hos
   return volumeNumbers(resource, host).map((n) => resolveVolume(config, resource, host, n));
 }
 
-/** A host name, or a volume number within one level, may appear only once. */
+/** A host (by any of its names), or a volume number within one level, may appear only once. */
 function rejectDuplicateSections(raw: RawResource): void {
-  const hostsByName = new Map<string, RawHost>();
-  for (const host of raw.hosts) {
+  raw.hosts.forEach((host, index) => {
     for (const name of host.names) {
-      const other = hostsByName.get(name);
+      const other = raw.hosts.slice(0, index).find((h) => hostHasName(h.names, name));
       if (other) fail(host.loc, `host ${name} appears twice in resource ${raw.name} (first at line ${other.loc.line})`);
-      hostsByName.set(name, host);
     }
-  }
+  });
   for (const volumes of [raw.volumes, ...raw.hosts.map((h) => h.volumes)]) {
     const seen = new Map<number, Loc>();
     for (const volume of volumes) {

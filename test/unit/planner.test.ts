@@ -71,6 +71,47 @@ describe('up', () => {
   });
 });
 
+describe('host names as drbdadm matches them', () => {
+  const mesh = (on: [string, string, string], hosts: string) =>
+    loadConfigText(
+      `resource m { device minor 5; disk /dev/vdc;
+        on ${on[0]} { address 10.0.0.1:7000; node-id 0; }
+        on ${on[1]} { address 10.0.0.2:7000; node-id 1; }
+        on ${on[2]} { address 10.0.0.3:7000; node-id 2; }
+        connection-mesh { hosts ${hosts}; } }`,
+      'm.conf',
+    );
+
+  it('a short name matches the fully qualified one, either way round, in any case', () => {
+    const short = mesh(['n1', 'n2', 'n3'], 'n1 n2 n3');
+    const connect = ['bsrsetup new-peer m 1 --_name=n2', 'bsrsetup new-peer m 2 --_name=n3'];
+    const peers = (config: BsrConfig, me: string) =>
+      plan(config, me, 'connect', ['m']).filter((s) => s.includes('new-peer'));
+    expect(peers(short, 'n1.example.org')).toEqual(connect);
+    expect(peers(short, 'N1')).toEqual(connect);
+    const long = mesh(['n1.example.org', 'n2.example.org', 'n3.example.org'], 'n1 n2.example.org N3');
+    expect(long.resources[0].connections.map((c) => c.hosts)).toEqual([
+      ['n1.example.org', 'n2.example.org'],
+      ['n1.example.org', 'n3.example.org'],
+      ['n2.example.org', 'n3.example.org'],
+    ]);
+    expect(plan(long, 'n1', 'connect', ['m']).filter((s) => s.includes('new-peer'))).toEqual([
+      'bsrsetup new-peer m 1 --_name=n2.example.org',
+      'bsrsetup new-peer m 2 --_name=n3.example.org',
+    ]);
+  });
+
+  it('two fully qualified names match only when equal', () => {
+    const long = mesh(['n1.example.org', 'n2.example.org', 'n3.example.org'], 'n1 n2 n3');
+    expect(() => selectResources(long, ['m'], 'n1.example.com')).toThrow(
+      "m.conf:1: resource m has no host section for 'n1.example.com'",
+    );
+    expect(() => mesh(['n1', 'n1.example.org', 'n3'], 'n1 n3')).toThrow(
+      'm.conf:3: host n1.example.org appears twice in resource m (first at line 2)',
+    );
+  });
+});
+
 describe('floating hosts', () => {
   it('are found by address and planned like named hosts', () => {
     const config = loadConfig(join(FIXTURES, 'floating.conf'));
