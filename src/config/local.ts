@@ -43,12 +43,16 @@ function localAddresses(): Set<string> {
   return found;
 }
 
-/** The host section for this node, or undefined when the resource does not involve it. */
+/**
+ * The host section for this node, or undefined when the resource does not involve it. A floating
+ * host is this node when it has the address (or, as drbdadm allows for tests, is named by it).
+ */
 export function findLocalHost(resource: Resource, name: string): Host | undefined {
-  const byName = resource.hosts.find((h) => hostHasName(h.names, name));
+  const byName = resource.hosts.find((h) => !h.floating && hostHasName(h.names, name));
   if (byName) return byName;
   const floating = resource.hosts.filter((h) => h.floating);
-  if (floating.length === 0) return undefined;
+  const byAddress = floating.find((h) => h.address?.host === name);
+  if (byAddress || floating.length === 0) return byAddress;
   const mine = localAddresses();
   return floating.find((h) => h.address && mine.has(h.address.host));
 }

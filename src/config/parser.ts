@@ -19,6 +19,7 @@ import type {
 } from './ast';
 import { expandGlob } from './glob';
 import { type Token, tokenize } from './lexer';
+import { formatAddress } from './model';
 import { findOption, OPTIONS, type OptionSection, OptionValueError, parseOptionValue } from './options';
 import { didYouMean } from './suggest';
 
@@ -333,11 +334,13 @@ function parseFloating(cursor: Cursor, keyword: Token): RawHost {
   const [address, used] = addressFrom(cursor, words, 0, keyword);
   if (used !== words.length) cursor.fail(keyword, 'floating: expected [ipv4|ipv6] ADDR:PORT');
   const opening = cursor.expect('{', 'floating');
-  // A floating host is known by its address.
-  const host = newHost([address.host], loc(keyword), true);
+  // A floating host is known by its address; drbdadm names it ADDR:PORT with every character a
+  // kernel name may not hold (':', '%') made '_', and the connection to it by that name.
+  const name = `${address.host}:${address.port}`.replace(/[^0-9A-Za-z+._-]/g, '_');
+  const host = newHost([name], loc(keyword), true);
   host.address = address;
   host.addressLoc = loc(keyword);
-  parseHostBody(cursor, opening, host, `floating ${address.host}`);
+  parseHostBody(cursor, opening, host, `floating ${formatAddress(address)}`);
   return host;
 }
 

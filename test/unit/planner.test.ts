@@ -113,13 +113,24 @@ describe('host names as drbdadm matches them', () => {
 });
 
 describe('floating hosts', () => {
+  it('are named ADDR_PORT as drbdadm names them', () => {
+    const config = loadConfig(join(FIXTURES, 'floating.conf'));
+    expect(config.resources[0].hosts.map((h) => h.names)).toEqual([['10.20.0.1_7788'], ['10.20.0.2_7788']]);
+    const v6 = loadConfigText(
+      `resource f { device minor 1; disk /dev/sdb;
+        floating ipv6 [fd00::1]:7788 { node-id 0; } floating ipv6 [fd00::2]:7788 { node-id 1; } }`,
+      'f.conf',
+    );
+    expect(plan(v6, 'fd00::1', 'connect', ['f'])[0]).toBe('bsrsetup new-peer f 1 --_name=fd00__2_7788');
+  });
+
   it('are found by address and planned like named hosts', () => {
     const config = loadConfig(join(FIXTURES, 'floating.conf'));
     expect(plan(config, '10.20.0.1', 'up', ['fl'])).toEqual([
       'bsrsetup new-resource fl 3 --twopc-timeout=100',
       'bsrsetup new-minor fl 30 0',
       'bsrsetup new-minor fl 31 1',
-      'bsrsetup new-peer fl 4 --_name=10.20.0.2',
+      'bsrsetup new-peer fl 4 --_name=10.20.0.2_7788',
       'bsrsetup new-path fl 4 ipv4:10.20.0.1:7788 ipv4:10.20.0.2:7788',
       'bsrmeta 30 v09 /dev/sdc 0 apply-al',
       'bsrsetup attach 30 /dev/sdb /dev/sdc 0',
