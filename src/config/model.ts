@@ -491,8 +491,44 @@ export function addressArgument(address: Address): string {
   return `${address.family}:${formatAddress(address)}`;
 }
 
+/** The minor of the volume that `entry` (`resync-after RES[/VOL]` of `volume` on `host`) names. */
+function namedMinor(resources: Resource[], host: Host, volume: Volume, entry: OptionEntry): number {
+  const text = String(entry.value);
+  const problem = (message: string): never => fail(entry.loc, `${entry.def.keyword} ${text}: ${message}`);
+  const [name, number, ...rest] = text.split('/');
+  if (rest.length > 0 || (number !== undefined && !/^\d+$/.test(number)))
+    problem('expected RESOURCE or RESOURCE/VOLUME');
+  const target = resources.find((r) => r.name === name) ?? problem(`resource ${name} is not defined`);
+  const me = host.names[0];
+  const there =
+    target.hosts.find((h) => h.names.some((n) => hostHasName(host.names, n))) ??
+    problem(`resource ${name} has no host section for ${me}`);
+  let named: Volume | undefined;
+  if (number !== undefined) named = there.volumes.find((v) => v.number === Number(number));
+  else if (there.volumes.length === 1) named = there.volumes[0];
+  else problem(`resource ${name} has ${there.volumes.length} volumes; write ${name}/VOLUME`);
+  if (!named) return problem(`resource ${name} has no volume ${number} on host ${me}`);
+  if (named === volume) problem('a volume cannot resync after itself');
+  return named.minor;
+}
+
+/** Options that name a volume (`resync-after RES/VOL`) get its minor on the same host, as drbdadm does. */
+function resolveVolumeNames(resources: Resource[]): void {
+  for (const resource of resources) {
+    for (const host of resource.hosts) {
+      for (const volume of host.volumes) {
+        for (const [keyword, entry] of volume.diskOptions) {
+          if (!entry.def.namesVolume || typeof entry.value !== 'string') continue;
+          volume.diskOptions.set(keyword, { ...entry, value: namedMinor(resources, host, volume, entry) });
+        }
+      }
+    }
+  }
+}
+
 export function resolveConfig(raw: RawConfig): BsrConfig {
   const resources = raw.resources.map((r) => resolveResource(raw, r));
   crossCheck(resources);
+  resolveVolumeNames(resources);
   return { file: raw.file, global: mergeOptions(['global'], raw.global), resources };
 }

@@ -30,6 +30,11 @@ export interface OptionDef {
   refused?: { value: string; reason: string };
   /** Only given when attaching; changed later through `resize`, not through disk-options. */
   attachOnly?: boolean;
+  /**
+   * In a config file the value names a volume, `RES` or `RES/VOL`, as in drbdadm; the model turns
+   * it into that volume's minor on the same host, the number bsrsetup and the kernel take.
+   */
+  namesVolume?: boolean;
 }
 
 /** A parsed option value: numbers in the base unit, booleans, enum names, strings; flags are true. */
@@ -135,7 +140,7 @@ export const OPTIONS: readonly OptionDef[] = [
   boolean('disk-barrier', 'disk', 'disk_conf', false),
   boolean('disk-drain', 'disk', 'disk_conf', true),
   boolean('md-flushes', 'disk', 'disk_conf', true),
-  numeric('resync-after', 'disk', 'disk_conf', 'count', -1, -1, 1048575),
+  { ...numeric('resync-after', 'disk', 'disk_conf', 'count', -1, -1, 1048575), namesVolume: true },
   numeric('al-extents', 'disk', 'disk_conf', 'count', 6001, 67, 65534),
   boolean('al-updates', 'disk', 'disk_conf', true),
   boolean('discard-zeroes-if-aligned', 'disk', 'disk_conf', true),

@@ -177,7 +177,9 @@ function optionBlock(cursor: Cursor, opening: Token, where: string, sections: re
       cursor.fail(keyword, `${keyword.text} takes ${expected}, found ${values.length}`);
     }
     try {
-      const value = parseOptionValue(def, values[0]?.text ?? '');
+      const text = values[0]?.text ?? '';
+      // A volume name stays text until the model knows every resource (`bsrsetup show` has minors).
+      const value = def.namesVolume && !cursor.showMode ? text : parseOptionValue(def, text);
       entries.push({ def, value, loc: loc(keyword) });
     } catch (err) {
       if (err instanceof OptionValueError) cursor.fail(values[0] ?? keyword, err.message);

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/common/errors';
+import { dumpConfig } from '../../src/config/dump';
 import { loadConfig, loadConfigText } from '../../src/config/index';
 import { tokenize } from '../../src/config/lexer';
 import type { OptionMap } from '../../src/config/model';
@@ -318,7 +319,49 @@ describe('devices are not shared', () => {
   });
 });
 
+/** r0 (one volume) and r1 (two volumes) on alpha and bravo; v0 and v1 go on lines 5 and 7. */
+function resyncAfter(v0: string, v1 = ''): string {
+  return `resource r0 { device minor 0; disk /dev/vdb;
+  on alpha { address 10.0.0.1:7000; } on bravo { address 10.0.0.2:7000; device minor 7; } }
+resource r1 {
+  volume 0 { device minor 1; disk /dev/vdc;
+  ${v0} }
+  volume 1 { device minor 2; disk /dev/vdd;
+  ${v1} }
+  on alpha { address 10.0.0.1:7001; } on bravo { address 10.0.0.2:7001; }
+}`;
+}
+
 describe('DRBD 9 forms', () => {
+  it('resync-after names RES or RES/VOL and means its minor on the same host', () => {
+    const config = loadConfigText(resyncAfter('disk { resync-after r0; }', 'disk { resync-after r1/0; }'), 'test.conf');
+    const [alpha, bravo] = config.resources[1].hosts;
+    const waitsFor = (h: typeof alpha) => h.volumes.map((v) => v.diskOptions.get('resync-after')?.value);
+    expect(waitsFor(alpha)).toEqual([0, 1]);
+    expect(waitsFor(bravo)).toEqual([7, 1]);
+    // The dump writes the reference again, so it reads back to the same minors.
+    const again = loadConfigText(dumpConfig(config), 'dumped.conf');
+    expect(waitsFor(again.resources[1].hosts[1])).toEqual([7, 1]);
+  });
+
+  it('resync-after: unknown resource or volume, an ambiguous or self reference', () => {
+    expect(errorOf(resyncAfter('disk { resync-after r9; }'))).toBe(
+      'test.conf:5: resync-after r9: resource r9 is not defined',
+    );
+    expect(errorOf(resyncAfter('disk { resync-after r0/3; }'))).toBe(
+      'test.conf:5: resync-after r0/3: resource r0 has no volume 3 on host alpha',
+    );
+    expect(errorOf(resyncAfter('disk { resync-after r1; }'))).toBe(
+      'test.conf:5: resync-after r1: resource r1 has 2 volumes; write r1/VOLUME',
+    );
+    expect(errorOf(resyncAfter('', 'disk { resync-after r1/1; }'))).toBe(
+      'test.conf:7: resync-after r1/1: a volume cannot resync after itself',
+    );
+    expect(errorOf(resyncAfter('disk { resync-after 0; }'))).toBe(
+      'test.conf:5: resync-after 0: resource 0 is not defined',
+    );
+  });
+
   it('a volume with a disk and no meta-disk keeps its meta data internal', () => {
     const config = loadConfigText(
       `resource r0 {
