@@ -12,7 +12,7 @@ import {
 } from './model';
 import { formatOptionValue, type OptionDef, type OptionValue } from './options';
 
-const PLAIN_WORD = /^[A-Za-z0-9_./:@+,[\]-]+$/;
+const PLAIN_WORD = /^[A-Za-z0-9_./:@+,%[\]-]+$/;
 
 function quote(text: string): string {
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\t/g, '\\t')}"`;

@@ -193,10 +193,11 @@ const ADDRESS_FAMILIES = ['ipv4', 'ipv6'];
 
 function parseAddressText(cursor: Cursor, token: Token, family?: string): Address {
   const text = token.text;
-  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
+  // An IPv6 address may carry a scope (zone), `fe80::1%eth0`, as in drbdadm; it is kept in `host`.
+  const v6 = /^\[([0-9a-fA-F:.]+(?:%[\w.-]+)?)\]:(\d+)$/.exec(text);
   const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d+)$/.exec(text);
   const match = v6 ?? v4;
-  if (!match) cursor.fail(token, `invalid address '${text}', expected ADDR:PORT or [IPV6]:PORT`);
+  if (!match) cursor.fail(token, `invalid address '${text}', expected ADDR:PORT or [IPV6[%SCOPE]]:PORT`);
   const inferred = v6 ? 'ipv6' : 'ipv4';
   if (family && family !== inferred) cursor.fail(token, `address '${text}' is not an ${family} address`);
   if (v4 && match[1].split('.').some((octet) => Number(octet) > 255)) cursor.fail(token, `invalid address '${text}'`);

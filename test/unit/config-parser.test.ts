@@ -378,6 +378,18 @@ describe('DRBD 9 forms', () => {
     expect(bravo.volumes[1].metaDisk).toEqual({ device: 'internal', index: 'internal' });
   });
 
+  it('reads an IPv6 address with a %scope and dumps it back', () => {
+    const config = loadConfigText(
+      `resource r0 { device minor 0; disk /dev/vdb;
+        on alpha { address ipv6 [fe80::1%eth0]:7789; } on bravo { address ipv6 [fe80::2%eth0]:7789; } }`,
+      'test.conf',
+    );
+    const [connection] = config.resources[0].connections;
+    expect(connection.paths[0].addresses.map((a) => a.host)).toEqual(['fe80::1%eth0', 'fe80::2%eth0']);
+    const again = loadConfigText(dumpConfig(config), 'dumped.conf');
+    expect(again.resources[0].hosts[1].address).toEqual({ family: 'ipv6', host: 'fe80::2%eth0', port: 7789 });
+  });
+
   it('takes drbdsetup unit suffixes in the unit of each option', () => {
     const config = loadConfigText(
       `common { net { max-buffers 8k; sndbuf-size 1M; } disk { c-max-rate 100M; c-fill-target 1k; } }

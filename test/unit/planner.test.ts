@@ -112,6 +112,19 @@ describe('host names as drbdadm matches them', () => {
   });
 });
 
+describe('IPv6 paths', () => {
+  it('pass a %scope on to bsrsetup new-path', () => {
+    const config = loadConfigText(
+      `resource r0 { device minor 0; disk /dev/vdb;
+        on alpha { address ipv6 [fe80::1%eth0]:7789; } on bravo { address ipv6 [fe80::2%eth0]:7789; } }`,
+      'test.conf',
+    );
+    expect(plan(config, 'alpha', 'connect', ['r0'])).toContain(
+      'bsrsetup new-path r0 1 ipv6:[fe80::1%eth0]:7789 ipv6:[fe80::2%eth0]:7789',
+    );
+  });
+});
+
 describe('floating hosts', () => {
   it('are named ADDR_PORT as drbdadm names them', () => {
     const config = loadConfig(join(FIXTURES, 'floating.conf'));
