@@ -378,11 +378,28 @@ function where(at: Loc): string {
   return `${at.file}:${at.line}`;
 }
 
-/** A device of one host as a volume uses it, for the messages about sharing it. */
+/** A device as one volume of one host uses it: the host's names, and the volume for messages. */
 interface Use {
+  names: readonly string[];
   resource: string;
   volume: number;
   loc: Loc;
+  /** The slot of an external meta-disk. */
+  index?: MetaDisk['index'];
+}
+
+/** Uses of devices by name (or by minor); a device is shared when two uses are on one host. */
+class Uses {
+  private readonly byDevice = new Map<string, Use[]>();
+
+  /** An earlier use of `device` on the host of `use` for which `clashes` holds. */
+  earlier(device: string, use: Use, clashes: (other: Use) => boolean = () => true): Use | undefined {
+    return this.byDevice.get(device)?.find((u) => u.names.some((n) => hostHasName(use.names, n)) && clashes(u));
+  }
+
+  add(device: string, use: Use): void {
+    this.byDevice.set(device, [...(this.byDevice.get(device) ?? []), use]);
+  }
 }
 
 function usedBy(use: Use): string {
@@ -396,63 +413,68 @@ function metaDiskText(meta: MetaDisk): string {
 /**
  * A device belongs to one volume of one host: its own minor, a lower disk no other volume uses,
  * and meta data that is internal, or an external device (or one slot of it) that is nobody's disk.
+ * Hosts are told apart by name as everywhere (`on n1` and `on n1.example.org` are one host).
  */
 function checkDevices(resources: Resource[]): void {
-  const minors = new Map<string, Use>();
-  const disks = new Map<string, Use>();
-  const metaDisks = new Map<string, (Use & { index: MetaDisk['index'] })[]>();
-  const volumesOf = (each: (name: string, volume: Volume, use: Use) => void) => {
+  const minors = new Uses();
+  const disks = new Uses();
+  const metaDisks = new Uses();
+  const volumesOf = (each: (volume: Volume, use: (at: Loc) => Use) => void) => {
     for (const resource of resources) {
       for (const host of resource.hosts) {
         for (const volume of host.volumes) {
-          const use = { resource: resource.name, volume: volume.number, loc: volume.loc };
-          for (const name of host.names) each(name, volume, use);
+          each(volume, (at) => ({ names: host.names, resource: resource.name, volume: volume.number, loc: at }));
         }
       }
     }
   };
-  volumesOf((name, volume, use) => {
+  volumesOf((volume, use) => {
+    const host = use(volume.loc).names[0];
     if (volume.device !== `/dev/bsr${volume.minor}` && !DRIVE_LETTER.test(volume.device)) {
       fail(
         volume.deviceLoc,
         `device ${volume.device} does not match minor ${volume.minor}: write 'device /dev/bsr${volume.minor} minor ${volume.minor}' or leave out either`,
       );
     }
-    const minorKey = `${name}\0${volume.minor}`;
-    const minorUser = minors.get(minorKey);
+    const minor = use(volume.deviceLoc);
+    const minorUser = minors.earlier(String(volume.minor), minor);
     if (minorUser) {
       fail(
         volume.deviceLoc,
-        `minor ${volume.minor} on host ${name} is already used by resource ${minorUser.resource} (${where(minorUser.loc)})`,
+        `minor ${volume.minor} on host ${host} is already used by resource ${minorUser.resource} (${where(minorUser.loc)})`,
       );
     }
-    minors.set(minorKey, { ...use, loc: volume.deviceLoc });
+    minors.add(String(volume.minor), minor);
     if (volume.disk === 'none') return;
-    const diskKey = `${name}\0${volume.disk}`;
-    const diskUser = disks.get(diskKey);
-    if (diskUser) fail(volume.diskLoc, `disk ${volume.disk} on host ${name} is already used by ${usedBy(diskUser)}`);
-    disks.set(diskKey, { ...use, loc: volume.diskLoc });
+    const disk = use(volume.diskLoc);
+    const diskUser = disks.earlier(volume.disk, disk);
+    if (diskUser) fail(volume.diskLoc, `disk ${volume.disk} on host ${host} is already used by ${usedBy(diskUser)}`);
+    disks.add(volume.disk, disk);
   });
-  volumesOf((name, volume, use) => {
+  volumesOf((volume, use) => {
     const meta = volume.metaDisk;
     if (volume.disk === 'none' || meta.index === 'internal') return;
+    const metaUse = { ...use(volume.metaDiskLoc), index: meta.index };
+    const host = metaUse.names[0];
     if (meta.device === volume.disk) {
       fail(
         volume.metaDiskLoc,
         `meta-disk ${meta.device} is the volume's own disk; write 'meta-disk internal' for meta data on the disk`,
       );
     }
-    const diskUser = disks.get(`${name}\0${meta.device}`);
+    const diskUser = disks.earlier(meta.device, metaUse);
     if (diskUser)
-      fail(volume.metaDiskLoc, `meta-disk ${meta.device} on host ${name} is the disk of ${usedBy(diskUser)}`);
+      fail(volume.metaDiskLoc, `meta-disk ${meta.device} on host ${host} is the disk of ${usedBy(diskUser)}`);
     // A flexible meta-disk fills its device; indexed ones share it slot by slot.
-    const key = `${name}\0${meta.device}`;
-    const users = metaDisks.get(key) ?? [];
-    const clash = users.find((u) => u.index === meta.index || u.index === 'flexible' || meta.index === 'flexible');
+    const clash = metaDisks.earlier(
+      meta.device,
+      metaUse,
+      (u) => u.index === meta.index || u.index === 'flexible' || meta.index === 'flexible',
+    );
     if (clash) {
-      fail(volume.metaDiskLoc, `meta-disk ${metaDiskText(meta)} on host ${name} is already used by ${usedBy(clash)}`);
+      fail(volume.metaDiskLoc, `meta-disk ${metaDiskText(meta)} on host ${host} is already used by ${usedBy(clash)}`);
     }
-    metaDisks.set(key, [...users, { ...use, loc: volume.metaDiskLoc, index: meta.index }]);
+    metaDisks.add(meta.device, metaUse);
   });
 }
 

@@ -275,6 +275,20 @@ describe('devices are not shared', () => {
     expect(config.resources[0].hosts.map((h) => h.volumes[0].disk)).toEqual(['/dev/vdb', '/dev/vdb']);
   });
 
+  it('a host is the same host by short or fully qualified name', () => {
+    const res = (name: string, port: number, alpha: string, minor: number) =>
+      `resource ${name} {\n device minor ${minor}; disk /dev/vdb;\n on ${alpha} { address 10.0.0.1:${port}; }\n on bravo { address 10.0.0.2:${port}; disk none; }\n}\n`;
+    expect(errorOf(res('r0', 7000, 'n1', 0) + res('r1', 7001, 'N1.example.org', 1))).toBe(
+      'test.conf:7: disk /dev/vdb on host N1.example.org is already used by resource r0 volume 0 (test.conf:2)',
+    );
+    expect(errorOf(res('r0', 7000, 'n1', 0) + res('r1', 7001, 'n1.example.org', 0))).toBe(
+      'test.conf:7: minor 0 on host n1.example.org is already used by resource r0 (test.conf:2)',
+    );
+    // Two fully qualified names that differ are two hosts.
+    const config = loadConfigText(res('r0', 7000, 'n1.a.org', 0) + res('r1', 7001, 'n1.b.org', 1), 'test.conf');
+    expect(config.resources.map((r) => r.hosts[0].volumes[0].disk)).toEqual(['/dev/vdb', '/dev/vdb']);
+  });
+
   it('the same external meta-disk slot twice, or a flexible meta-disk shared', () => {
     expect(
       errorOf(
