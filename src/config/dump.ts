@@ -1,11 +1,12 @@
 // `bsradm dump`: the resolved model written back as config text (inheritance expanded, so it parses
 // back to the same model), as JSON, and as XML.
-import type { Address, MetaDisk } from './ast';
+import type { Address } from './ast';
 import {
   type BsrConfig,
   formatAddress,
   type Host,
   hostHasName,
+  metaDiskText,
   type OptionMap,
   type Resource,
   type Volume,
@@ -76,17 +77,11 @@ function addressText(address: Address): string {
   return `${address.family} ${formatAddress(address)}`;
 }
 
-function metaDiskText(meta: MetaDisk): string {
-  if (meta.index === 'internal') return 'internal';
-  if (meta.index === 'flexible') return word(meta.device);
-  return `${word(meta.device)} [${meta.index}]`;
-}
-
 function writeVolume(out: Writer, volume: Volume, format: Format): void {
   out.block(`volume ${volume.number}`, () => {
     out.line(`device ${word(volume.device)} minor ${volume.minor};`);
     out.line(`disk ${word(volume.disk)};`);
-    if (volume.disk !== 'none') out.line(`meta-disk ${metaDiskText(volume.metaDisk)};`);
+    if (volume.disk !== 'none') out.line(`meta-disk ${metaDiskText(volume.metaDisk, word)};`);
     writeOptions(out, 'disk', volume.diskOptions, format);
   });
 }
@@ -213,7 +208,7 @@ export function dumpXml(config: BsrConfig, resources: Resource[] = config.resour
         lines.push(`      <volume vnr="${v.number}">`);
         lines.push(`        <device minor="${v.minor}">${xmlEscape(v.device)}</device>`);
         lines.push(`        <disk>${xmlEscape(v.disk)}</disk>`);
-        lines.push(`        <meta-disk>${xmlEscape(metaDiskText(v.metaDisk))}</meta-disk>`);
+        lines.push(`        <meta-disk>${xmlEscape(metaDiskText(v.metaDisk, word))}</meta-disk>`);
         lines.push(...xmlSection('disk', v.diskOptions, '        '));
         lines.push('      </volume>');
       }

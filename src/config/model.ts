@@ -406,8 +406,11 @@ function usedBy(use: Use): string {
   return `resource ${use.resource} volume ${use.volume} (${where(use.loc)})`;
 }
 
-function metaDiskText(meta: MetaDisk): string {
-  return typeof meta.index === 'number' ? `${meta.device} [${meta.index}]` : meta.device;
+/** `internal`, `DEV` or `DEV [IDX]`, as a config writes it; `quote` makes the device a config word. */
+export function metaDiskText(meta: MetaDisk, quote = (device: string) => device): string {
+  if (meta.index === 'internal') return 'internal';
+  if (meta.index === 'flexible') return quote(meta.device);
+  return `${quote(meta.device)} [${meta.index}]`;
 }
 
 /**
@@ -419,17 +422,17 @@ function checkDevices(resources: Resource[]): void {
   const minors = new Uses();
   const disks = new Uses();
   const metaDisks = new Uses();
-  const volumesOf = (each: (volume: Volume, use: (at: Loc) => Use) => void) => {
+  const volumesOf = (each: (host: string, volume: Volume, use: (at: Loc) => Use) => void) => {
     for (const resource of resources) {
       for (const host of resource.hosts) {
         for (const volume of host.volumes) {
-          each(volume, (at) => ({ names: host.names, resource: resource.name, volume: volume.number, loc: at }));
+          const use = (at: Loc) => ({ names: host.names, resource: resource.name, volume: volume.number, loc: at });
+          each(host.names[0], volume, use);
         }
       }
     }
   };
-  volumesOf((volume, use) => {
-    const host = use(volume.loc).names[0];
+  volumesOf((host, volume, use) => {
     if (volume.device !== `/dev/bsr${volume.minor}` && !DRIVE_LETTER.test(volume.device)) {
       fail(
         volume.deviceLoc,
@@ -451,11 +454,10 @@ function checkDevices(resources: Resource[]): void {
     if (diskUser) fail(volume.diskLoc, `disk ${volume.disk} on host ${host} is already used by ${usedBy(diskUser)}`);
     disks.add(volume.disk, disk);
   });
-  volumesOf((volume, use) => {
+  volumesOf((host, volume, use) => {
     const meta = volume.metaDisk;
     if (volume.disk === 'none' || meta.index === 'internal') return;
     const metaUse = { ...use(volume.metaDiskLoc), index: meta.index };
-    const host = metaUse.names[0];
     if (meta.device === volume.disk) {
       fail(
         volume.metaDiskLoc,
