@@ -31,7 +31,9 @@ export interface VolumeSettings {
   minor?: number;
   deviceLoc?: Loc;
   disk?: string;
+  diskLoc?: Loc;
   metaDisk?: MetaDisk;
+  metaDiskLoc?: Loc;
   diskOptions: OptionEntry[];
 }
 

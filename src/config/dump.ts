@@ -1,10 +1,19 @@
 // `bsradm dump`: the resolved model written back as config text (inheritance expanded, so it parses
 // back to the same model), as JSON, and as XML.
-import type { Address, MetaDisk } from './ast';
-import { type BsrConfig, formatAddress, type Host, type OptionMap, type Resource, type Volume } from './model';
-import { formatOptionValue, type OptionValue } from './options';
+import type { Address } from './ast';
+import {
+  type BsrConfig,
+  formatAddress,
+  type Host,
+  hostHasName,
+  metaDiskText,
+  type OptionMap,
+  type Resource,
+  type Volume,
+} from './model';
+import { formatOptionValue, type OptionDef, type OptionValue } from './options';
 
-const PLAIN_WORD = /^[A-Za-z0-9_./:@+,[\]-]+$/;
+const PLAIN_WORD = /^[A-Za-z0-9_./:@+,%[\]-]+$/;
 
 function quote(text: string): string {
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\t/g, '\\t')}"`;
@@ -36,55 +45,64 @@ class Writer {
   }
 }
 
-function writeOptions(out: Writer, name: string, options: OptionMap): void {
+type Format = (def: OptionDef, value: OptionValue) => string;
+
+function writeOptions(out: Writer, name: string, options: OptionMap, format: Format = formatOptionValue): void {
   if (options.size === 0) return;
   out.block(name, () => {
     for (const { def, value } of options.values()) {
       if (def.kind === 'flag') out.line(`${def.keyword};`);
       else {
-        const text = formatOptionValue(def, value);
+        const text = format(def, value);
         out.line(`${def.keyword} ${def.kind === 'string' ? quote(text) : text};`);
       }
     }
   });
 }
 
+/** Values as a config file writes them: a volume named by RES/VOL (the minor on `host`) again. */
+function configFormat(config: BsrConfig, host: Host): Format {
+  return (def, value) => {
+    if (!def.namesVolume) return formatOptionValue(def, value);
+    for (const resource of config.resources) {
+      const there = resource.hosts.find((h) => h.names.some((n) => hostHasName(host.names, n)));
+      const volume = there?.volumes.find((v) => v.minor === value);
+      if (volume) return word(`${resource.name}/${volume.number}`);
+    }
+    return formatOptionValue(def, value);
+  };
+}
+
 function addressText(address: Address): string {
   return `${address.family} ${formatAddress(address)}`;
 }
 
-function metaDiskText(meta: MetaDisk): string {
-  if (meta.index === 'internal') return 'internal';
-  if (meta.index === 'flexible') return word(meta.device);
-  return `${word(meta.device)} [${meta.index}]`;
-}
-
-function writeVolume(out: Writer, volume: Volume): void {
+function writeVolume(out: Writer, volume: Volume, format: Format): void {
   out.block(`volume ${volume.number}`, () => {
     out.line(`device ${word(volume.device)} minor ${volume.minor};`);
     out.line(`disk ${word(volume.disk)};`);
-    if (volume.disk !== 'none') out.line(`meta-disk ${metaDiskText(volume.metaDisk)};`);
-    writeOptions(out, 'disk', volume.diskOptions);
+    if (volume.disk !== 'none') out.line(`meta-disk ${metaDiskText(volume.metaDisk, word)};`);
+    writeOptions(out, 'disk', volume.diskOptions, format);
   });
 }
 
-function writeHost(out: Writer, host: Host): void {
+function writeHost(out: Writer, host: Host, format: Format): void {
   const header =
     host.floating && host.address ? `floating ${addressText(host.address)}` : `on ${host.names.map(word).join(' ')}`;
   out.block(header, () => {
     out.line(`node-id ${host.nodeId};`);
     if (host.address && !host.floating) out.line(`address ${addressText(host.address)};`);
     writeOptions(out, 'options', host.nodeOptions);
-    for (const volume of host.volumes) writeVolume(out, volume);
+    for (const volume of host.volumes) writeVolume(out, volume, format);
   });
 }
 
-function writeResource(out: Writer, resource: Resource): void {
+function writeResource(out: Writer, config: BsrConfig, resource: Resource): void {
   out.block(`resource ${word(resource.name)}`, () => {
     writeOptions(out, 'options', resource.resourceOptions);
     writeOptions(out, 'startup', resource.startup);
     writeOptions(out, 'handlers', resource.handlers);
-    for (const host of resource.hosts) writeHost(out, host);
+    for (const host of resource.hosts) writeHost(out, host, configFormat(config, host));
     for (const connection of resource.connections) {
       out.block(connection.name ? `connection ${word(connection.name)}` : 'connection', () => {
         for (const path of connection.paths) {
@@ -110,7 +128,7 @@ export function dumpConfig(config: BsrConfig, resources: Resource[] = config.res
   writeOptions(out, 'global', config.global);
   for (const resource of resources) {
     out.line('');
-    writeResource(out, resource);
+    writeResource(out, config, resource);
   }
   return out.text();
 }
@@ -190,7 +208,7 @@ export function dumpXml(config: BsrConfig, resources: Resource[] = config.resour
         lines.push(`      <volume vnr="${v.number}">`);
         lines.push(`        <device minor="${v.minor}">${xmlEscape(v.device)}</device>`);
         lines.push(`        <disk>${xmlEscape(v.disk)}</disk>`);
-        lines.push(`        <meta-disk>${xmlEscape(metaDiskText(v.metaDisk))}</meta-disk>`);
+        lines.push(`        <meta-disk>${xmlEscape(metaDiskText(v.metaDisk, word))}</meta-disk>`);
         lines.push(...xmlSection('disk', v.diskOptions, '        '));
         lines.push('      </volume>');
       }

@@ -3,7 +3,7 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { ConfigError } from '../common/errors';
 import type { Address, Loc } from './ast';
-import type { BsrConfig, Host, OptionMap, Resource, Volume } from './model';
+import { type BsrConfig, type Host, hostHasName, type OptionMap, type Resource, type Volume } from './model';
 
 export interface LocalPeer {
   nodeId: number;
@@ -43,13 +43,16 @@ function localAddresses(): Set<string> {
   return found;
 }
 
-/** The host section for this node, or undefined when the resource does not involve it. */
+/**
+ * The host section for this node, or undefined when the resource does not involve it. A floating
+ * host is this node when it has the address (or, as drbdadm allows for tests, is named by it).
+ */
 export function findLocalHost(resource: Resource, name: string): Host | undefined {
-  const short = name.split('.')[0];
-  const byName = resource.hosts.find((h) => h.names.includes(name) || h.names.includes(short));
+  const byName = resource.hosts.find((h) => !h.floating && hostHasName(h.names, name));
   if (byName) return byName;
   const floating = resource.hosts.filter((h) => h.floating);
-  if (floating.length === 0) return undefined;
+  const byAddress = floating.find((h) => h.address?.host === name);
+  if (byAddress || floating.length === 0) return byAddress;
   const mine = localAddresses();
   return floating.find((h) => h.address && mine.has(h.address.host));
 }

@@ -25,8 +25,10 @@ export interface Volume {
   metaDisk: MetaDisk;
   diskOptions: OptionMap;
   loc: Loc;
-  /** Where the device (and so the minor) was written. */
+  /** Where the device (and so the minor), the disk and the meta-disk were written. */
   deviceLoc: Loc;
+  diskLoc: Loc;
+  metaDiskLoc: Loc;
 }
 
 export interface Host {
@@ -73,6 +75,10 @@ export interface BsrConfig {
   resources: Resource[];
 }
 
+/** The device of minor N; on Windows a drive letter (with `minor N`) names the volume instead. */
+const BSR_DEVICE = /^\/dev\/bsr(\d+)$/;
+const DRIVE_LETTER = /^[A-Za-z]$/;
+
 function fail(at: Loc, message: string): never {
   throw new ConfigError(at.file, at.line, message);
 }
@@ -94,6 +100,22 @@ function rejectPeerDeviceOptions(entries: OptionEntry[], where: string): void {
       `'${misplaced.def.keyword}' is a peer-device option; it belongs in the disk section of the resource or a connection, not of ${where}`,
     );
   }
+}
+
+/**
+ * Whether two host names name the same machine, as drbdadm decides it: two fully qualified names
+ * must be equal; when one is short (no dot), the first labels are compared. Case does not matter.
+ */
+export function hostNamesEqual(a: string, b: string): boolean {
+  const shortA = a.split('.')[0];
+  const shortB = b.split('.')[0];
+  if (shortA !== a && shortB !== b) return a.toLowerCase() === b.toLowerCase();
+  return shortA.toLowerCase() === shortB.toLowerCase();
+}
+
+/** Whether `name` is one of the names of a host section. */
+export function hostHasName(names: readonly string[], name: string): boolean {
+  return names.some((n) => hostNamesEqual(n, name));
 }
 
 function hostLabel(host: RawHost): string {
@@ -133,28 +155,35 @@ function resolveVolume(config: RawConfig, resource: RawResource, host: RawHost, 
   let minor: number | undefined;
   let deviceLoc: Loc = at;
   let disk: string | undefined;
+  let diskLoc: Loc = at;
   let metaDisk: MetaDisk | undefined;
+  let metaDiskLoc: Loc = at;
   for (const layer of layers) {
     if (layer.devicePath !== undefined || layer.minor !== undefined) {
       devicePath = layer.devicePath;
       minor = layer.minor;
       deviceLoc = layer.deviceLoc ?? layer.loc;
     }
-    disk = layer.disk ?? disk;
-    metaDisk = layer.metaDisk ?? metaDisk;
+    if (layer.disk !== undefined) {
+      disk = layer.disk;
+      diskLoc = layer.diskLoc ?? layer.loc;
+    }
+    if (layer.metaDisk !== undefined) {
+      metaDisk = layer.metaDisk;
+      metaDiskLoc = layer.metaDiskLoc ?? layer.loc;
+    }
   }
   if (devicePath === undefined && minor === undefined) fail(at, `${where}: device missing`);
   if (minor === undefined) {
-    const fromName = /^\/dev\/bsr(\d+)$/.exec(devicePath ?? '');
-    if (!fromName)
-      fail(deviceLoc, `${where}: cannot tell the minor of '${devicePath}'; write 'device ${devicePath} minor N'`);
+    const fromName = BSR_DEVICE.exec(devicePath ?? '');
+    if (!fromName) {
+      fail(deviceLoc, `device ${devicePath} names no minor: write /dev/bsrN, minor N, or a drive letter with minor N`);
+    }
     minor = Number(fromName[1]);
   }
   if (disk === undefined) fail(at, `${where}: disk missing (use 'disk none;' for a diskless volume)`);
-  if (metaDisk === undefined) {
-    if (disk !== 'none') fail(at, `${where}: meta-disk missing`);
-    metaDisk = { device: 'internal', index: 'internal' };
-  }
+  // As in drbdadm, a disk without a meta-disk keeps its meta data internal.
+  metaDisk ??= { device: 'internal', index: 'internal' };
   rejectPeerDeviceOptions(host.direct.diskOptions, `host ${hostLabel(host)}`);
   const diskOptions = mergeOptions(
     ['disk'],
@@ -173,6 +202,8 @@ function resolveVolume(config: RawConfig, resource: RawResource, host: RawHost, 
     diskOptions,
     loc: at,
     deviceLoc,
+    diskLoc,
+    metaDiskLoc,
   };
 }
 
@@ -202,7 +233,7 @@ function assignNodeIds(resource: RawResource): number[] {
 }
 
 function findHost(resource: RawResource, name: string, at: Loc): RawHost {
-  const host = resource.hosts.find((h) => h.names.includes(name));
+  const host = resource.hosts.find((h) => hostHasName(h.names, name));
   if (!host) {
     const known = resource.hosts.map((h) => h.names[0]).join(', ');
     fail(at, `resource ${resource.name} has no host '${name}' (hosts: ${known})`);
@@ -265,8 +296,8 @@ function resolveConnections(config: RawConfig, resource: RawResource): Connectio
     const pathSpecs = raw.paths.length > 0 ? raw.paths : [{ loc: raw.loc, hosts: raw.hosts }];
     const paths = pathSpecs.map((path): Path => {
       if (path.hosts.length !== 2) fail(path.loc, `a path needs exactly two hosts, found ${path.hosts.length}`);
-      const first = path.hosts.find((h) => a.names.includes(h.name));
-      const second = path.hosts.find((h) => b.names.includes(h.name));
+      const first = path.hosts.find((h) => hostHasName(a.names, h.name));
+      const second = path.hosts.find((h) => hostHasName(b.names, h.name));
       if (!first || !second) fail(path.loc, `the paths of a connection must name the same two hosts`);
       return { addresses: [hostAddress(a, first.loc, first), hostAddress(b, second.loc, second)], loc: path.loc };
     });
@@ -300,16 +331,14 @@ export function resolveHostVolumes(config: RawConfig, resource: RawResource, hos
   return volumeNumbers(resource, host).map((n) => resolveVolume(config, resource, host, n));
 }
 
-/** A host name, or a volume number within one level, may appear only once. */
+/** A host (by any of its names), or a volume number within one level, may appear only once. */
 function rejectDuplicateSections(raw: RawResource): void {
-  const hostsByName = new Map<string, RawHost>();
-  for (const host of raw.hosts) {
+  raw.hosts.forEach((host, index) => {
     for (const name of host.names) {
-      const other = hostsByName.get(name);
+      const other = raw.hosts.slice(0, index).find((h) => hostHasName(h.names, name));
       if (other) fail(host.loc, `host ${name} appears twice in resource ${raw.name} (first at line ${other.loc.line})`);
-      hostsByName.set(name, host);
     }
-  }
+  });
   for (const volumes of [raw.volumes, ...raw.hosts.map((h) => h.volumes)]) {
     const seen = new Map<number, Loc>();
     for (const volume of volumes) {
@@ -349,29 +378,117 @@ function where(at: Loc): string {
   return `${at.file}:${at.line}`;
 }
 
-/** Checks that span resources: names, minors per host, addresses. */
+/** A device as one volume of one host uses it: the host's names, and the volume for messages. */
+interface Use {
+  names: readonly string[];
+  resource: string;
+  volume: number;
+  loc: Loc;
+  /** The slot of an external meta-disk. */
+  index?: MetaDisk['index'];
+}
+
+/** Uses of devices by name (or by minor); a device is shared when two uses are on one host. */
+class Uses {
+  private readonly byDevice = new Map<string, Use[]>();
+
+  /** An earlier use of `device` on the host of `use` for which `clashes` holds. */
+  earlier(device: string, use: Use, clashes: (other: Use) => boolean = () => true): Use | undefined {
+    return this.byDevice.get(device)?.find((u) => u.names.some((n) => hostHasName(use.names, n)) && clashes(u));
+  }
+
+  add(device: string, use: Use): void {
+    this.byDevice.set(device, [...(this.byDevice.get(device) ?? []), use]);
+  }
+}
+
+function usedBy(use: Use): string {
+  return `resource ${use.resource} volume ${use.volume} (${where(use.loc)})`;
+}
+
+/** `internal`, `DEV` or `DEV [IDX]`, as a config writes it; `quote` makes the device a config word. */
+export function metaDiskText(meta: MetaDisk, quote = (device: string) => device): string {
+  if (meta.index === 'internal') return 'internal';
+  if (meta.index === 'flexible') return quote(meta.device);
+  return `${quote(meta.device)} [${meta.index}]`;
+}
+
+/**
+ * A device belongs to one volume of one host: its own minor, a lower disk no other volume uses,
+ * and meta data that is internal, or an external device (or one slot of it) that is nobody's disk.
+ * Hosts are told apart by name as everywhere (`on n1` and `on n1.example.org` are one host).
+ */
+function checkDevices(resources: Resource[]): void {
+  const minors = new Uses();
+  const disks = new Uses();
+  const metaDisks = new Uses();
+  const volumesOf = (each: (host: string, volume: Volume, use: (at: Loc) => Use) => void) => {
+    for (const resource of resources) {
+      for (const host of resource.hosts) {
+        for (const volume of host.volumes) {
+          const use = (at: Loc) => ({ names: host.names, resource: resource.name, volume: volume.number, loc: at });
+          each(host.names[0], volume, use);
+        }
+      }
+    }
+  };
+  volumesOf((host, volume, use) => {
+    if (volume.device !== `/dev/bsr${volume.minor}` && !DRIVE_LETTER.test(volume.device)) {
+      fail(
+        volume.deviceLoc,
+        `device ${volume.device} does not match minor ${volume.minor}: write 'device /dev/bsr${volume.minor} minor ${volume.minor}' or leave out either`,
+      );
+    }
+    const minor = use(volume.deviceLoc);
+    const minorUser = minors.earlier(String(volume.minor), minor);
+    if (minorUser) {
+      fail(
+        volume.deviceLoc,
+        `minor ${volume.minor} on host ${host} is already used by resource ${minorUser.resource} (${where(minorUser.loc)})`,
+      );
+    }
+    minors.add(String(volume.minor), minor);
+    if (volume.disk === 'none') return;
+    const disk = use(volume.diskLoc);
+    const diskUser = disks.earlier(volume.disk, disk);
+    if (diskUser) fail(volume.diskLoc, `disk ${volume.disk} on host ${host} is already used by ${usedBy(diskUser)}`);
+    disks.add(volume.disk, disk);
+  });
+  volumesOf((host, volume, use) => {
+    const meta = volume.metaDisk;
+    if (volume.disk === 'none' || meta.index === 'internal') return;
+    const metaUse = { ...use(volume.metaDiskLoc), index: meta.index };
+    if (meta.device === volume.disk) {
+      fail(
+        volume.metaDiskLoc,
+        `meta-disk ${meta.device} is the volume's own disk; write 'meta-disk internal' for meta data on the disk`,
+      );
+    }
+    const diskUser = disks.earlier(meta.device, metaUse);
+    if (diskUser)
+      fail(volume.metaDiskLoc, `meta-disk ${meta.device} on host ${host} is the disk of ${usedBy(diskUser)}`);
+    // A flexible meta-disk fills its device; indexed ones share it slot by slot.
+    const clash = metaDisks.earlier(
+      meta.device,
+      metaUse,
+      (u) => u.index === meta.index || u.index === 'flexible' || meta.index === 'flexible',
+    );
+    if (clash) {
+      fail(volume.metaDiskLoc, `meta-disk ${metaDiskText(meta)} on host ${host} is already used by ${usedBy(clash)}`);
+    }
+    metaDisks.add(meta.device, metaUse);
+  });
+}
+
+/** Checks that span resources: names, devices per host, addresses. */
 export function crossCheck(resources: Resource[]): void {
   const names = new Map<string, Resource>();
-  const minors = new Map<string, { resource: string; loc: Loc }>();
   const addresses = new Map<string, { resource: string; host: string; loc: Loc }>();
   for (const resource of resources) {
     const previous = names.get(resource.name);
     if (previous) fail(resource.loc, `resource ${resource.name} is defined twice (first at ${where(previous.loc)})`);
     names.set(resource.name, resource);
     for (const host of resource.hosts) {
-      for (const volume of host.volumes) {
-        for (const name of host.names) {
-          const key = `${name}\0${volume.minor}`;
-          const used = minors.get(key);
-          if (used) {
-            fail(
-              volume.deviceLoc,
-              `minor ${volume.minor} on host ${name} is already used by resource ${used.resource} (${where(used.loc)})`,
-            );
-          }
-          minors.set(key, { resource: resource.name, loc: volume.deviceLoc });
-        }
-      }
       if (host.address) {
         const key = `${host.address.host}:${host.address.port}`;
         const used = addresses.get(key);
@@ -386,6 +503,7 @@ export function crossCheck(resources: Resource[]): void {
       }
     }
   }
+  checkDevices(resources);
 }
 
 export function formatAddress(address: Address): string {
@@ -397,8 +515,44 @@ export function addressArgument(address: Address): string {
   return `${address.family}:${formatAddress(address)}`;
 }
 
+/** The minor of the volume that `entry` (`resync-after RES[/VOL]` of `volume` on `host`) names. */
+function namedMinor(resources: Resource[], host: Host, volume: Volume, entry: OptionEntry): number {
+  const text = String(entry.value);
+  const problem = (message: string): never => fail(entry.loc, `${entry.def.keyword} ${text}: ${message}`);
+  const [name, number, ...rest] = text.split('/');
+  if (rest.length > 0 || (number !== undefined && !/^\d+$/.test(number)))
+    problem('expected RESOURCE or RESOURCE/VOLUME');
+  const target = resources.find((r) => r.name === name) ?? problem(`resource ${name} is not defined`);
+  const me = host.names[0];
+  const there =
+    target.hosts.find((h) => h.names.some((n) => hostHasName(host.names, n))) ??
+    problem(`resource ${name} has no host section for ${me}`);
+  let named: Volume | undefined;
+  if (number !== undefined) named = there.volumes.find((v) => v.number === Number(number));
+  else if (there.volumes.length === 1) named = there.volumes[0];
+  else problem(`resource ${name} has ${there.volumes.length} volumes; write ${name}/VOLUME`);
+  if (!named) return problem(`resource ${name} has no volume ${number} on host ${me}`);
+  if (named === volume) problem('a volume cannot resync after itself');
+  return named.minor;
+}
+
+/** Options that name a volume (`resync-after RES/VOL`) get its minor on the same host, as drbdadm does. */
+function resolveVolumeNames(resources: Resource[]): void {
+  for (const resource of resources) {
+    for (const host of resource.hosts) {
+      for (const volume of host.volumes) {
+        for (const [keyword, entry] of volume.diskOptions) {
+          if (!entry.def.namesVolume || typeof entry.value !== 'string') continue;
+          volume.diskOptions.set(keyword, { ...entry, value: namedMinor(resources, host, volume, entry) });
+        }
+      }
+    }
+  }
+}
+
 export function resolveConfig(raw: RawConfig): BsrConfig {
   const resources = raw.resources.map((r) => resolveResource(raw, r));
   crossCheck(resources);
+  resolveVolumeNames(resources);
   return { file: raw.file, global: mergeOptions(['global'], raw.global), resources };
 }

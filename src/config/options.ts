@@ -1,14 +1,13 @@
 // The one list of configuration options. The config parser, the zod schema, bsradm's planner and
 // bsrsetup's `--name=value` -> netlink mapping all read this table; nothing else lists options.
 import { abi } from '../abi/index';
-import { parseSize } from '../common/units';
 
 export type OptionSection = 'global' | 'disk' | 'peer-device' | 'net' | 'resource' | 'node' | 'startup' | 'handlers';
 export type AbiOptionSet = 'disk_conf' | 'peer_device_conf' | 'net_conf' | 'res_opts' | 'node_opts';
 export type OptionKind = 'numeric' | 'boolean' | 'enum' | 'string' | 'flag';
 /**
- * The unit of a bare number. Size units accept K/M/G suffixes (converted from bytes);
- * time units and plain counts do not.
+ * The unit of a bare number. Sizes and plain counts take drbdsetup's suffixes (see SUFFIX_SHIFT);
+ * time units take none (an `s` there would read as seconds but mean sectors).
  */
 export type OptionUnit = 'bytes' | 'KiB' | 'KiB/s' | 'sectors' | 'ms' | 's' | '0.1s' | 'count';
 
@@ -31,12 +30,23 @@ export interface OptionDef {
   refused?: { value: string; reason: string };
   /** Only given when attaching; changed later through `resize`, not through disk-options. */
   attachOnly?: boolean;
+  /**
+   * In a config file the value names a volume, `RES` or `RES/VOL`, as in drbdadm; the model turns
+   * it into that volume's minor on the same host, the number bsrsetup and the kernel take.
+   */
+  namesVolume?: boolean;
 }
 
 /** A parsed option value: numbers in the base unit, booleans, enum names, strings; flags are true. */
 export type OptionValue = number | boolean | string;
 
-const SIZE_UNIT_BYTES: Partial<Record<OptionUnit, number>> = { bytes: 1, KiB: 1024, 'KiB/s': 1024, sectors: 512 };
+/**
+ * A bare number's unit as a power of two of bytes: drbdsetup's scale of the option ('1', 'k',
+ * 's'). A plain count scales like bytes, so `max-buffers 8k` is 8192, as drbdsetup reads it.
+ */
+const UNIT_SHIFT: Partial<Record<OptionUnit, number>> = { bytes: 0, count: 0, KiB: 10, 'KiB/s': 10, sectors: 9 };
+/** The suffixes drbdsetup takes, as powers of two of bytes. */
+const SUFFIX_SHIFT: Record<string, number> = { k: 10, K: 10, m: 20, M: 20, g: 30, G: 30, s: 9 };
 const U32_MAX = 0xffffffff;
 
 function abiEnum(name: string): readonly string[] {
@@ -130,7 +140,7 @@ export const OPTIONS: readonly OptionDef[] = [
   boolean('disk-barrier', 'disk', 'disk_conf', false),
   boolean('disk-drain', 'disk', 'disk_conf', true),
   boolean('md-flushes', 'disk', 'disk_conf', true),
-  numeric('resync-after', 'disk', 'disk_conf', 'count', -1, -1, 1048575),
+  { ...numeric('resync-after', 'disk', 'disk_conf', 'count', -1, -1, 1048575), namesVolume: true },
   numeric('al-extents', 'disk', 'disk_conf', 'count', 6001, 67, 65534),
   boolean('al-updates', 'disk', 'disk_conf', true),
   boolean('discard-zeroes-if-aligned', 'disk', 'disk_conf', true),
@@ -246,14 +256,25 @@ function describeRange(def: OptionDef): string {
   return `${def.min} .. ${def.max}${unit}`;
 }
 
+/**
+ * A number in the option's unit. A suffix converts from its own unit, rounding up when that is
+ * smaller (`resync-rate 3s` is 2 KiB/s), as drbdsetup does.
+ */
 function parseNumeric(def: OptionDef, raw: string): number {
-  const unitBytes = def.unit ? SIZE_UNIT_BYTES[def.unit] : undefined;
-  let value: number | undefined;
-  if (/^-?\d+$/.test(raw)) value = Number(raw);
-  else if (unitBytes !== undefined) value = parseSize(raw, unitBytes);
-  if (value === undefined || !Number.isFinite(value)) {
-    const suffixes = unitBytes !== undefined ? ' (optionally with a K, M or G suffix)' : '';
-    throw new OptionValueError(`${def.keyword}: '${raw}' is not a number${suffixes}`);
+  const unitShift = def.unit ? UNIT_SHIFT[def.unit] : undefined;
+  const match = /^(-?\d+)(.*)$/.exec(raw);
+  if (!match || (match[2] !== '' && unitShift === undefined)) {
+    const why = unitShift === undefined && match ? ` (${def.unit} options take no unit suffix)` : '';
+    throw new OptionValueError(`${def.keyword}: '${raw}' is not a number${why}`);
+  }
+  let value = Number(match[1]);
+  if (match[2] !== '') {
+    const suffixShift = SUFFIX_SHIFT[match[2]];
+    if (suffixShift === undefined) {
+      throw new OptionValueError(`${def.keyword}: '${raw}': unknown unit '${match[2]}' (k, M, G or s)`);
+    }
+    const shift = suffixShift - (unitShift ?? 0);
+    value = shift >= 0 ? value * 2 ** shift : Math.ceil(value / 2 ** -shift);
   }
   if ((def.min !== undefined && value < def.min) || (def.max !== undefined && value > def.max)) {
     throw new OptionValueError(`${def.keyword}: ${raw} is out of range, allowed ${describeRange(def)}`);

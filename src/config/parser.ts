@@ -19,6 +19,7 @@ import type {
 } from './ast';
 import { expandGlob } from './glob';
 import { type Token, tokenize } from './lexer';
+import { formatAddress } from './model';
 import { findOption, OPTIONS, type OptionSection, OptionValueError, parseOptionValue } from './options';
 import { didYouMean } from './suggest';
 
@@ -176,7 +177,9 @@ function optionBlock(cursor: Cursor, opening: Token, where: string, sections: re
       cursor.fail(keyword, `${keyword.text} takes ${expected}, found ${values.length}`);
     }
     try {
-      const value = parseOptionValue(def, values[0]?.text ?? '');
+      const text = values[0]?.text ?? '';
+      // A volume name stays text until the model knows every resource (`bsrsetup show` has minors).
+      const value = def.namesVolume && !cursor.showMode ? text : parseOptionValue(def, text);
       entries.push({ def, value, loc: loc(keyword) });
     } catch (err) {
       if (err instanceof OptionValueError) cursor.fail(values[0] ?? keyword, err.message);
@@ -190,10 +193,11 @@ const ADDRESS_FAMILIES = ['ipv4', 'ipv6'];
 
 function parseAddressText(cursor: Cursor, token: Token, family?: string): Address {
   const text = token.text;
-  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
+  // An IPv6 address may carry a scope (zone), `fe80::1%eth0`, as in drbdadm; it is kept in `host`.
+  const v6 = /^\[([0-9a-fA-F:.]+(?:%[\w.-]+)?)\]:(\d+)$/.exec(text);
   const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d+)$/.exec(text);
   const match = v6 ?? v4;
-  if (!match) cursor.fail(token, `invalid address '${text}', expected ADDR:PORT or [IPV6]:PORT`);
+  if (!match) cursor.fail(token, `invalid address '${text}', expected ADDR:PORT or [IPV6[%SCOPE]]:PORT`);
   const inferred = v6 ? 'ipv6' : 'ipv4';
   if (family && family !== inferred) cursor.fail(token, `address '${text}' is not an ${family} address`);
   if (v4 && match[1].split('.').some((octet) => Number(octet) > 255)) cursor.fail(token, `invalid address '${text}'`);
@@ -217,7 +221,8 @@ function addressFrom(cursor: Cursor, tokens: Token[], index: number, after: Toke
 function parseDevice(cursor: Cursor, keyword: Token, target: VolumeSettings): void {
   const values = cursor.valuesToSemicolon('device');
   let i = 0;
-  if (values[i] && values[i].text !== 'minor') target.devicePath = values[i++].text;
+  // As in drbdadm, `/dev/` may be left out of the device name.
+  if (values[i] && values[i].text !== 'minor') target.devicePath = values[i++].text.replace(/^bsr/, '/dev/bsr');
   if (values[i]?.text === 'minor') {
     const minorToken = values[i + 1];
     if (!minorToken) cursor.fail(values[i], 'device: number expected after minor');
@@ -259,9 +264,11 @@ function volumeStatements(cursor: Cursor, target: VolumeSettings, where: string)
       const values = cursor.valuesToSemicolon('disk');
       if (values.length !== 1) cursor.fail(keyword, 'disk: expected one device (or none)');
       target.disk = values[0].text;
+      target.diskLoc = loc(keyword);
     },
     'meta-disk': (keyword: Token) => {
       target.metaDisk = parseMetaDisk(cursor, keyword);
+      target.metaDiskLoc = loc(keyword);
     },
   };
 }
@@ -330,11 +337,13 @@ function parseFloating(cursor: Cursor, keyword: Token): RawHost {
   const [address, used] = addressFrom(cursor, words, 0, keyword);
   if (used !== words.length) cursor.fail(keyword, 'floating: expected [ipv4|ipv6] ADDR:PORT');
   const opening = cursor.expect('{', 'floating');
-  // A floating host is known by its address.
-  const host = newHost([address.host], loc(keyword), true);
+  // A floating host is known by its address; drbdadm names it ADDR:PORT with every character a
+  // kernel name may not hold (':', '%') made '_', and the connection to it by that name.
+  const name = `${address.host}:${address.port}`.replace(/[^0-9A-Za-z+._-]/g, '_');
+  const host = newHost([name], loc(keyword), true);
   host.address = address;
   host.addressLoc = loc(keyword);
-  parseHostBody(cursor, opening, host, `floating ${address.host}`);
+  parseHostBody(cursor, opening, host, `floating ${formatAddress(address)}`);
   return host;
 }
 

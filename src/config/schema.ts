@@ -131,6 +131,8 @@ export function configFromJson(json: unknown, file: string): BsrConfig {
           diskOptions: toOptionMap(v.options, ['disk'], at),
           loc: at,
           deviceLoc: at,
+          diskLoc: at,
+          metaDiskLoc: at,
         })),
       })),
       connections: r.connections.map((c) => ({

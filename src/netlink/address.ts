@@ -1,5 +1,8 @@
-// Path addresses: `ipv4:A.B.C.D:PORT` / `ipv6:[ADDR]:PORT` on the command line, struct
-// sockaddr_in / sockaddr_in6 in PATH_PARMS (family in host order, port and address big-endian).
+// Path addresses: `ipv4:A.B.C.D:PORT` / `ipv6:[ADDR[%SCOPE]]:PORT` on the command line, struct
+// sockaddr_in / sockaddr_in6 in PATH_PARMS (family and scope id in host order, port and address
+// big-endian).
+import { networkInterfaces } from 'node:os';
+
 const AF_INET = 2;
 const AF_INET6 = 10;
 const SOCKADDR_IN_LEN = 16;
@@ -9,6 +12,8 @@ export interface PathAddress {
   family: 'ipv4' | 'ipv6';
   address: string;
   port: number;
+  /** IPv6 scope (zone) of a link-local address: an interface name or index (`fe80::1%eth0`). */
+  scope?: string;
 }
 
 // Validated here rather than with node:net's isIP*: loading node:net (and node:stream with it)
@@ -31,22 +36,43 @@ export function isIPv6(text: string): boolean {
   }
 }
 
-/** Parses `ipv4:10.1.1.31:7000`, `10.1.1.31:7000`, `ipv6:[fd00::1]:7000`; undefined when malformed. */
+/**
+ * Parses `ipv4:10.1.1.31:7000`, `10.1.1.31:7000`, `ipv6:[fd00::1]:7000`, `ipv6:[fe80::1%eth0]:7000`;
+ * undefined when malformed.
+ */
 export function parseAddress(text: string): PathAddress | undefined {
-  const m = /^(?:(ipv4|ipv6):)?(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(text);
+  const m = /^(?:(ipv4|ipv6):)?(?:\[([0-9A-Fa-f:.]+)(?:%([\w.-]+))?\]|([0-9.]+)):(\d{1,5})$/.exec(text);
   if (!m) return undefined;
-  const port = Number(m[4]);
+  const port = Number(m[5]);
   if (port > 65535) return undefined;
   if (m[2] !== undefined) {
     if (m[1] === 'ipv4' || !isIPv6(m[2])) return undefined;
-    return { family: 'ipv6', address: m[2], port };
+    return { family: 'ipv6', address: m[2], port, ...(m[3] === undefined ? {} : { scope: m[3] }) };
   }
-  if (m[1] === 'ipv6' || !isIPv4(m[3])) return undefined;
-  return { family: 'ipv4', address: m[3], port };
+  if (m[1] === 'ipv6' || !isIPv4(m[4])) return undefined;
+  return { family: 'ipv4', address: m[4], port };
 }
 
 export function formatAddress(a: PathAddress): string {
-  return a.family === 'ipv4' ? `ipv4:${a.address}:${a.port}` : `ipv6:[${a.address}]:${a.port}`;
+  if (a.family === 'ipv4') return `ipv4:${a.address}:${a.port}`;
+  return `ipv6:[${a.address}${a.scope === undefined ? '' : `%${a.scope}`}]:${a.port}`;
+}
+
+/**
+ * The interface index a scope names, as getaddrinfo gives drbdsetup: a number is the index, a
+ * name is looked up among the interfaces (through a link-local address, which carries the index).
+ */
+export function scopeIndex(scope: string): number | undefined {
+  if (/^\d+$/.test(scope)) return Number(scope);
+  return networkInterfaces()[scope]?.find((info) => info.family === 'IPv6' && info.scopeid)?.scopeid;
+}
+
+/** The interface name of a scope id, or the number when no interface has it. */
+function scopeName(id: number): string {
+  for (const [name, infos] of Object.entries(networkInterfaces())) {
+    if (infos?.some((info) => info.family === 'IPv6' && info.scopeid === id)) return name;
+  }
+  return String(id);
 }
 
 function ipv6Words(address: string): number[] {
@@ -64,7 +90,8 @@ function ipv6Words(address: string): number[] {
   return [...h, ...fill, ...t].map((w) => Number.parseInt(w, 16));
 }
 
-export function encodeSockaddr(a: PathAddress): Buffer {
+/** The sockaddr; `scopeId` is the interface index of an IPv6 scope (see scopeIndex). */
+export function encodeSockaddr(a: PathAddress, scopeId = 0): Buffer {
   if (a.family === 'ipv4') {
     const b = Buffer.alloc(SOCKADDR_IN_LEN);
     b.writeUInt16LE(AF_INET, 0);
@@ -80,6 +107,7 @@ export function encodeSockaddr(a: PathAddress): Buffer {
   ipv6Words(a.address).forEach((w, i) => {
     b.writeUInt16BE(w, 8 + 2 * i);
   });
+  b.writeUInt32LE(scopeId, 24);
   return b;
 }
 
@@ -105,7 +133,8 @@ export function decodeSockaddr(b: Buffer): PathAddress | undefined {
     }
     const address =
       best < 0 ? words.join(':') : `${words.slice(0, best).join(':')}::${words.slice(best + bestLen).join(':')}`;
-    return { family: 'ipv6', address, port };
+    const scopeId = b.length >= SOCKADDR_IN6_LEN ? b.readUInt32LE(24) : 0;
+    return { family: 'ipv6', address, port, ...(scopeId === 0 ? {} : { scope: scopeName(scopeId) }) };
   }
   return undefined;
 }

@@ -3,7 +3,7 @@
 import { abi } from '../abi/index.js';
 import { parseSize } from '../common/units.js';
 import { type AbiOptionSet, kernelValue, OptionValueError, optionsOfSet, parseOptionValue } from '../config/options.js';
-import { encodeSockaddr, parseAddress } from './address.js';
+import { encodeSockaddr, parseAddress, scopeIndex } from './address.js';
 import type { SetValues, TopAttrs, TopName } from './attrs.js';
 import type { BsrRequest } from './messages.js';
 
@@ -278,7 +278,9 @@ export function buildRequest(spec: ModifyCommand, argv: string[]): BsrRequest {
       case 'PEER_ADDR': {
         const a = parseAddress(text);
         if (!a) throw new UsageError(`invalid address '${text}' (expected ipv4:A.B.C.D:PORT or ipv6:[ADDR]:PORT)`);
-        put('PATH_PARMS', kind === 'MY_ADDR' ? 'my_addr' : 'peer_addr', encodeSockaddr(a));
+        const scopeId = a.scope === undefined ? 0 : scopeIndex(a.scope);
+        if (scopeId === undefined) throw new UsageError(`${text}: no network interface '${a.scope}'`);
+        put('PATH_PARMS', kind === 'MY_ADDR' ? 'my_addr' : 'peer_addr', encodeSockaddr(a, scopeId));
         break;
       }
     }

@@ -96,6 +96,21 @@ describe('bsradm (built)', () => {
     expect(existsSync(join(work, 'bsradm.log'))).toBe(false);
   });
 
+  it('a device that is not /dev/bsrN of its minor: sh-dev prints nothing, exit 10', () => {
+    fresh();
+    const conf = join(work, 'sda.conf');
+    writeFileSync(conf, readFileSync(REFERENCE, 'utf8').replace(/device [^;]*;/, 'device /dev/sda minor 1;'));
+    const line = readFileSync(conf, 'utf8').split('\n').indexOf('  device /dev/sda minor 1;') + 1;
+    expect(line).toBeGreaterThan(0);
+    const run = bsradm(['-c', conf, 'sh-dev', 'r0']);
+    expect(run.status).toBe(10);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(
+      `${conf}:${line}: device /dev/sda does not match minor 1: write 'device /dev/bsr1 minor 1' or leave out either\n`,
+    );
+    expect(bsradm(['-c', conf, 'up', 'r0']).ran).toEqual([]);
+  });
+
   it('unknown resource: exit 10, nothing run', () => {
     fresh();
     const run = bsradm(['-c', REFERENCE, 'up', 'r9']);

@@ -195,7 +195,7 @@ describe('path addresses', () => {
       expect(parseAddress(bad), bad).toBeUndefined();
   });
 
-  it('validates addresses as node:net does (zone ids aside: a sockaddr has no room for them)', () => {
+  it('validates addresses as node:net does (a zone id is parsed apart, see below)', () => {
     const samples = [
       '10.1.1.31',
       '0.0.0.0',
@@ -224,6 +224,20 @@ describe('path addresses', () => {
       expect(isIPv4(a), a).toBe(isIP(a) === 4);
       expect(isIPv6(a), a).toBe(isIP(a) === 6);
     }
+  });
+
+  it('carries an IPv6 scope (zone) as sin6_scope_id, as drbdsetup gets it from getaddrinfo', () => {
+    const scoped = parseAddress('ipv6:[fe80::1%3]:7789');
+    expect(scoped).toEqual({ family: 'ipv6', address: 'fe80::1', scope: '3', port: 7789 });
+    const bytes = encodeSockaddr(scoped ?? { family: 'ipv6', address: '', port: 0 }, 3);
+    expect(bytes).toEqual(hex('0a00 1e6d 00000000 fe800000000000000000000000000001 03000000'));
+    // No interface has index 1000000: the number stands for itself.
+    const far = decodeSockaddr(encodeSockaddr({ family: 'ipv6', address: 'fe80::1', port: 1 }, 1000000));
+    expect(far && formatAddress(far)).toBe('ipv6:[fe80::1%1000000]:1');
+    expect(parseAddress('ipv6:[fe80::1%eth0]:7789')?.scope).toBe('eth0');
+    expect(() => build('new-path', 'r0', '1', 'ipv6:[fe80::1%no-such-if0]:7789', 'ipv6:[fe80::2]:7789')).toThrow(
+      "ipv6:[fe80::1%no-such-if0]:7789: no network interface 'no-such-if0'",
+    );
   });
 
   it('encodes sockaddr_in6 and decodes both families back', () => {

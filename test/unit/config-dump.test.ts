@@ -81,7 +81,8 @@ describe('conf-examples', () => {
       const line = new RegExp(`^\\s*# ${def.keyword}(?: ("[^"]*"|\\S+))?;`, 'm').exec(text);
       expect(line, def.keyword).not.toBeNull();
       const written = line?.[1]?.replace(/^"|"$/g, '');
-      if (def.default !== undefined && written !== undefined) {
+      // A volume name (resync-after RES/VOL) has no default to compare with.
+      if (def.default !== undefined && written !== undefined && !def.namesVolume) {
         expect(parseOptionValue(def, written), def.keyword).toEqual(defaultValue(def));
       }
     }

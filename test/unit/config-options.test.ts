@@ -70,6 +70,34 @@ describe('parseOptionValue', () => {
     expect(parseOptionValue(def('size'), '1G')).toBe(2097152);
   });
 
+  it('scales k/K/m/M/g/G/s as drbdsetup does, from the option unit', () => {
+    // Plain counts and byte sizes: the suffix multiplies (drbdsetup scale '1').
+    expect(parseOptionValue(def('max-buffers'), '8k')).toBe(8192);
+    expect(parseOptionValue(def('max-buffers'), '8K')).toBe(8192);
+    expect(parseOptionValue(def('max-epoch-size'), '16k')).toBe(16384);
+    expect(parseOptionValue(def('sndbuf-size'), '1m')).toBe(1048576);
+    expect(parseOptionValue(def('rcvbuf-size'), '2s')).toBe(1024);
+    // KiB options (scale 'k'): M is 1024, s rounds up to whole KiB.
+    expect(parseOptionValue(def('c-max-rate'), '100M')).toBe(102400);
+    expect(parseOptionValue(def('c-min-rate'), '1g')).toBe(1048576);
+    expect(parseOptionValue(def('resync-rate'), '3s')).toBe(2);
+    // Sector options (scale 's'): s is 1, k is 2.
+    expect(parseOptionValue(def('c-fill-target'), '10s')).toBe(10);
+    expect(parseOptionValue(def('c-fill-target'), '1k')).toBe(2);
+    expect(parseOptionValue(def('size'), '1g')).toBe(2097152);
+  });
+
+  it('refuses a suffix that is not a drbdsetup unit', () => {
+    expect(() => parseOptionValue(def('max-buffers'), '8T')).toThrow(
+      "max-buffers: '8T': unknown unit 'T' (k, M, G or s)",
+    );
+    expect(() => parseOptionValue(def('sndbuf-size'), '1MB')).toThrow(
+      "sndbuf-size: '1MB': unknown unit 'MB' (k, M, G or s)",
+    );
+    expect(() => parseOptionValue(def('resync-rate'), '4KiB')).toThrow("unknown unit 'KiB'");
+    expect(() => parseOptionValue(def('max-buffers'), '8k')).not.toThrow();
+  });
+
   it('refuses suffixes on time options', () => {
     expect(() => parseOptionValue(def('timeout'), '6k')).toThrow("timeout: '6k' is not a number");
   });

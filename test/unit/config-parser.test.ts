@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/common/errors';
+import { dumpConfig } from '../../src/config/dump';
 import { loadConfig, loadConfigText } from '../../src/config/index';
 import { tokenize } from '../../src/config/lexer';
 import type { OptionMap } from '../../src/config/model';
@@ -215,6 +216,209 @@ describe('parser: valid input', () => {
     expect(r0.connections[0].peerDevice.get(0)?.get('c-fill-target')?.value).toBe(2048);
     expect(r0.connections[0].net.get('sndbuf-size')?.value).toBe(10485760);
     expect(r0.handlers.get('split-brain')?.value).toBe('/usr/lib/bsr/notify.sh "root"');
+  });
+});
+
+describe('devices are not shared', () => {
+  /** A resource on hosts alpha and bravo with the given lines inside `on alpha`. */
+  const onAlpha = (name: string, port: number, alpha: string, bravo = `device minor ${port - 6900}; disk none;`) =>
+    `resource ${name} {\n on alpha {\n  address 10.0.0.1:${port};\n${alpha}\n }\n on bravo { address 10.0.0.2:${port}; ${bravo} }\n}\n`;
+
+  it('device must be /dev/bsrN matching minor N', () => {
+    expect(errorOf(onAlpha('r0', 7000, '  device /dev/sda minor 0; disk /dev/vdb;'))).toBe(
+      "test.conf:4: device /dev/sda does not match minor 0: write 'device /dev/bsr0 minor 0' or leave out either",
+    );
+    expect(errorOf(onAlpha('r0', 7000, '  device /dev/bsr1 minor 0; disk /dev/vdb;'))).toBe(
+      "test.conf:4: device /dev/bsr1 does not match minor 0: write 'device /dev/bsr0 minor 0' or leave out either",
+    );
+    expect(errorOf(onAlpha('r0', 7000, '  device /dev/sda; disk /dev/vdb;'))).toBe(
+      'test.conf:4: device /dev/sda names no minor: write /dev/bsrN, minor N, or a drive letter with minor N',
+    );
+    // drbdadm's short form: /dev/ may be left out.
+    const config = loadConfigText(onAlpha('r0', 7000, '  device bsr3; disk /dev/vdb;'), 'test.conf');
+    expect(config.resources[0].hosts[0].volumes[0]).toMatchObject({ device: '/dev/bsr3', minor: 3 });
+  });
+
+  it('the same minor twice on one host', () => {
+    expect(
+      errorOf(
+        onAlpha(
+          'r0',
+          7000,
+          '  volume 0 { device minor 4; disk /dev/vdb; }\n  volume 1 { device minor 4; disk /dev/vdc; }',
+        ),
+      ),
+    ).toBe('test.conf:5: minor 4 on host alpha is already used by resource r0 (test.conf:4)');
+  });
+
+  it('the same disk in two volumes or two resources of one host', () => {
+    expect(
+      errorOf(
+        onAlpha(
+          'r0',
+          7000,
+          '  volume 0 { device minor 0; disk /dev/vdb; }\n  volume 1 { device minor 1; disk /dev/vdb; }',
+        ),
+      ),
+    ).toBe('test.conf:5: disk /dev/vdb on host alpha is already used by resource r0 volume 0 (test.conf:4)');
+    expect(
+      errorOf(
+        onAlpha('r0', 7000, '  device minor 0; disk /dev/vdb;') +
+          onAlpha('r1', 7001, '  device minor 1; disk /dev/vdb;'),
+      ),
+    ).toBe('test.conf:11: disk /dev/vdb on host alpha is already used by resource r0 volume 0 (test.conf:4)');
+    // The same device name on two hosts is two devices.
+    const config = loadConfigText(
+      onAlpha('r0', 7000, '  device minor 0; disk /dev/vdb;', 'device minor 0; disk /dev/vdb;'),
+      'test.conf',
+    );
+    expect(config.resources[0].hosts.map((h) => h.volumes[0].disk)).toEqual(['/dev/vdb', '/dev/vdb']);
+  });
+
+  it('a host is the same host by short or fully qualified name', () => {
+    const res = (name: string, port: number, alpha: string, minor: number) =>
+      `resource ${name} {\n device minor ${minor}; disk /dev/vdb;\n on ${alpha} { address 10.0.0.1:${port}; }\n on bravo { address 10.0.0.2:${port}; disk none; }\n}\n`;
+    expect(errorOf(res('r0', 7000, 'n1', 0) + res('r1', 7001, 'N1.example.org', 1))).toBe(
+      'test.conf:7: disk /dev/vdb on host N1.example.org is already used by resource r0 volume 0 (test.conf:2)',
+    );
+    expect(errorOf(res('r0', 7000, 'n1', 0) + res('r1', 7001, 'n1.example.org', 0))).toBe(
+      'test.conf:7: minor 0 on host n1.example.org is already used by resource r0 (test.conf:2)',
+    );
+    // Two fully qualified names that differ are two hosts.
+    const config = loadConfigText(res('r0', 7000, 'n1.a.org', 0) + res('r1', 7001, 'n1.b.org', 1), 'test.conf');
+    expect(config.resources.map((r) => r.hosts[0].volumes[0].disk)).toEqual(['/dev/vdb', '/dev/vdb']);
+  });
+
+  it('the same external meta-disk slot twice, or a flexible meta-disk shared', () => {
+    expect(
+      errorOf(
+        onAlpha(
+          'r0',
+          7000,
+          '  volume 0 { device minor 0; disk /dev/vdb; meta-disk /dev/md [0]; }\n  volume 1 { device minor 1; disk /dev/vdc; meta-disk /dev/md [0]; }',
+        ),
+      ),
+    ).toBe('test.conf:5: meta-disk /dev/md [0] on host alpha is already used by resource r0 volume 0 (test.conf:4)');
+    expect(
+      errorOf(
+        onAlpha('r0', 7000, '  device minor 0; disk /dev/vdb; meta-disk /dev/md;') +
+          onAlpha('r1', 7001, '  device minor 1; disk /dev/vdc; meta-disk /dev/md [1];'),
+      ),
+    ).toBe('test.conf:11: meta-disk /dev/md [1] on host alpha is already used by resource r0 volume 0 (test.conf:4)');
+    // Two slots of one meta-data device are fine.
+    const config = loadConfigText(
+      onAlpha(
+        'r0',
+        7000,
+        '  volume 0 { device minor 0; disk /dev/vdb; meta-disk /dev/md [0]; }\n  volume 1 { device minor 1; disk /dev/vdc; meta-disk /dev/md [1]; }',
+      ),
+      'test.conf',
+    );
+    expect(config.resources[0].hosts[0].volumes.map((v) => v.metaDisk.index)).toEqual([0, 1]);
+  });
+
+  it("a meta-disk that is a disk: its own or another volume's", () => {
+    expect(errorOf(onAlpha('r0', 7000, '  device minor 0;\n  disk /dev/vdb;\n  meta-disk /dev/vdb;'))).toBe(
+      "test.conf:6: meta-disk /dev/vdb is the volume's own disk; write 'meta-disk internal' for meta data on the disk",
+    );
+    expect(
+      errorOf(
+        onAlpha(
+          'r0',
+          7000,
+          '  volume 0 { device minor 0; disk /dev/vdb; meta-disk /dev/vdc; }\n  volume 1 { device minor 1; disk /dev/vdc; }',
+        ),
+      ),
+    ).toBe('test.conf:4: meta-disk /dev/vdc on host alpha is the disk of resource r0 volume 1 (test.conf:5)');
+  });
+});
+
+/** r0 (one volume) and r1 (two volumes) on alpha and bravo; v0 and v1 go on lines 5 and 7. */
+function resyncAfter(v0: string, v1 = ''): string {
+  return `resource r0 { device minor 0; disk /dev/vdb;
+  on alpha { address 10.0.0.1:7000; } on bravo { address 10.0.0.2:7000; device minor 7; } }
+resource r1 {
+  volume 0 { device minor 1; disk /dev/vdc;
+  ${v0} }
+  volume 1 { device minor 2; disk /dev/vdd;
+  ${v1} }
+  on alpha { address 10.0.0.1:7001; } on bravo { address 10.0.0.2:7001; }
+}`;
+}
+
+describe('DRBD 9 forms', () => {
+  it('resync-after names RES or RES/VOL and means its minor on the same host', () => {
+    const config = loadConfigText(resyncAfter('disk { resync-after r0; }', 'disk { resync-after r1/0; }'), 'test.conf');
+    const [alpha, bravo] = config.resources[1].hosts;
+    const waitsFor = (h: typeof alpha) => h.volumes.map((v) => v.diskOptions.get('resync-after')?.value);
+    expect(waitsFor(alpha)).toEqual([0, 1]);
+    expect(waitsFor(bravo)).toEqual([7, 1]);
+    // The dump writes the reference again, so it reads back to the same minors.
+    const again = loadConfigText(dumpConfig(config), 'dumped.conf');
+    expect(waitsFor(again.resources[1].hosts[1])).toEqual([7, 1]);
+  });
+
+  it('resync-after: unknown resource or volume, an ambiguous or self reference', () => {
+    expect(errorOf(resyncAfter('disk { resync-after r9; }'))).toBe(
+      'test.conf:5: resync-after r9: resource r9 is not defined',
+    );
+    expect(errorOf(resyncAfter('disk { resync-after r0/3; }'))).toBe(
+      'test.conf:5: resync-after r0/3: resource r0 has no volume 3 on host alpha',
+    );
+    expect(errorOf(resyncAfter('disk { resync-after r1; }'))).toBe(
+      'test.conf:5: resync-after r1: resource r1 has 2 volumes; write r1/VOLUME',
+    );
+    expect(errorOf(resyncAfter('', 'disk { resync-after r1/1; }'))).toBe(
+      'test.conf:7: resync-after r1/1: a volume cannot resync after itself',
+    );
+    expect(errorOf(resyncAfter('disk { resync-after 0; }'))).toBe(
+      'test.conf:5: resync-after 0: resource 0 is not defined',
+    );
+  });
+
+  it('a volume with a disk and no meta-disk keeps its meta data internal', () => {
+    const config = loadConfigText(
+      `resource r0 {
+        volume 0 { device minor 0; disk /dev/vdb; }
+        volume 1 { device minor 1; disk none; }
+        on alpha { address 10.0.0.1:7000; } on bravo { address 10.0.0.2:7000; volume 1 { disk /dev/vdc; } } }`,
+      'test.conf',
+    );
+    const [alpha, bravo] = config.resources[0].hosts;
+    expect(alpha.volumes.map((v) => [v.disk, v.metaDisk])).toEqual([
+      ['/dev/vdb', { device: 'internal', index: 'internal' }],
+      ['none', { device: 'internal', index: 'internal' }],
+    ]);
+    expect(bravo.volumes[1].metaDisk).toEqual({ device: 'internal', index: 'internal' });
+  });
+
+  it('reads an IPv6 address with a %scope and dumps it back', () => {
+    const config = loadConfigText(
+      `resource r0 { device minor 0; disk /dev/vdb;
+        on alpha { address ipv6 [fe80::1%eth0]:7789; } on bravo { address ipv6 [fe80::2%eth0]:7789; } }`,
+      'test.conf',
+    );
+    const [connection] = config.resources[0].connections;
+    expect(connection.paths[0].addresses.map((a) => a.host)).toEqual(['fe80::1%eth0', 'fe80::2%eth0']);
+    const again = loadConfigText(dumpConfig(config), 'dumped.conf');
+    expect(again.resources[0].hosts[1].address).toEqual({ family: 'ipv6', host: 'fe80::2%eth0', port: 7789 });
+  });
+
+  it('takes drbdsetup unit suffixes in the unit of each option', () => {
+    const config = loadConfigText(
+      `common { net { max-buffers 8k; sndbuf-size 1M; } disk { c-max-rate 100M; c-fill-target 1k; } }
+       ${TWO_HOSTS}`,
+      'test.conf',
+    );
+    const [connection] = config.resources[0].connections;
+    expect(values(connection.net)).toEqual({ 'max-buffers': 8192, 'sndbuf-size': 1048576 });
+    expect(values(connection.peerDevice.get(0) as OptionMap)).toEqual({ 'c-max-rate': 102400, 'c-fill-target': 2 });
+    expect(errorOf('common {\n net {\n  max-buffers 8T;\n }\n}')).toBe(
+      "test.conf:3: max-buffers: '8T': unknown unit 'T' (k, M, G or s)",
+    );
+    expect(errorOf('common { net {\n  ping-int 1k; } }')).toBe(
+      "test.conf:2: ping-int: '1k' is not a number (s options take no unit suffix)",
+    );
   });
 });
 

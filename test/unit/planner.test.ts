@@ -71,14 +71,79 @@ describe('up', () => {
   });
 });
 
+describe('host names as drbdadm matches them', () => {
+  const mesh = (on: [string, string, string], hosts: string) =>
+    loadConfigText(
+      `resource m { device minor 5; disk /dev/vdc;
+        on ${on[0]} { address 10.0.0.1:7000; node-id 0; }
+        on ${on[1]} { address 10.0.0.2:7000; node-id 1; }
+        on ${on[2]} { address 10.0.0.3:7000; node-id 2; }
+        connection-mesh { hosts ${hosts}; } }`,
+      'm.conf',
+    );
+
+  it('a short name matches the fully qualified one, either way round, in any case', () => {
+    const short = mesh(['n1', 'n2', 'n3'], 'n1 n2 n3');
+    const connect = ['bsrsetup new-peer m 1 --_name=n2', 'bsrsetup new-peer m 2 --_name=n3'];
+    const peers = (config: BsrConfig, me: string) =>
+      plan(config, me, 'connect', ['m']).filter((s) => s.includes('new-peer'));
+    expect(peers(short, 'n1.example.org')).toEqual(connect);
+    expect(peers(short, 'N1')).toEqual(connect);
+    const long = mesh(['n1.example.org', 'n2.example.org', 'n3.example.org'], 'n1 n2.example.org N3');
+    expect(long.resources[0].connections.map((c) => c.hosts)).toEqual([
+      ['n1.example.org', 'n2.example.org'],
+      ['n1.example.org', 'n3.example.org'],
+      ['n2.example.org', 'n3.example.org'],
+    ]);
+    expect(plan(long, 'n1', 'connect', ['m']).filter((s) => s.includes('new-peer'))).toEqual([
+      'bsrsetup new-peer m 1 --_name=n2.example.org',
+      'bsrsetup new-peer m 2 --_name=n3.example.org',
+    ]);
+  });
+
+  it('two fully qualified names match only when equal', () => {
+    const long = mesh(['n1.example.org', 'n2.example.org', 'n3.example.org'], 'n1 n2 n3');
+    expect(() => selectResources(long, ['m'], 'n1.example.com')).toThrow(
+      "m.conf:1: resource m has no host section for 'n1.example.com'",
+    );
+    expect(() => mesh(['n1', 'n1.example.org', 'n3'], 'n1 n3')).toThrow(
+      'm.conf:3: host n1.example.org appears twice in resource m (first at line 2)',
+    );
+  });
+});
+
+describe('IPv6 paths', () => {
+  it('pass a %scope on to bsrsetup new-path', () => {
+    const config = loadConfigText(
+      `resource r0 { device minor 0; disk /dev/vdb;
+        on alpha { address ipv6 [fe80::1%eth0]:7789; } on bravo { address ipv6 [fe80::2%eth0]:7789; } }`,
+      'test.conf',
+    );
+    expect(plan(config, 'alpha', 'connect', ['r0'])).toContain(
+      'bsrsetup new-path r0 1 ipv6:[fe80::1%eth0]:7789 ipv6:[fe80::2%eth0]:7789',
+    );
+  });
+});
+
 describe('floating hosts', () => {
+  it('are named ADDR_PORT as drbdadm names them', () => {
+    const config = loadConfig(join(FIXTURES, 'floating.conf'));
+    expect(config.resources[0].hosts.map((h) => h.names)).toEqual([['10.20.0.1_7788'], ['10.20.0.2_7788']]);
+    const v6 = loadConfigText(
+      `resource f { device minor 1; disk /dev/sdb;
+        floating ipv6 [fd00::1]:7788 { node-id 0; } floating ipv6 [fd00::2]:7788 { node-id 1; } }`,
+      'f.conf',
+    );
+    expect(plan(v6, 'fd00::1', 'connect', ['f'])[0]).toBe('bsrsetup new-peer f 1 --_name=fd00__2_7788');
+  });
+
   it('are found by address and planned like named hosts', () => {
     const config = loadConfig(join(FIXTURES, 'floating.conf'));
     expect(plan(config, '10.20.0.1', 'up', ['fl'])).toEqual([
       'bsrsetup new-resource fl 3 --twopc-timeout=100',
       'bsrsetup new-minor fl 30 0',
       'bsrsetup new-minor fl 31 1',
-      'bsrsetup new-peer fl 4 --_name=10.20.0.2',
+      'bsrsetup new-peer fl 4 --_name=10.20.0.2_7788',
       'bsrsetup new-path fl 4 ipv4:10.20.0.1:7788 ipv4:10.20.0.2:7788',
       'bsrmeta 30 v09 /dev/sdc 0 apply-al',
       'bsrsetup attach 30 /dev/sdb /dev/sdc 0',
