@@ -32,14 +32,18 @@ export default scenario({
       const r = await t.exec(n, `${t.S} new-current-uuid --clear-bitmap 1`);
       const disk = await t.pdField(n, 'disk');
       const repl = await t.pdField(n, 'replication');
-      lab.log(`${n}: new-current-uuid --clear-bitmap: exit ${r.code}: ${(r.stderr || r.stdout).trim()}; now ${disk}, ${repl}`);
+      lab.log(
+        `${n}: new-current-uuid --clear-bitmap: exit ${r.code}: ${(r.stderr || r.stdout).trim()}; now ${disk}, ${repl}`,
+      );
       tries.push({ n, r, disk, repl });
     }
     await t.sh('alpha', rate(1, '1000M'));
     await t.sh('bravo', rate(0, '1000M'));
     await t.waitSynced(120_000);
     const onBravo = await t.sum('bravo', '/dev/vda', 8, 16);
-    lab.log(`after the resync: bravo ${(await t.pdField('bravo', 'disk')) ?? '?'}, data ${onBravo === written ? 'equal' : 'DIFFERENT'}`);
+    lab.log(
+      `after the resync: bravo ${(await t.pdField('bravo', 'disk')) ?? '?'}, data ${onBravo === written ? 'equal' : 'DIFFERENT'}`,
+    );
     for (const { n, r, disk, repl } of tries) {
       assert(r.code !== 0 && /resync/.test(r.stderr), `${n} refuses a new current UUID during the resync, saying why`);
       assert(n === 'alpha' || disk === 'Inconsistent', 'the SyncTarget stays Inconsistent');
