@@ -103,6 +103,7 @@ export function generateHeader() {
     for (const [i, v] of values.entries()) p(`\tBSR_${N}_${cName(v)} = ${i},`);
     p(`\tBSR_${N}__COUNT = ${values.length},`);
     p('};');
+    p(`#define BSR_${N}_NAMES ${values.map((v) => JSON.stringify(v)).join(', ')}`);
   }
   p();
   p('enum bsr_ret_code {');

@@ -703,6 +703,7 @@ enum bsr_role {
 	BSR_ROLE_SECONDARY = 2,
 	BSR_ROLE__COUNT = 3,
 };
+#define BSR_ROLE_NAMES "Unknown", "Primary", "Secondary"
 enum bsr_disk {
 	BSR_DISK_DISKLESS = 0,
 	BSR_DISK_ATTACHING = 1,
@@ -716,6 +717,7 @@ enum bsr_disk {
 	BSR_DISK_UPTODATE = 9,
 	BSR_DISK__COUNT = 10,
 };
+#define BSR_DISK_NAMES "Diskless", "Attaching", "Detaching", "Failed", "Negotiating", "Inconsistent", "Outdated", "DUnknown", "Consistent", "UpToDate"
 enum bsr_connection {
 	BSR_CONNECTION_STANDALONE = 0,
 	BSR_CONNECTION_DISCONNECTING = 1,
@@ -729,6 +731,7 @@ enum bsr_connection {
 	BSR_CONNECTION_CONNECTED = 9,
 	BSR_CONNECTION__COUNT = 10,
 };
+#define BSR_CONNECTION_NAMES "StandAlone", "Disconnecting", "Unconnected", "Timeout", "BrokenPipe", "NetworkFailure", "ProtocolError", "TearDown", "Connecting", "Connected"
 enum bsr_replication {
 	BSR_REPLICATION_OFF = 0,
 	BSR_REPLICATION_ESTABLISHED = 1,
@@ -747,6 +750,7 @@ enum bsr_replication {
 	BSR_REPLICATION_BEHIND = 14,
 	BSR_REPLICATION__COUNT = 15,
 };
+#define BSR_REPLICATION_NAMES "Off", "Established", "StartingSyncS", "StartingSyncT", "WFBitMapS", "WFBitMapT", "WFSyncUUID", "SyncSource", "SyncTarget", "VerifyS", "VerifyT", "PausedSyncS", "PausedSyncT", "Ahead", "Behind"
 enum bsr_on_io_error {
 	BSR_ON_IO_ERROR_PASS_ON = 0,
 	BSR_ON_IO_ERROR_CALL_LOCAL_IO_ERROR = 1,
@@ -754,6 +758,7 @@ enum bsr_on_io_error {
 	BSR_ON_IO_ERROR_PASSTHROUGH = 3,
 	BSR_ON_IO_ERROR__COUNT = 4,
 };
+#define BSR_ON_IO_ERROR_NAMES "pass_on", "call-local-io-error", "detach", "passthrough"
 enum bsr_read_balancing {
 	BSR_READ_BALANCING_PREFER_LOCAL = 0,
 	BSR_READ_BALANCING_PREFER_REMOTE = 1,
@@ -768,6 +773,7 @@ enum bsr_read_balancing {
 	BSR_READ_BALANCING__1M_STRIPING = 10,
 	BSR_READ_BALANCING__COUNT = 11,
 };
+#define BSR_READ_BALANCING_NAMES "prefer-local", "prefer-remote", "round-robin", "least-pending", "when-congested-remote", "32K-striping", "64K-striping", "128K-striping", "256K-striping", "512K-striping", "1M-striping"
 enum bsr_protocol {
 	BSR_PROTOCOL_ = 0,
 	BSR_PROTOCOL_A = 1,
@@ -775,6 +781,7 @@ enum bsr_protocol {
 	BSR_PROTOCOL_C = 3,
 	BSR_PROTOCOL__COUNT = 4,
 };
+#define BSR_PROTOCOL_NAMES "_", "A", "B", "C"
 enum bsr_after_sb_0pri {
 	BSR_AFTER_SB_0PRI_DISCONNECT = 0,
 	BSR_AFTER_SB_0PRI_DISCARD_YOUNGER_PRIMARY = 1,
@@ -785,6 +792,7 @@ enum bsr_after_sb_0pri {
 	BSR_AFTER_SB_0PRI_DISCARD_REMOTE = 6,
 	BSR_AFTER_SB_0PRI__COUNT = 7,
 };
+#define BSR_AFTER_SB_0PRI_NAMES "disconnect", "discard-younger-primary", "discard-older-primary", "discard-zero-changes", "discard-least-changes", "discard-local", "discard-remote"
 enum bsr_after_sb_1pri {
 	BSR_AFTER_SB_1PRI_DISCONNECT = 0,
 	BSR_AFTER_SB_1PRI_CONSENSUS = 1,
@@ -793,35 +801,41 @@ enum bsr_after_sb_1pri {
 	BSR_AFTER_SB_1PRI_CALL_PRI_LOST_AFTER_SB = 4,
 	BSR_AFTER_SB_1PRI__COUNT = 5,
 };
+#define BSR_AFTER_SB_1PRI_NAMES "disconnect", "consensus", "violently-as0p", "discard-secondary", "call-pri-lost-after-sb"
 enum bsr_after_sb_2pri {
 	BSR_AFTER_SB_2PRI_DISCONNECT = 0,
 	BSR_AFTER_SB_2PRI_VIOLENTLY_AS0P = 1,
 	BSR_AFTER_SB_2PRI_CALL_PRI_LOST_AFTER_SB = 2,
 	BSR_AFTER_SB_2PRI__COUNT = 3,
 };
+#define BSR_AFTER_SB_2PRI_NAMES "disconnect", "violently-as0p", "call-pri-lost-after-sb"
 enum bsr_rr_conflict {
 	BSR_RR_CONFLICT_DISCONNECT = 0,
 	BSR_RR_CONFLICT_CALL_PRI_LOST = 1,
 	BSR_RR_CONFLICT_VIOLENTLY = 2,
 	BSR_RR_CONFLICT__COUNT = 3,
 };
+#define BSR_RR_CONFLICT_NAMES "disconnect", "call-pri-lost", "violently"
 enum bsr_on_congestion {
 	BSR_ON_CONGESTION_BLOCK = 0,
 	BSR_ON_CONGESTION_PULL_AHEAD = 1,
 	BSR_ON_CONGESTION_DISCONNECT = 2,
 	BSR_ON_CONGESTION__COUNT = 3,
 };
+#define BSR_ON_CONGESTION_NAMES "block", "pull-ahead", "disconnect"
 enum bsr_fencing {
 	BSR_FENCING_DONT_CARE = 0,
 	BSR_FENCING_RESOURCE_ONLY = 1,
 	BSR_FENCING_RESOURCE_AND_STONITH = 2,
 	BSR_FENCING__COUNT = 3,
 };
+#define BSR_FENCING_NAMES "dont-care", "resource-only", "resource-and-stonith"
 enum bsr_on_no_data_accessible {
 	BSR_ON_NO_DATA_ACCESSIBLE_IO_ERROR = 0,
 	BSR_ON_NO_DATA_ACCESSIBLE_SUSPEND_IO = 1,
 	BSR_ON_NO_DATA_ACCESSIBLE__COUNT = 2,
 };
+#define BSR_ON_NO_DATA_ACCESSIBLE_NAMES "io-error", "suspend-io"
 
 enum bsr_ret_code {
 	BSR_RET_NO_ERROR = 101,

@@ -391,10 +391,15 @@ int bsr_al_resize(struct bsr_device *d, struct bsr_backing *ldev, u32 nr_slots);
 const char *bsr_role_name(enum bsr_role r);
 const char *bsr_disk_name(enum bsr_disk s);
 const char *bsr_conn_name(enum bsr_connection s);
+const char *bsr_repl_name(enum bsr_replication s);
 int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
 		 size_t msglen);
-void bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s);
+int bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s);
 void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s);
+int bsr_set_repl_state(struct bsr_peer_device *pd, enum bsr_replication s);
+bool bsr_repl_is_target(enum bsr_replication s);
+bool bsr_repl_is_source(enum bsr_replication s);
+struct bsr_peer_device *bsr_resync_source_of(struct bsr_device *d);
 enum bsr_disk bsr_disk_state_from_md(const struct bsr_md *md);
 void bsr_io_suspend(struct bsr_device *d);
 void bsr_io_resume(struct bsr_device *d);

@@ -1172,6 +1172,7 @@ ADM_DOIT(disk_opts, NEED_MINOR)
 static int adm_new_c_uuid(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_NEW_C_UUID_PARMS_MAX + 1];
+	struct bsr_peer_device *pd;
 	struct bsr_device *d;
 	bool clear_bm, skip_sync;
 
@@ -1185,6 +1186,20 @@ static int adm_new_c_uuid(struct adm_ctx *ctx, struct genl_info *info)
 		return BSR_RET_NO_DISK;
 	}
 	mutex_lock(&ctx->resource->adm_mutex);
+	list_for_each_entry(pd, &d->peer_devices, dev_list) {
+		enum bsr_replication s = pd->repl_state;
+
+		/*
+		 * A resync moves one generation; --clear-bitmap would drop the blocks still to
+		 * send, and the target would end UpToDate over old data.
+		 */
+		if (bsr_repl_is_source(s) || bsr_repl_is_target(s)) {
+			mutex_unlock(&ctx->resource->adm_mutex);
+			SETMSG(ctx, "refusing a new current UUID: minor %u is %s with peer %u; wait for the resync to end",
+			       d->minor, bsr_repl_name(s), pd->connection->peer_node_id);
+			return BSR_RET_BUSY;
+		}
+	}
 	/* the peers skip their initial sync too only if our data was as new as theirs */
 	skip_sync = clear_bm && (d->ldev->md.current_uuid & ~UUID_PRIMARY) == UUID_JUST_CREATED;
 	bsr_uuid_new_current(d, ctx->resource->role == BSR_ROLE_PRIMARY, clear_bm);
@@ -1561,19 +1576,9 @@ static int adm_sync_ctl(struct adm_ctx *ctx, struct genl_info *info)
 			break;
 		}
 		pd->resync_susp_user = pause;
-		if (pause && pd->repl_state == BSR_REPLICATION_SYNCSOURCE)
-			pd->repl_state = BSR_REPLICATION_PAUSEDSYNCS;
-		else if (pause && pd->repl_state == BSR_REPLICATION_SYNCTARGET)
-			pd->repl_state = BSR_REPLICATION_PAUSEDSYNCT;
-		else if (!pause && !pd->net->resync_susp_peer &&
-			 pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS)
-			pd->repl_state = BSR_REPLICATION_SYNCSOURCE;
-		else if (!pause && !pd->net->resync_susp_peer &&
-			 pd->repl_state == BSR_REPLICATION_PAUSEDSYNCT)
-			pd->repl_state = BSR_REPLICATION_SYNCTARGET;
+		bsr_rs_pause_update(pd);
 		if (pd->connection->net->net_ok)
 			bsr_send_state(pd);
-		bsr_rs_kick(pd->connection->net);
 		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 		break;
 	}

@@ -473,17 +473,7 @@ static void got_state(struct bsr_peer_device *pd, const struct p_state *s)
 	pd->peer_disk_state = disk;
 	if (pd->net->resync_susp_peer != susp) {
 		pd->net->resync_susp_peer = susp;
-		if (pd->repl_state == BSR_REPLICATION_SYNCSOURCE && susp)
-			pd->repl_state = BSR_REPLICATION_PAUSEDSYNCS;
-		else if (pd->repl_state == BSR_REPLICATION_SYNCTARGET && susp)
-			pd->repl_state = BSR_REPLICATION_PAUSEDSYNCT;
-		else if (pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS && !susp &&
-			 !pd->resync_susp_user)
-			pd->repl_state = BSR_REPLICATION_SYNCSOURCE;
-		else if (pd->repl_state == BSR_REPLICATION_PAUSEDSYNCT && !susp &&
-			 !pd->resync_susp_user)
-			pd->repl_state = BSR_REPLICATION_SYNCTARGET;
-		bsr_rs_kick(c->net);
+		bsr_rs_pause_update(pd);
 	}
 	pd->net->state_received = true;
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
@@ -1424,7 +1414,7 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 		struct bsr_device *d = pd->device;
 		bool was_repl = pd->repl_state != BSR_REPLICATION_OFF;
 
-		pd->repl_state = BSR_REPLICATION_OFF;
+		bsr_set_repl_state(pd, BSR_REPLICATION_OFF);
 		pd->peer_disk_state = BSR_DISK_DUNKNOWN;
 		pd->net->uuids_received = false;
 		pd->net->bm_sent = pd->net->bm_received = false;

@@ -7,15 +7,15 @@
 
 #include "bsr_int.h"
 
-static const char * const role_names[] = { "Unknown", "Primary", "Secondary" };
-static const char * const disk_names[] = {
-	"Diskless", "Attaching", "Detaching", "Failed", "Negotiating", "Inconsistent",
-	"Outdated", "DUnknown", "Consistent", "UpToDate",
-};
-static const char * const conn_names[] = {
-	"StandAlone", "Disconnecting", "Unconnected", "Timeout", "BrokenPipe",
-	"NetworkFailure", "ProtocolError", "TearDown", "Connecting", "Connected",
-};
+static const char * const role_names[] = { BSR_ROLE_NAMES };
+static const char * const disk_names[] = { BSR_DISK_NAMES };
+static const char * const conn_names[] = { BSR_CONNECTION_NAMES };
+static const char * const repl_names[] = { BSR_REPLICATION_NAMES };
+
+static_assert(ARRAY_SIZE(role_names) == BSR_ROLE__COUNT);
+static_assert(ARRAY_SIZE(disk_names) == BSR_DISK__COUNT);
+static_assert(ARRAY_SIZE(conn_names) == BSR_CONNECTION__COUNT);
+static_assert(ARRAY_SIZE(repl_names) == BSR_REPLICATION__COUNT);
 
 const char *bsr_role_name(enum bsr_role r)
 {
@@ -32,6 +32,11 @@ const char *bsr_conn_name(enum bsr_connection s)
 	return (unsigned int)s < ARRAY_SIZE(conn_names) ? conn_names[s] : "?";
 }
 
+const char *bsr_repl_name(enum bsr_replication s)
+{
+	return (unsigned int)s < ARRAY_SIZE(repl_names) ? repl_names[s] : "?";
+}
+
 /*
  * CONSISTENT + WAS_UP_TO_DATE: UpToDate; CONSISTENT alone (outdated by `outdate` or by a
  * peer): Outdated; otherwise Inconsistent.
@@ -45,18 +50,33 @@ enum bsr_disk bsr_disk_state_from_md(const struct bsr_md *md)
 	return BSR_DISK_UPTODATE;
 }
 
-void bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s)
+/*
+ * The one way to change a device's disk state. UpToDate is refused while a peer resyncs
+ * into the device: half its blocks are still the old generation.
+ */
+int bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s)
 {
 	struct bsr_resource *r = d->resource;
+	struct bsr_peer_device *src = NULL;
 
 	if (d->disk_state == s)
-		return;
+		return 0;
 	spin_lock_irq(&r->state_lock);
-	smp_wmb();	/* d->ldev before the state that makes it usable */
-	WRITE_ONCE(d->disk_state, s);
+	if (s == BSR_DISK_UPTODATE)
+		src = bsr_resync_source_of(d);
+	if (!src) {
+		smp_wmb();	/* d->ldev before the state that makes it usable */
+		WRITE_ONCE(d->disk_state, s);
+	}
 	spin_unlock_irq(&r->state_lock);
+	if (src) {
+		bsr_err("bsr%u: refusing disk state UpToDate: peer %u is resyncing into it (%s)\n",
+			d->minor, src->connection->peer_node_id, bsr_repl_name(src->repl_state));
+		return -EBUSY;
+	}
 	smp_mb();	/* the state before bsr_detach() samples local_cnt */
 	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
+	return 0;
 }
 
 void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s)
@@ -71,24 +91,117 @@ void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s)
 	bsr_notify_connection(c, BSR_NOTIFY_CHANGE);
 }
 
+bool bsr_repl_is_target(enum bsr_replication s)
+{
+	switch (s) {
+	case BSR_REPLICATION_STARTINGSYNCT:
+	case BSR_REPLICATION_WFBITMAPT:
+	case BSR_REPLICATION_WFSYNCUUID:
+	case BSR_REPLICATION_SYNCTARGET:
+	case BSR_REPLICATION_PAUSEDSYNCT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool bsr_repl_is_source(enum bsr_replication s)
+{
+	switch (s) {
+	case BSR_REPLICATION_STARTINGSYNCS:
+	case BSR_REPLICATION_WFBITMAPS:
+	case BSR_REPLICATION_SYNCSOURCE:
+	case BSR_REPLICATION_PAUSEDSYNCS:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* A resync into this device is under way or about to start (bitmap exchange). */
-static struct bsr_peer_device *resync_source_of(struct bsr_device *d)
+struct bsr_peer_device *bsr_resync_source_of(struct bsr_device *d)
 {
 	struct bsr_peer_device *pd;
 
-	list_for_each_entry(pd, &d->peer_devices, dev_list) {
-		switch (pd->repl_state) {
-		case BSR_REPLICATION_STARTINGSYNCT:
-		case BSR_REPLICATION_WFBITMAPT:
-		case BSR_REPLICATION_WFSYNCUUID:
-		case BSR_REPLICATION_SYNCTARGET:
-		case BSR_REPLICATION_PAUSEDSYNCT:
+	list_for_each_entry(pd, &d->peer_devices, dev_list)
+		if (bsr_repl_is_target(READ_ONCE(pd->repl_state)))
 			return pd;
-		default:
-			break;
-		}
-	}
 	return NULL;
+}
+
+/* The steps the engine takes; any other (a peer's packet out of turn, a bug) is refused. */
+static bool repl_step_known(enum bsr_replication from, enum bsr_replication to)
+{
+	if (to == BSR_REPLICATION_OFF)
+		return true;	/* the connection is gone */
+	switch (from) {
+	case BSR_REPLICATION_OFF:
+		/* the handshake: in sync, or a resync begins with the bitmap exchange */
+		return to == BSR_REPLICATION_ESTABLISHED || to == BSR_REPLICATION_WFBITMAPS ||
+		       to == BSR_REPLICATION_WFBITMAPT;
+	case BSR_REPLICATION_ESTABLISHED:
+		return to == BSR_REPLICATION_WFBITMAPS || to == BSR_REPLICATION_WFBITMAPT;
+	case BSR_REPLICATION_WFBITMAPS:
+	case BSR_REPLICATION_SYNCSOURCE:
+	case BSR_REPLICATION_PAUSEDSYNCS:
+		return to == BSR_REPLICATION_SYNCSOURCE || to == BSR_REPLICATION_PAUSEDSYNCS ||
+		       (to == BSR_REPLICATION_ESTABLISHED && from != BSR_REPLICATION_WFBITMAPS);
+	case BSR_REPLICATION_WFBITMAPT:
+	case BSR_REPLICATION_SYNCTARGET:
+	case BSR_REPLICATION_PAUSEDSYNCT:
+		return to == BSR_REPLICATION_SYNCTARGET || to == BSR_REPLICATION_PAUSEDSYNCT ||
+		       (to == BSR_REPLICATION_ESTABLISHED && from != BSR_REPLICATION_WFBITMAPT);
+	default:
+		return false;
+	}
+}
+
+/* Why pd cannot take replication state s now, or NULL; r->state_lock held. */
+static const char *repl_refusal(struct bsr_peer_device *pd, enum bsr_replication s)
+{
+	struct bsr_device *d = pd->device;
+	enum bsr_replication cur = pd->repl_state;
+
+	if (!repl_step_known(cur, s))
+		return "not a step of the protocol";
+	if (bsr_repl_is_target(s) && !bsr_repl_is_target(cur)) {
+		/* the target's blocks are half old until the resync ends */
+		if (d->resource->role == BSR_ROLE_PRIMARY)
+			return "this node is Primary";
+		if (d->open_cnt)
+			return "the device is open";
+		if (!d->ldev)
+			return "no local disk";
+	}
+	if (bsr_repl_is_source(s) && !bsr_repl_is_source(cur) &&
+	    (!d->ldev || d->disk_state < BSR_DISK_OUTDATED))
+		return "the local data are not consistent";
+	return NULL;
+}
+
+/*
+ * The one way to change a peer device's replication state; adm_mutex held. The caller
+ * notifies once the rest of the peer device's fields are set.
+ */
+int bsr_set_repl_state(struct bsr_peer_device *pd, enum bsr_replication s)
+{
+	struct bsr_resource *r = pd->device->resource;
+	enum bsr_replication cur = pd->repl_state;
+	const char *why;
+
+	if (cur == s)
+		return 0;
+	spin_lock_irq(&r->state_lock);
+	why = repl_refusal(pd, s);
+	if (!why)
+		WRITE_ONCE(pd->repl_state, s);
+	spin_unlock_irq(&r->state_lock);
+	if (why) {
+		bsr_err("bsr%u: peer %u: refusing replication %s -> %s: %s\n", pd->device->minor,
+			pd->connection->peer_node_id, bsr_repl_name(cur), bsr_repl_name(s), why);
+		return -EBADE;
+	}
+	return 0;
 }
 
 static int promote_check(struct bsr_resource *r, bool force, char *msg, size_t msglen)
@@ -96,7 +209,7 @@ static int promote_check(struct bsr_resource *r, bool force, char *msg, size_t m
 	struct bsr_device *d;
 
 	list_for_each_entry(d, &r->devices, res_list) {
-		struct bsr_peer_device *src = resync_source_of(d);
+		struct bsr_peer_device *src = bsr_resync_source_of(d);
 
 		/*
 		 * Not even with --force: the peer goes on replacing the data under the

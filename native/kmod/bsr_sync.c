@@ -352,13 +352,13 @@ int bsr_sync_handshake(struct bsr_peer_device *pd)
 	int rv = 0;
 
 	if (!bsr_get_ldev(d)) {
-		pd->repl_state = BSR_REPLICATION_ESTABLISHED;
+		rv = bsr_set_repl_state(pd, BSR_REPLICATION_ESTABLISHED);
 		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
-		return 0;
+		return rv;
 	}
 	if (pd->net->peer_d_size == 0) {
 		/* a diskless peer: nothing to sync */
-		pd->repl_state = BSR_REPLICATION_ESTABLISHED;
+		rv = bsr_set_repl_state(pd, BSR_REPLICATION_ESTABLISHED);
 		goto out;
 	}
 	dec = decide(pd, &why);
@@ -382,8 +382,9 @@ int bsr_sync_handshake(struct bsr_peer_device *pd)
 		 pd->net->peer_bitmap, why);
 	switch (dec) {
 	case SYNC_NONE:
-		pd->repl_state = BSR_REPLICATION_ESTABLISHED;
-		rv = refresh_outdated(pd);
+		rv = bsr_set_repl_state(pd, BSR_REPLICATION_ESTABLISHED);
+		if (!rv)
+			rv = refresh_outdated(pd);
 		break;
 	case SYNC_SOURCE_BITMAP:
 	case SYNC_SOURCE_FULL:
@@ -638,6 +639,25 @@ int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
 
 static int resync_thread(void *arg);
 
+static enum bsr_replication resync_state(bool source, bool paused)
+{
+	if (source)
+		return paused ? BSR_REPLICATION_PAUSEDSYNCS : BSR_REPLICATION_SYNCSOURCE;
+	return paused ? BSR_REPLICATION_PAUSEDSYNCT : BSR_REPLICATION_SYNCTARGET;
+}
+
+/* A resync runs while neither side pauses it (pause-sync here, or the peer's). */
+void bsr_rs_pause_update(struct bsr_peer_device *pd)
+{
+	enum bsr_replication s = pd->repl_state;
+	bool paused = pd->resync_susp_user || pd->net->resync_susp_peer;
+
+	if (s == BSR_REPLICATION_SYNCSOURCE || s == BSR_REPLICATION_PAUSEDSYNCS ||
+	    s == BSR_REPLICATION_SYNCTARGET || s == BSR_REPLICATION_PAUSEDSYNCT)
+		bsr_set_repl_state(pd, resync_state(bsr_repl_is_source(s), paused));
+	bsr_rs_kick(pd->connection->net);
+}
+
 static void begin_resync(struct bsr_peer_device *pd)
 {
 	struct bsr_device *d = pd->device;
@@ -665,10 +685,10 @@ static void begin_resync(struct bsr_peer_device *pd)
 	p->rs_acked_mark = 0;
 	p->rs_budget_left = 0;
 	p->rs_tick_start = jiffies - TICK;
-	if (source)
-		pd->repl_state = paused ? BSR_REPLICATION_PAUSEDSYNCS : BSR_REPLICATION_SYNCSOURCE;
-	else
-		pd->repl_state = paused ? BSR_REPLICATION_PAUSEDSYNCT : BSR_REPLICATION_SYNCTARGET;
+	if (bsr_set_repl_state(pd, resync_state(source, paused))) {
+		bsr_conn_fail(c, BSR_CONNECTION_PROTOCOLERROR);
+		return;
+	}
 	bsr_info("%s: volume %u: resync as %s, %llu KiB\n", n->thread_tag, d->vnr,
 		 source ? "SyncSource" : "SyncTarget", p->rs_total >> 1);
 	bsr_notify_helper(pd, source ? "before-resync-source" : "before-resync-target",
@@ -692,18 +712,14 @@ static void begin_resync(struct bsr_peer_device *pd)
 
 /*
  * adm_mutex held. Both sides call it: the initiator and the peer on BECOME_SYNC_*. The one
- * way into a resync, so it holds the rule the callers check with their own messages: the
- * data of a Primary are in use, it is never the target (promote_check holds the converse).
+ * way into a resync; bsr_set_repl_state() refuses what the callers check with their own
+ * messages (a Primary is never the target: its data are in use).
  */
 int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 {
 	struct bsr_device *d = pd->device;
 	int slot, rv;
 
-	if (!source && READ_ONCE(d->resource->role) == BSR_ROLE_PRIMARY) {
-		bsr_err("bsr%u: refusing to become SyncTarget: this node is Primary\n", d->minor);
-		return -EBADE;
-	}
 	if (!bsr_get_ldev(d))
 		return -ENODEV;
 	slot = bsr_pd_slot(pd);
@@ -711,13 +727,17 @@ int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 		bsr_put_ldev(d);
 		return -ENODEV;
 	}
-	if (full)
-		bsr_bm_set_all(&d->ldev->bm, slot);
 	rv = alloc_rs_skip(pd, d->ldev->bm.bits);
+	if (!rv)
+		rv = bsr_set_repl_state(pd, source ? BSR_REPLICATION_WFBITMAPS :
+						     BSR_REPLICATION_WFBITMAPT);
 	if (rv) {
+		bsr_free_rs_skip(pd);
 		bsr_put_ldev(d);
 		return rv;
 	}
+	if (full)
+		bsr_bm_set_all(&d->ldev->bm, slot);
 	pd->net->rs_failed = 0;
 	if (!source)
 		outdate_behind(d);
@@ -726,7 +746,6 @@ int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 	pd->net->bm_sent = false;
 	pd->net->bm_received = false;
 	pd->net->bm_rx_words = 0;
-	pd->repl_state = source ? BSR_REPLICATION_WFBITMAPS : BSR_REPLICATION_WFBITMAPT;
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 	bsr_put_ldev(d);
 	rv = bsr_send_state(pd);
@@ -990,11 +1009,11 @@ static void finish_source(struct bsr_peer_device *pd)
 	u64 failed = pd->net->rs_failed;
 
 	mutex_lock(&c->resource->adm_mutex);
-	if (pd->repl_state != BSR_REPLICATION_SYNCSOURCE) {
+	if (pd->repl_state != BSR_REPLICATION_SYNCSOURCE ||
+	    bsr_set_repl_state(pd, BSR_REPLICATION_ESTABLISHED)) {
 		mutex_unlock(&c->resource->adm_mutex);
 		return;
 	}
-	pd->repl_state = BSR_REPLICATION_ESTABLISHED;
 	if (failed) {
 		/* the bitmap generation stays: the next handshake resyncs the rest */
 		bsr_bm_write_all(d, d->ldev);
@@ -1249,7 +1268,7 @@ void bsr_resync_finished_target(struct bsr_peer_device *pd, bool failed)
 		return;
 	md = &d->ldev->md;
 	slot = bsr_pd_slot(pd);
-	pd->repl_state = BSR_REPLICATION_ESTABLISHED;
+	bsr_set_repl_state(pd, BSR_REPLICATION_ESTABLISHED);
 	bsr_free_rs_skip(pd);
 	/*
 	 * The resync writes are complete, not necessarily durable: they must be before the
@@ -1539,12 +1558,8 @@ int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, cha
 /* new-current-uuid --clear-bitmap: the data counts as UpToDate without a sync. */
 void bsr_skip_initial_sync(struct bsr_device *d)
 {
-	struct bsr_md *md = &d->ldev->md;
-
-	if (d->disk_state == BSR_DISK_UPTODATE)
-		return;
-	md->flags |= BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE;
-	bsr_set_disk_state(d, BSR_DISK_UPTODATE);
+	if (!bsr_set_disk_state(d, BSR_DISK_UPTODATE))
+		d->ldev->md.flags |= BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE;
 }
 
 /* After new-current-uuid, adm_mutex held: connected peers take the new generation. */
