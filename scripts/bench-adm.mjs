@@ -71,14 +71,14 @@ function describeRun(label, run, base) {
 
 function generateConfig(count) {
   const parts = [
-    'common {\n  net { protocol C; max-buffers 20000; }\n  disk { resync-rate 100M; al-extents 3389; }\n}\n',
+    'common {\n  net { protocol C; max-epoch-size 20000; }\n  disk { resync-rate 100M; al-extents 3389; }\n}\n',
   ];
   for (let i = 0; i < count; i++) {
     parts.push(`resource r${i} {
   device /dev/bsr${i} minor ${i};
   disk /dev/vg/lv${i};
   meta-disk internal;
-  net { csums-alg crc32c; }
+  net { ko-count 7; }
   on alpha { address 10.99.1.1:${7000 + i}; node-id 0; }
   on bravo { address 10.99.1.2:${7000 + i}; node-id 1; }
 }

@@ -88,6 +88,22 @@ export function generateHeader() {
   }
   p('struct bsr_policy_dummy__');
   p();
+  // Options bsr.ko does not implement yet: each with its default, the only value it accepts.
+  p('/* { top attribute, attribute, NLA type, name, default number, default as written } */');
+  p('#define BSR_UNIMPLEMENTED_OPTIONS { \\');
+  for (const [top, { set }] of Object.entries(abi.topAttributes)) {
+    for (const [f, d] of Object.entries(abi.sets[set])) {
+      if (d.unimplemented === undefined) continue;
+      const v = d.unimplemented;
+      const text = d.type === 'string' ? v : d.type === 'u8' ? (v ? 'yes' : 'no') : (abi.enums[f]?.[v] ?? String(v));
+      const num = d.type === 'string' ? 0 : v;
+      p(
+        `\t{ BSR_NLA_${top}, T_${cName(set)}_${cName(f)}, ${nlaType[d.type]}, "${f}", ${num}, ${JSON.stringify(text)} }, \\`,
+      );
+    }
+  }
+  p('}');
+  p();
   p('#define BSR_POLICY_TOP { \\');
   for (const [k, v] of Object.entries(abi.topAttributes))
     p(`\t[BSR_NLA_${k}] = NLA_POLICY_NESTED(bsr_${v.set}_policy), \\`);

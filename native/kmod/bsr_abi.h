@@ -653,6 +653,51 @@ static const struct nla_policy bsr_peer_device_statistics_policy[T_PEER_DEVICE_S
 static const struct nla_policy bsr_uuid_info_policy[T_UUID_INFO_MAX + 1] = BSR_POLICY_UUID_INFO; \
 struct bsr_policy_dummy__
 
+/* { top attribute, attribute, NLA type, name, default number, default as written } */
+#define BSR_UNIMPLEMENTED_OPTIONS { \
+	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISK_BARRIER, NLA_U8, "disk-barrier", 0, "no" }, \
+	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISK_DRAIN, NLA_U8, "disk-drain", 1, "yes" }, \
+	{ BSR_NLA_DISK_CONF, T_DISK_CONF_RESYNC_AFTER, NLA_S32, "resync-after", -1, "-1" }, \
+	{ BSR_NLA_DISK_CONF, T_DISK_CONF_AL_UPDATES, NLA_U8, "al-updates", 1, "yes" }, \
+	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISCARD_ZEROES_IF_ALIGNED, NLA_U8, "discard-zeroes-if-aligned", 1, "yes" }, \
+	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISABLE_WRITE_SAME, NLA_U8, "disable-write-same", 1, "yes" }, \
+	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISK_TIMEOUT, NLA_U32, "disk-timeout", 0, "0" }, \
+	{ BSR_NLA_DISK_CONF, T_DISK_CONF_READ_BALANCING, NLA_U32, "read-balancing", 0, "prefer-local" }, \
+	{ BSR_NLA_DISK_CONF, T_DISK_CONF_RS_DISCARD_GRANULARITY, NLA_U32, "rs-discard-granularity", 0, "0" }, \
+	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_CPU_MASK, NLA_NUL_STRING, "cpu-mask", 0, "" }, \
+	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_ON_NO_DATA_ACCESSIBLE, NLA_U32, "on-no-data-accessible", 0, "io-error" }, \
+	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_MAX_IO_DEPTH, NLA_U32, "max-io-depth", 1000, "1000" }, \
+	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_TWOPC_TIMEOUT, NLA_U32, "twopc-timeout", 50, "50" }, \
+	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_PEER_ACK_WINDOW, NLA_U32, "peer-ack-window", 4096, "4096" }, \
+	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_PEER_ACK_DELAY, NLA_U32, "peer-ack-delay", 100, "100" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_MAX_BUFFERS, NLA_U32, "max-buffers", 16000, "16000" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_DATA_INTEGRITY_ALG, NLA_NUL_STRING, "data-integrity-alg", 0, "" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_CSUMS_ALG, NLA_NUL_STRING, "csums-alg", 0, "" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_VERIFY_ALG, NLA_NUL_STRING, "verify-alg", 0, "" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_CSUMS_AFTER_CRASH_ONLY, NLA_U8, "csums-after-crash-only", 0, "no" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_RR_CONFLICT, NLA_U32, "rr-conflict", 0, "disconnect" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_ALWAYS_ASBP, NLA_U8, "always-asbp", 0, "no" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_TCP_CORK, NLA_U8, "tcp-cork", 1, "yes" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_ON_CONGESTION, NLA_U32, "on-congestion", 0, "block" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_CONGESTION_FILL, NLA_U32, "congestion-fill", 0, "0" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_CONGESTION_EXTENTS, NLA_U32, "congestion-extents", 6001, "6001" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_CONGESTION_HIGHWATER, NLA_U32, "congestion-highwater", 20000, "20000" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_SOCKET_CHECK_TIMEOUT, NLA_U32, "socket-check-timeout", 5, "5" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_FENCING, NLA_U32, "fencing", 0, "dont-care" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_TRANSPORT, NLA_NUL_STRING, "transport", 0, "tcp" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_TENTATIVE, NLA_U8, "tentative", 0, "no" }, \
+	{ BSR_NLA_SET_ROLE_PARMS, T_SET_ROLE_PARMS_SKIP_CHECK_FS, NLA_U8, "skip_check_fs", 0, "no" }, \
+	{ BSR_NLA_RESIZE_PARMS, T_RESIZE_PARMS_RESIZE_FORCE, NLA_U8, "resize_force", 0, "no" }, \
+	{ BSR_NLA_CONNECT_PARMS, T_CONNECT_PARMS_TENTATIVE, NLA_U8, "tentative", 0, "no" }, \
+	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_OV_REQ_NUM, NLA_U32, "ov-req-num", 10, "10" }, \
+	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_OV_REQ_INTERVAL, NLA_U32, "ov-req-interval", 100, "100" }, \
+	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_RESYNC_RATIO, NLA_NUL_STRING, "resync-ratio", 0, "" }, \
+	{ BSR_NLA_NODE_OPTS, T_NODE_OPTS_SVC_AUTO_UP, NLA_U8, "svc-auto-up", 1, "yes" }, \
+	{ BSR_NLA_NODE_OPTS, T_NODE_OPTS_SVC_AUTO_DOWN, NLA_U8, "svc-auto-down", 1, "yes" }, \
+	{ BSR_NLA_NODE_OPTS, T_NODE_OPTS_TARGET_ONLY, NLA_U8, "target-only", 0, "no" }, \
+	{ BSR_NLA_DEVICE_CONF, T_DEVICE_CONF_MAX_BIO_SIZE, NLA_U32, "max-bio-size", 1048576, "1048576" }, \
+}
+
 #define BSR_POLICY_TOP { \
 	[BSR_NLA_CFG_REPLY] = NLA_POLICY_NESTED(bsr_cfg_reply_policy), \
 	[BSR_NLA_CFG_CONTEXT] = NLA_POLICY_NESTED(bsr_cfg_context_policy), \
@@ -869,6 +914,7 @@ enum bsr_ret_code {
 	BSR_RET_BUSY = 129,
 	BSR_RET_TIMEOUT = 130,
 	BSR_RET_TARGET_ONLY = 131,
+	BSR_RET_NOT_IMPLEMENTED = 132,
 };
 
 #define BSR_MD_MAGIC_V09 0x8374026dU

@@ -89,6 +89,8 @@ static int ret_to_errno(int ret)
 		return -ETIMEDOUT;
 	case BSR_RET_AUTH_FAILED:
 		return -EACCES;
+	case BSR_RET_NOT_IMPLEMENTED:
+		return -EOPNOTSUPP;
 	case BSR_RET_STATE_REFUSED_INCONSISTENT:
 	case BSR_RET_STATE_REFUSED_OUTDATED:
 	case BSR_RET_STATE_REFUSED_PRIMARY:
@@ -222,12 +224,65 @@ out:
  */
 typedef int (*adm_body_fn)(struct adm_ctx *ctx, struct genl_info *info);
 
+/* An option bsr.ko does not implement yet, and the one value it takes: its default. */
+struct unimplemented_option {
+	int top;		/* BSR_NLA_* of the set that carries it */
+	int attr;
+	int type;		/* NLA_* */
+	const char *name;
+	s64 value;		/* the default of a number */
+	const char *text;	/* the default as a config writes it; a string's value */
+};
+
+static const struct unimplemented_option unimplemented_options[] = BSR_UNIMPLEMENTED_OPTIONS;
+
+static bool is_default(const struct nlattr *a, const struct unimplemented_option *u)
+{
+	switch (u->type) {
+	case NLA_U8:
+		return nla_get_u8(a) == u->value;
+	case NLA_U32:
+		return nla_get_u32(a) == u->value;
+	case NLA_S32:
+		return nla_get_s32(a) == u->value;
+	case NLA_U64:
+		return nla_get_u64(a) == (u64)u->value;
+	default:	/* a string: empty, or the default */
+		return !nla_len(a) || !*(const char *)nla_data(a) || !nla_strcmp(a, u->text);
+	}
+}
+
+/*
+ * Every command: an option the engine does not implement yet is refused unless it has its
+ * default value, so that no setting is stored and silently ignored.
+ */
+static int refuse_unimplemented(struct adm_ctx *ctx)
+{
+	const struct unimplemented_option *u;
+
+	for (u = unimplemented_options; u < unimplemented_options + ARRAY_SIZE(unimplemented_options);
+	     u++) {
+		const struct nlattr *nest = ctx->info->attrs[u->top];
+		const struct nlattr *a = nest ? nla_find_nested(nest, u->attr) : NULL;
+
+		if (!a || is_default(a, u))
+			continue;
+		SETMSG(ctx, "%s: not implemented by bsr yet; only its default (%s) is accepted",
+		       u->name, u->text);
+		NL_SET_ERR_MSG_ATTR(ctx->info->extack, a, "option not implemented");
+		return BSR_RET_NOT_IMPLEMENTED;
+	}
+	return BSR_RET_NO_ERROR;
+}
+
 static int adm_run(struct genl_info *info, unsigned int need, adm_body_fn body)
 {
 	struct adm_ctx ctx;
 	int ret;
 
 	ret = adm_prepare(&ctx, info, need);
+	if (ret == BSR_RET_NO_ERROR)
+		ret = refuse_unimplemented(&ctx);
 	if (ret == BSR_RET_NO_ERROR)
 		ret = body(&ctx, info);
 	return adm_finish(&ctx, ret);

@@ -6,6 +6,8 @@ export interface FieldDef {
   id: number;
   type: AttrType;
   max?: number;
+  /** bsr.ko does not implement the option yet and takes only this value, its default. */
+  unimplemented?: number | string;
 }
 export type AttrSet = Record<string, FieldDef>;
 

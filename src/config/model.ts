@@ -11,7 +11,7 @@ import type {
   RawResource,
   VolumeSettings,
 } from './ast';
-import type { OptionSection } from './options';
+import { type OptionSection, OptionValueError, parseOptionValue } from './options';
 
 /** Effective options by keyword, in the order they were first set (later levels override). */
 export type OptionMap = Map<string, OptionEntry>;
@@ -533,6 +533,13 @@ function namedMinor(resources: Resource[], host: Host, volume: Volume, entry: Op
   else problem(`resource ${name} has ${there.volumes.length} volumes; write ${name}/VOLUME`);
   if (!named) return problem(`resource ${name} has no volume ${number} on host ${me}`);
   if (named === volume) problem('a volume cannot resync after itself');
+  // the minor is the value the kernel takes: it is checked as one (range, implemented)
+  try {
+    parseOptionValue(entry.def, String(named.minor));
+  } catch (err) {
+    if (err instanceof OptionValueError) problem(err.message.replace(`${entry.def.keyword} `, 'minor '));
+    throw err;
+  }
   return named.minor;
 }
 

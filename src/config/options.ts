@@ -318,7 +318,24 @@ export function parseOptionValue(def: OptionDef, raw: string): OptionValue {
   if (def.refused && formatOptionValue(def, value) === def.refused.value) {
     throw new OptionValueError(`${def.keyword} ${def.refused.value}: ${def.refused.reason}`);
   }
+  const unimplemented = unimplementedDefault(def);
+  const given = formatOptionValue(def, value);
+  if (unimplemented !== undefined && given !== unimplemented && !(def.kind === 'string' && given === '')) {
+    throw new OptionValueError(
+      `${def.keyword} ${given}: not implemented by bsr yet; only its default (${unimplemented || '""'}) is accepted`,
+    );
+  }
   return value;
+}
+
+/**
+ * For an option bsr.ko does not implement yet (marked in bsr-abi.json), the one value it takes in
+ * config syntax (an unset string is ''); undefined for an implemented option.
+ */
+export function unimplementedDefault(def: OptionDef): string | undefined {
+  const field = def.abiSet ? abi.sets[def.abiSet]?.[def.keyword] : undefined;
+  if (field?.unimplemented === undefined) return undefined;
+  return def.kind === 'flag' ? 'false' : (def.default ?? '');
 }
 
 /** The value in config syntax: base-unit numbers, yes/no, enum names, strings unquoted. */

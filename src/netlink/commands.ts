@@ -207,7 +207,14 @@ function flagValue(name: string, text: string | undefined): number {
 }
 
 function paramValue(name: string, p: Param, text: string | undefined): number | bigint {
-  if (p.kind === 'flag') return flagValue(name, text);
+  const unimplemented = abi.sets[abi.topAttributes[p.top]?.set ?? '']?.[p.field]?.unimplemented;
+  if (p.kind === 'flag') {
+    const value = flagValue(name, text);
+    // the ABI marks what bsr.ko does not implement yet: only the default is taken (as for options)
+    if (unimplemented !== undefined && value !== unimplemented)
+      throw new UsageError(`--${name}: not implemented by bsr yet`);
+    return value;
+  }
   if (text === undefined) throw new UsageError(`--${name} needs a value (--${name}=VALUE)`);
   if (p.kind === 'int') return intArg(`--${name}`, text, 0, 0x7fffffff);
   // Sectors: a bare number is sectors, a suffixed one bytes (K/M/G), as in the config.

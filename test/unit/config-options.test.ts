@@ -72,8 +72,8 @@ describe('parseOptionValue', () => {
 
   it('scales k/K/m/M/g/G/s as drbdsetup does, from the option unit', () => {
     // Plain counts and byte sizes: the suffix multiplies (drbdsetup scale '1').
-    expect(parseOptionValue(def('max-buffers'), '8k')).toBe(8192);
-    expect(parseOptionValue(def('max-buffers'), '8K')).toBe(8192);
+    expect(parseOptionValue(def('max-epoch-size'), '8k')).toBe(8192);
+    expect(parseOptionValue(def('al-extents'), '8K')).toBe(8192);
     expect(parseOptionValue(def('max-epoch-size'), '16k')).toBe(16384);
     expect(parseOptionValue(def('sndbuf-size'), '1m')).toBe(1048576);
     expect(parseOptionValue(def('rcvbuf-size'), '2s')).toBe(1024);
@@ -88,14 +88,14 @@ describe('parseOptionValue', () => {
   });
 
   it('refuses a suffix that is not a drbdsetup unit', () => {
-    expect(() => parseOptionValue(def('max-buffers'), '8T')).toThrow(
-      "max-buffers: '8T': unknown unit 'T' (k, M, G or s)",
+    expect(() => parseOptionValue(def('max-epoch-size'), '8T')).toThrow(
+      "max-epoch-size: '8T': unknown unit 'T' (k, M, G or s)",
     );
     expect(() => parseOptionValue(def('sndbuf-size'), '1MB')).toThrow(
       "sndbuf-size: '1MB': unknown unit 'MB' (k, M, G or s)",
     );
     expect(() => parseOptionValue(def('resync-rate'), '4KiB')).toThrow("unknown unit 'KiB'");
-    expect(() => parseOptionValue(def('max-buffers'), '8k')).not.toThrow();
+    expect(() => parseOptionValue(def('max-epoch-size'), '8k')).not.toThrow();
   });
 
   it('refuses suffixes on time options', () => {

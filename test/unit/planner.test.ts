@@ -24,11 +24,11 @@ describe('up', () => {
   it('plans two volumes with external meta data, resource, node, peer-device and disk options', () => {
     const config = loadConfig(join(FIXTURES, 'two-volumes.conf'));
     expect(plan(config, 'alpha', 'up', ['data'])).toEqual([
-      'bsrsetup new-resource data 0 --on-no-data-accessible=suspend-io',
-      'bsrsetup node-options data --svc-auto-down=no --target-only=yes',
+      'bsrsetup new-resource data 0 --persist-role=yes',
+      'bsrsetup node-options data --svc-auto-down=yes --target-only=no',
       'bsrsetup new-minor data 10 0',
       'bsrsetup new-minor data 11 1',
-      'bsrsetup new-peer data 1 --_name=bravo --max-buffers=8000 --protocol=B',
+      'bsrsetup new-peer data 1 --_name=bravo --max-epoch-size=8000 --protocol=B',
       'bsrsetup new-path data 1 ipv4:10.0.0.1:7800 ipv4:10.0.0.2:7801',
       'bsrsetup peer-device-options data 1 0 --resync-rate=40960',
       'bsrsetup peer-device-options data 1 1 --resync-rate=40960 --c-max-rate=102400',
@@ -44,9 +44,9 @@ describe('up', () => {
     const config = loadConfig(join(EXAMPLES, 'bsr.conf'));
     const steps = plan(config, 'charlie', 'up', ['r1']);
     expect(steps.filter((s) => / (new-peer|new-path|connect) /.test(s))).toEqual([
-      'bsrsetup new-peer r1 0 --_name=alpha --protocol=C --max-buffers=32000',
+      'bsrsetup new-peer r1 0 --_name=alpha --protocol=C --ko-count=7',
       'bsrsetup new-path r1 0 ipv4:10.99.1.3:7790 ipv4:10.99.1.1:7790',
-      'bsrsetup new-peer r1 1 --_name=bravo --protocol=C --max-buffers=32000',
+      'bsrsetup new-peer r1 1 --_name=bravo --protocol=C --ko-count=7',
       'bsrsetup new-path r1 1 ipv4:10.99.1.3:7790 ipv4:10.99.1.2:7790',
       'bsrsetup connect r1 0',
       'bsrsetup connect r1 1',
@@ -140,7 +140,7 @@ describe('floating hosts', () => {
   it('are found by address and planned like named hosts', () => {
     const config = loadConfig(join(FIXTURES, 'floating.conf'));
     expect(plan(config, '10.20.0.1', 'up', ['fl'])).toEqual([
-      'bsrsetup new-resource fl 3 --twopc-timeout=100',
+      'bsrsetup new-resource fl 3 --persist-role=yes',
       'bsrsetup new-minor fl 30 0',
       'bsrsetup new-minor fl 31 1',
       'bsrsetup new-peer fl 4 --_name=10.20.0.2_7788',
@@ -168,7 +168,7 @@ describe('other commands', () => {
 
   it('connect creates peers and paths before connecting; -P narrows to one peer', () => {
     expect(plan(config, 'alpha', 'connect', ['r1'], [], 'charlie')).toEqual([
-      'bsrsetup new-peer r1 2 --_name=charlie --protocol=C --max-buffers=32000',
+      'bsrsetup new-peer r1 2 --_name=charlie --protocol=C --ko-count=7',
       'bsrsetup new-path r1 2 ipv4:10.99.1.1:7790 ipv4:10.99.1.3:7790',
       'bsrsetup peer-device-options r1 2 0 --resync-rate=102400 --c-plan-ahead=20 --c-max-rate=204800',
       'bsrsetup connect r1 2',
@@ -192,9 +192,7 @@ describe('other commands', () => {
     expect(plan(config, 'bravo', 'new-current-uuid', ['r0'], ['--clear-bitmap'])).toEqual([
       'bsrsetup new-current-uuid 0 --clear-bitmap',
     ]);
-    expect(plan(config, 'bravo', 'net-options', ['r0'])).toEqual([
-      'bsrsetup net-options r0 0 --protocol=C --csums-alg=crc32c --verify-alg=crc32c',
-    ]);
+    expect(plan(config, 'bravo', 'net-options', ['r0'])).toEqual(['bsrsetup net-options r0 0 --protocol=C']);
   });
 
   it('wait-connect gives bsrsetup the wfc-timeout', () => {

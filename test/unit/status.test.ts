@@ -33,8 +33,8 @@ const resource = (role = 'Primary', extra: TopAttrs = {}) =>
   obj(C.GET_RESOURCES, NO_MINOR, {
     CFG_CONTEXT: ctx(),
     RESOURCE_INFO: { res_role: e('role', role), res_susp: 0, res_susp_nod: 0, res_susp_fen: 0 },
-    RESOURCE_OPTS: { 'node-id': 0, 'max-io-depth': 1000, 'on-no-data-accessible': 1 },
-    NODE_OPTS: { 'svc-auto-up': 1, 'target-only': 1 },
+    RESOURCE_OPTS: { 'node-id': 0, 'max-io-depth': 1000, 'on-no-data-accessible': 0, 'persist-role': 1 },
+    NODE_OPTS: { 'svc-auto-up': 1, 'target-only': 0 },
     RESOURCE_STATISTICS: { res_stat_write_ordering: 2 },
     ...extra,
   });
@@ -64,7 +64,7 @@ const connection = (state = 'Connected', role = 'Secondary') =>
     CFG_CONTEXT: ctx(1),
     CONNECTION_INFO: { conn_connection_state: e('connection', state), conn_role: e('role', role) },
     CONNECTION_STATISTICS: { conn_congested: 0, ap_in_flight: 64n, rs_in_flight: 0n },
-    NET_CONF: { _name: 'bob', protocol: 3, 'max-buffers': 32000, 'csums-alg': 'crc32c', 'after-sb-0pri': 0 },
+    NET_CONF: { _name: 'bob', protocol: 3, 'max-epoch-size': 8000, 'cram-hmac-alg': 'sha1', 'after-sb-0pri': 0 },
     PATH_PARMS: {
       my_addr: encodeSockaddr({ family: 'ipv4', address: '10.99.1.1', port: 7789 }),
       peer_addr: encodeSockaddr({ family: 'ipv4', address: '10.99.1.2', port: 7789 }),
@@ -268,8 +268,7 @@ describe('show', () => {
       [
         'resource r0 {',
         '    options {',
-        '        on-no-data-accessible suspend-io;',
-        '        target-only yes;',
+        '        persist-role yes;',
         '    }',
         '    _this_host {',
         '        node-id 0;',
@@ -290,8 +289,8 @@ describe('show', () => {
         '        }',
         '        net {',
         '            _name bob;',
-        '            max-buffers 32000;',
-        '            csums-alg crc32c;',
+        '            max-epoch-size 8000;',
+        '            cram-hmac-alg sha1;',
         '        }',
         '        volume 0 {',
         '            disk {',
@@ -310,8 +309,11 @@ describe('show', () => {
       const [r] = parseRunningState(formatShow(tree(), { showDefaults }), 'show', 'alpha');
       expect(r.name).toBe('r0');
       expect(r.nodeId).toBe(0);
-      expect(r.resourceOptions.get('on-no-data-accessible')?.value).toBe('suspend-io');
-      expect(r.nodeOptions.get('target-only')?.value).toBe(true);
+      expect(r.resourceOptions.get('persist-role')?.value).toBe(true);
+      // Defaults are written (and read back) only with showDefaults.
+      expect(r.resourceOptions.get('on-no-data-accessible')?.value).toBe(showDefaults ? 'io-error' : undefined);
+      expect(r.nodeOptions.get('target-only')?.value).toBe(showDefaults ? false : undefined);
+      expect(r.nodeOptions.get('svc-auto-up')?.value).toBe(showDefaults ? true : undefined);
       expect(r.volumes).toHaveLength(1);
       expect(r.volumes[0]).toMatchObject({ number: 0, minor: 1, disk: '/dev/vdb', metaDisk: { index: 'internal' } });
       expect(r.volumes[0].diskOptions.get('on-io-error')?.value).toBe('detach');
@@ -319,8 +321,8 @@ describe('show', () => {
       const p = r.peers[0];
       expect(p).toMatchObject({ nodeId: 1, name: 'bob' });
       expect(p.paths).toHaveLength(1);
-      expect(p.net.get('max-buffers')?.value).toBe(32000);
-      expect(p.net.get('csums-alg')?.value).toBe('crc32c');
+      expect(p.net.get('max-epoch-size')?.value).toBe(8000);
+      expect(p.net.get('cram-hmac-alg')?.value).toBe('sha1');
       expect(p.peerDevice.get(0)?.get('resync-rate')?.value).toBe(102400);
       if (showDefaults) expect(p.net.get('protocol')?.value).toBe('C');
     }

@@ -39,14 +39,16 @@ export default scenario({
 
     lab.log('adjust reconnected the StandAlone peer');
     // Changed options in the file reach the kernel through adjust, and show reports them.
-    await sh('alpha', "sed -i 's/csums-alg crc32c;/csums-alg crc32c;\\n    max-buffers 12345;/' /tmp/r0.res");
-    await sh('alpha', "sed -i 's/meta-disk internal;/meta-disk internal;\\n  disk { al-extents 1237; }/' /tmp/r0.res");
+    await sh(
+      'alpha',
+      "sed -i 's/meta-disk internal;/meta-disk internal;\\n  net { max-epoch-size 12345; }\\n  disk { al-extents 1237; }/' /tmp/r0.res",
+    );
     const plan2 = await sh('alpha', `${ADM} -d adjust r0`);
-    assert(/net-options r0 1 --max-buffers=12345/.test(plan2), `net-options planned:\n${plan2}`);
+    assert(/net-options r0 1 --max-epoch-size=12345/.test(plan2), `net-options planned:\n${plan2}`);
     assert(/disk-options 0 --al-extents=1237/.test(plan2), `disk-options planned:\n${plan2}`);
     await sh('alpha', `${ADM} adjust r0`);
     const show = await sh('alpha', 'bin/bsrsetup show r0');
-    assert(/max-buffers\s+12345;/.test(show) && /al-extents\s+1237;/.test(show), `show after adjust:\n${show}`);
+    assert(/max-epoch-size\s+12345;/.test(show) && /al-extents\s+1237;/.test(show), `show after adjust:\n${show}`);
     const again = await sh('alpha', `${ADM} -d adjust r0`);
     assert(again.trim() === '', `adjust is idempotent, got:\n${again}`);
 

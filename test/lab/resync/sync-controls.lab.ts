@@ -221,9 +221,9 @@ ${S} connect r0 ${ID[p]}`,
 
     // 6. net-options at run time, then disconnect --force with writes pending
     for (const n of NODES)
-      await t.sh(n, `${S} net-options r0 ${ID[PEER[n]]} --ping-int=6 --ping-timeout=100 --max-buffers=8000`);
+      await t.sh(n, `${S} net-options r0 ${ID[PEER[n]]} --ping-int=6 --ping-timeout=100 --max-epoch-size=8000`);
     const show = await t.sh('alpha', `${S} show r0`);
-    assert(/ping-int\s+6;/.test(show) && /max-buffers\s+8000;/.test(show), `show has the new net options:\n${show}`);
+    assert(/ping-int\s+6;/.test(show) && /max-epoch-size\s+8000;/.test(show), `show has the new net options:\n${show}`);
     await lab.linkCut('alpha', 'bravo');
     await t.sh(
       'alpha',

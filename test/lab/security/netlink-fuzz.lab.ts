@@ -2,7 +2,9 @@
 // commands and attributes, wrong types and lengths, oversized strings, missing attributes, bad
 // minors, unknown objects, truncated headers, reserved bits, malformed dump filters) are all
 // refused with an error; no oops; afterwards the module still works, `down` then `rmmod bsr`
-// succeed and the slab caches are back where they were before the module was loaded.
+// succeed and the slab caches are back where they were before the module was loaded. Every option
+// bsr-abi.json marks unimplemented is refused (EOPNOTSUPP) at any value but its default.
+import { abi } from '../../../src/abi/index.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { singleNode } from '../fixtures.js';
 
@@ -190,9 +192,64 @@ for i in range(200):
     except OSError:
         pass
     garbage += 1
+# Options the engine does not implement yet: a value other than the default must be refused
+# (EOPNOTSUPP, naming it), the default taken. argv[3]: JSON list of probes built from the ABI.
+PACK = {'u8': '=B', 'u32': '=I', 's32': '=i', 'u64': '=Q'}
+
+
+def probe_msg(p, value):
+    data = value.encode() + b'\0' if p['type'] == 'string' else struct.pack(PACK[p['type']], value)
+    ctx = attr(2, b'r0\0')
+    if p.get('peer'):
+        ctx += attr(5, struct.pack('=I', 1))
+    if p.get('volume') is not None:
+        ctx += attr(1, struct.pack('=I', p['volume']))
+    payload = attr(2, ctx, True) + attr(p['top'], attr(p['attr'], data), True)
+    return msg(FAM, p['cmd'], payload, user=struct.pack('=II', p.get('minor', 0), 0))
+
+
+unimplemented = []
+for p in json.loads(sys.argv[3]) if len(sys.argv) > 3 else []:
+    raw, sq = probe_msg(p, p['other'])
+    send(raw)
+    r = wait(sq, 2.0)
+    raw, sq = probe_msg(p, p['default'])
+    send(raw)
+    d = wait(sq, 2.0)
+    unimplemented.append({'name': p['name'], 'other': r and [r[0], r[1]], 'default': d and d[0]})
 print(json.dumps({'family': FAM, 'sent': N, 'stats': stats, 'accepted': accepted, 'noreply': noreply,
-                  'garbage_datagrams': garbage}))
+                  'garbage_datagrams': garbage, 'unimplemented': unimplemented}))
 `;
+
+/**
+ * One probe per option bsr-abi.json marks unimplemented: the command that carries its set (with the
+ * context that command needs: r0, peer 1, volume 0, minor 1), its default and another value.
+ */
+function unimplementedProbes() {
+  const carrier: Record<string, { cmd: string; minor?: number; peer?: boolean; volume?: number }> = {
+    DISK_CONF: { cmd: 'CHG_DISK_OPTS', minor: 1 },
+    RESOURCE_OPTS: { cmd: 'RESOURCE_OPTS' },
+    NET_CONF: { cmd: 'CHG_NET_OPTS', peer: true },
+    SET_ROLE_PARMS: { cmd: 'PRIMARY' },
+    RESIZE_PARMS: { cmd: 'RESIZE', minor: 1 },
+    CONNECT_PARMS: { cmd: 'CONNECT', peer: true },
+    PEER_DEVICE_OPTS: { cmd: 'CHG_PEER_DEVICE_OPTS', peer: true, volume: 0 },
+    NODE_OPTS: { cmd: 'NODE_OPTS' },
+    DEVICE_CONF: { cmd: 'NEW_MINOR', minor: 2, volume: 1 },
+  };
+  const probes = [];
+  for (const [top, { id, set }] of Object.entries(abi.topAttributes)) {
+    for (const [name, f] of Object.entries(abi.sets[set] ?? {})) {
+      if (f.unimplemented === undefined) continue;
+      const c = carrier[top];
+      if (!c) throw new Error(`no carrier command for ${top} (option ${name})`);
+      const dflt = f.unimplemented;
+      const other = typeof dflt === 'string' ? 'x' : f.type === 'u8' ? 1 - dflt : dflt + 1;
+      probes.push({ ...c, cmd: abi.commands[c.cmd], top: id, attr: f.id, type: f.type, name, default: dflt, other });
+    }
+  }
+  return probes;
+}
 
 /** Active objects x object size of every slab cache, from /proc/slabinfo. */
 function slabBytes(text: string): Map<string, number> {
@@ -222,12 +279,17 @@ export default scenario({
     await sh(`${createMd}\n${upScript()}`);
 
     const t0 = Date.now();
-    const r = await lab.exec(N, ['python3', '-', String(MESSAGES), '7'], { input: FUZZER, timeoutMs: 1_500_000 });
+    const probes = unimplementedProbes();
+    const r = await lab.exec(N, ['python3', '-', String(MESSAGES), '7', JSON.stringify(probes)], {
+      input: FUZZER,
+      timeoutMs: 1_500_000,
+    });
     if (r.code !== 0) throw new Error(`fuzzer failed (${r.code}): ${r.stderr}`);
     const res = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as {
       sent: number;
       stats: Record<string, { refused: number; accepted: number; noreply: number }>;
       accepted: unknown[];
+      unimplemented: { name: string; other: [number, string] | null; default: number | null }[];
     };
     let refused = 0;
     for (const [k, v] of Object.entries(res.stats)) {
@@ -236,6 +298,15 @@ export default scenario({
     }
     lab.log(`${res.sent} messages in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${refused} refused`);
     if (refused !== MESSAGES) throw new Error(`not every message was refused: ${JSON.stringify(res.accepted)}`);
+    // No option is stored and ignored: each unimplemented one is refused unless at its default.
+    const wrong = res.unimplemented.filter(
+      (u) => u.other?.[0] !== -95 || !/not implemented/.test(u.other[1]) || u.default === null || u.default === -95,
+    );
+    lab.log(
+      `${res.unimplemented.length} unimplemented options: ${res.unimplemented.length - wrong.length} refused with EOPNOTSUPP at another value, not at their default`,
+    );
+    if (probes.length === 0 || res.unimplemented.length !== probes.length || wrong.length)
+      throw new Error(`unimplemented options not refused as they should be: ${JSON.stringify(wrong.slice(0, 8))}`);
 
     // still healthy: the objects are as they were and a full cycle works
     const st = await sh(`${S} status r0`);

@@ -6,7 +6,7 @@ import { guestCli } from '../paths.js';
 import type { Lab, NodeName } from '../types.js';
 import { sleep } from '../util.js';
 import type { BenchContext, BenchEngine } from './engine.js';
-import { bsrsetupArgs } from './settings.js';
+import { bsrImplemented, bsrsetupArgs } from './settings.js';
 
 /** `bench --engine bsr` runs only when this is true. */
 export const BSR_DRIVER_IMPLEMENTED = true;
@@ -54,11 +54,11 @@ export class BsrEngine implements BenchEngine {
           `${M} --force 0 v09 ${ctx.backingDisk} internal create-md --max-peers=2 </dev/null >/dev/null`,
           `${S} new-resource bench ${ids[n]}`,
           `${S} new-minor bench 0 0`,
-          `${S} new-peer bench ${ids[p]} --_name=${p} --protocol=C ${bsrsetupArgs(s.net)}`,
+          `${S} new-peer bench ${ids[p]} --_name=${p} --protocol=C ${bsrsetupArgs(bsrImplemented(s.net))}`,
           `${S} new-path bench ${ids[p]} ipv4:${lab.address(n, p)}:${ctx.port} ipv4:${lab.address(p, n)}:${ctx.port}`,
-          `${S} attach 0 ${ctx.backingDisk} ${ctx.backingDisk} internal ${bsrsetupArgs(s.disk)}`,
+          `${S} attach 0 ${ctx.backingDisk} ${ctx.backingDisk} internal ${bsrsetupArgs(bsrImplemented(s.disk))}`,
           ...(Object.keys(s.resync).length
-            ? [`${S} peer-device-options bench ${ids[p]} 0 ${bsrsetupArgs(s.resync)}`]
+            ? [`${S} peer-device-options bench ${ids[p]} 0 ${bsrsetupArgs(bsrImplemented(s.resync))}`]
             : []),
           `${S} connect bench ${ids[p]}`,
         ].join('\n'),

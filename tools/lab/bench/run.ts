@@ -27,8 +27,8 @@ import { Drbd84Engine } from './drbd84.js';
 import { type BenchContext, type BenchEngine, type BenchResult, type PhaseKey, RESULT_KEYS } from './engine.js';
 import {
   type BenchSettings,
-  BSR_UNUSED_OPTIONS,
   benchSettings,
+  bsrUnimplemented,
   DISK_MIB,
   DISK_SIZE,
   describeSettings,
@@ -399,8 +399,8 @@ interface SettingsReport {
   effective: Record<string, Record<string, string>>;
   /** Options the engine's show left out (never set), with the engine's documented default. */
   unreported_defaults: Record<string, Record<string, string>>;
-  /** Options bsr.ko accepts but does not act on. */
-  bsr_unused: readonly string[];
+  /** Options bsr.ko does not implement yet: it runs them at its default, whatever was given. */
+  bsr_unimplemented: readonly string[];
 }
 
 async function readSettings(lab: Lab, runners: Runner[], s: BenchSettings): Promise<SettingsReport> {
@@ -420,7 +420,7 @@ async function readSettings(lab: Lab, runners: Runner[], s: BenchSettings): Prom
     given: { ...s.disk, ...s.net, ...s.resync },
     effective,
     unreported_defaults: unreported,
-    bsr_unused: BSR_UNUSED_OPTIONS,
+    bsr_unimplemented: REPORTED_OPTIONS.filter(bsrUnimplemented),
   };
 }
 
@@ -438,7 +438,7 @@ function printSettings(rep: SettingsReport, names: string[], w: (t: string) => v
     });
     const note = [
       k in rep.given ? `given ${rep.given[k]}` : '',
-      BSR_UNUSED_OPTIONS.includes(k) && names.includes('bsr') ? 'not used by bsr.ko' : '',
+      bsrUnimplemented(k) && names.includes('bsr') ? 'not implemented by bsr.ko: its default' : '',
     ]
       .filter(Boolean)
       .join('; ');

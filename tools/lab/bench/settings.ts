@@ -9,6 +9,10 @@
 // waits through them (the primary noticing the cut, the reconnect), so at their defaults
 // (DRBD 8.4: 10 s, 10 s, 0.5 s; bsr: 3 s, 3 s, 3 s) that phase would time the timers.
 // The option keywords are the same in DRBD 8.4 and bsr (bsr's configuration language is DRBD's).
+// bsr.ko refuses a value other than the default of an option it does not implement yet: those it
+// is not given (it runs at its default), and the settings table says so.
+
+import { findOption, unimplementedDefault } from '../../../src/config/options.js';
 
 export type SettingsMode = 'equal' | 'default';
 
@@ -74,8 +78,16 @@ export const REPORTED_OPTIONS: readonly string[] = [
   'c-min-rate',
 ];
 
-/** Options bsr.ko accepts (and `show` reports) but does not act on. */
-export const BSR_UNUSED_OPTIONS: readonly string[] = ['disk-barrier', 'disk-drain', 'max-buffers'];
+/** Whether bsr.ko does not implement the option yet (the ABI's mark; only its default is taken). */
+export function bsrUnimplemented(keyword: string): boolean {
+  const def = findOption(keyword);
+  return def !== undefined && unimplementedDefault(def) !== undefined;
+}
+
+/** The options bsr.ko implements: the others it takes only at their default, so they are left out. */
+export function bsrImplemented(options: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(options).filter(([k]) => !bsrUnimplemented(k)));
+}
 
 /** Every option given to the engines, in one line ("default" options are not listed). */
 export function describeSettings(s: BenchSettings): string {

@@ -1,0 +1,179 @@
+// Options bsr.ko does not implement yet are marked `"unimplemented": <default>` in bsr-abi.json.
+// The kernel and the tools both accept only that one value; these tests keep the two in step.
+import { describe, expect, it } from 'vitest';
+import { abi } from '../../src/abi/index';
+import { ConfigError } from '../../src/common/errors';
+import { loadConfigText } from '../../src/config/index';
+import {
+  defaultValue,
+  findOption,
+  kernelValue,
+  OPTIONS,
+  type OptionDef,
+  OptionValueError,
+  parseOptionValue,
+  unimplementedDefault,
+} from '../../src/config/options';
+
+function def(keyword: string): OptionDef {
+  const found = findOption(keyword);
+  if (!found) throw new Error(`no option ${keyword}`);
+  return found;
+}
+
+/** The option-table options whose ABI field is marked unimplemented, with that field's value. */
+const MARKED = OPTIONS.flatMap((d) => {
+  const field = d.abiSet ? abi.sets[d.abiSet]?.[d.keyword] : undefined;
+  return field?.unimplemented === undefined ? [] : [{ def: d, unimplemented: field.unimplemented }];
+});
+
+/** The message of the ConfigError the text raises (FILE:LINE: message), as the parser tests read it. */
+function errorOf(text: string): string {
+  try {
+    loadConfigText(text, 'test.conf');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).exitCode).toBe(10);
+    return (err as ConfigError).message;
+  }
+  throw new Error('no error raised');
+}
+
+/** A two-node resource whose net section is `net` (on line 4). */
+const withNet = (net: string) => `resource r0 {
+  device /dev/bsr0 minor 0;
+  disk /dev/vdb; meta-disk internal;
+  net { ${net} }
+  on alpha { address 10.99.1.1:7789; node-id 0; }
+  on bravo { address 10.99.1.2:7789; node-id 1; }
+}
+`;
+
+/** A value of the option other than its default, in config syntax, or undefined if there is none. */
+function otherValue(d: OptionDef): string | undefined {
+  switch (d.kind) {
+    case 'numeric': {
+      const n = Number(d.default);
+      if (d.max === undefined || n + 1 <= d.max) return String(n + 1);
+      return String(n - 1);
+    }
+    case 'boolean':
+      return d.default === 'yes' ? 'no' : 'yes';
+    case 'enum':
+      return d.values?.find((v) => v !== d.default);
+    case 'string':
+      return d.default === 'x' ? 'y' : 'x';
+    case 'flag':
+      return '';
+  }
+}
+
+describe('unimplemented options: the ABI marks and the option table agree', () => {
+  it('marks the options the kernel does not implement yet', () => {
+    expect(MARKED.map((m) => m.def.keyword).sort()).toEqual(
+      [
+        'disk-barrier',
+        'disk-drain',
+        'resync-after',
+        'al-updates',
+        'discard-zeroes-if-aligned',
+        'disable-write-same',
+        'disk-timeout',
+        'read-balancing',
+        'rs-discard-granularity',
+        'ov-req-num',
+        'ov-req-interval',
+        'resync-ratio',
+        'max-buffers',
+        'data-integrity-alg',
+        'csums-alg',
+        'verify-alg',
+        'csums-after-crash-only',
+        'rr-conflict',
+        'always-asbp',
+        'tcp-cork',
+        'on-congestion',
+        'congestion-fill',
+        'congestion-extents',
+        'congestion-highwater',
+        'socket-check-timeout',
+        'fencing',
+        'transport',
+        'tentative',
+        'cpu-mask',
+        'on-no-data-accessible',
+        'max-io-depth',
+        'twopc-timeout',
+        'peer-ack-window',
+        'peer-ack-delay',
+        'svc-auto-up',
+        'svc-auto-down',
+        'target-only',
+      ].sort(),
+    );
+  });
+
+  it.each(MARKED.map((m) => [m.def.keyword, m] as const))(
+    "%s: the ABI's one accepted value is the kernel value of the tools' default",
+    (_keyword, { def: d, unimplemented }) => {
+      // Flags are off by default; a string without a default is the empty string.
+      const dflt = defaultValue(d) ?? (d.kind === 'flag' ? false : '');
+      const expected = kernelValue(d, dflt);
+      expect(unimplemented).toBe(typeof expected === 'bigint' ? Number(expected) : expected);
+      if (d.kind === 'flag') expect(unimplemented).toBe(0);
+      if (d.kind === 'string') expect(unimplemented).toBe(d.default ?? '');
+      expect(unimplementedDefault(d)).toBe(d.kind === 'flag' ? 'false' : (d.default ?? ''));
+    },
+  );
+
+  it.each(MARKED.map((m) => [m.def.keyword, m.def] as const))(
+    '%s: parseOptionValue takes the default and refuses any other value',
+    (keyword, d) => {
+      if (d.default !== undefined) expect(() => parseOptionValue(d, d.default as string)).not.toThrow();
+      const other = otherValue(d);
+      expect(other, `${keyword} has a value other than its default`).toBeDefined();
+      expect(() => parseOptionValue(d, other as string)).toThrow(OptionValueError);
+      expect(() => parseOptionValue(d, other as string)).toThrow(
+        new RegExp(`^${keyword} .*: not implemented by bsr yet; only its default \\(.*\\) is accepted$`),
+      );
+    },
+  );
+
+  it('leaves implemented options alone', () => {
+    for (const d of OPTIONS) {
+      const field = d.abiSet ? abi.sets[d.abiSet]?.[d.keyword] : undefined;
+      if (field?.unimplemented === undefined) expect(unimplementedDefault(d), d.keyword).toBeUndefined();
+    }
+    expect(parseOptionValue(def('max-epoch-size'), '8000')).toBe(8000);
+    expect(parseOptionValue(def('persist-role'), 'yes')).toBe(true);
+  });
+});
+
+describe('unimplemented options in a config file', () => {
+  it('max-buffers other than its default fails at FILE:LINE', () => {
+    expect(errorOf(withNet('max-buffers 8000;'))).toBe(
+      'test.conf:4: max-buffers 8000: not implemented by bsr yet; only its default (16000) is accepted',
+    );
+  });
+
+  it('max-buffers at its default loads', () => {
+    const config = loadConfigText(withNet('max-buffers 16000;'), 'test.conf');
+    expect(config.resources[0].connections[0].net.get('max-buffers')?.value).toBe(16000);
+  });
+});
+
+describe('unimplemented options in parseOptionValue', () => {
+  it('refuses fencing resource-only and csums-alg sha1', () => {
+    expect(() => parseOptionValue(def('fencing'), 'resource-only')).toThrow(
+      'fencing resource-only: not implemented by bsr yet; only its default (dont-care) is accepted',
+    );
+    expect(() => parseOptionValue(def('csums-alg'), 'sha1')).toThrow(
+      'csums-alg sha1: not implemented by bsr yet; only its default ("") is accepted',
+    );
+  });
+
+  it('accepts fencing dont-care and transport tcp', () => {
+    expect(parseOptionValue(def('fencing'), 'dont-care')).toBe('dont-care');
+    expect(parseOptionValue(def('transport'), 'tcp')).toBe('tcp');
+  });
+});
