@@ -15,7 +15,7 @@ import { defaultValue, findOption, formatOptionValue, HANDLERS } from '../config
 import { parseRunningState } from '../config/show';
 import { planAdjust } from '../planner/adjust';
 import { makeTarget, PLANNERS, planCommand, type Target } from '../planner/commands';
-import { formatStep, metaDevice, metaIndex, type Step } from '../planner/steps';
+import { formatStep, maskedStep, metaDevice, metaIndex, type Step } from '../planner/steps';
 
 interface GlobalOptions {
   dryRun?: boolean;
@@ -115,8 +115,8 @@ async function execute(steps: Step[]): Promise<void> {
   }
   const { spawnSync } = childProcess();
   for (const [index, step] of steps.entries()) {
-    const line = formatStep(step);
-    if (verbose) process.stdout.write(`${line}\n`);
+    if (verbose) process.stdout.write(`${formatStep(step)}\n`);
+    const line = formatStep(maskedStep(step));
     // stdin is passed through so bsrmeta's confirmation prompt reaches the user.
     const result = spawnSync(programPath(step.program), step.args, { stdio: 'inherit' });
     const code = result.error ? EXIT.FAILURE : (result.status ?? EXIT.FAILURE);

@@ -2,7 +2,7 @@
 import type { MetaDisk } from '../config/ast';
 import type { LocalPeer, LocalResource } from '../config/local';
 import { addressArgument, type OptionMap, type Volume } from '../config/model';
-import { formatOptionValue } from '../config/options';
+import { findOption, formatOptionValue } from '../config/options';
 
 export type Program = 'bsrsetup' | 'bsrmeta';
 
@@ -18,9 +18,21 @@ function shellQuote(word: string): string {
   return `'${word.replace(/'/g, "'\\''")}'`;
 }
 
-/** `bsrsetup new-resource r0 0`: one line, quoted only where a shell would need it. */
+/**
+ * `bsrsetup new-resource r0 0`: one line, quoted only where a shell would need it. This is what
+ * the dry run (`-d`) and `-v` print; a log or an error message takes `maskedStep(step)`.
+ */
 export function formatStep(step: Step): string {
   return [step.program, ...step.args].map(shellQuote).join(' ');
+}
+
+/** The step with `--OPTION=***` for every option the option table marks sensitive. */
+export function maskedStep(step: Step): Step {
+  const mask = (arg: string) => {
+    const match = /^--([^=]+)=/.exec(arg);
+    return match && findOption(match[1])?.sensitive ? `${match[0]}***` : arg;
+  };
+  return { ...step, args: step.args.map(mask) };
 }
 
 /** `--name=value` for each option (bare `--name` for flags), in config order. */
