@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, type Option } from 'commander';
+import { version } from '../../package.json';
+import { abi } from '../abi/index';
 import { CliError, ConfigError, EXIT, runCli } from '../common/errors';
 import { logError, logInfo } from '../common/log';
 import { configToJson, dumpConfig, dumpXml } from '../config/dump';
@@ -45,6 +47,7 @@ const program = new Command('bsradm')
   .option('-s, --bsrsetup <path>', 'bsrsetup program to run')
   .option('-m, --bsrmeta <path>', 'bsrmeta program to run')
   .option('-P, --peer <peer>', 'only the connection to this peer (host name or node-id)')
+  .option('-V, --version', 'print the version as KEY=VALUE lines (also /V)')
   .showHelpAfterError()
   .exitOverride();
 
@@ -97,7 +100,6 @@ function programPath(which: 'bsrsetup' | 'bsrmeta'): string {
   return given ?? fileURLToPath(new URL(`../bin/${which}`, import.meta.url));
 }
 
-/** Prints the steps (-d) or runs them in order, stopping at the first failure. */
 /**
  * child_process pulls in net and stream (~10 ms); dry runs and dumps never need it, so it is
  * required on first use (a require, not import(): the bundle runs as a script with a code cache,
@@ -107,25 +109,40 @@ function childProcess(): typeof import('node:child_process') {
   return createRequire(import.meta.url)('node:child_process');
 }
 
+interface Outcome {
+  code: number;
+  reason: string;
+}
+
+/**
+ * Runs one step with stdin passed through (bsrmeta's confirmation prompt reaches the user). A
+ * step with a fallback keeps its error output back: when the fallback runs, the kernel's "no such
+ * resource" is expected and not shown.
+ */
+function runStep(step: Step): Outcome {
+  const { spawnSync } = childProcess();
+  const result = spawnSync(programPath(step.program), step.args, {
+    stdio: ['inherit', 'inherit', step.orElse ? 'pipe' : 'inherit'],
+  });
+  const code = result.error ? EXIT.FAILURE : (result.status ?? EXIT.FAILURE);
+  if (step.orElse && (code === EXIT.KERNEL || code === EXIT.NO_MODULE)) return runStep(step.orElse);
+  if (result.stderr) process.stderr.write(result.stderr);
+  const reason = result.error ? result.error.message : result.signal ? `signal ${result.signal}` : `exit code ${code}`;
+  return { code, reason };
+}
+
+/** Prints the steps (-d) or runs them in order, stopping at the first failure. */
 async function execute(steps: Step[]): Promise<void> {
   const { dryRun, verbose } = globals();
   if (dryRun) {
     if (steps.length > 0) process.stdout.write(`${steps.map(formatStep).join('\n')}\n`);
     return;
   }
-  const { spawnSync } = childProcess();
   for (const [index, step] of steps.entries()) {
     if (verbose) process.stdout.write(`${formatStep(step)}\n`);
     const line = formatStep(maskedStep(step));
-    // stdin is passed through so bsrmeta's confirmation prompt reaches the user.
-    const result = spawnSync(programPath(step.program), step.args, { stdio: 'inherit' });
-    const code = result.error ? EXIT.FAILURE : (result.status ?? EXIT.FAILURE);
+    const { code, reason } = runStep(step);
     if (code !== 0) {
-      const reason = result.error
-        ? result.error.message
-        : result.signal
-          ? `signal ${result.signal}`
-          : `exit code ${code}`;
       await logError('bsradm', 'step failed', { step: line, reason });
       throw new CliError(`bsradm: step ${index + 1} of ${steps.length} failed (${reason}): ${line}`, code);
     }
@@ -143,13 +160,22 @@ function define(name: string, description: string, build: (command: Command) => 
   COMMANDS.set(name, () => build(program.command(name).description(description)));
 }
 
-/** Global options that take a value, to find the command word in argv. */
-const GLOBAL_VALUE_OPTIONS = new Set(['-c', '--config-file', '-s', '--bsrsetup', '-m', '--bsrmeta', '-P', '--peer']);
+/** bsradm's own option `arg` (`-c`, `--dry-run`, `--peer=bob`), or undefined for a tool option. */
+function ownOption(arg: string): Option | undefined {
+  const flag = arg.split('=')[0];
+  return program.options.find((o) => o.short === flag || o.long === flag);
+}
+
+/** How many words an option before the command takes: its own and, if separate, its value. */
+function optionWords(args: string[], at: number, own: boolean): number {
+  const option = own ? ownOption(args[at]) : undefined;
+  const takesValue = own ? option?.required === true : VALUE_FLAGS.has(args[at]);
+  return takesValue && !args[at].includes('=') && at + 1 < args.length ? 2 : 1;
+}
 
 function requestedCommand(args: string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (GLOBAL_VALUE_OPTIONS.has(args[i])) i++;
-    else if (!args[i].startsWith('-')) return args[i];
+  for (let i = 0; i < args.length; i += optionWords(args, i, ownOption(args[i]) !== undefined)) {
+    if (!args[i].startsWith('-')) return args[i];
   }
   return undefined;
 }
@@ -365,7 +391,7 @@ helper('sh-node-option', 'effective value of a node option (-n NAME)', (r, [name
   return value === undefined ? [] : [formatOptionValue(def, value)];
 });
 
-define('sh-resource', 'resource of a minor, or the resource names (all)', (c) =>
+define('sh-resource', 'resource of each name, minor or device given (all: every resource)', (c) =>
   c
     .argument('[args...]')
     .allowUnknownOption()
@@ -373,32 +399,89 @@ define('sh-resource', 'resource of a minor, or the resource names (all)', (c) =>
     .action(async (words: string[]) => {
       const { names } = splitArguments(words);
       const cfg = await config();
-      const minors = names.filter((n) => /^\d+$/.test(n)).map(Number);
       const resources = selectResources(cfg, [], localHostName(cfg));
+      if (names.length === 0 || names.includes('all')) return printLines(resources.map((r) => r.name));
       printLines(
-        minors.length > 0
-          ? resources.filter((r) => r.volumes.some((v) => minors.includes(v.minor))).map((r) => r.name)
-          : resources.map((r) => r.name),
+        names.map((name) => {
+          const found = resources.find(
+            (r) => r.name === name || r.volumes.some((v) => String(v.minor) === name || v.device === name),
+          );
+          if (!found) throw new ConfigError(cfg.file, 1, `no resource, minor or device '${name}' on this host`);
+          return found.name;
+        }),
       );
     }),
 );
 
 /**
- * drbdadm's form `bsradm [OPTIONS] -- TOOL-OPTIONS COMMAND RES...` (the seeds: `bsradm -- --force
- * create-md res`): the options between `--` and the command are for bsrsetup/bsrmeta, so they are
+ * drbdadm's forms `bsradm --force primary res` and `bsradm [OPTIONS] -- TOOL-OPTIONS COMMAND
+ * RES...` (the seeds: `bsradm -- --force create-md res`): an option before the command that is not
+ * bsradm's own, and every option between `--` and the command, is for bsrsetup/bsrmeta, so it is
  * moved behind the command, where pass-through options go.
  */
 function toolOptionsBehindCommand(args: string[]): string[] {
-  const dash = args.indexOf('--');
-  if (dash < 0 || requestedCommand(args.slice(0, dash)) !== undefined) return args;
-  let at = dash + 1;
-  while (at < args.length && args[at].startsWith('-')) at += VALUE_FLAGS.has(args[at]) ? 2 : 1;
-  if (at >= args.length) return args;
-  return [...args.slice(0, dash), args[at], ...args.slice(dash + 1, at), ...args.slice(at + 1)];
+  const own: string[] = [];
+  const tool: string[] = [];
+  let afterDashes = false;
+  for (let at = 0; at < args.length; ) {
+    if (args[at] === '--' && !afterDashes) {
+      afterDashes = true;
+      at++;
+    } else if (!args[at].startsWith('-')) {
+      return [...own, args[at], ...tool, ...args.slice(at + 1)];
+    } else {
+      const isOwn = !afterDashes && ownOption(args[at]) !== undefined;
+      const words = optionWords(args, at, isOwn);
+      (isOwn ? own : tool).push(...args.slice(at, at + words));
+      at += words;
+    }
+  }
+  return args;
+}
+
+/** The build (set by scripts/build.mjs; absent when the sources run unbundled). */
+declare const __BSR_BUILDTAG__: string | undefined;
+
+/** The version of the loaded module from /proc/bsr (`version: 0.1.0 (api:2/proto:...)`). */
+function kernelVersion(): string {
+  try {
+    return /^version: (\d+\.\d+\.\d+)/.exec(readFileSync('/proc/bsr', 'utf8'))?.[1] ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** drbdadm's version code: major, minor and patch level, a byte each. */
+function versionCode(version: string): string {
+  const [major, minor, patch] = version.split('.').map(Number);
+  return `0x${((major << 16) | (minor << 8) | patch).toString(16).padStart(6, '0')}`;
+}
+
+/** `bsradm -V`: KEY=VALUE lines a shell can source, as the seeds show them. */
+function printVersion(): void {
+  const build = typeof __BSR_BUILDTAG__ === 'string' ? __BSR_BUILDTAG__ : 'unbundled';
+  const kernel = kernelVersion();
+  process.stdout.write(
+    [
+      `BSRADM_BUILDTAG=${build.replace(/ /g, '\\ ')}`,
+      `BSRADM_API_VERSION=${abi.genl.version}`,
+      `BSR_KERNEL_VERSION_CODE=${versionCode(kernel)}`,
+      `BSR_KERNEL_VERSION=${kernel}`,
+      `BSRADM_VERSION_CODE=${versionCode(version)}`,
+      `BSRADM_VERSION=${version}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 async function main(): Promise<number> {
-  const args = toolOptionsBehindCommand(process.argv.slice(2));
+  // `/V`: the Windows spelling the seeds use.
+  const given = process.argv.slice(2).map((arg) => (arg === '/V' ? '--version' : arg));
+  const args = toolOptionsBehindCommand(given);
+  if (requestedCommand(args) === undefined && args.some((arg) => ownOption(arg)?.long === '--version')) {
+    printVersion();
+    return EXIT.OK;
+  }
   const only = COMMANDS.get(requestedCommand(args) ?? '');
   if (only) only();
   else for (const register of COMMANDS.values()) register();

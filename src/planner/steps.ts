@@ -9,6 +9,12 @@ export type Program = 'bsrsetup' | 'bsrmeta';
 export interface Step {
   program: Program;
   args: string[];
+  /**
+   * Run instead when this step finds nothing in the kernel (bsrsetup exits 11, a refusal such as
+   * no such resource, or 20, no module): drbdadm's get-gi on a resource that is not up reads the
+   * meta data on disk.
+   */
+  orElse?: Step;
 }
 
 const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./[\]-]+$/;
@@ -23,7 +29,8 @@ function shellQuote(word: string): string {
  * the dry run (`-d`) and `-v` print; a log or an error message takes `maskedStep(step)`.
  */
 export function formatStep(step: Step): string {
-  return [step.program, ...step.args].map(shellQuote).join(' ');
+  const line = [step.program, ...step.args].map(shellQuote).join(' ');
+  return step.orElse ? `${line} || ${formatStep(step.orElse)}` : line;
 }
 
 /** The step with `--OPTION=***` for every option the option table marks sensitive. */
@@ -32,7 +39,7 @@ export function maskedStep(step: Step): Step {
     const match = /^--([^=]+)=/.exec(arg);
     return match && findOption(match[1])?.sensitive ? `${match[0]}***` : arg;
   };
-  return { ...step, args: step.args.map(mask) };
+  return { ...step, args: step.args.map(mask), orElse: step.orElse && maskedStep(step.orElse) };
 }
 
 /** `--name=value` for each option (bare `--name` for flags), in config order. */

@@ -14,7 +14,10 @@ const EXAMPLES = join(ROOT, 'conf-examples');
 let work: string;
 let record: string;
 
-/** A stand-in tool: logs its name and arguments, fails when an argument equals $BSR_TEST_FAIL. */
+/**
+ * A stand-in tool: logs its name and arguments, fails when an argument equals $BSR_TEST_FAIL
+ * (exit code $BSR_TEST_FAIL_CODE, default 7).
+ */
 function recorder(name: string): string {
   const path = join(work, name);
   writeFileSync(
@@ -22,7 +25,7 @@ function recorder(name: string): string {
     `#!/bin/sh
 echo "${name} $*" >> "$BSR_TEST_RECORD"
 case " $* " in *" create-md"*) read answer; echo "answer=$answer" >> "$BSR_TEST_RECORD";; esac
-for arg in "$@"; do [ "$arg" = "$BSR_TEST_FAIL" ] && exit 7; done
+for arg in "$@"; do [ "$arg" = "$BSR_TEST_FAIL" ] && exit "\${BSR_TEST_FAIL_CODE:-7}"; done
 exit 0
 `,
   );
@@ -216,6 +219,61 @@ describe('bsradm (built)', () => {
     fresh();
     const run = bsradm(['-c', REFERENCE, 'primary', '--force', '--skip-check-fs', 'r0']);
     expect(run.ran).toEqual(['bsrsetup primary r0 --force --skip-check-fs']);
+  });
+
+  it('tool options before the command are passed on: `bsradm --force primary r0` (drbdadm form)', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, '--force', 'primary', 'r0']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.ran).toEqual(['bsrsetup primary r0 --force']);
+    expect(bsradm(['--force', '-d', '-c', REFERENCE, 'primary', 'r0']).stdout).toBe('bsrsetup primary r0 --force\n');
+  });
+
+  it('-V, --version and /V print the version as KEY=VALUE lines', () => {
+    fresh();
+    const outputs = ['-V', '--version', '/V'].map((flag) => bsradm([flag]));
+    for (const run of outputs) {
+      expect(run.status).toBe(0);
+      expect(run.stdout).toMatch(
+        /^BSRADM_BUILDTAG=GIT-hash:\\ [0-9a-f]{40}\\ build\\ by\\ .+\nBSRADM_API_VERSION=2\nBSR_KERNEL_VERSION_CODE=0x[0-9a-f]{6}\nBSR_KERNEL_VERSION=\d+\.\d+\.\d+\nBSRADM_VERSION_CODE=0x000100\nBSRADM_VERSION=0\.1\.0\n$/,
+      );
+    }
+    expect(outputs[1].stdout).toBe(outputs[0].stdout);
+    expect(outputs[2].stdout).toBe(outputs[0].stdout);
+  });
+
+  it('sh-resource takes a resource name, a minor or a device', () => {
+    fresh();
+    const conf = join(EXAMPLES, 'bsr.conf');
+    const bravo = { __BSR_NODE__: 'bravo' };
+    expect(bsradm(['-c', conf, 'sh-resource', 'r1'], bravo).stdout).toBe('r1\n');
+    expect(bsradm(['-c', conf, 'sh-resource', '/dev/bsr1'], bravo).stdout).toBe('r1\n');
+    expect(bsradm(['-c', conf, 'sh-resource', '0'], bravo).stdout).toBe('r0\n');
+    const unknown = bsradm(['-c', conf, 'sh-resource', 'r9'], bravo);
+    expect(unknown.status).toBe(10);
+    expect(unknown.stdout).toBe('');
+  });
+
+  it('get-gi and show-gi read the meta data with bsrmeta when the resource is not up', () => {
+    fresh();
+    // bsrsetup answers 11 (the kernel has no such resource) or 20 (no module): bsrmeta reads the disk.
+    for (const code of ['11', '20']) {
+      fresh();
+      const run = bsradm(['-c', REFERENCE, 'get-gi', 'r0'], { BSR_TEST_FAIL: 'r0', BSR_TEST_FAIL_CODE: code });
+      expect(run.status).toBe(0);
+      expect(run.ran).toEqual(['bsrsetup get-gi r0 1 0', 'bsrmeta 1 v09 /dev/sda7 internal get-gi --node-id=1']);
+    }
+    fresh();
+    expect(bsradm(['-c', REFERENCE, 'show-gi', 'r0']).ran).toEqual(['bsrsetup show-gi r0 1 0']);
+    // Any other failure is reported, not covered up by the disk's older view.
+    fresh();
+    const failed = bsradm(['-c', REFERENCE, 'show-gi', 'r0'], { BSR_TEST_FAIL: 'r0', BSR_TEST_FAIL_CODE: '2' });
+    expect(failed.status).toBe(2);
+    expect(failed.ran).toEqual(['bsrsetup show-gi r0 1 0']);
+    expect(bsradm(['-c', REFERENCE, '-d', 'show-gi', 'r0']).stdout).toBe(
+      'bsrsetup show-gi r0 1 0 || bsrmeta 1 v09 /dev/sda7 internal show-gi --node-id=1\n',
+    );
   });
 
   it('forget-peer needs -P and then takes the node-id of a peer no longer configured', () => {
