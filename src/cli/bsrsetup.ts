@@ -325,7 +325,6 @@ async function events2(
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    process.stdout.on('error', stop); // reader went away (e.g. `| head`)
   });
 }
 

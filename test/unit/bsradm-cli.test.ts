@@ -330,6 +330,55 @@ describe('bsradm (built)', () => {
   });
 });
 
+describe('bsradm output that cannot be written', () => {
+  /** A config whose dump (~1.5 MB) outgrows any pipe buffer. */
+  function bigConfig(): string {
+    const conf = join(work, 'big.conf');
+    const resources = Array.from(
+      { length: 3000 },
+      (_, i) =>
+        `resource r${i} { device minor ${i}; disk /dev/sdb${i}; meta-disk internal;` +
+        ` on alice { address 10.0.${i >> 8}.${i & 255}:7000; } on bob { address 10.1.${i >> 8}.${i & 255}:7000; } }`,
+    );
+    writeFileSync(conf, `${resources.join('\n')}\n`);
+    return conf;
+  }
+
+  it('a reader that goes away (EPIPE) ends bsradm quietly with 141, as SIGPIPE would', () => {
+    fresh();
+    const run = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"$0" "$1" -c "$2" dump all | head -c 10 >/dev/null; echo "\${PIPESTATUS[0]}"`,
+        process.execPath,
+        BUNDLE,
+        bigConfig(),
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, __BSR_NODE__: 'alice' },
+      },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('141\n');
+  });
+
+  it('a full disk (ENOSPC) is one line on stderr and exit 1, no stack trace', () => {
+    fresh();
+    const run = spawnSync(
+      'bash',
+      ['-c', '"$0" "$1" -c "$2" dump all > /dev/full', process.execPath, BUNDLE, bigConfig()],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, __BSR_NODE__: 'alice' },
+      },
+    );
+    expect(run.status).toBe(1);
+    expect(run.stderr).toBe('cannot write the output: ENOSPC: no space left on device, write\n');
+  });
+});
+
 describe('bsradm handlers (what the kernel runs)', () => {
   function handlerConf(handlers: string): string {
     const conf = join(work, 'handlers.conf');
