@@ -330,6 +330,48 @@ describe('bsradm (built)', () => {
   });
 });
 
+describe('bsradm config input that is not a plain text file', () => {
+  const reference = () => readFileSync(REFERENCE, 'utf8');
+
+  it('a NUL byte is a config error at its line, nothing run', () => {
+    fresh();
+    const conf = join(work, 'nul.conf');
+    writeFileSync(conf, `${reference()}resource x\0 {}\n`);
+    const run = bsradm(['-c', conf, 'up', 'r0']);
+    expect(run.status).toBe(10);
+    expect(run.stderr).toBe(`${conf}:18: a NUL byte: this is not a text file\n`);
+    expect(run.ran).toEqual([]);
+  });
+
+  it('a UTF-8 byte order mark (Windows editors) and CRLF line ends are read as text', () => {
+    fresh();
+    const conf = join(work, 'windows.conf');
+    writeFileSync(conf, `\ufeff${reference().replace(/\n/g, '\r\n')}`);
+    const run = bsradm(['-c', conf, '-d', 'up', 'r0']);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe(`${REFERENCE_UP.join('\n')}\n`);
+  });
+
+  it('-c - reads the configuration from stdin', () => {
+    fresh();
+    const run = bsradm(['-c', '-', '-d', 'up', 'r0'], {}, reference());
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe(`${REFERENCE_UP.join('\n')}\n`);
+  });
+
+  it('a 50 MB or endless input is refused at the 16 MiB limit', () => {
+    fresh();
+    const huge = join(work, 'huge.conf');
+    writeFileSync(huge, `${'#'.repeat(99)}\n`.repeat(500000));
+    for (const file of [huge, '/dev/zero']) {
+      const run = bsradm(['-c', file, '-d', 'up', 'r0']);
+      expect(run.status).toBe(10);
+      expect(run.stderr).toBe(`${file}:0: larger than 16 MiB, the limit for a configuration: refused\n`);
+      expect(run.stdout).toBe('');
+    }
+  });
+});
+
 describe('bsradm output that cannot be written', () => {
   /** A config whose dump (~1.5 MB) outgrows any pipe buffer. */
   function bigConfig(): string {
