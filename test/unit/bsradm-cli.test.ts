@@ -99,6 +99,42 @@ describe('bsradm (built)', () => {
     expect(existsSync(join(work, 'bsradm.log'))).toBe(false);
   });
 
+  it('names and addresses the kernel would refuse are config errors at their line, nothing run', () => {
+    const cases: [string, (text: string) => string, string][] = [
+      [
+        'resource "my res" {',
+        (t) => t.replace('resource r0 {', 'resource "my res" {'),
+        "resource name 'my res': no white space or '/' allowed",
+      ],
+      [
+        `resource ${'r'.repeat(128)} {`,
+        (t) => t.replace('resource r0 {', `resource ${'r'.repeat(128)} {`),
+        `resource name '${'r'.repeat(128)}': longer than 127 characters (the kernel's limit)`,
+      ],
+      [
+        'on "bob smith" {',
+        (t) => t.replace('on bob {', 'on "bob smith" {'),
+        "host name 'bob smith': only letters, digits, '-', '_' and '.' allowed",
+      ],
+      [
+        'address ipv6 [fd00::2]:7000;',
+        (t) => t.replace('address ipv4 10.1.1.32:7000;', 'address ipv6 [fd00::2]:7000;'),
+        'a path cannot join ipv4 10.1.1.31:7000 and ipv6 [fd00::2]:7000 (one address family on each path)',
+      ],
+    ];
+    for (const [lineText, edit, message] of cases) {
+      fresh();
+      const conf = join(work, 'refused.conf');
+      const text = edit(readFileSync(REFERENCE, 'utf8'));
+      writeFileSync(conf, text);
+      const line = text.split('\n').findIndex((l) => l.includes(lineText)) + 1;
+      const run = bsradm(['-c', conf, 'up', 'all']);
+      expect(run.stderr).toBe(`${conf}:${line}: ${message}\n`);
+      expect(run.status).toBe(10);
+      expect(run.ran).toEqual([]);
+    }
+  });
+
   it('a device that is not /dev/bsrN of its minor: sh-dev prints nothing, exit 10', () => {
     fresh();
     const conf = join(work, 'sda.conf');
