@@ -131,22 +131,53 @@ function runStep(step: Step): Outcome {
   return { code, reason };
 }
 
-/** Prints the steps (-d) or runs them in order, stopping at the first failure. */
-async function execute(steps: Step[]): Promise<void> {
-  const { dryRun, verbose } = globals();
-  if (dryRun) {
-    if (steps.length > 0) process.stdout.write(`${steps.map(formatStep).join('\n')}\n`);
-    return;
-  }
+/** The steps of one resource (or of one command that is not per resource). */
+interface Plan {
+  resource: string;
+  steps: Step[];
+}
+
+/** Runs the steps in order; the first that fails ends the plan with a CliError naming it. */
+async function runPlan({ steps }: Plan, label: string): Promise<void> {
+  const { verbose } = globals();
   for (const [index, step] of steps.entries()) {
     if (verbose) process.stdout.write(`${formatStep(step)}\n`);
     const line = formatStep(maskedStep(step));
     const { code, reason } = runStep(step);
     if (code !== 0) {
       await logError('bsradm', 'step failed', { step: line, reason });
-      throw new CliError(`bsradm: step ${index + 1} of ${steps.length} failed (${reason}): ${line}`, code);
+      throw new CliError(`bsradm: ${label}step ${index + 1} of ${steps.length} failed (${reason}): ${line}`, code);
     }
     await logInfo('bsradm', 'step done', { step: line });
+  }
+}
+
+/**
+ * Prints the steps (-d) or runs them. With several resources, as drbdadm does, a failure ends
+ * only that resource's steps: the others still run, and the command then fails naming each
+ * resource that failed, with the exit code of the first failure.
+ */
+async function execute(command: string, plans: Plan[]): Promise<void> {
+  if (globals().dryRun) {
+    printLines(plans.flatMap((plan) => plan.steps.map(formatStep)));
+    return;
+  }
+  const failed: { resource: string; code: number }[] = [];
+  for (const plan of plans) {
+    try {
+      await runPlan(plan, plans.length > 1 ? `${plan.resource}: ` : '');
+    } catch (err) {
+      if (plans.length === 1 || !(err instanceof CliError)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      failed.push({ resource: plan.resource, code: err.exitCode });
+    }
+  }
+  if (failed.length > 0) {
+    const names = failed.map((f) => f.resource).join(', ');
+    throw new CliError(
+      `bsradm ${command}: failed for ${failed.length} of ${plans.length} resources: ${names}`,
+      failed[0].code,
+    );
   }
 }
 
@@ -193,7 +224,15 @@ function planned(command: string, description: string): void {
         if (command === 'forget-peer' && globals().peer === undefined) {
           throw new CliError('bsradm forget-peer: name the peer with -P PEER (host name or node-id)', EXIT.USAGE);
         }
-        await execute(planCommand(command, targets(await config(), names, command), flags));
+        const cfg = await config();
+        const selected = targets(cfg, names, command);
+        if (selected.length === 0) {
+          const me = localHostName(cfg);
+          throw new ConfigError(cfg.file, 1, `no resource has a host section for '${me}' (on ${me} {})`);
+        }
+        // Every resource is planned (and its arguments checked) before the first step runs.
+        const plans = selected.map((t) => ({ resource: t.resource.name, steps: planCommand(command, [t], flags) }));
+        await execute(command, plans);
       }),
   );
 }
@@ -265,7 +304,9 @@ define('adjust', 'change the running resources to match the configuration', (c) 
       const { names } = splitArguments(words);
       const cfg = await config();
       const wanted = targets(cfg, names.length > 0 ? names : ['all']).map((t) => t.resource);
-      await execute(planAdjust(wanted, await runningState(localHostName(cfg))));
+      await execute('adjust', [
+        { resource: 'adjust', steps: planAdjust(wanted, await runningState(localHostName(cfg))) },
+      ]);
     }),
 );
 
@@ -275,7 +316,10 @@ for (const command of ['status', 'events2']) {
       .argument('[args...]')
       .allowUnknownOption()
       .helpOption(false)
-      .action(async (words: string[]) => await execute([{ program: 'bsrsetup', args: [command, ...words] }])),
+      .action(
+        async (words: string[]) =>
+          await execute(command, [{ resource: command, steps: [{ program: 'bsrsetup', args: [command, ...words] }] }]),
+      ),
   );
 }
 

@@ -230,6 +230,28 @@ describe('bsradm (built)', () => {
     expect(run.ran).toEqual(REFERENCE_UP.slice(0, 6));
   });
 
+  it('up all goes on with the other resources after a failure and names each failed one', () => {
+    fresh();
+    const conf = join(EXAMPLES, 'bsr.conf');
+    const run = bsradm(['-c', conf, 'up', 'all'], { __BSR_NODE__: 'bravo', BSR_TEST_FAIL: 'r0' });
+    expect(run.status).toBe(7);
+    expect(run.ran[0]).toBe('bsrsetup new-resource r0 1');
+    expect(run.ran.slice(1)).toEqual(
+      bsradm(['-c', conf, '-d', 'up', 'r1'], { __BSR_NODE__: 'bravo' }).stdout.trim().split('\n'),
+    );
+    expect(run.stderr).toBe(
+      'bsradm: r0: step 1 of 7 failed (exit code 7): bsrsetup new-resource r0 1\nbsradm up: failed for 1 of 2 resources: r0\n',
+    );
+  });
+
+  it('up all with no resource for this host says so, exit 10', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, 'up', 'all'], { __BSR_NODE__: 'zed' });
+    expect(run.status).toBe(10);
+    expect(run.stderr).toBe(`${REFERENCE}:1: no resource has a host section for 'zed' (on zed {})\n`);
+    expect(run.ran).toEqual([]);
+  });
+
   it('create-md passes --force and stdin through to bsrmeta', () => {
     fresh();
     const run = bsradm(['-c', REFERENCE, 'create-md', 'r0', '--force', '--max-peers', '3'], {}, 'yes\n');
