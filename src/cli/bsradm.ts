@@ -16,6 +16,7 @@ import type { BsrConfig } from '../config/model';
 import { defaultValue, findOption, formatOptionValue, HANDLERS } from '../config/options';
 import { parseRunningState } from '../config/show';
 import { planAdjust } from '../planner/adjust';
+import { refusedStep } from '../planner/check';
 import { makeTarget, PLANNERS, planCommand, type Target } from '../planner/commands';
 import { formatStep, maskedStep, metaDevice, metaIndex, type Step } from '../planner/steps';
 
@@ -158,6 +159,10 @@ async function runPlan({ steps }: Plan, label: string): Promise<void> {
  * resource that failed, with the exit code of the first failure.
  */
 async function execute(command: string, plans: Plan[]): Promise<void> {
+  const refused = refusedStep(plans.flatMap((plan) => plan.steps));
+  if (refused) {
+    throw new CliError(`bsradm ${command}: ${formatStep(maskedStep(refused.step))}: ${refused.reason}`, EXIT.USAGE);
+  }
   if (globals().dryRun) {
     printLines(plans.flatMap((plan) => plan.steps.map(formatStep)));
     return;
@@ -216,7 +221,6 @@ function planned(command: string, description: string): void {
     c
       .argument('[resources...]', 'RES, RES/VOL or all')
       .allowUnknownOption()
-      .helpOption(false)
       .action(async (words: string[]) => {
         const { names, flags } = splitArguments(words);
         if (names.length === 0) throw new CliError(`bsradm ${command}: resource name missing (RES or all)`, EXIT.USAGE);

@@ -252,6 +252,26 @@ describe('bsradm (built)', () => {
     expect(run.ran).toEqual([]);
   });
 
+  it('an unknown flag after the resource is refused before any step runs', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, 'up', 'r0', '--bogus']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe('bsradm up: bsrsetup connect r0 1 --bogus: unknown option --bogus\n');
+    expect(run.ran).toEqual([]);
+    const dry = bsradm(['-c', REFERENCE, '-d', 'primary', 'r0', '--forse']);
+    expect(dry.status).toBe(2);
+    expect(dry.stdout).toBe('');
+    expect(dry.stderr).toBe('bsradm primary: bsrsetup primary r0 --forse: unknown option --forse\n');
+  });
+
+  it('--help after the resource prints the usage and runs nothing', () => {
+    fresh();
+    const run = bsradm(['-c', REFERENCE, 'up', 'r0', '--help']);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('Usage: bsradm up [options] [resources...]');
+    expect(run.ran).toEqual([]);
+  });
+
   it('create-md passes --force and stdin through to bsrmeta', () => {
     fresh();
     const run = bsradm(['-c', REFERENCE, 'create-md', 'r0', '--force', '--max-peers', '3'], {}, 'yes\n');
