@@ -18,7 +18,15 @@ import { parseRunningState } from '../config/show';
 import { planAdjust } from '../planner/adjust';
 import { refusedStep } from '../planner/check';
 import { makeTarget, PLANNERS, planCommand, type Target } from '../planner/commands';
-import { formatStep, maskedStep, metaDevice, metaIndex, type Step } from '../planner/steps';
+import {
+  formatStep,
+  maskedStep,
+  metaDevice,
+  metaIndex,
+  type Step,
+  type TimeoutOption,
+  timeoutOption,
+} from '../planner/steps';
 
 interface GlobalOptions {
   dryRun?: boolean;
@@ -115,18 +123,38 @@ interface Outcome {
   reason: string;
 }
 
+/** Seconds per cmd-timeout option (global section; 0: no limit), from the config or the defaults. */
+type Timeouts = Map<TimeoutOption, number>;
+
+function stepTimeouts(cfg?: BsrConfig): Timeouts {
+  const timeouts: Timeouts = new Map();
+  for (const name of ['cmd-timeout-short', 'cmd-timeout-medium', 'cmd-timeout-long'] as const) {
+    const def = findOption(name, 'global');
+    const value = cfg?.global.get(name)?.value ?? (def && defaultValue(def));
+    if (typeof value === 'number' && value > 0) timeouts.set(name, value);
+  }
+  return timeouts;
+}
+
 /**
- * Runs one step with stdin passed through (bsrmeta's confirmation prompt reaches the user). A
- * step with a fallback keeps its error output back: when the fallback runs, the kernel's "no such
- * resource" is expected and not shown.
+ * Runs one step with stdin passed through (bsrmeta's confirmation prompt reaches the user), killed
+ * when it outlives its cmd-timeout. A step with a fallback keeps its error output back: when the
+ * fallback runs, the kernel's "no such resource" is expected and not shown.
  */
-function runStep(step: Step): Outcome {
+function runStep(step: Step, timeouts: Timeouts): Outcome {
   const { spawnSync } = childProcess();
+  const limit = timeoutOption(step);
+  const seconds = limit && timeouts.get(limit);
   const result = spawnSync(programPath(step.program), step.args, {
     stdio: ['inherit', 'inherit', step.orElse ? 'pipe' : 'inherit'],
+    timeout: seconds ? seconds * 1000 : undefined,
+    killSignal: 'SIGKILL',
   });
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') {
+    return { code: EXIT.FAILURE, reason: `no answer within ${limit}, ${seconds} s` };
+  }
   const code = result.error ? EXIT.FAILURE : (result.status ?? EXIT.FAILURE);
-  if (step.orElse && (code === EXIT.KERNEL || code === EXIT.NO_MODULE)) return runStep(step.orElse);
+  if (step.orElse && (code === EXIT.KERNEL || code === EXIT.NO_MODULE)) return runStep(step.orElse, timeouts);
   if (result.stderr) process.stderr.write(result.stderr);
   const reason = result.error ? result.error.message : result.signal ? `signal ${result.signal}` : `exit code ${code}`;
   return { code, reason };
@@ -139,12 +167,12 @@ interface Plan {
 }
 
 /** Runs the steps in order; the first that fails ends the plan with a CliError naming it. */
-async function runPlan({ steps }: Plan, label: string): Promise<void> {
+async function runPlan({ steps }: Plan, label: string, timeouts: Timeouts): Promise<void> {
   const { verbose } = globals();
   for (const [index, step] of steps.entries()) {
     if (verbose) process.stdout.write(`${formatStep(step)}\n`);
     const line = formatStep(maskedStep(step));
-    const { code, reason } = runStep(step);
+    const { code, reason } = runStep(step, timeouts);
     if (code !== 0) {
       await logError('bsradm', 'step failed', { step: line, reason });
       throw new CliError(`bsradm: ${label}step ${index + 1} of ${steps.length} failed (${reason}): ${line}`, code);
@@ -158,7 +186,7 @@ async function runPlan({ steps }: Plan, label: string): Promise<void> {
  * only that resource's steps: the others still run, and the command then fails naming each
  * resource that failed, with the exit code of the first failure.
  */
-async function execute(command: string, plans: Plan[]): Promise<void> {
+async function execute(command: string, plans: Plan[], cfg?: BsrConfig): Promise<void> {
   const refused = refusedStep(plans.flatMap((plan) => plan.steps));
   if (refused) {
     throw new CliError(`bsradm ${command}: ${formatStep(maskedStep(refused.step))}: ${refused.reason}`, EXIT.USAGE);
@@ -167,10 +195,11 @@ async function execute(command: string, plans: Plan[]): Promise<void> {
     printLines(plans.flatMap((plan) => plan.steps.map(formatStep)));
     return;
   }
+  const timeouts = stepTimeouts(cfg);
   const failed: { resource: string; code: number }[] = [];
   for (const plan of plans) {
     try {
-      await runPlan(plan, plans.length > 1 ? `${plan.resource}: ` : '');
+      await runPlan(plan, plans.length > 1 ? `${plan.resource}: ` : '', timeouts);
     } catch (err) {
       if (plans.length === 1 || !(err instanceof CliError)) throw err;
       process.stderr.write(`${err.message}\n`);
@@ -236,7 +265,7 @@ function planned(command: string, description: string): void {
         }
         // Every resource is planned (and its arguments checked) before the first step runs.
         const plans = selected.map((t) => ({ resource: t.resource.name, steps: planCommand(command, [t], flags) }));
-        await execute(command, plans);
+        await execute(command, plans, cfg);
       }),
   );
 }
@@ -308,9 +337,8 @@ define('adjust', 'change the running resources to match the configuration', (c) 
       const { names } = splitArguments(words);
       const cfg = await config();
       const wanted = targets(cfg, names.length > 0 ? names : ['all']).map((t) => t.resource);
-      await execute('adjust', [
-        { resource: 'adjust', steps: planAdjust(wanted, await runningState(localHostName(cfg))) },
-      ]);
+      const steps = planAdjust(wanted, await runningState(localHostName(cfg)));
+      await execute('adjust', [{ resource: 'adjust', steps }], cfg);
     }),
 );
 

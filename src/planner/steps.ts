@@ -17,6 +17,45 @@ export interface Step {
   orElse?: Step;
 }
 
+/** drbdadm's limits on one step, global options in seconds (0: none). */
+export type TimeoutOption = 'cmd-timeout-short' | 'cmd-timeout-medium' | 'cmd-timeout-long';
+
+/** bsrsetup commands that wait for the peers (a state change, a handshake): the medium limit. */
+const WAITS_FOR_PEERS = new Set([
+  'primary',
+  'secondary',
+  'connect',
+  'disconnect',
+  'down',
+  'detach',
+  'del-peer',
+  'forget-peer',
+  'invalidate',
+  'invalidate-remote',
+  'outdate',
+  'verify',
+  'new-current-uuid',
+  'apply-persist-role',
+]);
+/** Steps that may read or write a whole device area: the long limit. */
+const LONG_RUNNING = new Set(['attach', 'resize']);
+/** Steps without a limit: the wait-* commands bound themselves (--wait-timeout), events2 streams. */
+const UNBOUNDED = /^(wait-|events2$)/;
+/** bsrmeta commands that may ask "Do you want to proceed?": a person answers, in their own time. */
+const ASKS = new Set(['create-md', 'wipe-md', 'restore-md', 'set-gi', 'invalidate', 'forget-peer']);
+
+/**
+ * The cmd-timeout option that limits `step`, or undefined for none. Quick bsrsetup commands
+ * (objects, options, queries) have the short limit; bsrmeta reads the disk: the long one.
+ */
+export function timeoutOption(step: Step): TimeoutOption | undefined {
+  const command = step.program === 'bsrsetup' ? step.args[0] : step.args[4];
+  if (step.program === 'bsrmeta') return ASKS.has(command) ? undefined : 'cmd-timeout-long';
+  if (UNBOUNDED.test(command)) return undefined;
+  if (LONG_RUNNING.has(command)) return 'cmd-timeout-long';
+  return WAITS_FOR_PEERS.has(command) ? 'cmd-timeout-medium' : 'cmd-timeout-short';
+}
+
 const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./[\]-]+$/;
 
 function shellQuote(word: string): string {

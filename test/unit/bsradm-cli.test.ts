@@ -16,7 +16,7 @@ let record: string;
 
 /**
  * A stand-in tool: logs its name and arguments, fails when an argument equals $BSR_TEST_FAIL
- * (exit code $BSR_TEST_FAIL_CODE, default 7).
+ * (exit code $BSR_TEST_FAIL_CODE, default 7), hangs when one equals $BSR_TEST_HANG.
  */
 function recorder(name: string): string {
   const path = join(work, name);
@@ -26,6 +26,7 @@ function recorder(name: string): string {
 echo "${name} $*" >> "$BSR_TEST_RECORD"
 case " $* " in *" create-md"*) read answer; echo "answer=$answer" >> "$BSR_TEST_RECORD";; esac
 for arg in "$@"; do [ "$arg" = "$BSR_TEST_FAIL" ] && exit "\${BSR_TEST_FAIL_CODE:-7}"; done
+for arg in "$@"; do [ "$arg" = "$BSR_TEST_HANG" ] && exec sleep 60; done
 exit 0
 `,
   );
@@ -54,6 +55,7 @@ function bsradm(args: string[], env: Record<string, string> = {}, input = ''): R
         __BSR_NODE__: 'alice',
         BSR_TEST_RECORD: record,
         BSR_TEST_FAIL: '',
+        BSR_TEST_HANG: '',
         BSR_LOG_FILE: join(work, 'bsradm.log'),
         ...env,
       },
@@ -270,6 +272,25 @@ describe('bsradm (built)', () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('Usage: bsradm up [options] [resources...]');
     expect(run.ran).toEqual([]);
+  });
+
+  it('a stuck step ends at its cmd-timeout with a message naming the step', () => {
+    fresh();
+    const conf = join(work, 'timeouts.conf');
+    writeFileSync(conf, `global { cmd-timeout-short 1; cmd-timeout-medium 2; }\n${readFileSync(REFERENCE, 'utf8')}`);
+    const started = Date.now();
+    const run = bsradm(['-c', conf, 'up', 'r0'], { BSR_TEST_HANG: 'new-minor' });
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toBe(
+      'bsradm: step 2 of 7 failed (no answer within cmd-timeout-short, 1 s): bsrsetup new-minor r0 1 0\n',
+    );
+    expect(run.ran).toEqual(REFERENCE_UP.slice(0, 2));
+    fresh();
+    const primary = bsradm(['-c', conf, 'primary', 'r0'], { BSR_TEST_HANG: 'primary' });
+    expect(primary.stderr).toBe(
+      'bsradm: step 1 of 1 failed (no answer within cmd-timeout-medium, 2 s): bsrsetup primary r0\n',
+    );
   });
 
   it('create-md passes --force and stdin through to bsrmeta', () => {
