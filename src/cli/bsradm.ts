@@ -11,7 +11,7 @@ import { CliError, ConfigError, EXIT, runCli } from '../common/errors';
 import { logError, logInfo } from '../common/log';
 import { configToJson, dumpConfig, dumpXml } from '../config/dump';
 import { loadConfig } from '../config/index';
-import { type LocalResource, localHostName, selectResources } from '../config/local';
+import { type LocalResource, localHostName, selectResources, verifyLocalAddresses } from '../config/local';
 import type { BsrConfig } from '../config/model';
 import { defaultValue, findOption, formatOptionValue, HANDLERS } from '../config/options';
 import { parseRunningState } from '../config/show';
@@ -101,6 +101,17 @@ function targets(cfg: BsrConfig, names: string[], command = ''): Target[] {
   const resources = selectResources(cfg, [...byResource.keys()], localHostName(cfg));
   const formerPeer = command === 'forget-peer';
   return resources.map((r) => makeTarget(r, byResource.get(r.name), globals().peer, formerPeer));
+}
+
+/**
+ * Steps that add a path make this node listen on its address: that address must be one of this
+ * node's (verifyLocalAddresses). Not when __BSR_NODE__ names the node: then bsradm plans for
+ * another node, whose addresses this one does not have.
+ */
+function verifyAddresses(cfg: BsrConfig, plans: Plan[], resources: LocalResource[]): void {
+  if (process.env.__BSR_NODE__) return;
+  const addsPaths = plans.some((plan) => plan.steps.some((step) => step.args[0] === 'new-path'));
+  if (addsPaths) verifyLocalAddresses(cfg, resources, localHostName(cfg));
 }
 
 function programPath(which: 'bsrsetup' | 'bsrmeta'): string {
@@ -265,6 +276,11 @@ function planned(command: string, description: string): void {
         }
         // Every resource is planned (and its arguments checked) before the first step runs.
         const plans = selected.map((t) => ({ resource: t.resource.name, steps: planCommand(command, [t], flags) }));
+        verifyAddresses(
+          cfg,
+          plans,
+          selected.map((t) => t.resource),
+        );
         await execute(command, plans, cfg);
       }),
   );
@@ -338,7 +354,9 @@ define('adjust', 'change the running resources to match the configuration', (c) 
       const cfg = await config();
       const wanted = targets(cfg, names.length > 0 ? names : ['all']).map((t) => t.resource);
       const steps = planAdjust(wanted, await runningState(localHostName(cfg)));
-      await execute('adjust', [{ resource: 'adjust', steps }], cfg);
+      const plans = [{ resource: 'adjust', steps }];
+      verifyAddresses(cfg, plans, wanted);
+      await execute('adjust', plans, cfg);
     }),
 );
 

@@ -293,6 +293,28 @@ describe('bsradm (built)', () => {
     );
   });
 
+  it('up refuses a host address that is not on this node, unless disable-ip-verification', () => {
+    fresh();
+    const conf = join(work, 'ip.conf');
+    const reference = readFileSync(REFERENCE, 'utf8');
+    const line = reference.split('\n').indexOf('    address ipv4 10.1.1.31:7000;') + 2;
+    // The node's name from the config, not from __BSR_NODE__ (which pretends to be another node).
+    writeFileSync(conf, `global { hostname alice; }\n${reference}`);
+    const run = bsradm(['-c', conf, 'up', 'r0'], { __BSR_NODE__: '' });
+    expect(run.stderr).toBe(
+      `${conf}:${line}: r0: address 10.1.1.31 is not on any interface of this node (global { disable-ip-verification; } turns this check off)\n`,
+    );
+    expect(run.status).toBe(10);
+    expect(run.ran).toEqual([]);
+    writeFileSync(conf, `global { hostname alice; disable-ip-verification; }\n${reference}`);
+    expect(bsradm(['-c', conf, 'up', 'r0'], { __BSR_NODE__: '' }).ran).toEqual(REFERENCE_UP);
+    fresh();
+    writeFileSync(conf, `global { hostname alice; }\n${reference.replace('10.1.1.31', '127.0.0.1')}`);
+    const local = bsradm(['-c', conf, 'up', 'r0'], { __BSR_NODE__: '' });
+    expect(local.status).toBe(0);
+    expect(local.ran).toContain('bsrsetup new-path r0 1 ipv4:127.0.0.1:7000 ipv4:10.1.1.32:7000');
+  });
+
   it('create-md passes --force and stdin through to bsrmeta', () => {
     fresh();
     const run = bsradm(['-c', REFERENCE, 'create-md', 'r0', '--force', '--max-peers', '3'], {}, 'yes\n');
