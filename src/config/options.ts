@@ -310,9 +310,15 @@ export function parseOptionValue(def: OptionDef, raw: string): OptionValue {
       }
       value = raw;
       break;
-    case 'string':
+    case 'string': {
+      // The ABI's max counts the terminating NUL, as the kernel's NLA_NUL_STRING policy does.
+      const max = def.abiSet ? abi.sets[def.abiSet]?.[def.keyword]?.max : undefined;
+      if (max !== undefined && Buffer.byteLength(raw) >= max) {
+        throw new OptionValueError(`${def.keyword}: longer than ${max - 1} bytes (the kernel's limit)`);
+      }
       value = raw;
       break;
+    }
     case 'flag':
       if (raw !== '' && !TRUE_WORDS.includes(raw.toLowerCase())) {
         throw new OptionValueError(`${def.keyword} takes no value`);

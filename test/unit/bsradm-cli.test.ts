@@ -114,6 +114,11 @@ describe('bsradm (built)', () => {
         `resource name '${'r'.repeat(128)}': longer than 127 characters (the kernel's limit)`,
       ],
       [
+        `shared-secret ${'s'.repeat(64)};`,
+        (t) => t.replace('shared-secret s3cret;', `shared-secret ${'s'.repeat(64)};`),
+        "shared-secret: longer than 63 bytes (the kernel's limit)",
+      ],
+      [
         'on "bob smith" {',
         (t) => t.replace('on bob {', 'on "bob smith" {'),
         "host name 'bob smith': only letters, digits, '-', '_' and '.' allowed",
