@@ -236,17 +236,34 @@ function define(name: string, description: string, build: (command: Command) => 
   COMMANDS.set(name, () => build(program.command(name).description(description)));
 }
 
-/** bsradm's own option `arg` (`-c`, `--dry-run`, `--peer=bob`), or undefined for a tool option. */
+/**
+ * bsradm's own option that `arg` starts with (`-c`, `--dry-run`, `--peer=bob`, `-dc` as -d -c),
+ * or undefined for a tool option.
+ */
 function ownOption(arg: string): Option | undefined {
-  const flag = arg.split('=')[0];
+  const flag = arg.startsWith('--') ? arg.split('=')[0] : arg.slice(0, 2);
   return program.options.find((o) => o.short === flag || o.long === flag);
 }
 
-/** How many words an option before the command takes: its own and, if separate, its value. */
+/**
+ * How many words an option before the command takes: 2 when its value is the next word. Short
+ * options may be grouped (`-dc FILE`, `-cFILE`): the first that takes a value takes the rest of
+ * the group, or the next word.
+ */
 function optionWords(args: string[], at: number, own: boolean): number {
-  const option = own ? ownOption(args[at]) : undefined;
-  const takesValue = own ? option?.required === true : VALUE_FLAGS.has(args[at]);
-  return takesValue && !args[at].includes('=') && at + 1 < args.length ? 2 : 1;
+  const arg = args[at];
+  let takesNext = !own && VALUE_FLAGS.has(arg);
+  if (own && arg.startsWith('--')) takesNext = ownOption(arg)?.required === true && !arg.includes('=');
+  else if (own) {
+    for (let i = 1; i < arg.length; i++) {
+      const option = ownOption(`-${arg[i]}`);
+      if (!option || option.required) {
+        takesNext = option?.required === true && i === arg.length - 1;
+        break;
+      }
+    }
+  }
+  return takesNext && at + 1 < args.length ? 2 : 1;
 }
 
 function requestedCommand(args: string[]): string | undefined {

@@ -173,9 +173,11 @@ describe('bsradm (built)', () => {
     expect(run.ran).toEqual([]);
   });
 
-  it('global options are also accepted after the command', () => {
+  it('global options are also accepted after the command, and grouped', () => {
     fresh();
     expect(bsradm(['up', 'r0', '-c', REFERENCE, '-d']).stdout).toBe(`${REFERENCE_UP.join('\n')}\n`);
+    expect(bsradm(['-dc', REFERENCE, 'up', 'r0']).stdout).toBe(`${REFERENCE_UP.join('\n')}\n`);
+    expect(bsradm(['-d', `-c${REFERENCE}`, '--force', 'primary', 'r0']).stdout).toBe('bsrsetup primary r0 --force\n');
   });
 
   it('runs the steps in order with the chosen bsrsetup and bsrmeta, and logs them', () => {
