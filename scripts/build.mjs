@@ -6,6 +6,7 @@
 // too, plainly: `npm run lab` runs dist/lab.mjs.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -26,6 +27,14 @@ const common = {
   external: ['*.node'],
   logLevel: 'warning',
 };
+/** `GIT-hash: HASH build by USER@HOST, DATE`, what `bsradm -V` prints as BSRADM_BUILDTAG. */
+function buildTag() {
+  const git = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  const hash = git.status === 0 ? git.stdout.trim() : 'unknown';
+  const date = new Date().toISOString().slice(0, 19).replace('T', ' ');
+  return `GIT-hash: ${hash} build by ${userInfo().username}@${hostname()}, ${date}`;
+}
+const buildTagDefine = JSON.stringify(buildTag());
 mkdirSync(dist, { recursive: true });
 copyFileSync(join(root, 'src/launch/launch.cjs'), join(dist, 'launch.cjs'));
 await Promise.all([
@@ -35,7 +44,7 @@ await Promise.all([
       entryPoints: [join(root, `src/cli/${name}.ts`)],
       outfile: join(dist, `${name}.code.cjs`),
       format: 'cjs',
-      define: { 'import.meta.url': '__bsrModuleUrl' },
+      define: { 'import.meta.url': '__bsrModuleUrl', __BSR_BUILDTAG__: buildTagDefine },
       banner: { js: "const __bsrModuleUrl=require('node:url').pathToFileURL(__filename).href;" },
     });
     writeFileSync(

@@ -53,3 +53,23 @@ export function retCodeName(code: number): string {
   for (const [name, value] of Object.entries(abi.retCodes)) if (value === code) return name;
   return `ERROR_${code}`;
 }
+
+/** The longest resource name the kernel takes (ctx_resource_name, NUL included in its max). */
+export const RESOURCE_NAME_MAX = (abi.sets.cfg_context.ctx_resource_name.max ?? 128) - 1;
+/** The longest host (connection) name the kernel takes (net_conf _name). */
+export const HOST_NAME_MAX = (abi.sets.net_conf._name.max ?? 64) - 1;
+
+/** Why the kernel would refuse `name` as a resource name, or undefined when it is fine. */
+export function resourceNameProblem(name: string): string | undefined {
+  if (name === '' || /[\s/]/.test(name)) return "no white space or '/' allowed";
+  if (Buffer.byteLength(name) > RESOURCE_NAME_MAX)
+    return `longer than ${RESOURCE_NAME_MAX} characters (the kernel's limit)`;
+  return undefined;
+}
+
+/** Why `name` cannot be a host name (an `on` section, a peer's name in the kernel), or undefined. */
+export function hostNameProblem(name: string): string | undefined {
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) return "only letters, digits, '-', '_' and '.' allowed";
+  if (name.length > HOST_NAME_MAX) return `longer than ${HOST_NAME_MAX} characters (the kernel's limit)`;
+  return undefined;
+}

@@ -4,18 +4,29 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, type Option } from 'commander';
+import { version } from '../../package.json';
+import { abi } from '../abi/index';
 import { CliError, ConfigError, EXIT, runCli } from '../common/errors';
 import { logError, logInfo } from '../common/log';
 import { configToJson, dumpConfig, dumpXml } from '../config/dump';
 import { loadConfig } from '../config/index';
-import { type LocalResource, localHostName, selectResources } from '../config/local';
+import { type LocalResource, localHostName, selectResources, verifyLocalAddresses } from '../config/local';
 import type { BsrConfig } from '../config/model';
 import { defaultValue, findOption, formatOptionValue, HANDLERS } from '../config/options';
 import { parseRunningState } from '../config/show';
 import { planAdjust } from '../planner/adjust';
+import { refusedStep } from '../planner/check';
 import { makeTarget, PLANNERS, planCommand, type Target } from '../planner/commands';
-import { formatStep, metaDevice, metaIndex, type Step } from '../planner/steps';
+import {
+  formatStep,
+  maskedStep,
+  metaDevice,
+  metaIndex,
+  type Step,
+  type TimeoutOption,
+  timeoutOption,
+} from '../planner/steps';
 
 interface GlobalOptions {
   dryRun?: boolean;
@@ -45,6 +56,7 @@ const program = new Command('bsradm')
   .option('-s, --bsrsetup <path>', 'bsrsetup program to run')
   .option('-m, --bsrmeta <path>', 'bsrmeta program to run')
   .option('-P, --peer <peer>', 'only the connection to this peer (host name or node-id)')
+  .option('-V, --version', 'print the version as KEY=VALUE lines (also /V)')
   .showHelpAfterError()
   .exitOverride();
 
@@ -91,13 +103,23 @@ function targets(cfg: BsrConfig, names: string[], command = ''): Target[] {
   return resources.map((r) => makeTarget(r, byResource.get(r.name), globals().peer, formerPeer));
 }
 
+/**
+ * Steps that add a path make this node listen on its address: that address must be one of this
+ * node's (verifyLocalAddresses). Not when __BSR_NODE__ names the node: then bsradm plans for
+ * another node, whose addresses this one does not have.
+ */
+function verifyAddresses(cfg: BsrConfig, plans: Plan[], resources: LocalResource[]): void {
+  if (process.env.__BSR_NODE__) return;
+  const addsPaths = plans.some((plan) => plan.steps.some((step) => step.args[0] === 'new-path'));
+  if (addsPaths) verifyLocalAddresses(cfg, resources, localHostName(cfg));
+}
+
 function programPath(which: 'bsrsetup' | 'bsrmeta'): string {
   const given = globals()[which];
   // The bundle lives in dist/; the tools are started through their bin/ wrappers next to it.
   return given ?? fileURLToPath(new URL(`../bin/${which}`, import.meta.url));
 }
 
-/** Prints the steps (-d) or runs them in order, stopping at the first failure. */
 /**
  * child_process pulls in net and stream (~10 ms); dry runs and dumps never need it, so it is
  * required on first use (a require, not import(): the bundle runs as a script with a code cache,
@@ -107,29 +129,100 @@ function childProcess(): typeof import('node:child_process') {
   return createRequire(import.meta.url)('node:child_process');
 }
 
-async function execute(steps: Step[]): Promise<void> {
-  const { dryRun, verbose } = globals();
-  if (dryRun) {
-    if (steps.length > 0) process.stdout.write(`${steps.map(formatStep).join('\n')}\n`);
-    return;
+interface Outcome {
+  code: number;
+  reason: string;
+}
+
+/** Seconds per cmd-timeout option (global section; 0: no limit), from the config or the defaults. */
+type Timeouts = Map<TimeoutOption, number>;
+
+function stepTimeouts(cfg?: BsrConfig): Timeouts {
+  const timeouts: Timeouts = new Map();
+  for (const name of ['cmd-timeout-short', 'cmd-timeout-medium', 'cmd-timeout-long'] as const) {
+    const def = findOption(name, 'global');
+    const value = cfg?.global.get(name)?.value ?? (def && defaultValue(def));
+    if (typeof value === 'number' && value > 0) timeouts.set(name, value);
   }
+  return timeouts;
+}
+
+/**
+ * Runs one step with stdin passed through (bsrmeta's confirmation prompt reaches the user), killed
+ * when it outlives its cmd-timeout. A step with a fallback keeps its error output back: when the
+ * fallback runs, the kernel's "no such resource" is expected and not shown.
+ */
+function runStep(step: Step, timeouts: Timeouts): Outcome {
   const { spawnSync } = childProcess();
+  const limit = timeoutOption(step);
+  const seconds = limit && timeouts.get(limit);
+  const result = spawnSync(programPath(step.program), step.args, {
+    stdio: ['inherit', 'inherit', step.orElse ? 'pipe' : 'inherit'],
+    timeout: seconds ? seconds * 1000 : undefined,
+    killSignal: 'SIGKILL',
+  });
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') {
+    return { code: EXIT.FAILURE, reason: `no answer within ${limit}, ${seconds} s` };
+  }
+  const code = result.error ? EXIT.FAILURE : (result.status ?? EXIT.FAILURE);
+  if (step.orElse && (code === EXIT.KERNEL || code === EXIT.NO_MODULE)) return runStep(step.orElse, timeouts);
+  if (result.stderr) process.stderr.write(result.stderr);
+  const reason = result.error ? result.error.message : result.signal ? `signal ${result.signal}` : `exit code ${code}`;
+  return { code, reason };
+}
+
+/** The steps of one resource (or of one command that is not per resource). */
+interface Plan {
+  resource: string;
+  steps: Step[];
+}
+
+/** Runs the steps in order; the first that fails ends the plan with a CliError naming it. */
+async function runPlan({ steps }: Plan, label: string, timeouts: Timeouts): Promise<void> {
+  const { verbose } = globals();
   for (const [index, step] of steps.entries()) {
-    const line = formatStep(step);
-    if (verbose) process.stdout.write(`${line}\n`);
-    // stdin is passed through so bsrmeta's confirmation prompt reaches the user.
-    const result = spawnSync(programPath(step.program), step.args, { stdio: 'inherit' });
-    const code = result.error ? EXIT.FAILURE : (result.status ?? EXIT.FAILURE);
+    if (verbose) process.stdout.write(`${formatStep(step)}\n`);
+    const line = formatStep(maskedStep(step));
+    const { code, reason } = runStep(step, timeouts);
     if (code !== 0) {
-      const reason = result.error
-        ? result.error.message
-        : result.signal
-          ? `signal ${result.signal}`
-          : `exit code ${code}`;
       await logError('bsradm', 'step failed', { step: line, reason });
-      throw new CliError(`bsradm: step ${index + 1} of ${steps.length} failed (${reason}): ${line}`, code);
+      throw new CliError(`bsradm: ${label}step ${index + 1} of ${steps.length} failed (${reason}): ${line}`, code);
     }
     await logInfo('bsradm', 'step done', { step: line });
+  }
+}
+
+/**
+ * Prints the steps (-d) or runs them. With several resources, as drbdadm does, a failure ends
+ * only that resource's steps: the others still run, and the command then fails naming each
+ * resource that failed, with the exit code of the first failure.
+ */
+async function execute(command: string, plans: Plan[], cfg?: BsrConfig): Promise<void> {
+  const refused = refusedStep(plans.flatMap((plan) => plan.steps));
+  if (refused) {
+    throw new CliError(`bsradm ${command}: ${formatStep(maskedStep(refused.step))}: ${refused.reason}`, EXIT.USAGE);
+  }
+  if (globals().dryRun) {
+    printLines(plans.flatMap((plan) => plan.steps.map(formatStep)));
+    return;
+  }
+  const timeouts = stepTimeouts(cfg);
+  const failed: { resource: string; code: number }[] = [];
+  for (const plan of plans) {
+    try {
+      await runPlan(plan, plans.length > 1 ? `${plan.resource}: ` : '', timeouts);
+    } catch (err) {
+      if (plans.length === 1 || !(err instanceof CliError)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      failed.push({ resource: plan.resource, code: err.exitCode });
+    }
+  }
+  if (failed.length > 0) {
+    const names = failed.map((f) => f.resource).join(', ');
+    throw new CliError(
+      `bsradm ${command}: failed for ${failed.length} of ${plans.length} resources: ${names}`,
+      failed[0].code,
+    );
   }
 }
 
@@ -143,13 +236,39 @@ function define(name: string, description: string, build: (command: Command) => 
   COMMANDS.set(name, () => build(program.command(name).description(description)));
 }
 
-/** Global options that take a value, to find the command word in argv. */
-const GLOBAL_VALUE_OPTIONS = new Set(['-c', '--config-file', '-s', '--bsrsetup', '-m', '--bsrmeta', '-P', '--peer']);
+/**
+ * bsradm's own option that `arg` starts with (`-c`, `--dry-run`, `--peer=bob`, `-dc` as -d -c),
+ * or undefined for a tool option.
+ */
+function ownOption(arg: string): Option | undefined {
+  const flag = arg.startsWith('--') ? arg.split('=')[0] : arg.slice(0, 2);
+  return program.options.find((o) => o.short === flag || o.long === flag);
+}
+
+/**
+ * How many words an option before the command takes: 2 when its value is the next word. Short
+ * options may be grouped (`-dc FILE`, `-cFILE`): the first that takes a value takes the rest of
+ * the group, or the next word.
+ */
+function optionWords(args: string[], at: number, own: boolean): number {
+  const arg = args[at];
+  let takesNext = !own && VALUE_FLAGS.has(arg);
+  if (own && arg.startsWith('--')) takesNext = ownOption(arg)?.required === true && !arg.includes('=');
+  else if (own) {
+    for (let i = 1; i < arg.length; i++) {
+      const option = ownOption(`-${arg[i]}`);
+      if (!option || option.required) {
+        takesNext = option?.required === true && i === arg.length - 1;
+        break;
+      }
+    }
+  }
+  return takesNext && at + 1 < args.length ? 2 : 1;
+}
 
 function requestedCommand(args: string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (GLOBAL_VALUE_OPTIONS.has(args[i])) i++;
-    else if (!args[i].startsWith('-')) return args[i];
+  for (let i = 0; i < args.length; i += optionWords(args, i, ownOption(args[i]) !== undefined)) {
+    if (!args[i].startsWith('-')) return args[i];
   }
   return undefined;
 }
@@ -159,7 +278,6 @@ function planned(command: string, description: string): void {
     c
       .argument('[resources...]', 'RES, RES/VOL or all')
       .allowUnknownOption()
-      .helpOption(false)
       .action(async (words: string[]) => {
         const { names, flags } = splitArguments(words);
         if (names.length === 0) throw new CliError(`bsradm ${command}: resource name missing (RES or all)`, EXIT.USAGE);
@@ -167,7 +285,20 @@ function planned(command: string, description: string): void {
         if (command === 'forget-peer' && globals().peer === undefined) {
           throw new CliError('bsradm forget-peer: name the peer with -P PEER (host name or node-id)', EXIT.USAGE);
         }
-        await execute(planCommand(command, targets(await config(), names, command), flags));
+        const cfg = await config();
+        const selected = targets(cfg, names, command);
+        if (selected.length === 0) {
+          const me = localHostName(cfg);
+          throw new ConfigError(cfg.file, 1, `no resource has a host section for '${me}' (on ${me} {})`);
+        }
+        // Every resource is planned (and its arguments checked) before the first step runs.
+        const plans = selected.map((t) => ({ resource: t.resource.name, steps: planCommand(command, [t], flags) }));
+        verifyAddresses(
+          cfg,
+          plans,
+          selected.map((t) => t.resource),
+        );
+        await execute(command, plans, cfg);
       }),
   );
 }
@@ -239,7 +370,10 @@ define('adjust', 'change the running resources to match the configuration', (c) 
       const { names } = splitArguments(words);
       const cfg = await config();
       const wanted = targets(cfg, names.length > 0 ? names : ['all']).map((t) => t.resource);
-      await execute(planAdjust(wanted, await runningState(localHostName(cfg))));
+      const steps = planAdjust(wanted, await runningState(localHostName(cfg)));
+      const plans = [{ resource: 'adjust', steps }];
+      verifyAddresses(cfg, plans, wanted);
+      await execute('adjust', plans, cfg);
     }),
 );
 
@@ -249,7 +383,10 @@ for (const command of ['status', 'events2']) {
       .argument('[args...]')
       .allowUnknownOption()
       .helpOption(false)
-      .action(async (words: string[]) => await execute([{ program: 'bsrsetup', args: [command, ...words] }])),
+      .action(
+        async (words: string[]) =>
+          await execute(command, [{ resource: command, steps: [{ program: 'bsrsetup', args: [command, ...words] }] }]),
+      ),
   );
 }
 
@@ -365,7 +502,7 @@ helper('sh-node-option', 'effective value of a node option (-n NAME)', (r, [name
   return value === undefined ? [] : [formatOptionValue(def, value)];
 });
 
-define('sh-resource', 'resource of a minor, or the resource names (all)', (c) =>
+define('sh-resource', 'resource of each name, minor or device given (all: every resource)', (c) =>
   c
     .argument('[args...]')
     .allowUnknownOption()
@@ -373,32 +510,89 @@ define('sh-resource', 'resource of a minor, or the resource names (all)', (c) =>
     .action(async (words: string[]) => {
       const { names } = splitArguments(words);
       const cfg = await config();
-      const minors = names.filter((n) => /^\d+$/.test(n)).map(Number);
       const resources = selectResources(cfg, [], localHostName(cfg));
+      if (names.length === 0 || names.includes('all')) return printLines(resources.map((r) => r.name));
       printLines(
-        minors.length > 0
-          ? resources.filter((r) => r.volumes.some((v) => minors.includes(v.minor))).map((r) => r.name)
-          : resources.map((r) => r.name),
+        names.map((name) => {
+          const found = resources.find(
+            (r) => r.name === name || r.volumes.some((v) => String(v.minor) === name || v.device === name),
+          );
+          if (!found) throw new ConfigError(cfg.file, 1, `no resource, minor or device '${name}' on this host`);
+          return found.name;
+        }),
       );
     }),
 );
 
 /**
- * drbdadm's form `bsradm [OPTIONS] -- TOOL-OPTIONS COMMAND RES...` (the seeds: `bsradm -- --force
- * create-md res`): the options between `--` and the command are for bsrsetup/bsrmeta, so they are
+ * drbdadm's forms `bsradm --force primary res` and `bsradm [OPTIONS] -- TOOL-OPTIONS COMMAND
+ * RES...` (the seeds: `bsradm -- --force create-md res`): an option before the command that is not
+ * bsradm's own, and every option between `--` and the command, is for bsrsetup/bsrmeta, so it is
  * moved behind the command, where pass-through options go.
  */
 function toolOptionsBehindCommand(args: string[]): string[] {
-  const dash = args.indexOf('--');
-  if (dash < 0 || requestedCommand(args.slice(0, dash)) !== undefined) return args;
-  let at = dash + 1;
-  while (at < args.length && args[at].startsWith('-')) at += VALUE_FLAGS.has(args[at]) ? 2 : 1;
-  if (at >= args.length) return args;
-  return [...args.slice(0, dash), args[at], ...args.slice(dash + 1, at), ...args.slice(at + 1)];
+  const own: string[] = [];
+  const tool: string[] = [];
+  let afterDashes = false;
+  for (let at = 0; at < args.length; ) {
+    if (args[at] === '--' && !afterDashes) {
+      afterDashes = true;
+      at++;
+    } else if (!args[at].startsWith('-')) {
+      return [...own, args[at], ...tool, ...args.slice(at + 1)];
+    } else {
+      const isOwn = !afterDashes && ownOption(args[at]) !== undefined;
+      const words = optionWords(args, at, isOwn);
+      (isOwn ? own : tool).push(...args.slice(at, at + words));
+      at += words;
+    }
+  }
+  return args;
+}
+
+/** The build (set by scripts/build.mjs; absent when the sources run unbundled). */
+declare const __BSR_BUILDTAG__: string | undefined;
+
+/** The version of the loaded module from /proc/bsr (`version: 0.1.0 (api:2/proto:...)`). */
+function kernelVersion(): string {
+  try {
+    return /^version: (\d+\.\d+\.\d+)/.exec(readFileSync('/proc/bsr', 'utf8'))?.[1] ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** drbdadm's version code: major, minor and patch level, a byte each. */
+function versionCode(version: string): string {
+  const [major, minor, patch] = version.split('.').map(Number);
+  return `0x${((major << 16) | (minor << 8) | patch).toString(16).padStart(6, '0')}`;
+}
+
+/** `bsradm -V`: KEY=VALUE lines a shell can source, as the seeds show them. */
+function printVersion(): void {
+  const build = typeof __BSR_BUILDTAG__ === 'string' ? __BSR_BUILDTAG__ : 'unbundled';
+  const kernel = kernelVersion();
+  process.stdout.write(
+    [
+      `BSRADM_BUILDTAG=${build.replace(/ /g, '\\ ')}`,
+      `BSRADM_API_VERSION=${abi.genl.version}`,
+      `BSR_KERNEL_VERSION_CODE=${versionCode(kernel)}`,
+      `BSR_KERNEL_VERSION=${kernel}`,
+      `BSRADM_VERSION_CODE=${versionCode(version)}`,
+      `BSRADM_VERSION=${version}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 async function main(): Promise<number> {
-  const args = toolOptionsBehindCommand(process.argv.slice(2));
+  // `/V`: the Windows spelling the seeds use.
+  const given = process.argv.slice(2).map((arg) => (arg === '/V' ? '--version' : arg));
+  const args = toolOptionsBehindCommand(given);
+  if (requestedCommand(args) === undefined && args.some((arg) => ownOption(arg)?.long === '--version')) {
+    printVersion();
+    return EXIT.OK;
+  }
   const only = COMMANDS.get(requestedCommand(args) ?? '');
   if (only) only();
   else for (const register of COMMANDS.values()) register();

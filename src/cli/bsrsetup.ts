@@ -251,13 +251,33 @@ async function main(argv: string[]): Promise<number> {
   }
 
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(expandLongOptions(program, argv), { from: 'user' });
   } catch (e) {
     if (e instanceof CliError && e.message === '') return EXIT.USAGE; // commander printed the reason
     if ((e as { code?: string }).code?.startsWith('commander.')) return (e as { exitCode: number }).exitCode;
     throw e;
   }
   return result;
+}
+
+/**
+ * getopt_long's abbreviations, which drbdsetup users rely on (the seeds write `events2
+ * --timestamp` for --timestamps): a long option of the command written as an unambiguous prefix
+ * is spelled out. Commands whose options bsrsetup checks itself (the modify commands) are left as
+ * they are.
+ */
+function expandLongOptions(program: Command, argv: string[]): string[] {
+  const at = argv.findIndex((arg) => !arg.startsWith('-'));
+  const command = program.commands.find((c) => c.name() === argv[at]);
+  if (!command) return argv;
+  const longs = command.options.flatMap((o) => (o.long ? [o.long] : []));
+  return argv.map((arg, i) => {
+    if (i <= at || !arg.startsWith('--') || arg === '--') return arg;
+    const [name, ...value] = arg.split('=');
+    const fits = longs.filter((long) => long.startsWith(name));
+    if (longs.includes(name) || fits.length !== 1) return arg;
+    return [fits[0], ...value].join('=');
+  });
 }
 
 async function events2(
@@ -305,7 +325,6 @@ async function events2(
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    process.stdout.on('error', stop); // reader went away (e.g. `| head`)
   });
 }
 

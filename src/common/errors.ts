@@ -34,8 +34,23 @@ export class ConfigError extends CliError {
   }
 }
 
+/** What a shell reports for a program killed by SIGPIPE (128 + 13). */
+const EXIT_BROKEN_PIPE = 141;
+
+/**
+ * Output that cannot be written ends the program at once: a reader that went away (`| head`,
+ * EPIPE) quietly with 141, as SIGPIPE ends a C tool; anything else (ENOSPC) with one line on
+ * stderr and exit 1. Without this Node prints an unhandled 'error' event with a stack trace.
+ */
+function onOutputError(err: NodeJS.ErrnoException): void {
+  if (err.code === 'EPIPE') process.exit(EXIT_BROKEN_PIPE);
+  process.stderr.write(`cannot write the output: ${err.message}\n`);
+  process.exit(EXIT.FAILURE);
+}
+
 /** Runs a CLI main function: prints CliError messages on stderr and exits with their code. */
 export async function runCli(main: () => Promise<number | undefined> | number | undefined): Promise<void> {
+  process.stdout.on('error', onOutputError);
   try {
     const code = await main();
     process.exitCode = code ?? 0;

@@ -1,7 +1,7 @@
 // Tool logging to /var/log/bsr/NAME.log. pino is loaded on the first message only, so commands
 // that log nothing (dry runs, dumps, sh-* helpers) do not pay for it at start-up. When the log
 // cannot be written (no permission, read-only file system) logging silently turns itself off.
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export const LOG_DIR = '/var/log/bsr';
@@ -19,34 +19,43 @@ export function logFile(tool: string): string {
   return process.env.BSR_LOG_FILE ?? join(LOG_DIR, `${tool}.log`);
 }
 
-function writable(file: string): boolean {
+/**
+ * Opens the log for appending, readable by its owner only: the steps it records name devices,
+ * peers and addresses. A folder made here is 0700, bsr's own folder is closed to 0700 when found
+ * wider, and the file is 0600 whatever mode it had (an older version, a copy by hand). Returns
+ * undefined when it cannot be written.
+ */
+function openPrivate(file: string): number | undefined {
   try {
     // One level only (/var/log/bsr under /var/log): Node 20's recursive mkdir spins forever on
     // some paths (e.g. under /proc) instead of failing.
     const dir = dirname(file);
-    if (!existsSync(dir)) mkdirSync(dir);
-    accessSync(dir, constants.W_OK);
+    if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+    else if (dir === LOG_DIR) chmodSync(dir, 0o700);
+    const fd = openSync(file, 'a', 0o600);
     try {
-      accessSync(file, constants.W_OK);
+      fchmodSync(fd, 0o600);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+      closeSync(fd);
+      throw err;
     }
-    return true;
+    return fd;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
 async function openLogger(tool: string): Promise<Logger | undefined> {
-  const file = logFile(tool);
-  if (!writable(file)) return undefined;
+  const fd = openPrivate(logFile(tool));
+  if (fd === undefined) return undefined;
   try {
     const { pino } = await import('pino');
     // Synchronous writes: a CLI may exit right after logging.
-    const destination = pino.destination({ dest: file, sync: true });
+    const destination = pino.destination({ fd, sync: true });
     const created: Logger = pino({ name: tool, base: { pid: process.pid } }, destination);
     return created;
   } catch {
+    closeSync(fd);
     return undefined;
   }
 }

@@ -21,10 +21,20 @@ function endsWord(c: string): boolean {
   return isSpace(c) || c === '{' || c === '}' || c === ';' || c === '"';
 }
 
+/** Refuses binary input at the line of its first NUL byte. */
+function rejectNul(source: string, file: string): void {
+  const at = source.indexOf('\0');
+  if (at < 0) return;
+  const line = source.slice(0, at).split('\n').length;
+  throw new ConfigError(file, line, 'a NUL byte: this is not a text file');
+}
+
 export function tokenize(source: string, file: string): Token[] {
+  rejectNul(source, file);
   const tokens: Token[] = [];
   let line = 1;
-  let i = 0;
+  // A UTF-8 byte order mark, as Windows editors write it, is not part of the text.
+  let i = source.startsWith('\ufeff') ? 1 : 0;
   const n = source.length;
   while (i < n) {
     const c = source[i];

@@ -108,3 +108,36 @@ export function selectResources(config: BsrConfig, names: string[], me: string):
   }
   return selected;
 }
+
+/** Addresses that bind on every interface, so any node has them. */
+const WILDCARDS = new Set(['0.0.0.0', '::']);
+
+/**
+ * drbdadm's IP verification: the address this node listens on for each selected resource (its
+ * `on HOST` address, and its side of every path) must be on one of its interfaces, or the
+ * connection could never be made. `global { disable-ip-verification; }` turns the check off.
+ */
+export function verifyLocalAddresses(config: BsrConfig, selected: LocalResource[], me: string): void {
+  if (config.global.get('disable-ip-verification')?.value === true) return;
+  const mine = localAddresses();
+  for (const { name } of selected) {
+    const resource = config.resources.find((r) => r.name === name);
+    const host = resource && findLocalHost(resource, me);
+    if (!resource || !host) continue;
+    const used: { host: string; loc: Loc }[] = host.address
+      ? [{ host: host.address.host, loc: host.addressLoc ?? host.loc }]
+      : [];
+    for (const connection of resource.connections) {
+      const side = connection.hosts.indexOf(host.names[0]);
+      if (side >= 0) for (const path of connection.paths) used.push({ host: path.addresses[side].host, loc: path.loc });
+    }
+    const missing = used.find((u) => !mine.has(u.host) && !WILDCARDS.has(u.host));
+    if (missing) {
+      throw new ConfigError(
+        missing.loc.file,
+        missing.loc.line,
+        `${name}: address ${missing.host} is not on any interface of this node (global { disable-ip-verification; } turns this check off)`,
+      );
+    }
+  }
+}

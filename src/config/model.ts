@@ -1,4 +1,5 @@
 // Inheritance (common -> resource -> host -> volume -> connection) and cross-checks: RawConfig -> BsrConfig.
+import { hostNameProblem, resourceNameProblem } from '../abi/index';
 import { ConfigError } from '../common/errors';
 import type {
   Address,
@@ -241,6 +242,18 @@ function findHost(resource: RawResource, name: string, at: Loc): RawHost {
   return host;
 }
 
+/** Both ends of a path in one address family: the kernel's path joins two sockaddrs of one kind. */
+function onePathFamily(path: Path): Path {
+  const [a, b] = path.addresses;
+  if (a.family !== b.family) {
+    fail(
+      path.loc,
+      `a path cannot join ${a.family} ${formatAddress(a)} and ${b.family} ${formatAddress(b)} (one address family on each path)`,
+    );
+  }
+  return path;
+}
+
 function hostAddress(host: RawHost, at: Loc, override?: RawConnectionHost): Address {
   if (override?.address) return override.address;
   if (!host.address) fail(at, `host ${hostLabel(host)} has no address`);
@@ -270,7 +283,9 @@ function resolveConnections(config: RawConfig, resource: RawResource): Connectio
   ): Connection => ({
     name,
     hosts: [a.names[0], b.names[0]],
-    paths: paths ?? [{ addresses: [hostAddress(a, at), hostAddress(b, at)], loc: at }],
+    paths: (paths ?? [{ addresses: [hostAddress(a, at), hostAddress(b, at)], loc: b.addressLoc ?? at }]).map(
+      onePathFamily,
+    ),
     net: mergeOptions(['net'], baseNet, net),
     peerDevice: new Map(
       volumes.map((n) => [
@@ -349,7 +364,20 @@ function rejectDuplicateSections(raw: RawResource): void {
   }
 }
 
+/** Names the kernel would refuse, at the line that gives them. */
+function checkNames(raw: RawResource): void {
+  const resourceProblem = resourceNameProblem(raw.name);
+  if (resourceProblem) fail(raw.loc, `resource name '${raw.name}': ${resourceProblem}`);
+  for (const host of raw.hosts) {
+    for (const name of host.names) {
+      const problem = hostNameProblem(name);
+      if (problem) fail(host.loc, `host name '${name}': ${problem}`);
+    }
+  }
+}
+
 function resolveResource(config: RawConfig, raw: RawResource): Resource {
+  checkNames(raw);
   if (raw.hosts.length === 0) fail(raw.loc, `resource ${raw.name} has no host ('on HOST {}') sections`);
   rejectDuplicateSections(raw);
   const nodeIds = assignNodeIds(raw);

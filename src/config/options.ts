@@ -35,6 +35,11 @@ export interface OptionDef {
    * it into that volume's minor on the same host, the number bsrsetup and the kernel take.
    */
   namesVolume?: boolean;
+  /**
+   * A secret: logs and error messages show `***` instead of the value (DRBD marks the same
+   * attribute sensitive; the kernel sends it only to CAP_SYS_ADMIN callers).
+   */
+  sensitive?: boolean;
 }
 
 /** A parsed option value: numbers in the base unit, booleans, enum names, strings; flags are true. */
@@ -177,7 +182,7 @@ export const OPTIONS: readonly OptionDef[] = [
     refused: { value: 'yes', reason: 'bsr does not support two primaries' },
   },
   text('cram-hmac-alg', 'net', 'net_conf'),
-  text('shared-secret', 'net', 'net_conf'),
+  { ...text('shared-secret', 'net', 'net_conf'), sensitive: true },
   text('data-integrity-alg', 'net', 'net_conf'),
   text('csums-alg', 'net', 'net_conf'),
   text('verify-alg', 'net', 'net_conf'),
@@ -305,9 +310,15 @@ export function parseOptionValue(def: OptionDef, raw: string): OptionValue {
       }
       value = raw;
       break;
-    case 'string':
+    case 'string': {
+      // The ABI's max counts the terminating NUL, as the kernel's NLA_NUL_STRING policy does.
+      const max = def.abiSet ? abi.sets[def.abiSet]?.[def.keyword]?.max : undefined;
+      if (max !== undefined && Buffer.byteLength(raw) >= max) {
+        throw new OptionValueError(`${def.keyword}: longer than ${max - 1} bytes (the kernel's limit)`);
+      }
       value = raw;
       break;
+    }
     case 'flag':
       if (raw !== '' && !TRUE_WORDS.includes(raw.toLowerCase())) {
         throw new OptionValueError(`${def.keyword} takes no value`);

@@ -1,5 +1,5 @@
 // Recursive-descent parser: config text -> RawConfig (see ast.ts). Includes are expanded here.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../common/errors';
 import type {
@@ -568,11 +568,43 @@ function parseTopLevel(cursor: Cursor, config: RawConfig, depth: number): void {
   }
 }
 
+/**
+ * A configuration file larger than this is refused: real ones are a few KiB, and reading stops
+ * here, so `-c /dev/zero` or a runaway pipe ends at once with bounded memory.
+ */
+export const CONFIG_MAX_BYTES = 16 * 1024 * 1024;
+
+/** The file's text, `-` for stdin, read in chunks up to CONFIG_MAX_BYTES. */
+function readConfigText(file: string): string {
+  const fd = file === '-' ? 0 : openSync(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const n = readSync(fd, chunk);
+      if (n === 0) return Buffer.concat(chunks, total).toString('utf8');
+      total += n;
+      if (total > CONFIG_MAX_BYTES) {
+        throw new ConfigError(
+          file,
+          0,
+          `larger than ${CONFIG_MAX_BYTES >> 20} MiB, the limit for a configuration: refused`,
+        );
+      }
+      chunks.push(chunk.subarray(0, n));
+    }
+  } finally {
+    if (fd !== 0) closeSync(fd);
+  }
+}
+
 function parseFileInto(file: string, config: RawConfig, depth: number, includedFrom?: Loc): void {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigText(file);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     if (includedFrom)
       throw new ConfigError(includedFrom.file, includedFrom.line, `include: cannot read ${file}: ${reason}`);

@@ -1,6 +1,6 @@
 // The bsrsetup commands that change kernel state: positional arguments and `--name=value`
 // options turned into one netlink request (docs/internals.md, "Object addressing").
-import { abi } from '../abi/index.js';
+import { abi, resourceNameProblem } from '../abi/index.js';
 import { parseSize } from '../common/units.js';
 import { type AbiOptionSet, kernelValue, OptionValueError, optionsOfSet, parseOptionValue } from '../config/options.js';
 import { encodeSockaddr, parseAddress, scopeIndex } from './address.js';
@@ -253,10 +253,12 @@ export function buildRequest(spec: ModifyCommand, argv: string[]): BsrRequest {
   spec.args.forEach((kind, i) => {
     const text = positionals[i];
     switch (kind) {
-      case 'RES':
-        if (!/^[^\s/]{1,127}$/.test(text)) throw new UsageError(`invalid resource name '${text}'`);
+      case 'RES': {
+        const problem = resourceNameProblem(text);
+        if (problem) throw new UsageError(`invalid resource name '${text}': ${problem}`);
         put('CFG_CONTEXT', 'ctx_resource_name', text);
         break;
+      }
       case 'NODE_ID':
         put('RESOURCE_OPTS', 'node-id', intArg('NODE_ID', text, 0, abi.metaData.maxPeers - 1));
         break;

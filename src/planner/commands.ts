@@ -72,6 +72,17 @@ const onPeerDevices =
   ({ resource, peers, volumes }, extra) =>
     peers.flatMap((p) => volumes.map((v) => bsrsetup(command, resource.name, p.nodeId, v.number, ...extra)));
 
+/** get-gi / show-gi: from the kernel, or from the meta data on disk when the resource is not up. */
+const generationIds =
+  (command: string): Planner =>
+  ({ resource, peers, volumes }, extra) =>
+    peers.flatMap((p) =>
+      volumes.map((v) => ({
+        ...bsrsetup(command, resource.name, p.nodeId, v.number, ...extra),
+        orElse: hasDisk(v) ? bsrmeta(v, command, `--node-id=${p.nodeId}`) : undefined,
+      })),
+    );
+
 /** bsrmeta on each volume that has a disk; `extra` (e.g. --force) goes after the command. */
 const onMetaData =
   (command: string): Planner =>
@@ -133,8 +144,8 @@ export const PLANNERS: Record<string, Planner> = {
   role: onResource('role'),
   cstate: onPeers('cstate'),
   dstate: onVolumes('dstate'),
-  'show-gi': onPeerDevices('show-gi'),
-  'get-gi': onPeerDevices('get-gi'),
+  'show-gi': generationIds('show-gi'),
+  'get-gi': generationIds('get-gi'),
   'create-md': (target, extra) => onMetaData('create-md')(target, [...extra, ...createMdDefaults(target, extra)]),
   'dump-md': onMetaData('dump-md'),
   'wipe-md': onMetaData('wipe-md'),

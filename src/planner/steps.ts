@@ -2,13 +2,58 @@
 import type { MetaDisk } from '../config/ast';
 import type { LocalPeer, LocalResource } from '../config/local';
 import { addressArgument, type OptionMap, type Volume } from '../config/model';
-import { formatOptionValue } from '../config/options';
+import { findOption, formatOptionValue } from '../config/options';
 
 export type Program = 'bsrsetup' | 'bsrmeta';
 
 export interface Step {
   program: Program;
   args: string[];
+  /**
+   * Run instead when this step finds nothing in the kernel (bsrsetup exits 11, a refusal such as
+   * no such resource, or 20, no module): drbdadm's get-gi on a resource that is not up reads the
+   * meta data on disk.
+   */
+  orElse?: Step;
+}
+
+/** drbdadm's limits on one step, global options in seconds (0: none). */
+export type TimeoutOption = 'cmd-timeout-short' | 'cmd-timeout-medium' | 'cmd-timeout-long';
+
+/** bsrsetup commands that wait for the peers (a state change, a handshake): the medium limit. */
+const WAITS_FOR_PEERS = new Set([
+  'primary',
+  'secondary',
+  'connect',
+  'disconnect',
+  'down',
+  'detach',
+  'del-peer',
+  'forget-peer',
+  'invalidate',
+  'invalidate-remote',
+  'outdate',
+  'verify',
+  'new-current-uuid',
+  'apply-persist-role',
+]);
+/** Steps that may read or write a whole device area: the long limit. */
+const LONG_RUNNING = new Set(['attach', 'resize']);
+/** Steps without a limit: the wait-* commands bound themselves (--wait-timeout), events2 streams. */
+const UNBOUNDED = /^(wait-|events2$)/;
+/** bsrmeta commands that may ask "Do you want to proceed?": a person answers, in their own time. */
+const ASKS = new Set(['create-md', 'wipe-md', 'restore-md', 'set-gi', 'invalidate', 'forget-peer']);
+
+/**
+ * The cmd-timeout option that limits `step`, or undefined for none. Quick bsrsetup commands
+ * (objects, options, queries) have the short limit; bsrmeta reads the disk: the long one.
+ */
+export function timeoutOption(step: Step): TimeoutOption | undefined {
+  const command = step.program === 'bsrsetup' ? step.args[0] : step.args[4];
+  if (step.program === 'bsrmeta') return ASKS.has(command) ? undefined : 'cmd-timeout-long';
+  if (UNBOUNDED.test(command)) return undefined;
+  if (LONG_RUNNING.has(command)) return 'cmd-timeout-long';
+  return WAITS_FOR_PEERS.has(command) ? 'cmd-timeout-medium' : 'cmd-timeout-short';
 }
 
 const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./[\]-]+$/;
@@ -18,9 +63,22 @@ function shellQuote(word: string): string {
   return `'${word.replace(/'/g, "'\\''")}'`;
 }
 
-/** `bsrsetup new-resource r0 0`: one line, quoted only where a shell would need it. */
+/**
+ * `bsrsetup new-resource r0 0`: one line, quoted only where a shell would need it. This is what
+ * the dry run (`-d`) and `-v` print; a log or an error message takes `maskedStep(step)`.
+ */
 export function formatStep(step: Step): string {
-  return [step.program, ...step.args].map(shellQuote).join(' ');
+  const line = [step.program, ...step.args].map(shellQuote).join(' ');
+  return step.orElse ? `${line} || ${formatStep(step.orElse)}` : line;
+}
+
+/** The step with `--OPTION=***` for every option the option table marks sensitive. */
+export function maskedStep(step: Step): Step {
+  const mask = (arg: string) => {
+    const match = /^--([^=]+)=/.exec(arg);
+    return match && findOption(match[1])?.sensitive ? `${match[0]}***` : arg;
+  };
+  return { ...step, args: step.args.map(mask), orElse: step.orElse && maskedStep(step.orElse) };
 }
 
 /** `--name=value` for each option (bare `--name` for flags), in config order. */

@@ -166,6 +166,21 @@ describe('bsrsetup end to end against a scripted kernel', () => {
     );
   });
 
+  it('events2 --timestamp (the seeds) and --timestamps prefix each line with an ISO-8601 time', () => {
+    for (const flag of ['--timestamps', '--timestamp']) {
+      const run = bsrsetup(['events2', '--now', flag]);
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      const lines = run.stdout.trimEnd().split('\n');
+      expect(lines).toHaveLength(4);
+      for (const line of lines) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (exists) /);
+      expect(lines[3]).toMatch(/ exists -$/);
+    }
+    const unknown = bsrsetup(['events2', '--now', '--timestampz']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stdout).toBe('');
+  });
+
   it('reports kernel refusals as COMMAND OBJECT: RET_CODE: message with exit 11', () => {
     expect(bsrsetup(['primary', 'r0'])).toEqual({
       status: 11,

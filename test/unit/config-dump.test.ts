@@ -37,13 +37,13 @@ describe('dump', () => {
 
   it('keeps strings that need quoting', () => {
     const config = loadConfigText(
-      `resource "odd name" { handlers { split-brain "/bin/notify \\"x\\" {y};"; }
+      `resource "odd;name" { handlers { split-brain "/bin/notify \\"x\\" {y};"; }
         device minor 0; disk "/dev/disk/by-id/a b"; meta-disk internal;
         on alpha { address 10.0.0.1:1; } on bravo { address 10.0.0.2:1; } }`,
       'q.conf',
     );
     const again = loadConfigText(dumpConfig(config), 'dumped.conf');
-    expect(again.resources[0].name).toBe('odd name');
+    expect(again.resources[0].name).toBe('odd;name');
     expect(again.resources[0].handlers.get('split-brain')?.value).toBe('/bin/notify "x" {y};');
     expect(again.resources[0].hosts[0].volumes[0].disk).toBe('/dev/disk/by-id/a b');
   });

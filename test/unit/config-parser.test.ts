@@ -143,8 +143,8 @@ describe('parser: valid input', () => {
     const config = loadConfigText(
       `resource m {
         device minor 5; disk /dev/vdc; meta-disk internal;
-        on a a.example { address 10.0.0.1:7000; node-id 0; }
-        on b { address 10.0.0.2:7000; node-id 1; }
+        on a a.example { address [fd00::1]:7000; node-id 0; }
+        on b { address [fd00::2]:7000; node-id 1; }
         on c { address [fd00::3]:7000; node-id 2; }
         connection-mesh { hosts a b c; net { ko-count 9; } }
       }
