@@ -1,27 +1,15 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/common/errors';
 import { dumpConfig } from '../../src/config/dump';
 import { loadConfig, loadConfigText } from '../../src/config/index';
 import { tokenize } from '../../src/config/lexer';
 import type { OptionMap } from '../../src/config/model';
+import { errorOf } from './config-helpers';
 
 const FIXTURES = join(__dirname, '../fixtures/config');
 
 function values(options: OptionMap): Record<string, unknown> {
   return Object.fromEntries([...options].map(([k, e]) => [k, e.value]));
-}
-
-/** The message of the ConfigError the text raises (FILE:LINE: message). */
-function errorOf(text: string): string {
-  try {
-    loadConfigText(text, 'test.conf');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).exitCode).toBe(10);
-    return (err as ConfigError).message;
-  }
-  throw new Error('no error raised');
 }
 
 const TWO_HOSTS = `

@@ -2,7 +2,6 @@
 // The kernel and the tools both accept only that one value; these tests keep the two in step.
 import { describe, expect, it } from 'vitest';
 import { abi } from '../../src/abi/index';
-import { ConfigError } from '../../src/common/errors';
 import { loadConfigText } from '../../src/config/index';
 import {
   defaultValue,
@@ -14,6 +13,7 @@ import {
   parseOptionValue,
   unimplementedDefault,
 } from '../../src/config/options';
+import { errorOf } from './config-helpers';
 
 function def(keyword: string): OptionDef {
   const found = findOption(keyword);
@@ -26,18 +26,6 @@ const MARKED = OPTIONS.flatMap((d) => {
   const field = d.abiSet ? abi.sets[d.abiSet]?.[d.keyword] : undefined;
   return field?.unimplemented === undefined ? [] : [{ def: d, unimplemented: field.unimplemented }];
 });
-
-/** The message of the ConfigError the text raises (FILE:LINE: message), as the parser tests read it. */
-function errorOf(text: string): string {
-  try {
-    loadConfigText(text, 'test.conf');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).exitCode).toBe(10);
-    return (err as ConfigError).message;
-  }
-  throw new Error('no error raised');
-}
 
 /** A two-node resource whose net section is `net` (on line 4). */
 const withNet = (net: string) => `resource r0 {
