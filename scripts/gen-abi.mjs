@@ -88,6 +88,15 @@ export function generateHeader() {
   }
   p('struct bsr_policy_dummy__');
   p();
+  // Secrets: sent only to a CAP_SYS_ADMIN requester, never in notifications.
+  p('#define BSR_SENSITIVE_ATTR(top, attr) ( \\');
+  for (const [top, { set }] of Object.entries(abi.topAttributes)) {
+    for (const [f, d] of Object.entries(abi.sets[set])) {
+      if (d.sensitive) p(`\t((top) == BSR_NLA_${top} && (attr) == T_${cName(set)}_${cName(f)}) || \\`);
+    }
+  }
+  p('\t0)');
+  p();
   // Options bsr.ko does not implement yet: each with its default, the only value it accepts.
   p('/* { top attribute, attribute, NLA type, name, default number, default as written } */');
   p('#define BSR_UNIMPLEMENTED_OPTIONS { \\');

@@ -653,6 +653,10 @@ static const struct nla_policy bsr_peer_device_statistics_policy[T_PEER_DEVICE_S
 static const struct nla_policy bsr_uuid_info_policy[T_UUID_INFO_MAX + 1] = BSR_POLICY_UUID_INFO; \
 struct bsr_policy_dummy__
 
+#define BSR_SENSITIVE_ATTR(top, attr) ( \
+	((top) == BSR_NLA_NET_CONF && (attr) == T_NET_CONF_SHARED_SECRET) || \
+	0)
+
 /* { top attribute, attribute, NLA type, name, default number, default as written } */
 #define BSR_UNIMPLEMENTED_OPTIONS { \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISK_BARRIER, NLA_U8, "disk-barrier", 0, "no" }, \

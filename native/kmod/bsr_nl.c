@@ -347,15 +347,25 @@ static int opts_merge(struct bsr_opts *o, const struct nlattr *nest, int maxtype
 	return 0;
 }
 
-static int put_opts(struct sk_buff *skb, int type, const struct bsr_opts *o)
+/*
+ * An option set. Its secrets (bsr-abi.json "sensitive": shared-secret) go only to a requester
+ * with CAP_SYS_ADMIN, never into a notification that any listener may read.
+ */
+static int put_opts(struct sk_buff *skb, int type, const struct bsr_opts *o, bool secrets)
 {
 	struct nlattr *nest = nla_nest_start(skb, type);
+	const struct nlattr *a;
+	int rem;
 
 	if (!nest)
 		return -EMSGSIZE;
-	if (o->len && nla_put_nohdr(skb, o->len, o->blob)) {
-		nla_nest_cancel(skb, nest);
-		return -EMSGSIZE;
+	nla_for_each_attr(a, o->blob, o->len, rem) {
+		if (!secrets && BSR_SENSITIVE_ATTR(type, nla_type(a)))
+			continue;
+		if (nla_put(skb, nla_type(a), nla_len(a), nla_data(a))) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
 	}
 	nla_nest_end(skb, nest);
 	return 0;
@@ -454,7 +464,7 @@ static int fill_resource(struct sk_buff *skb, struct bsr_resource *r, u32 portid
 			goto fail;
 		nla_nest_end(skb, n2);
 	}
-	if (r->node_opts.len && put_opts(skb, BSR_NLA_NODE_OPTS, &r->node_opts))
+	if (r->node_opts.len && put_opts(skb, BSR_NLA_NODE_OPTS, &r->node_opts, false))
 		goto fail;
 	genlmsg_end(skb, h);
 	return 0;
@@ -531,10 +541,10 @@ static int fill_device(struct sk_buff *skb, struct bsr_device *d, u32 portid, u3
 		    nla_put_s32(skb, T_ATTACH_PARMS_META_DEV_IDX, ldev->md_idx))
 			goto fail;
 		nla_nest_end(skb, nest);
-		if (put_opts(skb, BSR_NLA_DISK_CONF, &d->disk_conf))
+		if (put_opts(skb, BSR_NLA_DISK_CONF, &d->disk_conf, false))
 			goto fail;
 	}
-	if (d->device_conf.len && put_opts(skb, BSR_NLA_DEVICE_CONF, &d->device_conf))
+	if (d->device_conf.len && put_opts(skb, BSR_NLA_DEVICE_CONF, &d->device_conf, false))
 		goto fail;
 	genlmsg_end(skb, h);
 	return 0;
@@ -554,8 +564,9 @@ static int put_path(struct sk_buff *skb, int type, struct bsr_path *p)
 	return 0;
 }
 
+/* `secrets`: the requester has CAP_SYS_ADMIN (a dump), false for a notification */
 static int fill_connection(struct sk_buff *skb, struct bsr_conn *c, u32 portid, u32 seq,
-			   int flags, u8 cmd, int nh_type)
+			   int flags, u8 cmd, int nh_type, bool secrets)
 {
 	struct bsr_genlmsghdr *h = msg_start(skb, portid, seq, flags, cmd, -1U);
 	struct nlattr *nest;
@@ -578,7 +589,7 @@ static int fill_connection(struct sk_buff *skb, struct bsr_conn *c, u32 portid, 
 			      c->net ? atomic64_read(&c->net->rs_in_flight) : 0, 0))
 		goto fail;
 	nla_nest_end(skb, nest);
-	if (put_opts(skb, BSR_NLA_NET_CONF, &c->net_conf))
+	if (put_opts(skb, BSR_NLA_NET_CONF, &c->net_conf, secrets))
 		goto fail;
 	list_for_each_entry(p, &c->paths, list)
 		if (put_path(skb, BSR_NLA_PATH_PARMS, p))
@@ -665,7 +676,7 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_FLAGS, pflags))
 		goto fail;
 	nla_nest_end(skb, nest);
-	if (pd->conf.len && put_opts(skb, BSR_NLA_PEER_DEVICE_OPTS, &pd->conf))
+	if (pd->conf.len && put_opts(skb, BSR_NLA_PEER_DEVICE_OPTS, &pd->conf, false))
 		goto fail;
 	genlmsg_end(skb, h);
 	return 0;
@@ -716,7 +727,8 @@ void bsr_notify_connection(struct bsr_conn *c, int type)
 	struct sk_buff *skb = notify_alloc();
 
 	if (skb)
-		notify_finish(skb, fill_connection(skb, c, 0, 0, 0, BSR_ADM_CONNECTION_STATE, type));
+		notify_finish(skb, fill_connection(skb, c, 0, 0, 0, BSR_ADM_CONNECTION_STATE, type,
+						  false));
 }
 
 void bsr_notify_peer_device(struct bsr_peer_device *pd, int type)
@@ -1850,7 +1862,8 @@ static int dump_objects(struct sk_buff *skb, struct netlink_callback *cb, unsign
 			if (kinds & BIT(OBJ_CONN))
 				EMIT(fill_connection(skb, c, portid, seq, NLM_F_MULTI,
 						     res_cmd ? BSR_ADM_CONNECTION_STATE :
-						     BSR_ADM_GET_CONNECTIONS, nh_type));
+						     BSR_ADM_GET_CONNECTIONS, nh_type,
+						     netlink_capable(cb->skb, CAP_SYS_ADMIN)));
 			if (kinds & BIT(OBJ_PATH))
 				list_for_each_entry(p, &c->paths, list)
 					EMIT(fill_path(skb, c, p, portid, seq, NLM_F_MULTI, nh_type));

@@ -8,6 +8,8 @@ export interface FieldDef {
   max?: number;
   /** bsr.ko does not implement the option yet and takes only this value, its default. */
   unimplemented?: number | string;
+  /** A secret: bsr.ko sends it only to CAP_SYS_ADMIN requesters; the tools mask it in logs. */
+  sensitive?: boolean;
 }
 export type AttrSet = Record<string, FieldDef>;
 

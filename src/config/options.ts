@@ -35,11 +35,14 @@ export interface OptionDef {
    * it into that volume's minor on the same host, the number bsrsetup and the kernel take.
    */
   namesVolume?: boolean;
-  /**
-   * A secret: logs and error messages show `***` instead of the value (DRBD marks the same
-   * attribute sensitive; the kernel sends it only to CAP_SYS_ADMIN callers).
-   */
-  sensitive?: boolean;
+}
+
+/**
+ * A secret (bsr-abi.json `sensitive`): logs and error messages show `***` instead of the value, and
+ * the kernel sends it only to CAP_SYS_ADMIN callers.
+ */
+export function isSensitive(def: OptionDef): boolean {
+  return def.abiSet !== undefined && abi.sets[def.abiSet]?.[def.keyword]?.sensitive === true;
 }
 
 /** A parsed option value: numbers in the base unit, booleans, enum names, strings; flags are true. */
@@ -182,7 +185,7 @@ export const OPTIONS: readonly OptionDef[] = [
     refused: { value: 'yes', reason: 'bsr does not support two primaries' },
   },
   text('cram-hmac-alg', 'net', 'net_conf'),
-  { ...text('shared-secret', 'net', 'net_conf'), sensitive: true },
+  text('shared-secret', 'net', 'net_conf'),
   text('data-integrity-alg', 'net', 'net_conf'),
   text('csums-alg', 'net', 'net_conf'),
   text('verify-alg', 'net', 'net_conf'),

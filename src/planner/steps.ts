@@ -2,7 +2,7 @@
 import type { MetaDisk } from '../config/ast';
 import type { LocalPeer, LocalResource } from '../config/local';
 import { addressArgument, type OptionMap, type Volume } from '../config/model';
-import { findOption, formatOptionValue } from '../config/options';
+import { findOption, formatOptionValue, isSensitive } from '../config/options';
 
 export type Program = 'bsrsetup' | 'bsrmeta';
 
@@ -72,11 +72,12 @@ export function formatStep(step: Step): string {
   return step.orElse ? `${line} || ${formatStep(step.orElse)}` : line;
 }
 
-/** The step with `--OPTION=***` for every option the option table marks sensitive. */
+/** The step with `--OPTION=***` for every option the ABI marks sensitive. */
 export function maskedStep(step: Step): Step {
   const mask = (arg: string) => {
     const match = /^--([^=]+)=/.exec(arg);
-    return match && findOption(match[1])?.sensitive ? `${match[0]}***` : arg;
+    const def = match ? findOption(match[1]) : undefined;
+    return match && def && isSensitive(def) ? `${match[0]}***` : arg;
   };
   return { ...step, args: step.args.map(mask), orElse: step.orElse && maskedStep(step.orElse) };
 }
