@@ -1,13 +1,22 @@
 // The shared fixtures of the lab scenarios: resource r0 (minor 1, volume 0) on /dev/vda, driven
 // through bsrsetup/bsrmeta in the guests. twoNodes(): alpha (node-id 0) and bravo (node-id 1)
 // replicating; singleNode(): one node with bravo configured as its (unconnected) peer.
-import { resourceState, switchProtocol, waitConnectedScript, waitUpToDate } from '../../tools/lab/bsr-wait.js';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  type ResourceEvents,
+  resourceState,
+  switchProtocol,
+  waitConnectedScript,
+  waitEvents,
+  waitUpToDate,
+} from '../../tools/lab/bsr-wait.js';
 import { guestCli } from '../../tools/lab/paths.js';
 import type { Lab, NodeName } from '../../tools/lab/scenario.js';
 
 export const NODES: readonly NodeName[] = ['alpha', 'bravo'];
 export const PEER: Record<string, NodeName> = { alpha: 'bravo', bravo: 'alpha' };
 export const ID: Record<string, number> = { alpha: 0, bravo: 1 };
+const MIB = 1 << 20;
 /** short ping and reconnect intervals, so a cut or crashed peer is noticed within seconds */
 export const FAST_NET = '--ping-int=2 --ping-timeout=20 --connect-int=2';
 
@@ -77,6 +86,25 @@ ${o.connect === false ? '' : `${S} connect r0 ${ID[p]}`}`,
     return (await pdField(n, 'connection')) === 'Connected';
   }
 
+  /**
+   * Waits until `check` holds for r0 on node n, following its notifications (one events2 in the
+   * guest for the whole wait); returns what `check` returned.
+   */
+  function waitState<T>(
+    n: NodeName,
+    what: string,
+    check: (r: ResourceEvents) => T | undefined | null | false,
+    timeoutMs = 60_000,
+  ): Promise<T> {
+    return waitEvents(lab, n, S, 'r0', `${n}: ${what}`, check, timeoutMs);
+  }
+
+  /** Waits until node n's connection to its peer is Connected, or with `connected` false, until it is not. */
+  function waitConnection(n: NodeName, connected: boolean, timeoutMs = 60_000): Promise<boolean> {
+    const want = connected ? 'connected' : 'the connection lost';
+    return waitState(n, want, (r) => (r.field('connection') === 'Connected') === connected, timeoutMs);
+  }
+
   async function waitConnected(timeoutMs = 60_000) {
     const script = waitConnectedScript(S, 'r0', Math.ceil(timeoutMs / 1000));
     await Promise.all(NODES.map((n) => lab.sh(n, script)));
@@ -126,16 +154,17 @@ nohup sh -c 'python3 ${repo}/test/lab/scripts/block-writer.py /dev/bsr1 ${id} ${
     assert(/rc=0/.test(out), `the writer saw an error:\n${out}`);
   }
 
-  /** sha256 of length MiB starting at offset MiB of a device. */
+  /** sha256 of length MiB starting at offset MiB of a device (a backing disk is read on the host). */
   async function sum(n: NodeName, dev: string, offMiB: number, lenMiB: number): Promise<string> {
+    const disk = /^\/dev\/(vda|vdb)$/.exec(dev)?.[1] as 'vda' | 'vdb' | undefined;
+    if (disk) return lab.diskSum(n, disk, offMiB * MIB, lenMiB * MIB);
     const out = await sh(n, `dd if=${dev} bs=1M skip=${offMiB} count=${lenMiB} iflag=direct status=none | sha256sum`);
     return out.split(' ')[0];
   }
 
   /** sha256 of `count` 4 KiB blocks from block `first` of node n's backing disk /dev/vda (O_DIRECT). */
   async function blocksSum(n: NodeName, first: number, count: number): Promise<string> {
-    const out = await sh(n, `dd if=/dev/vda bs=4096 skip=${first} count=${count} iflag=direct status=none | sha256sum`);
-    return out.split(' ')[0];
+    return lab.diskSum(n, 'vda', first * 4096, count * 4096);
   }
 
   /**
@@ -194,12 +223,11 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
 
   /** Writes len MiB of fresh random data at off MiB on node n's /dev/bsr1; returns its sha256. */
   async function write(n: NodeName, offMiB: number, lenMiB: number): Promise<string> {
-    const out = await sh(
-      n,
-      // 4 MiB direct writes: bigger than one DATA packet, so the block layer must split them
-      `head -c ${lenMiB * 1048576} /dev/urandom > /tmp/w && dd if=/tmp/w of=/dev/bsr1 bs=4M seek=${offMiB * 1048576} oflag=direct,seek_bytes status=none && sha256sum < /tmp/w`,
-    );
-    return out.split(' ')[0];
+    const data = randomBytes(lenMiB * MIB);
+    const file = lab.shareFile(data);
+    // 4 MiB direct writes: bigger than one DATA packet, so the block layer must split them
+    await sh(n, `dd if=${file} of=/dev/bsr1 bs=4M seek=${offMiB * MIB} oflag=direct,seek_bytes status=none`);
+    return createHash('sha256').update(data).digest('hex');
   }
 
   /** A numeric statistics field of the peer-device (KiB for sizes). */
@@ -219,6 +247,8 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
     status,
     pdField,
     connected,
+    waitState,
+    waitConnection,
     waitConnected,
     waitSynced,
     setProtocol,

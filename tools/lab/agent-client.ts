@@ -266,8 +266,12 @@ export class AgentClient {
     const timeoutMs = opts.timeoutMs ?? 600_000;
     return new Promise<ExecResult>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      const stop = () => {
+        if (this.calls.has(id)) this.sock.write(frame(T.KILL, id, JSON.stringify({ signal: 'SIGKILL' })));
+      };
       const done = () => {
         if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', stop);
       };
       this.calls.set(id, {
         out: [],
@@ -298,6 +302,8 @@ export class AgentClient {
         }
       }
       this.sock.write(frame(T.STDIN_EOF, id));
+      if (opts.signal?.aborted) stop();
+      else opts.signal?.addEventListener('abort', stop, { once: true });
     });
   }
 

@@ -1,8 +1,11 @@
 // The lab: bring up / down, and the `Lab` API that scenarios, the bench and the CLI use.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AGENT_PORTS, AgentClient, type ExecRequest } from './agent-client.js';
 import { DmFaults } from './faults.js';
+import { cachesStale, markCachesFresh } from './host-cache.js';
 import { findRepoRoot, hostHeadersKernelVersion, labStateDir } from './paths.js';
 import { qmp } from './qmp.js';
 import { setup, setupDone } from './setup.js';
@@ -53,6 +56,7 @@ export class LabImpl implements Lab {
   logger: (m: string) => void = (m) => process.stderr.write(`lab: ${m}\n`);
   /** Guest commands run through this object and the time spent in them (summed over nodes). */
   readonly execStats = { commands: 0, ms: 0 };
+  private sharedFiles = 0;
 
   constructor(
     readonly repoRoot: string,
@@ -132,8 +136,13 @@ export class LabImpl implements Lab {
     try {
       return await c.exec(req, opts);
     } finally {
+      const ms = Date.now() - t0;
       this.execStats.commands++;
-      this.execStats.ms += Date.now() - t0;
+      this.execStats.ms += ms;
+      if (process.env.BSR_LAB_TRACE) {
+        const what = typeof cmd === 'string' ? cmd : cmd.join(' ');
+        this.logger(`${node} ${(ms / 1000).toFixed(2)} s: ${what.replace(/\s+/g, ' ').slice(0, 160)}`);
+      }
     }
   }
 
@@ -227,6 +236,34 @@ export class LabImpl implements Lab {
     if (s.loadBsr !== false && existsSync(this.bsrModulePath())) await this.loadModule(node);
   }
 
+  shareFile(data: Buffer | string): string {
+    const dir = this.files.shareDir;
+    mkdirSync(dir, { recursive: true });
+    // a new name every time: a guest may hold an older file of the same name in its cache
+    const path = join(dir, `${process.pid}-${this.sharedFiles++}`);
+    writeFileSync(path, data);
+    return path;
+  }
+
+  async diskSum(node: NodeName, disk: 'vda' | 'vdb', offset: number, length: number): Promise<string> {
+    this.checkNode(node);
+    const hash = createHash('sha256');
+    const end = offset + length;
+    const fh = await open(this.files.disk(node, disk), 'r');
+    try {
+      if ((await fh.stat()).size < end) throw new Error(`${node}: ${disk} is smaller than ${end} bytes`);
+      const buf = Buffer.alloc(1 << 20);
+      for (let pos = offset; pos < end; ) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
+        hash.update(buf.subarray(0, bytesRead));
+        pos += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+    return hash.digest('hex');
+  }
+
   async dmesg(node: NodeName): Promise<string> {
     return this.sh(node, 'dmesg');
   }
@@ -239,9 +276,10 @@ export class LabImpl implements Lab {
     const target = path ?? this.bsrModulePath();
     if (target.endsWith('.ko')) {
       if (!existsSync(target)) throw new Error(`${target} does not exist (build it: npm run build:kmod)`);
+      // a module given by path may be anywhere on the host: read it afresh
+      if (path === undefined) await this.refreshCaches(node);
       const script = [
-        // the host root is cached in the guest (9p cache=loose): read a rebuilt module afresh
-        'echo 3 > /proc/sys/vm/drop_caches',
+        path === undefined ? '' : 'echo 3 > /proc/sys/vm/drop_caches',
         `name=$(modinfo -F name ${shq(target)})`,
         'if grep -q "^$name " /proc/modules; then exit 0; fi',
         'for d in libcrc32c crc32c_generic lru_cache $(modinfo -F depends ' +
@@ -253,6 +291,16 @@ export class LabImpl implements Lab {
     } else {
       await this.sh(node, `modprobe ${shq(target)}`);
     }
+  }
+
+  /**
+   * Drops the guest's caches of the host root when a file the guests run (the module, the bundles,
+   * the addon, the lab scripts) changed on the host since they were last empty (see host-cache.ts).
+   */
+  async refreshCaches(node: NodeName): Promise<void> {
+    if (!cachesStale(this.files, node, this.repoRoot)) return;
+    await this.sh(node, 'sync; echo 3 > /proc/sys/vm/drop_caches');
+    markCachesFresh(this.files, node, this.repoRoot);
   }
 
   async unloadModule(node: NodeName, name: string): Promise<void> {

@@ -43,7 +43,6 @@ blkdiscard -f /dev/vda
 blkdiscard -f /dev/vdb
 ${RESET_WRITABLE_DIRS}
 sync
-echo 3 > /proc/sys/vm/drop_caches
 `;
 }
 
@@ -94,6 +93,7 @@ export async function prepareLab(lab: LabImpl, diskSize: string, loadBsr: boolea
         if (i >= 50) throw new Error(`${n}: disks not resized to ${diskSize}`);
         await sleep(200);
       }
+      await next.refreshCaches(n);
       if (loadBsr) await next.loadModule(n);
     }),
   );

@@ -205,6 +205,7 @@ class JobLab {
     const lab = this.lab;
     if (!lab) return;
     lab.close();
+    rmSync(lab.files.shareDir, { recursive: true, force: true });
     if (!keep) return this.release();
     try {
       await cleanupLab(lab);

@@ -14,6 +14,7 @@ import {
 import { join } from 'node:path';
 import { AGENT_PORTS } from './agent-client.js';
 import { bootSettings, GUEST_INIT } from './guest.js';
+import { markCachesFresh } from './host-cache.js';
 import { type KernelPaths, kernelPaths } from './paths.js';
 import { qmp } from './qmp.js';
 import { addressOf, ifaceOf, linksOf, macOf, nicIdOf } from './topology.js';
@@ -64,6 +65,10 @@ export class LabFiles {
   }
   disk(n: NodeName, d: 'vda' | 'vdb') {
     return join(this.diskDir, `${n}.${d}.img`);
+  }
+  /** Files the host hands to the guests during a scenario (Lab.shareFile). */
+  get shareDir() {
+    return join(this.stateDir, 'share');
   }
   bootSettings(n: NodeName) {
     return join(this.stateDir, `${n}.boot.sh`);
@@ -122,6 +127,8 @@ export function writeGuestFiles(f: LabFiles, repoRoot: string, state: LabState, 
   copyFileSync(join(repoRoot, 'tools', 'lab', 'guest-agent.mjs'), join(f.stateDir, 'agent.mjs'));
   copyFileSync(join(repoRoot, 'tools', 'lab', 'agent-protocol.mjs'), join(f.stateDir, 'agent-protocol.mjs'));
   writeFileSync(join(f.stateDir, 'guest-init.sh'), GUEST_INIT);
+  // a booting guest starts with empty caches
+  markCachesFresh(f, n, repoRoot);
   const links = linksOf(state.nodes)
     .filter((l) => l.a === n || l.b === n)
     .map((l) => {

@@ -15,11 +15,19 @@ export default scenario({
     const ADM = `${repo}/bin/bsradm -c /tmp/r0.res`;
     const sh = (n: NodeName, script: string) => lab.sh(n, `cd ${repo}\n${script}`);
     const connected = async (n: NodeName) => /^Connected$/m.test(await sh(n, `${ADM} cstate r0`));
+    // bsradm's own wait (one bsrsetup following the notifications), not a poll of `cstate`
+    const waitConnected = (n: NodeName) => sh(n, `timeout 120 ${ADM} wait-connect r0`);
 
     await Promise.all(
-      NODES.map((n) => sh(n, `cp ${conf} /tmp/r0.res && ${ADM} create-md r0 </dev/null && ${ADM} up r0`)),
+      // a CLI start right after boot can take over 5 s (cmd-timeout-short) on a busy emulated CPU
+      NODES.map((n) =>
+        sh(
+          n,
+          `(echo 'global { cmd-timeout-short 60; }'; cat ${conf}) > /tmp/r0.res && ${ADM} create-md r0 </dev/null && ${ADM} up r0`,
+        ),
+      ),
     );
-    for (const n of NODES) await lab.waitFor(`${n} connected`, () => connected(n), 120_000, 500);
+    await Promise.all(NODES.map(waitConnected));
     lab.log('up and connected');
     await sh('alpha', `${ADM} new-current-uuid --clear-bitmap r0`);
     for (const n of NODES) {
@@ -35,7 +43,7 @@ export default scenario({
     const plan = await sh('alpha', `${ADM} -d adjust r0`);
     assert(/bsrsetup connect r0 1/.test(plan), `adjust plans the connect:\n${plan}`);
     await sh('alpha', `${ADM} adjust r0`);
-    await lab.waitFor('alpha reconnected by adjust', () => connected('alpha'), 120_000, 500);
+    await waitConnected('alpha');
 
     lab.log('adjust reconnected the StandAlone peer');
     // Changed options in the file reach the kernel through adjust, and show reports them.

@@ -23,7 +23,7 @@ export default scenario({
 
     await lab.disk.failNow('bravo', 'bsrdisk');
     const during = await t.write('alpha', 8, 4);
-    await lab.waitFor('bravo to detach', async () => (await t.pdField('bravo', 'disk')) === 'Diskless', 30_000, 500);
+    await t.waitState('bravo', 'detached', (r) => r.field('disk') === 'Diskless', 30_000);
     const diskless = await t.write('alpha', 16, 4);
     assert(await t.connected('bravo'), 'bravo stays connected without its disk');
     const oos = await t.stat('alpha', 'out-of-sync');

@@ -5,6 +5,7 @@
 // - a detached (Secondary) device keeps its size;
 // - on-io-error detach: the first error makes the disk Failed, then Diskless (IO_ERROR event);
 //   later I/O anywhere fails with EIO and `status` shows disk:Diskless; down and rmmod work.
+import { waitEvents } from '../../../tools/lab/bsr-wait.js';
 import { guestCli } from '../../../tools/lab/paths.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 
@@ -83,15 +84,9 @@ ${S} primary r0 --force`);
     await sh(`rm -f /tmp/ev; nohup ${S} events2 r0 > /tmp/ev 2>&1 & echo $! > /tmp/ev.pid`);
     await lab.waitFor('events2 to start', async () => /exists -/.test(await sh('cat /tmp/ev')), 20_000, 200);
     await expectEio('detach: write to the bad area', 'if=/dev/zero of=/dev/bsr1 seek=1024 oflag=direct');
-    const st2 = await lab.waitFor(
-      'the disk to become Diskless',
-      async () => {
-        const s = await status();
-        return /disk:Diskless/.test(s) ? s : undefined;
-      },
-      30_000,
-      300,
-    );
+    await waitEvents(lab, N, S, 'r0', 'the disk to become Diskless', (r) => r.field('disk') === 'Diskless', 30_000);
+    const st2 = await status();
+    assert(/disk:Diskless/.test(st2), `status shows disk:Diskless:\n${st2}`);
     lab.log(`after the error:\n${st2.trim()}`);
     await expectEio('detach: write elsewhere', 'if=/dev/zero of=/dev/bsr1 seek=0 oflag=direct');
     await expectEio('detach: read elsewhere', 'if=/dev/bsr1 of=/dev/null skip=0 iflag=direct');

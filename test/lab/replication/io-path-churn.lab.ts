@@ -58,7 +58,7 @@ ${t.S} connect r0 1`;
       await t.sh('alpha', `${t.S} del-peer r0 1`);
       await t.sh('alpha', 'sleep 1');
       await t.sh('alpha', peerUp);
-      await lab.waitFor(`cycle ${cycle}: alpha connected again`, async () => await t.connected('alpha'), 60_000, 300);
+      await t.waitConnection('alpha', true);
       const after = await writesDone();
       lab.log(
         `cycle ${cycle} (${cycle % 2 === 0 ? 'disconnect, ' : ''}del-peer, new-peer, connect): ${after - before} KiB written meanwhile`,
@@ -69,7 +69,7 @@ ${t.S} connect r0 1`;
     // its peer devices, so it is stopped around the deletion and comes back by itself
     const beforeMinor = await writesDone();
     await t.sh('bravo', `${t.S} new-minor r0 9 5 && ${t.S} del-minor 9`);
-    await lab.waitFor('bravo connected again after del-minor', async () => await t.connected('bravo'), 60_000, 300);
+    await t.waitConnection('bravo', true);
     assert(!/volume:5/.test(await t.status('bravo')), 'volume 5 is gone on bravo');
     const afterMinor = await writesDone();
     lab.log(`new-minor + del-minor on bravo while connected: ${afterMinor - beforeMinor} KiB written meanwhile`);

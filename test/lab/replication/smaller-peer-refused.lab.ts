@@ -28,12 +28,7 @@ export default scenario({
       60_000,
       500,
     );
-    await lab.waitFor(
-      'alpha StandAlone',
-      async () => (await t.pdField('alpha', 'connection')) === 'StandAlone',
-      30_000,
-      500,
-    );
+    await t.waitState('alpha', 'StandAlone', (r) => r.field('connection') === 'StandAlone', 30_000);
     const after = Number(await t.sh('alpha', 'cat /sys/block/bsr1/size'));
     lab.log(`alpha: ${size} sectors before, ${after} after meeting the smaller peer`);
     assert(after === size, `the device kept its size (${size} -> ${after} sectors)`);

@@ -47,7 +47,7 @@ ${t.S} peer-device-options r0 ${ID[PEER[n]]} 0 --c-plan-ahead=0 --resync-rate=10
     await t.sh('alpha', `${t.S} primary r0`);
 
     await lab.linkCut('alpha', 'bravo');
-    for (const n of NODES) await lab.waitFor(`${n} to notice`, async () => !(await t.connected(n)), 60_000, 500);
+    await Promise.all(NODES.map((n) => t.waitConnection(n, false)));
     const bravoCut = await t.status('bravo');
     assert(/(^|\s)disk:UpToDate/.test(bravoCut), `a Secondary cut off its Primary stays UpToDate:\n${bravoCut}`);
 

@@ -35,14 +35,11 @@ export default scenario({
       `printf '${table}\\n' | dmsetup load src && dmsetup suspend --noflush src && dmsetup resume src`,
     );
     await t.sh('alpha', `${t.S} invalidate-remote r0 1 0`);
-    const end = await lab.waitFor(
+    const end = await t.waitState(
+      'alpha',
       'the resync to end',
-      async () => {
-        const repl = await t.pdField('alpha', 'replication');
-        return repl === 'Established' ? repl : undefined;
-      },
+      (r) => (r.field('replication') === 'Established' ? 'Established' : undefined),
       120_000,
-      1000,
     );
     const oos = await t.stat('alpha', 'out-of-sync');
     const bravoDisk = await t.pdField('bravo', 'disk');

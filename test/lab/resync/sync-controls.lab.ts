@@ -3,6 +3,8 @@
 // pause-sync/resume-sync, the fixed rate and the dynamic controller (changed while a resync runs),
 // done:/eta progress in status and events2, disconnect --force with writes pending, net-options
 // at run time, and the time of a 64 MiB resync after a link cut split into reconnect and transfer.
+import { createHash, randomBytes } from 'node:crypto';
+import type { ResourceEvents } from '../../../tools/lab/bsr-wait.js';
 import type { Lab, NodeName } from '../../../tools/lab/scenario.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, ID, NODES, PEER, twoNodes } from '../fixtures.js';
@@ -49,7 +51,11 @@ export default scenario({
     const pdOpts = (n: NodeName, vol: number, o: string) =>
       t.sh(n, `${S} peer-device-options r0 ${ID[PEER[n]]} ${vol} ${o}`);
     const guestNow = async (n: NodeName) => Number(await t.sh(n, 'date +%s.%N'));
-    const dev = (vol: number) => `/dev/bsr${vol + 1}`;
+    /** `mib` MiB of random data in a file the guests read, and its sha256. */
+    const hostData = (mib: number) => {
+      const data = randomBytes(mib << 20);
+      return { file: lab.shareFile(data), sum: createHash('sha256').update(data).digest('hex') };
+    };
 
     async function up(n: NodeName) {
       const p = PEER[n];
@@ -70,25 +76,13 @@ ${S} connect r0 ${ID[p]}`,
     }
 
     async function waitSynced(timeoutMs = 300_000) {
-      for (const n of NODES) {
-        await lab.waitFor(
-          `${n}: both volumes in sync`,
-          async () => {
-            const st = await status(n);
-            const ok = [0, 1].every((v) => {
-              const f = pdFields(st, v);
-              return f.replication === 'Established' && f['peer-disk'] === 'UpToDate';
-            });
-            return ok && (st.match(/ {2}volume:\d+ minor:\d+ disk:UpToDate/g) ?? []).length === 2 ? st : undefined;
-          },
-          timeoutMs,
-          500,
-        );
-      }
+      const both = (r: ResourceEvents) => r.devices().length === 2 && r.allUpToDate();
+      await Promise.all(NODES.map((n) => t.waitState(n, 'both volumes in sync', both, timeoutMs)));
     }
 
     async function sameData(vol: number, what: string) {
-      const a = await t.sum('alpha', dev(vol), 0, sizeMiB);
+      // both backing disks, read on the host
+      const a = await t.sum('alpha', DISK[vol], 0, sizeMiB);
       const b = await t.sum('bravo', DISK[vol], 0, sizeMiB);
       assert(a === b, `${what}: volume ${vol} equal on both nodes (${a} / ${b})`);
     }
@@ -125,13 +119,12 @@ ${S} connect r0 ${ID[p]}`,
     const st = await status('alpha');
     lab.log(`two volumes in sync (${sizeKiB} KiB each):\n${st.trim()}`);
     assert(/volume:0 minor:1/.test(st) && /volume:1 minor:2/.test(st), 'status shows both devices');
-    const vol0 = await t.sh('alpha', `head -c 8388608 /dev/urandom | tee /tmp/v0 | sha256sum`);
-    const vol1 = await t.sh('alpha', `head -c 8388608 /dev/urandom | tee /tmp/v1 | sha256sum`);
-    assert(vol0 !== vol1, 'different data for the two volumes');
-    await t.sh('alpha', 'dd if=/tmp/v0 of=/dev/bsr1 bs=1M seek=4 oflag=direct status=none');
-    await t.sh('alpha', 'dd if=/tmp/v1 of=/dev/bsr2 bs=1M seek=4 oflag=direct status=none');
-    assert((await t.sum('bravo', '/dev/vda', 4, 8)) === vol0.split(' ')[0], 'volume 0 data on bravo');
-    assert((await t.sum('bravo', '/dev/vdb', 4, 8)) === vol1.split(' ')[0], 'volume 1 data on bravo');
+    const vol0 = hostData(8);
+    const vol1 = hostData(8);
+    await t.sh('alpha', `dd if=${vol0.file} of=/dev/bsr1 bs=1M seek=4 oflag=direct status=none`);
+    await t.sh('alpha', `dd if=${vol1.file} of=/dev/bsr2 bs=1M seek=4 oflag=direct status=none`);
+    assert((await t.sum('bravo', '/dev/vda', 4, 8)) === vol0.sum, 'volume 0 data on bravo');
+    assert((await t.sum('bravo', '/dev/vdb', 4, 8)) === vol1.sum, 'volume 1 data on bravo');
     await sameData(0, 'initial sync');
     await sameData(1, 'initial sync');
 
@@ -139,7 +132,17 @@ ${S} connect r0 ${ID[p]}`,
     for (const n of NODES) await pdOpts(n, 0, `--c-plan-ahead=0 --resync-rate=${FIXED_KIB}k`);
     const before0 = (await resyncsLogged(0)).length;
     await t.sh('bravo', `${S} invalidate 1`);
-    await lab.waitFor('bravo SyncTarget', async () => (await pd('bravo', 0)).replication === 'SyncTarget', 30_000, 300);
+    const replication = (n: NodeName, vol: number, want: RegExp, timeoutMs = 30_000) =>
+      t.waitState(
+        n,
+        `volume ${vol} ${want.source}`,
+        (r) => {
+          const p = r.peerDevice(vol);
+          return want.test(String(p?.replication)) && p;
+        },
+        timeoutMs,
+      );
+    await replication('bravo', 0, /^SyncTarget$/);
     const started = (await resyncsLogged(0)).slice(before0);
     assert(started.length === 1 && started[0] === sizeKiB, `invalidate resyncs the whole device (${started} KiB)`);
     assert((await pd('alpha', 0)).replication === 'SyncSource', 'alpha is SyncSource');
@@ -154,19 +157,15 @@ ${S} connect r0 ${ID[p]}`,
     }
 
     await t.sh('alpha', `${S} pause-sync r0 1 0`);
-    const paused = await lab.waitFor(
-      'paused on both nodes',
-      async () => {
-        const a = await pd('alpha', 0);
-        const b = await pd('bravo', 0);
-        return a.replication === 'PausedSyncS' && b.replication === 'PausedSyncT' ? { a, b } : undefined;
-      },
-      30_000,
-      300,
-    );
+    const [pausedA, pausedB] = await Promise.all([
+      replication('alpha', 0, /^PausedSyncS$/),
+      replication('bravo', 0, /^PausedSyncT$/),
+    ]);
+    const paused = { a: pausedA, b: pausedB };
     assert(paused.a['resync-suspended'] === 'user', `alpha resync-suspended:user (${paused.a['resync-suspended']})`);
     assert(paused.b['resync-suspended'] === 'peer', `bravo resync-suspended:peer (${paused.b['resync-suspended']})`);
-    const oosPaused = Number(paused.a['out-of-sync']);
+    // read after the pause (requests in flight when it came may still have completed)
+    const oosPaused = Number((await pd('alpha', 0))['out-of-sync']);
     await new Promise((r) => setTimeout(r, 4000));
     const oosLater = Number((await pd('alpha', 0))['out-of-sync']);
     lab.log(`paused: out-of-sync ${oosPaused} KiB, 4 s later ${oosLater} KiB`);
@@ -184,7 +183,7 @@ ${S} connect r0 ${ID[p]}`,
       'events2: PausedSyncT peer',
     );
     await t.sh('alpha', `${S} resume-sync r0 1 0`);
-    await lab.waitFor('resumed', async () => (await pd('alpha', 0)).replication === 'SyncSource', 30_000, 300);
+    await replication('alpha', 0, /^SyncSource$/);
 
     // the dynamic controller, switched on while the resync runs
     for (const n of NODES)
@@ -205,12 +204,7 @@ ${S} connect r0 ${ID[p]}`,
     const recv0 = Number((await pd('bravo', 1)).received);
     const before1 = (await resyncsLogged(1)).length;
     await t.sh('alpha', `${S} invalidate-remote r0 1 1`);
-    await lab.waitFor(
-      'bravo SyncTarget (volume 1)',
-      async () => /SyncTarget|Established/.test((await pd('bravo', 1)).replication ?? ''),
-      30_000,
-      300,
-    );
+    await replication('bravo', 1, /^(SyncTarget|Established)$/);
     await waitSynced();
     const moved = Number((await pd('bravo', 1)).received) - recv0;
     const startedR = (await resyncsLogged(1)).slice(before1);
@@ -227,7 +221,7 @@ ${S} connect r0 ${ID[p]}`,
     await lab.linkCut('alpha', 'bravo');
     await t.sh(
       'alpha',
-      'nohup dd if=/tmp/v1 of=/dev/bsr1 bs=1M seek=40 oflag=direct status=none >/dev/null 2>&1 & echo $! > /tmp/dd.pid',
+      `nohup dd if=${vol1.file} of=/dev/bsr1 bs=1M seek=40 oflag=direct status=none >/dev/null 2>&1 & echo $! > /tmp/dd.pid`,
     );
     await new Promise((r) => setTimeout(r, 2000));
     const pending = await status('alpha');
@@ -261,22 +255,16 @@ ${S} connect r0 ${ID[p]}`,
     // 2 s within 4 s
     await t.sh('alpha', `${S} net-options r0 1 --ping-int=2 --ping-timeout=20`);
     await t.sh('alpha', 'sleep 7'); // one old ping interval: a ping or its timeout has come meanwhile
+    const w32 = hostData(32);
     // resync speed, as the bench measures it (with 32 MiB): cut, wait for the Primary to notice, write, restore
+    const lost = t.waitConnection('alpha', false); // watching before the cut: its start is not timed
     await lab.linkCut('alpha', 'bravo');
     const c0 = Date.now();
-    await lab.waitFor(
-      'alpha notices the cut',
-      async () => !/connection:Connected/.test(await status('alpha')),
-      60_000,
-      200,
-    );
+    await lost;
     const noticed = (Date.now() - c0) / 1000;
     lab.log(`cut noticed after ${noticed.toFixed(1)} s with ping-int 2 / ping-timeout 2 s set at run time`);
     assert(noticed < 8, `the run-time ping-int/ping-timeout are used (cut noticed after ${noticed.toFixed(1)} s)`);
-    await t.sh(
-      'alpha',
-      'head -c 33554432 /dev/urandom > /tmp/w32 && dd if=/tmp/w32 of=/dev/bsr1 bs=1M oflag=direct status=none',
-    );
+    await t.sh('alpha', `dd if=${w32.file} of=/dev/bsr1 bs=1M oflag=direct status=none`);
     await lab.linkRestore('alpha', 'bravo');
     const g0 = await guestNow('alpha');
     const h0 = Date.now();
@@ -295,8 +283,7 @@ ${S} connect r0 ${ID[p]}`,
       `resync of 32 MiB: ${total.toFixed(1)} s until both UpToDate (polled); events: connected +${conn.toFixed(2)} s, ` +
         `SyncSource +${begin.toFixed(2)} s, Established +${end.toFixed(2)} s (transfer ${(end - begin).toFixed(2)} s)`,
     );
-    const w32 = (await t.sh('alpha', 'sha256sum < /tmp/w32')).split(' ')[0];
-    assert((await t.sum('bravo', '/dev/vda', 0, 32)) === w32, 'the 32 MiB arrived on bravo');
+    assert((await t.sum('bravo', '/dev/vda', 0, 32)) === w32.sum, 'the 32 MiB arrived on bravo');
 
     for (const n of NODES) await t.exec(n, 'kill $(cat /tmp/ev.pid)');
     await t.downAll();

@@ -35,7 +35,7 @@ export default scenario({
     await new Promise((r) => setTimeout(r, 12_000));
     await lab.crash('alpha');
     lab.log('alpha crashed during the writes');
-    await lab.waitFor('bravo to notice', async () => !(await t.connected('bravo')), 60_000, 500);
+    await t.waitConnection('bravo', false);
     await t.sh('bravo', `${t.S} primary r0`);
     const extra = await t.write('bravo', 100, 8);
     await lab.boot('alpha');

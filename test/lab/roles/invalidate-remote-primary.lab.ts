@@ -33,12 +33,7 @@ export default scenario({
     const rate = (r: string) => `${t.S} peer-device-options r0 ${r} 0 --c-plan-ahead=0 --resync-rate=`;
     await t.sh('alpha', `${rate('1')}1M`);
     await t.sh('bravo', `${rate('0')}1M && ${t.S} invalidate 1`);
-    await lab.waitFor(
-      'bravo SyncTarget',
-      async () => (await t.pdField('bravo', 'replication')) === 'SyncTarget',
-      30_000,
-      300,
-    );
+    await t.waitState('bravo', 'SyncTarget', (r) => r.field('replication') === 'SyncTarget', 30_000);
     const f = await t.exec('bravo', `${t.S} primary --force r0`);
     const role = (await t.sh('bravo', `${t.S} role r0`)).trim();
     lab.log(`primary --force on the SyncTarget: exit ${f.code}: ${(f.stderr || f.stdout).trim()}; bravo is ${role}`);

@@ -18,8 +18,7 @@ export default scenario({
     await t.sh('alpha', `${t.S} primary r0`);
     await t.write('alpha', 0, 4);
     await lab.linkCut('alpha', 'bravo');
-    for (const n of ['alpha', 'bravo'] as const)
-      await lab.waitFor(`${n} to notice`, async () => !(await t.connected(n)), 60_000, 500);
+    await Promise.all((['alpha', 'bravo'] as const).map((n) => t.waitConnection(n, false)));
     await t.sh('bravo', `${t.S} primary r0`);
     const a = await t.write('alpha', 50, 4);
     await t.write('bravo', 60, 4);
@@ -29,7 +28,7 @@ export default scenario({
     await lab.linkRestore('alpha', 'bravo');
     for (const n of ['alpha', 'bravo'] as const) {
       await lab.waitFor(`${n}: split brain`, async () => /split brain detected/.test(await lab.dmesg(n)), 60_000, 500);
-      await lab.waitFor(`${n} StandAlone`, async () => /connection:StandAlone/.test(await t.status(n)), 30_000, 500);
+      await t.waitState(n, 'StandAlone', (r) => r.field('connection') === 'StandAlone', 30_000);
       const ev = await t.sh(n, 'cat /tmp/ev');
       lab.log(
         `${n} events: ${ev

@@ -20,7 +20,7 @@ export default scenario({
         60_000,
         500,
       );
-      await lab.waitFor(`${n} StandAlone`, async () => /connection:StandAlone/.test(await t.status(n)), 30_000, 500);
+      await t.waitState(n, 'StandAlone', (r) => r.field('connection') === 'StandAlone', 30_000);
     }
     lab.log('wrong secret: both refused and StandAlone');
     await t.sh('bravo', `${t.S} net-options r0 0 --shared-secret=Hush-4711 && ${t.S} connect r0 0`);

@@ -57,12 +57,7 @@ export default scenario({
     lab.log(`bravo logged ${refusals.length} refusals, e.g. ${refusals.slice(0, 4).join(' / ')}`);
     assert(refusals.length >= 20, 'bravo logged why it dropped the connections');
     await t.checkDmesg('bravo');
-    await lab.waitFor(
-      'bravo back to Connecting',
-      async () => /connection:Connecting/.test(await t.status('bravo')),
-      30_000,
-      500,
-    );
+    await t.waitState('bravo', 'back to Connecting', (r) => r.field('connection') === 'Connecting', 30_000);
 
     // the real peer: full sync from bravo, then replication
     await t.up('alpha', { net: AUTH });

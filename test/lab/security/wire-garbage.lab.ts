@@ -32,12 +32,7 @@ export default scenario({
     lab.log(`bravo refused ${rle} malformed compressed bitmaps`);
     assert(rle >= 7, 'the malformed compressed bitmaps were refused');
     await t.checkDmesg('bravo');
-    await lab.waitFor(
-      'bravo back to Connecting',
-      async () => /connection:Connecting/.test(await t.status('bravo')),
-      30_000,
-      500,
-    );
+    await t.waitState('bravo', 'back to Connecting', (r) => r.field('connection') === 'Connecting', 30_000);
     await t.up('alpha');
     await t.waitConnected();
     await t.sh('alpha', `${t.S} new-current-uuid --clear-bitmap 1 && sleep 1 && ${t.S} primary r0`);
