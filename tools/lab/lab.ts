@@ -1,5 +1,5 @@
 // The lab: bring up / down, and the `Lab` API that scenarios, the bench and the CLI use.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -56,7 +56,6 @@ export class LabImpl implements Lab {
   logger: (m: string) => void = (m) => process.stderr.write(`lab: ${m}\n`);
   /** Guest commands run through this object and the time spent in them (summed over nodes). */
   readonly execStats = { commands: 0, ms: 0 };
-  private sharedFiles = 0;
 
   constructor(
     readonly repoRoot: string,
@@ -239,8 +238,9 @@ export class LabImpl implements Lab {
   shareFile(data: Buffer | string): string {
     const dir = this.files.shareDir;
     mkdirSync(dir, { recursive: true });
-    // a new name every time: a guest may hold an older file of the same name in its cache
-    const path = join(dir, `${process.pid}-${this.sharedFiles++}`);
+    // a name never used before (also across scenarios and runs): a guest keeps what it read of an
+    // earlier file of the same name in its cache
+    const path = join(dir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
     writeFileSync(path, data);
     return path;
   }
