@@ -162,7 +162,7 @@ export const MODIFY_COMMANDS: ModifyCommand[] = [
 ];
 
 /** Commands whose options replace the current ones: `--set-defaults` resets the others. */
-const SET_DEFAULTS_OK = new Set([
+export const SET_DEFAULTS_OK = new Set([
   'resource-options',
   'node-options',
   'net-options',
