@@ -1,7 +1,6 @@
 // bsrmeta MINOR v09 DEV IDX CMD [ARGS] [OPTIONS]: create, inspect and repair v09 meta data. The
 // table of its commands and options, and what each runs.
 import { readSync } from 'node:fs';
-import { metaData } from '../abi/index.js';
 import { CliError, EXIT } from '../common/errors.js';
 import {
   applyAl,
@@ -25,6 +24,7 @@ import {
 } from '../meta/commands.js';
 import { parseIndex } from '../meta/layout.js';
 import { type CommandSpec, type ProgramSpec, parseCommandLine, programFor } from './spec.js';
+import { BSRMETA_OPTIONS } from './tool-options.js';
 
 const HELP_AFTER = `
 IDX is internal, flexible, or N (indexed external meta data, 128 MiB slot N).
@@ -65,15 +65,6 @@ function readLine(): string | undefined {
     if (one[0] === 0x0a) return Buffer.from(bytes).toString();
     bytes.push(one[0]);
   }
-}
-
-function intOption(name: string, min: number, max: number) {
-  return (value: string): number => {
-    if (!/^-?\d+$/.test(value)) throw new CliError(`${name}: "${value}" is not a number`, EXIT.USAGE);
-    const n = Number(value);
-    if (n < min || n > max) throw new CliError(`${name} must be ${min}..${max} (got ${n})`, EXIT.USAGE);
-    return n;
-  };
 }
 
 interface Options {
@@ -168,32 +159,7 @@ export const BSRMETA: ProgramSpec = {
   name: 'bsrmeta',
   summary: 'bsr meta-data tool',
   usage: 'MINOR v09 DEV IDX CMD [ARGS] [OPTIONS]',
-  options: [
-    { flags: '--force', description: 'do not ask; overwrite even where create-md would refuse' },
-    {
-      flags: '--max-peers <n>',
-      description: 'create-md: bitmap slots (peers)',
-      parse: intOption('--max-peers', 1, metaData.maxPeers),
-      default: 1,
-    },
-    {
-      flags: '--al-stripes <n>',
-      description: 'create-md: activity-log stripes',
-      parse: intOption('--al-stripes', 1, 1024),
-      default: metaData.defaultAlStripes,
-    },
-    {
-      flags: '--al-stripe-size-kB <n>',
-      description: 'create-md: activity-log stripe size in KiB',
-      parse: intOption('--al-stripe-size-kB', 4, 1024 * 1024),
-      default: metaData.defaultAlStripeSize4k * 4,
-    },
-    {
-      flags: '--node-id <n>',
-      description: "create-md: this node's id; get-gi/show-gi/set-gi: the peer",
-      parse: intOption('--node-id', 0, metaData.maxPeers - 1),
-    },
-  ],
+  options: BSRMETA_OPTIONS,
   commands: COMMANDS,
   helpAfter: HELP_AFTER,
 };

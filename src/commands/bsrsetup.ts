@@ -1,31 +1,17 @@
-// bsrsetup's command table and what each command runs: drives the bsr kernel module over generic netlink (DRBD 9 style object addressing,
-// docs/internals.md). Kernel refusals: `bsrsetup: COMMAND OBJECT: RET_CODE: message`, exit 11.
+// bsrsetup's command table and what each command runs: drives the bsr kernel module over generic
+// netlink (DRBD 9 style object addressing, docs/internals.md). Kernel refusals: `bsrsetup: COMMAND OBJECT: RET_CODE: message`, exit 11.
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../common/errors.js';
-import { describeOption, type OptionDef, optionsOfSet } from '../config/options.js';
 import { openNetlinkSocket } from '../netlink/addon.js';
 import { BsrClient, KernelError, ModuleNotLoadedError } from '../netlink/client.js';
-import {
-  buildRequest,
-  MODIFY_COMMANDS,
-  type ModifyCommand,
-  objectName,
-  SET_DEFAULTS_OK,
-  UsageError,
-} from '../netlink/commands.js';
+import { buildRequest, MODIFY_COMMANDS, type ModifyCommand, objectName, UsageError } from '../netlink/commands.js';
 import type { StateObject } from '../netlink/objects.js';
 import { EventFormatter } from '../status/events.js';
 import { connectionState, diskState, peerDiskState, replicationState, resourceRole } from '../status/fields.js';
 import { buildTree } from '../status/model.js';
 import { snapshot } from '../status/query.js';
-import {
-  addCommands,
-  type CommandSpec,
-  type OptionSpec,
-  type ProgramSpec,
-  parseCommandLine,
-  programFor,
-} from './spec.js';
+import { addCommands, type CommandSpec, type ProgramSpec, parseCommandLine, programFor } from './spec.js';
+import { modifyCommandOptions, WAIT_TIMEOUT } from './tool-options.js';
 
 const PROG = 'bsrsetup';
 
@@ -92,38 +78,12 @@ function needInt(command: string, name: string, text: string): number {
 const peersOf = (objs: StateObject[], dev: StateObject) =>
   objs.filter((o) => o.kind === 'peer-device' && o.resource === dev.resource && o.volume === dev.volume);
 
-/** A config option as bsrsetup takes it: `--name=VALUE`, a yes/no option also bare. */
-function configOption(def: OptionDef): OptionSpec {
-  const bare = def.kind === 'flag' || def.kind === 'boolean';
-  return {
-    flags: bare ? `--${def.keyword}` : `--${def.keyword}=<VALUE>`,
-    description: describeOption(def),
-    values: def.kind === 'boolean' ? ['yes', 'no'] : def.values,
-  };
-}
-
-/** The options a modify command checks itself (buildRequest): its own, then the option table's. */
-function modifyOptions(spec: ModifyCommand): OptionSpec[] {
-  const own = Object.entries(spec.params ?? {}).map(([name, p]) => ({
-    flags: p.kind === 'flag' ? `--${name}` : `--${name}=<${p.kind === 'int' ? 'N' : 'SIZE'}>`,
-    description:
-      p.kind === 'sectors' ? 'sectors, or bytes with a K, M or G suffix' : p.kind === 'int' ? 'a number' : 'yes or no',
-  }));
-  const sets = (spec.optionSets ?? []).flatMap((set) =>
-    optionsOfSet(set).filter((def) => !def.notInConfig || def.kind === 'flag'),
-  );
-  const reset = SET_DEFAULTS_OK.has(spec.name)
-    ? [{ flags: '--set-defaults', description: 'reset the options not given to their defaults' }]
-    : [];
-  return [...own, ...reset, ...sets.map(configOption)];
-}
-
 function modifyCommand(spec: ModifyCommand): CommandSpec {
   return {
     name: spec.name,
     summary: spec.summary,
     args: spec.args.map((name) => ({ name, complete: name === 'RES' ? 'resource' : 'none' })),
-    checkedByRun: modifyOptions(spec),
+    checkedByRun: modifyCommandOptions(spec),
     anyWords: true,
     run: (...params: unknown[]) => runModify(spec, (params.at(-1) as Command).args),
   };
@@ -188,9 +148,7 @@ function waitCommands(): CommandSpec[] {
         summary:
           what === 'connect' ? `wait until the ${scope}'s connections are established` : 'wait until no resync runs',
         args: [{ name: 'RES', complete: 'resource' }, ...extra.map((a) => ({ name: a }))],
-        options: [
-          { flags: '--wait-timeout <SECONDS>', description: 'give up after this long (0 = forever)', default: '0' },
-        ],
+        options: [WAIT_TIMEOUT],
         run: (res: string, ...rest: unknown[]) => {
           const ids = (rest.slice(0, extra.length) as string[]).map((t, i) => needInt(name, extra[i], t));
           const o = rest[extra.length] as { waitTimeout: string };
