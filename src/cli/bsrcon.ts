@@ -176,7 +176,7 @@ export const BSRCON_COMMANDS: ConCommand[] = [
 ];
 
 /** `/name ARGS`, as help and the man page write a command. */
-export const conCommandText = (c: ConCommand) => [c.name, ...c.args.map((a) => a.name)].join(' ');
+export const conCommandText = (c: CommandSpec) => [c.name, ...c.args.map((a) => a.name)].join(' ');
 
 export const BSRCON: ProgramSpec = {
   name: PROG,

@@ -361,6 +361,7 @@ function handlerCommand(handler: string): CommandSpec {
     args: [{ name: 'resource', description: 'RES', complete: 'resource' }],
     anyWords: true,
     noHelp: true,
+    internal: true,
     run: async (resource: string, _options: unknown, c: Command) => {
       process.exitCode = await runHandler(globalsOf(c), handler, resource);
     },

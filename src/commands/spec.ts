@@ -44,6 +44,8 @@ export interface CommandSpec {
   anyWords?: boolean;
   /** No --help of its own: `--help` is one of the words. */
   noHelp?: boolean;
+  /** Run by the kernel (a handler), not typed by users: not offered by completion. */
+  internal?: boolean;
   /** run(arguments..., options, command), as commander calls an action. */
   run: (...params: never[]) => unknown;
 }
