@@ -29,6 +29,7 @@ import {
   type TimeoutOption,
   timeoutOption,
 } from '../planner/steps';
+import { BSRMETA_OPTIONS } from './bsrmeta-options';
 import {
   addCommands,
   type CommandSpec,
@@ -39,7 +40,7 @@ import {
   programFor,
   takesValue,
 } from './spec';
-import { BSRMETA_OPTIONS, modifyCommandOptions, WAIT_TIMEOUT } from './tool-options';
+import { modifyCommandOptions, WAIT_TIMEOUT } from './tool-options';
 
 /** bsradm's own options, read once from the command line and passed down. */
 interface GlobalOptions {

@@ -23,8 +23,8 @@ import {
   writeDevUuid,
 } from '../meta/commands.js';
 import { parseIndex } from '../meta/layout.js';
+import { BSRMETA_OPTIONS } from './bsrmeta-options.js';
 import { type CommandSpec, type ProgramSpec, parseCommandLine, programFor } from './spec.js';
-import { BSRMETA_OPTIONS } from './tool-options.js';
 
 const HELP_AFTER = `
 IDX is internal, flexible, or N (indexed external meta data, 128 MiB slot N).
