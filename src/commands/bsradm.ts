@@ -26,6 +26,7 @@ import {
   metaDevice,
   metaIndex,
   type Step,
+  secretsOffCommandLine,
   type TimeoutOption,
   timeoutOption,
 } from '../planner/steps';
@@ -181,16 +182,18 @@ function stepTimeouts(cfg?: BsrConfig): Timeouts {
 }
 
 /**
- * Runs one step with stdin passed through (bsrmeta's confirmation prompt reaches the user), killed
- * when it outlives its cmd-timeout. A step with a fallback keeps its error output back: when the
+ * Runs one step with stdin passed through (bsrmeta's confirmation prompt reaches the user), or
+ * carrying the step's secrets, kept off its command line; killed when it outlives its cmd-timeout. A step with a fallback keeps its error output back: when the
  * fallback runs, the kernel's "no such resource" is expected and not shown.
  */
 function runStep(g: GlobalOptions, step: Step, timeouts: Timeouts): Outcome {
   const { spawnSync } = childProcess();
   const limit = timeoutOption(step);
   const seconds = limit && timeouts.get(limit);
-  const result = spawnSync(programPath(g, step.program), step.args, {
-    stdio: ['inherit', 'inherit', step.orElse ? 'pipe' : 'inherit'],
+  const { args, input } = secretsOffCommandLine(step);
+  const result = spawnSync(programPath(g, step.program), args, {
+    input,
+    stdio: [input === undefined ? 'inherit' : 'pipe', 'inherit', step.orElse ? 'pipe' : 'inherit'],
     timeout: seconds ? seconds * 1000 : undefined,
     killSignal: 'SIGKILL',
   });

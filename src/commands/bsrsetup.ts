@@ -1,10 +1,20 @@
 // bsrsetup's command table and what each command runs: drives the bsr kernel module over generic
 // netlink (DRBD 9 style object addressing, docs/internals.md). Kernel refusals: `bsrsetup: COMMAND OBJECT: RET_CODE: message`, exit 11.
+import { readSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../common/errors.js';
 import { openNetlinkSocket } from '../netlink/addon.js';
 import { BsrClient, KernelError, ModuleNotLoadedError } from '../netlink/client.js';
-import { buildRequest, MODIFY_COMMANDS, type ModifyCommand, objectName, UsageError } from '../netlink/commands.js';
+import {
+  buildRequest,
+  MODIFY_COMMANDS,
+  type ModifyCommand,
+  OPTIONS_INPUT_MAX,
+  OPTIONS_ON_STDIN,
+  objectName,
+  optionsFromInput,
+  UsageError,
+} from '../netlink/commands.js';
 import type { StateObject } from '../netlink/objects.js';
 import { EventFormatter } from '../status/events.js';
 import { connectionState, diskState, peerDiskState, replicationState, resourceRole } from '../status/fields.js';
@@ -47,9 +57,39 @@ async function withClient<T>(command: string, object: string, fn: (c: BsrClient)
 
 const notFound = (what: string) => new KernelError('NO_RESOURCE', `no such ${what}`);
 
-function runModify(spec: ModifyCommand, argv: string[]): Promise<number> {
+/** stdin, refused beyond OPTIONS_INPUT_MAX bytes. */
+function readInput(command: string): string {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const chunk = Buffer.alloc(8192);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, chunk, 0, chunk.length, null);
+    } catch (e) {
+      // A non-blocking stdin has no data yet: wait briefly and retry.
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        continue;
+      }
+      if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+      throw usage(command, `${OPTIONS_ON_STDIN}: cannot read stdin: ${(e as Error).message}`);
+    }
+    if (n === 0) break;
+    size += n;
+    if (size > OPTIONS_INPUT_MAX) throw usage(command, `${OPTIONS_ON_STDIN}: more than ${OPTIONS_INPUT_MAX} bytes`);
+    chunks.push(Buffer.from(chunk.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function runModify(spec: ModifyCommand, given: string[]): Promise<number> {
   let req: ReturnType<typeof buildRequest>;
+  let argv = given;
   try {
+    if (given.includes(OPTIONS_ON_STDIN) && spec.optionSets) {
+      argv = [...given.filter((arg) => arg !== OPTIONS_ON_STDIN), ...optionsFromInput(readInput(spec.name))];
+    }
     req = buildRequest(spec, argv);
   } catch (e) {
     if (e instanceof UsageError) throw usage(spec.name, e.message);

@@ -1,7 +1,7 @@
 // The options of bsrsetup's commands as data, apart from the code that runs them: bsradm passes
 // them on (and documents and completes them) without loading bsrsetup.
 import { describeOption, type OptionDef, optionsOfSet } from '../config/options.js';
-import { type ModifyCommand, SET_DEFAULTS_OK } from '../netlink/commands.js';
+import { type ModifyCommand, OPTIONS_ON_STDIN, SET_DEFAULTS_OK } from '../netlink/commands.js';
 import type { OptionSpec } from './spec.js';
 
 /** A config option as bsrsetup takes it: `--name=VALUE`, a yes/no option also bare. */
@@ -21,13 +21,16 @@ export function modifyCommandOptions(spec: ModifyCommand): OptionSpec[] {
     description:
       p.kind === 'sectors' ? 'sectors, or bytes with a K, M or G suffix' : p.kind === 'int' ? 'a number' : 'yes or no',
   }));
+  const fromInput = spec.optionSets
+    ? [{ flags: OPTIONS_ON_STDIN, description: 'read more --name=value options from stdin, each ended by a NUL' }]
+    : [];
   const reset = SET_DEFAULTS_OK.has(spec.name)
     ? [{ flags: '--set-defaults', description: 'reset the options not given to their defaults' }]
     : [];
   const fromTable = (spec.optionSets ?? []).flatMap((set) =>
     optionsOfSet(set).filter((def) => !def.notInConfig || def.kind === 'flag'),
   );
-  return [...own, ...reset, ...fromTable.map(configOption)];
+  return [...own, ...reset, ...fromInput, ...fromTable.map(configOption)];
 }
 
 /** The option of bsrsetup's wait-* commands. */
