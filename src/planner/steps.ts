@@ -96,10 +96,12 @@ export function maskedStep(step: Step): Step {
 export function secretsOffCommandLine(step: Step): { args: string[]; input?: string } {
   const secret = step.args.filter((arg) => sensitivePrefix(arg) !== undefined);
   if (secret.length === 0) return { args: step.args };
-  return {
-    args: [...step.args.filter((arg) => sensitivePrefix(arg) === undefined), OPTIONS_ON_STDIN],
-    input: secret.map((arg) => `${arg}\0`).join(''),
-  };
+  // In the place of the first secret: the options keep their order for a reader of `ps`.
+  const args = step.args.flatMap((arg) => {
+    if (sensitivePrefix(arg) === undefined) return [arg];
+    return arg === secret[0] ? [OPTIONS_ON_STDIN] : [];
+  });
+  return { args, input: secret.map((arg) => `${arg}\0`).join('') };
 }
 
 /** `--name=value` for each option (bare `--name` for flags), in config order. */

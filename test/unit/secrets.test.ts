@@ -75,7 +75,7 @@ exit 0
     expect(run.status).toBe(0);
     const lines = readFileSync(record, 'utf8').trim().split('\n');
     expect(lines.filter((line) => !line.startsWith('stdin: ')).join('\n')).not.toContain('s3cret');
-    const at = lines.indexOf('bsrsetup new-peer r0 1 --_name=bob --cram-hmac-alg=sha1 --protocol=C --options-on-stdin');
+    const at = lines.indexOf('bsrsetup new-peer r0 1 --_name=bob --options-on-stdin --cram-hmac-alg=sha1 --protocol=C');
     expect(at).toBeGreaterThan(0);
     expect(lines[at + 1]).toBe('stdin: --shared-secret=s3cret|');
     const dryRun = spawnSync(process.execPath, [join(ROOT, 'dist/bsradm.cjs'), '-d', '-c', REFERENCE, 'up', 'r0'], {
