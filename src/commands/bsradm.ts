@@ -316,7 +316,10 @@ function plannedCommand(command: string): CommandSpec {
     name: command,
     summary: SUMMARIES[command] ?? command,
     args: [{ ...RESOURCES, complete: 'resource' }],
-    checkedByRun: passedOn(command),
+    // Computed when help, the man page or completion asks: not at every start.
+    get checkedByRun() {
+      return passedOn(command);
+    },
     run: async (words: string[], _options: unknown, c: Command) => {
       const g = globalsOf(c);
       const { names, flags } = splitArguments(words);

@@ -123,7 +123,10 @@ function modifyCommand(spec: ModifyCommand): CommandSpec {
     name: spec.name,
     summary: spec.summary,
     args: spec.args.map((name) => ({ name, complete: name === 'RES' ? 'resource' : 'none' })),
-    checkedByRun: modifyCommandOptions(spec),
+    // Computed when help, the man page or completion asks: not at every start.
+    get checkedByRun() {
+      return modifyCommandOptions(spec);
+    },
     anyWords: true,
     run: (...params: unknown[]) => runModify(spec, (params.at(-1) as Command).args),
   };
