@@ -86,6 +86,7 @@ export function commanderOption(spec: OptionSpec): Option {
 
 /** Help text for the options a command checks itself or passes on. */
 function checkedByRunHelp(options: OptionSpec[]): string {
+  if (options.length === 0) return '';
   const width = Math.max(...options.map((o) => o.flags.length)) + 2;
   return `\nOptions checked by the command:\n${options.map((o) => `  ${o.flags.padEnd(width)}${o.description}`).join('\n')}\n`;
 }
@@ -97,12 +98,10 @@ export function addCommand(program: Command, spec: CommandSpec, done: ResultSink
   const command = program.command(spec.name).description(spec.summary);
   for (const arg of spec.args) command.argument(argumentText(arg), arg.description);
   for (const option of spec.options ?? []) command.addOption(commanderOption(option));
-  if (spec.checkedByRun?.length) {
-    const documented = spec.checkedByRun;
-    command.addHelpText('after', () => checkedByRunHelp(documented));
-  }
+  // `in`, not the value: the list may be a getter, computed only when the help is shown.
+  if ('checkedByRun' in spec) command.addHelpText('after', () => checkedByRunHelp(spec.checkedByRun ?? []));
   if (spec.anyWords) command.allowUnknownOption().allowExcessArguments();
-  else if (spec.checkedByRun) command.allowUnknownOption();
+  else if ('checkedByRun' in spec) command.allowUnknownOption();
   if (spec.noHelp) command.helpOption(false);
   const run = spec.run as (...params: unknown[]) => unknown;
   command.action(async (...params: unknown[]) => done(await run(...params)));
