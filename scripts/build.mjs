@@ -3,13 +3,15 @@
 // every src/cli/NAME.ts becomes dist/NAME.code.cjs, started by dist/NAME.cjs through
 // src/launch/launch.cjs with a V8 code cache (dist/NAME.code.cache) written by one run of the
 // program here; bin/NAME runs dist/NAME.cjs. The lab (test tooling, not the product) is bundled
-// too, plainly: `npm run lab` runs dist/lab.mjs.
+// too, plainly: `npm run lab` runs dist/lab.mjs. The man pages and the bash completion are
+// generated from the same command tables (scripts/gen-docs.mjs).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { generateDocs } from './gen-docs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -86,3 +88,4 @@ await Promise.all([
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
   }),
 ]);
+await generateDocs();

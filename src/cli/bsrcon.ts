@@ -7,6 +7,7 @@
 // The Windows-only commands print "not supported on Linux" and exit 2.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CommandSpec, ProgramSpec } from '../commands/spec.js';
 import { CliError, EXIT, runCli } from '../common/errors.js';
 
 const PROG = 'bsrcon';
@@ -82,52 +83,58 @@ function maxLogFiles(): number {
   return Number.isInteger(n) && n > 0 ? n : DEFAULT_MAX_LOGFILES;
 }
 
-const HELP = `usage: bsrcon COMMAND [ARGS]
-  /set_fast_sync 0|1        turn FastSync off or on
-  /get_fast_sync            show whether FastSync is on
-  /minlog_lv sys|dbg LEVEL  minimum level (0..7 or emerg..debug) for the system or debug log
-  /get_log_info             show the log levels and the log file count
-  /handler_use 0|1          turn the kernel's handler calls off or on
-  /get_handler_info         show whether handlers are called
-  /maxlogfile_cnt N         keep N rotated log files
-`;
+/** bsrcon's commands: Windows-style `/name` words, dispatched from this table (no commander). */
+interface ConCommand extends CommandSpec {
+  /** run(arguments, output, the command's name) */
+  run: (args: string[], out: (text: string) => void, name: string) => number;
+}
 
-export function bsrcon(argv: string[], out: (text: string) => void): number {
-  const [command, ...args] = argv;
-  switch (command) {
-    case undefined:
-    case '/?':
-    case '/help':
-    case '--help':
-      out(HELP);
-      return command === undefined ? EXIT.USAGE : EXIT.OK;
-    case '/set_fast_sync':
-      writeSetting('.use_fast_sync', `${switchArg(command, args)}\n`);
-      out(`fast sync ${args[0] === '1' ? 'enabled' : 'disabled'}\n`);
+function setSwitch(file: string, what: string): ConCommand['run'] {
+  return (args, out, name) => {
+    writeSetting(file, `${switchArg(name, args)}\n`);
+    out(`${what} ${args[0] === '1' ? 'enabled' : 'disabled'}\n`);
+    return EXIT.OK;
+  };
+}
+
+const ON_OFF = [{ name: '0|1' }];
+
+export const BSRCON_COMMANDS: ConCommand[] = [
+  {
+    name: '/set_fast_sync',
+    summary: 'turn FastSync off or on',
+    args: ON_OFF,
+    run: setSwitch('.use_fast_sync', 'fast sync'),
+  },
+  {
+    name: '/get_fast_sync',
+    summary: 'show whether FastSync is on',
+    args: [],
+    run: (_args, out) => {
+      const on = switchState('.use_fast_sync');
+      out(`fast sync is ${on ? 'enabled' : 'disabled'} (${on})\n`);
       return EXIT.OK;
-    case '/get_fast_sync':
-      out(
-        `fast sync is ${switchState('.use_fast_sync') ? 'enabled' : 'disabled'} (${switchState('.use_fast_sync')})\n`,
-      );
-      return EXIT.OK;
-    case '/handler_use':
-      writeSetting('.handler_use', `${switchArg(command, args)}\n`);
-      out(`handlers ${args[0] === '1' ? 'enabled' : 'disabled'}\n`);
-      return EXIT.OK;
-    case '/get_handler_info':
-      out(`handler use is ${switchState('.handler_use') ? 'enabled' : 'disabled'} (${switchState('.handler_use')})\n`);
-      return EXIT.OK;
-    case '/minlog_lv': {
+    },
+  },
+  {
+    name: '/minlog_lv',
+    summary: 'minimum level (0..7 or emerg..debug) for the system or debug log',
+    args: [{ name: 'sys|dbg' }, { name: 'LEVEL' }],
+    run: (args, out) => {
       if (args.length !== 2 || (args[0] !== 'sys' && args[0] !== 'dbg')) usage('usage: /minlog_lv sys|dbg LEVEL');
+      const which = args[0] as 'sys' | 'dbg';
       const levels = readLogLevels();
-      levels[args[0] as 'sys' | 'dbg'] = parseLevel(args[1]);
+      levels[which] = parseLevel(args[1]);
       writeSetting('.log_level', `sys=${levels.sys}\ndbg=${levels.dbg}\n`);
-      out(
-        `${args[0]} log level set to ${levels[args[0] as 'sys' | 'dbg']} (${LEVELS[levels[args[0] as 'sys' | 'dbg']]})\n`,
-      );
+      out(`${which} log level set to ${levels[which]} (${LEVELS[levels[which]]})\n`);
       return EXIT.OK;
-    }
-    case '/get_log_info': {
+    },
+  },
+  {
+    name: '/get_log_info',
+    summary: 'show the log levels and the log file count',
+    args: [],
+    run: (_args, out) => {
       const levels = readLogLevels();
       out(
         `sys log level: ${levels.sys} (${LEVELS[levels.sys]})\n` +
@@ -135,20 +142,63 @@ export function bsrcon(argv: string[], out: (text: string) => void): number {
           `max log file count: ${maxLogFiles()}\n`,
       );
       return EXIT.OK;
-    }
-    case '/maxlogfile_cnt': {
+    },
+  },
+  {
+    name: '/handler_use',
+    summary: "turn the kernel's handler calls off or on",
+    args: ON_OFF,
+    run: setSwitch('.handler_use', 'handlers'),
+  },
+  {
+    name: '/get_handler_info',
+    summary: 'show whether handlers are called',
+    args: [],
+    run: (_args, out) => {
+      const on = switchState('.handler_use');
+      out(`handler use is ${on ? 'enabled' : 'disabled'} (${on})\n`);
+      return EXIT.OK;
+    },
+  },
+  {
+    name: '/maxlogfile_cnt',
+    summary: 'keep N rotated log files',
+    args: [{ name: 'N' }],
+    run: (args, out) => {
       if (args.length !== 1 || !/^\d+$/.test(args[0]) || Number(args[0]) < 1 || Number(args[0]) > 1000) {
         usage('usage: /maxlogfile_cnt N (1..1000)');
       }
       writeSetting('.maxlogfile_cnt', `${Number(args[0])}\n`);
       out(`max log file count set to ${Number(args[0])}\n`);
       return EXIT.OK;
-    }
-    default:
-      if (WINDOWS_ONLY.has(command.toLowerCase()))
-        throw new CliError(`${PROG}: ${command}: not supported on Linux`, EXIT.USAGE);
-      return usage(`unknown command '${command}' (bsrcon /help lists them)`);
+    },
+  },
+];
+
+/** `/name ARGS`, as help and the man page write a command. */
+export const conCommandText = (c: CommandSpec) => [c.name, ...c.args.map((a) => a.name)].join(' ');
+
+export const BSRCON: ProgramSpec = {
+  name: PROG,
+  summary: 'node-local switches of bsr kept in /etc/bsr.d',
+  usage: 'COMMAND [ARGS]',
+  options: [],
+  commands: BSRCON_COMMANDS,
+};
+
+const HELP = `usage: bsrcon COMMAND [ARGS]\n${BSRCON_COMMANDS.map((c) => `  ${conCommandText(c).padEnd(26)}${c.summary}\n`).join('')}`;
+
+export function bsrcon(argv: string[], out: (text: string) => void): number {
+  const [command, ...args] = argv;
+  if (command === undefined || ['/?', '/help', '--help'].includes(command)) {
+    out(HELP);
+    return command === undefined ? EXIT.USAGE : EXIT.OK;
   }
+  const found = BSRCON_COMMANDS.find((c) => c.name === command);
+  if (found) return found.run(args, out, found.name);
+  if (WINDOWS_ONLY.has(command.toLowerCase()))
+    throw new CliError(`${PROG}: ${command}: not supported on Linux`, EXIT.USAGE);
+  return usage(`unknown command '${command}' (bsrcon /help lists them)`);
 }
 
 // Run only as the program, not when a test imports bsrcon().

@@ -1,5 +1,7 @@
 // The config as written, before inheritance: each section keeps its own settings and location.
+import type * as z from 'zod/mini';
 import type { OptionDef, OptionValue } from './options';
+import type { addressSchema, metaDiskSchema } from './schema';
 
 export interface Loc {
   file: string;
@@ -12,17 +14,11 @@ export interface OptionEntry {
   loc: Loc;
 }
 
-export interface Address {
-  family: 'ipv4' | 'ipv6';
-  host: string;
-  port: number;
-}
+/** A node's address (the JSON model's, src/config/schema.ts). */
+export type Address = z.infer<typeof addressSchema>;
 
 /** `meta-disk`: internal, a whole external device (flexible) or slot N of one. */
-export interface MetaDisk {
-  device: string;
-  index: 'internal' | 'flexible' | number;
-}
+export type MetaDisk = z.infer<typeof metaDiskSchema>;
 
 /** device / disk / meta-disk / disk{} settings of a volume at one level (resource, host). */
 export interface VolumeSettings {

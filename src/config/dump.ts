@@ -12,6 +12,7 @@ import {
   type Volume,
 } from './model';
 import { formatOptionValue, type OptionDef, type OptionValue } from './options';
+import type { ConfigJson } from './schema';
 
 const PLAIN_WORD = /^[A-Za-z0-9_./:@+,%[\]-]+$/;
 
@@ -138,7 +139,8 @@ function optionsObject(options: OptionMap): Record<string, OptionValue> {
 }
 
 /** The resolved model as plain JSON (options as keyword -> value, numbers in their base unit). */
-export function configToJson(config: BsrConfig, resources: Resource[] = config.resources): unknown {
+/** The JSON model (`dump --json`), of the type the schema that reads it back declares. */
+export function configToJson(config: BsrConfig, resources: Resource[] = config.resources): ConfigJson {
   return {
     file: config.file,
     global: optionsObject(config.global),

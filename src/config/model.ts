@@ -13,17 +13,13 @@ import type {
   VolumeSettings,
 } from './ast';
 import { type OptionSection, OptionValueError, parseOptionValue } from './options';
+import type { ConfigJson, ConnectionJson, HostJson, ResourceJson, VolumeJson } from './schema';
 
 /** Effective options by keyword, in the order they were first set (later levels override). */
 export type OptionMap = Map<string, OptionEntry>;
 
-export interface Volume {
-  number: number;
-  minor: number;
-  device: string;
-  /** The lower device, or 'none' for a diskless volume. */
-  disk: string;
-  metaDisk: MetaDisk;
+/** A volume on one host: the JSON model's (src/config/schema.ts) with its options as an OptionMap. */
+export interface Volume extends Omit<VolumeJson, 'options'> {
   diskOptions: OptionMap;
   loc: Loc;
   /** Where the device (and so the minor), the disk and the meta-disk were written. */
@@ -32,12 +28,8 @@ export interface Volume {
   metaDiskLoc: Loc;
 }
 
-export interface Host {
-  names: string[];
-  nodeId: number;
-  address?: Address;
+export interface Host extends Omit<HostJson, 'options' | 'volumes'> {
   addressLoc?: Loc;
-  floating: boolean;
   volumes: Volume[];
   nodeOptions: OptionMap;
   loc: Loc;
@@ -45,14 +37,11 @@ export interface Host {
 
 export interface Path {
   /** Addresses in the order of Connection.hosts. */
-  addresses: [Address, Address];
+  addresses: ConnectionJson['paths'][number];
   loc: Loc;
 }
 
-export interface Connection {
-  name?: string;
-  /** The two hosts, by their first name. */
-  hosts: [string, string];
+export interface Connection extends Omit<ConnectionJson, 'paths' | 'net' | 'volumes'> {
   paths: Path[];
   net: OptionMap;
   /** Peer-device options by volume number. */
@@ -60,8 +49,7 @@ export interface Connection {
   loc: Loc;
 }
 
-export interface Resource {
-  name: string;
+export interface Resource extends Omit<ResourceJson, 'options' | 'startup' | 'handlers' | 'hosts' | 'connections'> {
   loc: Loc;
   resourceOptions: OptionMap;
   hosts: Host[];
@@ -70,8 +58,7 @@ export interface Resource {
   handlers: OptionMap;
 }
 
-export interface BsrConfig {
-  file: string;
+export interface BsrConfig extends Omit<ConfigJson, 'global' | 'resources'> {
   global: OptionMap;
   resources: Resource[];
 }

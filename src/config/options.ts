@@ -264,6 +264,23 @@ function describeRange(def: OptionDef): string {
   return `${def.min} .. ${def.max}${unit}`;
 }
 
+/** What the option takes, for help, man page and completion: `1 .. 600 (0.1s), default 60`. */
+export function describeOption(def: OptionDef): string {
+  const dflt = def.default === undefined ? '' : `, default ${def.default === '' ? '""' : def.default}`;
+  switch (def.kind) {
+    case 'numeric':
+      return `${describeRange(def)}${dflt}`;
+    case 'boolean':
+      return `yes or no${dflt}`;
+    case 'enum':
+      return `${def.values?.join(', ')}${dflt}`;
+    case 'string':
+      return `text${dflt}`;
+    case 'flag':
+      return 'flag (no value)';
+  }
+}
+
 /**
  * A number in the option's unit. A suffix converts from its own unit, rounding up when that is
  * smaller (`resync-rate 3s` is 2 KiB/s), as drbdsetup does.

@@ -1,10 +1,11 @@
 // zod schema of the JSON model (`bsradm dump --json`, `-c FILE.json`), generated from the option
 // table so option names, types, ranges and enum values are checked exactly as in config files.
+// The config model's types come from these schemas (type-only imports: no zod at run time).
 // Loaded only for JSON: zod is not needed to read an ordinary config. zod/mini keeps bsradm's
 // bundle small (the full zod build with its locales is ~450 KB, which start-up would pay for).
 import * as z from 'zod/mini';
 import { ConfigError } from '../common/errors';
-import type { Address, Loc, OptionEntry } from './ast';
+import type { Loc, OptionEntry } from './ast';
 import { type BsrConfig, crossCheck, type OptionMap } from './model';
 import { findOption, OPTIONS, type OptionDef, type OptionSection, type OptionValue } from './options';
 
@@ -34,59 +35,67 @@ export function optionsSchema(sections: readonly OptionSection[]) {
   return z.strictObject(shape);
 }
 
-const address = z.strictObject({
+export const addressSchema = z.strictObject({
   family: z.enum(['ipv4', 'ipv6']),
   host: z.string().check(z.minLength(1)),
   port: z.int().check(z.minimum(1), z.maximum(65535)),
 });
 
-const metaDisk = z.strictObject({
+export const metaDiskSchema = z.strictObject({
   device: z.string().check(z.minLength(1)),
   index: z.union([z.literal('internal'), z.literal('flexible'), z.int().check(z.minimum(0))]),
+});
+
+export const volumeSchema = z.strictObject({
+  number: z.int().check(z.minimum(0)),
+  minor: z.int().check(z.minimum(0)),
+  device: z.string().check(z.minLength(1)),
+  disk: z.string().check(z.minLength(1)),
+  metaDisk: metaDiskSchema,
+  options: optionsSchema(['disk']),
+});
+
+export const hostSchema = z.strictObject({
+  names: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+  nodeId: z.int().check(z.minimum(0), z.maximum(31)),
+  address: z.optional(addressSchema),
+  floating: z.boolean(),
+  options: optionsSchema(['node']),
+  volumes: z.array(volumeSchema),
+});
+
+export const connectionSchema = z.strictObject({
+  name: z.optional(z.string()),
+  hosts: z.tuple([z.string(), z.string()]),
+  paths: z.array(z.tuple([addressSchema, addressSchema])),
+  net: optionsSchema(['net']),
+  volumes: z.record(z.string().check(z.regex(/^\d+$/)), optionsSchema(['peer-device'])),
+});
+
+export const resourceSchema = z.strictObject({
+  name: z.string().check(z.minLength(1)),
+  options: optionsSchema(['resource']),
+  startup: optionsSchema(['startup']),
+  handlers: optionsSchema(['handlers']),
+  hosts: z.array(hostSchema),
+  connections: z.array(connectionSchema),
 });
 
 export const configJsonSchema = z.strictObject({
   file: z.string(),
   global: optionsSchema(['global']),
-  resources: z.array(
-    z.strictObject({
-      name: z.string().check(z.minLength(1)),
-      options: optionsSchema(['resource']),
-      startup: optionsSchema(['startup']),
-      handlers: optionsSchema(['handlers']),
-      hosts: z.array(
-        z.strictObject({
-          names: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
-          nodeId: z.int().check(z.minimum(0), z.maximum(31)),
-          address: z.optional(address),
-          floating: z.boolean(),
-          options: optionsSchema(['node']),
-          volumes: z.array(
-            z.strictObject({
-              number: z.int().check(z.minimum(0)),
-              minor: z.int().check(z.minimum(0)),
-              device: z.string().check(z.minLength(1)),
-              disk: z.string().check(z.minLength(1)),
-              metaDisk,
-              options: optionsSchema(['disk']),
-            }),
-          ),
-        }),
-      ),
-      connections: z.array(
-        z.strictObject({
-          name: z.optional(z.string()),
-          hosts: z.tuple([z.string(), z.string()]),
-          paths: z.array(z.tuple([address, address])),
-          net: optionsSchema(['net']),
-          volumes: z.record(z.string().check(z.regex(/^\d+$/)), optionsSchema(['peer-device'])),
-        }),
-      ),
-    }),
-  ),
+  resources: z.array(resourceSchema),
 });
 
+/**
+ * The JSON model, and the parts of it the config model (src/config/model.ts) is typed from: the
+ * model is this with its option objects as OptionMaps and the places they were written.
+ */
 export type ConfigJson = z.infer<typeof configJsonSchema>;
+export type ResourceJson = z.infer<typeof resourceSchema>;
+export type HostJson = z.infer<typeof hostSchema>;
+export type VolumeJson = z.infer<typeof volumeSchema>;
+export type ConnectionJson = z.infer<typeof connectionSchema>;
 
 function toOptionMap(values: Record<string, OptionValue | undefined>, section: OptionSection[], at: Loc): OptionMap {
   const map: OptionMap = new Map();
@@ -118,7 +127,7 @@ export function configFromJson(json: unknown, file: string): BsrConfig {
       hosts: r.hosts.map((h) => ({
         names: h.names,
         nodeId: h.nodeId,
-        address: h.address as Address | undefined,
+        address: h.address,
         floating: h.floating,
         nodeOptions: toOptionMap(h.options, ['node'], at),
         loc: at,
@@ -138,7 +147,7 @@ export function configFromJson(json: unknown, file: string): BsrConfig {
       connections: r.connections.map((c) => ({
         name: c.name,
         hosts: c.hosts,
-        paths: c.paths.map((addresses) => ({ addresses: addresses as [Address, Address], loc: at })),
+        paths: c.paths.map((addresses) => ({ addresses, loc: at })),
         net: toOptionMap(c.net, ['net'], at),
         peerDevice: new Map(
           Object.entries(c.volumes).map(([n, options]) => [Number(n), toOptionMap(options, ['peer-device'], at)]),

@@ -162,7 +162,7 @@ export const MODIFY_COMMANDS: ModifyCommand[] = [
 ];
 
 /** Commands whose options replace the current ones: `--set-defaults` resets the others. */
-const SET_DEFAULTS_OK = new Set([
+export const SET_DEFAULTS_OK = new Set([
   'resource-options',
   'node-options',
   'net-options',
@@ -171,6 +171,25 @@ const SET_DEFAULTS_OK = new Set([
 ]);
 
 export class UsageError extends Error {}
+
+/**
+ * The option of every command that takes options which reads more `--name=value` options from
+ * stdin, each ended by a NUL: bsradm passes secrets (--shared-secret) this way, since any user
+ * can read a command line in `ps`.
+ */
+export const OPTIONS_ON_STDIN = '--options-on-stdin';
+/** More than any set of options needs: a runaway input is refused, not read to the end. */
+export const OPTIONS_INPUT_MAX = 64 * 1024;
+
+/** The options of an --options-on-stdin input: `--name=value` records, each ended by a NUL. */
+export function optionsFromInput(input: string): string[] {
+  if (input === '') return [];
+  if (!input.endsWith('\0')) throw new UsageError(`${OPTIONS_ON_STDIN}: each option must end with a NUL byte`);
+  const records = input.slice(0, -1).split('\0');
+  const bad = records.find((r) => !/^--[a-z][\w-]*(=|$)/.test(r));
+  if (bad !== undefined) throw new UsageError(`${OPTIONS_ON_STDIN}: '${bad.split('=')[0]}' is not an option`);
+  return records;
+}
 
 /** Splits argv into positionals and options (`--name=value`, bare `--flag`). */
 export function splitArgs(argv: string[]): { positionals: string[]; options: Array<[string, string | undefined]> } {

@@ -3,6 +3,7 @@ import type { MetaDisk } from '../config/ast';
 import type { LocalPeer, LocalResource } from '../config/local';
 import { addressArgument, type OptionMap, type Volume } from '../config/model';
 import { findOption, formatOptionValue, isSensitive } from '../config/options';
+import { OPTIONS_ON_STDIN } from '../netlink/commands';
 
 export type Program = 'bsrsetup' | 'bsrmeta';
 
@@ -72,14 +73,35 @@ export function formatStep(step: Step): string {
   return step.orElse ? `${line} || ${formatStep(step.orElse)}` : line;
 }
 
+/** `--OPTION=` of an option the ABI marks sensitive that `arg` sets, or undefined. */
+function sensitivePrefix(arg: string): string | undefined {
+  const match = /^--([^=]+)=/.exec(arg);
+  const def = match ? findOption(match[1]) : undefined;
+  return match && def && isSensitive(def) ? match[0] : undefined;
+}
+
 /** The step with `--OPTION=***` for every option the ABI marks sensitive. */
 export function maskedStep(step: Step): Step {
   const mask = (arg: string) => {
-    const match = /^--([^=]+)=/.exec(arg);
-    const def = match ? findOption(match[1]) : undefined;
-    return match && def && isSensitive(def) ? `${match[0]}***` : arg;
+    const prefix = sensitivePrefix(arg);
+    return prefix ? `${prefix}***` : arg;
   };
   return { ...step, args: step.args.map(mask), orElse: step.orElse && maskedStep(step.orElse) };
+}
+
+/**
+ * The command line of a step without its sensitive options, which any user could read in `ps`,
+ * and the stdin that carries them instead (bsrsetup --options-on-stdin).
+ */
+export function secretsOffCommandLine(step: Step): { args: string[]; input?: string } {
+  const secret = step.args.filter((arg) => sensitivePrefix(arg) !== undefined);
+  if (secret.length === 0) return { args: step.args };
+  // In the place of the first secret: the options keep their order for a reader of `ps`.
+  const args = step.args.flatMap((arg) => {
+    if (sensitivePrefix(arg) === undefined) return [arg];
+    return arg === secret[0] ? [OPTIONS_ON_STDIN] : [];
+  });
+  return { args, input: secret.map((arg) => `${arg}\0`).join('') };
 }
 
 /** `--name=value` for each option (bare `--name` for flags), in config order. */

@@ -15,7 +15,8 @@ let work: string;
 let record: string;
 
 /**
- * A stand-in tool: logs its name and arguments, fails when an argument equals $BSR_TEST_FAIL
+ * A stand-in tool: logs its name and arguments (with the options bsrsetup --options-on-stdin
+ * reads from stdin in the place of that option), fails when an argument equals $BSR_TEST_FAIL
  * (exit code $BSR_TEST_FAIL_CODE, default 7), hangs when one equals $BSR_TEST_HANG.
  */
 function recorder(name: string): string {
@@ -23,7 +24,16 @@ function recorder(name: string): string {
   writeFileSync(
     path,
     `#!/bin/sh
-echo "${name} $*" >> "$BSR_TEST_RECORD"
+case " $* " in
+  *" --options-on-stdin "*)
+    line="${name}"
+    for arg in "$@"; do
+      [ "$arg" = --options-on-stdin ] && arg=$(tr '\\0' ' ' | sed 's/ $//')
+      line="$line $arg"
+    done
+    echo "$line" >> "$BSR_TEST_RECORD" ;;
+  *) echo "${name} $*" >> "$BSR_TEST_RECORD" ;;
+esac
 case " $* " in *" create-md"*) read answer; echo "answer=$answer" >> "$BSR_TEST_RECORD";; esac
 for arg in "$@"; do [ "$arg" = "$BSR_TEST_FAIL" ] && exit "\${BSR_TEST_FAIL_CODE:-7}"; done
 for arg in "$@"; do [ "$arg" = "$BSR_TEST_HANG" ] && exec sleep 60; done
