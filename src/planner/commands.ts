@@ -9,6 +9,7 @@ import {
   changeableOptions,
   connectStep,
   hasDisk,
+  kernelOptions,
   newMinorStep,
   newPeerSteps,
   newResourceStep,
@@ -170,7 +171,7 @@ export const PLANNERS: Record<string, Planner> = {
     bsrsetup('resource-options', resource.name, ...optionArgs(resource.resourceOptions), ...extra),
   ],
   'node-options': ({ resource }, extra) => [
-    bsrsetup('node-options', resource.name, ...optionArgs(resource.nodeOptions), ...extra),
+    bsrsetup('node-options', resource.name, ...optionArgs(kernelOptions(resource.nodeOptions)), ...extra),
   ],
   'peer-device-options': ({ resource, peers, volumes }, extra) =>
     peers.flatMap((p) =>

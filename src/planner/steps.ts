@@ -123,9 +123,15 @@ export function newResourceStep(resource: LocalResource): Step {
   return bsrsetup('new-resource', resource.name, resource.nodeId, ...optionArgs(resource.resourceOptions));
 }
 
+/** The options the kernel takes: not those only the tools act on (svc-auto-up, for bsr.service). */
+export function kernelOptions(options: OptionMap): OptionMap {
+  return new Map([...options].filter(([, entry]) => entry.def.abiSet !== undefined));
+}
+
 export function nodeOptionsSteps(resource: LocalResource): Step[] {
-  if (resource.nodeOptions.size === 0) return [];
-  return [bsrsetup('node-options', resource.name, ...optionArgs(resource.nodeOptions))];
+  const options = kernelOptions(resource.nodeOptions);
+  if (options.size === 0) return [];
+  return [bsrsetup('node-options', resource.name, ...optionArgs(options))];
 }
 
 export function newMinorStep(resource: LocalResource, volume: Volume): Step {
