@@ -9,6 +9,7 @@ import { version } from '../../package.json';
 import { abi } from '../abi/index';
 import { CliError, ConfigError, EXIT, runCli } from '../common/errors';
 import { logError, logInfo } from '../common/log';
+import { DEFAULT_STATE_DIR, type RecordedRole, recordedRole, recordRole } from '../common/role-record';
 import { configToJson, dumpConfig, dumpXml } from '../config/dump';
 import { loadConfig } from '../config/index';
 import { type LocalResource, localHostName, selectResources, verifyLocalAddresses } from '../config/local';
@@ -17,7 +18,7 @@ import { defaultValue, findOption, formatOptionValue, HANDLERS } from '../config
 import { parseRunningState } from '../config/show';
 import { planAdjust } from '../planner/adjust';
 import { refusedStep } from '../planner/check';
-import { makeTarget, PLANNERS, planCommand, type Target } from '../planner/commands';
+import { makeTarget, PLANNERS, persistRoleSteps, planCommand, type Target } from '../planner/commands';
 import {
   formatStep,
   maskedStep,
@@ -38,6 +39,8 @@ interface GlobalOptions {
 }
 
 const DEFAULT_CONFIG = '/etc/bsr.conf';
+/** The persist-role records (src/common/role-record.ts); BSR_STATE_DIR moves them (tests). */
+const STATE_DIR = process.env.BSR_STATE_DIR ?? DEFAULT_STATE_DIR;
 /** Pass-through options that take a separate value (`--max-peers 3`). */
 const VALUE_FLAGS = new Set([
   '--max-peers',
@@ -197,7 +200,12 @@ async function runPlan({ steps }: Plan, label: string, timeouts: Timeouts): Prom
  * only that resource's steps: the others still run, and the command then fails naming each
  * resource that failed, with the exit code of the first failure.
  */
-async function execute(command: string, plans: Plan[], cfg?: BsrConfig): Promise<void> {
+async function execute(
+  command: string,
+  plans: Plan[],
+  cfg?: BsrConfig,
+  afterPlan?: (resource: string) => void,
+): Promise<void> {
   const refused = refusedStep(plans.flatMap((plan) => plan.steps));
   if (refused) {
     throw new CliError(`bsradm ${command}: ${formatStep(maskedStep(refused.step))}: ${refused.reason}`, EXIT.USAGE);
@@ -211,6 +219,7 @@ async function execute(command: string, plans: Plan[], cfg?: BsrConfig): Promise
   for (const plan of plans) {
     try {
       await runPlan(plan, plans.length > 1 ? `${plan.resource}: ` : '', timeouts);
+      afterPlan?.(plan.resource);
     } catch (err) {
       if (plans.length === 1 || !(err instanceof CliError)) throw err;
       process.stderr.write(`${err.message}\n`);
@@ -298,10 +307,35 @@ function planned(command: string, description: string): void {
           plans,
           selected.map((t) => t.resource),
         );
-        await execute(command, plans, cfg);
+        await execute(command, plans, cfg, roleRecorder(command, selected));
       }),
   );
 }
+
+const ROLE_OF_COMMAND: Record<string, RecordedRole> = { primary: 'Primary', secondary: 'Secondary' };
+
+/** After primary/secondary of a resource with persist-role yes: record the role it now has. */
+function roleRecorder(command: string, selected: Target[]): ((resource: string) => void) | undefined {
+  const role = ROLE_OF_COMMAND[command];
+  if (!role) return undefined;
+  const persisting = new Set(
+    selected.filter((t) => t.resource.resourceOptions.get('persist-role')?.value === true).map((t) => t.resource.name),
+  );
+  return (resource) => {
+    if (persisting.has(resource)) recordRole(STATE_DIR, resource, role);
+  };
+}
+
+define('apply-persist-role', 'promote again the resources that persist-role recorded as Primary', (c) =>
+  c.argument('[resources...]', 'RES or all').action(async (names: string[]) => {
+    const cfg = await config();
+    const plans = targets(cfg, names.length > 0 ? names : ['all']).map(({ resource }) => ({
+      resource: resource.name,
+      steps: persistRoleSteps(resource, recordedRole(STATE_DIR, resource.name)),
+    }));
+    await execute('apply-persist-role', plans, cfg);
+  }),
+);
 
 async function runningState(me: string): Promise<LocalResource[]> {
   const fake = process.env.BSR_FAKE_SHOW;
@@ -356,7 +390,6 @@ const DESCRIPTIONS: Record<string, string> = {
   'suspend-io': 'suspend application I/O',
   'resume-io': 'resume application I/O',
   'check-resize': 'check whether a lower device changed size (bsrmeta)',
-  'apply-persist-role': 'restore the role saved by persist-role',
 };
 
 for (const command of Object.keys(PLANNERS)) planned(command, DESCRIPTIONS[command] ?? command);

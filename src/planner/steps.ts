@@ -35,7 +35,6 @@ const WAITS_FOR_PEERS = new Set([
   'outdate',
   'verify',
   'new-current-uuid',
-  'apply-persist-role',
 ]);
 /** Steps that may read or write a whole device area: the long limit. */
 const LONG_RUNNING = new Set(['attach', 'resize']);
