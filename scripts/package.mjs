@@ -118,21 +118,30 @@ export function rpmFileList(entries) {
   });
 }
 
-/** DEBIAN/ of a package: control with the version and size, conffiles, maintainer scripts. */
-function debianControl(name, entries, stageDir) {
-  const du = spawnSync('du', ['-sk', '--exclude=DEBIAN', stageDir], { encoding: 'utf8' });
-  const size = du.stdout.split('\t')[0];
+/**
+ * The files of DEBIAN/ for package `name`: control with the version and the installed size (KiB),
+ * conffiles, the maintainer scripts of packaging/debian/.
+ */
+export function debianFiles(name, entries, sizeKiB) {
+  const fill = (file) =>
+    readFileSync(join(root, 'packaging/debian', file), 'utf8')
+      .replaceAll('@VERSION@', version)
+      .replaceAll('@SIZE@', String(sizeKiB));
+  const files = { control: fill(`${name}.control`) };
+  const conffiles = entries.filter((e) => e.conffile).map((e) => `/${e.path}\n`);
+  if (conffiles.length > 0) files.conffiles = conffiles.join('');
+  for (const script of ['postinst', 'prerm', 'postrm']) {
+    if (existsSync(join(root, 'packaging/debian', `${name}.${script}`))) files[script] = fill(`${name}.${script}`);
+  }
+  return files;
+}
+
+function writeDebian(name, entries, stageDir) {
+  const du = spawnSync('du', ['-sk', stageDir], { encoding: 'utf8' });
   const debian = join(stageDir, 'DEBIAN');
   mkdirSync(debian, { recursive: true });
-  const template = (file) => readFileSync(join(root, 'packaging/debian', file), 'utf8');
-  const fill = (text) => text.replaceAll('@VERSION@', version).replaceAll('@SIZE@', size);
-  writeFileSync(join(debian, 'control'), fill(template(`${name}.control`)));
-  const conffiles = entries.filter((e) => e.conffile).map((e) => `/${e.path}\n`);
-  if (conffiles.length > 0) writeFileSync(join(debian, 'conffiles'), conffiles.join(''));
-  for (const script of ['postinst', 'prerm', 'postrm']) {
-    const file = `${name}.${script}`;
-    if (!existsSync(join(root, 'packaging/debian', file))) continue;
-    writeFileSync(join(debian, script), fill(template(file)), { mode: 0o755 });
+  for (const [file, text] of Object.entries(debianFiles(name, entries, du.stdout.split('\t')[0]))) {
+    writeFileSync(join(debian, file), text, { mode: file === 'control' || file === 'conffiles' ? 0o644 : 0o755 });
   }
 }
 
@@ -175,7 +184,7 @@ function installBuildTools() {
 function buildDeb(name, arch, entries, out, work) {
   const stageDir = join(work, name);
   stage(entries, stageDir);
-  debianControl(name, entries, stageDir);
+  writeDebian(name, entries, stageDir);
   const deb = join(out, `${name}_${version}_${arch}.deb`);
   run('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', stageDir, deb]);
   return deb;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module script without types
-import { dkmsFiles, rpmFileList, stage, TOOLS, utilsFiles, version } from '../../scripts/package.mjs';
+import { debianFiles, dkmsFiles, rpmFileList, stage, TOOLS, utilsFiles, version } from '../../scripts/package.mjs';
 
 interface Entry {
   path: string;
@@ -105,5 +105,31 @@ describe('bsr-dkms', () => {
       expect.arrayContaining([...sources, `${src}/dkms.conf`, `${src}/Kbuild`, `${src}/bsr_version.h`]),
     );
     expect(paths(files).filter((p) => /\.(o|ko|mod\.c|cmd)$/.test(p))).toEqual([]);
+  });
+});
+
+describe('DEBIAN/ of the debs', () => {
+  it('control carries the version and the dependencies; conffiles lists the config', () => {
+    const utils = debianFiles('bsr-utils', utilsFiles('deb'), 1168);
+    expect(utils.control).toContain(`Package: bsr-utils\nVersion: ${version}\nArchitecture: amd64\n`);
+    expect(utils.control).toContain('Depends: nodejs (>= 18.19), kmod\n');
+    expect(utils.control).toContain('Installed-Size: 1168\n');
+    expect(utils.conffiles).toBe('/etc/bsr.conf\n/etc/bsr.d/global_common.conf\n/etc/logrotate.d/bsr\n');
+    const dkms = debianFiles('bsr-dkms', dkmsFiles(), 440);
+    expect(dkms.control).toContain(`Package: bsr-dkms\nVersion: ${version}\nArchitecture: all\n`);
+    expect(dkms.conffiles).toBeUndefined();
+    expect(dkms.postinst).toContain(`/usr/lib/dkms/common.postinst bsr ${version} `);
+  });
+
+  it('the maintainer scripts are valid sh with no placeholder left', () => {
+    for (const name of ['bsr-utils', 'bsr-dkms']) {
+      const { control, conffiles, ...scripts } = debianFiles(name, [], 1);
+      expect(Object.keys(scripts).length).toBeGreaterThan(1);
+      for (const text of [control, ...Object.values(scripts)]) expect(text).not.toMatch(/@[A-Z]+@/);
+      for (const [script, text] of Object.entries(scripts)) {
+        const check = spawnSync('sh', ['-n'], { input: text as string, encoding: 'utf8' });
+        expect(check.status, `${name}.${script}: ${check.stderr}`).toBe(0);
+      }
+    }
   });
 });
