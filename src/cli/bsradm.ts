@@ -322,7 +322,16 @@ function roleRecorder(command: string, selected: Target[]): ((resource: string) 
     selected.filter((t) => t.resource.resourceOptions.get('persist-role')?.value === true).map((t) => t.resource.name),
   );
   return (resource) => {
-    if (persisting.has(resource)) recordRole(STATE_DIR, resource, role);
+    if (!persisting.has(resource)) return;
+    try {
+      recordRole(STATE_DIR, resource, role);
+    } catch (err) {
+      // the kernel took the role: say so, and that the service would not restore it
+      throw new CliError(
+        `bsradm ${command} ${resource}: done, but persist-role could not record it: ${(err as Error).message}`,
+        EXIT.FAILURE,
+      );
+    }
   };
 }
 

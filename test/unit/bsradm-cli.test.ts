@@ -659,6 +659,15 @@ describe('bsradm persist-role (recorded role, restored by bsr.service)', () => {
     expect(bsradm(['-c', off, '-d', 'apply-persist-role', 'r0'], state()).stdout).toBe('');
   });
 
+  it('a record that cannot be written fails the command, saying the role itself was set', () => {
+    fresh();
+    writeFileSync(join(work, 'state'), 'not a directory');
+    const run = bsradm(['-c', persistConf('yes'), 'primary', 'r0'], state());
+    expect(run.ran).toEqual(['bsrsetup primary r0']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^bsradm primary r0: done, but persist-role could not record it: .*ENOTDIR/);
+  });
+
   it('a dry run records nothing', () => {
     fresh();
     expect(bsradm(['-c', persistConf('yes'), '-d', 'primary', 'r0'], state()).stdout).toBe('bsrsetup primary r0\n');
