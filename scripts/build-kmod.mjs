@@ -3,21 +3,13 @@
 // bsr.ko against the installed kernel headers with W=1 and fails on any compiler warning.
 // KDIR=/path/to/headers overrides the headers; otherwise the newest /usr/src/linux-headers-*-amd64.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { headersDir } from './kernel-headers.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const kmod = join(root, 'native/kmod');
-
-function headersDir() {
-  if (process.env.KDIR) return process.env.KDIR;
-  const vers = readdirSync('/usr/src')
-    .filter((n) => /^linux-headers-\d+\.\d+\.\d+-\d+-amd64$/.test(n))
-    .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-  if (!vers.length) throw new Error('no /usr/src/linux-headers-*-amd64 (apt-get install linux-headers-amd64)');
-  return join('/usr/src', vers.at(-1));
-}
 
 const check = spawnSync(process.execPath, [join(root, 'scripts/gen-abi.mjs'), '--check'], { stdio: 'inherit' });
 if (check.status !== 0) process.exit(1);

@@ -39,7 +39,8 @@ const commanderChildProcessOnUse = {
 const common = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  // Debian 12's nodejs is 18 (docs/packaging.md): the bundles must run on it.
+  target: 'node18',
   minify: true,
   sourcemap: false,
   legalComments: 'none',

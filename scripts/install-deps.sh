@@ -10,8 +10,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}"
 fi
-# `npm install`, not `npm ci`: with this npm the lock file holds no entries for other platforms'
-# optional packages (esbuild, rollup, biome binaries), which `npm ci` rejects as out of sync.
+# `npm ci`: installs exactly the lock file and never rewrites it. The lock holds every platform's
+# optional binaries (scripts/check-lock.mjs checks it, and a unit test runs that check).
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm install --no-audit --no-fund
+  node scripts/check-lock.mjs
+  npm ci --no-audit --no-fund
 fi

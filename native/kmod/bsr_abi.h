@@ -212,8 +212,6 @@ enum bsr_nla_res_opts {
 #define T_RES_OPTS_MAX (__T_RES_OPTS_AFTER_LAST - 1)
 
 enum bsr_nla_node_opts {
-	T_NODE_OPTS_SVC_AUTO_UP = 1,
-	T_NODE_OPTS_SVC_AUTO_DOWN = 2,
 	T_NODE_OPTS_TARGET_ONLY = 3,
 	__T_NODE_OPTS_AFTER_LAST,
 };
@@ -499,8 +497,6 @@ enum bsr_nla_uuid_info {
 	[T_RES_OPTS_NODE_ID] = { .type = NLA_U32 }, \
 }
 #define BSR_POLICY_NODE_OPTS { \
-	[T_NODE_OPTS_SVC_AUTO_UP] = NLA_POLICY_MAX(NLA_U8, 1), \
-	[T_NODE_OPTS_SVC_AUTO_DOWN] = NLA_POLICY_MAX(NLA_U8, 1), \
 	[T_NODE_OPTS_TARGET_ONLY] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_DEVICE_CONF { \
@@ -696,8 +692,6 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_OV_REQ_NUM, NLA_U32, "ov-req-num", 10, "10" }, \
 	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_OV_REQ_INTERVAL, NLA_U32, "ov-req-interval", 100, "100" }, \
 	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_RESYNC_RATIO, NLA_NUL_STRING, "resync-ratio", 0, "" }, \
-	{ BSR_NLA_NODE_OPTS, T_NODE_OPTS_SVC_AUTO_UP, NLA_U8, "svc-auto-up", 1, "yes" }, \
-	{ BSR_NLA_NODE_OPTS, T_NODE_OPTS_SVC_AUTO_DOWN, NLA_U8, "svc-auto-down", 1, "yes" }, \
 	{ BSR_NLA_NODE_OPTS, T_NODE_OPTS_TARGET_ONLY, NLA_U8, "target-only", 0, "no" }, \
 	{ BSR_NLA_DEVICE_CONF, T_DEVICE_CONF_MAX_BIO_SIZE, NLA_U32, "max-bio-size", 1048576, "1048576" }, \
 }

@@ -35,8 +35,8 @@
 
 #include "bsr_abi.h"
 #include "bsr_compat.h"
+#include "bsr_version.h"
 
-#define BSR_VERSION "0.1.0"
 #define BSR_API_VERSION 2
 #define BSR_NAME_MAX 128
 #define BSR_MAX_VOLUMES 65535

@@ -739,6 +739,8 @@ module_init(bsr_init);
 module_exit(bsr_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("bsr: block device replication");
+MODULE_DESCRIPTION("bsr - Block Sync and Replication v" BSR_VERSION);
 MODULE_VERSION(BSR_VERSION);
 MODULE_ALIAS_GENL_FAMILY(BSR_GENL_FAMILY_NAME);
+/* opening /dev/bsrN before the module is loaded loads it (the preferred major) */
+MODULE_ALIAS_BLOCKDEV_MAJOR(BSR_MAJOR_PREFERRED);

@@ -217,9 +217,10 @@ export const OPTIONS: readonly OptionDef[] = [
   numeric('peer-ack-delay', 'resource', 'res_opts', 'ms', 100, 1, 10000),
   { ...numeric('node-id', 'resource', 'res_opts', 'count', undefined, 0, 31), notInConfig: true },
 
-  // options {} or on HOST { options {} }: node options (node-options)
-  boolean('svc-auto-up', 'node', 'node_opts', true),
-  boolean('svc-auto-down', 'node', 'node_opts', true),
+  // options {} or on HOST { options {} }: node options. The service's own two (bsr.service, see
+  // packaging/systemd/bsr-service) stay in the tools; target-only goes to the kernel (node-options).
+  boolean('svc-auto-up', 'node', undefined, true),
+  boolean('svc-auto-down', 'node', undefined, true),
   boolean('target-only', 'node', 'node_opts', false),
 
   // startup {}: read by bsradm wait-connect and the service

@@ -10,6 +10,7 @@ import {
   changeableOptions,
   connectStep,
   hasDisk,
+  kernelOptions,
   metaDevice,
   metaIndex,
   newMinorStep,
@@ -133,7 +134,7 @@ function adjustResource(wanted: LocalResource, running: LocalResource): Step[] {
   const steps: AdjustSteps = { options: [], teardown: [], create: [], peerDevice: [], attach: [], connect: [] };
   const resourceChanges = changedOptionArgs(wanted.resourceOptions, running.resourceOptions);
   if (resourceChanges.length > 0) steps.options.push(bsrsetup('resource-options', wanted.name, ...resourceChanges));
-  const nodeChanges = changedOptionArgs(wanted.nodeOptions, running.nodeOptions);
+  const nodeChanges = changedOptionArgs(kernelOptions(wanted.nodeOptions), running.nodeOptions);
   if (nodeChanges.length > 0) steps.options.push(bsrsetup('node-options', wanted.name, ...nodeChanges));
 
   for (const old of running.peers) {

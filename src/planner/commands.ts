@@ -1,5 +1,6 @@
 // bsradm commands -> bsrsetup/bsrmeta steps, for the resources (and volumes, peers) selected.
 import { CliError, EXIT } from '../common/errors';
+import type { RecordedRole } from '../common/role-record';
 import type { LocalPeer, LocalResource } from '../config/local';
 import type { Volume } from '../config/model';
 import {
@@ -9,6 +10,7 @@ import {
   changeableOptions,
   connectStep,
   hasDisk,
+  kernelOptions,
   newMinorStep,
   newPeerSteps,
   newResourceStep,
@@ -170,7 +172,7 @@ export const PLANNERS: Record<string, Planner> = {
     bsrsetup('resource-options', resource.name, ...optionArgs(resource.resourceOptions), ...extra),
   ],
   'node-options': ({ resource }, extra) => [
-    bsrsetup('node-options', resource.name, ...optionArgs(resource.nodeOptions), ...extra),
+    bsrsetup('node-options', resource.name, ...optionArgs(kernelOptions(resource.nodeOptions)), ...extra),
   ],
   'peer-device-options': ({ resource, peers, volumes }, extra) =>
     peers.flatMap((p) =>
@@ -191,8 +193,16 @@ export const PLANNERS: Record<string, Planner> = {
   'suspend-io': onVolumes('suspend-io'),
   'resume-io': onVolumes('resume-io'),
   'check-resize': onMetaData('check-resize'),
-  'apply-persist-role': onResource('apply-persist-role'),
 };
+
+/**
+ * apply-persist-role: promote a resource whose persist-role recorded Primary (see
+ * src/common/role-record.ts); nothing for a recorded Secondary, no record, or persist-role no.
+ */
+export function persistRoleSteps(resource: LocalResource, recorded: RecordedRole | undefined): Step[] {
+  const persists = resource.resourceOptions.get('persist-role')?.value === true;
+  return persists && recorded === 'Primary' ? [bsrsetup('primary', resource.name)] : [];
+}
 
 /** Steps for `command` on every target, resource by resource. */
 export function planCommand(command: string, targets: Target[], extra: string[] = []): Step[] {

@@ -36,7 +36,6 @@ const WAITS_FOR_PEERS = new Set([
   'outdate',
   'verify',
   'new-current-uuid',
-  'apply-persist-role',
 ]);
 /** Steps that may read or write a whole device area: the long limit. */
 const LONG_RUNNING = new Set(['attach', 'resize']);
@@ -145,9 +144,15 @@ export function newResourceStep(resource: LocalResource): Step {
   return bsrsetup('new-resource', resource.name, resource.nodeId, ...optionArgs(resource.resourceOptions));
 }
 
+/** The options the kernel takes: not those only the tools act on (svc-auto-up, for bsr.service). */
+export function kernelOptions(options: OptionMap): OptionMap {
+  return new Map([...options].filter(([, entry]) => entry.def.abiSet !== undefined));
+}
+
 export function nodeOptionsSteps(resource: LocalResource): Step[] {
-  if (resource.nodeOptions.size === 0) return [];
-  return [bsrsetup('node-options', resource.name, ...optionArgs(resource.nodeOptions))];
+  const options = kernelOptions(resource.nodeOptions);
+  if (options.size === 0) return [];
+  return [bsrsetup('node-options', resource.name, ...optionArgs(options))];
 }
 
 export function newMinorStep(resource: LocalResource, volume: Volume): Step {

@@ -624,3 +624,63 @@ describe('bsradm handlers (what the kernel runs)', () => {
     expect(unknown.stderr).toBe(`${conf}:1: resource 'r9' is not defined\n`);
   });
 });
+
+describe('bsradm persist-role (recorded role, restored by bsr.service)', () => {
+  function persistConf(persist: 'yes' | 'no'): string {
+    const conf = join(work, 'persist.conf');
+    const text = readFileSync(REFERENCE, 'utf8').replace(
+      'protocol C;',
+      `protocol C;\n  options { persist-role ${persist}; }`,
+    );
+    writeFileSync(conf, text);
+    return conf;
+  }
+  const state = () => ({ BSR_STATE_DIR: join(work, 'state') });
+  const recorded = () => readFileSync(join(work, 'state/persist-role/r0'), 'utf8');
+
+  it('primary and secondary record the role they set; apply-persist-role promotes a recorded Primary', () => {
+    fresh();
+    const conf = persistConf('yes');
+    expect(bsradm(['-c', conf, 'primary', 'r0'], state()).status).toBe(0);
+    expect(recorded()).toBe('Primary\n');
+    // after a reboot: up, then the service restores the role
+    const restore = bsradm(['-c', conf, 'apply-persist-role', 'r0'], state());
+    expect(restore.status).toBe(0);
+    expect(restore.ran).toEqual(['bsrsetup primary r0', 'bsrsetup primary r0']);
+    expect(bsradm(['-c', conf, '-d', 'apply-persist-role', 'all'], state()).stdout).toBe('bsrsetup primary r0\n');
+
+    expect(bsradm(['-c', conf, 'secondary', 'r0'], state()).status).toBe(0);
+    expect(recorded()).toBe('Secondary\n');
+    expect(bsradm(['-c', conf, '-d', 'apply-persist-role', 'r0'], state()).stdout).toBe('');
+  });
+
+  it('records nothing when primary fails, nor without persist-role, and then restores nothing', () => {
+    fresh();
+    const conf = persistConf('yes');
+    expect(bsradm(['-c', conf, 'primary', 'r0'], { ...state(), BSR_TEST_FAIL: 'primary' }).status).toBe(7);
+    expect(existsSync(join(work, 'state/persist-role/r0'))).toBe(false);
+    expect(bsradm(['-c', conf, '-d', 'apply-persist-role', 'r0'], state()).stdout).toBe('');
+
+    const off = persistConf('no');
+    expect(bsradm(['-c', off, 'primary', 'r0'], state()).status).toBe(0);
+    expect(existsSync(join(work, 'state/persist-role/r0'))).toBe(false);
+    // a record left from when persist-role was on is not acted on once it is off
+    expect(bsradm(['-c', conf, 'primary', 'r0'], state()).status).toBe(0);
+    expect(bsradm(['-c', off, '-d', 'apply-persist-role', 'r0'], state()).stdout).toBe('');
+  });
+
+  it('a record that cannot be written fails the command, saying the role itself was set', () => {
+    fresh();
+    writeFileSync(join(work, 'state'), 'not a directory');
+    const run = bsradm(['-c', persistConf('yes'), 'primary', 'r0'], state());
+    expect(run.ran).toEqual(['bsrsetup primary r0']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^bsradm primary r0: done, but persist-role could not record it: .*ENOTDIR/);
+  });
+
+  it('a dry run records nothing', () => {
+    fresh();
+    expect(bsradm(['-c', persistConf('yes'), '-d', 'primary', 'r0'], state()).stdout).toBe('bsrsetup primary r0\n');
+    expect(existsSync(join(work, 'state'))).toBe(false);
+  });
+});

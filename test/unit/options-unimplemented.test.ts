@@ -94,8 +94,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'twopc-timeout',
         'peer-ack-window',
         'peer-ack-delay',
-        'svc-auto-up',
-        'svc-auto-down',
         'target-only',
       ].sort(),
     );

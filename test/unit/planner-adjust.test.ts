@@ -87,16 +87,16 @@ describe('adjust', () => {
       disk { al-extents 1000; resync-rate 10M; }
       options { persist-role yes; svc-auto-up yes; }
     }`;
-    // Node options are not implemented by bsr yet: the running state can only hold their
-    // defaults, so an explicit default is no change and any other value is refused.
-    expect(adjust(config, R0_RUNNING)).toEqual([
+    const expected = [
       'bsrsetup resource-options r0 --persist-role=yes',
       'bsrsetup disk-options 0 --al-extents=1000',
       'bsrsetup net-options r0 1 --max-epoch-size=20000',
       'bsrsetup peer-device-options r0 1 0 --resync-rate=10240',
-    ]);
-    expect(() => adjust(config.replace('svc-auto-up yes;', 'svc-auto-up no;'), R0_RUNNING)).toThrow(
-      'test.conf:13: svc-auto-up no: not implemented by bsr yet; only its default (yes) is accepted',
+    ];
+    expect(adjust(config, R0_RUNNING)).toEqual(expected);
+    // svc-auto-up is bsr.service's option: accepted either way, never a kernel step.
+    expect(adjust(config.replace('svc-auto-up yes;', 'svc-auto-up no; svc-auto-down no;'), R0_RUNNING)).toEqual(
+      expected,
     );
   });
 

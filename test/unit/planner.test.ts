@@ -25,7 +25,7 @@ describe('up', () => {
     const config = loadConfig(join(FIXTURES, 'two-volumes.conf'));
     expect(plan(config, 'alpha', 'up', ['data'])).toEqual([
       'bsrsetup new-resource data 0 --persist-role=yes',
-      'bsrsetup node-options data --svc-auto-down=yes --target-only=no',
+      'bsrsetup node-options data --target-only=no',
       'bsrsetup new-minor data 10 0',
       'bsrsetup new-minor data 11 1',
       'bsrsetup new-peer data 1 --_name=bravo --max-epoch-size=8000 --protocol=B',

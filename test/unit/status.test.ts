@@ -34,7 +34,7 @@ const resource = (role = 'Primary', extra: TopAttrs = {}) =>
     CFG_CONTEXT: ctx(),
     RESOURCE_INFO: { res_role: e('role', role), res_susp: 0, res_susp_nod: 0, res_susp_fen: 0 },
     RESOURCE_OPTS: { 'node-id': 0, 'max-io-depth': 1000, 'on-no-data-accessible': 0, 'persist-role': 1 },
-    NODE_OPTS: { 'svc-auto-up': 1, 'target-only': 0 },
+    NODE_OPTS: { 'target-only': 0 },
     RESOURCE_STATISTICS: { res_stat_write_ordering: 2 },
     ...extra,
   });
@@ -313,7 +313,8 @@ describe('show', () => {
       // Defaults are written (and read back) only with showDefaults.
       expect(r.resourceOptions.get('on-no-data-accessible')?.value).toBe(showDefaults ? 'io-error' : undefined);
       expect(r.nodeOptions.get('target-only')?.value).toBe(showDefaults ? false : undefined);
-      expect(r.nodeOptions.get('svc-auto-up')?.value).toBe(showDefaults ? true : undefined);
+      // svc-auto-up is the service's, not the kernel's: show never has it.
+      expect(r.nodeOptions.has('svc-auto-up')).toBe(false);
       expect(r.volumes).toHaveLength(1);
       expect(r.volumes[0]).toMatchObject({ number: 0, minor: 1, disk: '/dev/vdb', metaDisk: { index: 'internal' } });
       expect(r.volumes[0].diskOptions.get('on-io-error')?.value).toBe('detach');
