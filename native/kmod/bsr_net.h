@@ -381,13 +381,15 @@ struct bsr_pd_net {
 
 	/*
 	 * Online verify (bsr_verify.c), in sectors: the run covers [ov_start, ov_stop); the
-	 * source reads from ov_cursor; results are in up to ov_position. ov_sent: the source's
-	 * requests (bsr_rs_req, still in rs_tree) waiting for their OV_RESULT, under rs_lock,
-	 * as the found ranges. ov_resume: where the last run ended early, for --start.
+	 * source reads from ov_cursor and sends from ov_send_next; results are in up to
+	 * ov_position. ov_sent: the source's requests (bsr_rs_req, still in rs_tree) waiting
+	 * for their OV_RESULT, under rs_lock, as the found ranges. ov_resume: where the last
+	 * run ended early, the next run's default start.
 	 */
 	sector_t ov_start;
 	sector_t ov_stop;
 	sector_t ov_cursor;
+	sector_t ov_send_next;		/* the source sends its requests in block order */
 	sector_t ov_position;
 	sector_t ov_resume;
 	bool ov_stop_req;

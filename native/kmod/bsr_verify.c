@@ -20,6 +20,7 @@
  */
 #include <linux/bio.h>
 #include <linux/highmem.h>
+#include <linux/list_sort.h>
 #include <linux/slab.h>
 #include <crypto/hash.h>
 
@@ -117,7 +118,7 @@ static void mark_found(struct bsr_peer_device *pd, sector_t sector, unsigned int
 
 static void init_run(struct bsr_pd_net *p, sector_t start, sector_t stop)
 {
-	p->ov_start = p->ov_cursor = p->ov_position = start;
+	p->ov_start = p->ov_cursor = p->ov_send_next = p->ov_position = start;
 	p->ov_stop = stop;
 	p->ov_stop_req = false;
 	p->ov_found = 0;
@@ -382,6 +383,14 @@ static void finish_source(struct bsr_peer_device *pd)
 	mutex_unlock(&c->resource->adm_mutex);
 }
 
+static int by_sector(void *priv, const struct list_head *a, const struct list_head *b)
+{
+	sector_t sa = list_entry(a, struct bsr_rs_req, list)->sector;
+	sector_t sb = list_entry(b, struct bsr_rs_req, list)->sector;
+
+	return sa < sb ? -1 : sa > sb;
+}
+
 /* Resync thread, ldev held: one tick of a VerifyS peer device; false once it is over. */
 bool bsr_ov_tick(struct bsr_peer_device *pd)
 {
@@ -394,9 +403,14 @@ bool bsr_ov_tick(struct bsr_peer_device *pd)
 	spin_lock_irq(&p->rs_lock);
 	list_splice_init(&p->rs_done, &done);
 	spin_unlock_irq(&p->rs_lock);
+	/* reads complete in any order; requests (and so the results) go in block order */
+	list_sort(NULL, &done, by_sector);
 	list_for_each_entry_safe(rq, t, &done, list) {
+		if (rq->sector != p->ov_send_next)
+			break;	/* a read before it is still under way */
 		list_del(&rq->list);
 		atomic_dec(&p->pending);
+		p->ov_send_next = rq->sector + ((sector_t)rq->n_pages << 3);
 		if (!rq->status && !send_request(pd, rq))
 			continue;
 		atomic64_sub(rq->size >> 9, &n->rs_in_flight);
@@ -412,6 +426,11 @@ bool bsr_ov_tick(struct bsr_peer_device *pd)
 							 rq->sector + (rq->size >> 9)));
 		}
 		bsr_rs_free_req(rq);
+	}
+	if (!list_empty(&done)) {
+		spin_lock_irq(&p->rs_lock);
+		list_splice(&done, &p->rs_done);
+		spin_unlock_irq(&p->rs_lock);
 	}
 	if (pd->repl_state != BSR_REPLICATION_VERIFYS)
 		return false;
