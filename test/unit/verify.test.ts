@@ -34,7 +34,7 @@ function plan(command: string, name: string, extra: string[] = []): string[] {
 
 describe('verify-alg', () => {
   it('is implemented by the kernel: no unimplemented mark in the ABI', () => {
-    expect(abi.sets.net_conf['verify-alg'].unimplemented).toBeUndefined();
+    expect(abi.sets.net_conf['verify-alg']?.unimplemented).toBeUndefined();
   });
 
   it('travels in NET_CONF of new-peer and net-options', () => {
@@ -42,7 +42,7 @@ describe('verify-alg', () => {
       CFG_CONTEXT: { ctx_resource_name: 'r0', ctx_peer_node_id: 1 },
       NET_CONF: { _name: 'bravo', 'verify-alg': 'sha256' },
     });
-    expect(build('net-options', 'r0', '1', '--verify-alg=crc32c').attrs.NET_CONF).toEqual({ 'verify-alg': 'crc32c' });
+    expect(build('net-options', 'r0', '1', '--verify-alg=crc32c').attrs?.NET_CONF).toEqual({ 'verify-alg': 'crc32c' });
   });
 
   it('is accepted in a config and planned into new-peer', () => {
@@ -60,7 +60,7 @@ describe('verify and verify-stop', () => {
       CFG_CONTEXT: { ctx_resource_name: 'r0', ctx_peer_node_id: 1, ctx_volume: 0 },
       START_OV_PARMS: { ov_start_sector: 2048n, ov_stop_sector: 2048n },
     });
-    expect(build('verify', 'r0', '1', '0').attrs.START_OV_PARMS).toBeUndefined();
+    expect(build('verify', 'r0', '1', '0').attrs?.START_OV_PARMS).toBeUndefined();
   });
 
   it('bsrsetup verify-stop RES PEER VOL: STOP_OV', () => {

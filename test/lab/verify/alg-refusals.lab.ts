@@ -12,7 +12,9 @@ export default scenario({
   async run(lab) {
     const t = twoNodes(lab);
     const alg = { alpha: 'crc32c', bravo: 'sha256' };
-    await Promise.all(NODES.map((n) => t.up(n, { net: `--verify-alg=${alg[n as 'alpha' | 'bravo']}`, connect: false })));
+    await Promise.all(
+      NODES.map((n) => t.up(n, { net: `--verify-alg=${alg[n as 'alpha' | 'bravo']}`, connect: false })),
+    );
 
     const bad = await t.exec('alpha', `cd ${lab.repoRoot} && ${t.S} net-options r0 1 --verify-alg=nosuchalg`);
     lab.log(`net-options --verify-alg=nosuchalg: exit ${bad.code}: ${bad.stderr.trim()}`);

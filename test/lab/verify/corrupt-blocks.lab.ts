@@ -26,7 +26,10 @@ export default scenario({
     await t.sh(
       'bravo',
       ranges
-        .map(([b, n]) => `dd if=/dev/urandom of=/dev/vda bs=4096 seek=${b} count=${n} oflag=direct conv=notrunc status=none`)
+        .map(
+          ([b, n]) =>
+            `dd if=/dev/urandom of=/dev/vda bs=4096 seek=${b} count=${n} oflag=direct conv=notrunc status=none`,
+        )
         .join('\n'),
     );
     const verify = `${t.S} verify r0 1 0 && ${t.S} wait-sync-volume r0 1 0 --wait-timeout=200`;
@@ -45,7 +48,9 @@ export default scenario({
       );
     assert((await t.stat('alpha', 'out-of-sync')) === found, `alpha: ${found} KiB out of sync`);
     await lab.waitFor('bravo to end its verify', async () =>
-      (await lab.dmesg('bravo')).includes(`online verify done at sector ${sectors}: ${found} KiB out of sync in 3 ranges`),
+      (await lab.dmesg('bravo')).includes(
+        `online verify done at sector ${sectors}: ${found} KiB out of sync in 3 ranges`,
+      ),
     );
 
     const recv0 = await t.stat('bravo', 'received');
