@@ -393,6 +393,7 @@ struct bsr_pd_net {
 	sector_t ov_position;
 	sector_t ov_resume;
 	bool ov_stop_req;
+	bool ov_auto_sync;		/* verify --auto-sync: resync what was found at the end */
 	struct list_head ov_sent;
 	u64 ov_found;			/* blocks */
 	u32 ov_n_ranges;		/* merged ranges found; the first BSR_OV_RANGES kept */
@@ -495,8 +496,8 @@ int bsr_resync_thread_start(struct bsr_conn *c);
 
 /* bsr_verify.c */
 int bsr_ov_set_alg(struct bsr_conn *c, const char *alg);
-int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, char *msg,
-		 size_t len);
+int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, bool auto_sync,
+		 char *msg, size_t len);
 int bsr_ov_stop(struct bsr_peer_device *pd, char *msg, size_t len);
 bool bsr_ov_tick(struct bsr_peer_device *pd);
 int bsr_ov_got_request(struct bsr_peer_device *pd, const struct p_ov_request *q,

@@ -1699,7 +1699,7 @@ ADM_DOIT(sync_ctl, NEED_PD)
 
 /*
  * verify (START_OV) from --start, else where the last run stopped early (0 after a complete
- * one), to --stop or the end; verify-stop (STOP_OV).
+ * one), to --stop or the end, with --auto-sync a resync of what it finds; verify-stop (STOP_OV).
  */
 static int adm_verify(struct adm_ctx *ctx, struct genl_info *info)
 {
@@ -1719,7 +1719,8 @@ static int adm_verify(struct adm_ctx *ctx, struct genl_info *info)
 			nla_get_u64(tb[T_START_OV_PARMS_OV_START_SECTOR]) : pd->net->ov_resume;
 		if (tb[T_START_OV_PARMS_OV_STOP_SECTOR])
 			stop = nla_get_u64(tb[T_START_OV_PARMS_OV_STOP_SECTOR]);
-		rv = bsr_ov_start(pd, start, stop, ctx->msg, MSG_LEN);
+		rv = bsr_ov_start(pd, start, stop, tb[T_START_OV_PARMS_AUTO_SYNC] &&
+				  nla_get_u8(tb[T_START_OV_PARMS_AUTO_SYNC]), ctx->msg, MSG_LEN);
 	}
 	mutex_unlock(&ctx->resource->adm_mutex);
 	if (rv == -ENOTCONN)

@@ -198,8 +198,8 @@ static void end_run(struct bsr_peer_device *pd, bool early)
 /* ------------------------------------------------------------------ source */
 
 /* verify RES PEER VOL [--start] [--stop]; adm_mutex held. stop: the device's end when 0. */
-int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, char *msg,
-		 size_t len)
+int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, bool auto_sync,
+		 char *msg, size_t len)
 {
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
@@ -244,6 +244,7 @@ int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, char
 		return rv;
 	}
 	init_run(pd->net, start, stop);
+	pd->net->ov_auto_sync = auto_sync;
 	bsr_info("%s: volume %u: online verify as VerifyS, sectors %llu-%llu, %s\n", n->thread_tag,
 		 d->vnr, (u64)start, (u64)stop - 1, crypto_shash_alg_name(n->verify_tfm));
 	rv = bsr_send_state(pd);
@@ -370,6 +371,26 @@ static void issue_reads(struct bsr_peer_device *pd)
 	p->rs_budget_left = budget;
 }
 
+/*
+ * verify --auto-sync, adm_mutex held: the blocks found go from here to the peer now, a bitmap
+ * resync (both slots hold them). Not toward a Primary, whose data are in use.
+ */
+static void auto_sync(struct bsr_peer_device *pd)
+{
+	struct bsr_conn *c = pd->connection;
+	struct p_sync_start s = { .flags = 0 };
+
+	if (c->peer_role == BSR_ROLE_PRIMARY) {
+		bsr_warn("%s: volume %u: no auto-sync toward the Primary peer: disconnect and connect to resync\n",
+			 c->net->thread_tag, pd->device->vnr);
+		return;
+	}
+	bsr_info("%s: volume %u: auto-sync of the %llu KiB found\n", c->net->thread_tag,
+		 pd->device->vnr, pd->net->ov_found * 4);
+	if (!bsr_send_packet(c, false, P_BECOME_SYNC_TARGET, pd->device->vnr, &s, sizeof(s)))
+		bsr_start_resync(pd, true, false);
+}
+
 static void finish_source(struct bsr_peer_device *pd)
 {
 	struct bsr_conn *c = pd->connection;
@@ -378,7 +399,9 @@ static void finish_source(struct bsr_peer_device *pd)
 	if (pd->repl_state == BSR_REPLICATION_VERIFYS &&
 	    !bsr_set_repl_state(pd, BSR_REPLICATION_ESTABLISHED)) {
 		end_run(pd, pd->net->ov_cursor < pd->net->ov_stop);
-		bsr_send_state(pd);	/* the target ends its run too */
+		/* the target ends its run too (before a BECOME_SYNC_TARGET on the same stream) */
+		if (!bsr_send_state(pd) && pd->net->ov_auto_sync && pd->net->ov_found)
+			auto_sync(pd);
 	}
 	mutex_unlock(&c->resource->adm_mutex);
 }

@@ -63,6 +63,10 @@ describe('verify and verify-stop', () => {
     expect(build('verify', 'r0', '1', '0').attrs?.START_OV_PARMS).toBeUndefined();
   });
 
+  it('bsrsetup verify --auto-sync: the flag in START_OV_PARMS', () => {
+    expect(build('verify', 'r0', '1', '0', '--auto-sync').attrs?.START_OV_PARMS).toEqual({ auto_sync: 1 });
+  });
+
   it('bsrsetup verify-stop RES PEER VOL: STOP_OV', () => {
     const req = build('verify-stop', 'r0', '1', '0');
     expect(req.cmd).toBe(abi.commands.STOP_OV);
