@@ -242,6 +242,7 @@ enum bsr_nla_resize_parms {
 enum bsr_nla_start_ov_parms {
 	T_START_OV_PARMS_OV_START_SECTOR = 1,
 	T_START_OV_PARMS_OV_STOP_SECTOR = 2,
+	T_START_OV_PARMS_AUTO_SYNC = 3,
 	__T_START_OV_PARMS_AFTER_LAST,
 };
 #define T_START_OV_PARMS_MAX (__T_START_OV_PARMS_AFTER_LAST - 1)
@@ -515,6 +516,7 @@ enum bsr_nla_uuid_info {
 #define BSR_POLICY_START_OV_PARMS { \
 	[T_START_OV_PARMS_OV_START_SECTOR] = { .type = NLA_U64 }, \
 	[T_START_OV_PARMS_OV_STOP_SECTOR] = { .type = NLA_U64 }, \
+	[T_START_OV_PARMS_AUTO_SYNC] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_NEW_C_UUID_PARMS { \
 	[T_NEW_C_UUID_PARMS_CLEAR_BM] = NLA_POLICY_MAX(NLA_U8, 1), \
@@ -673,7 +675,6 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_NET_CONF, T_NET_CONF_MAX_BUFFERS, NLA_U32, "max-buffers", 16000, "16000" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_DATA_INTEGRITY_ALG, NLA_NUL_STRING, "data-integrity-alg", 0, "" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_CSUMS_ALG, NLA_NUL_STRING, "csums-alg", 0, "" }, \
-	{ BSR_NLA_NET_CONF, T_NET_CONF_VERIFY_ALG, NLA_NUL_STRING, "verify-alg", 0, "" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_CSUMS_AFTER_CRASH_ONLY, NLA_U8, "csums-after-crash-only", 0, "no" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_RR_CONFLICT, NLA_U32, "rr-conflict", 0, "disconnect" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_ALWAYS_ASBP, NLA_U8, "always-asbp", 0, "no" }, \
@@ -983,7 +984,7 @@ enum bsr_ret_code {
 #define BSR_H100_MAGIC 0x8620ec20U
 #define BSR_H100_SIZE 16
 #define BSR_PROTOCOL_MIN 1
-#define BSR_PROTOCOL_MAX 2
+#define BSR_PROTOCOL_MAX 3
 #define BSR_FF_TRIM 1
 #define BSR_FF_THIN_RESYNC 2
 #define BSR_FF_WSAME 4
@@ -995,6 +996,7 @@ enum bsr_ret_code {
 #define BSR_P_SIZES_OFF_LOGICAL_BLOCK_SIZE 32
 #define BSR_P_SIZES_LEN_V1 32
 #define BSR_P_SIZES_LEN_V2 36
+#define BSR_P_SIZES_LEN_V3 36
 enum bsr_packet {
 	P_DATA = 0,
 	P_DATA_REPLY = 1,

@@ -79,7 +79,8 @@ static_assert(offsetof(struct p_sizes, flags) == BSR_P_SIZES_OFF_FLAGS);
 static_assert(offsetof(struct p_sizes, logical_block_size) ==
 	      BSR_P_SIZES_OFF_LOGICAL_BLOCK_SIZE);
 static_assert(sizeof(struct p_sizes) == BSR_P_SIZES_LEN_V2);
-static_assert(BSR_PROTOCOL_MAX == 2);	/* a new version needs its SIZES length here */
+static_assert(BSR_P_SIZES_LEN_V3 == BSR_P_SIZES_LEN_V2);
+static_assert(BSR_PROTOCOL_MAX == 3);	/* a new version needs its SIZES length here */
 
 static inline u32 bsr_sizes_len(u32 agreed_pro_version)
 {
@@ -174,11 +175,47 @@ struct p_role_reply {
 	__be32 seq;			/* of the request answered */
 } __packed;
 
+/* SYNC_PARAM (protocol 3): the connection's algorithms, which both nodes must share */
+#define BSR_ALG_NAME_LEN 64		/* the netlink policy's limit, NUL included */
+
+struct p_sync_param {
+	char verify_alg[BSR_ALG_NAME_LEN];
+} __packed;
+
+/* the largest digest a verify packet carries (sha512) */
+#define BSR_DIGEST_MAX 64
+/* found ranges a verify run lists in the kernel log at its end */
+#define BSR_OV_RANGES 16
+
+/*
+ * OV_REQUEST (data stream, verify source to target): the source's digests of the blocks
+ * [sector, sector + size), one per 4 KiB block (a device's partial last block: of its
+ * sectors), each of the negotiated verify-alg's digest size. `stop`: the end of the run.
+ */
+struct p_ov_request {
+	__be64 sector;
+	__be64 stop;
+	__be32 size;
+	__be32 pad;
+} __packed;
+
+/* OV_RESULT (meta stream, target to source): bit i of `differ` set = block i differs */
+struct p_ov_result {
+	__be64 sector;
+	__be32 size;
+	__be32 pad;
+	__le64 differ[4];
+} __packed;
+
 #define BSR_AUTH_CHALLENGE_LEN 64
 #define BSR_AUTH_STR_LEN 64		/* cram-hmac-alg, shared-secret: 63 + NUL (netlink policy) */
 #define BSR_MAX_DATA_SIZE BSR_MAX_BIO_SIZE
 #define BSR_RS_MAX_SIZE BSR_MAX_DATA_SIZE	/* as DATA: fewer, larger resync I/Os */
 #define BSR_RS_MAX_BLOCKS (BSR_RS_MAX_SIZE >> BSR_BM_BLOCK_SHIFT)
+#define BSR_RS_MAX_READS 64
+/* sectors read, sent and not yet acknowledged: bounds the memory both sides use */
+#define BSR_RS_MAX_IN_FLIGHT (16U << 11)
+static_assert(BSR_RS_MAX_BLOCKS == sizeof_field(struct p_ov_result, differ) * 8);
 
 /* ------------------------------------------------------------------ objects */
 
@@ -259,6 +296,8 @@ struct bsr_net {
 	u32 agreed_pro_version;
 	u32 protocol;			/* 1 = A, 2 = B, 3 = C */
 	bool peer_discard_my_data;
+	/* verify-alg as both nodes agreed in the handshake (SYNC_PARAM); NULL: none */
+	struct crypto_shash *verify_tfm;
 
 	spinlock_t lock;
 	struct list_head tl;
@@ -339,6 +378,29 @@ struct bsr_pd_net {
 	u64 rs_acked_mark;		/* rs_total - left at the start of this tick */
 	bool resync_susp_peer;
 	bool split_brain;		/* the handshake found one: run the helper */
+
+	/*
+	 * Online verify (bsr_verify.c), in sectors: the run covers [ov_start, ov_stop); the
+	 * source reads from ov_cursor and sends from ov_send_next; results are in up to
+	 * ov_position. ov_sent: the source's requests (bsr_rs_req, still in rs_tree) waiting
+	 * for their OV_RESULT, under rs_lock, as the found ranges. ov_resume: where the last
+	 * run ended early, the next run's default start.
+	 */
+	sector_t ov_start;
+	sector_t ov_stop;
+	sector_t ov_cursor;
+	sector_t ov_send_next;		/* the source sends its requests in block order */
+	sector_t ov_position;
+	sector_t ov_resume;
+	bool ov_stop_req;
+	bool ov_auto_sync;		/* verify --auto-sync: resync what was found at the end */
+	struct list_head ov_sent;
+	u64 ov_found;			/* blocks */
+	u32 ov_n_ranges;		/* merged ranges found; the first BSR_OV_RANGES kept */
+	u64 ov_last_end;		/* the block after the last one found */
+	struct bsr_ov_range {
+		u64 first, end;		/* blocks [first, end) */
+	} ov_ranges[BSR_OV_RANGES];
 
 	atomic64_t sent_sect;
 	atomic64_t recv_sect;
@@ -426,6 +488,25 @@ void bsr_skip_initial_sync(struct bsr_device *d);
 void bsr_new_uuid_sent(struct bsr_device *d, bool skip_sync);
 void bsr_mark_app_written(struct bsr_peer_device *pd, sector_t sector, u32 size);
 bool bsr_rs_skipped(struct bsr_peer_device *pd, u64 bit);
+int bsr_rs_issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks);
+void bsr_rs_free_req(struct bsr_rs_req *rq);
+u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick);
+void bsr_rs_budget_tick(struct bsr_peer_device *pd, u64 acked);
+int bsr_resync_thread_start(struct bsr_conn *c);
+
+/* bsr_verify.c */
+int bsr_ov_set_alg(struct bsr_conn *c, const char *alg);
+int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, bool auto_sync,
+		 char *msg, size_t len);
+int bsr_ov_stop(struct bsr_peer_device *pd, char *msg, size_t len);
+bool bsr_ov_tick(struct bsr_peer_device *pd);
+int bsr_ov_got_request(struct bsr_peer_device *pd, const struct p_ov_request *q,
+		       const u8 *digests, u32 dlen);
+int bsr_ov_got_result(struct bsr_peer_device *pd, const struct p_ov_result *r);
+void bsr_ov_peer_state(struct bsr_peer_device *pd, enum bsr_replication peer_repl);
+void bsr_ov_lost(struct bsr_peer_device *pd);
+bool bsr_ov_blocks_promotion(struct bsr_conn *c);
+void bsr_ov_stats(struct bsr_peer_device *pd, u64 *total, u64 *done);
 
 /* bsr_nl.c */
 void bsr_notify_helper(struct bsr_peer_device *pd, const char *name, int type, u32 status);

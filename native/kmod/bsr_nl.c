@@ -1400,9 +1400,40 @@ ADM_DOIT(set_role, NEED_RES)
 
 /* ---------------------------------------------------------------- peers and paths */
 
+/*
+ * verify-alg names a hash of the kernel's crypto API, unkeyed, with a digest a verify packet
+ * carries; refused here, naming it, rather than at the next handshake.
+ */
+static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info)
+{
+	const struct nlattr *nest = info->attrs[BSR_NLA_NET_CONF];
+	const struct nlattr *a = nest ? nla_find_nested(nest, T_NET_CONF_VERIFY_ALG) : NULL;
+	char alg[BSR_ALG_NAME_LEN];
+	struct crypto_shash *tfm;
+	const char *why = NULL;
+
+	if (!a || nla_strscpy(alg, a, sizeof(alg)) <= 0)
+		return BSR_RET_NO_ERROR;
+	tfm = crypto_alloc_shash(alg, 0, 0);
+	if (IS_ERR(tfm))
+		why = "not a hash algorithm of this kernel";
+	else if (crypto_shash_get_flags(tfm) & CRYPTO_TFM_NEED_KEY)
+		why = "a keyed hash, which needs a key";
+	else if (crypto_shash_digestsize(tfm) > BSR_DIGEST_MAX)
+		why = "its digest is longer than 64 bytes";
+	if (!IS_ERR(tfm))
+		crypto_free_shash(tfm);
+	if (!why)
+		return BSR_RET_NO_ERROR;
+	SETMSG(ctx, "verify-alg %s: %s", alg, why);
+	NL_SET_ERR_MSG_ATTR(info->extack, a, "unknown verify-alg");
+	return BSR_RET_INVALID_REQUEST;
+}
+
 static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct bsr_resource *r;
+	int ret;
 	struct bsr_device *d;
 	struct bsr_conn *c;
 
@@ -1416,6 +1447,9 @@ static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "resource %s already has peer node-id %u", r->name, ctx->peer);
 		return BSR_RET_PEER_EXISTS;
 	}
+	ret = check_net_algs(ctx, info);
+	if (ret != BSR_RET_NO_ERROR)
+		return ret;
 	c = bsr_create_connection(r, ctx->peer);
 	if (!c)
 		return BSR_RET_NO_MEM;
@@ -1451,13 +1485,20 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
 	u32 old_proto;
 	char name[sizeof_field(struct bsr_conn, name)];
+	char old_alg[BSR_ALG_NAME_LEN] = "", alg[BSR_ALG_NAME_LEN] = "";
+	int ret = check_net_algs(ctx, info);
 
+	if (ret != BSR_RET_NO_ERROR)
+		return ret;
+	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, old_alg, sizeof(old_alg));
 	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C);
 	if (opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
 		return BSR_RET_NO_MEM;
-	/* a new protocol is negotiated in a new handshake: reconnect */
-	if (old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C) &&
+	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, alg, sizeof(alg));
+	/* a new protocol or verify-alg is agreed in a new handshake: reconnect */
+	if ((old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C) ||
+	     strcmp(old_alg, alg)) &&
 	    ctx->conn->net->receiver && READ_ONCE(ctx->conn->net->net_ok)) {
 		bsr_tl_drain(ctx->conn, 10 * HZ);
 		bsr_conn_fail(ctx->conn, BSR_CONNECTION_NETWORKFAILURE);
@@ -1655,6 +1696,39 @@ static int adm_sync_ctl(struct adm_ctx *ctx, struct genl_info *info)
 }
 
 ADM_DOIT(sync_ctl, NEED_PD)
+
+/*
+ * verify (START_OV) from --start, else where the last run stopped early (0 after a complete
+ * one), to --stop or the end, with --auto-sync a resync of what it finds; verify-stop (STOP_OV).
+ */
+static int adm_verify(struct adm_ctx *ctx, struct genl_info *info)
+{
+	struct nlattr *tb[T_START_OV_PARMS_MAX + 1];
+	struct bsr_peer_device *pd = ctx->pd;
+	sector_t start, stop = 0;
+	int rv;
+
+	if (get_set(ctx, BSR_NLA_START_OV_PARMS, tb, T_START_OV_PARMS_MAX,
+		    bsr_start_ov_parms_policy))
+		return BSR_RET_INVALID_REQUEST;
+	mutex_lock(&ctx->resource->adm_mutex);
+	if (info->genlhdr->cmd == BSR_ADM_STOP_OV) {
+		rv = bsr_ov_stop(pd, ctx->msg, MSG_LEN);
+	} else {
+		start = tb[T_START_OV_PARMS_OV_START_SECTOR] ?
+			nla_get_u64(tb[T_START_OV_PARMS_OV_START_SECTOR]) : pd->net->ov_resume;
+		if (tb[T_START_OV_PARMS_OV_STOP_SECTOR])
+			stop = nla_get_u64(tb[T_START_OV_PARMS_OV_STOP_SECTOR]);
+		rv = bsr_ov_start(pd, start, stop, tb[T_START_OV_PARMS_AUTO_SYNC] &&
+				  nla_get_u8(tb[T_START_OV_PARMS_AUTO_SYNC]), ctx->msg, MSG_LEN);
+	}
+	mutex_unlock(&ctx->resource->adm_mutex);
+	if (rv == -ENOTCONN)
+		return BSR_RET_BUSY;
+	return rv ? BSR_RET_INVALID_REQUEST : BSR_RET_NO_ERROR;
+}
+
+ADM_DOIT(verify, NEED_PD)
 
 static int adm_invalidate(struct adm_ctx *ctx, struct genl_info *info)
 {
@@ -1977,6 +2051,8 @@ static const struct genl_ops bsr_genl_ops[] = {
 	ADM(INVAL_PEER, bsr_adm_sync_ctl),
 	ADM(PAUSE_SYNC, bsr_adm_sync_ctl),
 	ADM(RESUME_SYNC, bsr_adm_sync_ctl),
+	ADM(START_OV, bsr_adm_verify),
+	ADM(STOP_OV, bsr_adm_verify),
 	ADM(RESIZE, bsr_adm_resize),
 	ADM(SUSPEND_IO, bsr_adm_suspend_io),
 	ADM(RESUME_IO, bsr_adm_suspend_io),

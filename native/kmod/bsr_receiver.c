@@ -59,6 +59,7 @@ void bsr_net_free(struct bsr_conn *c)
 	if (!c->net)
 		return;
 	bsr_conn_stop(c, true);
+	bsr_ov_set_alg(c, "");
 	kfree(c->net);
 	c->net = NULL;
 }
@@ -74,6 +75,7 @@ int bsr_pd_net_init(struct bsr_peer_device *pd)
 	spin_lock_init(&p->rs_lock);
 	INIT_LIST_HEAD(&p->rs_done);
 	INIT_LIST_HEAD(&p->rs_sent);
+	INIT_LIST_HEAD(&p->ov_sent);
 	atomic64_set(&p->sent_sect, 0);
 	atomic64_set(&p->recv_sect, 0);
 	pd->net = p;
@@ -252,6 +254,14 @@ static bool len_ok(enum bsr_packet cmd, u32 len, u32 pro)
 		return len == sizeof(struct p_protocol);
 	case P_CONNECTION_FEATURES:
 		return len == sizeof(struct p_features);
+	case P_SYNC_PARAM:
+		return len == sizeof(struct p_sync_param);
+	case P_OV_REQUEST:
+		/* the digests' length is checked against the agreed verify-alg */
+		return len > sizeof(struct p_ov_request) &&
+		       len - sizeof(struct p_ov_request) <= BSR_RS_MAX_BLOCKS * BSR_DIGEST_MAX;
+	case P_OV_RESULT:
+		return len == sizeof(struct p_ov_result);
 	default:
 		return false;
 	}
@@ -274,6 +284,8 @@ static bool per_volume(enum bsr_packet cmd)
 	case P_RECV_ACK:	/* block acks name the volume of the write */
 	case P_WRITE_ACK:
 	case P_NEG_ACK:
+	case P_OV_REQUEST:
+	case P_OV_RESULT:
 		return true;
 	default:
 		return false;
@@ -299,6 +311,9 @@ struct pkt {
 		struct p_role_reply role_reply;
 		struct p_data data;
 		struct p_bitmap bitmap;
+		struct p_sync_param sync_param;
+		struct p_ov_request ov_request;
+		struct p_ov_result ov_result;
 	} u;
 };
 
@@ -337,6 +352,9 @@ static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool ma
 	case P_BITMAP:
 	case P_COMPRESSED_BITMAP:
 		fixed = sizeof(struct p_bitmap);
+		break;
+	case P_OV_REQUEST:
+		fixed = sizeof(struct p_ov_request);
 		break;
 	default:
 		fixed = p->len;
@@ -438,6 +456,46 @@ static int do_protocol(struct bsr_conn *c)
 	}
 	n->protocol = proto;
 	n->peer_discard_my_data = be32_to_cpu(p.u.protocol.conn_flags) & CF_DISCARD_MY_DATA;
+	return 0;
+}
+
+/*
+ * Protocol 3: both nodes send their algorithms (SYNC_PARAM) and must name the same ones; a
+ * peer of an older protocol has none. A mismatch is a configuration error: StandAlone.
+ */
+static int do_sync_param(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	struct p_sync_param mine = { 0 };
+	const char *peer = "";
+	struct pkt p;
+	int rv;
+
+	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_VERIFY_ALG, mine.verify_alg,
+		       sizeof(mine.verify_alg));
+	if (n->agreed_pro_version >= 3) {
+		rv = bsr_send_packet(c, false, P_SYNC_PARAM, 0, &mine, sizeof(mine));
+		if (!rv)
+			rv = expect(c, &p, P_SYNC_PARAM);
+		if (rv)
+			return rv;
+		if (!memchr(p.u.sync_param.verify_alg, 0, BSR_ALG_NAME_LEN)) {
+			bsr_proto_warn("%s: the peer's verify-alg is not terminated\n", n->thread_tag);
+			return -EPROTO;
+		}
+		peer = p.u.sync_param.verify_alg;
+	}
+	if (strcmp(mine.verify_alg, peer)) {
+		bsr_err("%s: verify-alg differs: this node's \"%s\", the peer's \"%s\"%s\n",
+			n->thread_tag, mine.verify_alg, peer,
+			n->agreed_pro_version < 3 ? " (its protocol has none)" : "");
+		return -E_STANDALONE;
+	}
+	rv = bsr_ov_set_alg(c, mine.verify_alg);
+	if (rv) {
+		bsr_err("%s: verify-alg %s: %d\n", n->thread_tag, mine.verify_alg, rv);
+		return -E_STANDALONE;
+	}
 	return 0;
 }
 
@@ -558,6 +616,8 @@ static int handshake(struct bsr_conn *c)
 	if (rv)
 		return rv;
 	rv = do_protocol(c);
+	if (!rv)
+		rv = do_sync_param(c);
 	if (rv)
 		return rv;
 
@@ -1178,7 +1238,7 @@ static int receive_role_req(struct bsr_conn *c, struct pkt *p)
 		return -EPROTO;
 	}
 	spin_lock_irq(&r->state_lock);
-	if (r->demoting)
+	if (r->demoting || bsr_ov_blocks_promotion(c))
 		answer = BSR_RET_BUSY;
 	else if (r->role == BSR_ROLE_PRIMARY || (r->promoting && r->node_id < c->peer_node_id))
 		answer = BSR_RET_PEER_PRIMARY;
@@ -1186,7 +1246,8 @@ static int receive_role_req(struct bsr_conn *c, struct pkt *p)
 		c->net->peer_promoting = true;
 	spin_unlock_irq(&r->state_lock);
 	bsr_info("%s: the peer asks to become Primary: %s\n", c->net->thread_tag,
-		 !answer ? "agreed" : answer == BSR_RET_BUSY ? "busy, demoting" : "refused");
+		 !answer ? "agreed" : answer == BSR_RET_BUSY ? "busy (demoting or verifying)" :
+		 "refused");
 	a.retcode = cpu_to_be32(answer);
 	return bsr_send_packet(c, true, P_STATE_CHG_REPLY, 0, &a, sizeof(a));
 }
@@ -1207,8 +1268,34 @@ static int receive_state(struct bsr_conn *c, struct pkt *p)
 		rv = -EPROTO;
 	} else {
 		got_state(p->pd, &p->u.state);
+		bsr_ov_peer_state(p->pd, be32_to_cpu(p->u.state.repl));
 	}
 	mutex_unlock(&c->resource->adm_mutex);
+	return rv;
+}
+
+/* OV_REQUEST: its digests follow; compared once the replicated writes there are applied. */
+static int receive_ov_request(struct bsr_conn *c, struct pkt *p)
+{
+	struct bsr_net *n = c->net;
+	const struct p_ov_request *q = &p->u.ov_request;
+	u32 dlen = p->len - sizeof(*q);
+	u8 *digests;
+	int rv;
+
+	digests = kmalloc(dlen, GFP_NOIO);
+	if (!digests)
+		return -ENOMEM;
+	rv = bsr_sock_recv(n->data_sock, digests, dlen, false);
+	if (!rv) {
+		u64 sector = be64_to_cpu(q->sector);
+		u32 size = be32_to_cpu(q->size);
+
+		if (size <= BSR_RS_MAX_SIZE)
+			wait_event(n->ee_wait, !overlaps_active(n, sector, size));
+		rv = bsr_ov_got_request(p->pd, q, digests, dlen);
+	}
+	kfree(digests);
 	return rv;
 }
 
@@ -1251,6 +1338,9 @@ static int receive_loop(struct bsr_conn *c)
 			break;
 		case P_STATE_CHG_REQ:
 			rv = receive_role_req(c, &p);
+			break;
+		case P_OV_REQUEST:
+			rv = receive_ov_request(c, &p);
 			break;
 		default:
 			bsr_proto_warn("%s: unexpected packet %u on the data stream\n",
@@ -1336,6 +1426,9 @@ static int meta_thread(void *arg)
 		case P_BARRIER_ACK:
 			rv = bsr_got_barrier_ack(c, be32_to_cpu(p.u.barrier_ack.barrier));
 			break;
+		case P_OV_RESULT:
+			rv = bsr_ov_got_result(p.pd, &p.u.ov_result);
+			break;
 		case P_STATE_CHG_REPLY:
 			/* a late answer to a request that timed out is ignored */
 			if (be32_to_cpu(p.u.role_reply.seq) == READ_ONCE(n->role_seq)) {
@@ -1414,6 +1507,7 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 		struct bsr_device *d = pd->device;
 		bool was_repl = pd->repl_state != BSR_REPLICATION_OFF;
 
+		bsr_ov_lost(pd);
 		bsr_set_repl_state(pd, BSR_REPLICATION_OFF);
 		pd->peer_disk_state = BSR_DISK_DUNKNOWN;
 		pd->net->uuids_received = false;

@@ -140,7 +140,12 @@ static bool repl_step_known(enum bsr_replication from, enum bsr_replication to)
 		return to == BSR_REPLICATION_ESTABLISHED || to == BSR_REPLICATION_WFBITMAPS ||
 		       to == BSR_REPLICATION_WFBITMAPT;
 	case BSR_REPLICATION_ESTABLISHED:
-		return to == BSR_REPLICATION_WFBITMAPS || to == BSR_REPLICATION_WFBITMAPT;
+		/* a resync (bitmap exchange first) or an online verify */
+		return to == BSR_REPLICATION_WFBITMAPS || to == BSR_REPLICATION_WFBITMAPT ||
+		       to == BSR_REPLICATION_VERIFYS || to == BSR_REPLICATION_VERIFYT;
+	case BSR_REPLICATION_VERIFYS:
+	case BSR_REPLICATION_VERIFYT:
+		return to == BSR_REPLICATION_ESTABLISHED;
 	case BSR_REPLICATION_WFBITMAPS:
 	case BSR_REPLICATION_SYNCSOURCE:
 	case BSR_REPLICATION_PAUSEDSYNCS:

@@ -30,9 +30,6 @@
 #include "bsr_net.h"
 
 #define TICK (HZ / 10)
-#define RS_MAX_READS 64
-/* sectors read, sent and not yet acknowledged: bounds the memory both sides use */
-#define RS_MAX_IN_FLIGHT (16U << 11)
 
 /* ------------------------------------------------------------------ resync skip map */
 
@@ -694,20 +691,27 @@ static void begin_resync(struct bsr_peer_device *pd)
 	bsr_notify_helper(pd, source ? "before-resync-source" : "before-resync-target",
 			  BSR_NOTIFY_CALL, 0);
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
-	if (source && !n->resync) {
-		struct task_struct *t = kthread_create(resync_thread, c, "bsr_s_%s_%u",
-						       c->resource->name, c->peer_node_id);
+	if (source && bsr_resync_thread_start(c))
+		bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
+}
 
-		if (IS_ERR(t)) {
-			bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
-			return;
-		}
-		get_task_struct(t);
-		n->resync = t;
-		wake_up_process(t);
-	} else if (source) {
+/* The resync thread (SyncSource, verify source) runs, or is kicked; adm_mutex held. */
+int bsr_resync_thread_start(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	struct task_struct *t;
+
+	if (n->resync) {
 		bsr_rs_kick(n);
+		return 0;
 	}
+	t = kthread_create(resync_thread, c, "bsr_s_%s_%u", c->resource->name, c->peer_node_id);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	get_task_struct(t);
+	n->resync = t;
+	wake_up_process(t);
+	return 0;
 }
 
 /*
@@ -820,7 +824,7 @@ static void rs_read_endio(struct bio *bio)
 	bsr_rs_kick(rq->pd->connection->net);
 }
 
-static void free_rs_req(struct bsr_rs_req *rq)
+void bsr_rs_free_req(struct bsr_rs_req *rq)
 {
 	unsigned int i;
 
@@ -836,7 +840,7 @@ static void free_rs_req(struct bsr_rs_req *rq)
  * a multiple of 4 KiB is partial: only its sectors within the device are read and sent, none
  * past the end of the lower device.
  */
-static int issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
+int bsr_rs_issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
 {
 	struct bsr_device *d = pd->device;
 	sector_t cap = get_capacity(d->disk);
@@ -862,13 +866,13 @@ static int issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
 	for (i = 0; i < blocks; i++) {
 		rq->pages[i] = bsr_page_get(GFP_NOIO);
 		if (!rq->pages[i]) {
-			free_rs_req(rq);
+			bsr_rs_free_req(rq);
 			return -ENOMEM;
 		}
 	}
 	bio = bio_alloc(d->ldev->backing_bdev, blocks, REQ_OP_READ, GFP_NOIO);
 	if (!bio) {
-		free_rs_req(rq);
+		bsr_rs_free_req(rq);
 		return -ENOMEM;
 	}
 	bio->bi_iter.bi_sector = rq->sector;
@@ -946,7 +950,7 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 }
 
 /* Sectors the controller allows in the next tick. */
-static u32 rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
+u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
 {
 	struct bsr_opts *o = &pd->conf;
 	u32 plan_ahead = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_PLAN_AHEAD, 20);
@@ -1034,7 +1038,25 @@ static void finish_source(struct bsr_peer_device *pd)
 	mutex_unlock(&c->resource->adm_mutex);
 }
 
-/* One tick for one volume; false once there is nothing left to do for it. */
+/*
+ * Every TICK: the budget of sectors the rate controls allow until the next one; `acked`:
+ * the sectors done (acknowledged) since the start of the resync or verify.
+ */
+void bsr_rs_budget_tick(struct bsr_peer_device *pd, u64 acked)
+{
+	struct bsr_pd_net *p = pd->net;
+
+	if (time_before(jiffies, p->rs_tick_start + TICK))
+		return;
+	/* a late wake-up must not stretch the tick (and lower the rate) */
+	p->rs_tick_start = time_after(jiffies, p->rs_tick_start + 2 * TICK) ?
+			   jiffies : p->rs_tick_start + TICK;
+	/* less than a block left over from the last tick is carried, nothing more */
+	p->rs_budget_left = min_t(u64, p->rs_budget_left, 7) +
+			    bsr_rs_budget(pd, acked - min(acked, p->rs_acked_mark));
+	p->rs_acked_mark = acked;
+}
+
 /* Reads the next out-of-sync blocks, as far as the tick's budget and the in-flight limits allow. */
 static void issue_reads(struct bsr_peer_device *pd)
 {
@@ -1045,8 +1067,8 @@ static void issue_reads(struct bsr_peer_device *pd)
 	u64 budget = p->rs_budget_left;
 	int err;
 
-	while (budget >= 8 && !kthread_should_stop() && atomic_read(&p->pending) < RS_MAX_READS &&
-	       atomic64_read(&n->rs_in_flight) < RS_MAX_IN_FLIGHT) {
+	while (budget >= 8 && !kthread_should_stop() && atomic_read(&p->pending) < BSR_RS_MAX_READS &&
+	       atomic64_read(&n->rs_in_flight) < BSR_RS_MAX_IN_FLIGHT) {
 		u64 bit = bsr_bm_find_next(bm, slot, p->rs_cursor);
 		/* no request larger than the budget: a low rate must not be overshot */
 		unsigned int blocks = 1, max = min_t(u64, BSR_RS_MAX_BLOCKS, budget >> 3);
@@ -1065,7 +1087,7 @@ static void issue_reads(struct bsr_peer_device *pd)
 		while (blocks < max && bit + blocks < bm->bits && bsr_bm_test(bm, slot, bit + blocks) &&
 		       !bsr_rs_skipped(pd, bit + blocks))
 			blocks++;
-		err = issue_read(pd, bit, blocks);
+		err = bsr_rs_issue_read(pd, bit, blocks);
 		if (err == -ERANGE) {
 			/* bits past the device's end (the bitmap shrinks with it): never sent */
 			p->rs_failed += rs_skip_range(pd, bit, bm->bits);
@@ -1080,6 +1102,7 @@ static void issue_reads(struct bsr_peer_device *pd)
 	p->rs_budget_left = budget;
 }
 
+/* One tick for one volume; false once there is nothing left to do for it. */
 static bool resync_tick(struct bsr_peer_device *pd)
 {
 	struct bsr_device *d = pd->device;
@@ -1107,7 +1130,7 @@ static bool resync_tick(struct bsr_peer_device *pd)
 						    c->net->thread_tag, (u64)rq->sector, rq->size);
 			}
 		}
-		free_rs_req(rq);
+		bsr_rs_free_req(rq);
 		/* refill behind every reply: the disk reads while the network sends */
 		if (pd->repl_state == BSR_REPLICATION_SYNCSOURCE)
 			issue_reads(pd);
@@ -1123,17 +1146,7 @@ static bool resync_tick(struct bsr_peer_device *pd)
 		finish_source(pd);
 		return false;
 	}
-	if (time_after_eq(jiffies, p->rs_tick_start + TICK)) {
-		u64 acked = p->rs_total - left;
-
-		/* a late wake-up must not stretch the tick (and lower the rate) */
-		p->rs_tick_start = time_after(jiffies, p->rs_tick_start + 2 * TICK) ?
-				   jiffies : p->rs_tick_start + TICK;
-		/* less than a block left over from the last tick is carried, nothing more */
-		p->rs_budget_left = min_t(u64, p->rs_budget_left, 7) +
-				    rs_budget(pd, acked - min(acked, p->rs_acked_mark));
-		p->rs_acked_mark = acked;
-	}
+	bsr_rs_budget_tick(pd, p->rs_total - left);
 	issue_reads(pd);
 	return true;
 }
@@ -1152,10 +1165,15 @@ static int resync_thread(void *arg)
 
 			if (!bsr_get_ldev(d))
 				continue;
-			if (bsr_pd_slot(pd) >= 0 &&
-			    (pd->repl_state == BSR_REPLICATION_SYNCSOURCE ||
-			     pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS ||
-			     atomic_read(&pd->net->pending)))
+			if (bsr_pd_slot(pd) < 0) {
+				bsr_put_ldev(d);
+				continue;
+			}
+			if (pd->repl_state == BSR_REPLICATION_VERIFYS)
+				any |= bsr_ov_tick(pd);
+			else if (pd->repl_state == BSR_REPLICATION_SYNCSOURCE ||
+				 pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS ||
+				 atomic_read(&pd->net->pending))
 				any |= resync_tick(pd);
 			bsr_put_ldev(d);
 		}
@@ -1181,7 +1199,7 @@ static int resync_thread(void *arg)
 				list_del(&rq->list);
 				atomic_dec(&p->pending);
 				atomic64_sub(rq->size >> 9, &n->rs_in_flight);
-				free_rs_req(rq);
+				bsr_rs_free_req(rq);
 			}
 			if (atomic_read(&p->pending))
 				busy = true;
@@ -1213,13 +1231,19 @@ void bsr_resync_stop(struct bsr_conn *c)
 	atomic64_set(&n->rs_in_flight, 0);
 	list_for_each_entry(pd, &c->peer_devices, conn_list) {
 		struct bsr_rs_sent *s, *t;
+		struct bsr_rs_req *rq, *rt;
 		LIST_HEAD(sent);
+		LIST_HEAD(ov_sent);
 
 		spin_lock_irq(&pd->net->rs_lock);
 		list_splice_init(&pd->net->rs_sent, &sent);
+		list_splice_init(&pd->net->ov_sent, &ov_sent);
 		spin_unlock_irq(&pd->net->rs_lock);
 		list_for_each_entry_safe(s, t, &sent, list)
 			kfree(s);
+		/* verify requests never answered: the writes they hold back may go */
+		list_for_each_entry_safe(rq, rt, &ov_sent, list)
+			bsr_rs_free_req(rq);
 	}
 }
 
@@ -1325,6 +1349,12 @@ void bsr_pd_stats(struct bsr_peer_device *pd, u64 *rs_total, u64 *rs_done, u64 *
 	int slot;
 
 	*rs_total = *rs_done = *dbdt = *eta = 0;
+	if (p && (pd->repl_state == BSR_REPLICATION_VERIFYS ||
+		  pd->repl_state == BSR_REPLICATION_VERIFYT)) {
+		bsr_ov_stats(pd, rs_total, rs_done);
+		left = *rs_total - *rs_done;
+		goto rate;
+	}
 	if (!p || !bsr_pd_syncing(pd) || !bsr_get_ldev(d))
 		return;
 	slot = bsr_pd_slot(pd);
@@ -1333,6 +1363,7 @@ void bsr_pd_stats(struct bsr_peer_device *pd, u64 *rs_total, u64 *rs_done, u64 *
 	bsr_put_ldev(d);
 	*rs_total = p->rs_total;
 	*rs_done = p->rs_total > left ? p->rs_total - left : 0;
+rate:
 	*dbdt = p->rs_dbdt_kib;
 	if (!*dbdt && time_after(jiffies, p->rs_start + HZ) && *rs_done)
 		*dbdt = *rs_done / 2 * HZ / (jiffies - p->rs_start);

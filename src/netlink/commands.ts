@@ -139,6 +139,7 @@ export const MODIFY_COMMANDS: ModifyCommand[] = [
     params: {
       start: { top: 'START_OV_PARMS', field: 'ov_start_sector', kind: 'sectors' },
       stop: { top: 'START_OV_PARMS', field: 'ov_stop_sector', kind: 'sectors' },
+      'auto-sync': flagParam('START_OV_PARMS', 'auto_sync'),
     },
     summary: 'start online verification',
   },

@@ -75,7 +75,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'max-buffers',
         'data-integrity-alg',
         'csums-alg',
-        'verify-alg',
         'csums-after-crash-only',
         'rr-conflict',
         'always-asbp',

@@ -1,0 +1,37 @@
+// verify-stop ends a run early and logs where; the next verify without --start resumes there.
+// The peer's promotion during a verify (both Secondary) ends the run and then succeeds.
+import { scenario } from '../../../tools/lab/scenario.js';
+import { assert, FAST_NET, twoNodes } from '../fixtures.js';
+
+export default scenario({
+  title: 'verify-stop, resume from where it stopped, a promotion of the target ends the run',
+  nodes: 2,
+  diskSize: '64M',
+  timeoutSec: 300,
+  async run(lab) {
+    const t = twoNodes(lab);
+    // 2 MiB/s: a whole run would take about 30 s
+    await t.upSkipSync({ net: `${FAST_NET} --verify-alg=sha256`, pd: '--c-plan-ahead=0 --resync-rate=2M' });
+    const wait = `${t.S} wait-sync-volume r0 1 0 --wait-timeout=100`;
+    await t.sh('alpha', `${t.S} verify r0 1 0\nsleep 3\n${t.S} verify-stop r0 1 0\n${wait}`);
+    const log = async () => (await lab.dmesg('alpha')).split('\n').filter((l) => l.includes('online verify'));
+    const stopped = (await log()).find((l) => l.includes('online verify stopped at sector'));
+    const at = Number(/stopped at sector (\d+)/.exec(stopped ?? '')?.[1]);
+    lab.log(`${stopped}`);
+    assert(at > 0 && at < 120000, `verify-stop ended the run early (${stopped})`);
+    assert((await lab.dmesg('alpha')).includes(`resume with verify --start=${at}`), 'the log says where to resume');
+
+    await t.sh('alpha', `${t.S} verify r0 1 0`);
+    assert(
+      (await log()).some((l) => l.includes(`online verify as VerifyS, sectors ${at}-`)),
+      'verify without --start resumes there',
+    );
+    // bravo, the target, asks to be promoted: busy until alpha has ended its run
+    const role = (await t.sh('bravo', `${t.S} primary r0\n${t.S} role r0`)).trim();
+    const lines = await log();
+    lab.log(lines.slice(-2).join('\n'));
+    assert(lines.filter((l) => l.includes('online verify stopped')).length === 2, 'the promotion ended the run');
+    assert(role === 'Primary', `bravo is Primary (${role})`);
+    await t.downAll();
+  },
+});

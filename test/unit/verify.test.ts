@@ -1,0 +1,80 @@
+// Online verify in the tools: verify-alg is a net option the kernel takes (no longer marked
+// unimplemented), and verify / verify-stop address a peer device with --start/--stop in sectors.
+import { describe, expect, it } from 'vitest';
+import { abi } from '../../src/abi/index';
+import { loadConfigText } from '../../src/config/index';
+import { selectResources } from '../../src/config/local';
+import { buildRequest, MODIFY_COMMANDS } from '../../src/netlink/commands';
+import { makeTarget, planCommand } from '../../src/planner/commands';
+import { formatStep } from '../../src/planner/steps';
+
+const build = (name: string, ...argv: string[]) => {
+  const spec = MODIFY_COMMANDS.find((c) => c.name === name);
+  if (!spec) throw new Error(`no command ${name}`);
+  return buildRequest(spec, argv);
+};
+
+const CONFIG = `resource r0 {
+  device /dev/bsr0 minor 0;
+  disk /dev/vdb; meta-disk internal;
+  net { verify-alg crc32c; }
+  on alpha { address 10.99.1.1:7789; node-id 0; }
+  on bravo { address 10.99.1.2:7789; node-id 1; }
+}
+`;
+
+function plan(command: string, name: string, extra: string[] = []): string[] {
+  const config = loadConfigText(CONFIG, '/etc/bsr.conf');
+  const [res, vol] = name.split('/');
+  const targets = selectResources(config, [res], 'alpha').map((r) =>
+    makeTarget(r, vol === undefined ? undefined : Number(vol)),
+  );
+  return planCommand(command, targets, extra).map(formatStep);
+}
+
+describe('verify-alg', () => {
+  it('is implemented by the kernel: no unimplemented mark in the ABI', () => {
+    expect(abi.sets.net_conf['verify-alg']?.unimplemented).toBeUndefined();
+  });
+
+  it('travels in NET_CONF of new-peer and net-options', () => {
+    expect(build('new-peer', 'r0', '1', '--_name=bravo', '--verify-alg=sha256').attrs).toEqual({
+      CFG_CONTEXT: { ctx_resource_name: 'r0', ctx_peer_node_id: 1 },
+      NET_CONF: { _name: 'bravo', 'verify-alg': 'sha256' },
+    });
+    expect(build('net-options', 'r0', '1', '--verify-alg=crc32c').attrs?.NET_CONF).toEqual({ 'verify-alg': 'crc32c' });
+  });
+
+  it('is accepted in a config and planned into new-peer', () => {
+    const up = plan('up', 'r0');
+    expect(up).toContain('bsrsetup new-peer r0 1 --_name=bravo --verify-alg=crc32c');
+    expect(plan('net-options', 'r0')).toEqual(['bsrsetup net-options r0 1 --verify-alg=crc32c']);
+  });
+});
+
+describe('verify and verify-stop', () => {
+  it('bsrsetup verify RES PEER VOL --start --stop: START_OV with the sectors', () => {
+    const req = build('verify', 'r0', '1', '0', '--start=2048', '--stop=1M');
+    expect(req.cmd).toBe(abi.commands.START_OV);
+    expect(req.attrs).toEqual({
+      CFG_CONTEXT: { ctx_resource_name: 'r0', ctx_peer_node_id: 1, ctx_volume: 0 },
+      START_OV_PARMS: { ov_start_sector: 2048n, ov_stop_sector: 2048n },
+    });
+    expect(build('verify', 'r0', '1', '0').attrs?.START_OV_PARMS).toBeUndefined();
+  });
+
+  it('bsrsetup verify --auto-sync: the flag in START_OV_PARMS', () => {
+    expect(build('verify', 'r0', '1', '0', '--auto-sync').attrs?.START_OV_PARMS).toEqual({ auto_sync: 1 });
+  });
+
+  it('bsrsetup verify-stop RES PEER VOL: STOP_OV', () => {
+    const req = build('verify-stop', 'r0', '1', '0');
+    expect(req.cmd).toBe(abi.commands.STOP_OV);
+    expect(req.attrs).toEqual({ CFG_CONTEXT: { ctx_resource_name: 'r0', ctx_peer_node_id: 1, ctx_volume: 0 } });
+  });
+
+  it('bsradm verify RES[/VOL] runs it against every peer of the volumes, passing --start', () => {
+    expect(plan('verify', 'r0/0', ['--start=8'])).toEqual(['bsrsetup verify r0 1 0 --start=8']);
+    expect(plan('verify-stop', 'r0')).toEqual(['bsrsetup verify-stop r0 1 0']);
+  });
+});
