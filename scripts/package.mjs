@@ -48,10 +48,18 @@ function generatedDocs(repo) {
       // -n: no name or time stamp in the gzip header, so the package is the same on every build
       text: gzipSync(readFileSync(join(repo, 'man', name)), { level: 9 }),
     }));
-  const completion = list('completion').map((name) => ({
-    path: `usr/share/bash-completion/completions/${name}`,
-    from: `completion/${name}`,
-  }));
+  const dir = 'usr/share/bash-completion/completions';
+  // bash-completion loads completions/NAME when NAME is first completed: completion/bsr completes
+  // all four tools, so it is installed under the first one's name and linked under the others'
+  const completion = list('completion').flatMap((name) =>
+    name === 'bsr'
+      ? TOOLS.map((tool) =>
+          tool === TOOLS[0]
+            ? { path: `${dir}/${tool}`, from: 'completion/bsr' }
+            : { path: `${dir}/${tool}`, link: TOOLS[0] },
+        )
+      : [{ path: `${dir}/${name}`, from: `completion/${name}` }],
+  );
   return [...man, ...completion];
 }
 

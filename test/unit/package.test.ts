@@ -90,6 +90,17 @@ describe('bsr-utils', () => {
     );
     const page = docs.find((e: Entry) => e.path === 'usr/share/man/man8/bsradm.8.gz') as Entry;
     expect(gunzipSync(page.text as Buffer).toString()).toBe('.TH BSRADM 8\n');
+
+    // the generated file completing all four tools is found under each tool's name
+    rmSync(join(repo, 'completion/bsradm'));
+    writeFileSync(join(repo, 'completion/bsr'), 'complete -F _bsrsetup bsrsetup\n');
+    const completions = utilsFiles('deb', repo).filter((e: Entry) => e.path.includes('completions/bsr'));
+    expect(completions.map((e: Entry) => [e.path.split('/').pop(), e.from ?? `-> ${e.link}`])).toEqual([
+      ['bsradm', 'completion/bsr'],
+      ['bsrsetup', '-> bsradm'],
+      ['bsrmeta', '-> bsradm'],
+      ['bsrcon', '-> bsradm'],
+    ]);
   });
 });
 
