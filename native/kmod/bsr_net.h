@@ -422,6 +422,7 @@ int bsr_send_packet_locked(struct socket *sock, enum bsr_packet cmd, u16 vnr,
 			   const void *payload, u32 len, unsigned int flags);
 int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *len,
 		    bool may_timeout);
+bool bsr_first_path(struct bsr_conn *c, struct bsr_path *copy);
 int bsr_establish(struct bsr_conn *c);
 void bsr_sock_shutdown(struct bsr_net *n);
 void bsr_sock_release_all(struct bsr_net *n);

@@ -1548,11 +1548,26 @@ static bool valid_sockaddr(const struct nlattr *a)
 	return false;
 }
 
+/* Whether the connection's receiver runs: connecting, connected or about to retry. */
+static bool conn_active(struct bsr_conn *c)
+{
+	return c->net && c->net->receiver;
+}
+
+/*
+ * new-path appends; the connection keeps using its first path. del-path of the path a live
+ * connection uses moves it to the next one (dropped and re-established over it); deleting the
+ * only path of a live connection is refused (add the new path first, or disconnect). The
+ * list changes under adm_mutex: the receiver copies the first path under it (bsr_first_path).
+ */
 static int adm_path(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_PATH_PARMS_MAX + 1];
+	struct bsr_conn *c = ctx->conn;
 	struct bsr_path *p, *found = NULL;
 	bool add = info->genlhdr->cmd == BSR_ADM_NEW_PATH;
+	bool in_use;
+	int ret = BSR_RET_NO_ERROR;
 
 	if (get_set(ctx, BSR_NLA_PATH_PARMS, tb, T_PATH_PARMS_MAX, bsr_path_parms_policy) ||
 	    !tb[T_PATH_PARMS_MY_ADDR] || !tb[T_PATH_PARMS_PEER_ADDR] ||
@@ -1560,39 +1575,61 @@ static int adm_path(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "a path needs PATH_PARMS my_addr and peer_addr as struct sockaddr_in or sockaddr_in6");
 		return BSR_RET_INVALID_REQUEST;
 	}
-	list_for_each_entry(p, &ctx->conn->paths, list) {
-		if (p->my_len == nla_len(tb[T_PATH_PARMS_MY_ADDR]) &&
-		    p->peer_len == nla_len(tb[T_PATH_PARMS_PEER_ADDR]) &&
-		    !memcmp(p->my_addr, nla_data(tb[T_PATH_PARMS_MY_ADDR]), p->my_len) &&
-		    !memcmp(p->peer_addr, nla_data(tb[T_PATH_PARMS_PEER_ADDR]), p->peer_len)) {
-			found = p;
+	p = add ? kzalloc(sizeof(*p), GFP_KERNEL) : NULL;
+	if (add && !p)
+		return BSR_RET_NO_MEM;
+	mutex_lock(&ctx->resource->adm_mutex);
+	list_for_each_entry(found, &c->paths, list) {
+		if (found->my_len == nla_len(tb[T_PATH_PARMS_MY_ADDR]) &&
+		    found->peer_len == nla_len(tb[T_PATH_PARMS_PEER_ADDR]) &&
+		    !memcmp(found->my_addr, nla_data(tb[T_PATH_PARMS_MY_ADDR]), found->my_len) &&
+		    !memcmp(found->peer_addr, nla_data(tb[T_PATH_PARMS_PEER_ADDR]), found->peer_len))
 			break;
-		}
 	}
+	if (list_entry_is_head(found, &c->paths, list))
+		found = NULL;
 	if (add) {
 		if (found) {
 			SETMSG(ctx, "the path exists");
-			return BSR_RET_PATH_EXISTS;
+			ret = BSR_RET_PATH_EXISTS;
+			goto out;
 		}
-		p = kzalloc(sizeof(*p), GFP_KERNEL);
-		if (!p)
-			return BSR_RET_NO_MEM;
 		p->my_len = nla_len(tb[T_PATH_PARMS_MY_ADDR]);
 		p->peer_len = nla_len(tb[T_PATH_PARMS_PEER_ADDR]);
 		memcpy(p->my_addr, nla_data(tb[T_PATH_PARMS_MY_ADDR]), p->my_len);
 		memcpy(p->peer_addr, nla_data(tb[T_PATH_PARMS_PEER_ADDR]), p->peer_len);
-		list_add_tail(&p->list, &ctx->conn->paths);
-		bsr_notify_path(ctx->conn, p, BSR_NOTIFY_CREATE);
-	} else {
-		if (!found) {
-			SETMSG(ctx, "no such path");
-			return BSR_RET_NO_PATH;
-		}
-		bsr_notify_path(ctx->conn, found, BSR_NOTIFY_DESTROY);
-		list_del(&found->list);
-		kfree(found);
+		list_add_tail(&p->list, &c->paths);
+		bsr_notify_path(c, p, BSR_NOTIFY_CREATE);
+		p = NULL;
+		goto out;
 	}
-	return BSR_RET_NO_ERROR;
+	if (!found) {
+		SETMSG(ctx, "no such path");
+		ret = BSR_RET_NO_PATH;
+		goto out;
+	}
+	in_use = conn_active(c) && found == list_first_entry(&c->paths, struct bsr_path, list);
+	if (in_use && list_is_singular(&c->paths)) {
+		SETMSG(ctx, "peer %u connects over its only path: add the new path first, or disconnect",
+		       c->peer_node_id);
+		ret = BSR_RET_BUSY;
+		goto out;
+	}
+	bsr_notify_path(c, found, BSR_NOTIFY_DESTROY);
+	list_del(&found->list);
+	kfree(found);
+	if (in_use) {
+		bsr_info("%s: its path was deleted: connecting over the next one\n",
+			 c->net->thread_tag);
+		if (READ_ONCE(c->net->net_ok))
+			bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
+		else
+			bsr_sock_shutdown(c->net);
+	}
+out:
+	mutex_unlock(&ctx->resource->adm_mutex);
+	kfree(p);
+	return ret;
 }
 
 ADM_DOIT(path, NEED_CONN)

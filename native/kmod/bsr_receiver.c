@@ -1537,6 +1537,9 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 
 /* ------------------------------------------------------------------ receiver thread */
 
+/* first wait after a refused connect; it doubles up to a second */
+#define REFUSED_RETRY_MIN (HZ / 10)
+
 static void sleep_stoppable(long timeout)
 {
 	while (timeout > 0 && !kthread_should_stop())
@@ -1549,6 +1552,7 @@ static int receiver_thread(void *arg)
 	struct bsr_net *n = c->net;
 	struct bsr_resource *r = c->resource;
 	enum bsr_connection why;
+	long refused_wait = REFUSED_RETRY_MIN;
 	int rv;
 
 	allow_signal(SIGKILL);
@@ -1558,11 +1562,22 @@ static int receiver_thread(void *arg)
 		mutex_unlock(&r->adm_mutex);
 		rv = bsr_establish(c);
 		if (rv) {
-			if (rv != -EAGAIN && rv != -EINTR)
+			/*
+			 * Refused: the peer's host answers but its listener is not up yet, as when
+			 * both nodes are being brought up. Ask again soon, backing off to a second
+			 * (a refusal costs a SYN and a RST), so the pair connects within a second
+			 * of the second node listening, whatever connect-int says.
+			 */
+			if (rv == -ECONNREFUSED) {
+				sleep_stoppable(refused_wait);
+				refused_wait = min(2 * refused_wait, (long)HZ);
+			} else if (rv != -EAGAIN && rv != -EINTR) {
 				sleep_stoppable((long)bsr_opt_u32(&c->net_conf,
 								   T_NET_CONF_CONNECT_INT, 3) * HZ);
+			}
 			continue;
 		}
+		refused_wait = REFUSED_RETRY_MIN;
 		bsr_info("%s: TCP streams established, handshake\n", n->thread_tag);
 		rv = handshake(c);
 		if (!rv) {

@@ -170,6 +170,7 @@ int bsr_call_helper(struct bsr_peer_device *pd, const char *name)
 	struct bsr_conn *c = pd->connection;
 	struct bsr_resource *r = c->resource;
 	struct helper_env e = { .n = 0 };
+	struct bsr_path path;
 	char buf[sizeof(usermode_helper)], *helper;
 	char *argv[4];
 	int rv, status;
@@ -194,11 +195,9 @@ int bsr_call_helper(struct bsr_peer_device *pd, const char *name)
 		env_add(&e, "BSR_BACKING_DEV=%s", d->ldev->backing_path);
 		bsr_put_ldev(d);
 	}
-	if (!list_empty(&c->paths)) {
-		struct bsr_path *path = list_first_entry(&c->paths, struct bsr_path, list);
-
-		env_add_addr(&e, "MY", path->my_addr);
-		env_add_addr(&e, "PEER", path->peer_addr);
+	if (bsr_first_path(c, &path)) {
+		env_add_addr(&e, "MY", path.my_addr);
+		env_add_addr(&e, "PEER", path.peer_addr);
 	}
 	argv[0] = helper;
 	argv[1] = (char *)name;

@@ -526,17 +526,32 @@ static void release_socks(struct bsr_net *n, bool listener)
 		sock_release(l);
 }
 
+/*
+ * A copy of the path a connection uses, its first: del-path may free the listed one while a
+ * thread connects over it (adm_path changes the list under adm_mutex). False when none.
+ */
+bool bsr_first_path(struct bsr_conn *c, struct bsr_path *copy)
+{
+	bool found;
+
+	mutex_lock(&c->resource->adm_mutex);
+	found = !list_empty(&c->paths);
+	if (found)
+		*copy = *list_first_entry(&c->paths, struct bsr_path, list);
+	mutex_unlock(&c->resource->adm_mutex);
+	return found;
+}
+
 int bsr_establish(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
 	struct socket *s;
-	struct bsr_path *p;
+	struct bsr_path path, *p = &path;
 	long cint = (long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT, 3) * HZ;
 	int rv;
 
-	if (list_empty(&c->paths))
+	if (!bsr_first_path(c, &path))
 		return -ENOENT;
-	p = list_first_entry(&c->paths, struct bsr_path, list);
 	if (cint <= 0)
 		cint = HZ;
 

@@ -92,9 +92,11 @@ function adjustPeer(wanted: LocalResource, peer: LocalPeer, old: LocalPeer, step
   if (changedNet.length > 0) steps.options.push(bsrsetup('net-options', wanted.name, peer.nodeId, ...changedNet));
   const oldPaths = new Set(old.paths.map(pathKey));
   const newPaths = new Set(peer.paths.map(pathKey));
+  // make before break: the new path is added first; deleting the old one then moves a live
+  // connection over to it (the kernel refuses to delete the only path of a live connection)
   for (const path of old.paths) {
     if (!newPaths.has(pathKey(path))) {
-      steps.teardown.push(
+      steps.retire.push(
         bsrsetup('del-path', wanted.name, peer.nodeId, addressArgument(path.local), addressArgument(path.remote)),
       );
     }
@@ -124,22 +126,45 @@ interface AdjustSteps {
   peerDevice: Step[];
   attach: Step[];
   connect: Step[];
+  /** what the new objects replace: removed once they are in place (make before break) */
+  retire: Step[];
 }
+
+/** How long adjust waits for a new peer before it removes the one it replaces. */
+export const REPLACEMENT_WAIT_S = 60;
 
 function adjustResource(wanted: LocalResource, running: LocalResource): Step[] {
   // A node-id cannot change on a live resource: take it down and bring it up again.
   if (wanted.nodeId !== running.nodeId) {
     return [bsrsetup('down', wanted.name), ...PLANNERS.up(makeTarget(wanted), [])];
   }
-  const steps: AdjustSteps = { options: [], teardown: [], create: [], peerDevice: [], attach: [], connect: [] };
+  const steps: AdjustSteps = {
+    options: [],
+    teardown: [],
+    create: [],
+    peerDevice: [],
+    attach: [],
+    connect: [],
+    retire: [],
+  };
   const resourceChanges = changedOptionArgs(wanted.resourceOptions, running.resourceOptions);
   if (resourceChanges.length > 0) steps.options.push(bsrsetup('resource-options', wanted.name, ...resourceChanges));
   const nodeChanges = changedOptionArgs(kernelOptions(wanted.nodeOptions), running.nodeOptions);
   if (nodeChanges.length > 0) steps.options.push(bsrsetup('node-options', wanted.name, ...nodeChanges));
 
-  for (const old of running.peers) {
-    if (!wanted.peers.some((p) => p.nodeId === old.nodeId))
-      steps.teardown.push(bsrsetup('del-peer', wanted.name, old.nodeId));
+  // a peer that another one replaces goes only once the new one is connected: replication to
+  // the old one keeps running meanwhile, and stays if the new one does not come
+  const added = wanted.peers.filter((p) => !running.peers.some((old) => old.nodeId === p.nodeId));
+  const removed = running.peers.filter((old) => !wanted.peers.some((p) => p.nodeId === old.nodeId));
+  if (removed.length > 0 && added.length > 0) {
+    for (const peer of added) {
+      steps.retire.push(
+        bsrsetup('wait-connect-connection', wanted.name, peer.nodeId, `--wait-timeout=${REPLACEMENT_WAIT_S}`),
+      );
+    }
+  }
+  for (const old of removed) {
+    (added.length > 0 ? steps.retire : steps.teardown).push(bsrsetup('del-peer', wanted.name, old.nodeId));
   }
   adjustVolumes(wanted, running, steps);
   for (const peer of wanted.peers) {
@@ -153,7 +178,15 @@ function adjustResource(wanted: LocalResource, running: LocalResource): Step[] {
     steps.peerDevice.push(...peerDeviceOptionsSteps(wanted, peer, wanted.volumes));
     steps.connect.push(connectStep(wanted, peer));
   }
-  return [...steps.options, ...steps.teardown, ...steps.create, ...steps.peerDevice, ...steps.attach, ...steps.connect];
+  return [
+    ...steps.options,
+    ...steps.teardown,
+    ...steps.create,
+    ...steps.peerDevice,
+    ...steps.attach,
+    ...steps.connect,
+    ...steps.retire,
+  ];
 }
 
 /** Adjust every configured resource against what runs (a resource not running is brought up). */

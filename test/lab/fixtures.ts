@@ -205,11 +205,14 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
   }
 
   async function downAll() {
-    for (const n of NODES) await down(n);
-    for (const n of NODES) {
-      await sh(n, 'rmmod bsr');
-      await checkDmesg(n);
-    }
+    // every node Secondary first (a demotion hands its writes to the peers), then down together
+    await Promise.all(NODES.map((n) => exec(n, `${S} secondary r0`)));
+    await Promise.all(
+      NODES.map(async (n) => {
+        await sh(n, `${S} down r0 || true\nrmmod bsr`);
+        await checkDmesg(n);
+      }),
+    );
   }
 
   /** Both nodes up and connected, the initial sync skipped (new-current-uuid --clear-bitmap). */

@@ -152,19 +152,26 @@ describe('adjust', () => {
       'bsrsetup connect r0 2',
     ]);
     const onlyCharlie = `${R0.replace('on bravo { address ipv4 10.99.1.2:7789; node-id 1; }', 'on charlie { address 10.99.1.3:7789; node-id 2; }')}}`;
+    // make before break: bravo goes only once charlie, which replaces it, is connected
     expect(adjust(onlyCharlie, R0_RUNNING)).toEqual([
-      'bsrsetup del-peer r0 1',
       'bsrsetup new-peer r0 2 --_name=charlie --protocol=C',
       'bsrsetup new-path r0 2 ipv4:10.99.1.1:7789 ipv4:10.99.1.3:7789',
       'bsrsetup connect r0 2',
+      'bsrsetup wait-connect-connection r0 2 --wait-timeout=60',
+      'bsrsetup del-peer r0 1',
     ]);
   });
 
-  it('changed address: the old path goes, the new one comes', () => {
+  it('a peer removed without a replacement goes first', () => {
+    const alone = `${R0.replace('on bravo { address ipv4 10.99.1.2:7789; node-id 1; }', '')}}`;
+    expect(adjust(alone, R0_RUNNING)).toEqual(['bsrsetup del-peer r0 1']);
+  });
+
+  it('changed address: the new path comes first, then the old one goes (make before break)', () => {
     const moved = `${R0.replace('10.99.1.2:7789', '10.99.1.2:7790')}}`;
     expect(adjust(moved, R0_RUNNING)).toEqual([
-      'bsrsetup del-path r0 1 ipv4:10.99.1.1:7789 ipv4:10.99.1.2:7789',
       'bsrsetup new-path r0 1 ipv4:10.99.1.1:7789 ipv4:10.99.1.2:7790',
+      'bsrsetup del-path r0 1 ipv4:10.99.1.1:7789 ipv4:10.99.1.2:7789',
     ]);
   });
 

@@ -96,7 +96,20 @@ async function main(argv: string[]): Promise<number> {
       exitCode = r.code;
     });
 
-  const link = program.command('link').description('cut or restore the link between two nodes');
+  const link = program.command('link').description('cut, restore or shape the link between two nodes');
+  link
+    .command('shape')
+    .description('model a WAN: each end sends at most --rate, --delay later (tc netem; undone by restore)')
+    .argument('<a>')
+    .argument('<b>')
+    .option('--rate <rate>', 'e.g. 10mbit (tc units: bit, kbit, mbit, gbit, bps, kbps, mbps)')
+    .option('--delay <delay>', 'one way, e.g. 20ms (the round trip gains twice that)')
+    .action(async (a: string, b: string, o: { rate?: string; delay?: string }) => {
+      const lab = LabImpl.attach(repoRoot, stateDir);
+      await lab.linkShape(nodeArg(a), nodeArg(b), o);
+      lab.close();
+      log(`link ${a}-${b} shaped: ${[o.rate, o.delay && `${o.delay} delay`].filter(Boolean).join(', ')}`);
+    });
   for (const action of ['cut', 'restore'] as const) {
     link
       .command(action)
@@ -106,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
         const lab = LabImpl.attach(repoRoot, stateDir);
         if (action === 'cut') await lab.linkCut(nodeArg(a), nodeArg(b));
         else await lab.linkRestore(nodeArg(a), nodeArg(b));
+        lab.close();
         log(`link ${a}-${b} ${action === 'cut' ? 'cut' : 'restored'}`);
       });
   }

@@ -5,6 +5,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AGENT_PORTS, AgentClient, type ExecRequest } from './agent-client.js';
 import { DmFaults } from './faults.js';
+import { netemArgs, shapeScript, unshapeScript } from './link-shape.js';
 import { cachesStale, markCachesFresh } from './host-cache.js';
 import { findRepoRoot, hostHeadersKernelVersion, labStateDir } from './paths.js';
 import { qmp } from './qmp.js';
@@ -17,6 +18,7 @@ import {
   type Lab,
   LabExecError,
   type LabInfo,
+  type LinkShape,
   NODE_NAMES,
   type NodeName,
 } from './types.js';
@@ -199,8 +201,29 @@ export class LabImpl implements Lab {
     return this.setLink(a, b, false);
   }
 
-  linkRestore(a: NodeName, b: NodeName): Promise<void> {
-    return this.setLink(a, b, true);
+  async linkRestore(a: NodeName, b: NodeName): Promise<void> {
+    await this.setLink(a, b, true);
+    await this.shapeEnds(a, b, unshapeScript);
+  }
+
+  async linkShape(a: NodeName, b: NodeName, shape: LinkShape): Promise<void> {
+    this.checkNode(a);
+    this.checkNode(b);
+    linkBetween(a, b);
+    netemArgs(shape); // a bad value fails before either end changes
+    await this.shapeEnds(a, b, (dev) => shapeScript(dev, shape));
+  }
+
+  /** Runs the script `forDev` makes for each end's interface on the link between a and b. */
+  private async shapeEnds(a: NodeName, b: NodeName, forDev: (dev: string) => string): Promise<void> {
+    await Promise.all(
+      [
+        [a, b],
+        [b, a],
+      ].map(async ([x, y]) => {
+        if (this.files.running(x)) await this.sh(x, forDev(this.iface(x, y)));
+      }),
+    );
   }
 
   /** Links currently cut, as [a, b] pairs. */

@@ -35,6 +35,10 @@ if [ -d /sys/module/drbd ]; then
   drbdsetup down all 2>/dev/null || true
   rmmod drbd
 fi
+# links shaped by the scenario (lab link shape)
+if [ -d /sys/module/sch_netem ]; then
+  for d in /sys/class/net/*; do tc qdisc del dev "\${d##*/}" root 2>/dev/null || true; done
+fi
 dmsetup remove_all --force >/dev/null 2>&1 || true
 [ -z "$(dmsetup ls 2>/dev/null | grep -v 'No devices found')" ]
 losetup -D
@@ -65,11 +69,6 @@ export async function cleanupLab(lab: LabImpl): Promise<void> {
       if (used > WIPED_MAX_BYTES) throw new Error(`${n}: ${d} still holds ${used} bytes after the wipe`);
     }
   }
-}
-
-/** Forgets the kernel messages of the previous scenario (after they were checked). */
-export async function clearKernelLogs(lab: LabImpl): Promise<void> {
-  await Promise.all(lab.nodes.map((n) => lab.sh(n, 'dmesg -C')));
 }
 
 /**

@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type LabImpl, labDown, labUp } from './lab.js';
 import { labStateDir } from './paths.js';
-import { cleanupLab, clearKernelLogs, prepareLab } from './reset.js';
+import { cleanupLab, prepareLab } from './reset.js';
 import type { Scenario } from './scenario.js';
 import { setup, setupDone } from './setup.js';
 import type { NodeName } from './types.js';
@@ -69,41 +69,48 @@ async function bundleScenario(esbuild: EsbuildApi, file: string, outDir: string)
   return out;
 }
 
-/** Kernel trouble lines in every guest's dmesg and in the console logs (which also cover crashed boots). */
+/**
+ * Kernel trouble lines in every guest's dmesg and in the console logs (which also cover crashed
+ * boots). The guests' logs are read and cleared in one step: the next scenario on the kept lab
+ * starts with an empty one.
+ */
 async function kernelTrouble(
-  lab: { nodes: readonly NodeName[]; dmesg(n: NodeName): Promise<string> },
+  lab: { nodes: readonly NodeName[]; sh(n: NodeName, script: string): Promise<string> },
   files: LabFiles,
   consoleFrom: Map<NodeName, number>,
 ): Promise<string[]> {
-  const found: string[] = [];
-  for (const n of lab.nodes) {
-    const texts: string[] = [];
-    if (files.running(n)) {
+  const perNode = await Promise.all(
+    lab.nodes.map(async (n) => {
+      const found: string[] = [];
+      const texts: string[] = [];
+      if (files.running(n)) {
+        try {
+          texts.push(await withTimeout(lab.sh(n, 'dmesg -c'), 30_000, 'dmesg timed out'));
+        } catch (e) {
+          found.push(`${n}: cannot read dmesg: ${(e as Error).message}`);
+        }
+      }
       try {
-        texts.push(await withTimeout(lab.dmesg(n), 30_000, 'dmesg timed out'));
-      } catch (e) {
-        found.push(`${n}: cannot read dmesg: ${(e as Error).message}`);
+        texts.push(
+          readFileSync(files.consoleLog(n))
+            .subarray(consoleFrom.get(n) ?? 0)
+            .toString('utf8'),
+        );
+      } catch {}
+      const seen = new Set<string>();
+      for (const t of texts) {
+        for (const line of t.split('\n')) {
+          if (!KERNEL_TROUBLE.test(line)) continue;
+          const key = line.replace(/^\[\s*[\d.]+\]\s*/, '').trim();
+          if (seen.has(key)) continue;
+          seen.add(key);
+          found.push(`${n}: ${line.trim()}`);
+        }
       }
-    }
-    try {
-      texts.push(
-        readFileSync(files.consoleLog(n))
-          .subarray(consoleFrom.get(n) ?? 0)
-          .toString('utf8'),
-      );
-    } catch {}
-    const seen = new Set<string>();
-    for (const t of texts) {
-      for (const line of t.split('\n')) {
-        if (!KERNEL_TROUBLE.test(line)) continue;
-        const key = line.replace(/^\[\s*[\d.]+\]\s*/, '').trim();
-        if (seen.has(key)) continue;
-        seen.add(key);
-        found.push(`${n}: ${line.trim()}`);
-      }
-    }
-  }
-  return found;
+      return found;
+    }),
+  );
+  return perNode.flat();
 }
 
 interface Loaded {
@@ -215,16 +222,6 @@ class JobLab {
     }
   }
 
-  /** Clears the kernel logs of the kept lab once they were checked. */
-  async checked(): Promise<void> {
-    if (!this.lab) return;
-    try {
-      await clearKernelLogs(this.lab);
-    } catch {
-      this.release();
-    }
-  }
-
   release(): void {
     this.lab?.close();
     this.lab = undefined;
@@ -274,7 +271,6 @@ async function runOne(s: Scenario, name: string, job: JobLab, stateDir: string):
       error = error ? `${error}\n${msg}` : msg;
       job.release();
     }
-    await job.checked();
     lab.close();
   } catch (e) {
     error = (e as Error).stack ?? String(e);

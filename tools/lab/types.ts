@@ -109,8 +109,13 @@ export interface Lab {
 
   /** Cuts the link between a and b (both ends' virtual cable unplugged: carrier down, packets dropped). */
   linkCut(a: NodeName, b: NodeName): Promise<void>;
-  /** Restores the link between a and b. */
+  /** Restores the link between a and b: plugged in again, any shaping removed. */
   linkRestore(a: NodeName, b: NodeName): Promise<void>;
+  /**
+   * Shapes the link between a and b like a WAN: each end's sending side gets `rate` (tc units,
+   * e.g. "10mbit") and `delay` (e.g. "20ms", so the round trip gains twice that).
+   */
+  linkShape(a: NodeName, b: NodeName, shape: LinkShape): Promise<void>;
   /** Hard stop: kills the node's qemu (SIGKILL). Disks are kept as they are. */
   crash(node: NodeName): Promise<void>;
   /** Boots a stopped node again on the same disks and links; resolves when its agent answers (bsr.ko loaded if built). */
@@ -148,4 +153,10 @@ export interface Lab {
   ): Promise<T>;
   /** Prints a progress line (prefixed with the scenario name by the runner). */
   log(message: string): void;
+}
+
+/** A WAN-like link: a rate limit and a one-way delay, each optional (tc's units). */
+export interface LinkShape {
+  rate?: string;
+  delay?: string;
 }

@@ -1,6 +1,8 @@
 // bsradm drives the kernel for real: create-md/up/primary from conf-examples/r0.res, adjust with
-// nothing to do, adjust reconnecting a StandAlone peer and applying changed options, status and
-// events2 through bsradm, a config error refused with FILE:LINE and nothing run, then down.
+// nothing to do, adjust reconnecting a StandAlone peer, applying changed options and moving the
+// connection to a new address (new path first, then the old one deleted; the only path of a live
+// connection cannot be deleted), status and events2 through bsradm, a config error refused with
+// FILE:LINE and nothing run, then down.
 import { type NodeName, scenario } from '../../../tools/lab/scenario.js';
 import { assert, NODES } from '../fixtures.js';
 
@@ -61,6 +63,32 @@ export default scenario({
     assert(again.trim() === '', `adjust is idempotent, got:\n${again}`);
 
     lab.log('adjust applied the changed options');
+    // The only path of a live connection cannot go (drbd9-tests: del-path while connecting)...
+    const onlyPath = await lab.exec('alpha', [
+      'sh',
+      '-c',
+      `cd ${repo} && bin/bsrsetup del-path r0 1 ipv4:10.99.1.1:7789 ipv4:10.99.1.2:7789`,
+    ]);
+    assert(onlyPath.code !== 0 && /only path/.test(onlyPath.stderr), `del-path of the only path: ${onlyPath.stderr}`);
+    assert(await connected('alpha'), 'the refused del-path left the connection up');
+    // ...and a new address is made before the old one is broken: adjust adds the new path, then
+    // deletes the old one, which moves the connection over to the new one.
+    for (const n of NODES) await sh(n, "sed -i 's/:7789;/:7790;/' /tmp/r0.res");
+    const move = await sh('alpha', `${ADM} -d adjust r0`);
+    assert(
+      /new-path r0 1 ipv4:10.99.1.1:7790 ipv4:10.99.1.2:7790\n.*del-path r0 1 ipv4:10.99.1.1:7789 ipv4:10.99.1.2:7789/.test(
+        move,
+      ),
+      `the new path is added before the old one goes:\n${move}`,
+    );
+    for (const n of NODES) await sh(n, `${ADM} adjust r0`);
+    await Promise.all(NODES.map(waitConnected));
+    const sockets = await sh('alpha', 'ss -Htn state established');
+    assert(
+      /10\.99\.1\.2:7790/.test(sockets) && !/:7789\b/.test(sockets),
+      `the connection runs over the new path:\n${sockets}`,
+    );
+    lab.log('adjust moved the connection to port 7790 (make before break)');
     // events2 through bsradm: the initial dump ends with "exists -".
     const ev = await sh('alpha', `${ADM} events2 --now r0`);
     assert(/^exists connection name:r0 .*connection:Connected/m.test(ev) && /^exists -$/m.test(ev), `events2:\n${ev}`);

@@ -85,7 +85,14 @@ export default scenario({
     await sh(`${createMd} >/dev/null
 ${up} --al-extents=67
 ${S} primary r0 --force
-i=0; while [ $i -lt 127 ]; do dd if=/dev/urandom of=/dev/bsr1 bs=4k count=1 seek=$((i * 1024)) oflag=direct status=none; i=$((i + 1)); done`);
+python3 -c "
+import mmap, os
+fd = os.open('/dev/bsr1', os.O_WRONLY | os.O_DIRECT)
+block = mmap.mmap(-1, 4096)  # page aligned, as O_DIRECT wants
+block.write(os.urandom(4096))
+for i in range(127):
+    os.pwrite(fd, block, i * 4 << 20)
+os.close(fd)"`);
     const o1 = await oos();
     await sh(`${S} down r0\n${up}`);
     const o2 = await oos();

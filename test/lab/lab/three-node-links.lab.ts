@@ -1,5 +1,7 @@
 // Lab self-test: three nodes, a link to every peer; cutting one link leaves the others working,
-// restoring it brings it back; a cut link stays cut across a reboot of one of its nodes.
+// restoring it brings it back; a shaped link has the rate and delay asked for until restored;
+// a cut link stays cut across a reboot of one of its nodes.
+import { type LinkFigures, measureLink } from '../../../tools/lab/link-shape.js';
 import type { Lab, NodeName, Scenario } from '../../../tools/lab/scenario.js';
 
 function assert(cond: unknown, msg: string): asserts cond {
@@ -43,6 +45,20 @@ const scenario: Scenario = {
     await lab.linkRestore('alpha', 'bravo');
     assert(await pingsSoon(lab, 'alpha', 'bravo'), 'alpha -> bravo after restore');
     assert(await pingsSoon(lab, 'bravo', 'alpha'), 'bravo -> alpha after restore');
+
+    // A shaped link (a WAN: 8 Mbit/s, 20 ms each way) limits what each end sends; restore undoes it.
+    await lab.sh('alpha', 'head -c 2097152 /dev/urandom > /tmp/link-src');
+    const measure = () => measureLink(lab, 'alpha', 'bravo', { file: '/tmp/link-src', rttCount: 20, rttSize: 64 });
+    const figures = (f: LinkFigures) => `${f.tcp_MBps.toFixed(2)} MB/s, round trip ${(f.rtt_us / 1000).toFixed(1)} ms`;
+    await lab.linkShape('alpha', 'bravo', { rate: '8mbit', delay: '20ms' });
+    const shaped = await measure();
+    lab.log(`alpha -> bravo shaped to 8mbit + 20ms: ${figures(shaped)}`);
+    assert(shaped.tcp_MBps > 0.3 && shaped.tcp_MBps <= 1.05, `8 Mbit/s is at most 1 MB/s: ${figures(shaped)}`);
+    assert(shaped.rtt_us >= 40_000 && shaped.rtt_us < 80_000, `20 ms each way: ${figures(shaped)}`);
+    await lab.linkRestore('alpha', 'bravo');
+    const restored = await measure();
+    lab.log(`alpha -> bravo restored: ${figures(restored)}`);
+    assert(restored.rtt_us < 20_000 && restored.tcp_MBps > 2, `restore removes the shaping: ${figures(restored)}`);
 
     // A cut survives a crash and boot of one side; both sides reboot and the link works again.
     await lab.linkCut('bravo', 'charlie');

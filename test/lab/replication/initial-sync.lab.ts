@@ -10,9 +10,15 @@ export default scenario({
   timeoutSec: 400,
   async run(lab) {
     const t = twoNodes(lab);
-    await t.up('alpha');
+    // alpha connects (the lower node-id) and is refused until bravo listens: it asks again
+    // within a second, not after its connect-int (here 30 s; DRBD's default is 10 s)
+    await t.up('alpha', { net: '--connect-int=30' });
     await t.up('bravo');
+    const upAt = Date.now();
     await t.waitConnected();
+    const connectS = (Date.now() - upAt) / 1000;
+    lab.log(`connected ${connectS.toFixed(1)} s after bravo's up (alpha's connect-int 30 s)`);
+    assert(connectS < 8, `connected ${connectS.toFixed(1)} s after the peer listened: not within seconds`);
     lab.log((await t.status('alpha')).trim());
     await t.sh('alpha', `${t.S} primary r0 --force`);
     const during = await t.status('bravo');

@@ -19,6 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { type LabImpl, labDown, labUp } from '../lab.js';
+import { measureLink } from '../link-shape.js';
 import { labStateDir } from '../paths.js';
 import type { Lab, NodeName } from '../types.js';
 import { sleep } from '../util.js';
@@ -54,9 +55,6 @@ const REGION = {
 const RAW = { seq: { at: 0, mib: 128 }, lat: { at: 128, mib: 64 } };
 const LAT_RUNTIME_S = 10;
 /** The link figures' TCP port and round trips. */
-const LINK_PORT = 7799;
-const LINK_RTT_COUNT = 500;
-const LINK_RTT_SIZE = 64;
 
 export const ENGINES: Record<string, { implemented: boolean; create(): BenchEngine; disk: string; port: number }> = {
   drbd84: { implemented: true, create: () => new Drbd84Engine(), disk: '/dev/vda', port: 7790 },
@@ -80,6 +78,8 @@ function now(): number {
 
 /** Source data of the writes in the primary's memory: slot k of an engine writes /tmp/src{k}. */
 const src = (k: number) => `/tmp/src${k % 2}`;
+/** The link as the engines use it: 128 MiB from tmpfs (src), then 500 round trips of 64 bytes. */
+const BENCH_LINK = { file: src(0), rttCount: 500, rttSize: 64 };
 
 async function sha(lab: Lab, node: NodeName, dev: string, atMiB: number, mib: number): Promise<string> {
   const out = await lab.sh(node, `dd if=${dev} bs=1M skip=${atMiB} count=${mib} iflag=direct status=none | sha256sum`, {
@@ -139,35 +139,6 @@ async function latency(lab: Lab, node: NodeName, dev: string, atMiB: number, mib
   const mean = w.lat_ns?.mean ?? w.clat_ns?.mean;
   if (mean === undefined || w.total_ios === 0) throw new Error('fio reported no writes');
   return mean / 1000;
-}
-
-interface LinkFigures {
-  tcp_MBps: number;
-  rtt_us: number;
-  rtt_median_us: number;
-}
-
-/**
- * The link between the primary and the secondary, as the engines use it: the secondary serves
- * (test/lab/scripts/link-bench.py), the primary sends 128 MiB from tmpfs with sendfile (received
- * with MSG_TRUNC: no user-space copy on either side), then 500 ping-pongs of 64 bytes.
- */
-async function measureLink(lab: Lab, p: NodeName, s: NodeName): Promise<LinkFigures> {
-  const script = `python3 ${lab.repoRoot}/test/lab/scripts/link-bench.py`;
-  const server = lab.sh(s, `${script} serve ${lab.address(s, p)} ${LINK_PORT} --timeout 60`, { timeoutMs: 180_000 });
-  server.catch(() => {});
-  const out = await lab.sh(
-    p,
-    `${script} run ${lab.address(s, p)} ${LINK_PORT} --from ${lab.address(p, s)} --file ${src(0)} --count ${LINK_RTT_COUNT} --size ${LINK_RTT_SIZE}`,
-    { timeoutMs: 180_000 },
-  );
-  await server;
-  const j = JSON.parse(out.trim().split('\n').at(-1) ?? '') as {
-    tcp_MBps: number;
-    rtt_mean_us: number;
-    rtt_median_us: number;
-  };
-  return { tcp_MBps: j.tcp_MBps, rtt_us: j.rtt_mean_us, rtt_median_us: j.rtt_median_us };
 }
 
 /** The engines' own account of the resync (both log its duration), next to the wall-clock figure. */
@@ -241,7 +212,7 @@ async function prepareLab(repoRoot: string, runners: Runner[], log: (m: string) 
     timeoutMs: 300_000,
   });
   // One link measurement not counted: the first one after boot warms the guests' caches (python).
-  await measureLink(lab, p, runners[0].ctx.secondary);
+  await measureLink(lab, p, runners[0].ctx.secondary, BENCH_LINK);
   log(`lab ready in ${(now() - t0).toFixed(1)} s (${lab.nodes.join(', ')})`);
   return lab;
 }
@@ -353,7 +324,7 @@ async function runSlot(
     await ensureSynced(lab, r);
   }
   // Another engine's link cut would disconnect this one (resync phase): isolated in enginePhase.
-  const link = await measureLink(lab, ctx.primary, ctx.secondary);
+  const link = await measureLink(lab, ctx.primary, ctx.secondary, BENCH_LINK);
   const raw =
     kind === 'latency'
       ? await latency(lab, ctx.primary, ctx.rawDisk, RAW.lat.at, RAW.lat.mib)
