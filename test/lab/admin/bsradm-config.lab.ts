@@ -6,6 +6,9 @@
 import { type NodeName, scenario } from '../../../tools/lab/scenario.js';
 import { assert, NODES } from '../fixtures.js';
 
+const SECRET = 'lab-Secret-7f3a';
+const AUTH = `common { net { cram-hmac-alg sha256; shared-secret "${SECRET}"; } }`;
+
 export default scenario({
   title: 'bsradm up/adjust/status/events2/down against the kernel',
   nodes: 2,
@@ -25,12 +28,20 @@ export default scenario({
       NODES.map((n) =>
         sh(
           n,
-          `(echo 'global { cmd-timeout-short 60; }'; cat ${conf}) > /tmp/r0.res && ${ADM} create-md r0 </dev/null && ${ADM} up r0`,
+          `(echo 'global { cmd-timeout-short 60; }'; echo '${AUTH}'; cat ${conf}) > /tmp/r0.res && ${ADM} create-md r0 </dev/null && ${ADM} up r0`,
         ),
       ),
     );
     await Promise.all(NODES.map(waitConnected));
-    lab.log('up and connected');
+    // connected: the secret reached both kernels (bsradm hands it to bsrsetup on stdin, never on
+    // a command line); the tools' logs, root's only, name the steps with the secret masked
+    for (const n of NODES) {
+      const logs = await sh(n, `stat -c '%a %U' /var/log/bsr /var/log/bsr/bsradm.log; cat /var/log/bsr/bsradm.log`);
+      assert(/^700 root\n600 root\n/.test(logs), `${n}: the log folder and file are root's only:\n${logs.slice(0, 200)}`);
+      assert(/new-peer r0 \d .*shared-secret=\*\*\*/.test(logs), `${n}: the log names new-peer, secret masked`);
+      assert(!logs.includes(SECRET), `${n}: the secret is in /var/log/bsr/bsradm.log`);
+    }
+    lab.log('up and connected with a shared secret passed on stdin, masked in the logs');
     await sh('alpha', `${ADM} new-current-uuid --clear-bitmap r0`);
     for (const n of NODES) {
       const plan = await sh(n, `${ADM} -d adjust r0`);
