@@ -61,6 +61,7 @@ enum bsr_genl_cmd {
 	BSR_ADM_SPLIT_BRAIN = 54,
 	BSR_ADM_APPLY_PERSIST_ROLE = 57,
 	BSR_ADM_GET_STATUS = 58,
+	BSR_ADM_FAST_SYNC_MAP = 59,
 	__BSR_ADM_AFTER_LAST,
 };
 #define BSR_ADM_MAX (__BSR_ADM_AFTER_LAST - 1)
@@ -97,6 +98,7 @@ enum bsr_nla_top {
 	BSR_NLA_ATTACH_PARMS = 31,
 	BSR_NLA_DEVICE_CONF = 32,
 	BSR_NLA_UUID_INFO = 33,
+	BSR_NLA_FAST_SYNC_MAP_PARMS = 34,
 	__BSR_NLA_AFTER_LAST,
 };
 #define BSR_NLA_MAX (__BSR_NLA_AFTER_LAST - 1)
@@ -207,6 +209,7 @@ enum bsr_nla_res_opts {
 	T_RES_OPTS_PEER_ACK_WINDOW = 6,
 	T_RES_OPTS_PEER_ACK_DELAY = 7,
 	T_RES_OPTS_NODE_ID = 8,
+	T_RES_OPTS_FAST_SYNC = 9,
 	__T_RES_OPTS_AFTER_LAST,
 };
 #define T_RES_OPTS_MAX (__T_RES_OPTS_AFTER_LAST - 1)
@@ -389,9 +392,20 @@ enum bsr_nla_peer_device_statistics {
 	T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_DONE = 10,
 	T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_DBDT_KIB = 11,
 	T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_ETA_S = 12,
+	T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_KIND = 13,
+	T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_MAP_BYTES = 14,
 	__T_PEER_DEVICE_STATISTICS_AFTER_LAST,
 };
 #define T_PEER_DEVICE_STATISTICS_MAX (__T_PEER_DEVICE_STATISTICS_AFTER_LAST - 1)
+
+enum bsr_nla_fast_sync_map_parms {
+	T_FAST_SYNC_MAP_PARMS_FSM_FIRST_BLOCK = 1,
+	T_FAST_SYNC_MAP_PARMS_FSM_MAP_BLOCKS = 2,
+	T_FAST_SYNC_MAP_PARMS_FSM_WORDS = 3,
+	T_FAST_SYNC_MAP_PARMS_FSM_LAST = 4,
+	__T_FAST_SYNC_MAP_PARMS_AFTER_LAST,
+};
+#define T_FAST_SYNC_MAP_PARMS_MAX (__T_FAST_SYNC_MAP_PARMS_AFTER_LAST - 1)
 
 enum bsr_nla_uuid_info {
 	T_UUID_INFO_CURRENT_UUID = 1,
@@ -496,6 +510,7 @@ enum bsr_nla_uuid_info {
 	[T_RES_OPTS_PEER_ACK_WINDOW] = { .type = NLA_U32 }, \
 	[T_RES_OPTS_PEER_ACK_DELAY] = { .type = NLA_U32 }, \
 	[T_RES_OPTS_NODE_ID] = { .type = NLA_U32 }, \
+	[T_RES_OPTS_FAST_SYNC] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_NODE_OPTS { \
 	[T_NODE_OPTS_TARGET_ONLY] = NLA_POLICY_MAX(NLA_U8, 1), \
@@ -609,6 +624,14 @@ enum bsr_nla_uuid_info {
 	[T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_DONE] = { .type = NLA_U64 }, \
 	[T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_DBDT_KIB] = { .type = NLA_U64 }, \
 	[T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_ETA_S] = { .type = NLA_U64 }, \
+	[T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_KIND] = { .type = NLA_U32, .len = 2 }, \
+	[T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_MAP_BYTES] = { .type = NLA_U64 }, \
+}
+#define BSR_POLICY_FAST_SYNC_MAP_PARMS { \
+	[T_FAST_SYNC_MAP_PARMS_FSM_FIRST_BLOCK] = { .type = NLA_U64 }, \
+	[T_FAST_SYNC_MAP_PARMS_FSM_MAP_BLOCKS] = { .type = NLA_U64 }, \
+	[T_FAST_SYNC_MAP_PARMS_FSM_WORDS] = { .type = NLA_BINARY, .len = 8192 }, \
+	[T_FAST_SYNC_MAP_PARMS_FSM_LAST] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_UUID_INFO { \
 	[T_UUID_INFO_CURRENT_UUID] = { .type = NLA_U64 }, \
@@ -648,6 +671,7 @@ static const struct nla_policy bsr_resource_statistics_policy[T_RESOURCE_STATIST
 static const struct nla_policy bsr_device_statistics_policy[T_DEVICE_STATISTICS_MAX + 1] = BSR_POLICY_DEVICE_STATISTICS; \
 static const struct nla_policy bsr_connection_statistics_policy[T_CONNECTION_STATISTICS_MAX + 1] = BSR_POLICY_CONNECTION_STATISTICS; \
 static const struct nla_policy bsr_peer_device_statistics_policy[T_PEER_DEVICE_STATISTICS_MAX + 1] = BSR_POLICY_PEER_DEVICE_STATISTICS; \
+static const struct nla_policy bsr_fast_sync_map_parms_policy[T_FAST_SYNC_MAP_PARMS_MAX + 1] = BSR_POLICY_FAST_SYNC_MAP_PARMS; \
 static const struct nla_policy bsr_uuid_info_policy[T_UUID_INFO_MAX + 1] = BSR_POLICY_UUID_INFO; \
 struct bsr_policy_dummy__
 
@@ -687,7 +711,6 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_NET_CONF, T_NET_CONF_FENCING, NLA_U32, "fencing", 0, "dont-care" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_TRANSPORT, NLA_NUL_STRING, "transport", 0, "tcp" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_TENTATIVE, NLA_U8, "tentative", 0, "no" }, \
-	{ BSR_NLA_SET_ROLE_PARMS, T_SET_ROLE_PARMS_SKIP_CHECK_FS, NLA_U8, "skip_check_fs", 0, "no" }, \
 	{ BSR_NLA_RESIZE_PARMS, T_RESIZE_PARMS_RESIZE_FORCE, NLA_U8, "resize_force", 0, "no" }, \
 	{ BSR_NLA_CONNECT_PARMS, T_CONNECT_PARMS_TENTATIVE, NLA_U8, "tentative", 0, "no" }, \
 	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_OV_REQ_NUM, NLA_U32, "ov-req-num", 10, "10" }, \
@@ -729,6 +752,7 @@ struct bsr_policy_dummy__
 	[BSR_NLA_ATTACH_PARMS] = NLA_POLICY_NESTED(bsr_attach_parms_policy), \
 	[BSR_NLA_DEVICE_CONF] = NLA_POLICY_NESTED(bsr_device_conf_policy), \
 	[BSR_NLA_UUID_INFO] = NLA_POLICY_NESTED(bsr_uuid_info_policy), \
+	[BSR_NLA_FAST_SYNC_MAP_PARMS] = NLA_POLICY_NESTED(bsr_fast_sync_map_parms_policy), \
 }
 
 enum bsr_notification_type {
@@ -776,6 +800,13 @@ enum bsr_connection {
 	BSR_CONNECTION__COUNT = 10,
 };
 #define BSR_CONNECTION_NAMES "StandAlone", "Disconnecting", "Unconnected", "Timeout", "BrokenPipe", "NetworkFailure", "ProtocolError", "TearDown", "Connecting", "Connected"
+enum bsr_resync_kind {
+	BSR_RESYNC_KIND_NONE = 0,
+	BSR_RESYNC_KIND_FULL = 1,
+	BSR_RESYNC_KIND_FAST = 2,
+	BSR_RESYNC_KIND__COUNT = 3,
+};
+#define BSR_RESYNC_KIND_NAMES "None", "Full", "Fast"
 enum bsr_replication {
 	BSR_REPLICATION_OFF = 0,
 	BSR_REPLICATION_ESTABLISHED = 1,

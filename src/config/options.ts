@@ -212,6 +212,7 @@ export const OPTIONS: readonly OptionDef[] = [
   enumeration('on-no-data-accessible', 'resource', 'res_opts', 'io-error'),
   numeric('max-io-depth', 'resource', 'res_opts', 'count', 1000, 4, 1048576),
   boolean('persist-role', 'resource', 'res_opts', false),
+  boolean('fast-sync', 'resource', 'res_opts', true),
   numeric('twopc-timeout', 'resource', 'res_opts', '0.1s', 50, 10, 600),
   numeric('peer-ack-window', 'resource', 'res_opts', 'sectors', 4096, 2048, 204800),
   numeric('peer-ack-delay', 'resource', 'res_opts', 'ms', 100, 1, 10000),

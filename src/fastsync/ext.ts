@@ -30,7 +30,19 @@ const INCOMPAT_META_BG = 0x10;
 const INCOMPAT_64BIT = 0x80;
 /** Features whose on-disk layout this reader understands (and needs_recovery, refused below). */
 const INCOMPAT_KNOWN =
-  0x2 | INCOMPAT_RECOVER | 0x40 | INCOMPAT_64BIT | 0x100 | 0x200 | 0x400 | 0x1000 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000;
+  0x2 |
+  INCOMPAT_RECOVER |
+  0x40 |
+  INCOMPAT_64BIT |
+  0x100 |
+  0x200 |
+  0x400 |
+  0x1000 |
+  0x2000 |
+  0x4000 |
+  0x8000 |
+  0x10000 |
+  0x20000;
 const BG_BLOCK_UNINIT = 0x2;
 
 export interface UsedMap {
@@ -68,15 +80,19 @@ function hasBackup(g: number, sparse: boolean, sparse2: number[] | undefined): b
   return g === 1 || isPowerOf(g, 3) || isPowerOf(g, 5) || isPowerOf(g, 7);
 }
 
+/** Whether `io` starts with an ext2/3/4 superblock (its magic). */
+export function hasExtSuperblock(io: BlockIo): boolean {
+  return io.size >= SB_OFFSET * 2 && io.read(SB_OFFSET + 56, 2).readUInt16LE(0) === EXT_MAGIC;
+}
+
 /**
  * The used-block map of the ext file system at the start of `io`, over a device of
  * `deviceBytes` bytes (the replicated data area, which the file system must fit in).
  * Returns undefined when there is no ext superblock; throws ExtMapError on a bad field.
  */
 export function extUsedMap(io: BlockIo, deviceBytes: number): UsedMap | undefined {
-  if (deviceBytes < SB_OFFSET * 2 || io.size < SB_OFFSET * 2) return undefined;
+  if (deviceBytes < SB_OFFSET * 2 || !hasExtSuperblock(io)) return undefined;
   const sb = io.read(SB_OFFSET, 1024);
-  if (sb.readUInt16LE(56) !== EXT_MAGIC) return undefined;
 
   const logBlock = sb.readUInt32LE(24);
   check(logBlock <= 6, 's_log_block_size', logBlock, 'expected 0..6 (1 KiB to 64 KiB blocks)');
@@ -86,7 +102,8 @@ export function extUsedMap(io: BlockIo, deviceBytes: number): UsedMap | undefine
   const roCompat = sb.readUInt32LE(0x64);
   if (incompat & INCOMPAT_RECOVER)
     fail('s_feature_incompat', incompat, 'needs_recovery is set: the journal must be replayed first (e2fsck)');
-  if (incompat & INCOMPAT_JOURNAL_DEV) fail('s_feature_incompat', incompat, 'an external journal device holds no files');
+  if (incompat & INCOMPAT_JOURNAL_DEV)
+    fail('s_feature_incompat', incompat, 'an external journal device holds no files');
   if (incompat & INCOMPAT_META_BG) fail('s_feature_incompat', incompat, 'meta_bg is not supported by FastSync');
   if (incompat & ~INCOMPAT_KNOWN) fail('s_feature_incompat', incompat, 'has features unknown to FastSync');
   if (roCompat & RO_COMPAT_BIGALLOC) fail('s_feature_ro_compat', roCompat, 'bigalloc is not supported by FastSync');

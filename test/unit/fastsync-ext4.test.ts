@@ -55,7 +55,13 @@ function fsBlocksOf(img: string, path: string): number[] {
 
 const isSet = (m: UsedMap, block4k: number) => (m.bits[block4k >> 3] & (1 << (block4k & 7))) !== 0;
 const headerField = (img: string, name: string) =>
-  Number(/^(.+?):\s+(\d+)$/m.exec(run('dumpe2fs', ['-h', img]).split('\n').find((l) => l.startsWith(`${name}:`)) ?? '')?.[2]);
+  Number(
+    /^(.+?):\s+(\d+)$/m.exec(
+      run('dumpe2fs', ['-h', img])
+        .split('\n')
+        .find((l) => l.startsWith(`${name}:`)) ?? '',
+    )?.[2],
+  );
 
 function mapOf(img: string): UsedMap {
   const io = fileIo(img);
@@ -129,7 +135,12 @@ describe('ext used-block map', () => {
 
 describe('ext used-block map refuses corrupted fields, naming them', () => {
   const base = () => {
-    const img = makeImage(`bad-${Math.random().toString(36).slice(2)}.img`, 32 * 1024 * 1024, ['mkfs.ext4', '-b', '4096'], FILL);
+    const img = makeImage(
+      `bad-${Math.random().toString(36).slice(2)}.img`,
+      32 * 1024 * 1024,
+      ['mkfs.ext4', '-b', '4096'],
+      FILL,
+    );
     return { img, data: readFileSync(img) };
   };
   const corrupt = (edit: (b: Buffer) => void, field: RegExp) => {
@@ -152,7 +163,8 @@ describe('ext used-block map refuses corrupted fields, naming them', () => {
   it('s_blocks_per_group', () => corrupt((b) => b.writeUInt32LE(0, SB + 32), /s_blocks_per_group = 0/));
   it('s_inodes_per_group', () => corrupt((b) => b.writeUInt32LE(1 << 20, SB + 40), /s_inodes_per_group/));
   it('s_desc_size', () => corrupt((b) => b.writeUInt16LE(48, SB + 0xfe), /s_desc_size = 48/));
-  it('needs_recovery', () => corrupt((b) => b.writeUInt32LE(b.readUInt32LE(SB + 0x60) | 4, SB + 0x60), /needs_recovery/));
+  it('needs_recovery', () =>
+    corrupt((b) => b.writeUInt32LE(b.readUInt32LE(SB + 0x60) | 4, SB + 0x60), /needs_recovery/));
   it('unknown incompat feature', () =>
     corrupt((b) => b.writeUInt32LE(b.readUInt32LE(SB + 0x60) | 0x4000000, SB + 0x60), /unknown to FastSync/));
   it('a group block bitmap outside the file system', () =>
