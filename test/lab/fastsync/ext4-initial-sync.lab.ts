@@ -38,6 +38,25 @@ export default scenario({
     const dmesg = await lab.dmesg('alpha');
     assert(/FastSync: the file-system map covers \d+ KiB/.test(dmesg), 'the kernel log says FastSync');
     await checkTargetCopy(lab, t);
+
+    // The same device resynced by invalidate-remote with the resource's fast-sync off, then on.
+    const figures: Record<string, { kib: number; secs: number }> = {};
+    for (const fast of ['no', 'yes']) {
+      await t.sh('alpha', `${t.S} resource-options r0 --fast-sync=${fast}`);
+      const s0 = await t.stat('alpha', 'sent');
+      const t1 = Date.now();
+      await t.sh('alpha', `${t.S} invalidate-remote r0 1 0`);
+      await t.waitSynced(240_000);
+      figures[fast] = { kib: (await t.stat('alpha', 'sent')) - s0, secs: (Date.now() - t1) / 1000 };
+      lab.log(
+        `invalidate-remote, fast-sync ${fast}: sent ${figures[fast].kib} KiB in ${figures[fast].secs.toFixed(1)} s`,
+      );
+    }
+    const log = await lab.dmesg('alpha');
+    assert(/full sync of the whole device: fast-sync is off/.test(log), 'fast-sync no: a full sync, said so');
+    assert(figures.no.kib >= 250 * 1024, `fast-sync no: the whole device went over the wire (${figures.no.kib} KiB)`);
+    assert(Math.abs(figures.yes.kib * 1024 - used) <= used * 0.1, 'fast-sync yes: about the used bytes');
+    await checkTargetCopy(lab, t);
     await t.downAll();
   },
 });
