@@ -8,12 +8,12 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { abi } from '../abi/index.js';
 import { CliError } from '../common/errors.js';
-import type { BsrClient } from '../netlink/client.js';
+import { type BsrClient, KernelError } from '../netlink/client.js';
 import type { StateObject } from '../netlink/objects.js';
 import { diskState } from '../status/fields.js';
 import { snapshot } from '../status/query.js';
 import { ExtMapError, extUsedMap, hasExtSuperblock, type UsedMap } from './ext.js';
-import { fileIo, mapChunks } from './map.js';
+import { fileIo, type MapChunk, mapChunks } from './map.js';
 
 const SBIN_PATH = `/usr/sbin:/sbin:/usr/bin:/bin:${process.env.PATH ?? ''}`;
 
@@ -104,25 +104,39 @@ function checkFilesystem(d: SourceDevice, o: PrepareOptions) {
   }
   const tail = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-6).join('\n  ');
   throw new CliError(
-    `${o.command}: the file system on ${d.backingDev} (minor ${d.minor}) failed its check (e2fsck -fn exit ${r.status}); nothing was changed. Repair it with e2fsck, or skip the check with --skip-check-fs:\n  ${tail}`,
+    `bsrsetup: ${o.command}: the file system on ${d.backingDev} (minor ${d.minor}) failed its check (e2fsck -fn exit ${r.status}); nothing was changed. Repair it with e2fsck, or skip the check with --skip-check-fs:\n  ${tail}`,
   );
 }
 
-function sendMap(client: BsrClient, minor: number, map: UsedMap) {
+/** EOPNOTSUPP: a module older than FAST_SYNC_MAP (genetlink knows no such command). */
+const NO_SUCH_COMMAND = 95;
+
+/** Hands the map over; false when the loaded module has no FastSync (it then syncs all). */
+function sendMap(client: BsrClient, minor: number, map: UsedMap): boolean {
   for (const c of mapChunks(map)) {
-    client.request({
-      cmd: abi.commands.FAST_SYNC_MAP,
-      minor,
-      attrs: {
-        FAST_SYNC_MAP_PARMS: {
-          fsm_first_block: BigInt(c.firstBlock),
-          fsm_map_blocks: BigInt(map.mapBlocks),
-          fsm_words: c.words,
-          fsm_last: c.last ? 1 : 0,
-        },
-      },
-    });
+    try {
+      requestChunk(client, minor, map, c);
+    } catch (e) {
+      if (c.firstBlock === 0 && e instanceof KernelError && e.errno === NO_SUCH_COMMAND) return false;
+      throw e;
+    }
   }
+  return true;
+}
+
+function requestChunk(client: BsrClient, minor: number, map: UsedMap, c: MapChunk) {
+  client.request({
+    cmd: abi.commands.FAST_SYNC_MAP,
+    minor,
+    attrs: {
+      FAST_SYNC_MAP_PARMS: {
+        fsm_first_block: BigInt(c.firstBlock),
+        fsm_map_blocks: BigInt(map.mapBlocks),
+        fsm_words: c.words,
+        fsm_last: c.last ? 1 : 0,
+      },
+    },
+  });
 }
 
 /** Reads the map of one device (frozen when mounted) and hands it to the kernel. */
@@ -153,7 +167,10 @@ function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions) {
     o.say(`minor ${d.minor}: no ext2/3/4 file system on ${d.backingDev}: a full sync of the whole device`);
     return;
   }
-  sendMap(client, d.minor, map);
+  if (!sendMap(client, d.minor, map)) {
+    o.say(`minor ${d.minor}: the loaded bsr module has no FastSync: a full sync of the whole device`);
+    return;
+  }
   o.say(
     `minor ${d.minor}: FastSync map of ${d.backingDev} (${map.fsType}): ${map.usedBlocks * 4} KiB used of ${map.mapBlocks * 4} KiB`,
   );
