@@ -756,7 +756,7 @@ int bsr_fast_map_chunk(struct bsr_device *d, u64 first, u64 blocks, const void *
 	bsr_put_ldev(d);
 	list_for_each_entry(pd, &d->peer_devices, dev_list) {
 		if (bsr_repl_is_source(pd->repl_state) || bsr_repl_is_target(pd->repl_state)) {
-			snprintf(msg, len, "minor %u is %s with peer %u: a map now would describe nothing",
+			snprintf(msg, len, "minor %u is %s with peer %u: no map while a resync runs",
 				 d->minor, bsr_repl_name(pd->repl_state),
 				 pd->connection->peer_node_id);
 			bsr_fast_map_free(d);

@@ -111,17 +111,22 @@ function checkFilesystem(d: SourceDevice, o: PrepareOptions) {
 /** EOPNOTSUPP: a module older than FAST_SYNC_MAP (genetlink knows no such command). */
 const NO_SUCH_COMMAND = 95;
 
-/** Hands the map over; false when the loaded module has no FastSync (it then syncs all). */
-function sendMap(client: BsrClient, minor: number, map: UsedMap): boolean {
+/**
+ * Hands the map over; returns why the kernel took none (it then syncs all): a module without
+ * FastSync, or a resync already running (the command itself then says what it makes of that).
+ */
+function sendMap(client: BsrClient, minor: number, map: UsedMap): string | undefined {
   for (const c of mapChunks(map)) {
     try {
       requestChunk(client, minor, map, c);
     } catch (e) {
-      if (c.firstBlock === 0 && e instanceof KernelError && e.errno === NO_SUCH_COMMAND) return false;
+      if (!(e instanceof KernelError)) throw e;
+      if (c.firstBlock === 0 && e.errno === NO_SUCH_COMMAND) return 'the loaded bsr module has no FastSync';
+      if (e.codeName === 'BUSY') return e.detail;
       throw e;
     }
   }
-  return true;
+  return undefined;
 }
 
 function requestChunk(client: BsrClient, minor: number, map: UsedMap, c: MapChunk) {
@@ -167,8 +172,9 @@ function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions) {
     o.say(`minor ${d.minor}: no ext2/3/4 file system on ${d.backingDev}: a full sync of the whole device`);
     return;
   }
-  if (!sendMap(client, d.minor, map)) {
-    o.say(`minor ${d.minor}: the loaded bsr module has no FastSync: a full sync of the whole device`);
+  const refused = sendMap(client, d.minor, map);
+  if (refused) {
+    o.say(`minor ${d.minor}: no FastSync map: ${refused}`);
     return;
   }
   o.say(
