@@ -154,7 +154,9 @@ function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions) {
     // e2fsck reads only unmounted file systems (a forced promotion finds them unmounted)
     if (o.checkFs && !mountPoint && hasExtSuperblock(io)) checkFilesystem(d, o);
     if (!o.fastSync) {
-      o.say(`minor ${d.minor}: FastSync is off (bsrcon /set_fast_sync 0): a full sync of the whole device`);
+      o.say(
+        `minor ${d.minor}: FastSync is off (bsrcon /set_fast_sync 0): a full sync from here copies the whole device`,
+      );
       return;
     }
     map = withFrozen(mountPoint, () => {
@@ -163,13 +165,17 @@ function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions) {
     });
   } catch (e) {
     if (!(e instanceof ExtMapError)) throw e;
-    o.say(`minor ${d.minor}: no FastSync map of ${d.backingDev}: ${e.message}: a full sync of the whole device`);
+    o.say(
+      `minor ${d.minor}: no FastSync map of ${d.backingDev}: ${e.message}: a full sync from here copies the whole device`,
+    );
     return;
   } finally {
     io.close();
   }
   if (!map) {
-    o.say(`minor ${d.minor}: no ext2/3/4 file system on ${d.backingDev}: a full sync of the whole device`);
+    o.say(
+      `minor ${d.minor}: no ext2/3/4 file system on ${d.backingDev}: a full sync from here copies the whole device`,
+    );
     return;
   }
   const refused = sendMap(client, d.minor, map);

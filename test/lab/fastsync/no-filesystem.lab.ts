@@ -20,7 +20,10 @@ export default scenario({
     const t0 = Date.now();
     const p = await forcePrimary(lab, t);
     assert(p.code === 0, `primary --force succeeds:\n${p.out}`);
-    assert(/no ext2\/3\/4 file system on \/dev\/vda: a full sync of the whole device/.test(p.out), 'bsrsetup says so');
+    assert(
+      /no ext2\/3\/4 file system on \/dev\/vda: a full sync from here copies the whole device/.test(p.out),
+      'bsrsetup says so',
+    );
     await t.waitSynced(240_000);
     const secs = (Date.now() - t0) / 1000;
     const sentKiB = (await t.stat('alpha', 'sent')) - sent0;
