@@ -143,6 +143,8 @@ struct bsr_actlog {
 struct bsr_backing {
 	struct block_device *backing_bdev;
 	struct block_device *md_bdev;
+	bsr_bdev_handle_t backing_handle;	/* what closes them */
+	bsr_bdev_handle_t md_handle;
 	char backing_path[BSR_NAME_MAX];
 	char meta_path[BSR_NAME_MAX];
 	s32 md_idx;

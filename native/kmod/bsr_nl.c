@@ -104,7 +104,7 @@ static int ret_to_errno(int ret)
 
 static int adm_prepare(struct adm_ctx *ctx, struct genl_info *info, unsigned int need)
 {
-	struct bsr_genlmsghdr *h = info->userhdr;
+	struct bsr_genlmsghdr *h = bsr_genl_userhdr(info);
 	int err;
 
 	memset(ctx, 0, sizeof(*ctx));
@@ -1898,9 +1898,9 @@ static const char *dump_filter(struct netlink_callback *cb)
 	const struct genl_dumpit_info *di = genl_dumpit_info(cb);
 	struct nlattr *tb[T_CFG_CONTEXT_MAX + 1];
 
-	if (!di || !di->attrs || !di->attrs[BSR_NLA_CFG_CONTEXT])
+	if (!di || !bsr_genl_dump_attrs(di) || !bsr_genl_dump_attrs(di)[BSR_NLA_CFG_CONTEXT])
 		return NULL;
-	if (nla_parse_nested(tb, T_CFG_CONTEXT_MAX, di->attrs[BSR_NLA_CFG_CONTEXT],
+	if (nla_parse_nested(tb, T_CFG_CONTEXT_MAX, bsr_genl_dump_attrs(di)[BSR_NLA_CFG_CONTEXT],
 			     bsr_cfg_context_policy, NULL))
 		return NULL;
 	return tb[T_CFG_CONTEXT_CTX_RESOURCE_NAME] ?

@@ -48,8 +48,9 @@ int bsr_net_init(struct bsr_conn *c)
 	atomic64_set(&n->ap_in_flight, 0);
 	atomic64_set(&n->rs_in_flight, 0);
 	n->cur_epoch = 1;
-	snprintf(n->thread_tag, sizeof(n->thread_tag), "%s/%u", c->resource->name,
-		 c->peer_node_id);
+	/* a tag for thread names and logs: a long resource name is cut, the peer id kept */
+	snprintf(n->thread_tag, sizeof(n->thread_tag), "%.*s/%u",
+		 (int)sizeof(n->thread_tag) - 12, c->resource->name, c->peer_node_id);
 	c->net = n;
 	return 0;
 }
@@ -172,8 +173,8 @@ static int send_sizes(struct bsr_peer_device *pd)
  * smaller than a disk of the resource takes. A device in use keeps what it has (its users
  * chose their I/O sizes by it) unless its own disk needs more: a peer then refuses the
  * writes it cannot take and they stay out of sync (receive_data). The receivers of several
- * peers and attach may call it at once: the maximum is taken and set under state_lock, after
- * the caller stored its peer's value.
+ * peers and attach may call it at once: the maximum is taken and set under the disk's
+ * open_mutex, after the caller stored its peer's value.
  */
 void bsr_update_block_size(struct bsr_device *d, unsigned int own)
 {
@@ -183,6 +184,10 @@ void bsr_update_block_size(struct bsr_device *d, unsigned int own)
 	struct bsr_peer_device *pd;
 	int idx;
 
+	int err = 0;
+
+	/* bsr_open runs under open_mutex: nobody opens d between the decision and the change */
+	mutex_lock(&d->disk->open_mutex);
 	idx = srcu_read_lock(&bsr_srcu);
 	spin_lock_irq(&r->state_lock);
 	list_for_each_entry_srcu(pd, &d->peer_devices, dev_list, srcu_read_lock_held(&bsr_srcu))
@@ -190,12 +195,15 @@ void bsr_update_block_size(struct bsr_device *d, unsigned int own)
 			want = max(want, READ_ONCE(pd->net->peer_lbs));
 	cur = queue_logical_block_size(q);
 	set = d->open_cnt ? max(cur, own) : want;
-	if (set != cur)
-		blk_queue_logical_block_size(q, set);
 	spin_unlock_irq(&r->state_lock);
 	srcu_read_unlock(&bsr_srcu, idx);
-
 	if (set != cur)
+		err = bsr_queue_set_logical_block_size(q, set);
+	mutex_unlock(&d->disk->open_mutex);
+
+	if (err)
+		bsr_err("%s: logical block size %u refused: %d\n", d->disk->disk_name, set, err);
+	else if (set != cur)
 		bsr_info("%s: logical block size %u (was %u)\n", d->disk->disk_name, set, cur);
 	if (want > set)
 		bsr_warn("%s: in use: the logical block size stays %u although a peer's disk takes no less than %u; smaller writes stay out of sync on that peer\n",

@@ -115,7 +115,7 @@ static int sock_send_page_ref(struct socket *sock, struct page *page, u32 offset
 	}
 	noio = memalloc_noio_save();
 	while (len) {
-		rv = kernel_sendpage(sock, page, offset, len, flags | MSG_NOSIGNAL);
+		rv = bsr_sock_sendpage(sock, page, offset, len, flags | MSG_NOSIGNAL);
 		if (bsr_send_retry(rv))
 			continue;
 		if (rv <= 0)
@@ -130,7 +130,7 @@ static int sock_send_page_ref(struct socket *sock, struct page *page, u32 offset
 /* Flags for a piece of a payload: more follows unless it is the last piece. */
 static unsigned int piece_flags(bool last, unsigned int flags)
 {
-	return last ? flags : flags | MSG_MORE | MSG_SENDPAGE_NOTLAST;
+	return last ? flags : flags | MSG_MORE | BSR_MSG_NOTLAST;
 }
 
 /*
