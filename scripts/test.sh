@@ -9,11 +9,10 @@ npm run build:kmod
 npm run build:addon
 npx vitest run
 
-# What bsr_compat.h bridges: replication and its protocols, flushes, queue limits, open/claim of
-# the devices (switchover with a mounted file system, a locked Secondary), resync, module unload.
+# What bsr_compat.h bridges: replication and its protocols, flushes, queue limits, open and claim
+# of the devices (switchover with a mounted file system), attach/detach and module unload.
 CORE_ON_NEWER_KERNEL=(replication/initial-sync replication/protocols-a-b replication/flush-durability
-  replication/block-size-negotiation roles/switchover roles/secondary-locked resync/after-link-cut
-  admin/single-node-lifecycle)
+  replication/block-size-negotiation roles/switchover admin/single-node-lifecycle)
 node dist/lab.mjs setup --kernel 6.12
 npm run build:kmod -- --kernel 6.12
 status=0
