@@ -426,7 +426,7 @@ bool bsr_first_path(struct bsr_conn *c, struct bsr_path *copy);
 int bsr_establish(struct bsr_conn *c);
 void bsr_sock_shutdown(struct bsr_net *n);
 void bsr_sock_release_all(struct bsr_net *n);
-int bsr_auth(struct bsr_conn *c);
+int bsr_auth(struct bsr_conn *c, bool meta);
 
 /* bsr_receiver.c */
 int bsr_net_init(struct bsr_conn *c);

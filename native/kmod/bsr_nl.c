@@ -1400,11 +1400,56 @@ ADM_DOIT(set_role, NEED_RES)
 
 /* ---------------------------------------------------------------- peers and paths */
 
+/* A string option as it will be: from the request, else as it was (old, NULL for none). */
+static void net_conf_str(const struct nlattr *nest, int type, const struct bsr_opts *old,
+			 char *buf, size_t len)
+{
+	const struct nlattr *a = nest ? nla_find_nested(nest, type) : NULL;
+
+	buf[0] = '\0';
+	if (a)
+		nla_strscpy(buf, a, len);
+	else if (old)
+		bsr_opt_strcpy(old, type, buf, len);
+}
+
+/*
+ * cram-hmac-alg names a hash the kernel has an HMAC of, and comes with a shared-secret: an
+ * empty one would let anyone who knows the algorithm in. Checked on the options as they
+ * will be (old: the connection's current ones, NULL for none).
+ */
+static int check_auth_conf(struct adm_ctx *ctx, struct genl_info *info,
+			   const struct bsr_opts *old)
+{
+	const struct nlattr *nest = info->attrs[BSR_NLA_NET_CONF];
+	char alg[BSR_AUTH_STR_LEN], secret[BSR_AUTH_STR_LEN], hmac_name[CRYPTO_MAX_ALG_NAME];
+	int ret = BSR_RET_NO_ERROR;
+
+	net_conf_str(nest, T_NET_CONF_CRAM_HMAC_ALG, old, alg, sizeof(alg));
+	net_conf_str(nest, T_NET_CONF_SHARED_SECRET, old, secret, sizeof(secret));
+	if (!alg[0])
+		goto out;
+	snprintf(hmac_name, sizeof(hmac_name), "hmac(%s)", alg);
+	if (!crypto_has_shash(hmac_name, 0, 0)) {
+		SETMSG(ctx, "cram-hmac-alg %s: this kernel has no %s", alg, hmac_name);
+		ret = BSR_RET_INVALID_REQUEST;
+	} else if (!secret[0]) {
+		SETMSG(ctx, "cram-hmac-alg %s needs a shared-secret: an empty one lets anyone in",
+		       alg);
+		ret = BSR_RET_INVALID_REQUEST;
+	}
+out:
+	memzero_explicit(secret, sizeof(secret));
+	return ret;
+}
+
 /*
  * verify-alg names a hash of the kernel's crypto API, unkeyed, with a digest a verify packet
- * carries; refused here, naming it, rather than at the next handshake.
+ * carries; refused here, naming it, rather than at the next handshake. Then the
+ * authentication options (check_auth_conf).
  */
-static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info)
+static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info,
+			  const struct bsr_opts *old)
 {
 	const struct nlattr *nest = info->attrs[BSR_NLA_NET_CONF];
 	const struct nlattr *a = nest ? nla_find_nested(nest, T_NET_CONF_VERIFY_ALG) : NULL;
@@ -1413,7 +1458,7 @@ static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info)
 	const char *why = NULL;
 
 	if (!a || nla_strscpy(alg, a, sizeof(alg)) <= 0)
-		return BSR_RET_NO_ERROR;
+		return check_auth_conf(ctx, info, old);
 	tfm = crypto_alloc_shash(alg, 0, 0);
 	if (IS_ERR(tfm))
 		why = "not a hash algorithm of this kernel";
@@ -1424,7 +1469,7 @@ static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info)
 	if (!IS_ERR(tfm))
 		crypto_free_shash(tfm);
 	if (!why)
-		return BSR_RET_NO_ERROR;
+		return check_auth_conf(ctx, info, old);
 	SETMSG(ctx, "verify-alg %s: %s", alg, why);
 	NL_SET_ERR_MSG_ATTR(info->extack, a, "unknown verify-alg");
 	return BSR_RET_INVALID_REQUEST;
@@ -1447,7 +1492,7 @@ static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "resource %s already has peer node-id %u", r->name, ctx->peer);
 		return BSR_RET_PEER_EXISTS;
 	}
-	ret = check_net_algs(ctx, info);
+	ret = check_net_algs(ctx, info, NULL);
 	if (ret != BSR_RET_NO_ERROR)
 		return ret;
 	c = bsr_create_connection(r, ctx->peer);
@@ -1486,7 +1531,8 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 	u32 old_proto;
 	char name[sizeof_field(struct bsr_conn, name)];
 	char old_alg[BSR_ALG_NAME_LEN] = "", alg[BSR_ALG_NAME_LEN] = "";
-	int ret = check_net_algs(ctx, info);
+	int ret = check_net_algs(ctx, info, ctx->hflags & BSR_GENL_F_SET_DEFAULTS ?
+				 NULL : &ctx->conn->net_conf);
 
 	if (ret != BSR_RET_NO_ERROR)
 		return ret;

@@ -412,10 +412,11 @@ static int do_features(struct bsr_conn *c)
 		return rv;
 	pmin = be32_to_cpu(p.u.features.protocol_min);
 	pmax = be32_to_cpu(p.u.features.protocol_max);
+	/* not authenticated yet: whoever sent this must not stop the connecting (retried) */
 	if (pmax < pmin || pmax < BSR_PROTOCOL_MIN || pmin > BSR_PROTOCOL_MAX) {
 		bsr_err("%s: incompatible protocol versions: peer %u-%u, we %u-%u\n",
 			n->thread_tag, pmin, pmax, BSR_PROTOCOL_MIN, BSR_PROTOCOL_MAX);
-		return -E_STANDALONE;
+		return -EPROTO;
 	}
 	if (be32_to_cpu(p.u.features.sender_node_id) != c->peer_node_id ||
 	    be32_to_cpu(p.u.features.receiver_node_id) != c->resource->node_id) {
@@ -612,14 +613,22 @@ static int handshake(struct bsr_conn *c)
 	int rv;
 
 	n->data_sock->sk->sk_rcvtimeo = 10 * HZ;
+	n->meta_sock->sk->sk_rcvtimeo = 10 * HZ;
 	rv = do_features(c);
 	if (rv)
 		return rv;
-	rv = bsr_auth(c);
+	/*
+	 * Both streams prove the secret: a meta stream slipped in from the peer's address
+	 * cannot feed acks. A failure is retried at connect-int: an impostor must not be able
+	 * to leave the resource StandAlone.
+	 */
+	rv = bsr_auth(c, false);
+	if (!rv)
+		rv = bsr_auth(c, true);
 	if (rv == -EACCES) {
-		bsr_err("%s: authentication of the peer failed (wrong shared-secret?)\n",
+		bsr_err("%s: authentication of the peer failed (wrong shared-secret?); retrying\n",
 			n->thread_tag);
-		return -E_STANDALONE;
+		return -EACCES;
 	}
 	if (rv)
 		return rv;
@@ -1623,7 +1632,10 @@ static int receiver_thread(void *arg)
 			mutex_lock(&r->adm_mutex);
 			bsr_set_cstate(c, BSR_CONNECTION_UNCONNECTED);
 			mutex_unlock(&r->adm_mutex);
-			sleep_stoppable(HZ / 2);
+			/* a peer that failed to authenticate is asked again at connect-int only */
+			sleep_stoppable(rv == -EACCES ?
+					(long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT, 3) * HZ :
+					HZ / 2);
 		}
 	}
 	bsr_sock_release_all(n);
