@@ -241,10 +241,11 @@ function unimplementedProbes() {
   const probes = [];
   for (const [top, { id, set }] of Object.entries(abi.topAttributes)) {
     for (const [name, f] of Object.entries(abi.sets[set] ?? {})) {
-      if (f.unimplemented === undefined) continue;
+      if (!f.unimplemented) continue;
       const c = carrier[top];
       if (!c) throw new Error(`no carrier command for ${top} (option ${name})`);
-      const dflt = f.unimplemented;
+      const dflt = f.default;
+      if (dflt === undefined) throw new Error(`${name}: an unimplemented option needs its default`);
       const other = typeof dflt === 'string' ? 'x' : f.type === 'u8' ? 1 - dflt : dflt + 1;
       probes.push({ ...c, cmd: abi.commands[c.cmd], top: id, attr: f.id, type: f.type, name, default: dflt, other });
     }
