@@ -494,7 +494,7 @@ static int fill_device(struct sk_buff *skb, struct bsr_device *d, u32 portid, u3
 	nest = nla_nest_start(skb, BSR_NLA_DEVICE_INFO);
 	if (!nest || nla_put_u32(skb, T_DEVICE_INFO_DEV_DISK_STATE, d->disk_state) ||
 	    nla_put_u8(skb, T_DEVICE_INFO_IS_INTENTIONAL_DISKLESS,
-		       bsr_opt_u8(&d->device_conf, T_DEVICE_CONF_INTENTIONAL_DISKLESS, false)))
+		       bsr_opt_u8(&d->device_conf, T_DEVICE_CONF_INTENTIONAL_DISKLESS)))
 		goto fail;
 	nla_nest_end(skb, nest);
 
@@ -1075,9 +1075,9 @@ static int check_disk_conf(struct adm_ctx *ctx)
 		return BSR_RET_INVALID_REQUEST;
 	if (tb[T_DISK_CONF_AL_EXTENTS]) {
 		v = nla_get_u32(tb[T_DISK_CONF_AL_EXTENTS]);
-		if (v < BSR_AL_EXTENTS_MIN || v > BSR_AL_EXTENTS_MAX) {
-			SETMSG(ctx, "al-extents %u out of range %u..%u", v, BSR_AL_EXTENTS_MIN,
-			       BSR_AL_EXTENTS_MAX);
+		if (v < T_DISK_CONF_AL_EXTENTS_MIN || v > T_DISK_CONF_AL_EXTENTS_MAX) {
+			SETMSG(ctx, "al-extents %u out of range %u..%u", v, T_DISK_CONF_AL_EXTENTS_MIN,
+			       T_DISK_CONF_AL_EXTENTS_MAX);
 			return BSR_RET_INVALID_REQUEST;
 		}
 	}
@@ -1182,8 +1182,7 @@ ADM_DOIT(detach, NEED_MINOR)
 static int resize_al(struct adm_ctx *ctx, struct bsr_device *d)
 {
 	struct bsr_backing *ldev = d->ldev;
-	u32 nr = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS,
-					      BSR_AL_EXTENTS_DEFAULT), ldev->al.ring_n);
+	u32 nr = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS), ldev->al.ring_n);
 	int err;
 
 	if (nr == ldev->al.nr_slots)
@@ -1491,13 +1490,13 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 	if (ret != BSR_RET_NO_ERROR)
 		return ret;
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, old_alg, sizeof(old_alg));
-	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C);
+	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL);
 	if (opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
 		return BSR_RET_NO_MEM;
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, alg, sizeof(alg));
 	/* a new protocol or verify-alg is agreed in a new handshake: reconnect */
-	if ((old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C) ||
+	if ((old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL) ||
 	     strcmp(old_alg, alg)) &&
 	    ctx->conn->net->receiver && READ_ONCE(ctx->conn->net->net_ok)) {
 		bsr_tl_drain(ctx->conn, 10 * HZ);
@@ -1662,7 +1661,7 @@ static int adm_connect(struct adm_ctx *ctx, struct genl_info *info)
 	    opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, false, info->extack))
 		return BSR_RET_NO_MEM;
-	if (bsr_opt_u8(&ctx->conn->net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES, false)) {
+	if (bsr_opt_u8(&ctx->conn->net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES)) {
 		SETMSG(ctx, "allow-two-primaries is not supported");
 		return BSR_RET_INVALID_REQUEST;
 	}
