@@ -78,7 +78,8 @@ export function generateHeader() {
       const F = `T_${cName(set)}_${cName(f)}`;
       if (d.default !== undefined) p(`#define ${F}_DEFAULT ${cValue(d.type, d.default)}`);
       if (d.min !== undefined) p(`#define ${F}_MIN ${cValue(d.type, d.min)}`);
-      if (d.max !== undefined && d.type !== 'string' && d.type !== 'binary') p(`#define ${F}_MAX ${cValue(d.type, d.max)}`);
+      if (d.max !== undefined && d.type !== 'string' && d.type !== 'binary')
+        p(`#define ${F}_MAX ${cValue(d.type, d.max)}`);
     }
   }
   p();

@@ -231,8 +231,7 @@ function paramValue(name: string, p: Param, text: string | undefined): number | 
   if (p.kind === 'flag') {
     const value = flagValue(name, text);
     // the ABI marks what bsr.ko does not implement yet: only the default is taken (as for options)
-    if (field?.unimplemented && value !== field.default)
-      throw new UsageError(`--${name}: not implemented by bsr yet`);
+    if (field?.unimplemented && value !== field.default) throw new UsageError(`--${name}: not implemented by bsr yet`);
     return value;
   }
   if (text === undefined) throw new UsageError(`--${name} needs a value (--${name}=VALUE)`);
