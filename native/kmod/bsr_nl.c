@@ -920,7 +920,8 @@ static int adm_new_resource(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "new-resource needs the node-id (RESOURCE_OPTS.node-id)");
 		return BSR_RET_NODE_ID_INVALID;
 	}
-	/* within 0 .. BSR_MAX_PEERS - 1: refused before (refuse_out_of_range) */
+	/* refuse_out_of_range() kept it within the peers the meta data holds */
+	BUILD_BUG_ON(T_RES_OPTS_NODE_ID_MAX != BSR_MAX_PEERS - 1);
 	node_id = nla_get_u32(tb[T_RES_OPTS_NODE_ID]);
 	r = bsr_create_resource(ctx->res_name, node_id);
 	if (!r)
