@@ -13,6 +13,7 @@ import {
   type OptionDef,
   type OptionUnit,
   optionsOfSet,
+  parseOptionValue,
 } from '../../src/config/options';
 import { roff } from '../../src/docs/man';
 
@@ -108,6 +109,22 @@ describe('the option table takes defaults, ranges and units from the JSON', () =
     expect(d.min).toBe(field.min);
     expect(d.max).toBe(d.kind === 'numeric' ? field.max : undefined);
     expect(d.unit).toBe(field.unit);
+  });
+});
+
+describe('the tools refuse what the kernel refuses, before sending', () => {
+  const ranged = OPTIONS.filter((d) => d.abiSet !== undefined && d.kind === 'numeric');
+
+  it.each(ranged.map((d) => [d.keyword, d] as const))('%s: min and max taken, one beyond refused', (_k, d) => {
+    const field = abi.sets[d.abiSet as string]?.[d.keyword] as FieldDef;
+    const [min, max] = [field.min as number, field.max as number];
+    // an unimplemented option takes only its default: its bounds are refused for that reason instead
+    if (!field.unimplemented) {
+      expect(parseOptionValue(d, String(min))).toBe(min);
+      expect(parseOptionValue(d, String(max))).toBe(max);
+    }
+    expect(() => parseOptionValue(d, String(max + 1))).toThrow(`${d.keyword}: ${max + 1} is out of range`);
+    expect(() => parseOptionValue(d, String(min - 1))).toThrow(`${d.keyword}: ${min - 1} is out of range`);
   });
 });
 
