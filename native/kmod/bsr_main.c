@@ -77,21 +77,21 @@ static bool bsr_opt_copy(const struct bsr_opts *o, int type, void *val, int size
 	return found;
 }
 
-bool bsr_opt_u8(const struct bsr_opts *o, int type, bool dflt)
+bool bsr_opt_u8_or(const struct bsr_opts *o, int type, bool dflt)
 {
 	u8 v;
 
 	return bsr_opt_copy(o, type, &v, sizeof(v)) ? v != 0 : dflt;
 }
 
-u32 bsr_opt_u32(const struct bsr_opts *o, int type, u32 dflt)
+u32 bsr_opt_u32_or(const struct bsr_opts *o, int type, u32 dflt)
 {
 	u32 v;
 
 	return bsr_opt_copy(o, type, &v, sizeof(v)) ? v : dflt;
 }
 
-u64 bsr_opt_u64(const struct bsr_opts *o, int type, u64 dflt)
+u64 bsr_opt_u64_or(const struct bsr_opts *o, int type, u64 dflt)
 {
 	u64 v;
 
@@ -468,13 +468,11 @@ static const struct block_device_operations bsr_fops = {
 
 void bsr_device_apply_disk_conf(struct bsr_device *d)
 {
-	/* defaults as in the option table (src/config/options.ts) */
-	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES, true);
-	d->md_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_MD_FLUSHES, true);
-	WRITE_ONCE(d->on_io_error, bsr_opt_u32(&d->disk_conf, T_DISK_CONF_ON_IO_ERROR,
-					       BSR_ON_IO_ERROR_PASSTHROUGH));
-	WRITE_ONCE(d->max_passthrough,
-		   bsr_opt_u32(&d->disk_conf, T_DISK_CONF_MAX_PASSTHROUGH_COUNT, 100));
+	/* an option never given takes its default from bsr-abi.json */
+	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES);
+	d->md_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_MD_FLUSHES);
+	WRITE_ONCE(d->on_io_error, bsr_opt_u32(&d->disk_conf, T_DISK_CONF_ON_IO_ERROR));
+	WRITE_ONCE(d->max_passthrough, bsr_opt_u32(&d->disk_conf, T_DISK_CONF_MAX_PASSTHROUGH_COUNT));
 }
 
 int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int vnr,

@@ -275,12 +275,56 @@ static int refuse_unimplemented(struct adm_ctx *ctx)
 	return BSR_RET_NO_ERROR;
 }
 
+/* A number of an option set with its accepted range (bsr-abi.json min, max). */
+struct option_range {
+	int top;		/* BSR_NLA_* of the set that carries it */
+	int attr;
+	int type;		/* NLA_U32, NLA_S32 or NLA_U64 */
+	const char *name;
+	s64 min;
+	s64 max;
+};
+
+static const struct option_range option_ranges[] = BSR_OPTION_RANGES;
+
+/*
+ * Every command: a number outside its option's range is refused before anything is stored,
+ * so the engine never runs with a value the tools and the docs call impossible.
+ */
+static int refuse_out_of_range(struct adm_ctx *ctx)
+{
+	const struct option_range *r;
+
+	for (r = option_ranges; r < option_ranges + ARRAY_SIZE(option_ranges); r++) {
+		const struct nlattr *nest = ctx->info->attrs[r->top];
+		const struct nlattr *a = nest ? nla_find_nested(nest, r->attr) : NULL;
+		s64 v;
+
+		if (!a)
+			continue;
+		if (r->type == NLA_U32)
+			v = nla_get_u32(a);
+		else if (r->type == NLA_S32)
+			v = nla_get_s32(a);
+		else	/* NLA_U64: every maximum is below S64_MAX */
+			v = min_t(u64, nla_get_u64(a), S64_MAX);
+		if (v >= r->min && v <= r->max)
+			continue;
+		SETMSG(ctx, "%s: %lld is out of range (%lld .. %lld)", r->name, v, r->min, r->max);
+		NL_SET_ERR_MSG_ATTR(ctx->info->extack, a, "option out of range");
+		return BSR_RET_INVALID_REQUEST;
+	}
+	return BSR_RET_NO_ERROR;
+}
+
 static int adm_run(struct genl_info *info, unsigned int need, adm_body_fn body)
 {
 	struct adm_ctx ctx;
 	int ret;
 
 	ret = adm_prepare(&ctx, info, need);
+	if (ret == BSR_RET_NO_ERROR)
+		ret = refuse_out_of_range(&ctx);
 	if (ret == BSR_RET_NO_ERROR)
 		ret = refuse_unimplemented(&ctx);
 	if (ret == BSR_RET_NO_ERROR)
@@ -494,7 +538,7 @@ static int fill_device(struct sk_buff *skb, struct bsr_device *d, u32 portid, u3
 	nest = nla_nest_start(skb, BSR_NLA_DEVICE_INFO);
 	if (!nest || nla_put_u32(skb, T_DEVICE_INFO_DEV_DISK_STATE, d->disk_state) ||
 	    nla_put_u8(skb, T_DEVICE_INFO_IS_INTENTIONAL_DISKLESS,
-		       bsr_opt_u8(&d->device_conf, T_DEVICE_CONF_INTENTIONAL_DISKLESS, false)))
+		       bsr_opt_u8(&d->device_conf, T_DEVICE_CONF_INTENTIONAL_DISKLESS)))
 		goto fail;
 	nla_nest_end(skb, nest);
 
@@ -876,11 +920,9 @@ static int adm_new_resource(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "new-resource needs the node-id (RESOURCE_OPTS.node-id)");
 		return BSR_RET_NODE_ID_INVALID;
 	}
+	/* refuse_out_of_range() kept it within the peers the meta data holds */
+	BUILD_BUG_ON(T_RES_OPTS_NODE_ID_MAX != BSR_MAX_PEERS - 1);
 	node_id = nla_get_u32(tb[T_RES_OPTS_NODE_ID]);
-	if (node_id >= BSR_MAX_PEERS) {
-		SETMSG(ctx, "node-id %u out of range 0..%u", node_id, BSR_MAX_PEERS - 1);
-		return BSR_RET_NODE_ID_INVALID;
-	}
 	r = bsr_create_resource(ctx->res_name, node_id);
 	if (!r)
 		return BSR_RET_NO_MEM;
@@ -1066,24 +1108,6 @@ static int adm_del_minor(struct adm_ctx *ctx, struct genl_info *info)
 
 ADM_DOIT(del_minor, NEED_MINOR)
 
-static int check_disk_conf(struct adm_ctx *ctx)
-{
-	struct nlattr *tb[T_DISK_CONF_MAX + 1];
-	u32 v;
-
-	if (get_set(ctx, BSR_NLA_DISK_CONF, tb, T_DISK_CONF_MAX, bsr_disk_conf_policy))
-		return BSR_RET_INVALID_REQUEST;
-	if (tb[T_DISK_CONF_AL_EXTENTS]) {
-		v = nla_get_u32(tb[T_DISK_CONF_AL_EXTENTS]);
-		if (v < BSR_AL_EXTENTS_MIN || v > BSR_AL_EXTENTS_MAX) {
-			SETMSG(ctx, "al-extents %u out of range %u..%u", v, BSR_AL_EXTENTS_MIN,
-			       BSR_AL_EXTENTS_MAX);
-			return BSR_RET_INVALID_REQUEST;
-		}
-	}
-	return BSR_RET_NO_ERROR;
-}
-
 static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_ATTACH_PARMS_MAX + 1];
@@ -1104,9 +1128,6 @@ static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "attach needs ATTACH_PARMS backing_dev, meta_dev and meta_dev_idx");
 		return BSR_RET_INVALID_REQUEST;
 	}
-	ret = check_disk_conf(ctx);
-	if (ret != BSR_RET_NO_ERROR)
-		return ret;
 	/* the disk options of an attach replace the stored ones; restored on failure */
 	if (opts_save(&saved, &d->disk_conf))
 		return BSR_RET_NO_MEM;
@@ -1182,8 +1203,7 @@ ADM_DOIT(detach, NEED_MINOR)
 static int resize_al(struct adm_ctx *ctx, struct bsr_device *d)
 {
 	struct bsr_backing *ldev = d->ldev;
-	u32 nr = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS,
-					      BSR_AL_EXTENTS_DEFAULT), ldev->al.ring_n);
+	u32 nr = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS), ldev->al.ring_n);
 	int err;
 
 	if (nr == ldev->al.nr_slots)
@@ -1209,9 +1229,6 @@ static int adm_disk_opts(struct adm_ctx *ctx, struct genl_info *info)
 	int ret = BSR_RET_NO_ERROR;
 
 	d = ctx->device;
-	ret = check_disk_conf(ctx);
-	if (ret != BSR_RET_NO_ERROR)
-		return ret;
 	if (opts_save(&saved, &d->disk_conf))
 		return BSR_RET_NO_MEM;
 	if (opts_merge(&d->disk_conf, info->attrs[BSR_NLA_DISK_CONF], T_DISK_CONF_MAX,
@@ -1537,13 +1554,13 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 	if (ret != BSR_RET_NO_ERROR)
 		return ret;
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, old_alg, sizeof(old_alg));
-	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C);
+	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL);
 	if (opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
 		return BSR_RET_NO_MEM;
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, alg, sizeof(alg));
 	/* a new protocol or verify-alg is agreed in a new handshake: reconnect */
-	if ((old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C) ||
+	if ((old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL) ||
 	     strcmp(old_alg, alg)) &&
 	    ctx->conn->net->receiver && READ_ONCE(ctx->conn->net->net_ok)) {
 		bsr_tl_drain(ctx->conn, 10 * HZ);
@@ -1708,7 +1725,7 @@ static int adm_connect(struct adm_ctx *ctx, struct genl_info *info)
 	    opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, false, info->extack))
 		return BSR_RET_NO_MEM;
-	if (bsr_opt_u8(&ctx->conn->net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES, false)) {
+	if (bsr_opt_u8(&ctx->conn->net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES)) {
 		SETMSG(ctx, "allow-two-primaries is not supported");
 		return BSR_RET_INVALID_REQUEST;
 	}

@@ -432,7 +432,7 @@ static int do_features(struct bsr_conn *c)
 static int do_protocol(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
-	u32 proto = bsr_opt_u32(&c->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C);
+	u32 proto = bsr_opt_u32(&c->net_conf, T_NET_CONF_PROTOCOL);
 	struct p_protocol mine = { 0 };
 	struct pkt p;
 	u32 peer;
@@ -441,9 +441,9 @@ static int do_protocol(struct bsr_conn *c)
 	if (proto < BSR_PROTOCOL_A || proto > BSR_PROTOCOL_C)
 		proto = BSR_PROTOCOL_C;
 	mine.protocol = cpu_to_be32(proto);
-	mine.after_sb_0p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_0PRI, 0));
-	mine.after_sb_1p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_1PRI, 0));
-	mine.after_sb_2p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_2PRI, 0));
+	mine.after_sb_0p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_0PRI));
+	mine.after_sb_1p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_1PRI));
+	mine.after_sb_2p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_2PRI));
 	mine.conn_flags = cpu_to_be32(n->discard_my_data ? CF_DISCARD_MY_DATA : 0);
 	rv = bsr_send_packet(c, false, P_PROTOCOL, 0, &mine, sizeof(mine));
 	if (rv)
@@ -1375,8 +1375,8 @@ static int receive_loop(struct bsr_conn *c)
 /* ping-int and ping-timeout (seconds, tenths) in jiffies */
 static void ping_times(struct bsr_conn *c, long *interval, long *timeout)
 {
-	*interval = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_INT, 3), 1) * HZ;
-	*timeout = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_TIMEOUT, 30), 1) * HZ / 10;
+	*interval = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_INT), 1) * HZ;
+	*timeout = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_TIMEOUT), 1) * HZ / 10;
 }
 
 static int meta_thread(void *arg)
@@ -1590,7 +1590,7 @@ static int receiver_thread(void *arg)
 				refused_wait = min(2 * refused_wait, (long)HZ);
 			} else if (rv != -EAGAIN && rv != -EINTR) {
 				sleep_stoppable((long)bsr_opt_u32(&c->net_conf,
-								   T_NET_CONF_CONNECT_INT, 3) * HZ);
+								   T_NET_CONF_CONNECT_INT) * HZ);
 			}
 			continue;
 		}

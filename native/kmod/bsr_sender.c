@@ -170,7 +170,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 		rv = bsr_sock_send_bio(n->data_sock, bio, proto != BSR_PROTOCOL_A, 0);
 	if (rv >= 0) {
 		atomic64_add(t->size >> 9, &pd->net->sent_sect);
-		max_epoch = bsr_opt_u32(&c->net_conf, T_NET_CONF_MAX_EPOCH_SIZE, 16000);
+		max_epoch = bsr_opt_u32(&c->net_conf, T_NET_CONF_MAX_EPOCH_SIZE);
 		if ((bio->bi_opf & REQ_FUA) || n->epoch_writes >= max_epoch)
 			rv = send_barrier_locked(n, 0);
 	}
@@ -424,8 +424,8 @@ int bsr_tl_drain(struct bsr_conn *c, long timeout)
 void bsr_tl_check_timeouts(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
-	u32 timeout = bsr_opt_u32(&c->net_conf, T_NET_CONF_TIMEOUT, 60);
-	u32 ko = bsr_opt_u32(&c->net_conf, T_NET_CONF_KO_COUNT, 5);
+	u32 timeout = bsr_opt_u32(&c->net_conf, T_NET_CONF_TIMEOUT);
+	u32 ko = bsr_opt_u32(&c->net_conf, T_NET_CONF_KO_COUNT);
 	unsigned long limit, oldest = 0;
 	bool any = false;
 

@@ -511,7 +511,7 @@ static int send_bitmap(struct bsr_peer_device *pd)
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
 	struct bsr_net *n = c->net;
-	bool rle = bsr_opt_u8(&c->net_conf, T_NET_CONF_USE_RLE, true);
+	bool rle = bsr_opt_u8(&c->net_conf, T_NET_CONF_USE_RLE);
 	int slot = bsr_pd_slot(pd);
 	u64 w = 0, words, wire = 0, packets = 0, rle_packets = 0;
 	__le64 *plain;
@@ -952,16 +952,16 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
 {
 	struct bsr_opts *o = &pd->conf;
-	u32 plan_ahead = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_PLAN_AHEAD, 20);
-	u64 max_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MAX_RATE, 5120) * 2 / 10;
-	u64 min_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MIN_RATE, 250) * 2 / 10;
-	u32 fill = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_FILL_TARGET, 100);
-	u32 delay = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_DELAY_TARGET, 10);
+	u32 plan_ahead = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_PLAN_AHEAD);
+	u64 max_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MAX_RATE) * 2 / 10;
+	u64 min_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MIN_RATE) * 2 / 10;
+	u32 fill = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_FILL_TARGET);
+	u32 delay = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_DELAY_TARGET);
 	u64 in_flight = atomic64_read(&pd->connection->net->rs_in_flight);
 	s64 want, correction, req;
 
 	if (!plan_ahead) {
-		u64 fixed = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_RESYNC_RATE, 250) * 2 / 10;
+		u64 fixed = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_RESYNC_RATE) * 2 / 10;
 
 		return max_t(u64, fixed, 8);
 	}

@@ -328,8 +328,8 @@ int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *le
 
 static void sock_setup(struct bsr_conn *c, struct socket *s, bool meta)
 {
-	u32 snd = bsr_opt_u32(&c->net_conf, T_NET_CONF_SNDBUF_SIZE, 0);
-	u32 rcv = bsr_opt_u32(&c->net_conf, T_NET_CONF_RCVBUF_SIZE, 0);
+	u32 snd = bsr_opt_u32(&c->net_conf, T_NET_CONF_SNDBUF_SIZE);
+	u32 rcv = bsr_opt_u32(&c->net_conf, T_NET_CONF_RCVBUF_SIZE);
 	struct sock *sk = s->sk;
 
 	sk->sk_allocation = GFP_NOIO;
@@ -547,7 +547,7 @@ int bsr_establish(struct bsr_conn *c)
 	struct bsr_net *n = c->net;
 	struct socket *s;
 	struct bsr_path path, *p = &path;
-	long cint = (long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT, 3) * HZ;
+	long cint = (long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT) * HZ;
 	int rv;
 
 	if (!bsr_first_path(c, &path))
