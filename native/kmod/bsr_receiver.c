@@ -1634,7 +1634,7 @@ static int receiver_thread(void *arg)
 			mutex_unlock(&r->adm_mutex);
 			/* a peer that failed to authenticate is asked again at connect-int only */
 			sleep_stoppable(rv == -EACCES ?
-					(long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT, 3) * HZ :
+					(long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT) * HZ :
 					HZ / 2);
 		}
 	}
