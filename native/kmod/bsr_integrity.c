@@ -17,13 +17,53 @@
  *    bits too and sends the blocks again in its next pass.
  * More than BSR_INTEGRITY_MAX_ERRORS mismatches within BSR_INTEGRITY_WINDOW on one
  * connection drop it; it is established again and the handshake resyncs what is out of sync.
+ *
+ * Fault injection, for tests only (off by default; the module parameters of upstream bsr):
+ * enable_faults bit BSR_FAULT_RECEIVE (512) flips a byte of fault_rate percent of the DATA and
+ * resync payloads received on connections with a data-integrity-alg, after they arrived and
+ * before their check (a corruption in flight), on the minors of the fault_devs mask (0: all);
+ * fault_count counts them.
  */
 #include <linux/bio.h>
 #include <linux/highmem.h>
+#include <linux/moduleparam.h>
+#include <linux/random.h>
 #include <crypto/hash.h>
 #include <crypto/algapi.h>
 
 #include "bsr_net.h"
+
+#define BSR_FAULT_RECEIVE 9
+static int enable_faults;
+module_param(enable_faults, int, 0644);
+MODULE_PARM_DESC(enable_faults, "test only: fault types, bit 9 (512) corrupts received data payloads before their digest check");
+static int fault_rate;
+module_param(fault_rate, int, 0644);
+MODULE_PARM_DESC(fault_rate, "test only: percentage of the payloads an enabled fault hits");
+static int fault_count;
+module_param(fault_count, int, 0644);
+MODULE_PARM_DESC(fault_count, "test only: faults injected");
+static int fault_devs;
+module_param(fault_devs, int, 0644);
+MODULE_PARM_DESC(fault_devs, "test only: bit mask of the minors faults apply to (0: all)");
+
+/* Receiver thread: maybe corrupt a received payload (the test-only fault above). */
+static void fault_receive(struct bsr_device *d, struct page **pages, u32 size)
+{
+	int devs = READ_ONCE(fault_devs);
+	u32 off;
+	u8 *data;
+
+	if (!(READ_ONCE(enable_faults) & (1 << BSR_FAULT_RECEIVE)) ||
+	    (devs && (d->minor >= 32 || !(devs & (1U << d->minor)))) ||
+	    get_random_u32() % 100 >= (u32)READ_ONCE(fault_rate))
+		return;
+	off = get_random_u32() % size;
+	data = kmap_local_page(pages[off >> PAGE_SHIFT]);
+	data[off & ~PAGE_MASK] ^= 0xff;
+	kunmap_local(data);
+	WRITE_ONCE(fault_count, READ_ONCE(fault_count) + 1);
+}
 
 /*
  * A hash of the kernel's crypto API usable for verify-alg and data-integrity-alg: unkeyed,
@@ -135,6 +175,7 @@ int bsr_integrity_check(struct bsr_peer_device *pd, const u8 *peer_digest, struc
 	u64 total;
 	int rv;
 
+	fault_receive(pd->device, pages, size);
 	rv = bsr_integrity_digest_pages(n->integrity_tfm, pages, size, mine);
 	if (rv)
 		return rv;
