@@ -900,8 +900,11 @@ static int write_corrupted(struct bsr_conn *c, struct pkt *p, sector_t sector, u
 	if (rv < 0)
 		return rv;
 	rv = send_neg_ack(c, p, size);
-	if (!rv && !bsr_integrity_resend(pd))
+	if (!rv && !bsr_integrity_resend(pd)) {
+		bsr_info("%s: volume %u: %s: reconnecting to resync the corrupted write\n",
+			 c->net->thread_tag, pd->device->vnr, bsr_repl_name(pd->repl_state));
 		rv = -ECONNRESET;
+	}
 	return rv;
 }
 
