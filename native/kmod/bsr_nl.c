@@ -630,7 +630,9 @@ static int fill_connection(struct sk_buff *skb, struct bsr_conn *c, u32 portid, 
 	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_AP_IN_FLIGHT,
 			      c->net ? atomic64_read(&c->net->ap_in_flight) : 0, 0) ||
 	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_RS_IN_FLIGHT,
-			      c->net ? atomic64_read(&c->net->rs_in_flight) : 0, 0))
+			      c->net ? atomic64_read(&c->net->rs_in_flight) : 0, 0) ||
+	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_INTEGRITY_ERRORS,
+			      c->net ? atomic64_read(&c->net->integrity_errors) : 0, 0))
 		goto fail;
 	nla_nest_end(skb, nest);
 	if (put_opts(skb, BSR_NLA_NET_CONF, &c->net_conf, secrets))
@@ -1461,35 +1463,41 @@ out:
 }
 
 /*
- * verify-alg names a hash of the kernel's crypto API, unkeyed, with a digest a verify packet
- * carries; refused here, naming it, rather than at the next handshake. Then the
- * authentication options (check_auth_conf).
+ * verify-alg and data-integrity-alg name a hash of the kernel's crypto API, unkeyed, with a
+ * digest a packet carries; refused here, naming it, rather than at the next handshake. Then
+ * the authentication options (check_auth_conf).
  */
 static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info,
 			  const struct bsr_opts *old)
 {
+	static const struct {
+		int type;
+		const char *name;
+	} algs[] = {
+		{ T_NET_CONF_VERIFY_ALG, "verify-alg" },
+		{ T_NET_CONF_DATA_INTEGRITY_ALG, "data-integrity-alg" },
+	};
 	const struct nlattr *nest = info->attrs[BSR_NLA_NET_CONF];
-	const struct nlattr *a = nest ? nla_find_nested(nest, T_NET_CONF_VERIFY_ALG) : NULL;
 	char alg[BSR_ALG_NAME_LEN];
-	struct crypto_shash *tfm;
-	const char *why = NULL;
+	unsigned int i;
 
-	if (!a || nla_strscpy(alg, a, sizeof(alg)) <= 0)
-		return check_auth_conf(ctx, info, old);
-	tfm = crypto_alloc_shash(alg, 0, 0);
-	if (IS_ERR(tfm))
-		why = "not a hash algorithm of this kernel";
-	else if (crypto_shash_get_flags(tfm) & CRYPTO_TFM_NEED_KEY)
-		why = "a keyed hash, which needs a key";
-	else if (crypto_shash_digestsize(tfm) > BSR_DIGEST_MAX)
-		why = "its digest is longer than 64 bytes";
-	if (!IS_ERR(tfm))
-		crypto_free_shash(tfm);
-	if (!why)
-		return check_auth_conf(ctx, info, old);
-	SETMSG(ctx, "verify-alg %s: %s", alg, why);
-	NL_SET_ERR_MSG_ATTR(info->extack, a, "unknown verify-alg");
-	return BSR_RET_INVALID_REQUEST;
+	for (i = 0; nest && i < ARRAY_SIZE(algs); i++) {
+		const struct nlattr *a = nla_find_nested(nest, algs[i].type);
+		struct crypto_shash *tfm;
+		const char *why;
+
+		if (!a || nla_strscpy(alg, a, sizeof(alg)) <= 0)
+			continue;
+		tfm = bsr_digest_alloc(alg, &why);
+		if (!IS_ERR(tfm)) {
+			crypto_free_shash(tfm);
+			continue;
+		}
+		SETMSG(ctx, "%s %s: %s", algs[i].name, alg, why);
+		NL_SET_ERR_MSG_ATTR(info->extack, a, "unknown hash algorithm");
+		return BSR_RET_INVALID_REQUEST;
+	}
+	return check_auth_conf(ctx, info, old);
 }
 
 static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
@@ -1548,20 +1556,24 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 	u32 old_proto;
 	char name[sizeof_field(struct bsr_conn, name)];
 	char old_alg[BSR_ALG_NAME_LEN] = "", alg[BSR_ALG_NAME_LEN] = "";
+	char old_dia[BSR_ALG_NAME_LEN] = "", dia[BSR_ALG_NAME_LEN] = "";
 	int ret = check_net_algs(ctx, info, ctx->hflags & BSR_GENL_F_SET_DEFAULTS ?
 				 NULL : &ctx->conn->net_conf);
 
 	if (ret != BSR_RET_NO_ERROR)
 		return ret;
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, old_alg, sizeof(old_alg));
+	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, old_dia,
+		       sizeof(old_dia));
 	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL);
 	if (opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
 		return BSR_RET_NO_MEM;
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, alg, sizeof(alg));
-	/* a new protocol or verify-alg is agreed in a new handshake: reconnect */
+	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, dia, sizeof(dia));
+	/* a new protocol, verify-alg or data-integrity-alg is agreed in a new handshake: reconnect */
 	if ((old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL) ||
-	     strcmp(old_alg, alg)) &&
+	     strcmp(old_alg, alg) || strcmp(old_dia, dia)) &&
 	    ctx->conn->net->receiver && READ_ONCE(ctx->conn->net->net_ok)) {
 		bsr_tl_drain(ctx->conn, 10 * HZ);
 		bsr_conn_fail(ctx->conn, BSR_CONNECTION_NETWORKFAILURE);

@@ -913,13 +913,14 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 	struct {
 		struct p_header100 h;
 		struct p_data d;
+		u8 digest[BSR_DIGEST_MAX];	/* data-integrity-alg: integrity_dgs bytes sent */
 	} __packed pkt = {
 		.h.magic = cpu_to_be32(BSR_H100_MAGIC),
 		.h.volume = cpu_to_be16(rq->pd->device->vnr),
 		.h.command = cpu_to_be16(P_RS_DATA_REPLY),
-		.h.length = cpu_to_be32(sizeof(struct p_data) + rq->size),
 		.d.sector = cpu_to_be64(rq->sector),
 	};
+	u32 dgs;
 	int rv;
 
 	/* recorded before it goes out: the ack may come before the send returns */
@@ -935,7 +936,13 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 	if (!n->data_sock || !READ_ONCE(n->net_ok)) {
 		rv = -ENOTCONN;
 	} else {
-		rv = bsr_sock_send(n->data_sock, &pkt, sizeof(pkt), MSG_MORE);
+		dgs = n->integrity_dgs;
+		pkt.h.length = cpu_to_be32(sizeof(struct p_data) + dgs + rq->size);
+		rv = dgs ? bsr_integrity_digest_pages(n->integrity_tfm, rq->pages, rq->size,
+						      pkt.digest) : 0;
+		if (!rv)
+			rv = bsr_sock_send(n->data_sock, &pkt, offsetof(typeof(pkt), digest) + dgs,
+					   MSG_MORE);
 		if (!rv)
 			rv = bsr_sock_send_pages(n->data_sock, rq->pages, rq->size, 0);
 	}

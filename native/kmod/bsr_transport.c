@@ -317,7 +317,8 @@ int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *le
 	*cmd = be16_to_cpu(h.command);
 	*vnr = be16_to_cpu(h.volume);
 	*len = be32_to_cpu(h.length);
-	if (*len > BSR_MAX_DATA_SIZE + sizeof(struct p_data)) {
+	/* the largest packet: DATA with a data-integrity-alg digest */
+	if (*len > BSR_MAX_DATA_SIZE + sizeof(struct p_data) + BSR_DIGEST_MAX) {
 		pr_warn_ratelimited("bsr: bad packet header (length %u)\n", *len);
 		return -EPROTO;
 	}

@@ -73,7 +73,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'ov-req-interval',
         'resync-ratio',
         'max-buffers',
-        'data-integrity-alg',
         'csums-alg',
         'csums-after-crash-only',
         'rr-conflict',
