@@ -2,23 +2,17 @@
 // carried in NET_CONF; the connection's integrity-errors counter in status -s, --json, events2.
 import { describe, expect, it } from 'vitest';
 import { abi } from '../../src/abi/index.js';
-import type { TopAttrs } from '../../src/netlink/attrs.js';
 import { buildRequest, MODIFY_COMMANDS } from '../../src/netlink/commands.js';
-import { decodeBsrMessage, encodeBsrPayload, NO_MINOR } from '../../src/netlink/messages.js';
-import { type StateObject, toStateObject } from '../../src/netlink/objects.js';
+import { NO_MINOR } from '../../src/netlink/messages.js';
 import { EventFormatter } from '../../src/status/events.js';
 import { buildTree } from '../../src/status/model.js';
 import { formatStatus, statusJson } from '../../src/status/status.js';
+import { enumIndex, stateObject } from './state-helpers.js';
 
 const C = abi.commands;
-const e = (kind: string, name: string) => abi.enums[kind].indexOf(name);
+const e = enumIndex;
 
-function obj(cmd: number, minor: number, attrs: TopAttrs): StateObject {
-  const payload = encodeBsrPayload({ cmd, minor, attrs });
-  const o = toStateObject(decodeBsrMessage({ type: 0x1c, flags: 0, seq: 0, pid: 0, payload }));
-  if (!o) throw new Error('not a state object');
-  return o;
-}
+const obj = stateObject;
 
 const resource = () =>
   obj(C.GET_RESOURCES, NO_MINOR, {

@@ -59,6 +59,15 @@ def recv_exact(s, n):
     return bytes(buf)
 
 
+def shut_both(src, dst):
+    # one direction ended: end the other too, so both peers see the connection go
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def pipe(src, dst):
     try:
         while True:
@@ -68,11 +77,7 @@ def pipe(src, dst):
             dst.sendall(b)
     except OSError:
         pass
-    for s in (src, dst):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    shut_both(src, dst)
 
 
 def data_stream(src, dst):
@@ -94,11 +99,7 @@ def data_stream(src, dst):
             dst.sendall(h + payload)
     except (OSError, EOFError):
         pass
-    for s in (src, dst):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    shut_both(src, dst)
 
 
 def serve(client):
