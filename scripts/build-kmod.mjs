@@ -1,21 +1,32 @@
 #!/usr/bin/env node
-// `npm run build:kmod`: checks that native/kmod/bsr_abi.h matches the ABI JSON, then builds
-// bsr.ko against the installed kernel headers with W=1 and fails on any compiler warning.
-// KDIR=/path/to/headers overrides the headers; otherwise the newest /usr/src/linux-headers-*-amd64.
+// `npm run build:kmod [-- --kernel SERIES|VERSION]`: checks that native/kmod/bsr_abi.h matches
+// the ABI JSON, then builds bsr.ko with W=1 and fails on any compiler warning. The kernel: --kernel,
+// else $BSR_KERNEL, else Debian 12's 6.1 (scripts/kernel-headers.mjs); KDIR=/path/to/headers
+// overrides. The default kernel's module is built in native/kmod, another's in a copy of the
+// sources in .build/kmod-VERSION, so both can exist side by side.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { headersDir } from './kernel-headers.mjs';
+import { headersDir, moduleBuildDir } from './kernel-headers.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const kmod = join(root, 'native/kmod');
+const kernelAt = process.argv.indexOf('--kernel');
+const kernel = kernelAt > 0 ? process.argv[kernelAt + 1] : undefined;
 
 const check = spawnSync(process.execPath, [join(root, 'scripts/gen-abi.mjs'), '--check'], { stdio: 'inherit' });
 if (check.status !== 0) process.exit(1);
 
-const kdir = headersDir();
-const r = spawnSync('make', ['-C', kdir, `M=${kmod}`, 'W=1', 'modules'], { encoding: 'utf8' });
+const kdir = headersDir(kernel);
+const buildDir = process.env.KDIR ? kmod : moduleBuildDir(root, basename(kdir).replace(/^linux-headers-/, ''));
+if (buildDir !== kmod) {
+  // timestamps kept: make rebuilds only what changed in native/kmod
+  mkdirSync(buildDir, { recursive: true });
+  for (const name of readdirSync(kmod).filter((n) => /^(Kbuild|Makefile|.*\.[ch])$/.test(n) && n !== 'bsr.mod.c'))
+    cpSync(join(kmod, name), join(buildDir, name), { preserveTimestamps: true });
+}
+const r = spawnSync('make', ['-C', kdir, `M=${buildDir}`, 'W=1', 'modules'], { encoding: 'utf8' });
 process.stdout.write(r.stdout ?? '');
 process.stderr.write(r.stderr ?? '');
 if (r.status !== 0) {
@@ -27,7 +38,7 @@ if (warnings.length) {
   console.error(`build-kmod: ${warnings.length} compiler warning(s) at W=1`);
   process.exit(1);
 }
-const ko = join(kmod, 'bsr.ko');
+const ko = join(buildDir, 'bsr.ko');
 if (!existsSync(ko)) {
   console.error('build-kmod: bsr.ko was not produced');
   process.exit(1);

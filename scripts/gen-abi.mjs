@@ -21,6 +21,14 @@ const nlaType = {
   binary: 'NLA_BINARY',
 };
 
+/** A default or a bound as a C constant of the attribute's type. */
+function cValue(type, value) {
+  if (type === 'string') return JSON.stringify(value);
+  if (type === 'u64') return `${value}ULL`;
+  if (type === 'u32') return `${value}U`;
+  return value < 0 ? `(${value})` : String(value);
+}
+
 export function generateHeader() {
   const out = [];
   const p = (s = '') => out.push(s);
@@ -62,6 +70,20 @@ export function generateHeader() {
     p();
   }
   p('/*');
+  p(' * Defaults and ranges of the fields that have them, in netlink form: bsr_opt_u8/u32/u64()');
+  p(' * fall back to T_<SET>_<FIELD>_DEFAULT for an attribute never given.');
+  p(' */');
+  for (const [set, fields] of Object.entries(abi.sets)) {
+    for (const [f, d] of Object.entries(fields)) {
+      const F = `T_${cName(set)}_${cName(f)}`;
+      if (d.default !== undefined) p(`#define ${F}_DEFAULT ${cValue(d.type, d.default)}`);
+      if (d.min !== undefined) p(`#define ${F}_MIN ${cValue(d.type, d.min)}`);
+      if (d.max !== undefined && d.type !== 'string' && d.type !== 'binary')
+        p(`#define ${F}_MAX ${cValue(d.type, d.max)}`);
+    }
+  }
+  p();
+  p('/*');
   p(' * Netlink policies, one per attribute set. u8 attributes are booleans (0/1); u32');
   p(' * attributes named like an enum of the ABI carry its index, so they are range checked.');
   p(' * BSR_DEFINE_POLICIES instantiates every set as bsr_<set>_policy and BSR_POLICY_TOP');
@@ -71,7 +93,9 @@ export function generateHeader() {
     const key = `[T_${S}_${cName(f)}]`;
     if (d.type === 'u8') return `\t${key} = NLA_POLICY_MAX(NLA_U8, 1),`;
     if (d.type === 'u32' && abi.enums[f]) return `\t${key} = NLA_POLICY_MAX(NLA_U32, ${abi.enums[f].length - 1}),`;
-    const len = d.max ? `, .len = ${d.type === 'string' ? d.max - 1 : d.max}` : '';
+    // `max` of a string or binary is its length; a number's range is checked by BSR_OPTION_RANGES
+    const sized = d.type === 'string' || d.type === 'binary';
+    const len = sized && d.max ? `, .len = ${d.type === 'string' ? d.max - 1 : d.max}` : '';
     return `\t${key} = { .type = ${nlaType[d.type]}${len} },`;
   };
   for (const [set, fields] of Object.entries(abi.sets)) {
@@ -103,13 +127,25 @@ export function generateHeader() {
   p('#define BSR_UNIMPLEMENTED_OPTIONS { \\');
   for (const [top, { set }] of Object.entries(abi.topAttributes)) {
     for (const [f, d] of Object.entries(abi.sets[set])) {
-      if (d.unimplemented === undefined) continue;
-      const v = d.unimplemented;
+      if (!d.unimplemented) continue;
+      const v = d.default;
       const text = d.type === 'string' ? v : d.type === 'u8' ? (v ? 'yes' : 'no') : (abi.enums[f]?.[v] ?? String(v));
       const num = d.type === 'string' ? 0 : v;
       p(
         `\t{ BSR_NLA_${top}, T_${cName(set)}_${cName(f)}, ${nlaType[d.type]}, "${f}", ${num}, ${JSON.stringify(text)} }, \\`,
       );
+    }
+  }
+  p('}');
+  p();
+  // Numbers with a range: refused outside it, on every command, naming the option.
+  p('/* { top attribute, attribute, NLA type, name, min, max } */');
+  p('#define BSR_OPTION_RANGES { \\');
+  for (const [top, { set }] of Object.entries(abi.topAttributes)) {
+    for (const [f, d] of Object.entries(abi.sets[set])) {
+      if (d.min === undefined) continue;
+      const F = `T_${cName(set)}_${cName(f)}`;
+      p(`\t{ BSR_NLA_${top}, ${F}, ${nlaType[d.type]}, "${f}", ${F}_MIN, ${F}_MAX }, \\`);
     }
   }
   p('}');

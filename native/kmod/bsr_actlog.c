@@ -67,7 +67,7 @@ static void al_arrays_install(struct bsr_actlog *al, struct al_arrays *a)
 /* al-extents as the AL can use it: within the option's range and what the ring can describe. */
 u32 bsr_al_nr_slots(u32 al_extents, u32 ring_n)
 {
-	u32 n = clamp_t(u32, al_extents, BSR_AL_EXTENTS_MIN, BSR_AL_EXTENTS_MAX);
+	u32 n = clamp_t(u32, al_extents, T_DISK_CONF_AL_EXTENTS_MIN, T_DISK_CONF_AL_EXTENTS_MAX);
 
 	return ring_n ? min_t(u32, n, BSR_AL_CONTEXT_PER_TR * (ring_n - 1)) : 0;
 }
@@ -514,10 +514,10 @@ static int al_scan(struct bsr_device *d, struct bsr_backing *ldev, bool replay, 
 	if (!replay || !n_found)
 		goto out;
 
-	if (nr == 0 || nr > BSR_AL_EXTENTS_MAX) {
+	if (nr == 0 || nr > T_DISK_CONF_AL_EXTENTS_MAX) {
 		bsr_warn("%s: activity log: implausible al_nr_extents %u, replaying with %u\n",
-			 d->disk->disk_name, nr, BSR_AL_EXTENTS_MAX);
-		nr = BSR_AL_EXTENTS_MAX;
+			 d->disk->disk_name, nr, T_DISK_CONF_AL_EXTENTS_MAX);
+		nr = T_DISK_CONF_AL_EXTENTS_MAX;
 	}
 	arr = kvmalloc_array(nr, sizeof(u32), GFP_KERNEL);
 	if (!arr) {

@@ -49,9 +49,6 @@
 #define BSR_BM_BLOCK_SHIFT 12	/* one bitmap bit per 4 KiB */
 /* the largest request: one DATA packet on the wire (bsr_net.h), at most two AL extents */
 #define BSR_MAX_BIO_SIZE (1U << 20)
-#define BSR_AL_EXTENTS_DEFAULT 6001	/* the option table's default */
-#define BSR_AL_EXTENTS_MIN 67
-#define BSR_AL_EXTENTS_MAX 65534
 #define BSR_AL_FREE 0xffffffffU
 
 #define bsr_err(fmt, ...) pr_err("bsr: " fmt, ##__VA_ARGS__)
@@ -143,6 +140,8 @@ struct bsr_actlog {
 struct bsr_backing {
 	struct block_device *backing_bdev;
 	struct block_device *md_bdev;
+	bsr_bdev_handle_t backing_handle;	/* what closes them */
+	bsr_bdev_handle_t md_handle;
 	char backing_path[BSR_NAME_MAX];
 	char meta_path[BSR_NAME_MAX];
 	s32 md_idx;
@@ -328,9 +327,13 @@ struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_
 void bsr_free_peer_device(struct bsr_peer_device *pd);
 void bsr_opts_free(struct bsr_opts *o);
 void bsr_opts_replace(struct bsr_opts *o, struct nlattr *blob, int len);
-bool bsr_opt_u8(const struct bsr_opts *o, int type, bool dflt);
-u32 bsr_opt_u32(const struct bsr_opts *o, int type, u32 dflt);
-u64 bsr_opt_u64(const struct bsr_opts *o, int type, u64 dflt);
+bool bsr_opt_u8_or(const struct bsr_opts *o, int type, bool dflt);
+u32 bsr_opt_u32_or(const struct bsr_opts *o, int type, u32 dflt);
+u64 bsr_opt_u64_or(const struct bsr_opts *o, int type, u64 dflt);
+/* An option's value, or its default from bsr-abi.json (T_<SET>_<FIELD>_DEFAULT) when never given. */
+#define bsr_opt_u8(o, field) bsr_opt_u8_or(o, field, field##_DEFAULT)
+#define bsr_opt_u32(o, field) bsr_opt_u32_or(o, field, field##_DEFAULT)
+#define bsr_opt_u64(o, field) bsr_opt_u64_or(o, field, field##_DEFAULT)
 bool bsr_opt_strcpy(const struct bsr_opts *o, int type, char *buf, size_t size);
 struct page *bsr_page_get(gfp_t gfp);
 void bsr_page_put(struct page *page);

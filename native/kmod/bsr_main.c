@@ -77,21 +77,21 @@ static bool bsr_opt_copy(const struct bsr_opts *o, int type, void *val, int size
 	return found;
 }
 
-bool bsr_opt_u8(const struct bsr_opts *o, int type, bool dflt)
+bool bsr_opt_u8_or(const struct bsr_opts *o, int type, bool dflt)
 {
 	u8 v;
 
 	return bsr_opt_copy(o, type, &v, sizeof(v)) ? v != 0 : dflt;
 }
 
-u32 bsr_opt_u32(const struct bsr_opts *o, int type, u32 dflt)
+u32 bsr_opt_u32_or(const struct bsr_opts *o, int type, u32 dflt)
 {
 	u32 v;
 
 	return bsr_opt_copy(o, type, &v, sizeof(v)) ? v : dflt;
 }
 
-u64 bsr_opt_u64(const struct bsr_opts *o, int type, u64 dflt)
+u64 bsr_opt_u64_or(const struct bsr_opts *o, int type, u64 dflt)
 {
 	u64 v;
 
@@ -230,11 +230,7 @@ static unsigned long bsr_page_pool_shrink_scan(struct shrinker *s, struct shrink
 	return bsr_page_pool_release(sc->nr_to_scan);
 }
 
-static struct shrinker bsr_page_pool_shrinker = {
-	.count_objects = bsr_page_pool_shrink_count,
-	.scan_objects = bsr_page_pool_shrink_scan,
-	.seeks = DEFAULT_SEEKS,
-};
+static struct shrinker *bsr_page_pool_shrinker;
 
 /* ---------------------------------------------------------------- lookup */
 
@@ -419,7 +415,7 @@ static int bsr_open(BSR_OPEN_ARGS)
 		err = BSR_OPEN_WRITE ? -EROFS : -EMEDIUMTYPE;
 	} else {
 		d->open_cnt++;
-		if (BSR_OPEN_WRITE)
+		if (BSR_OPEN_COUNTS_WRITER)
 			d->open_rw_cnt++;
 	}
 	spin_unlock_irq(&r->state_lock);
@@ -452,7 +448,7 @@ bool bsr_wait_device_closed(struct bsr_device *d)
 
 		spin_lock_irq(&r->state_lock);
 		busy = d->open_cnt > 0;
-		writer = d->open_rw_cnt > 0;
+		writer = bsr_disk_held_for_writing(d->disk, d->open_rw_cnt);
 		spin_unlock_irq(&r->state_lock);
 		if (!busy)
 			return true;
@@ -472,13 +468,11 @@ static const struct block_device_operations bsr_fops = {
 
 void bsr_device_apply_disk_conf(struct bsr_device *d)
 {
-	/* defaults as in the option table (src/config/options.ts) */
-	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES, true);
-	d->md_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_MD_FLUSHES, true);
-	WRITE_ONCE(d->on_io_error, bsr_opt_u32(&d->disk_conf, T_DISK_CONF_ON_IO_ERROR,
-					       BSR_ON_IO_ERROR_PASSTHROUGH));
-	WRITE_ONCE(d->max_passthrough,
-		   bsr_opt_u32(&d->disk_conf, T_DISK_CONF_MAX_PASSTHROUGH_COUNT, 100));
+	/* an option never given takes its default from bsr-abi.json */
+	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES);
+	d->md_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_MD_FLUSHES);
+	WRITE_ONCE(d->on_io_error, bsr_opt_u32(&d->disk_conf, T_DISK_CONF_ON_IO_ERROR));
+	WRITE_ONCE(d->max_passthrough, bsr_opt_u32(&d->disk_conf, T_DISK_CONF_MAX_PASSTHROUGH_COUNT));
 }
 
 int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int vnr,
@@ -519,9 +513,16 @@ int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int v
 		goto out_free;
 	}
 
-	disk = blk_alloc_disk(NUMA_NO_NODE);
-	if (!disk) {
-		err = -ENOMEM;
+	/*
+	 * A write travels to the peers as one packet, which the receiver bounds; the clones
+	 * are split again by the lower device's own limits. The local disk and the peers read
+	 * a written page at different moments (the peers by reference, until the peer has it):
+	 * a page changed under writeback would leave the nodes with different bytes, so the
+	 * disk asks for stable pages and file systems wait for the writeback first.
+	 */
+	disk = bsr_alloc_disk(BSR_MAX_BIO_SIZE >> 9);
+	if (IS_ERR(disk)) {
+		err = PTR_ERR(disk);
 		goto out_idr;
 	}
 	d->disk = disk;
@@ -532,22 +533,6 @@ int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int v
 	disk->private_data = d;
 	snprintf(disk->disk_name, sizeof(disk->disk_name), "bsr%u", minor);
 	set_capacity(disk, 0);
-	blk_queue_logical_block_size(disk->queue, 512);
-	/*
-	 * A write travels to the peers as one packet, which the receiver bounds; the clones
-	 * are split again by the lower device's own limits.
-	 */
-	blk_queue_max_hw_sectors(disk->queue, BSR_MAX_BIO_SIZE >> 9);
-	blk_queue_max_segments(disk->queue, USHRT_MAX);
-	blk_queue_max_segment_size(disk->queue, UINT_MAX);
-	blk_queue_write_cache(disk->queue, true, true);
-	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
-	/*
-	 * The local disk and the peers read a written page at different moments (the peers by
-	 * reference, until the peer has it): a page changed under writeback would leave the
-	 * nodes with different bytes, so file systems must wait for the writeback first.
-	 */
-	blk_queue_flag_set(QUEUE_FLAG_STABLE_WRITES, disk->queue);
 
 	list_for_each_entry(c, &r->connections, res_list) {
 		if (!bsr_create_peer_device(d, c)) {
@@ -670,9 +655,12 @@ static int __init bsr_init(void)
 	if (err)
 		goto out_proc;
 
-	err = register_shrinker(&bsr_page_pool_shrinker, "bsr-pages");
-	if (err)
+	bsr_page_pool_shrinker = bsr_shrinker_create("bsr-pages", bsr_page_pool_shrink_count,
+						     bsr_page_pool_shrink_scan);
+	if (!bsr_page_pool_shrinker) {
+		err = -ENOMEM;
 		goto out_control;
+	}
 
 	err = bsr_genl_register();
 	if (err)
@@ -682,7 +670,7 @@ static int __init bsr_init(void)
 	return 0;
 
 out_shrinker:
-	unregister_shrinker(&bsr_page_pool_shrinker);
+	bsr_shrinker_destroy(bsr_page_pool_shrinker);
 out_control:
 	misc_deregister(&bsr_control);
 out_proc:
@@ -725,7 +713,7 @@ static void __exit bsr_exit(void)
 	genl_unlock();
 	cancel_work_sync(&bsr_failed_work_item);
 	idr_destroy(&bsr_minors);
-	unregister_shrinker(&bsr_page_pool_shrinker);
+	bsr_shrinker_destroy(bsr_page_pool_shrinker);
 	bsr_page_pool_release(ULONG_MAX);
 	misc_deregister(&bsr_control);
 	proc_remove(bsr_proc);

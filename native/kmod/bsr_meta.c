@@ -238,9 +238,9 @@ int bsr_assign_bitmap_slot(struct bsr_device *d, u32 peer)
 static void ldev_close(struct bsr_backing *ldev)
 {
 	if (ldev->md_bdev && ldev->md_bdev != ldev->backing_bdev)
-		bsr_bdev_close(ldev->md_bdev);
+		bsr_bdev_close(ldev->md_handle);
 	if (ldev->backing_bdev)
-		bsr_bdev_close(ldev->backing_bdev);
+		bsr_bdev_close(ldev->backing_handle);
 	ldev->md_bdev = NULL;
 	ldev->backing_bdev = NULL;
 }
@@ -342,7 +342,6 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 	struct bsr_resource *r = d->resource;
 	struct bsr_backing *ldev;
 	struct block_device *bdev;
-	bsr_bdev_handle_t h;
 	u64 size, want, dev_sect;
 	u32 nr_slots, ring_n, active = 0;
 	bool dirty_md = false;
@@ -363,7 +362,7 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 	if (idx < -2)
 		FAIL(BSR_RET_INVALID_REQUEST, "invalid meta data index %d", idx);
 
-	bdev = bsr_bdev_open(backing, d, &h);
+	bdev = bsr_bdev_open(backing, d, &ldev->backing_handle);
 	if (IS_ERR(bdev))
 		FAIL(BSR_RET_NO_DISK, "cannot open backing device %s: error %ld%s", backing,
 		     PTR_ERR(bdev), PTR_ERR(bdev) == -EBUSY ? " (in use)" : "");
@@ -375,7 +374,7 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 			     "internal meta data lives on the backing device, not on %s", meta);
 		ldev->md_bdev = bdev;
 	} else {
-		bdev = bsr_bdev_open(meta, bsr_md_holder, &h);
+		bdev = bsr_bdev_open(meta, bsr_md_holder, &ldev->md_handle);
 		if (IS_ERR(bdev))
 			FAIL(BSR_RET_NO_DISK, "cannot open meta device %s: error %ld%s", meta,
 			     PTR_ERR(bdev), PTR_ERR(bdev) == -EBUSY ? " (in use)" : "");
@@ -417,7 +416,7 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 		     ldev->md.node_id, r->node_id);
 
 	/* size: disk-options size (sectors) if given, else the whole data area */
-	want = bsr_opt_u64(&d->disk_conf, T_DISK_CONF_SIZE, 0);
+	want = bsr_opt_u64(&d->disk_conf, T_DISK_CONF_SIZE);
 	if (want > ldev->data_avail)
 		FAIL(BSR_RET_DISK_TOO_SMALL,
 		     "requested size %llu sectors is larger than the %llu sectors available", want,
@@ -441,8 +440,7 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 
 	/* the AL */
 	ring_n = ldev->md.al_stripes * ldev->md.al_stripe_size_4k;
-	nr_slots = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS,
-					       BSR_AL_EXTENTS_DEFAULT), ring_n);
+	nr_slots = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS), ring_n);
 	if (!nr_slots)
 		FAIL(BSR_RET_MD_INVALID, "the activity log ring (%u blocks) is too small", ring_n);
 	err = bsr_al_init(&ldev->al, nr_slots, ring_n);
@@ -491,10 +489,13 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 
 	/* expose */
 	bsr_update_block_size(d, bdev_logical_block_size(ldev->backing_bdev));
-	blk_queue_physical_block_size(d->disk->queue,
-				      bdev_physical_block_size(ldev->backing_bdev));
-	blk_queue_io_min(d->disk->queue, bdev_io_min(ldev->backing_bdev));
-	blk_queue_io_opt(d->disk->queue, bdev_io_opt(ldev->backing_bdev));
+	err = bsr_queue_set_io_geometry(d->disk->queue,
+					bdev_physical_block_size(ldev->backing_bdev),
+					bdev_io_min(ldev->backing_bdev),
+					bdev_io_opt(ldev->backing_bdev));
+	if (err)
+		bsr_warn("%s: the backing disk's I/O geometry was refused: %d\n",
+			 d->disk->disk_name, err);
 	set_capacity_and_notify(d->disk, size);
 	atomic_set(&d->io_errors, 0);	/* max-passthrough-count counts per attach */
 	bsr_set_disk_state(d, bsr_disk_state_from_md(&ldev->md));

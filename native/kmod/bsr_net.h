@@ -182,7 +182,14 @@ struct p_role_reply {
 
 struct p_sync_param {
 	char verify_alg[BSR_ALG_NAME_LEN];
+	/*
+	 * Sent only when set (the packet is then BSR_SYNC_PARAM_LEN_INTEGRITY bytes), so a
+	 * peer that does not know it connects while neither node uses it.
+	 */
+	char integrity_alg[BSR_ALG_NAME_LEN];
 } __packed;
+#define BSR_SYNC_PARAM_LEN_VERIFY offsetof(struct p_sync_param, integrity_alg)
+#define BSR_SYNC_PARAM_LEN_INTEGRITY sizeof(struct p_sync_param)
 
 /* the largest digest a verify packet carries (sha512) */
 #define BSR_DIGEST_MAX 64
@@ -300,6 +307,15 @@ struct bsr_net {
 	bool peer_discard_my_data;
 	/* verify-alg as both nodes agreed in the handshake (SYNC_PARAM); NULL: none */
 	struct crypto_shash *verify_tfm;
+	/*
+	 * data-integrity-alg as agreed (NULL: none) and its digest size, which DATA and
+	 * RS_DATA_REPLY carry after their p_data (bsr_integrity.c); set under data_mutex.
+	 */
+	struct crypto_shash *integrity_tfm;
+	u32 integrity_dgs;
+	atomic64_t integrity_errors;	/* mismatches received on this connection */
+	unsigned long integrity_window_start;	/* receiver thread only */
+	u32 integrity_window_count;
 
 	spinlock_t lock;
 	struct list_head tl;
@@ -436,7 +452,7 @@ bool bsr_first_path(struct bsr_conn *c, struct bsr_path *copy);
 int bsr_establish(struct bsr_conn *c);
 void bsr_sock_shutdown(struct bsr_net *n);
 void bsr_sock_release_all(struct bsr_net *n);
-int bsr_auth(struct bsr_conn *c);
+int bsr_auth(struct bsr_conn *c, bool meta);
 
 /* bsr_receiver.c */
 int bsr_net_init(struct bsr_conn *c);
@@ -508,6 +524,17 @@ u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick);
 void bsr_rs_budget_tick(struct bsr_peer_device *pd, u64 acked);
 int bsr_resync_thread_start(struct bsr_conn *c);
 
+/* bsr_integrity.c */
+/* more mismatches than this within the window drop the connection */
+#define BSR_INTEGRITY_MAX_ERRORS 8
+#define BSR_INTEGRITY_WINDOW (10 * HZ)
+struct crypto_shash *bsr_digest_alloc(const char *alg, const char **why);
+int bsr_integrity_set_alg(struct bsr_conn *c, const char *alg);
+int bsr_integrity_digest_bio(struct crypto_shash *tfm, struct bio *bio, u8 *out);
+int bsr_integrity_digest_pages(struct crypto_shash *tfm, struct page **pages, u32 size, u8 *out);
+int bsr_integrity_check(struct bsr_peer_device *pd, const u8 *peer_digest, struct page **pages,
+			sector_t sector, u32 size, bool resync);
+bool bsr_integrity_resend(struct bsr_peer_device *pd);
 /* bsr_verify.c */
 int bsr_ov_set_alg(struct bsr_conn *c, const char *alg);
 int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, bool auto_sync,

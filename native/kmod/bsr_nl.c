@@ -104,7 +104,7 @@ static int ret_to_errno(int ret)
 
 static int adm_prepare(struct adm_ctx *ctx, struct genl_info *info, unsigned int need)
 {
-	struct bsr_genlmsghdr *h = info->userhdr;
+	struct bsr_genlmsghdr *h = bsr_genl_userhdr(info);
 	int err;
 
 	memset(ctx, 0, sizeof(*ctx));
@@ -275,12 +275,56 @@ static int refuse_unimplemented(struct adm_ctx *ctx)
 	return BSR_RET_NO_ERROR;
 }
 
+/* A number of an option set with its accepted range (bsr-abi.json min, max). */
+struct option_range {
+	int top;		/* BSR_NLA_* of the set that carries it */
+	int attr;
+	int type;		/* NLA_U32, NLA_S32 or NLA_U64 */
+	const char *name;
+	s64 min;
+	s64 max;
+};
+
+static const struct option_range option_ranges[] = BSR_OPTION_RANGES;
+
+/*
+ * Every command: a number outside its option's range is refused before anything is stored,
+ * so the engine never runs with a value the tools and the docs call impossible.
+ */
+static int refuse_out_of_range(struct adm_ctx *ctx)
+{
+	const struct option_range *r;
+
+	for (r = option_ranges; r < option_ranges + ARRAY_SIZE(option_ranges); r++) {
+		const struct nlattr *nest = ctx->info->attrs[r->top];
+		const struct nlattr *a = nest ? nla_find_nested(nest, r->attr) : NULL;
+		s64 v;
+
+		if (!a)
+			continue;
+		if (r->type == NLA_U32)
+			v = nla_get_u32(a);
+		else if (r->type == NLA_S32)
+			v = nla_get_s32(a);
+		else	/* NLA_U64: every maximum is below S64_MAX */
+			v = min_t(u64, nla_get_u64(a), S64_MAX);
+		if (v >= r->min && v <= r->max)
+			continue;
+		SETMSG(ctx, "%s: %lld is out of range (%lld .. %lld)", r->name, v, r->min, r->max);
+		NL_SET_ERR_MSG_ATTR(ctx->info->extack, a, "option out of range");
+		return BSR_RET_INVALID_REQUEST;
+	}
+	return BSR_RET_NO_ERROR;
+}
+
 static int adm_run(struct genl_info *info, unsigned int need, adm_body_fn body)
 {
 	struct adm_ctx ctx;
 	int ret;
 
 	ret = adm_prepare(&ctx, info, need);
+	if (ret == BSR_RET_NO_ERROR)
+		ret = refuse_out_of_range(&ctx);
 	if (ret == BSR_RET_NO_ERROR)
 		ret = refuse_unimplemented(&ctx);
 	if (ret == BSR_RET_NO_ERROR)
@@ -494,7 +538,7 @@ static int fill_device(struct sk_buff *skb, struct bsr_device *d, u32 portid, u3
 	nest = nla_nest_start(skb, BSR_NLA_DEVICE_INFO);
 	if (!nest || nla_put_u32(skb, T_DEVICE_INFO_DEV_DISK_STATE, d->disk_state) ||
 	    nla_put_u8(skb, T_DEVICE_INFO_IS_INTENTIONAL_DISKLESS,
-		       bsr_opt_u8(&d->device_conf, T_DEVICE_CONF_INTENTIONAL_DISKLESS, false)))
+		       bsr_opt_u8(&d->device_conf, T_DEVICE_CONF_INTENTIONAL_DISKLESS)))
 		goto fail;
 	nla_nest_end(skb, nest);
 
@@ -586,7 +630,9 @@ static int fill_connection(struct sk_buff *skb, struct bsr_conn *c, u32 portid, 
 	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_AP_IN_FLIGHT,
 			      c->net ? atomic64_read(&c->net->ap_in_flight) : 0, 0) ||
 	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_RS_IN_FLIGHT,
-			      c->net ? atomic64_read(&c->net->rs_in_flight) : 0, 0))
+			      c->net ? atomic64_read(&c->net->rs_in_flight) : 0, 0) ||
+	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_INTEGRITY_ERRORS,
+			      c->net ? atomic64_read(&c->net->integrity_errors) : 0, 0))
 		goto fail;
 	nla_nest_end(skb, nest);
 	if (put_opts(skb, BSR_NLA_NET_CONF, &c->net_conf, secrets))
@@ -880,11 +926,9 @@ static int adm_new_resource(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "new-resource needs the node-id (RESOURCE_OPTS.node-id)");
 		return BSR_RET_NODE_ID_INVALID;
 	}
+	/* refuse_out_of_range() kept it within the peers the meta data holds */
+	BUILD_BUG_ON(T_RES_OPTS_NODE_ID_MAX != BSR_MAX_PEERS - 1);
 	node_id = nla_get_u32(tb[T_RES_OPTS_NODE_ID]);
-	if (node_id >= BSR_MAX_PEERS) {
-		SETMSG(ctx, "node-id %u out of range 0..%u", node_id, BSR_MAX_PEERS - 1);
-		return BSR_RET_NODE_ID_INVALID;
-	}
 	r = bsr_create_resource(ctx->res_name, node_id);
 	if (!r)
 		return BSR_RET_NO_MEM;
@@ -1070,24 +1114,6 @@ static int adm_del_minor(struct adm_ctx *ctx, struct genl_info *info)
 
 ADM_DOIT(del_minor, NEED_MINOR)
 
-static int check_disk_conf(struct adm_ctx *ctx)
-{
-	struct nlattr *tb[T_DISK_CONF_MAX + 1];
-	u32 v;
-
-	if (get_set(ctx, BSR_NLA_DISK_CONF, tb, T_DISK_CONF_MAX, bsr_disk_conf_policy))
-		return BSR_RET_INVALID_REQUEST;
-	if (tb[T_DISK_CONF_AL_EXTENTS]) {
-		v = nla_get_u32(tb[T_DISK_CONF_AL_EXTENTS]);
-		if (v < BSR_AL_EXTENTS_MIN || v > BSR_AL_EXTENTS_MAX) {
-			SETMSG(ctx, "al-extents %u out of range %u..%u", v, BSR_AL_EXTENTS_MIN,
-			       BSR_AL_EXTENTS_MAX);
-			return BSR_RET_INVALID_REQUEST;
-		}
-	}
-	return BSR_RET_NO_ERROR;
-}
-
 static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_ATTACH_PARMS_MAX + 1];
@@ -1108,9 +1134,6 @@ static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "attach needs ATTACH_PARMS backing_dev, meta_dev and meta_dev_idx");
 		return BSR_RET_INVALID_REQUEST;
 	}
-	ret = check_disk_conf(ctx);
-	if (ret != BSR_RET_NO_ERROR)
-		return ret;
 	/* the disk options of an attach replace the stored ones; restored on failure */
 	if (opts_save(&saved, &d->disk_conf))
 		return BSR_RET_NO_MEM;
@@ -1186,8 +1209,7 @@ ADM_DOIT(detach, NEED_MINOR)
 static int resize_al(struct adm_ctx *ctx, struct bsr_device *d)
 {
 	struct bsr_backing *ldev = d->ldev;
-	u32 nr = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS,
-					      BSR_AL_EXTENTS_DEFAULT), ldev->al.ring_n);
+	u32 nr = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS), ldev->al.ring_n);
 	int err;
 
 	if (nr == ldev->al.nr_slots)
@@ -1213,9 +1235,6 @@ static int adm_disk_opts(struct adm_ctx *ctx, struct genl_info *info)
 	int ret = BSR_RET_NO_ERROR;
 
 	d = ctx->device;
-	ret = check_disk_conf(ctx);
-	if (ret != BSR_RET_NO_ERROR)
-		return ret;
 	if (opts_save(&saved, &d->disk_conf))
 		return BSR_RET_NO_MEM;
 	if (opts_merge(&d->disk_conf, info->attrs[BSR_NLA_DISK_CONF], T_DISK_CONF_MAX,
@@ -1404,34 +1423,85 @@ ADM_DOIT(set_role, NEED_RES)
 
 /* ---------------------------------------------------------------- peers and paths */
 
+/* A string option as it will be: from the request, else as it was (old, NULL for none). */
+static void net_conf_str(const struct nlattr *nest, int type, const struct bsr_opts *old,
+			 char *buf, size_t len)
+{
+	const struct nlattr *a = nest ? nla_find_nested(nest, type) : NULL;
+
+	buf[0] = '\0';
+	if (a)
+		nla_strscpy(buf, a, len);
+	else if (old)
+		bsr_opt_strcpy(old, type, buf, len);
+}
+
 /*
- * verify-alg names a hash of the kernel's crypto API, unkeyed, with a digest a verify packet
- * carries; refused here, naming it, rather than at the next handshake.
+ * cram-hmac-alg names a hash the kernel has an HMAC of, and comes with a shared-secret: an
+ * empty one would let anyone who knows the algorithm in. Checked on the options as they
+ * will be (old: the connection's current ones, NULL for none).
  */
-static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info)
+static int check_auth_conf(struct adm_ctx *ctx, struct genl_info *info,
+			   const struct bsr_opts *old)
 {
 	const struct nlattr *nest = info->attrs[BSR_NLA_NET_CONF];
-	const struct nlattr *a = nest ? nla_find_nested(nest, T_NET_CONF_VERIFY_ALG) : NULL;
-	char alg[BSR_ALG_NAME_LEN];
-	struct crypto_shash *tfm;
-	const char *why = NULL;
+	char alg[BSR_AUTH_STR_LEN], secret[BSR_AUTH_STR_LEN], hmac_name[CRYPTO_MAX_ALG_NAME];
+	int ret = BSR_RET_NO_ERROR;
 
-	if (!a || nla_strscpy(alg, a, sizeof(alg)) <= 0)
-		return BSR_RET_NO_ERROR;
-	tfm = crypto_alloc_shash(alg, 0, 0);
-	if (IS_ERR(tfm))
-		why = "not a hash algorithm of this kernel";
-	else if (crypto_shash_get_flags(tfm) & CRYPTO_TFM_NEED_KEY)
-		why = "a keyed hash, which needs a key";
-	else if (crypto_shash_digestsize(tfm) > BSR_DIGEST_MAX)
-		why = "its digest is longer than 64 bytes";
-	if (!IS_ERR(tfm))
-		crypto_free_shash(tfm);
-	if (!why)
-		return BSR_RET_NO_ERROR;
-	SETMSG(ctx, "verify-alg %s: %s", alg, why);
-	NL_SET_ERR_MSG_ATTR(info->extack, a, "unknown verify-alg");
-	return BSR_RET_INVALID_REQUEST;
+	net_conf_str(nest, T_NET_CONF_CRAM_HMAC_ALG, old, alg, sizeof(alg));
+	net_conf_str(nest, T_NET_CONF_SHARED_SECRET, old, secret, sizeof(secret));
+	if (!alg[0])
+		goto out;
+	snprintf(hmac_name, sizeof(hmac_name), "hmac(%s)", alg);
+	if (!crypto_has_shash(hmac_name, 0, 0)) {
+		SETMSG(ctx, "cram-hmac-alg %s: this kernel has no %s", alg, hmac_name);
+		ret = BSR_RET_INVALID_REQUEST;
+	} else if (!secret[0]) {
+		SETMSG(ctx, "cram-hmac-alg %s needs a shared-secret: an empty one lets anyone in",
+		       alg);
+		ret = BSR_RET_INVALID_REQUEST;
+	}
+out:
+	memzero_explicit(secret, sizeof(secret));
+	return ret;
+}
+
+/*
+ * verify-alg and data-integrity-alg name a hash of the kernel's crypto API, unkeyed, with a
+ * digest a packet carries; refused here, naming it, rather than at the next handshake. Then
+ * the authentication options (check_auth_conf).
+ */
+static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info,
+			  const struct bsr_opts *old)
+{
+	static const struct {
+		int type;
+		const char *name;
+	} algs[] = {
+		{ T_NET_CONF_VERIFY_ALG, "verify-alg" },
+		{ T_NET_CONF_DATA_INTEGRITY_ALG, "data-integrity-alg" },
+	};
+	const struct nlattr *nest = info->attrs[BSR_NLA_NET_CONF];
+	char alg[BSR_ALG_NAME_LEN];
+	unsigned int i;
+
+	for (i = 0; nest && i < ARRAY_SIZE(algs); i++) {
+		const struct nlattr *a = nla_find_nested(nest, algs[i].type);
+		struct crypto_shash *tfm;
+		const char *why;
+
+		if (!a || nla_strscpy(alg, a, sizeof(alg)) <= 0)
+			continue;
+		tfm = bsr_digest_alloc(alg, &why);
+		if (!IS_ERR(tfm)) {
+			crypto_free_shash(tfm);
+			continue;
+		}
+		SETMSG(ctx, "%s %s: %s", algs[i].name, alg, why);
+		NL_SET_ERR_MSG_ATTR(info->extack, a, "unknown hash algorithm");
+		return BSR_RET_INVALID_REQUEST;
+	}
+	return check_auth_conf(ctx, info, old);
 }
 
 static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
@@ -1451,7 +1521,7 @@ static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "resource %s already has peer node-id %u", r->name, ctx->peer);
 		return BSR_RET_PEER_EXISTS;
 	}
-	ret = check_net_algs(ctx, info);
+	ret = check_net_algs(ctx, info, NULL);
 	if (ret != BSR_RET_NO_ERROR)
 		return ret;
 	c = bsr_create_connection(r, ctx->peer);
@@ -1490,19 +1560,24 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 	u32 old_proto;
 	char name[sizeof_field(struct bsr_conn, name)];
 	char old_alg[BSR_ALG_NAME_LEN] = "", alg[BSR_ALG_NAME_LEN] = "";
-	int ret = check_net_algs(ctx, info);
+	char old_dia[BSR_ALG_NAME_LEN] = "", dia[BSR_ALG_NAME_LEN] = "";
+	int ret = check_net_algs(ctx, info, ctx->hflags & BSR_GENL_F_SET_DEFAULTS ?
+				 NULL : &ctx->conn->net_conf);
 
 	if (ret != BSR_RET_NO_ERROR)
 		return ret;
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, old_alg, sizeof(old_alg));
-	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C);
+	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, old_dia,
+		       sizeof(old_dia));
+	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL);
 	if (opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
 		return BSR_RET_NO_MEM;
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, alg, sizeof(alg));
-	/* a new protocol or verify-alg is agreed in a new handshake: reconnect */
-	if ((old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C) ||
-	     strcmp(old_alg, alg)) &&
+	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, dia, sizeof(dia));
+	/* a new protocol, verify-alg or data-integrity-alg is agreed in a new handshake: reconnect */
+	if ((old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL) ||
+	     strcmp(old_alg, alg) || strcmp(old_dia, dia)) &&
 	    ctx->conn->net->receiver && READ_ONCE(ctx->conn->net->net_ok)) {
 		bsr_tl_drain(ctx->conn, 10 * HZ);
 		bsr_conn_fail(ctx->conn, BSR_CONNECTION_NETWORKFAILURE);
@@ -1666,7 +1741,7 @@ static int adm_connect(struct adm_ctx *ctx, struct genl_info *info)
 	    opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, false, info->extack))
 		return BSR_RET_NO_MEM;
-	if (bsr_opt_u8(&ctx->conn->net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES, false)) {
+	if (bsr_opt_u8(&ctx->conn->net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES)) {
 		SETMSG(ctx, "allow-two-primaries is not supported");
 		return BSR_RET_INVALID_REQUEST;
 	}
@@ -1945,9 +2020,9 @@ static const char *dump_filter(struct netlink_callback *cb)
 	const struct genl_dumpit_info *di = genl_dumpit_info(cb);
 	struct nlattr *tb[T_CFG_CONTEXT_MAX + 1];
 
-	if (!di || !di->attrs || !di->attrs[BSR_NLA_CFG_CONTEXT])
+	if (!di || !bsr_genl_dump_attrs(di) || !bsr_genl_dump_attrs(di)[BSR_NLA_CFG_CONTEXT])
 		return NULL;
-	if (nla_parse_nested(tb, T_CFG_CONTEXT_MAX, di->attrs[BSR_NLA_CFG_CONTEXT],
+	if (nla_parse_nested(tb, T_CFG_CONTEXT_MAX, bsr_genl_dump_attrs(di)[BSR_NLA_CFG_CONTEXT],
 			     bsr_cfg_context_policy, NULL))
 		return NULL;
 	return tb[T_CFG_CONTEXT_CTX_RESOURCE_NAME] ?

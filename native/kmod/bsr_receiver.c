@@ -48,8 +48,9 @@ int bsr_net_init(struct bsr_conn *c)
 	atomic64_set(&n->ap_in_flight, 0);
 	atomic64_set(&n->rs_in_flight, 0);
 	n->cur_epoch = 1;
-	snprintf(n->thread_tag, sizeof(n->thread_tag), "%s/%u", c->resource->name,
-		 c->peer_node_id);
+	/* a tag for thread names and logs: a long resource name is cut, the peer id kept */
+	snprintf(n->thread_tag, sizeof(n->thread_tag), "%.*s/%u",
+		 (int)sizeof(n->thread_tag) - 12, c->resource->name, c->peer_node_id);
 	c->net = n;
 	return 0;
 }
@@ -60,6 +61,7 @@ void bsr_net_free(struct bsr_conn *c)
 		return;
 	bsr_conn_stop(c, true);
 	bsr_ov_set_alg(c, "");
+	bsr_integrity_set_alg(c, "");
 	kfree(c->net);
 	c->net = NULL;
 }
@@ -172,8 +174,8 @@ static int send_sizes(struct bsr_peer_device *pd)
  * smaller than a disk of the resource takes. A device in use keeps what it has (its users
  * chose their I/O sizes by it) unless its own disk needs more: a peer then refuses the
  * writes it cannot take and they stay out of sync (receive_data). The receivers of several
- * peers and attach may call it at once: the maximum is taken and set under state_lock, after
- * the caller stored its peer's value.
+ * peers and attach may call it at once: the maximum is taken and set under the disk's
+ * open_mutex, after the caller stored its peer's value.
  */
 void bsr_update_block_size(struct bsr_device *d, unsigned int own)
 {
@@ -183,6 +185,10 @@ void bsr_update_block_size(struct bsr_device *d, unsigned int own)
 	struct bsr_peer_device *pd;
 	int idx;
 
+	int err = 0;
+
+	/* bsr_open runs under open_mutex: nobody opens d between the decision and the change */
+	mutex_lock(&d->disk->open_mutex);
 	idx = srcu_read_lock(&bsr_srcu);
 	spin_lock_irq(&r->state_lock);
 	list_for_each_entry_srcu(pd, &d->peer_devices, dev_list, srcu_read_lock_held(&bsr_srcu))
@@ -190,12 +196,15 @@ void bsr_update_block_size(struct bsr_device *d, unsigned int own)
 			want = max(want, READ_ONCE(pd->net->peer_lbs));
 	cur = queue_logical_block_size(q);
 	set = d->open_cnt ? max(cur, own) : want;
-	if (set != cur)
-		blk_queue_logical_block_size(q, set);
 	spin_unlock_irq(&r->state_lock);
 	srcu_read_unlock(&bsr_srcu, idx);
-
 	if (set != cur)
+		err = bsr_queue_set_logical_block_size(q, set);
+	mutex_unlock(&d->disk->open_mutex);
+
+	if (err)
+		bsr_err("%s: logical block size %u refused: %d\n", d->disk->disk_name, set, err);
+	else if (set != cur)
 		bsr_info("%s: logical block size %u (was %u)\n", d->disk->disk_name, set, cur);
 	if (want > set)
 		bsr_warn("%s: in use: the logical block size stays %u although a peer's disk takes no less than %u; smaller writes stay out of sync on that peer\n",
@@ -204,19 +213,22 @@ void bsr_update_block_size(struct bsr_device *d, unsigned int own)
 
 /* ------------------------------------------------------------------ packet input */
 
-/* Exact or bounded payload sizes per type; false: the packet is malformed. */
-static bool len_ok(enum bsr_packet cmd, u32 len, u32 pro)
+/*
+ * Exact or bounded payload sizes per type; false: the packet is malformed. dgs: the agreed
+ * data-integrity-alg's digest size, which DATA and RS_DATA_REPLY carry before their data.
+ */
+static bool len_ok(enum bsr_packet cmd, u32 len, u32 pro, u32 dgs)
 {
 	switch (cmd) {
 	case P_DATA:
-		return len > sizeof(struct p_data) &&
-		       len - sizeof(struct p_data) <= BSR_MAX_DATA_SIZE &&
-		       !((len - sizeof(struct p_data)) & 511);
+		return len > sizeof(struct p_data) + dgs &&
+		       len - sizeof(struct p_data) - dgs <= BSR_MAX_DATA_SIZE &&
+		       !((len - sizeof(struct p_data) - dgs) & 511);
 	case P_RS_DATA_REPLY:
 		/* whole 4 KiB blocks, but a device's partial last one (receive_rs_data) */
-		return len > sizeof(struct p_data) &&
-		       len - sizeof(struct p_data) <= BSR_RS_MAX_SIZE &&
-		       !((len - sizeof(struct p_data)) & 511);
+		return len > sizeof(struct p_data) + dgs &&
+		       len - sizeof(struct p_data) - dgs <= BSR_RS_MAX_SIZE &&
+		       !((len - sizeof(struct p_data) - dgs) & 511);
 	case P_BARRIER:
 		return len == sizeof(struct p_barrier);
 	case P_BITMAP:
@@ -255,7 +267,7 @@ static bool len_ok(enum bsr_packet cmd, u32 len, u32 pro)
 	case P_CONNECTION_FEATURES:
 		return len == sizeof(struct p_features);
 	case P_SYNC_PARAM:
-		return len == sizeof(struct p_sync_param);
+		return len == BSR_SYNC_PARAM_LEN_VERIFY || len == BSR_SYNC_PARAM_LEN_INTEGRITY;
 	case P_OV_REQUEST:
 		/* the digests' length is checked against the agreed verify-alg */
 		return len > sizeof(struct p_ov_request) &&
@@ -326,7 +338,7 @@ static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool ma
 	rv = bsr_recv_header(s, &p->cmd, &p->vnr, &p->len, may_timeout);
 	if (rv)
 		return rv;
-	if (!len_ok(p->cmd, p->len, c->net->agreed_pro_version)) {
+	if (!len_ok(p->cmd, p->len, c->net->agreed_pro_version, c->net->integrity_dgs)) {
 		bsr_proto_warn("%s: packet %u with a bad length %u\n", c->net->thread_tag, p->cmd,
 			       p->len);
 		return -EPROTO;
@@ -404,10 +416,11 @@ static int do_features(struct bsr_conn *c)
 		return rv;
 	pmin = be32_to_cpu(p.u.features.protocol_min);
 	pmax = be32_to_cpu(p.u.features.protocol_max);
+	/* not authenticated yet: whoever sent this must not stop the connecting (retried) */
 	if (pmax < pmin || pmax < BSR_PROTOCOL_MIN || pmin > BSR_PROTOCOL_MAX) {
 		bsr_err("%s: incompatible protocol versions: peer %u-%u, we %u-%u\n",
 			n->thread_tag, pmin, pmax, BSR_PROTOCOL_MIN, BSR_PROTOCOL_MAX);
-		return -E_STANDALONE;
+		return -EPROTO;
 	}
 	if (be32_to_cpu(p.u.features.sender_node_id) != c->peer_node_id ||
 	    be32_to_cpu(p.u.features.receiver_node_id) != c->resource->node_id) {
@@ -423,7 +436,7 @@ static int do_features(struct bsr_conn *c)
 static int do_protocol(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
-	u32 proto = bsr_opt_u32(&c->net_conf, T_NET_CONF_PROTOCOL, BSR_PROTOCOL_C);
+	u32 proto = bsr_opt_u32(&c->net_conf, T_NET_CONF_PROTOCOL);
 	struct p_protocol mine = { 0 };
 	struct pkt p;
 	u32 peer;
@@ -432,9 +445,9 @@ static int do_protocol(struct bsr_conn *c)
 	if (proto < BSR_PROTOCOL_A || proto > BSR_PROTOCOL_C)
 		proto = BSR_PROTOCOL_C;
 	mine.protocol = cpu_to_be32(proto);
-	mine.after_sb_0p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_0PRI, 0));
-	mine.after_sb_1p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_1PRI, 0));
-	mine.after_sb_2p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_2PRI, 0));
+	mine.after_sb_0p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_0PRI));
+	mine.after_sb_1p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_1PRI));
+	mine.after_sb_2p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_2PRI));
 	mine.conn_flags = cpu_to_be32(n->discard_my_data ? CF_DISCARD_MY_DATA : 0);
 	rv = bsr_send_packet(c, false, P_PROTOCOL, 0, &mine, sizeof(mine));
 	if (rv)
@@ -459,43 +472,66 @@ static int do_protocol(struct bsr_conn *c)
 	return 0;
 }
 
+/* One algorithm of SYNC_PARAM: the peer's must be terminated and equal ours. */
+static int same_alg(struct bsr_net *n, const char *what, const char *mine, const char *peer)
+{
+	if (!memchr(peer, 0, BSR_ALG_NAME_LEN)) {
+		bsr_proto_warn("%s: the peer's %s is not terminated\n", n->thread_tag, what);
+		return -EPROTO;
+	}
+	if (!strcmp(mine, peer))
+		return 0;
+	bsr_err("%s: %s differs: this node's \"%s\", the peer's \"%s\"%s\n", n->thread_tag, what,
+		mine, peer, n->agreed_pro_version < 3 ? " (its protocol has none)" : "");
+	return -E_STANDALONE;
+}
+
 /*
  * Protocol 3: both nodes send their algorithms (SYNC_PARAM) and must name the same ones; a
- * peer of an older protocol has none. A mismatch is a configuration error: StandAlone.
+ * peer of an older protocol has none, a short SYNC_PARAM no data-integrity-alg. A mismatch
+ * is a configuration error: StandAlone.
  */
 static int do_sync_param(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
-	struct p_sync_param mine = { 0 };
-	const char *peer = "";
+	struct p_sync_param mine = { 0 }, none = { 0 };
+	const struct p_sync_param *peer = &none;
 	struct pkt p;
 	int rv;
 
 	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_VERIFY_ALG, mine.verify_alg,
 		       sizeof(mine.verify_alg));
+	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, mine.integrity_alg,
+		       sizeof(mine.integrity_alg));
 	if (n->agreed_pro_version >= 3) {
-		rv = bsr_send_packet(c, false, P_SYNC_PARAM, 0, &mine, sizeof(mine));
+		rv = bsr_send_packet(c, false, P_SYNC_PARAM, 0, &mine,
+				     mine.integrity_alg[0] ? BSR_SYNC_PARAM_LEN_INTEGRITY :
+							     BSR_SYNC_PARAM_LEN_VERIFY);
 		if (!rv)
 			rv = expect(c, &p, P_SYNC_PARAM);
 		if (rv)
 			return rv;
-		if (!memchr(p.u.sync_param.verify_alg, 0, BSR_ALG_NAME_LEN)) {
-			bsr_proto_warn("%s: the peer's verify-alg is not terminated\n", n->thread_tag);
-			return -EPROTO;
-		}
-		peer = p.u.sync_param.verify_alg;
+		if (p.len == BSR_SYNC_PARAM_LEN_VERIFY)
+			memset(p.u.sync_param.integrity_alg, 0, BSR_ALG_NAME_LEN);
+		peer = &p.u.sync_param;
 	}
-	if (strcmp(mine.verify_alg, peer)) {
-		bsr_err("%s: verify-alg differs: this node's \"%s\", the peer's \"%s\"%s\n",
-			n->thread_tag, mine.verify_alg, peer,
-			n->agreed_pro_version < 3 ? " (its protocol has none)" : "");
-		return -E_STANDALONE;
-	}
+	rv = same_alg(n, "verify-alg", mine.verify_alg, peer->verify_alg);
+	if (!rv)
+		rv = same_alg(n, "data-integrity-alg", mine.integrity_alg, peer->integrity_alg);
+	if (rv)
+		return rv;
 	rv = bsr_ov_set_alg(c, mine.verify_alg);
 	if (rv) {
 		bsr_err("%s: verify-alg %s: %d\n", n->thread_tag, mine.verify_alg, rv);
 		return -E_STANDALONE;
 	}
+	rv = bsr_integrity_set_alg(c, mine.integrity_alg);
+	if (rv) {
+		bsr_err("%s: data-integrity-alg %s: %d\n", n->thread_tag, mine.integrity_alg, rv);
+		return -E_STANDALONE;
+	}
+	if (mine.integrity_alg[0])
+		bsr_info("%s: data-integrity-alg %s\n", n->thread_tag, mine.integrity_alg);
 	return 0;
 }
 
@@ -604,14 +640,22 @@ static int handshake(struct bsr_conn *c)
 	int rv;
 
 	n->data_sock->sk->sk_rcvtimeo = 10 * HZ;
+	n->meta_sock->sk->sk_rcvtimeo = 10 * HZ;
 	rv = do_features(c);
 	if (rv)
 		return rv;
-	rv = bsr_auth(c);
+	/*
+	 * Both streams prove the secret: a meta stream slipped in from the peer's address
+	 * cannot feed acks. A failure is retried at connect-int: an impostor must not be able
+	 * to leave the resource StandAlone.
+	 */
+	rv = bsr_auth(c, false);
+	if (!rv)
+		rv = bsr_auth(c, true);
 	if (rv == -EACCES) {
-		bsr_err("%s: authentication of the peer failed (wrong shared-secret?)\n",
+		bsr_err("%s: authentication of the peer failed (wrong shared-secret?); retrying\n",
 			n->thread_tag);
-		return -E_STANDALONE;
+		return -EACCES;
 	}
 	if (rv)
 		return rv;
@@ -823,6 +867,16 @@ static int peer_req_al_begin(struct bsr_device *d, struct bsr_peer_req *pr)
 	return 0;
 }
 
+/* A peer write not written: its blocks are out of sync with that peer. ldev held. */
+static void peer_write_refused(struct bsr_peer_device *pd, sector_t sector, u32 size)
+{
+	int slot = bsr_pd_slot(pd);
+
+	if (slot >= 0)
+		bsr_bm_set_range(&pd->device->ldev->bm, 1U << slot, sector >> 3,
+				 (sector + (size >> 9) - 1) >> 3);
+}
+
 /*
  * A write our disk cannot take: not aligned to its logical block size (the Primary kept a
  * smaller one while in use, bsr_update_block_size). Refused rather than handed to a disk
@@ -834,18 +888,41 @@ static bool peer_write_aligned(struct bsr_peer_device *pd, sector_t sector, u32 
 {
 	struct bsr_device *d = pd->device;
 	unsigned int lbs = bdev_logical_block_size(d->ldev->backing_bdev);
-	int slot;
 
 	if (IS_ALIGNED(sector << 9, lbs) && IS_ALIGNED(size, lbs))
 		return true;
 	pr_warn_ratelimited("bsr: %s: a write of %u bytes at sector %llu is not aligned to the %u-byte blocks of %s: refused, out of sync\n",
 			    pd->connection->net->thread_tag, size, (u64)sector, lbs,
 			    d->ldev->backing_path);
-	slot = bsr_pd_slot(pd);
-	if (slot >= 0)
-		bsr_bm_set_range(&d->ldev->bm, 1U << slot, sector >> 3,
-				 (sector + (size >> 9) - 1) >> 3);
+	peer_write_refused(pd, sector, size);
 	return false;
+}
+
+/* DATA and RS_DATA_REPLY: the sender's digest of the data, when a data-integrity-alg is agreed */
+static int recv_digest(struct bsr_net *n, u8 *digest)
+{
+	return n->integrity_dgs ? bsr_sock_recv(n->data_sock, digest, n->integrity_dgs, false) : 0;
+}
+
+/*
+ * A write whose data arrived corrupted (ldev held): not written, out of sync here, NEG_ACK
+ * (out of sync there too), then sent again (bsr_integrity.c). rv: the check's verdict.
+ */
+static int write_corrupted(struct bsr_conn *c, struct pkt *p, sector_t sector, u32 size, int rv)
+{
+	struct bsr_peer_device *pd = p->pd;
+
+	peer_write_refused(pd, sector, size);
+	bsr_put_ldev(pd->device);
+	if (rv < 0)
+		return rv;
+	rv = send_neg_ack(c, p, size);
+	if (!rv && !bsr_integrity_resend(pd)) {
+		bsr_info("%s: volume %u: %s: reconnecting to resync the corrupted write\n",
+			 c->net->thread_tag, pd->device->vnr, bsr_repl_name(pd->repl_state));
+		rv = -ECONNRESET;
+	}
+	return rv;
 }
 
 static int receive_data(struct bsr_conn *c, struct pkt *p)
@@ -853,9 +930,10 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 	struct bsr_net *n = c->net;
 	struct bsr_peer_device *pd = p->pd;
 	struct bsr_device *d = pd->device;
-	u32 size = p->len - sizeof(struct p_data);
+	u32 size = p->len - sizeof(struct p_data) - n->integrity_dgs;
 	sector_t sector = be64_to_cpu(p->u.data.sector);
 	u32 flags = be32_to_cpu(p->u.data.dp_flags);
+	u8 digest[BSR_DIGEST_MAX];
 	struct bsr_peer_req *pr;
 	blk_opf_t opf = REQ_OP_WRITE;
 	int rv;
@@ -876,7 +954,9 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 	pr->block_id = be64_to_cpu(p->u.data.block_id);
 	pr->seq = be32_to_cpu(p->u.data.seq_num);
 	pr->dp_flags = flags;
-	rv = bsr_sock_recv_pages(n->data_sock, pr->pages, pr->size);
+	rv = recv_digest(n, digest);
+	if (!rv)
+		rv = bsr_sock_recv_pages(n->data_sock, pr->pages, pr->size);
 	if (rv) {
 		free_peer_req(pr);
 		return rv;
@@ -885,6 +965,14 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 	if (!bsr_get_ldev(d)) {
 		free_peer_req(pr);
 		return send_neg_ack(c, p, size);
+	}
+	/* checked before anything is acknowledged, written or marked as written */
+	if (n->integrity_tfm) {
+		rv = bsr_integrity_check(pd, digest, pr->pages, sector, size, false);
+		if (rv) {
+			free_peer_req(pr);
+			return write_corrupted(c, p, sector, size, rv);
+		}
 	}
 	if (!peer_write_aligned(pd, sector, size)) {
 		bsr_put_ldev(d);
@@ -938,8 +1026,9 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 	struct bsr_net *n = c->net;
 	struct bsr_peer_device *pd = p->pd;
 	struct bsr_device *d = pd->device;
-	u32 size = p->len - sizeof(struct p_data);
+	u32 size = p->len - sizeof(struct p_data) - n->integrity_dgs;
 	sector_t sector = be64_to_cpu(p->u.data.sector);
+	u8 digest[BSR_DIGEST_MAX];
 	struct bsr_peer_req *pr;
 	unsigned int i, run_start, blocks = DIV_ROUND_UP(size, 1U << BSR_BM_BLOCK_SHIFT);
 	int rv;
@@ -969,7 +1058,9 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 		return -ENOMEM;
 	pr->sector = sector;
 	pr->resync = true;
-	rv = bsr_sock_recv_pages(n->data_sock, pr->pages, pr->size);
+	rv = recv_digest(n, digest);
+	if (!rv)
+		rv = bsr_sock_recv_pages(n->data_sock, pr->pages, pr->size);
 	if (rv) {
 		free_peer_req(pr);
 		return rv;
@@ -978,6 +1069,20 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 	if (!bsr_get_ldev(d)) {
 		free_peer_req(pr);
 		return -EIO;
+	}
+	/* corrupted: not written, its bits stay; the source keeps its own and sends it again */
+	if (n->integrity_tfm) {
+		rv = bsr_integrity_check(pd, digest, pr->pages, sector, size, true);
+		if (rv) {
+			struct p_block_ack a = {
+				.sector = cpu_to_be64(sector), .blksize = cpu_to_be32(size),
+			};
+
+			bsr_put_ldev(d);
+			free_peer_req(pr);
+			return rv < 0 ? rv : bsr_send_packet(c, true, P_NEG_RS_DREPLY, d->vnr, &a,
+							     sizeof(a));
+		}
 	}
 	bsr_rs_progress(pd);
 	wait_event(n->ee_wait, !overlaps_active(n, sector, size));
@@ -1361,8 +1466,8 @@ static int receive_loop(struct bsr_conn *c)
 /* ping-int and ping-timeout (seconds, tenths) in jiffies */
 static void ping_times(struct bsr_conn *c, long *interval, long *timeout)
 {
-	*interval = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_INT, 3), 1) * HZ;
-	*timeout = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_TIMEOUT, 30), 1) * HZ / 10;
+	*interval = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_INT), 1) * HZ;
+	*timeout = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_TIMEOUT), 1) * HZ / 10;
 }
 
 static int meta_thread(void *arg)
@@ -1576,7 +1681,7 @@ static int receiver_thread(void *arg)
 				refused_wait = min(2 * refused_wait, (long)HZ);
 			} else if (rv != -EAGAIN && rv != -EINTR) {
 				sleep_stoppable((long)bsr_opt_u32(&c->net_conf,
-								   T_NET_CONF_CONNECT_INT, 3) * HZ);
+								   T_NET_CONF_CONNECT_INT) * HZ);
 			}
 			continue;
 		}
@@ -1618,7 +1723,10 @@ static int receiver_thread(void *arg)
 			mutex_lock(&r->adm_mutex);
 			bsr_set_cstate(c, BSR_CONNECTION_UNCONNECTED);
 			mutex_unlock(&r->adm_mutex);
-			sleep_stoppable(HZ / 2);
+			/* a peer that failed to authenticate is asked again at connect-int only */
+			sleep_stoppable(rv == -EACCES ?
+					(long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT) * HZ :
+					HZ / 2);
 		}
 	}
 	bsr_sock_release_all(n);

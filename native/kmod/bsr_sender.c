@@ -108,10 +108,11 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 	struct {
 		struct p_header100 h;
 		struct p_data d;
+		u8 digest[BSR_DIGEST_MAX];	/* integrity_dgs bytes of it are sent */
 	} __packed pkt;
 	struct bsr_req *put = NULL;
 	struct bsr_tle *t;
-	u32 proto, flags = 0, max_epoch;
+	u32 proto, flags = 0, max_epoch, dgs;
 	int rv;
 
 	t = kzalloc(sizeof(*t), GFP_NOIO);
@@ -156,21 +157,24 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 		flags |= DP_SEND_WRITE_ACK;
 	else if (proto == BSR_PROTOCOL_B)
 		flags |= DP_SEND_RECEIVE_ACK;
+	dgs = n->integrity_dgs;
 	pkt.h.magic = cpu_to_be32(BSR_H100_MAGIC);
 	pkt.h.volume = cpu_to_be16(pd->device->vnr);
 	pkt.h.command = cpu_to_be16(P_DATA);
-	pkt.h.length = cpu_to_be32(sizeof(pkt.d) + t->size);
+	pkt.h.length = cpu_to_be32(sizeof(pkt.d) + dgs + t->size);
 	pkt.h.pad = 0;
 	pkt.d.sector = cpu_to_be64(t->sector);
 	pkt.d.block_id = cpu_to_be64(t->id);
 	pkt.d.seq_num = cpu_to_be32((u32)t->id);
 	pkt.d.dp_flags = cpu_to_be32(flags);
-	rv = bsr_sock_send(n->data_sock, &pkt, sizeof(pkt), MSG_MORE);
+	rv = dgs ? bsr_integrity_digest_bio(n->integrity_tfm, bio, pkt.digest) : 0;
+	if (rv >= 0)
+		rv = bsr_sock_send(n->data_sock, &pkt, offsetof(typeof(pkt), digest) + dgs, MSG_MORE);
 	if (rv >= 0)
 		rv = bsr_sock_send_bio(n->data_sock, bio, proto != BSR_PROTOCOL_A, 0);
 	if (rv >= 0) {
 		atomic64_add(t->size >> 9, &pd->net->sent_sect);
-		max_epoch = bsr_opt_u32(&c->net_conf, T_NET_CONF_MAX_EPOCH_SIZE, 16000);
+		max_epoch = bsr_opt_u32(&c->net_conf, T_NET_CONF_MAX_EPOCH_SIZE);
 		if ((bio->bi_opf & REQ_FUA) || n->epoch_writes >= max_epoch)
 			rv = send_barrier_locked(n, 0);
 	}
@@ -424,8 +428,8 @@ int bsr_tl_drain(struct bsr_conn *c, long timeout)
 void bsr_tl_check_timeouts(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
-	u32 timeout = bsr_opt_u32(&c->net_conf, T_NET_CONF_TIMEOUT, 60);
-	u32 ko = bsr_opt_u32(&c->net_conf, T_NET_CONF_KO_COUNT, 5);
+	u32 timeout = bsr_opt_u32(&c->net_conf, T_NET_CONF_TIMEOUT);
+	u32 ko = bsr_opt_u32(&c->net_conf, T_NET_CONF_KO_COUNT);
 	unsigned long limit, oldest = 0;
 	bool any = false;
 

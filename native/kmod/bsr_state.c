@@ -273,7 +273,7 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *m
 				bsr_uuid_new_current(d, true, false);
 			ldev->md.flags |= BSR_MDF_PRIMARY_IND;
 			ldev->md.flags &= ~BSR_MDF_CRASHED_PRIMARY;
-			if (bsr_opt_u8(&r->res_opts, T_RES_OPTS_PERSIST_ROLE, false))
+			if (bsr_opt_u8(&r->res_opts, T_RES_OPTS_PERSIST_ROLE))
 				ldev->md.flags |= BSR_MDF_WAS_PRIMARY;
 			if (bsr_md_write_sb(d, ldev)) {
 				snprintf(msg, msglen, "minor %u: writing the meta data failed", d->minor);
@@ -294,7 +294,7 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *m
 		spin_lock_irq(&r->state_lock);
 		list_for_each_entry(d, &r->devices, res_list) {
 			if (d->open_cnt) {
-				bool writer = d->open_rw_cnt > 0;
+				bool writer = bsr_disk_held_for_writing(d->disk, d->open_rw_cnt);
 
 				spin_unlock_irq(&r->state_lock);
 				snprintf(msg, msglen, "refusing to become Secondary: /dev/bsr%u is held open %s",

@@ -518,7 +518,7 @@ static int send_bitmap(struct bsr_peer_device *pd)
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
 	struct bsr_net *n = c->net;
-	bool rle = bsr_opt_u8(&c->net_conf, T_NET_CONF_USE_RLE, true);
+	bool rle = bsr_opt_u8(&c->net_conf, T_NET_CONF_USE_RLE);
 	int slot = bsr_pd_slot(pd);
 	u64 w = 0, words, wire = 0, packets = 0, rle_packets = 0;
 	__le64 *plain;
@@ -820,7 +820,7 @@ static struct bsr_fast_map *usable_fast_map(struct bsr_device *d, const char **w
 {
 	struct bsr_fast_map *m = d->fast_map;
 
-	if (!bsr_opt_u8(&d->resource->res_opts, T_RES_OPTS_FAST_SYNC, true))
+	if (!bsr_opt_u8(&d->resource->res_opts, T_RES_OPTS_FAST_SYNC))
 		*why = "fast-sync is off";
 	else if (!m || !m->done_at)
 		*why = "no file-system map";
@@ -1108,13 +1108,14 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 	struct {
 		struct p_header100 h;
 		struct p_data d;
+		u8 digest[BSR_DIGEST_MAX];	/* data-integrity-alg: integrity_dgs bytes sent */
 	} __packed pkt = {
 		.h.magic = cpu_to_be32(BSR_H100_MAGIC),
 		.h.volume = cpu_to_be16(rq->pd->device->vnr),
 		.h.command = cpu_to_be16(P_RS_DATA_REPLY),
-		.h.length = cpu_to_be32(sizeof(struct p_data) + rq->size),
 		.d.sector = cpu_to_be64(rq->sector),
 	};
+	u32 dgs;
 	int rv;
 
 	/* recorded before it goes out: the ack may come before the send returns */
@@ -1130,7 +1131,13 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 	if (!n->data_sock || !READ_ONCE(n->net_ok)) {
 		rv = -ENOTCONN;
 	} else {
-		rv = bsr_sock_send(n->data_sock, &pkt, sizeof(pkt), MSG_MORE);
+		dgs = n->integrity_dgs;
+		pkt.h.length = cpu_to_be32(sizeof(struct p_data) + dgs + rq->size);
+		rv = dgs ? bsr_integrity_digest_pages(n->integrity_tfm, rq->pages, rq->size,
+						      pkt.digest) : 0;
+		if (!rv)
+			rv = bsr_sock_send(n->data_sock, &pkt, offsetof(typeof(pkt), digest) + dgs,
+					   MSG_MORE);
 		if (!rv)
 			rv = bsr_sock_send_pages(n->data_sock, rq->pages, rq->size, 0);
 	}
@@ -1147,16 +1154,16 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
 {
 	struct bsr_opts *o = &pd->conf;
-	u32 plan_ahead = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_PLAN_AHEAD, 20);
-	u64 max_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MAX_RATE, 5120) * 2 / 10;
-	u64 min_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MIN_RATE, 250) * 2 / 10;
-	u32 fill = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_FILL_TARGET, 100);
-	u32 delay = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_DELAY_TARGET, 10);
+	u32 plan_ahead = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_PLAN_AHEAD);
+	u64 max_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MAX_RATE) * 2 / 10;
+	u64 min_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MIN_RATE) * 2 / 10;
+	u32 fill = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_FILL_TARGET);
+	u32 delay = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_DELAY_TARGET);
 	u64 in_flight = atomic64_read(&pd->connection->net->rs_in_flight);
 	s64 want, correction, req;
 
 	if (!plan_ahead) {
-		u64 fixed = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_RESYNC_RATE, 250) * 2 / 10;
+		u64 fixed = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_RESYNC_RATE) * 2 / 10;
 
 		return max_t(u64, fixed, 8);
 	}

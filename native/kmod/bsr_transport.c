@@ -115,7 +115,7 @@ static int sock_send_page_ref(struct socket *sock, struct page *page, u32 offset
 	}
 	noio = memalloc_noio_save();
 	while (len) {
-		rv = kernel_sendpage(sock, page, offset, len, flags | MSG_NOSIGNAL);
+		rv = bsr_sock_sendpage(sock, page, offset, len, flags | MSG_NOSIGNAL);
 		if (bsr_send_retry(rv))
 			continue;
 		if (rv <= 0)
@@ -130,7 +130,7 @@ static int sock_send_page_ref(struct socket *sock, struct page *page, u32 offset
 /* Flags for a piece of a payload: more follows unless it is the last piece. */
 static unsigned int piece_flags(bool last, unsigned int flags)
 {
-	return last ? flags : flags | MSG_MORE | MSG_SENDPAGE_NOTLAST;
+	return last ? flags : flags | MSG_MORE | BSR_MSG_NOTLAST;
 }
 
 /*
@@ -317,7 +317,8 @@ int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *le
 	*cmd = be16_to_cpu(h.command);
 	*vnr = be16_to_cpu(h.volume);
 	*len = be32_to_cpu(h.length);
-	if (*len > BSR_MAX_DATA_SIZE + sizeof(struct p_data)) {
+	/* the largest packet: DATA with a data-integrity-alg digest */
+	if (*len > BSR_MAX_DATA_SIZE + sizeof(struct p_data) + BSR_DIGEST_MAX) {
 		pr_warn_ratelimited("bsr: bad packet header (length %u)\n", *len);
 		return -EPROTO;
 	}
@@ -328,8 +329,8 @@ int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *le
 
 static void sock_setup(struct bsr_conn *c, struct socket *s, bool meta)
 {
-	u32 snd = bsr_opt_u32(&c->net_conf, T_NET_CONF_SNDBUF_SIZE, 0);
-	u32 rcv = bsr_opt_u32(&c->net_conf, T_NET_CONF_RCVBUF_SIZE, 0);
+	u32 snd = bsr_opt_u32(&c->net_conf, T_NET_CONF_SNDBUF_SIZE);
+	u32 rcv = bsr_opt_u32(&c->net_conf, T_NET_CONF_RCVBUF_SIZE);
 	struct sock *sk = s->sk;
 
 	sk->sk_allocation = GFP_NOIO;
@@ -547,7 +548,7 @@ int bsr_establish(struct bsr_conn *c)
 	struct bsr_net *n = c->net;
 	struct socket *s;
 	struct bsr_path path, *p = &path;
-	long cint = (long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT, 3) * HZ;
+	long cint = (long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT) * HZ;
 	int rv;
 
 	if (!bsr_first_path(c, &path))
@@ -662,13 +663,40 @@ static int recv_expect(struct socket *s, enum bsr_packet want, void *buf, u32 mi
 }
 
 /*
- * Both sides send a random challenge, answer the peer's with HMAC(secret, challenge)
- * and check the peer's answer to their own. Returns -EACCES when the peer's answer
- * is wrong.
+ * What an answer proves: HMAC(secret, challenge | stream | resource | from | to). The stream
+ * (data or meta), the resource name and the direction are bound in, so that an answer can
+ * be neither relayed to another stream or resource nor reflected back to its sender.
  */
-int bsr_auth(struct bsr_conn *c)
+static int auth_answer(struct bsr_conn *c, const char *alg, const char *secret,
+		       const u8 *challenge, bool meta, u32 from, u32 to, u8 *out,
+		       unsigned int *out_len)
+{
+	struct {
+		u8 challenge[BSR_AUTH_CHALLENGE_LEN];
+		u8 stream;
+		char resource[sizeof_field(struct bsr_resource, name)];
+		__be32 from, to;
+	} __packed in;
+
+	memset(&in, 0, sizeof(in));
+	memcpy(in.challenge, challenge, sizeof(in.challenge));
+	in.stream = meta ? 'M' : 'D';
+	strscpy(in.resource, c->resource->name, sizeof(in.resource));
+	in.from = cpu_to_be32(from);
+	in.to = cpu_to_be32(to);
+	return hmac(alg, secret, (const u8 *)&in, sizeof(in), out, out_len);
+}
+
+/*
+ * Both sides send a random challenge on the stream, answer the peer's (auth_answer) and
+ * check the peer's answer to their own. Run on both streams, so that neither can come from
+ * someone who does not know the secret. Returns -EACCES when the peer's answer is wrong.
+ */
+int bsr_auth(struct bsr_conn *c, bool meta)
 {
 	struct bsr_net *n = c->net;
+	struct socket *s = meta ? n->meta_sock : n->data_sock;
+	u32 me = c->resource->node_id, peer = c->peer_node_id;
 	char alg[BSR_AUTH_STR_LEN], secret[BSR_AUTH_STR_LEN];
 	u8 mine[BSR_AUTH_CHALLENGE_LEN], peers[BSR_AUTH_CHALLENGE_LEN];
 	u8 answer[64], expect[64], got[64];
@@ -680,27 +708,27 @@ int bsr_auth(struct bsr_conn *c)
 		return 0;
 	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_SHARED_SECRET, secret, sizeof(secret));
 	get_random_bytes(mine, sizeof(mine));
-	rv = bsr_send_packet(c, false, P_AUTH_CHALLENGE, 0, mine, sizeof(mine));
+	rv = bsr_send_packet(c, meta, P_AUTH_CHALLENGE, 0, mine, sizeof(mine));
 	if (rv)
 		goto out;
-	rv = recv_expect(n->data_sock, P_AUTH_CHALLENGE, peers, sizeof(peers), sizeof(peers), &len);
+	rv = recv_expect(s, P_AUTH_CHALLENGE, peers, sizeof(peers), sizeof(peers), &len);
 	if (rv)
 		goto out;
 	rv = -EPROTO;	/* a reflection */
 	if (!memcmp(mine, peers, sizeof(mine)))
 		goto out;
-	rv = hmac(alg, secret, peers, sizeof(peers), answer, &alen);
+	rv = auth_answer(c, alg, secret, peers, meta, me, peer, answer, &alen);
 	if (rv) {
 		bsr_err("%s: cram-hmac-alg %s: %d\n", n->thread_tag, alg, rv);
 		goto out;
 	}
-	rv = bsr_send_packet(c, false, P_AUTH_RESPONSE, 0, answer, alen);
+	rv = bsr_send_packet(c, meta, P_AUTH_RESPONSE, 0, answer, alen);
 	if (rv)
 		goto out;
-	rv = recv_expect(n->data_sock, P_AUTH_RESPONSE, got, 1, sizeof(got), &len);
+	rv = recv_expect(s, P_AUTH_RESPONSE, got, 1, sizeof(got), &len);
 	if (rv)
 		goto out;
-	rv = hmac(alg, secret, mine, sizeof(mine), expect, &elen);
+	rv = auth_answer(c, alg, secret, mine, meta, peer, me, expect, &elen);
 	if (rv)
 		goto out;
 	if (len != elen || crypto_memneq(got, expect, elen))

@@ -36,16 +36,12 @@ int bsr_ov_set_alg(struct bsr_conn *c, const char *alg)
 {
 	struct bsr_net *n = c->net;
 	struct crypto_shash *tfm = NULL;
+	const char *why;
 
 	if (alg[0]) {
-		tfm = crypto_alloc_shash(alg, 0, 0);
+		tfm = bsr_digest_alloc(alg, &why);
 		if (IS_ERR(tfm))
 			return PTR_ERR(tfm);
-		if (crypto_shash_digestsize(tfm) > BSR_DIGEST_MAX ||
-		    (crypto_shash_get_flags(tfm) & CRYPTO_TFM_NEED_KEY)) {
-			crypto_free_shash(tfm);
-			return -EINVAL;
-		}
 	}
 	if (n->verify_tfm)
 		crypto_free_shash(n->verify_tfm);

@@ -5,9 +5,18 @@ export type AttrType = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'string' | 'binary
 export interface FieldDef {
   id: number;
   type: AttrType;
+  /** A string's or binary's length in bytes (NUL included); a number's largest accepted value. */
   max?: number;
-  /** bsr.ko does not implement the option yet and takes only this value, its default. */
-  unimplemented?: number | string;
+  /** A number's smallest accepted value. */
+  min?: number;
+  /** The value the kernel uses while the attribute was never given, in netlink form. */
+  default?: number | string;
+  /** The base unit of a number (the option table's OptionUnit). */
+  unit?: string;
+  /** No default: the command creating the object needs it. */
+  required?: boolean;
+  /** bsr.ko does not implement the option yet and takes only its default. */
+  unimplemented?: boolean;
   /** A secret: bsr.ko sends it only to CAP_SYS_ADMIN requesters; the tools mask it in logs. */
   sensitive?: boolean;
 }
@@ -54,6 +63,21 @@ export function enumValue(kind: string, name: string): number {
 export function retCodeName(code: number): string {
   for (const [name, value] of Object.entries(abi.retCodes)) if (value === code) return name;
   return `ERROR_${code}`;
+}
+
+/** A field of an attribute set, or an error naming it: the table and the ABI must agree. */
+export function abiField(set: string, field: string): FieldDef {
+  const def = abi.sets[set]?.[field];
+  if (!def) throw new Error(`bsr-abi.json has no field ${field} in set ${set}`);
+  return def;
+}
+
+/**
+ * The value bsr.ko uses for a field never given, in netlink form (booleans 0/1, an enum's index,
+ * a number in its base unit, a string, '' meaning unset); undefined for a required field.
+ */
+export function netlinkDefault(set: string, field: string): number | string | undefined {
+  return abiField(set, field).default;
 }
 
 /** The longest resource name the kernel takes (ctx_resource_name, NUL included in its max). */

@@ -324,8 +324,18 @@ function resolveConnections(config: RawConfig, resource: RawResource): Connectio
     const key = [...c.hosts].sort().join('\0');
     if (seenPairs.has(key)) fail(c.loc, `hosts ${c.hosts[0]} and ${c.hosts[1]} are connected twice`);
     seenPairs.add(key);
+    checkAuthentication(c);
   }
   return connections;
+}
+
+/** cram-hmac-alg with no or an empty shared-secret would let anyone in who knows the algorithm. */
+function checkAuthentication(c: Connection): void {
+  const alg = c.net.get('cram-hmac-alg');
+  if (!alg || alg.value === '') return;
+  const secret = c.net.get('shared-secret');
+  if (!secret || secret.value === '')
+    fail(alg.loc, `cram-hmac-alg ${alg.value} needs a shared-secret: an empty one lets anyone in`);
 }
 
 /** Every volume of one host, with inheritance from the resource and `common`. */

@@ -1,6 +1,6 @@
 // The one list of configuration options. The config parser, the zod schema, bsradm's planner and
 // bsrsetup's `--name=value` -> netlink mapping all read this table; nothing else lists options.
-import { abi } from '../abi/index';
+import { abi, abiField, netlinkDefault } from '../abi/index';
 
 export type OptionSection = 'global' | 'disk' | 'peer-device' | 'net' | 'resource' | 'node' | 'startup' | 'handlers';
 export type AbiOptionSet = 'disk_conf' | 'peer_device_conf' | 'net_conf' | 'res_opts' | 'node_opts';
@@ -55,56 +55,55 @@ export type OptionValue = number | boolean | string;
 const UNIT_SHIFT: Partial<Record<OptionUnit, number>> = { bytes: 0, count: 0, KiB: 10, 'KiB/s': 10, sectors: 9 };
 /** The suffixes drbdsetup takes, as powers of two of bytes. */
 const SUFFIX_SHIFT: Record<string, number> = { k: 10, K: 10, m: 20, M: 20, g: 30, G: 30, s: 9 };
-const U32_MAX = 0xffffffff;
 
-function abiEnum(name: string): readonly string[] {
-  const values = abi.enums[name];
-  if (!values) throw new Error(`bsr-abi.json has no enum ${name}`);
-  return values;
-}
-
+/** An option only the tools use (no netlink set): its default and range are the tools' own. */
 function numeric(
   keyword: string,
   section: OptionSection,
-  abiSet: AbiOptionSet | undefined,
   unit: OptionUnit,
-  defaultValue: number | undefined,
+  defaultValue: number,
   min: number,
   max: number,
 ): OptionDef {
-  return {
-    keyword,
-    section,
-    abiSet,
-    kind: 'numeric',
-    unit,
-    default: defaultValue === undefined ? undefined : String(defaultValue),
-    min,
-    max,
-  };
+  return { keyword, section, kind: 'numeric', unit, default: String(defaultValue), min, max };
 }
 
-function boolean(keyword: string, section: OptionSection, abiSet: AbiOptionSet | undefined, dflt: boolean): OptionDef {
-  return { keyword, section, abiSet, kind: 'boolean', default: dflt ? 'yes' : 'no' };
+function boolean(keyword: string, section: OptionSection, dflt: boolean): OptionDef {
+  return { keyword, section, kind: 'boolean', default: dflt ? 'yes' : 'no' };
 }
 
-function enumeration(
-  keyword: string,
-  section: OptionSection,
-  abiSet: AbiOptionSet | undefined,
-  dflt: string,
-): OptionDef {
-  // The ABI enum is the list of names and their wire numbers; "_" marks an unused slot.
-  const values = abiEnum(keyword).filter((v) => v !== '_');
-  return { keyword, section, abiSet, kind: 'enum', default: dflt, values };
-}
-
-function text(keyword: string, section: OptionSection, abiSet: AbiOptionSet | undefined, dflt?: string): OptionDef {
-  return { keyword, section, abiSet, kind: 'string', default: dflt };
+function text(keyword: string, section: OptionSection): OptionDef {
+  return { keyword, section, kind: 'string' };
 }
 
 function flag(keyword: string, section: OptionSection, abiSet?: AbiOptionSet): OptionDef {
   return { keyword, section, abiSet, kind: 'flag' };
+}
+
+const UNITS: readonly OptionUnit[] = ['bytes', 'KiB', 'KiB/s', 'sectors', 'ms', 's', '0.1s', 'count'];
+
+/**
+ * An option the kernel carries: its kind follows from the ABI type (string, u8 a boolean, a u32
+ * named like an ABI enum an enum, else a number) and its default, range and unit are bsr-abi.json's.
+ */
+function kernelOption(keyword: string, section: OptionSection, abiSet: AbiOptionSet): OptionDef {
+  const field = abiField(abiSet, keyword);
+  const dflt = netlinkDefault(abiSet, keyword);
+  const base = { keyword, section, abiSet };
+  if (field.type === 'string') return { ...base, kind: 'string', default: dflt ? String(dflt) : undefined };
+  if (field.type === 'u8') return { ...base, kind: 'boolean', default: dflt ? 'yes' : 'no' };
+  const names = abi.enums[keyword];
+  if (names) {
+    // The ABI enum is the list of names and their wire numbers; "_" marks an unused slot.
+    const values = names.filter((v) => v !== '_');
+    return { ...base, kind: 'enum', default: names[Number(dflt)], values };
+  }
+  const unit = UNITS.find((u) => u === field.unit);
+  if (!unit || field.min === undefined || field.max === undefined) {
+    throw new Error(`bsr-abi.json: ${abiSet} ${keyword} needs min, max and a unit (one of ${UNITS.join(', ')})`);
+  }
+  const numericDefault = dflt === undefined ? undefined : String(dflt);
+  return { ...base, kind: 'numeric', unit, default: numericDefault, min: field.min, max: field.max };
 }
 
 /** Handler names: `handlers {}` keywords, and the bsradm commands the kernel runs them through. */
@@ -128,110 +127,112 @@ export const HANDLERS = [
   'after-demote',
 ];
 
+const disk = (keyword: string) => kernelOption(keyword, 'disk', 'disk_conf');
+const peerDevice = (keyword: string) => kernelOption(keyword, 'peer-device', 'peer_device_conf');
+const net = (keyword: string) => kernelOption(keyword, 'net', 'net_conf');
+const resource = (keyword: string) => kernelOption(keyword, 'resource', 'res_opts');
+
 export const OPTIONS: readonly OptionDef[] = [
   // global {}
   { keyword: 'usage-count', section: 'global', kind: 'enum', default: 'no', values: ['yes', 'no', 'ask'] },
-  numeric('minor-count', 'global', undefined, 'count', 32, 1, 255),
-  numeric('dialog-refresh', 'global', undefined, 's', 1, 0, 600),
+  numeric('minor-count', 'global', 'count', 32, 1, 255),
+  numeric('dialog-refresh', 'global', 's', 1, 0, 600),
   flag('disable-ip-verification', 'global'),
   flag('udev-always-use-vnr', 'global'),
-  numeric('cmd-timeout-short', 'global', undefined, 's', 5, 0, 3600),
-  numeric('cmd-timeout-medium', 'global', undefined, 's', 121, 0, 3600),
-  numeric('cmd-timeout-long', 'global', undefined, 's', 600, 0, 3600),
-  text('hostname', 'global', undefined),
+  numeric('cmd-timeout-short', 'global', 's', 5, 0, 3600),
+  numeric('cmd-timeout-medium', 'global', 's', 121, 0, 3600),
+  numeric('cmd-timeout-long', 'global', 's', 600, 0, 3600),
+  text('hostname', 'global'),
 
-  // disk {}: disk options (attach / disk-options)
-  { ...numeric('size', 'disk', 'disk_conf', 'sectors', 0, 0, Number.MAX_SAFE_INTEGER), attachOnly: true },
-  enumeration('on-io-error', 'disk', 'disk_conf', 'passthrough'),
-  numeric('max-passthrough-count', 'disk', 'disk_conf', 'count', 100, 0, 1000000),
-  boolean('disk-flushes', 'disk', 'disk_conf', true),
-  boolean('disk-barrier', 'disk', 'disk_conf', false),
-  boolean('disk-drain', 'disk', 'disk_conf', true),
-  boolean('md-flushes', 'disk', 'disk_conf', true),
-  { ...numeric('resync-after', 'disk', 'disk_conf', 'count', -1, -1, 1048575), namesVolume: true },
-  numeric('al-extents', 'disk', 'disk_conf', 'count', 6001, 67, 65534),
-  boolean('al-updates', 'disk', 'disk_conf', true),
-  boolean('discard-zeroes-if-aligned', 'disk', 'disk_conf', true),
-  boolean('disable-write-same', 'disk', 'disk_conf', true),
-  numeric('disk-timeout', 'disk', 'disk_conf', '0.1s', 0, 0, 6000),
-  enumeration('read-balancing', 'disk', 'disk_conf', 'prefer-local'),
-  numeric('rs-discard-granularity', 'disk', 'disk_conf', 'bytes', 0, 0, 1048576),
+  // disk {}: disk options (attach / disk-options); defaults, ranges and units from bsr-abi.json
+  { ...disk('size'), attachOnly: true },
+  disk('on-io-error'),
+  disk('max-passthrough-count'),
+  disk('disk-flushes'),
+  disk('disk-barrier'),
+  disk('disk-drain'),
+  disk('md-flushes'),
+  { ...disk('resync-after'), namesVolume: true },
+  disk('al-extents'),
+  disk('al-updates'),
+  disk('discard-zeroes-if-aligned'),
+  disk('disable-write-same'),
+  disk('disk-timeout'),
+  disk('read-balancing'),
+  disk('rs-discard-granularity'),
 
   // disk {}: peer-device options (peer-device-options), resync controller
-  numeric('resync-rate', 'peer-device', 'peer_device_conf', 'KiB/s', 250, 1, 4194304),
-  numeric('c-plan-ahead', 'peer-device', 'peer_device_conf', '0.1s', 20, 0, 300),
-  numeric('c-delay-target', 'peer-device', 'peer_device_conf', '0.1s', 10, 1, 100),
-  numeric('c-fill-target', 'peer-device', 'peer_device_conf', 'sectors', 100, 0, 1048576),
-  numeric('c-max-rate', 'peer-device', 'peer_device_conf', 'KiB/s', 5120, 250, 4194304),
-  numeric('c-min-rate', 'peer-device', 'peer_device_conf', 'KiB/s', 250, 0, 4194304),
-  numeric('ov-req-num', 'peer-device', 'peer_device_conf', 'count', 10, 1, 1000),
-  numeric('ov-req-interval', 'peer-device', 'peer_device_conf', 'ms', 100, 1, 1000),
-  text('resync-ratio', 'peer-device', 'peer_device_conf'),
+  peerDevice('resync-rate'),
+  peerDevice('c-plan-ahead'),
+  peerDevice('c-delay-target'),
+  peerDevice('c-fill-target'),
+  peerDevice('c-max-rate'),
+  peerDevice('c-min-rate'),
+  peerDevice('ov-req-num'),
+  peerDevice('ov-req-interval'),
+  peerDevice('resync-ratio'),
 
   // net {}
-  { keyword: '_name', section: 'net', abiSet: 'net_conf', kind: 'string', notInConfig: true },
-  enumeration('protocol', 'net', 'net_conf', 'C'),
-  numeric('timeout', 'net', 'net_conf', '0.1s', 60, 1, 600),
-  numeric('max-epoch-size', 'net', 'net_conf', 'count', 16000, 1, 20000),
-  numeric('connect-int', 'net', 'net_conf', 's', 3, 1, 120),
-  numeric('ping-int', 'net', 'net_conf', 's', 3, 1, 120),
-  numeric('ping-timeout', 'net', 'net_conf', '0.1s', 30, 1, 300),
-  numeric('sndbuf-size', 'net', 'net_conf', 'bytes', 0, 0, U32_MAX),
-  numeric('rcvbuf-size', 'net', 'net_conf', 'bytes', 0, 0, U32_MAX),
-  numeric('ko-count', 'net', 'net_conf', 'count', 5, 0, 200),
-  numeric('max-buffers', 'net', 'net_conf', 'count', 16000, 32, 131072),
-  {
-    ...boolean('allow-two-primaries', 'net', 'net_conf', false),
-    refused: { value: 'yes', reason: 'bsr does not support two primaries' },
-  },
-  text('cram-hmac-alg', 'net', 'net_conf'),
-  text('shared-secret', 'net', 'net_conf'),
-  text('data-integrity-alg', 'net', 'net_conf'),
-  text('csums-alg', 'net', 'net_conf'),
-  text('verify-alg', 'net', 'net_conf'),
-  boolean('csums-after-crash-only', 'net', 'net_conf', false),
-  enumeration('after-sb-0pri', 'net', 'net_conf', 'disconnect'),
-  enumeration('after-sb-1pri', 'net', 'net_conf', 'disconnect'),
-  enumeration('after-sb-2pri', 'net', 'net_conf', 'disconnect'),
-  enumeration('rr-conflict', 'net', 'net_conf', 'disconnect'),
-  boolean('always-asbp', 'net', 'net_conf', false),
-  boolean('tcp-cork', 'net', 'net_conf', true),
-  enumeration('on-congestion', 'net', 'net_conf', 'block'),
-  numeric('congestion-fill', 'net', 'net_conf', 'bytes', 0, 0, U32_MAX),
-  numeric('congestion-extents', 'net', 'net_conf', 'count', 6001, 67, 65534),
-  numeric('congestion-highwater', 'net', 'net_conf', 'count', 20000, 0, 1000000),
-  boolean('use-rle', 'net', 'net_conf', true),
-  numeric('socket-check-timeout', 'net', 'net_conf', '0.1s', 5, 0, 300),
-  enumeration('fencing', 'net', 'net_conf', 'dont-care'),
-  text('transport', 'net', 'net_conf', 'tcp'),
+  { ...net('_name'), notInConfig: true },
+  net('protocol'),
+  net('timeout'),
+  net('max-epoch-size'),
+  net('connect-int'),
+  net('ping-int'),
+  net('ping-timeout'),
+  net('sndbuf-size'),
+  net('rcvbuf-size'),
+  net('ko-count'),
+  net('max-buffers'),
+  { ...net('allow-two-primaries'), refused: { value: 'yes', reason: 'bsr does not support two primaries' } },
+  net('cram-hmac-alg'),
+  net('shared-secret'),
+  net('data-integrity-alg'),
+  net('csums-alg'),
+  net('verify-alg'),
+  net('csums-after-crash-only'),
+  net('after-sb-0pri'),
+  net('after-sb-1pri'),
+  net('after-sb-2pri'),
+  net('rr-conflict'),
+  net('always-asbp'),
+  net('tcp-cork'),
+  net('on-congestion'),
+  net('congestion-fill'),
+  net('congestion-extents'),
+  net('congestion-highwater'),
+  net('use-rle'),
+  net('socket-check-timeout'),
+  net('fencing'),
+  net('transport'),
   { ...flag('discard-my-data', 'net', 'net_conf'), notInConfig: true },
   { ...flag('tentative', 'net', 'net_conf'), notInConfig: true },
 
   // options {}: resource options (new-resource / resource-options)
-  text('cpu-mask', 'resource', 'res_opts'),
-  enumeration('on-no-data-accessible', 'resource', 'res_opts', 'io-error'),
-  numeric('max-io-depth', 'resource', 'res_opts', 'count', 1000, 4, 1048576),
-  boolean('persist-role', 'resource', 'res_opts', false),
-  boolean('fast-sync', 'resource', 'res_opts', true),
-  numeric('twopc-timeout', 'resource', 'res_opts', '0.1s', 50, 10, 600),
-  numeric('peer-ack-window', 'resource', 'res_opts', 'sectors', 4096, 2048, 204800),
-  numeric('peer-ack-delay', 'resource', 'res_opts', 'ms', 100, 1, 10000),
-  { ...numeric('node-id', 'resource', 'res_opts', 'count', undefined, 0, 31), notInConfig: true },
+  resource('cpu-mask'),
+  resource('on-no-data-accessible'),
+  resource('max-io-depth'),
+  resource('persist-role'),
+  resource('fast-sync'),
+  resource('twopc-timeout'),
+  resource('peer-ack-window'),
+  resource('peer-ack-delay'),
+  { ...resource('node-id'), notInConfig: true },
 
   // options {} or on HOST { options {} }: node options. The service's own two (bsr.service, see
   // packaging/systemd/bsr-service) stay in the tools; target-only goes to the kernel (node-options).
-  boolean('svc-auto-up', 'node', undefined, true),
-  boolean('svc-auto-down', 'node', undefined, true),
-  boolean('target-only', 'node', 'node_opts', false),
+  boolean('svc-auto-up', 'node', true),
+  boolean('svc-auto-down', 'node', true),
+  kernelOption('target-only', 'node', 'node_opts'),
 
   // startup {}: read by bsradm wait-connect and the service
-  numeric('wfc-timeout', 'startup', undefined, 's', 0, 0, 300000),
-  numeric('degr-wfc-timeout', 'startup', undefined, 's', 0, 0, 300000),
-  numeric('outdated-wfc-timeout', 'startup', undefined, 's', 0, 0, 300000),
+  numeric('wfc-timeout', 'startup', 's', 0, 0, 300000),
+  numeric('degr-wfc-timeout', 'startup', 's', 0, 0, 300000),
+  numeric('outdated-wfc-timeout', 'startup', 's', 0, 0, 300000),
   flag('wait-after-sb', 'startup'),
 
   // handlers {}: commands the kernel runs through the helper
-  ...HANDLERS.map((keyword) => text(keyword, 'handlers', undefined)),
+  ...HANDLERS.map((keyword) => text(keyword, 'handlers')),
 ];
 
 const BY_KEYWORD = new Map<string, OptionDef[]>();
@@ -367,7 +368,7 @@ export function parseOptionValue(def: OptionDef, raw: string): OptionValue {
  */
 export function unimplementedDefault(def: OptionDef): string | undefined {
   const field = def.abiSet ? abi.sets[def.abiSet]?.[def.keyword] : undefined;
-  if (field?.unimplemented === undefined) return undefined;
+  if (!field?.unimplemented) return undefined;
   return def.kind === 'flag' ? 'false' : (def.default ?? '');
 }
 

@@ -227,12 +227,11 @@ function flagValue(name: string, text: string | undefined): number {
 }
 
 function paramValue(name: string, p: Param, text: string | undefined): number | bigint {
-  const unimplemented = abi.sets[abi.topAttributes[p.top]?.set ?? '']?.[p.field]?.unimplemented;
+  const field = abi.sets[abi.topAttributes[p.top]?.set ?? '']?.[p.field];
   if (p.kind === 'flag') {
     const value = flagValue(name, text);
     // the ABI marks what bsr.ko does not implement yet: only the default is taken (as for options)
-    if (unimplemented !== undefined && value !== unimplemented)
-      throw new UsageError(`--${name}: not implemented by bsr yet`);
+    if (field?.unimplemented && value !== field.default) throw new UsageError(`--${name}: not implemented by bsr yet`);
     return value;
   }
   if (text === undefined) throw new UsageError(`--${name} needs a value (--${name}=VALUE)`);

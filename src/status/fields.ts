@@ -144,6 +144,8 @@ export function statisticsFields(o: StateObject): Field[] {
         ['congested', yesNo(s.conn_congested)],
         ['ap-in-flight', kib(s.ap_in_flight)],
         ['rs-in-flight', kib(s.rs_in_flight)],
+        // data-integrity-alg: payloads received with a wrong digest (not written, sent again)
+        ...(typeof s.integrity_errors === 'bigint' ? [['integrity-errors', num(s.integrity_errors)] as Field] : []),
       ];
     }
     case 'peer-device': {

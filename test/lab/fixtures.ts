@@ -37,6 +37,8 @@ export interface R0Options {
   meta?: { dev: string; idx: string };
   /** connect at the end (default true) */
   connect?: boolean;
+  /** the path's peer address (A.B.C.D:PORT), default the peer's own on port 7789: a proxy in between */
+  peerAddr?: string;
 }
 
 export function twoNodes(lab: Lab) {
@@ -56,7 +58,7 @@ export function twoNodes(lab: Lab) {
       `${S} new-resource r0 ${ID[n]}
 ${S} new-minor r0 1 0
 ${S} new-peer r0 ${ID[p]} --_name=${p} ${o.net ?? ''}
-${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789
+${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${o.peerAddr ?? `${lab.address(p, n)}:7789`}
 ${S} attach 1 ${disk} ${md.dev} ${md.idx} ${o.attach ?? ''}
 ${S} peer-device-options r0 ${ID[p]} 0 ${o.pd ?? '--c-plan-ahead=0 --resync-rate=1000M'}
 ${o.connect === false ? '' : `${S} connect r0 ${ID[p]}`}`,

@@ -508,6 +508,14 @@ describe('parser: errors are FILE:LINE: message', () => {
     );
   });
 
+  it('refuses cram-hmac-alg without a shared-secret, or with an empty one', () => {
+    const withNet = (net: string) => `common { net {\n ${net} } }\n${TWO_HOSTS}`;
+    const message = 'test.conf:2: cram-hmac-alg sha256 needs a shared-secret: an empty one lets anyone in';
+    expect(errorOf(withNet('cram-hmac-alg sha256;'))).toBe(message);
+    expect(errorOf(withNet('cram-hmac-alg sha256; shared-secret "";'))).toBe(message);
+    expect(() => loadConfigText(withNet('cram-hmac-alg sha256; shared-secret "s3cret";'), 'test.conf')).not.toThrow();
+  });
+
   it('refuses allow-two-primaries yes', () => {
     expect(errorOf('common { net {\n allow-two-primaries yes; } }')).toBe(
       'test.conf:2: allow-two-primaries yes: bsr does not support two primaries',

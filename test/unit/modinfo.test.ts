@@ -34,6 +34,11 @@ describe('modinfo bsr', () => {
     expect(info.get('alias')).toEqual(expect.arrayContaining(['block-major-147-*', 'net-pf-16-proto-16-family-bsr']));
   });
 
+  it("has the install document's test-only fault injection parameters", () => {
+    const names = (info.get('parm') ?? []).map((p) => p.split(':')[0]);
+    expect(names).toEqual(expect.arrayContaining(['enable_faults', 'fault_rate', 'fault_count', 'fault_devs']));
+  });
+
   it('describes every module parameter', () => {
     const parms = info.get('parm') ?? [];
     const kmod = join(root, 'native/kmod');

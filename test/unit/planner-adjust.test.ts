@@ -62,8 +62,11 @@ describe('adjust', () => {
   it('does nothing when the running state matches the config', () => {
     expect(adjust(`${R0}}`, R0_RUNNING)).toEqual([]);
     // A string option, quoted by show and bare in the config, is the same value.
-    const withAlg = R0_RUNNING.replace('protocol C;', 'protocol C;\n      cram-hmac-alg "sha1";');
-    expect(adjust(`${R0}  net { cram-hmac-alg sha1; }\n}`, withAlg)).toEqual([]);
+    const withAlg = R0_RUNNING.replace(
+      'protocol C;',
+      'protocol C;\n      cram-hmac-alg "sha1";\n      shared-secret "s3";',
+    );
+    expect(adjust(`${R0}  net { cram-hmac-alg sha1; shared-secret s3; }\n}`, withAlg)).toEqual([]);
   });
 
   it('connects a StandAlone peer (after disconnect or a split brain)', () => {

@@ -3,25 +3,20 @@ import { abi } from '../../src/abi/index.js';
 import { parseRunningState } from '../../src/config/show.js';
 import { encodeSockaddr } from '../../src/netlink/address.js';
 import type { TopAttrs } from '../../src/netlink/attrs.js';
-import { decodeBsrMessage, encodeBsrPayload, NO_MINOR } from '../../src/netlink/messages.js';
-import { type StateObject, toStateObject } from '../../src/netlink/objects.js';
+import { NO_MINOR } from '../../src/netlink/messages.js';
+import type { StateObject } from '../../src/netlink/objects.js';
 import { EventFormatter } from '../../src/status/events.js';
 import { formatGetGi, formatShowGi } from '../../src/status/gi.js';
 import { buildTree } from '../../src/status/model.js';
 import { formatShow } from '../../src/status/show.js';
 import { formatStatus, statusJson } from '../../src/status/status.js';
+import { enumIndex, stateObject } from './state-helpers.js';
 
 const C = abi.commands;
 const N = abi.notificationTypes;
-const e = (kind: string, name: string) => abi.enums[kind].indexOf(name);
+const e = enumIndex;
 
-/** A state object as the kernel would send it: encoded to bytes and decoded back. */
-function obj(cmd: number, minor: number, attrs: TopAttrs): StateObject {
-  const payload = encodeBsrPayload({ cmd, minor, attrs });
-  const o = toStateObject(decodeBsrMessage({ type: 0x1c, flags: 0, seq: 0, pid: 0, payload }));
-  if (!o) throw new Error('not a state object');
-  return o;
-}
+const obj = stateObject;
 
 const ctx = (peer?: number, volume?: number) => ({
   ctx_resource_name: 'r0',

@@ -25,9 +25,18 @@ async function main(argv: string[]): Promise<number> {
     .description('qemu lab: Linux VMs with the bsr module, for tests, the demo and benchmarks')
     .showHelpAfterError();
 
+  // the guest kernel (and the bsr.ko built for it): Debian 12's 6.1 unless asked otherwise
+  const kernelOption = '--kernel <series>';
+  const kernelHelp = 'guest kernel: 6.1 (default, or $BSR_KERNEL), 6.12, or an exact version';
+  program.hook('preAction', (_program, command) => {
+    const kernel = command.opts().kernel;
+    if (typeof kernel === 'string') process.env.BSR_KERNEL = kernel;
+  });
+
   program
     .command('setup')
-    .description('install packages, fetch the guest kernel matching the installed headers, build the initramfs')
+    .description('install packages and the kernel headers, fetch the guest kernel matching them, build the initramfs')
+    .option(kernelOption, kernelHelp)
     .action(async () => {
       const k = await setup(stateDir, { log });
       log(`ready: kernel ${k.kver} (${k.vmlinuz}), initramfs ${k.initramfs}`);
@@ -39,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--nodes <n>', 'number of nodes: 2 (alpha, bravo) or 3 (+ charlie)', '2')
     .option('--disk-size <size>', 'size of each of /dev/vda and /dev/vdb', '512M')
     .option('--memory <MiB>', 'memory per node in MiB', '1536')
+    .option(kernelOption, kernelHelp)
     .action(async (o: { nodes: string; diskSize: string; memory: string }) => {
       const nodes = Number.parseInt(o.nodes, 10);
       if (nodes !== 2 && nodes !== 3) throw new Error('--nodes must be 2 or 3');
@@ -178,6 +188,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--list', 'list the selected scenarios instead of running them')
     .option('--keep', 'leave the lab running afterwards')
     .option('-j, --jobs <n>', 'scenarios run at the same time, each in its own lab (default BSR_LAB_JOBS or 1)')
+    .option(kernelOption, kernelHelp)
     .action(async (filters: string[], o: { keep?: boolean; jobs?: string; list?: boolean }) => {
       const jobs = o.jobs === undefined ? undefined : Number(o.jobs);
       if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1))

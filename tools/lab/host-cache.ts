@@ -11,10 +11,21 @@ import type { LabFiles } from './vm.js';
 /** Folders (of the checkout) whose files the guests run: the module, the bundles, the addon, scripts. */
 const GUEST_RUN_DIRS = ['native/kmod', 'dist', 'native/addon/build/Release', 'test/lab/scripts', 'bin'];
 
+/** The same folders and the module built for a non-default kernel (.build/kmod-VERSION). */
+function guestRunDirs(repoRoot: string): string[] {
+  let built: string[] = [];
+  try {
+    built = readdirSync(join(repoRoot, '.build')).filter((n) => n.startsWith('kmod-'));
+  } catch {
+    // nothing built for another kernel
+  }
+  return [...GUEST_RUN_DIRS, ...built.sort().map((n) => `.build/${n}`)];
+}
+
 /** Size and modification time of every file the guests run, as one string. */
 export function hostFilesStamp(repoRoot: string): string {
   const parts: string[] = [];
-  for (const dir of GUEST_RUN_DIRS) {
+  for (const dir of guestRunDirs(repoRoot)) {
     let names: string[];
     try {
       names = readdirSync(join(repoRoot, dir)).sort();
@@ -22,7 +33,7 @@ export function hostFilesStamp(repoRoot: string): string {
       continue;
     }
     for (const name of names) {
-      if (dir === 'native/kmod' && !name.endsWith('.ko')) continue;
+      if ((dir === 'native/kmod' || dir.startsWith('.build/')) && !name.endsWith('.ko')) continue;
       const st = statSync(join(repoRoot, dir, name), { throwIfNoEntry: false });
       if (st?.isFile()) parts.push(`${dir}/${name}:${st.size}:${st.mtimeMs}`);
     }

@@ -1,12 +1,14 @@
 // The lab: bring up / down, and the `Lab` API that scenarios, the bench and the CLI use.
+
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { moduleBuildDir } from '../../scripts/kernel-headers.mjs';
 import { AGENT_PORTS, AgentClient, type ExecRequest } from './agent-client.js';
 import { DmFaults } from './faults.js';
-import { netemArgs, shapeScript, unshapeScript } from './link-shape.js';
 import { cachesStale, markCachesFresh } from './host-cache.js';
+import { netemArgs, shapeScript, unshapeScript } from './link-shape.js';
 import { findRepoRoot, hostHeadersKernelVersion, labStateDir } from './paths.js';
 import { qmp } from './qmp.js';
 import { setup, setupDone } from './setup.js';
@@ -291,8 +293,9 @@ export class LabImpl implements Lab {
     return this.sh(node, 'dmesg');
   }
 
+  /** bsr.ko built for the guests' kernel (`npm run build:kmod -- --kernel SERIES`). */
   bsrModulePath(): string {
-    return join(this.repoRoot, 'native', 'kmod', 'bsr.ko');
+    return join(moduleBuildDir(this.repoRoot, this.state().kver), 'bsr.ko');
   }
 
   async loadModule(node: NodeName, path?: string): Promise<void> {

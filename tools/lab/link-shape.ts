@@ -19,7 +19,8 @@ export function netemArgs(shape: LinkShape): string {
     args.push(`delay ${shape.delay}`);
   }
   if (shape.rate !== undefined) {
-    if (!RATE.test(shape.rate)) throw new Error(`link shape: rate ${shape.rate}: expected e.g. 10mbit (bit, kbit, mbit, gbit, bps...)`);
+    if (!RATE.test(shape.rate))
+      throw new Error(`link shape: rate ${shape.rate}: expected e.g. 10mbit (bit, kbit, mbit, gbit, bps...)`);
     args.push(`rate ${shape.rate}`);
   }
   if (!args.length) throw new Error('link shape: give a rate, a delay or both');

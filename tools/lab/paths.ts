@@ -1,7 +1,9 @@
 // Where the lab keeps its things: the repository root, the state folder, the kernel version.
-import { existsSync, readdirSync } from 'node:fs';
+
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kernelVersion } from '../../scripts/kernel-headers.mjs';
 
 /** The repository root: BSR_REPO, else the nearest folder above this file (or the cwd) holding package.json and tools/lab. */
 export function findRepoRoot(): string {
@@ -43,27 +45,13 @@ export const GUEST_PRIVATE = [
   '/sys',
 ];
 
-/** The installed Debian kernel headers' version, e.g. "6.1.0-56-amd64" (the guest kernel must match it). */
+/**
+ * The guest kernel's version: the kernel the lab was asked for (`--kernel`, else $BSR_KERNEL,
+ * else Debian 12's 6.1) among those whose headers are installed (the guest kernel must match
+ * the headers bsr.ko is built against). See scripts/kernel-headers.mjs.
+ */
 export function hostHeadersKernelVersion(): string | undefined {
-  if (process.env.BSR_LAB_KVER) return process.env.BSR_LAB_KVER;
-  let names: string[] = [];
-  try {
-    names = readdirSync('/usr/src');
-  } catch {
-    return undefined;
-  }
-  const versions = names
-    .map((n) => /^linux-headers-(\d+\.\d+\.\d+-\d+-amd64)$/.exec(n)?.[1])
-    .filter((v): v is string => v !== undefined)
-    .sort((a, b) => {
-      const na = a.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
-      const nb = b.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
-      for (let i = 0; i < Math.max(na.length, nb.length); i++) {
-        if ((na[i] ?? 0) !== (nb[i] ?? 0)) return (na[i] ?? 0) - (nb[i] ?? 0);
-      }
-      return 0;
-    });
-  return versions.at(-1);
+  return kernelVersion();
 }
 
 export interface KernelPaths {

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { compareVersions, DEFAULT_KERNEL_SERIES, kernelSeries } from '../../scripts/kernel-headers.mjs';
 import { hostHeadersKernelVersion, type KernelPaths, kernelPaths } from './paths.js';
 import { runHost, runHostSync } from './util.js';
 
@@ -85,15 +86,17 @@ export async function ensurePackages(log: (m: string) => void): Promise<void> {
   await runHost('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
 }
 
+/** A module's name from its path in modules.dep or modules.builtin (compressed or not). */
+const moduleNameOf = (p: string) =>
+  p
+    .split('/')
+    .at(-1)
+    ?.replace(/\.ko(\.xz|\.zst|\.gz)?$/, '')
+    .replace(/-/g, '_') ?? p;
+
 /** Reads modules.dep of an unpacked kernel: module name -> { path, deps (names) }. */
 function readModulesDep(modulesDir: string): Map<string, { path: string; deps: string[] }> {
   const map = new Map<string, { path: string; deps: string[] }>();
-  const nameOf = (p: string) =>
-    p
-      .split('/')
-      .at(-1)
-      ?.replace(/\.ko(\.xz|\.zst|\.gz)?$/, '')
-      .replace(/-/g, '_') ?? p;
   for (const line of readFileSync(join(modulesDir, 'modules.dep'), 'utf8').split('\n')) {
     const colon = line.indexOf(':');
     if (colon < 0) continue;
@@ -103,21 +106,30 @@ function readModulesDep(modulesDir: string): Map<string, { path: string; deps: s
       .trim()
       .split(/\s+/)
       .filter(Boolean)
-      .map(nameOf);
-    map.set(nameOf(path), { path, deps });
+      .map(moduleNameOf);
+    map.set(moduleNameOf(path), { path, deps });
   }
   return map;
 }
 
-/** Module names in load order (dependencies first) for the given modules. */
+/** Names of the modules built into the kernel (6.12 has virtio_pci built in, 6.1 a module). */
+function readModulesBuiltin(modulesDir: string): Set<string> {
+  const file = join(modulesDir, 'modules.builtin');
+  if (!existsSync(file)) return new Set();
+  return new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean).map(moduleNameOf));
+}
+
+/** Module names in load order (dependencies first) for the given modules; built-in ones are left out. */
 export function moduleLoadOrder(modulesDir: string, wanted: readonly string[]): { name: string; path: string }[] {
   const dep = readModulesDep(modulesDir);
+  const builtin = readModulesBuiltin(modulesDir);
   const out: { name: string; path: string }[] = [];
   const seen = new Set<string>();
   const visit = (raw: string) => {
     const name = raw.replace(/-/g, '_');
     if (seen.has(name)) return;
     seen.add(name);
+    if (builtin.has(name)) return;
     const e = dep.get(name);
     if (!e) throw new Error(`module ${name} not found in ${modulesDir}/modules.dep`);
     for (const d of e.deps) visit(d);
@@ -145,6 +157,16 @@ async function ensureKernel(k: KernelPaths, log: (m: string) => void): Promise<v
   rmSync(dl, { recursive: true, force: true });
 }
 
+/** Copies a module, uncompressed: busybox's insmod in the initramfs reads plain .ko files only. */
+async function copyModule(from: string, to: string): Promise<void> {
+  const unpack = { '.xz': 'xz', '.zst': 'zstd', '.gz': 'gzip' }[/\.(xz|zst|gz)$/.exec(from)?.[0] ?? ''];
+  if (!unpack) {
+    copyFileSync(from, to);
+    return;
+  }
+  await runHost('sh', ['-c', `${unpack} -dc "$1" > "$2"`, 'sh', from, to]);
+}
+
 async function ensureInitramfs(k: KernelPaths, log: (m: string) => void): Promise<void> {
   const order = moduleLoadOrder(k.modules, INITRAMFS_MODULES);
   const stamp = initramfsStamp(order.map((m) => m.name));
@@ -158,7 +180,7 @@ async function ensureInitramfs(k: KernelPaths, log: (m: string) => void): Promis
   const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
   if (!busybox) throw new Error('busybox not found (apt-get install busybox-static)');
   copyFileSync(busybox, join(stage, 'bin', 'busybox'));
-  for (const m of order) copyFileSync(m.path, join(stage, 'modules', `${m.name}.ko`));
+  for (const m of order) await copyModule(m.path, join(stage, 'modules', `${m.name}.ko`));
   writeFileSync(join(stage, 'modules', 'order'), `${order.map((m) => m.name).join('\n')}\n`);
   writeFileSync(join(stage, 'init'), INIT_SCRIPT, { mode: 0o755 });
   await runHost('sh', [
@@ -173,13 +195,35 @@ async function ensureInitramfs(k: KernelPaths, log: (m: string) => void): Promis
   rmSync(stage, { recursive: true, force: true });
 }
 
+/**
+ * Installs the newest Debian headers of the requested kernel series ($BSR_KERNEL, e.g. 6.12:
+ * linux-headers-6.12.N+deb12-amd64); the default series comes with linux-headers-amd64.
+ */
+async function installHeaders(log: (m: string) => void): Promise<void> {
+  const series = kernelSeries(process.env.BSR_KERNEL || DEFAULT_KERNEL_SERIES);
+  const pattern = `^linux-headers-${series.replace('.', '\\.')}\\.[0-9][^ ]*-amd64$`;
+  const found = runHostSync('apt-cache', ['search', '--names-only', pattern])
+    .stdout.split('\n')
+    .map((l) => /^linux-headers-(\S+)-amd64 /.exec(l)?.[1])
+    .filter((v): v is string => v !== undefined && !/cloud|rt$/.test(v))
+    .sort(compareVersions);
+  const newest = found.at(-1);
+  if (!newest) throw new Error(`no linux-headers-${series}.*-amd64 in the Debian archive (apt-cache search)`);
+  log(`installing linux-headers-${newest}-amd64`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await runHost('apt-get', ['install', '-y', '-qq', '--no-install-recommends', `linux-headers-${newest}-amd64`], {
+    env,
+  });
+}
+
 /** Everything `up` needs; returns the kernel paths. */
 export async function setup(stateDir: string, opts: SetupOptions = {}): Promise<KernelPaths> {
   const log = opts.log ?? (() => {});
   mkdirSync(stateDir, { recursive: true });
   await ensurePackages(log);
+  if (!hostHeadersKernelVersion()) await installHeaders(log);
   const kver = hostHeadersKernelVersion();
-  if (!kver) throw new Error('no /usr/src/linux-headers-*-amd64: install linux-headers-amd64');
+  if (!kver) throw new Error('no kernel headers in /usr/src for the requested kernel');
   const k = kernelPaths(kver);
   await ensureKernel(k, log);
   await ensureInitramfs(k, log);

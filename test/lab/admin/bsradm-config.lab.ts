@@ -37,7 +37,10 @@ export default scenario({
     // a command line); the tools' logs, root's only, name the steps with the secret masked
     for (const n of NODES) {
       const logs = await sh(n, `stat -c '%a %U' /var/log/bsr /var/log/bsr/bsradm.log; cat /var/log/bsr/bsradm.log`);
-      assert(/^700 root\n600 root\n/.test(logs), `${n}: the log folder and file are root's only:\n${logs.slice(0, 200)}`);
+      assert(
+        /^700 root\n600 root\n/.test(logs),
+        `${n}: the log folder and file are root's only:\n${logs.slice(0, 200)}`,
+      );
       assert(/new-peer r0 \d .*shared-secret=\*\*\*/.test(logs), `${n}: the log names new-peer, secret masked`);
       assert(!logs.includes(SECRET), `${n}: the secret is in /var/log/bsr/bsradm.log`);
     }

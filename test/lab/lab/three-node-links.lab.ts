@@ -54,7 +54,10 @@ const scenario: Scenario = {
     const shaped = await measure();
     lab.log(`alpha -> bravo shaped to 8mbit + 20ms: ${figures(shaped)}`);
     assert(shaped.tcp_MBps > 0.2 && shaped.tcp_MBps <= 1.05, `8 Mbit/s is at most 1 MB/s: ${figures(shaped)}`);
-    assert(shaped.rtt_us >= 40_000 && shaped.rtt_us < 200_000, `20 ms each way (plus an emulated guest's own delays): ${figures(shaped)}`);
+    assert(
+      shaped.rtt_us >= 40_000 && shaped.rtt_us < 200_000,
+      `20 ms each way (plus an emulated guest's own delays): ${figures(shaped)}`,
+    );
     await lab.linkRestore('alpha', 'bravo');
     const restored = await measure();
     lab.log(`alpha -> bravo restored: ${figures(restored)}`);

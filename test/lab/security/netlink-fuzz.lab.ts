@@ -3,7 +3,11 @@
 // minors, unknown objects, truncated headers, reserved bits, malformed dump filters) are all
 // refused with an error; no oops; afterwards the module still works, `down` then `rmmod bsr`
 // succeed and the slab caches are back where they were before the module was loaded. Every option
-// bsr-abi.json marks unimplemented is refused (EOPNOTSUPP) at any value but its default.
+// bsr-abi.json marks unimplemented is refused (EOPNOTSUPP) at any value but its default. First, every
+// number with a range in bsr-abi.json is sent just outside it (max + 1, min - 1), through the
+// command that carries its set and through the commands that create objects (new-resource,
+// new-peer, connect): each is refused (EINVAL, "NAME: V is out of range (MIN .. MAX)") and nothing
+// changes (show and status are the same, no object created).
 import { abi } from '../../../src/abi/index.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { singleNode } from '../fixtures.js';
@@ -200,9 +204,9 @@ PACK = {'u8': '=B', 'u32': '=I', 's32': '=i', 'u64': '=Q'}
 
 def probe_msg(p, value):
     data = value.encode() + b'\0' if p['type'] == 'string' else struct.pack(PACK[p['type']], value)
-    ctx = attr(2, b'r0\0')
+    ctx = attr(2, p.get('res', 'r0').encode() + b'\0')
     if p.get('peer'):
-        ctx += attr(5, struct.pack('=I', 1))
+        ctx += attr(5, struct.pack('=I', p['peer']))
     if p.get('volume') is not None:
         ctx += attr(1, struct.pack('=I', p['volume']))
     payload = attr(2, ctx, True) + attr(p['top'], attr(p['attr'], data), True)
@@ -218,38 +222,111 @@ for p in json.loads(sys.argv[3]) if len(sys.argv) > 3 else []:
     send(raw)
     d = wait(sq, 2.0)
     unimplemented.append({'name': p['name'], 'other': r and [r[0], r[1]], 'default': d and d[0]})
+# Numbers outside their range: argv[4], JSON list of probes, each with the value to send.
+ranges = []
+for p in json.loads(sys.argv[4]) if len(sys.argv) > 4 else []:
+    raw, sq = probe_msg(p, p['value'])
+    send(raw)
+    r = wait(sq, 2.0)
+    ranges.append({'name': p['name'], 'cmd': p['cmd'], 'value': p['value'], 'reply': r and [r[0], r[1]]})
 print(json.dumps({'family': FAM, 'sent': N, 'stats': stats, 'accepted': accepted, 'noreply': noreply,
-                  'garbage_datagrams': garbage, 'unimplemented': unimplemented}))
+                  'garbage_datagrams': garbage, 'unimplemented': unimplemented, 'ranges': ranges}))
 `;
 
+interface Carrier {
+  cmd: string;
+  res?: string;
+  minor?: number;
+  peer?: number;
+  volume?: number;
+}
+
+/** The command that carries each set, with the context it needs (r0, peer 1, volume 0, minor 1). */
+const CARRIER: Record<string, Carrier> = {
+  DISK_CONF: { cmd: 'CHG_DISK_OPTS', minor: 1 },
+  RESOURCE_OPTS: { cmd: 'RESOURCE_OPTS' },
+  NET_CONF: { cmd: 'CHG_NET_OPTS', peer: 1 },
+  SET_ROLE_PARMS: { cmd: 'PRIMARY' },
+  RESIZE_PARMS: { cmd: 'RESIZE', minor: 1 },
+  CONNECT_PARMS: { cmd: 'CONNECT', peer: 1 },
+  PEER_DEVICE_OPTS: { cmd: 'CHG_PEER_DEVICE_OPTS', peer: 1, volume: 0 },
+  NODE_OPTS: { cmd: 'NODE_OPTS' },
+  DEVICE_CONF: { cmd: 'NEW_MINOR', minor: 2, volume: 1 },
+};
+
+/** Commands that would create an object (resource r9, peer 2) or connect, had they taken the value. */
+const CREATING: Record<string, Carrier[]> = {
+  RESOURCE_OPTS: [{ cmd: 'NEW_RESOURCE', res: 'r9' }],
+  NET_CONF: [
+    { cmd: 'NEW_PEER', peer: 2 },
+    { cmd: 'CONNECT', peer: 1 },
+  ],
+  DISK_CONF: [{ cmd: 'ATTACH', minor: 1 }],
+};
+
+const TYPE_LIMITS: Record<string, [number, number]> = {
+  u32: [0, 0xffffffff],
+  s32: [-0x80000000, 0x7fffffff],
+  u64: [0, Number.MAX_SAFE_INTEGER + 1],
+};
+
 /**
- * One probe per option bsr-abi.json marks unimplemented: the command that carries its set (with the
- * context that command needs: r0, peer 1, volume 0, minor 1), its default and another value.
+ * One probe per number with a range, per carrier, per side: max + 1 and min - 1 where the type has
+ * them (none for a range that is the whole type's, like sndbuf-size's).
  */
-function unimplementedProbes() {
-  const carrier: Record<string, { cmd: string; minor?: number; peer?: boolean; volume?: number }> = {
-    DISK_CONF: { cmd: 'CHG_DISK_OPTS', minor: 1 },
-    RESOURCE_OPTS: { cmd: 'RESOURCE_OPTS' },
-    NET_CONF: { cmd: 'CHG_NET_OPTS', peer: true },
-    SET_ROLE_PARMS: { cmd: 'PRIMARY' },
-    RESIZE_PARMS: { cmd: 'RESIZE', minor: 1 },
-    CONNECT_PARMS: { cmd: 'CONNECT', peer: true },
-    PEER_DEVICE_OPTS: { cmd: 'CHG_PEER_DEVICE_OPTS', peer: true, volume: 0 },
-    NODE_OPTS: { cmd: 'NODE_OPTS' },
-    DEVICE_CONF: { cmd: 'NEW_MINOR', minor: 2, volume: 1 },
-  };
+function rangeProbes() {
   const probes = [];
   for (const [top, { id, set }] of Object.entries(abi.topAttributes)) {
     for (const [name, f] of Object.entries(abi.sets[set] ?? {})) {
-      if (f.unimplemented === undefined) continue;
-      const c = carrier[top];
+      if (f.min === undefined || f.max === undefined) continue;
+      const limits = TYPE_LIMITS[f.type];
+      const carriers = [CARRIER[top], ...(CREATING[top] ?? [])];
+      if (!limits || !carriers[0]) throw new Error(`no carrier command for ${top} (option ${name})`);
+      const values = [f.max + 1, f.min - 1].filter((v) => v >= limits[0] && v <= limits[1]);
+      for (const c of carriers as Carrier[]) {
+        for (const value of values) {
+          probes.push({
+            ...c,
+            cmd: abi.commands[c.cmd],
+            top: id,
+            attr: f.id,
+            type: f.type,
+            name,
+            value,
+            min: f.min,
+            max: f.max,
+          });
+        }
+      }
+    }
+  }
+  return probes;
+}
+
+/**
+ * One probe per option bsr-abi.json marks unimplemented: the command that carries its set (with the
+ * context that command needs), its default and another value.
+ */
+function unimplementedProbes() {
+  const probes = [];
+  for (const [top, { id, set }] of Object.entries(abi.topAttributes)) {
+    for (const [name, f] of Object.entries(abi.sets[set] ?? {})) {
+      if (!f.unimplemented) continue;
+      const c = CARRIER[top];
       if (!c) throw new Error(`no carrier command for ${top} (option ${name})`);
-      const dflt = f.unimplemented;
+      const dflt = f.default;
+      if (dflt === undefined) throw new Error(`${name}: an unimplemented option needs its default`);
       const other = typeof dflt === 'string' ? 'x' : f.type === 'u8' ? 1 - dflt : dflt + 1;
       probes.push({ ...c, cmd: abi.commands[c.cmd], top: id, attr: f.id, type: f.type, name, default: dflt, other });
     }
   }
   return probes;
+}
+
+interface RangeReply {
+  name: string;
+  value: number;
+  reply: [number, string] | null;
 }
 
 /** Active objects x object size of every slab cache, from /proc/slabinfo. */
@@ -278,6 +355,33 @@ export default scenario({
 
     // some objects exist while fuzzing, so lookups of bad minors/peers have neighbours
     await sh(`${createMd}\n${upScript()}`);
+
+    // Out of range: refused with the option's name and range, and nothing changes.
+    const objects = () => sh(`${S} show; ${S} status --verbose`);
+    const objectsBefore = await objects();
+    const ranged = rangeProbes();
+    const rr = await lab.exec(N, ['python3', '-', '0', '7', '[]', JSON.stringify(ranged)], {
+      input: FUZZER,
+      timeoutMs: 600_000,
+    });
+    if (rr.code !== 0) throw new Error(`range probes failed (${rr.code}): ${rr.stderr}`);
+    const replies = (JSON.parse(rr.stdout.trim().split('\n').at(-1) ?? '{}') as { ranges: RangeReply[] }).ranges;
+    const notRefused = ranged.filter((p, i) => {
+      const reply = replies[i]?.reply;
+      const text = `${p.name}: ${p.value} is out of range (${p.min} .. ${p.max})`;
+      return reply?.[0] !== -22 || reply[1] !== text;
+    });
+    lab.log(`${ranged.length} out-of-range values: ${ranged.length - notRefused.length} refused (EINVAL, named)`);
+    if (replies.length !== ranged.length || notRefused.length) {
+      const shown = notRefused.slice(0, 8).map((p) => {
+        const r = replies[ranged.indexOf(p)];
+        return `${p.name}=${p.value} (cmd ${p.cmd}): ${JSON.stringify(r?.reply)}`;
+      });
+      throw new Error(`out-of-range values not refused as they should be:\n${shown.join('\n')}`);
+    }
+    const objectsAfter = await objects();
+    if (objectsAfter !== objectsBefore)
+      throw new Error(`refused requests changed the state:\n${objectsBefore}\n---\n${objectsAfter}`);
 
     const t0 = Date.now();
     const probes = unimplementedProbes();
