@@ -224,6 +224,9 @@ struct bsr_device {
 	atomic64_t bm_writes;
 	atomic_t upper_pending;
 	atomic_t lower_pending;
+
+	/* FastSync: the used-block map user space handed over (bsr_sync.c), under adm_mutex */
+	struct bsr_fast_map *fast_map;
 };
 
 struct bsr_path {

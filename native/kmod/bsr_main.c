@@ -575,6 +575,7 @@ void bsr_delete_device(struct bsr_device *d)
 	put_disk(d->disk);
 	bsr_opts_free(&d->disk_conf);
 	bsr_opts_free(&d->device_conf);
+	bsr_fast_map_free(d);
 	kfree(d);
 }
 

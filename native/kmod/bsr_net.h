@@ -158,6 +158,8 @@ struct p_bitmap {
 } __packed;
 
 #define SYNC_FLAG_FULL 1
+/* with FULL: a FastSync, the source marks its file system's used blocks, the target none */
+#define SYNC_FLAG_FAST 2
 
 struct p_sync_start {
 	__be32 flags;
@@ -393,6 +395,14 @@ struct bsr_pd_net {
 	u64 rs_budget_left;		/* sectors the controller still allows in this tick */
 	u64 rs_acked_mark;		/* rs_total - left at the start of this tick */
 	bool resync_susp_peer;
+	/* this resync: BSR_RESYNC_KIND_*, and the bytes a FastSync map marked (source) */
+	u32 rs_kind;
+	u64 rs_map_bytes;
+	/*
+	 * Set before a full sync as target whose source marks the blocks: the kind the source
+	 * announced (FAST), or FULL for invalidate (any source marks all or its map). 0: none.
+	 */
+	u32 rs_source_marks;
 	bool split_brain;		/* the handshake found one: run the helper */
 
 	/*
@@ -496,6 +506,9 @@ void bsr_rs_pause_update(struct bsr_peer_device *pd);
 void bsr_pd_stats(struct bsr_peer_device *pd, u64 *rs_total, u64 *rs_done, u64 *dbdt,
 		  u64 *eta);
 int bsr_adm_start_sync(struct bsr_peer_device *pd, bool source, char *msg, size_t len);
+int bsr_fast_map_chunk(struct bsr_device *d, u64 first, u64 blocks, const void *words,
+		       u32 n_words, bool last, char *msg, size_t len);
+void bsr_fast_map_free(struct bsr_device *d);
 void bsr_notify_split_brain(struct bsr_peer_device *pd);
 int bsr_call_helper(struct bsr_peer_device *pd, const char *name);
 void bsr_free_rs_skip(struct bsr_peer_device *pd);

@@ -716,6 +716,10 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_DONE, rs_done, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_DBDT_KIB, dbdt, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_ETA_S, eta, 0) ||
+	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_KIND,
+			pd->net ? pd->net->rs_kind : 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_MAP_BYTES,
+			      pd->net ? pd->net->rs_map_bytes : 0, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_OUT_OF_SYNC, oos, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RESYNC_FAILED, 0, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_BITMAP_UUID, bm_uuid, 0) ||
@@ -1876,6 +1880,49 @@ static int adm_invalidate(struct adm_ctx *ctx, struct genl_info *info)
 
 ADM_DOIT(invalidate, NEED_MINOR)
 
+/* FAST_SYNC_MAP: one chunk of the used-block map for the next full sync (bsr_sync.c) */
+static int adm_fast_sync_map(struct adm_ctx *ctx, struct genl_info *info)
+{
+	struct nlattr *tb[T_FAST_SYNC_MAP_PARMS_MAX + 1];
+	struct nlattr *words;
+	int rv;
+
+	if (get_set(ctx, BSR_NLA_FAST_SYNC_MAP_PARMS, tb, T_FAST_SYNC_MAP_PARMS_MAX,
+		    bsr_fast_sync_map_parms_policy))
+		return BSR_RET_INVALID_REQUEST;
+	words = tb[T_FAST_SYNC_MAP_PARMS_FSM_WORDS];
+	if (!tb[T_FAST_SYNC_MAP_PARMS_FSM_FIRST_BLOCK] || !tb[T_FAST_SYNC_MAP_PARMS_FSM_MAP_BLOCKS] ||
+	    !words) {
+		SETMSG(ctx, "FAST_SYNC_MAP needs fsm_first_block, fsm_map_blocks and fsm_words");
+		return BSR_RET_INVALID_REQUEST;
+	}
+	if (!nla_len(words) || nla_len(words) % sizeof(__le64)) {
+		SETMSG(ctx, "fsm_words: %d bytes, expected a non-zero multiple of 8", nla_len(words));
+		return BSR_RET_INVALID_REQUEST;
+	}
+	mutex_lock(&ctx->resource->adm_mutex);
+	rv = bsr_fast_map_chunk(ctx->device, nla_get_u64(tb[T_FAST_SYNC_MAP_PARMS_FSM_FIRST_BLOCK]),
+				nla_get_u64(tb[T_FAST_SYNC_MAP_PARMS_FSM_MAP_BLOCKS]),
+				nla_data(words), nla_len(words) / sizeof(__le64),
+				tb[T_FAST_SYNC_MAP_PARMS_FSM_LAST] &&
+				nla_get_u8(tb[T_FAST_SYNC_MAP_PARMS_FSM_LAST]), ctx->msg, MSG_LEN);
+	mutex_unlock(&ctx->resource->adm_mutex);
+	switch (rv) {
+	case 0:
+		return BSR_RET_NO_ERROR;
+	case -ENODEV:
+		return BSR_RET_NO_DISK;
+	case -EBUSY:
+		return BSR_RET_BUSY;
+	case -ENOMEM:
+		return BSR_RET_NO_MEM;
+	default:
+		return BSR_RET_INVALID_REQUEST;
+	}
+}
+
+ADM_DOIT(fast_sync_map, NEED_MINOR)
+
 static int adm_peer_device_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
 	int ret = BSR_RET_NO_ERROR;
@@ -2168,6 +2215,7 @@ static const struct genl_ops bsr_genl_ops[] = {
 	ADM(RESIZE, bsr_adm_resize),
 	ADM(SUSPEND_IO, bsr_adm_suspend_io),
 	ADM(RESUME_IO, bsr_adm_suspend_io),
+	ADM(FAST_SYNC_MAP, bsr_adm_fast_sync_map),
 };
 
 static const struct genl_multicast_group bsr_mcgrps[] = {

@@ -1319,6 +1319,9 @@ static int receive_sync_start(struct bsr_conn *c, struct pkt *p)
 			       c->net->thread_tag, bsr_disk_name(pd->device->disk_state));
 		return -EPROTO;
 	}
+	if (full && p->cmd == P_BECOME_SYNC_TARGET &&
+	    (be32_to_cpu(p->u.sync.flags) & SYNC_FLAG_FAST))
+		pd->net->rs_source_marks = BSR_RESYNC_KIND_FAST;
 	rv = bsr_start_resync(pd, p->cmd == P_BECOME_SYNC_SOURCE, full);
 	mutex_unlock(&c->resource->adm_mutex);
 	return rv;

@@ -18,6 +18,13 @@
  * application rewrote on the target during the resync (replicated DATA) are newer
  * than any resync data and are skipped. When no bit is left the source sends its
  * UUIDs with RESYNC_DONE; the target takes over its current UUID and is UpToDate.
+ *
+ * FastSync (docs/fastsync.md): user space reads which blocks the file system on the
+ * backing device uses and hands the map over (FAST_SYNC_MAP, bsr_fast_map_chunk()).
+ * mark_full_sync() is the one place a full sync marks its blocks: a fresh map's used
+ * blocks, or else the whole device. The source marks; a target told SYNC_FLAG_FAST (or
+ * the target of invalidate, whose source marks) adds nothing, the bitmap exchange brings
+ * the source's marks.
  */
 #include <linux/bio.h>
 #include <linux/slab.h>
@@ -694,6 +701,187 @@ static void begin_resync(struct bsr_peer_device *pd)
 		bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
 }
 
+/* ------------------------------------------------------------------ FastSync map */
+
+/* A map older than this is not used: the file system may have moved on since. */
+#define FAST_MAP_MAX_AGE (30 * HZ)
+
+struct bsr_fast_map {
+	u64 blocks;		/* 4 KiB blocks it spans: the device's bitmap bits */
+	u64 next_block;		/* where the next chunk must start */
+	u64 used;		/* blocks marked used so far */
+	unsigned long done_at;	/* jiffies when the last chunk came; 0 while incomplete */
+	__le64 words[];
+};
+
+/* adm_mutex held, or the device is being deleted */
+void bsr_fast_map_free(struct bsr_device *d)
+{
+	kvfree(d->fast_map);
+	d->fast_map = NULL;
+}
+
+static int fast_map_start(struct bsr_device *d, u64 blocks)
+{
+	struct bsr_fast_map *m;
+
+	bsr_fast_map_free(d);
+	m = kvzalloc(struct_size(m, words, DIV_ROUND_UP(blocks, 64)), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->blocks = blocks;
+	d->fast_map = m;
+	return 0;
+}
+
+/*
+ * One FAST_SYNC_MAP message, adm_mutex held: n_words little-endian words (bit i of word w
+ * = block first + 64 w + i) of a map spanning `blocks` 4 KiB blocks. Chunks come in order
+ * from block 0; the last one ends at the device's end. Anything else drops the map.
+ */
+int bsr_fast_map_chunk(struct bsr_device *d, u64 first, u64 blocks, const void *words,
+		       u32 n_words, bool last, char *msg, size_t len)
+{
+	struct bsr_peer_device *pd;
+	struct bsr_fast_map *m;
+	u64 dev_blocks, w0, total_words;
+	u32 i;
+	int rv = -EINVAL;
+
+	if (!bsr_get_ldev(d)) {
+		snprintf(msg, len, "minor %u has no disk", d->minor);
+		return -ENODEV;
+	}
+	dev_blocks = d->ldev->bm.bits;
+	bsr_put_ldev(d);
+	list_for_each_entry(pd, &d->peer_devices, dev_list) {
+		if (bsr_repl_is_source(pd->repl_state) || bsr_repl_is_target(pd->repl_state)) {
+			snprintf(msg, len, "minor %u is %s with peer %u: no map while a resync runs",
+				 d->minor, bsr_repl_name(pd->repl_state),
+				 pd->connection->peer_node_id);
+			bsr_fast_map_free(d);
+			return -EBUSY;
+		}
+	}
+	if (blocks != dev_blocks) {
+		snprintf(msg, len, "fsm_map_blocks %llu: the device has %llu 4 KiB blocks",
+			 blocks, dev_blocks);
+		goto drop;
+	}
+	total_words = DIV_ROUND_UP(blocks, 64);
+	if (first % 64 || first >= blocks || !n_words ||
+	    n_words > total_words - first / 64) {
+		snprintf(msg, len, "fsm_first_block %llu with %u words: not within the %llu words of the map",
+			 first, n_words, total_words);
+		goto drop;
+	}
+	if (!first) {
+		rv = fast_map_start(d, blocks);
+		if (rv) {
+			snprintf(msg, len, "no memory for a map of %llu blocks", blocks);
+			return rv;
+		}
+	}
+	m = d->fast_map;
+	if (!m || m->done_at || m->blocks != blocks || first != m->next_block) {
+		snprintf(msg, len, "fsm_first_block %llu: expected %llu (chunks in order from 0)",
+			 first, m && !m->done_at ? m->next_block : 0);
+		goto drop;
+	}
+	w0 = first / 64;
+	if (last != (w0 + n_words == total_words)) {
+		snprintf(msg, len, "fsm_last %u: the chunk ends at block %llu of %llu",
+			 last, first + (u64)n_words * 64, blocks);
+		goto drop;
+	}
+	/* a netlink attribute is only 4-byte aligned: copy, then look at the words */
+	memcpy(&m->words[w0], words, (size_t)n_words * sizeof(__le64));
+	if (last && blocks % 64 && le64_to_cpu(m->words[total_words - 1]) >> (blocks % 64)) {
+		snprintf(msg, len, "fsm_words: bits set beyond the device's last block %llu",
+			 blocks - 1);
+		goto drop;
+	}
+	for (i = 0; i < n_words; i++)
+		m->used += hweight64(le64_to_cpu(m->words[w0 + i]));
+	m->next_block = first + (u64)n_words * 64;
+	if (last) {
+		m->done_at = jiffies | 1;
+		bsr_info("minor %u: FastSync map: %llu KiB used of %llu KiB\n", d->minor,
+			 m->used * 4, blocks * 4);
+	}
+	return 0;
+drop:
+	bsr_fast_map_free(d);
+	return rv;
+}
+
+/* The map a full sync may use now, or NULL and why not. adm_mutex held. */
+static struct bsr_fast_map *usable_fast_map(struct bsr_device *d, const char **why)
+{
+	struct bsr_fast_map *m = d->fast_map;
+
+	if (!bsr_opt_u8(&d->resource->res_opts, T_RES_OPTS_FAST_SYNC))
+		*why = "fast-sync is off";
+	else if (!m || !m->done_at)
+		*why = "no file-system map";
+	else if (m->blocks != d->ldev->bm.bits)
+		*why = "the map was taken at another device size";
+	else if (time_after(jiffies, m->done_at + FAST_MAP_MAX_AGE))
+		*why = "the map is older than 30 s";
+	else
+		return m;
+	return NULL;
+}
+
+/*
+ * The one way a full sync marks its blocks (bitmap slot `slot`, ldev held, adm_mutex held):
+ * the source marks the used blocks of a usable FastSync map, else every block; a target
+ * whose source marks adds none of its own.
+ */
+static void mark_full_sync(struct bsr_peer_device *pd, bool source, u32 source_marks,
+			   int slot)
+{
+	struct bsr_device *d = pd->device;
+	struct bsr_pd_net *p = pd->net;
+	struct bsr_fast_map *m;
+	const char *why = "";
+
+	p->rs_map_bytes = 0;
+	if (!source && source_marks) {
+		p->rs_kind = source_marks;
+		bsr_info("%s: volume %u: %s: the SyncSource marks the blocks\n",
+			 pd->connection->net->thread_tag, d->vnr,
+			 source_marks == BSR_RESYNC_KIND_FAST ? "FastSync" : "full sync");
+		return;
+	}
+	m = source ? usable_fast_map(d, &why) : NULL;
+	if (m) {
+		bsr_bm_or_words(&d->ldev->bm, slot, 0, DIV_ROUND_UP(m->blocks, 64), m->words);
+		p->rs_kind = BSR_RESYNC_KIND_FAST;
+		p->rs_map_bytes = m->used * 4096;
+		bsr_info("%s: volume %u: FastSync: the file-system map covers %llu KiB of %llu KiB\n",
+			 pd->connection->net->thread_tag, d->vnr, m->used * 4, m->blocks * 4);
+		return;
+	}
+	bsr_bm_set_all(&d->ldev->bm, slot);
+	p->rs_kind = BSR_RESYNC_KIND_FULL;
+	bsr_info("%s: volume %u: full sync of the whole device%s%s\n",
+		 pd->connection->net->thread_tag, d->vnr, source ? ": " : "", why);
+}
+
+/* Whether a full sync from here now would be a FastSync (for SYNC_FLAG_FAST). */
+static bool fast_sync_ready(struct bsr_device *d)
+{
+	const char *why;
+	bool ready;
+
+	if (!bsr_get_ldev(d))
+		return false;
+	ready = usable_fast_map(d, &why);
+	bsr_put_ldev(d);
+	return ready;
+}
+
 /* The resync thread (SyncSource, verify source) runs, or is kicked; adm_mutex held. */
 int bsr_resync_thread_start(struct bsr_conn *c)
 {
@@ -721,8 +909,10 @@ int bsr_resync_thread_start(struct bsr_conn *c)
 int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 {
 	struct bsr_device *d = pd->device;
+	u32 source_marks = pd->net->rs_source_marks;
 	int slot, rv;
 
+	pd->net->rs_source_marks = 0;
 	if (!bsr_get_ldev(d))
 		return -ENODEV;
 	slot = bsr_pd_slot(pd);
@@ -739,8 +929,9 @@ int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 		bsr_put_ldev(d);
 		return rv;
 	}
+	pd->net->rs_kind = full ? BSR_RESYNC_KIND_FULL : BSR_RESYNC_KIND_NONE;
 	if (full)
-		bsr_bm_set_all(&d->ldev->bm, slot);
+		mark_full_sync(pd, source, source_marks, slot);
 	pd->net->rs_failed = 0;
 	if (!source)
 		outdate_behind(d);
@@ -785,8 +976,12 @@ int bsr_adm_start_sync(struct bsr_peer_device *pd, bool source, char *msg, size_
 			 c->peer_node_id);
 		return -EINVAL;
 	}
+	if (source && fast_sync_ready(pd->device))
+		p.flags |= cpu_to_be32(SYNC_FLAG_FAST);
 	rv = bsr_send_packet(c, false, source ? P_BECOME_SYNC_TARGET : P_BECOME_SYNC_SOURCE,
 			     pd->device->vnr, &p, sizeof(p));
+	/* invalidate: any SyncSource marks every block a full sync needs, or its map's */
+	pd->net->rs_source_marks = source ? 0 : BSR_RESYNC_KIND_FULL;
 	if (!rv)
 		rv = bsr_start_resync(pd, source, true);
 	if (rv)
@@ -1421,10 +1616,11 @@ static void promoted(struct bsr_resource *r)
 			bsr_put_ldev(d);
 			bsr_send_uuids(pd, behind ? 0 : UUID_FLAG_NEW_DATAGEN);
 			if (behind && d->disk_state == BSR_DISK_UPTODATE) {
-				struct p_sync_start p = { .flags = cpu_to_be32(SYNC_FLAG_FULL) };
 				bool full = pd->peer_disk_state == BSR_DISK_INCONSISTENT;
+				struct p_sync_start p = { .flags = cpu_to_be32(full ? SYNC_FLAG_FULL : 0) };
 
-				p.flags = cpu_to_be32(full ? SYNC_FLAG_FULL : 0);
+				if (full && fast_sync_ready(d))
+					p.flags |= cpu_to_be32(SYNC_FLAG_FAST);
 				if (!bsr_send_packet(c, false, P_BECOME_SYNC_TARGET, d->vnr, &p,
 						     sizeof(p)))
 					bsr_start_resync(pd, true, full);

@@ -2,7 +2,9 @@
 // netlink (DRBD 9 style object addressing, docs/internals.md). Kernel refusals: `bsrsetup: COMMAND OBJECT: RET_CODE: message`, exit 11.
 import { readSync } from 'node:fs';
 import type { Command } from 'commander';
+import { abi } from '../abi/index.js';
 import { CliError, EXIT } from '../common/errors.js';
+import { fastSyncSwitchOn, prepareForcedPrimary, prepareInvalidateRemote } from '../fastsync/prepare.js';
 import { openNetlinkSocket } from '../netlink/addon.js';
 import { BsrClient, KernelError, ModuleNotLoadedError } from '../netlink/client.js';
 import {
@@ -15,6 +17,7 @@ import {
   optionsFromInput,
   UsageError,
 } from '../netlink/commands.js';
+import type { BsrRequest } from '../netlink/messages.js';
 import type { StateObject } from '../netlink/objects.js';
 import { EventFormatter } from '../status/events.js';
 import { connectionState, diskState, peerDiskState, replicationState, resourceRole } from '../status/fields.js';
@@ -100,9 +103,30 @@ function runModify(spec: ModifyCommand, given: string[]): Promise<number> {
     argv.filter((a) => !a.startsWith('--')),
   );
   return withClient(spec.name, object, (c) => {
+    prepareFullSync(c, spec, req);
     c.request(req);
     return EXIT.OK;
   });
+}
+
+/**
+ * FastSync (docs/fastsync.md): before a command that may start a full sync from this node,
+ * check the file system and hand the kernel the map of the blocks it uses.
+ */
+function prepareFullSync(c: BsrClient, spec: ModifyCommand, req: BsrRequest) {
+  const ctx = req.attrs?.CFG_CONTEXT ?? {};
+  const resource = String(ctx.ctx_resource_name ?? '');
+  const options = {
+    command: spec.name,
+    fastSync: fastSyncSwitchOn(),
+    say: (line: string) => process.stderr.write(`${PROG}: ${line}\n`),
+  };
+  const role = req.attrs?.SET_ROLE_PARMS ?? {};
+  if (spec.cmd === abi.commands.PRIMARY && role.force) {
+    prepareForcedPrimary(c, resource, { ...options, checkFs: !role.skip_check_fs });
+  } else if (spec.cmd === abi.commands.INVAL_PEER) {
+    prepareInvalidateRemote(c, resource, Number(ctx.ctx_volume), { ...options, checkFs: false });
+  }
 }
 
 function print(text: string) {

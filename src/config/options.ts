@@ -213,6 +213,7 @@ export const OPTIONS: readonly OptionDef[] = [
   resource('on-no-data-accessible'),
   resource('max-io-depth'),
   resource('persist-role'),
+  resource('fast-sync'),
   resource('twopc-timeout'),
   resource('peer-ack-window'),
   resource('peer-ack-delay'),

@@ -1,6 +1,6 @@
 // The key:value fields of each object kind, shared by `status` and `events2` so the two always
 // name and render a state the same way. Pure: StateObject in, ordered fields out.
-import { enumName } from '../abi/index.js';
+import { abi, enumName } from '../abi/index.js';
 import { uuidText } from '../meta/gi.js';
 import { decodeSockaddr, formatAddress } from '../netlink/address.js';
 import type { SetValues } from '../netlink/attrs.js';
@@ -59,6 +59,18 @@ export function percentDone(o: StateObject): number | undefined {
   return Math.min(100, Math.max(0, (100 * done) / total));
 }
 
+/**
+ * While a resync runs: whether it is a full sync of the whole device or a FastSync of the
+ * blocks the file system uses, and (on the FastSync source) the bytes its map marked.
+ */
+function resyncKindFields(o: StateObject): Field[] {
+  const s = o.msg.attrs.PEER_DEVICE_STATISTICS;
+  const kind = abi.enums['resync-kind'][num(s?.peer_dev_rs_kind)];
+  if (!s || !kind || kind === 'None' || !isSyncing(o) || replicationState(o).startsWith('Verify')) return [];
+  const bytes = num(s.peer_dev_rs_map_bytes);
+  return [['resync-kind', kind], ...(bytes ? [['map-bytes', bytes] as Field] : [])];
+}
+
 /** The device's own state fields (events2 and status -v). */
 export function stateFields(o: StateObject): Field[] {
   switch (o.kind) {
@@ -85,6 +97,7 @@ export function stateFields(o: StateObject): Field[] {
       ];
       const done = isSyncing(o) ? percentDone(o) : undefined;
       if (done !== undefined) f.push(['done', done.toFixed(2)]);
+      f.push(...resyncKindFields(o));
       return f;
     }
     case 'path':

@@ -353,12 +353,12 @@ describe('bsradm (built)', () => {
     ]);
   });
 
-  it('primary --force --skip-check-fs: the flag bsr.ko lacks is refused before anything runs', () => {
+  it('primary --force --skip-check-fs: passed on to bsrsetup, which skips the file-system check', () => {
     fresh();
     const run = bsradm(['-c', REFERENCE, 'primary', '--force', '--skip-check-fs', 'r0']);
-    expect(run.ran).toEqual([]);
-    expect(run.status).toBe(2);
-    expect(run.stderr).toContain('--skip-check-fs: not implemented by bsr yet');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.ran).toEqual(['bsrsetup primary r0 --force --skip-check-fs']);
   });
 
   it('tool options before the command are passed on: `bsradm --force primary r0` (drbdadm form)', () => {

@@ -169,6 +169,21 @@ describe('events2', () => {
   const withNote = (o: StateObject, cmd: number, type: number, attrs: TopAttrs) =>
     obj(cmd, o.minor ?? NO_MINOR, { ...o.msg.attrs, ...attrs, NOTIFICATION_HEADER: { nh_type: type } });
 
+  it('names the kind of a running resync: Fast with the bytes its map covers, or Full', () => {
+    const syncing = (kind: string, mapBytes: bigint) => {
+      const pd = peerDevice('SyncSource', 'Inconsistent');
+      const stats = { ...pd.msg.attrs.PEER_DEVICE_STATISTICS, peer_dev_rs_kind: e('resync-kind', kind) };
+      return withNote(pd, C.PEER_DEVICE_STATE, N.CHANGE, {
+        PEER_DEVICE_STATISTICS: { ...stats, peer_dev_rs_map_bytes: mapBytes },
+      });
+    };
+    const line = (o: StateObject) => new EventFormatter().format(o) ?? '';
+    expect(line(syncing('Fast', 59_056_128n))).toContain('done:12.34 resync-kind:Fast map-bytes:59056128');
+    expect(line(syncing('Full', 0n))).toMatch(/resync-kind:Full$/);
+    // a bitmap resync (or an older module) names no kind
+    expect(line(syncing('None', 0n))).not.toContain('resync-kind');
+  });
+
   it('prints the initial dump, the end marker and only what changed afterwards', () => {
     const f = new EventFormatter();
     const lines = [
