@@ -57,6 +57,26 @@ def prep(f):
     return wrapped
 
 
+# the node's resource and node ids, and ours: bound into every authentication answer
+RESOURCE, NODE_ID, MY_ID = b'r0', 1, 0
+
+
+def auth_answer(challenge, stream, answering, asking):
+    # HMAC(secret, challenge | stream | resource name in 128 zero-padded bytes | from | to)
+    bound = challenge + stream + RESOURCE.ljust(128, b'\0') + struct.pack('>II', answering, asking)
+    return hmac.new(SECRET, bound, hashlib.sha256).digest()
+
+
+def authenticate(s, stream):
+    """CRAM-HMAC on one stream: both send a challenge, answer the other's, check the answer."""
+    mine = os.urandom(64)
+    s.sendall(pkt(P['AUTH_CHALLENGE'], mine))
+    theirs = recv_until(s, P['AUTH_CHALLENGE'])
+    s.sendall(pkt(P['AUTH_RESPONSE'], auth_answer(theirs, stream, MY_ID, NODE_ID)))
+    if recv_until(s, P['AUTH_RESPONSE']) != auth_answer(mine, stream, NODE_ID, MY_ID):
+        raise ValueError('the node answered our challenge wrongly')
+
+
 def conn():
     return connect(HOST, PORT, timeout=10, tries=61)
 
@@ -70,8 +90,8 @@ class Peer:
         self.m = conn()
         self.m.sendall(pkt(P['INITIAL_META']))
         self.meta_lock = threading.Lock()
+        # started once the meta stream is authenticated (handshake): the challenge comes there first
         self.pinger = threading.Thread(target=self.answer_pings, daemon=True)
-        self.pinger.start()
 
     def answer_pings(self):
         try:
@@ -91,15 +111,11 @@ class Peer:
         """Features, authentication, protocol; then our SIZES/UUIDS/STATE. Without uuid the
         node's current UUID is echoed (same data generation: no resync). Returns it."""
         d = self.d
-        d.sendall(pkt(P['FEATURES'], struct.pack('>8I', 1, 0, 1, 0, 1, 0, 0, 0)))
-        mine = os.urandom(64)
-        d.sendall(pkt(P['AUTH_CHALLENGE'], mine))
+        d.sendall(pkt(P['FEATURES'], struct.pack('>8I', 1, 0, 1, MY_ID, NODE_ID, 0, 0, 0)))
         recv_until(d, P['FEATURES'])
-        theirs = recv_until(d, P['AUTH_CHALLENGE'])
-        d.sendall(pkt(P['AUTH_RESPONSE'], hmac.new(SECRET, theirs, hashlib.sha256).digest()))
-        answer = recv_until(d, P['AUTH_RESPONSE'])
-        if answer != hmac.new(SECRET, mine, hashlib.sha256).digest():
-            raise ValueError('the node answered our challenge wrongly')
+        authenticate(d, b'D')
+        authenticate(self.m, b'M')
+        self.pinger.start()
         d.sendall(pkt(P['PROTOCOL'], struct.pack('>6I', 3, 0, 0, 0, 0, 0)))
         recv_until(d, P['PROTOCOL'])
         recv_until(d, P['SIZES'])
@@ -194,7 +210,7 @@ def authenticated_handshake_only(p):
 @case('secondary')
 def no_authentication(p):
     # skips the challenge: the node must not take PROTOCOL instead
-    p.d.sendall(pkt(P['FEATURES'], struct.pack('>8I', 1, 0, 1, 0, 1, 0, 0, 0)))
+    p.d.sendall(pkt(P['FEATURES'], struct.pack('>8I', 1, 0, 1, MY_ID, NODE_ID, 0, 0, 0)))
     p.d.sendall(pkt(P['PROTOCOL'], struct.pack('>6I', 3, 0, 0, 0, 0, 0)))
 
 

@@ -5,8 +5,8 @@
 #   USED        the node took it for the peer's meta stream (answered the ping)
 #   DROPPED     the node closed it first;  SILENT  nothing came
 # A dropped stream is opened again until a verdict or the time is up; the first line lists every
-# attempt's outcome, the last the verdict.
-#   meta-forger.py HOST PORT SECONDS
+# attempt's outcome, the last the verdict. MARK, a file created once the first stream is sent.
+#   meta-forger.py HOST PORT SECONDS [MARK]
 import socket
 import struct
 import sys
@@ -15,6 +15,7 @@ import time
 from bsr_wire import MAGIC, P, connect, pkt
 
 HOST, PORT, SECONDS = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+MARK = sys.argv[4] if len(sys.argv) > 4 else None
 
 
 def read(s, n, deadline):
@@ -56,6 +57,8 @@ while time.time() < deadline and not {'CHALLENGED', 'USED'} & set(verdicts):
         time.sleep(0.25)
         continue
     s.sendall(pkt(P['INITIAL_META']) + pkt(P['PING']))
+    if MARK:
+        open(MARK, 'w').close()  # the caller may let the real peer connect now
     result = first_packet(s, deadline)
     # a USED stream also carries the node's own meta packets: read past them to the ping's answer
     while result.startswith('OTHER') and time.time() < deadline:
