@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { version } from '../../package.json';
 import { abi } from '../abi/index';
+import { childProcess } from '../common/child-process';
 import { CliError, ConfigError, EXIT } from '../common/errors';
 import { logError, logInfo } from '../common/log';
 import { DEFAULT_STATE_DIR, type RecordedRole, recordedRole, recordRole } from '../common/role-record';
@@ -155,15 +156,6 @@ function programPath(g: GlobalOptions, which: 'bsrsetup' | 'bsrmeta'): string {
   const given = g[which];
   // The bundle lives in dist/; the tools are started through their bin/ wrappers next to it.
   return given ?? fileURLToPath(new URL(`../bin/${which}`, import.meta.url));
-}
-
-/**
- * child_process pulls in net and stream (~10 ms); dry runs and dumps never need it, so it is
- * required on first use (a require, not import(): the bundle runs as a script with a code cache,
- * see src/launch/launch.cjs).
- */
-function childProcess(): typeof import('node:child_process') {
-  return createRequire(import.meta.url)('node:child_process');
 }
 
 interface Outcome {

@@ -114,6 +114,9 @@ function runModify(spec: ModifyCommand, given: string[]): Promise<number> {
  * check the file system and hand the kernel the map of the blocks it uses.
  */
 function prepareFullSync(c: BsrClient, spec: ModifyCommand, req: BsrRequest) {
+  const role = req.attrs?.SET_ROLE_PARMS ?? {};
+  const forcedPrimary = spec.cmd === abi.commands.PRIMARY && role.force;
+  if (!forcedPrimary && spec.cmd !== abi.commands.INVAL_PEER) return;
   const ctx = req.attrs?.CFG_CONTEXT ?? {};
   const resource = String(ctx.ctx_resource_name ?? '');
   const options = {
@@ -121,8 +124,7 @@ function prepareFullSync(c: BsrClient, spec: ModifyCommand, req: BsrRequest) {
     fastSync: fastSyncSwitchOn(),
     say: (line: string) => process.stderr.write(`${PROG}: ${line}\n`),
   };
-  const role = req.attrs?.SET_ROLE_PARMS ?? {};
-  if (spec.cmd === abi.commands.PRIMARY && role.force) {
+  if (forcedPrimary) {
     prepareForcedPrimary(c, resource, { ...options, checkFs: !role.skip_check_fs });
   } else if (spec.cmd === abi.commands.INVAL_PEER) {
     prepareInvalidateRemote(c, resource, Number(ctx.ctx_volume), { ...options, checkFs: false });

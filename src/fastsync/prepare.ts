@@ -3,10 +3,10 @@
 // device that would be the source (e2fsck -fn; refused when damaged unless --skip-check-fs),
 // then read which blocks it uses and hand that map to the kernel (FAST_SYNC_MAP), which marks
 // only those blocks for the full sync. Why in user space: docs/fastsync.md.
-import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { abi } from '../abi/index.js';
+import { childProcess } from '../common/child-process.js';
 import { CliError } from '../common/errors.js';
 import { type BsrClient, KernelError } from '../netlink/client.js';
 import type { StateObject } from '../netlink/objects.js';
@@ -45,7 +45,7 @@ function sourceDevices(objs: StateObject[], pick: (o: StateObject) => boolean): 
 }
 
 function run(cmd: string, args: string[]) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, PATH: SBIN_PATH } });
+  const r = childProcess().spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, PATH: SBIN_PATH } });
   if (r.error) throw new CliError(`${cmd} ${args.join(' ')}: ${r.error.message}`);
   return r;
 }
