@@ -861,6 +861,11 @@ static void mark_full_sync(struct bsr_peer_device *pd, bool source, u32 source_m
 		p->rs_map_bytes = m->used * 4096;
 		bsr_info("%s: volume %u: FastSync: the file-system map covers %llu KiB of %llu KiB\n",
 			 pd->connection->net->thread_tag, d->vnr, m->used * 4, m->blocks * 4);
+		/*
+		 * One map, one full sync: blocks the file system allocates after this one are
+		 * replicated as writes now, but a later full sync (a peer's new disk) needs them.
+		 */
+		bsr_fast_map_free(d);
 		return;
 	}
 	bsr_bm_set_all(&d->ldev->bm, slot);
