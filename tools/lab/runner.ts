@@ -137,10 +137,12 @@ export function scenarioFiles(dir: string): [string, string][] {
 
 /**
  * Whether a scenario is selected by one of FILTERS: a subject (`resync`, `resync/`), an id or a
- * part of one (`after-link`), or a word of its title. No filter selects every scenario.
+ * part of one (`after-link`), or a word of its title. No filter selects every scenario but the
+ * benchmarks.
  */
-export function selected(id: string, title: string, filters: string[] = []): boolean {
-  return filters.length === 0 || filters.some((f) => id.includes(f) || title.includes(f));
+export function selected(id: string, title: string, filters: string[] = [], benchmark = false): boolean {
+  if (filters.length === 0) return !benchmark;
+  return filters.some((f) => id.includes(f) || title.includes(f));
 }
 
 /** Bundles and imports every scenario file; keeps those the filter selects. */
@@ -155,7 +157,7 @@ async function loadScenarios(dir: string, bundleDir: string, repoRoot: string, f
       const mod = (await import(pathToFileURL(bundle).href)) as { default?: Scenario };
       const scenario = mod.default;
       if (!scenario || typeof scenario.run !== 'function') throw new Error('no default-exported Scenario');
-      if (selected(id, scenario.title ?? '', filters)) loaded.push({ file, id, scenario });
+      if (selected(id, scenario.title ?? '', filters, scenario.benchmark)) loaded.push({ file, id, scenario });
     } catch (e) {
       if (selected(id, '', filters)) loaded.push({ file, id, loadError: (e as Error).message });
     }

@@ -27,6 +27,11 @@ export interface Scenario {
   bsrModule?: boolean;
   /** Boot fresh nodes for this scenario instead of resetting booted ones (e.g. it checks boot itself). */
   pristine?: boolean;
+  /**
+   * A benchmark: it prints figures rather than checks a behaviour, so a run without filters (npm
+   * test) leaves it out; a filter that selects it runs it (`lab test integrity/throughput`).
+   */
+  benchmark?: boolean;
   run(lab: Lab): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 // The cost of data-integrity-alg crc32c: 16 MiB of 1 MiB O_DIRECT writes through protocol C, with
 // and without it, in slots A-B-B-A of one run (a drift of the host's speed cancels in the means).
-// The figures are logged; the data must be equal on both nodes after every slot.
+// The figures are logged; the data must be equal on both nodes after every slot. A benchmark: npm
+// test leaves it out; `npm run lab -- test integrity/throughput` runs it.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, NODES, twoNodes } from '../fixtures.js';
 
@@ -11,6 +12,7 @@ export default scenario({
   nodes: 2,
   diskSize: '256M',
   timeoutSec: 900,
+  benchmark: true,
   async run(lab) {
     const t = twoNodes(lab);
     await t.upSkipSync();
