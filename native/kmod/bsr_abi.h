@@ -853,6 +853,9 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_NET_CONF, T_NET_CONF_MAX_BUFFERS, NLA_U32, "max-buffers", 16000, "16000" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_CSUMS_ALG, NLA_NUL_STRING, "csums-alg", 0, "" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_CSUMS_AFTER_CRASH_ONLY, NLA_U8, "csums-after-crash-only", 0, "no" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_AFTER_SB_0PRI, NLA_U32, "after-sb-0pri", 0, "disconnect" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_AFTER_SB_1PRI, NLA_U32, "after-sb-1pri", 0, "disconnect" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_AFTER_SB_2PRI, NLA_U32, "after-sb-2pri", 0, "disconnect" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_RR_CONFLICT, NLA_U32, "rr-conflict", 0, "disconnect" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_ALWAYS_ASBP, NLA_U8, "always-asbp", 0, "no" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_TCP_CORK, NLA_U8, "tcp-cork", 1, "yes" }, \
@@ -871,6 +874,7 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_RESYNC_RATIO, NLA_NUL_STRING, "resync-ratio", 0, "" }, \
 	{ BSR_NLA_NODE_OPTS, T_NODE_OPTS_TARGET_ONLY, NLA_U8, "target-only", 0, "no" }, \
 	{ BSR_NLA_DEVICE_CONF, T_DEVICE_CONF_MAX_BIO_SIZE, NLA_U32, "max-bio-size", 1048576, "1048576" }, \
+	{ BSR_NLA_DEVICE_CONF, T_DEVICE_CONF_INTENTIONAL_DISKLESS, NLA_U8, "intentional-diskless", 0, "no" }, \
 }
 
 /* { top attribute, attribute, NLA type, name, min, max } */
