@@ -112,13 +112,14 @@ describe('parsePhases', () => {
   it('takes names or keys, keeps the bench order', () => {
     expect(parsePhases('lat,initial')).toEqual(['initial_sync_s', 'write_4k_qd1_lat_us']);
     expect(parsePhases('seq_write_a_MBps')).toEqual(['seq_write_a_MBps']);
-    expect(parsePhases(undefined)).toHaveLength(5);
+    expect(parsePhases(undefined)).toHaveLength(6);
+    expect(parsePhases('verify')).toEqual(['verify_s']);
     expect(() => parsePhases('fast')).toThrow(/unknown phase/);
   });
 });
 
 describe('settings', () => {
-  it('sets the durability options in equal mode, only the timers in default mode', () => {
+  it('sets the durability options in equal mode, only the timers and verify-alg in default mode', () => {
     const eq = benchSettings('equal');
     expect(eq.disk['disk-flushes']).toBe('yes');
     expect(eq.disk['md-flushes']).toBe('yes');
@@ -126,7 +127,7 @@ describe('settings', () => {
     const df = benchSettings('default');
     expect(df.disk).toEqual({});
     expect(df.resync).toEqual({});
-    expect(Object.keys(df.net).sort()).toEqual(['connect-int', 'ping-int', 'ping-timeout']);
+    expect(Object.keys(df.net).sort()).toEqual(['connect-int', 'ping-int', 'ping-timeout', 'verify-alg']);
     expect(describeSettings(df)).toMatch(/^default: each engine's defaults, except connect-int 2/);
     expect(parseSettingsMode('equal')).toBe('equal');
     expect(() => parseSettingsMode('fast')).toThrow();

@@ -147,6 +147,18 @@ export class BsrEngine implements BenchEngine {
     return { device: ctx.backingDisk, offsetMiB: 0 };
   }
 
+  /** `bsrsetup verify`, then wait-sync-volume; the count comes from the kernel log's summary line. */
+  async verify(lab: Lab, ctx: BenchContext): Promise<{ end: number; foundKiB: number }> {
+    const { S } = this.tools(lab);
+    const peer = this.ids(ctx)[ctx.secondary];
+    await lab.sh(ctx.primary, `dmesg -c > /dev/null; ${S} verify bench ${peer} 0`);
+    await lab.sh(ctx.primary, `${S} wait-sync-volume bench ${peer} 0 --wait-timeout=900`, { timeoutMs: 960_000 });
+    const end = performance.now() / 1000;
+    const done = /online verify done at sector \d+: (\d+) KiB out of sync/.exec(await lab.dmesg(ctx.primary));
+    if (!done) throw new Error('bsr: no "online verify done" line in the kernel log');
+    return { end, foundKiB: Number(done[1]) };
+  }
+
   async teardown(lab: Lab, ctx: BenchContext): Promise<void> {
     const { S } = this.tools(lab);
     for (const n of [ctx.primary, ctx.secondary])

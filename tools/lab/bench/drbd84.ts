@@ -106,6 +106,23 @@ export class Drbd84Engine implements BenchEngine {
     return { device: ctx.backingDisk, offsetMiB: 0 };
   }
 
+  /** `drbdadm verify`, then /proc/drbd every 200 ms until the run has ended (Connected again). */
+  async verify(lab: Lab, ctx: BenchContext): Promise<{ end: number; foundKiB: number }> {
+    await lab.sh(ctx.primary, 'drbdadm verify bench');
+    let end = 0;
+    const s = await lab.waitFor(
+      'DRBD 8.4 to end its verify',
+      async () => {
+        const st = await drbd84State(lab, ctx.primary, 0);
+        end = performance.now() / 1000;
+        return st?.cs === 'Connected' ? st : undefined;
+      },
+      900_000,
+      200,
+    );
+    return { end, foundKiB: s.oos };
+  }
+
   async teardown(lab: Lab, ctx: BenchContext): Promise<void> {
     await lab.sh(ctx.primary, 'drbdadm secondary bench || true');
     await this.both(ctx, (n) => lab.sh(n, 'drbdadm down bench || true'));

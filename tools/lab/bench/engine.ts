@@ -63,6 +63,11 @@ export interface BenchEngine {
    * byte offset of data block 0 on it (internal meta data at the end: the backing disk, offset 0).
    */
   peerData(ctx: BenchContext): { device: string; offsetMiB: number };
+  /**
+   * Online verify of the whole device from the primary (the engine's verify-alg); resolves when it
+   * has ended with its end time (`performance.now()` in seconds) and the KiB it found out of sync.
+   */
+  verify(lab: Lab, ctx: BenchContext): Promise<{ end: number; foundKiB: number }>;
   /** Demotes and brings everything down on both nodes. */
   teardown(lab: Lab, ctx: BenchContext): Promise<void>;
 }
@@ -73,7 +78,8 @@ export type PhaseKey =
   | 'seq_write_c_MBps'
   | 'seq_write_a_MBps'
   | 'write_4k_qd1_lat_us'
-  | 'resync_64M_s';
+  | 'resync_64M_s'
+  | 'verify_s';
 
 /** The numbers every engine run produces (the JSON keys of `lab bench`; null for a phase not run). */
 export interface BenchResult {
@@ -92,6 +98,8 @@ export interface BenchResult {
   raw_write_4k_qd1_lat_us: number;
   /** Link cut, 64 MiB written, link restored: seconds from the restore until both are UpToDate. */
   resync_64M_s: number;
+  /** Online verify of the whole 512 MiB device (verify-alg crc32c, nodes in sync), seconds. */
+  verify_s: number;
   /** TCP payload over the replication link (sendfile, discarded with MSG_TRUNC), MB/s (mean of its slots). */
   link_tcp_MBps: number;
   /** TCP round trip of a 64-byte message over the replication link, mean, microseconds (mean of its slots). */
@@ -112,6 +120,7 @@ export const RESULT_KEYS = [
   'raw_seq_write_MBps',
   'raw_write_4k_qd1_lat_us',
   'resync_64M_s',
+  'verify_s',
   'link_tcp_MBps',
   'link_rtt_us',
   'link_rtt_median_us',

@@ -301,6 +301,14 @@ async function enginePhase(lab: LabImpl, r: Runner, phase: PhaseKey, k: number, 
       for (const o of others) await o.e.reconnect(lab, o.ctx);
       return { value: s, syncedMB: (REGION.resync.mib * MiB) / 1e6 };
     }
+    case 'verify_s': {
+      const t = now();
+      const { end, foundKiB } = await e.verify(lab, ctx);
+      ctx.log(`online verify of the device: ${(end - t).toFixed(2)} s, ${foundKiB} KiB found out of sync`);
+      if (foundKiB !== 0) throw new Error(`verify: ${foundKiB} KiB out of sync on nodes in sync`);
+      const bytes = Number((await lab.sh(p, `blockdev --getsize64 ${e.device}`)).trim());
+      return { value: end - t, syncedMB: bytes / 1e6 };
+    }
   }
 }
 

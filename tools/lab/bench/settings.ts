@@ -7,7 +7,8 @@
 // the resync rate (fixed). `--settings default` leaves all of them at each engine's own default.
 // Both modes set the connection timers (connect-int, ping-int, ping-timeout): the resync phase
 // waits through them (the primary noticing the cut, the reconnect), so at their defaults
-// (DRBD 8.4: 10 s, 10 s, 0.5 s; bsr: 3 s, 3 s, 3 s) that phase would time the timers.
+// (DRBD 8.4: 10 s, 10 s, 0.5 s; bsr: 3 s, 3 s, 3 s) that phase would time the timers. Both modes
+// also set verify-alg (crc32c), which the verify phase needs.
 // The option keywords are the same in DRBD 8.4 and bsr (bsr's configuration language is DRBD's).
 // bsr.ko refuses a value other than the default of an option it does not implement yet: those it
 // is not given (it runs at its default), and the settings table says so.
@@ -33,8 +34,11 @@ export const CONNECTION_TIMERS: Readonly<Record<string, string>> = {
   'ping-timeout': '10',
 };
 
+/** What the verify phase needs, set in both modes: the same digest in both engines. */
+export const VERIFY_SETTINGS: Readonly<Record<string, string>> = { 'verify-alg': 'crc32c' };
+
 export function benchSettings(mode: SettingsMode): BenchSettings {
-  if (mode === 'default') return { mode, disk: {}, net: { ...CONNECTION_TIMERS }, resync: {} };
+  if (mode === 'default') return { mode, disk: {}, net: { ...CONNECTION_TIMERS, ...VERIFY_SETTINGS }, resync: {} };
   return {
     mode,
     disk: {
@@ -52,6 +56,7 @@ export function benchSettings(mode: SettingsMode): BenchSettings {
       timeout: '60',
       'ko-count': '7',
       ...CONNECTION_TIMERS,
+      ...VERIFY_SETTINGS,
     },
     resync: { 'c-plan-ahead': '0', 'resync-rate': '1000M' },
   };

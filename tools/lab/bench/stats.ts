@@ -12,6 +12,7 @@ export const PHASES: readonly { key: PhaseKey; kind: PhaseKind; name: string }[]
   { key: 'seq_write_a_MBps', kind: 'throughput', name: 'seq-a' },
   { key: 'write_4k_qd1_lat_us', kind: 'latency', name: 'lat' },
   { key: 'resync_64M_s', kind: 'duration', name: 'resync' },
+  { key: 'verify_s', kind: 'duration', name: 'verify' },
 ];
 
 /** `--phases initial,seq-c`: the phase keys, in bench order (every phase when empty). */
@@ -88,6 +89,7 @@ const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 
 const DIGITS: Record<string, number> = {
   initial_sync_s: 3,
   resync_64M_s: 3,
+  verify_s: 3,
   write_4k_qd1_lat_us: 1,
   raw_write_4k_qd1_lat_us: 1,
   link_rtt_us: 1,
