@@ -1,8 +1,7 @@
 // FastSync's map on its way to the kernel: the device read without claiming it (bsr.ko holds
 // it exclusively) and the map cut into FAST_SYNC_MAP messages.
-import { closeSync, fstatSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
-import { basename } from 'node:path';
-import type { BlockIo } from '../meta/device.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { type BlockIo, blockDeviceSize } from '../meta/device.js';
 import type { UsedMap } from './ext.js';
 
 /** 64-bit words a FAST_SYNC_MAP message carries at most (its fsm_words attribute's max / 8). */
@@ -16,9 +15,7 @@ export interface ReadOnlyIo extends BlockIo {
 export function fileIo(path: string): ReadOnlyIo {
   const fd = openSync(path, 'r');
   const st = fstatSync(fd);
-  const size = st.isBlockDevice()
-    ? Number(readFileSync(`/sys/class/block/${basename(realpathSync(path))}/size`, 'utf8').trim()) * 512
-    : st.size;
+  const size = st.isBlockDevice() ? blockDeviceSize(path) : st.size;
   return {
     size,
     read(pos: number, len: number): Buffer {

@@ -8,10 +8,9 @@ import {
   openSync,
   readFileSync,
   readSync,
-  realpathSync,
+  statSync,
   writeSync,
 } from 'node:fs';
-import { basename } from 'node:path';
 import { CliError } from '../common/errors.js';
 
 /** Bytes moved per read/write call for bulk work (bitmap zeroing, copying). */
@@ -23,12 +22,19 @@ export interface BlockIo {
   write(pos: number, data: Uint8Array): void;
 }
 
-function blockDeviceSize(path: string): number {
-  const name = basename(realpathSync(path));
+/**
+ * The size of a block device in bytes, from sysfs by its device number: a device node made without
+ * udev (e.g. `dmsetup mknodes`, /dev/mapper/NAME) has a name sysfs does not know.
+ */
+export function blockDeviceSize(path: string): number {
+  const rdev = statSync(path, { bigint: true }).rdev;
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  const sysfs = `/sys/dev/block/${major}:${minor}/size`;
   try {
-    return Number(readFileSync(`/sys/class/block/${name}/size`, 'utf8').trim()) * 512;
+    return Number(readFileSync(sysfs, 'utf8').trim()) * 512;
   } catch {
-    throw new CliError(`${path}: cannot read the size of block device ${name} from /sys/class/block`);
+    throw new CliError(`${path}: cannot read the size of block device ${major}:${minor} from ${sysfs}`);
   }
 }
 

@@ -1,6 +1,11 @@
 // Unit tests of the v09 meta-data library (no devices: an in-memory BlockIo).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { metaData } from '../../src/abi/index.js';
+import { blockDeviceSize } from '../../src/meta/device.js';
 import {
   AL_FREE,
   AL_TYPE,
@@ -264,5 +269,22 @@ describe('generation identifiers', () => {
     setGi(sb, 1, gi);
     expect(getGi(sb, 1)).toBe(gi);
     expect(() => setGi(sb, undefined, ':5')).toThrow(/--node-id/);
+  });
+});
+
+describe('block device size', () => {
+  // A node made without udev (dmsetup mknodes, mknod) has a name sysfs does not know.
+  it('is read by device number, whatever the node is called', () => {
+    const dev = readdirSync('/sys/class/block').find((d) => !d.startsWith('loop'));
+    if (!dev) return;
+    const [major, minor] = readFileSync(`/sys/class/block/${dev}/dev`, 'utf8').trim().split(':').map(Number);
+    const dir = mkdtempSync(join(tmpdir(), 'bsr-node-'));
+    try {
+      execFileSync('mknod', [join(dir, 'renamed'), 'b', String(major), String(minor)]);
+      const want = Number(readFileSync(`/sys/class/block/${dev}/size`, 'utf8')) * 512;
+      expect(blockDeviceSize(join(dir, 'renamed'))).toBe(want);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
