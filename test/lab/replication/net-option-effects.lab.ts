@@ -1,0 +1,74 @@
+// Net options whose effect shows only on the sockets, on the wire or when a peer stalls:
+// - sndbuf-size / rcvbuf-size: every socket of the connection, on both nodes, has exactly those
+//   buffers (ss -tm: tb and rb);
+// - ko-count: bravo's disk hangs (its dm table suspended) while bravo still answers pings: alpha
+//   drops bravo after timeout x ko-count and its protocol C write completes, then resyncs it;
+// - use-rle: the bitmap sent on reconnect is run-length encoded with yes (the default) and plain
+//   with no (the kernel log's "bitmap sent ... (N compressed)").
+import { scenario } from '../../../tools/lab/scenario.js';
+import { assert, FAST_NET, NODES, twoNodes } from '../fixtures.js';
+
+const SNDBUF = 524288;
+const RCVBUF = 393216;
+
+export default scenario({
+  title: 'sndbuf-size, rcvbuf-size, ko-count and use-rle act on the connection',
+  nodes: 2,
+  diskSize: '128M',
+  timeoutSec: 400,
+  async run(lab) {
+    const t = twoNodes(lab);
+    const hanging = await lab.disk.linear('bravo', 'hanging', '/dev/vda');
+    // timeout 1 s, ko-count 3: a write bravo does not finish drops it after about 3 s
+    const net = `${FAST_NET} --sndbuf-size=${SNDBUF} --rcvbuf-size=${RCVBUF} --timeout=10 --ko-count=3`;
+    await Promise.all([t.up('alpha', { net }), t.up('bravo', { net, disk: hanging })]);
+    await t.waitConnected();
+    await t.sh('alpha', `${t.S} new-current-uuid --clear-bitmap 1\n${t.S} primary r0`);
+    await t.waitSynced(30_000);
+
+    for (const n of NODES) {
+      const sockets = (await t.sh(n, 'ss -Htnm state established "( sport = :7789 or dport = :7789 )"')).trim();
+      const buffers = [...sockets.matchAll(/skmem:\(r\d+,rb(\d+),t\d+,tb(\d+)/g)].map((m) => [+m[1], +m[2]]);
+      lab.log(`${n}: ${buffers.length} sockets, rb/tb ${buffers.map((b) => b.join('/')).join(' ')}`);
+      assert(buffers.length === 2, `${n}: the data and meta sockets of the connection:\n${sockets}`);
+      assert(
+        buffers.every(([rb, tb]) => rb === RCVBUF && tb === SNDBUF),
+        `${n}: every socket has rcvbuf ${RCVBUF} and sndbuf ${SNDBUF}`,
+      );
+    }
+
+    await t.sh('bravo', 'dmsetup suspend hanging');
+    const ms = Number(
+      await t.sh(
+        'alpha',
+        's=$(date +%s%N); dd if=/dev/urandom of=/dev/bsr1 bs=4k count=16 oflag=direct status=none; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))',
+      ),
+    );
+    const dropped = (await lab.dmesg('alpha')).split('\n').filter((l) => /ko-count|did not finish/.test(l));
+    lab.log(`protocol C write with bravo's disk hung: ${ms} ms; ${dropped.join(' | ')}`);
+    assert(ms >= 2500 && ms < 20_000, `alpha dropped bravo after about timeout x ko-count = 3 s (${ms} ms)`);
+    assert(!(await t.connected('alpha')) || dropped.length > 0, 'alpha lost the connection to bravo');
+    await t.sh('bravo', 'dmsetup resume hanging');
+    await t.waitSynced(60_000);
+    const compressed = async () =>
+      [...(await lab.dmesg('alpha')).matchAll(/bitmap sent: .* in (\d+) packets \((\d+) compressed\)/g)].map((m) => [
+        +m[1],
+        +m[2],
+      ]);
+    const withRle = (await compressed()).at(-1);
+    lab.log(`bitmap after the ko-count drop (use-rle yes): ${withRle?.join(' packets, ')} compressed`);
+    assert(withRle && withRle[1] > 0, 'use-rle yes: the bitmap went run-length encoded');
+
+    await Promise.all(NODES.map((n) => t.sh(n, `${t.S} net-options r0 ${n === 'alpha' ? 1 : 0} --use-rle=no`)));
+    await lab.linkCut('alpha', 'bravo');
+    await t.waitConnection('alpha', false);
+    await t.write('alpha', 8, 1);
+    await lab.linkRestore('alpha', 'bravo');
+    await t.waitSynced(60_000);
+    const plain = (await compressed()).at(-1);
+    lab.log(`bitmap after a link cut (use-rle no): ${plain?.join(' packets, ')} compressed`);
+    assert(plain && plain !== withRle && plain[1] === 0, 'use-rle no: the bitmap went plain');
+    assert((await t.sum('alpha', '/dev/vda', 0, 16)) === (await t.sum('bravo', '/dev/vda', 0, 16)), 'data equal');
+    await t.downAll();
+  },
+});
