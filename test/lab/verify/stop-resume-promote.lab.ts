@@ -1,4 +1,5 @@
-// verify-stop ends a run early and logs where; the next verify without --start resumes there.
+// verify --start/--stop bound a run; verify-stop ends a run early and logs where; the next verify
+// without --start resumes there.
 // The peer's promotion during a verify (both Secondary) ends the run and then succeeds.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, twoNodes } from '../fixtures.js';
@@ -13,8 +14,15 @@ export default scenario({
     // 2 MiB/s: a whole run would take about 30 s
     await t.upSkipSync({ net: `${FAST_NET} --verify-alg=sha256`, pd: '--c-plan-ahead=0 --resync-rate=2M' });
     const wait = `${t.S} wait-sync-volume r0 1 0 --wait-timeout=100`;
-    await t.sh('alpha', `${t.S} verify r0 1 0\nsleep 3\n${t.S} verify-stop r0 1 0\n${wait}`);
     const log = async () => (await lab.dmesg('alpha')).split('\n').filter((l) => l.includes('online verify'));
+    // sectors 2048-10240 (1-5 MiB): about 2 s at this rate
+    await t.sh('alpha', `${t.S} verify r0 1 0 --start=2048 --stop=10240\n${wait}`);
+    const range = await log();
+    lab.log(range.join('\n'));
+    assert(range.some((l) => l.includes('online verify as VerifyS, sectors 2048-10239')), 'the run covers the range');
+    const end = Number(/online verify done at sector (\d+)/.exec(range.join('\n'))?.[1]);
+    assert(end >= 10240 && end < 12288, `the run ended at --stop (${end})`);
+    await t.sh('alpha', `${t.S} verify r0 1 0\nsleep 3\n${t.S} verify-stop r0 1 0\n${wait}`);
     const stopped = (await log()).find((l) => l.includes('online verify stopped at sector'));
     const at = Number(/stopped at sector (\d+)/.exec(stopped ?? '')?.[1]);
     lab.log(`${stopped}`);
