@@ -15,6 +15,7 @@ export interface Effect {
 export const OPTION_EFFECTS: Record<string, Effect> = {
   'disk_conf.on-io-error': { shownIn: 'faults/io-error-policies', token: '--on-io-error=detach' },
   'disk_conf.disk-flushes': { shownIn: 'replication/flush-durability', token: '--disk-flushes' },
+  'disk_conf.max-passthrough-count': { shownIn: 'faults/io-error-policies', token: '--max-passthrough-count=2' },
   'disk_conf.md-flushes': { shownIn: 'replication/flush-durability', token: '--md-flushes' },
   'disk_conf.al-extents': { shownIn: 'admin/online-config', token: '--al-extents' },
   'peer_device_conf.resync-rate': { shownIn: 'resync/sync-controls', token: '--resync-rate' },
@@ -62,7 +63,6 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
  */
 export const NOT_SHOWN_YET: readonly string[] = [
   'disk_conf.size',
-  'disk_conf.max-passthrough-count',
   'resize_parms.resize_size',
   'resize_parms.no_resync',
   'invalidate_parms.sync_from_peer_node_id',

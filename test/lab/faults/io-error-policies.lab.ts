@@ -2,6 +2,7 @@
 // The backing device is a device-mapper table whose 4-5 MiB area can be switched to dm-error.
 // - on-io-error passthrough (the default): I/O to the bad area fails with EIO, the rest works, the
 //   disk stays UpToDate;
+// - max-passthrough-count 2: two errors pass through, the third detaches the disk;
 // - a detached (Secondary) device keeps its size;
 // - on-io-error detach: the first error makes the disk Failed, then Diskless (IO_ERROR event);
 //   later I/O anywhere fails with EIO and `status` shows disk:Diskless; down and rmmod work.
@@ -78,6 +79,19 @@ ${S} primary r0 --force`);
     const sizeAfter = (await sh('cat /sys/block/bsr1/size')).trim();
     assert(sizeAfter === sizeBefore, `size after detach ${sizeAfter}, before ${sizeBefore}`);
     lab.log(`detached: size kept (${sizeAfter} sectors)`);
+
+    // max-passthrough-count 2: errors 1 and 2 pass through, the third detaches (one 4 KiB write each)
+    await sh(`${S} attach 1 ${dev} ${dev} internal --max-passthrough-count=2 && ${S} primary r0`);
+    const badWrite = () =>
+      lab.exec(N, ['sh', '-c', 'dd if=/dev/zero of=/dev/bsr1 bs=4096 count=1 seek=1024 oflag=direct status=none']);
+    for (const n of [1, 2]) {
+      assert((await badWrite()).code !== 0, `max-passthrough-count: error ${n} is EIO`);
+      assert(/disk:UpToDate/.test(await status()), `max-passthrough-count 2: error ${n} passes through`);
+    }
+    await badWrite();
+    await waitEvents(lab, N, S, 'r0', 'the third error to detach', (r) => r.field('disk') === 'Diskless', 30_000);
+    lab.log('max-passthrough-count 2: two errors passed through, the third detached the disk');
+    await sh(`${S} secondary r0`);
 
     // on-io-error detach
     await sh(`${S} attach 1 ${dev} ${dev} internal --on-io-error=detach && ${S} primary r0`);

@@ -19,7 +19,10 @@ export default scenario({
     await t.sh('alpha', `${t.S} verify r0 1 0 --start=2048 --stop=10240\n${wait}`);
     const range = await log();
     lab.log(range.join('\n'));
-    assert(range.some((l) => l.includes('online verify as VerifyS, sectors 2048-10239')), 'the run covers the range');
+    assert(
+      range.some((l) => l.includes('online verify as VerifyS, sectors 2048-10239')),
+      'the run covers the range',
+    );
     const end = Number(/online verify done at sector (\d+)/.exec(range.join('\n'))?.[1]);
     assert(end >= 10240 && end < 12288, `the run ended at --stop (${end})`);
     await t.sh('alpha', `${t.S} verify r0 1 0\nsleep 3\n${t.S} verify-stop r0 1 0\n${wait}`);

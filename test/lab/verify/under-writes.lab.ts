@@ -47,7 +47,10 @@ export default scenario({
     await t.sh('alpha', 'touch /tmp/fsstop; while ! grep -q writes /tmp/fswriter.out; do sleep 0.2; done');
     lab.log(`file system writer: ${(await t.sh('alpha', 'cat /tmp/fswriter.out')).trim()}`);
     done = await runs();
-    assert(done.length === 2 && done[1].includes(': 0 KiB out of sync in 0 ranges'), `no false positive (ext4): ${done[1]}`);
+    assert(
+      done.length === 2 && done[1].includes(': 0 KiB out of sync in 0 ranges'),
+      `no false positive (ext4): ${done[1]}`,
+    );
     assert((await t.stat('alpha', 'out-of-sync')) === 0, 'nothing out of sync after the file system verify');
 
     // Switchover during a verify: alpha unmounts and demotes, bravo's promotion ends the run.
@@ -57,7 +60,10 @@ export default scenario({
     await t.sh('alpha', `${t.S} wait-sync-volume r0 1 0 --wait-timeout=100`);
     done = await runs();
     lab.log(done.slice(2).join('\n'));
-    assert(done.some((l) => l.includes('online verify stopped')), 'the promotion ended the run');
+    assert(
+      done.some((l) => l.includes('online verify stopped')),
+      'the promotion ended the run',
+    );
     const sums = await t.sh('alpha', 'cat /tmp/files.sum');
     const check = await t.sh('bravo', `cd /tmp/m && printf '%s' '${sums}' | sha256sum -c --quiet && echo files-equal`);
     assert(check.includes('files-equal'), `every file reads back on bravo:\n${check}`);
