@@ -54,6 +54,8 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'new_c_uuid_parms.clear_bm': { shownIn: 'resync/new-uuid-during-resync', token: '--clear-bitmap' },
   'disconnect_parms.force_disconnect': { shownIn: 'resync/sync-controls', token: 'disconnect --force' },
   'detach_parms.force_detach': { shownIn: 'admin/online-config', token: 'detach 2 --force' },
+  'invalidate_parms.sync_from_peer_node_id': { shownIn: 'resync/sync-controls', token: '--sync-from-peer-node-id=7' },
+  'forget_peer_parms.forget_peer_node_id': { shownIn: 'admin/single-node-lifecycle', token: 'forget-peer r0 1' },
   'connect_parms.discard_my_data': { shownIn: 'roles/split-brain', token: '--discard-my-data' },
 };
 
@@ -65,8 +67,6 @@ export const NOT_SHOWN_YET: readonly string[] = [
   'disk_conf.size',
   'resize_parms.resize_size',
   'resize_parms.no_resync',
-  'invalidate_parms.sync_from_peer_node_id',
-  'forget_peer_parms.forget_peer_node_id',
 ];
 
 /** The bsr-abi.json sets of options and command parameters (the others are objects, state or replies). */

@@ -1,6 +1,7 @@
 // Single node: create-md, up without the peer, primary --force, ext4 with files,
 // secondary, down, up again, primary: the files are intact. A Secondary refuses every open (a
 // mount too), a mounted Primary refuses to demote, an Inconsistent disk refuses a plain primary.
+// forget-peer frees the bitmap slot of a deleted peer.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { singleNode } from '../fixtures.js';
 
@@ -98,7 +99,16 @@ os.close(fd)"`);
     const o2 = await oos();
     lab.log(`AL eviction: out-of-sync ${o1} KiB before down, ${o2} KiB after down/up`);
     if (o1 !== 127 * 4 || o2 !== o1) throw new Error('the bitmap lost bits of extents that left the AL');
-    await sh(`${S} down r0`);
+
+    // forget-peer frees the bitmap slot a deleted peer kept in the meta data
+    const peerSlot = async () =>
+      /peer\[1\] \{\s*bitmap-index (-?\d+);/.exec(await sh(`${M} 1 v09 /dev/vda internal dump-md`))?.[1];
+    await sh(`${S} del-peer r0 1\n${S} down r0`);
+    const kept = await peerSlot();
+    await sh(`${up}\n${S} del-peer r0 1\n${S} forget-peer r0 1\n${S} down r0`);
+    const freed = await peerSlot();
+    lab.log(`peer 1's bitmap slot: ${kept} after del-peer, ${freed} after forget-peer`);
+    if (kept !== '0' || freed !== '-1') throw new Error(`forget-peer: slot ${kept} -> ${freed}, expected 0 -> -1`);
 
     // meta data that records a larger device than the lower device offers is refused
     await sh(`modprobe dm-mod

@@ -131,7 +131,10 @@ ${S} connect r0 ${ID[p]}`,
     // 3a + 4 + 2 + 5. invalidate on the Secondary, at a fixed low rate
     for (const n of NODES) await pdOpts(n, 0, `--c-plan-ahead=0 --resync-rate=${FIXED_KIB}k`);
     const before0 = (await resyncsLogged(0)).length;
-    await t.sh('bravo', `${S} invalidate 1`);
+    // --sync-from-peer-node-id picks the source: node 7 is no peer, alpha (0) is
+    const none = await t.exec('bravo', `${S} invalidate 1 --sync-from-peer-node-id=7`);
+    assert(none.code !== 0, 'invalidate from node 7, which is no peer, is refused');
+    await t.sh('bravo', `${S} invalidate 1 --sync-from-peer-node-id=0`);
     const replication = (n: NodeName, vol: number, want: RegExp, timeoutMs = 30_000) =>
       t.waitState(
         n,
