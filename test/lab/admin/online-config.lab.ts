@@ -8,6 +8,7 @@
 //   pending writes fail with EIO;
 // - refusals come back as a negative errno in the netlink ack, the bsr code in ret_code;
 // - resize grows a device online after its dm-linear lower device grew (internal meta data moves);
+//   --size grows it to that size only, --assume-clean leaves the grown area in sync;
 // - /dev/bsr-control answers the API version ioctl (and is gone after rmmod);
 // - with a connected peer resize is refused cleanly, al-extents changes and replication goes on.
 import { scenario } from '../../../tools/lab/scenario.js';
@@ -254,6 +255,15 @@ ${S} attach 3 ${grow} ${grow} internal`);
     if (marker !== 'resize-marker') throw new Error('data written before the resize is gone');
     if (!new RegExp(`la-size-sect ${size2};`).test(md) || !/no resize needed/.test(md))
       throw new Error(`the meta data did not move to the new end:\n${md}`);
+    // --size grows only to that size, --assume-clean leaves the grown area in sync for the peer
+    await lab.disk.reload(N, 'grow', '0 524288 linear /dev/vda 0');
+    const want = size3 + 65536;
+    await sh(`${S} resize 3 --size=${want} --assume-clean`);
+    const size4 = Number(await sh('cat /sys/block/bsr3/size'));
+    const oos4 = await oos();
+    log(`resize --size=${want} --assume-clean: ${size3} -> ${size4} sectors, out-of-sync ${oos3} -> ${oos4} KiB`);
+    if (size4 !== want) throw new Error(`resize --size: ${size4} sectors, asked for ${want}`);
+    if (oos4 !== oos3) throw new Error('resize --assume-clean marked the grown area out of sync');
     await sh(`${S} down r2\ndmsetup remove grow`);
 
     // --- /dev/bsr-control: the API version by ioctl (magic 147); gone with the module
