@@ -71,10 +71,12 @@ const scenario: Scenario = {
     assert(await pingsSoon(lab, 'alpha', 'charlie'), 'alpha -> charlie after charlie rebooted');
     await lab.linkRestore('bravo', 'charlie');
     assert(await pingsSoon(lab, 'bravo', 'charlie'), 'bravo -> charlie restored');
-    for (const n of ['alpha', 'bravo'] as const) {
-      await lab.crash(n);
-      await lab.boot(n);
-    }
+    await Promise.all(
+      (['alpha', 'bravo'] as const).map(async (n) => {
+        await lab.crash(n);
+        await lab.boot(n);
+      }),
+    );
     for (const [a, b] of pairs) assert(await pingsSoon(lab, a, b), `${a} -> ${b} after every node rebooted`);
   },
 };
