@@ -51,7 +51,10 @@ echo $(( (e - s) / 1000000 ))`,
       // both nodes record their notifications (events2) from before the first write on
       await Promise.all(
         (['alpha', 'bravo'] as const).map(async (n) => {
-          await t.sh(n, `nohup ${t.S} events2 r0 --json --statistics > /tmp/events.json 2>&1 & echo $! > /tmp/events.pid`);
+          await t.sh(
+            n,
+            `nohup ${t.S} events2 r0 --json --statistics > /tmp/events.json 2>&1 & echo $! > /tmp/events.pid`,
+          );
           await lab.waitFor(`${n}: events2 running`, async () =>
             /"object":"-"/.test(await t.sh(n, 'cat /tmp/events.json')),
           );
