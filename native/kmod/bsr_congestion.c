@@ -178,8 +178,9 @@ bool bsr_cong_write(struct bsr_peer_device *pd, struct bio *bio, u32 already_mar
 		bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
 		return true;
 	}
+	/* not once the teardown began: bsr_cong_reset() must leave it false for the next connection */
 	spin_lock_irq(&n->lock);
-	if (!n->ahead) {
+	if (!n->ahead && READ_ONCE(n->net_ok)) {
 		n->ahead = true;
 		n->ahead_since = jiffies;
 		started = true;
