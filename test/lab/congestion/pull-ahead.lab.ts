@@ -8,12 +8,12 @@ import { assert, FAST_NET, twoNodes } from '../fixtures.js';
 
 const LINK = { rate: '32mbit', delay: '20ms' };
 const LINK_MBPS = 4;
-const MIB = 16; // written at each step, 1 MiB O_DIRECT writes
+const MIB = 12; // written at each step, 1 MiB O_DIRECT writes
 
 export default scenario({
   title: 'pull-ahead: Ahead/Behind on a slow link, writes at local speed, automatic catch-up',
   nodes: 2,
-  diskSize: '96M',
+  diskSize: '64M',
   timeoutSec: 400,
   async run(lab) {
     const t = twoNodes(lab);
