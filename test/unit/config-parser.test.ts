@@ -426,9 +426,9 @@ describe('congestion options', () => {
     expect(errorOf(`common {\n net {\n  on-congestion pull-ahead;\n }\n}\n${TWO_HOSTS}`)).toBe(
       'test.conf:3: on-congestion pull-ahead needs protocol A (this connection has C)',
     );
-    expect(
-      errorOf(`common {\n net {\n  protocol B;\n  on-congestion disconnect;\n }\n}\n${TWO_HOSTS}`),
-    ).toBe('test.conf:4: on-congestion disconnect needs protocol A (this connection has B)');
+    expect(errorOf(`common {\n net {\n  protocol B;\n  on-congestion disconnect;\n }\n}\n${TWO_HOSTS}`)).toBe(
+      'test.conf:4: on-congestion disconnect needs protocol A (this connection has B)',
+    );
     expect(errorOf('common { net {\n congestion-highwater 1000001; } }')).toBe(
       'test.conf:2: congestion-highwater: 1000001 is out of range, allowed 0 .. 1000000',
     );
