@@ -131,7 +131,8 @@ bool bsr_al_begin_fast(struct bsr_actlog *al, u32 first, u32 last)
 	}
 	for (e = first; e <= last; e++) {
 		s = al_lookup(al, e);
-		s->refcnt++;
+		if (!s->refcnt++)
+			al->used++;
 		list_move_tail(&s->lru, &al->lru);
 	}
 	spin_unlock_irqrestore(&al->lock, flags);
@@ -150,8 +151,10 @@ void bsr_al_complete(struct bsr_actlog *al, u32 first, u32 last)
 		s = al_lookup(al, e);
 		if (WARN_ON_ONCE(!s || !s->refcnt))
 			continue;
-		if (--s->refcnt == 0)
+		if (--s->refcnt == 0) {
+			al->used--;
 			wake = true;
+		}
 	}
 	spin_unlock_irqrestore(&al->lock, flags);
 	if (wake && wq_has_sleeper(&al->wq))
@@ -358,7 +361,8 @@ retry:
 	spin_lock_irq(&al->lock);
 	for (e = first; e <= last; e++) {
 		s = al_lookup(al, e);
-		s->refcnt++;
+		if (!s->refcnt++)
+			al->used++;
 	}
 	spin_unlock_irq(&al->lock);
 	mutex_unlock(&al->tr_mutex);

@@ -130,7 +130,7 @@ struct bsr_actlog {
 	struct hlist_head *hash;
 	unsigned int hash_bits;
 	struct list_head lru;		/* head: least recently used */
-	u32 used;
+	u32 used;			/* slots with writes in flight (congestion-extents) */
 	u32 tr_number;			/* next transaction number */
 	u32 ctx_next;			/* next context window start slot */
 	u32 ring_n;			/* transactions in the ring */

@@ -240,8 +240,19 @@ struct bsr_tle {
 	u32 epoch;
 	bool is_barrier;
 	bool recv_acked;
+	bool queued;			/* counted in net->queued_bytes / queued_writes */
 	unsigned long start;		/* jiffies */
 };
+
+/* OUT_OF_SYNC: the sender's blocks [sector, sector + size) are out of sync (pull-ahead) */
+struct p_block_desc {
+	__be64 sector;
+	__be32 blksize;
+	__be32 pad;
+} __packed;
+
+/* the largest range one OUT_OF_SYNC names: neighbouring writes are merged up to it */
+#define BSR_OOS_MAX_SIZE (1U << 30)
 
 /* Secondary side: a write (or resync write) received from the peer. */
 struct bsr_peer_req {
@@ -350,6 +361,21 @@ struct bsr_net {
 	atomic_t rs_kick;
 	atomic64_t ap_in_flight;	/* sectors */
 	atomic64_t rs_in_flight;	/* sectors */
+
+	/*
+	 * Congestion (bsr_congestion.c). queued_*: writes sent and not yet received by the
+	 * peer (its RECV_ACK or WRITE_ACK, else the BARRIER_ACK, retires them). ahead: this
+	 * node pulled ahead; writes are only marked out of sync and their ranges queued in
+	 * oos_queue for cong_work to tell the peer. `ahead` and oos_queue change under lock;
+	 * `ahead` becomes false only with data_mutex held too, so a sender holding it sees
+	 * it stable.
+	 */
+	atomic64_t queued_bytes;
+	atomic_t queued_writes;
+	bool ahead;
+	unsigned long ahead_since;	/* jiffies */
+	struct list_head oos_queue;
+	struct delayed_work cong_work;
 	char thread_tag[48];
 };
 
@@ -469,6 +495,7 @@ extern struct workqueue_struct *bsr_ack_wq;
 
 /* bsr_sender.c */
 void bsr_req_put(struct bsr_req *req);
+void bsr_pd_set_oos(struct bsr_peer_device *pd, struct bio *bio, u32 already_marked);
 bool bsr_rs_read_begin(struct bsr_device *d, struct bsr_rs_req *rq);
 void bsr_rs_read_end(struct bsr_device *d, struct bsr_rs_req *rq);
 void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *bio);
@@ -481,6 +508,17 @@ int bsr_tl_drain(struct bsr_conn *c, long timeout);
 void bsr_tl_check_timeouts(struct bsr_conn *c);
 int bsr_send_barrier(struct bsr_conn *c);
 
+/* bsr_congestion.c */
+void bsr_cong_init(struct bsr_net *n);
+void bsr_cong_reset(struct bsr_conn *c);
+bool bsr_cong_congested(struct bsr_conn *c);
+bool bsr_cong_write(struct bsr_peer_device *pd, struct bio *bio, u32 already_marked);
+bool bsr_cong_write_ahead(struct bsr_peer_device *pd, struct bio *bio, u32 already_marked);
+void bsr_cong_drained(struct bsr_conn *c);
+void bsr_cong_work(struct work_struct *w);
+int bsr_cong_peer_state(struct bsr_peer_device *pd, enum bsr_replication peer_repl);
+int bsr_cong_got_out_of_sync(struct bsr_peer_device *pd, const struct p_block_desc *p);
+
 /* bsr_sync.c */
 enum bsr_sync_decision {
 	SYNC_NONE,
@@ -492,6 +530,7 @@ enum bsr_sync_decision {
 	SYNC_UNRELATED,
 };
 int bsr_sync_handshake(struct bsr_peer_device *pd);
+void bsr_outdate_behind(struct bsr_device *d);
 int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full);
 void bsr_bm_send_work(struct work_struct *w);
 int bsr_bm_rle_decode(const u8 *code, u32 len, bool first_set, __le64 *words, u32 n_words);

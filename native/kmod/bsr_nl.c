@@ -626,7 +626,8 @@ static int fill_connection(struct sk_buff *skb, struct bsr_conn *c, u32 portid, 
 		goto fail;
 	nla_nest_end(skb, nest);
 	nest = nla_nest_start(skb, BSR_NLA_CONNECTION_STATISTICS);
-	if (!nest || nla_put_u8(skb, T_CONNECTION_STATISTICS_CONN_CONGESTED, 0) ||
+	if (!nest || nla_put_u8(skb, T_CONNECTION_STATISTICS_CONN_CONGESTED,
+				       bsr_cong_congested(c)) ||
 	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_AP_IN_FLIGHT,
 			      c->net ? atomic64_read(&c->net->ap_in_flight) : 0, 0) ||
 	    nla_put_u64_64bit(skb, T_CONNECTION_STATISTICS_RS_IN_FLIGHT,
@@ -1504,6 +1505,35 @@ static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info,
 	return check_auth_conf(ctx, info, old);
 }
 
+/* A net_conf number as it will be: given now, else as stored (old), else its default. */
+static u32 net_conf_u32(const struct nlattr *nest, const struct bsr_opts *old, int type, u32 dflt)
+{
+	const struct nlattr *a = nest ? nla_find_nested(nest, type) : NULL;
+
+	if (a)
+		return nla_get_u32(a);
+	return old ? bsr_opt_u32_or(old, type, dflt) : dflt;
+}
+
+/*
+ * Pulling ahead or disconnecting on congestion keeps writes going only where they
+ * complete without the peer: protocol A, as in DRBD.
+ */
+static int check_congestion_conf(struct adm_ctx *ctx, struct genl_info *info,
+				 const struct bsr_opts *old)
+{
+	const struct nlattr *nest = info->attrs[BSR_NLA_NET_CONF];
+	u32 policy = net_conf_u32(nest, old, T_NET_CONF_ON_CONGESTION,
+				  T_NET_CONF_ON_CONGESTION_DEFAULT);
+	u32 proto = net_conf_u32(nest, old, T_NET_CONF_PROTOCOL, T_NET_CONF_PROTOCOL_DEFAULT);
+	static const char * const policies[] = { BSR_ON_CONGESTION_NAMES };
+
+	if (policy == BSR_ON_CONGESTION_BLOCK || proto == BSR_PROTOCOL_A)
+		return BSR_RET_NO_ERROR;
+	SETMSG(ctx, "on-congestion %s needs protocol A", policies[policy]);
+	return BSR_RET_INVALID_REQUEST;
+}
+
 static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct bsr_resource *r;
@@ -1522,6 +1552,8 @@ static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 		return BSR_RET_PEER_EXISTS;
 	}
 	ret = check_net_algs(ctx, info, NULL);
+	if (ret == BSR_RET_NO_ERROR)
+		ret = check_congestion_conf(ctx, info, NULL);
 	if (ret != BSR_RET_NO_ERROR)
 		return ret;
 	c = bsr_create_connection(r, ctx->peer);
@@ -1561,9 +1593,12 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 	char name[sizeof_field(struct bsr_conn, name)];
 	char old_alg[BSR_ALG_NAME_LEN] = "", alg[BSR_ALG_NAME_LEN] = "";
 	char old_dia[BSR_ALG_NAME_LEN] = "", dia[BSR_ALG_NAME_LEN] = "";
-	int ret = check_net_algs(ctx, info, ctx->hflags & BSR_GENL_F_SET_DEFAULTS ?
-				 NULL : &ctx->conn->net_conf);
+	const struct bsr_opts *old = ctx->hflags & BSR_GENL_F_SET_DEFAULTS ?
+				     NULL : &ctx->conn->net_conf;
+	int ret = check_net_algs(ctx, info, old);
 
+	if (ret == BSR_RET_NO_ERROR)
+		ret = check_congestion_conf(ctx, info, old);
 	if (ret != BSR_RET_NO_ERROR)
 		return ret;
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, old_alg, sizeof(old_alg));

@@ -47,6 +47,7 @@ int bsr_net_init(struct bsr_conn *c)
 	n->role_reply = -1;
 	atomic64_set(&n->ap_in_flight, 0);
 	atomic64_set(&n->rs_in_flight, 0);
+	bsr_cong_init(n);
 	n->cur_epoch = 1;
 	/* a tag for thread names and logs: a long resource name is cut, the peer id kept */
 	snprintf(n->thread_tag, sizeof(n->thread_tag), "%.*s/%u",
@@ -60,6 +61,7 @@ void bsr_net_free(struct bsr_conn *c)
 	if (!c->net)
 		return;
 	bsr_conn_stop(c, true);
+	bsr_cong_reset(c);
 	bsr_ov_set_alg(c, "");
 	bsr_integrity_set_alg(c, "");
 	kfree(c->net);
@@ -274,6 +276,8 @@ static bool len_ok(enum bsr_packet cmd, u32 len, u32 pro, u32 dgs)
 		       len - sizeof(struct p_ov_request) <= BSR_RS_MAX_BLOCKS * BSR_DIGEST_MAX;
 	case P_OV_RESULT:
 		return len == sizeof(struct p_ov_result);
+	case P_OUT_OF_SYNC:
+		return len == sizeof(struct p_block_desc);
 	default:
 		return false;
 	}
@@ -298,6 +302,7 @@ static bool per_volume(enum bsr_packet cmd)
 	case P_NEG_ACK:
 	case P_OV_REQUEST:
 	case P_OV_RESULT:
+	case P_OUT_OF_SYNC:
 		return true;
 	default:
 		return false;
@@ -326,6 +331,7 @@ struct pkt {
 		struct p_sync_param sync_param;
 		struct p_ov_request ov_request;
 		struct p_ov_result ov_result;
+		struct p_block_desc block_desc;
 	} u;
 };
 
@@ -1299,7 +1305,9 @@ static int receive_sync_start(struct bsr_conn *c, struct pkt *p)
 	int rv;
 
 	mutex_lock(&c->resource->adm_mutex);
-	if (pd->repl_state != BSR_REPLICATION_ESTABLISHED) {
+	/* Behind: the peer left Ahead and resyncs what we missed (a bitmap resync) */
+	if (pd->repl_state != BSR_REPLICATION_ESTABLISHED &&
+	    !(pd->repl_state == BSR_REPLICATION_BEHIND && p->cmd == P_BECOME_SYNC_TARGET && !full)) {
 		mutex_unlock(&c->resource->adm_mutex);
 		bsr_proto_warn("%s: the peer asked for a resync while we are not Established\n",
 			       c->net->thread_tag);
@@ -1377,6 +1385,7 @@ static int receive_state(struct bsr_conn *c, struct pkt *p)
 	} else {
 		got_state(p->pd, &p->u.state);
 		bsr_ov_peer_state(p->pd, be32_to_cpu(p->u.state.repl));
+		rv = bsr_cong_peer_state(p->pd, be32_to_cpu(p->u.state.repl));
 	}
 	mutex_unlock(&c->resource->adm_mutex);
 	return rv;
@@ -1449,6 +1458,9 @@ static int receive_loop(struct bsr_conn *c)
 			break;
 		case P_OV_REQUEST:
 			rv = receive_ov_request(c, &p);
+			break;
+		case P_OUT_OF_SYNC:
+			rv = bsr_cong_got_out_of_sync(p.pd, &p.u.block_desc);
 			break;
 		default:
 			bsr_proto_warn("%s: unexpected packet %u on the data stream\n",
@@ -1597,6 +1609,7 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 	list_for_each_entry(pd, &c->peer_devices, conn_list)
 		cancel_work_sync(&pd->net->bm_work);
 	bsr_resync_stop(c);
+	bsr_cong_reset(c);
 	wait_event(n->ee_wait, active_empty(n));
 	cancel_work_sync(&n->ack_work);
 	process_done_ee(c, false);

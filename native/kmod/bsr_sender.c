@@ -40,7 +40,8 @@ static void tle_set_oos(struct bsr_tle *t)
 		peer_write_failed(t->pd, t->sector, t->size);
 }
 
-static void set_oos(struct bsr_peer_device *pd, struct bio *bio, u32 already_marked)
+/* The write's blocks are out of sync for pd's peer, unless write_submit marked them. */
+void bsr_pd_set_oos(struct bsr_peer_device *pd, struct bio *bio, u32 already_marked)
 {
 	struct bsr_device *d = pd->device;
 	int slot = bsr_pd_slot(pd);
@@ -59,8 +60,19 @@ static struct bsr_req *tle_take_req(struct bsr_tle *t)
 	return req;
 }
 
+/* n->lock held: the peer received the write (or it is retired) */
+static void tle_dequeue(struct bsr_net *n, struct bsr_tle *t)
+{
+	if (!t->queued)
+		return;
+	t->queued = false;
+	atomic64_sub(t->size, &n->queued_bytes);
+	atomic_dec(&n->queued_writes);
+}
+
 static void tle_unlink(struct bsr_net *n, struct bsr_tle *t)
 {
+	tle_dequeue(n, t);
 	list_del(&t->list);
 	hash_del(&t->hash);
 	if (!t->is_barrier)
@@ -117,14 +129,20 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 
 	t = kzalloc(sizeof(*t), GFP_NOIO);
 	if (!t) {
-		set_oos(pd, bio, req->oos_slots);
+		bsr_pd_set_oos(pd, bio, req->oos_slots);
 		return;
 	}
 	mutex_lock(&n->data_mutex);
 	if (!READ_ONCE(n->net_ok) || !n->data_sock) {
 		mutex_unlock(&n->data_mutex);
 		kfree(t);
-		set_oos(pd, bio, req->oos_slots);
+		bsr_pd_set_oos(pd, bio, req->oos_slots);
+		return;
+	}
+	/* went Ahead while this write waited for the stream: `ahead` is stable here */
+	if (READ_ONCE(n->ahead) && bsr_cong_write_ahead(pd, bio, req->oos_slots)) {
+		mutex_unlock(&n->data_mutex);
+		kfree(t);
 		return;
 	}
 	proto = conn_protocol(n);
@@ -142,6 +160,9 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 	spin_lock_irq(&n->lock);
 	t->id = ++n->next_id;
 	t->epoch = n->cur_epoch;
+	t->queued = true;
+	atomic64_add(t->size, &n->queued_bytes);
+	atomic_inc(&n->queued_writes);
 	n->epoch_writes++;
 	list_add_tail(&t->list, &n->tl);
 	hash_add(n->tl_hash, &t->hash, t->id);
@@ -153,9 +174,11 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 		flags |= DP_FLUSH;
 	if (bio->bi_opf & REQ_FUA)
 		flags |= DP_FUA;
+	/* protocol A: congestion detection needs to know what reached the peer */
 	if (proto == BSR_PROTOCOL_C)
 		flags |= DP_SEND_WRITE_ACK;
-	else if (proto == BSR_PROTOCOL_B)
+	else if (proto == BSR_PROTOCOL_B ||
+		 bsr_opt_u32(&c->net_conf, T_NET_CONF_ON_CONGESTION) != BSR_ON_CONGESTION_BLOCK)
 		flags |= DP_SEND_RECEIVE_ACK;
 	dgs = n->integrity_dgs;
 	pkt.h.magic = cpu_to_be32(BSR_H100_MAGIC);
@@ -193,7 +216,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 fail_unsent:
 	mutex_unlock(&n->data_mutex);
 	kfree(t);
-	set_oos(pd, bio, req->oos_slots);
+	bsr_pd_set_oos(pd, bio, req->oos_slots);
 	bsr_conn_fail(c, BSR_CONNECTION_BROKENPIPE);
 }
 
@@ -214,8 +237,8 @@ void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *
 		 * did (a peer that was not connected then).
 		 */
 		if (!pd->net || !pd->connection->net || !READ_ONCE(pd->connection->net->net_ok))
-			set_oos(pd, bio, req->oos_slots);
-		else
+			bsr_pd_set_oos(pd, bio, req->oos_slots);
+		else if (!bsr_cong_write(pd, bio, req->oos_slots))
 			send_one(pd, req, bio);
 	}
 	srcu_read_unlock(&bsr_srcu, idx);
@@ -320,6 +343,7 @@ int bsr_got_block_ack(struct bsr_peer_device *pd, enum bsr_packet cmd,
 	} else if (cmd == P_RECV_ACK) {
 		put = tle_take_req(t);
 		t->recv_acked = true;
+		tle_dequeue(n, t);
 		t = NULL;
 	} else {
 		put = tle_take_req(t);
@@ -374,6 +398,7 @@ int bsr_got_barrier_ack(struct bsr_conn *c, u32 barrier)
 		kfree(t);
 	}
 	wake_up(&n->tl_wait);
+	bsr_cong_drained(c);
 	return 0;
 }
 

@@ -140,9 +140,15 @@ static bool repl_step_known(enum bsr_replication from, enum bsr_replication to)
 		return to == BSR_REPLICATION_ESTABLISHED || to == BSR_REPLICATION_WFBITMAPS ||
 		       to == BSR_REPLICATION_WFBITMAPT;
 	case BSR_REPLICATION_ESTABLISHED:
-		/* a resync (bitmap exchange first) or an online verify */
+		/* a resync (bitmap exchange first), an online verify, or congestion */
 		return to == BSR_REPLICATION_WFBITMAPS || to == BSR_REPLICATION_WFBITMAPT ||
-		       to == BSR_REPLICATION_VERIFYS || to == BSR_REPLICATION_VERIFYT;
+		       to == BSR_REPLICATION_VERIFYS || to == BSR_REPLICATION_VERIFYT ||
+		       to == BSR_REPLICATION_AHEAD || to == BSR_REPLICATION_BEHIND;
+	case BSR_REPLICATION_AHEAD:
+		/* the link drained: a resync of what the peer is behind */
+		return to == BSR_REPLICATION_WFBITMAPS;
+	case BSR_REPLICATION_BEHIND:
+		return to == BSR_REPLICATION_WFBITMAPT;
 	case BSR_REPLICATION_VERIFYS:
 	case BSR_REPLICATION_VERIFYT:
 		return to == BSR_REPLICATION_ESTABLISHED;
@@ -169,6 +175,11 @@ static const char *repl_refusal(struct bsr_peer_device *pd, enum bsr_replication
 
 	if (!repl_step_known(cur, s))
 		return "not a step of the protocol";
+	/* only a Primary's writes pull ahead of a peer */
+	if (s == BSR_REPLICATION_AHEAD && d->resource->role != BSR_ROLE_PRIMARY)
+		return "this node is not Primary";
+	if (s == BSR_REPLICATION_BEHIND && d->resource->role == BSR_ROLE_PRIMARY)
+		return "this node is Primary";
 	if (bsr_repl_is_target(s) && !bsr_repl_is_target(cur)) {
 		/* the target's blocks are half old until the resync ends */
 		if (d->resource->role == BSR_ROLE_PRIMARY)

@@ -320,7 +320,7 @@ static enum bsr_sync_decision decide(struct bsr_peer_device *pd, const char **wh
 }
 
 /* This node learned that a peer has newer data: Outdated, persisted, until a resync. */
-static void outdate_behind(struct bsr_device *d)
+void bsr_outdate_behind(struct bsr_device *d)
 {
 	struct bsr_md *md = &d->ldev->md;
 
@@ -939,7 +939,7 @@ int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 		mark_full_sync(pd, source, source_marks, slot);
 	pd->net->rs_failed = 0;
 	if (!source)
-		outdate_behind(d);
+		bsr_outdate_behind(d);
 	else
 		pd->peer_disk_state = BSR_DISK_INCONSISTENT;
 	pd->net->bm_sent = false;

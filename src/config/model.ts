@@ -505,8 +505,22 @@ function checkDevices(resources: Resource[]): void {
   });
 }
 
+/**
+ * on-congestion pull-ahead or disconnect keeps writes going only where they complete without the
+ * peer: protocol A, as in DRBD (the kernel refuses the rest too).
+ */
+function checkCongestion(resources: Resource[]): void {
+  for (const connection of resources.flatMap((r) => r.connections)) {
+    const policy = connection.net.get('on-congestion');
+    const protocol = connection.net.get('protocol');
+    if (!policy || policy.value === 'block' || protocol?.value === 'A') continue;
+    fail(policy.loc, `on-congestion ${policy.value} needs protocol A (this connection has ${protocol?.value ?? 'C'})`);
+  }
+}
+
 /** Checks that span resources: names, devices per host, addresses. */
 export function crossCheck(resources: Resource[]): void {
+  checkCongestion(resources);
   const names = new Map<string, Resource>();
   const addresses = new Map<string, { resource: string; host: string; loc: Loc }>();
   for (const resource of resources) {

@@ -411,6 +411,30 @@ describe('DRBD 9 forms', () => {
   });
 });
 
+describe('congestion options', () => {
+  it('takes a congestion-fill above 4 GiB (u64) with a unit suffix', () => {
+    const config = loadConfigText(
+      `common { net { protocol A; on-congestion pull-ahead; congestion-fill 10G; congestion-highwater 0; } }
+       ${TWO_HOSTS}`,
+      'test.conf',
+    );
+    const [connection] = config.resources[0].connections;
+    expect(values(connection.net)).toMatchObject({ 'congestion-fill': 10737418240, 'congestion-highwater': 0 });
+  });
+
+  it('pull-ahead and disconnect need protocol A', () => {
+    expect(errorOf(`common {\n net {\n  on-congestion pull-ahead;\n }\n}\n${TWO_HOSTS}`)).toBe(
+      'test.conf:3: on-congestion pull-ahead needs protocol A (this connection has C)',
+    );
+    expect(errorOf(`common {\n net {\n  protocol B;\n  on-congestion disconnect;\n }\n}\n${TWO_HOSTS}`)).toBe(
+      'test.conf:4: on-congestion disconnect needs protocol A (this connection has B)',
+    );
+    expect(errorOf('common { net {\n congestion-highwater 1000001; } }')).toBe(
+      'test.conf:2: congestion-highwater: 1000001 is out of range, allowed 0 .. 1000000',
+    );
+  });
+});
+
 describe('parser: errors are FILE:LINE: message', () => {
   it('unknown keyword with a suggestion', () => {
     expect(errorOf('resource r0 {\n  net {\n    max-bufers 100;\n  }\n}')).toBe(

@@ -87,6 +87,11 @@ describe('bsr messages', () => {
     );
   });
 
+  it('encodes congestion-fill as u64 beyond 32 bits', () => {
+    const b = encodeSet('net_conf', setOf('NET_CONF'), { 'congestion-fill': 10737418240n });
+    expect(b.toString('hex')).toBe('0c001a000000008002000000');
+  });
+
   it('round-trips top-level attributes', () => {
     const attrs = {
       ATTACH_PARMS: { backing_dev: '/dev/vdb', meta_dev: '/dev/vdc', meta_dev_idx: -2 },

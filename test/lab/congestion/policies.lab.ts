@@ -1,0 +1,75 @@
+// The other congestion policies on a slow WAN link (4 MB/s, 20 ms each way), protocol A, a writer
+// faster than the link: `block` keeps replicating (the writer waits; nothing out of sync, the
+// connection stays); a small congestion-highwater trips on the number of writes in flight alone
+// (congestion-fill off); `disconnect` drops the connection, which comes back and resyncs. At the end
+// both backing disks hold the same bytes.
+import { scenario } from '../../../tools/lab/scenario.js';
+import { assert, FAST_NET, twoNodes } from '../fixtures.js';
+
+const LINK = { rate: '32mbit', delay: '20ms' };
+const MIB = 1 << 20;
+
+export default scenario({
+  title: 'on-congestion block, disconnect and congestion-highwater on a slow link',
+  nodes: 2,
+  diskSize: '64M',
+  timeoutSec: 400,
+  async run(lab) {
+    const t = twoNodes(lab);
+    await t.upSkipSync({ net: `--protocol=A ${FAST_NET}` });
+    await t.sh('alpha', `${t.S} primary r0`);
+    await lab.linkShape('alpha', 'bravo', LINK);
+    const netOptions = (opts: string) => t.sh('alpha', `${t.S} net-options r0 1 ${opts}`);
+    /** `count` O_DIRECT writes of `bs` bytes of fresh data at off MiB of alpha's /dev/bsr1 */
+    const write = (offMiB: number, bs: number, count: number) =>
+      t.sh(
+        'alpha',
+        `head -c ${bs * count} /dev/urandom > /tmp/data
+dd if=/tmp/data of=/dev/bsr1 bs=${bs} seek=${offMiB * MIB} oflag=direct,seek_bytes status=none`,
+      );
+    const bsrLog = async () => (await lab.dmesg('alpha')).split('\n').filter((l) => l.includes('bsr: '));
+
+    // the kernel refuses pull-ahead without protocol A, as the config check does
+    const refused = await t.exec(
+      'alpha',
+      `cd ${lab.repoRoot} && ${t.S} net-options r0 1 --on-congestion=pull-ahead --protocol=C`,
+    );
+    assert(
+      refused.code !== 0 && /on-congestion pull-ahead needs protocol A/.test(refused.stderr),
+      `pull-ahead with protocol C: exit ${refused.code} ${refused.stderr}`,
+    );
+
+    // block: the writer waits for the link, every write reaches the peer
+    await netOptions('--on-congestion=block --congestion-fill=1M');
+    await write(0, MIB, 4);
+    const oos = await t.stat('alpha', 'out-of-sync');
+    const repl = await t.pdField('alpha', 'replication');
+    lab.log(`block: alpha ${repl}, out-of-sync ${oos} KiB`);
+    assert(repl === 'Established' && oos === 0, `block: alpha is ${repl} with ${oos} KiB out of sync`);
+    await t.assertNoConnectionLoss();
+    assert(!(await bsrLog()).some((l) => /reached/.test(l)), 'block: a congestion policy acted');
+
+    // congestion-highwater alone: 4 KiB writes, far below any fill, more of them in flight than 8
+    await netOptions('--on-congestion=pull-ahead --congestion-fill=0 --congestion-highwater=8');
+    await write(4, 4096, 512);
+    const tripped = await lab.waitFor('congestion-highwater to trip', async () =>
+      (await bsrLog()).find((l) => /congestion-highwater reached: pulling ahead/.test(l)),
+    );
+    lab.log(`highwater: ${tripped.trim()}`);
+    await t.waitSynced(120_000);
+
+    // disconnect: the connection drops and comes back, the missed writes are resynced
+    await netOptions('--on-congestion=disconnect --congestion-fill=1M --congestion-highwater=20000');
+    await write(8, MIB, 8);
+    const dropped = await lab.waitFor('the congestion disconnect', async () =>
+      (await bsrLog()).find((l) => /congestion-fill reached: disconnecting/.test(l)),
+    );
+    lab.log(`disconnect: ${dropped.trim()}`);
+    await t.waitSynced(120_000);
+    const [a, b] = [await t.sum('alpha', '/dev/vda', 0, 16), await t.sum('bravo', '/dev/vda', 0, 16)];
+    lab.log(`at the end: alpha ${a.slice(0, 12)} bravo ${b.slice(0, 12)}`);
+    assert(a === b, 'the backing disks differ');
+    await lab.linkRestore('alpha', 'bravo');
+    await t.downAll();
+  },
+});
