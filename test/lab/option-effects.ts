@@ -36,6 +36,9 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'net_conf.ko-count': { shownIn: 'replication/net-option-effects', token: '--ko-count' },
   // refused by the tools (option table `refused`) and by the kernel at connect
   'net_conf.allow-two-primaries': { shownIn: 'unit/config-options', token: 'allow-two-primaries' },
+  'net_conf.on-congestion': { shownIn: 'congestion/pull-ahead', token: '--on-congestion=pull-ahead' },
+  'net_conf.congestion-fill': { shownIn: 'congestion/pull-ahead', token: '--congestion-fill=2M' },
+  'net_conf.congestion-highwater': { shownIn: 'congestion/policies', token: '--congestion-highwater=8' },
   'net_conf.cram-hmac-alg': { shownIn: 'security/stream-authentication', token: '--cram-hmac-alg' },
   'net_conf.shared-secret': { shownIn: 'security/stream-authentication', token: '--shared-secret' },
   'net_conf.data-integrity-alg': { shownIn: 'integrity/corrupted-in-flight', token: '--data-integrity-alg' },
@@ -65,7 +68,7 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
  * Options bsr.ko implements whose effect no check shows yet. Each is a gap to close (a check, then
  * an entry above); the test fails when one of them gets an entry or stops being implemented.
  */
-export const NOT_SHOWN_YET: readonly string[] = ['disk_conf.size'];
+export const NOT_SHOWN_YET: readonly string[] = ['disk_conf.size', 'net_conf.congestion-extents'];
 
 /** The bsr-abi.json sets of options and command parameters (the others are objects, state or replies). */
 export const OPTION_SETS: readonly string[] = [
