@@ -3,7 +3,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { BlockIo } from '../meta/device.js';
-import type { UsedMap } from './ext.js';
+import type { UsedMap } from './used-map.js';
 
 /** 64-bit words a FAST_SYNC_MAP message carries at most (its fsm_words attribute's max / 8). */
 export const MAP_CHUNK_WORDS = 1024;
