@@ -2,7 +2,7 @@
 // initial sync copies the whole device (resync-kind:Full, the kernel log says why).
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, twoNodes } from '../fixtures.js';
-import { forcePrimary, recordEvents, stopEvents } from './ext4.js';
+import { forcePrimary, recordEvents, stopEvents } from './steps.js';
 
 export default scenario({
   title: 'FastSync: no file system, the whole device is synced and said so',
