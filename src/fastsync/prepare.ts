@@ -121,7 +121,13 @@ function checkFilesystem(d: SourceDevice, reader: FsReader, o: PrepareOptions) {
     o.say(`minor ${d.minor}: file system check of ${d.backingDev}: clean`);
     return;
   }
-  const tail = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-6).join('\n  ');
+  // the last findings, without the checkers' progress lines
+  const tail = `${r.stdout}${r.stderr}`
+    .trim()
+    .split('\n')
+    .filter((l) => !/^\s*(Pass \d|Phase \d|- |No modify flag)/.test(l))
+    .slice(-6)
+    .join('\n  ');
   throw new CliError(
     `bsrsetup: ${o.command}: the file system on ${d.backingDev} (minor ${d.minor}) failed its check (${reader.check.join(' ')} exit ${r.status}); nothing was changed. Repair it with ${cmd}, or skip the check with --skip-check-fs:\n  ${tail}`,
   );
