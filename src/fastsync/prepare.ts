@@ -1,9 +1,9 @@
 // What bsrsetup does before a command that may start a full sync from this node (`primary
-// --force` of data that are not UpToDate, `invalidate-remote`): check the file system of each
-// device that would be the source (e2fsck -fn, xfs_repair -n; refused when damaged unless
-// --skip-check-fs),
-// then read which blocks it uses and hand that map to the kernel (FAST_SYNC_MAP), which marks
-// only those blocks for the full sync. Why in user space: docs/fastsync.md.
+// --force` of data that are not UpToDate, `invalidate-remote`) or a verify from it: check the
+// file system of each device that would be the source (e2fsck -fn, xfs_repair -n; refused when
+// damaged unless --skip-check-fs), then read which blocks it uses and hand that map to the
+// kernel (FAST_SYNC_MAP), which marks only those blocks for the full sync, or compares only
+// them in the verify. Why in user space: docs/fastsync.md.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { abi } from '../abi/index.js';
@@ -97,6 +97,8 @@ export interface PrepareOptions {
   fastSync: boolean;
   /** tell what happens (stderr) */
   say: (line: string) => void;
+  /** what the command does without a map, for messages */
+  without: string;
 }
 
 /** A file system FastSync reads: how to recognise it, check it read-only, and map it. */
@@ -180,9 +182,7 @@ function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions) {
     // the checkers read only unmounted file systems (a forced promotion finds them unmounted)
     if (o.checkFs && !mountPoint && reader) checkFilesystem(d, reader, o);
     if (!o.fastSync) {
-      o.say(
-        `minor ${d.minor}: FastSync is off (bsrcon /set_fast_sync 0): a full sync from here copies the whole device`,
-      );
+      o.say(`minor ${d.minor}: FastSync is off (bsrcon /set_fast_sync 0): ${o.without}`);
       return;
     }
     map = withFrozen(mountPoint, () => {
@@ -191,17 +191,13 @@ function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions) {
     });
   } catch (e) {
     if (!(e instanceof FsMapError)) throw e;
-    o.say(
-      `minor ${d.minor}: no FastSync map of ${d.backingDev}: ${e.message}: a full sync from here copies the whole device`,
-    );
+    o.say(`minor ${d.minor}: no FastSync map of ${d.backingDev}: ${e.message}: ${o.without}`);
     return;
   } finally {
     io.close();
   }
   if (!map) {
-    o.say(
-      `minor ${d.minor}: no ext2/3/4 or xfs file system on ${d.backingDev}: a full sync from here copies the whole device`,
-    );
+    o.say(`minor ${d.minor}: no ext2/3/4 or xfs file system on ${d.backingDev}: ${o.without}`);
     return;
   }
   const refused = sendMap(client, d.minor, map);
@@ -220,8 +216,8 @@ export function prepareForcedPrimary(client: BsrClient, resource: string, o: Pre
   for (const d of sourceDevices(objs, (dev) => diskState(dev) !== 'UpToDate')) prepareDevice(client, d, o);
 }
 
-/** Before `invalidate-remote RES PEER VOL`: the device of that volume, the SyncSource. */
-export function prepareInvalidateRemote(client: BsrClient, resource: string, volume: number, o: PrepareOptions) {
+/** Before `invalidate-remote RES PEER VOL` or `verify RES PEER VOL`: the device of that volume. */
+export function prepareVolumeSource(client: BsrClient, resource: string, volume: number, o: PrepareOptions) {
   const objs = snapshot(client, resource);
   for (const d of sourceDevices(objs, (dev) => dev.volume === volume)) prepareDevice(client, d, o);
 }
