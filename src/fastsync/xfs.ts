@@ -168,7 +168,8 @@ function freeExtents(io: BlockIo, g: Geometry, agno: number): [number, number][]
   }
   const extents: [number, number][] = [];
   let total = 0;
-  let nextFree = 0;
+  // the AG headers (superblock, AGF, AGI, AGFL: a sector each) are never free
+  let nextFree = Math.ceil((4 * g.sectSize) / g.bs);
   let leftSib = NULL_AGBLOCK;
   for (let leaves = 0; agbno !== NULL_AGBLOCK; leaves++) {
     check(leaves < agLength, `bnobt block ${agbno}`, agbno, 'the leaf chain loops');

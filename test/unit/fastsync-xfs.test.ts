@@ -314,6 +314,8 @@ describe('xfs used-block map refuses corrupted fields, naming them', () => {
     ));
   it('bnobt record past the AG (v4)', () =>
     corrupt(v4, (b) => b.writeUInt32BE(0x7fffff, bnoRoot(b) + 16 + 4), /record 0 ar_blockcount = 8388607/));
+  it('bnobt record over the AG headers (v4)', () =>
+    corrupt(v4, (b) => b.writeUInt32BE(0, bnoRoot(b) + 16), /record 0 ar_startblock = 0: expected from 1 on/));
   it('bnobt records out of order (v4)', () =>
     corrupt(
       v4,
