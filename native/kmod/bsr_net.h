@@ -436,7 +436,8 @@ struct bsr_pd_net {
 	 * source reads from ov_cursor and sends from ov_send_next; results are in up to
 	 * ov_position. ov_sent: the source's requests (bsr_rs_req, still in rs_tree) waiting
 	 * for their OV_RESULT, under rs_lock, as the found ranges. ov_resume: where the last
-	 * run ended early, the next run's default start.
+	 * run ended early, the next run's default start. With ov_map the source reads only the
+	 * blocks the map marks, so its requests skip the rest (the target takes gaps as they come).
 	 */
 	sector_t ov_start;
 	sector_t ov_stop;
@@ -446,6 +447,7 @@ struct bsr_pd_net {
 	sector_t ov_resume;
 	bool ov_stop_req;
 	bool ov_auto_sync;		/* verify --auto-sync: resync what was found at the end */
+	struct bsr_fast_map *ov_map;	/* FastSync: the source compares only its used blocks */
 	struct list_head ov_sent;
 	u64 ov_found;			/* blocks */
 	u32 ov_n_ranges;		/* merged ranges found; the first BSR_OV_RANGES kept */
@@ -548,6 +550,11 @@ int bsr_adm_start_sync(struct bsr_peer_device *pd, bool source, char *msg, size_
 int bsr_fast_map_chunk(struct bsr_device *d, u64 first, u64 blocks, const void *words,
 		       u32 n_words, bool last, char *msg, size_t len);
 void bsr_fast_map_free(struct bsr_device *d);
+struct bsr_fast_map *bsr_fast_map_take(struct bsr_device *d, const char **why);
+void bsr_fast_map_put(struct bsr_fast_map *m);
+u64 bsr_fast_map_used(const struct bsr_fast_map *m);
+u64 bsr_fast_map_find(const struct bsr_fast_map *m, u64 bit, u64 end, bool used);
+u64 bsr_fast_map_used_end(const struct bsr_fast_map *m, u64 bit, u64 end);
 void bsr_notify_split_brain(struct bsr_peer_device *pd);
 int bsr_call_helper(struct bsr_peer_device *pd, const char *name);
 void bsr_free_rs_skip(struct bsr_peer_device *pd);

@@ -91,6 +91,7 @@ void bsr_pd_net_free(struct bsr_peer_device *pd)
 	if (pd->net) {
 		cancel_work_sync(&pd->net->bm_work);
 		bsr_free_rs_skip(pd);
+		bsr_fast_map_put(pd->net->ov_map);
 		kfree(pd->net);
 	}
 	pd->net = NULL;

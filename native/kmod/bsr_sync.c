@@ -834,6 +834,62 @@ static struct bsr_fast_map *usable_fast_map(struct bsr_device *d, const char **w
 }
 
 /*
+ * Online verify with FastSync (ldev held, adm_mutex held): the usable map passes from the
+ * device to the verify run, which compares only the blocks the file system uses (the rest
+ * may legitimately differ after a FastSync). NULL when there is none, and why.
+ */
+struct bsr_fast_map *bsr_fast_map_take(struct bsr_device *d, const char **why)
+{
+	struct bsr_fast_map *m = usable_fast_map(d, why);
+
+	if (m)
+		d->fast_map = NULL;
+	return m;
+}
+
+void bsr_fast_map_put(struct bsr_fast_map *m)
+{
+	kvfree(m);
+}
+
+u64 bsr_fast_map_used(const struct bsr_fast_map *m)
+{
+	return m->used;
+}
+
+/* The first block in [bit, end) whose map bit is `used`; `end` when there is none. */
+u64 bsr_fast_map_find(const struct bsr_fast_map *m, u64 bit, u64 end, bool used)
+{
+	end = min(end, m->blocks);
+	while (bit < end) {
+		u64 w = le64_to_cpu(m->words[bit / 64]);
+
+		w = (used ? w : ~w) >> (bit % 64);
+		if (w)
+			return min(bit + __ffs64(w), end);
+		bit = round_down(bit, 64) + 64;
+	}
+	return end;
+}
+
+/* The block after the last used one in [bit, end); `bit` when there is none. */
+u64 bsr_fast_map_used_end(const struct bsr_fast_map *m, u64 bit, u64 end)
+{
+	end = min(end, m->blocks);
+	while (end > bit) {
+		u64 top = (end - 1) % 64;
+		u64 w = le64_to_cpu(m->words[(end - 1) / 64]);
+
+		if (top < 63)
+			w &= (1ULL << (top + 1)) - 1;
+		if (w)
+			return max(round_down(end - 1, 64) + fls64(w), bit);
+		end = round_down(end - 1, 64);
+	}
+	return bit;
+}
+
+/*
  * The one way a full sync marks its blocks (bitmap slot `slot`, ldev held, adm_mutex held):
  * the source marks the used blocks of a usable FastSync map, else every block; a target
  * whose source marks adds none of its own.

@@ -114,6 +114,8 @@ static void mark_found(struct bsr_peer_device *pd, sector_t sector, unsigned int
 
 static void init_run(struct bsr_pd_net *p, sector_t start, sector_t stop)
 {
+	bsr_fast_map_put(p->ov_map);
+	p->ov_map = NULL;
 	p->ov_start = p->ov_cursor = p->ov_send_next = p->ov_position = start;
 	p->ov_stop = stop;
 	p->ov_stop_req = false;
@@ -171,9 +173,11 @@ static void end_run(struct bsr_peer_device *pd, bool early)
 		bsr_bm_write_all(d, d->ldev);
 		bsr_put_ldev(d);
 	}
-	bsr_info("%s: volume %u: online verify %s at sector %llu: %llu KiB out of sync in %u ranges\n",
+	bsr_info("%s: volume %u: online verify %s at sector %llu: %llu KiB out of sync in %u ranges%s\n",
 		 tag, d->vnr, early ? "stopped" : "done", (u64)p->ov_position, p->ov_found * 4,
-		 p->ov_n_ranges);
+		 p->ov_n_ranges, p->ov_map ? " (FastSync: used blocks only)" : "");
+	bsr_fast_map_put(p->ov_map);
+	p->ov_map = NULL;
 	for (i = 0; i < min_t(u32, p->ov_n_ranges, BSR_OV_RANGES); i++) {
 		const struct bsr_ov_range *r = &p->ov_ranges[i];
 
@@ -201,6 +205,7 @@ int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, bool
 	struct bsr_conn *c = pd->connection;
 	struct bsr_net *n = c->net;
 	sector_t cap = get_capacity(d->disk);
+	const char *why = "no file-system map";
 	int rv;
 
 	if (!n || !READ_ONCE(n->net_ok) || pd->repl_state != BSR_REPLICATION_ESTABLISHED) {
@@ -241,8 +246,25 @@ int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, bool
 	}
 	init_run(pd->net, start, stop);
 	pd->net->ov_auto_sync = auto_sync;
+	if (bsr_get_ldev(d)) {
+		pd->net->ov_map = bsr_fast_map_take(d, &why);
+		bsr_put_ldev(d);
+	}
+	/* FastSync: the run (the target's too, it comes with each request) ends at the last used block */
+	if (pd->net->ov_map) {
+		u64 used_end = bsr_fast_map_used_end(pd->net->ov_map, start >> 3,
+						     DIV_ROUND_UP_ULL(stop, 8)) << 3;
+
+		stop = max_t(u64, min_t(u64, used_end, stop), start);
+		pd->net->ov_stop = stop;
+	}
 	bsr_info("%s: volume %u: online verify as VerifyS, sectors %llu-%llu, %s\n", n->thread_tag,
 		 d->vnr, (u64)start, (u64)stop - 1, crypto_shash_alg_name(n->verify_tfm));
+	if (pd->net->ov_map)
+		bsr_info("%s: volume %u: FastSync: verify compares only the %llu KiB the file system uses\n",
+			 n->thread_tag, d->vnr, bsr_fast_map_used(pd->net->ov_map) * 4);
+	else
+		bsr_info("%s: volume %u: verify compares every block: %s\n", n->thread_tag, d->vnr, why);
 	rv = bsr_send_state(pd);
 	if (!rv)
 		rv = bsr_resync_thread_start(c);
@@ -345,13 +367,28 @@ static void issue_reads(struct bsr_peer_device *pd)
 	u64 budget = p->rs_budget_left;
 	unsigned int max = BSR_RS_MAX_BLOCKS;
 
+	u64 end = DIV_ROUND_UP_ULL(p->ov_stop, 8);
+
 	while (budget >= 8 && p->ov_cursor < p->ov_stop && !READ_ONCE(p->ov_stop_req) &&
 	       atomic_read(&p->pending) < BSR_RS_MAX_READS &&
 	       atomic64_read(&n->rs_in_flight) < BSR_RS_MAX_IN_FLIGHT) {
 		u64 bit = p->ov_cursor >> 3;
-		unsigned int blocks = min3((u64)max, budget >> 3,
-					   DIV_ROUND_UP_ULL(p->ov_stop - p->ov_cursor, 8));
-		int err = bsr_rs_issue_read(pd, bit, blocks);
+		unsigned int blocks;
+		int err;
+
+		if (p->ov_map) {
+			/* FastSync: a run of used blocks; the free ones are not compared */
+			bit = bsr_fast_map_find(p->ov_map, bit, end, true);
+			if (bit >= end) {
+				p->ov_cursor = p->ov_stop;
+				break;
+			}
+			p->ov_cursor = bit << 3;
+		}
+		blocks = min3((u64)max, budget >> 3, end - bit);
+		if (p->ov_map)
+			blocks = bsr_fast_map_find(p->ov_map, bit, bit + blocks, false) - bit;
+		err = bsr_rs_issue_read(pd, bit, blocks);
 
 		/* a write is under way in these blocks: the first one alone, or next tick */
 		if (err == -EBUSY && max > 1) {
@@ -425,8 +462,12 @@ bool bsr_ov_tick(struct bsr_peer_device *pd)
 	/* reads complete in any order; requests (and so the results) go in block order */
 	list_sort(NULL, &done, by_sector);
 	list_for_each_entry_safe(rq, t, &done, list) {
-		if (rq->sector != p->ov_send_next)
-			break;	/* a read before it is still under way */
+		/* a read before it is still under way, unless FastSync skipped all between */
+		if (rq->sector != p->ov_send_next &&
+		    (!p->ov_map || rq->sector < p->ov_send_next ||
+		     bsr_fast_map_find(p->ov_map, p->ov_send_next >> 3, rq->sector >> 3, true) <
+		     rq->sector >> 3))
+			break;
 		list_del(&rq->list);
 		atomic_dec(&p->pending);
 		p->ov_send_next = rq->sector + ((sector_t)rq->n_pages << 3);

@@ -4,7 +4,7 @@ import { readSync } from 'node:fs';
 import type { Command } from 'commander';
 import { abi } from '../abi/index.js';
 import { CliError, EXIT } from '../common/errors.js';
-import { fastSyncSwitchOn, prepareForcedPrimary, prepareInvalidateRemote } from '../fastsync/prepare.js';
+import { fastSyncSwitchOn, prepareForcedPrimary, prepareVolumeSource } from '../fastsync/prepare.js';
 import { openNetlinkSocket } from '../netlink/addon.js';
 import { BsrClient, KernelError, ModuleNotLoadedError } from '../netlink/client.js';
 import {
@@ -111,23 +111,29 @@ function runModify(spec: ModifyCommand, given: string[]): Promise<number> {
 
 /**
  * FastSync (docs/fastsync.md): before a command that may start a full sync from this node,
- * check the file system and hand the kernel the map of the blocks it uses.
+ * check the file system and hand the kernel the map of the blocks it uses; before verify, the
+ * same map limits the comparison to those blocks.
  */
 function prepareFullSync(c: BsrClient, spec: ModifyCommand, req: BsrRequest) {
   const role = req.attrs?.SET_ROLE_PARMS ?? {};
   const forcedPrimary = spec.cmd === abi.commands.PRIMARY && role.force;
-  if (!forcedPrimary && spec.cmd !== abi.commands.INVAL_PEER) return;
+  const fromVolume = spec.cmd === abi.commands.INVAL_PEER || spec.cmd === abi.commands.START_OV;
+  if (!forcedPrimary && !fromVolume) return;
   const ctx = req.attrs?.CFG_CONTEXT ?? {};
   const resource = String(ctx.ctx_resource_name ?? '');
   const options = {
     command: spec.name,
     fastSync: fastSyncSwitchOn(),
     say: (line: string) => process.stderr.write(`${PROG}: ${line}\n`),
+    without:
+      spec.cmd === abi.commands.START_OV
+        ? 'verify compares every block'
+        : 'a full sync from here copies the whole device',
   };
   if (forcedPrimary) {
     prepareForcedPrimary(c, resource, { ...options, checkFs: !role.skip_check_fs });
-  } else if (spec.cmd === abi.commands.INVAL_PEER) {
-    prepareInvalidateRemote(c, resource, Number(ctx.ctx_volume), { ...options, checkFs: false });
+  } else {
+    prepareVolumeSource(c, resource, Number(ctx.ctx_volume), { ...options, checkFs: false });
   }
 }
 

@@ -12,10 +12,7 @@
 // lie in it (flex_bg packs them into other groups). Those metadata blocks are marked whatever
 // the bitmaps say, so the map covers them even in an uninitialised group.
 import type { BlockIo } from '../meta/device.js';
-
-export const MAP_BLOCK = 4096;
-
-export class ExtMapError extends Error {}
+import { fieldChecks, MapBuilder, type UsedMap } from './used-map.js';
 
 const SB_OFFSET = 1024;
 const EXT_MAGIC = 0xef53;
@@ -45,26 +42,7 @@ const INCOMPAT_KNOWN =
   0x20000;
 const BG_BLOCK_UNINIT = 0x2;
 
-export interface UsedMap {
-  /** The file system's type by its features: ext2, ext3 or ext4. */
-  fsType: string;
-  /** One bit per 4 KiB block of the device (bit i of byte i>>3, LSB first), set = used. */
-  bits: Uint8Array;
-  /** 4 KiB blocks of the device the map spans. */
-  mapBlocks: number;
-  /** 4 KiB blocks set in the map. */
-  usedBlocks: number;
-  fsBlockSize: number;
-  fsBlocks: number;
-}
-
-function fail(field: string, value: number | bigint, expected: string): never {
-  throw new ExtMapError(`ext superblock ${field} = ${value}: ${expected}`);
-}
-
-function check(ok: boolean, field: string, value: number | bigint, expected: string): void {
-  if (!ok) fail(field, value, expected);
-}
+const { fail, check } = fieldChecks('ext superblock');
 
 const isPowerOf = (n: number, base: number) => {
   let x = n;
@@ -88,7 +66,7 @@ export function hasExtSuperblock(io: BlockIo): boolean {
 /**
  * The used-block map of the ext file system at the start of `io`, over a device of
  * `deviceBytes` bytes (the replicated data area, which the file system must fit in).
- * Returns undefined when there is no ext superblock; throws ExtMapError on a bad field.
+ * Returns undefined when there is no ext superblock; throws FsMapError on a bad field.
  */
 export function extUsedMap(io: BlockIo, deviceBytes: number): UsedMap | undefined {
   if (deviceBytes < SB_OFFSET * 2 || !hasExtSuperblock(io)) return undefined;
@@ -149,13 +127,8 @@ export function extUsedMap(io: BlockIo, deviceBytes: number): UsedMap | undefine
   const sparse = (roCompat & RO_COMPAT_SPARSE_SUPER) !== 0;
   const itableBlocks = Math.ceil((inodesPerGroup * inodeSize) / bs);
 
-  const mapBlocks = Math.ceil(deviceBytes / MAP_BLOCK);
-  const bits = new Uint8Array(Math.ceil(mapBlocks / 8));
-  const markFs = (first: number, count: number) => {
-    const start = Math.floor((first * bs) / MAP_BLOCK);
-    const end = Math.ceil(((first + count) * bs) / MAP_BLOCK);
-    for (let b = start; b < end; b++) bits[b >> 3] |= 1 << (b & 7);
-  };
+  const map = new MapBuilder(deviceBytes);
+  const markFs = (first: number, count: number) => map.markUsed(first * bs, (first + count) * bs);
   const within = (field: string, g: number, first: number, count: number) =>
     check(
       first >= firstData && first + count <= fsBlocks,
@@ -187,8 +160,6 @@ export function extUsedMap(io: BlockIo, deviceBytes: number): UsedMap | undefine
     const bitmap = io.read(blockBitmap * bs, bs);
     for (let i = 0; i < groupBlocks; i++) if (bitmap[i >> 3] & (1 << (i & 7))) markFs(groupStart + i, 1);
   }
-  let usedBlocks = 0;
-  for (const byte of bits) for (let x = byte; x; x &= x - 1) usedBlocks++;
   const fsType = incompat & (0x40 | INCOMPAT_64BIT | 0x200) ? 'ext4' : compat & 0x4 ? 'ext3' : 'ext2';
-  return { fsType, bits, mapBlocks, usedBlocks, fsBlockSize: bs, fsBlocks };
+  return map.finish(fsType, bs, fsBlocks);
 }

@@ -2,7 +2,7 @@
 // it exclusively) and the map cut into FAST_SYNC_MAP messages.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { type BlockIo, blockDeviceSize } from '../meta/device.js';
-import type { UsedMap } from './ext.js';
+import type { UsedMap } from './used-map.js';
 
 /** 64-bit words a FAST_SYNC_MAP message carries at most (its fsm_words attribute's max / 8). */
 export const MAP_CHUNK_WORDS = 1024;

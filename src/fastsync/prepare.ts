@@ -1,19 +1,23 @@
 // What bsrsetup does before a command that may start a full sync from this node (`primary
-// --force` of data that are not UpToDate, `invalidate-remote`): check the file system of each
-// device that would be the source (e2fsck -fn; refused when damaged unless --skip-check-fs),
-// then read which blocks it uses and hand that map to the kernel (FAST_SYNC_MAP), which marks
-// only those blocks for the full sync. Why in user space: docs/fastsync.md.
+// --force` of data that are not UpToDate, `invalidate-remote`) or a verify from it: check the
+// file system of each device that would be the source (e2fsck -fn, xfs_repair -n; refused when
+// damaged unless --skip-check-fs), then read which blocks it uses and hand that map to the
+// kernel (FAST_SYNC_MAP), which marks only those blocks for the full sync, or compares only
+// them in the verify. Why in user space: docs/fastsync.md.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { abi } from '../abi/index.js';
 import { childProcess } from '../common/child-process.js';
 import { CliError } from '../common/errors.js';
+import type { BlockIo } from '../meta/device.js';
 import { type BsrClient, KernelError } from '../netlink/client.js';
 import type { StateObject } from '../netlink/objects.js';
 import { diskState } from '../status/fields.js';
 import { snapshot } from '../status/query.js';
-import { ExtMapError, extUsedMap, hasExtSuperblock, type UsedMap } from './ext.js';
+import { extUsedMap, hasExtSuperblock } from './ext.js';
 import { fileIo, type MapChunk, mapChunks } from './map.js';
+import { FsMapError, type UsedMap } from './used-map.js';
+import { hasXfsSuperblock, xfsUsedMap } from './xfs.js';
 
 const SBIN_PATH = `/usr/sbin:/sbin:/usr/bin:/bin:${process.env.PATH ?? ''}`;
 
@@ -93,18 +97,41 @@ export interface PrepareOptions {
   fastSync: boolean;
   /** tell what happens (stderr) */
   say: (line: string) => void;
+  /** what the command does without a map, for messages */
+  without: string;
 }
 
-/** e2fsck -fn of an unmounted ext file system; a refusal names the device and what to do. */
-function checkFilesystem(d: SourceDevice, o: PrepareOptions) {
-  const r = run('e2fsck', ['-fn', d.backingDev]);
+/** A file system FastSync reads: how to recognise it, check it read-only, and map it. */
+interface FsReader {
+  has(io: BlockIo): boolean;
+  /** the read-only check of the unmounted file system, exit 0 when clean */
+  check: [string, ...string[]];
+  /** `frozen`: mounted and frozen while read */
+  usedMap(io: BlockIo, deviceBytes: number, frozen: boolean): UsedMap | undefined;
+}
+
+const READERS: FsReader[] = [
+  { has: hasExtSuperblock, check: ['e2fsck', '-fn'], usedMap: (io, bytes) => extUsedMap(io, bytes) },
+  { has: hasXfsSuperblock, check: ['xfs_repair', '-n'], usedMap: xfsUsedMap },
+];
+
+/** The read-only check of an unmounted file system; a refusal names the device and what to do. */
+function checkFilesystem(d: SourceDevice, reader: FsReader, o: PrepareOptions) {
+  const [cmd, ...args] = reader.check;
+  const r = run(cmd, [...args, d.backingDev]);
   if (r.status === 0) {
     o.say(`minor ${d.minor}: file system check of ${d.backingDev}: clean`);
     return;
   }
-  const tail = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-6).join('\n  ');
+  // the last findings, without the checkers' progress lines
+  const tail = `${r.stdout}${r.stderr}`
+    .trim()
+    .split('\n')
+    .filter((l) => !/^\s*(Pass \d|Phase \d|- |No modify flag)/.test(l))
+    .slice(-6)
+    .join('\n  ');
   throw new CliError(
-    `bsrsetup: ${o.command}: the file system on ${d.backingDev} (minor ${d.minor}) failed its check (e2fsck -fn exit ${r.status}); nothing was changed. Repair it with e2fsck, or skip the check with --skip-check-fs:\n  ${tail}`,
+    `bsrsetup: ${o.command}: the file system on ${d.backingDev} (minor ${d.minor}) failed its check (${reader.check.join(' ')} exit ${r.status}); nothing was changed. Repair it with ${cmd}, or skip the check with --skip-check-fs:\n  ${tail}`,
   );
 }
 
@@ -151,31 +178,26 @@ function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions) {
   const io = fileIo(d.backingDev);
   let map: UsedMap | undefined;
   try {
-    // e2fsck reads only unmounted file systems (a forced promotion finds them unmounted)
-    if (o.checkFs && !mountPoint && hasExtSuperblock(io)) checkFilesystem(d, o);
+    const reader = READERS.find((r) => r.has(io));
+    // the checkers read only unmounted file systems (a forced promotion finds them unmounted)
+    if (o.checkFs && !mountPoint && reader) checkFilesystem(d, reader, o);
     if (!o.fastSync) {
-      o.say(
-        `minor ${d.minor}: FastSync is off (bsrcon /set_fast_sync 0): a full sync from here copies the whole device`,
-      );
+      o.say(`minor ${d.minor}: FastSync is off (bsrcon /set_fast_sync 0): ${o.without}`);
       return;
     }
     map = withFrozen(mountPoint, () => {
       dropCache(d.backingDev);
-      return extUsedMap(io, d.bytes);
+      return reader?.usedMap(io, d.bytes, mountPoint !== undefined);
     });
   } catch (e) {
-    if (!(e instanceof ExtMapError)) throw e;
-    o.say(
-      `minor ${d.minor}: no FastSync map of ${d.backingDev}: ${e.message}: a full sync from here copies the whole device`,
-    );
+    if (!(e instanceof FsMapError)) throw e;
+    o.say(`minor ${d.minor}: no FastSync map of ${d.backingDev}: ${e.message}: ${o.without}`);
     return;
   } finally {
     io.close();
   }
   if (!map) {
-    o.say(
-      `minor ${d.minor}: no ext2/3/4 file system on ${d.backingDev}: a full sync from here copies the whole device`,
-    );
+    o.say(`minor ${d.minor}: no ext2/3/4 or xfs file system on ${d.backingDev}: ${o.without}`);
     return;
   }
   const refused = sendMap(client, d.minor, map);
@@ -194,8 +216,8 @@ export function prepareForcedPrimary(client: BsrClient, resource: string, o: Pre
   for (const d of sourceDevices(objs, (dev) => diskState(dev) !== 'UpToDate')) prepareDevice(client, d, o);
 }
 
-/** Before `invalidate-remote RES PEER VOL`: the device of that volume, the SyncSource. */
-export function prepareInvalidateRemote(client: BsrClient, resource: string, volume: number, o: PrepareOptions) {
+/** Before `invalidate-remote RES PEER VOL` or `verify RES PEER VOL`: the device of that volume. */
+export function prepareVolumeSource(client: BsrClient, resource: string, volume: number, o: PrepareOptions) {
   const objs = snapshot(client, resource);
   for (const d of sourceDevices(objs, (dev) => dev.volume === volume)) prepareDevice(client, d, o);
 }

@@ -26,3 +26,14 @@ export function crc32cRaw(seed: number, data: Uint8Array): number {
 export function crc32cStandard(data: Uint8Array): number {
   return (crc32cRaw(0xffffffff, data) ^ 0xffffffff) >>> 0;
 }
+
+/**
+ * The standard CRC-32C of `data` with the 4 bytes at `hole` (where the checksum itself is stored)
+ * counted as zeros: how xfs v5 checksums its metadata blocks.
+ */
+export function crc32cStandardWithHole(data: Uint8Array, hole: number): number {
+  let c = crc32cRaw(0xffffffff, data.subarray(0, hole));
+  c = crc32cRaw(c, new Uint8Array(4));
+  c = crc32cRaw(c, data.subarray(hole + 4));
+  return (c ^ 0xffffffff) >>> 0;
+}

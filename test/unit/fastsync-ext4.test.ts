@@ -5,8 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ExtMapError, extUsedMap, MAP_BLOCK, type UsedMap } from '../../src/fastsync/ext.js';
+import { extUsedMap } from '../../src/fastsync/ext.js';
 import { fileIo, mapChunks } from '../../src/fastsync/map.js';
+import { FsMapError, MAP_BLOCK, type UsedMap } from '../../src/fastsync/used-map.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bsr-fastsync-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -149,7 +150,7 @@ describe('ext used-block map refuses corrupted fields, naming them', () => {
     writeFileSync(img, data);
     const io = fileIo(img);
     try {
-      expect(() => extUsedMap(io, io.size)).toThrow(ExtMapError);
+      expect(() => extUsedMap(io, io.size)).toThrow(FsMapError);
       expect(() => extUsedMap(io, io.size)).toThrow(field);
     } finally {
       io.close();

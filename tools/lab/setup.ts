@@ -20,6 +20,7 @@ export const LAB_PACKAGES = [
   'iproute2',
   'iputils-ping',
   'e2fsprogs',
+  'xfsprogs',
 ];
 
 /** Modules the initramfs loads (with their dependencies, in dependency order) before the root is mounted. */

@@ -5,7 +5,7 @@
 import type { Lab } from '../../../tools/lab/scenario.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, twoNodes } from '../fixtures.js';
-import { checkTargetCopy, forcePrimary, makeFilesystem } from './ext4.js';
+import { checkTargetCopy, forcePrimary, makeFilesystem } from './steps.js';
 
 type Nodes = ReturnType<typeof twoNodes>;
 

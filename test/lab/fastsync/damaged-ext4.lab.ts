@@ -3,7 +3,7 @@
 // --skip-check-fs the promotion and the sync go on.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, twoNodes } from '../fixtures.js';
-import { forcePrimary, makeFilesystem } from './ext4.js';
+import { forcePrimary, makeFilesystem } from './steps.js';
 
 export default scenario({
   title: 'FastSync: a damaged ext4 is refused; --skip-check-fs goes on',

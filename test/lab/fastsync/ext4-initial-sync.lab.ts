@@ -4,7 +4,7 @@
 // copy passes e2fsck -fn and every file reads back equal after a switchover.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, twoNodes } from '../fixtures.js';
-import { checkTargetCopy, forcePrimary, makeFilesystem, recordEvents, stopEvents } from './ext4.js';
+import { checkTargetCopy, forcePrimary, makeFilesystem, recordEvents, stopEvents } from './steps.js';
 
 export default scenario({
   title: 'FastSync: the initial sync of ext4 moves only the used blocks',

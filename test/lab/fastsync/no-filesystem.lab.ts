@@ -2,7 +2,7 @@
 // initial sync copies the whole device (resync-kind:Full, the kernel log says why).
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, twoNodes } from '../fixtures.js';
-import { forcePrimary, recordEvents, stopEvents } from './ext4.js';
+import { forcePrimary, recordEvents, stopEvents } from './steps.js';
 
 export default scenario({
   title: 'FastSync: no file system, the whole device is synced and said so',
@@ -21,7 +21,7 @@ export default scenario({
     const p = await forcePrimary(lab, t);
     assert(p.code === 0, `primary --force succeeds:\n${p.out}`);
     assert(
-      /no ext2\/3\/4 file system on \/dev\/vda: a full sync from here copies the whole device/.test(p.out),
+      /no ext2\/3\/4 or xfs file system on \/dev\/vda: a full sync from here copies the whole device/.test(p.out),
       'bsrsetup says so',
     );
     await t.waitSynced(240_000);
