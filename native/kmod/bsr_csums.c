@@ -68,13 +68,12 @@ static int send_request(struct bsr_peer_device *pd, struct bsr_rs_req *rq)
 	sent = kmalloc(sizeof(*sent), GFP_NOIO);
 	if (!pkt || !sent)
 		goto out;
-	/* unreadable here: the source sends the data whatever they hash to */
+	/* unreadable here: the source sends the data whatever the (zero) digests say */
+	rv = rq->status ? 0 : bsr_block_digests(n->csums_tfm, rq->pages, rq->size, (u8 *)(pkt + 1));
+	if (rv)
+		goto out;
 	if (rq->status)
 		pkt->q.flags = cpu_to_be32(CSUM_RS_UNREADABLE);
-	else
-		rv = bsr_block_digests(n->csums_tfm, rq->pages, rq->size, (u8 *)(pkt + 1));
-	if (rv && !rq->status)
-		goto out;
 	pkt->h.magic = cpu_to_be32(BSR_H100_MAGIC);
 	pkt->h.volume = cpu_to_be16(pd->device->vnr);
 	pkt->h.command = cpu_to_be16(P_CSUM_RS_REQUEST);
