@@ -1080,8 +1080,6 @@ int bsr_rs_issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks,
 		kfree(rq);
 		return -EBUSY;
 	}
-	/* from here on the request owns csum (freed with it) */
-	rq->csum = csum;
 	for (i = 0; i < blocks; i++) {
 		rq->pages[i] = bsr_page_get(GFP_NOIO);
 		if (!rq->pages[i]) {
@@ -1099,6 +1097,8 @@ int bsr_rs_issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks,
 	bio->bi_end_io = rs_read_endio;
 	for (i = 0, left = rq->size; i < blocks; i++, left -= PAGE_SIZE)
 		__bio_add_page(bio, rq->pages[i], min_t(u32, left, PAGE_SIZE), 0);
+	/* issued: from here on the request owns csum (freed with it), the caller no longer */
+	rq->csum = csum;
 	atomic64_add(rq->size >> 9, &pd->connection->net->rs_in_flight);
 	atomic_inc(&pd->net->pending);
 	submit_bio(bio);
