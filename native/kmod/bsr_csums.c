@@ -151,21 +151,33 @@ int bsr_csums_got_in_sync(struct bsr_peer_device *pd, const struct p_block_ack *
 	return rv;
 }
 
-/* Receiver, SyncTarget: resync data, in a checksum-based resync only as an answer. */
+/*
+ * Receiver, SyncTarget: resync data, in a checksum-based resync only as an answer. It stays
+ * in flight until written (bsr_csums_written): a new pass must not ask again for blocks whose
+ * bits only the write clears, since the source may end the resync meanwhile.
+ */
 int bsr_csums_got_data(struct bsr_peer_device *pd, sector_t sector, u32 size)
 {
-	struct bsr_net *n = pd->connection->net;
-
 	if (!pd->net->rs_csums)
 		return 0;
 	if (!bsr_rs_sent_take(pd->net, sector, size)) {
 		bsr_proto_warn("%s: resync data for sector %llu, %u bytes, which was not requested\n",
-			       n->thread_tag, (u64)sector, size);
+			       pd->connection->net->thread_tag, (u64)sector, size);
 		return -EPROTO;
 	}
+	return 0;
+}
+
+/* SyncTarget: the resync data of an answer are written (or dropped), their bits cleared. */
+void bsr_csums_written(struct bsr_peer_device *pd, u32 size)
+{
+	struct bsr_net *n = pd->connection->net;
+
+	if (!pd->net->rs_csums)
+		return;
 	if (atomic64_sub_return(size >> 9, &n->rs_in_flight) < 0)
 		atomic64_set(&n->rs_in_flight, 0);
-	return 0;
+	bsr_rs_kick(n);
 }
 
 /* ------------------------------------------------------------------ source */

@@ -592,6 +592,7 @@ bool bsr_csums_pending(struct bsr_peer_device *pd);
 int bsr_csums_answer(struct bsr_peer_device *pd, struct bsr_rs_req *rq);
 int bsr_csums_got_in_sync(struct bsr_peer_device *pd, const struct p_block_ack *a);
 int bsr_csums_got_data(struct bsr_peer_device *pd, sector_t sector, u32 size);
+void bsr_csums_written(struct bsr_peer_device *pd, u32 size);
 void bsr_csums_drop(struct bsr_peer_device *pd);
 /* bsr_verify.c */
 int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, bool auto_sync,

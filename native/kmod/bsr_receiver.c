@@ -1109,6 +1109,7 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 
 			bsr_put_ldev(d);
 			free_peer_req(pr);
+			bsr_csums_written(pd, size);
 			return rv < 0 ? rv : bsr_send_packet(c, true, P_NEG_RS_DREPLY, d->vnr, &a,
 							     sizeof(a));
 		}
@@ -1167,6 +1168,7 @@ static void process_done_ee(struct bsr_conn *c, bool send)
 				bsr_bm_clear_range(&pd->device->ldev->bm, slot, pr->sector >> 3,
 						   DIV_ROUND_UP_ULL(pr->sector + (pr->size >> 9), 8) - 1);
 			cmd = pr->status ? P_NEG_RS_DREPLY : P_RS_WRITE_ACK;
+			bsr_csums_written(pd, pr->size);
 		} else if (pr->dp_flags & DP_SEND_WRITE_ACK) {
 			cmd = pr->status ? P_NEG_ACK : P_WRITE_ACK;
 		} else if (pr->status) {
