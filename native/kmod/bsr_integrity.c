@@ -90,6 +90,26 @@ struct crypto_shash *bsr_digest_alloc(const char *alg, const char **why)
 }
 
 /*
+ * The handshake's verify-alg or csums-alg ("" none) into *tfm, from the receiver thread: the
+ * threads that use the old one (receiver, resync) are not running.
+ */
+int bsr_digest_set(struct crypto_shash **tfm, const char *alg)
+{
+	struct crypto_shash *new = NULL;
+	const char *why;
+
+	if (alg[0]) {
+		new = bsr_digest_alloc(alg, &why);
+		if (IS_ERR(new))
+			return PTR_ERR(new);
+	}
+	if (*tfm)
+		crypto_free_shash(*tfm);
+	*tfm = new;
+	return 0;
+}
+
+/*
  * The handshake's data-integrity-alg ("" none), from the receiver thread while the
  * connection is down: senders check net_ok under data_mutex, which is taken here too.
  */
@@ -158,6 +178,26 @@ int bsr_integrity_digest_pages(struct crypto_shash *tfm, struct page **pages, u3
 	}
 	if (!rv)
 		rv = crypto_shash_final(desc, out);
+	shash_desc_zero(desc);
+	return rv;
+}
+
+/* One digest per 4 KiB page of the first `size` bytes of pages (verify, csums). */
+int bsr_block_digests(struct crypto_shash *tfm, struct page **pages, u32 size, u8 *out)
+{
+	SHASH_DESC_ON_STACK(desc, tfm);
+	unsigned int ds = crypto_shash_digestsize(tfm), i;
+	int rv = 0;
+
+	desc->tfm = tfm;
+	for (i = 0; size && !rv; i++) {
+		u32 len = min_t(u32, size, PAGE_SIZE);
+		void *data = kmap_local_page(pages[i]);
+
+		rv = crypto_shash_digest(desc, data, len, out + i * ds);
+		kunmap_local(data);
+		size -= len;
+	}
 	shash_desc_zero(desc);
 	return rv;
 }

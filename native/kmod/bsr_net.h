@@ -145,6 +145,8 @@ struct p_barrier_ack {
 
 #define BM_FLAG_LAST 1
 #define BM_FLAG_FIRST_SET 2	/* COMPRESSED_BITMAP: the first run is of set bits */
+/* the SyncSource's LAST chunk: this resync is checksum-based (bsr_csums.c) */
+#define BM_FLAG_CSUMS 4
 #define BM_CHUNK_WORDS 512
 
 /*
@@ -187,9 +189,12 @@ struct p_sync_param {
 	 * peer that does not know it connects while neither node uses it.
 	 */
 	char integrity_alg[BSR_ALG_NAME_LEN];
+	/* likewise sent only when set (BSR_SYNC_PARAM_LEN_CSUMS bytes) */
+	char csums_alg[BSR_ALG_NAME_LEN];
 } __packed;
 #define BSR_SYNC_PARAM_LEN_VERIFY offsetof(struct p_sync_param, integrity_alg)
-#define BSR_SYNC_PARAM_LEN_INTEGRITY sizeof(struct p_sync_param)
+#define BSR_SYNC_PARAM_LEN_INTEGRITY offsetof(struct p_sync_param, csums_alg)
+#define BSR_SYNC_PARAM_LEN_CSUMS sizeof(struct p_sync_param)
 
 /* the largest digest a verify packet carries (sha512) */
 #define BSR_DIGEST_MAX 64
@@ -215,6 +220,20 @@ struct p_ov_result {
 	__be32 pad;
 	__le64 differ[4];
 } __packed;
+
+/*
+ * CSUM_RS_REQUEST (data stream, SyncTarget to SyncSource): the target's digests (csums-alg)
+ * of the out-of-sync blocks [sector, sector + size), one per 4 KiB block as in OV_REQUEST.
+ * The source answers RS_IS_IN_SYNC (meta stream, a p_block_ack) when all are equal to its
+ * own, else RS_DATA_REPLY; NEG_RS_DREPLY when it cannot read them.
+ */
+struct p_csum_rs_request {
+	__be64 sector;
+	__be32 size;
+	__be32 flags;
+} __packed;
+/* the target could not read its blocks: the digests mean nothing, the data must come */
+#define CSUM_RS_UNREADABLE 1
 
 #define BSR_AUTH_CHALLENGE_LEN 64
 #define BSR_AUTH_STR_LEN 64		/* cram-hmac-alg, shared-secret: 63 + NUL (netlink policy) */
@@ -280,12 +299,22 @@ struct bsr_rs_sent {
 	u32 size;
 };
 
-/* SyncSource: one resync read in flight. */
+/* SyncSource, checksum-based resync: a CSUM_RS_REQUEST received and not answered yet */
+struct bsr_csum_req {
+	struct list_head list;
+	sector_t sector;
+	u32 size;
+	u32 flags;
+	u8 digests[];
+};
+
+/* SyncSource: one resync read in flight (checksum-based: one for the target's request). */
 struct bsr_rs_req {
 	struct list_head list;
 	struct bsr_peer_device *pd;
 	sector_t sector;
 	u32 size;
+	struct bsr_csum_req *csum;	/* the request this read answers, or NULL */
 	/* device->rs_tree (bsr_req.c) from the read until the reply is sent or dropped */
 	struct rb_node rb;
 	sector_t subtree_last;
@@ -325,6 +354,8 @@ struct bsr_net {
 	struct crypto_shash *integrity_tfm;
 	u32 integrity_dgs;
 	atomic64_t integrity_errors;	/* mismatches received on this connection */
+	/* csums-alg as agreed (NULL: none); the resync threads are not running when it changes */
+	struct crypto_shash *csums_tfm;
 	unsigned long integrity_window_start;	/* receiver thread only */
 	u32 integrity_window_count;
 
@@ -424,6 +455,16 @@ struct bsr_pd_net {
 	/* this resync: BSR_RESYNC_KIND_*, and the bytes a FastSync map marked (source) */
 	u32 rs_kind;
 	u64 rs_map_bytes;
+	/*
+	 * This resync is checksum-based (the source decides, its LAST bitmap chunk says so):
+	 * the target asks (CSUM_RS_REQUEST, its rs_sent lists them), the source answers the
+	 * requests queued on csum_reqs (csum_req_sect sectors, under rs_lock).
+	 * rs_same_csum: sectors found equal, not sent.
+	 */
+	bool rs_csums;
+	struct list_head csum_reqs;
+	u64 csum_req_sect;
+	atomic64_t rs_same_csum;
 	/*
 	 * Set before a full sync as target whose source marks the blocks: the kind the source
 	 * announced (FAST), or FULL for invalidate (any source marks all or its map). 0: none.
@@ -564,8 +605,11 @@ void bsr_skip_initial_sync(struct bsr_device *d);
 void bsr_new_uuid_sent(struct bsr_device *d, bool skip_sync);
 void bsr_mark_app_written(struct bsr_peer_device *pd, sector_t sector, u32 size);
 bool bsr_rs_skipped(struct bsr_peer_device *pd, u64 bit);
-int bsr_rs_issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks);
+int bsr_rs_issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks,
+		      struct bsr_csum_req *csum);
+void bsr_rs_issue_reads(struct bsr_peer_device *pd);
 void bsr_rs_free_req(struct bsr_rs_req *rq);
+bool bsr_rs_sent_take(struct bsr_pd_net *p, sector_t sector, u32 size);
 u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick);
 void bsr_rs_budget_tick(struct bsr_peer_device *pd, u64 acked);
 int bsr_resync_thread_start(struct bsr_conn *c);
@@ -576,13 +620,27 @@ int bsr_resync_thread_start(struct bsr_conn *c);
 #define BSR_INTEGRITY_WINDOW (10 * HZ)
 struct crypto_shash *bsr_digest_alloc(const char *alg, const char **why);
 int bsr_integrity_set_alg(struct bsr_conn *c, const char *alg);
+int bsr_digest_set(struct crypto_shash **tfm, const char *alg);
+int bsr_block_digests(struct crypto_shash *tfm, struct page **pages, u32 size, u8 *out);
 int bsr_integrity_digest_bio(struct crypto_shash *tfm, struct bio *bio, u8 *out);
 int bsr_integrity_digest_pages(struct crypto_shash *tfm, struct page **pages, u32 size, u8 *out);
 int bsr_integrity_check(struct bsr_peer_device *pd, const u8 *peer_digest, struct page **pages,
 			sector_t sector, u32 size, bool resync);
 bool bsr_integrity_resend(struct bsr_peer_device *pd);
+/* bsr_csums.c */
+bool bsr_csums_wanted(struct bsr_peer_device *pd);
+bool bsr_csums_target(struct bsr_peer_device *pd);
+bool bsr_csums_target_tick(struct bsr_peer_device *pd);
+int bsr_csums_got_request(struct bsr_peer_device *pd, const struct p_csum_rs_request *q,
+			  const u8 *digests, u32 dlen);
+void bsr_csums_serve(struct bsr_peer_device *pd);
+bool bsr_csums_pending(struct bsr_peer_device *pd);
+int bsr_csums_answer(struct bsr_peer_device *pd, struct bsr_rs_req *rq);
+int bsr_csums_got_in_sync(struct bsr_peer_device *pd, const struct p_block_ack *a);
+int bsr_csums_got_data(struct bsr_peer_device *pd, sector_t sector, u32 size);
+void bsr_csums_written(struct bsr_peer_device *pd, u32 size);
+void bsr_csums_drop(struct bsr_peer_device *pd);
 /* bsr_verify.c */
-int bsr_ov_set_alg(struct bsr_conn *c, const char *alg);
 int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, bool auto_sync,
 		 char *msg, size_t len);
 int bsr_ov_stop(struct bsr_peer_device *pd, char *msg, size_t len);

@@ -721,6 +721,8 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 			pd->net ? pd->net->rs_kind : 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_MAP_BYTES,
 			      pd->net ? pd->net->rs_map_bytes : 0, 0) ||
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_SAME_CSUM,
+			      pd->net ? atomic64_read(&pd->net->rs_same_csum) : 0, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_OUT_OF_SYNC, oos, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RESYNC_FAILED, 0, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_BITMAP_UUID, bm_uuid, 0) ||
@@ -1468,7 +1470,7 @@ out:
 }
 
 /*
- * verify-alg and data-integrity-alg name a hash of the kernel's crypto API, unkeyed, with a
+ * verify-alg, data-integrity-alg and csums-alg name a hash of the kernel's crypto API, unkeyed, with a
  * digest a packet carries; refused here, naming it, rather than at the next handshake. Then
  * the authentication options (check_auth_conf).
  */
@@ -1481,6 +1483,7 @@ static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info,
 	} algs[] = {
 		{ T_NET_CONF_VERIFY_ALG, "verify-alg" },
 		{ T_NET_CONF_DATA_INTEGRITY_ALG, "data-integrity-alg" },
+		{ T_NET_CONF_CSUMS_ALG, "csums-alg" },
 	};
 	const struct nlattr *nest = info->attrs[BSR_NLA_NET_CONF];
 	char alg[BSR_ALG_NAME_LEN];
@@ -1593,6 +1596,7 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 	char name[sizeof_field(struct bsr_conn, name)];
 	char old_alg[BSR_ALG_NAME_LEN] = "", alg[BSR_ALG_NAME_LEN] = "";
 	char old_dia[BSR_ALG_NAME_LEN] = "", dia[BSR_ALG_NAME_LEN] = "";
+	char old_csums[BSR_ALG_NAME_LEN] = "", csums[BSR_ALG_NAME_LEN] = "";
 	const struct bsr_opts *old = ctx->hflags & BSR_GENL_F_SET_DEFAULTS ?
 				     NULL : &ctx->conn->net_conf;
 	int ret = check_net_algs(ctx, info, old);
@@ -1604,15 +1608,17 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, old_alg, sizeof(old_alg));
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, old_dia,
 		       sizeof(old_dia));
+	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_CSUMS_ALG, old_csums, sizeof(old_csums));
 	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL);
 	if (opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
 		       bsr_net_conf_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
 		return BSR_RET_NO_MEM;
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, alg, sizeof(alg));
 	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, dia, sizeof(dia));
-	/* a new protocol, verify-alg or data-integrity-alg is agreed in a new handshake: reconnect */
+	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_CSUMS_ALG, csums, sizeof(csums));
+	/* a new protocol or algorithm (SYNC_PARAM) is agreed in a new handshake: reconnect */
 	if ((old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL) ||
-	     strcmp(old_alg, alg) || strcmp(old_dia, dia)) &&
+	     strcmp(old_alg, alg) || strcmp(old_dia, dia) || strcmp(old_csums, csums)) &&
 	    ctx->conn->net->receiver && READ_ONCE(ctx->conn->net->net_ok)) {
 		bsr_tl_drain(ctx->conn, 10 * HZ);
 		bsr_conn_fail(ctx->conn, BSR_CONNECTION_NETWORKFAILURE);

@@ -62,7 +62,8 @@ void bsr_net_free(struct bsr_conn *c)
 		return;
 	bsr_conn_stop(c, true);
 	bsr_cong_reset(c);
-	bsr_ov_set_alg(c, "");
+	bsr_digest_set(&c->net->verify_tfm, "");
+	bsr_digest_set(&c->net->csums_tfm, "");
 	bsr_integrity_set_alg(c, "");
 	kfree(c->net);
 	c->net = NULL;
@@ -80,6 +81,8 @@ int bsr_pd_net_init(struct bsr_peer_device *pd)
 	INIT_LIST_HEAD(&p->rs_done);
 	INIT_LIST_HEAD(&p->rs_sent);
 	INIT_LIST_HEAD(&p->ov_sent);
+	INIT_LIST_HEAD(&p->csum_reqs);
+	atomic64_set(&p->rs_same_csum, 0);
 	atomic64_set(&p->sent_sect, 0);
 	atomic64_set(&p->recv_sect, 0);
 	pd->net = p;
@@ -262,6 +265,7 @@ static bool len_ok(enum bsr_packet cmd, u32 len, u32 pro, u32 dgs)
 	case P_RS_WRITE_ACK:
 	case P_NEG_ACK:
 	case P_NEG_RS_DREPLY:
+	case P_RS_IS_IN_SYNC:
 		return len == sizeof(struct p_block_ack);
 	case P_BARRIER_ACK:
 		return len == sizeof(struct p_barrier_ack);
@@ -270,7 +274,8 @@ static bool len_ok(enum bsr_packet cmd, u32 len, u32 pro, u32 dgs)
 	case P_CONNECTION_FEATURES:
 		return len == sizeof(struct p_features);
 	case P_SYNC_PARAM:
-		return len == BSR_SYNC_PARAM_LEN_VERIFY || len == BSR_SYNC_PARAM_LEN_INTEGRITY;
+		return len == BSR_SYNC_PARAM_LEN_VERIFY || len == BSR_SYNC_PARAM_LEN_INTEGRITY ||
+		       len == BSR_SYNC_PARAM_LEN_CSUMS;
 	case P_OV_REQUEST:
 		/* the digests' length is checked against the agreed verify-alg */
 		return len > sizeof(struct p_ov_request) &&
@@ -279,6 +284,10 @@ static bool len_ok(enum bsr_packet cmd, u32 len, u32 pro, u32 dgs)
 		return len == sizeof(struct p_ov_result);
 	case P_OUT_OF_SYNC:
 		return len == sizeof(struct p_block_desc);
+	case P_CSUM_RS_REQUEST:
+		/* the digests' length is checked against the agreed csums-alg */
+		return len > sizeof(struct p_csum_rs_request) &&
+		       len - sizeof(struct p_csum_rs_request) <= BSR_RS_MAX_BLOCKS * BSR_DIGEST_MAX;
 	default:
 		return false;
 	}
@@ -304,6 +313,8 @@ static bool per_volume(enum bsr_packet cmd)
 	case P_OV_REQUEST:
 	case P_OV_RESULT:
 	case P_OUT_OF_SYNC:
+	case P_CSUM_RS_REQUEST:
+	case P_RS_IS_IN_SYNC:
 		return true;
 	default:
 		return false;
@@ -333,6 +344,7 @@ struct pkt {
 		struct p_ov_request ov_request;
 		struct p_ov_result ov_result;
 		struct p_block_desc block_desc;
+		struct p_csum_rs_request csum_request;
 	} u;
 };
 
@@ -374,6 +386,9 @@ static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool ma
 		break;
 	case P_OV_REQUEST:
 		fixed = sizeof(struct p_ov_request);
+		break;
+	case P_CSUM_RS_REQUEST:
+		fixed = sizeof(struct p_csum_rs_request);
 		break;
 	default:
 		fixed = p->len;
@@ -495,8 +510,8 @@ static int same_alg(struct bsr_net *n, const char *what, const char *mine, const
 
 /*
  * Protocol 3: both nodes send their algorithms (SYNC_PARAM) and must name the same ones; a
- * peer of an older protocol has none, a short SYNC_PARAM no data-integrity-alg. A mismatch
- * is a configuration error: StandAlone.
+ * peer of an older protocol has none, a short SYNC_PARAM none of those it leaves out
+ * (data-integrity-alg, csums-alg). A mismatch is a configuration error: StandAlone.
  */
 static int do_sync_param(struct bsr_conn *c)
 {
@@ -510,28 +525,39 @@ static int do_sync_param(struct bsr_conn *c)
 		       sizeof(mine.verify_alg));
 	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, mine.integrity_alg,
 		       sizeof(mine.integrity_alg));
+	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_CSUMS_ALG, mine.csums_alg, sizeof(mine.csums_alg));
 	if (n->agreed_pro_version >= 3) {
-		rv = bsr_send_packet(c, false, P_SYNC_PARAM, 0, &mine,
-				     mine.integrity_alg[0] ? BSR_SYNC_PARAM_LEN_INTEGRITY :
-							     BSR_SYNC_PARAM_LEN_VERIFY);
+		u32 len = mine.csums_alg[0] ? BSR_SYNC_PARAM_LEN_CSUMS :
+			  mine.integrity_alg[0] ? BSR_SYNC_PARAM_LEN_INTEGRITY :
+						  BSR_SYNC_PARAM_LEN_VERIFY;
+
+		rv = bsr_send_packet(c, false, P_SYNC_PARAM, 0, &mine, len);
 		if (!rv)
 			rv = expect(c, &p, P_SYNC_PARAM);
 		if (rv)
 			return rv;
-		if (p.len == BSR_SYNC_PARAM_LEN_VERIFY)
-			memset(p.u.sync_param.integrity_alg, 0, BSR_ALG_NAME_LEN);
+		memset((u8 *)&p.u.sync_param + p.len, 0, sizeof(p.u.sync_param) - p.len);
 		peer = &p.u.sync_param;
 	}
 	rv = same_alg(n, "verify-alg", mine.verify_alg, peer->verify_alg);
 	if (!rv)
 		rv = same_alg(n, "data-integrity-alg", mine.integrity_alg, peer->integrity_alg);
+	if (!rv)
+		rv = same_alg(n, "csums-alg", mine.csums_alg, peer->csums_alg);
 	if (rv)
 		return rv;
-	rv = bsr_ov_set_alg(c, mine.verify_alg);
+	rv = bsr_digest_set(&n->verify_tfm, mine.verify_alg);
 	if (rv) {
 		bsr_err("%s: verify-alg %s: %d\n", n->thread_tag, mine.verify_alg, rv);
 		return -E_STANDALONE;
 	}
+	rv = bsr_digest_set(&n->csums_tfm, mine.csums_alg);
+	if (rv) {
+		bsr_err("%s: csums-alg %s: %d\n", n->thread_tag, mine.csums_alg, rv);
+		return -E_STANDALONE;
+	}
+	if (mine.csums_alg[0])
+		bsr_info("%s: csums-alg %s\n", n->thread_tag, mine.csums_alg);
 	rv = bsr_integrity_set_alg(c, mine.integrity_alg);
 	if (rv) {
 		bsr_err("%s: data-integrity-alg %s: %d\n", n->thread_tag, mine.integrity_alg, rv);
@@ -1060,6 +1086,9 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 		bsr_proto_warn("%s: resync data while not SyncTarget\n", n->thread_tag);
 		return -EPROTO;
 	}
+	rv = bsr_csums_got_data(pd, sector, size);
+	if (rv)
+		return rv;
 	pr = alloc_peer_req(pd, size);
 	if (!pr)
 		return -ENOMEM;
@@ -1087,11 +1116,14 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 
 			bsr_put_ldev(d);
 			free_peer_req(pr);
+			bsr_csums_written(pd, size);
 			return rv < 0 ? rv : bsr_send_packet(c, true, P_NEG_RS_DREPLY, d->vnr, &a,
 							     sizeof(a));
 		}
 	}
-	bsr_rs_progress(pd);
+	/* a checksum-based resync's target reports its progress from its resync thread */
+	if (!pd->net->rs_csums)
+		bsr_rs_progress(pd);
 	wait_event(n->ee_wait, !overlaps_active(n, sector, size));
 	atomic_set(&pr->pending_bios, 1);
 	spin_lock_irq(&n->lock);
@@ -1143,6 +1175,7 @@ static void process_done_ee(struct bsr_conn *c, bool send)
 				bsr_bm_clear_range(&pd->device->ldev->bm, slot, pr->sector >> 3,
 						   DIV_ROUND_UP_ULL(pr->sector + (pr->size >> 9), 8) - 1);
 			cmd = pr->status ? P_NEG_RS_DREPLY : P_RS_WRITE_ACK;
+			bsr_csums_written(pd, pr->size);
 		} else if (pr->dp_flags & DP_SEND_WRITE_ACK) {
 			cmd = pr->status ? P_NEG_ACK : P_WRITE_ACK;
 		} else if (pr->status) {
@@ -1417,6 +1450,27 @@ static int receive_ov_request(struct bsr_conn *c, struct pkt *p)
 	return rv;
 }
 
+/* CSUM_RS_REQUEST: the target's digests follow; queued for the resync thread. */
+static int receive_csum_request(struct bsr_conn *c, struct pkt *p)
+{
+	u32 dlen = p->len - sizeof(p->u.csum_request);
+	u8 *digests;
+	int rv;
+
+	digests = kmalloc(dlen, GFP_NOIO);
+	if (!digests)
+		return -ENOMEM;
+	rv = bsr_sock_recv(c->net->data_sock, digests, dlen, false);
+	if (!rv) {
+		/* as for resync data: our bitmap work may not have taken its last step yet */
+		if (p->pd->repl_state == BSR_REPLICATION_WFBITMAPS && p->pd->net->bm_received)
+			flush_work(&p->pd->net->bm_work);
+		rv = bsr_csums_got_request(p->pd, &p->u.csum_request, digests, dlen);
+	}
+	kfree(digests);
+	return rv;
+}
+
 static int receive_loop(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
@@ -1462,6 +1516,12 @@ static int receive_loop(struct bsr_conn *c)
 			break;
 		case P_OUT_OF_SYNC:
 			rv = bsr_cong_got_out_of_sync(p.pd, &p.u.block_desc);
+			break;
+		case P_CSUM_RS_REQUEST:
+			rv = receive_csum_request(c, &p);
+			break;
+		case P_RS_IS_IN_SYNC:
+			rv = bsr_csums_got_in_sync(p.pd, &p.u.ack);
 			break;
 		default:
 			bsr_proto_warn("%s: unexpected packet %u on the data stream\n",
@@ -1540,6 +1600,14 @@ static int meta_thread(void *arg)
 			rv = bsr_got_block_ack(p.pd, p.cmd, &p.u.ack);
 			break;
 		case P_RS_WRITE_ACK:
+			/* a target's requests (rs_sent) are answered, never acknowledged */
+			if (bsr_csums_target(p.pd)) {
+				bsr_proto_warn("%s: resync ack sent to the SyncTarget\n",
+					       n->thread_tag);
+				rv = -EPROTO;
+				break;
+			}
+			fallthrough;
 		case P_NEG_RS_DREPLY:
 			rv = bsr_rs_got_ack(p.pd, be64_to_cpu(p.u.ack.sector),
 					    be32_to_cpu(p.u.ack.blksize), p.cmd == P_RS_WRITE_ACK);

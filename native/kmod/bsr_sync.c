@@ -537,7 +537,8 @@ static int send_bitmap(struct bsr_peer_device *pd)
 	do {
 		/* an empty bitmap still needs its LAST chunk: one zero word */
 		u32 cnt = max_t(u64, min_t(u64, words - w, BM_CHUNK_WORDS), 1);
-		u32 flags = w + cnt >= words ? BM_FLAG_LAST : 0;
+		u32 flags = w + cnt >= words ?
+			    BM_FLAG_LAST | (pd->net->rs_csums ? BM_FLAG_CSUMS : 0) : 0;
 		enum bsr_packet cmd = P_BITMAP;
 		u32 len = cnt * 8;
 		bool first_set;
@@ -631,6 +632,15 @@ int bsr_recv_bitmap_chunk(struct bsr_peer_device *pd, const struct p_bitmap *p,
 	if (off + n <= d->ldev->bm.words) {
 		bsr_bm_or_words(&d->ldev->bm, slot, off, n, words);
 	}
+	if (be32_to_cpu(p->flags) & BM_FLAG_CSUMS) {
+		if (pd->repl_state != BSR_REPLICATION_WFBITMAPT ||
+		    !(be32_to_cpu(p->flags) & BM_FLAG_LAST) || !pd->connection->net->csums_tfm) {
+			bsr_proto_warn("%s: checksum-based resync announced by the SyncTarget or without a csums-alg\n",
+				       pd->connection->net->thread_tag);
+			return -EPROTO;
+		}
+		pd->net->rs_csums = true;
+	}
 	pd->net->bm_rx_words += n;
 	if (be32_to_cpu(p->flags) & BM_FLAG_LAST) {
 		pd->net->bm_received = true;
@@ -692,12 +702,15 @@ static void begin_resync(struct bsr_peer_device *pd)
 		bsr_conn_fail(c, BSR_CONNECTION_PROTOCOLERROR);
 		return;
 	}
-	bsr_info("%s: volume %u: resync as %s, %llu KiB\n", n->thread_tag, d->vnr,
-		 source ? "SyncSource" : "SyncTarget", p->rs_total >> 1);
+	bsr_info("%s: volume %u: resync as %s, %llu KiB%s%s\n", n->thread_tag, d->vnr,
+		 source ? "SyncSource" : "SyncTarget", p->rs_total >> 1,
+		 p->rs_csums ? ", checksum-based: " : "",
+		 p->rs_csums ? crypto_shash_alg_name(n->csums_tfm) : "");
 	bsr_notify_helper(pd, source ? "before-resync-source" : "before-resync-target",
 			  BSR_NOTIFY_CALL, 0);
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
-	if (source && bsr_resync_thread_start(c))
+	/* the target of a checksum-based resync reads and sends its digests there too */
+	if ((source || p->rs_csums) && bsr_resync_thread_start(c))
 		bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
 }
 
@@ -994,6 +1007,9 @@ int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 	if (full)
 		mark_full_sync(pd, source, source_marks, slot);
 	pd->net->rs_failed = 0;
+	/* the source decides; the target learns it from the source's bitmap */
+	pd->net->rs_csums = source && bsr_csums_wanted(pd);
+	atomic64_set(&pd->net->rs_same_csum, 0);
 	if (!source)
 		bsr_outdate_behind(d);
 	else
@@ -1087,6 +1103,7 @@ void bsr_rs_free_req(struct bsr_rs_req *rq)
 	for (i = 0; i < rq->n_pages; i++)
 		if (rq->pages[i])
 			bsr_page_put(rq->pages[i]);
+	kfree(rq->csum);
 	kfree(rq);
 }
 
@@ -1095,7 +1112,8 @@ void bsr_rs_free_req(struct bsr_rs_req *rq)
  * a multiple of 4 KiB is partial: only its sectors within the device are read and sent, none
  * past the end of the lower device.
  */
-int bsr_rs_issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
+int bsr_rs_issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks,
+		      struct bsr_csum_req *csum)
 {
 	struct bsr_device *d = pd->device;
 	sector_t cap = get_capacity(d->disk);
@@ -1135,6 +1153,8 @@ int bsr_rs_issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
 	bio->bi_end_io = rs_read_endio;
 	for (i = 0, left = rq->size; i < blocks; i++, left -= PAGE_SIZE)
 		__bio_add_page(bio, rq->pages[i], min_t(u32, left, PAGE_SIZE), 0);
+	/* issued: from here on the request owns csum (freed with it), the caller no longer */
+	rq->csum = csum;
 	atomic64_add(rq->size >> 9, &pd->connection->net->rs_in_flight);
 	atomic_inc(&pd->net->pending);
 	submit_bio(bio);
@@ -1142,7 +1162,7 @@ int bsr_rs_issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks)
 }
 
 /* Forgets a reply that was sent; false when none matches (an ack of nothing we sent). */
-static bool rs_sent_take(struct bsr_pd_net *p, sector_t sector, u32 size)
+bool bsr_rs_sent_take(struct bsr_pd_net *p, sector_t sector, u32 size)
 {
 	struct bsr_rs_sent *s;
 	bool found = false;
@@ -1204,7 +1224,7 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 	}
 	mutex_unlock(&n->data_mutex);
 	if (rv < 0) {
-		rs_sent_take(p, rq->sector, rq->size);
+		bsr_rs_sent_take(p, rq->sector, rq->size);
 		return rv;
 	}
 	atomic64_add(rq->size >> 9, &p->sent_sect);
@@ -1319,14 +1339,19 @@ void bsr_rs_budget_tick(struct bsr_peer_device *pd, u64 acked)
 	p->rs_acked_mark = acked;
 }
 
-/* Reads the next out-of-sync blocks, as far as the tick's budget and the in-flight limits allow. */
-static void issue_reads(struct bsr_peer_device *pd)
+/*
+ * Reads the next out-of-sync blocks, as far as the tick's budget and the in-flight limits
+ * allow: a SyncSource for its replies, the target of a checksum-based resync for its
+ * requests (which cover the blocks the application rewrote too: the source holds their bits).
+ */
+void bsr_rs_issue_reads(struct bsr_peer_device *pd)
 {
 	struct bsr_net *n = pd->connection->net;
 	struct bsr_pd_net *p = pd->net;
 	struct bsr_bitmap *bm = &pd->device->ldev->bm;
 	int slot = bsr_pd_slot(pd);
 	u64 budget = p->rs_budget_left;
+	bool skip = bsr_repl_is_source(pd->repl_state);
 	int err;
 
 	while (budget >= 8 && !kthread_should_stop() && atomic_read(&p->pending) < BSR_RS_MAX_READS &&
@@ -1341,15 +1366,15 @@ static void issue_reads(struct bsr_peer_device *pd)
 				p->rs_cursor = 0;
 			break;
 		}
-		if (bsr_rs_skipped(pd, bit)) {
+		if (skip && bsr_rs_skipped(pd, bit)) {
 			/* could not be read: stays out of sync, not retried in this resync */
 			p->rs_cursor = bit + 1;
 			continue;
 		}
 		while (blocks < max && bit + blocks < bm->bits && bsr_bm_test(bm, slot, bit + blocks) &&
-		       !bsr_rs_skipped(pd, bit + blocks))
+		       !(skip && bsr_rs_skipped(pd, bit + blocks)))
 			blocks++;
-		err = bsr_rs_issue_read(pd, bit, blocks);
+		err = bsr_rs_issue_read(pd, bit, blocks, NULL);
 		if (err == -ERANGE) {
 			/* bits past the device's end (the bitmap shrinks with it): never sent */
 			p->rs_failed += rs_skip_range(pd, bit, bm->bits);
@@ -1362,6 +1387,15 @@ static void issue_reads(struct bsr_peer_device *pd)
 		budget -= (u64)blocks << 3;
 	}
 	p->rs_budget_left = budget;
+}
+
+/* The blocks of the bitmap, or those of the target's requests in a checksum-based resync */
+static void issue_source_reads(struct bsr_peer_device *pd)
+{
+	if (pd->net->rs_csums)
+		bsr_csums_serve(pd);
+	else
+		bsr_rs_issue_reads(pd);
 }
 
 /* One tick for one volume; false once there is nothing left to do for it. */
@@ -1381,9 +1415,14 @@ static bool resync_tick(struct bsr_peer_device *pd)
 	list_splice_init(&p->rs_done, &done);
 	spin_unlock_irq(&p->rs_lock);
 	list_for_each_entry_safe(rq, t, &done, list) {
+		int answered = 0;
+
 		list_del(&rq->list);
 		atomic_dec(&p->pending);
-		if (rq->status || send_rs_reply(c, rq)) {
+		/* a target's request: answered without data when its digests match ours */
+		if (rq->csum)
+			answered = bsr_csums_answer(pd, rq);
+		if (answered || rq->status || send_rs_reply(c, rq)) {
 			atomic64_sub(rq->size >> 9, &c->net->rs_in_flight);
 			if (rq->status) {
 				p->rs_failed += rs_skip_range(pd, rq->sector >> 3,
@@ -1395,7 +1434,7 @@ static bool resync_tick(struct bsr_peer_device *pd)
 		bsr_rs_free_req(rq);
 		/* refill behind every reply: the disk reads while the network sends */
 		if (pd->repl_state == BSR_REPLICATION_SYNCSOURCE)
-			issue_reads(pd);
+			issue_source_reads(pd);
 	}
 
 	if (pd->repl_state != BSR_REPLICATION_SYNCSOURCE)
@@ -1404,12 +1443,12 @@ static bool resync_tick(struct bsr_peer_device *pd)
 	bsr_rs_progress(pd);
 	/* done when only blocks that could not be read are left */
 	if (bm->weight[slot] <= p->rs_failed && !atomic64_read(&c->net->rs_in_flight) &&
-	    !atomic_read(&p->pending)) {
+	    !atomic_read(&p->pending) && !bsr_csums_pending(pd)) {
 		finish_source(pd);
 		return false;
 	}
 	bsr_rs_budget_tick(pd, p->rs_total - left);
-	issue_reads(pd);
+	issue_source_reads(pd);
 	return true;
 }
 
@@ -1433,6 +1472,10 @@ static int resync_thread(void *arg)
 			}
 			if (pd->repl_state == BSR_REPLICATION_VERIFYS)
 				any |= bsr_ov_tick(pd);
+			else if (bsr_csums_target(pd) ||
+				 (pd->net->rs_csums && !bsr_repl_is_source(pd->repl_state) &&
+				  atomic_read(&pd->net->pending)))
+				any |= bsr_csums_target_tick(pd);
 			else if (pd->repl_state == BSR_REPLICATION_SYNCSOURCE ||
 				 pd->repl_state == BSR_REPLICATION_PAUSEDSYNCS ||
 				 atomic_read(&pd->net->pending))
@@ -1506,6 +1549,7 @@ void bsr_resync_stop(struct bsr_conn *c)
 		/* verify requests never answered: the writes they hold back may go */
 		list_for_each_entry_safe(rq, rt, &ov_sent, list)
 			bsr_rs_free_req(rq);
+		bsr_csums_drop(pd);
 	}
 }
 
@@ -1519,7 +1563,7 @@ int bsr_rs_got_ack(struct bsr_peer_device *pd, sector_t sector, u32 size, bool o
 	struct bsr_net *n = pd->connection->net;
 	int slot;
 
-	if (!rs_sent_take(pd->net, sector, size)) {
+	if (!bsr_rs_sent_take(pd->net, sector, size)) {
 		bsr_proto_warn("%s: resync ack for sector %llu, %u bytes, which was never sent\n",
 			       n->thread_tag, (u64)sector, size);
 		return -EPROTO;

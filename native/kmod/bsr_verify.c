@@ -26,49 +26,6 @@
 
 #include "bsr_net.h"
 
-/* ------------------------------------------------------------------ algorithm */
-
-/*
- * The handshake's verify-alg ("" none), from the receiver thread: the threads that use the
- * old one (receiver, resync) are not running.
- */
-int bsr_ov_set_alg(struct bsr_conn *c, const char *alg)
-{
-	struct bsr_net *n = c->net;
-	struct crypto_shash *tfm = NULL;
-	const char *why;
-
-	if (alg[0]) {
-		tfm = bsr_digest_alloc(alg, &why);
-		if (IS_ERR(tfm))
-			return PTR_ERR(tfm);
-	}
-	if (n->verify_tfm)
-		crypto_free_shash(n->verify_tfm);
-	n->verify_tfm = tfm;
-	return 0;
-}
-
-/* One digest per 4 KiB page of the first `size` bytes of pages. */
-static int block_digests(struct crypto_shash *tfm, struct page **pages, u32 size, u8 *out)
-{
-	SHASH_DESC_ON_STACK(desc, tfm);
-	unsigned int ds = crypto_shash_digestsize(tfm), i;
-	int rv = 0;
-
-	desc->tfm = tfm;
-	for (i = 0; size && !rv; i++) {
-		u32 len = min_t(u32, size, PAGE_SIZE);
-		void *data = kmap_local_page(pages[i]);
-
-		rv = crypto_shash_digest(desc, data, len, out + i * ds);
-		kunmap_local(data);
-		size -= len;
-	}
-	shash_desc_zero(desc);
-	return rv;
-}
-
 /* ------------------------------------------------------------------ results */
 
 /* A block found out of sync; adjacent ones merge into one range. rs_lock held. */
@@ -315,7 +272,7 @@ static int send_request(struct bsr_peer_device *pd, struct bsr_rs_req *rq)
 	pkt = kmalloc(sizeof(*pkt) + dlen, GFP_NOIO);
 	if (!pkt)
 		return -ENOMEM;
-	rv = block_digests(n->verify_tfm, rq->pages, rq->size, (u8 *)(pkt + 1));
+	rv = bsr_block_digests(n->verify_tfm, rq->pages, rq->size, (u8 *)(pkt + 1));
 	if (rv) {
 		kfree(pkt);
 		return rv;
@@ -388,7 +345,7 @@ static void issue_reads(struct bsr_peer_device *pd)
 		blocks = min3((u64)max, budget >> 3, end - bit);
 		if (p->ov_map)
 			blocks = bsr_fast_map_find(p->ov_map, bit, bit + blocks, false) - bit;
-		err = bsr_rs_issue_read(pd, bit, blocks);
+		err = bsr_rs_issue_read(pd, bit, blocks, NULL);
 
 		/* a write is under way in these blocks: the first one alone, or next tick */
 		if (err == -EBUSY && max > 1) {
@@ -637,7 +594,7 @@ static void compare_blocks(struct bsr_peer_device *pd, sector_t sector, u32 size
 		goto put;
 	rv = read_blocks(d, sector, size, pages);
 	if (!rv)
-		rv = block_digests(tfm, pages, size, mine);
+		rv = bsr_block_digests(tfm, pages, size, mine);
 	for (i = 0; !rv && i < blocks; i++)
 		if (memcmp(mine + i * ds, theirs + i * ds, ds))
 			__set_bit_le(i, differ);

@@ -157,6 +157,8 @@ export function statisticsFields(o: StateObject): Field[] {
         ['out-of-sync', kib(s.peer_dev_out_of_sync)],
         ['pending', num(s.peer_dev_pending)],
         ['unacked', num(s.peer_dev_unacked)],
+        // csums-alg: KiB a checksum-based resync found equal and did not send (this resync)
+        ...(typeof s.peer_dev_rs_same_csum === 'bigint' ? [['same-csum', kib(s.peer_dev_rs_same_csum)] as Field] : []),
       ];
       if (isSyncing(o)) {
         f.push(['dbdt1', num(s.peer_dev_rs_dbdt_kib)]);

@@ -42,6 +42,8 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'net_conf.cram-hmac-alg': { shownIn: 'security/stream-authentication', token: '--cram-hmac-alg' },
   'net_conf.shared-secret': { shownIn: 'security/stream-authentication', token: '--shared-secret' },
   'net_conf.data-integrity-alg': { shownIn: 'integrity/corrupted-in-flight', token: '--data-integrity-alg' },
+  'net_conf.csums-alg': { shownIn: 'resync/csums', token: '--csums-alg=crc32c' },
+  'net_conf.csums-after-crash-only': { shownIn: 'resync/csums', token: '--csums-after-crash-only=yes' },
   'net_conf.verify-alg': { shownIn: 'verify/corrupt-blocks', token: '--verify-alg' },
   'net_conf.use-rle': { shownIn: 'replication/net-option-effects', token: '--use-rle=no' },
   'net_conf.discard-my-data': { shownIn: 'roles/split-brain', token: '--discard-my-data' },

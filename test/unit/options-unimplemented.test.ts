@@ -73,8 +73,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'ov-req-interval',
         'resync-ratio',
         'max-buffers',
-        'csums-alg',
-        'csums-after-crash-only',
         'after-sb-0pri',
         'after-sb-1pri',
         'after-sb-2pri',
@@ -146,12 +144,9 @@ describe('unimplemented options in a config file', () => {
 });
 
 describe('unimplemented options in parseOptionValue', () => {
-  it('refuses fencing resource-only and csums-alg sha1', () => {
+  it('refuses fencing resource-only', () => {
     expect(() => parseOptionValue(def('fencing'), 'resource-only')).toThrow(
       'fencing resource-only: not implemented by bsr yet; only its default (dont-care) is accepted',
-    );
-    expect(() => parseOptionValue(def('csums-alg'), 'sha1')).toThrow(
-      'csums-alg sha1: not implemented by bsr yet; only its default ("") is accepted',
     );
   });
 

@@ -14,6 +14,7 @@ ROLE_PRIMARY, ROLE_SECONDARY = 1, 2
 DISK_UPTODATE = 9
 UUID_FLAG_RESYNC_DONE = 4
 BM_FLAG_LAST = 1
+BM_FLAG_CSUMS = 4
 # how long a node that accepts a packet keeps the connection before we call it kept
 DROP_WAIT = 3.0
 
@@ -137,12 +138,12 @@ class Peer:
                     return off + n
 
     @prep
-    def send_bitmap(self, words):
+    def send_bitmap(self, words, last_flags=BM_FLAG_LAST):
         """Our (empty) bitmap in plain chunks: the node then starts the resync."""
         off = 0
         while True:
             n = max(1, min(512, words - off))
-            last = BM_FLAG_LAST if off + n >= words else 0
+            last = last_flags if off + n >= words else 0
             self.d.sendall(pkt(P['BITMAP'], struct.pack('>QII', off, n, last) + b'\0' * (8 * n)))
             off += n
             if last:
@@ -301,6 +302,39 @@ def rs_data_request(p):
     # bsr has no resync requests (the source pushes): an unknown packet
     p.handshake()
     p.d.sendall(pkt(P['RS_DATA_REQUEST'], struct.pack('>QQII', 1 << 40, 1, 1 << 20, 0)))
+
+
+def csum_request(sector, size, digest_bytes):
+    return struct.pack('>QII', sector, size, 0) + b'd' * digest_bytes
+
+
+@case('secondary')
+def csum_rs_request_while_established(p):
+    p.handshake()
+    p.d.sendall(pkt(P['CSUM_RS_REQUEST'], csum_request(0, 4096, 4)))
+
+
+@case('secondary')
+def csum_rs_request_to_the_target(p):
+    # the node is SyncTarget: only it asks, and no csums-alg was agreed
+    p.handshake(uuid=0x5eed0000)
+    p.send_bitmap(p.node_bitmap_words())
+    time.sleep(0.5)
+    p.d.sendall(pkt(P['CSUM_RS_REQUEST'], csum_request(0, 4096, 4)))
+
+
+@case('secondary')
+def rs_is_in_sync_never_asked(p):
+    p.handshake(uuid=0x5eed0000)
+    p.send_bitmap(p.node_bitmap_words())
+    time.sleep(0.5)
+    p.d.sendall(pkt(P['RS_IS_IN_SYNC'], ack(0, 0, 4096)))
+
+
+@case('secondary')
+def csums_announced_without_alg(p):
+    p.handshake(uuid=0x5eed0000)
+    p.send_bitmap(p.node_bitmap_words(), BM_FLAG_LAST | BM_FLAG_CSUMS)
 
 
 @case('secondary')

@@ -1,0 +1,160 @@
+// csums-alg: a checksum-based resync sends only the blocks that differ. Link cut, the same
+// 64 MiB written again on the Primary (out of sync, but equal), reconnect: at most 5 % of it
+// travels as resync data (bravo's received counter) and both nodes show it as same-csum. Then
+// 64 MiB rewritten of which the last 16 MiB changed: all the changed blocks travel, the others not, the
+// backing disks end equal. For the figures, an identical rewrite without csums-alg. An unknown
+// csums-alg is refused by new-peer, naming it; different ones on the two nodes are refused in
+// the handshake, both StandAlone.
+import { randomBytes } from 'node:crypto';
+import { type NodeName, scenario } from '../../../tools/lab/scenario.js';
+import { assert, FAST_NET, NODES, twoNodes } from '../fixtures.js';
+
+const MIB = 1024 * 1024;
+const LEN = 64; // MiB rewritten while the link is cut
+const CHANGED = 16; // MiB of it with new data in the second round
+const OOS_KIB = LEN * 1024;
+
+export default scenario({
+  title: 'csums-alg: a resync of equal blocks sends no data',
+  nodes: 2,
+  diskSize: '128M',
+  timeoutSec: 600,
+  async run(lab) {
+    const t = twoNodes(lab);
+    const peerId = (n: string) => (n === 'alpha' ? 1 : 0);
+
+    const unknown = await t.exec(
+      'alpha',
+      `cd ${lab.repoRoot} && ${t.S} new-resource r9 0 && ${t.S} new-peer r9 1 --_name=bravo --csums-alg=nosuchalg; rc=$?; ${t.S} down r9; exit $rc`,
+    );
+    lab.log(`new-peer --csums-alg=nosuchalg: exit ${unknown.code}: ${unknown.stderr.trim()}`);
+    assert(
+      unknown.code !== 0 && unknown.stderr.includes('csums-alg nosuchalg: not a hash algorithm'),
+      'new-peer refuses the unknown csums-alg, naming it',
+    );
+
+    // the same data on both backing disks from the start: nothing to replicate first
+    const base = randomBytes(LEN * MIB);
+    const same = lab.shareFile(base);
+    const dd = (n: NodeName, file: string, dev: string) =>
+      t.sh(n, `dd if=${file} of=${dev} bs=4M oflag=direct status=none`);
+    await Promise.all(NODES.map((n) => dd(n, same, '/dev/vda')));
+    await t.upSkipSync({ net: `${FAST_NET} --csums-alg=crc32c` });
+    await t.sh('alpha', `${t.S} primary r0`);
+    const writeFile = (file: string) => dd('alpha', file, '/dev/bsr1');
+
+    /**
+     * Cut, write `file` again from the start of the device (`kib` long), `whileCut`, reconnect:
+     * the resync's time and bytes.
+     */
+    const resyncAfterRewrite = async (what: string, file: string, kib = OOS_KIB, whileCut = async () => {}) => {
+      await lab.linkCut('alpha', 'bravo');
+      await t.waitConnection('alpha', false);
+      await writeFile(file);
+      const oos = await t.stat('alpha', 'out-of-sync');
+      assert(oos === kib, `${what}: ${kib} KiB out of sync (${oos} KiB)`);
+      await whileCut();
+      const recv0 = await t.stat('bravo', 'received');
+      await lab.linkRestore('alpha', 'bravo');
+      const t0 = Date.now();
+      await t.waitSynced(240_000);
+      const secs = (Date.now() - t0) / 1000;
+      const recv = (await t.stat('bravo', 'received')) - recv0;
+      const sameKib: Record<string, number> = {
+        alpha: await t.stat('alpha', 'same-csum'),
+        bravo: await t.stat('bravo', 'same-csum'),
+      };
+      lab.log(
+        `${what}: resync in ${secs.toFixed(1)} s, bravo received ${recv} KiB, same-csum alpha ${sameKib.alpha} KiB bravo ${sameKib.bravo} KiB`,
+      );
+      return { secs, recv, sameKib };
+    };
+
+    /** Both nodes disconnect, take their csums-alg and connect again (one handshake, both set). */
+    const reconnectWith = async (alg: Record<string, string>, more = '') => {
+      await Promise.all(NODES.map((n) => t.sh(n, `${t.S} disconnect r0 ${peerId(n)}`)));
+      await Promise.all(NODES.map((n) => t.sh(n, `${t.S} net-options r0 ${peerId(n)} --csums-alg=${alg[n]} ${more}`)));
+      await Promise.all(NODES.map((n) => t.sh(n, `${t.S} connect r0 ${peerId(n)}`)));
+    };
+
+    const equal = await resyncAfterRewrite('identical data, csums-alg crc32c', same);
+    assert(equal.recv <= OOS_KIB * 0.05, `at most 5 % of ${LEN} MiB travelled (${equal.recv} KiB)`);
+    for (const n of NODES) {
+      assert(equal.sameKib[n] >= OOS_KIB * 0.95, `${n} shows the equal blocks as same-csum (${equal.sameKib[n]} KiB)`);
+    }
+    const status = await t.status('alpha');
+    assert(/same-csum:\d+/.test(status), `status -s shows same-csum:\n${status}`);
+
+    // the changed blocks last: their data are the resync's last answers, still being written on
+    // bravo while its pass ends (bravo must not ask for them again)
+    const mixedData = Buffer.concat([base.subarray(0, (LEN - CHANGED) * MIB), randomBytes(CHANGED * MIB)]);
+    const mixed = lab.shareFile(mixedData);
+    const changed = await resyncAfterRewrite(`${CHANGED} MiB new data, csums-alg crc32c`, mixed);
+    const changedKib = CHANGED * 1024;
+    assert(
+      changed.recv >= changedKib && changed.recv <= changedKib + OOS_KIB * 0.05,
+      `the ${CHANGED} MiB changed travelled, hardly more (${changed.recv} KiB)`,
+    );
+    for (const n of NODES) {
+      const want = OOS_KIB - changedKib;
+      assert(
+        changed.sameKib[n] >= want * 0.95 && changed.sameKib[n] <= want,
+        `${n}: the unchanged blocks are same-csum (${changed.sameKib[n]} KiB)`,
+      );
+    }
+    assert(
+      (await t.sum('alpha', '/dev/vda', 0, 120)) === (await t.sum('bravo', '/dev/vda', 0, 120)),
+      'the backing disks are equal',
+    );
+
+    // the figures' other side: the same identical rewrite, csums-alg off on both
+    await reconnectWith({ alpha: '', bravo: '' });
+    await t.waitConnected();
+    await t.waitSynced(60_000);
+    const plain = await resyncAfterRewrite('identical data, no csums-alg', mixed);
+    assert(plain.recv >= OOS_KIB, `without csums-alg all ${LEN} MiB travelled (${plain.recv} KiB)`);
+    lab.log(
+      `figures: identical ${LEN} MiB: csums-alg crc32c ${equal.secs.toFixed(1)} s, ${equal.recv} KiB; none ${plain.secs.toFixed(1)} s, ${plain.recv} KiB`,
+    );
+
+    // csums-after-crash-only: a plain resync, unless a node crashed as Primary. alpha's crash is
+    // left in its meta data as a crash leaves it (the crashed-primary flag, bsrmeta set-gi).
+    const crashOnly = `${FAST_NET} --csums-alg=crc32c --csums-after-crash-only=yes`;
+    await reconnectWith({ alpha: 'crc32c', bravo: 'crc32c' }, '--csums-after-crash-only=yes');
+    await t.waitConnected();
+    const SMALL_KIB = 8192;
+    const small = lab.shareFile(mixedData.subarray(0, SMALL_KIB * 1024));
+    const noCrash = await resyncAfterRewrite('csums-after-crash-only, no crash', small, SMALL_KIB);
+    assert(noCrash.recv >= SMALL_KIB && noCrash.sameKib.alpha === 0, 'without a crash: a plain resync');
+    const crashed = await resyncAfterRewrite('csums-after-crash-only, alpha crashed', small, SMALL_KIB, async () => {
+      await t.sh(
+        'alpha',
+        `${t.S} secondary r0\n${t.S} down r0\n${t.M} --force 1 v09 /dev/vda internal set-gi :::::::1`,
+      );
+      await t.up('alpha', { createMd: false, net: crashOnly });
+    });
+    assert(
+      crashed.recv <= SMALL_KIB * 0.05 && crashed.sameKib.bravo >= SMALL_KIB * 0.95,
+      'after a Primary crash: checksum-based',
+    );
+
+    // no resync above broke the protocol (a late request, an answer nobody asked for)
+    for (const n of NODES) {
+      const bad = (await lab.dmesg(n))
+        .split('\n')
+        .filter((l) => /checksum resync request|reported in sync while|not requested|resync announced by/.test(l));
+      assert(bad.length === 0, `${n}: checksum-based resync protocol errors:\n${bad.join('\n')}`);
+    }
+
+    // different csums-alg on the two nodes: refused at the handshake, on both
+    await reconnectWith({ alpha: 'crc32c', bravo: 'sha256' });
+    const mine: Record<string, string> = { alpha: 'crc32c', bravo: 'sha256' };
+    for (const n of NODES) {
+      const other = n === 'alpha' ? 'bravo' : 'alpha';
+      const line = `csums-alg differs: this node's "${mine[n]}", the peer's "${mine[other]}"`;
+      await lab.waitFor(`${n} to refuse the peer's csums-alg`, async () => (await lab.dmesg(n)).includes(line), 60_000);
+      await lab.waitFor(`${n} StandAlone`, async () => (await t.pdField(n, 'connection')) === 'StandAlone', 30_000);
+    }
+    await t.downAll();
+  },
+});
