@@ -6,8 +6,10 @@
  *          -> peer devices (one per device x connection, each owning a bitmap slot).
  *
  * Locking:
- *  - all configuration (genl doit and dumpit) runs serialized under the genl mutex
- *    (the family is not parallel_ops); objects are created and freed only there;
+ *  - all configuration (genl doit and dumpit, the failed-disk work, module exit) runs
+ *    serialized under bsr_conf_mutex; objects are created and freed only there. The
+ *    family is parallel_ops: a request stuck on a hung disk holds only this driver's
+ *    mutex, never the genl mutex every other generic netlink family needs;
  *  - resource->state_lock (spinlock) guards role/disk/open counters for the block
  *    device open/release path and the I/O path;
  *  - the I/O path pins the backing device with device->local_cnt (bsr_get_ldev);
@@ -311,6 +313,7 @@ extern int bsr_major;
 extern struct bio_set bsr_io_bioset;
 extern struct workqueue_struct *bsr_wq;
 extern struct srcu_struct bsr_srcu;
+extern struct mutex bsr_conf_mutex;
 struct bsr_resource *bsr_find_resource(const char *name);
 struct bsr_device *bsr_find_minor(unsigned int minor);
 struct bsr_device *bsr_find_volume(struct bsr_resource *r, unsigned int vnr);

@@ -22,6 +22,7 @@ int bsr_major;
 struct bio_set bsr_io_bioset;
 struct workqueue_struct *bsr_wq;
 DEFINE_SRCU(bsr_srcu);
+DEFINE_MUTEX(bsr_conf_mutex);
 static DEFINE_IDR(bsr_minors);	/* minor -> device; config context only */
 static struct proc_dir_entry *bsr_proc;
 
@@ -261,7 +262,7 @@ struct bsr_device *bsr_find_volume(struct bsr_resource *r, unsigned int vnr)
 	return NULL;
 }
 
-/* The caller holds the genl mutex or is inside bsr_srcu. */
+/* The caller holds bsr_conf_mutex or is inside bsr_srcu. */
 struct bsr_conn *bsr_find_connection(struct bsr_resource *r, u32 peer)
 {
 	struct bsr_conn *c;
@@ -324,7 +325,7 @@ struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_
 	pd->connection = c;
 	pd->repl_state = BSR_REPLICATION_OFF;
 	pd->peer_disk_state = BSR_DISK_DUNKNOWN;
-	/* the write path and the threads walk these lists without the genl mutex */
+	/* the write path and the threads walk these lists without bsr_conf_mutex */
 	list_add_tail_rcu(&pd->dev_list, &d->peer_devices);
 	list_add_tail_rcu(&pd->conn_list, &c->peer_devices);
 	return pd;
@@ -694,9 +695,9 @@ static void __exit bsr_exit(void)
 	/*
 	 * The family is gone, nobody can add objects any more. A module reference is
 	 * held by every open bsr device, so nothing is open here: tear down what `down`
-	 * did not, under the genl mutex like the failed-disk work.
+	 * did not, under the configuration mutex like the failed-disk work.
 	 */
-	genl_lock();
+	mutex_lock(&bsr_conf_mutex);
 	list_for_each_entry_safe(r, tr, &bsr_resources, list) {
 		while (!list_empty(&r->connections))
 			bsr_delete_connection(list_first_entry(&r->connections,
@@ -710,7 +711,7 @@ static void __exit bsr_exit(void)
 		}
 		bsr_free_resource(r);
 	}
-	genl_unlock();
+	mutex_unlock(&bsr_conf_mutex);
 	cancel_work_sync(&bsr_failed_work_item);
 	idr_destroy(&bsr_minors);
 	bsr_shrinker_destroy(bsr_page_pool_shrinker);
