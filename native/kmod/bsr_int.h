@@ -307,7 +307,21 @@ struct bsr_req {
 	struct bio clone;	/* must be last */
 };
 
+/*
+ * Live objects per kind, counted from publication to the final free: a kind still
+ * counted at module exit, after everything left was torn down, was leaked.
+ */
+enum bsr_obj_kind {
+	BSR_OBJ_RESOURCE,
+	BSR_OBJ_DEVICE,
+	BSR_OBJ_CONNECTION,
+	BSR_OBJ_PATH,
+	BSR_OBJ_PEER_DEVICE,
+	BSR_OBJ_KINDS
+};
+
 /* bsr_main.c */
+extern atomic_t bsr_live_objects[BSR_OBJ_KINDS];
 extern struct list_head bsr_resources;
 extern int bsr_major;
 extern struct bio_set bsr_io_bioset;
@@ -328,6 +342,8 @@ struct bsr_conn *bsr_create_connection(struct bsr_resource *r, u32 peer);
 void bsr_delete_connection(struct bsr_conn *c);
 struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_conn *c);
 void bsr_free_peer_device(struct bsr_peer_device *pd);
+struct bsr_path *bsr_alloc_path(void);
+void bsr_free_path(struct bsr_path *p);
 void bsr_opts_free(struct bsr_opts *o);
 void bsr_opts_replace(struct bsr_opts *o, struct nlattr *blob, int len);
 bool bsr_opt_u8_or(const struct bsr_opts *o, int type, bool dflt);

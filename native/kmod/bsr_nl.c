@@ -1657,7 +1657,7 @@ static int adm_path(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "a path needs PATH_PARMS my_addr and peer_addr as struct sockaddr_in or sockaddr_in6");
 		return BSR_RET_INVALID_REQUEST;
 	}
-	p = add ? kzalloc(sizeof(*p), GFP_KERNEL) : NULL;
+	p = add ? bsr_alloc_path() : NULL;
 	if (add && !p)
 		return BSR_RET_NO_MEM;
 	mutex_lock(&ctx->resource->adm_mutex);
@@ -1699,7 +1699,7 @@ static int adm_path(struct adm_ctx *ctx, struct genl_info *info)
 	}
 	bsr_notify_path(c, found, BSR_NOTIFY_DESTROY);
 	list_del(&found->list);
-	kfree(found);
+	bsr_free_path(found);
 	if (in_use) {
 		bsr_info("%s: its path was deleted: connecting over the next one\n",
 			 c->net->thread_tag);
@@ -1710,7 +1710,7 @@ static int adm_path(struct adm_ctx *ctx, struct genl_info *info)
 	}
 out:
 	mutex_unlock(&ctx->resource->adm_mutex);
-	kfree(p);
+	bsr_free_path(p);
 	return ret;
 }
 
