@@ -6,8 +6,10 @@
  *          -> peer devices (one per device x connection, each owning a bitmap slot).
  *
  * Locking:
- *  - all configuration (genl doit and dumpit) runs serialized under the genl mutex
- *    (the family is not parallel_ops); objects are created and freed only there;
+ *  - all configuration (genl doit and dumpit, the failed-disk work, module exit) runs
+ *    serialized under bsr_conf_mutex; objects are created and freed only there. The
+ *    family is parallel_ops: a request stuck on a hung disk holds only this driver's
+ *    mutex, never the genl mutex every other generic netlink family needs;
  *  - resource->state_lock (spinlock) guards role/disk/open counters for the block
  *    device open/release path and the I/O path;
  *  - the I/O path pins the backing device with device->local_cnt (bsr_get_ldev);
@@ -305,12 +307,27 @@ struct bsr_req {
 	struct bio clone;	/* must be last */
 };
 
+/*
+ * Live objects per kind, counted from publication to the final free: a kind still
+ * counted at module exit, after everything left was torn down, was leaked.
+ */
+enum bsr_obj_kind {
+	BSR_OBJ_RESOURCE,
+	BSR_OBJ_DEVICE,
+	BSR_OBJ_CONNECTION,
+	BSR_OBJ_PATH,
+	BSR_OBJ_PEER_DEVICE,
+	BSR_OBJ_KINDS
+};
+
 /* bsr_main.c */
+extern atomic_t bsr_live_objects[BSR_OBJ_KINDS];
 extern struct list_head bsr_resources;
 extern int bsr_major;
 extern struct bio_set bsr_io_bioset;
 extern struct workqueue_struct *bsr_wq;
 extern struct srcu_struct bsr_srcu;
+extern struct mutex bsr_conf_mutex;
 struct bsr_resource *bsr_find_resource(const char *name);
 struct bsr_device *bsr_find_minor(unsigned int minor);
 struct bsr_device *bsr_find_volume(struct bsr_resource *r, unsigned int vnr);
@@ -325,6 +342,8 @@ struct bsr_conn *bsr_create_connection(struct bsr_resource *r, u32 peer);
 void bsr_delete_connection(struct bsr_conn *c);
 struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_conn *c);
 void bsr_free_peer_device(struct bsr_peer_device *pd);
+struct bsr_path *bsr_alloc_path(void);
+void bsr_free_path(struct bsr_path *p);
 void bsr_opts_free(struct bsr_opts *o);
 void bsr_opts_replace(struct bsr_opts *o, struct nlattr *blob, int len);
 bool bsr_opt_u8_or(const struct bsr_opts *o, int type, bool dflt);

@@ -22,6 +22,8 @@ int bsr_major;
 struct bio_set bsr_io_bioset;
 struct workqueue_struct *bsr_wq;
 DEFINE_SRCU(bsr_srcu);
+DEFINE_MUTEX(bsr_conf_mutex);
+atomic_t bsr_live_objects[BSR_OBJ_KINDS];
 static DEFINE_IDR(bsr_minors);	/* minor -> device; config context only */
 static struct proc_dir_entry *bsr_proc;
 
@@ -261,7 +263,7 @@ struct bsr_device *bsr_find_volume(struct bsr_resource *r, unsigned int vnr)
 	return NULL;
 }
 
-/* The caller holds the genl mutex or is inside bsr_srcu. */
+/* The caller holds bsr_conf_mutex or is inside bsr_srcu. */
 struct bsr_conn *bsr_find_connection(struct bsr_resource *r, u32 peer)
 {
 	struct bsr_conn *c;
@@ -298,6 +300,7 @@ struct bsr_resource *bsr_create_resource(const char *name, u32 node_id)
 	INIT_LIST_HEAD(&r->devices);
 	INIT_LIST_HEAD(&r->connections);
 	list_add_tail(&r->list, &bsr_resources);
+	atomic_inc(&bsr_live_objects[BSR_OBJ_RESOURCE]);
 	return r;
 }
 
@@ -308,6 +311,7 @@ void bsr_free_resource(struct bsr_resource *r)
 	bsr_opts_free(&r->res_opts);
 	bsr_opts_free(&r->node_opts);
 	kfree(r);
+	atomic_dec(&bsr_live_objects[BSR_OBJ_RESOURCE]);
 }
 
 struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_conn *c)
@@ -324,9 +328,10 @@ struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_
 	pd->connection = c;
 	pd->repl_state = BSR_REPLICATION_OFF;
 	pd->peer_disk_state = BSR_DISK_DUNKNOWN;
-	/* the write path and the threads walk these lists without the genl mutex */
+	/* the write path and the threads walk these lists without bsr_conf_mutex */
 	list_add_tail_rcu(&pd->dev_list, &d->peer_devices);
 	list_add_tail_rcu(&pd->conn_list, &c->peer_devices);
+	atomic_inc(&bsr_live_objects[BSR_OBJ_PEER_DEVICE]);
 	return pd;
 }
 
@@ -339,6 +344,7 @@ void bsr_free_peer_device(struct bsr_peer_device *pd)
 	bsr_opts_free(&pd->conf);
 	bsr_pd_net_free(pd);
 	kfree(pd);
+	atomic_dec(&bsr_live_objects[BSR_OBJ_PEER_DEVICE]);
 }
 
 struct bsr_conn *bsr_create_connection(struct bsr_resource *r, u32 peer)
@@ -363,6 +369,7 @@ struct bsr_conn *bsr_create_connection(struct bsr_resource *r, u32 peer)
 			goto fail;
 	}
 	list_add_tail_rcu(&c->res_list, &r->connections);
+	atomic_inc(&bsr_live_objects[BSR_OBJ_CONNECTION]);
 	return c;
 fail:
 	while (!list_empty(&c->peer_devices))
@@ -390,10 +397,28 @@ void bsr_delete_connection(struct bsr_conn *c)
 	bsr_net_free(c);
 	list_for_each_entry_safe(p, tp, &c->paths, list) {
 		list_del(&p->list);
-		kfree(p);
+		bsr_free_path(p);
 	}
 	bsr_opts_free(&c->net_conf);
 	kfree(c);
+	atomic_dec(&bsr_live_objects[BSR_OBJ_CONNECTION]);
+}
+
+struct bsr_path *bsr_alloc_path(void)
+{
+	struct bsr_path *p = kzalloc(sizeof(*p), GFP_KERNEL);
+
+	if (p)
+		atomic_inc(&bsr_live_objects[BSR_OBJ_PATH]);
+	return p;
+}
+
+void bsr_free_path(struct bsr_path *p)
+{
+	if (!p)
+		return;
+	kfree(p);
+	atomic_dec(&bsr_live_objects[BSR_OBJ_PATH]);
 }
 
 /* ---------------------------------------------------------------- block device */
@@ -545,6 +570,7 @@ int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int v
 	if (err)
 		goto out_pds;
 	list_add_tail(&d->res_list, &r->devices);
+	atomic_inc(&bsr_live_objects[BSR_OBJ_DEVICE]);
 	*out = d;
 	return 0;
 
@@ -577,6 +603,7 @@ void bsr_delete_device(struct bsr_device *d)
 	bsr_opts_free(&d->device_conf);
 	bsr_fast_map_free(d);
 	kfree(d);
+	atomic_dec(&bsr_live_objects[BSR_OBJ_DEVICE]);
 }
 
 /* ---------------------------------------------------------------- /proc/bsr */
@@ -689,14 +716,15 @@ out_blkdev:
 static void __exit bsr_exit(void)
 {
 	struct bsr_resource *r, *tr;
+	int k;
 
 	bsr_genl_unregister();
 	/*
 	 * The family is gone, nobody can add objects any more. A module reference is
 	 * held by every open bsr device, so nothing is open here: tear down what `down`
-	 * did not, under the genl mutex like the failed-disk work.
+	 * did not, under the configuration mutex like the failed-disk work.
 	 */
-	genl_lock();
+	mutex_lock(&bsr_conf_mutex);
 	list_for_each_entry_safe(r, tr, &bsr_resources, list) {
 		while (!list_empty(&r->connections))
 			bsr_delete_connection(list_first_entry(&r->connections,
@@ -710,8 +738,11 @@ static void __exit bsr_exit(void)
 		}
 		bsr_free_resource(r);
 	}
-	genl_unlock();
+	mutex_unlock(&bsr_conf_mutex);
 	cancel_work_sync(&bsr_failed_work_item);
+	for (k = 0; k < BSR_OBJ_KINDS; k++)
+		WARN(atomic_read(&bsr_live_objects[k]), "bsr: %d objects of kind %d leaked\n",
+		     atomic_read(&bsr_live_objects[k]), k);
 	idr_destroy(&bsr_minors);
 	bsr_shrinker_destroy(bsr_page_pool_shrinker);
 	bsr_page_pool_release(ULONG_MAX);

@@ -15,7 +15,7 @@
  * Locking: net->data_mutex / net->meta_mutex serialize senders of one stream;
  * net->lock (irq-safe spinlock) guards the transfer log and the peer request lists;
  * resource->adm_mutex serializes handshake decisions and sync state changes with
- * configuration requests. Threads never take the genl mutex.
+ * configuration requests. Threads never take bsr_conf_mutex (nor the genl mutex).
  */
 #ifndef BSR_NET_H
 #define BSR_NET_H

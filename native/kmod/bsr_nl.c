@@ -322,6 +322,7 @@ static int adm_run(struct genl_info *info, unsigned int need, adm_body_fn body)
 	struct adm_ctx ctx;
 	int ret;
 
+	mutex_lock(&bsr_conf_mutex);
 	ret = adm_prepare(&ctx, info, need);
 	if (ret == BSR_RET_NO_ERROR)
 		ret = refuse_out_of_range(&ctx);
@@ -329,7 +330,9 @@ static int adm_run(struct genl_info *info, unsigned int need, adm_body_fn body)
 		ret = refuse_unimplemented(&ctx);
 	if (ret == BSR_RET_NO_ERROR)
 		ret = body(&ctx, info);
-	return adm_finish(&ctx, ret);
+	ret = adm_finish(&ctx, ret);
+	mutex_unlock(&bsr_conf_mutex);
+	return ret;
 }
 
 /* The genl doit for command `name`: the body adm_<name> behind adm_run. */
@@ -1695,7 +1698,7 @@ static int adm_path(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "a path needs PATH_PARMS my_addr and peer_addr as struct sockaddr_in or sockaddr_in6");
 		return BSR_RET_INVALID_REQUEST;
 	}
-	p = add ? kzalloc(sizeof(*p), GFP_KERNEL) : NULL;
+	p = add ? bsr_alloc_path() : NULL;
 	if (add && !p)
 		return BSR_RET_NO_MEM;
 	mutex_lock(&ctx->resource->adm_mutex);
@@ -1737,7 +1740,7 @@ static int adm_path(struct adm_ctx *ctx, struct genl_info *info)
 	}
 	bsr_notify_path(c, found, BSR_NOTIFY_DESTROY);
 	list_del(&found->list);
-	kfree(found);
+	bsr_free_path(found);
 	if (in_use) {
 		bsr_info("%s: its path was deleted: connecting over the next one\n",
 			 c->net->thread_tag);
@@ -1748,7 +1751,7 @@ static int adm_path(struct adm_ctx *ctx, struct genl_info *info)
 	}
 out:
 	mutex_unlock(&ctx->resource->adm_mutex);
-	kfree(p);
+	bsr_free_path(p);
 	return ret;
 }
 
@@ -2077,8 +2080,8 @@ enum obj_kind { OBJ_RES, OBJ_DEV, OBJ_CONN, OBJ_PATH, OBJ_PD };
  * the index is stable enough between dump calls (configuration is serialized, a dump
  * racing with changes may miss or repeat an object, as with every netlink dump).
  */
-static int dump_objects(struct sk_buff *skb, struct netlink_callback *cb, unsigned int kinds,
-			u8 res_cmd, int nh_type)
+static int dump_objects_locked(struct sk_buff *skb, struct netlink_callback *cb,
+			       unsigned int kinds, u8 res_cmd, int nh_type)
 {
 	u32 portid = NETLINK_CB(cb->skb).portid, seq = cb->nlh->nlmsg_seq;
 	const char *filter = dump_filter(cb);
@@ -2155,6 +2158,18 @@ static int dump_objects(struct sk_buff *skb, struct netlink_callback *cb, unsign
 full:
 	cb->args[0] = n - 1;
 	return skb->len;
+}
+
+/* Each dump call walks the objects under the configuration mutex. */
+static int dump_objects(struct sk_buff *skb, struct netlink_callback *cb, unsigned int kinds,
+			u8 res_cmd, int nh_type)
+{
+	int len;
+
+	mutex_lock(&bsr_conf_mutex);
+	len = dump_objects_locked(skb, cb, kinds, res_cmd, nh_type);
+	mutex_unlock(&bsr_conf_mutex);
+	return len;
 }
 
 static int bsr_dump_resources(struct sk_buff *skb, struct netlink_callback *cb)
@@ -2274,6 +2289,7 @@ static struct genl_family bsr_genl_family __ro_after_init = {
 	.n_ops = ARRAY_SIZE(bsr_genl_ops),
 	.mcgrps = bsr_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(bsr_mcgrps),
+	.parallel_ops = true,	/* serialized by bsr_conf_mutex instead of the genl mutex */
 };
 
 int bsr_genl_register(void)

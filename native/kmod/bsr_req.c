@@ -408,7 +408,7 @@ static void disk_error(struct bsr_device *d, bool detach)
 	if (list_empty(&d->failed_list))
 		list_add_tail(&d->failed_list, &bsr_failed_devices);
 	spin_unlock_irqrestore(&bsr_failed_lock, flags);
-	/* not bsr_wq: this work waits for the genl mutex, bsr_wq's items must not */
+	/* not bsr_wq: this work waits for bsr_conf_mutex, bsr_wq's items must not */
 	schedule_work(&bsr_failed_work_item);
 }
 
@@ -444,7 +444,7 @@ void bsr_md_write_failed(struct bsr_device *d, const char *what, int err)
 	disk_error(d, true);
 }
 
-/* The device goes away (genl mutex held): no work for it any more. */
+/* The device goes away (bsr_conf_mutex held): no work for it any more. */
 void bsr_failed_forget(struct bsr_device *d)
 {
 	spin_lock_irq(&bsr_failed_lock);
@@ -453,7 +453,7 @@ void bsr_failed_forget(struct bsr_device *d)
 }
 
 /*
- * IO_ERROR notifications and the detach of Failed disks. Under the genl mutex, so it is
+ * IO_ERROR notifications and the detach of Failed disks. Under bsr_conf_mutex, so it is
  * serialized with configuration requests, which may detach or delete the device too.
  */
 void bsr_failed_work(struct work_struct *w)
@@ -463,7 +463,7 @@ void bsr_failed_work(struct work_struct *w)
 	bool notify;
 	int idx;
 
-	genl_lock();
+	mutex_lock(&bsr_conf_mutex);
 	for (;;) {
 		spin_lock_irq(&bsr_failed_lock);
 		d = list_first_entry_or_null(&bsr_failed_devices, struct bsr_device, failed_list);
@@ -493,5 +493,5 @@ void bsr_failed_work(struct work_struct *w)
 		}
 		srcu_read_unlock(&bsr_srcu, idx);
 	}
-	genl_unlock();
+	mutex_unlock(&bsr_conf_mutex);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * bsr: state changes (role, disk, connection) and their notifications.
- * All callers run in configuration context (serialized by the genl mutex).
+ * All callers run in configuration context (serialized by bsr_conf_mutex).
  */
 #include <linux/delay.h>
 
