@@ -726,6 +726,9 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 			      pd->net ? pd->net->rs_map_bytes : 0, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_SAME_CSUM,
 			      pd->net ? atomic64_read(&pd->net->rs_same_csum) : 0, 0) ||
+	    /* blocks of 4 KiB the current or last online verify found out of sync, in sectors */
+	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_OV_FOUND,
+			      pd->net ? READ_ONCE(pd->net->ov_found) << 3 : 0, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_OUT_OF_SYNC, oos, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RESYNC_FAILED, 0, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_BITMAP_UUID, bm_uuid, 0) ||

@@ -159,6 +159,8 @@ export function statisticsFields(o: StateObject): Field[] {
         ['unacked', num(s.peer_dev_unacked)],
         // csums-alg: KiB a checksum-based resync found equal and did not send (this resync)
         ...(typeof s.peer_dev_rs_same_csum === 'bigint' ? [['same-csum', kib(s.peer_dev_rs_same_csum)] as Field] : []),
+        // online verify: KiB the current or last run found out of sync
+        ...(typeof s.peer_dev_ov_found === 'bigint' ? [['verify-found', kib(s.peer_dev_ov_found)] as Field] : []),
       ];
       if (isSyncing(o)) {
         f.push(['dbdt1', num(s.peer_dev_rs_dbdt_kib)]);

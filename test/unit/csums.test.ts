@@ -4,48 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { abi } from '../../src/abi/index.js';
 import { buildRequest, MODIFY_COMMANDS } from '../../src/netlink/commands.js';
-import { NO_MINOR } from '../../src/netlink/messages.js';
 import { EventFormatter } from '../../src/status/events.js';
 import { buildTree } from '../../src/status/model.js';
 import { formatStatus, statusJson } from '../../src/status/status.js';
-import { enumIndex, stateObject } from './state-helpers.js';
-
-const C = abi.commands;
-const e = enumIndex;
-const obj = stateObject;
-
-const resource = () =>
-  obj(C.GET_RESOURCES, NO_MINOR, {
-    CFG_CONTEXT: { ctx_resource_name: 'r0' },
-    RESOURCE_INFO: { res_role: e('role', 'Primary'), res_susp: 0, res_susp_nod: 0, res_susp_fen: 0 },
-  });
-
-const connection = () =>
-  obj(C.GET_CONNECTIONS, NO_MINOR, {
-    CFG_CONTEXT: { ctx_resource_name: 'r0', ctx_peer_node_id: 1 },
-    CONNECTION_INFO: { conn_connection_state: e('connection', 'Connected'), conn_role: e('role', 'Secondary') },
-    NET_CONF: { _name: 'bob', 'csums-alg': 'crc32c' },
-  });
-
-const peerDevice = (extra: Record<string, number | bigint>) =>
-  obj(C.GET_PEER_DEVICES, NO_MINOR, {
-    CFG_CONTEXT: { ctx_resource_name: 'r0', ctx_peer_node_id: 1, ctx_volume: 0 },
-    PEER_DEVICE_INFO: {
-      peer_repl_state: e('replication', 'Established'),
-      peer_disk_state: e('disk', 'UpToDate'),
-      peer_resync_susp_user: 0,
-      peer_resync_susp_peer: 0,
-      peer_resync_susp_dependency: 0,
-    },
-    PEER_DEVICE_STATISTICS: {
-      peer_dev_received: 0n,
-      peer_dev_sent: 2048n,
-      peer_dev_out_of_sync: 0n,
-      peer_dev_pending: 0,
-      peer_dev_unacked: 0,
-      ...extra,
-    },
-  });
+import { connection, peerDevice, resource } from './state-helpers.js';
 
 const build = (name: string, ...argv: string[]) => {
   const spec = MODIFY_COMMANDS.find((c) => c.name === name);

@@ -7,6 +7,10 @@ import { selectResources } from '../../src/config/local';
 import { buildRequest, MODIFY_COMMANDS } from '../../src/netlink/commands';
 import { makeTarget, planCommand } from '../../src/planner/commands';
 import { formatStep } from '../../src/planner/steps';
+import { EventFormatter } from '../../src/status/events';
+import { buildTree } from '../../src/status/model';
+import { formatStatus, statusJson } from '../../src/status/status';
+import { connection, peerDevice, resource } from './state-helpers';
 
 const build = (name: string, ...argv: string[]) => {
   const spec = MODIFY_COMMANDS.find((c) => c.name === name);
@@ -76,5 +80,17 @@ describe('verify and verify-stop', () => {
   it('bsradm verify RES[/VOL] runs it against every peer of the volumes, passing --start', () => {
     expect(plan('verify', 'r0/0', ['--start=8'])).toEqual(['bsrsetup verify r0 1 0 --start=8']);
     expect(plan('verify-stop', 'r0')).toEqual(['bsrsetup verify-stop r0 1 0']);
+  });
+});
+
+describe('the count a verify found', () => {
+  it('status -s, --json and events2 --statistics show verify-found in KiB', () => {
+    // 2064 sectors: the 1032 KiB of verify/corrupt-blocks
+    const tree = buildTree([resource(), connection(), peerDevice({ peer_dev_ov_found: 2064n })]);
+    expect(formatStatus(tree, { statistics: true })).toContain('verify-found:1032');
+    expect(JSON.stringify(statusJson(tree))).toContain('"verify-found":1032');
+    expect(new EventFormatter({ statistics: true }).format(peerDevice({ peer_dev_ov_found: 8n }))).toContain(
+      'verify-found:4',
+    );
   });
 });

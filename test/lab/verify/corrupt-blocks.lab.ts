@@ -1,6 +1,6 @@
 // Blocks corrupted on the Secondary's backing disk behind bsr's back (4 KiB, 1 MiB and the
 // device's last block): an online verify from the Primary finds exactly those (count and merged
-// ranges in the kernel log, out-of-sync in the status), disconnect + connect resyncs exactly
+// ranges in the kernel log, out-of-sync and verify-found in the status), disconnect + connect resyncs exactly
 // those, the data are equal after, and a second verify finds nothing.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, twoNodes } from '../fixtures.js';
@@ -47,6 +47,7 @@ export default scenario({
         `alpha lists sectors ${b * 8}-${(b + n) * 8 - 1}`,
       );
     assert((await t.stat('alpha', 'out-of-sync')) === found, `alpha: ${found} KiB out of sync`);
+    assert((await t.stat('alpha', 'verify-found')) === found, `status shows verify-found:${found}`);
     await lab.waitFor('bravo to end its verify', async () =>
       (await lab.dmesg('bravo')).includes(
         `online verify done at sector ${sectors}: ${found} KiB out of sync in 3 ranges`,
