@@ -87,12 +87,7 @@ static int send_request(struct bsr_peer_device *pd, struct bsr_rs_req *rq)
 	list_add_tail(&sent->list, &p->rs_sent);
 	spin_unlock_irq(&p->rs_lock);
 	sent = NULL;
-	mutex_lock(&n->data_mutex);
-	if (!n->data_sock || !READ_ONCE(n->net_ok))
-		rv = -ENOTCONN;
-	else
-		rv = bsr_sock_send(n->data_sock, pkt, sizeof(*pkt) + dlen, 0);
-	mutex_unlock(&n->data_mutex);
+	rv = bsr_send_data_buf(n, pkt, sizeof(*pkt) + dlen);
 	if (rv)
 		bsr_conn_fail(pd->connection, BSR_CONNECTION_NETWORKFAILURE);
 	rv = 0;

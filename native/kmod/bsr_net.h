@@ -507,6 +507,7 @@ struct bsr_pd_net {
 bool bsr_send_retry(int rv);
 int bsr_send_failed(struct socket *sock, int rv);
 int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int flags);
+int bsr_send_data_buf(struct bsr_net *n, const void *buf, size_t len);
 int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout);
 int bsr_sock_send_pages(struct socket *sock, struct page **pages, u32 size, unsigned int flags);
 int bsr_sock_send_bio(struct socket *sock, struct bio *bio, bool by_ref, unsigned int flags);

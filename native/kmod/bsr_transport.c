@@ -288,6 +288,23 @@ int bsr_send_packet_locked(struct socket *sock, enum bsr_packet cmd, u16 vnr,
 	return 0;
 }
 
+/*
+ * A packet built whole by the caller (header included) on the data stream, unless the
+ * connection is down: senders check net_ok under data_mutex, as its teardown does.
+ */
+int bsr_send_data_buf(struct bsr_net *n, const void *buf, size_t len)
+{
+	int rv;
+
+	mutex_lock(&n->data_mutex);
+	if (!n->data_sock || !READ_ONCE(n->net_ok))
+		rv = -ENOTCONN;
+	else
+		rv = bsr_sock_send(n->data_sock, buf, len, 0);
+	mutex_unlock(&n->data_mutex);
+	return rv;
+}
+
 int bsr_send_packet(struct bsr_conn *c, bool meta, enum bsr_packet cmd, u16 vnr,
 		    const void *payload, u32 len)
 {

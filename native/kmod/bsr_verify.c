@@ -294,12 +294,7 @@ static int send_request(struct bsr_peer_device *pd, struct bsr_rs_req *rq)
 	spin_lock_irq(&p->rs_lock);
 	list_add_tail(&rq->list, &p->ov_sent);
 	spin_unlock_irq(&p->rs_lock);
-	mutex_lock(&n->data_mutex);
-	if (!n->data_sock || !READ_ONCE(n->net_ok))
-		rv = -ENOTCONN;
-	else
-		rv = bsr_sock_send(n->data_sock, pkt, sizeof(*pkt) + dlen, 0);
-	mutex_unlock(&n->data_mutex);
+	rv = bsr_send_data_buf(n, pkt, sizeof(*pkt) + dlen);
 	kfree(pkt);
 	if (rv)
 		bsr_conn_fail(pd->connection, BSR_CONNECTION_NETWORKFAILURE);
