@@ -61,7 +61,7 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'detach_parms.force_detach': { shownIn: 'admin/online-config', token: 'detach 2 --force' },
   'invalidate_parms.sync_from_peer_node_id': { shownIn: 'resync/sync-controls', token: '--sync-from-peer-node-id=7' },
   'forget_peer_parms.forget_peer_node_id': { shownIn: 'admin/single-node-lifecycle', token: 'forget-peer r0 1' },
-  'resize_parms.resize_size': { shownIn: 'admin/online-config', token: '--size=${want}' },
+  'resize_parms.resize_size': { shownIn: 'admin/online-config', token: 'resize 3 --size=' },
   'resize_parms.no_resync': { shownIn: 'admin/online-config', token: '--assume-clean' },
   'connect_parms.discard_my_data': { shownIn: 'roles/split-brain', token: '--discard-my-data' },
 };
