@@ -1,5 +1,5 @@
 // verify --start/--stop bound a run; verify-stop ends a run early and logs where; the next verify
-// without --start resumes there.
+// without --start resumes there, also after a disconnect ended a run.
 // The peer's promotion during a verify (both Secondary) ends the run and then succeeds.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, twoNodes } from '../fixtures.js';
@@ -37,11 +37,23 @@ export default scenario({
       (await log()).some((l) => l.includes(`online verify as VerifyS, sectors ${at}-`)),
       'verify without --start resumes there',
     );
+    // a lost connection ends the run early too; where it stopped survives the reconnect
+    await t.sh('alpha', `sleep 2\n${t.S} disconnect r0 1\n${t.S} connect r0 1`);
+    await t.waitConnected();
+    const lost = (await log()).filter((l) => l.includes('online verify stopped at sector')).at(-1);
+    const lostAt = Number(/stopped at sector (\d+)/.exec(lost ?? '')?.[1]);
+    lab.log(`${lost}`);
+    assert(lostAt > at, `the disconnect ended the resumed run further on (${lost})`);
+    await t.sh('alpha', `${t.S} verify r0 1 0`);
+    assert(
+      (await log()).some((l) => l.includes(`online verify as VerifyS, sectors ${lostAt}-`)),
+      'after the reconnect, verify without --start resumes where the connection was lost',
+    );
     // bravo, the target, asks to be promoted: busy until alpha has ended its run
     const role = (await t.sh('bravo', `${t.S} primary r0\n${t.S} role r0`)).trim();
     const lines = await log();
     lab.log(lines.slice(-2).join('\n'));
-    assert(lines.filter((l) => l.includes('online verify stopped')).length === 2, 'the promotion ended the run');
+    assert(lines.filter((l) => l.includes('online verify stopped')).length === 3, 'the promotion ended the run');
     assert(role === 'Primary', `bravo is Primary (${role})`);
     await t.downAll();
   },
