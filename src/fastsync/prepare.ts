@@ -93,7 +93,7 @@ export interface PrepareOptions {
   /** the command's name, for messages */
   command: string;
   checkFs: boolean;
-  /** FastSync wanted (bsrcon's switch); the resource's fast-sync option is the kernel's to apply */
+  /** bsrcon's switch; the resource's fast-sync option is read from the kernel (both must allow it) */
   fastSync: boolean;
   /** tell what happens (stderr) */
   say: (line: string) => void;
@@ -172,7 +172,7 @@ function requestChunk(client: BsrClient, minor: number, map: UsedMap, c: MapChun
 }
 
 /** Reads the map of one device (frozen when mounted) and hands it to the kernel. */
-function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions) {
+function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions, off: string | undefined) {
   const mountPoint = mountPointOf(d.minor);
   dropCache(d.backingDev);
   const io = fileIo(d.backingDev);
@@ -181,8 +181,9 @@ function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions) {
     const reader = READERS.find((r) => r.has(io));
     // the checkers read only unmounted file systems (a forced promotion finds them unmounted)
     if (o.checkFs && !mountPoint && reader) checkFilesystem(d, reader, o);
-    if (!o.fastSync) {
-      o.say(`minor ${d.minor}: FastSync is off (bsrcon /set_fast_sync 0): ${o.without}`);
+    // neither the map nor a freeze when the kernel would not use the map
+    if (off) {
+      o.say(`minor ${d.minor}: FastSync is off (${off}): ${o.without}`);
       return;
     }
     map = withFrozen(mountPoint, () => {
@@ -210,14 +211,24 @@ function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions) {
   );
 }
 
+/** Why FastSync is off for `resource`: bsrcon's switch or the resource's `fast-sync no`. */
+function fastSyncOff(objs: StateObject[], resource: string, o: PrepareOptions): string | undefined {
+  if (!o.fastSync) return 'bsrcon /set_fast_sync 0';
+  const res = objs.find((x) => x.kind === 'resource');
+  if (res?.msg.attrs.RESOURCE_OPTS?.['fast-sync'] === 0) return `fast-sync no on ${resource}`;
+  return undefined;
+}
+
 /** Before `primary --force RES`: every attached device of RES whose data are not UpToDate. */
 export function prepareForcedPrimary(client: BsrClient, resource: string, o: PrepareOptions) {
   const objs = snapshot(client, resource);
-  for (const d of sourceDevices(objs, (dev) => diskState(dev) !== 'UpToDate')) prepareDevice(client, d, o);
+  const off = fastSyncOff(objs, resource, o);
+  for (const d of sourceDevices(objs, (dev) => diskState(dev) !== 'UpToDate')) prepareDevice(client, d, o, off);
 }
 
 /** Before `invalidate-remote RES PEER VOL` or `verify RES PEER VOL`: the device of that volume. */
 export function prepareVolumeSource(client: BsrClient, resource: string, volume: number, o: PrepareOptions) {
   const objs = snapshot(client, resource);
-  for (const d of sourceDevices(objs, (dev) => dev.volume === volume)) prepareDevice(client, d, o);
+  const off = fastSyncOff(objs, resource, o);
+  for (const d of sourceDevices(objs, (dev) => dev.volume === volume)) prepareDevice(client, d, o, off);
 }
