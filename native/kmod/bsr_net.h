@@ -549,7 +549,7 @@ int bsr_got_block_ack(struct bsr_peer_device *pd, enum bsr_packet cmd,
 int bsr_got_barrier_ack(struct bsr_conn *c, u32 barrier);
 void bsr_tl_clear(struct bsr_conn *c);
 int bsr_tl_drain(struct bsr_conn *c, long timeout);
-void bsr_tl_check_timeouts(struct bsr_conn *c);
+long bsr_tl_ko_left(struct bsr_conn *c);
 int bsr_send_barrier(struct bsr_conn *c);
 
 /* bsr_congestion.c */

@@ -1550,6 +1550,7 @@ static int meta_thread(void *arg)
 	struct socket *s = n->meta_sock;
 	enum bsr_connection why = BSR_CONNECTION_NETWORKFAILURE;
 	long ping_int = 0, ping_timeo = 0;
+	unsigned long ping_due = 0, ko_due = 0;
 	int conf_gen = atomic_read(&n->conf_gen) - 1;
 	struct pkt p;
 	int rv = 0;
@@ -1557,17 +1558,42 @@ static int meta_thread(void *arg)
 	/* acks and pings must not wait behind the bulk work of a busy node (as DRBD's asender) */
 	sched_set_fifo_low(current);
 	while (!kthread_should_stop()) {
+		unsigned long now = jiffies;
+
 		/*
-		 * net-options changed the keep-alive times: used from the next packet or timeout
-		 * on (within one old ping interval; the wait in progress keeps its timeout).
+		 * net-options changed the keep-alive times or ko-count: used from the next packet
+		 * or timeout on (the wait in progress keeps its deadline).
 		 */
 		if (atomic_read(&n->conf_gen) != conf_gen) {
+			bool first = !ping_int;
+
 			conf_gen = atomic_read(&n->conf_gen);
 			ping_times(c, &ping_int, &ping_timeo);
-			s->sk->sk_rcvtimeo = n->ping_pending ? ping_timeo : ping_int;
+			if (first)
+				ping_due = now + ping_int;
+			ko_due = now;
 		}
+		/*
+		 * The ko-count deadline is watched here, not only when the link is idle: the
+		 * peer's own pings keep this socket busy while its disk holds our requests.
+		 */
+		if (!time_before(now, ko_due)) {
+			long left = bsr_tl_ko_left(c);
+
+			if (!left) {
+				bsr_warn("%s: the peer did not complete a request within timeout * ko-count\n",
+					 n->thread_tag);
+				why = BSR_CONNECTION_TIMEOUT;
+				break;
+			}
+			ko_due = now + min(left, ping_int);
+		}
+		s->sk->sk_rcvtimeo = max_t(long, (long)((time_before(ping_due, ko_due) ?
+							 ping_due : ko_due) - now), 1);
 		rv = recv_pkt(c, s, &p, true);
 		if (rv == -EAGAIN) {
+			if (time_before(jiffies, ping_due))
+				continue;	/* a ko-count look, not a keep-alive timeout */
 			if (n->ping_pending) {
 				bsr_warn("%s: PingAck did not arrive in time\n", n->thread_tag);
 				why = BSR_CONNECTION_TIMEOUT;
@@ -1577,17 +1603,14 @@ static int meta_thread(void *arg)
 			rv = bsr_send_packet(c, true, P_PING, 0, NULL, 0);
 			if (rv)
 				break;
-			s->sk->sk_rcvtimeo = ping_timeo;
-			bsr_tl_check_timeouts(c);
+			ping_due = jiffies + ping_timeo;
 			bsr_send_barrier(c);	/* idle link: close the open epoch */
 			continue;
 		}
 		if (rv)
 			break;
-		if (n->ping_pending) {
-			n->ping_pending = false;
-			s->sk->sk_rcvtimeo = ping_int;
-		}
+		n->ping_pending = false;
+		ping_due = jiffies + ping_int;
 		switch (p.cmd) {
 		case P_PING:
 			rv = bsr_send_packet(c, true, P_PING_ACK, 0, NULL, 0);

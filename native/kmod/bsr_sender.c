@@ -449,30 +449,31 @@ int bsr_tl_drain(struct bsr_conn *c, long timeout)
 	return 0;
 }
 
-/* ko-count: the peer did not finish a request within timeout * ko-count. */
-void bsr_tl_check_timeouts(struct bsr_conn *c)
+/*
+ * ko-count: jiffies until the meta thread looks again whether the oldest request the peer
+ * has not finished is older than timeout * ko-count; 0 once it is. With nothing in flight it
+ * looks again after one timeout, so a request sent meanwhile is caught at most that late.
+ */
+long bsr_tl_ko_left(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
 	u32 timeout = bsr_opt_u32(&c->net_conf, T_NET_CONF_TIMEOUT);
 	u32 ko = bsr_opt_u32(&c->net_conf, T_NET_CONF_KO_COUNT);
-	unsigned long limit, oldest = 0;
+	unsigned long deadline = 0;
 	bool any = false;
 
 	if (!ko)
-		return;
-	limit = (unsigned long)timeout * ko * HZ / 10;
+		return MAX_SCHEDULE_TIMEOUT;
 	spin_lock_irq(&n->lock);
 	if (!list_empty(&n->tl)) {
 		struct bsr_tle *t = list_first_entry(&n->tl, struct bsr_tle, list);
 
 		/* protocol A entries wait for the epoch's barrier ack only */
 		any = t->req || t->recv_acked || conn_protocol(n) != BSR_PROTOCOL_C;
-		oldest = t->start;
+		deadline = t->start + (unsigned long)timeout * ko * HZ / 10;
 	}
 	spin_unlock_irq(&n->lock);
-	if (any && time_after(jiffies, oldest + limit)) {
-		bsr_warn("%s: the peer did not complete a request within timeout * ko-count\n",
-			 n->thread_tag);
-		bsr_conn_fail(c, BSR_CONNECTION_TIMEOUT);
-	}
+	if (!any)
+		return max_t(long, timeout * HZ / 10, 1);
+	return time_after(jiffies, deadline) ? 0 : (long)(deadline - jiffies) + 1;
 }
