@@ -70,8 +70,8 @@ export function generateHeader() {
     p();
   }
   p('/*');
-  p(' * Defaults and ranges of the fields that have them, in netlink form: bsr_opt_u8/u32/u64()');
-  p(' * fall back to T_<SET>_<FIELD>_DEFAULT for an attribute never given.');
+  p(' * Defaults and ranges of the fields that have them, in netlink form: the typed option');
+  p(' * sets below take T_<SET>_<FIELD>_DEFAULT for an attribute never given.');
   p(' */');
   for (const [set, fields] of Object.entries(abi.sets)) {
     for (const [f, d] of Object.entries(fields)) {
@@ -82,6 +82,36 @@ export function generateHeader() {
         p(`#define ${F}_MAX ${cValue(d.type, d.max)}`);
     }
   }
+  p();
+  // Typed option sets: what the kernel reads of each stored set, parsed once when it is set.
+  const memberType = { u8: 'bool', u32: 'u32', s32: 's32', u64: 'u64' };
+  p('/*');
+  p(' * Typed option sets: the implemented fields of each set the kernel stores, parsed once');
+  p(' * when the set changes and read with bsr_conf(opts, T_<SET>_<FIELD>) under RCU, which');
+  p(' * takes the field BSR_MEMBER_T_<SET>_<FIELD> (none for an unimplemented option). Per set');
+  p(' * BSR_<SET>_FIELDS(X) gives X(set, attribute, member, kind, default) per field;');
+  p(' * BSR_STORED_SETS(X) gives X(set, SET).');
+  p(' */');
+  for (const set of abi.storedSets) {
+    const S = cName(set);
+    const fields = Object.entries(abi.sets[set]).filter(([, d]) => !d.unimplemented);
+    p(`struct bsr_${set} {`);
+    for (const [f, d] of fields) {
+      const m = cName(f).toLowerCase();
+      p(d.type === 'string' ? `\tchar ${m}[${d.max}];` : `\t${memberType[d.type]} ${m};`);
+    }
+    p('};');
+    for (const [f] of fields) p(`#define BSR_MEMBER_T_${S}_${cName(f)} ${set}.${cName(f).toLowerCase()}`);
+    p(`#define BSR_${S}_FIELDS(X) \\`);
+    for (const [f, d] of fields) {
+      const F = `T_${S}_${cName(f)}`;
+      const kind = d.type === 'string' ? 'str' : d.type;
+      p(`\tX(${set}, ${F}, ${cName(f).toLowerCase()}, ${kind}, ${d.default === undefined ? 0 : `${F}_DEFAULT`}) \\`);
+    }
+    p();
+  }
+  p('#define BSR_STORED_SETS(X) \\');
+  for (const set of abi.storedSets) p(`\tX(${set}, ${cName(set)}) \\`);
   p();
   p('/*');
   p(' * Netlink policies, one per attribute set. u8 attributes are booleans (0/1); u32');

@@ -420,8 +420,8 @@ enum bsr_nla_uuid_info {
 #define T_UUID_INFO_MAX (__T_UUID_INFO_AFTER_LAST - 1)
 
 /*
- * Defaults and ranges of the fields that have them, in netlink form: bsr_opt_u8/u32/u64()
- * fall back to T_<SET>_<FIELD>_DEFAULT for an attribute never given.
+ * Defaults and ranges of the fields that have them, in netlink form: the typed option
+ * sets below take T_<SET>_<FIELD>_DEFAULT for an attribute never given.
  */
 #define T_DISK_CONF_SIZE_DEFAULT 0ULL
 #define T_DISK_CONF_SIZE_MIN 0ULL
@@ -570,6 +570,159 @@ enum bsr_nla_uuid_info {
 #define T_FAST_SYNC_MAP_PARMS_FSM_FIRST_BLOCK_DEFAULT 0ULL
 #define T_FAST_SYNC_MAP_PARMS_FSM_MAP_BLOCKS_DEFAULT 0ULL
 #define T_FAST_SYNC_MAP_PARMS_FSM_LAST_DEFAULT 0
+
+/*
+ * Typed option sets: the implemented fields of each set the kernel stores, parsed once
+ * when the set changes and read with bsr_conf(opts, T_<SET>_<FIELD>) under RCU, which
+ * takes the field BSR_MEMBER_T_<SET>_<FIELD> (none for an unimplemented option). Per set
+ * BSR_<SET>_FIELDS(X) gives X(set, attribute, member, kind, default) per field;
+ * BSR_STORED_SETS(X) gives X(set, SET).
+ */
+struct bsr_disk_conf {
+	u64 size;
+	u32 on_io_error;
+	u32 max_passthrough_count;
+	bool disk_flushes;
+	bool md_flushes;
+	u32 al_extents;
+};
+#define BSR_MEMBER_T_DISK_CONF_SIZE disk_conf.size
+#define BSR_MEMBER_T_DISK_CONF_ON_IO_ERROR disk_conf.on_io_error
+#define BSR_MEMBER_T_DISK_CONF_MAX_PASSTHROUGH_COUNT disk_conf.max_passthrough_count
+#define BSR_MEMBER_T_DISK_CONF_DISK_FLUSHES disk_conf.disk_flushes
+#define BSR_MEMBER_T_DISK_CONF_MD_FLUSHES disk_conf.md_flushes
+#define BSR_MEMBER_T_DISK_CONF_AL_EXTENTS disk_conf.al_extents
+#define BSR_DISK_CONF_FIELDS(X) \
+	X(disk_conf, T_DISK_CONF_SIZE, size, u64, T_DISK_CONF_SIZE_DEFAULT) \
+	X(disk_conf, T_DISK_CONF_ON_IO_ERROR, on_io_error, u32, T_DISK_CONF_ON_IO_ERROR_DEFAULT) \
+	X(disk_conf, T_DISK_CONF_MAX_PASSTHROUGH_COUNT, max_passthrough_count, u32, T_DISK_CONF_MAX_PASSTHROUGH_COUNT_DEFAULT) \
+	X(disk_conf, T_DISK_CONF_DISK_FLUSHES, disk_flushes, u8, T_DISK_CONF_DISK_FLUSHES_DEFAULT) \
+	X(disk_conf, T_DISK_CONF_MD_FLUSHES, md_flushes, u8, T_DISK_CONF_MD_FLUSHES_DEFAULT) \
+	X(disk_conf, T_DISK_CONF_AL_EXTENTS, al_extents, u32, T_DISK_CONF_AL_EXTENTS_DEFAULT) \
+
+struct bsr_peer_device_conf {
+	u32 resync_rate;
+	u32 c_plan_ahead;
+	u32 c_delay_target;
+	u32 c_fill_target;
+	u32 c_max_rate;
+	u32 c_min_rate;
+};
+#define BSR_MEMBER_T_PEER_DEVICE_CONF_RESYNC_RATE peer_device_conf.resync_rate
+#define BSR_MEMBER_T_PEER_DEVICE_CONF_C_PLAN_AHEAD peer_device_conf.c_plan_ahead
+#define BSR_MEMBER_T_PEER_DEVICE_CONF_C_DELAY_TARGET peer_device_conf.c_delay_target
+#define BSR_MEMBER_T_PEER_DEVICE_CONF_C_FILL_TARGET peer_device_conf.c_fill_target
+#define BSR_MEMBER_T_PEER_DEVICE_CONF_C_MAX_RATE peer_device_conf.c_max_rate
+#define BSR_MEMBER_T_PEER_DEVICE_CONF_C_MIN_RATE peer_device_conf.c_min_rate
+#define BSR_PEER_DEVICE_CONF_FIELDS(X) \
+	X(peer_device_conf, T_PEER_DEVICE_CONF_RESYNC_RATE, resync_rate, u32, T_PEER_DEVICE_CONF_RESYNC_RATE_DEFAULT) \
+	X(peer_device_conf, T_PEER_DEVICE_CONF_C_PLAN_AHEAD, c_plan_ahead, u32, T_PEER_DEVICE_CONF_C_PLAN_AHEAD_DEFAULT) \
+	X(peer_device_conf, T_PEER_DEVICE_CONF_C_DELAY_TARGET, c_delay_target, u32, T_PEER_DEVICE_CONF_C_DELAY_TARGET_DEFAULT) \
+	X(peer_device_conf, T_PEER_DEVICE_CONF_C_FILL_TARGET, c_fill_target, u32, T_PEER_DEVICE_CONF_C_FILL_TARGET_DEFAULT) \
+	X(peer_device_conf, T_PEER_DEVICE_CONF_C_MAX_RATE, c_max_rate, u32, T_PEER_DEVICE_CONF_C_MAX_RATE_DEFAULT) \
+	X(peer_device_conf, T_PEER_DEVICE_CONF_C_MIN_RATE, c_min_rate, u32, T_PEER_DEVICE_CONF_C_MIN_RATE_DEFAULT) \
+
+struct bsr_net_conf {
+	char name[64];
+	u32 protocol;
+	u32 timeout;
+	u32 max_epoch_size;
+	u32 connect_int;
+	u32 ping_int;
+	u32 ping_timeout;
+	u32 sndbuf_size;
+	u32 rcvbuf_size;
+	u32 ko_count;
+	bool allow_two_primaries;
+	char cram_hmac_alg[64];
+	char shared_secret[64];
+	char data_integrity_alg[64];
+	char csums_alg[64];
+	char verify_alg[64];
+	bool csums_after_crash_only;
+	u32 on_congestion;
+	u64 congestion_fill;
+	u32 congestion_extents;
+	u32 congestion_highwater;
+	bool use_rle;
+	bool discard_my_data;
+};
+#define BSR_MEMBER_T_NET_CONF_NAME net_conf.name
+#define BSR_MEMBER_T_NET_CONF_PROTOCOL net_conf.protocol
+#define BSR_MEMBER_T_NET_CONF_TIMEOUT net_conf.timeout
+#define BSR_MEMBER_T_NET_CONF_MAX_EPOCH_SIZE net_conf.max_epoch_size
+#define BSR_MEMBER_T_NET_CONF_CONNECT_INT net_conf.connect_int
+#define BSR_MEMBER_T_NET_CONF_PING_INT net_conf.ping_int
+#define BSR_MEMBER_T_NET_CONF_PING_TIMEOUT net_conf.ping_timeout
+#define BSR_MEMBER_T_NET_CONF_SNDBUF_SIZE net_conf.sndbuf_size
+#define BSR_MEMBER_T_NET_CONF_RCVBUF_SIZE net_conf.rcvbuf_size
+#define BSR_MEMBER_T_NET_CONF_KO_COUNT net_conf.ko_count
+#define BSR_MEMBER_T_NET_CONF_ALLOW_TWO_PRIMARIES net_conf.allow_two_primaries
+#define BSR_MEMBER_T_NET_CONF_CRAM_HMAC_ALG net_conf.cram_hmac_alg
+#define BSR_MEMBER_T_NET_CONF_SHARED_SECRET net_conf.shared_secret
+#define BSR_MEMBER_T_NET_CONF_DATA_INTEGRITY_ALG net_conf.data_integrity_alg
+#define BSR_MEMBER_T_NET_CONF_CSUMS_ALG net_conf.csums_alg
+#define BSR_MEMBER_T_NET_CONF_VERIFY_ALG net_conf.verify_alg
+#define BSR_MEMBER_T_NET_CONF_CSUMS_AFTER_CRASH_ONLY net_conf.csums_after_crash_only
+#define BSR_MEMBER_T_NET_CONF_ON_CONGESTION net_conf.on_congestion
+#define BSR_MEMBER_T_NET_CONF_CONGESTION_FILL net_conf.congestion_fill
+#define BSR_MEMBER_T_NET_CONF_CONGESTION_EXTENTS net_conf.congestion_extents
+#define BSR_MEMBER_T_NET_CONF_CONGESTION_HIGHWATER net_conf.congestion_highwater
+#define BSR_MEMBER_T_NET_CONF_USE_RLE net_conf.use_rle
+#define BSR_MEMBER_T_NET_CONF_DISCARD_MY_DATA net_conf.discard_my_data
+#define BSR_NET_CONF_FIELDS(X) \
+	X(net_conf, T_NET_CONF_NAME, name, str, T_NET_CONF_NAME_DEFAULT) \
+	X(net_conf, T_NET_CONF_PROTOCOL, protocol, u32, T_NET_CONF_PROTOCOL_DEFAULT) \
+	X(net_conf, T_NET_CONF_TIMEOUT, timeout, u32, T_NET_CONF_TIMEOUT_DEFAULT) \
+	X(net_conf, T_NET_CONF_MAX_EPOCH_SIZE, max_epoch_size, u32, T_NET_CONF_MAX_EPOCH_SIZE_DEFAULT) \
+	X(net_conf, T_NET_CONF_CONNECT_INT, connect_int, u32, T_NET_CONF_CONNECT_INT_DEFAULT) \
+	X(net_conf, T_NET_CONF_PING_INT, ping_int, u32, T_NET_CONF_PING_INT_DEFAULT) \
+	X(net_conf, T_NET_CONF_PING_TIMEOUT, ping_timeout, u32, T_NET_CONF_PING_TIMEOUT_DEFAULT) \
+	X(net_conf, T_NET_CONF_SNDBUF_SIZE, sndbuf_size, u32, T_NET_CONF_SNDBUF_SIZE_DEFAULT) \
+	X(net_conf, T_NET_CONF_RCVBUF_SIZE, rcvbuf_size, u32, T_NET_CONF_RCVBUF_SIZE_DEFAULT) \
+	X(net_conf, T_NET_CONF_KO_COUNT, ko_count, u32, T_NET_CONF_KO_COUNT_DEFAULT) \
+	X(net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES, allow_two_primaries, u8, T_NET_CONF_ALLOW_TWO_PRIMARIES_DEFAULT) \
+	X(net_conf, T_NET_CONF_CRAM_HMAC_ALG, cram_hmac_alg, str, T_NET_CONF_CRAM_HMAC_ALG_DEFAULT) \
+	X(net_conf, T_NET_CONF_SHARED_SECRET, shared_secret, str, T_NET_CONF_SHARED_SECRET_DEFAULT) \
+	X(net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, data_integrity_alg, str, T_NET_CONF_DATA_INTEGRITY_ALG_DEFAULT) \
+	X(net_conf, T_NET_CONF_CSUMS_ALG, csums_alg, str, T_NET_CONF_CSUMS_ALG_DEFAULT) \
+	X(net_conf, T_NET_CONF_VERIFY_ALG, verify_alg, str, T_NET_CONF_VERIFY_ALG_DEFAULT) \
+	X(net_conf, T_NET_CONF_CSUMS_AFTER_CRASH_ONLY, csums_after_crash_only, u8, T_NET_CONF_CSUMS_AFTER_CRASH_ONLY_DEFAULT) \
+	X(net_conf, T_NET_CONF_ON_CONGESTION, on_congestion, u32, T_NET_CONF_ON_CONGESTION_DEFAULT) \
+	X(net_conf, T_NET_CONF_CONGESTION_FILL, congestion_fill, u64, T_NET_CONF_CONGESTION_FILL_DEFAULT) \
+	X(net_conf, T_NET_CONF_CONGESTION_EXTENTS, congestion_extents, u32, T_NET_CONF_CONGESTION_EXTENTS_DEFAULT) \
+	X(net_conf, T_NET_CONF_CONGESTION_HIGHWATER, congestion_highwater, u32, T_NET_CONF_CONGESTION_HIGHWATER_DEFAULT) \
+	X(net_conf, T_NET_CONF_USE_RLE, use_rle, u8, T_NET_CONF_USE_RLE_DEFAULT) \
+	X(net_conf, T_NET_CONF_DISCARD_MY_DATA, discard_my_data, u8, T_NET_CONF_DISCARD_MY_DATA_DEFAULT) \
+
+struct bsr_res_opts {
+	bool persist_role;
+	u32 node_id;
+	bool fast_sync;
+};
+#define BSR_MEMBER_T_RES_OPTS_PERSIST_ROLE res_opts.persist_role
+#define BSR_MEMBER_T_RES_OPTS_NODE_ID res_opts.node_id
+#define BSR_MEMBER_T_RES_OPTS_FAST_SYNC res_opts.fast_sync
+#define BSR_RES_OPTS_FIELDS(X) \
+	X(res_opts, T_RES_OPTS_PERSIST_ROLE, persist_role, u8, T_RES_OPTS_PERSIST_ROLE_DEFAULT) \
+	X(res_opts, T_RES_OPTS_NODE_ID, node_id, u32, 0) \
+	X(res_opts, T_RES_OPTS_FAST_SYNC, fast_sync, u8, T_RES_OPTS_FAST_SYNC_DEFAULT) \
+
+struct bsr_node_opts {
+};
+#define BSR_NODE_OPTS_FIELDS(X) \
+
+struct bsr_device_conf {
+};
+#define BSR_DEVICE_CONF_FIELDS(X) \
+
+#define BSR_STORED_SETS(X) \
+	X(disk_conf, DISK_CONF) \
+	X(peer_device_conf, PEER_DEVICE_CONF) \
+	X(net_conf, NET_CONF) \
+	X(res_opts, RES_OPTS) \
+	X(node_opts, NODE_OPTS) \
+	X(device_conf, DEVICE_CONF) \
 
 /*
  * Netlink policies, one per attribute set. u8 attributes are booleans (0/1); u32

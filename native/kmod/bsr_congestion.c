@@ -74,8 +74,8 @@ void bsr_cong_reset(struct bsr_conn *c)
 static const char *link_congestion(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
-	u64 fill = bsr_opt_u64(&c->net_conf, T_NET_CONF_CONGESTION_FILL);
-	u32 highwater = bsr_opt_u32(&c->net_conf, T_NET_CONF_CONGESTION_HIGHWATER);
+	u64 fill = bsr_conf(&c->net_conf, T_NET_CONF_CONGESTION_FILL);
+	u32 highwater = bsr_conf(&c->net_conf, T_NET_CONF_CONGESTION_HIGHWATER);
 
 	if (fill && (u64)atomic64_read(&n->queued_bytes) >= fill)
 		return "congestion-fill";
@@ -94,7 +94,7 @@ bool bsr_cong_congested(struct bsr_conn *c)
 static const char *congestion(struct bsr_peer_device *pd)
 {
 	const char *why = link_congestion(pd->connection);
-	u32 extents = bsr_opt_u32(&pd->connection->net_conf, T_NET_CONF_CONGESTION_EXTENTS);
+	u32 extents = bsr_conf(&pd->connection->net_conf, T_NET_CONF_CONGESTION_EXTENTS);
 
 	if (!why && READ_ONCE(pd->device->ldev->al.used) >= extents)
 		why = "congestion-extents";
@@ -164,7 +164,7 @@ bool bsr_cong_write(struct bsr_peer_device *pd, struct bio *bio, u32 already_mar
 		return true;
 	if (READ_ONCE(pd->repl_state) != BSR_REPLICATION_ESTABLISHED)
 		return false;
-	policy = bsr_opt_u32(&c->net_conf, T_NET_CONF_ON_CONGESTION);
+	policy = bsr_conf(&c->net_conf, T_NET_CONF_ON_CONGESTION);
 	if (policy == BSR_ON_CONGESTION_BLOCK)
 		return false;
 	why = congestion(pd);

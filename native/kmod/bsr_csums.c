@@ -34,7 +34,7 @@ bool bsr_csums_wanted(struct bsr_peer_device *pd)
 		       (pd->net->peer_flags & UUID_FLAG_CRASHED_PRIMARY);
 
 	return c->net->csums_tfm &&
-	       (!bsr_opt_u8(&c->net_conf, T_NET_CONF_CSUMS_AFTER_CRASH_ONLY) || crashed);
+	       (!bsr_conf(&c->net_conf, T_NET_CONF_CSUMS_AFTER_CRASH_ONLY) || crashed);
 }
 
 /* The target of a checksum-based resync, which sends requests and takes answers. */

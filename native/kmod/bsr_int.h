@@ -29,6 +29,8 @@
 #include <linux/wait.h>
 #include <linux/rbtree.h>
 #include <linux/srcu.h>
+#include <linux/rcupdate.h>
+#include <linux/string.h>
 #include <linux/workqueue.h>
 #include <linux/blkdev.h>
 #include <linux/bio.h>
@@ -66,15 +68,76 @@ struct bsr_genlmsghdr {
 	};
 };
 
-/*
- * A stored option set: the merged nested attributes as last given (validated by the
- * set's policy). The kernel reads the values it needs with bsr_opt_*(); `show`
- * gets the blob back unchanged.
- */
-struct bsr_opts {
-	struct nlattr *blob;	/* concatenated attributes, kmalloc'ed */
-	int len;
+/* The option sets the kernel keeps, named BSR_SET_<SET> (BSR_STORED_SETS of bsr-abi.json). */
+enum bsr_opt_set {
+#define BSR_SET_ENUM(set, SET) BSR_SET_##SET,
+	BSR_STORED_SETS(BSR_SET_ENUM)
+#undef BSR_SET_ENUM
 };
+
+union bsr_opt_vals {
+#define BSR_SET_MEMBER(set, SET) struct bsr_##set set;
+	BSR_STORED_SETS(BSR_SET_MEMBER)
+#undef BSR_SET_MEMBER
+};
+
+/* Every stored set at its defaults (bsr-abi.json): what a set never given reads as. */
+struct bsr_opt_defaults {
+#define BSR_SET_MEMBER(set, SET) struct bsr_##set set;
+	BSR_STORED_SETS(BSR_SET_MEMBER)
+#undef BSR_SET_MEMBER
+};
+extern struct bsr_opt_defaults bsr_opt_defaults;
+
+/*
+ * One version of a stored option set: the merged nested attributes as last given (validated
+ * by the set's policy, returned unchanged by `show`) and, parsed from them once, the typed
+ * values the kernel reads. Immutable once published; a replaced one is freed after an RCU
+ * grace period, so readers on the I/O path take no lock.
+ */
+struct bsr_opts_data {
+	struct rcu_head rcu;
+	union bsr_opt_vals vals;
+	int len;
+	struct nlattr blob[];	/* len bytes of attributes */
+};
+
+/* A stored option set: NULL until first given (every option at its default). */
+struct bsr_opts {
+	struct bsr_opts_data __rcu *data;
+};
+
+/* The set as configuration requests see it (they hold bsr_conf_mutex, the only writer). */
+#define bsr_opts_cur(o) rcu_dereference_protected((o)->data, lockdep_is_held(&bsr_conf_mutex))
+
+/*
+ * One typed option, e.g. bsr_conf(&c->net_conf, T_NET_CONF_KO_COUNT): the field
+ * BSR_MEMBER_T_NET_CONF_KO_COUNT (net_conf.ko_count) of the published version; any context.
+ */
+#define bsr_conf(o, attr) ({							\
+	const struct bsr_opts_data *__d;					\
+	typeof(bsr_opt_defaults.BSR_MEMBER_##attr) __v;				\
+										\
+	rcu_read_lock();							\
+	__d = rcu_dereference((o)->data);					\
+	__v = __d ? __d->vals.BSR_MEMBER_##attr : bsr_opt_defaults.BSR_MEMBER_##attr;	\
+	rcu_read_unlock();							\
+	__v;									\
+})
+
+/* A field of a version in hand (a request building one): bsr_opt_val(&d->vals, T_...). */
+#define bsr_opt_val(vals, attr) ((vals)->BSR_MEMBER_##attr)
+
+/* A string option copied into buf (size bytes); true when it is not empty. */
+#define bsr_conf_str(o, attr, buf, size) ({					\
+	const struct bsr_opts_data *__d;					\
+										\
+	rcu_read_lock();							\
+	__d = rcu_dereference((o)->data);					\
+	strscpy(buf, __d ? __d->vals.BSR_MEMBER_##attr : bsr_opt_defaults.BSR_MEMBER_##attr, size); \
+	rcu_read_unlock();							\
+	(buf)[0] != '\0';							\
+})
 
 /* In-memory copy of the v09 superblock, host byte order. */
 struct bsr_md_peer {
@@ -344,16 +407,12 @@ struct bsr_peer_device *bsr_create_peer_device(struct bsr_device *d, struct bsr_
 void bsr_free_peer_device(struct bsr_peer_device *pd);
 struct bsr_path *bsr_alloc_path(void);
 void bsr_free_path(struct bsr_path *p);
+void bsr_opts_init_defaults(void);
+struct bsr_opts_data *bsr_opts_build(enum bsr_opt_set set, const struct nlattr * const *attrs,
+				     int maxtype);
+struct bsr_opts_data *bsr_opts_publish(struct bsr_opts *o, struct bsr_opts_data *d);
+void bsr_opts_data_free(struct bsr_opts_data *d);
 void bsr_opts_free(struct bsr_opts *o);
-void bsr_opts_replace(struct bsr_opts *o, struct nlattr *blob, int len);
-bool bsr_opt_u8_or(const struct bsr_opts *o, int type, bool dflt);
-u32 bsr_opt_u32_or(const struct bsr_opts *o, int type, u32 dflt);
-u64 bsr_opt_u64_or(const struct bsr_opts *o, int type, u64 dflt);
-/* An option's value, or its default from bsr-abi.json (T_<SET>_<FIELD>_DEFAULT) when never given. */
-#define bsr_opt_u8(o, field) bsr_opt_u8_or(o, field, field##_DEFAULT)
-#define bsr_opt_u32(o, field) bsr_opt_u32_or(o, field, field##_DEFAULT)
-#define bsr_opt_u64(o, field) bsr_opt_u64_or(o, field, field##_DEFAULT)
-bool bsr_opt_strcpy(const struct bsr_opts *o, int type, char *buf, size_t size);
 struct page *bsr_page_get(gfp_t gfp);
 void bsr_page_put(struct page *page);
 void bsr_device_apply_disk_conf(struct bsr_device *d);

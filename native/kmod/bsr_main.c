@@ -33,90 +33,89 @@ MODULE_PARM_DESC(major, "block major: 147 by default (a dynamic one when taken),
 
 /* ---------------------------------------------------------------- options */
 
-/*
- * Configuration requests replace option sets while the network and resync threads read
- * them: readers copy a value out under this lock, a replaced set is freed after the swap.
- */
-static DEFINE_SPINLOCK(bsr_opts_lock);
+struct bsr_opt_defaults bsr_opt_defaults;
 
-void bsr_opts_replace(struct bsr_opts *o, struct nlattr *blob, int len)
+/* One typed field from its attribute (validated by the set's policy), else its default. */
+#define OPT_PARSE_u8(a, dst, dflt) ((dst) = (a) ? nla_get_u8(a) != 0 : (dflt))
+#define OPT_PARSE_u32(a, dst, dflt) ((dst) = (a) ? nla_get_u32(a) : (dflt))
+#define OPT_PARSE_s32(a, dst, dflt) ((dst) = (a) ? nla_get_s32(a) : (dflt))
+#define OPT_PARSE_u64(a, dst, dflt) ((dst) = (a) ? nla_get_u64(a) : (dflt))
+#define OPT_PARSE_str(a, dst, dflt) \
+	((a) ? nla_strscpy(dst, a, sizeof(dst)) : strscpy(dst, dflt, sizeof(dst)))
+#define OPT_PARSE(set, type, member, kind, dflt) \
+	OPT_PARSE_##kind(attrs ? attrs[type] : NULL, v->member, dflt);
+
+/* parse_<set>(attrs, v): attrs indexed by attribute type (T_<SET>_MAX + 1), or NULL */
+#define DEFINE_OPT_PARSER(set, SET)						\
+static void parse_##set(const struct nlattr * const *attrs, struct bsr_##set *v)	\
+{										\
+	BSR_##SET##_FIELDS(OPT_PARSE)						\
+}
+BSR_STORED_SETS(DEFINE_OPT_PARSER)
+
+void bsr_opts_init_defaults(void)
 {
-	struct nlattr *old;
-	unsigned long flags;
-
-	spin_lock_irqsave(&bsr_opts_lock, flags);
-	old = o->blob;
-	o->blob = blob;
-	o->len = len;
-	spin_unlock_irqrestore(&bsr_opts_lock, flags);
-	kfree(old);
+#define OPT_DEFAULTS(set, SET) parse_##set(NULL, &bsr_opt_defaults.set);
+	BSR_STORED_SETS(OPT_DEFAULTS)
 }
 
+/*
+ * A new version of a set from its attributes (attrs[1..maxtype], each validated): the
+ * blob `show` returns and the typed values, parsed once here. NULL when out of memory.
+ */
+struct bsr_opts_data *bsr_opts_build(enum bsr_opt_set set, const struct nlattr * const *attrs,
+				     int maxtype)
+{
+	struct bsr_opts_data *d;
+	int i, len = 0, off = 0;
+
+	for (i = 1; i <= maxtype; i++)
+		if (attrs[i])
+			len += nla_total_size(nla_len(attrs[i]));
+	d = kzalloc(sizeof(*d) + len, GFP_KERNEL);
+	if (!d)
+		return NULL;
+	for (i = 1; i <= maxtype; i++) {
+		struct nlattr *dst = (struct nlattr *)((u8 *)d->blob + off);
+
+		if (!attrs[i])
+			continue;
+		dst->nla_type = i;
+		dst->nla_len = nla_attr_size(nla_len(attrs[i]));
+		memcpy(nla_data(dst), nla_data(attrs[i]), nla_len(attrs[i]));
+		off += nla_total_size(nla_len(attrs[i]));
+	}
+	d->len = len;
+	switch (set) {
+#define OPT_PARSE_SET(s, SET) case BSR_SET_##SET: parse_##s(attrs, &d->vals.s); break;
+	BSR_STORED_SETS(OPT_PARSE_SET)
+	}
+	return d;
+}
+
+/* Publishes d (configuration requests only) and returns the version it replaces. */
+struct bsr_opts_data *bsr_opts_publish(struct bsr_opts *o, struct bsr_opts_data *d)
+{
+	return rcu_replace_pointer(o->data, d, lockdep_is_held(&bsr_conf_mutex));
+}
+
+/* Secrets (shared-secret) are wiped with the memory. */
+static void opts_data_free_rcu(struct rcu_head *head)
+{
+	kfree_sensitive(container_of(head, struct bsr_opts_data, rcu));
+}
+
+/* Frees a version once no reader can see it any more. */
+void bsr_opts_data_free(struct bsr_opts_data *d)
+{
+	if (d)
+		call_rcu(&d->rcu, opts_data_free_rcu);
+}
+
+/* An object's set, as it is freed (no configuration request can reach it any more). */
 void bsr_opts_free(struct bsr_opts *o)
 {
-	bsr_opts_replace(o, NULL, 0);
-}
-
-static const struct nlattr *bsr_opt_find(const struct bsr_opts *o, int type)
-{
-	if (!o->blob)
-		return NULL;
-	return nla_find(o->blob, o->len, type);
-}
-
-static bool bsr_opt_copy(const struct bsr_opts *o, int type, void *val, int size)
-{
-	const struct nlattr *a;
-	unsigned long flags;
-	bool found;
-
-	spin_lock_irqsave(&bsr_opts_lock, flags);
-	a = bsr_opt_find(o, type);
-	found = a && nla_len(a) >= size;
-	if (found)
-		memcpy(val, nla_data(a), size);
-	spin_unlock_irqrestore(&bsr_opts_lock, flags);
-	return found;
-}
-
-bool bsr_opt_u8_or(const struct bsr_opts *o, int type, bool dflt)
-{
-	u8 v;
-
-	return bsr_opt_copy(o, type, &v, sizeof(v)) ? v != 0 : dflt;
-}
-
-u32 bsr_opt_u32_or(const struct bsr_opts *o, int type, u32 dflt)
-{
-	u32 v;
-
-	return bsr_opt_copy(o, type, &v, sizeof(v)) ? v : dflt;
-}
-
-u64 bsr_opt_u64_or(const struct bsr_opts *o, int type, u64 dflt)
-{
-	u64 v;
-
-	return bsr_opt_copy(o, type, &v, sizeof(v)) ? v : dflt;
-}
-
-/*
- * Copies a string option into buf (size bytes, NUL-terminated); false when it is not set.
- * A copy because the set may be replaced (and freed) by net-options at any time.
- */
-bool bsr_opt_strcpy(const struct bsr_opts *o, int type, char *buf, size_t size)
-{
-	const struct nlattr *a;
-	unsigned long flags;
-
-	spin_lock_irqsave(&bsr_opts_lock, flags);
-	a = bsr_opt_find(o, type);
-	if (a)
-		nla_strscpy(buf, a, size);
-	spin_unlock_irqrestore(&bsr_opts_lock, flags);
-	if (!a && size)
-		buf[0] = '\0';
-	return a;
+	bsr_opts_data_free(rcu_replace_pointer(o->data, NULL, true));
 }
 
 /* ---------------------------------------------------------------- payload pages */
@@ -494,10 +493,10 @@ static const struct block_device_operations bsr_fops = {
 void bsr_device_apply_disk_conf(struct bsr_device *d)
 {
 	/* an option never given takes its default from bsr-abi.json */
-	d->disk_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES);
-	d->md_flushes = bsr_opt_u8(&d->disk_conf, T_DISK_CONF_MD_FLUSHES);
-	WRITE_ONCE(d->on_io_error, bsr_opt_u32(&d->disk_conf, T_DISK_CONF_ON_IO_ERROR));
-	WRITE_ONCE(d->max_passthrough, bsr_opt_u32(&d->disk_conf, T_DISK_CONF_MAX_PASSTHROUGH_COUNT));
+	d->disk_flushes = bsr_conf(&d->disk_conf, T_DISK_CONF_DISK_FLUSHES);
+	d->md_flushes = bsr_conf(&d->disk_conf, T_DISK_CONF_MD_FLUSHES);
+	WRITE_ONCE(d->on_io_error, bsr_conf(&d->disk_conf, T_DISK_CONF_ON_IO_ERROR));
+	WRITE_ONCE(d->max_passthrough, bsr_conf(&d->disk_conf, T_DISK_CONF_MAX_PASSTHROUGH_COUNT));
 }
 
 int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int vnr,
@@ -646,6 +645,7 @@ static int __init bsr_init(void)
 {
 	int err;
 
+	bsr_opts_init_defaults();
 	bsr_major = major > 0 ? register_blkdev(major, "bsr") : -EBUSY;
 	if (bsr_major == 0) {
 		bsr_major = major;
@@ -752,6 +752,7 @@ static void __exit bsr_exit(void)
 	destroy_workqueue(bsr_wq);
 	bioset_exit(&bsr_io_bioset);
 	unregister_blkdev(bsr_major, "bsr");
+	rcu_barrier();	/* replaced option sets are freed by RCU callbacks in this module */
 	bsr_info("unloaded\n");
 }
 

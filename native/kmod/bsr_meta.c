@@ -416,7 +416,7 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 		     ldev->md.node_id, r->node_id);
 
 	/* size: disk-options size (sectors) if given, else the whole data area */
-	want = bsr_opt_u64(&d->disk_conf, T_DISK_CONF_SIZE);
+	want = bsr_conf(&d->disk_conf, T_DISK_CONF_SIZE);
 	if (want > ldev->data_avail)
 		FAIL(BSR_RET_DISK_TOO_SMALL,
 		     "requested size %llu sectors is larger than the %llu sectors available", want,
@@ -440,7 +440,7 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 
 	/* the AL */
 	ring_n = ldev->md.al_stripes * ldev->md.al_stripe_size_4k;
-	nr_slots = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS), ring_n);
+	nr_slots = bsr_al_nr_slots(bsr_conf(&d->disk_conf, T_DISK_CONF_AL_EXTENTS), ring_n);
 	if (!nr_slots)
 		FAIL(BSR_RET_MD_INVALID, "the activity log ring (%u blocks) is too small", ring_n);
 	err = bsr_al_init(&ldev->al, nr_slots, ring_n);

@@ -346,51 +346,56 @@ static int bsr_adm_##name(struct sk_buff *skb, struct genl_info *info)	\
 
 #define OPTS_MAX_TYPE 40
 
+static const struct {
+	int maxtype;
+	const struct nla_policy *policy;
+} set_policy[] = {
+#define SET_POLICY(set, SET) [BSR_SET_##SET] = { T_##SET##_MAX, bsr_##set##_policy },
+	BSR_STORED_SETS(SET_POLICY)
+#undef SET_POLICY
+};
+
 /*
- * Merge the nested set `nest` into `o`: attributes given replace the stored ones; the
- * others are kept unless `reset` (BSR_GENL_F_SET_DEFAULTS), which drops them.
+ * The set `nest` merged into `o` as a new, unpublished version: attributes given replace the
+ * stored ones; the others are kept unless `reset` (BSR_GENL_F_SET_DEFAULTS), which drops them.
+ * `o` NULL: nothing stored yet. An ERR_PTR when the set is invalid or memory is short.
  */
-static int opts_merge(struct bsr_opts *o, const struct nlattr *nest, int maxtype,
-		      const struct nla_policy *pol, bool reset, struct netlink_ext_ack *extack)
+static struct bsr_opts_data *opts_build(struct bsr_opts *o, enum bsr_opt_set set,
+					const struct nlattr *nest, bool reset,
+					struct netlink_ext_ack *extack)
 {
+	int maxtype = set_policy[set].maxtype;
 	struct nlattr *tb[OPTS_MAX_TYPE + 1] = { NULL };
 	const struct nlattr *src[OPTS_MAX_TYPE + 1] = { NULL };
-	struct nlattr *blob;
-	int i, len = 0, off = 0, err;
+	const struct bsr_opts_data *cur = o && !reset ? bsr_opts_cur(o) : NULL;
+	struct bsr_opts_data *d;
+	int i, err;
 
 	if (WARN_ON(maxtype > OPTS_MAX_TYPE))
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	if (nest) {
-		err = nla_parse_nested(tb, maxtype, nest, pol, extack);
+		err = nla_parse_nested(tb, maxtype, nest, set_policy[set].policy, extack);
 		if (err)
-			return err;
+			return ERR_PTR(err);
 	}
 	for (i = 1; i <= maxtype; i++) {
 		src[i] = tb[i];
-		if (!src[i] && !reset && o->blob)
-			src[i] = nla_find(o->blob, o->len, i);
-		if (src[i])
-			len += nla_total_size(nla_len(src[i]));
+		if (!src[i] && cur)
+			src[i] = nla_find(cur->blob, cur->len, i);
 	}
-	if (!len) {
-		bsr_opts_free(o);
-		return 0;
-	}
-	blob = kzalloc(len, GFP_KERNEL);
-	if (!blob)
-		return -ENOMEM;
-	for (i = 1; i <= maxtype; i++) {
-		struct nlattr *dst;
+	d = bsr_opts_build(set, src, maxtype);
+	return d ? d : ERR_PTR(-ENOMEM);
+}
 
-		if (!src[i])
-			continue;
-		dst = (struct nlattr *)((u8 *)blob + off);
-		dst->nla_type = i;
-		dst->nla_len = nla_attr_size(nla_len(src[i]));
-		memcpy(nla_data(dst), nla_data(src[i]), nla_len(src[i]));
-		off += nla_total_size(nla_len(src[i]));
-	}
-	bsr_opts_replace(o, blob, len);
+/* opts_build() published in place of the stored version, which is freed. */
+static int opts_merge(struct bsr_opts *o, enum bsr_opt_set set, const struct nlattr *nest,
+		      bool reset, struct netlink_ext_ack *extack)
+{
+	struct bsr_opts_data *d = opts_build(o, set, nest, reset, extack);
+
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	bsr_opts_data_free(bsr_opts_publish(o, d));
 	return 0;
 }
 
@@ -398,38 +403,44 @@ static int opts_merge(struct bsr_opts *o, const struct nlattr *nest, int maxtype
  * An option set. Its secrets (bsr-abi.json "sensitive": shared-secret) go only to a requester
  * with CAP_SYS_ADMIN, never into a notification that any listener may read.
  */
-static int put_opts(struct sk_buff *skb, int type, const struct bsr_opts *o, bool secrets)
+static int put_opts(struct sk_buff *skb, int type, struct bsr_opts *o, bool secrets)
 {
+	const struct bsr_opts_data *d;
 	struct nlattr *nest = nla_nest_start(skb, type);
 	const struct nlattr *a;
-	int rem;
+	int rem, err = 0;
 
 	if (!nest)
 		return -EMSGSIZE;
-	nla_for_each_attr(a, o->blob, o->len, rem) {
+	rcu_read_lock();	/* notifications come from threads too, not only requests */
+	d = rcu_dereference(o->data);
+	nla_for_each_attr(a, d ? d->blob : NULL, d ? d->len : 0, rem) {
 		if (!secrets && BSR_SENSITIVE_ATTR(type, nla_type(a)))
 			continue;
-		if (nla_put(skb, nla_type(a), nla_len(a), nla_data(a))) {
-			nla_nest_cancel(skb, nest);
-			return -EMSGSIZE;
-		}
+		err = nla_put(skb, nla_type(a), nla_len(a), nla_data(a));
+		if (err)
+			break;
+	}
+	rcu_read_unlock();
+	if (err) {
+		nla_nest_cancel(skb, nest);
+		return err;
 	}
 	nla_nest_end(skb, nest);
 	return 0;
 }
 
-/* A copy of `o`, to restore it when a request fails after merging. */
-static int opts_save(struct bsr_opts *copy, const struct bsr_opts *o)
+/* No option of the set was ever given. */
+static bool opts_empty(struct bsr_opts *o)
 {
-	copy->blob = NULL;
-	copy->len = 0;
-	if (!o->len)
-		return 0;
-	copy->blob = kmemdup(o->blob, o->len, GFP_KERNEL);
-	if (!copy->blob)
-		return -ENOMEM;
-	copy->len = o->len;
-	return 0;
+	const struct bsr_opts_data *d;
+	bool empty;
+
+	rcu_read_lock();
+	d = rcu_dereference(o->data);
+	empty = !d || !d->len;
+	rcu_read_unlock();
+	return empty;
 }
 
 /* ---------------------------------------------------------------- object messages */
@@ -497,21 +508,26 @@ static int fill_resource(struct sk_buff *skb, struct bsr_resource *r, u32 portid
 		goto fail;
 	nla_nest_end(skb, nest);
 	{
-		struct bsr_opts tmp = r->res_opts;
+		const struct bsr_opts_data *d;
 		struct nlattr *n2;
+		int err = 0;
 
 		/* res opts with the node-id the resource runs with */
 		n2 = nla_nest_start(skb, BSR_NLA_RESOURCE_OPTS);
 		if (!n2)
 			goto fail;
-		if (tmp.len && nla_put_nohdr(skb, tmp.len, tmp.blob))
-			goto fail;
-		if (!nla_find(tmp.blob, tmp.len, T_RES_OPTS_NODE_ID) &&
-		    nla_put_u32(skb, T_RES_OPTS_NODE_ID, r->node_id))
+		rcu_read_lock();
+		d = rcu_dereference(r->res_opts.data);
+		if (d && d->len)
+			err = nla_put_nohdr(skb, d->len, d->blob);
+		if (!err && !(d && nla_find(d->blob, d->len, T_RES_OPTS_NODE_ID)))
+			err = nla_put_u32(skb, T_RES_OPTS_NODE_ID, r->node_id);
+		rcu_read_unlock();
+		if (err)
 			goto fail;
 		nla_nest_end(skb, n2);
 	}
-	if (r->node_opts.len && put_opts(skb, BSR_NLA_NODE_OPTS, &r->node_opts, false))
+	if (!opts_empty(&r->node_opts) && put_opts(skb, BSR_NLA_NODE_OPTS, &r->node_opts, false))
 		goto fail;
 	genlmsg_end(skb, h);
 	return 0;
@@ -540,8 +556,9 @@ static int fill_device(struct sk_buff *skb, struct bsr_device *d, u32 portid, u3
 		goto fail;
 	nest = nla_nest_start(skb, BSR_NLA_DEVICE_INFO);
 	if (!nest || nla_put_u32(skb, T_DEVICE_INFO_DEV_DISK_STATE, d->disk_state) ||
+	    /* intentional-diskless is not implemented: always its default */
 	    nla_put_u8(skb, T_DEVICE_INFO_IS_INTENTIONAL_DISKLESS,
-		       bsr_opt_u8(&d->device_conf, T_DEVICE_CONF_INTENTIONAL_DISKLESS)))
+		       T_DEVICE_CONF_INTENTIONAL_DISKLESS_DEFAULT))
 		goto fail;
 	nla_nest_end(skb, nest);
 
@@ -591,7 +608,7 @@ static int fill_device(struct sk_buff *skb, struct bsr_device *d, u32 portid, u3
 		if (put_opts(skb, BSR_NLA_DISK_CONF, &d->disk_conf, false))
 			goto fail;
 	}
-	if (d->device_conf.len && put_opts(skb, BSR_NLA_DEVICE_CONF, &d->device_conf, false))
+	if (!opts_empty(&d->device_conf) && put_opts(skb, BSR_NLA_DEVICE_CONF, &d->device_conf, false))
 		goto fail;
 	genlmsg_end(skb, h);
 	return 0;
@@ -735,7 +752,7 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_FLAGS, pflags))
 		goto fail;
 	nla_nest_end(skb, nest);
-	if (pd->conf.len && put_opts(skb, BSR_NLA_PEER_DEVICE_OPTS, &pd->conf, false))
+	if (!opts_empty(&pd->conf) && put_opts(skb, BSR_NLA_PEER_DEVICE_OPTS, &pd->conf, false))
 		goto fail;
 	genlmsg_end(skb, h);
 	return 0;
@@ -941,8 +958,8 @@ static int adm_new_resource(struct adm_ctx *ctx, struct genl_info *info)
 	r = bsr_create_resource(ctx->res_name, node_id);
 	if (!r)
 		return BSR_RET_NO_MEM;
-	if (opts_merge(&r->res_opts, info->attrs[BSR_NLA_RESOURCE_OPTS], T_RES_OPTS_MAX,
-		       bsr_res_opts_policy, true, info->extack)) {
+	if (opts_merge(&r->res_opts, BSR_SET_RES_OPTS, info->attrs[BSR_NLA_RESOURCE_OPTS], true,
+		       info->extack)) {
 		bsr_free_resource(r);
 		return BSR_RET_NO_MEM;
 	}
@@ -963,9 +980,9 @@ static int adm_resource_opts(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "the node-id of a resource cannot change (is %u)", ctx->resource->node_id);
 		return BSR_RET_NODE_ID_INVALID;
 	}
-	if (opts_merge(&ctx->resource->res_opts, info->attrs[BSR_NLA_RESOURCE_OPTS],
-		       T_RES_OPTS_MAX, bsr_res_opts_policy,
-		       ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
+	if (opts_merge(&ctx->resource->res_opts, BSR_SET_RES_OPTS,
+		       info->attrs[BSR_NLA_RESOURCE_OPTS], ctx->hflags & BSR_GENL_F_SET_DEFAULTS,
+		       info->extack))
 		ret = BSR_RET_NO_MEM;
 	else
 		bsr_notify_resource(ctx->resource, BSR_NOTIFY_CHANGE);
@@ -978,8 +995,8 @@ static int adm_node_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
 	int ret = BSR_RET_NO_ERROR;
 
-	if (opts_merge(&ctx->resource->node_opts, info->attrs[BSR_NLA_NODE_OPTS], T_NODE_OPTS_MAX,
-		       bsr_node_opts_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
+	if (opts_merge(&ctx->resource->node_opts, BSR_SET_NODE_OPTS, info->attrs[BSR_NLA_NODE_OPTS],
+		       ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
 		ret = BSR_RET_NO_MEM;
 	return ret;
 }
@@ -1036,8 +1053,8 @@ static int adm_new_minor(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "creating minor %u failed: %d", ctx->minor, err);
 		return err == -EEXIST ? BSR_RET_MINOR_EXISTS : BSR_RET_NO_MEM;
 	}
-	if (opts_merge(&d->device_conf, info->attrs[BSR_NLA_DEVICE_CONF], T_DEVICE_CONF_MAX,
-		       bsr_device_conf_policy, true, info->extack))
+	if (opts_merge(&d->device_conf, BSR_SET_DEVICE_CONF, info->attrs[BSR_NLA_DEVICE_CONF], true,
+		       info->extack))
 		SETMSG(ctx, "device options not stored (out of memory)");
 	notify_device_tree(d, BSR_NOTIFY_CREATE);
 	return BSR_RET_NO_ERROR;
@@ -1127,7 +1144,7 @@ static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_ATTACH_PARMS_MAX + 1];
 	DECLARE_BITMAP(stopped, BSR_MAX_PEERS) = {};
-	struct bsr_opts saved;
+	struct bsr_opts_data *conf, *saved;
 	struct bsr_device *d;
 	int ret = BSR_RET_NO_ERROR;
 
@@ -1144,13 +1161,11 @@ static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 		return BSR_RET_INVALID_REQUEST;
 	}
 	/* the disk options of an attach replace the stored ones; restored on failure */
-	if (opts_save(&saved, &d->disk_conf))
+	conf = opts_build(&d->disk_conf, BSR_SET_DISK_CONF, info->attrs[BSR_NLA_DISK_CONF], true,
+			  info->extack);
+	if (IS_ERR(conf))
 		return BSR_RET_NO_MEM;
-	if (opts_merge(&d->disk_conf, info->attrs[BSR_NLA_DISK_CONF], T_DISK_CONF_MAX,
-		       bsr_disk_conf_policy, true, info->extack)) {
-		bsr_opts_free(&saved);
-		return BSR_RET_NO_MEM;
-	}
+	saved = bsr_opts_publish(&d->disk_conf, conf);
 	bsr_device_apply_disk_conf(d);
 	/* attach while connected: a fresh handshake sizes the new disk and resyncs it */
 	stop_live_connections(d->resource, stopped);
@@ -1159,12 +1174,11 @@ static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 			 nla_get_s32(tb[T_ATTACH_PARMS_META_DEV_IDX]), ctx->msg, MSG_LEN);
 	restart_connections(d->resource, stopped, "attach");
 	if (ret != BSR_RET_NO_ERROR) {
-		bsr_opts_free(&d->disk_conf);
-		d->disk_conf = saved;
+		bsr_opts_data_free(bsr_opts_publish(&d->disk_conf, saved));
 		bsr_device_apply_disk_conf(d);
 		bsr_warn("bsr%u: attach failed: %s\n", d->minor, ctx->msg);
 	} else {
-		bsr_opts_free(&saved);
+		bsr_opts_data_free(saved);
 	}
 	return ret;
 }
@@ -1218,7 +1232,7 @@ ADM_DOIT(detach, NEED_MINOR)
 static int resize_al(struct adm_ctx *ctx, struct bsr_device *d)
 {
 	struct bsr_backing *ldev = d->ldev;
-	u32 nr = bsr_al_nr_slots(bsr_opt_u32(&d->disk_conf, T_DISK_CONF_AL_EXTENTS), ldev->al.ring_n);
+	u32 nr = bsr_al_nr_slots(bsr_conf(&d->disk_conf, T_DISK_CONF_AL_EXTENTS), ldev->al.ring_n);
 	int err;
 
 	if (nr == ldev->al.nr_slots)
@@ -1239,28 +1253,25 @@ static int resize_al(struct adm_ctx *ctx, struct bsr_device *d)
 
 static int adm_disk_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
-	struct bsr_opts saved;
+	struct bsr_opts_data *conf, *saved;
 	struct bsr_device *d;
 	int ret = BSR_RET_NO_ERROR;
 
 	d = ctx->device;
-	if (opts_save(&saved, &d->disk_conf))
+	conf = opts_build(&d->disk_conf, BSR_SET_DISK_CONF, info->attrs[BSR_NLA_DISK_CONF],
+			  ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack);
+	if (IS_ERR(conf))
 		return BSR_RET_NO_MEM;
-	if (opts_merge(&d->disk_conf, info->attrs[BSR_NLA_DISK_CONF], T_DISK_CONF_MAX,
-		       bsr_disk_conf_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack)) {
-		bsr_opts_free(&saved);
-		return BSR_RET_NO_MEM;
-	}
+	saved = bsr_opts_publish(&d->disk_conf, conf);
 	if (d->ldev && d->disk_state != BSR_DISK_FAILED) {
 		ret = resize_al(ctx, d);
 		if (ret != BSR_RET_NO_ERROR) {
 			/* the old options stay, as the old activity log does */
-			bsr_opts_free(&d->disk_conf);
-			d->disk_conf = saved;
+			bsr_opts_data_free(bsr_opts_publish(&d->disk_conf, saved));
 			return ret;
 		}
 	}
-	bsr_opts_free(&saved);
+	bsr_opts_data_free(saved);
 	bsr_device_apply_disk_conf(d);
 	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
 	return ret;
@@ -1432,119 +1443,110 @@ ADM_DOIT(set_role, NEED_RES)
 
 /* ---------------------------------------------------------------- peers and paths */
 
-/* A string option as it will be: from the request, else as it was (old, NULL for none). */
-static void net_conf_str(const struct nlattr *nest, int type, const struct bsr_opts *old,
-			 char *buf, size_t len)
-{
-	const struct nlattr *a = nest ? nla_find_nested(nest, type) : NULL;
-
-	buf[0] = '\0';
-	if (a)
-		nla_strscpy(buf, a, len);
-	else if (old)
-		bsr_opt_strcpy(old, type, buf, len);
-}
-
 /*
  * cram-hmac-alg names a hash the kernel has an HMAC of, and comes with a shared-secret: an
- * empty one would let anyone who knows the algorithm in. Checked on the options as they
- * will be (old: the connection's current ones, NULL for none).
+ * empty one would let anyone who knows the algorithm in.
  */
-static int check_auth_conf(struct adm_ctx *ctx, struct genl_info *info,
-			   const struct bsr_opts *old)
+static int check_auth_conf(struct adm_ctx *ctx, const struct bsr_net_conf *nc)
 {
-	const struct nlattr *nest = info->attrs[BSR_NLA_NET_CONF];
-	char alg[BSR_AUTH_STR_LEN], secret[BSR_AUTH_STR_LEN], hmac_name[CRYPTO_MAX_ALG_NAME];
-	int ret = BSR_RET_NO_ERROR;
+	char hmac_name[CRYPTO_MAX_ALG_NAME];
 
-	net_conf_str(nest, T_NET_CONF_CRAM_HMAC_ALG, old, alg, sizeof(alg));
-	net_conf_str(nest, T_NET_CONF_SHARED_SECRET, old, secret, sizeof(secret));
-	if (!alg[0])
-		goto out;
-	snprintf(hmac_name, sizeof(hmac_name), "hmac(%s)", alg);
+	if (!nc->cram_hmac_alg[0])
+		return BSR_RET_NO_ERROR;
+	snprintf(hmac_name, sizeof(hmac_name), "hmac(%s)", nc->cram_hmac_alg);
 	if (!crypto_has_shash(hmac_name, 0, 0)) {
-		SETMSG(ctx, "cram-hmac-alg %s: this kernel has no %s", alg, hmac_name);
-		ret = BSR_RET_INVALID_REQUEST;
-	} else if (!secret[0]) {
-		SETMSG(ctx, "cram-hmac-alg %s needs a shared-secret: an empty one lets anyone in",
-		       alg);
-		ret = BSR_RET_INVALID_REQUEST;
+		SETMSG(ctx, "cram-hmac-alg %s: this kernel has no %s", nc->cram_hmac_alg, hmac_name);
+		return BSR_RET_INVALID_REQUEST;
 	}
-out:
-	memzero_explicit(secret, sizeof(secret));
-	return ret;
+	if (!nc->shared_secret[0]) {
+		SETMSG(ctx, "cram-hmac-alg %s needs a shared-secret: an empty one lets anyone in",
+		       nc->cram_hmac_alg);
+		return BSR_RET_INVALID_REQUEST;
+	}
+	return BSR_RET_NO_ERROR;
 }
 
 /*
- * verify-alg, data-integrity-alg and csums-alg name a hash of the kernel's crypto API, unkeyed, with a
- * digest a packet carries; refused here, naming it, rather than at the next handshake. Then
- * the authentication options (check_auth_conf).
+ * verify-alg, data-integrity-alg and csums-alg name a hash of the kernel's crypto API, unkeyed,
+ * with a digest a packet carries; refused here, naming it, rather than at the next handshake.
  */
 static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info,
-			  const struct bsr_opts *old)
+			  const struct bsr_net_conf *nc)
 {
-	static const struct {
+	const struct {
 		int type;
 		const char *name;
+		const char *alg;
 	} algs[] = {
-		{ T_NET_CONF_VERIFY_ALG, "verify-alg" },
-		{ T_NET_CONF_DATA_INTEGRITY_ALG, "data-integrity-alg" },
-		{ T_NET_CONF_CSUMS_ALG, "csums-alg" },
+		{ T_NET_CONF_VERIFY_ALG, "verify-alg", nc->verify_alg },
+		{ T_NET_CONF_DATA_INTEGRITY_ALG, "data-integrity-alg", nc->data_integrity_alg },
+		{ T_NET_CONF_CSUMS_ALG, "csums-alg", nc->csums_alg },
 	};
 	const struct nlattr *nest = info->attrs[BSR_NLA_NET_CONF];
-	char alg[BSR_ALG_NAME_LEN];
 	unsigned int i;
 
-	for (i = 0; nest && i < ARRAY_SIZE(algs); i++) {
-		const struct nlattr *a = nla_find_nested(nest, algs[i].type);
+	for (i = 0; i < ARRAY_SIZE(algs); i++) {
+		const struct nlattr *a = nest ? nla_find_nested(nest, algs[i].type) : NULL;
 		struct crypto_shash *tfm;
 		const char *why;
 
-		if (!a || nla_strscpy(alg, a, sizeof(alg)) <= 0)
+		/* only what this request names: a stored one was checked when it was given */
+		if (!a || !algs[i].alg[0])
 			continue;
-		tfm = bsr_digest_alloc(alg, &why);
+		tfm = bsr_digest_alloc(algs[i].alg, &why);
 		if (!IS_ERR(tfm)) {
 			crypto_free_shash(tfm);
 			continue;
 		}
-		SETMSG(ctx, "%s %s: %s", algs[i].name, alg, why);
+		SETMSG(ctx, "%s %s: %s", algs[i].name, algs[i].alg, why);
 		NL_SET_ERR_MSG_ATTR(info->extack, a, "unknown hash algorithm");
 		return BSR_RET_INVALID_REQUEST;
 	}
-	return check_auth_conf(ctx, info, old);
-}
-
-/* A net_conf number as it will be: given now, else as stored (old), else its default. */
-static u32 net_conf_u32(const struct nlattr *nest, const struct bsr_opts *old, int type, u32 dflt)
-{
-	const struct nlattr *a = nest ? nla_find_nested(nest, type) : NULL;
-
-	if (a)
-		return nla_get_u32(a);
-	return old ? bsr_opt_u32_or(old, type, dflt) : dflt;
+	return BSR_RET_NO_ERROR;
 }
 
 /*
- * Pulling ahead or disconnecting on congestion keeps writes going only where they
- * complete without the peer: protocol A, as in DRBD.
+ * A connection's net options as they will be with this request's (`cur`: the stored ones,
+ * NULL for a new connection), built and checked as a whole but not published; NULL with
+ * *ret set when refused. Pulling ahead or disconnecting on congestion keeps writes going
+ * only where they complete without the peer: protocol A, as in DRBD.
  */
-static int check_congestion_conf(struct adm_ctx *ctx, struct genl_info *info,
-				 const struct bsr_opts *old)
+static struct bsr_opts_data *net_conf_build(struct adm_ctx *ctx, struct genl_info *info,
+					    struct bsr_opts *cur, bool reset, int *ret)
 {
-	const struct nlattr *nest = info->attrs[BSR_NLA_NET_CONF];
-	u32 policy = net_conf_u32(nest, old, T_NET_CONF_ON_CONGESTION,
-				  T_NET_CONF_ON_CONGESTION_DEFAULT);
-	u32 proto = net_conf_u32(nest, old, T_NET_CONF_PROTOCOL, T_NET_CONF_PROTOCOL_DEFAULT);
 	static const char * const policies[] = { BSR_ON_CONGESTION_NAMES };
+	struct bsr_opts_data *d = opts_build(cur, BSR_SET_NET_CONF, info->attrs[BSR_NLA_NET_CONF],
+					     reset, info->extack);
+	const union bsr_opt_vals *v;
+	u32 on_congestion;
 
-	if (policy == BSR_ON_CONGESTION_BLOCK || proto == BSR_PROTOCOL_A)
-		return BSR_RET_NO_ERROR;
-	SETMSG(ctx, "on-congestion %s needs protocol A", policies[policy]);
-	return BSR_RET_INVALID_REQUEST;
+	if (IS_ERR(d)) {
+		*ret = PTR_ERR(d) == -ENOMEM ? BSR_RET_NO_MEM : BSR_RET_INVALID_REQUEST;
+		return NULL;
+	}
+	v = &d->vals;
+	on_congestion = bsr_opt_val(v, T_NET_CONF_ON_CONGESTION);
+	*ret = check_net_algs(ctx, info, &v->net_conf);
+	if (*ret == BSR_RET_NO_ERROR)
+		*ret = check_auth_conf(ctx, &v->net_conf);
+	if (*ret == BSR_RET_NO_ERROR && on_congestion != BSR_ON_CONGESTION_BLOCK &&
+	    bsr_opt_val(v, T_NET_CONF_PROTOCOL) != BSR_PROTOCOL_A) {
+		SETMSG(ctx, "on-congestion %s needs protocol A", policies[on_congestion]);
+		*ret = BSR_RET_INVALID_REQUEST;
+	}
+	if (*ret == BSR_RET_NO_ERROR && bsr_opt_val(v, T_NET_CONF_ALLOW_TWO_PRIMARIES)) {
+		SETMSG(ctx, "allow-two-primaries is not supported");
+		*ret = BSR_RET_INVALID_REQUEST;
+	}
+	if (*ret == BSR_RET_NO_ERROR)
+		return d;
+	bsr_opts_data_free(d);
+	return NULL;
 }
 
 static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 {
+	struct bsr_opts_data *conf;
 	struct bsr_resource *r;
 	int ret;
 	struct bsr_device *d;
@@ -1560,20 +1562,16 @@ static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "resource %s already has peer node-id %u", r->name, ctx->peer);
 		return BSR_RET_PEER_EXISTS;
 	}
-	ret = check_net_algs(ctx, info, NULL);
-	if (ret == BSR_RET_NO_ERROR)
-		ret = check_congestion_conf(ctx, info, NULL);
-	if (ret != BSR_RET_NO_ERROR)
+	conf = net_conf_build(ctx, info, NULL, true, &ret);
+	if (!conf)
 		return ret;
 	c = bsr_create_connection(r, ctx->peer);
-	if (!c)
-		return BSR_RET_NO_MEM;
-	if (opts_merge(&c->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
-		       bsr_net_conf_policy, true, info->extack)) {
-		bsr_delete_connection(c);
+	if (!c) {
+		bsr_opts_data_free(conf);
 		return BSR_RET_NO_MEM;
 	}
-	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_NAME, c->name, sizeof(c->name));
+	bsr_opts_publish(&c->net_conf, conf);
+	strscpy(c->name, bsr_opt_val(&conf->vals, T_NET_CONF_NAME), sizeof(c->name));
 
 	list_for_each_entry(d, &r->devices, res_list) {
 		int s;
@@ -1596,44 +1594,37 @@ static int adm_new_peer(struct adm_ctx *ctx, struct genl_info *info)
 
 ADM_DOIT(new_peer, NEED_RES)
 
+/* Options agreed in the handshake (SYNC_PARAM): a change needs a new one. */
+static bool net_conf_needs_handshake(const struct bsr_net_conf *a, const struct bsr_net_conf *b)
+{
+	return a->protocol != b->protocol || strcmp(a->verify_alg, b->verify_alg) ||
+	       strcmp(a->data_integrity_alg, b->data_integrity_alg) ||
+	       strcmp(a->csums_alg, b->csums_alg);
+}
+
 static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
-	u32 old_proto;
-	char name[sizeof_field(struct bsr_conn, name)];
-	char old_alg[BSR_ALG_NAME_LEN] = "", alg[BSR_ALG_NAME_LEN] = "";
-	char old_dia[BSR_ALG_NAME_LEN] = "", dia[BSR_ALG_NAME_LEN] = "";
-	char old_csums[BSR_ALG_NAME_LEN] = "", csums[BSR_ALG_NAME_LEN] = "";
-	const struct bsr_opts *old = ctx->hflags & BSR_GENL_F_SET_DEFAULTS ?
-				     NULL : &ctx->conn->net_conf;
-	int ret = check_net_algs(ctx, info, old);
+	struct bsr_conn *c = ctx->conn;
+	struct bsr_opts_data *conf, *old;
+	int ret;
 
-	if (ret == BSR_RET_NO_ERROR)
-		ret = check_congestion_conf(ctx, info, old);
-	if (ret != BSR_RET_NO_ERROR)
+	conf = net_conf_build(ctx, info, &c->net_conf, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, &ret);
+	if (!conf)
 		return ret;
-	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, old_alg, sizeof(old_alg));
-	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, old_dia,
-		       sizeof(old_dia));
-	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_CSUMS_ALG, old_csums, sizeof(old_csums));
-	old_proto = bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL);
-	if (opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
-		       bsr_net_conf_policy, ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
-		return BSR_RET_NO_MEM;
-	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_VERIFY_ALG, alg, sizeof(alg));
-	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, dia, sizeof(dia));
-	bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_CSUMS_ALG, csums, sizeof(csums));
-	/* a new protocol or algorithm (SYNC_PARAM) is agreed in a new handshake: reconnect */
-	if ((old_proto != bsr_opt_u32(&ctx->conn->net_conf, T_NET_CONF_PROTOCOL) ||
-	     strcmp(old_alg, alg) || strcmp(old_dia, dia) || strcmp(old_csums, csums)) &&
-	    ctx->conn->net->receiver && READ_ONCE(ctx->conn->net->net_ok)) {
-		bsr_tl_drain(ctx->conn, 10 * HZ);
-		bsr_conn_fail(ctx->conn, BSR_CONNECTION_NETWORKFAILURE);
+	old = bsr_opts_publish(&c->net_conf, conf);
+	/* a new protocol or algorithm is agreed in a new handshake: reconnect */
+	if (net_conf_needs_handshake(old ? &old->vals.net_conf : &bsr_opt_defaults.net_conf,
+				     &conf->vals.net_conf) &&
+	    c->net->receiver && READ_ONCE(c->net->net_ok)) {
+		bsr_tl_drain(c, 10 * HZ);
+		bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
 	}
-	atomic_inc(&ctx->conn->net->conf_gen);
+	bsr_opts_data_free(old);
+	atomic_inc(&c->net->conf_gen);
 	/* a set without _name keeps the old name */
-	if (bsr_opt_strcpy(&ctx->conn->net_conf, T_NET_CONF_NAME, name, sizeof(name)))
-		strscpy(ctx->conn->name, name, sizeof(ctx->conn->name));
-	bsr_notify_connection(ctx->conn, BSR_NOTIFY_CHANGE);
+	if (bsr_opt_val(&conf->vals, T_NET_CONF_NAME)[0])
+		strscpy(c->name, bsr_opt_val(&conf->vals, T_NET_CONF_NAME), sizeof(c->name));
+	bsr_notify_connection(c, BSR_NOTIFY_CHANGE);
 	return BSR_RET_NO_ERROR;
 }
 
@@ -1784,13 +1775,14 @@ static int adm_connect(struct adm_ctx *ctx, struct genl_info *info)
 		if (a && nla_len(a) >= 1 && nla_get_u8(a))
 			discard = true;
 	}
-	if (info->attrs[BSR_NLA_NET_CONF] &&
-	    opts_merge(&ctx->conn->net_conf, info->attrs[BSR_NLA_NET_CONF], T_NET_CONF_MAX,
-		       bsr_net_conf_policy, false, info->extack))
-		return BSR_RET_NO_MEM;
-	if (bsr_opt_u8(&ctx->conn->net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES)) {
-		SETMSG(ctx, "allow-two-primaries is not supported");
-		return BSR_RET_INVALID_REQUEST;
+	if (info->attrs[BSR_NLA_NET_CONF]) {
+		struct bsr_opts_data *conf = net_conf_build(ctx, info, &ctx->conn->net_conf, false,
+							    &ret);
+
+		if (!conf)
+			return ret;
+		bsr_opts_data_free(bsr_opts_publish(&ctx->conn->net_conf, conf));
+		atomic_inc(&ctx->conn->net->conf_gen);
 	}
 	if (ctx->conn->net->want_connect && ctx->conn->net->receiver) {
 		SETMSG(ctx, "already connecting or connected (disconnect first)");
@@ -1974,8 +1966,7 @@ static int adm_peer_device_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
 	int ret = BSR_RET_NO_ERROR;
 
-	if (opts_merge(&ctx->pd->conf, info->attrs[BSR_NLA_PEER_DEVICE_OPTS],
-		       T_PEER_DEVICE_CONF_MAX, bsr_peer_device_conf_policy,
+	if (opts_merge(&ctx->pd->conf, BSR_SET_PEER_DEVICE_CONF, info->attrs[BSR_NLA_PEER_DEVICE_OPTS],
 		       ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
 		ret = BSR_RET_NO_MEM;
 	else

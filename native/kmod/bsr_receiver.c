@@ -458,7 +458,7 @@ static int do_features(struct bsr_conn *c)
 static int do_protocol(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
-	u32 proto = bsr_opt_u32(&c->net_conf, T_NET_CONF_PROTOCOL);
+	u32 proto = bsr_conf(&c->net_conf, T_NET_CONF_PROTOCOL);
 	struct p_protocol mine = { 0 };
 	struct pkt p;
 	u32 peer;
@@ -467,9 +467,10 @@ static int do_protocol(struct bsr_conn *c)
 	if (proto < BSR_PROTOCOL_A || proto > BSR_PROTOCOL_C)
 		proto = BSR_PROTOCOL_C;
 	mine.protocol = cpu_to_be32(proto);
-	mine.after_sb_0p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_0PRI));
-	mine.after_sb_1p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_1PRI));
-	mine.after_sb_2p = cpu_to_be32(bsr_opt_u32(&c->net_conf, T_NET_CONF_AFTER_SB_2PRI));
+	/* after-sb-* are not implemented (only their defaults are accepted) */
+	mine.after_sb_0p = cpu_to_be32(T_NET_CONF_AFTER_SB_0PRI_DEFAULT);
+	mine.after_sb_1p = cpu_to_be32(T_NET_CONF_AFTER_SB_1PRI_DEFAULT);
+	mine.after_sb_2p = cpu_to_be32(T_NET_CONF_AFTER_SB_2PRI_DEFAULT);
 	mine.conn_flags = cpu_to_be32(n->discard_my_data ? CF_DISCARD_MY_DATA : 0);
 	rv = bsr_send_packet(c, false, P_PROTOCOL, 0, &mine, sizeof(mine));
 	if (rv)
@@ -521,11 +522,11 @@ static int do_sync_param(struct bsr_conn *c)
 	struct pkt p;
 	int rv;
 
-	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_VERIFY_ALG, mine.verify_alg,
+	bsr_conf_str(&c->net_conf, T_NET_CONF_VERIFY_ALG, mine.verify_alg,
 		       sizeof(mine.verify_alg));
-	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, mine.integrity_alg,
+	bsr_conf_str(&c->net_conf, T_NET_CONF_DATA_INTEGRITY_ALG, mine.integrity_alg,
 		       sizeof(mine.integrity_alg));
-	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_CSUMS_ALG, mine.csums_alg, sizeof(mine.csums_alg));
+	bsr_conf_str(&c->net_conf, T_NET_CONF_CSUMS_ALG, mine.csums_alg, sizeof(mine.csums_alg));
 	if (n->agreed_pro_version >= 3) {
 		u32 len = mine.csums_alg[0] ? BSR_SYNC_PARAM_LEN_CSUMS :
 			  mine.integrity_alg[0] ? BSR_SYNC_PARAM_LEN_INTEGRITY :
@@ -1539,8 +1540,8 @@ static int receive_loop(struct bsr_conn *c)
 /* ping-int and ping-timeout (seconds, tenths) in jiffies */
 static void ping_times(struct bsr_conn *c, long *interval, long *timeout)
 {
-	*interval = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_INT), 1) * HZ;
-	*timeout = max_t(u32, bsr_opt_u32(&c->net_conf, T_NET_CONF_PING_TIMEOUT), 1) * HZ / 10;
+	*interval = max_t(u32, bsr_conf(&c->net_conf, T_NET_CONF_PING_INT), 1) * HZ;
+	*timeout = max_t(u32, bsr_conf(&c->net_conf, T_NET_CONF_PING_TIMEOUT), 1) * HZ / 10;
 }
 
 static int meta_thread(void *arg)
@@ -1785,8 +1786,7 @@ static int receiver_thread(void *arg)
 				sleep_stoppable(refused_wait);
 				refused_wait = min(2 * refused_wait, (long)HZ);
 			} else if (rv != -EAGAIN && rv != -EINTR) {
-				sleep_stoppable((long)bsr_opt_u32(&c->net_conf,
-								   T_NET_CONF_CONNECT_INT) * HZ);
+				sleep_stoppable((long)bsr_conf(&c->net_conf, T_NET_CONF_CONNECT_INT) * HZ);
 			}
 			continue;
 		}
@@ -1830,7 +1830,7 @@ static int receiver_thread(void *arg)
 			mutex_unlock(&r->adm_mutex);
 			/* a peer that failed to authenticate is asked again at connect-int only */
 			sleep_stoppable(rv == -EACCES ?
-					(long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT) * HZ :
+					(long)bsr_conf(&c->net_conf, T_NET_CONF_CONNECT_INT) * HZ :
 					HZ / 2);
 		}
 	}

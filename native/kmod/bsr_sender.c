@@ -178,7 +178,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 	if (proto == BSR_PROTOCOL_C)
 		flags |= DP_SEND_WRITE_ACK;
 	else if (proto == BSR_PROTOCOL_B ||
-		 bsr_opt_u32(&c->net_conf, T_NET_CONF_ON_CONGESTION) != BSR_ON_CONGESTION_BLOCK)
+		 bsr_conf(&c->net_conf, T_NET_CONF_ON_CONGESTION) != BSR_ON_CONGESTION_BLOCK)
 		flags |= DP_SEND_RECEIVE_ACK;
 	dgs = n->integrity_dgs;
 	pkt.h.magic = cpu_to_be32(BSR_H100_MAGIC);
@@ -197,7 +197,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 		rv = bsr_sock_send_bio(n->data_sock, bio, proto != BSR_PROTOCOL_A, 0);
 	if (rv >= 0) {
 		atomic64_add(t->size >> 9, &pd->net->sent_sect);
-		max_epoch = bsr_opt_u32(&c->net_conf, T_NET_CONF_MAX_EPOCH_SIZE);
+		max_epoch = bsr_conf(&c->net_conf, T_NET_CONF_MAX_EPOCH_SIZE);
 		if ((bio->bi_opf & REQ_FUA) || n->epoch_writes >= max_epoch)
 			rv = send_barrier_locked(n, 0);
 	}
@@ -457,8 +457,8 @@ int bsr_tl_drain(struct bsr_conn *c, long timeout)
 long bsr_tl_ko_left(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
-	u32 timeout = bsr_opt_u32(&c->net_conf, T_NET_CONF_TIMEOUT);
-	u32 ko = bsr_opt_u32(&c->net_conf, T_NET_CONF_KO_COUNT);
+	u32 timeout = bsr_conf(&c->net_conf, T_NET_CONF_TIMEOUT);
+	u32 ko = bsr_conf(&c->net_conf, T_NET_CONF_KO_COUNT);
 	unsigned long deadline = 0;
 	bool any = false;
 

@@ -284,7 +284,7 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *m
 				bsr_uuid_new_current(d, true, false);
 			ldev->md.flags |= BSR_MDF_PRIMARY_IND;
 			ldev->md.flags &= ~BSR_MDF_CRASHED_PRIMARY;
-			if (bsr_opt_u8(&r->res_opts, T_RES_OPTS_PERSIST_ROLE))
+			if (bsr_conf(&r->res_opts, T_RES_OPTS_PERSIST_ROLE))
 				ldev->md.flags |= BSR_MDF_WAS_PRIMARY;
 			if (bsr_md_write_sb(d, ldev)) {
 				snprintf(msg, msglen, "minor %u: writing the meta data failed", d->minor);

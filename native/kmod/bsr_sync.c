@@ -518,7 +518,7 @@ static int send_bitmap(struct bsr_peer_device *pd)
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
 	struct bsr_net *n = c->net;
-	bool rle = bsr_opt_u8(&c->net_conf, T_NET_CONF_USE_RLE);
+	bool rle = bsr_conf(&c->net_conf, T_NET_CONF_USE_RLE);
 	int slot = bsr_pd_slot(pd);
 	u64 w = 0, words, wire = 0, packets = 0, rle_packets = 0;
 	__le64 *plain;
@@ -833,7 +833,7 @@ static struct bsr_fast_map *usable_fast_map(struct bsr_device *d, const char **w
 {
 	struct bsr_fast_map *m = d->fast_map;
 
-	if (!bsr_opt_u8(&d->resource->res_opts, T_RES_OPTS_FAST_SYNC))
+	if (!bsr_conf(&d->resource->res_opts, T_RES_OPTS_FAST_SYNC))
 		*why = "fast-sync is off";
 	else if (!m || !m->done_at)
 		*why = "no file-system map";
@@ -1235,16 +1235,16 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
 {
 	struct bsr_opts *o = &pd->conf;
-	u32 plan_ahead = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_PLAN_AHEAD);
-	u64 max_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MAX_RATE) * 2 / 10;
-	u64 min_tick = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_MIN_RATE) * 2 / 10;
-	u32 fill = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_FILL_TARGET);
-	u32 delay = bsr_opt_u32(o, T_PEER_DEVICE_CONF_C_DELAY_TARGET);
+	u32 plan_ahead = bsr_conf(o, T_PEER_DEVICE_CONF_C_PLAN_AHEAD);
+	u64 max_tick = (u64)bsr_conf(o, T_PEER_DEVICE_CONF_C_MAX_RATE) * 2 / 10;
+	u64 min_tick = (u64)bsr_conf(o, T_PEER_DEVICE_CONF_C_MIN_RATE) * 2 / 10;
+	u32 fill = bsr_conf(o, T_PEER_DEVICE_CONF_C_FILL_TARGET);
+	u32 delay = bsr_conf(o, T_PEER_DEVICE_CONF_C_DELAY_TARGET);
 	u64 in_flight = atomic64_read(&pd->connection->net->rs_in_flight);
 	s64 want, correction, req;
 
 	if (!plan_ahead) {
-		u64 fixed = (u64)bsr_opt_u32(o, T_PEER_DEVICE_CONF_RESYNC_RATE) * 2 / 10;
+		u64 fixed = (u64)bsr_conf(o, T_PEER_DEVICE_CONF_RESYNC_RATE) * 2 / 10;
 
 		return max_t(u64, fixed, 8);
 	}

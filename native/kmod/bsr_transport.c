@@ -346,8 +346,8 @@ int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *le
 
 static void sock_setup(struct bsr_conn *c, struct socket *s, bool meta)
 {
-	u32 snd = bsr_opt_u32(&c->net_conf, T_NET_CONF_SNDBUF_SIZE);
-	u32 rcv = bsr_opt_u32(&c->net_conf, T_NET_CONF_RCVBUF_SIZE);
+	u32 snd = bsr_conf(&c->net_conf, T_NET_CONF_SNDBUF_SIZE);
+	u32 rcv = bsr_conf(&c->net_conf, T_NET_CONF_RCVBUF_SIZE);
 	struct sock *sk = s->sk;
 
 	sk->sk_allocation = GFP_NOIO;
@@ -565,7 +565,7 @@ int bsr_establish(struct bsr_conn *c)
 	struct bsr_net *n = c->net;
 	struct socket *s;
 	struct bsr_path path, *p = &path;
-	long cint = (long)bsr_opt_u32(&c->net_conf, T_NET_CONF_CONNECT_INT) * HZ;
+	long cint = (long)bsr_conf(&c->net_conf, T_NET_CONF_CONNECT_INT) * HZ;
 	int rv;
 
 	if (!bsr_first_path(c, &path))
@@ -721,9 +721,9 @@ int bsr_auth(struct bsr_conn *c, bool meta)
 	u32 len;
 	int rv;
 
-	if (!bsr_opt_strcpy(&c->net_conf, T_NET_CONF_CRAM_HMAC_ALG, alg, sizeof(alg)) || !alg[0])
+	if (!bsr_conf_str(&c->net_conf, T_NET_CONF_CRAM_HMAC_ALG, alg, sizeof(alg)) || !alg[0])
 		return 0;
-	bsr_opt_strcpy(&c->net_conf, T_NET_CONF_SHARED_SECRET, secret, sizeof(secret));
+	bsr_conf_str(&c->net_conf, T_NET_CONF_SHARED_SECRET, secret, sizeof(secret));
 	get_random_bytes(mine, sizeof(mine));
 	rv = bsr_send_packet(c, meta, P_AUTH_CHALLENGE, 0, mine, sizeof(mine));
 	if (rv)

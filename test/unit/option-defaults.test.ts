@@ -179,15 +179,37 @@ describe('the kernel has no literal default', () => {
     return out;
   }
 
-  it('every bsr_opt_u8/u32/u64 call names an option and nothing else', () => {
+  const kernelCalls = (name: RegExp) => {
     const dir = join(root, 'native/kmod');
-    const sites = readdirSync(dir)
+    return readdirSync(dir)
       .filter((f) => f.endsWith('.c'))
-      .flatMap((f) => calls(readFileSync(join(dir, f), 'utf8'), /\bbsr_opt_u(?:8|32|64)\(/g));
+      .flatMap((f) => calls(readFileSync(join(dir, f), 'utf8'), name));
+  };
+
+  it('every bsr_conf / bsr_conf_str read names one option attribute', () => {
+    const sites = kernelCalls(/\bbsr_conf\(/g);
     expect(sites.length).toBeGreaterThanOrEqual(30);
     for (const args of sites) {
       expect(args, args.join(', ')).toHaveLength(2);
       expect(args[1]).toMatch(/^T_[A-Z0-9_]+$/);
+    }
+    for (const args of kernelCalls(/\bbsr_conf_str\(/g)) {
+      expect(args, args.join(', ')).toHaveLength(4);
+      expect(args[1]).toMatch(/^T_[A-Z0-9_]+$/);
+    }
+  });
+
+  it('the typed option sets hold exactly the implemented fields, with their defaults', () => {
+    const header = readFileSync(join(root, 'native/kmod/bsr_abi.h'), 'utf8');
+    const abi = JSON.parse(readFileSync(join(root, 'native/abi/bsr-abi.json'), 'utf8'));
+    const cName = (s: string) => s.replace(/^_/, '').replace(/[-.]/g, '_').toUpperCase();
+    for (const set of abi.storedSets as string[]) {
+      const S = cName(set);
+      for (const [f, d] of Object.entries(abi.sets[set] as Record<string, { unimplemented?: boolean }>)) {
+        const member = `#define BSR_MEMBER_T_${S}_${cName(f)} ${set}.${cName(f).toLowerCase()}`;
+        if (d.unimplemented) expect(header, f).not.toContain(member);
+        else expect(header, f).toContain(member);
+      }
     }
   });
 });
