@@ -1,10 +1,10 @@
 // One Primary: promotion while connected is agreed with the peer. `primary` run on both connected nodes
-// at the same moment leaves exactly one Primary and a clear refusal on the other, 12 times in a row; the
+// at the same moment leaves exactly one Primary and a clear refusal on the other, 8 times in a row; the
 // connection stays up and the data stays in sync.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, NODES, twoNodes } from '../fixtures.js';
 
-const ROUNDS = 12;
+const ROUNDS = 8;
 
 export default scenario({
   title: 'primary on both connected nodes at once: exactly one wins',

@@ -35,14 +35,15 @@ export default scenario({
     await t.waitConnected();
     lab.log('right secret: connected, without a new connect');
 
-    // bravo accepts in rounds of connect-int: 10 s keep the forger's stream in place while the
-    // real alpha connects right after it (a dropped forged stream is opened again at once)
+    // bravo accepts in rounds of connect-int: 20 s keep the forger's stream in place while the
+    // real alpha connects right after it (a dropped forged stream is opened again at once; on a
+    // loaded host alpha's connect took longer than a 10 s round, and its own meta stream won)
     await t.sh('alpha', `${t.S} disconnect r0 1; rm -f /tmp/forger.sent`);
-    await t.sh('bravo', `${t.S} net-options r0 0 --connect-int=10`);
+    await t.sh('bravo', `${t.S} net-options r0 0 --connect-int=20`);
     await t.waitConnection('bravo', false);
     const forger = t.exec(
       'alpha',
-      `python3 ${lab.repoRoot}/test/lab/scripts/meta-forger.py ${lab.address('bravo', 'alpha')} 7789 40 /tmp/forger.sent`,
+      `python3 ${lab.repoRoot}/test/lab/scripts/meta-forger.py ${lab.address('bravo', 'alpha')} 7789 60 /tmp/forger.sent`,
     );
     await t.sh('alpha', `while [ ! -e /tmp/forger.sent ]; do sleep 0.1; done; ${t.S} connect r0 1`);
     const forged = await forger;
