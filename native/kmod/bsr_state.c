@@ -260,9 +260,10 @@ static int promote_check(struct bsr_resource *r, bool force, char *msg, size_t m
 	return BSR_RET_NO_ERROR;
 }
 
-int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
+int bsr_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int flags, char *msg,
 		 size_t msglen)
 {
+	bool force = flags & BSR_ROLE_FORCE;
 	struct bsr_device *d;
 	int ret;
 
@@ -320,7 +321,10 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *m
 
 			if (!ldev)
 				continue;
-			ldev->md.flags &= ~(BSR_MDF_PRIMARY_IND | BSR_MDF_WAS_PRIMARY);
+			ldev->md.flags &= ~BSR_MDF_PRIMARY_IND;
+			/* persist-role: only the administrator's secondary ends it, not down */
+			if (flags & BSR_ROLE_EXPLICIT)
+				ldev->md.flags &= ~BSR_MDF_WAS_PRIMARY;
 			bsr_md_write_sb(d, ldev);
 		}
 	}
