@@ -1867,8 +1867,10 @@ int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int fl
 		return ret;
 	}
 	if (old == role) {
+		/* nothing changes, but a Secondary's explicit secondary ends persist-role */
+		ret = bsr_set_role(r, role, flags, msg, len);
 		mutex_unlock(&r->adm_mutex);
-		return BSR_RET_NO_ERROR;
+		return ret;
 	}
 	/* a demotion: until the peers have our writes and our new role, their promotion waits */
 	spin_lock_irq(&r->state_lock);

@@ -1,6 +1,7 @@
 // persist-role through the kernel: apply-persist-role (what bsr.service runs after up) makes alpha
 // Primary again when its meta data carry WAS_PRIMARY, after `down` of the Primary and after a
-// crash, with its data; with persist-role no it changes nothing; an explicit secondary ends it.
+// crash, with its data; with persist-role no it changes nothing; an explicit secondary (of the
+// Primary, or of a Secondary brought up after down) ends it.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, type R0Options, twoNodes } from '../fixtures.js';
 
@@ -8,7 +9,7 @@ export default scenario({
   title: 'persist-role: apply-persist-role restores the Primary after down and a crash',
   nodes: 2,
   diskSize: '64M',
-  timeoutSec: 300,
+  timeoutSec: 600,
   async run(lab) {
     const t = twoNodes(lab);
     const ADM = `${lab.repoRoot}/bin/bsradm -c /tmp/r0.res`;
@@ -59,22 +60,26 @@ fi`,
     assert(r.sum === data, 'data intact after down');
     lab.log(`down of the Primary, up: ${r.said}`);
 
-    // a crash keeps it too
+    // a crash keeps it too (alpha comes back alone: fewer CLI starts than t.up)
+    const upAlone = `${t.S} new-resource r0 0 --persist-role=yes
+${t.S} new-minor r0 1 0
+${t.S} attach 1 /dev/vda /dev/vda internal`;
     await lab.crash('alpha');
     await lab.boot('alpha');
-    await t.up('alpha', { ...yes, connect: false });
-    r = await applied(`${ADM} apply-persist-role r0`);
+    r = await applied(`${upAlone}\n${ADM} apply-persist-role r0`);
     assert(r.role === 'Primary', `alpha Primary again after a crash (is ${r.role}: ${r.said})`);
     assert(r.sum === data, 'data intact after the crash');
     lab.log(`crash of the Primary, up: ${r.said}`);
 
-    // an explicit secondary ends it
-    await t.sh('alpha', `${t.S} secondary r0 && ${t.S} down r0`);
-    await t.up('alpha', { ...yes, connect: false });
-    r = await applied(`${ADM} apply-persist-role r0`);
+    // an explicit secondary ends it: of the Primary, and of a Secondary brought up after down
+    r = await applied(`${t.S} secondary r0\n${t.S} down r0\n${upAlone}\n${ADM} apply-persist-role r0`);
     assert(r.role === 'Secondary', `alpha stays Secondary after an explicit secondary (is ${r.role})`);
     assert(/staying Secondary/.test(r.said), `the kernel says why: ${r.said}`);
     lab.log(`secondary, down, up: ${r.said}`);
+    r = await applied(`${t.S} primary r0\n${t.S} down r0\n${upAlone}
+${t.S} secondary r0\n${t.S} down r0\n${upAlone}\n${t.S} apply-persist-role r0`);
+    assert(r.role === 'Secondary', `a Secondary's secondary ends it too (is ${r.role}: ${r.said})`);
+    lab.log(`primary, down, up, secondary, down, up: ${r.said}`);
     await t.downAll();
   },
 });
