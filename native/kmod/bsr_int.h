@@ -476,7 +476,13 @@ const char *bsr_role_name(enum bsr_role r);
 const char *bsr_disk_name(enum bsr_disk s);
 const char *bsr_conn_name(enum bsr_connection s);
 const char *bsr_repl_name(enum bsr_replication s);
-int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
+/*
+ * Role change flags. BSR_ROLE_EXPLICIT: the administrator's own primary/secondary command;
+ * only that demotion clears persist-role's WAS_PRIMARY (down, a crash keep it).
+ */
+#define BSR_ROLE_FORCE		0x1
+#define BSR_ROLE_EXPLICIT	0x2
+int bsr_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int flags, char *msg,
 		 size_t msglen);
 int bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s);
 void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s);

@@ -600,7 +600,7 @@ u64 bsr_fast_map_used_end(const struct bsr_fast_map *m, u64 bit, u64 end);
 void bsr_notify_split_brain(struct bsr_peer_device *pd);
 int bsr_call_helper(struct bsr_peer_device *pd, const char *name);
 void bsr_free_rs_skip(struct bsr_peer_device *pd);
-int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
+int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int flags, char *msg,
 		     size_t len);
 void bsr_skip_initial_sync(struct bsr_device *d);
 void bsr_new_uuid_sent(struct bsr_device *d, bool skip_sync);

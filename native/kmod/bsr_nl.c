@@ -1436,10 +1436,64 @@ static int adm_set_role(struct adm_ctx *ctx, struct genl_info *info)
 	force = tb[T_SET_ROLE_PARMS_FORCE] && nla_get_u8(tb[T_SET_ROLE_PARMS_FORCE]);
 	return bsr_net_set_role(ctx->resource,
 			       info->genlhdr->cmd == BSR_ADM_PRIMARY ? BSR_ROLE_PRIMARY :
-			       BSR_ROLE_SECONDARY, force, ctx->msg, MSG_LEN);
+			       BSR_ROLE_SECONDARY,
+			       BSR_ROLE_EXPLICIT | (force ? BSR_ROLE_FORCE : 0), ctx->msg, MSG_LEN);
 }
 
 ADM_DOIT(set_role, NEED_RES)
+
+/*
+ * apply-persist-role RES (bsr.service after up): with persist-role yes, the role last set
+ * explicitly comes back. WAS_PRIMARY in a volume's meta data says it was Primary: promote
+ * through the path `primary` takes, with its checks. The volumes change role together, so
+ * one volume carrying the flag is enough (one attached later may lack it).
+ */
+static int adm_apply_persist_role(struct adm_ctx *ctx, struct genl_info *info)
+{
+	struct bsr_resource *r = ctx->resource;
+	struct bsr_device *d;
+	int was_primary = -1;
+	int ret;
+
+	if (!bsr_opt_u8(&r->res_opts, T_RES_OPTS_PERSIST_ROLE)) {
+		SETMSG(ctx, "%s: persist-role no: role left as it is (%s)", r->name,
+		       bsr_role_name(r->role));
+		bsr_info("%s: apply-persist-role: persist-role no, nothing changed\n", r->name);
+		return BSR_RET_NO_ERROR;
+	}
+	if (r->role == BSR_ROLE_PRIMARY) {
+		SETMSG(ctx, "%s: Primary already", r->name);
+		return BSR_RET_NO_ERROR;
+	}
+	list_for_each_entry(d, &r->devices, res_list) {
+		/* pins the backing device: a failing disk may be detached meanwhile */
+		if (!bsr_get_ldev(d))
+			continue;
+		if (d->ldev->md.flags & BSR_MDF_WAS_PRIMARY)
+			was_primary = d->minor;
+		bsr_put_ldev(d);
+		if (was_primary >= 0)
+			break;
+	}
+	if (was_primary < 0) {
+		SETMSG(ctx, "%s: persist-role: the role last set was not Primary: staying Secondary",
+		       r->name);
+		bsr_info("%s: apply-persist-role: last set Secondary, staying Secondary\n", r->name);
+		return BSR_RET_NO_ERROR;
+	}
+	ret = bsr_net_set_role(r, BSR_ROLE_PRIMARY, 0, ctx->msg, MSG_LEN);
+	if (ret == BSR_RET_NO_ERROR) {
+		SETMSG(ctx, "%s: persist-role: Primary again (meta data of minor %d)", r->name,
+		       was_primary);
+		bsr_info("%s: apply-persist-role: Primary again (minor %d was Primary)\n", r->name,
+			 was_primary);
+	} else {
+		bsr_warn("%s: apply-persist-role: promotion refused: %s\n", r->name, ctx->msg);
+	}
+	return ret;
+}
+
+ADM_DOIT(apply_persist_role, NEED_RES)
 
 /* ---------------------------------------------------------------- peers and paths */
 
@@ -2028,7 +2082,8 @@ static int adm_down(struct adm_ctx *ctx, struct genl_info *info)
 	int ret = BSR_RET_NO_ERROR;
 
 	r = ctx->resource;
-	ret = bsr_net_set_role(r, BSR_ROLE_SECONDARY, false, ctx->msg, MSG_LEN);
+	/* not an explicit demotion: persist-role's flag stays for apply-persist-role */
+	ret = bsr_net_set_role(r, BSR_ROLE_SECONDARY, 0, ctx->msg, MSG_LEN);
 	if (ret != BSR_RET_NO_ERROR)
 		return ret;
 	list_for_each_entry(d, &r->devices, res_list) {
@@ -2266,6 +2321,7 @@ static const struct genl_ops bsr_genl_ops[] = {
 	ADM(SUSPEND_IO, bsr_adm_suspend_io),
 	ADM(RESUME_IO, bsr_adm_suspend_io),
 	ADM(FAST_SYNC_MAP, bsr_adm_fast_sync_map),
+	ADM(APPLY_PERSIST_ROLE, bsr_adm_apply_persist_role),
 };
 
 static const struct genl_multicast_group bsr_mcgrps[] = {

@@ -260,14 +260,41 @@ static int promote_check(struct bsr_resource *r, bool force, char *msg, size_t m
 	return BSR_RET_NO_ERROR;
 }
 
-int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
+/*
+ * An explicit secondary of a Secondary still ends persist-role: after `down` of a Primary and
+ * `up`, it is how the administrator says the node must not come back Primary.
+ */
+static void forget_was_primary(struct bsr_resource *r)
+{
+	struct bsr_device *d;
+
+	list_for_each_entry(d, &r->devices, res_list) {
+		if (!bsr_get_ldev(d))
+			continue;
+		if (d->ldev->md.flags & BSR_MDF_WAS_PRIMARY) {
+			d->ldev->md.flags &= ~BSR_MDF_WAS_PRIMARY;
+			if (bsr_md_write_sb(d, d->ldev))
+				bsr_warn("bsr%u: clearing WAS_PRIMARY: writing the meta data failed\n",
+					 d->minor);
+			else
+				bsr_info("bsr%u: persist-role: Secondary from now on\n", d->minor);
+		}
+		bsr_put_ldev(d);
+	}
+}
+
+int bsr_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int flags, char *msg,
 		 size_t msglen)
 {
+	bool force = flags & BSR_ROLE_FORCE;
 	struct bsr_device *d;
 	int ret;
 
-	if (r->role == role)
+	if (r->role == role) {
+		if (role == BSR_ROLE_SECONDARY && (flags & BSR_ROLE_EXPLICIT))
+			forget_was_primary(r);
 		return BSR_RET_NO_ERROR;
+	}
 
 	if (role == BSR_ROLE_PRIMARY) {
 		ret = promote_check(r, force, msg, msglen);
@@ -320,7 +347,10 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *m
 
 			if (!ldev)
 				continue;
-			ldev->md.flags &= ~(BSR_MDF_PRIMARY_IND | BSR_MDF_WAS_PRIMARY);
+			ldev->md.flags &= ~BSR_MDF_PRIMARY_IND;
+			/* persist-role: only the administrator's secondary ends it, not down */
+			if (flags & BSR_ROLE_EXPLICIT)
+				ldev->md.flags &= ~BSR_MDF_WAS_PRIMARY;
 			bsr_md_write_sb(d, ldev);
 		}
 	}

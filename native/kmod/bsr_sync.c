@@ -1823,7 +1823,7 @@ static void send_state_all(struct bsr_resource *r)
 }
 
 /* A promotion agreed with every connected peer; retried while a peer is busy demoting. */
-static int promote_agreed(struct bsr_resource *r, bool force, char *msg, size_t len)
+static int promote_agreed(struct bsr_resource *r, unsigned int flags, char *msg, size_t len)
 {
 	unsigned long deadline = jiffies + ROLE_REPLY_TIMEOUT;
 	int ret;
@@ -1842,7 +1842,7 @@ static int promote_agreed(struct bsr_resource *r, bool force, char *msg, size_t 
 	if (ret == BSR_RET_BUSY)
 		ret = BSR_RET_PEER_PRIMARY;
 	if (ret == BSR_RET_NO_ERROR) {
-		ret = bsr_set_role(r, BSR_ROLE_PRIMARY, force, msg, len);
+		ret = bsr_set_role(r, BSR_ROLE_PRIMARY, flags, msg, len);
 		promotion_done(r);
 	}
 	if (ret == BSR_RET_NO_ERROR)
@@ -1852,7 +1852,7 @@ static int promote_agreed(struct bsr_resource *r, bool force, char *msg, size_t 
 	return ret;
 }
 
-int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, char *msg,
+int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int flags, char *msg,
 		     size_t len)
 {
 	struct bsr_conn *c;
@@ -1862,19 +1862,21 @@ int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, bool force, cha
 	mutex_lock(&r->adm_mutex);
 	old = r->role;
 	if (role == BSR_ROLE_PRIMARY && old != role) {
-		ret = promote_agreed(r, force, msg, len);
+		ret = promote_agreed(r, flags, msg, len);
 		mutex_unlock(&r->adm_mutex);
 		return ret;
 	}
 	if (old == role) {
+		/* nothing changes, but a Secondary's explicit secondary ends persist-role */
+		ret = bsr_set_role(r, role, flags, msg, len);
 		mutex_unlock(&r->adm_mutex);
-		return BSR_RET_NO_ERROR;
+		return ret;
 	}
 	/* a demotion: until the peers have our writes and our new role, their promotion waits */
 	spin_lock_irq(&r->state_lock);
 	r->demoting = true;
 	spin_unlock_irq(&r->state_lock);
-	ret = bsr_set_role(r, role, force, msg, len);
+	ret = bsr_set_role(r, role, flags, msg, len);
 	mutex_unlock(&r->adm_mutex);
 	if (ret == BSR_RET_NO_ERROR) {
 		/* the peers get everything that is in flight, then learn our role */

@@ -11,7 +11,6 @@ import { abi } from '../abi/index';
 import { childProcess } from '../common/child-process';
 import { CliError, ConfigError, EXIT } from '../common/errors';
 import { logError, logInfo } from '../common/log';
-import { DEFAULT_STATE_DIR, type RecordedRole, recordedRole, recordRole } from '../common/role-record';
 import { configToJson, dumpConfig, dumpXml } from '../config/dump';
 import { loadConfig } from '../config/index';
 import { type LocalResource, localHostName, selectResources, verifyLocalAddresses } from '../config/local';
@@ -56,8 +55,6 @@ interface GlobalOptions {
 }
 
 const DEFAULT_CONFIG = '/etc/bsr.conf';
-/** The persist-role records (src/common/role-record.ts); BSR_STATE_DIR moves them (tests). */
-const STATE_DIR = process.env.BSR_STATE_DIR ?? DEFAULT_STATE_DIR;
 
 const GLOBAL_OPTIONS: OptionSpec[] = [
   { flags: '-d, --dry-run', description: 'print the bsrsetup/bsrmeta steps instead of running them' },
@@ -227,13 +224,7 @@ async function runPlan(g: GlobalOptions, { steps }: Plan, label: string, timeout
  * only that resource's steps: the others still run, and the command then fails naming each
  * resource that failed, with the exit code of the first failure.
  */
-async function execute(
-  g: GlobalOptions,
-  command: string,
-  plans: Plan[],
-  cfg?: BsrConfig,
-  afterPlan?: (resource: string) => void,
-): Promise<void> {
+async function execute(g: GlobalOptions, command: string, plans: Plan[], cfg?: BsrConfig): Promise<void> {
   const refused = refusedStep(plans.flatMap((plan) => plan.steps));
   if (refused) {
     throw new CliError(`bsradm ${command}: ${formatStep(maskedStep(refused.step))}: ${refused.reason}`, EXIT.USAGE);
@@ -247,7 +238,6 @@ async function execute(
   for (const plan of plans) {
     try {
       await runPlan(g, plan, plans.length > 1 ? `${plan.resource}: ` : '', timeouts);
-      afterPlan?.(plan.resource);
     } catch (err) {
       if (plans.length === 1 || !(err instanceof CliError)) throw err;
       process.stderr.write(`${err.message}\n`);
@@ -343,31 +333,8 @@ function plannedCommand(command: string): CommandSpec {
         plans,
         selected.map((t) => t.resource),
       );
-      await execute(g, command, plans, cfg, roleRecorder(command, selected));
+      await execute(g, command, plans, cfg);
     },
-  };
-}
-
-const ROLE_OF_COMMAND: Record<string, RecordedRole> = { primary: 'Primary', secondary: 'Secondary' };
-
-/** After primary/secondary of a resource with persist-role yes: record the role it now has. */
-function roleRecorder(command: string, selected: Target[]): ((resource: string) => void) | undefined {
-  const role = ROLE_OF_COMMAND[command];
-  if (!role) return undefined;
-  const persisting = new Set(
-    selected.filter((t) => t.resource.resourceOptions.get('persist-role')?.value === true).map((t) => t.resource.name),
-  );
-  return (resource) => {
-    if (!persisting.has(resource)) return;
-    try {
-      recordRole(STATE_DIR, resource, role);
-    } catch (err) {
-      // the kernel took the role: say so, and that the service would not restore it
-      throw new CliError(
-        `bsradm ${command} ${resource}: done, but persist-role could not record it: ${(err as Error).message}`,
-        EXIT.FAILURE,
-      );
-    }
   };
 }
 
@@ -528,14 +495,14 @@ export const BSRADM: ProgramSpec = {
     ...Object.keys(PLANNERS).map(plannedCommand),
     {
       name: 'apply-persist-role',
-      summary: 'promote again the resources that persist-role recorded as Primary',
+      summary: 'with persist-role yes, promote again the resources last set Primary (the kernel decides)',
       args: [{ ...RESOURCES, complete: 'resource' }],
       run: async (names: string[], _options: unknown, c: Command) => {
         const g = globalsOf(c);
         const cfg = await config(g);
         const plans = targets(cfg, names.length > 0 ? names : ['all'], g.peer).map(({ resource }) => ({
           resource: resource.name,
-          steps: persistRoleSteps(resource, recordedRole(STATE_DIR, resource.name)),
+          steps: persistRoleSteps(resource),
         }));
         await execute(g, 'apply-persist-role', plans, cfg);
       },

@@ -104,7 +104,13 @@ function runModify(spec: ModifyCommand, given: string[]): Promise<number> {
   );
   return withClient(spec.name, object, (c) => {
     prepareFullSync(c, spec, req);
-    c.request(req);
+    const replies = c.request(req);
+    if (spec.printsReply) {
+      for (const r of replies) {
+        const text = r.attrs.CFG_REPLY?.info_text;
+        if (typeof text === 'string' && text.trim()) process.stdout.write(`${text.trim()}\n`);
+      }
+    }
     return EXIT.OK;
   });
 }

@@ -34,6 +34,8 @@ export interface ModifyCommand {
   optionSets?: AbiOptionSet[];
   params?: Record<string, Param>;
   summary: string;
+  /** Print the kernel's reply text on success: what it decided (apply-persist-role). */
+  printsReply?: boolean;
 }
 
 const C = abi.commands;
@@ -159,7 +161,13 @@ export const MODIFY_COMMANDS: ModifyCommand[] = [
   },
   { name: 'forget-peer', cmd: C.FORGET_PEER, args: CONN, summary: "drop a peer's bitmap slot" },
   { name: 'down', cmd: C.DOWN, args: ['RES'], summary: 'take the resource down' },
-  { name: 'apply-persist-role', cmd: C.APPLY_PERSIST_ROLE, args: ['RES'], summary: 'restore the persisted role' },
+  {
+    name: 'apply-persist-role',
+    cmd: C.APPLY_PERSIST_ROLE,
+    args: ['RES'],
+    summary: 'with persist-role yes, promote again a resource last set Primary (meta-data flag WAS_PRIMARY)',
+    printsReply: true,
+  },
 ];
 
 /** Commands whose options replace the current ones: `--set-defaults` resets the others. */

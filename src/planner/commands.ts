@@ -1,6 +1,5 @@
 // bsradm commands -> bsrsetup/bsrmeta steps, for the resources (and volumes, peers) selected.
 import { CliError, EXIT } from '../common/errors';
-import type { RecordedRole } from '../common/role-record';
 import type { LocalPeer, LocalResource } from '../config/local';
 import type { Volume } from '../config/model';
 import {
@@ -196,12 +195,11 @@ export const PLANNERS: Record<string, Planner> = {
 };
 
 /**
- * apply-persist-role: promote a resource whose persist-role recorded Primary (see
- * src/common/role-record.ts); nothing for a recorded Secondary, no record, or persist-role no.
+ * apply-persist-role: bsr.ko decides from the resource's persist-role option and the meta-data
+ * flag WAS_PRIMARY (set by an explicit primary, cleared only by an explicit secondary).
  */
-export function persistRoleSteps(resource: LocalResource, recorded: RecordedRole | undefined): Step[] {
-  const persists = resource.resourceOptions.get('persist-role')?.value === true;
-  return persists && recorded === 'Primary' ? [bsrsetup('primary', resource.name)] : [];
+export function persistRoleSteps(resource: LocalResource): Step[] {
+  return [bsrsetup('apply-persist-role', resource.name)];
 }
 
 /** Steps for `command` on every target, resource by resource. */

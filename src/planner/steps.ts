@@ -24,6 +24,7 @@ export type TimeoutOption = 'cmd-timeout-short' | 'cmd-timeout-medium' | 'cmd-ti
 /** bsrsetup commands that wait for the peers (a state change, a handshake): the medium limit. */
 const WAITS_FOR_PEERS = new Set([
   'primary',
+  'apply-persist-role',
   'secondary',
   'connect',
   'disconnect',

@@ -25,6 +25,8 @@ export function assert(cond: unknown, msg: string): asserts cond {
 }
 
 export interface R0Options {
+  /** resource options of new-resource, e.g. "--persist-role=yes" */
+  res?: string;
   net?: string;
   /** peer-device options, e.g. "--c-plan-ahead=0 --resync-rate=400M" */
   pd?: string;
@@ -55,7 +57,7 @@ export function twoNodes(lab: Lab) {
     if (o.createMd !== false) await sh(n, `${M} --force 1 v09 ${md.dev} ${md.idx} create-md --max-peers=2 </dev/null`);
     await sh(
       n,
-      `${S} new-resource r0 ${ID[n]}
+      `${S} new-resource r0 ${ID[n]} ${o.res ?? ''}
 ${S} new-minor r0 1 0
 ${S} new-peer r0 ${ID[p]} --_name=${p} ${o.net ?? ''}
 ${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${o.peerAddr ?? `${lab.address(p, n)}:7789`}

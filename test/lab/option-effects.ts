@@ -47,8 +47,7 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'net_conf.verify-alg': { shownIn: 'verify/corrupt-blocks', token: '--verify-alg' },
   'net_conf.use-rle': { shownIn: 'replication/net-option-effects', token: '--use-rle=no' },
   'net_conf.discard-my-data': { shownIn: 'roles/split-brain', token: '--discard-my-data' },
-  // the tools record the role (bsradm) and the service applies it; the kernel's flag is not read
-  'res_opts.persist-role': { shownIn: 'unit/bsr-service', token: 'persist-role yes' },
+  'res_opts.persist-role': { shownIn: 'roles/persist-role', token: '--persist-role=yes' },
   'res_opts.node-id': { shownIn: 'security/wire-after-handshake', token: 'node-id' },
   'res_opts.fast-sync': { shownIn: 'fastsync/ext4-initial-sync', token: '--fast-sync' },
   'set_role_parms.force': { shownIn: 'admin/single-node-lifecycle', token: '--force' },

@@ -1,6 +1,6 @@
 // packaging/systemd/bsr-service, what bsr.service runs, driving the built bsradm in dry runs.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -30,21 +30,19 @@ function service(action: string, bsradmArgs: string[], conf = CONFIG) {
   const bsradm = [process.execPath, join(ROOT, 'dist/bsradm.cjs'), '-c', file, ...bsradmArgs].join(' ');
   return spawnSync('/bin/sh', [SCRIPT, action], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', BSRADM: bsradm, __BSR_NODE__: 'alice', BSR_STATE_DIR: join(work, 'state') },
+    env: { PATH: process.env.PATH ?? '', BSRADM: bsradm, __BSR_NODE__: 'alice' },
   });
 }
 
 describe('bsr-service (bsr.service)', () => {
-  it('start: up of each svc-auto-up resource, then the role persist-role recorded', () => {
-    mkdirSync(join(work, 'state/persist-role'), { recursive: true });
-    writeFileSync(join(work, 'state/persist-role/r0'), 'Primary\n');
+  it('start: up of each svc-auto-up resource, then apply-persist-role (the kernel decides)', () => {
     const run = service('start', ['-d']);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const lines = run.stdout.trim().split('\n');
     expect(lines[0]).toBe('bsrsetup new-resource r0 0 --persist-role=yes');
     expect(lines).toContain('bsrsetup connect r0 1');
-    expect(lines.slice(-2)).toEqual(['bsrsetup primary r0', 'bsr: r1: svc-auto-up no, left down']);
+    expect(lines.slice(-2)).toEqual(['bsrsetup apply-persist-role r0', 'bsr: r1: svc-auto-up no, left down']);
     expect(lines.filter((l) => l.includes(' r1'))).toEqual(['bsr: r1: svc-auto-up no, left down']);
   });
 

@@ -625,7 +625,7 @@ describe('bsradm handlers (what the kernel runs)', () => {
   });
 });
 
-describe('bsradm persist-role (recorded role, restored by bsr.service)', () => {
+describe('bsradm persist-role (the kernel decides from its meta data, bsr.service asks it)', () => {
   function persistConf(persist: 'yes' | 'no'): string {
     const conf = join(work, 'persist.conf');
     const text = readFileSync(REFERENCE, 'utf8').replace(
@@ -635,52 +635,42 @@ describe('bsradm persist-role (recorded role, restored by bsr.service)', () => {
     writeFileSync(conf, text);
     return conf;
   }
-  const state = () => ({ BSR_STATE_DIR: join(work, 'state') });
-  const recorded = () => readFileSync(join(work, 'state/persist-role/r0'), 'utf8');
 
-  it('primary and secondary record the role they set; apply-persist-role promotes a recorded Primary', () => {
+  it('the option reaches the kernel with the resource options of up and resource-options', () => {
     fresh();
     const conf = persistConf('yes');
-    expect(bsradm(['-c', conf, 'primary', 'r0'], state()).status).toBe(0);
-    expect(recorded()).toBe('Primary\n');
-    // after a reboot: up, then the service restores the role
-    const restore = bsradm(['-c', conf, 'apply-persist-role', 'r0'], state());
-    expect(restore.status).toBe(0);
-    expect(restore.ran).toEqual(['bsrsetup primary r0', 'bsrsetup primary r0']);
-    expect(bsradm(['-c', conf, '-d', 'apply-persist-role', 'all'], state()).stdout).toBe('bsrsetup primary r0\n');
-
-    expect(bsradm(['-c', conf, 'secondary', 'r0'], state()).status).toBe(0);
-    expect(recorded()).toBe('Secondary\n');
-    expect(bsradm(['-c', conf, '-d', 'apply-persist-role', 'r0'], state()).stdout).toBe('');
+    expect(bsradm(['-c', conf, '-d', 'up', 'r0']).stdout).toMatch(/^bsrsetup new-resource r0 \d+ --persist-role=yes$/m);
+    expect(bsradm(['-c', conf, '-d', 'resource-options', 'r0']).stdout).toMatch(
+      /^bsrsetup resource-options r0 .*--persist-role=yes/m,
+    );
   });
 
-  it('records nothing when primary fails, nor without persist-role, and then restores nothing', () => {
+  it('apply-persist-role asks the kernel for each resource, whatever the config says', () => {
+    for (const persist of ['yes', 'no'] as const) {
+      fresh();
+      const conf = persistConf(persist);
+      const run = bsradm(['-c', conf, 'apply-persist-role', 'r0']);
+      expect(run.status).toBe(0);
+      expect(run.ran).toEqual(['bsrsetup apply-persist-role r0']);
+      expect(bsradm(['-c', conf, '-d', 'apply-persist-role']).stdout).toBe('bsrsetup apply-persist-role r0\n');
+    }
+  });
+
+  it('primary and secondary run only their step: the role lives in the meta data', () => {
     fresh();
     const conf = persistConf('yes');
-    expect(bsradm(['-c', conf, 'primary', 'r0'], { ...state(), BSR_TEST_FAIL: 'primary' }).status).toBe(7);
-    expect(existsSync(join(work, 'state/persist-role/r0'))).toBe(false);
-    expect(bsradm(['-c', conf, '-d', 'apply-persist-role', 'r0'], state()).stdout).toBe('');
-
-    const off = persistConf('no');
-    expect(bsradm(['-c', off, 'primary', 'r0'], state()).status).toBe(0);
-    expect(existsSync(join(work, 'state/persist-role/r0'))).toBe(false);
-    // a record left from when persist-role was on is not acted on once it is off
-    expect(bsradm(['-c', conf, 'primary', 'r0'], state()).status).toBe(0);
-    expect(bsradm(['-c', off, '-d', 'apply-persist-role', 'r0'], state()).stdout).toBe('');
+    expect(bsradm(['-c', conf, 'primary', 'r0']).ran).toEqual(['bsrsetup primary r0']);
+    fresh();
+    expect(bsradm(['-c', conf, 'secondary', 'r0']).ran).toEqual(['bsrsetup secondary r0']);
   });
 
-  it('a record that cannot be written fails the command, saying the role itself was set', () => {
+  it('a refusal of the kernel fails apply-persist-role with its exit code', () => {
     fresh();
-    writeFileSync(join(work, 'state'), 'not a directory');
-    const run = bsradm(['-c', persistConf('yes'), 'primary', 'r0'], state());
-    expect(run.ran).toEqual(['bsrsetup primary r0']);
-    expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/^bsradm primary r0: done, but persist-role could not record it: .*ENOTDIR/);
-  });
-
-  it('a dry run records nothing', () => {
-    fresh();
-    expect(bsradm(['-c', persistConf('yes'), '-d', 'primary', 'r0'], state()).stdout).toBe('bsrsetup primary r0\n');
-    expect(existsSync(join(work, 'state'))).toBe(false);
+    const run = bsradm(['-c', persistConf('yes'), 'apply-persist-role', 'r0'], {
+      BSR_TEST_FAIL: 'apply-persist-role',
+      BSR_TEST_FAIL_CODE: '11',
+    });
+    expect(run.status).toBe(11);
+    expect(run.stderr).toContain('bsrsetup apply-persist-role r0');
   });
 });

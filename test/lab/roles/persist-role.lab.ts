@@ -1,0 +1,85 @@
+// persist-role through the kernel: apply-persist-role (what bsr.service runs after up) makes alpha
+// Primary again when its meta data carry WAS_PRIMARY, after `down` of the Primary and after a
+// crash, with its data; with persist-role no it changes nothing; an explicit secondary (of the
+// Primary, or of a Secondary brought up after down) ends it.
+import { scenario } from '../../../tools/lab/scenario.js';
+import { assert, FAST_NET, type R0Options, twoNodes } from '../fixtures.js';
+
+export default scenario({
+  title: 'persist-role: apply-persist-role restores the Primary after down and a crash',
+  nodes: 2,
+  diskSize: '64M',
+  timeoutSec: 600,
+  async run(lab) {
+    const t = twoNodes(lab);
+    const ADM = `${lab.repoRoot}/bin/bsradm -c /tmp/r0.res`;
+    const yes: R0Options = { net: FAST_NET, res: '--persist-role=yes', createMd: false };
+    // bsradm on alpha (its apply-persist-role is bsr.service's); /tmp is emptied by a crash
+    const config = `cat > /tmp/r0.res <<'EOF'
+global { cmd-timeout-short 60; }
+resource r0 {
+  options { persist-role yes; }
+  device minor 1; disk /dev/vda; meta-disk internal;
+  on alpha { address ipv4 ${lab.address('alpha', 'bravo')}:7789; node-id 0; }
+  on bravo { address ipv4 ${lab.address('bravo', 'alpha')}:7789; node-id 1; }
+}
+EOF`;
+    /**
+     * Runs `apply` on alpha; returns what it printed and alpha's role after it, with the sha256 of
+     * /dev/bsr1's first 4 MiB when Primary (only a Primary's device opens).
+     */
+    async function applied(apply: string): Promise<{ said: string; role: string; sum?: string }> {
+      const out = await t.sh(
+        'alpha',
+        `${config}
+${apply}
+if dd if=/dev/bsr1 of=/tmp/head bs=1M count=4 iflag=direct status=none 2>/dev/null; then
+  echo "state=Primary $(sha256sum < /tmp/head)"
+else
+  echo "state=$(${t.S} role r0)"
+fi`,
+      );
+      const m = /^state=(\w+) ?([0-9a-f]*)/m.exec(out);
+      return { said: out.replace(/^state=.*\n?/m, '').trim(), role: m?.[1] ?? '?', sum: m?.[2] || undefined };
+    }
+
+    await t.upSkipSync({ net: FAST_NET, res: '--persist-role=yes' });
+    await t.sh('alpha', `${t.S} primary r0`);
+    const data = await t.write('alpha', 0, 4);
+
+    // down of the Primary (no secondary first) keeps the flag; persist-role no does not use it
+    await t.sh('alpha', `${t.S} down r0`);
+    await t.up('alpha', { ...yes, res: '--persist-role=no' });
+    await t.waitConnected();
+    let r = await applied(`${t.S} apply-persist-role r0`);
+    assert(r.role === 'Secondary', `persist-role no: alpha stays Secondary (is ${r.role})`);
+    assert(/persist-role no/.test(r.said), `the kernel says persist-role no: ${r.said}`);
+    // persist-role yes from the config (bsradm resource-options): Primary again, agreed with bravo
+    r = await applied(`${ADM} resource-options r0\n${t.S} apply-persist-role r0`);
+    assert(r.role === 'Primary', `alpha Primary again after down (is ${r.role}: ${r.said})`);
+    assert(r.sum === data, 'data intact after down');
+    lab.log(`down of the Primary, up: ${r.said}`);
+
+    // a crash keeps it too (alpha comes back alone: fewer CLI starts than t.up)
+    const upAlone = `${t.S} new-resource r0 0 --persist-role=yes
+${t.S} new-minor r0 1 0
+${t.S} attach 1 /dev/vda /dev/vda internal`;
+    await lab.crash('alpha');
+    await lab.boot('alpha');
+    r = await applied(`${upAlone}\n${ADM} apply-persist-role r0`);
+    assert(r.role === 'Primary', `alpha Primary again after a crash (is ${r.role}: ${r.said})`);
+    assert(r.sum === data, 'data intact after the crash');
+    lab.log(`crash of the Primary, up: ${r.said}`);
+
+    // an explicit secondary ends it: of the Primary, and of a Secondary brought up after down
+    r = await applied(`${t.S} secondary r0\n${t.S} down r0\n${upAlone}\n${ADM} apply-persist-role r0`);
+    assert(r.role === 'Secondary', `alpha stays Secondary after an explicit secondary (is ${r.role})`);
+    assert(/staying Secondary/.test(r.said), `the kernel says why: ${r.said}`);
+    lab.log(`secondary, down, up: ${r.said}`);
+    r = await applied(`${t.S} primary r0\n${t.S} down r0\n${upAlone}
+${t.S} secondary r0\n${t.S} down r0\n${upAlone}\n${t.S} apply-persist-role r0`);
+    assert(r.role === 'Secondary', `a Secondary's secondary ends it too (is ${r.role}: ${r.said})`);
+    lab.log(`primary, down, up, secondary, down, up: ${r.said}`);
+    await t.downAll();
+  },
+});
