@@ -1455,7 +1455,7 @@ static int adm_apply_persist_role(struct adm_ctx *ctx, struct genl_info *info)
 	int was_primary = -1;
 	int ret;
 
-	if (!bsr_opt_u8(&r->res_opts, T_RES_OPTS_PERSIST_ROLE)) {
+	if (!bsr_conf(&r->res_opts, T_RES_OPTS_PERSIST_ROLE)) {
 		SETMSG(ctx, "%s: persist-role no: role left as it is (%s)", r->name,
 		       bsr_role_name(r->role));
 		bsr_info("%s: apply-persist-role: persist-role no, nothing changed\n", r->name);
