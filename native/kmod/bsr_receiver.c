@@ -675,6 +675,8 @@ static int handshake(struct bsr_conn *c)
 
 	n->data_sock->sk->sk_rcvtimeo = 10 * HZ;
 	n->meta_sock->sk->sk_rcvtimeo = 10 * HZ;
+	/* a new connection counts its own digest mismatches towards a reconnect */
+	n->integrity_window_count = 0;
 	rv = do_features(c);
 	if (rv)
 		return rv;
