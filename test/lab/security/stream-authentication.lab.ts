@@ -36,19 +36,28 @@ export default scenario({
     lab.log('right secret: connected, without a new connect');
 
     // bravo accepts in rounds of connect-int: 20 s keep the forger's stream in place while the
-    // real alpha connects right after it (a dropped forged stream is opened again at once; on a
-    // loaded host alpha's connect took longer than a 10 s round, and its own meta stream won)
-    await t.sh('alpha', `${t.S} disconnect r0 1; rm -f /tmp/forger.sent`);
+    // real alpha connects right after it (a dropped forged stream is opened again at once). The
+    // real pair can still win the race (the forged stream dropped, alpha's own meta stream in
+    // first): then the forger is never used and the attempt is repeated, at most 3 times.
     await t.sh('bravo', `${t.S} net-options r0 0 --connect-int=20`);
-    await t.waitConnection('bravo', false);
-    const forger = t.exec(
-      'alpha',
-      `python3 ${lab.repoRoot}/test/lab/scripts/meta-forger.py ${lab.address('bravo', 'alpha')} 7789 60 /tmp/forger.sent`,
-    );
-    await t.sh('alpha', `while [ ! -e /tmp/forger.sent ]; do sleep 0.1; done; ${t.S} connect r0 1`);
-    const forged = await forger;
-    const [attempts, verdict] = forged.stdout.trim().split('\n');
-    lab.log(`forged meta stream from alpha's address: ${verdict} (attempts: ${attempts}) ${forged.stderr.trim()}`);
+    let verdict = '';
+    for (let attempt = 1; attempt <= 3 && verdict !== 'CHALLENGED'; attempt++) {
+      await t.sh('alpha', `${t.S} disconnect r0 1; rm -f /tmp/forger.sent`);
+      await t.waitConnection('bravo', false);
+      const forger = t.exec(
+        'alpha',
+        `python3 ${lab.repoRoot}/test/lab/scripts/meta-forger.py ${lab.address('bravo', 'alpha')} 7789 30 /tmp/forger.sent`,
+      );
+      await t.sh('alpha', `while [ ! -e /tmp/forger.sent ]; do sleep 0.1; done; ${t.S} connect r0 1`);
+      const forged = await forger;
+      const lines = forged.stdout.trim().split('\n');
+      verdict = lines[1] ?? '';
+      lab.log(
+        `forged meta stream from alpha's address, try ${attempt}: ${verdict} (attempts: ${lines[0]}) ${forged.stderr.trim()}`,
+      );
+      assert(verdict !== 'USED', 'bravo took the forged meta stream for the peer');
+      await t.waitConnected();
+    }
     assert(verdict === 'CHALLENGED', 'a meta stream has to prove the secret before bravo uses it');
     await t.waitConnected();
     await t.sh('alpha', `${t.S} new-current-uuid --clear-bitmap 1 && ${t.S} primary r0`);
