@@ -29,15 +29,20 @@ dd if=/tmp/data of=/dev/bsr1 bs=${bs} seek=${offMiB * MIB} oflag=direct,seek_byt
       );
     const bsrLog = async () => (await lab.dmesg('alpha')).split('\n').filter((l) => l.includes('bsr: '));
 
-    // the kernel refuses pull-ahead without protocol A, as the config check does
-    const refused = await t.exec(
-      'alpha',
-      `cd ${lab.repoRoot} && ${t.S} net-options r0 1 --on-congestion=pull-ahead --protocol=C`,
-    );
-    assert(
-      refused.code !== 0 && /on-congestion pull-ahead needs protocol A/.test(refused.stderr),
-      `pull-ahead with protocol C: exit ${refused.code} ${refused.stderr}`,
-    );
+    // the kernel refuses pull-ahead without protocol A, as the config check does, from
+    // net-options and from connect (which takes net options too); nothing of it is stored
+    for (const cmd of ['net-options', 'connect']) {
+      const refused = await t.exec(
+        'alpha',
+        `cd ${lab.repoRoot} && ${t.S} ${cmd} r0 1 --on-congestion=pull-ahead --protocol=C`,
+      );
+      assert(
+        refused.code !== 0 && /on-congestion pull-ahead needs protocol A/.test(refused.stderr),
+        `${cmd}: pull-ahead with protocol C: exit ${refused.code} ${refused.stderr}`,
+      );
+    }
+    const shown = await t.sh('alpha', `${t.S} show r0`);
+    assert(/protocol\s+A;/.test(shown) && !/on-congestion/.test(shown), `refused options stored:\n${shown}`);
 
     // block: the writer waits for the link, every write reaches the peer
     await netOptions('--on-congestion=block --congestion-fill=1M');
