@@ -264,6 +264,15 @@ ${S} attach 3 ${grow} ${grow} internal`);
     log(`resize --size=${want} --assume-clean: ${size3} -> ${size4} sectors, out-of-sync ${oos3} -> ${oos4} KiB`);
     if (size4 !== want) throw new Error(`resize --size: ${size4} sectors, asked for ${want}`);
     if (oos4 !== oos3) throw new Error('resize --assume-clean marked the grown area out of sync');
+    // attach's --size: the device keeps that size, not the larger data area of the grown disk
+    await sh(`${S} down r2
+${S} new-resource r2 0
+${S} new-minor r2 3 0
+${S} new-peer r2 1 --_name=bravo
+${S} attach 3 ${grow} ${grow} internal --size=${want}`);
+    const size5 = Number(await sh('cat /sys/block/bsr3/size'));
+    log(`attach --size=${want} on a 524288-sector disk: ${size5} sectors`);
+    if (size5 !== want) throw new Error(`attach --size: ${size5} sectors, asked for ${want}`);
     await sh(`${S} down r2\ndmsetup remove grow`);
 
     // --- /dev/bsr-control: the API version by ioctl (magic 147); gone with the module
