@@ -35,9 +35,12 @@ if [ -d /sys/module/drbd ]; then
   drbdsetup down all 2>/dev/null || true
   rmmod drbd
 fi
-# links shaped by the scenario (lab link shape)
-if [ -d /sys/module/sch_netem ]; then
-  for d in /sys/class/net/*; do tc qdisc del dev "\${d##*/}" root 2>/dev/null || true; done
+# links shaped by the scenario (lab link shape) or blocked on their way in (tc ingress)
+if [ -d /sys/module/sch_netem ] || [ -d /sys/module/sch_ingress ]; then
+  for d in /sys/class/net/*; do
+    tc qdisc del dev "\${d##*/}" root 2>/dev/null || true
+    tc qdisc del dev "\${d##*/}" ingress 2>/dev/null || true
+  done
 fi
 dmsetup remove_all --force >/dev/null 2>&1 || true
 [ -z "$(dmsetup ls 2>/dev/null | grep -v 'No devices found')" ]
