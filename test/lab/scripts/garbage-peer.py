@@ -1,6 +1,6 @@
 # Garbage for the replication port of bsr.ko (security/wire-garbage.lab.ts): each case opens fresh TCP
 # connections to HOST:PORT and sends something malformed; the node must drop it and stay healthy.
-import os, struct, sys, time
+import os, socket, struct, sys, time
 
 from bsr_wire import P, connect, hdr, pkt
 
@@ -22,7 +22,18 @@ def handshake(d):
     d.sendall(pkt(P['STATE'], struct.pack('>4I', 2, 5, 0, 0), 0))
 
 def finish(socks):
-    time.sleep(1.5)
+    # the node closes what it refuses: wait for that (at most 1.5 s), then close ours
+    first = socks[0]
+    first.settimeout(0.1)
+    end = time.time() + 1.5
+    while time.time() < end:
+        try:
+            if not first.recv(65536):
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            break
     for s in socks:
         try:
             s.close()
