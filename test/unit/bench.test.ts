@@ -1,6 +1,12 @@
 // The bench's pure parts: interleaving, ratios, aggregation, settings and the disk layout.
 import { describe, expect, it } from 'vitest';
 import {
+  type FastSyncSlot,
+  type FastSyncVariant,
+  summarizeFastSync,
+  VARIANT_ORDER,
+} from '../../tools/lab/bench/fastsync.js';
+import {
   benchSettings,
   bsrsetupArgs,
   describeSettings,
@@ -206,5 +212,45 @@ describe('mbr', () => {
     expect(b.readUInt32LE(462 + 8)).toBe(513 * 2048);
     expect(b.readUInt32LE(462 + 8) + b.readUInt32LE(462 + 12)).toBe(1024 * 2048);
     expect(b[478 + 4]).toBe(0);
+  });
+});
+
+describe('summarizeFastSync', () => {
+  const slot = (variant: FastSyncVariant, seconds: number, wire_MB: number): FastSyncSlot => ({
+    variant,
+    slot: 0,
+    seconds,
+    wire_MB,
+    used_MB: 150,
+    host_load: 1,
+  });
+
+  it('averages each variant and divides FastSync by the full syncs', () => {
+    const s = summarizeFastSync([
+      slot('drbd84', 20, 1090),
+      slot('bsr-full', 12, 1080),
+      slot('bsr-fast', 2, 160),
+      slot('bsr-fast', 4, 170),
+      slot('bsr-full', 18, 1090),
+      slot('drbd84', 30, 1100),
+    ]);
+    expect(s.mean['bsr-fast']).toEqual({ seconds: 3, wire_MB: 165, used_MB: 150 });
+    expect(s.fast_over_full_time).toBeCloseTo(3 / 15);
+    expect(s.fast_over_drbd84_time).toBeCloseTo(3 / 25);
+    expect(s.fast_over_full_bytes).toBeCloseTo(165 / 1085);
+  });
+
+  it('refuses a run without a slot of each variant', () => {
+    expect(() => summarizeFastSync([slot('drbd84', 20, 1090), slot('bsr-fast', 2, 160)])).toThrow(
+      /no slot of bsr-full/,
+    );
+  });
+
+  it('runs each variant twice, once early and once late', () => {
+    for (const v of ['drbd84', 'bsr-full', 'bsr-fast'] as const) {
+      const at = VARIANT_ORDER.flatMap((x, i) => (x === v ? [i] : []));
+      expect(at.length).toBe(2);
+      expect(at[0] + at[1]).toBe(VARIANT_ORDER.length - 1);
+    }
   });
 });

@@ -21,6 +21,9 @@ export class BsrEngine implements BenchEngine {
   readonly name = 'bsr';
   readonly device = '/dev/bsr0';
 
+  /** `resourceOptions`: new-resource options, e.g. "--fast-sync=no" */
+  constructor(private readonly resourceOptions = '') {}
+
   private ids(ctx: BenchContext): Record<string, number> {
     return { [ctx.primary]: 0, [ctx.secondary]: 1 };
   }
@@ -52,7 +55,7 @@ export class BsrEngine implements BenchEngine {
         n,
         [
           `${M} --force 0 v09 ${ctx.backingDisk} internal create-md --max-peers=2 </dev/null >/dev/null`,
-          `${S} new-resource bench ${ids[n]}`,
+          `${S} new-resource bench ${ids[n]} ${this.resourceOptions}`.trimEnd(),
           `${S} new-minor bench 0 0`,
           `${S} new-peer bench ${ids[p]} --_name=${p} --protocol=C ${bsrsetupArgs(bsrImplemented(s.net))}`,
           `${S} new-path bench ${ids[p]} ipv4:${lab.address(n, p)}:${ctx.port} ipv4:${lab.address(p, n)}:${ctx.port}`,

@@ -166,17 +166,26 @@ interface Runner {
 
 const execFileP = promisify(execFile);
 
+/** The bench's lab: the engines (each on its own disk) and how their disks are laid out. */
+export interface BenchLabSpec {
+  engines: readonly BenchEngine[];
+  primary: NodeName;
+  secondary: NodeName;
+  /** With the partitions of settings.ts (PARTITIONS), else the engines use their whole disk. */
+  partitioned: boolean;
+}
+
 /**
  * The lab: two nodes with two 1 GiB disks, written through once from the host (no sparse holes:
  * every guest write then overwrites allocated blocks of the image file, for the engines as for the
- * raw partitions), each partitioned (settings.ts, PARTITIONS); drbd.ko loaded before bsr.ko.
+ * raw partitions), partitioned when asked (settings.ts, PARTITIONS); drbd.ko loaded before bsr.ko.
  */
-async function prepareLab(repoRoot: string, runners: Runner[], log: (m: string) => void): Promise<LabImpl> {
+export async function prepareLab(repoRoot: string, spec: BenchLabSpec, log: (m: string) => void): Promise<LabImpl> {
   const t0 = now();
   log(`booting a fresh two-node lab (two ${DISK_SIZE} disks per node)`);
   const lab = await labUp({ nodes: 2, diskSize: DISK_SIZE, loadBsr: false }, repoRoot);
   lab.logger = log;
-  const disks = runners.map((r) => ENGINES[r.e.name].disk);
+  const disks = [...new Set(spec.engines.map((e) => ENGINES[e.name].disk))];
   for (const n of lab.nodes) {
     for (const d of disks) {
       const file = lab.files.disk(n, d === '/dev/vda' ? 'vda' : 'vdb');
@@ -193,7 +202,7 @@ async function prepareLab(repoRoot: string, runners: Runner[], log: (m: string) 
   }
   const table = mbr(PARTITIONS);
   for (const n of lab.nodes) {
-    for (const d of disks) {
+    for (const d of spec.partitioned ? disks : []) {
       await lab.sh(
         n,
         [
@@ -205,14 +214,16 @@ async function prepareLab(repoRoot: string, runners: Runner[], log: (m: string) 
         { input: table },
       );
     }
-    for (const r of runners) await r.e.loadModule(lab, n);
+    for (const name of new Set(spec.engines.map((e) => e.name))) {
+      await (spec.engines.find((e) => e.name === name) as BenchEngine).loadModule(lab, n);
+    }
   }
-  const p = runners[0].ctx.primary;
+  const p = spec.primary;
   await lab.sh(p, `head -c ${128 * MiB} /dev/urandom > ${src(0)}; head -c ${128 * MiB} /dev/urandom > ${src(1)}`, {
     timeoutMs: 300_000,
   });
   // One link measurement not counted: the first one after boot warms the guests' caches (python).
-  await measureLink(lab, p, runners[0].ctx.secondary, BENCH_LINK);
+  await measureLink(lab, p, spec.secondary, BENCH_LINK);
   log(`lab ready in ${(now() - t0).toFixed(1)} s (${lab.nodes.join(', ')})`);
   return lab;
 }
@@ -485,7 +496,11 @@ export async function runBenchCommand(o: BenchCommandOptions): Promise<number> {
   let settingsReport: SettingsReport | undefined;
   let lab: LabImpl | undefined;
   try {
-    lab = await prepareLab(o.repoRoot, runners, o.log);
+    lab = await prepareLab(
+      o.repoRoot,
+      { engines: runners.map((r) => r.e), primary: 'alpha', secondary: 'bravo', partitioned: true },
+      o.log,
+    );
     for (const [i, phase] of phases.entries()) {
       const order = slotOrder(names, i);
       o.log(`phase ${phase}: ${order.join('-')}`);
