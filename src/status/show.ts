@@ -41,14 +41,23 @@ export function quote(text: string): string {
   return `"${text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
 }
 
-/** `keyword value;` lines for the options of some sets, defaults left out unless asked for. */
+/**
+ * `keyword value;` lines for the options of some sets, defaults left out unless asked for. bsr.ko
+ * reports only the options that were set; one never set runs at its default (bsr-abi.json, the
+ * kernel's source of defaults too), which is what --show-defaults prints for it.
+ */
 function optionLines(values: Array<[AbiOptionSet, SetValues | undefined]>, opts: ShowOptions): string[] {
   const out: string[] = [];
   for (const [set, v] of values) {
     if (!v) continue;
     for (const def of optionsOfSet(set)) {
-      if (def.notInConfig || v[def.keyword] === undefined) continue;
-      const value = configValue(def, v[def.keyword]);
+      if (def.notInConfig) continue;
+      const value =
+        v[def.keyword] !== undefined
+          ? configValue(def, v[def.keyword])
+          : opts.showDefaults
+            ? defaultValue(def)
+            : undefined;
       if (value === undefined) continue;
       const text = formatOptionValue(def, value);
       if (!opts.showDefaults) {

@@ -339,6 +339,17 @@ describe('show', () => {
     }
   });
 
+  it('fills in the defaults of options the kernel does not report (it sends only those set)', () => {
+    // bsr.ko's NET_CONF has no ko-count or on-congestion unless they were set
+    expect(formatShow(tree())).not.toMatch(/ko-count|on-congestion/);
+    const text = formatShow(tree(), { showDefaults: true });
+    expect(text).toContain('            ko-count 5;\n');
+    expect(text).toContain('            on-congestion block;\n');
+    expect(text).toContain('            max-epoch-size 8000;\n');
+    expect(text).toMatch(/\n {16}c-max-rate \w+;\n/);
+    expect(text).toContain('                resync-rate 102400;\n');
+  });
+
   it('marks a StandAlone connection, which adjust then connects', () => {
     const standalone = buildTree([resource(), device(), connection('StandAlone'), peerDevice('Off', 'DUnknown')]);
     const text = formatShow(standalone);

@@ -41,8 +41,9 @@ dd if=/tmp/data of=/dev/bsr1 bs=${bs} seek=${offMiB * MIB} oflag=direct,seek_byt
         `${cmd}: pull-ahead with protocol C: exit ${refused.code} ${refused.stderr}`,
       );
     }
-    const shown = await t.sh('alpha', `${t.S} show r0`);
-    assert(/protocol\s+A;/.test(shown) && !/on-congestion/.test(shown), `refused options stored:\n${shown}`);
+    // --show-defaults prints what was never set at its default (the kernel reports only what was)
+    const shown = await t.sh('alpha', `${t.S} show r0 --show-defaults`);
+    assert(/protocol\s+A;/.test(shown) && /on-congestion\s+block;/.test(shown), `refused options stored:\n${shown}`);
 
     // block: the writer waits for the link, every write reaches the peer
     await netOptions('--on-congestion=block --congestion-fill=1M');
