@@ -3,10 +3,14 @@
 # all of them on Debian 12's 6.1 kernel, the core ones again on its newer 6.12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# where the time goes: seconds since the start, per phase
+phase() { echo "test.sh: ${SECONDS} s: $*"; }
 bash scripts/install-deps.sh
+phase build
 npm run build
 npm run build:kmod
 npm run build:addon
+phase unit tests
 npx vitest run
 
 # What bsr_compat.h bridges: replication, flushes (write cache and FUA in the queue limits), the
@@ -14,10 +18,14 @@ npx vitest run
 # file system, down and module unload). Four, to keep npm test under 30 minutes.
 CORE_ON_NEWER_KERNEL=(replication/initial-sync replication/flush-durability
   replication/block-size-negotiation roles/switchover)
+phase lab setup for 6.12
 node dist/lab.mjs setup --kernel 6.12
 npm run build:kmod -- --kernel 6.12
 status=0
+phase lab on 6.12
 node dist/lab.mjs test --kernel 6.12 --jobs "${BSR_LAB_JOBS:-2}" "${CORE_ON_NEWER_KERNEL[@]}" || status=$?
 # two scenarios at a time (each in its own lab): the guests spend much of their time waiting
+phase lab on 6.1
 node dist/lab.mjs test --jobs "${BSR_LAB_JOBS:-2}" || status=$?
+phase end
 exit "$status"
