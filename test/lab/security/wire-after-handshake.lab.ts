@@ -33,7 +33,10 @@ export default scenario({
       if (lines.length >= 7 && bad.length === 0) return;
       // why bravo closed the connections: what a case that never reached its attack needs
       const log = (await lab.dmesg('bravo')).split('\n').filter((l) => l.includes('bsr: '));
-      assert(false, `${phase}: not every bad packet was refused:\n${bad.join('\n')}\nbravo:\n${log.slice(-30).join('\n')}`);
+      assert(
+        false,
+        `${phase}: not every bad packet was refused:\n${bad.join('\n')}\nbravo:\n${log.slice(-30).join('\n')}`,
+      );
     };
 
     await check('secondary', await peer('secondary'));
