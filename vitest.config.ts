@@ -4,5 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/unit/**/*.test.ts'],
     testTimeout: 20000,
+    // vitest's default is one worker less than the CPUs: on the 2-core CI machine one file at a
+    // time. The slow files mostly wait for the CLIs they start, so two run side by side.
+    maxWorkers: 2,
   },
 });
