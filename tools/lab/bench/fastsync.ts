@@ -172,12 +172,7 @@ export async function runFastSyncBench(o: { repoRoot: string; out?: string; log:
   try {
     lab = await prepareLab(
       o.repoRoot,
-      {
-        engines: [engineOf('drbd84'), engineOf('bsr-fast')],
-        primary: base.primary,
-        secondary: base.secondary,
-        partitioned: false,
-      },
+      { engines: [engineOf('drbd84'), engineOf('bsr-fast')], partitioned: false },
       o.log,
     );
     for (const [i, v] of VARIANT_ORDER.entries()) slots.push(await runSlot(lab, v, i, base));

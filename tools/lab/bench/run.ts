@@ -166,11 +166,9 @@ interface Runner {
 
 const execFileP = promisify(execFile);
 
-/** The bench's lab: the engines (each on its own disk) and how their disks are laid out. */
+/** The bench's lab: the engines (one of each, each on its own disk) and how their disks are laid out. */
 export interface BenchLabSpec {
   engines: readonly BenchEngine[];
-  primary: NodeName;
-  secondary: NodeName;
   /** With the partitions of settings.ts (PARTITIONS), else the engines use their whole disk. */
   partitioned: boolean;
 }
@@ -185,7 +183,7 @@ export async function prepareLab(repoRoot: string, spec: BenchLabSpec, log: (m: 
   log(`booting a fresh two-node lab (two ${DISK_SIZE} disks per node)`);
   const lab = await labUp({ nodes: 2, diskSize: DISK_SIZE, loadBsr: false }, repoRoot);
   lab.logger = log;
-  const disks = [...new Set(spec.engines.map((e) => ENGINES[e.name].disk))];
+  const disks = spec.engines.map((e) => ENGINES[e.name].disk);
   for (const n of lab.nodes) {
     for (const d of disks) {
       const file = lab.files.disk(n, d === '/dev/vda' ? 'vda' : 'vdb');
@@ -214,18 +212,23 @@ export async function prepareLab(repoRoot: string, spec: BenchLabSpec, log: (m: 
         { input: table },
       );
     }
-    for (const name of new Set(spec.engines.map((e) => e.name))) {
-      await (spec.engines.find((e) => e.name === name) as BenchEngine).loadModule(lab, n);
-    }
+    for (const e of spec.engines) await e.loadModule(lab, n);
   }
-  const p = spec.primary;
-  await lab.sh(p, `head -c ${128 * MiB} /dev/urandom > ${src(0)}; head -c ${128 * MiB} /dev/urandom > ${src(1)}`, {
-    timeoutMs: 300_000,
-  });
-  // One link measurement not counted: the first one after boot warms the guests' caches (python).
-  await measureLink(lab, p, spec.secondary, BENCH_LINK);
   log(`lab ready in ${(now() - t0).toFixed(1)} s (${lab.nodes.join(', ')})`);
   return lab;
+}
+
+/** The reference bench's sources of the writes, and a link measurement not counted. */
+async function prepareSlots(lab: Lab, primary: NodeName, secondary: NodeName): Promise<void> {
+  await lab.sh(
+    primary,
+    `head -c ${128 * MiB} /dev/urandom > ${src(0)}; head -c ${128 * MiB} /dev/urandom > ${src(1)}`,
+    {
+      timeoutMs: 300_000,
+    },
+  );
+  // the first measurement after boot warms the guests' caches (python)
+  await measureLink(lab, primary, secondary, BENCH_LINK);
 }
 
 /** Random data in the first 32 MiB of the primary's backing disk (what the initial sync carries), then setup. */
@@ -496,11 +499,8 @@ export async function runBenchCommand(o: BenchCommandOptions): Promise<number> {
   let settingsReport: SettingsReport | undefined;
   let lab: LabImpl | undefined;
   try {
-    lab = await prepareLab(
-      o.repoRoot,
-      { engines: runners.map((r) => r.e), primary: 'alpha', secondary: 'bravo', partitioned: true },
-      o.log,
-    );
+    lab = await prepareLab(o.repoRoot, { engines: runners.map((r) => r.e), partitioned: true }, o.log);
+    await prepareSlots(lab, runners[0].ctx.primary, runners[0].ctx.secondary);
     for (const [i, phase] of phases.entries()) {
       const order = slotOrder(names, i);
       o.log(`phase ${phase}: ${order.join('-')}`);
