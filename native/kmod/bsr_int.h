@@ -482,6 +482,8 @@ const char *bsr_repl_name(enum bsr_replication s);
  */
 #define BSR_ROLE_FORCE		0x1
 #define BSR_ROLE_EXPLICIT	0x2
+/* BSR_ROLE_AUTO: a promotion nobody typed (apply-persist-role): every peer must be connected. */
+#define BSR_ROLE_AUTO		0x4
 int bsr_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int flags, char *msg,
 		 size_t msglen);
 int bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s);

@@ -1481,7 +1481,7 @@ static int adm_apply_persist_role(struct adm_ctx *ctx, struct genl_info *info)
 		bsr_info("%s: apply-persist-role: last set Secondary, staying Secondary\n", r->name);
 		return BSR_RET_NO_ERROR;
 	}
-	ret = bsr_net_set_role(r, BSR_ROLE_PRIMARY, 0, ctx->msg, MSG_LEN);
+	ret = bsr_net_set_role(r, BSR_ROLE_PRIMARY, BSR_ROLE_AUTO, ctx->msg, MSG_LEN);
 	if (ret == BSR_RET_NO_ERROR) {
 		SETMSG(ctx, "%s: persist-role: Primary again (meta data of minor %d)", r->name,
 		       was_primary);

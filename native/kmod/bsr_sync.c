@@ -1754,10 +1754,23 @@ static void promotion_done(struct bsr_resource *r)
  * still demoting, or agreed while its Secondary state has not reached us yet; ask again.
  * On success r->promoting stays set until the caller has changed the role. adm_mutex held.
  */
-static int agree_promotion(struct bsr_resource *r, char *msg, size_t len)
+static int agree_promotion(struct bsr_resource *r, unsigned int flags, char *msg, size_t len)
 {
 	struct bsr_conn *c;
 
+	/*
+	 * An automatic promotion (persist-role after a reboot) decides for nobody: a peer not
+	 * connected may have been made Primary meanwhile, and only the handshake (done when a
+	 * connection is Connected, under adm_mutex) shows whose data are newer.
+	 */
+	list_for_each_entry(c, &r->connections, res_list) {
+		if (!(flags & BSR_ROLE_AUTO) || c->cstate == BSR_CONNECTION_CONNECTED)
+			continue;
+		snprintf(msg, len,
+			 "refusing an automatic promotion: peer %u (%s) is %s and may have been made Primary meanwhile; promote by hand (primary) if it is not",
+			 c->peer_node_id, c->name, bsr_conn_name(c->cstate));
+		return BSR_RET_PEER_NOT_CONNECTED;
+	}
 	spin_lock_irq(&r->state_lock);
 	list_for_each_entry(c, &r->connections, res_list) {
 		if (c->net && READ_ONCE(c->net->net_ok) && READ_ONCE(c->net->peer_promoting)) {
@@ -1829,7 +1842,7 @@ static int promote_agreed(struct bsr_resource *r, unsigned int flags, char *msg,
 	int ret;
 
 	for (;;) {
-		ret = agree_promotion(r, msg, len);
+		ret = agree_promotion(r, flags, msg, len);
 		if (ret != BSR_RET_BUSY || time_after(jiffies, deadline))
 			break;
 		/* the peer's receiver may need adm_mutex for its state: let it run */

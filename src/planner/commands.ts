@@ -196,10 +196,14 @@ export const PLANNERS: Record<string, Planner> = {
 
 /**
  * apply-persist-role: bsr.ko decides from the resource's persist-role option and the meta-data
- * flag WAS_PRIMARY (set by an explicit primary, cleared only by an explicit secondary).
+ * flag WAS_PRIMARY (set by an explicit primary, cleared only by an explicit secondary). It
+ * promotes only with every peer connected (a peer away may have been promoted meanwhile), so
+ * with persist-role yes the connections come first, as long as startup { wfc-timeout } allows.
  */
 export function persistRoleSteps(resource: LocalResource): Step[] {
-  return [bsrsetup('apply-persist-role', resource.name)];
+  const persists = resource.resourceOptions.get('persist-role')?.value === true;
+  const wait = persists && resource.peers.length > 0 ? PLANNERS['wait-connect']({ resource, volumes: [], peers: [] }, []) : [];
+  return [...wait, bsrsetup('apply-persist-role', resource.name)];
 }
 
 /** Steps for `command` on every target, resource by resource. */

@@ -42,8 +42,25 @@ describe('bsr-service (bsr.service)', () => {
     const lines = run.stdout.trim().split('\n');
     expect(lines[0]).toBe('bsrsetup new-resource r0 0 --persist-role=yes');
     expect(lines).toContain('bsrsetup connect r0 1');
-    expect(lines.slice(-2)).toEqual(['bsrsetup apply-persist-role r0', 'bsr: r1: svc-auto-up no, left down']);
+    // persist-role yes: r0 waits for its peer (bsr.ko promotes only with every peer connected)
+    expect(lines.slice(-3)).toEqual([
+      'bsr: r1: svc-auto-up no, left down',
+      'bsrsetup wait-connect-resource r0',
+      'bsrsetup apply-persist-role r0',
+    ]);
     expect(lines.filter((l) => l.includes(' r1'))).toEqual(['bsr: r1: svc-auto-up no, left down']);
+  });
+
+  it('start: every resource is up before the first one waits for its peers', () => {
+    const both = CONFIG.replace('options { svc-auto-up no; svc-auto-down no; }', '');
+    const lines = service('start', ['-d'], both).stdout.trim().split('\n');
+    const lastUp = Math.max(lines.indexOf('bsrsetup connect r0 1'), lines.indexOf('bsrsetup connect r1 1'));
+    expect(lines.indexOf('bsrsetup connect r1 1')).toBeGreaterThan(0);
+    expect(lines.slice(lastUp + 1)).toEqual([
+      'bsrsetup wait-connect-resource r0',
+      'bsrsetup apply-persist-role r0',
+      'bsrsetup apply-persist-role r1',
+    ]);
   });
 
   it('stop: down of each svc-auto-down resource', () => {

@@ -646,14 +646,24 @@ describe('bsradm persist-role (the kernel decides from its meta data, bsr.servic
   });
 
   it('apply-persist-role asks the kernel for each resource, whatever the config says', () => {
-    for (const persist of ['yes', 'no'] as const) {
-      fresh();
-      const conf = persistConf(persist);
-      const run = bsradm(['-c', conf, 'apply-persist-role', 'r0']);
-      expect(run.status).toBe(0);
-      expect(run.ran).toEqual(['bsrsetup apply-persist-role r0']);
-      expect(bsradm(['-c', conf, '-d', 'apply-persist-role']).stdout).toBe('bsrsetup apply-persist-role r0\n');
-    }
+    fresh();
+    const conf = persistConf('no');
+    const run = bsradm(['-c', conf, 'apply-persist-role', 'r0']);
+    expect(run.status).toBe(0);
+    expect(run.ran).toEqual(['bsrsetup apply-persist-role r0']);
+    expect(bsradm(['-c', conf, '-d', 'apply-persist-role']).stdout).toBe('bsrsetup apply-persist-role r0\n');
+  });
+
+  it('with persist-role yes, apply-persist-role waits for the peers first (wfc-timeout)', () => {
+    fresh();
+    const conf = persistConf('yes');
+    const run = bsradm(['-c', conf, 'apply-persist-role', 'r0']);
+    expect(run.status).toBe(0);
+    expect(run.ran).toEqual(['bsrsetup wait-connect-resource r0', 'bsrsetup apply-persist-role r0']);
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace('protocol C;', 'protocol C;\n  startup { wfc-timeout 90; }'));
+    expect(bsradm(['-c', conf, '-d', 'apply-persist-role']).stdout).toBe(
+      'bsrsetup wait-connect-resource r0 --wait-timeout=90\nbsrsetup apply-persist-role r0\n',
+    );
   });
 
   it('primary and secondary run only their step: the role lives in the meta data', () => {

@@ -1,7 +1,9 @@
 // persist-role through the kernel: apply-persist-role (what bsr.service runs after up) makes alpha
 // Primary again when its meta data carry WAS_PRIMARY, after `down` of the Primary and after a
 // crash, with its data; with persist-role no it changes nothing; an explicit secondary (of the
-// Primary, or of a Secondary brought up after down) ends it.
+// Primary, or of a Secondary brought up after down) ends it. An automatic promotion waits for
+// every peer: after a crash while bravo was promoted, alpha stays Secondary while bravo is out of
+// reach, and once connected it takes bravo's data instead of splitting the brain.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, type R0Options, twoNodes } from '../fixtures.js';
 
@@ -18,6 +20,7 @@ export default scenario({
     const config = `cat > /tmp/r0.res <<'EOF'
 global { cmd-timeout-short 60; }
 resource r0 {
+  startup { wfc-timeout 30; }
   options { persist-role yes; }
   device minor 1; disk /dev/vda; meta-disk internal;
   on alpha { address ipv4 ${lab.address('alpha', 'bravo')}:7789; node-id 0; }
@@ -60,16 +63,19 @@ fi`,
     assert(r.sum === data, 'data intact after down');
     lab.log(`down of the Primary, up: ${r.said}`);
 
-    // a crash keeps it too (alpha comes back alone: fewer CLI starts than t.up)
-    const upAlone = `${t.S} new-resource r0 0 --persist-role=yes
-${t.S} new-minor r0 1 0
-${t.S} attach 1 /dev/vda /dev/vda internal`;
+    // a crash keeps it too: alpha comes back as bsr.service brings it (bsradm waits for bravo)
     await lab.crash('alpha');
     await lab.boot('alpha');
-    r = await applied(`${upAlone}\n${ADM} apply-persist-role r0`);
+    await t.up('alpha', yes);
+    r = await applied(`${ADM} apply-persist-role r0`);
     assert(r.role === 'Primary', `alpha Primary again after a crash (is ${r.role}: ${r.said})`);
     assert(r.sum === data, 'data intact after the crash');
     lab.log(`crash of the Primary, up: ${r.said}`);
+
+    // the explicit secondaries below bring alpha up alone (fewer CLI starts than t.up)
+    const upAlone = `${t.S} new-resource r0 0 --persist-role=yes
+${t.S} new-minor r0 1 0
+${t.S} attach 1 /dev/vda /dev/vda internal`;
 
     // an explicit secondary ends it: of the Primary, and of a Secondary brought up after down
     r = await applied(`${t.S} secondary r0\n${t.S} down r0\n${upAlone}\n${ADM} apply-persist-role r0`);
@@ -80,6 +86,35 @@ ${t.S} attach 1 /dev/vda /dev/vda internal`;
 ${t.S} secondary r0\n${t.S} down r0\n${upAlone}\n${t.S} apply-persist-role r0`);
     assert(r.role === 'Secondary', `a Secondary's secondary ends it too (is ${r.role}: ${r.said})`);
     lab.log(`primary, down, up, secondary, down, up: ${r.said}`);
+
+    // alpha crashes as Primary and bravo is promoted and written meanwhile: alpha must not come
+    // back Primary while bravo is out of reach, nor once connected (bravo is Primary)
+    await t.sh('alpha', `${t.S} down r0`);
+    await t.up('alpha', yes);
+    await t.waitConnected();
+    await t.sh('alpha', `${t.S} primary r0`);
+    await t.write('alpha', 0, 4);
+    await lab.crash('alpha');
+    await t.waitConnection('bravo', false);
+    await t.sh('bravo', `${t.S} primary r0`);
+    const bravoData = await t.write('bravo', 0, 4);
+    await lab.boot('alpha');
+    await lab.linkCut('alpha', 'bravo');
+    await t.up('alpha', yes);
+    r = await applied(`${t.S} apply-persist-role r0 2>&1 || echo "exit=$?"`);
+    assert(r.role === 'Secondary', `alpha stays Secondary while bravo is out of reach (is ${r.role}: ${r.said})`);
+    assert(
+      /exit=11/.test(r.said) && /automatic promotion: peer 1 \(bravo\) is Connecting/.test(r.said),
+      `the kernel refuses, naming bravo: ${r.said}`,
+    );
+    lab.log(`bravo promoted meanwhile, out of reach: ${r.said}`);
+    await lab.linkRestore('alpha', 'bravo');
+    r = await applied(`${ADM} apply-persist-role r0 2>&1 || echo "exit=$?"`);
+    assert(r.role === 'Secondary', `alpha stays Secondary beside a Primary bravo (is ${r.role}: ${r.said})`);
+    lab.log(`bravo promoted meanwhile, connected: ${r.said}`);
+    await t.waitSynced();
+    const alphaData = await t.sum('alpha', '/dev/vda', 0, 4);
+    assert(alphaData === bravoData, "alpha holds bravo's data after the resync");
     await t.downAll();
   },
 });
