@@ -665,6 +665,31 @@ out:
 	return rv;
 }
 
+/*
+ * The peer slots' CONNECTED flag says whether this node still had the peer when it last
+ * knew: cleared when the peer is lost while this node stays up (the cluster degraded), kept
+ * by this node's own disconnect or down. `wait-connect --degr-wfc-timeout` reads it after a
+ * reboot. adm_mutex held.
+ */
+static void mark_peer_connected(struct bsr_conn *c, bool connected)
+{
+	struct bsr_peer_device *pd;
+
+	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		struct bsr_device *d = pd->device;
+		u32 *flags;
+
+		if (!bsr_get_ldev(d))
+			continue;
+		flags = &d->ldev->md.peers[c->peer_node_id].flags;
+		if (!!(*flags & BSR_MDF_PEER_CONNECTED) != connected) {
+			*flags ^= BSR_MDF_PEER_CONNECTED;
+			bsr_md_write_sb(d, d->ldev);
+		}
+		bsr_put_ldev(d);
+	}
+}
+
 static int handshake(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
@@ -747,6 +772,8 @@ static int handshake(struct bsr_conn *c)
 		if (rv)
 			break;
 	}
+	if (!rv)
+		mark_peer_connected(c, true);
 	mutex_unlock(&r->adm_mutex);
 	list_for_each_entry(pd, &c->peer_devices, conn_list) {
 		if (pd->net->split_brain) {
@@ -1716,6 +1743,8 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 	bsr_set_cstate(c, why);
 	if (was_connected)
 		bsr_info("%s: connection lost (%s)\n", n->thread_tag, bsr_conn_name(why));
+	if (was_connected && why != BSR_CONNECTION_DISCONNECTING)
+		mark_peer_connected(c, false);
 	c->peer_role = BSR_ROLE_UNKNOWN;
 	WRITE_ONCE(n->peer_promoting, false);
 	wake_up(&n->role_wait);

@@ -42,7 +42,7 @@ import {
   programFor,
   takesValue,
 } from './spec';
-import { modifyCommandOptions, WAIT_TIMEOUT } from './tool-options';
+import { modifyCommandOptions, WAIT_OPTIONS } from './tool-options';
 
 /** bsradm's own options, read once from the command line and passed down. */
 interface GlobalOptions {
@@ -83,7 +83,7 @@ const MODIFY_BY_NAME = new Map(MODIFY_COMMANDS.map((spec) => [spec.name, spec]))
 function passedOn(command: string): OptionSpec[] {
   if (META_COMMANDS.has(command)) return BSRMETA_OPTIONS;
   const setupCommand = SETUP_COMMAND_OF[command] ?? command;
-  if (setupCommand.startsWith('wait-')) return [WAIT_TIMEOUT];
+  if (setupCommand.startsWith('wait-')) return WAIT_OPTIONS;
   const spec = MODIFY_BY_NAME.get(setupCommand);
   return spec ? modifyCommandOptions(spec) : [];
 }
@@ -96,7 +96,7 @@ const VALUE_FLAGS = new Set([
   ...MODIFY_COMMANDS.flatMap((spec) =>
     Object.entries(spec.params ?? {}).flatMap(([name, p]) => (p.kind === 'flag' ? [] : [`--${name}`])),
   ),
-  ...[...BSRMETA_OPTIONS, WAIT_TIMEOUT].filter(takesValue).map(optionName),
+  ...[...BSRMETA_OPTIONS, ...WAIT_OPTIONS].filter(takesValue).map(optionName),
 ]);
 
 async function config(g: GlobalOptions): Promise<BsrConfig> {
@@ -495,7 +495,8 @@ export const BSRADM: ProgramSpec = {
     ...Object.keys(PLANNERS).map(plannedCommand),
     {
       name: 'apply-persist-role',
-      summary: 'with persist-role yes, promote again the resources last set Primary (the kernel decides)',
+      summary:
+        'with persist-role yes, wait for the peers (wfc-timeout), then promote again the resources last set Primary (the kernel decides)',
       args: [{ ...RESOURCES, complete: 'resource' }],
       run: async (names: string[], _options: unknown, c: Command) => {
         const g = globalsOf(c);

@@ -24,7 +24,7 @@ import { connectionState, diskState, peerDiskState, replicationState, resourceRo
 import { buildTree } from '../status/model.js';
 import { snapshot } from '../status/query.js';
 import { addCommands, type CommandSpec, type ProgramSpec, parseCommandLine, programFor } from './spec.js';
-import { modifyCommandOptions, WAIT_TIMEOUT } from './tool-options.js';
+import { modifyCommandOptions, WAIT_OPTIONS } from './tool-options.js';
 
 const PROG = 'bsrsetup';
 
@@ -229,14 +229,20 @@ function waitCommands(): CommandSpec[] {
         summary:
           what === 'connect' ? `wait until the ${scope}'s connections are established` : 'wait until no resync runs',
         args: [{ name: 'RES', complete: 'resource' }, ...extra.map((a) => ({ name: a }))],
-        options: [WAIT_TIMEOUT],
+        options: WAIT_OPTIONS,
         run: (res: string, ...rest: unknown[]) => {
           const ids = (rest.slice(0, extra.length) as string[]).map((t, i) => needInt(name, extra[i], t));
-          const o = rest[extra.length] as { waitTimeout: string };
+          const o = rest[extra.length] as WaitOptionValues;
+          const seconds = (option: string, text: string | undefined) =>
+            text === undefined ? undefined : needInt(name, option, text);
+          const limits: WaitLimits = {
+            wfc: seconds('--wait-timeout', o.waitTimeout) ?? 0,
+            degraded: seconds('--degr-wfc-timeout', o.degrWfcTimeout),
+            outdated: seconds('--outdated-wfc-timeout', o.outdatedWfcTimeout),
+            afterSplitBrain: o.waitAfterSb === true,
+          };
           const filter = { peer: ids[0], volume: ids[1] };
-          return withClient(name, [res, ...ids].join(' '), (cl) =>
-            waitFor(cl, res, what, filter, Number(o.waitTimeout) || 0),
-          );
+          return withClient(name, [res, ...ids].join(' '), (cl) => waitFor(cl, res, what, filter, limits));
         },
       };
     }),
@@ -417,23 +423,60 @@ async function events2(
   });
 }
 
+type WaitOptionValues = {
+  waitTimeout?: string;
+  degrWfcTimeout?: string;
+  outdatedWfcTimeout?: string;
+  waitAfterSb?: boolean;
+};
+
+/** How long a wait-* command waits, in seconds (0: forever), as DRBD's startup {} says. */
+interface WaitLimits {
+  wfc: number;
+  /** when a selected peer was lost while this node stayed up (its slot's CONNECTED flag clear) */
+  degraded?: number;
+  /** when a selected volume's data are Outdated */
+  outdated?: number;
+  /** whether a connection that goes StandAlone during the wait (split brain) is waited for on */
+  afterSplitBrain: boolean;
+}
+
+const PEER_CONNECTED_FLAG = abi.metaData.peerFlags.CONNECTED;
+
+/** The limit that applies to the state at the start of a wait: Outdated first, then degraded. */
+function waitLimit(all: StateObject[], selected: (o: StateObject) => boolean, limits: WaitLimits): number {
+  const outdated = all.some((o) => o.kind === 'device' && selected(o) && diskState(o) === 'Outdated');
+  if (outdated && limits.outdated !== undefined) return limits.outdated;
+  const lostPeer = all.some(
+    (o) =>
+      o.kind === 'peer-device' &&
+      selected(o) &&
+      (Number(o.msg.attrs.PEER_DEVICE_STATISTICS?.peer_dev_flags ?? 0) & PEER_CONNECTED_FLAG) === 0,
+  );
+  if (lostPeer && limits.degraded !== undefined) return limits.degraded;
+  return limits.wfc;
+}
+
 /**
  * Waits until the condition holds for the selected connections / peer devices: every connection
  * Connected ("connect"), and for "sync" also no resync running nor about to start (drbdadm's
  * wait-sync: connected and synchronised). The state is read once and then followed through the
  * kernel's notifications, so a long wait costs next to no CPU; a full re-read every 5 s covers a
- * lost notification (socket overrun).
+ * lost notification (socket overrun). A connection that goes StandAlone meanwhile (a split
+ * brain, a refused handshake) does not connect by itself: the wait ends there with exit 5,
+ * unless limits.afterSplitBrain.
  */
 async function waitFor(
   c: BsrClient,
   res: string,
   what: 'connect' | 'sync',
   filter: { peer?: number; volume?: number },
-  timeoutS: number,
+  limits: WaitLimits,
 ): Promise<number> {
   const { isSyncing } = await import('../status/fields.js');
   const { toStateObject } = await import('../netlink/objects.js');
-  const deadline = timeoutS > 0 ? Date.now() + timeoutS * 1000 : Number.POSITIVE_INFINITY;
+  let deadline: number | undefined;
+  const wasConnecting = new Set<string>();
   const selected = (o: StateObject) =>
     (o.kind === 'connection' || o.kind === 'peer-device') &&
     (filter.peer === undefined || o.peerNodeId === filter.peer) &&
@@ -446,10 +489,29 @@ async function waitFor(
     objs.clear();
     for (const o of all.filter(selected)) objs.set(key(o), o);
     if (filter.peer !== undefined && !objs.size) throw new KernelError('NO_PEER', 'no such connection');
+    if (deadline === undefined) {
+      const inScope = (o: StateObject) =>
+        o.kind === 'device' ? filter.volume === undefined || o.volume === filter.volume : selected(o);
+      const limit = waitLimit(all, inScope, limits);
+      deadline = limit > 0 ? Date.now() + limit * 1000 : Number.POSITIVE_INFINITY;
+    }
+  };
+  /** A selected connection seen in another state that has gone StandAlone since, if any. */
+  const wentStandAlone = (): StateObject | undefined => {
+    for (const o of objs.values()) {
+      if (o.kind !== 'connection') continue;
+      if (connectionState(o) !== 'StandAlone') wasConnecting.add(key(o));
+      else if (wasConnecting.has(key(o))) return o;
+    }
+    return undefined;
   };
   const done = () => {
     const list = [...objs.values()];
-    const connected = list.filter((o) => o.kind === 'connection').every((o) => connectionState(o) === 'Connected');
+    // Connected is reported before the handshake compares the data (Off until it has decided,
+    // and a split brain drops the connection there): connected once every volume has decided
+    const connected =
+      list.filter((o) => o.kind === 'connection').every((o) => connectionState(o) === 'Connected') &&
+      !list.some((o) => o.kind === 'peer-device' && replicationState(o) === 'Off');
     if (what === 'connect' || !connected) return connected;
     return !list.some((o) => o.kind === 'peer-device' && (isSyncing(o) || replicationStarting(o)));
   };
@@ -464,8 +526,17 @@ async function waitFor(
       try {
         if (lost) reread();
         lost = false;
+        const standAlone = limits.afterSplitBrain ? undefined : wentStandAlone();
         if (done()) finish(() => resolve(EXIT.OK));
-        else if (Date.now() > deadline) finish(() => resolve(5)); // DRBD's exit code for a wait that timed out
+        else if (standAlone) {
+          const peer = standAlone.peerNodeId;
+          process.stderr.write(
+            `${PROG}: ${res}: the connection to peer ${peer} went StandAlone (split brain?): not waiting on (--wait-after-sb would)\n`,
+          );
+          finish(() => resolve(5));
+        } else if (Date.now() > (deadline ?? Number.POSITIVE_INFINITY)) {
+          finish(() => resolve(5)); // DRBD's exit code for a wait that timed out
+        }
       } catch (e) {
         finish(() => reject(e));
       }

@@ -33,9 +33,16 @@ export function modifyCommandOptions(spec: ModifyCommand): OptionSpec[] {
   return [...own, ...reset, ...fromInput, ...fromTable.map(configOption)];
 }
 
-/** The option of bsrsetup's wait-* commands. */
-export const WAIT_TIMEOUT: OptionSpec = {
-  flags: '--wait-timeout <SECONDS>',
-  description: 'give up after this long (0 = forever)',
-  default: '0',
-};
+/** The options of bsrsetup's wait-* commands (bsradm passes startup {} as these). */
+export const WAIT_OPTIONS: OptionSpec[] = [
+  { flags: '--wait-timeout <SECONDS>', description: 'give up after this long (0 = forever)', default: '0' },
+  {
+    flags: '--degr-wfc-timeout <SECONDS>',
+    description: 'instead, when this node lost a peer before (the cluster degraded; 0 = forever)',
+  },
+  {
+    flags: '--outdated-wfc-timeout <SECONDS>',
+    description: "instead, when this node's data are Outdated (0 = forever)",
+  },
+  { flags: '--wait-after-sb', description: 'wait on when a connection goes StandAlone (split brain) meanwhile' },
+];

@@ -48,10 +48,20 @@ export function makeTarget(resource: LocalResource, volume?: number, peer?: stri
 
 type Planner = (target: Target, extra: string[]) => Step[];
 
-/** startup { wfc-timeout } becomes bsrsetup's --wait-timeout (0, the default, waits forever). */
-function waitTimeout(resource: LocalResource): string[] {
-  const seconds = resource.startup.get('wfc-timeout')?.value;
-  return typeof seconds === 'number' && seconds > 0 ? [`--wait-timeout=${seconds}`] : [];
+/**
+ * startup {} becomes the wait's options: wfc-timeout bsrsetup's --wait-timeout (0, the default,
+ * waits forever); degr-wfc-timeout, outdated-wfc-timeout and wait-after-sb as drbdsetup names them.
+ */
+function waitOptions(resource: LocalResource): string[] {
+  const { startup } = resource;
+  const wfc = startup.get('wfc-timeout')?.value;
+  const args = typeof wfc === 'number' && wfc > 0 ? [`--wait-timeout=${wfc}`] : [];
+  for (const name of ['degr-wfc-timeout', 'outdated-wfc-timeout']) {
+    const seconds = startup.get(name)?.value;
+    if (typeof seconds === 'number') args.push(`--${name}=${seconds}`);
+  }
+  if (startup.get('wait-after-sb')?.value === true) args.push('--wait-after-sb');
+  return args;
 }
 
 const onResource =
@@ -139,7 +149,7 @@ export const PLANNERS: Record<string, Planner> = {
   primary: onResource('primary'),
   secondary: onResource('secondary'),
   'wait-connect': ({ resource }, extra) => [
-    bsrsetup('wait-connect-resource', resource.name, ...waitTimeout(resource), ...extra),
+    bsrsetup('wait-connect-resource', resource.name, ...waitOptions(resource), ...extra),
   ],
   'wait-sync': onResource('wait-sync-resource'),
   role: onResource('role'),
@@ -202,7 +212,8 @@ export const PLANNERS: Record<string, Planner> = {
  */
 export function persistRoleSteps(resource: LocalResource): Step[] {
   const persists = resource.resourceOptions.get('persist-role')?.value === true;
-  const wait = persists && resource.peers.length > 0 ? PLANNERS['wait-connect']({ resource, volumes: [], peers: [] }, []) : [];
+  const wait =
+    persists && resource.peers.length > 0 ? PLANNERS['wait-connect']({ resource, volumes: [], peers: [] }, []) : [];
   return [...wait, bsrsetup('apply-persist-role', resource.name)];
 }
 

@@ -660,7 +660,10 @@ describe('bsradm persist-role (the kernel decides from its meta data, bsr.servic
     const run = bsradm(['-c', conf, 'apply-persist-role', 'r0']);
     expect(run.status).toBe(0);
     expect(run.ran).toEqual(['bsrsetup wait-connect-resource r0', 'bsrsetup apply-persist-role r0']);
-    writeFileSync(conf, readFileSync(conf, 'utf8').replace('protocol C;', 'protocol C;\n  startup { wfc-timeout 90; }'));
+    writeFileSync(
+      conf,
+      readFileSync(conf, 'utf8').replace('protocol C;', 'protocol C;\n  startup { wfc-timeout 90; }'),
+    );
     expect(bsradm(['-c', conf, '-d', 'apply-persist-role']).stdout).toBe(
       'bsrsetup wait-connect-resource r0 --wait-timeout=90\nbsrsetup apply-persist-role r0\n',
     );

@@ -150,7 +150,7 @@ describe('floating hosts', () => {
       'bsrsetup connect fl 4',
     ]);
     expect(plan(config, '10.20.0.1', 'wait-connect', ['fl'])).toEqual([
-      'bsrsetup wait-connect-resource fl --wait-timeout=20',
+      'bsrsetup wait-connect-resource fl --wait-timeout=20 --wait-after-sb',
     ]);
   });
 });
@@ -206,6 +206,18 @@ describe('other commands', () => {
       'bsrsetup wait-connect-resource r0 --wait-timeout=30',
     ]);
     expect(plan(config, 'alpha', 'wait-sync', ['r0'])).toEqual(['bsrsetup wait-sync-resource r0']);
+  });
+
+  it('wait-connect gives bsrsetup the other startup options too: none is left unread', () => {
+    const startup = loadConfigText(
+      `common { startup { wfc-timeout 30; degr-wfc-timeout 120; outdated-wfc-timeout 0; wait-after-sb; } }
+       resource r0 { device minor 0; disk /dev/x; meta-disk internal;
+         on alpha { address 10.0.0.1:1; } on bravo { address 10.0.0.2:1; } }`,
+      't.conf',
+    );
+    expect(plan(startup, 'alpha', 'wait-connect', ['r0'])).toEqual([
+      'bsrsetup wait-connect-resource r0 --wait-timeout=30 --degr-wfc-timeout=120 --outdated-wfc-timeout=0 --wait-after-sb',
+    ]);
   });
 
   it('forget-peer accepts a node-id that is no longer configured', () => {

@@ -25,7 +25,30 @@ export default scenario({
     for (const n of ['alpha', 'bravo'] as const) await t.sh(n, `nohup ${t.S} events2 > /tmp/ev 2>&1 &`);
     for (const n of ['alpha', 'bravo'] as const)
       await lab.waitFor(`${n} events2 running`, async () => /exists -/.test(await t.sh(n, 'cat /tmp/ev')), 60_000, 500);
+    // waits under way when the split brain is found: alpha's ends there, bravo's (--wait-after-sb) waits on
+    const wait = (options: string) =>
+      `(s=$(date +%s); code=0; ${t.S} wait-connect-resource r0 ${options} 2>/tmp/wait-err || code=$?
+echo "code=$code s=$(( $(date +%s) - s )) $(cat /tmp/wait-err)" > /tmp/wait.tmp; mv /tmp/wait.tmp /tmp/wait) >/dev/null 2>&1 &`;
+    await t.sh('alpha', wait('--wait-timeout=45'));
+    await t.sh('bravo', wait('--wait-timeout=12 --wait-after-sb'));
     await lab.linkRestore('alpha', 'bravo');
+    for (const n of ['alpha', 'bravo'] as const) {
+      const done = () => t.sh(n, 'cat /tmp/wait 2>/dev/null || true');
+      const result = await lab.waitFor(
+        `${n}: the wait ended`,
+        async () => (await done()).trim() || undefined,
+        40_000,
+        500,
+      );
+      lab.log(`${n}: wait-connect-resource: ${result}`);
+      const m = /^code=(\d+) s=(\d+)/.exec(result);
+      if (n === 'alpha')
+        assert(
+          m?.[1] === '5' && Number(m[2]) < 30 && /went StandAlone/.test(result),
+          `alpha's wait ends at the split brain, saying so: ${result}`,
+        );
+      else assert(m?.[1] === '5' && Number(m[2]) >= 12, `bravo's wait (--wait-after-sb) waits on: ${result}`);
+    }
     for (const n of ['alpha', 'bravo'] as const) {
       await lab.waitFor(`${n}: split brain`, async () => /split brain detected/.test(await lab.dmesg(n)), 60_000, 500);
       await t.waitState(n, 'StandAlone', (r) => r.field('connection') === 'StandAlone', 30_000);
