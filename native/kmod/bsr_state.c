@@ -283,6 +283,33 @@ static void forget_was_primary(struct bsr_resource *r)
 	}
 }
 
+/*
+ * Whether writes from now on would diverge from a peer that does not record where: one not
+ * replicating now whose slot has no bitmap UUID (the generation it shares with us). The
+ * current UUID of a node that was Primary keeps UUID_PRIMARY after a resync made the peer
+ * share it, so that flag alone does not say the divergence point is recorded.
+ */
+static bool unrecorded_divergence(struct bsr_device *d)
+{
+	struct bsr_md *md = &d->ldev->md;
+	struct bsr_peer_device *pd;
+	int i;
+
+	for (i = 0; i < BSR_MAX_PEERS; i++) {
+		bool replicating = false;
+
+		if (md->peers[i].bitmap_index < 0 || i == md->node_id || md->peers[i].bitmap_uuid)
+			continue;
+		list_for_each_entry(pd, &d->peer_devices, dev_list)
+			if (pd->connection->peer_node_id == i &&
+			    pd->repl_state != BSR_REPLICATION_OFF)
+				replicating = true;
+		if (!replicating)
+			return true;
+	}
+	return false;
+}
+
 int bsr_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int flags, char *msg,
 		 size_t msglen)
 {
@@ -303,7 +330,8 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int flags,
 		list_for_each_entry(d, &r->devices, res_list) {
 			struct bsr_backing *ldev = d->ldev;
 			bool forced = d->disk_state != BSR_DISK_UPTODATE;
-			bool new_uuid = forced || !(ldev->md.current_uuid & UUID_PRIMARY);
+			bool new_uuid = forced || !(ldev->md.current_uuid & UUID_PRIMARY) ||
+					unrecorded_divergence(d);
 
 			if (forced)
 				ldev->md.flags |= BSR_MDF_CONSISTENT | BSR_MDF_WAS_UP_TO_DATE;
