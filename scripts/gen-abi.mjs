@@ -168,6 +168,20 @@ export function generateHeader() {
   }
   p('}');
   p();
+  // Values of an enum option bsr.ko does not implement yet: refused, naming option and value.
+  p('/* { top attribute, attribute, name, value index, value as written } */');
+  p('#define BSR_UNIMPLEMENTED_VALUES { \\');
+  for (const [top, { set }] of Object.entries(abi.topAttributes)) {
+    for (const [f, d] of Object.entries(abi.sets[set])) {
+      for (const v of d.unimplementedValues ?? []) {
+        const index = abi.enums[f]?.indexOf(v) ?? -1;
+        if (index < 0) throw new Error(`${set}.${f}: unimplemented value ${v} is not in enums.${f}`);
+        p(`\t{ BSR_NLA_${top}, T_${cName(set)}_${cName(f)}, "${f}", ${index}, "${v}" }, \\`);
+      }
+    }
+  }
+  p('}');
+  p();
   // Numbers with a range: refused outside it, on every command, naming the option.
   p('/* { top attribute, attribute, NLA type, name, min, max } */');
   p('#define BSR_OPTION_RANGES { \\');

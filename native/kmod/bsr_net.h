@@ -345,6 +345,8 @@ struct bsr_net {
 	u32 agreed_pro_version;
 	u32 protocol;			/* 1 = A, 2 = B, 3 = C */
 	bool peer_discard_my_data;
+	/* after-sb-0pri, -1pri, -2pri as both nodes agreed in the handshake (bsr_sync.c) */
+	u32 after_sb[3];
 	/* verify-alg as both nodes agreed in the handshake (SYNC_PARAM); NULL: none */
 	struct crypto_shash *verify_tfm;
 	/*
@@ -416,6 +418,7 @@ struct bsr_pd_net {
 	u64 peer_bitmap;
 	u64 peer_history[BSR_WIRE_HISTORY];
 	u64 peer_flags;
+	u64 peer_dirty;			/* blocks the peer has out of sync with us (its bitmap) */
 	u64 peer_d_size;
 	u32 peer_lbs;			/* logical block size of the peer's disk, 0: none or unknown */
 	bool uuids_received;

@@ -236,6 +236,17 @@ struct unimplemented_option {
 
 static const struct unimplemented_option unimplemented_options[] = BSR_UNIMPLEMENTED_OPTIONS;
 
+/* A value of an enum option (a u32 index) that bsr.ko does not implement yet. */
+struct unimplemented_value {
+	int top;
+	int attr;
+	const char *name;
+	u32 index;
+	const char *text;
+};
+
+static const struct unimplemented_value unimplemented_values[] = BSR_UNIMPLEMENTED_VALUES;
+
 static bool is_default(const struct nlattr *a, const struct unimplemented_option *u)
 {
 	switch (u->type) {
@@ -254,10 +265,12 @@ static bool is_default(const struct nlattr *a, const struct unimplemented_option
 
 /*
  * Every command: an option the engine does not implement yet is refused unless it has its
- * default value, so that no setting is stored and silently ignored.
+ * default value, and so is a value of an enum option it does not implement yet, so that no
+ * setting is stored and silently ignored.
  */
 static int refuse_unimplemented(struct adm_ctx *ctx)
 {
+	const struct unimplemented_value *v;
 	const struct unimplemented_option *u;
 
 	for (u = unimplemented_options; u < unimplemented_options + ARRAY_SIZE(unimplemented_options);
@@ -270,6 +283,17 @@ static int refuse_unimplemented(struct adm_ctx *ctx)
 		SETMSG(ctx, "%s: not implemented by bsr yet; only its default (%s) is accepted",
 		       u->name, u->text);
 		NL_SET_ERR_MSG_ATTR(ctx->info->extack, a, "option not implemented");
+		return BSR_RET_NOT_IMPLEMENTED;
+	}
+	for (v = unimplemented_values; v < unimplemented_values + ARRAY_SIZE(unimplemented_values);
+	     v++) {
+		const struct nlattr *nest = ctx->info->attrs[v->top];
+		const struct nlattr *a = nest ? nla_find_nested(nest, v->attr) : NULL;
+
+		if (!a || nla_get_u32(a) != v->index)
+			continue;
+		SETMSG(ctx, "%s %s: not implemented by bsr yet", v->name, v->text);
+		NL_SET_ERR_MSG_ATTR(ctx->info->extack, a, "option value not implemented");
 		return BSR_RET_NOT_IMPLEMENTED;
 	}
 	return BSR_RET_NO_ERROR;

@@ -455,11 +455,49 @@ static int do_features(struct bsr_conn *c)
 	return 0;
 }
 
+/*
+ * The split-brain policies decide on both nodes from the same facts, so both must have the
+ * same ones; discard-local on one node pairs with discard-remote on the other. A mismatch is
+ * retried, as a protocol mismatch is: net-options runs on one node after the other.
+ */
+static int same_after_sb(struct bsr_net *n, const u32 *mine, const struct p_protocol *peer)
+{
+	static const char * const names[3][BSR_AFTER_SB_0PRI__COUNT] = {
+		{ BSR_AFTER_SB_0PRI_NAMES }, { BSR_AFTER_SB_1PRI_NAMES }, { BSR_AFTER_SB_2PRI_NAMES },
+	};
+	static const u32 counts[3] = {
+		BSR_AFTER_SB_0PRI__COUNT, BSR_AFTER_SB_1PRI__COUNT, BSR_AFTER_SB_2PRI__COUNT,
+	};
+	u32 theirs[3] = {
+		be32_to_cpu(peer->after_sb_0p), be32_to_cpu(peer->after_sb_1p),
+		be32_to_cpu(peer->after_sb_2p),
+	};
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		u32 expected = mine[i];
+
+		if (i == 0 && expected == BSR_AFTER_SB_0PRI_DISCARD_LOCAL)
+			expected = BSR_AFTER_SB_0PRI_DISCARD_REMOTE;
+		else if (i == 0 && expected == BSR_AFTER_SB_0PRI_DISCARD_REMOTE)
+			expected = BSR_AFTER_SB_0PRI_DISCARD_LOCAL;
+		if (theirs[i] == expected)
+			continue;
+		bsr_err("%s: after-sb-%dpri differs: this node's %s, the peer's %s%s; retrying\n",
+			n->thread_tag, i, names[i][mine[i]],
+			theirs[i] < counts[i] ? names[i][theirs[i]] : "(unknown)",
+			i == 0 ? " (discard-local pairs with discard-remote)" : "");
+		return -EPROTO;
+	}
+	return 0;
+}
+
 static int do_protocol(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
 	u32 proto = bsr_conf(&c->net_conf, T_NET_CONF_PROTOCOL);
 	struct p_protocol mine = { 0 };
+	u32 after_sb[3];
 	struct pkt p;
 	u32 peer;
 	int rv;
@@ -467,10 +505,12 @@ static int do_protocol(struct bsr_conn *c)
 	if (proto < BSR_PROTOCOL_A || proto > BSR_PROTOCOL_C)
 		proto = BSR_PROTOCOL_C;
 	mine.protocol = cpu_to_be32(proto);
-	/* after-sb-* are not implemented (only their defaults are accepted) */
-	mine.after_sb_0p = cpu_to_be32(T_NET_CONF_AFTER_SB_0PRI_DEFAULT);
-	mine.after_sb_1p = cpu_to_be32(T_NET_CONF_AFTER_SB_1PRI_DEFAULT);
-	mine.after_sb_2p = cpu_to_be32(T_NET_CONF_AFTER_SB_2PRI_DEFAULT);
+	after_sb[0] = bsr_conf(&c->net_conf, T_NET_CONF_AFTER_SB_0PRI);
+	after_sb[1] = bsr_conf(&c->net_conf, T_NET_CONF_AFTER_SB_1PRI);
+	after_sb[2] = bsr_conf(&c->net_conf, T_NET_CONF_AFTER_SB_2PRI);
+	mine.after_sb_0p = cpu_to_be32(after_sb[0]);
+	mine.after_sb_1p = cpu_to_be32(after_sb[1]);
+	mine.after_sb_2p = cpu_to_be32(after_sb[2]);
 	mine.conn_flags = cpu_to_be32(n->discard_my_data ? CF_DISCARD_MY_DATA : 0);
 	rv = bsr_send_packet(c, false, P_PROTOCOL, 0, &mine, sizeof(mine));
 	if (rv)
@@ -490,7 +530,11 @@ static int do_protocol(struct bsr_conn *c)
 		bsr_err("%s: the peer allows two primaries, bsr does not\n", n->thread_tag);
 		return -E_STANDALONE;
 	}
+	rv = same_after_sb(n, after_sb, &p.u.protocol);
+	if (rv)
+		return rv;
 	n->protocol = proto;
+	memcpy(n->after_sb, after_sb, sizeof(n->after_sb));
 	n->peer_discard_my_data = be32_to_cpu(p.u.protocol.conn_flags) & CF_DISCARD_MY_DATA;
 	return 0;
 }
@@ -579,6 +623,7 @@ static void got_uuids(struct bsr_peer_device *pd, const struct p_uuids *u)
 	for (i = 0; i < BSR_WIRE_HISTORY; i++)
 		p->peer_history[i] = be64_to_cpu(u->history[i]);
 	p->peer_flags = be64_to_cpu(u->flags);
+	p->peer_dirty = be64_to_cpu(u->dirty_bits);
 	p->uuids_received = true;
 }
 

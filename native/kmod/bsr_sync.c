@@ -344,6 +344,70 @@ static int refresh_outdated(struct bsr_peer_device *pd)
 	return bsr_send_state(pd);
 }
 
+/*
+ * after-sb-0pri with no Primary: 1 when this node keeps its data (SyncSource), -1 when it
+ * discards them, 0 for no decision. The changes are the blocks each node marked out of sync
+ * for the other since they split; a tie keeps the data of the lower node id, so that both
+ * nodes, deciding alone from the same facts, pick the same victim. ldev held.
+ */
+static int after_sb_0pri(struct bsr_peer_device *pd, u32 policy, const char **how)
+{
+	struct bsr_device *d = pd->device;
+	u64 mine = d->ldev->bm.weight[bsr_pd_slot(pd)], theirs = pd->net->peer_dirty;
+	int tie = d->resource->node_id < pd->connection->peer_node_id ? 1 : -1;
+
+	switch (policy) {
+	case BSR_AFTER_SB_0PRI_DISCARD_ZERO_CHANGES:
+		*how = "after-sb-0pri discard-zero-changes";
+		if (mine && theirs)
+			return 0;
+		return mine == theirs ? tie : mine ? 1 : -1;
+	case BSR_AFTER_SB_0PRI_DISCARD_LEAST_CHANGES:
+		*how = "after-sb-0pri discard-least-changes";
+		return mine == theirs ? tie : mine > theirs ? 1 : -1;
+	case BSR_AFTER_SB_0PRI_DISCARD_LOCAL:
+		*how = "after-sb-0pri discard-local";
+		return -1;
+	case BSR_AFTER_SB_0PRI_DISCARD_REMOTE:
+		*how = "after-sb-0pri discard-remote";
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * A split brain (both changed the data since they split) that the after-sb policy of the
+ * number of Primaries resolves: 1 this node keeps its data, -1 it discards them, 0 it stays
+ * a split brain (disconnect). Both nodes agreed on the policies in the handshake.
+ */
+static int after_split_brain(struct bsr_peer_device *pd, const char **how)
+{
+	struct bsr_net *n = pd->connection->net;
+	bool primary = READ_ONCE(pd->device->resource->role) == BSR_ROLE_PRIMARY;
+	bool peer_primary = pd->connection->peer_role == BSR_ROLE_PRIMARY;
+	int keep;
+
+	if (primary && peer_primary)
+		return 0;	/* after-sb-2pri: only disconnect is implemented */
+	if (!primary && !peer_primary)
+		return after_sb_0pri(pd, n->after_sb[0], how);
+	switch (n->after_sb[1]) {
+	case BSR_AFTER_SB_1PRI_DISCARD_SECONDARY:
+		*how = "after-sb-1pri discard-secondary";
+		return primary ? 1 : -1;
+	case BSR_AFTER_SB_1PRI_CONSENSUS:
+		/* the Secondary's data go only where after-sb-0pri would discard them too */
+		keep = after_sb_0pri(pd, n->after_sb[0], how);
+		if (!keep || (keep > 0) != primary)
+			return 0;
+		*how = "after-sb-1pri consensus";
+		return keep;
+	default:
+		return 0;
+	}
+}
+
 int bsr_sync_handshake(struct bsr_peer_device *pd)
 {
 	struct bsr_device *d = pd->device;
@@ -377,6 +441,17 @@ int bsr_sync_handshake(struct bsr_peer_device *pd)
 			bsr_warn("%s: split brain resolved: the peer discards its data\n",
 				 n->thread_tag);
 			dec = dec == SYNC_SPLIT_BRAIN ? SYNC_SOURCE_BITMAP : SYNC_SOURCE_FULL;
+		} else if (dec == SYNC_SPLIT_BRAIN && !mine && !theirs) {
+			const char *how = "";
+			int keep = after_split_brain(pd, &how);
+
+			if (keep) {
+				bsr_warn("%s: split brain resolved by %s: %s (%llu blocks changed here, %llu on the peer)\n",
+					 n->thread_tag, how, keep > 0 ? "the peer discards its data" :
+					 "discarding this node's data",
+					 d->ldev->bm.weight[bsr_pd_slot(pd)], pd->net->peer_dirty);
+				dec = keep > 0 ? SYNC_SOURCE_BITMAP : SYNC_TARGET_BITMAP;
+			}
 		}
 	}
 	bsr_info("%s: volume %u: uuids %016llx:%016llx peer %016llx:%016llx: %s\n",

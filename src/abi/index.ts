@@ -17,6 +17,8 @@ export interface FieldDef {
   required?: boolean;
   /** bsr.ko does not implement the option yet and takes only its default. */
   unimplemented?: boolean;
+  /** Of an enum option: the values bsr.ko does not implement yet (refused); the others work. */
+  unimplementedValues?: string[];
   /** A secret: bsr.ko sends it only to CAP_SYS_ADMIN requesters; the tools mask it in logs. */
   sensitive?: boolean;
 }

@@ -354,6 +354,10 @@ export function parseOptionValue(def: OptionDef, raw: string): OptionValue {
   }
   const unimplemented = unimplementedDefault(def);
   const given = formatOptionValue(def, value);
+  const field = def.abiSet ? abi.sets[def.abiSet]?.[def.keyword] : undefined;
+  if (field?.unimplementedValues?.includes(given)) {
+    throw new OptionValueError(`${def.keyword} ${given}: not implemented by bsr yet`);
+  }
   if (unimplemented !== undefined && given !== unimplemented && !(def.kind === 'string' && given === '')) {
     throw new OptionValueError(
       `${def.keyword} ${given}: not implemented by bsr yet; only its default (${unimplemented || '""'}) is accepted`,

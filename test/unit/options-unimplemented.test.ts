@@ -73,9 +73,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'ov-req-interval',
         'resync-ratio',
         'max-buffers',
-        'after-sb-0pri',
-        'after-sb-1pri',
-        'after-sb-2pri',
         'rr-conflict',
         'always-asbp',
         'tcp-cork',
@@ -140,6 +137,33 @@ describe('unimplemented options in a config file', () => {
   it('max-buffers at its default loads', () => {
     const config = loadConfigText(withNet('max-buffers 16000;'), 'test.conf');
     expect(config.resources[0].connections[0].net.get('max-buffers')?.value).toBe(16000);
+  });
+});
+
+describe('unimplemented values of an implemented option', () => {
+  it('after-sb policies: the implemented ones load, the others fail at FILE:LINE', () => {
+    const config = loadConfigText(
+      withNet('after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary; after-sb-2pri disconnect;'),
+      'test.conf',
+    );
+    expect(config.resources[0].connections[0].net.get('after-sb-1pri')?.value).toBe('discard-secondary');
+    for (const [keyword, value] of [
+      ['after-sb-0pri', 'discard-younger-primary'],
+      ['after-sb-0pri', 'discard-older-primary'],
+      ['after-sb-1pri', 'violently-as0p'],
+      ['after-sb-1pri', 'call-pri-lost-after-sb'],
+      ['after-sb-2pri', 'call-pri-lost-after-sb'],
+    ]) {
+      expect(errorOf(withNet(`${keyword} ${value};`))).toBe(`test.conf:4: ${keyword} ${value}: not implemented by bsr yet`);
+    }
+  });
+
+  it('every value the ABI marks is one of its enum', () => {
+    for (const [set, fields] of Object.entries(abi.sets)) {
+      for (const [name, field] of Object.entries(fields)) {
+        for (const v of field.unimplementedValues ?? []) expect(abi.enums[name], `${set}.${name}`).toContain(v);
+      }
+    }
   });
 });
 

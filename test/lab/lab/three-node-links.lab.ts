@@ -49,7 +49,8 @@ const scenario: Scenario = {
     // A shaped link (a WAN: 8 Mbit/s, 20 ms each way) limits what each end sends; restore undoes it.
     await lab.sh('alpha', 'head -c 2097152 /dev/urandom > /tmp/link-src');
     const measure = () => measureLink(lab, 'alpha', 'bravo', { file: '/tmp/link-src', rttCount: 20, rttSize: 64 });
-    const figures = (f: LinkFigures) => `${f.tcp_MBps.toFixed(2)} MB/s, round trip ${(f.rtt_us / 1000).toFixed(1)} ms`;
+    const figures = (f: LinkFigures) =>
+      `${f.tcp_MBps.toFixed(2)} MB/s, round trip ${(f.rtt_us / 1000).toFixed(1)} ms (median ${(f.rtt_median_us / 1000).toFixed(1)})`;
     await lab.linkShape('alpha', 'bravo', { rate: '8mbit', delay: '20ms' });
     const shaped = await measure();
     lab.log(`alpha -> bravo shaped to 8mbit + 20ms: ${figures(shaped)}`);
@@ -61,7 +62,11 @@ const scenario: Scenario = {
     await lab.linkRestore('alpha', 'bravo');
     const restored = await measure();
     lab.log(`alpha -> bravo restored: ${figures(restored)}`);
-    assert(restored.rtt_us < 20_000 && restored.tcp_MBps > 2, `restore removes the shaping: ${figures(restored)}`);
+    // the median: on a loaded host one late round trip lifts the mean past the 40 ms shaping takes
+    assert(
+      restored.rtt_median_us < 20_000 && restored.tcp_MBps > 2,
+      `restore removes the shaping: ${figures(restored)}`,
+    );
 
     // A cut survives a crash and boot of one side; both sides reboot and the link works again.
     await lab.linkCut('bravo', 'charlie');
