@@ -48,6 +48,8 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'net_conf.verify-alg': { shownIn: 'verify/corrupt-blocks', token: '--verify-alg' },
   'net_conf.use-rle': { shownIn: 'replication/net-option-effects', token: '--use-rle=no' },
   'net_conf.discard-my-data': { shownIn: 'roles/split-brain', token: '--discard-my-data' },
+  'net_conf.after-sb-0pri': { shownIn: 'roles/split-brain-policies', token: '--after-sb-0pri=discard-least-changes' },
+  'net_conf.after-sb-1pri': { shownIn: 'roles/split-brain-policies', token: '--after-sb-1pri=discard-secondary' },
   'res_opts.persist-role': { shownIn: 'roles/persist-role', token: '--persist-role=yes' },
   'res_opts.node-id': { shownIn: 'security/wire-after-handshake', token: 'node-id' },
   'res_opts.fast-sync': { shownIn: 'fastsync/ext4-initial-sync', token: '--fast-sync' },

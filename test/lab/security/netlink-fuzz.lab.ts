@@ -304,20 +304,26 @@ function rangeProbes() {
 }
 
 /**
- * One probe per option bsr-abi.json marks unimplemented: the command that carries its set (with the
- * context that command needs), its default and another value.
+ * One probe per option bsr-abi.json marks unimplemented, and per unimplemented value of an enum
+ * option: the command that carries its set (with the context that command needs), its default
+ * and the other value.
  */
 function unimplementedProbes() {
   const probes = [];
   for (const [top, { id, set }] of Object.entries(abi.topAttributes)) {
     for (const [name, f] of Object.entries(abi.sets[set] ?? {})) {
-      if (!f.unimplemented) continue;
+      const values = f.unimplementedValues ?? [];
+      if (!f.unimplemented && values.length === 0) continue;
       const c = CARRIER[top];
       if (!c) throw new Error(`no carrier command for ${top} (option ${name})`);
       const dflt = f.default;
       if (dflt === undefined) throw new Error(`${name}: an unimplemented option needs its default`);
-      const other = typeof dflt === 'string' ? 'x' : f.type === 'u8' ? 1 - dflt : dflt + 1;
-      probes.push({ ...c, cmd: abi.commands[c.cmd], top: id, attr: f.id, type: f.type, name, default: dflt, other });
+      const probe = { ...c, cmd: abi.commands[c.cmd], top: id, attr: f.id, type: f.type, default: dflt };
+      if (f.unimplemented) {
+        const other = typeof dflt === 'string' ? 'x' : f.type === 'u8' ? 1 - dflt : dflt + 1;
+        probes.push({ ...probe, name, other });
+      }
+      for (const v of values) probes.push({ ...probe, name: `${name} ${v}`, other: abi.enums[name].indexOf(v) });
     }
   }
   return probes;
@@ -408,7 +414,7 @@ export default scenario({
       (u) => u.other?.[0] !== -95 || !/not implemented/.test(u.other[1]) || u.default === null || u.default === -95,
     );
     lab.log(
-      `${res.unimplemented.length} unimplemented options: ${res.unimplemented.length - wrong.length} refused with EOPNOTSUPP at another value, not at their default`,
+      `${res.unimplemented.length} unimplemented options and values: ${res.unimplemented.length - wrong.length} refused with EOPNOTSUPP at another value, not at their default`,
     );
     if (probes.length === 0 || res.unimplemented.length !== probes.length || wrong.length)
       throw new Error(`unimplemented options not refused as they should be: ${JSON.stringify(wrong.slice(0, 8))}`);
