@@ -57,6 +57,21 @@ export function findLocalHost(resource: Resource, name: string): Host | undefine
   return floating.find((h) => h.address && mine.has(h.address.host));
 }
 
+/**
+ * The net options as host `me` sends them: a value naming a host (`discard-node-NODENAME`) is the
+ * option's local value on that host and its remote value on the other.
+ */
+function asSentBy(net: OptionMap, me: string): OptionMap {
+  return new Map(
+    [...net].map(([keyword, entry]) => {
+      const named = entry.def.namesHost;
+      if (!named || typeof entry.value !== 'string' || !entry.value.startsWith(named.prefix)) return [keyword, entry];
+      const value = entry.value.slice(named.prefix.length) === me ? named.local : named.remote;
+      return [keyword, { ...entry, value }];
+    }),
+  );
+}
+
 export function localResource(resource: Resource, host: Host): LocalResource {
   const me = host.names[0];
   const peers: LocalPeer[] = [];
@@ -70,7 +85,7 @@ export function localResource(resource: Resource, host: Host): LocalResource {
       nodeId: peer.nodeId,
       name: connection.name ?? peerName,
       paths: connection.paths.map((p) => ({ local: p.addresses[side], remote: p.addresses[1 - side] })),
-      net: connection.net,
+      net: asSentBy(connection.net, me),
       peerDevice: connection.peerDevice,
     });
   }

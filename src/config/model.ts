@@ -67,6 +67,22 @@ export interface BsrConfig extends Omit<ConfigJson, 'global' | 'resources'> {
 const BSR_DEVICE = /^\/dev\/bsr(\d+)$/;
 const DRIVE_LETTER = /^[A-Za-z]$/;
 
+/**
+ * A net option naming a host (`after-sb-0pri discard-node-NODENAME`) must name one of the
+ * connection's two hosts; each side sends what it means there (localResource).
+ */
+function checkHostNames(net: OptionMap, a: string, b: string): OptionMap {
+  for (const entry of net.values()) {
+    const named = entry.def.namesHost;
+    if (!named || typeof entry.value !== 'string' || !entry.value.startsWith(named.prefix)) continue;
+    const host = entry.value.slice(named.prefix.length);
+    if (host !== a && host !== b) {
+      fail(entry.loc, `${entry.def.keyword} ${entry.value}: '${host}' is neither host of the connection (${a}, ${b})`);
+    }
+  }
+  return net;
+}
+
 function fail(at: Loc, message: string): never {
   throw new ConfigError(at.file, at.line, message);
 }
@@ -270,10 +286,10 @@ function resolveConnections(config: RawConfig, resource: RawResource): Connectio
   ): Connection => ({
     name,
     hosts: [a.names[0], b.names[0]],
+    net: checkHostNames(mergeOptions(['net'], baseNet, net), a.names[0], b.names[0]),
     paths: (paths ?? [{ addresses: [hostAddress(a, at), hostAddress(b, at)], loc: b.addressLoc ?? at }]).map(
       onePathFamily,
     ),
-    net: mergeOptions(['net'], baseNet, net),
     peerDevice: new Map(
       volumes.map((n) => [
         n,

@@ -35,6 +35,12 @@ export interface OptionDef {
    * it into that volume's minor on the same host, the number bsrsetup and the kernel take.
    */
   namesVolume?: boolean;
+  /**
+   * In a config file the value may also be PREFIX + a host name of the connection (drbdadm's
+   * `discard-node-NODENAME`); the model turns it into the enum's local or remote value for each
+   * side of the connection.
+   */
+  namesHost?: { prefix: string; local: string; remote: string };
 }
 
 /**
@@ -191,7 +197,10 @@ export const OPTIONS: readonly OptionDef[] = [
   net('csums-alg'),
   net('verify-alg'),
   net('csums-after-crash-only'),
-  net('after-sb-0pri'),
+  {
+    ...net('after-sb-0pri'),
+    namesHost: { prefix: 'discard-node-', local: 'discard-local', remote: 'discard-remote' },
+  },
   net('after-sb-1pri'),
   net('after-sb-2pri'),
   net('rr-conflict'),
@@ -328,8 +337,9 @@ export function parseOptionValue(def: OptionDef, raw: string): OptionValue {
       break;
     }
     case 'enum':
-      if (!def.values?.includes(raw)) {
-        throw new OptionValueError(`${def.keyword}: '${raw}' is not one of ${def.values?.join(', ')}`);
+      if (!def.values?.includes(raw) && !(def.namesHost && raw.startsWith(def.namesHost.prefix))) {
+        const byHost = def.namesHost ? `, ${def.namesHost.prefix}NODENAME` : '';
+        throw new OptionValueError(`${def.keyword}: '${raw}' is not one of ${def.values?.join(', ')}${byHost}`);
       }
       value = raw;
       break;

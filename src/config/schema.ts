@@ -17,8 +17,12 @@ function valueSchema(def: OptionDef): z.ZodMiniType<OptionValue> {
         .check(z.minimum(def.min ?? Number.MIN_SAFE_INTEGER), z.maximum(def.max ?? Number.MAX_SAFE_INTEGER));
     case 'boolean':
       return z.boolean();
-    case 'enum':
-      return z.enum(def.values as [string, ...string[]]);
+    case 'enum': {
+      const values = z.enum(def.values as [string, ...string[]]);
+      const prefix = def.namesHost?.prefix;
+      // discard-node-NODENAME: the host is checked against the connection when the model is built
+      return prefix ? z.union([values, z.string().check(z.startsWith(prefix))]) : values;
+    }
     case 'string':
       return z.string();
     case 'flag':

@@ -154,7 +154,9 @@ describe('unimplemented values of an implemented option', () => {
       ['after-sb-1pri', 'violently-as0p'],
       ['after-sb-1pri', 'call-pri-lost-after-sb'],
     ]) {
-      expect(errorOf(withNet(`${keyword} ${value};`))).toBe(`test.conf:4: ${keyword} ${value}: not implemented by bsr yet`);
+      expect(errorOf(withNet(`${keyword} ${value};`))).toBe(
+        `test.conf:4: ${keyword} ${value}: not implemented by bsr yet`,
+      );
     }
   });
 

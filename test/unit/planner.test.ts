@@ -208,6 +208,20 @@ describe('other commands', () => {
     expect(plan(config, 'alpha', 'wait-sync', ['r0'])).toEqual(['bsrsetup wait-sync-resource r0']);
   });
 
+  it('after-sb-0pri discard-node-NODENAME: the named host discards its data, the other keeps them', () => {
+    const text = (victim: string) =>
+      `resource r0 { device minor 0; disk /dev/x; meta-disk internal;
+         net { after-sb-0pri discard-node-${victim}; }
+         on alpha { address 10.0.0.1:1; } on bravo { address 10.0.0.2:1; } }`;
+    const config = loadConfigText(text('bravo'), 't.conf');
+    const policy = (me: string) => plan(config, me, 'connect', ['r0']).find((l) => l.startsWith('bsrsetup new-peer'));
+    expect(policy('alpha')).toMatch(/ --after-sb-0pri=discard-remote$/);
+    expect(policy('bravo')).toMatch(/ --after-sb-0pri=discard-local$/);
+    expect(() => loadConfigText(text('charlie'), 't.conf')).toThrow(
+      "t.conf:2: after-sb-0pri discard-node-charlie: 'charlie' is neither host of the connection (alpha, bravo)",
+    );
+  });
+
   it('wait-connect gives bsrsetup the other startup options too: none is left unread', () => {
     const startup = loadConfigText(
       `common { startup { wfc-timeout 30; degr-wfc-timeout 120; outdated-wfc-timeout 0; wait-after-sb; } }
