@@ -47,7 +47,7 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'net_conf.csums-after-crash-only': { shownIn: 'resync/csums', token: '--csums-after-crash-only=yes' },
   'net_conf.verify-alg': { shownIn: 'verify/corrupt-blocks', token: '--verify-alg' },
   'net_conf.use-rle': { shownIn: 'replication/net-option-effects', token: '--use-rle=no' },
-  'net_conf.discard-my-data': { shownIn: 'roles/split-brain', token: '--discard-my-data' },
+  'net_conf.discard-my-data': { shownIn: 'roles/split-brain-policies', token: '--discard-my-data' },
   'net_conf.after-sb-0pri': { shownIn: 'roles/split-brain-policies', token: '--after-sb-0pri=discard-least-changes' },
   'net_conf.after-sb-1pri': { shownIn: 'roles/split-brain-policies', token: '--after-sb-1pri=discard-secondary' },
   'res_opts.persist-role': { shownIn: 'roles/persist-role', token: '--persist-role=yes' },
@@ -65,7 +65,7 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'forget_peer_parms.forget_peer_node_id': { shownIn: 'admin/single-node-lifecycle', token: 'forget-peer r0 1' },
   'resize_parms.resize_size': { shownIn: 'admin/online-config', token: 'resize 3 --size=' },
   'resize_parms.no_resync': { shownIn: 'admin/online-config', token: '--assume-clean' },
-  'connect_parms.discard_my_data': { shownIn: 'roles/split-brain', token: '--discard-my-data' },
+  'connect_parms.discard_my_data': { shownIn: 'roles/split-brain-policies', token: '--discard-my-data' },
 };
 
 /**

@@ -1,7 +1,7 @@
 // startup {} as bsrsetup's wait-connect options: degr-wfc-timeout applies on a node that lost its
 // peer while it stayed up (the peer slot's CONNECTED flag in the meta data, kept across down/up),
 // not on one that went down itself; outdated-wfc-timeout on a node whose data are Outdated.
-// (wait-after-sb is checked in roles/split-brain, where a connection goes StandAlone.)
+// (wait-after-sb is checked in roles/split-brain-policies, where a connection goes StandAlone.)
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, type R0Options, twoNodes } from '../fixtures.js';
 

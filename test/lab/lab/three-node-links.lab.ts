@@ -68,21 +68,15 @@ const scenario: Scenario = {
       `restore removes the shaping: ${figures(restored)}`,
     );
 
-    // A cut survives a crash and boot of one side; both sides reboot and the link works again.
+    // A cut survives a crash and boot of one side (the lab keeps the links' state on the host and
+    // sets it at every boot); restored, the link works again.
     await lab.linkCut('bravo', 'charlie');
     await lab.crash('charlie');
     await lab.boot('charlie');
     assert(!(await pings(lab, 'bravo', 'charlie')), 'bravo -> charlie still cut after charlie rebooted');
     assert(await pingsSoon(lab, 'alpha', 'charlie'), 'alpha -> charlie after charlie rebooted');
     await lab.linkRestore('bravo', 'charlie');
-    assert(await pingsSoon(lab, 'bravo', 'charlie'), 'bravo -> charlie restored');
-    await Promise.all(
-      (['alpha', 'bravo'] as const).map(async (n) => {
-        await lab.crash(n);
-        await lab.boot(n);
-      }),
-    );
-    for (const [a, b] of pairs) assert(await pingsSoon(lab, a, b), `${a} -> ${b} after every node rebooted`);
+    for (const [a, b] of pairs) assert(await pingsSoon(lab, a, b), `${a} -> ${b} after the restore`);
   },
 };
 export default scenario;

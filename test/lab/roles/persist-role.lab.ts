@@ -89,9 +89,15 @@ ${t.S} secondary r0\n${t.S} down r0\n${upAlone}\n${t.S} apply-persist-role r0`);
 
     // alpha goes down as Primary (the flag stays) and bravo takes over and writes: alpha must not
     // come back Primary while bravo is out of reach, nor once connected (bravo is Primary)
-    await t.sh('alpha', `${t.S} down r0`);
-    await t.up('alpha', yes);
-    await t.waitConnected();
+    // alpha is up alone: its peer joins it (fewer CLI starts than down and t.up)
+    await t.sh(
+      'alpha',
+      `${t.S} new-peer r0 1 --_name=bravo ${FAST_NET}
+${t.S} new-path r0 1 ipv4:${lab.address('alpha', 'bravo')}:7789 ipv4:${lab.address('bravo', 'alpha')}:7789
+${t.S} peer-device-options r0 1 0 --c-plan-ahead=0 --resync-rate=1000M
+${t.S} connect r0 1`,
+    );
+    await t.waitSynced();
     await t.sh('alpha', `${t.S} primary r0`);
     await t.write('alpha', 0, 4);
     await t.sh('alpha', `${t.S} down r0`);
