@@ -344,6 +344,14 @@ static int refresh_outdated(struct bsr_peer_device *pd)
 	return bsr_send_state(pd);
 }
 
+/* The blocks this node changed for the peer since they split: its bitmap slot's weight. */
+static u64 local_changes(struct bsr_peer_device *pd)
+{
+	int slot = bsr_pd_slot(pd);
+
+	return slot >= 0 ? pd->device->ldev->bm.weight[slot] : 0;
+}
+
 /*
  * after-sb-0pri with no Primary: 1 when this node keeps its data (SyncSource), -1 when it
  * discards them, 0 for no decision. The changes are the blocks each node marked out of sync
@@ -353,7 +361,7 @@ static int refresh_outdated(struct bsr_peer_device *pd)
 static int after_sb_0pri(struct bsr_peer_device *pd, u32 policy, const char **how)
 {
 	struct bsr_device *d = pd->device;
-	u64 mine = d->ldev->bm.weight[bsr_pd_slot(pd)], theirs = pd->net->peer_dirty;
+	u64 mine = local_changes(pd), theirs = pd->net->peer_dirty;
 	int tie = d->resource->node_id < pd->connection->peer_node_id ? 1 : -1;
 
 	switch (policy) {
@@ -449,7 +457,7 @@ int bsr_sync_handshake(struct bsr_peer_device *pd)
 				bsr_warn("%s: split brain resolved by %s: %s (%llu blocks changed here, %llu on the peer)\n",
 					 n->thread_tag, how, keep > 0 ? "the peer discards its data" :
 					 "discarding this node's data",
-					 d->ldev->bm.weight[bsr_pd_slot(pd)], pd->net->peer_dirty);
+					 local_changes(pd), pd->net->peer_dirty);
 				dec = keep > 0 ? SYNC_SOURCE_BITMAP : SYNC_TARGET_BITMAP;
 			}
 		}
