@@ -76,13 +76,20 @@ ${o.connect === false ? '' : `${S} connect r0 ${ID[p]}`}`,
    * out-of-sync, received...), else the connection's, the device's (disk, written...) or the resource's.
    */
   async function pdField(n: NodeName, key: string): Promise<string | undefined> {
+    return (await fieldsOf(n))(key);
+  }
+
+  /** One `status --json` of r0 on node n, looked up as pdField does. */
+  async function fieldsOf(n: NodeName): Promise<(key: string) => string | undefined> {
     const r = await resourceState(lab, n, S, 'r0');
     const c = r?.connections[0];
-    for (const o of [c?.['peer-devices'][0], c, r?.devices[0], r]) {
-      const v = o?.[key];
-      if (v !== undefined && v !== null) return String(v);
-    }
-    return undefined;
+    return (key) => {
+      for (const o of [c?.['peer-devices'][0], c, r?.devices[0], r]) {
+        const v = o?.[key];
+        if (v !== undefined && v !== null) return String(v);
+      }
+      return undefined;
+    };
   }
 
   /** Whether node n's connection to its peer is Connected (from `status --json`). */
@@ -242,6 +249,12 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
     return Number((await pdField(n, key)) ?? 'NaN');
   }
 
+  /** Several numeric statistics fields of the peer-device, from one `status --json`. */
+  async function stats<K extends string>(n: NodeName, keys: readonly K[]): Promise<Record<K, number>> {
+    const field = await fieldsOf(n);
+    return Object.fromEntries(keys.map((k) => [k, Number(field(k) ?? 'NaN')])) as Record<K, number>;
+  }
+
   return {
     S,
     M,
@@ -251,6 +264,7 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
     upSkipSync,
     write,
     stat,
+    stats,
     status,
     pdField,
     connected,

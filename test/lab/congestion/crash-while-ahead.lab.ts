@@ -46,10 +46,13 @@ sync`,
       const sums = await t.sh('alpha', 'cd /tmp/m && sha256sum keep*');
       await lab.waitFor(
         'the synced files on bravo',
-        async () =>
-          (await t.stat('alpha', 'ap-in-flight')) === 0 &&
-          (await t.stat('alpha', 'out-of-sync')) === 0 &&
-          (await t.stat('bravo', 'pending')) === 0,
+        async () => {
+          const [a, b] = await Promise.all([
+            t.stats('alpha', ['ap-in-flight', 'out-of-sync']),
+            t.stat('bravo', 'pending'),
+          ]);
+          return a['ap-in-flight'] === 0 && a['out-of-sync'] === 0 && b === 0;
+        },
         60_000,
         500,
       );

@@ -1,5 +1,5 @@
 // FastSync on a mounted, busy ext4: a writer creates, appends to and deletes files while the
-// initial sync runs (slowed to 4 MB/s) and again while an invalidate-remote of the mounted file
+// initial sync runs (slowed to 8 MB/s) and again while an invalidate-remote of the mounted file
 // system runs (bsrsetup freezes it while it reads the map). Blocks allocated after the map
 // was taken are replicated as writes: the end state on bravo is clean and every file equal.
 import type { Lab } from '../../../tools/lab/scenario.js';
@@ -42,7 +42,7 @@ export default scenario({
     const t = twoNodes(lab);
     await makeFilesystem(t);
     await Promise.all(
-      ['alpha', 'bravo'].map((n) => t.up(n as 'alpha' | 'bravo', { pd: '--c-plan-ahead=0 --resync-rate=4M' })),
+      ['alpha', 'bravo'].map((n) => t.up(n as 'alpha' | 'bravo', { pd: '--c-plan-ahead=0 --resync-rate=8M' })),
     );
     await t.waitConnected();
     // the resync starts at the promotion; the mount follows at once, the writer with it

@@ -14,8 +14,7 @@ export default scenario({
     await t.sh('alpha', 'head -c 67108864 /dev/urandom | dd of=/dev/vda bs=1M oflag=direct status=none');
     await Promise.all(['alpha', 'bravo'].map((n) => t.up(n as 'alpha' | 'bravo')));
     await t.waitConnected();
-    const size = await t.stat('alpha', 'size');
-    const sent0 = await t.stat('alpha', 'sent');
+    const { size, sent: sent0 } = await t.stats('alpha', ['size', 'sent']);
     await recordEvents(t);
     const t0 = Date.now();
     const p = await forcePrimary(lab, t);

@@ -21,8 +21,7 @@ export default scenario({
       await t.waitConnected();
     };
     await upBoth();
-    const size = await t.stat('alpha', 'size');
-    const sent0 = await t.stat('alpha', 'sent');
+    const { size, sent: sent0 } = await t.stats('alpha', ['size', 'sent']);
     await recordEvents(t);
     const t0 = Date.now();
     const p = await forcePrimary(lab, t);

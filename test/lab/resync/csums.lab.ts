@@ -52,19 +52,16 @@ export default scenario({
       await lab.linkCut('alpha', 'bravo');
       await t.waitConnection('alpha', false);
       await writeFile(file);
-      const oos = await t.stat('alpha', 'out-of-sync');
+      const [oos, recv0] = await Promise.all([t.stat('alpha', 'out-of-sync'), t.stat('bravo', 'received')]);
       assert(oos === kib, `${what}: ${kib} KiB out of sync (${oos} KiB)`);
       await whileCut();
-      const recv0 = await t.stat('bravo', 'received');
       await lab.linkRestore('alpha', 'bravo');
       const t0 = Date.now();
       await t.waitSynced(240_000);
       const secs = (Date.now() - t0) / 1000;
-      const recv = (await t.stat('bravo', 'received')) - recv0;
-      const sameKib: Record<string, number> = {
-        alpha: await t.stat('alpha', 'same-csum'),
-        bravo: await t.stat('bravo', 'same-csum'),
-      };
+      const [a, b] = await Promise.all([t.stats('alpha', ['same-csum']), t.stats('bravo', ['same-csum', 'received'])]);
+      const recv = b.received - recv0;
+      const sameKib: Record<string, number> = { alpha: a['same-csum'], bravo: b['same-csum'] };
       lab.log(
         `${what}: resync in ${secs.toFixed(1)} s, bravo received ${recv} KiB, same-csum alpha ${sameKib.alpha} KiB bravo ${sameKib.bravo} KiB`,
       );

@@ -32,7 +32,7 @@ export default scenario({
     await t.upSkipSync({ net: FAST_NET });
     await t.sh('alpha', `${t.S} primary r0 && dd if=/dev/zero of=/dev/vdb bs=512 count=1 oflag=direct status=none`);
     await t.sh('alpha', `cat > /tmp/writer.sh <<'X'\n${WRITER}\nX\nnohup sh /tmp/writer.sh > /tmp/writer.log 2>&1 &`);
-    await new Promise((r) => setTimeout(r, 12_000));
+    await new Promise((r) => setTimeout(r, 7_000));
     await lab.crash('alpha');
     lab.log('alpha crashed during the writes');
     await t.waitConnection('bravo', false);
