@@ -187,7 +187,9 @@ function prepareDevice(client: BsrClient, d: SourceDevice, o: PrepareOptions, of
       return;
     }
     map = withFrozen(mountPoint, () => {
-      dropCache(d.backingDev);
+      // an unmounted file system did not change since the drop above (the check only reads);
+      // a mounted one wrote through bsr.ko until the freeze
+      if (mountPoint) dropCache(d.backingDev);
       return reader?.usedMap(io, d.bytes, mountPoint !== undefined);
     });
   } catch (e) {

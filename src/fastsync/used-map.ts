@@ -44,13 +44,27 @@ export class MapBuilder {
 
   /** Marks every map block that holds any byte of [start, end). */
   markUsed(start: number, end: number): void {
-    for (let b = Math.floor(start / MAP_BLOCK); b < Math.ceil(end / MAP_BLOCK); b++) this.bits[b >> 3] |= 1 << (b & 7);
+    this.setBlocks(Math.floor(start / MAP_BLOCK), Math.ceil(end / MAP_BLOCK), true);
   }
 
   /** Clears the map blocks wholly inside [start, end): a block partly used stays marked. */
   markFree(start: number, end: number): void {
-    for (let b = Math.ceil(start / MAP_BLOCK); b < Math.floor(end / MAP_BLOCK); b++)
-      this.bits[b >> 3] &= ~(1 << (b & 7));
+    this.setBlocks(Math.ceil(start / MAP_BLOCK), Math.floor(end / MAP_BLOCK), false);
+  }
+
+  /** Sets or clears the bits of blocks [first, last); whole bytes at once inside a long extent. */
+  private setBlocks(first: number, last: number, used: boolean): void {
+    const one = (b: number) => {
+      if (used) this.bits[b >> 3] |= 1 << (b & 7);
+      else this.bits[b >> 3] &= ~(1 << (b & 7));
+    };
+    let b = first;
+    for (; b < last && b & 7; b++) one(b);
+    if (last - b >= 8) {
+      this.bits.fill(used ? 0xff : 0, b >> 3, last >> 3);
+      b = last & ~7;
+    }
+    for (; b < last; b++) one(b);
   }
 
   finish(fsType: string, fsBlockSize: number, fsBlocks: number): UsedMap {

@@ -79,6 +79,27 @@ function engineOf(v: FastSyncVariant): BenchEngine {
   return new BsrEngine(v === 'bsr-full' ? '--fast-sync=no' : '');
 }
 
+/** The guest's monotonic clock (s), the one its kernel log is stamped with. */
+async function guestUptime(lab: Lab, n: NodeName): Promise<number> {
+  return Number((await lab.sh(n, 'cat /proc/uptime')).split(' ')[0]);
+}
+
+/**
+ * Where a bsr slot's time went, from the primary's kernel log (seconds after the promotion was
+ * sent; the guest clock read just before, so each is late by about one guest command's start).
+ */
+export function timeline(log: string, uptime0: number, promoted: number, total: number): string {
+  const at = (re: RegExp) => {
+    const m = log.split('\n').find((l) => re.test(l));
+    const ts = m ? /^\[\s*([\d.]+)\]/.exec(m)?.[1] : undefined;
+    return ts === undefined ? 'n/a' : `${(Number(ts) - uptime0).toFixed(2)} s`;
+  };
+  return (
+    `timeline: primary --force returned ${promoted.toFixed(2)} s, resync started ${at(/resync as SyncSource/)}, ` +
+    `done ${at(/resync done/)}, both UpToDate seen ${total.toFixed(2)} s`
+  );
+}
+
 /** A fresh ext4 on the primary's disk with ~10 % of it in files; its used bytes. */
 async function makeFileSystem(lab: Lab, node: NodeName, disk: string): Promise<number> {
   const out = await lab.sh(
@@ -134,12 +155,15 @@ async function runSlot(
   await e.setup(lab, ctx);
   await lab.sh(ctx.primary, 'dmesg -c > /dev/null');
   const tx0 = await txBytes(lab, ctx);
+  const uptime0 = await guestUptime(lab, ctx.primary);
   const t0 = performance.now() / 1000;
   await e.forcePrimary(lab, ctx);
+  const promoted = performance.now() / 1000 - t0;
   const seconds = (await e.waitSynced(lab, ctx)) - t0;
   const wire = (await txBytes(lab, ctx)) - tx0;
   await e.checkSynced(lab, ctx);
   const log = await lab.dmesg(ctx.primary);
+  if (v !== 'drbd84') ctx.log(timeline(log, uptime0, promoted, seconds));
   if (v === 'bsr-fast' && !/FastSync: the file-system map covers/.test(log)) throw new Error('bsr-fast: no FastSync');
   if (v === 'bsr-full' && !/fast-sync is off/.test(log)) throw new Error('bsr-full: not a full sync');
   await e.teardown(lab, ctx);
