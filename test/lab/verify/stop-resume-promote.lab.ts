@@ -28,14 +28,14 @@ export default scenario({
     const end = Number(/online verify done at sector (\d+)/.exec(range.join('\n'))?.[1]);
     assert(end >= 10240 && end < 12288, `the run ended at --stop (${end})`);
 
-    // Pacing, set at run time: ov-req-num 1 is one request a 4 KiB block; ov-req-interval 1000 sends
-    // a tick's budget (2 MiB/s: 51 blocks) a second, a tenth of the rate: 1 MiB takes 5 s, not 0.5 s.
+    // Pacing, set at run time: ov-req-num 1 is one request a 4 KiB block; ov-req-interval 500 sends a
+    // tick's budget (2 MiB/s: 51 blocks) every 0.5 s, a fifth of the rate: 1 MiB takes 2.5 s, not 0.5 s.
     const done = async () => (await log()).filter((l) => l.includes('online verify done')).at(-1) ?? '';
     const ms = (l: string) => Number(/ requests in (\d+) ms/.exec(l)?.[1]);
     const base = await done();
     await t.sh(
       'alpha',
-      `${t.S} peer-device-options r0 1 0 --ov-req-num=1 --ov-req-interval=1000
+      `${t.S} peer-device-options r0 1 0 --ov-req-num=1 --ov-req-interval=500
 ${t.S} verify r0 1 0 --start=12288 --stop=14336\n${wait}`,
     );
     const paced = await done();
@@ -43,8 +43,8 @@ ${t.S} verify r0 1 0 --start=12288 --stop=14336\n${wait}`,
     assert(paced.includes(': 0 KiB out of sync in 0 ranges, 256 requests in '), 'ov-req-num 1: 256 requests for 1 MiB');
     const perMiB = ms(base) / 4;
     assert(
-      ms(paced) >= 4000 && ms(paced) >= 3 * perMiB,
-      `ov-req-interval 1000: 1 MiB in ${ms(paced)} ms, at least 3 times the ${perMiB} ms a MiB took at 100`,
+      ms(paced) >= 2000 && ms(paced) >= 3 * perMiB,
+      `ov-req-interval 500: 1 MiB in ${ms(paced)} ms, at least 3 times the ${perMiB} ms a MiB took at 100`,
     );
     // a change reaches a running verify at its next batch: 5000 ms would take 25 s for this MiB
     await t.sh(
