@@ -244,6 +244,8 @@ struct p_csum_rs_request {
 /* sectors read, sent and not yet acknowledged: bounds the memory both sides use */
 #define BSR_RS_MAX_IN_FLIGHT (16U << 11)
 static_assert(BSR_RS_MAX_BLOCKS == sizeof_field(struct p_ov_result, differ) * 8);
+/* ov-req-num: the blocks of one OV_REQUEST, at most what its OV_RESULT can name */
+static_assert(T_PEER_DEVICE_CONF_OV_REQ_NUM_MAX == BSR_RS_MAX_BLOCKS);
 
 /* ------------------------------------------------------------------ objects */
 
@@ -494,6 +496,7 @@ struct bsr_pd_net {
 	struct bsr_fast_map *ov_map;	/* FastSync: the source compares only its used blocks */
 	struct list_head ov_sent;
 	u64 ov_found;			/* blocks */
+	u64 ov_requests;		/* OV_REQUESTs sent (source) or answered (target) */
 	u32 ov_n_ranges;		/* merged ranges found; the first BSR_OV_RANGES kept */
 	u64 ov_last_end;		/* the block after the last one found */
 	struct bsr_ov_range {
@@ -615,6 +618,7 @@ void bsr_rs_issue_reads(struct bsr_peer_device *pd);
 void bsr_rs_free_req(struct bsr_rs_req *rq);
 bool bsr_rs_sent_take(struct bsr_pd_net *p, sector_t sector, u32 size);
 u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick);
+void bsr_rs_budget_every(struct bsr_peer_device *pd, u64 acked, unsigned long period);
 void bsr_rs_budget_tick(struct bsr_peer_device *pd, u64 acked);
 int bsr_resync_thread_start(struct bsr_conn *c);
 

@@ -1404,22 +1404,30 @@ static void finish_source(struct bsr_peer_device *pd)
 }
 
 /*
- * Every TICK: the budget of sectors the rate controls allow until the next one; `acked`:
- * the sectors done (acknowledged) since the start of the resync or verify.
+ * Every `period` jiffies: the budget of sectors the rate controls allow for one TICK, to be
+ * spent until the next period; `acked`: the sectors done (acknowledged) since the start of
+ * the resync or verify. A resync's period is the TICK; a verify's is its ov-req-interval,
+ * so a longer interval lowers its rate in proportion.
  */
-void bsr_rs_budget_tick(struct bsr_peer_device *pd, u64 acked)
+void bsr_rs_budget_every(struct bsr_peer_device *pd, u64 acked, unsigned long period)
 {
 	struct bsr_pd_net *p = pd->net;
 
-	if (time_before(jiffies, p->rs_tick_start + TICK))
+	if (time_before(jiffies, p->rs_tick_start + period))
 		return;
-	/* a late wake-up must not stretch the tick (and lower the rate) */
-	p->rs_tick_start = time_after(jiffies, p->rs_tick_start + 2 * TICK) ?
-			   jiffies : p->rs_tick_start + TICK;
+	/* a late wake-up must not stretch the period (and lower the rate) */
+	p->rs_tick_start = time_after(jiffies, p->rs_tick_start + 2 * period) ?
+			   jiffies : p->rs_tick_start + period;
 	/* less than a block left over from the last tick is carried, nothing more */
 	p->rs_budget_left = min_t(u64, p->rs_budget_left, 7) +
 			    bsr_rs_budget(pd, acked - min(acked, p->rs_acked_mark));
 	p->rs_acked_mark = acked;
+}
+
+/* Every TICK: the budget of a resync (bsr_rs_budget_every()). */
+void bsr_rs_budget_tick(struct bsr_peer_device *pd, u64 acked)
+{
+	bsr_rs_budget_every(pd, acked, TICK);
 }
 
 /*

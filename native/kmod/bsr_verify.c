@@ -3,8 +3,10 @@
  * bsr: online verify.
  *
  * The verify source (VerifyS, the node where `verify` was given) reads its blocks in order
- * from --start to --stop, paced by the resync rate controls, and sends OV_REQUEST packets:
- * one digest (verify-alg, agreed in the handshake) per 4 KiB block. The target (VerifyT,
+ * from --start to --stop and sends OV_REQUEST packets: one digest (verify-alg, agreed in the
+ * handshake) per 4 KiB block, at most ov-req-num blocks a request. It goes in batches, one
+ * every ov-req-interval ms, each as large as the resync rate controls allow for one tick
+ * (bsr_rs_budget_every()); both options are read at each batch. The target (VerifyT,
  * entered when the source's STATE says VerifyS) reads the same blocks, compares, marks the
  * blocks that differ out of sync in its bitmap slot of the source and answers OV_RESULT; the
  * source then marks the same blocks. Verify changes no data: the next resync copies the
@@ -77,6 +79,7 @@ static void init_run(struct bsr_pd_net *p, sector_t start, sector_t stop)
 	p->ov_stop = stop;
 	p->ov_stop_req = false;
 	p->ov_found = 0;
+	p->ov_requests = 0;
 	p->ov_n_ranges = 0;
 	p->ov_last_end = 0;
 	p->rs_start = p->rs_mark_time = jiffies;
@@ -84,7 +87,8 @@ static void init_run(struct bsr_pd_net *p, sector_t start, sector_t stop)
 	p->rs_dbdt_kib = 0;
 	p->rs_acked_mark = 0;
 	p->rs_budget_left = 0;
-	p->rs_tick_start = jiffies - HZ;
+	/* the first batch at once, whatever the ov-req-interval */
+	p->rs_tick_start = jiffies - msecs_to_jiffies(T_PEER_DEVICE_CONF_OV_REQ_INTERVAL_MAX);
 }
 
 /* About once a second: the rate and a progress event (done:, eta). */
@@ -130,9 +134,10 @@ static void end_run(struct bsr_peer_device *pd, bool early)
 		bsr_bm_write_all(d, d->ldev);
 		bsr_put_ldev(d);
 	}
-	bsr_info("%s: volume %u: online verify %s at sector %llu: %llu KiB out of sync in %u ranges%s\n",
+	bsr_info("%s: volume %u: online verify %s at sector %llu: %llu KiB out of sync in %u ranges, %llu requests in %u ms%s\n",
 		 tag, d->vnr, early ? "stopped" : "done", (u64)p->ov_position, p->ov_found * 4,
-		 p->ov_n_ranges, p->ov_map ? " (FastSync: used blocks only)" : "");
+		 p->ov_n_ranges, p->ov_requests, jiffies_to_msecs(jiffies - p->rs_start),
+		 p->ov_map ? " (FastSync: used blocks only)" : "");
 	bsr_fast_map_put(p->ov_map);
 	p->ov_map = NULL;
 	for (i = 0; i < min_t(u32, p->ov_n_ranges, BSR_OV_RANGES); i++) {
@@ -294,6 +299,7 @@ static int send_request(struct bsr_peer_device *pd, struct bsr_rs_req *rq)
 	spin_lock_irq(&p->rs_lock);
 	list_add_tail(&rq->list, &p->ov_sent);
 	spin_unlock_irq(&p->rs_lock);
+	p->ov_requests++;
 	rv = bsr_send_data_buf(n, pkt, sizeof(*pkt) + dlen);
 	kfree(pkt);
 	if (rv)
@@ -311,14 +317,19 @@ static bool ov_sent_empty(struct bsr_pd_net *p)
 	return empty;
 }
 
-/* Reads the next blocks in order, as far as the tick's budget and the in-flight limits allow. */
+/*
+ * Reads the next blocks in order, as far as the batch's budget and the in-flight limits
+ * allow, at most ov-req-num blocks a request (the bound is checked against the wire format
+ * in bsr_net.h; the clamp only guards the arrays sized by it).
+ */
 static void issue_reads(struct bsr_peer_device *pd)
 {
 	struct bsr_net *n = pd->connection->net;
 	struct bsr_pd_net *p = pd->net;
 	u64 budget = p->rs_budget_left;
-	unsigned int max = BSR_RS_MAX_BLOCKS;
-
+	unsigned int req_num = clamp_t(u32, bsr_conf(&pd->conf, T_PEER_DEVICE_CONF_OV_REQ_NUM),
+				       1, BSR_RS_MAX_BLOCKS);
+	unsigned int max = req_num;
 	u64 end = DIV_ROUND_UP_ULL(p->ov_stop, 8);
 
 	while (budget >= 8 && p->ov_cursor < p->ov_stop && !READ_ONCE(p->ov_stop_req) &&
@@ -351,7 +362,7 @@ static void issue_reads(struct bsr_peer_device *pd)
 			break;
 		p->ov_cursor = min_t(u64, (bit + blocks) << 3, p->ov_stop);
 		budget -= (u64)blocks << 3;
-		max = BSR_RS_MAX_BLOCKS;
+		max = req_num;
 	}
 	p->rs_budget_left = budget;
 }
@@ -452,7 +463,8 @@ bool bsr_ov_tick(struct bsr_peer_device *pd)
 		finish_source(pd);
 		return false;
 	}
-	bsr_rs_budget_tick(pd, p->ov_position - p->ov_start);
+	bsr_rs_budget_every(pd, p->ov_position - p->ov_start,
+			    msecs_to_jiffies(bsr_conf(&pd->conf, T_PEER_DEVICE_CONF_OV_REQ_INTERVAL)));
 	issue_reads(pd);
 	return true;
 }
@@ -653,6 +665,7 @@ int bsr_ov_got_request(struct bsr_peer_device *pd, const struct p_ov_request *q,
 	p->ov_stop = stop;
 	compare_blocks(pd, sector, size, digests, r.differ);
 	mark_found(pd, sector, blocks, r.differ);
+	p->ov_requests++;
 	WRITE_ONCE(p->ov_position, end);
 	progress(pd);
 	return bsr_send_packet(c, true, P_OV_RESULT, d->vnr, &r, sizeof(r));

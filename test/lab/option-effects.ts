@@ -25,6 +25,8 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'peer_device_conf.c-fill-target': { shownIn: 'resync/sync-controls', token: '--c-fill-target' },
   'peer_device_conf.c-max-rate': { shownIn: 'resync/sync-controls', token: '--c-max-rate' },
   'peer_device_conf.c-min-rate': { shownIn: 'resync/sync-controls', token: '--c-min-rate' },
+  'peer_device_conf.ov-req-num': { shownIn: 'verify/stop-resume-promote', token: '--ov-req-num=1' },
+  'peer_device_conf.ov-req-interval': { shownIn: 'verify/stop-resume-promote', token: '--ov-req-interval=500' },
   'net_conf._name': { shownIn: 'admin/online-config', token: '--_name=bravo' },
   'net_conf.protocol': { shownIn: 'replication/protocols-a-b', token: '--protocol' },
   'net_conf.timeout': { shownIn: 'replication/net-option-effects', token: '--timeout' },

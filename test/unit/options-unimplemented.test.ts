@@ -69,8 +69,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'disk-timeout',
         'read-balancing',
         'rs-discard-granularity',
-        'ov-req-num',
-        'ov-req-interval',
         'resync-ratio',
         'max-buffers',
         'after-sb-2pri',

@@ -83,6 +83,36 @@ describe('verify and verify-stop', () => {
   });
 });
 
+describe('verify pacing: ov-req-num and ov-req-interval', () => {
+  const paced = CONFIG.replace('net {', 'disk { ov-req-num 1; ov-req-interval 500; }\n  net {');
+
+  it('are implemented: ranges 1..256 blocks (one OV_REQUEST at most) and 1..5000 ms', () => {
+    const f = abi.sets.peer_device_conf;
+    for (const name of ['ov-req-num', 'ov-req-interval']) expect(f[name]?.unimplemented, name).toBeUndefined();
+    expect([f['ov-req-num']?.min, f['ov-req-num']?.max, f['ov-req-num']?.default]).toEqual([1, 256, 10]);
+    expect([f['ov-req-interval']?.min, f['ov-req-interval']?.max, f['ov-req-interval']?.default]).toEqual([
+      1, 5000, 100,
+    ]);
+  });
+
+  it('bsrsetup peer-device-options sends them in PEER_DEVICE_OPTS and refuses out of range', () => {
+    expect(build('peer-device-options', 'r0', '1', '0', '--ov-req-num=1', '--ov-req-interval=500').attrs).toEqual({
+      CFG_CONTEXT: { ctx_resource_name: 'r0', ctx_peer_node_id: 1, ctx_volume: 0 },
+      PEER_DEVICE_OPTS: { 'ov-req-num': 1, 'ov-req-interval': 500 },
+    });
+    expect(() => build('peer-device-options', 'r0', '1', '0', '--ov-req-num=257')).toThrow(/out of range/);
+    expect(() => build('peer-device-options', 'r0', '1', '0', '--ov-req-interval=5001')).toThrow(/out of range/);
+  });
+
+  it('bsr.conf disk section: planned into peer-device-options', () => {
+    const config = loadConfigText(paced, '/etc/bsr.conf');
+    const targets = selectResources(config, ['r0'], 'alpha').map((r) => makeTarget(r, undefined));
+    expect(planCommand('peer-device-options', targets, []).map(formatStep)).toEqual([
+      'bsrsetup peer-device-options r0 1 0 --ov-req-num=1 --ov-req-interval=500',
+    ]);
+  });
+});
+
 describe('the count a verify found', () => {
   it('status -s, --json and events2 --statistics show verify-found in KiB', () => {
     // 2064 sectors: the 1032 KiB of verify/corrupt-blocks

@@ -1,6 +1,8 @@
 // verify --start/--stop bound a run; verify-stop ends a run early and logs where; the next verify
 // without --start resumes there, also after a disconnect ended a run.
 // The peer's promotion during a verify (both Secondary) ends the run and then succeeds.
+// ov-req-num and ov-req-interval, changed with peer-device-options, set the requests' size (the
+// count in the end log line) and the pace, also of a running verify.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, twoNodes } from '../fixtures.js';
 
@@ -25,6 +27,38 @@ export default scenario({
     );
     const end = Number(/online verify done at sector (\d+)/.exec(range.join('\n'))?.[1]);
     assert(end >= 10240 && end < 12288, `the run ended at --stop (${end})`);
+
+    // Pacing, set at run time: ov-req-num 1 is one request a 4 KiB block; ov-req-interval 500 sends a
+    // tick's budget (2 MiB/s: 51 blocks) every 0.5 s, a fifth of the rate: 1 MiB takes 2.5 s, not 0.5 s.
+    const done = async () => (await log()).filter((l) => l.includes('online verify done')).at(-1) ?? '';
+    const ms = (l: string) => Number(/ requests in (\d+) ms/.exec(l)?.[1]);
+    const base = await done();
+    await t.sh(
+      'alpha',
+      `${t.S} peer-device-options r0 1 0 --ov-req-num=1 --ov-req-interval=500
+${t.S} verify r0 1 0 --start=12288 --stop=14336\n${wait}`,
+    );
+    const paced = await done();
+    lab.log(`${base}\n${paced}`);
+    assert(paced.includes(': 0 KiB out of sync in 0 ranges, 256 requests in '), 'ov-req-num 1: 256 requests for 1 MiB');
+    const perMiB = ms(base) / 4;
+    assert(
+      ms(paced) >= 2000 && ms(paced) >= 3 * perMiB,
+      `ov-req-interval 500: 1 MiB in ${ms(paced)} ms, at least 3 times the ${perMiB} ms a MiB took at 100`,
+    );
+    // a change reaches a running verify at its next batch: at 5000 ms this MiB takes over 20 s
+    await t.sh(
+      'alpha',
+      `${t.S} peer-device-options r0 1 0 --ov-req-interval=5000
+${t.S} verify r0 1 0 --start=14336 --stop=16384
+${t.S} peer-device-options r0 1 0 --ov-req-num=10 --ov-req-interval=100\n${wait}`,
+    );
+    const changed = await done();
+    lab.log(changed);
+    assert(
+      changed.includes('done at sector 16384:') && ms(changed) < 18000,
+      `the interval set back to 100 during the run took effect (${changed})`,
+    );
     await t.sh('alpha', `${t.S} verify r0 1 0\nsleep 3\n${t.S} verify-stop r0 1 0\n${wait}`);
     const stopped = (await log()).find((l) => l.includes('online verify stopped at sector'));
     const at = Number(/stopped at sector (\d+)/.exec(stopped ?? '')?.[1]);
