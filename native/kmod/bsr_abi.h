@@ -607,6 +607,7 @@ struct bsr_peer_device_conf {
 	u32 c_fill_target;
 	u32 c_max_rate;
 	u32 c_min_rate;
+	char resync_ratio[32];
 };
 #define BSR_MEMBER_T_PEER_DEVICE_CONF_RESYNC_RATE peer_device_conf.resync_rate
 #define BSR_MEMBER_T_PEER_DEVICE_CONF_C_PLAN_AHEAD peer_device_conf.c_plan_ahead
@@ -614,6 +615,7 @@ struct bsr_peer_device_conf {
 #define BSR_MEMBER_T_PEER_DEVICE_CONF_C_FILL_TARGET peer_device_conf.c_fill_target
 #define BSR_MEMBER_T_PEER_DEVICE_CONF_C_MAX_RATE peer_device_conf.c_max_rate
 #define BSR_MEMBER_T_PEER_DEVICE_CONF_C_MIN_RATE peer_device_conf.c_min_rate
+#define BSR_MEMBER_T_PEER_DEVICE_CONF_RESYNC_RATIO peer_device_conf.resync_ratio
 #define BSR_PEER_DEVICE_CONF_FIELDS(X) \
 	X(peer_device_conf, T_PEER_DEVICE_CONF_RESYNC_RATE, resync_rate, u32, T_PEER_DEVICE_CONF_RESYNC_RATE_DEFAULT) \
 	X(peer_device_conf, T_PEER_DEVICE_CONF_C_PLAN_AHEAD, c_plan_ahead, u32, T_PEER_DEVICE_CONF_C_PLAN_AHEAD_DEFAULT) \
@@ -621,6 +623,7 @@ struct bsr_peer_device_conf {
 	X(peer_device_conf, T_PEER_DEVICE_CONF_C_FILL_TARGET, c_fill_target, u32, T_PEER_DEVICE_CONF_C_FILL_TARGET_DEFAULT) \
 	X(peer_device_conf, T_PEER_DEVICE_CONF_C_MAX_RATE, c_max_rate, u32, T_PEER_DEVICE_CONF_C_MAX_RATE_DEFAULT) \
 	X(peer_device_conf, T_PEER_DEVICE_CONF_C_MIN_RATE, c_min_rate, u32, T_PEER_DEVICE_CONF_C_MIN_RATE_DEFAULT) \
+	X(peer_device_conf, T_PEER_DEVICE_CONF_RESYNC_RATIO, resync_ratio, str, T_PEER_DEVICE_CONF_RESYNC_RATIO_DEFAULT) \
 
 struct bsr_net_conf {
 	char name[64];
@@ -1026,7 +1029,6 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_CONNECT_PARMS, T_CONNECT_PARMS_TENTATIVE, NLA_U8, "tentative", 0, "no" }, \
 	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_OV_REQ_NUM, NLA_U32, "ov-req-num", 10, "10" }, \
 	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_OV_REQ_INTERVAL, NLA_U32, "ov-req-interval", 100, "100" }, \
-	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_RESYNC_RATIO, NLA_NUL_STRING, "resync-ratio", 0, "" }, \
 	{ BSR_NLA_NODE_OPTS, T_NODE_OPTS_TARGET_ONLY, NLA_U8, "target-only", 0, "no" }, \
 	{ BSR_NLA_DEVICE_CONF, T_DEVICE_CONF_MAX_BIO_SIZE, NLA_U32, "max-bio-size", 1048576, "1048576" }, \
 	{ BSR_NLA_DEVICE_CONF, T_DEVICE_CONF_INTENTIONAL_DISKLESS, NLA_U8, "intentional-diskless", 0, "no" }, \

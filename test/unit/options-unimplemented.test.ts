@@ -71,7 +71,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'rs-discard-granularity',
         'ov-req-num',
         'ov-req-interval',
-        'resync-ratio',
         'max-buffers',
         'after-sb-2pri',
         'rr-conflict',
