@@ -609,6 +609,7 @@ struct bsr_peer_device_conf {
 	u32 c_min_rate;
 	u32 ov_req_num;
 	u32 ov_req_interval;
+	char resync_ratio[32];
 };
 #define BSR_MEMBER_T_PEER_DEVICE_CONF_RESYNC_RATE peer_device_conf.resync_rate
 #define BSR_MEMBER_T_PEER_DEVICE_CONF_C_PLAN_AHEAD peer_device_conf.c_plan_ahead
@@ -618,6 +619,7 @@ struct bsr_peer_device_conf {
 #define BSR_MEMBER_T_PEER_DEVICE_CONF_C_MIN_RATE peer_device_conf.c_min_rate
 #define BSR_MEMBER_T_PEER_DEVICE_CONF_OV_REQ_NUM peer_device_conf.ov_req_num
 #define BSR_MEMBER_T_PEER_DEVICE_CONF_OV_REQ_INTERVAL peer_device_conf.ov_req_interval
+#define BSR_MEMBER_T_PEER_DEVICE_CONF_RESYNC_RATIO peer_device_conf.resync_ratio
 #define BSR_PEER_DEVICE_CONF_FIELDS(X) \
 	X(peer_device_conf, T_PEER_DEVICE_CONF_RESYNC_RATE, resync_rate, u32, T_PEER_DEVICE_CONF_RESYNC_RATE_DEFAULT) \
 	X(peer_device_conf, T_PEER_DEVICE_CONF_C_PLAN_AHEAD, c_plan_ahead, u32, T_PEER_DEVICE_CONF_C_PLAN_AHEAD_DEFAULT) \
@@ -627,6 +629,7 @@ struct bsr_peer_device_conf {
 	X(peer_device_conf, T_PEER_DEVICE_CONF_C_MIN_RATE, c_min_rate, u32, T_PEER_DEVICE_CONF_C_MIN_RATE_DEFAULT) \
 	X(peer_device_conf, T_PEER_DEVICE_CONF_OV_REQ_NUM, ov_req_num, u32, T_PEER_DEVICE_CONF_OV_REQ_NUM_DEFAULT) \
 	X(peer_device_conf, T_PEER_DEVICE_CONF_OV_REQ_INTERVAL, ov_req_interval, u32, T_PEER_DEVICE_CONF_OV_REQ_INTERVAL_DEFAULT) \
+	X(peer_device_conf, T_PEER_DEVICE_CONF_RESYNC_RATIO, resync_ratio, str, T_PEER_DEVICE_CONF_RESYNC_RATIO_DEFAULT) \
 
 struct bsr_net_conf {
 	char name[64];
@@ -1030,7 +1033,6 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_NET_CONF, T_NET_CONF_TENTATIVE, NLA_U8, "tentative", 0, "no" }, \
 	{ BSR_NLA_RESIZE_PARMS, T_RESIZE_PARMS_RESIZE_FORCE, NLA_U8, "resize_force", 0, "no" }, \
 	{ BSR_NLA_CONNECT_PARMS, T_CONNECT_PARMS_TENTATIVE, NLA_U8, "tentative", 0, "no" }, \
-	{ BSR_NLA_PEER_DEVICE_OPTS, T_PEER_DEVICE_CONF_RESYNC_RATIO, NLA_NUL_STRING, "resync-ratio", 0, "" }, \
 	{ BSR_NLA_NODE_OPTS, T_NODE_OPTS_TARGET_ONLY, NLA_U8, "target-only", 0, "no" }, \
 	{ BSR_NLA_DEVICE_CONF, T_DEVICE_CONF_MAX_BIO_SIZE, NLA_U32, "max-bio-size", 1048576, "1048576" }, \
 	{ BSR_NLA_DEVICE_CONF, T_DEVICE_CONF_INTENTIONAL_DISKLESS, NLA_U8, "intentional-diskless", 0, "no" }, \

@@ -285,6 +285,7 @@ struct bsr_device {
 
 	atomic64_t read_sect;
 	atomic64_t write_sect;
+	atomic64_t peer_write_sect;	/* peers' application writes received (replication) */
 	atomic64_t al_writes;
 	atomic64_t bm_writes;
 	atomic_t upper_pending;

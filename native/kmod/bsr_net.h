@@ -456,6 +456,18 @@ struct bsr_pd_net {
 	unsigned long rs_tick_start;
 	u64 rs_budget_left;		/* sectors the controller still allows in this tick */
 	u64 rs_acked_mark;		/* rs_total - left at the start of this tick */
+	/*
+	 * The application-I/O throttle (c-min-rate, resync-ratio), sampled every tick by the
+	 * controller: the device's application sectors and this peer's replicated sectors at
+	 * the last sample (thr_sampled), the replicated sectors a tick (a moving average), and
+	 * until when the application counts as active (thr_busy).
+	 */
+	unsigned long thr_sampled;
+	u64 thr_app_mark;
+	u64 thr_repl_mark;
+	u64 thr_repl_tick;
+	unsigned long thr_busy_until;
+	bool thr_busy;
 	bool resync_susp_peer;
 	/* this resync: BSR_RESYNC_KIND_*, and the bytes a FastSync map marked (source) */
 	u32 rs_kind;
@@ -505,6 +517,7 @@ struct bsr_pd_net {
 
 	atomic64_t sent_sect;
 	atomic64_t recv_sect;
+	atomic64_t repl_sect;		/* application writes replicated to or from this peer */
 	atomic_t unacked;
 	atomic_t pending;
 };
@@ -617,6 +630,10 @@ int bsr_rs_issue_read(struct bsr_peer_device *pd, u64 bit, unsigned int blocks,
 void bsr_rs_issue_reads(struct bsr_peer_device *pd);
 void bsr_rs_free_req(struct bsr_rs_req *rq);
 bool bsr_rs_sent_take(struct bsr_pd_net *p, sector_t sector, u32 size);
+/* resync-ratio REPL:RESYNC: each number 1 .. BSR_RATIO_MAX; the text fits BSR_RATIO_LEN */
+#define BSR_RATIO_MAX 10000
+#define BSR_RATIO_LEN 12
+int bsr_parse_ratio(const char *s, u32 *repl, u32 *resync);
 u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick);
 void bsr_rs_budget_every(struct bsr_peer_device *pd, u64 acked, unsigned long period);
 void bsr_rs_budget_tick(struct bsr_peer_device *pd, u64 acked);

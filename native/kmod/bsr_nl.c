@@ -2042,14 +2042,25 @@ ADM_DOIT(fast_sync_map, NEED_MINOR)
 
 static int adm_peer_device_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
-	int ret = BSR_RET_NO_ERROR;
+	struct bsr_opts_data *d = opts_build(&ctx->pd->conf, BSR_SET_PEER_DEVICE_CONF,
+					     info->attrs[BSR_NLA_PEER_DEVICE_OPTS],
+					     ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack);
+	const char *ratio;
+	u32 repl, resync;
 
-	if (opts_merge(&ctx->pd->conf, BSR_SET_PEER_DEVICE_CONF, info->attrs[BSR_NLA_PEER_DEVICE_OPTS],
-		       ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack))
-		ret = BSR_RET_NO_MEM;
-	else
-		bsr_notify_peer_device(ctx->pd, BSR_NOTIFY_CHANGE);
-	return ret;
+	if (IS_ERR(d))
+		return PTR_ERR(d) == -ENOMEM ? BSR_RET_NO_MEM : BSR_RET_INVALID_REQUEST;
+	/* checked as a whole before it is published: the controller reads it every tick */
+	ratio = bsr_opt_val(&d->vals, T_PEER_DEVICE_CONF_RESYNC_RATIO);
+	if (*ratio && bsr_parse_ratio(ratio, &repl, &resync)) {
+		SETMSG(ctx, "resync-ratio: '%s' is not REPL:RESYNC (two whole numbers 1 .. %u, e.g. 3:1)",
+		       ratio, BSR_RATIO_MAX);
+		bsr_opts_data_free(d);
+		return BSR_RET_INVALID_REQUEST;
+	}
+	bsr_opts_data_free(bsr_opts_publish(&ctx->pd->conf, d));
+	bsr_notify_peer_device(ctx->pd, BSR_NOTIFY_CHANGE);
+	return BSR_RET_NO_ERROR;
 }
 
 ADM_DOIT(peer_device_opts, NEED_PD)

@@ -85,6 +85,7 @@ int bsr_pd_net_init(struct bsr_peer_device *pd)
 	atomic64_set(&p->rs_same_csum, 0);
 	atomic64_set(&p->sent_sect, 0);
 	atomic64_set(&p->recv_sect, 0);
+	atomic64_set(&p->repl_sect, 0);
 	pd->net = p;
 	return 0;
 }
@@ -1070,6 +1071,8 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 		return rv;
 	}
 	atomic64_add(size >> 9, &pd->net->recv_sect);
+	atomic64_add(size >> 9, &pd->net->repl_sect);
+	atomic64_add(size >> 9, &d->peer_write_sect);
 	if (!bsr_get_ldev(d)) {
 		free_peer_req(pr);
 		return send_neg_ack(c, p, size);

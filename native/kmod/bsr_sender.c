@@ -197,6 +197,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 		rv = bsr_sock_send_bio(n->data_sock, bio, proto != BSR_PROTOCOL_A, 0);
 	if (rv >= 0) {
 		atomic64_add(t->size >> 9, &pd->net->sent_sect);
+		atomic64_add(t->size >> 9, &pd->net->repl_sect);
 		max_epoch = bsr_conf(&c->net_conf, T_NET_CONF_MAX_EPOCH_SIZE);
 		if ((bio->bi_opf & REQ_FUA) || n->epoch_writes >= max_epoch)
 			rv = send_barrier_locked(n, 0);

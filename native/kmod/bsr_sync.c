@@ -33,10 +33,14 @@
 #include <linux/delay.h>
 #include <linux/moduleparam.h>
 #include <linux/umh.h>
+#include <linux/ctype.h>
+#include <linux/math64.h>
 
 #include "bsr_net.h"
 
 #define TICK (HZ / 10)
+/* the application counts as active this long after its last I/O (c-min-rate throttle) */
+#define BSR_RS_APP_HOLD (HZ / 2)
 
 /* ------------------------------------------------------------------ resync skip map */
 
@@ -1314,8 +1318,91 @@ static int send_rs_reply(struct bsr_conn *c, struct bsr_rs_req *rq)
 	return 0;
 }
 
-/* Sectors the controller allows in the next tick. */
-u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
+/*
+ * resync-ratio "REPL:RESYNC": two whole numbers from 1 to BSR_RATIO_MAX, e.g. "3:1". 0 and
+ * the two numbers when `s` is one, -EINVAL when it is not.
+ */
+int bsr_parse_ratio(const char *s, u32 *repl, u32 *resync)
+{
+	char buf[BSR_RATIO_LEN];
+	char *colon;
+	size_t i;
+
+	if (strscpy(buf, s, sizeof(buf)) < 0)
+		return -EINVAL;
+	colon = strchr(buf, ':');
+	/* digits on both sides of the one colon: no sign, space or newline */
+	for (i = 0; buf[i]; i++)
+		if (!isdigit(buf[i]) && buf + i != colon)
+			return -EINVAL;
+	if (!colon || colon == buf || !colon[1])
+		return -EINVAL;
+	*colon = '\0';
+	if (kstrtou32(buf, 10, repl) || kstrtou32(colon + 1, 10, resync))
+		return -EINVAL;
+	if (*repl < 1 || *repl > BSR_RATIO_MAX || *resync < 1 || *resync > BSR_RATIO_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+/* Sectors of application I/O on the device: its own reads and writes, the peers' writes. */
+static u64 app_sectors(struct bsr_device *d)
+{
+	return atomic64_read(&d->read_sect) + atomic64_read(&d->write_sect) +
+	       atomic64_read(&d->peer_write_sect);
+}
+
+/*
+ * The application-I/O throttle, sampled once a tick: the most sectors the next tick may
+ * take, U64_MAX when it does not hold the resync back.
+ *
+ * The application is active while it did I/O on the device within the last
+ * BSR_RS_APP_HOLD (reads or writes on this node, writes replicated from a peer, e.g. from
+ * a Primary SyncTarget) or has a request in flight. Then the resync (or verify) is held
+ * to c-min-rate, or, with resync-ratio REPL:RESYNC, to RESYNC/REPL of the application
+ * writes replicated on this connection, whichever is more. c-min-rate 0 and no
+ * resync-ratio: no throttle. The caller keeps the lower of this and its own rate.
+ */
+static u64 rs_throttle(struct bsr_peer_device *pd)
+{
+	struct bsr_pd_net *p = pd->net;
+	struct bsr_device *d = pd->device;
+	u64 app = app_sectors(d), repl = atomic64_read(&p->repl_sect);
+	u64 min_tick = (u64)bsr_conf(&pd->conf, T_PEER_DEVICE_CONF_C_MIN_RATE) * 2 / 10;
+	/* a late tick on a busy machine still counts; a second's gap is a new resync */
+	bool fresh = p->thr_sampled && !time_after(jiffies, p->thr_sampled + HZ);
+	char ratio[sizeof(bsr_opt_defaults.BSR_MEMBER_T_PEER_DEVICE_CONF_RESYNC_RATIO)];
+	u32 r_repl, r_resync;
+	u64 share = 0;
+
+	/* a first sample, or one after a gap, only sets the marks */
+	if (fresh) {
+		if (app != p->thr_app_mark || atomic_read(&d->upper_pending)) {
+			p->thr_busy = true;
+			p->thr_busy_until = jiffies + BSR_RS_APP_HOLD;
+		}
+		p->thr_repl_tick = (p->thr_repl_tick * 3 + (repl - p->thr_repl_mark)) / 4;
+	} else {
+		p->thr_repl_tick = 0;
+		p->thr_busy = false;
+	}
+	p->thr_sampled = jiffies ? jiffies : 1;
+	p->thr_app_mark = app;
+	p->thr_repl_mark = repl;
+	if (p->thr_busy && time_after_eq(jiffies, p->thr_busy_until))
+		p->thr_busy = false;
+	if (!p->thr_busy)
+		return U64_MAX;
+	if (bsr_conf_str(&pd->conf, T_PEER_DEVICE_CONF_RESYNC_RATIO, ratio, sizeof(ratio)) &&
+	    !bsr_parse_ratio(ratio, &r_repl, &r_resync))
+		share = div_u64(p->thr_repl_tick * r_resync, r_repl);
+	if (!min_tick && !share)
+		return U64_MAX;
+	return max(min_tick, share);
+}
+
+/* Sectors the rate controls (resync-rate, or the dynamic controller) allow in the next tick. */
+static u64 rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
 {
 	struct bsr_opts *o = &pd->conf;
 	u32 plan_ahead = bsr_conf(o, T_PEER_DEVICE_CONF_C_PLAN_AHEAD);
@@ -1347,6 +1434,12 @@ u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
 	if (max_tick && req > (s64)max_tick)
 		req = max_tick;
 	return max_t(s64, req, 8);
+}
+
+/* Sectors the controller allows in the next tick: the rate controls, then the throttle. */
+u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
+{
+	return max_t(u64, min(rs_budget(pd, acked_last_tick), rs_throttle(pd)), 8);
 }
 
 /*

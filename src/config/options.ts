@@ -41,6 +41,10 @@ export interface OptionDef {
    * side of the connection.
    */
   namesHost?: { prefix: string; local: string; remote: string };
+  /** What the option does, for the man page, where the value alone does not say it. */
+  help?: string;
+  /** A string option's format: how help and the man page describe it, and the check of a value. */
+  format?: { describe: string; problem: (raw: string) => string | undefined };
 }
 
 /**
@@ -133,6 +137,31 @@ export const HANDLERS = [
   'after-demote',
 ];
 
+/** resync-ratio: each number of REPL:RESYNC from 1 to this (bsr.ko's BSR_RATIO_MAX). */
+export const RATIO_MAX = 10000;
+/** resync-ratio: the longest text bsr.ko reads (BSR_RATIO_LEN less its NUL), "10000:10000". */
+const RATIO_CHARS = 11;
+
+/**
+ * resync-ratio `REPL:RESYNC` as bsr.ko reads it: the two numbers, or undefined when the text is not
+ * two whole numbers from 1 to RATIO_MAX around one colon (an empty text is no ratio: unset).
+ */
+export function parseRatio(raw: string): { repl: number; resync: number } | undefined {
+  const m = /^(\d+):(\d+)$/.exec(raw);
+  if (!m || raw.length > RATIO_CHARS) return undefined;
+  const [repl, resync] = [Number(m[1]), Number(m[2])];
+  const ok = (n: number) => n >= 1 && n <= RATIO_MAX;
+  return ok(repl) && ok(resync) ? { repl, resync } : undefined;
+}
+
+const RESYNC_RATIO_FORMAT = {
+  describe: `REPL:RESYNC, two whole numbers 1 .. ${RATIO_MAX} (e.g. 3:1), or "" for none`,
+  problem: (raw: string) =>
+    raw === '' || parseRatio(raw)
+      ? undefined
+      : `resync-ratio: '${raw}' is not REPL:RESYNC (two whole numbers 1 .. ${RATIO_MAX}, e.g. 3:1)`,
+};
+
 const disk = (keyword: string) => kernelOption(keyword, 'disk', 'disk_conf');
 const peerDevice = (keyword: string) => kernelOption(keyword, 'peer-device', 'peer_device_conf');
 const net = (keyword: string) => kernelOption(keyword, 'net', 'net_conf');
@@ -173,10 +202,24 @@ export const OPTIONS: readonly OptionDef[] = [
   peerDevice('c-delay-target'),
   peerDevice('c-fill-target'),
   peerDevice('c-max-rate'),
-  peerDevice('c-min-rate'),
+  {
+    ...peerDevice('c-min-rate'),
+    help:
+      'the floor of the dynamic controller, and the application-I/O throttle: while the application does ' +
+      'I/O on the volume (reads or writes on the node that paces the resync, writes replicated from a ' +
+      'peer), the resync and online verify run at this rate at most; 0 turns the throttle off',
+  },
   peerDevice('ov-req-num'),
   peerDevice('ov-req-interval'),
-  peerDevice('resync-ratio'),
+  {
+    ...peerDevice('resync-ratio'),
+    format: RESYNC_RATIO_FORMAT,
+    help:
+      'while the application I/O throttle holds the resync back, the resync may still take RESYNC/REPL ' +
+      'of the application writes replicated on this connection (3:1: a third of them, a quarter of ' +
+      'the traffic the two share), never less than c-min-rate; with c-min-rate 0 the ratio alone ' +
+      'limits the resync while writes are replicated',
+  },
 
   // net {}
   { ...net('_name'), notInConfig: true },
@@ -287,7 +330,7 @@ export function describeOption(def: OptionDef): string {
     case 'enum':
       return `${def.values?.join(', ')}${dflt}`;
     case 'string':
-      return `text${dflt}`;
+      return def.format ? def.format.describe : `text${dflt}`;
     case 'flag':
       return 'flag (no value)';
   }
@@ -349,6 +392,8 @@ export function parseOptionValue(def: OptionDef, raw: string): OptionValue {
       if (max !== undefined && Buffer.byteLength(raw) >= max) {
         throw new OptionValueError(`${def.keyword}: longer than ${max - 1} bytes (the kernel's limit)`);
       }
+      const problem = def.format?.problem(raw);
+      if (problem) throw new OptionValueError(problem);
       value = raw;
       break;
     }

@@ -106,7 +106,7 @@ const SECTION_BLOCKS: Array<[string, OptionSection[]]> = [
 function configOptionItems(sections: OptionSection[]): string[] {
   return OPTIONS.filter((def) => sections.includes(def.section) && !def.notInConfig).flatMap((def) => {
     const value = def.kind === 'flag' ? '' : ` ${italic(def.kind === 'string' ? 'text' : 'value')}`;
-    const notes = [describeOption(def)];
+    const notes = def.help ? [def.help, describeOption(def)] : [describeOption(def)];
     if (def.unit && def.kind === 'numeric') notes.push(`unit ${def.unit}`);
     if (def.refused) notes.push(`${def.refused.value} is refused: ${def.refused.reason}`);
     const only = unimplementedDefault(def);

@@ -24,7 +24,9 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'peer_device_conf.c-delay-target': { shownIn: 'resync/sync-controls', token: '--c-delay-target' },
   'peer_device_conf.c-fill-target': { shownIn: 'resync/sync-controls', token: '--c-fill-target' },
   'peer_device_conf.c-max-rate': { shownIn: 'resync/sync-controls', token: '--c-max-rate' },
-  'peer_device_conf.c-min-rate': { shownIn: 'resync/sync-controls', token: '--c-min-rate' },
+  // a QD1 writer holds a resync at c-max-rate to about c-min-rate; 0 turns that off
+  'peer_device_conf.c-min-rate': { shownIn: 'resync/sync-controls', token: '--c-min-rate=0' },
+  'peer_device_conf.resync-ratio': { shownIn: 'resync/sync-controls', token: '--resync-ratio=1:2' },
   'peer_device_conf.ov-req-num': { shownIn: 'verify/stop-resume-promote', token: '--ov-req-num=1' },
   'peer_device_conf.ov-req-interval': { shownIn: 'verify/stop-resume-promote', token: '--ov-req-interval=500' },
   'net_conf._name': { shownIn: 'admin/online-config', token: '--_name=bravo' },

@@ -69,7 +69,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'disk-timeout',
         'read-balancing',
         'rs-discard-granularity',
-        'resync-ratio',
         'max-buffers',
         'after-sb-2pri',
         'rr-conflict',

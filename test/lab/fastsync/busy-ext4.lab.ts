@@ -42,7 +42,11 @@ export default scenario({
     const t = twoNodes(lab);
     await makeFilesystem(t);
     await Promise.all(
-      ['alpha', 'bravo'].map((n) => t.up(n as 'alpha' | 'bravo', { pd: '--c-plan-ahead=0 --resync-rate=8M' })),
+      // c-min-rate 0: the writer runs through both syncs, which the application-I/O throttle would
+      // hold to 250 KiB/s; the rate here is the fixed 8 MB/s that overlaps them with the writes
+      ['alpha', 'bravo'].map((n) =>
+        t.up(n as 'alpha' | 'bravo', { pd: '--c-plan-ahead=0 --resync-rate=8M --c-min-rate=0' }),
+      ),
     );
     await t.waitConnected();
     // the resync starts at the promotion; the mount follows at once, the writer with it

@@ -1,6 +1,7 @@
 // Resync controls on a resource with two volumes (minor 1 on /dev/vda, minor 2 on
 // /dev/vdb, one connection): initial sync of both, invalidate and invalidate-remote (full syncs),
 // pause-sync/resume-sync, the fixed rate and the dynamic controller (changed while a resync runs),
+// the application-I/O throttle (c-min-rate, resync-ratio) against a QD1 writer,
 // done:/eta progress in status and events2, disconnect --force with writes pending, net-options
 // at run time, and the time of a 64 MiB resync after a link cut split into reconnect and transfer.
 import { createHash, randomBytes } from 'node:crypto';
@@ -199,7 +200,55 @@ ${S} connect r0 ${ID[p]}`,
     lab.log(`dynamic controller, c-max-rate ${MAX_KIB} KiB/s: measured ${dynamic.toFixed(0)} KiB/s`);
     assert(dynamic > fixed * 1.5, `the dynamic controller runs faster than the fixed rate (${dynamic.toFixed(0)})`);
     assert(dynamic < MAX_KIB * 1.25, `the dynamic controller stays at c-max-rate (${dynamic.toFixed(0)})`);
+
+    // c-min-rate and resync-ratio: an application writer at queue depth 1 on alpha (the first MiB,
+    // in sync already: its writes change no bit) holds the resync to c-min-rate, with resync-ratio
+    // to its share of the replicated writes; idle, or with c-min-rate 0 and no ratio, the resync
+    // runs at c-max-rate again. The writer's latency with and without the throttle is logged.
+    const writer = `python3 ${lab.repoRoot}/test/lab/scripts/qd1-writer.py /dev/bsr1 0 256`;
+    type Writer = { writes: number; kib_s: number; avg_ms: number; p99_ms: number; start: number; end: number };
+    /**
+     * The writer for `sec` s (one write every `pace` ms, 0: back to back) and the resync rate from
+     * `skip` s after its first write (the resync data in flight then is acknowledged by that time).
+     */
+    async function writing(sec: number, pace: number, skip: number): Promise<{ w: Writer; rate: number }> {
+      const w = JSON.parse(await t.sh('alpha', `${writer} ${sec} ${pace}`)) as Writer;
+      const all = oosSamples(await t.sh('alpha', 'cat /tmp/ev'), 0).filter(([ts]) => ts >= w.start && ts <= w.end);
+      lab.log(
+        `out-of-sync (KiB) while writing: ${all.map(([ts, o]) => `${(ts - w.start).toFixed(1)}s:${o}`).join(' ')}`,
+      );
+      const s = all.filter(([ts]) => ts >= w.start + skip);
+      assert(s.length >= 3, `progress events while the writer runs (${s.length} in ${sec} s)`);
+      return { w, rate: (s[0][1] - s[s.length - 1][1]) / (s[s.length - 1][0] - s[0][0]) };
+    }
+    const figures = (w: Writer) => `QD1 writes ${w.writes} (${w.kib_s} KiB/s), avg ${w.avg_ms} ms, p99 ${w.p99_ms} ms`;
+    const held = await writing(6, 0, 3);
+    lab.log(`writer, c-min-rate 250 KiB/s: resync ${held.rate.toFixed(0)} KiB/s; ${figures(held.w)}`);
+    assert(
+      held.rate < Math.min(dynamic * 0.5, 600) && held.rate > 60,
+      `application writes hold the resync to about c-min-rate 250 KiB/s (${held.rate.toFixed(0)} KiB/s, ` +
+        `${dynamic.toFixed(0)} without them)`,
+    );
+    // 4 KiB every 10 ms: about 400 KiB/s replicated, of which resync-ratio 1:2 gives the resync twice
+    // alpha alone: the SyncSource paces the resync (fewer commands while it runs at full speed)
+    await pdOpts('alpha', 0, '--resync-ratio=1:2');
+    const ratio = await writing(4, 10, 1);
+    const share = Math.min(MAX_KIB, Math.max(250, 2 * ratio.w.kib_s));
+    lab.log(`writer at ${ratio.w.kib_s} KiB/s, resync-ratio 1:2: resync ${ratio.rate.toFixed(0)} KiB/s (${share})`);
+    assert(
+      ratio.rate > share * 0.6 && ratio.rate < share * 1.5 && ratio.rate > held.rate * 1.5,
+      `resync-ratio 1:2 gives the resync twice the replicated writes (${ratio.rate.toFixed(0)} KiB/s, want ${share})`,
+    );
+    const idle = await measureRate(0, 3);
+    lab.log(`writer stopped: resync ${idle.toFixed(0)} KiB/s`);
+    assert(idle > held.rate * 2, `the resync speeds up again once the writer stops (${idle.toFixed(0)} KiB/s)`);
+    await pdOpts('alpha', 0, '--c-min-rate=0 --resync-ratio=');
+    const free = await writing(4, 0, 1);
+    lab.log(`writer, c-min-rate 0 (no throttle): resync ${free.rate.toFixed(0)} KiB/s; ${figures(free.w)}`);
+    assert(free.rate > held.rate * 2, `c-min-rate 0: the writer does not slow the resync (${free.rate.toFixed(0)})`);
     for (const n of NODES) await pdOpts(n, 0, FAST);
+    const bad = await t.exec('alpha', `${S} peer-device-options r0 1 0 --resync-ratio=2:0`);
+    assert(bad.code !== 0 && /resync-ratio/.test(bad.stderr), `resync-ratio 2:0 is refused: ${bad.stderr}`);
     await waitSynced();
     await sameData(0, 'after invalidate');
 

@@ -7,7 +7,8 @@
 // number with a range in bsr-abi.json is sent just outside it (max + 1, min - 1), through the
 // command that carries its set and through the commands that create objects (new-resource,
 // new-peer, connect): each is refused (EINVAL, "NAME: V is out of range (MIN .. MAX)") and nothing
-// changes (show and status are the same, no object created).
+// changes (show and status are the same, no object created); so is a resync-ratio that is not
+// REPL:RESYNC (EINVAL, "resync-ratio: 'X' is not REPL:RESYNC ...").
 import { abi } from '../../../src/abi/index.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { singleNode } from '../fixtures.js';
@@ -293,14 +294,30 @@ function rangeProbes() {
             type: f.type,
             name,
             value,
-            min: f.min,
-            max: f.max,
+            text: `${name}: ${value} is out of range (${f.min} .. ${f.max})`,
           });
         }
       }
     }
   }
   return probes;
+}
+
+/** Strings of a format the kernel checks: resync-ratio REPL:RESYNC, refused with its name and format. */
+function formatProbes() {
+  const top = abi.topAttributes.PEER_DEVICE_OPTS;
+  const f = abi.sets[top.set]['resync-ratio'];
+  const c = CARRIER.PEER_DEVICE_OPTS;
+  return ['3:0', '1:2:3', '10001:1', ' 3:1'].map((value) => ({
+    ...c,
+    cmd: abi.commands[c.cmd],
+    top: top.id,
+    attr: f.id,
+    type: f.type,
+    name: 'resync-ratio',
+    value,
+    text: `resync-ratio: '${value}' is not REPL:RESYNC (two whole numbers 1 .. 10000, e.g. 3:1)`,
+  }));
 }
 
 /**
@@ -331,7 +348,7 @@ function unimplementedProbes() {
 
 interface RangeReply {
   name: string;
-  value: number;
+  value: number | string;
   reply: [number, string] | null;
 }
 
@@ -365,7 +382,7 @@ export default scenario({
     // Out of range: refused with the option's name and range, and nothing changes.
     const objects = () => sh(`${S} show; ${S} status --verbose`);
     const objectsBefore = await objects();
-    const ranged = rangeProbes();
+    const ranged = [...rangeProbes(), ...formatProbes()];
     const rr = await lab.exec(N, ['python3', '-', '0', '7', '[]', JSON.stringify(ranged)], {
       input: FUZZER,
       timeoutMs: 600_000,
@@ -374,10 +391,12 @@ export default scenario({
     const replies = (JSON.parse(rr.stdout.trim().split('\n').at(-1) ?? '{}') as { ranges: RangeReply[] }).ranges;
     const notRefused = ranged.filter((p, i) => {
       const reply = replies[i]?.reply;
-      const text = `${p.name}: ${p.value} is out of range (${p.min} .. ${p.max})`;
-      return reply?.[0] !== -22 || reply[1] !== text;
+      return reply?.[0] !== -22 || reply[1] !== p.text;
     });
-    lab.log(`${ranged.length} out-of-range values: ${ranged.length - notRefused.length} refused (EINVAL, named)`);
+    lab.log(
+      `${ranged.length} out-of-range numbers and malformed resync-ratio texts: ` +
+        `${ranged.length - notRefused.length} refused (EINVAL, named)`,
+    );
     if (replies.length !== ranged.length || notRefused.length) {
       const shown = notRefused.slice(0, 8).map((p) => {
         const r = replies[ranged.indexOf(p)];
