@@ -23,8 +23,12 @@ export default scenario({
   timeoutSec: 500,
   async run(lab) {
     const t = twoNodes(lab);
-    // 8 MiB/s: a verify takes about 15 s, the writers run through all of it
-    await t.upSkipSync({ net: `${FAST_NET} --verify-alg=crc32c`, pd: '--c-plan-ahead=0 --resync-rate=8M' });
+    // 8 MiB/s: a verify takes about 15 s, the writers run through all of it (c-min-rate 0: the
+    // application-I/O throttle would hold the verify to 250 KiB/s while they write)
+    await t.upSkipSync({
+      net: `${FAST_NET} --verify-alg=crc32c`,
+      pd: '--c-plan-ahead=0 --resync-rate=8M --c-min-rate=0',
+    });
     await t.sh('alpha', `${t.S} primary r0`);
     const verify = `${t.S} verify r0 1 0 && ${t.S} wait-sync-volume r0 1 0 --wait-timeout=200`;
     const runs = async () =>
