@@ -8,7 +8,7 @@
 
 import type { NodeName } from '../../../tools/lab/scenario.js';
 import { scenario } from '../../../tools/lab/scenario.js';
-import { assert, FAST_NET, ID, NODES, PEER, twoNodes } from '../fixtures.js';
+import { assert, FAST_NET, FAST_PD, ID, NODES, PEER, twoNodes } from '../fixtures.js';
 
 /** growth of SUnreclaim between module load and rmmod that counts as a leak */
 const SLAB_TOLERANCE_KIB = 1024;
@@ -100,10 +100,10 @@ ${S} connect r0 ${ID[p]}`;
       'resyncing: new-minor/del-minor, disconnect/connect on alpha; new-minor/del-minor, del-peer/new-peer on bravo',
       {
         alpha: `${minorAgain}\n${reconnect('alpha')}`,
-        bravo: `${minorAgain}\n${peerAgain('bravo', '--c-plan-ahead=0 --resync-rate=1000M')}`,
+        bravo: `${minorAgain}\n${peerAgain('bravo', FAST_PD)}`,
       },
     );
-    await t.sh('alpha', `${S} peer-device-options r0 1 0 --c-plan-ahead=0 --resync-rate=1000M`);
+    await t.sh('alpha', `${S} peer-device-options r0 1 0 ${FAST_PD}`);
 
     // 4. everything back: the writer's writes all succeeded, the disks are equal
     await t.stopWriter(120_000);

@@ -7,7 +7,7 @@
 //    completes, the kernel stays quiet and the final resync makes the data equal; a minor added
 //    and deleted on the Secondary while connected leaves the connection working.
 import { scenario } from '../../../tools/lab/scenario.js';
-import { assert, FAST_NET, twoNodes } from '../fixtures.js';
+import { assert, FAST_NET, FAST_PD, twoNodes } from '../fixtures.js';
 
 const BLOCKS = 16;
 const WRITES = 250; // per writer and round
@@ -47,7 +47,7 @@ export default scenario({
     // 2. del-peer / new-peer / disconnect / connect under a write load
     const peerUp = `${t.S} new-peer r0 1 --_name=bravo ${FAST_NET}
 ${t.S} new-path r0 1 ipv4:${lab.address('alpha', 'bravo')}:7789 ipv4:${lab.address('bravo', 'alpha')}:7789
-${t.S} peer-device-options r0 1 0 --c-plan-ahead=0 --resync-rate=1000M
+${t.S} peer-device-options r0 1 0 ${FAST_PD}
 ${t.S} connect r0 1`;
     const region = { first: 4096, blocks: 2048 }; // 16 MiB at 16 MiB
     await t.sh('alpha', `${t.S} primary r0`);

@@ -7,7 +7,7 @@
 // over down/up, refuses a plain `primary`, and is UpToDate again once connected.
 import type { NodeName } from '../../../tools/lab/scenario.js';
 import { scenario } from '../../../tools/lab/scenario.js';
-import { assert, FAST_NET, ID, NODES, PEER, twoNodes } from '../fixtures.js';
+import { assert, FAST_NET, FAST_PD, ID, NODES, PEER, twoNodes } from '../fixtures.js';
 
 const SIZE_GIB = 150;
 const WRITES_MIB = [0, 9000, 31000, 52000, 77000, 101000, 128000, 150000] as const;
@@ -29,7 +29,7 @@ ${t.S} new-minor r0 1 0
 ${t.S} new-peer r0 ${ID[PEER[n]]} --_name=${PEER[n]} ${FAST_NET}
 ${t.S} new-path r0 ${ID[PEER[n]]} ipv4:${lab.address(n, PEER[n])}:7789 ipv4:${lab.address(PEER[n], n)}:7789
 ${t.S} attach 1 ${loop[n]} ${loop[n]} internal
-${t.S} peer-device-options r0 ${ID[PEER[n]]} 0 --c-plan-ahead=0 --resync-rate=1000M`,
+${t.S} peer-device-options r0 ${ID[PEER[n]]} 0 ${FAST_PD}`,
       );
     const connect = (n: NodeName) => t.sh(n, `${t.S} connect r0 ${ID[PEER[n]]}`);
 

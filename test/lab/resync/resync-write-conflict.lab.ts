@@ -5,7 +5,7 @@
 
 import type { NodeName } from '../../../tools/lab/scenario.js';
 import { scenario } from '../../../tools/lab/scenario.js';
-import { assert, ID, PEER, twoNodes } from '../fixtures.js';
+import { assert, FAST_PD, ID, PEER, twoNodes } from '../fixtures.js';
 
 const WRITERS = 3;
 const ROUNDS = 2;
@@ -20,7 +20,7 @@ export default scenario({
     const scripts = `${lab.repoRoot}/test/lab/scripts`;
     // c-min-rate 0: the writers run through the whole resync, which the application-I/O throttle
     // would hold to 250 KiB/s; this scenario is about the writes, not the rate
-    await t.upSkipSync({ pd: '--c-plan-ahead=0 --resync-rate=1000M --c-min-rate=0' });
+    await t.upSkipSync({ pd: FAST_PD });
     const blocks = Math.floor(Number(await t.sh('alpha', 'cat /sys/block/bsr1/size')) / 8);
 
     async function compare(what: string) {

@@ -5,7 +5,7 @@
 // every peer: when bravo took over while alpha was down, alpha stays Secondary while bravo is out
 // of reach, and once connected it takes bravo's data instead of splitting the brain.
 import { scenario } from '../../../tools/lab/scenario.js';
-import { assert, FAST_NET, type R0Options, twoNodes } from '../fixtures.js';
+import { assert, FAST_NET, FAST_PD, type R0Options, twoNodes } from '../fixtures.js';
 
 export default scenario({
   title: 'persist-role: apply-persist-role restores the Primary after down and a crash',
@@ -94,7 +94,7 @@ ${t.S} secondary r0\n${t.S} down r0\n${upAlone}\n${t.S} apply-persist-role r0`);
       'alpha',
       `${t.S} new-peer r0 1 --_name=bravo ${FAST_NET}
 ${t.S} new-path r0 1 ipv4:${lab.address('alpha', 'bravo')}:7789 ipv4:${lab.address('bravo', 'alpha')}:7789
-${t.S} peer-device-options r0 1 0 --c-plan-ahead=0 --resync-rate=1000M
+${t.S} peer-device-options r0 1 0 ${FAST_PD}
 ${t.S} connect r0 1`,
     );
     await t.waitSynced();
