@@ -146,12 +146,13 @@ export function createMd(ctx: MetaContext, opts: CreateOptions): void {
   const dev = MetaDevice.open(ctx.device, true);
   try {
     const layout = computeLayout(dev.size, ctx.index, opts.maxPeers, opts);
-    askAboutWhatIsInTheWay(ctx, dev, layout);
+    const allZero = askAboutWhatIsInTheWay(ctx, dev, layout);
     const sb = newSuperblock(layout, opts.nodeId);
+    // an area just read as all zero is not read again (a flexible bitmap can be the whole device)
     ctx.out('initializing activity log\n');
-    zeroRange(dev, layout.alStart, layout.alSize);
+    if (!allZero.has('activity log')) zeroRange(dev, layout.alStart, layout.alSize);
     ctx.out(`initializing bitmap (${kib(layout.bmSize)} KB) to all zero\n`);
-    zeroRange(dev, layout.bmStart, layout.bmSize);
+    if (!allZero.has('bitmap')) zeroRange(dev, layout.bmStart, layout.bmSize);
     dev.sync();
     ctx.out('Writing meta data...\n');
     dev.write(layout.sbOffset, serializeSuperblock(sb));
@@ -167,9 +168,11 @@ export function createMd(ctx: MetaContext, opts: CreateOptions): void {
  * meta-data area is refused unless --force. Meta data already in place, a signature that claims the
  * device, or any non-zero byte where the superblock, AL or bitmap go (read in chunks, only those
  * areas) is named, and the user is asked. An all-zero area on an unclaimed device goes ahead.
+ * Returns the areas read as all zero.
  */
-function askAboutWhatIsInTheWay(ctx: MetaContext, dev: MetaDevice, layout: Layout): void {
+function askAboutWhatIsInTheWay(ctx: MetaContext, dev: MetaDevice, layout: Layout): Set<string> {
   const found: string[] = [];
+  const allZero = new Set<string>();
   const fs = detectFilesystem(dev);
   if (fs && fs.size > layout.areaStart) {
     ctx.out(
@@ -199,12 +202,14 @@ function askAboutWhatIsInTheWay(ctx: MetaContext, dev: MetaDevice, layout: Layou
     const at = firstNonZero(dev, start, len);
     if (at !== undefined)
       found.push(`Found non-zero data in the ${part} area of the new meta data (first at byte ${at}).`);
+    else allZero.add(part);
   }
-  if (found.length === 0) return;
+  if (found.length === 0) return allZero;
   ctx.out(
     `You want me to create a v09 style ${formatIndex(ctx.index)} meta data block.\n${found.join('\n')}\n\n${FOUND_DATA_WARNING}`,
   );
   confirmOrDecline(ctx);
+  return allZero;
 }
 
 export function dumpMd(ctx: MetaContext): void {
