@@ -110,19 +110,21 @@ os.close(fd)"`);
     lab.log(`peer 1's bitmap slot: ${kept} after del-peer, ${freed} after forget-peer`);
     if (kept !== '0' || freed !== '-1') throw new Error(`forget-peer: slot ${kept} -> ${freed}, expected 0 -> -1`);
 
-    // meta data that records a larger device than the lower device offers is refused
+    // meta data that records a larger device than the lower device offers is refused (flexible
+    // meta data on 16 MiB of vdb: create-md reads and zeroes the whole meta device)
     await sh(`modprobe dm-mod
-${M} --force 4 v09 /dev/vdb flexible create-md --max-peers=1 </dev/null >/dev/null
+dmsetup create md16 --table "0 32768 linear /dev/vdb 0"
+${M} --force 4 v09 /dev/mapper/md16 flexible create-md --max-peers=1 </dev/null >/dev/null
 ${S} new-resource r3 0
 ${S} new-minor r3 4 0
-${S} attach 4 /dev/vda /dev/vdb flexible
+${S} attach 4 /dev/vda /dev/mapper/md16 flexible
 ${S} detach 4
 dmsetup create small --table "0 524288 linear /dev/vda 0"`);
     await expectFail(
       'attach of a lower device smaller than the meta data records',
-      `${S} attach 4 /dev/mapper/small /dev/vdb flexible`,
+      `${S} attach 4 /dev/mapper/small /dev/mapper/md16 flexible`,
       /SIZE_MISMATCH/,
     );
-    await sh(`${S} down r3\ndmsetup remove small\nrmmod bsr`);
+    await sh(`${S} down r3\ndmsetup remove small\ndmsetup remove md16\nrmmod bsr`);
   },
 });
