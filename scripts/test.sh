@@ -10,17 +10,28 @@ phase build
 npm run build
 npm run build:kmod
 npm run build:addon
-phase unit tests
-npx vitest run
+# The guest kernels are downloaded and unpacked (network and disk bound) while the unit tests run.
+phase unit tests, lab setup beside them
+setup_log=$(mktemp)
+( node dist/lab.mjs setup --kernel 6.12 && npm run build:kmod -- --kernel 6.12 &&
+  node dist/lab.mjs setup ) > "$setup_log" 2>&1 &
+setup_pid=$!
+unit_status=0
+npx vitest run || unit_status=$?
+setup_status=0
+wait "$setup_pid" || setup_status=$?
+cat "$setup_log"
+rm -f "$setup_log"
+if [ "$unit_status" -ne 0 ] || [ "$setup_status" -ne 0 ]; then
+  echo "test.sh: unit tests exit $unit_status, lab setup exit $setup_status" >&2
+  exit 1
+fi
 
 # What bsr_compat.h bridges: replication, flushes (write cache and FUA in the queue limits), the
 # logical block size changed at run time, open and claim of the devices (switchover with a mounted
 # file system, down and module unload). Four, to keep npm test under 30 minutes.
 CORE_ON_NEWER_KERNEL=(replication/initial-sync replication/flush-durability
   replication/block-size-negotiation roles/switchover)
-phase lab setup for 6.12
-node dist/lab.mjs setup --kernel 6.12
-npm run build:kmod -- --kernel 6.12
 status=0
 phase lab on 6.12
 node dist/lab.mjs test --kernel 6.12 --jobs "${BSR_LAB_JOBS:-2}" "${CORE_ON_NEWER_KERNEL[@]}" || status=$?
