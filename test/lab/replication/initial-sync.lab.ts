@@ -25,10 +25,8 @@ export default scenario({
     lab.log(`right after primary --force, bravo: ${during.replace(/\s+/g, ' ')}`);
     await t.waitSynced();
     lab.log('initial sync done');
-    await t.sh(
-      'alpha',
-      'head -c 67108864 /dev/urandom > /tmp/d && dd if=/tmp/d of=/dev/bsr1 bs=1M seek=16 oflag=direct status=none',
-    );
+    // 64 MiB made on the host, written with 4 MiB O_DIRECT writes; the disks are compared on the host
+    const sum = await t.write('alpha', 16, 64);
     // the block layer's accounting (iostat, /sys/block/bsr1/stat: field 7 = sectors written)
     const stat = (await t.sh('alpha', 'cat /sys/block/bsr1/stat')).trim().split(/\s+/).map(Number);
     // pages under writeback stay unchanged (the peers read them later than the local disk)
@@ -36,11 +34,12 @@ export default scenario({
     assert(stable === '1', `/dev/bsr1 asks for stable pages (queue/stable_writes ${stable})`);
     lab.log(`/sys/block/bsr1/stat: ${stat.join(' ')}`);
     assert(stat[6] >= 131072, `64 MiB written show in /sys/block/bsr1/stat (write sectors ${stat[6]})`);
-    const a = await t.sum('alpha', '/dev/bsr1', 16, 64);
-    const b = await t.sum('bravo', '/dev/vda', 16, 64);
-    lab.log(`alpha ${a} bravo ${b}`);
-    assert(a === b, 'the Secondary has the 64 MiB written on the Primary');
-    const whole = [await t.sum('alpha', '/dev/bsr1', 0, 120), await t.sum('bravo', '/dev/vda', 0, 120)];
+    const [a, b] = [await t.sum('alpha', '/dev/vda', 16, 64), await t.sum('bravo', '/dev/vda', 16, 64)];
+    lab.log(`written ${sum} alpha ${a} bravo ${b}`);
+    assert(a === sum && b === sum, 'both disks have the 64 MiB written on the Primary');
+    const readBack = await t.sum('alpha', '/dev/bsr1', 16, 4);
+    assert(readBack === (await t.sum('alpha', '/dev/vda', 16, 4)), '/dev/bsr1 reads back what was written');
+    const whole = [await t.sum('alpha', '/dev/vda', 0, 120), await t.sum('bravo', '/dev/vda', 0, 120)];
     assert(whole[0] === whole[1], 'the first 120 MiB are identical');
     lab.log((await t.status('alpha')).trim());
     await t.assertNoConnectionLoss();

@@ -29,7 +29,7 @@ export default scenario({
     assert(recv >= 65536 && recv < 65536 + 8192, `the resync moved about 64 MiB (${recv} KiB)`);
     assert(w === (await t.sum('bravo', '/dev/vda', 100, 64)), 'the written 64 MiB match on bravo');
     assert(
-      (await t.sum('alpha', '/dev/bsr1', 0, 200)) === (await t.sum('bravo', '/dev/vda', 0, 200)),
+      (await t.sum('alpha', '/dev/vda', 0, 200)) === (await t.sum('bravo', '/dev/vda', 0, 200)),
       'first 200 MiB equal',
     );
     await t.downAll();
