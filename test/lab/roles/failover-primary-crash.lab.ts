@@ -60,7 +60,7 @@ export default scenario({
     );
     assert(extra === (await t.sum('alpha', '/dev/vda', 100, 8)), "bravo's writes reached alpha");
     assert(
-      (await t.sum('alpha', '/dev/vda', 0, 100)) === (await t.sum('bravo', '/dev/bsr1', 0, 100)),
+      (await t.sum('alpha', '/dev/vda', 0, 100)) === (await t.sum('bravo', '/dev/vda', 0, 100)),
       'devices equal after the resync',
     );
     await t.downAll();

@@ -172,7 +172,7 @@ echo "code=$code s=$(( $(date +%s) - s )) $(cat /tmp/wait-err)" > /tmp/wait.tmp;
     await t.waitSynced(120_000);
     assert(a === (await t.sum('bravo', '/dev/vda', 50, 4)), "alpha's writes reached the victim");
     assert(alphaA === (await t.sum('bravo', '/dev/vda', 60, 4)), "the victim's own writes were replaced");
-    assert((await t.sum('alpha', '/dev/bsr1', 0, 100)) === (await t.sum('bravo', '/dev/vda', 0, 100)), 'devices equal');
+    assert((await t.sum('alpha', '/dev/vda', 0, 100)) === (await t.sum('bravo', '/dev/vda', 0, 100)), 'disks equal');
     await t.exec('alpha', 'pkill -f "[b]srsetup.* events2"');
     await t.exec('bravo', 'pkill -f "[b]srsetup.* events2"');
     await t.downAll();

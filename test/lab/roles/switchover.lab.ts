@@ -42,7 +42,7 @@ export default scenario({
     lab.log('bravo -> alpha: file intact');
     const raw = await t.write('alpha', 100, 16);
     assert(raw === (await t.sum('bravo', '/dev/vda', 100, 16)), 'raw writes after switching back');
-    assert((await t.sum('alpha', '/dev/bsr1', 0, 120)) === (await t.sum('bravo', '/dev/vda', 0, 120)), 'devices equal');
+    assert((await t.sum('alpha', '/dev/vda', 0, 120)) === (await t.sum('bravo', '/dev/vda', 0, 120)), 'disks equal');
     // A plain switchover between connected nodes must not lose the connection.
     await t.assertNoConnectionLoss();
     await t.downAll();
