@@ -39,7 +39,7 @@ export default scenario({
     assert(!/unrelated data|split brain/.test(decision), 'no false split brain');
     await t.waitSynced(120_000);
     assert(written === (await t.sum('bravo', '/dev/vda', 8, 4)), "alpha's writes reached bravo");
-    assert((await t.sum('alpha', '/dev/bsr1', 0, 60)) === (await t.sum('bravo', '/dev/vda', 0, 60)), 'devices equal');
+    assert((await t.sum('alpha', '/dev/vda', 0, 60)) === (await t.sum('bravo', '/dev/vda', 0, 60)), 'disks equal');
     await t.downAll();
   },
 });

@@ -72,7 +72,7 @@ export default scenario({
     const w = await t.write('bravo', 8, 8);
     assert(w === (await t.sum('alpha', '/dev/vda', 8, 8)), 'replication works after the attacks');
     const mib = Math.floor(Number(size) / 2048);
-    const [a, b] = await Promise.all([t.sum('alpha', '/dev/vda', 0, mib), t.sum('bravo', '/dev/bsr1', 0, mib)]);
+    const [a, b] = await Promise.all([t.sum('alpha', '/dev/vda', 0, mib), t.sum('bravo', '/dev/vda', 0, mib)]);
     assert(a === b, 'both nodes hold the same data');
     lab.log(`alpha and bravo equal over ${mib} MiB`);
     await t.downAll();
