@@ -1,7 +1,7 @@
 // csums-alg: a checksum-based resync sends only the blocks that differ. Link cut, the same
-// 64 MiB written again on the Primary (out of sync, but equal), reconnect: at most 5 % of it
+// 32 MiB written again on the Primary (out of sync, but equal), reconnect: at most 5 % of it
 // travels as resync data (bravo's received counter) and both nodes show it as same-csum. Then
-// 64 MiB rewritten of which the last 16 MiB changed: all the changed blocks travel, the others not, the
+// 32 MiB rewritten of which the last 8 MiB changed: all the changed blocks travel, the others not, the
 // backing disks end equal. (A plain resync of the same rewrite sends all of it: shown by the
 // csums-after-crash-only part without a crash, on 8 MiB to keep the CI short.) An unknown
 // csums-alg is refused by new-peer, naming it; different ones on the two nodes are refused in
@@ -11,8 +11,8 @@ import { type NodeName, scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, NODES, twoNodes } from '../fixtures.js';
 
 const MIB = 1024 * 1024;
-const LEN = 64; // MiB rewritten while the link is cut
-const CHANGED = 16; // MiB of it with new data in the second round
+const LEN = 32; // MiB rewritten while the link is cut
+const CHANGED = 8; // MiB of it with new data in the second round
 const OOS_KIB = LEN * 1024;
 
 export default scenario({
