@@ -753,8 +753,12 @@ void bsr_rs_pause_update(struct bsr_peer_device *pd)
 	bool paused = pd->resync_susp_user || pd->net->resync_susp_peer;
 
 	if (s == BSR_REPLICATION_SYNCSOURCE || s == BSR_REPLICATION_PAUSEDSYNCS ||
-	    s == BSR_REPLICATION_SYNCTARGET || s == BSR_REPLICATION_PAUSEDSYNCT)
+	    s == BSR_REPLICATION_SYNCTARGET || s == BSR_REPLICATION_PAUSEDSYNCT) {
+		/* at the resume the throttle starts over (no stale resync-throttled:yes) */
+		if (paused)
+			bsr_rs_throttle_reset(pd->net);
 		bsr_set_repl_state(pd, resync_state(bsr_repl_is_source(s), paused));
+	}
 	bsr_rs_kick(pd->connection->net);
 }
 
@@ -785,6 +789,7 @@ static void begin_resync(struct bsr_peer_device *pd)
 	p->rs_acked_mark = 0;
 	p->rs_budget_left = 0;
 	p->rs_tick_start = jiffies - TICK;
+	bsr_rs_throttle_reset(p);
 	if (bsr_set_repl_state(pd, resync_state(source, paused))) {
 		bsr_conn_fail(c, BSR_CONNECTION_PROTOCOLERROR);
 		return;
@@ -1369,7 +1374,10 @@ static u64 rs_throttle(struct bsr_peer_device *pd)
 	struct bsr_device *d = pd->device;
 	u64 app = app_sectors(d), repl = atomic64_read(&p->repl_sect);
 	u64 min_tick = (u64)bsr_conf(&pd->conf, T_PEER_DEVICE_CONF_C_MIN_RATE) * 2 / 10;
-	/* a late tick on a busy machine still counts; a second's gap is a new resync */
+	/*
+	 * a late tick on a busy machine still counts; a second's gap is a new resync, and so
+	 * is a resync or verify that starts or resumes (bsr_rs_throttle_reset())
+	 */
 	bool fresh = p->thr_sampled && !time_after(jiffies, p->thr_sampled + HZ);
 	char ratio[sizeof(bsr_opt_defaults.BSR_MEMBER_T_PEER_DEVICE_CONF_RESYNC_RATIO)];
 	u32 r_repl, r_resync;
@@ -1436,10 +1444,23 @@ static u64 rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
 	return max_t(s64, req, 8);
 }
 
-/* Sectors the controller allows in the next tick: the rate controls, then the throttle. */
+/*
+ * Sectors the controller allows in the next tick: the rate controls, then the throttle.
+ * A change of whether the throttle holds the resync back (resync-throttled) is notified;
+ * the application's BSR_RS_APP_HOLD (and the moving average of a resync-ratio share) keep
+ * it from flapping with every gap between requests.
+ */
 u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
 {
-	return max_t(u64, min(rs_budget(pd, acked_last_tick), rs_throttle(pd)), 8);
+	struct bsr_pd_net *p = pd->net;
+	u64 thr = rs_throttle(pd);
+	bool held = thr != U64_MAX;
+
+	if (held != READ_ONCE(p->thr_held)) {
+		WRITE_ONCE(p->thr_held, held);
+		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+	}
+	return max_t(u64, min(rs_budget(pd, acked_last_tick), thr), 8);
 }
 
 /*
