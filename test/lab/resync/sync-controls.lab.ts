@@ -278,7 +278,7 @@ export QD1_STARTED=/tmp/qd1.started; `
         JSON.parse(json) as Array<{ connections: Array<{ 'peer-devices': Array<Record<string, unknown>> }> }>
       )[0].connections[0]['peer-devices'].find((x) => x.volume === 0) ?? {};
     const figures = (w: Writer) => `QD1 writes ${w.writes} (${w.kib_s} KiB/s), avg ${w.avg_ms} ms, p99 ${w.p99_ms} ms`;
-    const held = await writing(6, 0, 3, 0.5);
+    const held = await writing(7, 0, 3, 0.5);
     lab.log(`writer, c-min-rate 250 KiB/s: resync ${held.rate.toFixed(0)} KiB/s; ${figures(held.w)}`);
     assert(
       held.rate < Math.min(dynamic * 0.5, 600) && held.rate > 60,
@@ -302,7 +302,7 @@ export QD1_STARTED=/tmp/qd1.started; `
     // 4 KiB every 10 ms: about 400 KiB/s replicated, of which resync-ratio 1:2 gives the resync twice
     // alpha alone: the SyncSource paces the resync (fewer commands while it runs at full speed)
     await pdOpts('alpha', 0, '--resync-ratio=1:2');
-    const ratio = await writing(4, 10, 1);
+    const ratio = await writing(4.5, 10, 1);
     const share = Math.min(MAX_KIB, Math.max(250, 2 * ratio.w.kib_s));
     lab.log(`writer at ${ratio.w.kib_s} KiB/s, resync-ratio 1:2: resync ${ratio.rate.toFixed(0)} KiB/s (${share})`);
     assert(
@@ -324,7 +324,7 @@ export QD1_STARTED=/tmp/qd1.started; `
       `events2: one resync-throttled:no within a second of the writer's end (${off.map(([x]) => (x - ratio.w.end).toFixed(2))} s)`,
     );
     await pdOpts('alpha', 0, '--c-min-rate=0 --resync-ratio=');
-    const free = await writing(4, 0, 1, 0.3);
+    const free = await writing(4.5, 0, 1, 0.3);
     lab.log(`writer, c-min-rate 0 (no throttle): resync ${free.rate.toFixed(0)} KiB/s; ${figures(free.w)}`);
     assert(free.rate > held.rate * 2, `c-min-rate 0: the writer does not slow the resync (${free.rate.toFixed(0)})`);
     const freeThr = throttledDuring(free.w, 0, 0);
