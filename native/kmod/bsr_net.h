@@ -457,10 +457,12 @@ struct bsr_pd_net {
 	u64 rs_budget_left;		/* sectors the controller still allows in this tick */
 	u64 rs_acked_mark;		/* rs_total - left at the start of this tick */
 	/*
-	 * The application-I/O throttle (c-min-rate, resync-ratio), sampled every tick by the
-	 * controller: the device's application sectors and this peer's replicated sectors at
-	 * the last sample (thr_sampled), the replicated sectors a tick (a moving average), and
-	 * until when the application counts as active (thr_busy).
+	 * The application-I/O throttle (c-min-rate, resync-ratio), sampled by the controller
+	 * once a period (a resync's tick, a verify's ov-req-interval): the device's
+	 * application sectors and this peer's replicated sectors at the last sample
+	 * (thr_sampled), the replicated sectors a tick (a moving average), and until when the
+	 * application counts as active (thr_busy). thr_held: the throttle limited the last
+	 * budget (resync-throttled, shown while a resync or verify runs).
 	 */
 	unsigned long thr_sampled;
 	u64 thr_app_mark;
@@ -468,6 +470,7 @@ struct bsr_pd_net {
 	u64 thr_repl_tick;
 	unsigned long thr_busy_until;
 	bool thr_busy;
+	bool thr_held;
 	bool resync_susp_peer;
 	/* this resync: BSR_RESYNC_KIND_*, and the bytes a FastSync map marked (source) */
 	u32 rs_kind;
@@ -634,7 +637,14 @@ bool bsr_rs_sent_take(struct bsr_pd_net *p, sector_t sector, u32 size);
 #define BSR_RATIO_MAX 10000
 #define BSR_RATIO_LEN 12
 int bsr_parse_ratio(const char *s, u32 *repl, u32 *resync);
-u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick);
+u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick, unsigned long period);
+
+/* A resync or verify (re)starts: its first throttle sample only sets the marks. */
+static inline void bsr_rs_throttle_reset(struct bsr_pd_net *p)
+{
+	p->thr_sampled = 0;
+	WRITE_ONCE(p->thr_held, false);
+}
 void bsr_rs_budget_every(struct bsr_peer_device *pd, u64 acked, unsigned long period);
 void bsr_rs_budget_tick(struct bsr_peer_device *pd, u64 acked);
 int bsr_resync_thread_start(struct bsr_conn *c);

@@ -714,6 +714,24 @@ fail:
 	return -EMSGSIZE;
 }
 
+/*
+ * resync-throttled: the application-I/O throttle held the last tick (or verify batch) of
+ * a running resync or verify back; no when paused, done, or on the side that does not
+ * pace it.
+ */
+static bool rs_throttled(struct bsr_peer_device *pd)
+{
+	switch (pd->repl_state) {
+	case BSR_REPLICATION_SYNCSOURCE:
+	case BSR_REPLICATION_SYNCTARGET:
+	case BSR_REPLICATION_VERIFYS:
+	case BSR_REPLICATION_VERIFYT:
+		return pd->net && READ_ONCE(pd->net->thr_held);
+	default:
+		return false;
+	}
+}
+
 static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32 portid,
 			    u32 seq, int flags, u8 cmd, int nh_type)
 {
@@ -744,7 +762,8 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_USER, pd->resync_susp_user) ||
 	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_PEER,
 		       pd->net && pd->net->resync_susp_peer) ||
-	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_DEPENDENCY, 0))
+	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_DEPENDENCY, 0) ||
+	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_THROTTLED, rs_throttled(pd)))
 		goto fail;
 	nla_nest_end(skb, nest);
 	nest = nla_nest_start(skb, BSR_NLA_PEER_DEVICE_STATISTICS);

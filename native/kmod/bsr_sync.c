@@ -753,8 +753,12 @@ void bsr_rs_pause_update(struct bsr_peer_device *pd)
 	bool paused = pd->resync_susp_user || pd->net->resync_susp_peer;
 
 	if (s == BSR_REPLICATION_SYNCSOURCE || s == BSR_REPLICATION_PAUSEDSYNCS ||
-	    s == BSR_REPLICATION_SYNCTARGET || s == BSR_REPLICATION_PAUSEDSYNCT)
+	    s == BSR_REPLICATION_SYNCTARGET || s == BSR_REPLICATION_PAUSEDSYNCT) {
+		/* at the resume the throttle starts over (no stale resync-throttled:yes) */
+		if (paused)
+			bsr_rs_throttle_reset(pd->net);
 		bsr_set_repl_state(pd, resync_state(bsr_repl_is_source(s), paused));
+	}
 	bsr_rs_kick(pd->connection->net);
 }
 
@@ -785,6 +789,7 @@ static void begin_resync(struct bsr_peer_device *pd)
 	p->rs_acked_mark = 0;
 	p->rs_budget_left = 0;
 	p->rs_tick_start = jiffies - TICK;
+	bsr_rs_throttle_reset(p);
 	if (bsr_set_repl_state(pd, resync_state(source, paused))) {
 		bsr_conn_fail(c, BSR_CONNECTION_PROTOCOLERROR);
 		return;
@@ -1353,35 +1358,45 @@ static u64 app_sectors(struct bsr_device *d)
 }
 
 /*
- * The application-I/O throttle, sampled once a tick: the most sectors the next tick may
- * take, U64_MAX when it does not hold the resync back.
+ * The application-I/O throttle, sampled once a `period` (the TICK of a resync, the
+ * ov-req-interval of a verify): the most sectors the next tick may take, U64_MAX when it
+ * does not hold the resync back.
  *
  * The application is active while it did I/O on the device within the last
  * BSR_RS_APP_HOLD (reads or writes on this node, writes replicated from a peer, e.g. from
- * a Primary SyncTarget) or has a request in flight. Then the resync (or verify) is held
- * to c-min-rate, or, with resync-ratio REPL:RESYNC, to RESYNC/REPL of the application
- * writes replicated on this connection, whichever is more. c-min-rate 0 and no
- * resync-ratio: no throttle. The caller keeps the lower of this and its own rate.
+ * a Primary SyncTarget) or has a request in flight; with a period longer than that, I/O
+ * since the last sample counts (the budget is for the whole period). Then the resync (or
+ * verify) is held to c-min-rate, or, with resync-ratio REPL:RESYNC, to RESYNC/REPL of the
+ * application writes replicated on this connection, whichever is more. c-min-rate 0 and
+ * no resync-ratio: no throttle. The caller keeps the lower of this and its own rate.
  */
-static u64 rs_throttle(struct bsr_peer_device *pd)
+static u64 rs_throttle(struct bsr_peer_device *pd, unsigned long period)
 {
 	struct bsr_pd_net *p = pd->net;
 	struct bsr_device *d = pd->device;
 	u64 app = app_sectors(d), repl = atomic64_read(&p->repl_sect);
 	u64 min_tick = (u64)bsr_conf(&pd->conf, T_PEER_DEVICE_CONF_C_MIN_RATE) * 2 / 10;
-	/* a late tick on a busy machine still counts; a second's gap is a new resync */
-	bool fresh = p->thr_sampled && !time_after(jiffies, p->thr_sampled + HZ);
+	/*
+	 * A sample within a period and a second of the last one continues the run (a late
+	 * tick on a busy machine still counts); a longer gap, or none before (a resync or
+	 * verify starts or resumes: bsr_rs_throttle_reset()), starts anew.
+	 */
+	bool fresh = p->thr_sampled && !time_after(jiffies, p->thr_sampled + period + HZ);
 	char ratio[sizeof(bsr_opt_defaults.BSR_MEMBER_T_PEER_DEVICE_CONF_RESYNC_RATIO)];
 	u32 r_repl, r_resync;
 	u64 share = 0;
 
+	if (!period)
+		period = 1;
 	/* a first sample, or one after a gap, only sets the marks */
 	if (fresh) {
 		if (app != p->thr_app_mark || atomic_read(&d->upper_pending)) {
 			p->thr_busy = true;
 			p->thr_busy_until = jiffies + BSR_RS_APP_HOLD;
 		}
-		p->thr_repl_tick = (p->thr_repl_tick * 3 + (repl - p->thr_repl_mark)) / 4;
+		/* the writes replicated in one period, as a rate per tick */
+		p->thr_repl_tick = (p->thr_repl_tick * 3 +
+				    div64_ul((repl - p->thr_repl_mark) * TICK, period)) / 4;
 	} else {
 		p->thr_repl_tick = 0;
 		p->thr_busy = false;
@@ -1436,10 +1451,23 @@ static u64 rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
 	return max_t(s64, req, 8);
 }
 
-/* Sectors the controller allows in the next tick: the rate controls, then the throttle. */
-u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick)
+/*
+ * Sectors the controller allows in the next tick: the rate controls, then the throttle,
+ * sampled once a `period`. A change of whether the throttle holds the resync back
+ * (resync-throttled) is notified; the application's BSR_RS_APP_HOLD (and the moving
+ * average of a resync-ratio share) keep it from flapping with every gap between requests.
+ */
+u32 bsr_rs_budget(struct bsr_peer_device *pd, u64 acked_last_tick, unsigned long period)
 {
-	return max_t(u64, min(rs_budget(pd, acked_last_tick), rs_throttle(pd)), 8);
+	struct bsr_pd_net *p = pd->net;
+	u64 thr = rs_throttle(pd, period);
+	bool held = thr != U64_MAX;
+
+	if (held != READ_ONCE(p->thr_held)) {
+		WRITE_ONCE(p->thr_held, held);
+		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+	}
+	return max_t(u64, min(rs_budget(pd, acked_last_tick), thr), 8);
 }
 
 /*
@@ -1513,7 +1541,7 @@ void bsr_rs_budget_every(struct bsr_peer_device *pd, u64 acked, unsigned long pe
 			   jiffies : p->rs_tick_start + period;
 	/* less than a block left over from the last tick is carried, nothing more */
 	p->rs_budget_left = min_t(u64, p->rs_budget_left, 7) +
-			    bsr_rs_budget(pd, acked - min(acked, p->rs_acked_mark));
+			    bsr_rs_budget(pd, acked - min(acked, p->rs_acked_mark), period);
 	p->rs_acked_mark = acked;
 }
 

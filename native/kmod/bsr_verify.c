@@ -89,6 +89,7 @@ static void init_run(struct bsr_pd_net *p, sector_t start, sector_t stop)
 	p->rs_budget_left = 0;
 	/* the first batch at once, whatever the ov-req-interval */
 	p->rs_tick_start = jiffies - msecs_to_jiffies(T_PEER_DEVICE_CONF_OV_REQ_INTERVAL_MAX);
+	bsr_rs_throttle_reset(p);
 }
 
 /* About once a second: the rate and a progress event (done:, eta). */

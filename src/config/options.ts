@@ -207,7 +207,8 @@ export const OPTIONS: readonly OptionDef[] = [
     help:
       'the floor of the dynamic controller, and the application-I/O throttle: while the application does ' +
       'I/O on the volume (reads or writes on the node that paces the resync, writes replicated from a ' +
-      'peer), the resync and online verify run at this rate at most; 0 turns the throttle off',
+      'peer), the resync and online verify run at this rate at most; 0 turns the throttle off. While ' +
+      'it holds them back, status and events2 show resync-throttled:yes on that peer device',
   },
   peerDevice('ov-req-num'),
   peerDevice('ov-req-interval'),

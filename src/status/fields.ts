@@ -46,6 +46,16 @@ export const resyncSuspended = (o: StateObject): string =>
     ['peer_resync_susp_dependency', 'dependency'],
   ]);
 
+/**
+ * `resync-throttled`: yes while the application-I/O throttle (c-min-rate, resync-ratio) holds
+ * a running resync or verify back, on the node that paces it. Undefined from a module that
+ * does not report it.
+ */
+export function resyncThrottled(o: StateObject): string | undefined {
+  const v = o.msg.attrs.PEER_DEVICE_INFO?.peer_resync_throttled;
+  return v === undefined ? undefined : yesNo(v);
+}
+
 const SYNCING = new Set(['SyncSource', 'SyncTarget', 'PausedSyncS', 'PausedSyncT', 'VerifyS', 'VerifyT']);
 
 export const isSyncing = (o: StateObject): boolean => SYNCING.has(replicationState(o));
@@ -95,6 +105,8 @@ export function stateFields(o: StateObject): Field[] {
         ['peer-disk', peerDiskState(o)],
         ['resync-suspended', resyncSuspended(o)],
       ];
+      const throttled = resyncThrottled(o);
+      if (throttled !== undefined) f.push(['resync-throttled', throttled]);
       const done = isSyncing(o) ? percentDone(o) : undefined;
       if (done !== undefined) f.push(['done', done.toFixed(2)]);
       f.push(...resyncKindFields(o));

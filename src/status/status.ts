@@ -14,6 +14,7 @@ import {
   replicationState,
   resourceRole,
   resyncSuspended,
+  resyncThrottled,
   stateFields,
   statisticsFields,
   suspended,
@@ -77,6 +78,8 @@ function resourceLines(r: ResourceNode, opts: StatusOptions): string[] {
       pf.push(['peer-disk', peerDiskState(pd)]);
       const rs = resyncSuspended(pd);
       if (v || rs !== 'no') pf.push(['resync-suspended', rs]);
+      const thr = resyncThrottled(pd);
+      if (thr !== undefined && (v || thr !== 'no')) pf.push(['resync-throttled', thr]);
       const done = isSyncing(pd) ? percentDone(pd) : undefined;
       if (done !== undefined) pf.push(['done', done.toFixed(2)]);
       out.push(line(4, pf));

@@ -270,6 +270,72 @@ describe('events2', () => {
   });
 });
 
+describe('resync-throttled', () => {
+  /** A SyncSource peer device whose kernel reports the throttle (`throttled`), or not (undefined). */
+  const syncing = (throttled: number | undefined, cmd = C.GET_PEER_DEVICES, nh?: number) => {
+    const pd = peerDevice();
+    const info = { ...pd.msg.attrs.PEER_DEVICE_INFO };
+    if (throttled !== undefined) info.peer_resync_throttled = throttled;
+    return obj(cmd, NO_MINOR, {
+      ...pd.msg.attrs,
+      PEER_DEVICE_INFO: info,
+      ...(nh === undefined ? {} : { NOTIFICATION_HEADER: { nh_type: nh } }),
+    });
+  };
+  const tree = (throttled: number | undefined) => buildTree([resource(), device(), connection(), syncing(throttled)]);
+
+  it('status shows it when yes, -v always, after resync-suspended', () => {
+    expect(formatStatus(tree(1))).toContain(
+      '    replication:SyncSource peer-disk:Inconsistent resync-throttled:yes done:12.34\n',
+    );
+    expect(formatStatus(tree(0))).toContain('    replication:SyncSource peer-disk:Inconsistent done:12.34\n');
+    const v = formatStatus(tree(0), { verbose: true, statistics: true });
+    expect(v).toContain(
+      '    volume:0 replication:SyncSource peer-disk:Inconsistent resync-suspended:no resync-throttled:no done:12.34\n',
+    );
+    expect(formatStatus(tree(1), { verbose: true })).toContain('resync-suspended:no resync-throttled:yes done:12.34');
+  });
+
+  it('--json gives a boolean', () => {
+    const pdJson = (throttled: number | undefined) => {
+      const [r] = statusJson(tree(throttled)) as Array<{ connections: Array<{ 'peer-devices': unknown[] }> }>;
+      return r.connections[0]['peer-devices'][0] as Record<string, unknown>;
+    };
+    expect(pdJson(1)['resync-throttled']).toBe(true);
+    expect(pdJson(0)['resync-throttled']).toBe(false);
+    expect(pdJson(0)['resync-suspended']).toBe('no');
+  });
+
+  it('is left out when the module does not report it', () => {
+    expect(formatStatus(tree(undefined), { verbose: true })).not.toContain('resync-throttled');
+    expect(statusJson(tree(undefined))).not.toHaveProperty([
+      0,
+      'connections',
+      0,
+      'peer-devices',
+      0,
+      'resync-throttled',
+    ]);
+    expect(new EventFormatter().format(syncing(undefined, C.PEER_DEVICE_STATE, N.EXISTS))).not.toContain(
+      'resync-throttled',
+    );
+  });
+
+  it('events2 shows each flip as a change, and nothing when it stays', () => {
+    const f = new EventFormatter({ statistics: true });
+    const ev = (t: number, type: number) => f.format(syncing(t, C.PEER_DEVICE_STATE, type));
+    expect(ev(0, N.EXISTS)).toMatch(/ resync-suspended:no resync-throttled:no done:12\.34 /);
+    expect(ev(1, N.CHANGE)).toBe('change peer-device name:r0 peer-node-id:1 volume:0 resync-throttled:yes');
+    expect(ev(1, N.CHANGE)).toBeUndefined();
+    expect(ev(0, N.CHANGE)).toBe('change peer-device name:r0 peer-node-id:1 volume:0 resync-throttled:no');
+    const js = new EventFormatter({ json: true });
+    expect(JSON.parse(js.format(syncing(1, C.PEER_DEVICE_STATE, N.CHANGE)) ?? '')).toMatchObject({
+      object: 'peer-device',
+      'resync-throttled': 'yes',
+    });
+  });
+});
+
 describe('show', () => {
   const tree = () => buildTree([resource(), device(), connection(), peerDevice()]);
 

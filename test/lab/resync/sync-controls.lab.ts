@@ -39,6 +39,19 @@ function oosSamples(events: string, vol: number): Array<[number, number]> {
   return out;
 }
 
+/**
+ * The resync-throttled flips of volume `vol` in an events2 --timestamps log: (guest time in s,
+ * yes/no), from the exists line and each change that carries the field.
+ */
+function throttledFlips(events: string, vol: number): Array<[number, string]> {
+  const out: Array<[number, string]> = [];
+  for (const l of events.split('\n')) {
+    const m = /^(\S+) (?:exists|change) peer-device .*\bvolume:(\d+)\b.*\bresync-throttled:(yes|no)\b/.exec(l);
+    if (m && Number(m[2]) === vol) out.push([Date.parse(m[1]) / 1000, m[3]]);
+  }
+  return out;
+}
+
 export default scenario({
   title: 'resync controls (two volumes, pause/resume, invalidate, rates, progress, forced disconnect)',
   nodes: 2,
@@ -94,12 +107,15 @@ ${S} connect r0 ${ID[p]}`,
       return [...(await lab.dmesg('alpha')).matchAll(re)].map((m) => Number(m[1]));
     }
 
+    /** alpha's events2 log as last read (by measureRate() or writing()). */
+    let lastEv = '';
     /** Resync rate (KiB/s) of volume vol seen by alpha's events2 over `sec` seconds. */
     async function measureRate(vol: number, sec: number): Promise<number> {
       const from = await guestNow('alpha');
       await new Promise((r) => setTimeout(r, sec * 1000));
       const to = await guestNow('alpha');
-      const s = oosSamples(await t.sh('alpha', 'cat /tmp/ev'), vol).filter(([ts]) => ts >= from && ts <= to);
+      lastEv = await t.sh('alpha', 'cat /tmp/ev');
+      const s = oosSamples(lastEv, vol).filter(([ts]) => ts >= from && ts <= to);
       assert(s.length >= 3, `progress events during the resync (${s.length} in ${sec} s)`);
       const [t0, o0] = s[0];
       const [t1, o1] = s[s.length - 1];
@@ -209,30 +225,84 @@ ${S} connect r0 ${ID[p]}`,
     type Writer = { writes: number; kib_s: number; avg_ms: number; p99_ms: number; start: number; end: number };
     /**
      * The writer for `sec` s (one write every `pace` ms, 0: back to back) and the resync rate from
-     * `skip` s after its first write (the resync data in flight then is acknowledged by that time).
+     * `skip` s after its first write (the resync data in flight then is acknowledged by that time);
+     * with `probe`, `status -v` and `status --json` taken that many seconds after its first write
+     * (before the rate is measured: the two commands take the guest's CPU for a while).
      */
-    async function writing(sec: number, pace: number, skip: number): Promise<{ w: Writer; rate: number }> {
-      const w = JSON.parse(await t.sh('alpha', `${writer} ${sec} ${pace}`)) as Writer;
-      const all = oosSamples(await t.sh('alpha', 'cat /tmp/ev'), 0).filter(([ts]) => ts >= w.start && ts <= w.end);
+    async function writing(
+      sec: number,
+      pace: number,
+      skip: number,
+      probe = 0,
+    ): Promise<{ w: Writer; rate: number; st: string; json: string }> {
+      const p = probe
+        ? `(while [ ! -e /tmp/qd1.started ]; do sleep 0.05; done; sleep ${probe}
+${S} status r0 -v >/tmp/thr.st; ${S} status r0 --json >/tmp/thr.json) &
+export QD1_STARTED=/tmp/qd1.started; `
+        : '';
+      const w = JSON.parse(
+        await t.sh('alpha', `rm -f /tmp/thr.st /tmp/thr.json /tmp/qd1.started; ${p}${writer} ${sec} ${pace}; wait`),
+      ) as Writer;
+      // the log in a command of its own, as before: events2 may print the last progress a moment later
+      const out = await t.sh(
+        'alpha',
+        'cat /tmp/thr.st 2>/dev/null || true; echo @@; cat /tmp/thr.json 2>/dev/null || true; echo @@; cat /tmp/ev',
+      );
+      const [st, json] = out.split('@@\n');
+      lastEv = out.slice(out.lastIndexOf('@@\n') + 3);
+      const all = oosSamples(lastEv, 0).filter(([ts]) => ts >= w.start && ts <= w.end);
       lab.log(
         `out-of-sync (KiB) while writing: ${all.map(([ts, o]) => `${(ts - w.start).toFixed(1)}s:${o}`).join(' ')}`,
       );
       const s = all.filter(([ts]) => ts >= w.start + skip);
       assert(s.length >= 3, `progress events while the writer runs (${s.length} in ${sec} s)`);
-      return { w, rate: (s[0][1] - s[s.length - 1][1]) / (s[s.length - 1][0] - s[0][0]) };
+      return { w, rate: (s[0][1] - s[s.length - 1][1]) / (s[s.length - 1][0] - s[0][0]), st, json };
     }
+    /**
+     * resync-throttled (alpha's events2 as last read) over a writer's run: its value at `from` s
+     * after the writer's start, and the flips from then until `to` s after its end.
+     */
+    function throttledDuring(w: Writer, from: number, to: number) {
+      const flips = throttledFlips(lastEv, 0);
+      const at = (ts: number) => flips.filter(([x]) => x <= ts).at(-1)?.[1] ?? 'absent';
+      const during = flips.filter(([x]) => x > w.start + from && x <= w.end + to);
+      lab.log(
+        `resync-throttled from ${from} s into the writer to ${to} s after it: ${at(w.start + from)}, then ` +
+          `${during.map(([x, v]) => `${(x - w.start).toFixed(2)}s:${v}`).join(' ') || 'no change'}`,
+      );
+      return { first: at(w.start + from), during, at };
+    }
+    /** The peer device of volume 0 in `status --json`. */
+    const jsonPd = (json: string) =>
+      (
+        JSON.parse(json) as Array<{ connections: Array<{ 'peer-devices': Array<Record<string, unknown>> }> }>
+      )[0].connections[0]['peer-devices'].find((x) => x.volume === 0) ?? {};
     const figures = (w: Writer) => `QD1 writes ${w.writes} (${w.kib_s} KiB/s), avg ${w.avg_ms} ms, p99 ${w.p99_ms} ms`;
-    const held = await writing(6, 0, 3);
+    const held = await writing(7, 0, 3, 0.5);
     lab.log(`writer, c-min-rate 250 KiB/s: resync ${held.rate.toFixed(0)} KiB/s; ${figures(held.w)}`);
     assert(
       held.rate < Math.min(dynamic * 0.5, 600) && held.rate > 60,
       `application writes hold the resync to about c-min-rate 250 KiB/s (${held.rate.toFixed(0)} KiB/s, ` +
         `${dynamic.toFixed(0)} without them)`,
     );
+    // resync-throttled: yes from the writer's first tick on, in events2, status -v and --json
+    const heldThr = throttledDuring(held.w, 1, 0);
+    assert(
+      heldThr.first === 'yes' && heldThr.during.every(([, v]) => v === 'yes'),
+      `events2: resync-throttled:yes while the writer runs (${heldThr.first}, then ` +
+        `${heldThr.during.map(([, v]) => v).join(',') || 'no change'})`,
+    );
+    const heldStatus = held.st.split('\n').find((l) => /^ {4}volume:0 /.test(l)) ?? '';
+    assert(
+      / resync-suspended:no resync-throttled:yes /.test(heldStatus),
+      `status -v: resync-throttled:yes (${heldStatus.trim()})`,
+    );
+    const heldJson = jsonPd(held.json)['resync-throttled'];
+    assert(heldJson === true, `status --json: "resync-throttled": true (${heldJson})`);
     // 4 KiB every 10 ms: about 400 KiB/s replicated, of which resync-ratio 1:2 gives the resync twice
     // alpha alone: the SyncSource paces the resync (fewer commands while it runs at full speed)
     await pdOpts('alpha', 0, '--resync-ratio=1:2');
-    const ratio = await writing(4, 10, 1);
+    const ratio = await writing(4.5, 10, 1);
     const share = Math.min(MAX_KIB, Math.max(250, 2 * ratio.w.kib_s));
     lab.log(`writer at ${ratio.w.kib_s} KiB/s, resync-ratio 1:2: resync ${ratio.rate.toFixed(0)} KiB/s (${share})`);
     assert(
@@ -242,10 +312,32 @@ ${S} connect r0 ${ID[p]}`,
     const idle = await measureRate(0, 3);
     lab.log(`writer stopped: resync ${idle.toFixed(0)} KiB/s`);
     assert(idle > held.rate * 2, `the resync speeds up again once the writer stops (${idle.toFixed(0)} KiB/s)`);
+    // resync-throttled: yes with the paced writer, one change to no within a second of its end
+    const ratioThr = throttledDuring(ratio.w, 0.5, 3);
+    const off = ratioThr.during.filter(([x]) => x > ratio.w.end);
+    assert(
+      ratioThr.first === 'yes' && ratioThr.during.every(([x, v]) => v === (x > ratio.w.end ? 'no' : 'yes')),
+      'events2: resync-throttled:yes with the paced writer, no after it',
+    );
+    assert(
+      off.length === 1 && off[0][0] - ratio.w.end < 1.2,
+      `events2: one resync-throttled:no within a second of the writer's end (${off.map(([x]) => (x - ratio.w.end).toFixed(2))} s)`,
+    );
     await pdOpts('alpha', 0, '--c-min-rate=0 --resync-ratio=');
-    const free = await writing(4, 0, 1);
+    const free = await writing(4.5, 0, 1, 0.3);
     lab.log(`writer, c-min-rate 0 (no throttle): resync ${free.rate.toFixed(0)} KiB/s; ${figures(free.w)}`);
     assert(free.rate > held.rate * 2, `c-min-rate 0: the writer does not slow the resync (${free.rate.toFixed(0)})`);
+    const freeThr = throttledDuring(free.w, 0, 0);
+    assert(
+      freeThr.first === 'no' && freeThr.during.length === 0,
+      `c-min-rate 0: resync-throttled stays no while the writer runs (${freeThr.first}, ${freeThr.during.length} changes)`,
+    );
+    const freeStatus = free.st.split('\n').find((l) => /^ {4}volume:0 /.test(l)) ?? '';
+    assert(
+      / resync-throttled:no /.test(freeStatus),
+      `c-min-rate 0: status -v resync-throttled:no (${freeStatus.trim()})`,
+    );
+    assert(jsonPd(free.json)['resync-throttled'] === false, 'c-min-rate 0: status --json "resync-throttled": false');
     for (const n of NODES) await pdOpts(n, 0, FAST);
     const bad = await t.exec('alpha', `${S} peer-device-options r0 1 0 --resync-ratio=2:0`);
     assert(bad.code !== 0 && /resync-ratio/.test(bad.stderr), `resync-ratio 2:0 is refused: ${bad.stderr}`);

@@ -3,6 +3,7 @@
 # N_BLOCKS blocks from FIRST_BLOCK, for SECONDS; with INTERVAL_MS > 0 one write starts every
 # INTERVAL_MS (a paced writer), else back to back. Prints one JSON line: the writes, KiB/s, the
 # write latency (average, 99th percentile, maximum, in ms) and when it wrote (start, end: epoch s).
+# With QD1_STARTED=FILE in the environment, FILE is created once the first write is done.
 #   qd1-writer.py DEV FIRST_BLOCK N_BLOCKS SECONDS [INTERVAL_MS]
 import json
 import mmap
@@ -32,6 +33,8 @@ while True:
         break
     os.pwrite(fd, buf, (first + len(lat) % nblocks) * BS)
     lat.append(time.monotonic() - now)
+    if len(lat) == 1 and os.environ.get('QD1_STARTED'):
+        open(os.environ['QD1_STARTED'], 'w').close()
 os.close(fd)
 took = time.monotonic() - start
 lat.sort()

@@ -2,7 +2,8 @@
 // without --start resumes there, also after a disconnect ended a run.
 // The peer's promotion during a verify (both Secondary) ends the run and then succeeds.
 // ov-req-num and ov-req-interval, changed with peer-device-options, set the requests' size (the
-// count in the end log line) and the pace, also of a running verify.
+// count in the end log line) and the pace, also of a running verify; with batches 2 s apart the
+// application-I/O throttle still holds the verify back (resync-throttled).
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, twoNodes } from '../fixtures.js';
 
@@ -89,6 +90,23 @@ ${t.S} peer-device-options r0 1 0 --ov-req-num=10 --ov-req-interval=100\n${wait}
     lab.log(lines.slice(-2).join('\n'));
     assert(lines.filter((l) => l.includes('online verify stopped')).length === 3, 'the promotion ended the run');
     assert(role === 'Primary', `bravo is Primary (${role})`);
+
+    // the application-I/O throttle of a verify whose batches are over a second apart: it samples
+    // once a batch (2 s here), so a QD1 writer on the Primary holds the verify back
+    // (resync-throttled:yes) from the second batch on; it used to take each batch for a new run
+    const thr = await t.sh(
+      'bravo',
+      `${t.S} peer-device-options r0 0 0 --ov-req-num=1 --ov-req-interval=2000 --c-min-rate=250k
+${t.S} verify r0 0 0
+(sleep 3; ${t.S} status r0 -v >/tmp/thr.st) &
+python3 ${lab.repoRoot}/test/lab/scripts/qd1-writer.py /dev/bsr1 0 256 3.5 10 >/dev/null; wait
+${t.S} verify-stop r0 0 0
+${t.S} wait-sync-volume r0 0 0 --wait-timeout=30
+cat /tmp/thr.st`,
+    );
+    const thrLine = thr.split('\n').find((l) => / replication:VerifyS /.test(l)) ?? thr;
+    lab.log(`3 s into a verify at ov-req-interval 2000 with a writer: ${thrLine.trim()}`);
+    assert(/ resync-throttled:yes\b/.test(thrLine), `the writer holds the verify back at ov-req-interval 2000`);
     await t.downAll();
   },
 });
