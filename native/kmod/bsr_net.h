@@ -544,6 +544,8 @@ bool bsr_send_retry(int rv);
 int bsr_send_failed(struct socket *sock, int rv);
 int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int flags);
 int bsr_send_data_buf(struct bsr_net *n, const void *buf, size_t len);
+int bsr_send_data_buf_flags(struct bsr_net *n, const void *buf, size_t len, unsigned int flags);
+void bsr_data_push(struct bsr_net *n);
 int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout);
 int bsr_sock_send_pages(struct socket *sock, struct page **pages, u32 size, unsigned int flags);
 int bsr_sock_send_bio(struct socket *sock, struct bio *bio, bool by_ref, unsigned int flags);

@@ -260,7 +260,8 @@ int bsr_ov_stop(struct bsr_peer_device *pd, char *msg, size_t len)
 /*
  * Sends the digests of a completed read. The request then waits on ov_sent, still in
  * rs_tree, for its result. 0: handed over (on a send failure the connection fails and its
- * teardown frees it).
+ * teardown frees it). Sent with MSG_MORE: the caller pushes after its batch, so that small
+ * requests share segments.
  */
 static int send_request(struct bsr_peer_device *pd, struct bsr_rs_req *rq)
 {
@@ -300,7 +301,7 @@ static int send_request(struct bsr_peer_device *pd, struct bsr_rs_req *rq)
 	list_add_tail(&rq->list, &p->ov_sent);
 	spin_unlock_irq(&p->rs_lock);
 	p->ov_requests++;
-	rv = bsr_send_data_buf(n, pkt, sizeof(*pkt) + dlen);
+	rv = bsr_send_data_buf_flags(n, pkt, sizeof(*pkt) + dlen, MSG_MORE);
 	kfree(pkt);
 	if (rv)
 		bsr_conn_fail(pd->connection, BSR_CONNECTION_NETWORKFAILURE);
@@ -417,6 +418,7 @@ bool bsr_ov_tick(struct bsr_peer_device *pd)
 	struct bsr_net *n = c->net;
 	struct bsr_pd_net *p = pd->net;
 	struct bsr_rs_req *rq, *t;
+	bool sent = false;
 	LIST_HEAD(done);
 
 	spin_lock_irq(&p->rs_lock);
@@ -434,8 +436,10 @@ bool bsr_ov_tick(struct bsr_peer_device *pd)
 		list_del(&rq->list);
 		atomic_dec(&p->pending);
 		p->ov_send_next = rq->sector + ((sector_t)rq->n_pages << 3);
-		if (!rq->status && !send_request(pd, rq))
+		if (!rq->status && !send_request(pd, rq)) {
+			sent = true;
 			continue;
+		}
 		atomic64_sub(rq->size >> 9, &n->rs_in_flight);
 		if (rq->status) {
 			/* unreadable here: out of sync, the next resync tries it again */
@@ -450,6 +454,8 @@ bool bsr_ov_tick(struct bsr_peer_device *pd)
 		}
 		bsr_rs_free_req(rq);
 	}
+	if (sent)
+		bsr_data_push(n);
 	if (!list_empty(&done)) {
 		spin_lock_irq(&p->rs_lock);
 		list_splice(&done, &p->rs_done);
