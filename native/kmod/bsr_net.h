@@ -10,7 +10,9 @@
  *    and, unless told to stop, tries again every connect-int;
  *  - the meta receiver (bsr_m_RES_PEER): acks and pings, keep-alive;
  *  - the resync thread (bsr_s_RES_PEER) while this node is SyncSource;
- *  - ack_work (on bsr_ack_wq) sends the acks of completed peer writes.
+ *  - ack_work (on bsr_ack_wq) sends the acks of completed peer writes;
+ *  - a peer device's ov_work (on bsr_wq, not high priority: it digests) compares and
+ *    answers the verify target's reads as they complete.
  *
  * Locking: net->data_mutex / net->meta_mutex serialize senders of one stream;
  * net->lock (irq-safe spinlock) guards the transfer log and the peer request lists;
@@ -246,6 +248,12 @@ struct p_csum_rs_request {
 static_assert(BSR_RS_MAX_BLOCKS == sizeof_field(struct p_ov_result, differ) * 8);
 /* ov-req-num: the blocks of one OV_REQUEST, at most what its OV_RESULT can name */
 static_assert(T_PEER_DEVICE_CONF_OV_REQ_NUM_MAX == BSR_RS_MAX_BLOCKS);
+/*
+ * The verify target's OV_REQUESTs read or compared at a time: at most this many, and past the
+ * first at most this many bytes (its pages), so 64 of 10 blocks or 4 of 256.
+ */
+#define BSR_OV_TARGET_MAX_REQS 64
+#define BSR_OV_TARGET_MAX_BYTES (4U << 20)
 
 /* ------------------------------------------------------------------ objects */
 
@@ -499,6 +507,10 @@ struct bsr_pd_net {
 	 * for their OV_RESULT, under rs_lock, as the found ranges. ov_resume: where the last
 	 * run ended early, the next run's default start. With ov_map the source reads only the
 	 * blocks the map marks, so its requests skip the rest (the target takes gaps as they come).
+	 * The target reads ahead: ov_tq lists its requests (bsr_ov_treq) in arrival order, under
+	 * rs_lock, from the receiver's submission until ov_work has answered them in that order;
+	 * ov_tq_n and ov_tq_bytes count them until freed (the receiver waits on ee_wait below the
+	 * BSR_OV_TARGET_MAX_* bounds), ov_req_end is where the last accepted one ends.
 	 */
 	sector_t ov_start;
 	sector_t ov_stop;
@@ -510,6 +522,11 @@ struct bsr_pd_net {
 	bool ov_auto_sync;		/* verify --auto-sync: resync what was found at the end */
 	struct bsr_fast_map *ov_map;	/* FastSync: the source compares only its used blocks */
 	struct list_head ov_sent;
+	struct list_head ov_tq;
+	unsigned int ov_tq_n;
+	u32 ov_tq_bytes;
+	sector_t ov_req_end;
+	struct work_struct ov_work;
 	u64 ov_found;			/* blocks */
 	u64 ov_requests;		/* OV_REQUESTs sent (source) or answered (target) */
 	u32 ov_n_ranges;		/* merged ranges found; the first BSR_OV_RANGES kept */
@@ -530,6 +547,8 @@ bool bsr_send_retry(int rv);
 int bsr_send_failed(struct socket *sock, int rv);
 int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int flags);
 int bsr_send_data_buf(struct bsr_net *n, const void *buf, size_t len);
+int bsr_send_data_buf_flags(struct bsr_net *n, const void *buf, size_t len, unsigned int flags);
+void bsr_data_push(struct bsr_net *n);
 int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout);
 int bsr_sock_send_pages(struct socket *sock, struct page **pages, u32 size, unsigned int flags);
 int bsr_sock_send_bio(struct socket *sock, struct bio *bio, bool by_ref, unsigned int flags);
@@ -681,7 +700,10 @@ int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, bool
 int bsr_ov_stop(struct bsr_peer_device *pd, char *msg, size_t len);
 bool bsr_ov_tick(struct bsr_peer_device *pd);
 int bsr_ov_got_request(struct bsr_peer_device *pd, const struct p_ov_request *q,
-		       const u8 *digests, u32 dlen);
+		       u8 *digests, u32 dlen);
+void bsr_ov_target_work(struct work_struct *w);
+bool bsr_ov_reading(struct bsr_peer_device *pd, sector_t sector, u32 size);
+void bsr_ov_drain(struct bsr_peer_device *pd);
 int bsr_ov_got_result(struct bsr_peer_device *pd, const struct p_ov_result *r);
 void bsr_ov_peer_state(struct bsr_peer_device *pd, enum bsr_replication peer_repl);
 void bsr_ov_lost(struct bsr_peer_device *pd);

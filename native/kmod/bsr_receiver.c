@@ -81,6 +81,8 @@ int bsr_pd_net_init(struct bsr_peer_device *pd)
 	INIT_LIST_HEAD(&p->rs_done);
 	INIT_LIST_HEAD(&p->rs_sent);
 	INIT_LIST_HEAD(&p->ov_sent);
+	INIT_LIST_HEAD(&p->ov_tq);
+	INIT_WORK(&p->ov_work, bsr_ov_target_work);
 	INIT_LIST_HEAD(&p->csum_reqs);
 	atomic64_set(&p->rs_same_csum, 0);
 	atomic64_set(&p->sent_sect, 0);
@@ -94,6 +96,9 @@ void bsr_pd_net_free(struct bsr_peer_device *pd)
 {
 	if (pd->net) {
 		cancel_work_sync(&pd->net->bm_work);
+		/* the teardown answered or dropped the verify target's requests */
+		WARN_ON_ONCE(pd->net->ov_tq_n);
+		cancel_work_sync(&pd->net->ov_work);
 		bsr_free_rs_skip(pd);
 		bsr_fast_map_put(pd->net->ov_map);
 		kfree(pd->net);
@@ -1094,7 +1099,9 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 
 	if (flags & DP_FLUSH)
 		wait_event(n->ee_wait, active_empty(n));
-	wait_event(n->ee_wait, !overlaps_active(n, sector, size));
+	/* nor while a verify request before it still reads there */
+	wait_event(n->ee_wait, !overlaps_active(n, sector, size) &&
+		   !bsr_ov_reading(pd, sector, size));
 	rv = peer_req_al_begin(d, pr);
 	if (rv) {
 		bsr_warn("%s: activity log update failed (%d), write refused\n", n->thread_tag, rv);
@@ -1516,16 +1523,15 @@ static int receive_ov_request(struct bsr_conn *c, struct pkt *p)
 	if (!digests)
 		return -ENOMEM;
 	rv = bsr_sock_recv(n->data_sock, digests, dlen, false);
-	if (!rv) {
-		u64 sector = be64_to_cpu(q->sector);
-		u32 size = be32_to_cpu(q->size);
-
-		if (size <= BSR_RS_MAX_SIZE)
-			wait_event(n->ee_wait, !overlaps_active(n, sector, size));
-		rv = bsr_ov_got_request(p->pd, q, digests, dlen);
+	if (rv) {
+		kfree(digests);
+		return rv;
 	}
-	kfree(digests);
-	return rv;
+	if (be32_to_cpu(q->size) <= BSR_RS_MAX_SIZE)
+		wait_event(n->ee_wait, !overlaps_active(n, be64_to_cpu(q->sector),
+							be32_to_cpu(q->size)));
+	/* takes the digests; the read goes on while we receive what follows */
+	return bsr_ov_got_request(p->pd, q, digests, dlen);
 }
 
 /* CSUM_RS_REQUEST: the target's digests follow; queued for the resync thread. */
@@ -1783,6 +1789,9 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 	wait_event(n->ee_wait, active_empty(n));
 	cancel_work_sync(&n->ack_work);
 	process_done_ee(c, false);
+	/* the verify target's reads: waited for, dropped unanswered */
+	list_for_each_entry(pd, &c->peer_devices, conn_list)
+		bsr_ov_drain(pd);
 	bsr_tl_clear(c);
 	bsr_sock_release_all(n);
 	n->ping_pending = false;

@@ -294,15 +294,30 @@ int bsr_send_packet_locked(struct socket *sock, enum bsr_packet cmd, u16 vnr,
  */
 int bsr_send_data_buf(struct bsr_net *n, const void *buf, size_t len)
 {
+	return bsr_send_data_buf_flags(n, buf, len, 0);
+}
+
+/* As bsr_send_data_buf(); MSG_MORE: more follows, bsr_data_push() sends what is held. */
+int bsr_send_data_buf_flags(struct bsr_net *n, const void *buf, size_t len, unsigned int flags)
+{
 	int rv;
 
 	mutex_lock(&n->data_mutex);
 	if (!n->data_sock || !READ_ONCE(n->net_ok))
 		rv = -ENOTCONN;
 	else
-		rv = bsr_sock_send(n->data_sock, buf, len, 0);
+		rv = bsr_sock_send(n->data_sock, buf, len, flags);
 	mutex_unlock(&n->data_mutex);
 	return rv;
+}
+
+/* Sends what MSG_MORE held back on the data stream (TCP_NODELAY: pushed at once). */
+void bsr_data_push(struct bsr_net *n)
+{
+	mutex_lock(&n->data_mutex);
+	if (n->data_sock && READ_ONCE(n->net_ok))
+		tcp_sock_set_cork(n->data_sock->sk, false);
+	mutex_unlock(&n->data_mutex);
 }
 
 int bsr_send_packet(struct bsr_conn *c, bool meta, enum bsr_packet cmd, u16 vnr,

@@ -75,7 +75,7 @@ static void init_run(struct bsr_pd_net *p, sector_t start, sector_t stop)
 {
 	bsr_fast_map_put(p->ov_map);
 	p->ov_map = NULL;
-	p->ov_start = p->ov_cursor = p->ov_send_next = p->ov_position = start;
+	p->ov_start = p->ov_cursor = p->ov_send_next = p->ov_position = p->ov_req_end = start;
 	p->ov_stop = stop;
 	p->ov_stop_req = false;
 	p->ov_found = 0;
@@ -261,7 +261,8 @@ int bsr_ov_stop(struct bsr_peer_device *pd, char *msg, size_t len)
 /*
  * Sends the digests of a completed read. The request then waits on ov_sent, still in
  * rs_tree, for its result. 0: handed over (on a send failure the connection fails and its
- * teardown frees it).
+ * teardown frees it). Sent with MSG_MORE: the caller pushes after its batch, so that small
+ * requests share segments.
  */
 static int send_request(struct bsr_peer_device *pd, struct bsr_rs_req *rq)
 {
@@ -301,7 +302,7 @@ static int send_request(struct bsr_peer_device *pd, struct bsr_rs_req *rq)
 	list_add_tail(&rq->list, &p->ov_sent);
 	spin_unlock_irq(&p->rs_lock);
 	p->ov_requests++;
-	rv = bsr_send_data_buf(n, pkt, sizeof(*pkt) + dlen);
+	rv = bsr_send_data_buf_flags(n, pkt, sizeof(*pkt) + dlen, MSG_MORE);
 	kfree(pkt);
 	if (rv)
 		bsr_conn_fail(pd->connection, BSR_CONNECTION_NETWORKFAILURE);
@@ -418,6 +419,7 @@ bool bsr_ov_tick(struct bsr_peer_device *pd)
 	struct bsr_net *n = c->net;
 	struct bsr_pd_net *p = pd->net;
 	struct bsr_rs_req *rq, *t;
+	bool sent = false;
 	LIST_HEAD(done);
 
 	spin_lock_irq(&p->rs_lock);
@@ -435,8 +437,10 @@ bool bsr_ov_tick(struct bsr_peer_device *pd)
 		list_del(&rq->list);
 		atomic_dec(&p->pending);
 		p->ov_send_next = rq->sector + ((sector_t)rq->n_pages << 3);
-		if (!rq->status && !send_request(pd, rq))
+		if (!rq->status && !send_request(pd, rq)) {
+			sent = true;
 			continue;
+		}
 		atomic64_sub(rq->size >> 9, &n->rs_in_flight);
 		if (rq->status) {
 			/* unreadable here: out of sync, the next resync tries it again */
@@ -451,6 +455,8 @@ bool bsr_ov_tick(struct bsr_peer_device *pd)
 		}
 		bsr_rs_free_req(rq);
 	}
+	if (sent)
+		bsr_data_push(n);
 	if (!list_empty(&done)) {
 		spin_lock_irq(&p->rs_lock);
 		list_splice(&done, &p->rs_done);
@@ -549,87 +555,258 @@ void bsr_ov_peer_state(struct bsr_peer_device *pd, enum bsr_replication peer)
 		bsr_info("%s: volume %u: online verify as VerifyT\n", n->thread_tag,
 			 pd->device->vnr);
 		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
-	} else if (peer != BSR_REPLICATION_VERIFYS && pd->repl_state == BSR_REPLICATION_VERIFYT &&
-		   !bsr_set_repl_state(pd, BSR_REPLICATION_ESTABLISHED)) {
-		end_run(pd, pd->net->ov_position < pd->net->ov_stop);
+	} else if (peer != BSR_REPLICATION_VERIFYS && pd->repl_state == BSR_REPLICATION_VERIFYT) {
+		/* the source has every result by now; the last ones may still be freed */
+		bsr_ov_drain(pd);
+		if (!bsr_set_repl_state(pd, BSR_REPLICATION_ESTABLISHED))
+			end_run(pd, pd->net->ov_position < pd->net->ov_stop);
 	}
-}
-
-static int read_blocks(struct bsr_device *d, sector_t sector, u32 size, struct page **pages)
-{
-	unsigned int n = DIV_ROUND_UP(size, PAGE_SIZE), i;
-	struct bio *bio;
-	u32 left = size;
-	int rv;
-
-	bio = bio_alloc(d->ldev->backing_bdev, n, REQ_OP_READ, GFP_NOIO);
-	if (!bio)
-		return -ENOMEM;
-	bio->bi_iter.bi_sector = sector;
-	for (i = 0; i < n; i++, left -= PAGE_SIZE)
-		__bio_add_page(bio, pages[i], min_t(u32, left, PAGE_SIZE), 0);
-	rv = submit_bio_wait(bio);
-	bio_put(bio);
-	return rv;
-}
-
-/* Our blocks against the source's digests: bit i of differ set when block i differs. */
-static void compare_blocks(struct bsr_peer_device *pd, sector_t sector, u32 size,
-			   const u8 *theirs, __le64 *differ)
-{
-	struct bsr_device *d = pd->device;
-	struct crypto_shash *tfm = pd->connection->net->verify_tfm;
-	unsigned int blocks = DIV_ROUND_UP(size, PAGE_SIZE), ds = crypto_shash_digestsize(tfm);
-	struct page **pages;
-	unsigned int i;
-	u8 *mine = NULL;
-	int rv = -ENOMEM;
-
-	pages = kcalloc(blocks, sizeof(*pages), GFP_NOIO);
-	if (!pages)
-		goto out;
-	if (!bsr_get_ldev(d)) {
-		rv = -ENODEV;
-		goto out;
-	}
-	for (i = 0; i < blocks; i++) {
-		pages[i] = bsr_page_get(GFP_NOIO);
-		if (!pages[i])
-			goto put;
-	}
-	mine = kmalloc_array(blocks, ds, GFP_NOIO);
-	if (!mine)
-		goto put;
-	rv = read_blocks(d, sector, size, pages);
-	if (!rv)
-		rv = bsr_block_digests(tfm, pages, size, mine);
-	for (i = 0; !rv && i < blocks; i++)
-		if (memcmp(mine + i * ds, theirs + i * ds, ds))
-			__set_bit_le(i, differ);
-put:
-	bsr_put_ldev(d);
-out:
-	if (rv) {
-		/* not compared: out of sync, the next resync rewrites them */
-		pr_warn_ratelimited("bsr: %s: verify of sector %llu (%u bytes) failed (%d): marked out of sync\n",
-				    pd->connection->net->thread_tag, (u64)sector, size, rv);
-		for (i = 0; i < blocks; i++)
-			__set_bit_le(i, differ);
-	}
-	kfree(mine);
-	if (pages)
-		for (i = 0; i < blocks; i++)
-			if (pages[i])
-				bsr_page_put(pages[i]);
-	kfree(pages);
 }
 
 /*
- * Receiver, the replicated writes to these sectors applied: one OV_REQUEST. Every field is
- * checked against the run and the device: -EPROTO drops the connection.
+ * One OV_REQUEST on the target, from its acceptance by the receiver until ov_work has
+ * answered it. While listed and not yet read (!read) a replicated write there waits
+ * (bsr_ov_reading()). Holds the ldev from the read's submission (ldev) and the source's
+ * digests (theirs).
+ */
+struct bsr_ov_treq {
+	struct list_head list;
+	struct bsr_peer_device *pd;
+	sector_t sector;
+	u32 size;
+	unsigned int blocks;
+	int status;			/* the read's (or its setup's) errno */
+	bool read;			/* done, or never submitted; under rs_lock */
+	bool ldev;
+	u8 *theirs;
+	struct page *pages[];
+};
+
+static void treq_free(struct bsr_ov_treq *rq)
+{
+	unsigned int i;
+
+	for (i = 0; i < rq->blocks; i++)
+		if (rq->pages[i])
+			bsr_page_put(rq->pages[i]);
+	if (rq->ldev)
+		bsr_put_ldev(rq->pd->device);
+	kfree(rq->theirs);
+	kfree(rq);
+}
+
+/* The read is done (or failed): ov_work answers what is read in order. Any context. */
+static void treq_read_done(struct bsr_ov_treq *rq, int status)
+{
+	struct bsr_pd_net *p = rq->pd->net;
+	unsigned long flags;
+
+	spin_lock_irqsave(&p->rs_lock, flags);
+	rq->status = status;
+	rq->read = true;
+	spin_unlock_irqrestore(&p->rs_lock, flags);
+	wake_up(&rq->pd->connection->net->ee_wait);	/* a replicated write may wait */
+	queue_work(bsr_wq, &p->ov_work);
+}
+
+/* bio end_io, atomic context */
+static void treq_endio(struct bio *bio)
+{
+	struct bsr_ov_treq *rq = bio->bi_private;
+	int status = blk_status_to_errno(bio->bi_status);
+
+	bio_put(bio);
+	treq_read_done(rq, status);
+}
+
+static int treq_submit(struct bsr_ov_treq *rq)
+{
+	struct bsr_device *d = rq->pd->device;
+	struct bio *bio;
+	u32 left = rq->size;
+	unsigned int i;
+
+	bio = bio_alloc(d->ldev->backing_bdev, rq->blocks, REQ_OP_READ, GFP_NOIO);
+	if (!bio)
+		return -ENOMEM;
+	bio->bi_iter.bi_sector = rq->sector;
+	bio->bi_private = rq;
+	bio->bi_end_io = treq_endio;
+	for (i = 0; i < rq->blocks; i++, left -= PAGE_SIZE) {
+		u32 len = min_t(u32, left, PAGE_SIZE);
+
+		if (bio_add_page(bio, rq->pages[i], len, 0) != len) {
+			bio_put(bio);
+			return -EIO;
+		}
+	}
+	submit_bio(bio);
+	return 0;
+}
+
+/* ldev taken, pages allocated and the read submitted; else the errno for the answer */
+static int treq_start(struct bsr_ov_treq *rq)
+{
+	unsigned int i;
+
+	if (!bsr_get_ldev(rq->pd->device))
+		return -ENODEV;
+	rq->ldev = true;
+	for (i = 0; i < rq->blocks; i++) {
+		rq->pages[i] = bsr_page_get(GFP_NOIO);
+		if (!rq->pages[i])
+			return -ENOMEM;
+	}
+	return treq_submit(rq);
+}
+
+/* Our blocks against the source's digests: bit i of differ set when block i differs. */
+static void treq_compare(struct bsr_ov_treq *rq, __le64 *differ)
+{
+	struct bsr_net *n = rq->pd->connection->net;
+	struct crypto_shash *tfm = n->verify_tfm;
+	unsigned int ds = crypto_shash_digestsize(tfm), i;
+	u8 mine[BSR_DIGEST_MAX];
+	int rv = rq->status;
+
+	for (i = 0; !rv && i < rq->blocks; i++) {
+		u32 len = min_t(u32, rq->size - i * PAGE_SIZE, PAGE_SIZE);
+
+		rv = bsr_block_digests(tfm, &rq->pages[i], len, mine);
+		if (!rv && memcmp(mine, rq->theirs + i * ds, ds))
+			__set_bit_le(i, differ);
+	}
+	if (rv) {
+		/* not compared: out of sync, the next resync rewrites them */
+		pr_warn_ratelimited("bsr: %s: verify of sector %llu (%u bytes) failed (%d): marked out of sync\n",
+				    n->thread_tag, (u64)rq->sector, rq->size, rv);
+		for (i = 0; i < rq->blocks; i++)
+			__set_bit_le(i, differ);
+	}
+}
+
+/*
+ * ov_work: a request read, in its turn; unanswered once the connection is going. more: the
+ * next one is read too and answered right after, its result goes in the same segment.
+ */
+static void treq_answer(struct bsr_ov_treq *rq, bool more)
+{
+	struct bsr_peer_device *pd = rq->pd;
+	struct bsr_conn *c = pd->connection;
+	struct bsr_pd_net *p = pd->net;
+	struct p_ov_result r = {
+		.sector = cpu_to_be64(rq->sector), .size = cpu_to_be32(rq->size),
+	};
+	int rv;
+
+	if (!READ_ONCE(c->net->net_ok))
+		return;
+	treq_compare(rq, r.differ);
+	mark_found(pd, rq->sector, rq->blocks, r.differ);
+	p->ov_requests++;
+	WRITE_ONCE(p->ov_position, rq->sector + (rq->size >> 9));
+	progress(pd);
+	mutex_lock(&c->net->meta_mutex);
+	rv = bsr_send_packet_locked(c->net->meta_sock, P_OV_RESULT, pd->device->vnr, &r,
+				    sizeof(r), more ? MSG_MORE : 0);
+	mutex_unlock(&c->net->meta_mutex);
+	if (rv)
+		bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
+}
+
+/*
+ * bsr_wq: answers the target's requests whose reads are done, in the order they came
+ * (the source's ov_position and the run's end follow the results), and frees them.
+ */
+void bsr_ov_target_work(struct work_struct *w)
+{
+	struct bsr_pd_net *p = container_of(w, struct bsr_pd_net, ov_work);
+	struct bsr_net *n = p->pd->connection->net;
+	struct bsr_ov_treq *rq, *next;
+	bool more;
+
+	for (;;) {
+		spin_lock_irq(&p->rs_lock);
+		rq = list_first_entry_or_null(&p->ov_tq, struct bsr_ov_treq, list);
+		if (rq && rq->read)
+			list_del(&rq->list);
+		else
+			rq = NULL;
+		/* read stays set and only we take them off: the next is answered next */
+		next = list_first_entry_or_null(&p->ov_tq, struct bsr_ov_treq, list);
+		more = next && next->read;
+		spin_unlock_irq(&p->rs_lock);
+		if (!rq)
+			break;
+		treq_answer(rq, more);
+		spin_lock_irq(&p->rs_lock);
+		p->ov_tq_n--;
+		p->ov_tq_bytes -= rq->size;
+		spin_unlock_irq(&p->rs_lock);
+		treq_free(rq);
+		wake_up(&n->ee_wait);
+	}
+}
+
+/* Receiver: a target's request still reads in [sector, +size). */
+bool bsr_ov_reading(struct bsr_peer_device *pd, sector_t sector, u32 size)
+{
+	struct bsr_pd_net *p = pd->net;
+	struct bsr_ov_treq *rq;
+	bool hit = false;
+
+	spin_lock_irq(&p->rs_lock);
+	list_for_each_entry(rq, &p->ov_tq, list) {
+		if (!rq->read && rq->sector < sector + (size >> 9) &&
+		    sector < rq->sector + (rq->size >> 9)) {
+			hit = true;
+			break;
+		}
+	}
+	spin_unlock_irq(&p->rs_lock);
+	return hit;
+}
+
+static bool treq_room(struct bsr_pd_net *p, u32 size)
+{
+	bool room;
+
+	spin_lock_irq(&p->rs_lock);
+	room = !p->ov_tq_n || (p->ov_tq_n < BSR_OV_TARGET_MAX_REQS &&
+			       p->ov_tq_bytes + size <= BSR_OV_TARGET_MAX_BYTES);
+	spin_unlock_irq(&p->rs_lock);
+	return room;
+}
+
+static bool treq_none(struct bsr_pd_net *p)
+{
+	bool none;
+
+	spin_lock_irq(&p->rs_lock);
+	none = !p->ov_tq_n;
+	spin_unlock_irq(&p->rs_lock);
+	return none;
+}
+
+/*
+ * The target's requests are all answered (or, the connection going, dropped) and freed:
+ * at the end of a run and in the teardown. Not from ov_work; the reads always complete.
+ */
+void bsr_ov_drain(struct bsr_peer_device *pd)
+{
+	struct bsr_pd_net *p = pd->net;
+
+	wait_event(pd->connection->net->ee_wait, treq_none(p));
+	flush_work(&p->ov_work);
+}
+
+/*
+ * Receiver, the replicated writes to these sectors applied: one OV_REQUEST, whose digests
+ * we take. Every field is checked against the run and the device (-EPROTO drops the
+ * connection); its read is submitted and ov_work answers it once done, the receiver goes on.
  */
 int bsr_ov_got_request(struct bsr_peer_device *pd, const struct p_ov_request *q,
-		       const u8 *digests, u32 dlen)
+		       u8 *digests, u32 dlen)
 {
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
@@ -638,36 +815,60 @@ int bsr_ov_got_request(struct bsr_peer_device *pd, const struct p_ov_request *q,
 	sector_t sector = be64_to_cpu(q->sector), stop = be64_to_cpu(q->stop);
 	u32 size = be32_to_cpu(q->size), blocks;
 	sector_t cap = get_capacity(d->disk), end;
-	struct p_ov_result r = { .sector = q->sector, .size = q->size };
+	struct bsr_ov_treq *rq;
+	int rv;
 
 	if (pd->repl_state != BSR_REPLICATION_VERIFYT || !n->verify_tfm) {
 		bsr_proto_warn("%s: verify request while %s\n", n->thread_tag,
 			       bsr_repl_name(pd->repl_state));
-		return -EPROTO;
+		rv = -EPROTO;
+		goto out;
 	}
 	if (!size || size > BSR_RS_MAX_SIZE || (size & 511) || (sector & 7) ||
 	    !bsr_peer_range_ok(d, sector, size)) {
 		bsr_proto_warn("%s: verify request for %u bytes at sector %llu: not within the device\n",
 			       n->thread_tag, size, (u64)sector);
-		return -EPROTO;
+		rv = -EPROTO;
+		goto out;
 	}
 	end = sector + (size >> 9);
 	blocks = DIV_ROUND_UP(size, PAGE_SIZE);
+	/* requests come in block order: none before the end of the last one */
 	if (((size & (PAGE_SIZE - 1)) && end != cap) ||
 	    dlen != blocks * crypto_shash_digestsize(n->verify_tfm) ||
-	    stop < end || stop > cap || sector < p->ov_position) {
-		bsr_proto_warn("%s: bad verify request: sector %llu, %u bytes, %u digest bytes, stop %llu, verified up to %llu\n",
+	    stop < end || stop > cap || sector < p->ov_req_end) {
+		bsr_proto_warn("%s: bad verify request: sector %llu, %u bytes, %u digest bytes, stop %llu, last request's end %llu\n",
 			       n->thread_tag, (u64)sector, size, dlen, (u64)stop,
-			       (u64)p->ov_position);
-		return -EPROTO;
+			       (u64)p->ov_req_end);
+		rv = -EPROTO;
+		goto out;
 	}
+	rq = kzalloc(struct_size(rq, pages, blocks), GFP_NOIO);
+	if (!rq) {
+		rv = -ENOMEM;
+		goto out;
+	}
+	rq->pd = pd;
+	rq->sector = sector;
+	rq->size = size;
+	rq->blocks = blocks;
+	rq->theirs = digests;
 	if (!p->ov_stop)
 		p->ov_start = p->rs_mark_left = sector;
 	p->ov_stop = stop;
-	compare_blocks(pd, sector, size, digests, r.differ);
-	mark_found(pd, sector, blocks, r.differ);
-	p->ov_requests++;
-	WRITE_ONCE(p->ov_position, end);
-	progress(pd);
-	return bsr_send_packet(c, true, P_OV_RESULT, d->vnr, &r, sizeof(r));
+	p->ov_req_end = end;
+	/* bounded memory: the oldest are answered first */
+	wait_event(n->ee_wait, treq_room(p, size));
+	spin_lock_irq(&p->rs_lock);
+	list_add_tail(&rq->list, &p->ov_tq);
+	p->ov_tq_n++;
+	p->ov_tq_bytes += size;
+	spin_unlock_irq(&p->rs_lock);
+	rv = treq_start(rq);
+	if (rv)
+		treq_read_done(rq, rv);	/* answered as differing, in its turn */
+	return 0;
+out:
+	kfree(digests);
+	return rv;
 }
