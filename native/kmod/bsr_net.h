@@ -524,6 +524,7 @@ struct bsr_pd_net {
 	struct list_head ov_sent;
 	struct list_head ov_tq;
 	unsigned int ov_tq_n;
+	unsigned int ov_tq_max;		/* the most in ov_tq at once in this run */
 	u32 ov_tq_bytes;
 	sector_t ov_req_end;
 	struct work_struct ov_work;

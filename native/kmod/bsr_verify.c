@@ -80,6 +80,7 @@ static void init_run(struct bsr_pd_net *p, sector_t start, sector_t stop)
 	p->ov_stop_req = false;
 	p->ov_found = 0;
 	p->ov_requests = 0;
+	p->ov_tq_max = 0;
 	p->ov_n_ranges = 0;
 	p->ov_last_end = 0;
 	p->rs_start = p->rs_mark_time = jiffies;
@@ -128,6 +129,7 @@ static void end_run(struct bsr_peer_device *pd, bool early)
 	struct bsr_pd_net *p = pd->net;
 	const char *tag = pd->connection->net->thread_tag;
 	sector_t cap = get_capacity(d->disk);
+	char depth[32] = "";
 	u32 i;
 
 	p->ov_resume = early ? p->ov_position : 0;
@@ -135,9 +137,12 @@ static void end_run(struct bsr_peer_device *pd, bool early)
 		bsr_bm_write_all(d, d->ldev);
 		bsr_put_ldev(d);
 	}
-	bsr_info("%s: volume %u: online verify %s at sector %llu: %llu KiB out of sync in %u ranges, %llu requests in %u ms%s\n",
+	/* the target: how many requests it read ahead at most (the pipeline's depth) */
+	if (p->ov_tq_max)
+		snprintf(depth, sizeof(depth), ", up to %u read at once", p->ov_tq_max);
+	bsr_info("%s: volume %u: online verify %s at sector %llu: %llu KiB out of sync in %u ranges, %llu requests in %u ms%s%s\n",
 		 tag, d->vnr, early ? "stopped" : "done", (u64)p->ov_position, p->ov_found * 4,
-		 p->ov_n_ranges, p->ov_requests, jiffies_to_msecs(jiffies - p->rs_start),
+		 p->ov_n_ranges, p->ov_requests, jiffies_to_msecs(jiffies - p->rs_start), depth,
 		 p->ov_map ? " (FastSync: used blocks only)" : "");
 	bsr_fast_map_put(p->ov_map);
 	p->ov_map = NULL;
@@ -862,6 +867,7 @@ int bsr_ov_got_request(struct bsr_peer_device *pd, const struct p_ov_request *q,
 	spin_lock_irq(&p->rs_lock);
 	list_add_tail(&rq->list, &p->ov_tq);
 	p->ov_tq_n++;
+	p->ov_tq_max = max(p->ov_tq_max, p->ov_tq_n);
 	p->ov_tq_bytes += size;
 	spin_unlock_irq(&p->rs_lock);
 	rv = treq_start(rq);
