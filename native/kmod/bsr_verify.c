@@ -745,7 +745,7 @@ void bsr_ov_target_work(struct work_struct *w)
 			break;
 		treq_answer(rq, more);
 		spin_lock_irq(&p->rs_lock);
-		p->ov_tq_n--;
+		WRITE_ONCE(p->ov_tq_n, p->ov_tq_n - 1);
 		p->ov_tq_bytes -= rq->size;
 		spin_unlock_irq(&p->rs_lock);
 		treq_free(rq);
@@ -753,13 +753,19 @@ void bsr_ov_target_work(struct work_struct *w)
 	}
 }
 
-/* Receiver: a target's request still reads in [sector, +size). */
+/*
+ * Receiver, before every replicated write: a target's request still reads in
+ * [sector, +size). Without a verify running here no lock is taken: the receiver itself
+ * queues the requests, so one that came before this write is counted already.
+ */
 bool bsr_ov_reading(struct bsr_peer_device *pd, sector_t sector, u32 size)
 {
 	struct bsr_pd_net *p = pd->net;
 	struct bsr_ov_treq *rq;
 	bool hit = false;
 
+	if (!READ_ONCE(p->ov_tq_n))
+		return false;
 	spin_lock_irq(&p->rs_lock);
 	list_for_each_entry(rq, &p->ov_tq, list) {
 		if (!rq->read && rq->sector < sector + (size >> 9) &&
@@ -866,7 +872,7 @@ int bsr_ov_got_request(struct bsr_peer_device *pd, const struct p_ov_request *q,
 	wait_event(n->ee_wait, treq_room(p, size));
 	spin_lock_irq(&p->rs_lock);
 	list_add_tail(&rq->list, &p->ov_tq);
-	p->ov_tq_n++;
+	WRITE_ONCE(p->ov_tq_n, p->ov_tq_n + 1);
 	p->ov_tq_max = max(p->ov_tq_max, p->ov_tq_n);
 	p->ov_tq_bytes += size;
 	spin_unlock_irq(&p->rs_lock);
