@@ -7,6 +7,7 @@
 // share segments, so small requests cost little speed. Measured in this scenario: 3.9-11.2 s
 // against 3.6-9.2 s (1.1-1.5 times); when the target answered one request at a time, 17.4-21 s
 // against 5.3-6.9 s (2.5-4 times). The bound below: 2 times, plus a second.
+// A third verify is cut by `down` on the target while it reads ahead: alpha's run stops, bsr.ko unloads.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, twoNodes } from '../fixtures.js';
 
@@ -94,6 +95,23 @@ export default scenario({
     const depth = Number(/up to (\d+) read at once/.exec(targetDone)?.[1] ?? 0);
     assert(depth >= 2, `the target reads several requests ahead (up to ${depth} at once)`);
     assert((await t.stat('alpha', 'out-of-sync')) === 0, 'nothing out of sync');
+
+    // the target torn down while it reads ahead: `down` on bravo in the middle of a verify waits
+    // for its reads in flight, alpha's run ends (connection lost), and both modules unload (downAll)
+    // at 20 MiB/s the run takes 13 s; the target still reads ahead (a tick's 51 requests)
+    await t.sh('alpha', `${t.S} peer-device-options r0 1 0 --c-plan-ahead=0 --resync-rate=20M\n${t.S} verify r0 1 0`);
+    const torn = await t.sh(
+      'bravo',
+      `for i in $(seq 100); do ${t.S} status r0 | grep -q replication:VerifyT && break; sleep 0.1; done
+${t.S} status r0 | grep -o 'replication:VerifyT.* done:[0-9.]*' || echo 'not in VerifyT'
+${t.S} down r0 && echo down`,
+    );
+    lab.log(`bravo, a third verify: ${torn.trim().replace(/\n/g, ', ')}`);
+    assert(/replication:VerifyT .*done:[0-9.]+\ndown$/.test(torn.trim()), 'bravo went down in the middle of VerifyT');
+    const ended = await lab.waitFor('alpha to end its third verify', async () =>
+      (await lab.dmesg('alpha')).split('\n').find((l) => l.includes('online verify stopped')),
+    );
+    lab.log(`alpha: ${ended}`);
     await t.downAll();
   },
 });
