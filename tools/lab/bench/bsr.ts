@@ -5,7 +5,7 @@ import { allUpToDate, resourceState, switchProtocol, waitConnectedScript, waitUp
 import { guestCli } from '../paths.js';
 import type { Lab, NodeName } from '../types.js';
 import { sleep } from '../util.js';
-import type { BenchContext, BenchEngine } from './engine.js';
+import type { BenchContext, BenchEngine, DigestOption } from './engine.js';
 import { bsrImplemented, bsrsetupArgs } from './settings.js';
 
 /** `bench --engine bsr` runs only when this is true. */
@@ -109,6 +109,16 @@ export class BsrEngine implements BenchEngine {
   async setProtocol(lab: Lab, ctx: BenchContext, protocol: 'A' | 'C'): Promise<void> {
     await switchProtocol(lab, this.tools(lab).S, 'bench', this.nodes(ctx), protocol);
     await this.checkSynced(lab, ctx);
+  }
+
+  /** Disconnected while the two nodes' options differ (the handshake refuses a mismatch). */
+  async setDigest(lab: Lab, ctx: BenchContext, keyword: DigestOption, alg: string): Promise<void> {
+    const { S } = this.tools(lab);
+    await this.disconnect(lab, ctx);
+    await Promise.all(
+      this.nodes(ctx).map(({ node, peerId }) => lab.sh(node, `${S} net-options bench ${peerId} --${keyword}=${alg}`)),
+    );
+    await this.reconnect(lab, ctx);
   }
 
   async waitDisconnected(lab: Lab, ctx: BenchContext): Promise<void> {

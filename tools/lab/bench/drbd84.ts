@@ -3,13 +3,15 @@
 import { type Drbd84Resource, drbd84State, drbd84WaitConnected, drbd84WaitSynced } from '../drbd84.js';
 import type { Lab, NodeName } from '../types.js';
 import { shq } from '../util.js';
-import type { BenchContext, BenchEngine } from './engine.js';
+import type { BenchContext, BenchEngine, DigestOption } from './engine.js';
 import { drbd84BenchConfig } from './settings.js';
 
 export class Drbd84Engine implements BenchEngine {
   readonly name = 'drbd84';
   readonly device = '/dev/drbd0';
   private protocol: 'A' | 'C' = 'C';
+  /** Digest options a phase set (setDigest), on top of the bench's net options. */
+  private digests: Partial<Record<DigestOption, string>> = {};
 
   /** For the state helpers of ../drbd84.ts (they read name, nodes and minor). */
   private resource(ctx: BenchContext): Drbd84Resource {
@@ -28,9 +30,10 @@ export class Drbd84Engine implements BenchEngine {
       { name: ctx.primary, address: lab.address(ctx.primary, ctx.secondary) },
       { name: ctx.secondary, address: lab.address(ctx.secondary, ctx.primary) },
     ];
+    const digests = Object.fromEntries(Object.entries(this.digests).filter(([, alg]) => alg));
     return drbd84BenchConfig(
       { name: 'bench', minor: 0, port: ctx.port, protocol: this.protocol, disk: ctx.backingDisk, hosts },
-      ctx.settings,
+      { ...ctx.settings, net: { ...ctx.settings.net, ...digests } },
     );
   }
 
@@ -45,6 +48,7 @@ export class Drbd84Engine implements BenchEngine {
 
   async setup(lab: Lab, ctx: BenchContext): Promise<void> {
     this.protocol = 'C';
+    this.digests = {};
     const conf = this.config(lab, ctx);
     await this.both(ctx, (n) =>
       lab.sh(
@@ -79,6 +83,15 @@ export class Drbd84Engine implements BenchEngine {
     const conf = this.config(lab, ctx);
     await this.both(ctx, (n) => lab.sh(n, 'cat > /etc/drbd.conf\ndrbdadm adjust bench', { input: conf }));
     await drbd84WaitConnected(lab, this.resource(ctx));
+  }
+
+  /** Disconnected first: adjust then connects with the new algorithm on both sides. */
+  async setDigest(lab: Lab, ctx: BenchContext, keyword: DigestOption, alg: string): Promise<void> {
+    this.digests[keyword] = alg;
+    const conf = this.config(lab, ctx);
+    await this.disconnect(lab, ctx);
+    await this.both(ctx, (n) => lab.sh(n, 'cat > /etc/drbd.conf\ndrbdadm adjust bench', { input: conf }));
+    await drbd84WaitSynced(lab, this.resource(ctx), 300_000, 200);
   }
 
   async waitDisconnected(lab: Lab, ctx: BenchContext): Promise<void> {

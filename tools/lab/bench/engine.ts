@@ -48,6 +48,11 @@ export interface BenchEngine {
   checkSynced(lab: Lab, ctx: BenchContext): Promise<void>;
   /** Switches the replication protocol of the running resource on both nodes (stays connected or reconnects). */
   setProtocol(lab: Lab, ctx: BenchContext, protocol: 'A' | 'C'): Promise<void>;
+  /**
+   * Sets a digest option of the connection on both nodes ("" turns it off): disconnected while the
+   * two differ, resolves when connected and UpToDate again.
+   */
+  setDigest(lab: Lab, ctx: BenchContext, keyword: DigestOption, alg: string): Promise<void>;
   /** Resolves when the primary has noticed that the peer is unreachable (after a link cut). */
   waitDisconnected(lab: Lab, ctx: BenchContext): Promise<void>;
   /** Disconnects on both nodes (standalone), so that another engine's link cut leaves it alone. */
@@ -72,13 +77,18 @@ export interface BenchEngine {
   teardown(lab: Lab, ctx: BenchContext): Promise<void>;
 }
 
+/** The net options of a digest a phase turns on for its slots. */
+export type DigestOption = 'csums-alg' | 'data-integrity-alg';
+
 /** The phases' figures (each the mean over the engine's slots of that phase). */
 export type PhaseKey =
   | 'initial_sync_s'
   | 'seq_write_c_MBps'
+  | 'seq_write_c_integrity_MBps'
   | 'seq_write_a_MBps'
   | 'write_4k_qd1_lat_us'
   | 'resync_64M_s'
+  | 'resync_64M_same_csums_s'
   | 'verify_s';
 
 /** The numbers every engine run produces (the JSON keys of `lab bench`; null for a phase not run). */
@@ -88,6 +98,8 @@ export interface BenchResult {
   initial_sync_s: number;
   /** 128 MiB of 1 MiB O_DIRECT writes through the replicated device, protocol C, MB/s (10^6 bytes). */
   seq_write_c_MBps: number;
+  /** The same with data-integrity-alg crc32c (every DATA payload digested and checked). */
+  seq_write_c_integrity_MBps: number;
   /** The same, protocol A. */
   seq_write_a_MBps: number;
   /** fio 4 KiB O_DIRECT random writes, queue depth 1, protocol C: mean completion latency, microseconds. */
@@ -98,6 +110,8 @@ export interface BenchResult {
   raw_write_4k_qd1_lat_us: number;
   /** Link cut, 64 MiB written, link restored: seconds from the restore until both are UpToDate. */
   resync_64M_s: number;
+  /** The same, but the 64 MiB rewritten with the data they held, csums-alg crc32c: seconds. */
+  resync_64M_same_csums_s: number;
   /** Online verify of the whole 512 MiB device (verify-alg crc32c, nodes in sync), seconds. */
   verify_s: number;
   /** TCP payload over the replication link (sendfile, discarded with MSG_TRUNC), MB/s (mean of its slots). */
@@ -115,11 +129,13 @@ export interface BenchResult {
 export const RESULT_KEYS = [
   'initial_sync_s',
   'seq_write_c_MBps',
+  'seq_write_c_integrity_MBps',
   'seq_write_a_MBps',
   'write_4k_qd1_lat_us',
   'raw_seq_write_MBps',
   'raw_write_4k_qd1_lat_us',
   'resync_64M_s',
+  'resync_64M_same_csums_s',
   'verify_s',
   'link_tcp_MBps',
   'link_rtt_us',

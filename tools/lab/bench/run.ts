@@ -5,9 +5,12 @@
 // bsr on /dev/vdb1, each with the raw partition 2 of its own disk next to it. Phases:
 //   initial_sync_s       random data on the primary's backing disk, forced promotion, full sync
 //   seq_write_c_MBps     128 MiB of 1 MiB O_DIRECT writes (dd), protocol C
+//   seq_write_c_integrity_MBps  the same with data-integrity-alg crc32c
 //   seq_write_a_MBps     the same, protocol A
 //   write_4k_qd1_lat_us  fio 4 KiB O_DIRECT random writes, QD1, protocol C, mean latency
 //   resync_64M_s         link cut, 64 MiB written, link restored: time until both UpToDate
+//   resync_64M_same_csums_s  the same with the data the 64 MiB held already, csums-alg crc32c
+//   verify_s             online verify of the whole device
 // Every phase runs in slots A-B-B-A (the next phase B-A-A-B): host drift cannot favour one engine.
 // Every slot first measures the link (link-bench.py: TCP payload throughput, round trips) and the
 // raw partition with the phase's load, then runs the engine: the engine's figures are also given
@@ -25,7 +28,14 @@ import type { Lab, NodeName } from '../types.js';
 import { sleep } from '../util.js';
 import { BSR_DRIVER_IMPLEMENTED, BsrEngine, BsrEngineNotImplemented } from './bsr.js';
 import { Drbd84Engine } from './drbd84.js';
-import { type BenchContext, type BenchEngine, type BenchResult, type PhaseKey, RESULT_KEYS } from './engine.js';
+import {
+  type BenchContext,
+  type BenchEngine,
+  type BenchResult,
+  type DigestOption,
+  type PhaseKey,
+  RESULT_KEYS,
+} from './engine.js';
 import {
   type BenchSettings,
   benchSettings,
@@ -53,6 +63,11 @@ const REGION = {
 };
 /** Regions of the raw partition (511 MiB). */
 const RAW = { seq: { at: 0, mib: 128 }, lat: { at: 128, mib: 64 } };
+/** The digest a phase turns on in both engines for its slots (off again after it). */
+const PHASE_DIGEST: Partial<Record<PhaseKey, [DigestOption, string]>> = {
+  seq_write_c_integrity_MBps: ['data-integrity-alg', 'crc32c'],
+  resync_64M_same_csums_s: ['csums-alg', 'crc32c'],
+};
 const LAT_RUNTIME_S = 10;
 /** The link figures' TCP port and round trips. */
 
@@ -139,6 +154,11 @@ async function latency(lab: Lab, node: NodeName, dev: string, atMiB: number, mib
   const mean = w.lat_ns?.mean ?? w.clat_ns?.mean;
   if (mean === undefined || w.total_ios === 0) throw new Error('fio reported no writes');
   return mean / 1000;
+}
+
+/** Bytes the node has sent on its link to `peer` (the replication link; every engine shares it). */
+async function txBytes(lab: Lab, node: NodeName, peer: NodeName): Promise<number> {
+  return Number((await lab.sh(node, `cat /sys/class/net/to-${peer}/statistics/tx_bytes`)).trim());
 }
 
 /** The engines' own account of the resync (both log its duration), next to the wall-clock figure. */
@@ -279,11 +299,13 @@ async function enginePhase(lab: LabImpl, r: Runner, phase: PhaseKey, k: number, 
       return { value: s, syncedMB: bytes / 1e6 };
     }
     case 'seq_write_c_MBps':
+    case 'seq_write_c_integrity_MBps':
     case 'seq_write_a_MBps': {
-      const region = phase === 'seq_write_c_MBps' ? REGION.seqC : REGION.seqA;
+      const region = phase === 'seq_write_a_MBps' ? REGION.seqA : REGION.seqC;
       const v = await seqWrite(lab, p, e.device, region.at, region.mib, src(k));
-      const proto = phase === 'seq_write_c_MBps' ? 'C' : 'A';
-      ctx.log(`sequential writes, protocol ${proto}: ${v.toFixed(1)} MB/s`);
+      const proto = phase === 'seq_write_a_MBps' ? 'A' : 'C';
+      const digest = PHASE_DIGEST[phase];
+      ctx.log(`sequential writes, protocol ${proto}${digest ? `, ${digest.join(' ')}` : ''}: ${v.toFixed(1)} MB/s`);
       if (proto === 'A') {
         await e.waitSynced(lab, ctx);
         await e.checkSynced(lab, ctx);
@@ -297,19 +319,26 @@ async function enginePhase(lab: LabImpl, r: Runner, phase: PhaseKey, k: number, 
       await checkPeer(lab, e, ctx, '4 KiB random writes', REGION.lat.at, REGION.lat.mib);
       return { value: v };
     }
-    case 'resync_64M_s': {
+    case 'resync_64M_s':
+    case 'resync_64M_same_csums_s': {
+      const write = `dd if=${src(k)} of=${e.device} bs=1M count=${REGION.resync.mib} seek=${REGION.resync.at} oflag=direct conv=notrunc status=none`;
+      const same = phase === 'resync_64M_same_csums_s';
+      // replicated before the cut: the write during the cut then changes nothing
+      if (same) await lab.sh(p, write);
       for (const o of others) await o.e.disconnect(lab, o.ctx);
       await lab.linkCut(p, ctx.secondary);
       await e.waitDisconnected(lab, ctx);
-      await lab.sh(
-        p,
-        `dd if=${src(k)} of=${e.device} bs=1M count=${REGION.resync.mib} seek=${REGION.resync.at} oflag=direct conv=notrunc status=none`,
-      );
+      await lab.sh(p, write);
+      const sent = await txBytes(lab, p, ctx.secondary);
       const t = now();
       await lab.linkRestore(p, ctx.secondary);
       const s = (await e.waitSynced(lab, ctx)) - t;
+      const wireMB = ((await txBytes(lab, p, ctx.secondary)) - sent) / 1e6;
       await e.checkSynced(lab, ctx);
-      ctx.log(`resync of 64 MiB: ${s.toFixed(2)} s`);
+      ctx.log(
+        `resync of 64 MiB${same ? ' rewritten with the same data, csums-alg crc32c' : ''}: ${s.toFixed(2)} s, ` +
+          `${wireMB.toFixed(2)} MB sent by ${p}`,
+      );
       await logKernelResync(lab, e, ctx);
       await checkPeer(lab, e, ctx, 'resync', REGION.resync.at, REGION.resync.mib);
       for (const o of others) await o.e.reconnect(lab, o.ctx);
@@ -512,6 +541,8 @@ export async function runBenchCommand(o: BenchCommandOptions): Promise<number> {
         for (const r of runners) await ensureSynced(lab, r);
       }
       if (phase === 'seq_write_a_MBps') for (const r of runners) await r.e.setProtocol(lab, r.ctx, 'A');
+      const digest = PHASE_DIGEST[phase];
+      if (digest) for (const r of runners) await r.e.setDigest(lab, r.ctx, ...digest);
       for (const [slot, n] of order.entries()) {
         const r = runners.find((x) => x.e.name === n) as Runner;
         slots.push(
@@ -526,6 +557,7 @@ export async function runBenchCommand(o: BenchCommandOptions): Promise<number> {
         );
       }
       if (phase === 'seq_write_a_MBps') for (const r of runners) await r.e.setProtocol(lab, r.ctx, 'C');
+      if (digest) for (const r of runners) await r.e.setDigest(lab, r.ctx, digest[0], '');
     }
     settingsReport ??= await readSettings(lab, runners, settings);
     for (const r of runners) await r.e.teardown(lab, r.ctx);

@@ -9,9 +9,11 @@ export type PhaseKind = 'throughput' | 'latency' | 'duration';
 export const PHASES: readonly { key: PhaseKey; kind: PhaseKind; name: string }[] = [
   { key: 'initial_sync_s', kind: 'duration', name: 'initial' },
   { key: 'seq_write_c_MBps', kind: 'throughput', name: 'seq-c' },
+  { key: 'seq_write_c_integrity_MBps', kind: 'throughput', name: 'seq-c-integrity' },
   { key: 'seq_write_a_MBps', kind: 'throughput', name: 'seq-a' },
   { key: 'write_4k_qd1_lat_us', kind: 'latency', name: 'lat' },
   { key: 'resync_64M_s', kind: 'duration', name: 'resync' },
+  { key: 'resync_64M_same_csums_s', kind: 'duration', name: 'csums' },
   { key: 'verify_s', kind: 'duration', name: 'verify' },
 ];
 
@@ -89,6 +91,7 @@ const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 
 const DIGITS: Record<string, number> = {
   initial_sync_s: 3,
   resync_64M_s: 3,
+  resync_64M_same_csums_s: 3,
   verify_s: 3,
   write_4k_qd1_lat_us: 1,
   raw_write_4k_qd1_lat_us: 1,
