@@ -118,7 +118,7 @@ describe('parsePhases', () => {
   it('takes names or keys, keeps the bench order', () => {
     expect(parsePhases('lat,initial')).toEqual(['initial_sync_s', 'write_4k_qd1_lat_us']);
     expect(parsePhases('seq_write_a_MBps')).toEqual(['seq_write_a_MBps']);
-    expect(parsePhases(undefined)).toHaveLength(8);
+    expect(parsePhases(undefined)).toHaveLength(9);
     expect(parsePhases('csums,seq-c-integrity')).toEqual(['seq_write_c_integrity_MBps', 'resync_64M_same_csums_s']);
     expect(parsePhases('verify')).toEqual(['verify_s']);
     expect(() => parsePhases('fast')).toThrow(/unknown phase/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { netemArgs, shapeScript } from '../../tools/lab/link-shape.js';
+import { netemArgs, parseLinkShape, shapeScript } from '../../tools/lab/link-shape.js';
 
 describe('lab link shape', () => {
   it('turns a rate and a delay into netem arguments with a deep queue', () => {
@@ -13,5 +13,15 @@ describe('lab link shape', () => {
     expect(() => netemArgs({ rate: '10mbit; reboot' })).toThrow(/rate/);
     expect(() => netemArgs({ delay: '20' })).toThrow(/delay 20:/);
     expect(() => netemArgs({})).toThrow(/a rate, a delay or both/);
+  });
+
+  it('reads the bench --wan RATE,DELAY, either part optional, checked like a shape', () => {
+    expect(parseLinkShape(undefined)).toBeUndefined();
+    expect(parseLinkShape('32mbit,20ms')).toEqual({ rate: '32mbit', delay: '20ms' });
+    expect(parseLinkShape('32mbit,')).toEqual({ rate: '32mbit' });
+    expect(parseLinkShape(',20ms')).toEqual({ delay: '20ms' });
+    expect(() => parseLinkShape('32mbit,20ms,1')).toThrow(/RATE,DELAY/);
+    expect(() => parseLinkShape('fast,20ms')).toThrow(/rate fast/);
+    expect(() => parseLinkShape(',')).toThrow(/a rate, a delay or both/);
   });
 });

@@ -5,6 +5,7 @@ import { runBenchCommand } from './bench/run.js';
 import { parseSettingsMode } from './bench/settings.js';
 import { parsePhases } from './bench/stats.js';
 import { LabImpl, labDown, labUp } from './lab.js';
+import { parseLinkShape } from './link-shape.js';
 import { findRepoRoot, labStateDir } from './paths.js';
 import { runScenarios } from './runner.js';
 import { setup } from './setup.js';
@@ -205,14 +206,19 @@ async function main(argv: string[]): Promise<number> {
     )
     .option('--engine <engine>', 'drbd84, bsr or both', 'drbd84')
     .option('--settings <mode>', 'equal (the same durability and data path options in both) or default', 'equal')
-    .option('--phases <list>', 'only these phases, comma separated: initial, seq-c, seq-a, lat, resync')
+    .option(
+      '--phases <list>',
+      'only these phases, comma separated: initial, seq-c, seq-c-integrity, seq-a, lat, resync, csums, ahead, verify',
+    )
+    .option('--wan <rate,delay>', 'a WAN link for the whole bench, e.g. 32mbit,20ms (link shape: rate, delay each way)')
     .option('--out <file>', 'write the results as JSON to this file')
-    .action(async (o: { engine: string; settings: string; phases?: string; out?: string }) => {
+    .action(async (o: { engine: string; settings: string; phases?: string; wan?: string; out?: string }) => {
       exitCode = await runBenchCommand({
         repoRoot,
         engine: o.engine,
         settings: parseSettingsMode(o.settings),
         phases: parsePhases(o.phases),
+        wan: parseLinkShape(o.wan),
         out: o.out,
         log,
       });

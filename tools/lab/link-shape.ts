@@ -27,6 +27,16 @@ export function netemArgs(shape: LinkShape): string {
   return `${args.join(' ')} limit ${QUEUE_PACKETS}`;
 }
 
+/** `RATE,DELAY` (either may be left out: `32mbit,`, `,20ms`), checked as netemArgs checks it. */
+export function parseLinkShape(text: string | undefined): LinkShape | undefined {
+  if (text === undefined) return undefined;
+  const [rate, delay, ...rest] = text.split(',').map((x) => x.trim());
+  if (rest.length) throw new Error(`link shape ${text}: expected RATE,DELAY (e.g. 32mbit,20ms)`);
+  const shape: LinkShape = { ...(rate ? { rate } : {}), ...(delay ? { delay } : {}) };
+  netemArgs(shape);
+  return shape;
+}
+
 /** The guest script that shapes what interface `dev` sends. */
 export function shapeScript(dev: string, shape: LinkShape): string {
   return `modprobe sch_netem\ntc qdisc replace dev ${dev} root netem ${netemArgs(shape)}`;

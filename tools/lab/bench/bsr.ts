@@ -5,7 +5,7 @@ import { allUpToDate, resourceState, switchProtocol, waitConnectedScript, waitUp
 import { guestCli } from '../paths.js';
 import type { Lab, NodeName } from '../types.js';
 import { sleep } from '../util.js';
-import type { BenchContext, BenchEngine, DigestOption } from './engine.js';
+import type { BenchContext, BenchEngine } from './engine.js';
 import { bsrImplemented, bsrsetupArgs } from './settings.js';
 
 /** `bench --engine bsr` runs only when this is true. */
@@ -111,12 +111,15 @@ export class BsrEngine implements BenchEngine {
     await this.checkSynced(lab, ctx);
   }
 
-  /** Disconnected while the two nodes' options differ (the handshake refuses a mismatch). */
-  async setDigest(lab: Lab, ctx: BenchContext, keyword: DigestOption, alg: string): Promise<void> {
+  /** Disconnected while the two nodes' options differ (the handshake refuses a digest mismatch). */
+  async setNetOptions(lab: Lab, ctx: BenchContext, options: Readonly<Record<string, string>>): Promise<void> {
     const { S } = this.tools(lab);
+    const args = Object.entries(options)
+      .map(([k, v]) => `--${k}=${v}`)
+      .join(' ');
     await this.disconnect(lab, ctx);
     await Promise.all(
-      this.nodes(ctx).map(({ node, peerId }) => lab.sh(node, `${S} net-options bench ${peerId} --${keyword}=${alg}`)),
+      this.nodes(ctx).map(({ node, peerId }) => lab.sh(node, `${S} net-options bench ${peerId} ${args}`)),
     );
     await this.reconnect(lab, ctx);
   }
@@ -170,6 +173,10 @@ export class BsrEngine implements BenchEngine {
     const done = /online verify done at sector \d+: (\d+) KiB out of sync/.exec(await lab.dmesg(ctx.primary));
     if (!done) throw new Error('bsr: no "online verify done" line in the kernel log');
     return { end, foundKiB: Number(done[1]) };
+  }
+
+  async aheadCount(lab: Lab, ctx: BenchContext): Promise<number> {
+    return (await lab.dmesg(ctx.primary)).split('\n').filter((l) => / reached: pulling ahead$/.test(l)).length;
   }
 
   async teardown(lab: Lab, ctx: BenchContext): Promise<void> {

@@ -3,15 +3,15 @@
 import { type Drbd84Resource, drbd84State, drbd84WaitConnected, drbd84WaitSynced } from '../drbd84.js';
 import type { Lab, NodeName } from '../types.js';
 import { shq } from '../util.js';
-import type { BenchContext, BenchEngine, DigestOption } from './engine.js';
+import type { BenchContext, BenchEngine } from './engine.js';
 import { drbd84BenchConfig } from './settings.js';
 
 export class Drbd84Engine implements BenchEngine {
   readonly name = 'drbd84';
   readonly device = '/dev/drbd0';
   private protocol: 'A' | 'C' = 'C';
-  /** Digest options a phase set (setDigest), on top of the bench's net options. */
-  private digests: Partial<Record<DigestOption, string>> = {};
+  /** Net options a phase set (setNetOptions), on top of the bench's. */
+  private netOptions: Record<string, string> = {};
 
   /** For the state helpers of ../drbd84.ts (they read name, nodes and minor). */
   private resource(ctx: BenchContext): Drbd84Resource {
@@ -30,10 +30,10 @@ export class Drbd84Engine implements BenchEngine {
       { name: ctx.primary, address: lab.address(ctx.primary, ctx.secondary) },
       { name: ctx.secondary, address: lab.address(ctx.secondary, ctx.primary) },
     ];
-    const digests = Object.fromEntries(Object.entries(this.digests).filter(([, alg]) => alg));
+    const set = Object.fromEntries(Object.entries(this.netOptions).filter(([, v]) => v !== ''));
     return drbd84BenchConfig(
       { name: 'bench', minor: 0, port: ctx.port, protocol: this.protocol, disk: ctx.backingDisk, hosts },
-      { ...ctx.settings, net: { ...ctx.settings.net, ...digests } },
+      { ...ctx.settings, net: { ...ctx.settings.net, ...set } },
     );
   }
 
@@ -48,7 +48,7 @@ export class Drbd84Engine implements BenchEngine {
 
   async setup(lab: Lab, ctx: BenchContext): Promise<void> {
     this.protocol = 'C';
-    this.digests = {};
+    this.netOptions = {};
     const conf = this.config(lab, ctx);
     await this.both(ctx, (n) =>
       lab.sh(
@@ -85,9 +85,9 @@ export class Drbd84Engine implements BenchEngine {
     await drbd84WaitConnected(lab, this.resource(ctx));
   }
 
-  /** Disconnected first: adjust then connects with the new algorithm on both sides. */
-  async setDigest(lab: Lab, ctx: BenchContext, keyword: DigestOption, alg: string): Promise<void> {
-    this.digests[keyword] = alg;
+  /** Disconnected first: adjust then connects with the new options on both sides. */
+  async setNetOptions(lab: Lab, ctx: BenchContext, options: Readonly<Record<string, string>>): Promise<void> {
+    Object.assign(this.netOptions, options);
     const conf = this.config(lab, ctx);
     await this.disconnect(lab, ctx);
     await this.both(ctx, (n) => lab.sh(n, 'cat > /etc/drbd.conf\ndrbdadm adjust bench', { input: conf }));
@@ -134,6 +134,11 @@ export class Drbd84Engine implements BenchEngine {
       200,
     );
     return { end, foundKiB: s.oos };
+  }
+
+  /** DRBD 8.4 logs each state change: `conn( Connected -> Ahead )`. */
+  async aheadCount(lab: Lab, ctx: BenchContext): Promise<number> {
+    return (await lab.dmesg(ctx.primary)).split('\n').filter((l) => /\bdrbd.*conn\( \w+ -> Ahead \)/.test(l)).length;
   }
 
   async teardown(lab: Lab, ctx: BenchContext): Promise<void> {

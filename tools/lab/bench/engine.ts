@@ -49,10 +49,10 @@ export interface BenchEngine {
   /** Switches the replication protocol of the running resource on both nodes (stays connected or reconnects). */
   setProtocol(lab: Lab, ctx: BenchContext, protocol: 'A' | 'C'): Promise<void>;
   /**
-   * Sets a digest option of the connection on both nodes ("" turns it off): disconnected while the
-   * two differ, resolves when connected and UpToDate again.
+   * Sets net options of the connection on both nodes (a string option "" is unset): disconnected
+   * while the two differ, resolves when connected and UpToDate again.
    */
-  setDigest(lab: Lab, ctx: BenchContext, keyword: DigestOption, alg: string): Promise<void>;
+  setNetOptions(lab: Lab, ctx: BenchContext, options: Readonly<Record<string, string>>): Promise<void>;
   /** Resolves when the primary has noticed that the peer is unreachable (after a link cut). */
   waitDisconnected(lab: Lab, ctx: BenchContext): Promise<void>;
   /** Disconnects on both nodes (standalone), so that another engine's link cut leaves it alone. */
@@ -73,12 +73,11 @@ export interface BenchEngine {
    * has ended with its end time (`performance.now()` in seconds) and the KiB it found out of sync.
    */
   verify(lab: Lab, ctx: BenchContext): Promise<{ end: number; foundKiB: number }>;
+  /** How often the primary's kernel log says it pulled ahead (on-congestion pull-ahead) so far. */
+  aheadCount(lab: Lab, ctx: BenchContext): Promise<number>;
   /** Demotes and brings everything down on both nodes. */
   teardown(lab: Lab, ctx: BenchContext): Promise<void>;
 }
-
-/** The net options of a digest a phase turns on for its slots. */
-export type DigestOption = 'csums-alg' | 'data-integrity-alg';
 
 /** The phases' figures (each the mean over the engine's slots of that phase). */
 export type PhaseKey =
@@ -89,6 +88,7 @@ export type PhaseKey =
   | 'write_4k_qd1_lat_us'
   | 'resync_64M_s'
   | 'resync_64M_same_csums_s'
+  | 'ahead_catchup_s'
   | 'verify_s';
 
 /** The numbers every engine run produces (the JSON keys of `lab bench`; null for a phase not run). */
@@ -112,6 +112,11 @@ export interface BenchResult {
   resync_64M_s: number;
   /** The same, but the 64 MiB rewritten with the data they held, csums-alg crc32c: seconds. */
   resync_64M_same_csums_s: number;
+  /**
+   * Protocol A, on-congestion pull-ahead: 32 MiB written as fast as the primary can, then seconds
+   * from the writer's end until both are UpToDate (the catch-up after the Ahead period).
+   */
+  ahead_catchup_s: number;
   /** Online verify of the whole 512 MiB device (verify-alg crc32c, nodes in sync), seconds. */
   verify_s: number;
   /** TCP payload over the replication link (sendfile, discarded with MSG_TRUNC), MB/s (mean of its slots). */
@@ -136,6 +141,7 @@ export const RESULT_KEYS = [
   'raw_write_4k_qd1_lat_us',
   'resync_64M_s',
   'resync_64M_same_csums_s',
+  'ahead_catchup_s',
   'verify_s',
   'link_tcp_MBps',
   'link_rtt_us',

@@ -24,18 +24,11 @@ import { promisify } from 'node:util';
 import { type LabImpl, labDown, labUp } from '../lab.js';
 import { measureLink } from '../link-shape.js';
 import { labStateDir } from '../paths.js';
-import type { Lab, NodeName } from '../types.js';
+import type { Lab, LinkShape, NodeName } from '../types.js';
 import { sleep } from '../util.js';
 import { BSR_DRIVER_IMPLEMENTED, BsrEngine, BsrEngineNotImplemented } from './bsr.js';
 import { Drbd84Engine } from './drbd84.js';
-import {
-  type BenchContext,
-  type BenchEngine,
-  type BenchResult,
-  type DigestOption,
-  type PhaseKey,
-  RESULT_KEYS,
-} from './engine.js';
+import { type BenchContext, type BenchEngine, type BenchResult, type PhaseKey, RESULT_KEYS } from './engine.js';
 import {
   type BenchSettings,
   benchSettings,
@@ -60,14 +53,21 @@ const REGION = {
   seqA: { at: 192, mib: 128 },
   lat: { at: 320, mib: 64 },
   resync: { at: 400, mib: 64 },
+  ahead: { at: 464, mib: 32 },
 };
 /** Regions of the raw partition (511 MiB). */
 const RAW = { seq: { at: 0, mib: 128 }, lat: { at: 128, mib: 64 } };
-/** The digest a phase turns on in both engines for its slots (off again after it). */
-const PHASE_DIGEST: Partial<Record<PhaseKey, [DigestOption, string]>> = {
-  seq_write_c_integrity_MBps: ['data-integrity-alg', 'crc32c'],
-  resync_64M_same_csums_s: ['csums-alg', 'crc32c'],
+/** Net options a phase sets in both engines for its slots, and their values after it (the defaults). */
+const PHASE_NET: Partial<Record<PhaseKey, { during: Record<string, string>; after: Record<string, string> }>> = {
+  seq_write_c_integrity_MBps: { during: { 'data-integrity-alg': 'crc32c' }, after: { 'data-integrity-alg': '' } },
+  resync_64M_same_csums_s: { during: { 'csums-alg': 'crc32c' }, after: { 'csums-alg': '' } },
+  ahead_catchup_s: {
+    during: { 'on-congestion': 'pull-ahead', 'congestion-fill': '2M' },
+    after: { 'on-congestion': 'block', 'congestion-fill': '0' },
+  },
 };
+/** Phases that run with protocol A (switched before, back to C after). */
+const PROTOCOL_A: readonly PhaseKey[] = ['seq_write_a_MBps', 'ahead_catchup_s'];
 const LAT_RUNTIME_S = 10;
 /** The link figures' TCP port and round trips. */
 
@@ -95,6 +95,9 @@ function now(): number {
 const src = (k: number) => `/tmp/src${k % 2}`;
 /** The link as the engines use it: 128 MiB from tmpfs (src), then 500 round trips of 64 bytes. */
 const BENCH_LINK = { file: src(0), rttCount: 500, rttSize: 64 };
+/** Over a WAN (--wan): 16 MiB and 50 round trips, so the probe does not outlast the phase. */
+const WAN_LINK = { ...BENCH_LINK, bytes: 16 * MiB, rttCount: 50 };
+type LinkProbe = typeof BENCH_LINK | typeof WAN_LINK;
 
 async function sha(lab: Lab, node: NodeName, dev: string, atMiB: number, mib: number): Promise<string> {
   const out = await lab.sh(node, `dd if=${dev} bs=1M skip=${atMiB} count=${mib} iflag=direct status=none | sha256sum`, {
@@ -239,7 +242,7 @@ export async function prepareLab(repoRoot: string, spec: BenchLabSpec, log: (m: 
 }
 
 /** The reference bench's sources of the writes, and a link measurement not counted. */
-async function prepareSlots(lab: Lab, primary: NodeName, secondary: NodeName): Promise<void> {
+async function prepareSlots(lab: Lab, primary: NodeName, secondary: NodeName, probe: LinkProbe): Promise<void> {
   await lab.sh(
     primary,
     `head -c ${128 * MiB} /dev/urandom > ${src(0)}; head -c ${128 * MiB} /dev/urandom > ${src(1)}`,
@@ -248,7 +251,7 @@ async function prepareSlots(lab: Lab, primary: NodeName, secondary: NodeName): P
     },
   );
   // the first measurement after boot warms the guests' caches (python)
-  await measureLink(lab, primary, secondary, BENCH_LINK);
+  await measureLink(lab, primary, secondary, probe);
 }
 
 /** Random data in the first 32 MiB of the primary's backing disk (what the initial sync carries), then setup. */
@@ -304,8 +307,8 @@ async function enginePhase(lab: LabImpl, r: Runner, phase: PhaseKey, k: number, 
       const region = phase === 'seq_write_a_MBps' ? REGION.seqA : REGION.seqC;
       const v = await seqWrite(lab, p, e.device, region.at, region.mib, src(k));
       const proto = phase === 'seq_write_a_MBps' ? 'A' : 'C';
-      const digest = PHASE_DIGEST[phase];
-      ctx.log(`sequential writes, protocol ${proto}${digest ? `, ${digest.join(' ')}` : ''}: ${v.toFixed(1)} MB/s`);
+      const extra = Object.entries(PHASE_NET[phase]?.during ?? {}).map(([k, x]) => `, ${k} ${x}`);
+      ctx.log(`sequential writes, protocol ${proto}${extra.join('')}: ${v.toFixed(1)} MB/s`);
       if (proto === 'A') {
         await e.waitSynced(lab, ctx);
         await e.checkSynced(lab, ctx);
@@ -344,6 +347,21 @@ async function enginePhase(lab: LabImpl, r: Runner, phase: PhaseKey, k: number, 
       for (const o of others) await o.e.reconnect(lab, o.ctx);
       return { value: s, syncedMB: (REGION.resync.mib * MiB) / 1e6 };
     }
+    case 'ahead_catchup_s': {
+      const region = REGION.ahead;
+      const before = await e.aheadCount(lab, ctx);
+      const v = await seqWrite(lab, p, e.device, region.at, region.mib, src(k));
+      const t = now();
+      const s = (await e.waitSynced(lab, ctx)) - t;
+      await e.checkSynced(lab, ctx);
+      const ahead = (await e.aheadCount(lab, ctx)) - before;
+      ctx.log(
+        `pull-ahead, protocol A: ${region.mib} MiB written at ${v.toFixed(1)} MB/s, went Ahead ${ahead} times; ` +
+          `both UpToDate ${s.toFixed(2)} s after the writer's end`,
+      );
+      await checkPeer(lab, e, ctx, 'writes while Ahead', region.at, region.mib);
+      return { value: s, syncedMB: (region.mib * MiB) / 1e6 };
+    }
     case 'verify_s': {
       const t = now();
       const { end, foundKiB } = await e.verify(lab, ctx);
@@ -363,6 +381,7 @@ async function runSlot(
   slot: number,
   others: Runner[],
   t0: number,
+  probe: LinkProbe,
 ): Promise<SlotRecord> {
   const { e, ctx } = r;
   const k = r.slots++;
@@ -375,7 +394,7 @@ async function runSlot(
     await ensureSynced(lab, r);
   }
   // Another engine's link cut would disconnect this one (resync phase): isolated in enginePhase.
-  const link = await measureLink(lab, ctx.primary, ctx.secondary, BENCH_LINK);
+  const link = await measureLink(lab, ctx.primary, ctx.secondary, probe);
   const raw =
     kind === 'latency'
       ? await latency(lab, ctx.primary, ctx.rawDisk, RAW.lat.at, RAW.lat.mib)
@@ -409,6 +428,8 @@ export interface BenchCommandOptions {
   settings: SettingsMode;
   /** Phase keys to run (PHASES order); default all. */
   phases?: PhaseKey[];
+  /** A WAN: the replication link shaped for the whole bench (both engines, every slot). */
+  wan?: LinkShape;
   out?: string;
   log: (m: string) => void;
 }
@@ -527,9 +548,14 @@ export async function runBenchCommand(o: BenchCommandOptions): Promise<number> {
   const slots: SlotRecord[] = [];
   let settingsReport: SettingsReport | undefined;
   let lab: LabImpl | undefined;
+  const probe = o.wan ? WAN_LINK : BENCH_LINK;
   try {
     lab = await prepareLab(o.repoRoot, { engines: runners.map((r) => r.e), partitioned: true }, o.log);
-    await prepareSlots(lab, runners[0].ctx.primary, runners[0].ctx.secondary);
+    if (o.wan) {
+      await lab.linkShape(runners[0].ctx.primary, runners[0].ctx.secondary, o.wan);
+      o.log(`link shaped for the whole bench: rate ${o.wan.rate ?? '-'}, delay ${o.wan.delay ?? '-'} each way`);
+    }
+    await prepareSlots(lab, runners[0].ctx.primary, runners[0].ctx.secondary, probe);
     for (const [i, phase] of phases.entries()) {
       const order = slotOrder(names, i);
       o.log(`phase ${phase}: ${order.join('-')}`);
@@ -540,9 +566,9 @@ export async function runBenchCommand(o: BenchCommandOptions): Promise<number> {
       } else {
         for (const r of runners) await ensureSynced(lab, r);
       }
-      if (phase === 'seq_write_a_MBps') for (const r of runners) await r.e.setProtocol(lab, r.ctx, 'A');
-      const digest = PHASE_DIGEST[phase];
-      if (digest) for (const r of runners) await r.e.setDigest(lab, r.ctx, ...digest);
+      if (PROTOCOL_A.includes(phase)) for (const r of runners) await r.e.setProtocol(lab, r.ctx, 'A');
+      const net = PHASE_NET[phase];
+      if (net) for (const r of runners) await r.e.setNetOptions(lab, r.ctx, net.during);
       for (const [slot, n] of order.entries()) {
         const r = runners.find((x) => x.e.name === n) as Runner;
         slots.push(
@@ -553,11 +579,12 @@ export async function runBenchCommand(o: BenchCommandOptions): Promise<number> {
             slot,
             runners.filter((x) => x !== r),
             t0,
+            probe,
           ),
         );
       }
-      if (phase === 'seq_write_a_MBps') for (const r of runners) await r.e.setProtocol(lab, r.ctx, 'C');
-      if (digest) for (const r of runners) await r.e.setDigest(lab, r.ctx, digest[0], '');
+      if (net) for (const r of runners) await r.e.setNetOptions(lab, r.ctx, net.after);
+      if (PROTOCOL_A.includes(phase)) for (const r of runners) await r.e.setProtocol(lab, r.ctx, 'C');
     }
     settingsReport ??= await readSettings(lab, runners, settings);
     for (const r of runners) await r.e.teardown(lab, r.ctx);
@@ -576,6 +603,7 @@ export async function runBenchCommand(o: BenchCommandOptions): Promise<number> {
     host_load_at_end: round(loadavg()[0], 2),
     settings: settingsReport,
     order: names.length === 2 ? 'A-B-B-A per phase, alternating which engine opens' : 'A-A',
+    wan: o.wan ?? null,
     slots,
   };
   const json =

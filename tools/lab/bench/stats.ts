@@ -14,6 +14,7 @@ export const PHASES: readonly { key: PhaseKey; kind: PhaseKind; name: string }[]
   { key: 'write_4k_qd1_lat_us', kind: 'latency', name: 'lat' },
   { key: 'resync_64M_s', kind: 'duration', name: 'resync' },
   { key: 'resync_64M_same_csums_s', kind: 'duration', name: 'csums' },
+  { key: 'ahead_catchup_s', kind: 'duration', name: 'ahead' },
   { key: 'verify_s', kind: 'duration', name: 'verify' },
 ];
 
@@ -92,6 +93,7 @@ const DIGITS: Record<string, number> = {
   initial_sync_s: 3,
   resync_64M_s: 3,
   resync_64M_same_csums_s: 3,
+  ahead_catchup_s: 3,
   verify_s: 3,
   write_4k_qd1_lat_us: 1,
   raw_write_4k_qd1_lat_us: 1,
