@@ -643,6 +643,7 @@ struct bsr_net_conf {
 	u32 sndbuf_size;
 	u32 rcvbuf_size;
 	u32 ko_count;
+	u32 max_buffers;
 	bool allow_two_primaries;
 	char cram_hmac_alg[64];
 	char shared_secret[64];
@@ -669,6 +670,7 @@ struct bsr_net_conf {
 #define BSR_MEMBER_T_NET_CONF_SNDBUF_SIZE net_conf.sndbuf_size
 #define BSR_MEMBER_T_NET_CONF_RCVBUF_SIZE net_conf.rcvbuf_size
 #define BSR_MEMBER_T_NET_CONF_KO_COUNT net_conf.ko_count
+#define BSR_MEMBER_T_NET_CONF_MAX_BUFFERS net_conf.max_buffers
 #define BSR_MEMBER_T_NET_CONF_ALLOW_TWO_PRIMARIES net_conf.allow_two_primaries
 #define BSR_MEMBER_T_NET_CONF_CRAM_HMAC_ALG net_conf.cram_hmac_alg
 #define BSR_MEMBER_T_NET_CONF_SHARED_SECRET net_conf.shared_secret
@@ -695,6 +697,7 @@ struct bsr_net_conf {
 	X(net_conf, T_NET_CONF_SNDBUF_SIZE, sndbuf_size, u32, T_NET_CONF_SNDBUF_SIZE_DEFAULT) \
 	X(net_conf, T_NET_CONF_RCVBUF_SIZE, rcvbuf_size, u32, T_NET_CONF_RCVBUF_SIZE_DEFAULT) \
 	X(net_conf, T_NET_CONF_KO_COUNT, ko_count, u32, T_NET_CONF_KO_COUNT_DEFAULT) \
+	X(net_conf, T_NET_CONF_MAX_BUFFERS, max_buffers, u32, T_NET_CONF_MAX_BUFFERS_DEFAULT) \
 	X(net_conf, T_NET_CONF_ALLOW_TWO_PRIMARIES, allow_two_primaries, u8, T_NET_CONF_ALLOW_TWO_PRIMARIES_DEFAULT) \
 	X(net_conf, T_NET_CONF_CRAM_HMAC_ALG, cram_hmac_alg, str, T_NET_CONF_CRAM_HMAC_ALG_DEFAULT) \
 	X(net_conf, T_NET_CONF_SHARED_SECRET, shared_secret, str, T_NET_CONF_SHARED_SECRET_DEFAULT) \
@@ -1024,7 +1027,6 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_TWOPC_TIMEOUT, NLA_U32, "twopc-timeout", 50, "50" }, \
 	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_PEER_ACK_WINDOW, NLA_U32, "peer-ack-window", 4096, "4096" }, \
 	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_PEER_ACK_DELAY, NLA_U32, "peer-ack-delay", 100, "100" }, \
-	{ BSR_NLA_NET_CONF, T_NET_CONF_MAX_BUFFERS, NLA_U32, "max-buffers", 16000, "16000" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_AFTER_SB_2PRI, NLA_U32, "after-sb-2pri", 0, "disconnect" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_RR_CONFLICT, NLA_U32, "rr-conflict", 0, "disconnect" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_ALWAYS_ASBP, NLA_U8, "always-asbp", 0, "no" }, \

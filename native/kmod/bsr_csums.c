@@ -241,17 +241,25 @@ bool bsr_csums_pending(struct bsr_peer_device *pd)
 	return any;
 }
 
-/* Resync thread, ldev held: reads the blocks of the queued requests, in order. */
+/*
+ * Resync thread, ldev held: reads the blocks of the queued requests, in order, within
+ * max-buffers (a request larger than the room waits until nothing is in flight).
+ */
 void bsr_csums_serve(struct bsr_peer_device *pd)
 {
+	struct bsr_net *n = pd->connection->net;
 	struct bsr_pd_net *p = pd->net;
 
 	while (atomic_read(&p->pending) < BSR_RS_MAX_READS) {
+		u64 room = bsr_rs_room(pd->connection);
+		bool idle = !atomic64_read(&n->rs_in_flight);
 		struct bsr_csum_req *r;
 		int err;
 
 		spin_lock_irq(&p->rs_lock);
 		r = list_first_entry_or_null(&p->csum_reqs, struct bsr_csum_req, list);
+		if (r && !idle && (r->size >> 9) > room)
+			r = NULL;
 		if (r) {
 			list_del(&r->list);
 			p->csum_req_sect -= r->size >> 9;

@@ -243,7 +243,10 @@ struct p_csum_rs_request {
 #define BSR_RS_MAX_SIZE BSR_MAX_DATA_SIZE	/* as DATA: fewer, larger resync I/Os */
 #define BSR_RS_MAX_BLOCKS (BSR_RS_MAX_SIZE >> BSR_BM_BLOCK_SHIFT)
 #define BSR_RS_MAX_READS 64
-/* sectors read, sent and not yet acknowledged: bounds the memory both sides use */
+/*
+ * Sectors read, sent and not yet acknowledged: bounds the memory both sides use, as does the
+ * connection's max-buffers (bsr_rs_room).
+ */
 #define BSR_RS_MAX_IN_FLIGHT (16U << 11)
 static_assert(BSR_RS_MAX_BLOCKS == sizeof_field(struct p_ov_result, differ) * 8);
 /* ov-req-num: the blocks of one OV_REQUEST, at most what its OV_RESULT can name */
@@ -404,6 +407,12 @@ struct bsr_net {
 	atomic_t rs_kick;
 	atomic64_t ap_in_flight;	/* sectors */
 	atomic64_t rs_in_flight;	/* sectors */
+	/*
+	 * max-buffers: pages held for the peer's requests, the received writes and resync data
+	 * until freed and the verify target's reads until answered. The receiver takes pages for
+	 * the next request only below max-buffers; ee_wait wakes it as they are freed.
+	 */
+	atomic_t peer_pages;
 
 	/*
 	 * Congestion (bsr_congestion.c). queued_*: writes sent and not yet received by the
@@ -539,7 +548,8 @@ struct bsr_pd_net {
 	atomic64_t sent_sect;
 	atomic64_t recv_sect;
 	atomic64_t repl_sect;		/* application writes replicated to or from this peer */
-	atomic_t unacked;
+	atomic_t ap_pending;		/* writes sent to the peer, not answered yet */
+	atomic_t unacked;		/* the peer's writes and resync data, not answered yet */
 	atomic_t pending;
 };
 
@@ -576,6 +586,7 @@ void bsr_conn_stop(struct bsr_conn *c, bool force);
 void bsr_conn_fail(struct bsr_conn *c, enum bsr_connection why);
 int bsr_send_state(struct bsr_peer_device *pd);
 int bsr_send_uuids(struct bsr_peer_device *pd, u64 flags);
+void bsr_peer_pages_put(struct bsr_net *n, unsigned int pages);
 void bsr_ack_work(struct work_struct *w);
 extern struct workqueue_struct *bsr_ack_wq;
 
@@ -742,6 +753,19 @@ static inline bool bsr_peer_range_ok(struct bsr_device *d, u64 sector, u32 bytes
 static inline bool bsr_should_stop(void)
 {
 	return (current->flags & PF_KTHREAD) && kthread_should_stop();
+}
+
+/*
+ * Sectors a resync or verify may still put in flight on connection c: within its own bound
+ * and within max-buffers pages, which a net-options change lowers or raises at once.
+ */
+static inline u64 bsr_rs_room(struct bsr_conn *c)
+{
+	u64 limit = min_t(u64, BSR_RS_MAX_IN_FLIGHT,
+			  (u64)bsr_conf(&c->net_conf, T_NET_CONF_MAX_BUFFERS) << (PAGE_SHIFT - 9));
+	u64 in_flight = atomic64_read(&c->net->rs_in_flight);
+
+	return in_flight < limit ? limit - in_flight : 0;
 }
 
 static inline void bsr_rs_kick(struct bsr_net *n)

@@ -772,8 +772,10 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 			      pd->net ? atomic64_read(&pd->net->recv_sect) : 0, 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_SENT,
 			      pd->net ? atomic64_read(&pd->net->sent_sect) : 0, 0) ||
+	    /* writes sent to the peer and not answered yet, and the resync reads in flight */
 	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_PENDING,
-			pd->net ? atomic_read(&pd->net->pending) : 0) ||
+			pd->net ? atomic_read(&pd->net->ap_pending) +
+				  atomic_read(&pd->net->pending) : 0) ||
 	    nla_put_u32(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_UNACKED,
 			pd->net ? atomic_read(&pd->net->unacked) : 0) ||
 	    nla_put_u64_64bit(skb, T_PEER_DEVICE_STATISTICS_PEER_DEV_RS_TOTAL, rs_total, 0) ||
@@ -1718,6 +1720,9 @@ static int adm_net_opts(struct adm_ctx *ctx, struct genl_info *info)
 	}
 	bsr_opts_data_free(old);
 	atomic_inc(&c->net->conf_gen);
+	/* a raised max-buffers lets a waiting receiver and resync go on at once */
+	wake_up(&c->net->ee_wait);
+	bsr_rs_kick(c->net);
 	/* a set without _name keeps the old name */
 	if (bsr_opt_val(&conf->vals, T_NET_CONF_NAME)[0])
 		strscpy(c->name, bsr_opt_val(&conf->vals, T_NET_CONF_NAME), sizeof(c->name));

@@ -47,6 +47,7 @@ int bsr_net_init(struct bsr_conn *c)
 	n->role_reply = -1;
 	atomic64_set(&n->ap_in_flight, 0);
 	atomic64_set(&n->rs_in_flight, 0);
+	atomic_set(&n->peer_pages, 0);
 	bsr_cong_init(n);
 	n->cur_epoch = 1;
 	/* a tag for thread names and logs: a long resource name is cut, the peer id kept */
@@ -119,6 +120,7 @@ void bsr_conn_fail(struct bsr_conn *c, enum bsr_connection why)
 	spin_unlock_irq(&n->lock);
 	WRITE_ONCE(n->net_ok, false);
 	bsr_sock_shutdown(n);
+	wake_up(&n->ee_wait);	/* a receiver waiting for max-buffers gives up */
 }
 
 int bsr_send_state(struct bsr_peer_device *pd)
@@ -841,6 +843,36 @@ static int handshake(struct bsr_conn *c)
 
 /* ------------------------------------------------------------------ peer writes */
 
+/* Pages held for the peer were freed: a receiver waiting for max-buffers may go on. */
+void bsr_peer_pages_put(struct bsr_net *n, unsigned int pages)
+{
+	atomic_sub(pages, &n->peer_pages);
+	wake_up(&n->ee_wait);
+}
+
+static bool peer_pages_below_limit(struct bsr_conn *c)
+{
+	return atomic_read(&c->net->peer_pages) <
+	       bsr_conf(&c->net_conf, T_NET_CONF_MAX_BUFFERS);
+}
+
+/*
+ * Receiver, before it takes pages for the peer's next request: waits while the connection
+ * holds max-buffers pages or more for the peer (a threshold: the request that crosses it is
+ * taken whole). Meanwhile the request stays in the socket, so a peer sending faster than our
+ * disk writes is held back by TCP. The pages come back as our disk completes, through
+ * ack_work and ov_work, never through this thread; a teardown or stop ends the wait.
+ */
+static int wait_for_peer_pages(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+
+	if (wait_event_interruptible(n->ee_wait, peer_pages_below_limit(c) ||
+				     !READ_ONCE(n->net_ok) || kthread_should_stop()))
+		return -EINTR;
+	return READ_ONCE(n->net_ok) && !kthread_should_stop() ? 0 : -ECONNRESET;
+}
+
 static void free_peer_req(struct bsr_peer_req *pr)
 {
 	unsigned int i;
@@ -848,27 +880,34 @@ static void free_peer_req(struct bsr_peer_req *pr)
 	for (i = 0; i < pr->n_pages; i++)
 		if (pr->pages[i])
 			bsr_page_put(pr->pages[i]);
+	atomic_dec(&pr->pd->net->unacked);
+	bsr_peer_pages_put(pr->pd->connection->net, pr->n_pages);
 	kfree(pr);
 }
 
+/* Counted in unacked and peer_pages from here until free_peer_req, answered or not. */
 static struct bsr_peer_req *alloc_peer_req(struct bsr_peer_device *pd, u32 size)
 {
 	unsigned int n = DIV_ROUND_UP(size, PAGE_SIZE), i;
 	struct bsr_peer_req *pr;
 
+	if (wait_for_peer_pages(pd->connection))
+		return ERR_PTR(-ECONNRESET);
 	pr = kzalloc(struct_size(pr, pages, n), GFP_NOIO);
 	if (!pr)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
+	pr->pd = pd;
+	pr->size = size;
 	pr->n_pages = n;
+	atomic_inc(&pd->net->unacked);
+	atomic_add(n, &pd->connection->net->peer_pages);
 	for (i = 0; i < n; i++) {
 		pr->pages[i] = bsr_page_get(GFP_NOIO);
 		if (!pr->pages[i]) {
 			free_peer_req(pr);
-			return NULL;
+			return ERR_PTR(-ENOMEM);
 		}
 	}
-	pr->pd = pd;
-	pr->size = size;
 	return pr;
 }
 
@@ -1062,8 +1101,8 @@ static int receive_data(struct bsr_conn *c, struct pkt *p)
 		return -EPROTO;
 	}
 	pr = alloc_peer_req(pd, size);
-	if (!pr)
-		return -ENOMEM;
+	if (IS_ERR(pr))
+		return PTR_ERR(pr);
 	pr->sector = sector;
 	pr->block_id = be64_to_cpu(p->u.data.block_id);
 	pr->seq = be32_to_cpu(p->u.data.seq_num);
@@ -1175,8 +1214,8 @@ static int receive_rs_data(struct bsr_conn *c, struct pkt *p)
 	if (rv)
 		return rv;
 	pr = alloc_peer_req(pd, size);
-	if (!pr)
-		return -ENOMEM;
+	if (IS_ERR(pr))
+		return PTR_ERR(pr);
 	pr->sector = sector;
 	pr->resync = true;
 	rv = recv_digest(n, digest);
@@ -1523,6 +1562,12 @@ static int receive_ov_request(struct bsr_conn *c, struct pkt *p)
 	if (!digests)
 		return -ENOMEM;
 	rv = bsr_sock_recv(n->data_sock, digests, dlen, false);
+	if (rv) {
+		kfree(digests);
+		return rv;
+	}
+	/* its read takes pages: within max-buffers as the peer's writes */
+	rv = wait_for_peer_pages(c);
 	if (rv) {
 		kfree(digests);
 		return rv;

@@ -78,7 +78,7 @@ static void tle_unlink(struct bsr_net *n, struct bsr_tle *t)
 	if (!t->is_barrier)
 		atomic64_sub(t->size >> 9, &n->ap_in_flight);
 	if (!t->is_barrier)
-		atomic_dec(&t->pd->net->unacked);
+		atomic_dec(&t->pd->net->ap_pending);
 }
 
 /*
@@ -168,7 +168,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 	hash_add(n->tl_hash, &t->hash, t->id);
 	spin_unlock_irq(&n->lock);
 	atomic64_add(t->size >> 9, &n->ap_in_flight);
-	atomic_inc(&pd->net->unacked);
+	atomic_inc(&pd->net->ap_pending);
 
 	if (bio->bi_opf & REQ_PREFLUSH)
 		flags |= DP_FLUSH;

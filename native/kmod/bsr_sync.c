@@ -1566,12 +1566,15 @@ void bsr_rs_issue_reads(struct bsr_peer_device *pd)
 	bool skip = bsr_repl_is_source(pd->repl_state);
 	int err;
 
-	while (budget >= 8 && !kthread_should_stop() && atomic_read(&p->pending) < BSR_RS_MAX_READS &&
-	       atomic64_read(&n->rs_in_flight) < BSR_RS_MAX_IN_FLIGHT) {
-		u64 bit = bsr_bm_find_next(bm, slot, p->rs_cursor);
-		/* no request larger than the budget: a low rate must not be overshot */
-		unsigned int blocks = 1, max = min_t(u64, BSR_RS_MAX_BLOCKS, budget >> 3);
+	while (!kthread_should_stop() && atomic_read(&p->pending) < BSR_RS_MAX_READS) {
+		/* no request larger than the budget (a low rate must not be overshot) or the room */
+		u64 allowed = min(budget, bsr_rs_room(pd->connection));
+		unsigned int blocks = 1, max = min_t(u64, BSR_RS_MAX_BLOCKS, allowed >> 3);
+		u64 bit;
 
+		if (!max)
+			break;
+		bit = bsr_bm_find_next(bm, slot, p->rs_cursor);
 		if (bit >= bm->bits) {
 			/* one pass done: start over once the acks are in */
 			if (!atomic64_read(&n->rs_in_flight) && !atomic_read(&p->pending))

@@ -331,7 +331,6 @@ static bool ov_sent_empty(struct bsr_pd_net *p)
  */
 static void issue_reads(struct bsr_peer_device *pd)
 {
-	struct bsr_net *n = pd->connection->net;
 	struct bsr_pd_net *p = pd->net;
 	u64 budget = p->rs_budget_left;
 	unsigned int req_num = clamp_t(u32, bsr_conf(&pd->conf, T_PEER_DEVICE_CONF_OV_REQ_NUM),
@@ -339,13 +338,16 @@ static void issue_reads(struct bsr_peer_device *pd)
 	unsigned int max = req_num;
 	u64 end = DIV_ROUND_UP_ULL(p->ov_stop, 8);
 
-	while (budget >= 8 && p->ov_cursor < p->ov_stop && !READ_ONCE(p->ov_stop_req) &&
-	       atomic_read(&p->pending) < BSR_RS_MAX_READS &&
-	       atomic64_read(&n->rs_in_flight) < BSR_RS_MAX_IN_FLIGHT) {
+	while (p->ov_cursor < p->ov_stop && !READ_ONCE(p->ov_stop_req) &&
+	       atomic_read(&p->pending) < BSR_RS_MAX_READS) {
+		/* the target holds the pages of what is in flight: within max-buffers too */
+		u64 allowed = min(budget, bsr_rs_room(pd->connection));
 		u64 bit = p->ov_cursor >> 3;
 		unsigned int blocks;
 		int err;
 
+		if (allowed < 8)
+			break;
 		if (p->ov_map) {
 			/* FastSync: a run of used blocks; the free ones are not compared */
 			bit = bsr_fast_map_find(p->ov_map, bit, end, true);
@@ -355,7 +357,7 @@ static void issue_reads(struct bsr_peer_device *pd)
 			}
 			p->ov_cursor = bit << 3;
 		}
-		blocks = min3((u64)max, budget >> 3, end - bit);
+		blocks = min3((u64)max, allowed >> 3, end - bit);
 		if (p->ov_map)
 			blocks = bsr_fast_map_find(p->ov_map, bit, bit + blocks, false) - bit;
 		err = bsr_rs_issue_read(pd, bit, blocks, NULL);
@@ -589,11 +591,14 @@ struct bsr_ov_treq {
 
 static void treq_free(struct bsr_ov_treq *rq)
 {
-	unsigned int i;
+	unsigned int i, pages = 0;
 
 	for (i = 0; i < rq->blocks; i++)
-		if (rq->pages[i])
+		if (rq->pages[i]) {
 			bsr_page_put(rq->pages[i]);
+			pages++;
+		}
+	bsr_peer_pages_put(rq->pd->connection->net, pages);
 	if (rq->ldev)
 		bsr_put_ldev(rq->pd->device);
 	kfree(rq->theirs);
@@ -661,6 +666,7 @@ static int treq_start(struct bsr_ov_treq *rq)
 		rq->pages[i] = bsr_page_get(GFP_NOIO);
 		if (!rq->pages[i])
 			return -ENOMEM;
+		atomic_inc(&rq->pd->connection->net->peer_pages);	/* max-buffers */
 	}
 	return treq_submit(rq);
 }
@@ -726,7 +732,6 @@ static void treq_answer(struct bsr_ov_treq *rq, bool more)
 void bsr_ov_target_work(struct work_struct *w)
 {
 	struct bsr_pd_net *p = container_of(w, struct bsr_pd_net, ov_work);
-	struct bsr_net *n = p->pd->connection->net;
 	struct bsr_ov_treq *rq, *next;
 	bool more;
 
@@ -748,8 +753,7 @@ void bsr_ov_target_work(struct work_struct *w)
 		WRITE_ONCE(p->ov_tq_n, p->ov_tq_n - 1);
 		p->ov_tq_bytes -= rq->size;
 		spin_unlock_irq(&p->rs_lock);
-		treq_free(rq);
-		wake_up(&n->ee_wait);
+		treq_free(rq);	/* wakes ee_wait: the receiver and bsr_ov_drain may wait */
 	}
 }
 

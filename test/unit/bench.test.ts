@@ -8,6 +8,7 @@ import {
 } from '../../tools/lab/bench/fastsync.js';
 import {
   benchSettings,
+  bsrImplemented,
   bsrsetupArgs,
   describeSettings,
   drbd84BenchConfig,
@@ -131,6 +132,8 @@ describe('settings', () => {
     expect(eq.disk['disk-flushes']).toBe('yes');
     expect(eq.disk['md-flushes']).toBe('yes');
     expect(eq.net['max-buffers']).toBe('8000');
+    // implemented by bsr.ko: both engines get it
+    expect(bsrImplemented(eq.net)['max-buffers']).toBe('8000');
     const df = benchSettings('default');
     expect(df.disk).toEqual({});
     expect(df.resync).toEqual({});

@@ -6,15 +6,25 @@
 //   bravo pings every second, alpha every 5 s: bravo's pings keep alpha's meta socket busy, so
 //   alpha must watch the deadline itself, not only when its link falls idle;
 // - use-rle: the bitmap sent on reconnect is run-length encoded with yes (the default) and plain
-//   with no (the kernel log's "bitmap sent ... (N compressed)").
+//   with no (the kernel log's "bitmap sent ... (N compressed)");
+// - max-buffers: bravo's disk writes late while alpha writes back many separate 4 KiB blocks at
+//   once (protocol C, all in flight). bravo's unacked (the writes it received and has not
+//   answered, one page each) stays within max-buffers 32, set on the live connection, and goes
+//   far above it at the default.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, NODES, twoNodes } from '../fixtures.js';
 
 const SNDBUF = 524288;
 const RCVBUF = 393216;
+// max-buffers: alpha writes back WRITES separate 4 KiB blocks at once (every other one from
+// 16 MiB), all in flight (they fit the socket buffers)
+const WRITES = 160;
+const BLOCK_WRITER =
+  'python3 -c \'import os, sys\nfd = os.open("/dev/bsr1", os.O_WRONLY)\n' +
+  "for i in range(int(sys.argv[1])): os.pwrite(fd, os.urandom(4096), (4096 + 2 * i) * 4096)\nos.fsync(fd)'";
 
 export default scenario({
-  title: 'sndbuf-size, rcvbuf-size, ko-count and use-rle act on the connection',
+  title: 'sndbuf-size, rcvbuf-size, ko-count, use-rle and max-buffers act on the connection',
   nodes: 2,
   diskSize: '128M',
   timeoutSec: 400,
@@ -73,7 +83,39 @@ export default scenario({
     const plain = (await compressed()).at(-1);
     lab.log(`bitmap after a link cut (use-rle no): ${plain?.join(' packets, ')} compressed`);
     assert(plain && plain !== withRle && plain[1] === 0, 'use-rle no: the bitmap went plain');
-    assert((await t.sum('alpha', '/dev/vda', 0, 16)) === (await t.sum('bravo', '/dev/vda', 0, 16)), 'data equal');
+
+    // bravo's disk is suspended while alpha writes: bravo takes what max-buffers allows (each
+    // 4 KiB write one page, nothing freed meanwhile, so the count only grows) and leaves the rest
+    // in the socket. ko-count off, so that alpha keeps waiting; a first write makes the blocks'
+    // activity log extent active on both nodes.
+    const lostBefore = (await lab.dmesg('bravo')).split('connection lost').length;
+    await Promise.all([
+      t.sh('alpha', `${t.S} net-options r0 1 --ko-count=0\n${BLOCK_WRITER} 1`),
+      t.sh('bravo', `${t.S} net-options r0 0 --max-buffers=32`),
+    ]);
+    // what bravo holds with max-buffers maxBuffers, set by `first` (a command) when not yet
+    const heldByBravo = async (maxBuffers: number, first = '') => {
+      await t.sh('bravo', `${first}\ndmsetup suspend hanging`);
+      const writing = t.sh('alpha', `${BLOCK_WRITER} ${WRITES}`);
+      // sampled until it reaches what bravo may take (or 10 times), then the disk resumes
+      const held = await t.sh(
+        'bravo',
+        `for i in $(seq 10); do u=$(${t.S} status r0 -v -s | grep -o 'unacked:[0-9]*' | cut -d: -f2); ` +
+          `[ "$u" -ge ${Math.min(WRITES, maxBuffers)} ] && break; done; dmsetup resume hanging; echo $u`,
+      );
+      await writing;
+      return Number(held);
+    };
+    const limited = await heldByBravo(32);
+    const unlimited = await heldByBravo(16000, `${t.S} net-options r0 0 --max-buffers=16000`);
+    lab.log(`max-buffers 32: bravo unacked max ${limited}; default: max ${unlimited} (of ${WRITES} writes)`);
+    assert(limited > 0 && limited <= 32, `max-buffers 32: bravo held at most 32 writes (${limited})`);
+    assert(unlimited >= 4 * 32, `default max-buffers: bravo held far more (${unlimited})`);
+    assert(
+      (await lab.dmesg('bravo')).split('connection lost').length === lostBefore,
+      'max-buffers changed without a reconnect',
+    );
+    assert((await t.sum('alpha', '/dev/vda', 0, 20)) === (await t.sum('bravo', '/dev/vda', 0, 20)), 'data equal');
     await t.downAll();
   },
 });
