@@ -658,6 +658,7 @@ struct bsr_net_conf {
 	u32 congestion_extents;
 	u32 congestion_highwater;
 	bool use_rle;
+	u32 fencing;
 	bool discard_my_data;
 };
 #define BSR_MEMBER_T_NET_CONF_NAME net_conf.name
@@ -685,6 +686,7 @@ struct bsr_net_conf {
 #define BSR_MEMBER_T_NET_CONF_CONGESTION_EXTENTS net_conf.congestion_extents
 #define BSR_MEMBER_T_NET_CONF_CONGESTION_HIGHWATER net_conf.congestion_highwater
 #define BSR_MEMBER_T_NET_CONF_USE_RLE net_conf.use_rle
+#define BSR_MEMBER_T_NET_CONF_FENCING net_conf.fencing
 #define BSR_MEMBER_T_NET_CONF_DISCARD_MY_DATA net_conf.discard_my_data
 #define BSR_NET_CONF_FIELDS(X) \
 	X(net_conf, T_NET_CONF_NAME, name, str, T_NET_CONF_NAME_DEFAULT) \
@@ -712,6 +714,7 @@ struct bsr_net_conf {
 	X(net_conf, T_NET_CONF_CONGESTION_EXTENTS, congestion_extents, u32, T_NET_CONF_CONGESTION_EXTENTS_DEFAULT) \
 	X(net_conf, T_NET_CONF_CONGESTION_HIGHWATER, congestion_highwater, u32, T_NET_CONF_CONGESTION_HIGHWATER_DEFAULT) \
 	X(net_conf, T_NET_CONF_USE_RLE, use_rle, u8, T_NET_CONF_USE_RLE_DEFAULT) \
+	X(net_conf, T_NET_CONF_FENCING, fencing, u32, T_NET_CONF_FENCING_DEFAULT) \
 	X(net_conf, T_NET_CONF_DISCARD_MY_DATA, discard_my_data, u8, T_NET_CONF_DISCARD_MY_DATA_DEFAULT) \
 
 struct bsr_res_opts {
@@ -1032,7 +1035,6 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_NET_CONF, T_NET_CONF_ALWAYS_ASBP, NLA_U8, "always-asbp", 0, "no" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_TCP_CORK, NLA_U8, "tcp-cork", 1, "yes" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_SOCKET_CHECK_TIMEOUT, NLA_U32, "socket-check-timeout", 5, "5" }, \
-	{ BSR_NLA_NET_CONF, T_NET_CONF_FENCING, NLA_U32, "fencing", 0, "dont-care" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_TRANSPORT, NLA_NUL_STRING, "transport", 0, "tcp" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_TENTATIVE, NLA_U8, "tentative", 0, "no" }, \
 	{ BSR_NLA_RESIZE_PARMS, T_RESIZE_PARMS_RESIZE_FORCE, NLA_U8, "resize_force", 0, "no" }, \

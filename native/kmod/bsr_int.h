@@ -313,6 +313,10 @@ struct bsr_conn {
 	char name[64];
 	enum bsr_connection cstate;
 	enum bsr_role peer_role;
+	/* the peer's loss suspended the resource's I/O until it is fenced (resource-and-stonith) */
+	bool fence_susp;
+	/* fence-peer outdated the peer: unfence-peer once it is connected and UpToDate again */
+	bool peer_fenced;
 	struct bsr_opts net_conf;
 	struct bsr_net *net;	/* transport and replication state (bsr_net.h) */
 };
@@ -337,7 +341,7 @@ struct bsr_resource {
 	enum bsr_role role;
 	bool promoting;			/* asking the peers to agree to our promotion */
 	bool demoting;			/* demoted, the peers' copies not drained yet */
-	bool susp;
+	bool susp;			/* suspend-io; see also bsr_conn.fence_susp */
 	struct list_head devices;
 	struct list_head connections;
 	struct bsr_opts res_opts;
@@ -496,6 +500,9 @@ struct bsr_peer_device *bsr_resync_source_of(struct bsr_device *d);
 enum bsr_disk bsr_disk_state_from_md(const struct bsr_md *md);
 void bsr_io_suspend(struct bsr_device *d);
 void bsr_io_resume(struct bsr_device *d);
+bool bsr_res_suspended(struct bsr_resource *r);
+bool bsr_res_susp_fen(struct bsr_resource *r);
+void bsr_set_susp(struct bsr_resource *r, bool *reason, bool on);
 bool bsr_io_susp_queue(struct bsr_device *d, struct bio *bio);
 int bsr_io_quiesce(struct bsr_device *d, unsigned int timeout_ms);
 void bsr_io_fail_suspended(struct bsr_device *d);

@@ -388,6 +388,10 @@ void bsr_delete_connection(struct bsr_conn *c)
 	struct bsr_path *p, *tp;
 
 	bsr_conn_stop(c, true);
+	/* a peer no longer configured holds no I/O for its fencing */
+	mutex_lock(&c->resource->adm_mutex);
+	bsr_set_susp(c->resource, &c->fence_susp, false);
+	mutex_unlock(&c->resource->adm_mutex);
 	list_del_rcu(&c->res_list);
 	while (!list_empty(&c->peer_devices))
 		bsr_free_peer_device(list_first_entry(&c->peer_devices,
@@ -524,8 +528,8 @@ int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int v
 	INIT_LIST_HEAD(&d->al_pending);
 	bio_list_init(&d->susp_bios);
 	/* a volume added to a resource whose I/O is suspended starts suspended */
-	d->susp_cnt = r->susp;
-	d->io_susp = r->susp;
+	d->susp_cnt = bsr_res_suspended(r);
+	d->io_susp = d->susp_cnt;
 	INIT_WORK(&d->al_work, bsr_al_work);
 	atomic_set(&d->io_errors, 0);
 	INIT_LIST_HEAD(&d->failed_list);

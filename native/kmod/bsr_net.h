@@ -652,6 +652,13 @@ u64 bsr_fast_map_find(const struct bsr_fast_map *m, u64 bit, u64 end, bool used)
 u64 bsr_fast_map_used_end(const struct bsr_fast_map *m, u64 bit, u64 end);
 void bsr_notify_split_brain(struct bsr_peer_device *pd);
 int bsr_call_helper(struct bsr_peer_device *pd, const char *name);
+struct bsr_helper;
+struct bsr_helper *bsr_helper_prepare(struct bsr_peer_device *pd, const char *name);
+int bsr_helper_run(struct bsr_helper *h);
+enum bsr_fencing bsr_fence_policy(struct bsr_conn *c);
+bool bsr_fence_apply(struct bsr_conn *c, int status);
+void bsr_fence_lost_peer(struct bsr_conn *c);
+void bsr_unfence_check(struct bsr_conn *c);
 void bsr_free_rs_skip(struct bsr_peer_device *pd);
 int bsr_net_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int flags, char *msg,
 		     size_t len);

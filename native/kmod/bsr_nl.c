@@ -523,7 +523,7 @@ static int fill_resource(struct sk_buff *skb, struct bsr_resource *r, u32 portid
 	if (!nest || nla_put_u32(skb, T_RESOURCE_INFO_RES_ROLE, r->role) ||
 	    nla_put_u8(skb, T_RESOURCE_INFO_RES_SUSP, r->susp) ||
 	    nla_put_u8(skb, T_RESOURCE_INFO_RES_SUSP_NOD, 0) ||
-	    nla_put_u8(skb, T_RESOURCE_INFO_RES_SUSP_FEN, 0))
+	    nla_put_u8(skb, T_RESOURCE_INFO_RES_SUSP_FEN, bsr_res_susp_fen(r)))
 		goto fail;
 	nla_nest_end(skb, nest);
 	nest = nla_nest_start(skb, BSR_NLA_RESOURCE_STATISTICS);
@@ -1093,7 +1093,10 @@ static int adm_new_minor(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "resource %s already has volume %u", ctx->resource->name, ctx->vnr);
 		return BSR_RET_MINOR_EXISTS;
 	}
+	/* adm_mutex: the new volume joins a suspension (bsr_set_susp) whole */
+	mutex_lock(&ctx->resource->adm_mutex);
 	err = bsr_create_device(ctx->resource, ctx->minor, ctx->vnr, &d);
+	mutex_unlock(&ctx->resource->adm_mutex);
 	if (err) {
 		SETMSG(ctx, "creating minor %u failed: %d", ctx->minor, err);
 		return err == -EEXIST ? BSR_RET_MINOR_EXISTS : BSR_RET_NO_MEM;
@@ -1439,30 +1442,32 @@ static int adm_resize(struct adm_ctx *ctx, struct genl_info *info)
 
 ADM_DOIT(resize, NEED_MINOR)
 
-/* suspend-io / resume-io MINOR: the I/O of the minor's whole resource. */
+/*
+ * suspend-io / resume-io MINOR: the I/O of the minor's whole resource. resume-io also ends
+ * the suspensions of fencing (resource-and-stonith), as DRBD's does: how the administrator
+ * lets I/O go on after a fence-peer handler failed.
+ */
 static int adm_suspend_io(struct adm_ctx *ctx, struct genl_info *info)
 {
 	bool suspend = info->genlhdr->cmd == BSR_ADM_SUSPEND_IO;
-	struct bsr_resource *r;
-	struct bsr_device *d;
+	struct bsr_resource *r = ctx->resource;
+	bool fencing = bsr_res_susp_fen(r);
+	struct bsr_conn *c;
 
-	r = ctx->resource;
-	if (r->susp == suspend) {
+	if (r->susp == suspend && (suspend || !fencing)) {
 		SETMSG(ctx, suspend ? "I/O of %s is suspended already" : "I/O of %s is not suspended",
 		       r->name);
 		return BSR_RET_NO_ERROR;
 	}
-	spin_lock_irq(&r->state_lock);
-	r->susp = suspend;
-	spin_unlock_irq(&r->state_lock);
-	list_for_each_entry(d, &r->devices, res_list) {
-		if (suspend)
-			bsr_io_suspend(d);
-		else
-			bsr_io_resume(d);
+	mutex_lock(&r->adm_mutex);
+	bsr_set_susp(r, &r->susp, suspend);
+	if (!suspend) {
+		list_for_each_entry(c, &r->connections, res_list)
+			bsr_set_susp(r, &c->fence_susp, false);
 	}
-	bsr_info("%s: I/O %s\n", r->name, suspend ? "suspended" : "resumed");
-	bsr_notify_resource(r, BSR_NOTIFY_CHANGE);
+	mutex_unlock(&r->adm_mutex);
+	bsr_info("%s: I/O %s%s\n", r->name, suspend ? "suspended" : "resumed",
+		 !suspend && fencing ? " (the peer was not fenced)" : "");
 	return BSR_RET_NO_ERROR;
 }
 
@@ -1470,15 +1475,117 @@ ADM_DOIT(suspend_io, NEED_MINOR)
 
 /* ---------------------------------------------------------------- roles */
 
+/*
+ * A connection not connected whose peer's disk is not known to be Outdated or worse, with
+ * fencing: what a promotion must fence first. NULL while a volume is not UpToDate (the
+ * promotion is refused for that, or --force decides).
+ */
+static struct bsr_conn *unfenced_peer(struct bsr_resource *r)
+{
+	struct bsr_device *d;
+	struct bsr_conn *c;
+
+	if (r->role == BSR_ROLE_PRIMARY)
+		return NULL;
+	list_for_each_entry(d, &r->devices, res_list)
+		if (READ_ONCE(d->disk_state) != BSR_DISK_UPTODATE)
+			return NULL;
+	list_for_each_entry(c, &r->connections, res_list)
+		if (c->cstate != BSR_CONNECTION_CONNECTED &&
+		    bsr_fence_policy(c) != BSR_FENCING_DONT_CARE)
+			return c;
+	return NULL;
+}
+
+/* fence-peer answered 6, the peer is Primary: this node's data are behind (DRBD: outdate myself). */
+static void outdate_myself(struct bsr_resource *r)
+{
+	struct bsr_device *d;
+
+	list_for_each_entry(d, &r->devices, res_list) {
+		if (!bsr_get_ldev(d))
+			continue;
+		bsr_outdate_behind(d);
+		bsr_put_ldev(d);
+	}
+}
+
+/*
+ * primary without --force, a peer not connected and its disk not known to be Outdated
+ * (fencing not dont-care): fence-peer first, as DRBD 9; the promotion goes on only when
+ * the handler fenced every such peer. The handler runs with bsr_conf_mutex dropped (it may
+ * run bsrsetup), so the resource and the peer are looked up again after it.
+ */
+static int fence_before_promotion(struct adm_ctx *ctx)
+{
+	struct bsr_resource *r = ctx->resource;
+	struct bsr_peer_device *pd;
+	struct bsr_helper *h;
+	struct bsr_conn *c;
+	int status, ret;
+	u32 peer;
+
+	while ((c = unfenced_peer(r))) {
+		pd = list_first_entry_or_null(&c->peer_devices, struct bsr_peer_device, conn_list);
+		if (!pd)
+			break;
+		peer = c->peer_node_id;
+		h = bsr_helper_prepare(pd, "fence-peer");
+		if (!h)
+			return BSR_RET_NO_MEM;
+		mutex_unlock(&bsr_conf_mutex);
+		status = bsr_helper_run(h);
+		mutex_lock(&bsr_conf_mutex);
+		r = bsr_find_resource(ctx->res_name);
+		ctx->resource = r;
+		c = r ? bsr_find_connection(r, peer) : NULL;
+		if (!c) {
+			SETMSG(ctx, "refusing to be Primary: the resource or its peer %u was removed while fence-peer ran",
+			       peer);
+			return r ? BSR_RET_NO_PEER : BSR_RET_NO_RESOURCE;
+		}
+		pd = list_first_entry_or_null(&c->peer_devices, struct bsr_peer_device, conn_list);
+		if (pd && status >= 0)
+			bsr_notify_helper(pd, "fence-peer", BSR_NOTIFY_RESPONSE, status);
+		mutex_lock(&r->adm_mutex);
+		ret = BSR_RET_NO_ERROR;
+		if (!bsr_fence_apply(c, status)) {
+			if (status == 6)
+				outdate_myself(r);
+			ret = status == 6 ? BSR_RET_PEER_PRIMARY : BSR_RET_PEER_NOT_CONNECTED;
+		}
+		mutex_unlock(&r->adm_mutex);
+		if (ret == BSR_RET_PEER_PRIMARY) {
+			SETMSG(ctx, "refusing to be Primary: the fence-peer handler says peer %u (%s) is Primary (exit code 6); this node's data are Outdated now",
+			       peer, c->name);
+			return ret;
+		}
+		if (ret != BSR_RET_NO_ERROR) {
+			SETMSG(ctx, "refusing to be Primary: peer %u (%s) is not connected and the fence-peer handler did not fence it (exit code %d)",
+			       peer, c->name, status);
+			return ret;
+		}
+		bsr_info("%s: peer %u fenced before the promotion (fence-peer exit code %d)\n",
+			 r->name, peer, status);
+	}
+	return BSR_RET_NO_ERROR;
+}
+
 static int adm_set_role(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_SET_ROLE_PARMS_MAX + 1];
 	bool force;
+	int ret;
 
 	if (get_set(ctx, BSR_NLA_SET_ROLE_PARMS, tb, T_SET_ROLE_PARMS_MAX,
 		    bsr_set_role_parms_policy))
 		return BSR_RET_INVALID_REQUEST;
 	force = tb[T_SET_ROLE_PARMS_FORCE] && nla_get_u8(tb[T_SET_ROLE_PARMS_FORCE]);
+	if (info->genlhdr->cmd == BSR_ADM_PRIMARY && !force) {
+		ret = fence_before_promotion(ctx);
+		if (ret != BSR_RET_NO_ERROR)
+			return ret;
+	}
 	return bsr_net_set_role(ctx->resource,
 			       info->genlhdr->cmd == BSR_ADM_PRIMARY ? BSR_ROLE_PRIMARY :
 			       BSR_ROLE_SECONDARY,

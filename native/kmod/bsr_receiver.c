@@ -834,6 +834,8 @@ static int handshake(struct bsr_conn *c)
 			bsr_notify_split_brain(pd);
 		}
 	}
+	if (!rv)
+		bsr_unfence_check(c);
 	if (rv == -EBADE)
 		return -E_STANDALONE;
 	if (!rv)
@@ -1629,6 +1631,8 @@ static int receive_loop(struct bsr_conn *c)
 			break;
 		case P_STATE:
 			rv = receive_state(c, &p);
+			if (!rv)
+				bsr_unfence_check(c);
 			break;
 		case P_SIZES:
 			rv = got_sizes(p.pd, &p.u.sizes, true);
@@ -1820,7 +1824,21 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 	struct bsr_resource *r = c->resource;
 	struct bsr_peer_device *pd;
 	bool was_connected = c->cstate == BSR_CONNECTION_CONNECTED;
+	enum bsr_fencing fencing = BSR_FENCING_DONT_CARE;
 
+	/*
+	 * A Primary that lost a peer whose disk may be promoted fences it (the administrator's
+	 * disconnect or down does not). With resource-and-stonith no write completes from here
+	 * on until it is fenced: new ones are held, those in flight stay in the transfer log.
+	 */
+	if (was_connected && why != BSR_CONNECTION_DISCONNECTING) {
+		mutex_lock(&r->adm_mutex);
+		if (r->role == BSR_ROLE_PRIMARY)
+			fencing = bsr_fence_policy(c);
+		if (fencing == BSR_FENCING_RESOURCE_AND_STONITH)
+			bsr_set_susp(r, &c->fence_susp, true);
+		mutex_unlock(&r->adm_mutex);
+	}
 	WRITE_ONCE(n->net_ok, false);
 	bsr_sock_shutdown(n);
 	mutex_lock(&n->data_mutex);	/* no sender is past its net_ok check any more */
@@ -1837,7 +1855,8 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 	/* the verify target's reads: waited for, dropped unanswered */
 	list_for_each_entry(pd, &c->peer_devices, conn_list)
 		bsr_ov_drain(pd);
-	bsr_tl_clear(c);
+	if (fencing != BSR_FENCING_RESOURCE_AND_STONITH)
+		bsr_tl_clear(c);
 	bsr_sock_release_all(n);
 	n->ping_pending = false;
 
@@ -1880,6 +1899,10 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 	}
 	bsr_notify_connection(c, BSR_NOTIFY_CHANGE);
 	mutex_unlock(&r->adm_mutex);
+	if (fencing != BSR_FENCING_DONT_CARE)
+		bsr_fence_lost_peer(c);
+	if (fencing == BSR_FENCING_RESOURCE_AND_STONITH)
+		bsr_tl_clear(c);
 }
 
 /* ------------------------------------------------------------------ receiver thread */

@@ -453,6 +453,71 @@ void bsr_io_resume(struct bsr_device *d)
 	spin_unlock_irq(&d->req_lock);
 }
 
+/*
+ * Some connection's loss holds the resource's I/O until its peer is fenced; state_lock held.
+ * A connection leaves the list (del-peer) only after its reason is dropped.
+ */
+static bool susp_fen_locked(struct bsr_resource *r)
+{
+	struct bsr_conn *c;
+	bool fen = false;
+	int idx;
+
+	idx = srcu_read_lock(&bsr_srcu);
+	list_for_each_entry_srcu(c, &r->connections, res_list, srcu_read_lock_held(&bsr_srcu))
+		fen |= c->fence_susp;
+	srcu_read_unlock(&bsr_srcu, idx);
+	return fen;
+}
+
+bool bsr_res_susp_fen(struct bsr_resource *r)
+{
+	bool fen;
+
+	spin_lock_irq(&r->state_lock);
+	fen = susp_fen_locked(r);
+	spin_unlock_irq(&r->state_lock);
+	return fen;
+}
+
+/* Whether the resource's I/O is held, for whatever reason (a new volume starts so). */
+bool bsr_res_suspended(struct bsr_resource *r)
+{
+	return READ_ONCE(r->susp) || bsr_res_susp_fen(r);
+}
+
+/*
+ * The one way to change why a resource's I/O is suspended: `reason` is r->susp (suspend-io)
+ * or a connection's fence_susp. The devices hold their I/O while any reason is set: one
+ * suspension each, taken when the first reason comes and dropped with the last.
+ * adm_mutex held, so the reasons and the devices' counts change together.
+ */
+void bsr_set_susp(struct bsr_resource *r, bool *reason, bool on)
+{
+	struct bsr_device *d;
+	bool was, now;
+
+	lockdep_assert_held(&r->adm_mutex);
+	spin_lock_irq(&r->state_lock);
+	if (*reason == on) {
+		spin_unlock_irq(&r->state_lock);
+		return;
+	}
+	was = r->susp || susp_fen_locked(r);
+	WRITE_ONCE(*reason, on);
+	now = r->susp || susp_fen_locked(r);
+	spin_unlock_irq(&r->state_lock);
+	if (was != now) {
+		list_for_each_entry(d, &r->devices, res_list) {
+			if (now)
+				bsr_io_suspend(d);
+			else
+				bsr_io_resume(d);
+		}
+	}
+	bsr_notify_resource(r, BSR_NOTIFY_CHANGE);
+}
+
 /* The held bios fail with EIO (the device goes away while suspended). */
 void bsr_io_fail_suspended(struct bsr_device *d)
 {

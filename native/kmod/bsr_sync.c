@@ -168,70 +168,115 @@ static void env_add_addr(struct helper_env *e, const char *which, const u8 *addr
 	env_add(e, "BSR_%s_AF=%s", which, sa->sa_family == AF_INET ? "ipv4" : "ipv6");
 }
 
+/* A helper call prepared under the configuration locks, run after they are dropped. */
+struct bsr_helper {
+	char path[sizeof(usermode_helper)];
+	char name[32];
+	char res[BSR_NAME_MAX];
+	char *argv[4];
+	struct helper_env env;
+};
+
 /*
- * Runs `usermode_helper NAME RESOURCE` with the BSR_* environment and waits for it,
- * framed by the `call helper` and `response helper` events. Sleeps: never call it with a
- * spinlock or adm_mutex held (the handler may run bsradm/bsrsetup on this resource).
- * Returns the exit code; 127 when the helper could not be started, 128 + N when signal N
- * ended it; -EINTR when the waiting thread was killed (down).
+ * `usermode_helper NAME RESOURCE` with the BSR_* environment of pd, announced (log, `call
+ * helper` event). Everything it needs is copied: bsr_helper_run() touches no bsr object, so
+ * the caller may drop the locks that keep pd alive. NULL when memory is short.
  */
-int bsr_call_helper(struct bsr_peer_device *pd, const char *name)
+struct bsr_helper *bsr_helper_prepare(struct bsr_peer_device *pd, const char *name)
 {
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
 	struct bsr_resource *r = c->resource;
-	struct helper_env e = { .n = 0 };
+	struct helper_env *e;
+	struct bsr_helper *h;
 	struct bsr_path path;
-	char buf[sizeof(usermode_helper)], *helper;
-	char *argv[4];
-	int rv, status;
 
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
+		return NULL;
+	e = &h->env;
+	e->buf = kzalloc(HELPER_ENV_BYTES, GFP_KERNEL);
+	if (!e->buf) {
+		kfree(h);
+		return NULL;
+	}
 	kernel_param_lock(THIS_MODULE);
-	strscpy(buf, usermode_helper, sizeof(buf));
+	strscpy(h->path, usermode_helper, sizeof(h->path));
 	kernel_param_unlock(THIS_MODULE);
-	helper = strim(buf);	/* `echo PATH > .../usermode_helper` keeps the newline */
-	e.buf = kzalloc(HELPER_ENV_BYTES, GFP_KERNEL);
-	if (!e.buf)
-		return -ENOMEM;
-	env_add(&e, "HOME=/");
-	env_add(&e, "TERM=linux");
-	env_add(&e, "PATH=/sbin:/usr/sbin:/bin:/usr/bin");
-	env_add(&e, "BSR_RESOURCE=%s", r->name);
-	env_add(&e, "BSR_NODE_ID=%u", r->node_id);
-	env_add(&e, "BSR_PEER_NODE_ID=%u", c->peer_node_id);
-	env_add(&e, "BSR_CONN_NAME=%s", c->name);
-	env_add(&e, "BSR_MINOR=%u", d->minor);
-	env_add(&e, "BSR_VOLUME=%u", d->vnr);
+	strscpy(h->name, name, sizeof(h->name));
+	strscpy(h->res, r->name, sizeof(h->res));
+	env_add(e, "HOME=/");
+	env_add(e, "TERM=linux");
+	env_add(e, "PATH=/sbin:/usr/sbin:/bin:/usr/bin");
+	env_add(e, "BSR_RESOURCE=%s", r->name);
+	env_add(e, "BSR_NODE_ID=%u", r->node_id);
+	env_add(e, "BSR_PEER_NODE_ID=%u", c->peer_node_id);
+	env_add(e, "BSR_CONN_NAME=%s", c->name);
+	env_add(e, "BSR_MINOR=%u", d->minor);
+	env_add(e, "BSR_VOLUME=%u", d->vnr);
 	if (bsr_get_ldev(d)) {
-		env_add(&e, "BSR_BACKING_DEV=%s", d->ldev->backing_path);
+		env_add(e, "BSR_BACKING_DEV=%s", d->ldev->backing_path);
 		bsr_put_ldev(d);
 	}
 	if (bsr_first_path(c, &path)) {
-		env_add_addr(&e, "MY", path.my_addr);
-		env_add_addr(&e, "PEER", path.peer_addr);
+		env_add_addr(e, "MY", path.my_addr);
+		env_add_addr(e, "PEER", path.peer_addr);
 	}
-	argv[0] = helper;
-	argv[1] = (char *)name;
-	argv[2] = r->name;
-	argv[3] = NULL;
-
-	bsr_info("%s: calling helper %s %s %s\n", c->net->thread_tag, helper, name, r->name);
+	h->argv[0] = strim(h->path);	/* `echo PATH > .../usermode_helper` keeps the newline */
+	h->argv[1] = h->name;
+	h->argv[2] = h->res;
+	h->argv[3] = NULL;
+	bsr_info("%s: peer %u: calling helper %s %s %s\n", r->name, c->peer_node_id, h->argv[0],
+		 h->name, h->res);
 	bsr_notify_helper(pd, name, BSR_NOTIFY_CALL, 0);
-	rv = call_usermodehelper(helper, argv, e.envp, UMH_WAIT_PROC | UMH_KILLABLE);
-	kfree(e.buf);
+	return h;
+}
+
+/*
+ * Runs a prepared helper, waits for it (killable: `down` and `disconnect` stop the wait of a
+ * network thread) and frees it. Sleeps: never call it with a spinlock or a mutex held that the
+ * handler's own bsrsetup/bsradm would need (bsr_conf_mutex, adm_mutex). Returns the exit code;
+ * 127 when the helper could not be started, 128 + N when signal N ended it; -EINTR when the
+ * waiting thread was killed.
+ */
+int bsr_helper_run(struct bsr_helper *h)
+{
+	int rv, status;
+
+	rv = call_usermodehelper(h->argv[0], h->argv, h->env.envp, UMH_WAIT_PROC | UMH_KILLABLE);
 	if (rv == -EINTR || rv == -ERESTARTSYS) {
-		bsr_warn("%s: stopped waiting for helper %s\n", c->net->thread_tag, name);
-		return -EINTR;
-	}
-	if (rv < 0)
+		bsr_warn("%s: stopped waiting for helper %s\n", h->res, h->name);
+		status = -EINTR;
+	} else if (rv < 0) {
 		status = 127;
-	else if (rv & 0x7f)
+	} else if (rv & 0x7f) {
 		status = 128 + (rv & 0x7f);
-	else
+	} else {
 		status = (rv >> 8) & 0xff;
-	bsr_info("%s: helper %s %s %s: exit code %d (%d)\n", c->net->thread_tag, helper, name,
-		 r->name, status, rv);
-	bsr_notify_helper(pd, name, BSR_NOTIFY_RESPONSE, status);
+	}
+	if (status >= 0)
+		bsr_info("%s: helper %s %s %s: exit code %d (%d)\n", h->res, h->argv[0], h->name,
+			 h->res, status, rv);
+	kfree(h->env.buf);
+	kfree(h);
+	return status;
+}
+
+/*
+ * The helper NAME run for pd and waited for, framed by the `call helper` and `response
+ * helper ... status:N` events; pd must stay alive meanwhile (a network thread's own peer
+ * device). The status as bsr_helper_run(); -ENOMEM when it could not be prepared.
+ */
+int bsr_call_helper(struct bsr_peer_device *pd, const char *name)
+{
+	struct bsr_helper *h = bsr_helper_prepare(pd, name);
+	int status;
+
+	if (!h)
+		return -ENOMEM;
+	status = bsr_helper_run(h);
+	if (status >= 0)
+		bsr_notify_helper(pd, name, BSR_NOTIFY_RESPONSE, status);
 	return status;
 }
 
@@ -240,6 +285,121 @@ void bsr_notify_split_brain(struct bsr_peer_device *pd)
 {
 	bsr_notify_split_brain_event(pd);
 	bsr_call_helper(pd, "split-brain");
+}
+
+/* ------------------------------------------------------------------ fencing */
+
+/*
+ * The fencing policy of c when it applies: its peer's disk is not known to be Outdated or
+ * worse (UpToDate or Consistent while connected, DUnknown after a loss not yet fenced).
+ */
+enum bsr_fencing bsr_fence_policy(struct bsr_conn *c)
+{
+	u32 policy = bsr_conf(&c->net_conf, T_NET_CONF_FENCING);
+	struct bsr_peer_device *pd;
+
+	if (policy == BSR_FENCING_DONT_CARE)
+		return BSR_FENCING_DONT_CARE;
+	list_for_each_entry(pd, &c->peer_devices, conn_list)
+		if (READ_ONCE(pd->peer_disk_state) > BSR_DISK_OUTDATED)
+			return policy;
+	return BSR_FENCING_DONT_CARE;
+}
+
+/*
+ * What fence-peer's exit code established about the peer's disk, as DRBD reads it: 3 it
+ * was Inconsistent, 4 the handler outdated it, 5 the peer is down or unreachable, 7 it was
+ * fenced (STONITH). DUnknown: nothing (6 the peer is Primary, anything else a failure).
+ */
+static enum bsr_disk fence_result(int status)
+{
+	switch (status) {
+	case 3:
+		return BSR_DISK_INCONSISTENT;
+	case 4:
+	case 5:
+	case 7:
+		return BSR_DISK_OUTDATED;
+	default:
+		return BSR_DISK_DUNKNOWN;
+	}
+}
+
+/*
+ * Records what fence-peer answered for c's peer; adm_mutex held. A fenced peer's disk shows
+ * the handler's result until the next handshake, and unfence-peer is due once the peer is
+ * connected and UpToDate again. Returns whether the peer is fenced.
+ */
+bool bsr_fence_apply(struct bsr_conn *c, int status)
+{
+	enum bsr_disk disk = fence_result(status);
+	struct bsr_peer_device *pd;
+
+	if (disk == BSR_DISK_DUNKNOWN)
+		return false;
+	WRITE_ONCE(c->peer_fenced, true);
+	/* connected again while the handler ran: the handshake told the peer's real state */
+	if (c->cstate == BSR_CONNECTION_CONNECTED)
+		return true;
+	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		WRITE_ONCE(pd->peer_disk_state, disk);
+		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+	}
+	return true;
+}
+
+/*
+ * The receiver after a Primary lost c with its peer's disk not known to be Outdated (the
+ * teardown, no lock held): fence-peer. With resource-and-stonith the resource's I/O has
+ * been held since the loss was noticed; it goes on once the peer is fenced, else only with
+ * resume-io (or when the peer is deleted: del-peer, down).
+ */
+void bsr_fence_lost_peer(struct bsr_conn *c)
+{
+	struct bsr_resource *r = c->resource;
+	struct bsr_peer_device *pd;
+	int status = -ENODEV;
+	bool fenced, held;
+
+	pd = list_first_entry_or_null(&c->peer_devices, struct bsr_peer_device, conn_list);
+	if (pd)
+		status = bsr_call_helper(pd, "fence-peer");
+	mutex_lock(&r->adm_mutex);
+	fenced = bsr_fence_apply(c, status);
+	if (fenced)
+		bsr_set_susp(r, &c->fence_susp, false);
+	held = c->fence_susp;
+	mutex_unlock(&r->adm_mutex);
+	if (fenced)
+		bsr_info("%s: peer %u fenced (fence-peer exit code %d)\n", r->name, c->peer_node_id,
+			 status);
+	else
+		bsr_warn("%s: fencing peer %u failed (fence-peer exit code %d)%s\n", r->name,
+			 c->peer_node_id, status, held ? ": I/O stays suspended until resume-io" : "");
+}
+
+/*
+ * The receiver, no lock held: a peer that fence-peer fenced is connected again with every
+ * volume UpToDate (after its resync): unfence-peer, once.
+ */
+void bsr_unfence_check(struct bsr_conn *c)
+{
+	struct bsr_peer_device *pd, *first = NULL;
+
+	if (!READ_ONCE(c->peer_fenced) || c->cstate != BSR_CONNECTION_CONNECTED)
+		return;
+	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		/* a resync still to run or running: the peer's own word UpToDate is not enough */
+		if (READ_ONCE(pd->peer_disk_state) != BSR_DISK_UPTODATE ||
+		    READ_ONCE(pd->repl_state) != BSR_REPLICATION_ESTABLISHED)
+			return;
+		if (!first)
+			first = pd;
+	}
+	if (!first)
+		return;
+	WRITE_ONCE(c->peer_fenced, false);
+	bsr_call_helper(first, "unfence-peer");
 }
 
 /* ------------------------------------------------------------------ decision */

@@ -40,6 +40,7 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'net_conf.rcvbuf-size': { shownIn: 'replication/net-option-effects', token: '--rcvbuf-size' },
   'net_conf.ko-count': { shownIn: 'replication/net-option-effects', token: '--ko-count' },
   'net_conf.max-buffers': { shownIn: 'replication/net-option-effects', token: '--max-buffers' },
+  'net_conf.fencing': { shownIn: 'resync/after-link-cut', token: '--fencing=resource-and-stonith' },
   // refused by the tools (option table `refused`) and by the kernel at connect
   'net_conf.allow-two-primaries': { shownIn: 'unit/config-options', token: 'allow-two-primaries' },
   'net_conf.on-congestion': { shownIn: 'congestion/pull-ahead', token: '--on-congestion=pull-ahead' },

@@ -74,7 +74,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'always-asbp',
         'tcp-cork',
         'socket-check-timeout',
-        'fencing',
         'transport',
         'tentative',
         'cpu-mask',
@@ -166,14 +165,14 @@ describe('unimplemented values of an implemented option', () => {
 });
 
 describe('unimplemented options in parseOptionValue', () => {
-  it('refuses fencing resource-only', () => {
-    expect(() => parseOptionValue(def('fencing'), 'resource-only')).toThrow(
-      'fencing resource-only: not implemented by bsr yet; only its default (dont-care) is accepted',
+  it('refuses on-no-data-accessible suspend-io', () => {
+    expect(() => parseOptionValue(def('on-no-data-accessible'), 'suspend-io')).toThrow(
+      'on-no-data-accessible suspend-io: not implemented by bsr yet; only its default (io-error) is accepted',
     );
   });
 
-  it('accepts fencing dont-care and transport tcp', () => {
-    expect(parseOptionValue(def('fencing'), 'dont-care')).toBe('dont-care');
+  it('accepts on-no-data-accessible io-error and transport tcp', () => {
+    expect(parseOptionValue(def('on-no-data-accessible'), 'io-error')).toBe('io-error');
     expect(parseOptionValue(def('transport'), 'tcp')).toBe('tcp');
   });
 });
