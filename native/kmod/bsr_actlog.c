@@ -314,6 +314,8 @@ retry:
 						       &al->hash[hash_32(u->extent, al->hash_bits)]);
 			}
 			spin_unlock_irq(&al->lock);
+			/* the extents may wait for their epoch's BARRIER_ACK: ask for it now */
+			bsr_close_epochs(d);
 			wait_event(al->wq, al_has_idle_slot(al));
 			goto retry;
 		}
@@ -400,6 +402,18 @@ int bsr_al_evict_all(struct bsr_device *d, struct bsr_backing *ldev)
 	}
 	spin_unlock_irq(&al->lock);
 	return bsr_al_write_initialized(d, ldev);
+}
+
+/*
+ * I/O quiesced: waits until the peers retired every write (no extent held), at most
+ * timeout_ms. False if some still are.
+ */
+bool bsr_al_wait_idle(struct bsr_device *d, struct bsr_backing *ldev, unsigned int timeout_ms)
+{
+	struct bsr_actlog *al = &ldev->al;
+
+	bsr_close_epochs(d);
+	return wait_event_timeout(al->wq, !READ_ONCE(al->used), msecs_to_jiffies(timeout_ms));
 }
 
 /*

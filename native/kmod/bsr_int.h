@@ -475,6 +475,10 @@ int bsr_al_write_initialized(struct bsr_device *d, struct bsr_backing *ldev);
 int bsr_al_evict_all(struct bsr_device *d, struct bsr_backing *ldev);
 u32 bsr_al_nr_slots(u32 al_extents, u32 ring_n);
 int bsr_al_resize(struct bsr_device *d, struct bsr_backing *ldev, u32 nr_slots);
+bool bsr_al_wait_idle(struct bsr_device *d, struct bsr_backing *ldev, unsigned int timeout_ms);
+
+/* bsr_sender.c: the peers' open epochs of d's writes closed (their extents may be retired) */
+void bsr_close_epochs(struct bsr_device *d);
 
 /* bsr_state.c */
 const char *bsr_role_name(enum bsr_role r);

@@ -273,6 +273,12 @@ struct bsr_tle {
 	bool is_barrier;
 	bool recv_acked;
 	bool queued;			/* counted in net->queued_bytes / queued_writes */
+	/*
+	 * A write holds its activity-log extents al_first..al_last (and the disk) until it is
+	 * retired: after a crash of this node, a write the peer may not have is in the log.
+	 */
+	bool al_held;
+	u32 al_first, al_last;
 	unsigned long start;		/* jiffies */
 };
 

@@ -1290,6 +1290,12 @@ static int resize_al(struct adm_ctx *ctx, struct bsr_device *d)
 		       d->minor);
 		return BSR_RET_BUSY;
 	}
+	if (!bsr_al_wait_idle(d, ldev, 10000)) {
+		bsr_io_resume(d);
+		SETMSG(ctx, "minor %u: the peers did not retire the writes in flight within 10 s",
+		       d->minor);
+		return BSR_RET_BUSY;
+	}
 	err = bsr_al_resize(d, ldev, nr);
 	bsr_io_resume(d);
 	if (err) {

@@ -51,6 +51,38 @@ void bsr_pd_set_oos(struct bsr_peer_device *pd, struct bio *bio, u32 already_mar
 				 (bio_end_sector(bio) - 1) >> 3);
 }
 
+/*
+ * The write's activity-log extents stay active until the peer retired it (WRITE_ACK, or its
+ * epoch's BARRIER_ACK), not only until it is sent: the request's own reference goes when the
+ * upper bio completes, with protocol A once it is sent. An extent with nothing in flight may be
+ * evicted, and its bitmap bits are all a crash of this node leaves: a write the peer never got
+ * would then be on this disk only, unknown to the resync. req holds the disk and the extents.
+ */
+static void tle_hold_al(struct bsr_tle *t, struct bsr_req *req)
+{
+	struct bsr_device *d = req->device;
+
+	if (!req->in_al || !bsr_get_ldev(d))
+		return;
+	t->al_first = req->al_first;
+	t->al_last = req->al_last;
+	t->al_held = bsr_al_begin_fast(&d->ldev->al, t->al_first, t->al_last);
+	if (!t->al_held)
+		bsr_put_ldev(d);
+}
+
+/* An entry off the transfer log: its write is retired, or out of sync for the peer. */
+static void tle_free(struct bsr_tle *t)
+{
+	if (t->al_held) {
+		struct bsr_device *d = t->pd->device;
+
+		bsr_al_complete(&d->ldev->al, t->al_first, t->al_last);
+		bsr_put_ldev(d);
+	}
+	kfree(t);
+}
+
 /* Takes the request reference of an entry; the caller puts it outside net->lock. */
 static struct bsr_req *tle_take_req(struct bsr_tle *t)
 {
@@ -108,6 +140,19 @@ int bsr_send_barrier(struct bsr_conn *c)
 	return rv;
 }
 
+void bsr_close_epochs(struct bsr_device *d)
+{
+	struct bsr_peer_device *pd;
+	int idx = srcu_read_lock(&bsr_srcu);
+
+	list_for_each_entry_srcu(pd, &d->peer_devices, dev_list, srcu_read_lock_held(&bsr_srcu)) {
+		/* a failed send: the receiver sees the broken stream, the teardown retires all */
+		if (pd->connection->net)
+			bsr_send_barrier(pd->connection);
+	}
+	srcu_read_unlock(&bsr_srcu, idx);
+}
+
 static u32 conn_protocol(struct bsr_net *n)
 {
 	return n->protocol ? n->protocol : BSR_PROTOCOL_C;
@@ -157,6 +202,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 	t->start = jiffies;
 	atomic_inc(&req->ref);
 	t->req = req;
+	tle_hold_al(t, req);
 	spin_lock_irq(&n->lock);
 	t->id = ++n->next_id;
 	t->epoch = n->cur_epoch;
@@ -359,7 +405,7 @@ int bsr_got_block_ack(struct bsr_peer_device *pd, enum bsr_packet cmd,
 	if (t) {
 		if (cmd == P_NEG_ACK)
 			tle_set_oos(t);
-		kfree(t);
+		tle_free(t);
 		wake_up(&n->tl_wait);
 	}
 	if (put)
@@ -396,7 +442,7 @@ int bsr_got_barrier_ack(struct bsr_conn *c, u32 barrier)
 
 		if (req)
 			bsr_req_put(req);
-		kfree(t);
+		tle_free(t);
 	}
 	wake_up(&n->tl_wait);
 	bsr_cong_drained(c);
@@ -422,7 +468,7 @@ void bsr_tl_clear(struct bsr_conn *c)
 		tle_set_oos(t);
 		if (req)
 			bsr_req_put(req);
-		kfree(t);
+		tle_free(t);
 	}
 	wake_up(&n->tl_wait);
 }

@@ -1,7 +1,8 @@
 // The other congestion policies on a slow WAN link (4 MB/s, 20 ms each way), protocol A, a writer
 // faster than the link: `block` keeps replicating (the writer waits; nothing out of sync, the
 // connection stays); a small congestion-highwater trips on the number of writes in flight alone
-// (congestion-fill off); `disconnect` drops the connection, which comes back and resyncs. At the end
+// (congestion-fill off), and so does congestion-extents on the activity log extents with writes in
+// flight alone (fill and highwater off); `disconnect` drops the connection, which comes back and resyncs. At the end
 // both backing disks hold the same bytes.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, twoNodes } from '../fixtures.js';
@@ -12,7 +13,7 @@ const MIB = 1 << 20;
 export default scenario({
   title: 'on-congestion block, disconnect and congestion-highwater on a slow link',
   nodes: 2,
-  diskSize: '64M',
+  diskSize: '320M',
   timeoutSec: 400,
   async run(lab) {
     const t = twoNodes(lab);
@@ -64,15 +65,32 @@ dd if=/tmp/data of=/dev/bsr1 bs=${bs} seek=${offMiB * MIB} oflag=direct,seek_byt
     lab.log(`highwater: ${tripped.trim()}`);
     await t.waitSynced(120_000);
 
+    // congestion-extents alone: 64 KiB into each of 76 activity-log extents (4 MiB apart), written
+    // back at once, so more extents than its minimum (67) hold writes waiting for the slow link
+    await netOptions('--on-congestion=pull-ahead --congestion-highwater=0 --congestion-extents=67');
+    await t.sh(
+      'alpha',
+      `python3 -c "import os; f = os.open('/dev/bsr1', os.O_RDWR); b = os.urandom(65536)
+for i in range(76): os.pwrite(f, b, i << 22)
+os.fsync(f)"`,
+    );
+    const extents = await lab.waitFor('congestion-extents to trip', async () =>
+      (await bsrLog()).find((l) => /congestion-extents reached: pulling ahead/.test(l)),
+    );
+    lab.log(`extents: ${extents.trim()}`);
+    await t.waitSynced(120_000);
+
     // disconnect: the connection drops and comes back, the missed writes are resynced
-    await netOptions('--on-congestion=disconnect --congestion-fill=1M --congestion-highwater=20000');
+    await netOptions(
+      '--on-congestion=disconnect --congestion-fill=1M --congestion-highwater=20000 --congestion-extents=6001',
+    );
     await write(8, MIB, 8);
     const dropped = await lab.waitFor('the congestion disconnect', async () =>
       (await bsrLog()).find((l) => /congestion-fill reached: disconnecting/.test(l)),
     );
     lab.log(`disconnect: ${dropped.trim()}`);
     await t.waitSynced(120_000);
-    const [a, b] = [await t.sum('alpha', '/dev/vda', 0, 16), await t.sum('bravo', '/dev/vda', 0, 16)];
+    const [a, b] = [await t.sum('alpha', '/dev/vda', 0, 304), await t.sum('bravo', '/dev/vda', 0, 304)];
     lab.log(`at the end: alpha ${a.slice(0, 12)} bravo ${b.slice(0, 12)}`);
     assert(a === b, 'the backing disks differ');
     await lab.linkRestore('alpha', 'bravo');
