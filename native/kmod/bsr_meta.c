@@ -524,6 +524,8 @@ void bsr_detach(struct bsr_device *d)
 		return;
 	if (d->disk_state != BSR_DISK_FAILED)
 		bsr_set_disk_state(d, BSR_DISK_DETACHING);
+	/* writes the peers have not retired hold the disk: ask for their acks now */
+	bsr_close_epochs(d);
 	wait_event(d->misc_wait, atomic_read(&d->local_cnt) == 0);
 	flush_work(&d->al_work);
 

@@ -146,8 +146,14 @@ void bsr_close_epochs(struct bsr_device *d)
 	int idx = srcu_read_lock(&bsr_srcu);
 
 	list_for_each_entry_srcu(pd, &d->peer_devices, dev_list, srcu_read_lock_held(&bsr_srcu)) {
-		/* a failed send: the receiver sees the broken stream, the teardown retires all */
-		if (pd->connection->net)
+		struct bsr_net *n = pd->connection->net;
+
+		/*
+		 * Only a connection with an open epoch (a peer's receiver waiting for a slot has
+		 * none to close, and must not wait for the data stream). A failed send: the
+		 * receiver sees the broken stream, the teardown retires everything.
+		 */
+		if (n && READ_ONCE(n->epoch_writes))
 			bsr_send_barrier(pd->connection);
 	}
 	srcu_read_unlock(&bsr_srcu, idx);

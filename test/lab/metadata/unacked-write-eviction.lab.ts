@@ -42,8 +42,7 @@ export default scenario({
     assert(cstate === 'Established', `alpha noticed the cut before its crash (${cstate})`);
 
     await lab.linkRestore('alpha', 'bravo');
-    await t.waitConnection('bravo', false, 60_000);
-    await lab.boot('alpha');
+    await Promise.all([t.waitConnection('bravo', false, 60_000), lab.boot('alpha')]);
     await t.up('alpha', { createMd: false, net: NET, attach: '--al-extents=67' });
     await t.waitSynced(120_000);
     const replay = /activity log replayed: (\d+) active extents/.exec(await lab.dmesg('alpha'));
