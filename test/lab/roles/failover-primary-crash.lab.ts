@@ -32,7 +32,9 @@ export default scenario({
     await t.upSkipSync({ net: FAST_NET });
     await t.sh('alpha', `${t.S} primary r0 && dd if=/dev/zero of=/dev/vdb bs=512 count=1 oflag=direct status=none`);
     await t.sh('alpha', `cat > /tmp/writer.sh <<'X'\n${WRITER}\nX\nnohup sh /tmp/writer.sh > /tmp/writer.log 2>&1 &`);
-    await new Promise((r) => setTimeout(r, 7_000));
+    // the crash comes once enough writes are acknowledged (a fixed time saw 10 on a loaded host)
+    const record = () => t.sh('alpha', 'dd if=/dev/vdb bs=512 count=1 iflag=direct status=none | tr -d " \\0"');
+    await lab.waitFor('16 acknowledged writes', async () => Number((await record()).trim()) >= 16, 60_000, 300);
     await lab.crash('alpha');
     lab.log('alpha crashed during the writes');
     await t.waitConnection('bravo', false);
