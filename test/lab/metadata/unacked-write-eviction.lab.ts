@@ -8,9 +8,10 @@ import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, twoNodes } from '../fixtures.js';
 
 const EXTENTS = 71; // 4 MiB activity-log extents written, 67 slots
-// a slow ping: alpha must not see the cut (and write the bitmap at the teardown) before its crash;
-// a large socket buffer: protocol A writes complete although nothing reaches bravo
-const NET = '--protocol=A --ping-int=5 --ping-timeout=50 --connect-int=2 --sndbuf-size=2M';
+// a long ping timeout: alpha must not see the cut (and write the bitmap at the teardown) before
+// its crash, at least 15 s after the cut; a large socket buffer: protocol A writes complete
+// although nothing reaches bravo
+const NET = '--protocol=A --ping-int=2 --ping-timeout=150 --connect-int=2 --sndbuf-size=2M';
 
 const WRITER = `import os
 fd = os.open('/dev/bsr1', os.O_WRONLY | os.O_DSYNC)
@@ -31,11 +32,16 @@ export default scenario({
     await t.sh('alpha', `${t.S} primary r0`);
     await lab.linkCut('alpha', 'bravo');
     await t.sh('alpha', `cat > /tmp/w.py <<'X'\n${WRITER}\nX\nnohup python3 /tmp/w.py > /tmp/w.log 2>&1 &`);
-    // the writes either complete (the old behaviour: extent 0 evicted) or wait for a free slot
+    // the writes either all complete (the old behaviour: extent 0 evicted) or stop at a full log
     const progress = async () => (await t.sh('alpha', 'tail -n 1 /tmp/w.log')).trim();
-    const start = Date.now();
-    while (Date.now() - start < 4000 && (await progress()) !== 'done') await new Promise((r) => setTimeout(r, 200));
-    const wrote = await progress();
+    let wrote = '';
+    for (let changed = Date.now(), start = changed; wrote !== 'done' && (!wrote || Date.now() - changed < 2000); ) {
+      const now = await progress();
+      if (now !== wrote) [wrote, changed] = [now, Date.now()];
+      assert(Date.now() - start < 12_000, `the writer is still writing after 12 s (${wrote})`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert(wrote === 'done' || Number(wrote) >= 60, `the writer stopped at "${wrote}", before the log was full`);
     const cstate = await t.pdField('alpha', 'replication');
     await lab.crash('alpha');
     lab.log(`alpha crashed: writer at "${wrote}", replication ${cstate} (not noticed the cut)`);
