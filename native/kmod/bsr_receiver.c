@@ -862,6 +862,7 @@ static int handshake(struct bsr_conn *c)
 	struct bsr_net *n = c->net;
 	struct bsr_resource *r = c->resource;
 	struct bsr_peer_device *pd;
+	u32 shared = 0, i;
 	struct pkt p;
 	int rv;
 
@@ -898,6 +899,8 @@ static int handshake(struct bsr_conn *c)
 	list_for_each_entry(pd, &c->peer_devices, conn_list) {
 		if (!pd->net->shared)
 			continue;
+		shared++;
+		pd->net->state_received = false;
 		rv = send_sizes(pd);
 		if (!rv)
 			rv = bsr_send_uuids(pd, 0);
@@ -914,14 +917,21 @@ static int handshake(struct bsr_conn *c)
 	WRITE_ONCE(n->net_ok, true);
 	mutex_unlock(&n->data_mutex);
 
-	list_for_each_entry(pd, &c->peer_devices, conn_list) {
-		if (!pd->net->shared)
-			continue;
+	/*
+	 * The peer's SIZES, UUIDS, STATE for each volume both have, in the peer's order of its
+	 * volumes (which need not be ours: a volume deleted and created again comes last).
+	 */
+	for (i = 0; i < shared; i++) {
 		rv = expect(c, &p, P_SIZES);
-		if (!rv && p.pd != pd)
-			rv = -EPROTO;
-		if (!rv)
-			rv = got_sizes(pd, &p.u.sizes, false);
+		if (rv)
+			return rv;
+		pd = p.pd;	/* shared: recv_pkt refuses the others */
+		if (pd->net->state_received) {
+			bsr_proto_warn("%s: volume %u: a second SIZES in the handshake\n",
+				       n->thread_tag, p.vnr);
+			return -EPROTO;
+		}
+		rv = got_sizes(pd, &p.u.sizes, false);
 		if (!rv)
 			rv = expect(c, &p, P_UUIDS);
 		if (!rv && p.pd != pd)
