@@ -12,7 +12,7 @@
 // - /dev/bsr-control answers the API version ioctl (and is gone after rmmod);
 // - with a connected peer resize is refused cleanly, al-extents changes and replication goes on.
 import { scenario } from '../../../tools/lab/scenario.js';
-import { FAST_NET, FAST_PD, ID, PEER, singleNode, twoNodes } from '../fixtures.js';
+import { FAST_NET, FAST_PD, ID, singleNode, twoNodes } from '../fixtures.js';
 
 const N = 'alpha' as const;
 const EXTENTS = 100; // more than the 67 slots of the small activity log
@@ -303,7 +303,7 @@ ${S} attach 3 ${grow} ${grow} internal --size=${want}`);
     // --- a volume only alpha has (16 MiB of /dev/vdb, its own meta data): volume 0 goes on
     // replicating, the new one's peer device stays unconnected; once bravo adds it, it connects
     // and resyncs. Each attach reconnects (a fresh handshake learns the peer's volumes).
-    const addVolume = (n: 'alpha' | 'bravo', then = '') =>
+    const addVolume = (n: 'alpha' | 'bravo', then: string) =>
       t.sh(
         n,
         `dmsetup create vol1 --table "0 32768 linear /dev/vdb 0" && dmsetup mknodes
@@ -311,15 +311,19 @@ dev=/dev/$(dmsetup info -c -o blkdevname --noheadings vol1)
 ${M} --force 2 v09 $dev internal create-md --max-peers=2 </dev/null >/dev/null
 ${S} new-minor r0 2 1
 ${S} attach 2 $dev $dev internal
-${S} peer-device-options r0 ${ID[PEER[n]]} 1 ${FAST_PD}
 ${then}`,
       );
-    // alpha's new volume gets data of its own (UpToDate, 4 MiB written), bravo's is just created
+    // alpha's new volume gets data of its own (UpToDate, 4 MiB written; it is the SyncSource
+    // later), bravo's is just created
     const vol1Sum = await addVolume(
       N,
-      `${S} new-current-uuid --clear-bitmap 2
+      `${S} peer-device-options r0 ${ID.bravo} 1 ${FAST_PD}
+${S} new-current-uuid --clear-bitmap 2
 head -c 4194304 /dev/urandom > /tmp/v1; dd if=/tmp/v1 of=/dev/bsr2 bs=1M oflag=direct status=none; sha256sum < /tmp/v1`,
     );
+    // bravo creates volume 1 diskless while connected (outside the connection's set) and
+    // deletes it: del-minor reconnects, the volume on alpha only again
+    await t.sh('bravo', `${S} new-minor r0 2 1\n${S} del-minor 2`);
     const only = await t.waitState(
       N,
       'volume 0 Established, volume 1 not replicated',
@@ -343,7 +347,7 @@ head -c 4194304 /dev/urandom > /tmp/v1; dd if=/tmp/v1 of=/dev/bsr2 bs=1M oflag=d
     // its 4 MiB written while bravo lacks it are out of sync for bravo, as while disconnected
     if (vol1Oos !== 4096) throw new Error(`volume 1 4 MiB write: out-of-sync ${vol1Oos} KiB`);
     if (sum0 !== peerSum0) throw new Error('volume 0 did not replicate while only alpha had volume 1');
-    await addVolume('bravo');
+    await addVolume('bravo', '');
     await t.waitSynced(60_000);
     const v1 = await Promise.all(
       (['alpha', 'bravo'] as const).map((n) =>
