@@ -10,7 +10,9 @@
 // - resize grows a device online after its dm-linear lower device grew (internal meta data moves);
 //   --size grows it to that size only, --assume-clean leaves the grown area in sync;
 // - /dev/bsr-control answers the API version ioctl (and is gone after rmmod);
-// - with a connected peer resize is refused cleanly, al-extents changes and replication goes on.
+// - with a connected peer resize is refused cleanly, al-extents changes and replication goes on;
+// - a volume added on alpha first: volume 0 replicates on, the new volume's peer device stays Off
+//   (its writes out of sync) until bravo adds it too, then it connects and resyncs.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { FAST_NET, FAST_PD, ID, singleNode, twoNodes } from '../fixtures.js';
 
