@@ -1384,7 +1384,7 @@ enum bsr_ret_code {
 #define BSR_H100_MAGIC 0x8620ec20U
 #define BSR_H100_SIZE 16
 #define BSR_PROTOCOL_MIN 1
-#define BSR_PROTOCOL_MAX 3
+#define BSR_PROTOCOL_MAX 4
 #define BSR_FF_TRIM 1
 #define BSR_FF_THIN_RESYNC 2
 #define BSR_FF_WSAME 4
@@ -1397,6 +1397,7 @@ enum bsr_ret_code {
 #define BSR_P_SIZES_LEN_V1 32
 #define BSR_P_SIZES_LEN_V2 36
 #define BSR_P_SIZES_LEN_V3 36
+#define BSR_P_SIZES_LEN_V4 36
 enum bsr_packet {
 	P_DATA = 0,
 	P_DATA_REPLY = 1,
@@ -1445,6 +1446,7 @@ enum bsr_packet {
 	P_TWOPC_ABORT = 47,
 	P_TRIM = 49,
 	P_RS_DEALLOCATED = 52,
+	P_VOLUMES = 256,
 	P_CONNECTION_FEATURES = 65534,
 	P_INITIAL_META = 65521,
 	P_INITIAL_DATA = 65522,

@@ -6,7 +6,7 @@
 #include <linux/mm.h>
 #include <linux/random.h>
 
-#include "bsr_int.h"
+#include "bsr_net.h"
 
 /* Shared holder for meta devices, so indexed external meta data can be shared. */
 static char bsr_md_holder[] = "bsr meta data";
@@ -193,6 +193,7 @@ void bsr_update_slot_mask(struct bsr_device *d)
 	/* connection threads call this while del-peer may unlink a connection */
 	idx = srcu_read_lock(&bsr_srcu);
 	for (i = 0; i < BSR_MAX_PEERS; i++) {
+		struct bsr_peer_device *pd = NULL;
 		struct bsr_conn *c;
 		s32 s = ldev->md.peers[i].bitmap_index;
 
@@ -200,6 +201,8 @@ void bsr_update_slot_mask(struct bsr_device *d)
 			continue;
 		c = bsr_find_connection(d->resource, i);
 		if (c && c->cstate == BSR_CONNECTION_CONNECTED)
+			pd = bsr_find_peer_device(c, d->vnr);
+		if (pd && bsr_pd_replicating(pd))
 			continue;
 		mask |= 1U << s;
 	}

@@ -82,7 +82,8 @@ static_assert(offsetof(struct p_sizes, logical_block_size) ==
 	      BSR_P_SIZES_OFF_LOGICAL_BLOCK_SIZE);
 static_assert(sizeof(struct p_sizes) == BSR_P_SIZES_LEN_V2);
 static_assert(BSR_P_SIZES_LEN_V3 == BSR_P_SIZES_LEN_V2);
-static_assert(BSR_PROTOCOL_MAX == 3);	/* a new version needs its SIZES length here */
+static_assert(BSR_P_SIZES_LEN_V4 == BSR_P_SIZES_LEN_V2);
+static_assert(BSR_PROTOCOL_MAX == 4);	/* a new version needs its SIZES length here */
 
 static inline u32 bsr_sizes_len(u32 agreed_pro_version)
 {
@@ -105,6 +106,16 @@ struct p_uuids {
 	__be64 dirty_bits;
 	__be64 flags;
 } __packed;
+
+/*
+ * Protocol 4, after SYNC_PARAM: the volumes the sender has, count volume numbers (__be16)
+ * strictly ascending after this header. Only the volumes both nodes have are replicated.
+ */
+struct p_volumes {
+	__be32 count;
+} __packed;
+
+#define BSR_VOLUMES_MAX (BSR_MAX_VOLUMES + 1)	/* volume numbers 0..BSR_MAX_VOLUMES */
 
 struct p_state {
 	__be32 role;
@@ -449,6 +460,13 @@ struct bsr_pd_net {
 	bool uuids_received;
 	bool sizes_received;
 	bool state_received;
+	/*
+	 * The handshake's volume set (receiver thread): offered, this node listed the volume;
+	 * shared, the peer has it too. shared is set before net_ok and cleared after it (the
+	 * teardown, data_mutex taken): read it through bsr_pd_replicating().
+	 */
+	bool offered;
+	bool shared;
 
 	struct bsr_peer_device *pd;
 
@@ -760,6 +778,18 @@ static inline bool bsr_peer_range_ok(struct bsr_device *d, u64 sector, u32 bytes
 	u64 end = sector + (bytes >> 9);
 
 	return end >= sector && end <= get_capacity(d->disk);
+}
+
+/*
+ * Whether to replicate to (and send anything for) this peer device: its connection is up
+ * and the peer has the volume too (the handshake's volume set). The one place that decides
+ * it; a peer device that is not replicating gets its writes marked out of sync instead.
+ */
+static inline bool bsr_pd_replicating(const struct bsr_peer_device *pd)
+{
+	const struct bsr_net *n = pd->connection->net;
+
+	return n && pd->net && READ_ONCE(n->net_ok) && READ_ONCE(pd->net->shared);
 }
 
 /* kthread_should_stop() for code that also runs in tasks that are not kthreads */

@@ -2055,7 +2055,7 @@ static int adm_sync_ctl(struct adm_ctx *ctx, struct genl_info *info)
 		}
 		pd->resync_susp_user = pause;
 		bsr_rs_pause_update(pd);
-		if (pd->connection->net->net_ok)
+		if (bsr_pd_replicating(pd))
 			bsr_send_state(pd);
 		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 		break;

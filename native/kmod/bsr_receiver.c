@@ -3,7 +3,8 @@
  * bsr: connection life cycle and the receiving side.
  *
  * The receiver thread of a connection connects, runs the handshake (features, optional
- * CRAM-HMAC, PROTOCOL, then per volume SIZES, UUIDS, STATE and the sync decision) and
+ * CRAM-HMAC, PROTOCOL, SYNC_PARAM, VOLUMES, then per volume both nodes have SIZES, UUIDS,
+ * STATE and the sync decision) and
  * then applies the data stream. Every packet is checked before it is used: magic,
  * length bounds for its type, volume number, sector range against the device size. A
  * bad packet drops the connection (ProtocolError); nothing a peer sends can crash us.
@@ -13,6 +14,7 @@
 #include <linux/delay.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <net/sock.h>
 
 #include "bsr_net.h"
@@ -296,6 +298,11 @@ static bool len_ok(enum bsr_packet cmd, u32 len, u32 pro, u32 dgs)
 		/* the digests' length is checked against the agreed csums-alg */
 		return len > sizeof(struct p_csum_rs_request) &&
 		       len - sizeof(struct p_csum_rs_request) <= BSR_RS_MAX_BLOCKS * BSR_DIGEST_MAX;
+	case P_VOLUMES:
+		/* the count must match: recv_volumes() */
+		return len >= sizeof(struct p_volumes) &&
+		       len - sizeof(struct p_volumes) <= BSR_VOLUMES_MAX * sizeof(__be16) &&
+		       !((len - sizeof(struct p_volumes)) % sizeof(__be16));
 	default:
 		return false;
 	}
@@ -353,6 +360,7 @@ struct pkt {
 		struct p_ov_result ov_result;
 		struct p_block_desc block_desc;
 		struct p_csum_rs_request csum_request;
+		struct p_volumes volumes;
 	} u;
 };
 
@@ -373,7 +381,8 @@ static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool ma
 	p->pd = NULL;
 	if (per_volume(p->cmd)) {
 		p->pd = bsr_find_peer_device(c, p->vnr);
-		if (!p->pd || !p->pd->net) {
+		/* a volume outside the handshake's set is as unknown as one never configured */
+		if (!p->pd || !p->pd->net || !READ_ONCE(p->pd->net->shared)) {
 			bsr_proto_warn("%s: packet %u for unknown volume %u\n", c->net->thread_tag,
 				       p->cmd, p->vnr);
 			return -EPROTO;
@@ -397,6 +406,9 @@ static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool ma
 		break;
 	case P_CSUM_RS_REQUEST:
 		fixed = sizeof(struct p_csum_rs_request);
+		break;
+	case P_VOLUMES:
+		fixed = sizeof(struct p_volumes);
 		break;
 	default:
 		fixed = p->len;
@@ -621,6 +633,107 @@ static int do_sync_param(struct bsr_conn *c)
 	return 0;
 }
 
+static int cmp_vnr(const void *a, const void *b)
+{
+	return (int)*(const u16 *)a - (int)*(const u16 *)b;
+}
+
+/* The peer's VOLUMES: count volume numbers, strictly ascending; marks ours it has too. */
+static int recv_volumes(struct bsr_conn *c, const struct pkt *p)
+{
+	struct bsr_net *n = c->net;
+	u32 count = be32_to_cpu(p->u.volumes.count), i, prev = 0, theirs_only = 0;
+	__be16 chunk[64];
+
+	if (count > BSR_VOLUMES_MAX ||
+	    p->len != sizeof(struct p_volumes) + count * sizeof(__be16)) {
+		bsr_proto_warn("%s: malformed VOLUMES: %u bytes for %u volumes\n", n->thread_tag, p->len,
+			       count);
+		return -EPROTO;
+	}
+	for (i = 0; i < count; i++) {
+		struct bsr_peer_device *pd;
+		u32 vnr;
+		int rv;
+
+		if (!(i % ARRAY_SIZE(chunk))) {
+			rv = bsr_sock_recv(n->data_sock, chunk,
+					   min_t(u32, count - i, ARRAY_SIZE(chunk)) * sizeof(__be16),
+					   false);
+			if (rv)
+				return rv;
+		}
+		vnr = be16_to_cpu(chunk[i % ARRAY_SIZE(chunk)]);
+		if (vnr > BSR_MAX_VOLUMES || (i && vnr <= prev)) {
+			bsr_proto_warn("%s: malformed VOLUMES: volume %u after %u (not ascending)\n",
+				       n->thread_tag, vnr, prev);
+			return -EPROTO;
+		}
+		prev = vnr;
+		pd = bsr_find_peer_device(c, vnr);
+		if (pd && pd->net->offered)
+			WRITE_ONCE(pd->net->shared, true);
+		else
+			theirs_only++;
+	}
+	if (theirs_only)
+		bsr_info("%s: the peer has %u volume(s) this node does not: not replicated\n",
+			 n->thread_tag, theirs_only);
+	return 0;
+}
+
+/*
+ * Protocol 4: both nodes list their volumes (VOLUMES); the connection comes up for those both
+ * have (pd->net->shared), the others stay unconnected until a later handshake finds them on
+ * both sides (attach and del-minor reconnect). A peer of an older protocol lists none: it must
+ * have ours, as before. A volume created while this runs was not offered: not replicated.
+ */
+static int do_volumes(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	struct bsr_peer_device *pd;
+	struct p_volumes *msg;
+	u32 count = 0, i = 0;
+	struct pkt p;
+	u16 *vnrs;
+	int rv;
+
+	list_for_each_entry(pd, &c->peer_devices, conn_list)
+		count++;
+	msg = kmalloc(sizeof(*msg) + count * sizeof(u16), GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	vnrs = (u16 *)(msg + 1);
+	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		pd->net->offered = i < count;
+		WRITE_ONCE(pd->net->shared, pd->net->offered && n->agreed_pro_version < 4);
+		if (pd->net->offered)
+			vnrs[i++] = pd->device->vnr;
+	}
+	count = i;
+	if (n->agreed_pro_version < 4) {
+		kfree(msg);
+		return 0;
+	}
+	sort(vnrs, count, sizeof(u16), cmp_vnr, NULL);
+	for (i = 0; i < count; i++)
+		((__be16 *)vnrs)[i] = cpu_to_be16(vnrs[i]);
+	msg->count = cpu_to_be32(count);
+	rv = bsr_send_packet(c, false, P_VOLUMES, 0, msg, sizeof(*msg) + count * sizeof(u16));
+	kfree(msg);
+	if (!rv)
+		rv = expect(c, &p, P_VOLUMES);
+	if (!rv)
+		rv = recv_volumes(c, &p);
+	if (rv)
+		return rv;
+	list_for_each_entry(pd, &c->peer_devices, conn_list)
+		if (pd->net->offered && !pd->net->shared)
+			bsr_info("%s: volume %u: the peer does not have it: not replicated\n",
+				 n->thread_tag, pd->device->vnr);
+	return 0;
+}
+
 static void got_uuids(struct bsr_peer_device *pd, const struct p_uuids *u)
 {
 	struct bsr_pd_net *p = pd->net;
@@ -732,7 +845,8 @@ static void mark_peer_connected(struct bsr_conn *c, bool connected)
 		struct bsr_device *d = pd->device;
 		u32 *flags;
 
-		if (!bsr_get_ldev(d))
+		/* connected: only the volumes the peer has */
+		if ((connected && !pd->net->shared) || !bsr_get_ldev(d))
 			continue;
 		flags = &d->ldev->md.peers[c->peer_node_id].flags;
 		if (!!(*flags & BSR_MDF_PEER_CONNECTED) != connected) {
@@ -748,6 +862,7 @@ static int handshake(struct bsr_conn *c)
 	struct bsr_net *n = c->net;
 	struct bsr_resource *r = c->resource;
 	struct bsr_peer_device *pd;
+	u32 shared = 0, i;
 	struct pkt p;
 	int rv;
 
@@ -776,10 +891,16 @@ static int handshake(struct bsr_conn *c)
 	rv = do_protocol(c);
 	if (!rv)
 		rv = do_sync_param(c);
+	if (!rv)
+		rv = do_volumes(c);
 	if (rv)
 		return rv;
 
 	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		if (!pd->net->shared)
+			continue;
+		shared++;
+		pd->net->state_received = false;
 		rv = send_sizes(pd);
 		if (!rv)
 			rv = bsr_send_uuids(pd, 0);
@@ -796,12 +917,21 @@ static int handshake(struct bsr_conn *c)
 	WRITE_ONCE(n->net_ok, true);
 	mutex_unlock(&n->data_mutex);
 
-	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+	/*
+	 * The peer's SIZES, UUIDS, STATE for each volume both have, in the peer's order of its
+	 * volumes (which need not be ours: a volume deleted and created again comes last).
+	 */
+	for (i = 0; i < shared; i++) {
 		rv = expect(c, &p, P_SIZES);
-		if (!rv && p.pd != pd)
-			rv = -EPROTO;
-		if (!rv)
-			rv = got_sizes(pd, &p.u.sizes, false);
+		if (rv)
+			return rv;
+		pd = p.pd;	/* shared: recv_pkt refuses the others */
+		if (pd->net->state_received) {
+			bsr_proto_warn("%s: volume %u: a second SIZES in the handshake\n",
+				       n->thread_tag, p.vnr);
+			return -EPROTO;
+		}
+		rv = got_sizes(pd, &p.u.sizes, false);
 		if (!rv)
 			rv = expect(c, &p, P_UUIDS);
 		if (!rv && p.pd != pd)
@@ -821,6 +951,8 @@ static int handshake(struct bsr_conn *c)
 	mutex_lock(&r->adm_mutex);
 	bsr_set_cstate(c, BSR_CONNECTION_CONNECTED);
 	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		if (!pd->net->shared)
+			continue;
 		rv = bsr_sync_handshake(pd);
 		if (rv)
 			break;
@@ -1873,6 +2005,9 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 		struct bsr_device *d = pd->device;
 		bool was_repl = pd->repl_state != BSR_REPLICATION_OFF;
 
+		/* net_ok is false and data_mutex was taken: no sender looks at it any more */
+		WRITE_ONCE(pd->net->shared, false);
+		pd->net->offered = false;
 		bsr_ov_lost(pd);
 		bsr_set_repl_state(pd, BSR_REPLICATION_OFF);
 		pd->peer_disk_state = BSR_DISK_DUNKNOWN;

@@ -486,9 +486,7 @@ void bsr_failed_work(struct work_struct *w)
 		idx = srcu_read_lock(&bsr_srcu);
 		list_for_each_entry_srcu(pd, &d->peer_devices, dev_list,
 					 srcu_read_lock_held(&bsr_srcu)) {
-			struct bsr_net *n = pd->connection->net;
-
-			if (n && READ_ONCE(n->net_ok))
+			if (bsr_pd_replicating(pd))
 				bsr_send_state(pd);
 		}
 		srcu_read_unlock(&bsr_srcu, idx);

@@ -184,7 +184,7 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 		return;
 	}
 	mutex_lock(&n->data_mutex);
-	if (!READ_ONCE(n->net_ok) || !n->data_sock) {
+	if (!bsr_pd_replicating(pd) || !n->data_sock) {
 		mutex_unlock(&n->data_mutex);
 		kfree(t);
 		bsr_pd_set_oos(pd, bio, req->oos_slots);
@@ -289,7 +289,7 @@ void bsr_replicate_write(struct bsr_device *d, struct bsr_req *req, struct bio *
 		 * ran: the write must still be marked for that peer, unless write_submit
 		 * did (a peer that was not connected then).
 		 */
-		if (!pd->net || !pd->connection->net || !READ_ONCE(pd->connection->net->net_ok))
+		if (!bsr_pd_replicating(pd))
 			bsr_pd_set_oos(pd, bio, req->oos_slots);
 		else if (!bsr_cong_write(pd, bio, req->oos_slots))
 			send_one(pd, req, bio);
@@ -312,13 +312,13 @@ bool bsr_replicate_flush(struct bsr_device *d, struct bsr_req *req)
 		struct bsr_tle *t;
 		int rv;
 
-		if (!n || !READ_ONCE(n->net_ok))
+		if (!bsr_pd_replicating(pd))
 			continue;
 		t = kzalloc(sizeof(*t), GFP_NOIO);
 		if (!t)
 			continue;
 		mutex_lock(&n->data_mutex);
-		if (!n->net_ok || !n->data_sock) {
+		if (!bsr_pd_replicating(pd) || !n->data_sock) {
 			mutex_unlock(&n->data_mutex);
 			kfree(t);
 			continue;

@@ -1284,8 +1284,7 @@ int bsr_adm_start_sync(struct bsr_peer_device *pd, bool source, char *msg, size_
 	struct bsr_conn *c = pd->connection;
 	int rv;
 
-	if (!c->net || !READ_ONCE(c->net->net_ok) ||
-	    pd->repl_state != BSR_REPLICATION_ESTABLISHED) {
+	if (!bsr_pd_replicating(pd) || pd->repl_state != BSR_REPLICATION_ESTABLISHED) {
 		snprintf(msg, len, "%s needs an established connection to peer %u",
 			 source ? "invalidate-remote" : "invalidate", c->peer_node_id);
 		return -ENOTCONN;
@@ -2071,14 +2070,14 @@ static void promoted(struct bsr_resource *r)
 	struct bsr_conn *c;
 
 	list_for_each_entry(c, &r->connections, res_list) {
-		if (!c->net || !READ_ONCE(c->net->net_ok))
-			continue;
 		list_for_each_entry(pd, &c->peer_devices, conn_list) {
 			struct bsr_device *d = pd->device;
 			bool behind = pd->peer_disk_state < BSR_DISK_UPTODATE &&
 				      pd->peer_disk_state >= BSR_DISK_INCONSISTENT &&
 				      pd->peer_disk_state != BSR_DISK_DUNKNOWN;
 
+			if (!bsr_pd_replicating(pd))
+				continue;
 			if (pd->repl_state != BSR_REPLICATION_ESTABLISHED || !bsr_get_ldev(d))
 				goto state;
 			if (!behind) {
@@ -2202,12 +2201,10 @@ static void send_state_all(struct bsr_resource *r)
 	struct bsr_peer_device *pd;
 	struct bsr_conn *c;
 
-	list_for_each_entry(c, &r->connections, res_list) {
-		if (!c->net || !READ_ONCE(c->net->net_ok))
-			continue;
+	list_for_each_entry(c, &r->connections, res_list)
 		list_for_each_entry(pd, &c->peer_devices, conn_list)
-			bsr_send_state(pd);
-	}
+			if (bsr_pd_replicating(pd))
+				bsr_send_state(pd);
 }
 
 /* A promotion agreed with every connected peer; retried while a peer is busy demoting. */
@@ -2296,10 +2293,7 @@ void bsr_new_uuid_sent(struct bsr_device *d, bool skip_sync)
 	struct bsr_peer_device *pd;
 
 	list_for_each_entry(pd, &d->peer_devices, dev_list) {
-		struct bsr_conn *c = pd->connection;
-
-		if (!c->net || !READ_ONCE(c->net->net_ok) ||
-		    pd->repl_state != BSR_REPLICATION_ESTABLISHED)
+		if (!bsr_pd_replicating(pd) || pd->repl_state != BSR_REPLICATION_ESTABLISHED)
 			continue;
 		if (skip_sync)
 			pd->peer_disk_state = BSR_DISK_UPTODATE;

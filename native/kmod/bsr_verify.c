@@ -176,7 +176,7 @@ int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, bool
 	const char *why = "no file-system map";
 	int rv;
 
-	if (!n || !READ_ONCE(n->net_ok) || pd->repl_state != BSR_REPLICATION_ESTABLISHED) {
+	if (!bsr_pd_replicating(pd) || pd->repl_state != BSR_REPLICATION_ESTABLISHED) {
 		snprintf(msg, len, "verify needs an established connection to peer %u (replication %s)",
 			 c->peer_node_id, bsr_repl_name(pd->repl_state));
 		return -ENOTCONN;
@@ -710,7 +710,7 @@ static void treq_answer(struct bsr_ov_treq *rq, bool more)
 	};
 	int rv;
 
-	if (!READ_ONCE(c->net->net_ok))
+	if (!bsr_pd_replicating(pd))
 		return;
 	treq_compare(rq, r.differ);
 	mark_found(pd, rq->sector, rq->blocks, r.differ);

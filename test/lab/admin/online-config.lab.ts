@@ -10,9 +10,11 @@
 // - resize grows a device online after its dm-linear lower device grew (internal meta data moves);
 //   --size grows it to that size only, --assume-clean leaves the grown area in sync;
 // - /dev/bsr-control answers the API version ioctl (and is gone after rmmod);
-// - with a connected peer resize is refused cleanly, al-extents changes and replication goes on.
+// - with a connected peer resize is refused cleanly, al-extents changes and replication goes on;
+// - a volume added on alpha first: volume 0 replicates on, the new volume's peer device stays Off
+//   (its writes out of sync) until bravo adds it too, then it connects and resyncs.
 import { scenario } from '../../../tools/lab/scenario.js';
-import { singleNode, twoNodes } from '../fixtures.js';
+import { FAST_NET, FAST_PD, ID, singleNode, twoNodes } from '../fixtures.js';
 
 const N = 'alpha' as const;
 const EXTENTS = 100; // more than the 67 slots of the small activity log
@@ -285,7 +287,8 @@ ${S} attach 3 ${grow} ${grow} internal --size=${want}`);
     // --- with a connected peer: resize is refused cleanly (the size is not negotiated yet);
     // al-extents still changes at once and replication goes on
     const t = twoNodes(lab);
-    await t.upSkipSync();
+    // connect-int 2: each attach of a volume below reconnects
+    await t.upSkipSync({ net: FAST_NET });
     await t.sh(N, `${S} primary r0`);
     await t.write(N, 0, 8);
     const refused = await lab.exec(N, ['sh', '-c', `${S} resize 1`]);
@@ -293,13 +296,70 @@ ${S} attach 3 ${grow} ${grow} internal --size=${want}`);
     if (refused.code === 0 || !/BUSY.*connected peer/.test(why)) throw new Error(`resize while connected: ${why}`);
     await t.sh(N, `${S} disk-options 1 --al-extents=67`);
     const sum = await t.write(N, 16, 8);
-    await t.sh(N, `${S} secondary r0`);
     const peerSum = await t.sum('bravo', '/dev/vda', 16, 8);
     log(
       `connected: resize refused (${why}); al-extents 67 while connected, 8 MiB replicated ${sum === peerSum ? 'identical' : 'DIFFERENT'}`,
     );
     if (sum !== peerSum) throw new Error('replication broke after the activity log resize');
+
+    // --- a volume only alpha has (16 MiB of /dev/vdb, its own meta data): volume 0 goes on
+    // replicating, the new one's peer device stays unconnected; once bravo adds it, it connects
+    // and resyncs. Each attach reconnects (a fresh handshake learns the peer's volumes).
+    const addVolume = (n: 'alpha' | 'bravo', then: string) =>
+      t.sh(
+        n,
+        `dmsetup create vol1 --table "0 32768 linear /dev/vdb 0" && dmsetup mknodes
+dev=/dev/$(dmsetup info -c -o blkdevname --noheadings vol1)
+${M} --force 2 v09 $dev internal create-md --max-peers=2 </dev/null >/dev/null
+${S} new-minor r0 2 1
+${S} attach 2 $dev $dev internal
+${then}`,
+      );
+    // alpha's new volume gets data of its own (UpToDate, 4 MiB written; it is the SyncSource
+    // later), bravo's is just created
+    const vol1Sum = await addVolume(
+      N,
+      `${S} peer-device-options r0 ${ID.bravo} 1 ${FAST_PD}
+${S} new-current-uuid --clear-bitmap 2
+head -c 4194304 /dev/urandom > /tmp/v1; dd if=/tmp/v1 of=/dev/bsr2 bs=1M oflag=direct status=none; sha256sum < /tmp/v1`,
+    );
+    // bravo creates volume 1 diskless while connected (outside the connection's set) and
+    // deletes it: del-minor reconnects, the volume on alpha only again
+    await t.sh('bravo', `${S} new-minor r0 2 1\n${S} del-minor 2`);
+    const only = await t.waitState(
+      N,
+      'volume 0 Established, volume 1 not replicated',
+      (r) =>
+        r.connections()[0]?.connection === 'Connected' &&
+        r.peerDevice(0)?.replication === 'Established' &&
+        r.peerDevice(1) && {
+          state: `volume 1 replication:${r.peerDevice(1)?.replication} peer-disk:${r.peerDevice(1)?.['peer-disk']}`,
+          oos: Number(r.peerDevice(1)?.['out-of-sync']),
+        },
+      40_000,
+    );
+    const sum0 = await t.write(N, 24, 4);
+    const peerSum0 = await t.sum('bravo', '/dev/vda', 24, 4);
+    log(
+      `volume 1 on alpha only: connected, ${only.state}, out-of-sync ${only.oos} KiB; volume 0 replicated ${sum0 === peerSum0 ? 'identical' : 'DIFFERENT'}`,
+    );
+    if (only.state !== 'volume 1 replication:Off peer-disk:DUnknown') throw new Error(`alpha's ${only.state}`);
+    // its 4 MiB written while bravo lacks it are out of sync for bravo, as while disconnected
+    if (only.oos !== 4096) throw new Error(`volume 1 4 MiB write: out-of-sync ${only.oos} KiB`);
+    if (sum0 !== peerSum0) throw new Error('volume 0 did not replicate while only alpha had volume 1');
+    await addVolume('bravo', '');
+    await t.waitSynced(60_000);
+    const v1 = await Promise.all(
+      (['alpha', 'bravo'] as const).map((n) =>
+        t.sh(n, 'dd if=/dev/mapper/vol1 bs=1M count=4 iflag=direct status=none | sha256sum'),
+      ),
+    );
+    log(`volume 1 added on bravo: both volumes UpToDate; its 4 MiB ${v1[0] === v1[1] ? 'identical' : 'DIFFERENT'}`);
+    if (v1[0].split(' ')[0] !== vol1Sum.split(' ')[0] || v1[0] !== v1[1])
+      throw new Error('volume 1 did not resync to bravo');
+    await t.sh(N, `${S} secondary r0`);
     await t.downAll();
+    await Promise.all((['alpha', 'bravo'] as const).map((n) => t.sh(n, 'dmsetup remove vol1')));
     await sh('test ! -e /dev/bsr-control');
   },
 });

@@ -132,6 +132,42 @@ def handshake_as_newer(d):
     d.sendall(pkt(P['UUIDS'], struct.pack('>12Q', 0x5eed0000, 0, *([0] * 8), 0, 0), 0))
     d.sendall(pkt(P['STATE'], struct.pack('>4I', 2, 9, 0, 0), 0))
 
+def handshake_v4(d, volumes):
+    # protocol 4: SYNC_PARAM (no algorithms) and the volume list follow PROTOCOL
+    d.sendall(pkt(P['FEATURES'], struct.pack('>8I', 4, 0, 4, 0, 1, 0, 0, 0)))
+    d.sendall(pkt(P['PROTOCOL'], struct.pack('>6I', 3, 0, 0, 0, 0, 0)))
+    d.sendall(pkt(P['SYNC_PARAM'], b'\0' * 64))
+    d.sendall(pkt(P['VOLUMES'], volumes))
+
+def volumes_case(volumes):
+    d, m = pair(); handshake_v4(d, volumes); finish([d, m])
+
+@case
+def volumes_count_mismatch():
+    volumes_case(struct.pack('>IH', 2, 0))
+
+@case
+def volumes_huge_count():
+    volumes_case(struct.pack('>I', 0x40000000))
+
+@case
+def volumes_duplicate():
+    volumes_case(struct.pack('>IHH', 2, 0, 0))
+
+@case
+def volumes_descending():
+    volumes_case(struct.pack('>IHH', 2, 3, 0))
+
+@case
+def volumes_odd_length():
+    volumes_case(struct.pack('>IHB', 1, 0, 0))
+
+@case
+def data_volume_not_shared():
+    # the fake peer lists no volume: the node's volume 0 is not replicated, its DATA is refused
+    d, m = pair(); handshake_v4(d, struct.pack('>I', 0))
+    d.sendall(pkt(P['DATA'], struct.pack('>QQII', 0, 1, 1, 0) + b'z' * 4096)); finish([d, m])
+
 def rle_case(n_words, code, flags=1, offset=0):
     d, m = pair(); handshake_as_newer(d)
     d.sendall(pkt(P['COMPRESSED_BITMAP'], struct.pack('>QII', offset, n_words, flags) + code)); finish([d, m])

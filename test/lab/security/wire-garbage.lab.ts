@@ -1,5 +1,6 @@
 // Garbage on the replication port (random bytes, truncated packets, wrong magic, huge
-// lengths, unknown packet types, bad volumes and sectors after a fake handshake): the node drops
+// lengths, unknown packet types, bad volumes and sectors after a fake handshake, malformed
+// volume lists and DATA for a volume the fake peer did not list): the node drops
 // each connection and stays healthy; then the real peer connects and replicates.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, twoNodes } from '../fixtures.js';
@@ -22,7 +23,7 @@ export default scenario({
     const drops = d
       .split('\n')
       .filter((l) =>
-        /bsr:.*(dropped|bad length|bad packet header|unknown volume|beyond the end|unexpected|expected packet|node-id mismatch|while not|bitmap packet with|malformed compressed)/.test(
+        /bsr:.*(dropped|bad length|bad packet header|unknown volume|beyond the end|unexpected|expected packet|node-id mismatch|while not|bitmap packet with|malformed compressed|malformed VOLUMES)/.test(
           l,
         ),
       );
@@ -31,6 +32,15 @@ export default scenario({
     const rle = drops.filter((l) => /bitmap packet with|malformed compressed/.test(l)).length;
     lab.log(`bravo refused ${rle} malformed compressed bitmaps`);
     assert(rle >= 7, 'the malformed compressed bitmaps were refused');
+    // protocol 4's volume list: a wrong count, duplicates, disorder; then DATA for a volume the
+    // fake peer did not list
+    const vols = drops.filter((l) => /malformed VOLUMES|packet 256 with a bad length/.test(l));
+    lab.log(`bravo refused ${vols.length} malformed volume lists: ${vols.join(' / ')}`);
+    assert(vols.length >= 5, 'the malformed volume lists were refused');
+    assert(
+      drops.some((l) => /packet 0 for unknown volume 0/.test(l)),
+      'DATA for a volume the peer did not list was refused',
+    );
     await t.checkDmesg('bravo');
     await t.waitState('bravo', 'back to Connecting', (r) => r.field('connection') === 'Connecting', 30_000);
     await t.up('alpha');
