@@ -13,13 +13,21 @@ const WRITER = `rm -f /tmp/stop /tmp/writer.done; nohup sh -c 'i=0; while [ ! -e
 head -c $((i % 40 * 8192 + 100)) /dev/urandom > /tmp/m/w$i; head -c 5000 /dev/urandom >> /tmp/m/f1;
 [ $((i % 3)) = 0 ] && rm -f /tmp/m/w$((i-2)); done; echo $i > /tmp/writer.done' > /dev/null 2>&1 &`;
 
-/** Runs the writer on alpha's mounted file system until the resync is over, then stops it. */
-async function writeDuringSync(lab: Lab, t: Nodes, start: string) {
+/** The resyncs alpha's kernel log shows started. */
+async function resyncsStarted(lab: Lab): Promise<number> {
+  return ((await lab.dmesg('alpha')).match(/: resync as /g) ?? []).length;
+}
+
+/**
+ * Runs the writer on alpha's mounted file system until the resync is over, then stops it. A
+ * resync started after `before` were seen: it may be over before a status poll sees it (8 MB/s).
+ */
+async function writeDuringSync(lab: Lab, t: Nodes, start: string, before: number) {
   await t.sh('alpha', WRITER);
   const p = await lab.exec('alpha', ['sh', '-c', `${start} 2>&1`]);
   assert(p.code === 0, `${start}: ${p.stdout}`);
   lab.log(`${start}: ${p.stdout.trim().replace(/\n/g, ' | ')}`);
-  await t.waitState('alpha', 'a resync', (r) => /Sync/.test(r.field('replication') ?? ''), 60_000);
+  await lab.waitFor('a resync', async () => (await resyncsStarted(lab)) > before, 60_000, 300);
   await t.waitSynced(300_000);
   await t.sh('alpha', 'touch /tmp/stop; while [ ! -e /tmp/writer.done ]; do sleep 0.2; done');
   lab.log(`writer: ${(await t.sh('alpha', 'cat /tmp/writer.done')).trim()} rounds`);
@@ -50,9 +58,10 @@ export default scenario({
     );
     await t.waitConnected();
     // the resync starts at the promotion; the mount follows at once, the writer with it
+    const first = await resyncsStarted(lab);
     const p = await forcePrimary(lab, t, '&& mount /dev/bsr1 /tmp/m');
     assert(p.code === 0, `primary --force and mount:\n${p.out}`);
-    await writeDuringSync(lab, t, 'true');
+    await writeDuringSync(lab, t, 'true', first);
     await t.sh('alpha', 'sync');
     const dmesg = await lab.dmesg('alpha');
     assert(/FastSync: the file-system map covers/.test(dmesg), 'the initial sync was a FastSync');
@@ -61,7 +70,7 @@ export default scenario({
 
     // invalidate-remote of the mounted file system: the map is read with it frozen
     await t.sh('alpha', `${t.S} primary r0 && mount /dev/bsr1 /tmp/m`);
-    await writeDuringSync(lab, t, `${t.S} invalidate-remote r0 1 0`);
+    await writeDuringSync(lab, t, `${t.S} invalidate-remote r0 1 0`, await resyncsStarted(lab));
     await t.sh('alpha', 'sync');
     const maps = ((await lab.dmesg('alpha')).match(/FastSync: the file-system map covers/g) ?? []).length;
     assert(maps === 2, `the invalidate-remote was a FastSync too (${maps} FastSync log lines)`);
