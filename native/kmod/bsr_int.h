@@ -498,6 +498,7 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int flags,
 int bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s);
 void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s);
 int bsr_set_repl_state(struct bsr_peer_device *pd, enum bsr_replication s);
+void bsr_app_report_kick(struct bsr_peer_device *pd);
 bool bsr_repl_is_target(enum bsr_replication s);
 bool bsr_repl_is_source(enum bsr_replication s);
 struct bsr_peer_device *bsr_resync_source_of(struct bsr_device *d);

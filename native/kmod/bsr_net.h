@@ -373,6 +373,7 @@ struct bsr_net {
 
 	/* negotiated */
 	u32 agreed_pro_version;
+	u32 agreed_features;		/* BSR_FF_* both nodes sent */
 	u32 protocol;			/* 1 = A, 2 = B, 3 = C */
 	bool peer_discard_my_data;
 	/* after-sb-0pri, -1pri, -2pri as both nodes agreed in the handshake (bsr_sync.c) */
@@ -445,6 +446,8 @@ struct bsr_net {
 	unsigned long ahead_since;	/* jiffies */
 	struct list_head oos_queue;
 	struct delayed_work cong_work;
+	/* every BSR_APP_REPORT_INTERVAL while the peer paces a run: APP_ACTIVE (bsr_sync.c) */
+	struct delayed_work app_work;
 	char thread_tag[48];
 };
 
@@ -512,6 +515,14 @@ struct bsr_pd_net {
 	unsigned long thr_busy_until;
 	bool thr_busy;
 	bool thr_held;
+	/*
+	 * The peer's application, as APP_ACTIVE reports it: peer_app is set by the meta
+	 * receiver and taken by the next throttle sample. The reporting side: whether it
+	 * reported on this volume at the last look and the local application sectors then.
+	 */
+	atomic_t peer_app;
+	bool app_reporting;
+	u64 app_report_mark;
 	bool resync_susp_peer;
 	/* this resync: BSR_RESYNC_KIND_*, and the bytes a FastSync map marked (source) */
 	u32 rs_kind;
@@ -709,6 +720,9 @@ static inline void bsr_rs_throttle_reset(struct bsr_pd_net *p)
 }
 void bsr_rs_budget_every(struct bsr_peer_device *pd, u64 acked, unsigned long period);
 void bsr_rs_budget_tick(struct bsr_peer_device *pd, u64 acked);
+#define BSR_APP_REPORT_INTERVAL (HZ / 10)
+void bsr_app_report_work(struct work_struct *w);
+int bsr_rs_got_app_active(struct bsr_peer_device *pd);
 int bsr_resync_thread_start(struct bsr_conn *c);
 
 /* bsr_integrity.c */

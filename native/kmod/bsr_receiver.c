@@ -51,6 +51,7 @@ int bsr_net_init(struct bsr_conn *c)
 	atomic64_set(&n->rs_in_flight, 0);
 	atomic_set(&n->peer_pages, 0);
 	bsr_cong_init(n);
+	INIT_DELAYED_WORK(&n->app_work, bsr_app_report_work);
 	n->cur_epoch = 1;
 	/* a tag for thread names and logs: a long resource name is cut, the peer id kept */
 	snprintf(n->thread_tag, sizeof(n->thread_tag), "%.*s/%u",
@@ -65,6 +66,7 @@ void bsr_net_free(struct bsr_conn *c)
 		return;
 	bsr_conn_stop(c, true);
 	bsr_cong_reset(c);
+	cancel_delayed_work_sync(&c->net->app_work);
 	bsr_digest_set(&c->net->verify_tfm, "");
 	bsr_digest_set(&c->net->csums_tfm, "");
 	bsr_integrity_set_alg(c, "");
@@ -303,6 +305,8 @@ static bool len_ok(enum bsr_packet cmd, u32 len, u32 pro, u32 dgs)
 		return len >= sizeof(struct p_volumes) &&
 		       len - sizeof(struct p_volumes) <= BSR_VOLUMES_MAX * sizeof(__be16) &&
 		       !((len - sizeof(struct p_volumes)) % sizeof(__be16));
+	case P_APP_ACTIVE:
+		return len == 0;
 	default:
 		return false;
 	}
@@ -330,6 +334,7 @@ static bool per_volume(enum bsr_packet cmd)
 	case P_OUT_OF_SYNC:
 	case P_CSUM_RS_REQUEST:
 	case P_RS_IS_IN_SYNC:
+	case P_APP_ACTIVE:
 		return true;
 	default:
 		return false;
@@ -441,7 +446,7 @@ static int do_features(struct bsr_conn *c)
 	struct bsr_net *n = c->net;
 	struct p_features f = {
 		.protocol_min = cpu_to_be32(BSR_PROTOCOL_MIN),
-		.feature_flags = 0,
+		.feature_flags = cpu_to_be32(BSR_FF_APP_ACTIVE),
 		.protocol_max = cpu_to_be32(BSR_PROTOCOL_MAX),
 		.sender_node_id = cpu_to_be32(c->resource->node_id),
 		.receiver_node_id = cpu_to_be32(c->peer_node_id),
@@ -472,6 +477,8 @@ static int do_features(struct bsr_conn *c)
 		return -EPROTO;
 	}
 	n->agreed_pro_version = min_t(u32, pmax, BSR_PROTOCOL_MAX);
+	/* a peer without a feature leaves its bit clear: it is never sent what it does not know */
+	n->agreed_features = be32_to_cpu(p.u.features.feature_flags) & BSR_FF_APP_ACTIVE;
 	return 0;
 }
 
@@ -1906,6 +1913,9 @@ static int meta_thread(void *arg)
 		case P_OV_RESULT:
 			rv = bsr_ov_got_result(p.pd, &p.u.ov_result);
 			break;
+		case P_APP_ACTIVE:
+			rv = bsr_rs_got_app_active(p.pd);
+			break;
 		case P_STATE_CHG_REPLY:
 			/* a late answer to a request that timed out is ignored */
 			if (be32_to_cpu(p.u.role_reply.seq) == READ_ONCE(n->role_seq)) {
@@ -1981,6 +1991,7 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 		cancel_work_sync(&pd->net->bm_work);
 	bsr_resync_stop(c);
 	bsr_cong_reset(c);
+	cancel_delayed_work_sync(&n->app_work);
 	wait_event(n->ee_wait, active_empty(n));
 	cancel_work_sync(&n->ack_work);
 	process_done_ee(c, false);
@@ -2012,6 +2023,7 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 		bsr_set_repl_state(pd, BSR_REPLICATION_OFF);
 		pd->peer_disk_state = BSR_DISK_DUNKNOWN;
 		pd->net->uuids_received = false;
+		pd->net->app_reporting = false;
 		pd->net->bm_sent = pd->net->bm_received = false;
 		bsr_free_rs_skip(pd);
 		if (bsr_get_ldev(d)) {

@@ -217,6 +217,7 @@ int bsr_set_repl_state(struct bsr_peer_device *pd, enum bsr_replication s)
 			pd->connection->peer_node_id, bsr_repl_name(cur), bsr_repl_name(s), why);
 		return -EBADE;
 	}
+	bsr_app_report_kick(pd);
 	return 0;
 }
 

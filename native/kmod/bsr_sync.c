@@ -1509,11 +1509,121 @@ int bsr_parse_ratio(const char *s, u32 *repl, u32 *resync)
 	return 0;
 }
 
+/* Sectors of application I/O submitted on this node. */
+static u64 local_app_sectors(struct bsr_device *d)
+{
+	return atomic64_read(&d->read_sect) + atomic64_read(&d->write_sect);
+}
+
 /* Sectors of application I/O on the device: its own reads and writes, the peers' writes. */
 static u64 app_sectors(struct bsr_device *d)
 {
-	return atomic64_read(&d->read_sect) + atomic64_read(&d->write_sect) +
-	       atomic64_read(&d->peer_write_sect);
+	return local_app_sectors(d) + atomic64_read(&d->peer_write_sect);
+}
+
+/*
+ * Who paces the resync or verify running with pd: 1 this node (a bitmap-based SyncSource,
+ * the target of a checksum-based resync, the verify source), -1 the peer, 0 none runs.
+ */
+static int rs_pacer(struct bsr_peer_device *pd)
+{
+	bool csums = pd->net->rs_csums;
+
+	switch (READ_ONCE(pd->repl_state)) {
+	case BSR_REPLICATION_SYNCSOURCE:
+	case BSR_REPLICATION_PAUSEDSYNCS:
+		return csums ? -1 : 1;
+	case BSR_REPLICATION_SYNCTARGET:
+	case BSR_REPLICATION_PAUSEDSYNCT:
+		return csums ? 1 : -1;
+	case BSR_REPLICATION_VERIFYS:
+		return 1;
+	case BSR_REPLICATION_VERIFYT:
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+/* pd's replication state changed: a run the peer paces starts the reports (any context). */
+void bsr_app_report_kick(struct bsr_peer_device *pd)
+{
+	struct bsr_net *n = pd->connection->net;
+
+	if (n && pd->net && rs_pacer(pd) < 0)
+		queue_delayed_work(bsr_wq, &n->app_work, 0);
+}
+
+/*
+ * Work, every BSR_APP_REPORT_INTERVAL while the peer paces a resync or verify with this
+ * node: the peer's throttle sees only the I/O on its own node (and the writes replicated
+ * to it), not the reads (nor requests in flight) here that compete with the run on this
+ * disk. So each volume whose application submitted I/O here since the last look, or has a
+ * request in flight, is reported (APP_ACTIVE); the peer holds the run back for its
+ * BSR_RS_APP_HOLD after each report, as after its own application's I/O. Only to a peer
+ * that announced the feature.
+ */
+void bsr_app_report_work(struct work_struct *w)
+{
+	struct bsr_net *n = container_of(to_delayed_work(w), struct bsr_net, app_work);
+	struct bsr_conn *c = n->conn;
+	struct bsr_peer_device *pd;
+	bool again = false;
+	int rv = 0, idx;
+
+	if (!READ_ONCE(n->net_ok) || !(n->agreed_features & BSR_FF_APP_ACTIVE))
+		return;
+	idx = srcu_read_lock(&bsr_srcu);
+	list_for_each_entry_srcu(pd, &c->peer_devices, conn_list, srcu_read_lock_held(&bsr_srcu)) {
+		struct bsr_pd_net *p = pd->net;
+		struct bsr_device *d = pd->device;
+		u64 app = local_app_sectors(d);
+		bool active;
+
+		if (!p || !READ_ONCE(p->shared) || rs_pacer(pd) >= 0) {
+			if (p)
+				p->app_reporting = false;
+			continue;
+		}
+		again = true;
+		/* the first look of a run only sets the mark: older I/O is not reported */
+		active = (p->app_reporting && app != p->app_report_mark) ||
+			 atomic_read(&d->upper_pending);
+		p->app_reporting = true;
+		p->app_report_mark = app;
+		if (active && !rv)
+			rv = bsr_send_packet(c, true, P_APP_ACTIVE, d->vnr, NULL, 0);
+	}
+	srcu_read_unlock(&bsr_srcu, idx);
+	if (rv) {
+		if (READ_ONCE(n->net_ok)) {
+			bsr_warn("%s: APP_ACTIVE not sent (%d): reconnecting\n", n->thread_tag, rv);
+			bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
+		}
+		return;
+	}
+	if (again)
+		queue_delayed_work(bsr_wq, &n->app_work, BSR_APP_REPORT_INTERVAL);
+}
+
+/*
+ * Meta receiver: APP_ACTIVE, the peer's application did I/O on pd's volume. Counted by the
+ * next throttle sample of a run this node paces. The peer sent it while it saw such a run,
+ * which may have ended here since (the report crosses the state change on the other
+ * stream): then it means nothing and is dropped.
+ */
+int bsr_rs_got_app_active(struct bsr_peer_device *pd)
+{
+	struct bsr_net *n = pd->connection->net;
+
+	if (!(n->agreed_features & BSR_FF_APP_ACTIVE)) {
+		bsr_proto_warn("%s: APP_ACTIVE, which the handshake did not agree on\n",
+			       n->thread_tag);
+		return -EPROTO;
+	}
+	if (rs_pacer(pd) > 0)
+		atomic_set(&pd->net->peer_app, 1);
+	return 0;
 }
 
 /*
@@ -1522,18 +1632,20 @@ static u64 app_sectors(struct bsr_device *d)
  * does not hold the resync back.
  *
  * The application is active while it did I/O on the device within the last
- * BSR_RS_APP_HOLD (reads or writes on this node, writes replicated from a peer, e.g. from
- * a Primary SyncTarget) or has a request in flight; with a period longer than that, I/O
- * since the last sample counts (the budget is for the whole period). Then the resync (or
- * verify) is held to c-min-rate, or, with resync-ratio REPL:RESYNC, to RESYNC/REPL of the
- * application writes replicated on this connection, whichever is more. c-min-rate 0 and
- * no resync-ratio: no throttle. The caller keeps the lower of this and its own rate.
+ * BSR_RS_APP_HOLD (reads or writes on this node, writes replicated from a peer, the peer's
+ * APP_ACTIVE reports of its own I/O: bsr_app_report_work()) or has a request in flight;
+ * with a period longer than that, I/O since the last sample counts (the budget is for the
+ * whole period). Then the resync (or verify) is held to c-min-rate, or, with resync-ratio
+ * REPL:RESYNC, to RESYNC/REPL of the application writes replicated on this connection,
+ * whichever is more. c-min-rate 0 and no resync-ratio: no throttle. The caller keeps the
+ * lower of this and its own rate.
  */
 static u64 rs_throttle(struct bsr_peer_device *pd, unsigned long period)
 {
 	struct bsr_pd_net *p = pd->net;
 	struct bsr_device *d = pd->device;
 	u64 app = app_sectors(d), repl = atomic64_read(&p->repl_sect);
+	bool peer_app = atomic_xchg(&p->peer_app, 0);
 	u64 min_tick = (u64)bsr_conf(&pd->conf, T_PEER_DEVICE_CONF_C_MIN_RATE) * 2 / 10;
 	/*
 	 * A sample within a period and a second of the last one continues the run (a late
@@ -1549,7 +1661,7 @@ static u64 rs_throttle(struct bsr_peer_device *pd, unsigned long period)
 		period = 1;
 	/* a first sample, or one after a gap, only sets the marks */
 	if (fresh) {
-		if (app != p->thr_app_mark || atomic_read(&d->upper_pending)) {
+		if (app != p->thr_app_mark || atomic_read(&d->upper_pending) || peer_app) {
 			p->thr_busy = true;
 			p->thr_busy_until = jiffies + BSR_RS_APP_HOLD;
 		}

@@ -206,9 +206,10 @@ export const OPTIONS: readonly OptionDef[] = [
     ...peerDevice('c-min-rate'),
     help:
       'the floor of the dynamic controller, and the application-I/O throttle: while the application does ' +
-      'I/O on the volume (reads or writes on the node that paces the resync, writes replicated from a ' +
-      'peer), the resync and online verify run at this rate at most; 0 turns the throttle off. While ' +
-      'it holds them back, status and events2 show resync-throttled:yes on that peer device',
+      'I/O on the volume on either node (reads or writes on the node that paces the resync, writes ' +
+      'replicated from a peer, the I/O the other node reports), the resync and online verify run at ' +
+      'this rate at most; 0 turns the throttle off. While it holds them back, status and events2 show ' +
+      'resync-throttled:yes on that peer device of the node that paces them',
   },
   peerDevice('ov-req-num'),
   peerDevice('ov-req-interval'),

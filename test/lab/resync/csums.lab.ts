@@ -8,7 +8,7 @@
 // the handshake, both StandAlone.
 import { randomBytes } from 'node:crypto';
 import { type NodeName, scenario } from '../../../tools/lab/scenario.js';
-import { assert, FAST_NET, NODES, twoNodes } from '../fixtures.js';
+import { assert, FAST_NET, FAST_PD, NODES, twoNodes } from '../fixtures.js';
 
 const MIB = 1024 * 1024;
 const LEN = 32; // MiB rewritten while the link is cut
@@ -104,6 +104,66 @@ export default scenario({
       (await t.sum('alpha', '/dev/vda', 0, 120)) === (await t.sum('bravo', '/dev/vda', 0, 120)),
       'the backing disks are equal',
     );
+
+    // Application I/O on either node throttles the resync: here the Primary is the SyncSource,
+    // which does not pace a checksum-based resync (bravo, its SyncTarget, does), so alpha reports
+    // its application's I/O (APP_ACTIVE). A reader alone on alpha (QD1 O_DIRECT 4 KiB) holds
+    // bravo to c-min-rate 250 KiB/s (resync-throttled); stopped, the resync speeds up again.
+    const thr0 = Date.now();
+    // out of sync while alpha is disconnected (bravo waits in Connecting; a cut would take the
+    // ping timeout to notice); bravo's events2 log has its states and resync-throttled flips
+    await t.sh(
+      'bravo',
+      `${t.S} peer-device-options r0 0 0 --c-plan-ahead=0 --resync-rate=1536k --c-min-rate=250k
+nohup ${t.S} events2 r0 --timestamps > /tmp/thr.ev 2>&1 & echo $! > /tmp/thr.pid`,
+    );
+    await t.sh(
+      'alpha',
+      `${t.S} disconnect r0 1
+dd if=${same} of=/dev/bsr1 bs=4M count=3 oflag=direct status=none
+setsid sh -c 'while :; do dd if=/dev/bsr1 of=/dev/null bs=4k skip=8192 iflag=direct status=none; done' >/dev/null 2>&1 & echo $! > /tmp/rd.pid
+${t.S} connect r0 1`,
+    );
+    /** bravo's reads of the blocks it asks about (its backing disk, which nothing else reads): guest time, KiB. */
+    const probe = `echo $(date +%s.%N) $(($(awk '{print $3}' /sys/block/vda/stat) / 2))`;
+    const rate = (out: string) => {
+      const [t0, k0, t1, k1] = out.trim().split(/\s+/).map(Number);
+      return { rate: (k1 - k0) / (t1 - t0), end: t1 };
+    };
+    // from 1 s into the resync on: the requests in flight before the first report are answered
+    const reading = rate(
+      await t.sh(
+        'bravo',
+        `timeout 30 sh -c "until grep -q replication:SyncTarget /tmp/thr.ev; do sleep 0.1; done"; sleep 1; ${probe}; sleep 2.5; ${probe}`,
+      ),
+    );
+    await t.sh('alpha', 'kill -- -$(cat /tmp/rd.pid)'); // the loop and its dd (a process group)
+    // past the hold (0.5 s): the rate the controls allow; then full speed to the end
+    const idle = rate(
+      await t.sh('bravo', `sleep 0.7; ${probe}; sleep 1.5; ${probe}; ${t.S} peer-device-options r0 0 0 ${FAST_PD}`),
+    );
+    const ev = await t.sh(
+      'bravo',
+      `timeout 60 sh -c "until sed -n '/replication:SyncTarget/,\\$p' /tmp/thr.ev | grep -q 'change peer-device .*replication:Established'; do sleep 0.1; done"
+kill $(cat /tmp/thr.pid); cat /tmp/thr.ev`,
+    );
+    const flips = [...ev.matchAll(/^(\S+) (?:exists|change) peer-device .*\bresync-throttled:(yes|no)\b/gm)];
+    const throttled = (at: number) => flips.filter((m) => Date.parse(m[1]) / 1000 <= at).at(-1)?.[2];
+    const [heldThr, idleThr] = [throttled(reading.end), throttled(idle.end)];
+    lab.log(
+      `checksum-based resync with a reader on the Primary SyncSource: ${reading.rate.toFixed(0)} KiB/s, ` +
+        `resync-throttled:${heldThr}; reader stopped: ${idle.rate.toFixed(0)} KiB/s, resync-throttled:${idleThr}`,
+    );
+    assert(heldThr === 'yes', `the SyncTarget shows resync-throttled:yes with the source's reader (${heldThr})`);
+    assert(
+      reading.rate > 60 && reading.rate < 600,
+      `the source's reader holds the resync to about c-min-rate 250 KiB/s (${reading.rate.toFixed(0)} KiB/s)`,
+    );
+    assert(
+      idleThr === 'no' && idle.rate > reading.rate * 2,
+      `reader stopped: the resync speeds up (${idle.rate.toFixed(0)} KiB/s), resync-throttled:${idleThr}`,
+    );
+    lab.log(`the throttle with the source's reader took ${((Date.now() - thr0) / 1000).toFixed(1)} s`);
 
     // csums-after-crash-only: a plain resync, unless a node crashed as Primary. alpha's crash is
     // left in its meta data as a crash leaves it (the crashed-primary flag, bsrmeta set-gi).

@@ -10,6 +10,7 @@ with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '
     _WIRE = json.load(f)['wire']
 MAGIC = _WIRE['h100Magic']
 P = dict(_WIRE['packets'], FEATURES=_WIRE['packets']['CONNECTION_FEATURES'])
+FF = _WIRE['featureFlags']
 
 
 def hdr(cmd, length, vol=0, magic=MAGIC):

@@ -2,7 +2,7 @@
 # connections to HOST:PORT and sends something malformed; the node must drop it and stay healthy.
 import os, socket, struct, sys, time
 
-from bsr_wire import P, connect, hdr, pkt
+from bsr_wire import FF, P, connect, hdr, pkt
 
 HOST, PORT = sys.argv[1], int(sys.argv[2])
 
@@ -14,8 +14,8 @@ def pair():
     m = conn(); m.sendall(pkt(P['INITIAL_META']))
     return d, m
 
-def handshake(d):
-    d.sendall(pkt(P['FEATURES'], struct.pack('>8I', 1, 0, 1, 0, 1, 0, 0, 0)))
+def handshake(d, features=0):
+    d.sendall(pkt(P['FEATURES'], struct.pack('>8I', 1, features, 1, 0, 1, 0, 0, 0)))
     d.sendall(pkt(P['PROTOCOL'], struct.pack('>6I', 3, 0, 0, 0, 0, 0)))
     d.sendall(pkt(P['SIZES'], struct.pack('>QQQII', 1 << 20, 0, 1 << 20, 1 << 20, 0), 0))
     d.sendall(pkt(P['UUIDS'], struct.pack('>12Q', 4, 0, *([0] * 8), 0, 0), 0))
@@ -122,6 +122,17 @@ def meta_garbage():
 def truncated_data():
     d, m = pair(); handshake(d)
     d.sendall(hdr(P['DATA'], 24 + 65536) + struct.pack('>QQII', 0, 1, 1, 0) + b'z' * 100); finish([d, m])
+
+@case
+def app_active_not_agreed():
+    # the throttle's report from a peer that announced no features
+    d, m = pair(); handshake(d)
+    m.sendall(pkt(P['APP_ACTIVE'])); finish([d, m])
+
+@case
+def app_active_with_payload():
+    d, m = pair(); handshake(d, FF['APP_ACTIVE'])
+    m.sendall(pkt(P['APP_ACTIVE'], b'\0' * 8)); finish([d, m])
 
 def handshake_as_newer(d):
     # the fake peer has data (a current UUID) while the node's are just created: the node becomes

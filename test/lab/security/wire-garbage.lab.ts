@@ -2,6 +2,7 @@
 // lengths, unknown packet types, bad volumes and sectors after a fake handshake, malformed
 // volume lists and DATA for a volume the fake peer did not list): the node drops
 // each connection and stays healthy; then the real peer connects and replicates.
+import { abi } from '../../../src/abi/index.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, twoNodes } from '../fixtures.js';
 
@@ -40,6 +41,12 @@ export default scenario({
     assert(
       drops.some((l) => /packet 0 for unknown volume 0/.test(l)),
       'DATA for a volume the peer did not list was refused',
+    );
+    // APP_ACTIVE (the throttle's report) only after the handshake agreed on it, and without payload
+    assert(d.includes('APP_ACTIVE, which the handshake did not agree on'), 'APP_ACTIVE without the feature is refused');
+    assert(
+      new RegExp(`packet ${abi.wire.packets.APP_ACTIVE} with a bad length 8$`, 'm').test(d),
+      'APP_ACTIVE with a payload is refused',
     );
     await t.checkDmesg('bravo');
     await t.waitState('bravo', 'back to Connecting', (r) => r.field('connection') === 'Connecting', 30_000);
