@@ -57,6 +57,8 @@ void bsr_pd_set_oos(struct bsr_peer_device *pd, struct bio *bio, u32 already_mar
  * upper bio completes, with protocol A once it is sent. An extent with nothing in flight may be
  * evicted, and its bitmap bits are all a crash of this node leaves: a write the peer never got
  * would then be on this disk only, unknown to the resync. req holds the disk and the extents.
+ * Protocol C needs no second reference: its request lives until the WRITE_ACK that retires
+ * the entry (or the teardown, which marks the blocks first).
  */
 static void tle_hold_al(struct bsr_tle *t, struct bsr_req *req)
 {
@@ -208,7 +210,8 @@ static void send_one(struct bsr_peer_device *pd, struct bsr_req *req, struct bio
 	t->start = jiffies;
 	atomic_inc(&req->ref);
 	t->req = req;
-	tle_hold_al(t, req);
+	if (proto != BSR_PROTOCOL_C)
+		tle_hold_al(t, req);
 	spin_lock_irq(&n->lock);
 	t->id = ++n->next_id;
 	t->epoch = n->cur_epoch;
