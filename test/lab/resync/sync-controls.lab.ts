@@ -235,10 +235,11 @@ ${S} connect r0 ${ID[p]}`,
       skip: number,
       probe = 0,
     ): Promise<{ w: Writer; rate: number; st: string; json: string }> {
+      // the writer runs on until both probes are done (on a busy host they may take seconds)
       const p = probe
-        ? `(while [ ! -e /tmp/qd1.started ]; do sleep 0.05; done; sleep ${probe}
-${S} status r0 -v >/tmp/thr.st; ${S} status r0 --json >/tmp/thr.json) &
-export QD1_STARTED=/tmp/qd1.started; `
+        ? `touch /tmp/qd1.hold; (while [ ! -e /tmp/qd1.started ]; do sleep 0.05; done; sleep ${probe}
+${S} status r0 -v >/tmp/thr.st; ${S} status r0 --json >/tmp/thr.json; rm -f /tmp/qd1.hold) &
+export QD1_STARTED=/tmp/qd1.started QD1_HOLD=/tmp/qd1.hold; `
         : '';
       const w = JSON.parse(
         await t.sh('alpha', `rm -f /tmp/thr.st /tmp/thr.json /tmp/qd1.started; ${p}${writer} ${sec} ${pace}; wait`),

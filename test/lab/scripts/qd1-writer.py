@@ -3,7 +3,9 @@
 # N_BLOCKS blocks from FIRST_BLOCK, for SECONDS; with INTERVAL_MS > 0 one write starts every
 # INTERVAL_MS (a paced writer), else back to back. Prints one JSON line: the writes, KiB/s, the
 # write latency (average, 99th percentile, maximum, in ms) and when it wrote (start, end: epoch s).
-# With QD1_STARTED=FILE in the environment, FILE is created once the first write is done.
+# With QD1_STARTED=FILE in the environment, FILE is created once the first write is done; with
+# QD1_HOLD=FILE, the writer goes on past SECONDS for as long as FILE exists (a probe that must
+# see it running removes FILE when done).
 #   qd1-writer.py DEV FIRST_BLOCK N_BLOCKS SECONDS [INTERVAL_MS]
 import json
 import mmap
@@ -22,6 +24,7 @@ lat = []
 wall = time.time()
 start = time.monotonic()
 end = start + seconds
+hold = os.environ.get('QD1_HOLD')
 while True:
     now = time.monotonic()
     if interval:
@@ -29,7 +32,7 @@ while True:
         if due > now:
             time.sleep(due - now)
             now = time.monotonic()
-    if now >= end:
+    if now >= end and not (hold and os.path.exists(hold)):
         break
     os.pwrite(fd, buf, (first + len(lat) % nblocks) * BS)
     lat.append(time.monotonic() - now)
