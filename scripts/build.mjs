@@ -17,7 +17,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const programs = readdirSync(join(root, 'src/cli'))
   .filter((f) => f.endsWith('.ts'))
-  .map((f) => f.slice(0, -3));
+  .map((f) => ({ name: f.slice(0, -3), entry: `src/cli/${f}`, cacheRun: { args: ['--help'] } }));
+// The lab's runner of several tool command lines in one guest process (test tooling), its cache
+// filled by one `bsrsetup help` run through it.
+programs.push({
+  name: 'lab-steps',
+  entry: 'tools/lab/guest/steps.ts',
+  cacheRun: { args: [], input: 'bsrsetup help\n' },
+});
 /**
  * commander loads node:child_process (and with it node:net and node:stream) at start for its
  * executable subcommands, which the programs never use: about a fifth of a CLI call's start-up
@@ -60,10 +67,10 @@ const buildTagDefine = JSON.stringify(buildTag());
 mkdirSync(dist, { recursive: true });
 copyFileSync(join(root, 'src/launch/launch.cjs'), join(dist, 'launch.cjs'));
 await Promise.all([
-  ...programs.map(async (name) => {
+  ...programs.map(async ({ name, entry, cacheRun }) => {
     await build({
       ...common,
-      entryPoints: [join(root, `src/cli/${name}.ts`)],
+      entryPoints: [join(root, entry)],
       outfile: join(dist, `${name}.code.cjs`),
       format: 'cjs',
       define: { 'import.meta.url': '__bsrModuleUrl', __BSR_BUILDTAG__: buildTagDefine },
@@ -75,11 +82,12 @@ await Promise.all([
     );
     rmSync(join(dist, `${name}.code.cache`), { force: true });
     // One run to fill the code cache (the usage text runs the whole command-line set-up).
-    const r = spawnSync(process.execPath, [join(dist, `${name}.cjs`), '--help'], {
+    const r = spawnSync(process.execPath, [join(dist, `${name}.cjs`), ...cacheRun.args], {
       env: { ...process.env, BSR_WRITE_CODE_CACHE: '1' },
+      input: cacheRun.input,
       encoding: 'utf8',
     });
-    if (r.status !== 0) throw new Error(`${name} --help failed while writing its code cache: ${r.stderr}`);
+    if (r.status !== 0) throw new Error(`${name} failed while writing its code cache: ${r.stderr}`);
   }),
   build({
     ...common,

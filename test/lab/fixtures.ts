@@ -10,7 +10,7 @@ import {
   waitEvents,
   waitUpToDate,
 } from '../../tools/lab/bsr-wait.js';
-import { guestCli } from '../../tools/lab/paths.js';
+import { guestCli, guestSteps } from '../../tools/lab/paths.js';
 import type { Lab, NodeName } from '../../tools/lab/scenario.js';
 
 export const NODES: readonly NodeName[] = ['alpha', 'bravo'];
@@ -62,16 +62,18 @@ export function twoNodes(lab: Lab) {
     const p = PEER[n];
     const disk = o.disk ?? '/dev/vda';
     const md = o.meta ?? { dev: disk, idx: 'internal' };
-    if (o.createMd !== false) await sh(n, `${M} --force 1 v09 ${md.dev} ${md.idx} create-md --max-peers=2 </dev/null`);
     await sh(
       n,
-      `${S} new-resource r0 ${ID[n]} ${o.res ?? ''}
-${S} new-minor r0 1 0
-${S} new-peer r0 ${ID[p]} --_name=${p} ${o.net ?? ''}
-${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${o.peerAddr ?? `${lab.address(p, n)}:7789`}
-${S} attach 1 ${disk} ${md.dev} ${md.idx} ${o.attach ?? ''}
-${S} peer-device-options r0 ${ID[p]} 0 ${o.pd ?? FAST_PD}
-${o.connect === false ? '' : `${S} connect r0 ${ID[p]}`}`,
+      guestSteps(repo, [
+        ...(o.createMd === false ? [] : [`bsrmeta --force 1 v09 ${md.dev} ${md.idx} create-md --max-peers=2`]),
+        `bsrsetup new-resource r0 ${ID[n]} ${o.res ?? ''}`,
+        'bsrsetup new-minor r0 1 0',
+        `bsrsetup new-peer r0 ${ID[p]} --_name=${p} ${o.net ?? ''}`,
+        `bsrsetup new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${o.peerAddr ?? `${lab.address(p, n)}:7789`}`,
+        `bsrsetup attach 1 ${disk} ${md.dev} ${md.idx} ${o.attach ?? ''}`,
+        `bsrsetup peer-device-options r0 ${ID[p]} 0 ${o.pd ?? FAST_PD}`,
+        ...(o.connect === false ? [] : [`bsrsetup connect r0 ${ID[p]}`]),
+      ]),
     );
   }
 
@@ -266,6 +268,8 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
   return {
     S,
     M,
+    /** A guest command running these `bsrsetup ...` / `bsrmeta ...` lines in one process (guestSteps). */
+    steps: (lines: string[]) => guestSteps(repo, lines),
     sh,
     exec,
     up,
@@ -296,6 +300,8 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
 export interface UpOptions {
   /** also configure the path to bravo (port 7789), which an unconnected peer does not need */
   path?: boolean;
+  /** disk options of the attach, e.g. "--al-extents=67" */
+  attach?: string;
 }
 
 export function singleNode(lab: Lab, n: NodeName) {
@@ -308,11 +314,11 @@ export function singleNode(lab: Lab, n: NodeName) {
 
   /** The bsrsetup lines that bring r0 up (no connect): a script, so callers can append to it. */
   function upScript(o: UpOptions = {}): string {
-    const lines = [`${S} new-resource r0 0`, `${S} new-minor r0 1 0`, `${S} new-peer r0 1 --_name=bravo`];
+    const lines = ['bsrsetup new-resource r0 0', 'bsrsetup new-minor r0 1 0', 'bsrsetup new-peer r0 1 --_name=bravo'];
     if (o.path)
-      lines.push(`${S} new-path r0 1 ipv4:${lab.address(n, 'bravo')}:7789 ipv4:${lab.address('bravo', n)}:7789`);
-    lines.push(`${S} attach 1 /dev/vda /dev/vda internal`);
-    return lines.join('\n');
+      lines.push(`bsrsetup new-path r0 1 ipv4:${lab.address(n, 'bravo')}:7789 ipv4:${lab.address('bravo', n)}:7789`);
+    lines.push(`bsrsetup attach 1 /dev/vda /dev/vda internal ${o.attach ?? ''}`);
+    return guestSteps(repo, lines);
   }
 
   /** The first object of `kind` in `events2 --now --statistics --json res`, or undefined. */
@@ -326,5 +332,7 @@ export function singleNode(lab: Lab, n: NodeName) {
     return { ev, o };
   }
 
-  return { repo, S, M, sh, createMd, upScript, statsObject };
+  /** A guest command running these `bsrsetup ...` / `bsrmeta ...` lines in one process (guestSteps). */
+  const steps = (lines: string[]) => guestSteps(repo, lines);
+  return { repo, S, M, sh, createMd, upScript, steps, statsObject };
 }

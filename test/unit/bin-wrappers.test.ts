@@ -34,3 +34,28 @@ describe('code cache', () => {
     });
   }
 });
+
+describe('the lab steps runner (dist/lab-steps.cjs)', () => {
+  const run = (input: string) =>
+    spawnSync(process.execPath, [join(ROOT, 'dist', 'lab-steps.cjs')], { input, encoding: 'utf8' });
+
+  it('runs each line as its program would, in order', () => {
+    const r = run('bsrsetup help\nbsrmeta --help\n');
+    expect(r.status).toBe(0);
+    expect(r.stdout.match(/^usage: bsrsetup\b/gim)).toHaveLength(1);
+    expect(r.stdout.indexOf('bsrmeta')).toBeGreaterThan(r.stdout.search(/^usage: bsrsetup\b/im));
+  });
+
+  it('stops at the first line that fails, with its exit code', () => {
+    const r = run('bsrsetup no-such-command\nbsrsetup help\n');
+    expect(r.status).toBe(spawnSync(join(ROOT, 'bin', 'bsrsetup'), ['no-such-command']).status);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).not.toMatch(/^usage: bsrsetup\b/im);
+  });
+
+  it('refuses a program it does not know', () => {
+    const r = run('bsradm up r0\n');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/not a program this runner knows: bsradm up r0/);
+  });
+});

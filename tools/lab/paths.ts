@@ -92,3 +92,11 @@ export function kernelPaths(kver: string): KernelPaths {
 export function guestCli(repoRoot: string, name: 'bsrsetup' | 'bsrmeta' | 'bsradm'): string {
   return `node ${repoRoot}/dist/${name}.cjs`;
 }
+
+/**
+ * A guest shell command running the given tool command lines (`bsrsetup ARGS`, `bsrmeta ARGS`)
+ * in one process, in order, stopping at the first that fails (tools/lab/guest/steps.ts).
+ */
+export function guestSteps(repoRoot: string, lines: string[]): string {
+  return `node ${repoRoot}/dist/lab-steps.cjs <<'BSR_STEPS'\n${lines.join('\n')}\nBSR_STEPS`;
+}

@@ -66,7 +66,7 @@ export default scenario({
   nodes: 2,
   timeoutSec: 600,
   async run(lab) {
-    const { S, M, sh, createMd, upScript, statsObject } = singleNode(lab, N);
+    const { S, M, sh, createMd, upScript, steps, statsObject } = singleNode(lab, N);
     const start = Date.now();
     const log = (m: string) => lab.log(`[${((Date.now() - start) / 1000).toFixed(0)} s] ${m}`);
     const stats = async (res: string, kind: string) => {
@@ -180,12 +180,15 @@ sleep 2`);
     const dmNode = async (name: string) =>
       `/dev/${(await sh(`dmsetup info -c -o blkdevname --noheadings ${name}`)).trim()}`;
     const slow = await dmNode('slow');
-    const up2 = `${S} new-resource r1 0
-${S} new-minor r1 2 0
-${S} attach 2 ${slow} ${slow} internal`;
-    await sh(`${M} --force 2 v09 ${slow} internal create-md --max-peers=1 </dev/null >/dev/null
-${up2}
-${S} new-current-uuid 2 --clear-bitmap`);
+    await sh(
+      `${steps([
+        `bsrmeta --force 2 v09 ${slow} internal create-md --max-peers=1`,
+        'bsrsetup new-resource r1 0',
+        'bsrsetup new-minor r1 2 0',
+        `bsrsetup attach 2 ${slow} ${slow} internal`,
+        'bsrsetup new-current-uuid 2 --clear-bitmap',
+      ])}`,
+    );
     // a Secondary's device cannot be opened (reads included), so a plain detach has no user I/O
     // to wait for
     const rd = await lab.exec(N, ['sh', '-c', 'dd if=/dev/bsr2 of=/dev/null bs=4k count=1 iflag=direct status=none']);
@@ -222,13 +225,18 @@ sleep 2`);
     await sh('dmsetup create grow --table "0 262144 linear /dev/vda 0" && dmsetup mknodes');
     const grow = await dmNode('grow');
     const oos = async () => Number((await stats('r2', 'peer-device'))['out-of-sync']);
-    await sh(`${M} --force 3 v09 ${grow} internal create-md --max-peers=2 </dev/null >/dev/null
-${S} new-resource r2 0
-${S} new-minor r2 3 0
-${S} new-peer r2 1 --_name=bravo
-${S} attach 3 ${grow} ${grow} internal
-${S} new-current-uuid 3 --clear-bitmap
-${S} primary r2
+    const upGrow = (attach = '') => [
+      'bsrsetup new-resource r2 0',
+      'bsrsetup new-minor r2 3 0',
+      'bsrsetup new-peer r2 1 --_name=bravo',
+      `bsrsetup attach 3 ${grow} ${grow} internal ${attach}`,
+    ];
+    await sh(`${steps([
+      `bsrmeta --force 3 v09 ${grow} internal create-md --max-peers=2`,
+      ...upGrow(),
+      'bsrsetup new-current-uuid 3 --clear-bitmap',
+      'bsrsetup primary r2',
+    ])}
 printf 'resize-marker%4083s' x | dd of=/dev/bsr3 bs=4k seek=100 oflag=direct status=none`);
     const size1 = Number(await sh('cat /sys/block/bsr3/size'));
     const oos1 = await oos();
@@ -237,13 +245,9 @@ printf 'resize-marker%4083s' x | dd of=/dev/bsr3 bs=4k seek=100 oflag=direct sta
     const size2 = Number(await sh('cat /sys/block/bsr3/size'));
     const oos2 = await oos();
     await sh(`dd if=/dev/urandom of=/dev/bsr3 bs=4k count=1 seek=$((${size2} / 8 - 1)) oflag=direct status=none
-${S} secondary r2
-${S} down r2`);
+${steps(['bsrsetup secondary r2', 'bsrsetup down r2'])}`);
     const md = await sh(`${M} 3 v09 ${grow} internal dump-md; ${M} 3 v09 ${grow} internal check-resize`);
-    await sh(`${S} new-resource r2 0
-${S} new-minor r2 3 0
-${S} new-peer r2 1 --_name=bravo
-${S} attach 3 ${grow} ${grow} internal`);
+    await sh(steps(upGrow()));
     const size3 = Number(await sh('cat /sys/block/bsr3/size'));
     // read below bsr: a Secondary's device cannot be opened
     const marker = await sh(`dd if=${grow} bs=4k skip=100 count=1 iflag=direct status=none | head -c 13`);
@@ -267,11 +271,7 @@ ${S} attach 3 ${grow} ${grow} internal`);
     if (size4 !== want) throw new Error(`resize --size: ${size4} sectors, asked for ${want}`);
     if (oos4 !== oos3) throw new Error('resize --assume-clean marked the grown area out of sync');
     // attach's --size: the device keeps that size, not the larger data area of the grown disk
-    await sh(`${S} down r2
-${S} new-resource r2 0
-${S} new-minor r2 3 0
-${S} new-peer r2 1 --_name=bravo
-${S} attach 3 ${grow} ${grow} internal --size=${want}`);
+    await sh(steps(['bsrsetup down r2', ...upGrow(`--size=${want}`)]));
     const size5 = Number(await sh('cat /sys/block/bsr3/size'));
     log(`attach --size=${want} on a 524288-sector disk: ${size5} sectors`);
     if (size5 !== want) throw new Error(`attach --size: ${size5} sectors, asked for ${want}`);

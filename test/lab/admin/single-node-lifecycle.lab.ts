@@ -84,7 +84,7 @@ export default scenario({
     // bitmap pages are written first; after down/up the bitmap still has every written block
     const oos = async () => Number((await statsObject('r0', 'peer-device')).o?.['out-of-sync']);
     await sh(`${createMd} >/dev/null
-${up} --al-extents=67
+${upScript({ path: true, attach: '--al-extents=67' })}
 ${S} primary r0 --force
 python3 -c "
 import mmap, os

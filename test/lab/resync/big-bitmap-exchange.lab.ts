@@ -5,6 +5,7 @@
 // Along the way: a Secondary that loses its Primary stays UpToDate; on reconnect it learns it is
 // behind and goes Outdated -> Inconsistent (SyncTarget) -> UpToDate; an `outdate`d disk stays Outdated
 // over down/up, refuses a plain `primary`, and is UpToDate again once connected.
+import { guestSteps } from '../../../tools/lab/paths.js';
 import type { NodeName } from '../../../tools/lab/scenario.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, FAST_PD, ID, NODES, PEER, twoNodes } from '../fixtures.js';
@@ -24,12 +25,14 @@ export default scenario({
     const attach = (n: NodeName) =>
       t.sh(
         n,
-        `${t.S} new-resource r0 ${ID[n]}
-${t.S} new-minor r0 1 0
-${t.S} new-peer r0 ${ID[PEER[n]]} --_name=${PEER[n]} ${FAST_NET}
-${t.S} new-path r0 ${ID[PEER[n]]} ipv4:${lab.address(n, PEER[n])}:7789 ipv4:${lab.address(PEER[n], n)}:7789
-${t.S} attach 1 ${loop[n]} ${loop[n]} internal
-${t.S} peer-device-options r0 ${ID[PEER[n]]} 0 ${FAST_PD}`,
+        guestSteps(lab.repoRoot, [
+          `bsrsetup new-resource r0 ${ID[n]}`,
+          'bsrsetup new-minor r0 1 0',
+          `bsrsetup new-peer r0 ${ID[PEER[n]]} --_name=${PEER[n]} ${FAST_NET}`,
+          `bsrsetup new-path r0 ${ID[PEER[n]]} ipv4:${lab.address(n, PEER[n])}:7789 ipv4:${lab.address(PEER[n], n)}:7789`,
+          `bsrsetup attach 1 ${loop[n]} ${loop[n]} internal`,
+          `bsrsetup peer-device-options r0 ${ID[PEER[n]]} 0 ${FAST_PD}`,
+        ]),
       );
     const connect = (n: NodeName) => t.sh(n, `${t.S} connect r0 ${ID[PEER[n]]}`);
 

@@ -6,6 +6,7 @@
 // at run time, and the time of a 64 MiB resync after a link cut split into reconnect and transfer.
 import { createHash, randomBytes } from 'node:crypto';
 import type { ResourceEvents } from '../../../tools/lab/bsr-wait.js';
+import { guestSteps } from '../../../tools/lab/paths.js';
 import type { Lab, NodeName } from '../../../tools/lab/scenario.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, ID, NODES, PEER, twoNodes } from '../fixtures.js';
@@ -76,16 +77,18 @@ export default scenario({
       await t.sh(
         n,
         `for d in /dev/vda /dev/vdb; do ${M} --force 1 v09 $d internal create-md --max-peers=2 </dev/null; done
-${S} new-resource r0 ${ID[n]}
-${S} new-minor r0 1 0
-${S} new-minor r0 2 1
-${S} new-peer r0 ${ID[p]} --_name=${p} --ping-int=30 --ping-timeout=100 --connect-int=2
-${S} new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789
-${S} attach 1 /dev/vda /dev/vda internal
-${S} attach 2 /dev/vdb /dev/vdb internal
-${S} peer-device-options r0 ${ID[p]} 0 ${FAST}
-${S} peer-device-options r0 ${ID[p]} 1 ${FAST}
-${S} connect r0 ${ID[p]}`,
+${guestSteps(lab.repoRoot, [
+  `bsrsetup new-resource r0 ${ID[n]}`,
+  'bsrsetup new-minor r0 1 0',
+  'bsrsetup new-minor r0 2 1',
+  `bsrsetup new-peer r0 ${ID[p]} --_name=${p} --ping-int=30 --ping-timeout=100 --connect-int=2`,
+  `bsrsetup new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789`,
+  'bsrsetup attach 1 /dev/vda /dev/vda internal',
+  'bsrsetup attach 2 /dev/vdb /dev/vdb internal',
+  `bsrsetup peer-device-options r0 ${ID[p]} 0 ${FAST}`,
+  `bsrsetup peer-device-options r0 ${ID[p]} 1 ${FAST}`,
+  `bsrsetup connect r0 ${ID[p]}`,
+])}`,
       );
     }
 

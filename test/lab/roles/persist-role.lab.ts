@@ -73,17 +73,30 @@ fi`,
     lab.log(`crash of the Primary, up: ${r.said}`);
 
     // the explicit secondaries below bring alpha up alone (fewer CLI starts than t.up)
-    const upAlone = `${t.S} new-resource r0 0 --persist-role=yes
-${t.S} new-minor r0 1 0
-${t.S} attach 1 /dev/vda /dev/vda internal`;
+    const upAlone = [
+      'bsrsetup new-resource r0 0 --persist-role=yes',
+      'bsrsetup new-minor r0 1 0',
+      'bsrsetup attach 1 /dev/vda /dev/vda internal',
+    ];
 
     // an explicit secondary ends it: of the Primary, and of a Secondary brought up after down
-    r = await applied(`${t.S} secondary r0\n${t.S} down r0\n${upAlone}\n${ADM} apply-persist-role r0`);
+    r = await applied(
+      `${t.steps(['bsrsetup secondary r0', 'bsrsetup down r0', ...upAlone])}\n${ADM} apply-persist-role r0`,
+    );
     assert(r.role === 'Secondary', `alpha stays Secondary after an explicit secondary (is ${r.role})`);
     assert(/staying Secondary/.test(r.said), `the kernel says why: ${r.said}`);
     lab.log(`secondary, down, up: ${r.said}`);
-    r = await applied(`${t.S} primary r0\n${t.S} down r0\n${upAlone}
-${t.S} secondary r0\n${t.S} down r0\n${upAlone}\n${t.S} apply-persist-role r0`);
+    r = await applied(
+      t.steps([
+        'bsrsetup primary r0',
+        'bsrsetup down r0',
+        ...upAlone,
+        'bsrsetup secondary r0',
+        'bsrsetup down r0',
+        ...upAlone,
+        'bsrsetup apply-persist-role r0',
+      ]),
+    );
     assert(r.role === 'Secondary', `a Secondary's secondary ends it too (is ${r.role}: ${r.said})`);
     lab.log(`primary, down, up, secondary, down, up: ${r.said}`);
 
@@ -92,10 +105,12 @@ ${t.S} secondary r0\n${t.S} down r0\n${upAlone}\n${t.S} apply-persist-role r0`);
     // alpha is up alone: its peer joins it (fewer CLI starts than down and t.up)
     await t.sh(
       'alpha',
-      `${t.S} new-peer r0 1 --_name=bravo ${FAST_NET}
-${t.S} new-path r0 1 ipv4:${lab.address('alpha', 'bravo')}:7789 ipv4:${lab.address('bravo', 'alpha')}:7789
-${t.S} peer-device-options r0 1 0 ${FAST_PD}
-${t.S} connect r0 1`,
+      t.steps([
+        `bsrsetup new-peer r0 1 --_name=bravo ${FAST_NET}`,
+        `bsrsetup new-path r0 1 ipv4:${lab.address('alpha', 'bravo')}:7789 ipv4:${lab.address('bravo', 'alpha')}:7789`,
+        `bsrsetup peer-device-options r0 1 0 ${FAST_PD}`,
+        'bsrsetup connect r0 1',
+      ]),
     );
     await t.waitSynced();
     await t.sh('alpha', `${t.S} primary r0`);
