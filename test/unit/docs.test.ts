@@ -55,7 +55,6 @@ describe('generated documents', () => {
 describe('bash completion', () => {
   let bin: string;
   beforeAll(() => {
-    spawnSync('node', ['scripts/build.mjs'], { cwd: ROOT });
     // `bsradm sh-resources` must be on the PATH, as the installed program is.
     bin = mkdtempSync(join(tmpdir(), 'bsr-completion-'));
     symlinkSync(join(ROOT, 'bin/bsradm'), join(bin, 'bsradm'));

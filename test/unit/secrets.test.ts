@@ -15,7 +15,6 @@ if (!newPeer) throw new Error('no new-peer command');
 
 let work: string;
 beforeAll(() => {
-  spawnSync('node', ['scripts/build.mjs'], { cwd: ROOT });
   work = mkdtempSync(join(tmpdir(), 'bsr-secrets-'));
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
