@@ -225,11 +225,11 @@ sleep 2`);
     await sh('dmsetup create grow --table "0 262144 linear /dev/vda 0" && dmsetup mknodes');
     const grow = await dmNode('grow');
     const oos = async () => Number((await stats('r2', 'peer-device'))['out-of-sync']);
-    const upGrow = (attach = '') => [
+    const upGrow = () => [
       'bsrsetup new-resource r2 0',
       'bsrsetup new-minor r2 3 0',
       'bsrsetup new-peer r2 1 --_name=bravo',
-      `bsrsetup attach 3 ${grow} ${grow} internal ${attach}`,
+      `bsrsetup attach 3 ${grow} ${grow} internal`,
     ];
     await sh(`${steps([
       `bsrmeta --force 3 v09 ${grow} internal create-md --max-peers=2`,
@@ -271,7 +271,13 @@ ${steps(['bsrsetup secondary r2', 'bsrsetup down r2'])}`);
     if (size4 !== want) throw new Error(`resize --size: ${size4} sectors, asked for ${want}`);
     if (oos4 !== oos3) throw new Error('resize --assume-clean marked the grown area out of sync');
     // attach's --size: the device keeps that size, not the larger data area of the grown disk
-    await sh(steps(['bsrsetup down r2', ...upGrow(`--size=${want}`)]));
+    await sh(
+      steps([
+        'bsrsetup down r2',
+        ...upGrow().slice(0, -1),
+        `bsrsetup attach 3 ${grow} ${grow} internal --size=${want}`,
+      ]),
+    );
     const size5 = Number(await sh('cat /sys/block/bsr3/size'));
     log(`attach --size=${want} on a 524288-sector disk: ${size5} sectors`);
     if (size5 !== want) throw new Error(`attach --size: ${size5} sectors, asked for ${want}`);
