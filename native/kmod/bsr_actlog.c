@@ -224,14 +224,27 @@ static int al_write_tr(struct bsr_device *d, struct bsr_backing *ldev, u16 type,
 	return 0;
 }
 
-static bool al_has_idle_slot(struct bsr_actlog *al)
+/*
+ * al->lock held. Whether slot v may take another extent for a request activating first..want:
+ * idle, and free or holding a committed extent the request does not need.
+ */
+static bool al_victim_ok(const struct bsr_al_slot *v, u32 first, u32 want)
+{
+	if (v->refcnt)
+		return false;
+	return v->extent == BSR_AL_FREE ||
+	       (v->committed && (v->extent < first || v->extent > want));
+}
+
+/* Whether a slot could take an extent for first..last now (the wait of bsr_al_begin_slow). */
+static bool al_has_victim(struct bsr_actlog *al, u32 first, u32 last)
 {
 	struct bsr_al_slot *s;
 	bool ret = false;
 
 	spin_lock_irq(&al->lock);
 	list_for_each_entry(s, &al->lru, lru) {
-		if (!s->refcnt && (s->committed || s->extent == BSR_AL_FREE)) {
+		if (al_victim_ok(s, first, last)) {
 			ret = true;
 			break;
 		}
@@ -270,6 +283,7 @@ int bsr_al_begin_slow(struct bsr_device *d, struct bsr_backing *ldev, u32 first,
 	u32 upd[BSR_AL_UPDATES_PER_TR], old_ext[BSR_AL_UPDATES_PER_TR];
 	unsigned int n_upd, i;
 	struct bsr_al_slot *s;
+	bool read_ahead = true;
 	u32 e, want;
 	int err = 0;
 
@@ -280,7 +294,7 @@ int bsr_al_begin_slow(struct bsr_device *d, struct bsr_backing *ldev, u32 first,
 retry:
 	n_upd = 0;
 	spin_lock_irq(&al->lock);
-	want = al_want_last(al, ldev, first, last);
+	want = read_ahead ? al_want_last(al, ldev, first, last) : last;
 	for (e = first; e <= want; e++) {
 		if (al_lookup(al, e))
 			continue;
@@ -290,13 +304,10 @@ retry:
 			struct bsr_al_slot *v;
 
 			list_for_each_entry(v, &al->lru, lru) {
-				if (v->refcnt)
-					continue;
-				if (v->extent != BSR_AL_FREE &&
-				    (!v->committed || (v->extent >= first && v->extent <= want)))
-					continue;
-				s = v;
-				break;
+				if (al_victim_ok(v, first, want)) {
+					s = v;
+					break;
+				}
 			}
 		}
 		if (!s && e > last)
@@ -314,9 +325,18 @@ retry:
 						       &al->hash[hash_32(u->extent, al->hash_bits)]);
 			}
 			spin_unlock_irq(&al->lock);
+			if (want > last) {
+				/*
+				 * The only idle slots may hold this stream's read-ahead extents: the
+				 * request's own extents come first (else the wait below returns at
+				 * once, round after round).
+				 */
+				read_ahead = false;
+				goto retry;
+			}
 			/* the extents may wait for their epoch's BARRIER_ACK: ask for it now */
 			bsr_close_epochs(d);
-			wait_event(al->wq, al_has_idle_slot(al));
+			wait_event(al->wq, al_has_victim(al, first, last));
 			goto retry;
 		}
 		old_ext[n_upd] = s->extent;
