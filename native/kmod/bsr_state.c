@@ -354,6 +354,13 @@ int bsr_set_role(struct bsr_resource *r, enum bsr_role role, unsigned int flags,
 		spin_lock_irq(&r->state_lock);
 		r->role = BSR_ROLE_PRIMARY;
 		spin_unlock_irq(&r->state_lock);
+		/* a run the peer paces: this node's application I/O is reported from now on */
+		list_for_each_entry(d, &r->devices, res_list) {
+			struct bsr_peer_device *pd;
+
+			list_for_each_entry(pd, &d->peer_devices, dev_list)
+				bsr_app_report_kick(pd);
+		}
 	} else {
 		/* a Secondary cannot be open (bsr_open): every opener must be gone first */
 		list_for_each_entry(d, &r->devices, res_list)

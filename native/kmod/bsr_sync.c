@@ -1545,18 +1545,30 @@ static int rs_pacer(struct bsr_peer_device *pd)
 	}
 }
 
-/* pd's replication state changed: a run the peer paces starts the reports (any context). */
+/*
+ * Whether pd's volume may have application I/O here to report while the peer paces a run:
+ * only a Primary's device can be opened (bsr_open), so a Secondary never has any.
+ */
+static bool app_may_report(struct bsr_peer_device *pd)
+{
+	return rs_pacer(pd) < 0 && READ_ONCE(pd->device->resource->role) == BSR_ROLE_PRIMARY;
+}
+
+/*
+ * pd's replication state or the resource's role changed: a run the peer paces on a Primary
+ * starts the reports (any context).
+ */
 void bsr_app_report_kick(struct bsr_peer_device *pd)
 {
 	struct bsr_net *n = pd->connection->net;
 
-	if (n && pd->net && rs_pacer(pd) < 0)
+	if (n && pd->net && app_may_report(pd))
 		queue_delayed_work(bsr_wq, &n->app_work, 0);
 }
 
 /*
  * Work, every BSR_APP_REPORT_INTERVAL while the peer paces a resync or verify with this
- * node: the peer's throttle sees only the I/O on its own node (and the writes replicated
+ * node and it is Primary: the peer's throttle sees only the I/O on its own node (and the writes replicated
  * to it), not the reads (nor requests in flight) here that compete with the run on this
  * disk. So each volume whose application submitted I/O here since the last look, or has a
  * request in flight, is reported (APP_ACTIVE); the peer holds the run back for its
@@ -1580,7 +1592,7 @@ void bsr_app_report_work(struct work_struct *w)
 		u64 app = local_app_sectors(d);
 		bool active;
 
-		if (!p || !READ_ONCE(p->shared) || rs_pacer(pd) >= 0) {
+		if (!p || !READ_ONCE(p->shared) || !app_may_report(pd)) {
 			if (p)
 				p->app_reporting = false;
 			continue;

@@ -109,6 +109,8 @@ export default scenario({
     // which does not pace a checksum-based resync (bravo, its SyncTarget, does), so alpha reports
     // its application's I/O (APP_ACTIVE). A reader alone on alpha (QD1 O_DIRECT 4 KiB) holds
     // bravo to c-min-rate 250 KiB/s (resync-throttled); stopped, the resync speeds up again.
+    // alpha is Secondary when the run starts and promoted during it (the reports start then:
+    // a Secondary's device does not open, so a Secondary has none).
     const thr0 = Date.now();
     // out of sync while alpha is disconnected (bravo waits in Connecting; a cut would take the
     // ping timeout to notice); bravo's events2 log has its states and resync-throttled flips
@@ -120,9 +122,15 @@ nohup ${t.S} events2 r0 --timestamps > /tmp/thr.ev 2>&1 & echo $! > /tmp/thr.pid
     await t.sh(
       'alpha',
       `${t.S} disconnect r0 1
-dd if=${same} of=/dev/bsr1 bs=4M count=3 oflag=direct status=none
-setsid sh -c 'while :; do dd if=/dev/bsr1 of=/dev/null bs=4k skip=8192 iflag=direct status=none; done' >/dev/null 2>&1 & echo $! > /tmp/rd.pid
+dd if=${same} of=/dev/bsr1 bs=4M count=4 oflag=direct status=none
+${t.S} secondary r0
 ${t.S} connect r0 1`,
+    );
+    await t.sh('bravo', 'timeout 30 sh -c "until grep -q replication:SyncTarget /tmp/thr.ev; do sleep 0.1; done"');
+    await t.sh(
+      'alpha',
+      `${t.S} primary r0
+setsid sh -c 'while :; do dd if=/dev/bsr1 of=/dev/null bs=4k skip=8192 iflag=direct status=none; done' >/dev/null 2>&1 & echo $! > /tmp/rd.pid`,
     );
     /** bravo's reads of the blocks it asks about (its backing disk, which nothing else reads): guest time, KiB. */
     const probe = `echo $(date +%s.%N) $(($(awk '{print $3}' /sys/block/vda/stat) / 2))`;
@@ -130,13 +138,8 @@ ${t.S} connect r0 1`,
       const [t0, k0, t1, k1] = out.trim().split(/\s+/).map(Number);
       return { rate: (k1 - k0) / (t1 - t0), end: t1 };
     };
-    // from 1 s into the resync on: the requests in flight before the first report are answered
-    const reading = rate(
-      await t.sh(
-        'bravo',
-        `timeout 30 sh -c "until grep -q replication:SyncTarget /tmp/thr.ev; do sleep 0.1; done"; sleep 1; ${probe}; sleep 2.5; ${probe}`,
-      ),
-    );
+    // from 1 s after the reader started: the requests in flight before the first report are answered
+    const reading = rate(await t.sh('bravo', `sleep 1; ${probe}; sleep 2.5; ${probe}`));
     await t.sh('alpha', 'kill -- -$(cat /tmp/rd.pid)'); // the loop and its dd (a process group)
     // past the hold (0.5 s): the rate the controls allow; then full speed to the end
     const idle = rate(

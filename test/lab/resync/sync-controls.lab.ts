@@ -178,6 +178,19 @@ ${guestSteps(lab.repoRoot, [
       assert(Number(f.done) > 0 && Number(f.done) < 100, `${n}: status shows done: (${f.done})`);
       assert(Number(f.eta) > 0, `${n}: status shows an eta (${f.eta})`);
     }
+    // bravo, a Secondary SyncTarget, can have no application I/O (its device does not open): the
+    // work that reports a node's application to the pacing peer does not run there
+    const reportRuns = Number(
+      await t.sh(
+        'bravo',
+        `T=/sys/kernel/tracing; [ -e $T/trace ] || mount -t tracefs nodev $T
+E=$T/events/workqueue/workqueue_execute_start/enable
+echo > $T/trace; echo 1 > $E; sleep 2; echo 0 > $E
+grep -c bsr_app_report_work $T/trace || true`,
+      ),
+    );
+    lab.log(`bravo, Secondary SyncTarget: the application-report work ran ${reportRuns} times in 2 s`);
+    assert(reportRuns === 0, `no application reports from a Secondary SyncTarget (${reportRuns} runs in 2 s)`);
 
     await t.sh('alpha', `${S} pause-sync r0 1 0`);
     const [pausedA, pausedB] = await Promise.all([
