@@ -1568,12 +1568,12 @@ void bsr_app_report_kick(struct bsr_peer_device *pd)
 
 /*
  * Work, every BSR_APP_REPORT_INTERVAL while the peer paces a resync or verify with this
- * node and it is Primary: the peer's throttle sees only the I/O on its own node (and the writes replicated
- * to it), not the reads (nor requests in flight) here that compete with the run on this
- * disk. So each volume whose application submitted I/O here since the last look, or has a
- * request in flight, is reported (APP_ACTIVE); the peer holds the run back for its
- * BSR_RS_APP_HOLD after each report, as after its own application's I/O. Only to a peer
- * that announced the feature.
+ * node and it is Primary: the peer's throttle sees only the I/O on its own node (and the
+ * writes replicated to it), not the reads (nor requests in flight) here that compete with
+ * the run on this disk. So each volume whose application submitted I/O here since the last
+ * look, or has a request in flight, is reported (APP_ACTIVE); the peer holds the run back
+ * for its BSR_RS_APP_HOLD after each report, as after its own application's I/O. Only to a
+ * peer that announced the feature.
  */
 void bsr_app_report_work(struct work_struct *w)
 {
