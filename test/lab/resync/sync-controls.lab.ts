@@ -180,16 +180,23 @@ ${guestSteps(lab.repoRoot, [
     }
     // bravo, a Secondary SyncTarget, can have no application I/O (its device does not open): the
     // work that reports a node's application to the pacing peer does not run there
-    const reportRuns = Number(
+    const [workRuns, reportRuns] = (
       await t.sh(
         'bravo',
         `T=/sys/kernel/tracing; [ -e $T/trace ] || mount -t tracefs nodev $T
 E=$T/events/workqueue/workqueue_execute_start/enable
 echo > $T/trace; echo 1 > $E; sleep 2; echo 0 > $E
-grep -c bsr_app_report_work $T/trace || true`,
-      ),
+echo $(grep -c workqueue_execute_start $T/trace) $(grep -c bsr_app_report_work $T/trace)`,
+      )
+    )
+      .trim()
+      .split(' ')
+      .map(Number);
+    lab.log(
+      `bravo, Secondary SyncTarget: the application-report work ran ${reportRuns} times in 2 s ` +
+        `(of ${workRuns} work items traced)`,
     );
-    lab.log(`bravo, Secondary SyncTarget: the application-report work ran ${reportRuns} times in 2 s`);
+    assert(workRuns > 0, `the trace saw work items run (${workRuns})`);
     assert(reportRuns === 0, `no application reports from a Secondary SyncTarget (${reportRuns} runs in 2 s)`);
 
     await t.sh('alpha', `${S} pause-sync r0 1 0`);
