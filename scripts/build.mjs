@@ -25,6 +25,8 @@ programs.push({
   entry: 'tools/lab/guest/steps.ts',
   cacheRun: { args: [], input: 'bsrsetup help\n' },
 });
+// The lab's watcher of bsr state in a guest (test tooling); its cache run reads an empty stdin.
+programs.push({ name: 'lab-monitor', entry: 'tools/lab/guest/monitor.ts', cacheRun: { args: [], input: '' } });
 /**
  * commander loads node:child_process (and with it node:net and node:stream) at start for its
  * executable subcommands, which the programs never use: about a fifth of a CLI call's start-up

@@ -19,8 +19,8 @@ import {
 } from '../netlink/commands.js';
 import type { BsrRequest } from '../netlink/messages.js';
 import type { StateObject } from '../netlink/objects.js';
-import { EventFormatter } from '../status/events.js';
 import { connectionState, diskState, peerDiskState, replicationState, resourceRole } from '../status/fields.js';
+import { followEvents } from '../status/follow.js';
 import { buildTree } from '../status/model.js';
 import { snapshot } from '../status/query.js';
 import { addCommands, type CommandSpec, type ProgramSpec, parseCommandLine, programFor } from './spec.js';
@@ -380,34 +380,14 @@ async function events2(
   res: string | undefined,
   o: { now?: boolean; timestamps?: boolean; statistics?: boolean; json?: boolean },
 ): Promise<number> {
-  const { toStateObject } = await import('../netlink/objects.js');
-  const fmt = new EventFormatter(o);
-  const emit = (obj: StateObject) => {
-    const line = fmt.format(obj);
-    if (line !== undefined) print(`${line}\n`);
-  };
-  // Join the group before dumping so nothing that changes during the dump is lost: the dump is
-  // synchronous, so events queue in the socket meanwhile and are read after `exists -`.
   let fail: ((e: Error) => void) | undefined;
-  const sub = o.now
-    ? undefined
-    : c.subscribe(
-        (msg) => {
-          const obj = toStateObject(msg);
-          if (obj && (!res || obj.resource === res)) emit(obj);
-        },
-        (e) => fail?.(e),
-      );
-  for (const r of buildTree(snapshot(c, res))) {
-    if (r.obj) emit(r.obj);
-    for (const d of r.devices) emit(d);
-    for (const conn of r.connections) {
-      emit(conn.obj);
-      for (const p of conn.paths) emit(p);
-      for (const pd of conn.peerDevices) emit(pd);
-    }
-  }
-  print(`${fmt.endOfInitialState()}\n`);
+  const sub = await followEvents(
+    c,
+    res,
+    o,
+    (line) => print(`${line}\n`),
+    (e) => fail?.(e),
+  );
   if (!sub) return EXIT.OK;
   return new Promise<number>((resolve, reject) => {
     const stop = () => {

@@ -6,7 +6,6 @@ import {
   type ResourceEvents,
   resourceState,
   switchProtocol,
-  waitConnectedScript,
   waitEvents,
   waitUpToDate,
 } from '../../tools/lab/bsr-wait.js';
@@ -108,8 +107,8 @@ export function twoNodes(lab: Lab) {
   }
 
   /**
-   * Waits until `check` holds for r0 on node n, following its notifications (one events2 in the
-   * guest for the whole wait); returns what `check` returned.
+   * Waits until `check` holds for r0 on node n, following its notifications (what events2 prints,
+   * through the node's state watcher); returns what `check` returned.
    */
   function waitState<T>(
     n: NodeName,
@@ -117,7 +116,7 @@ export function twoNodes(lab: Lab) {
     check: (r: ResourceEvents) => T | undefined | null | false,
     timeoutMs = 60_000,
   ): Promise<T> {
-    return waitEvents(lab, n, S, 'r0', `${n}: ${what}`, check, timeoutMs);
+    return waitEvents(lab, n, 'r0', `${n}: ${what}`, check, timeoutMs);
   }
 
   /** Waits until node n's connection to its peer is Connected, or with `connected` false, until it is not. */
@@ -126,13 +125,15 @@ export function twoNodes(lab: Lab) {
     return waitState(n, want, (r) => (r.field('connection') === 'Connected') === connected, timeoutMs);
   }
 
+  /** Waits until every connection of r0 is Connected on both nodes. */
   async function waitConnected(timeoutMs = 60_000) {
-    const script = waitConnectedScript(S, 'r0', Math.ceil(timeoutMs / 1000));
-    await Promise.all(NODES.map((n) => lab.sh(n, script)));
+    const all = (r: ResourceEvents) =>
+      r.connections().length > 0 && r.connections().every((c) => c.connection === 'Connected');
+    await Promise.all(NODES.map((n) => waitState(n, 'every connection Connected', all, timeoutMs)));
   }
 
   async function waitSynced(timeoutMs = 180_000) {
-    await Promise.all(NODES.map((n) => waitUpToDate(lab, n, S, 'r0', Math.ceil(timeoutMs / 1000))));
+    await Promise.all(NODES.map((n) => waitUpToDate(lab, n, 'r0', Math.ceil(timeoutMs / 1000))));
   }
 
   /** Both nodes switch r0 to another protocol; resolves once reconnected and UpToDate. */

@@ -60,41 +60,63 @@ describe('ResourceEvents', () => {
   });
 });
 
-/** A lab whose one node prints `lines` as events2 would, then blocks until the call is aborted. */
-function streamingLab(lines: object[], calls: string[]): Lab {
+/**
+ * A lab whose one node runs a state watcher that answers each `watch ID RES` with `lines` as
+ * events2 would print them (each prefixed with the ID); `requests` records what it was sent.
+ */
+function watcherLab(lines: object[], requests: string[], execs: string[] = []): Lab {
   const exec = (_n: string, cmd: string | readonly string[], o: ExecOptions = {}): Promise<ExecResult> => {
-    calls.push(String(cmd));
-    return new Promise((resolve) => {
-      const text = lines.map((l) => `${JSON.stringify(l)}\n`).join('');
-      // split mid-line: the wait must join chunks
-      setTimeout(() => o.onStdout?.(Buffer.from(text.slice(0, 37))), 1);
-      setTimeout(() => o.onStdout?.(Buffer.from(text.slice(37))), 2);
-      o.signal?.addEventListener('abort', () => resolve({ code: 137, stdout: text, stderr: '' }));
+    execs.push(String(cmd));
+    return new Promise(() => {
+      o.stdin?.((data) => {
+        for (const request of String(data).split('\n').filter(Boolean)) {
+          requests.push(request);
+          const [verb, id] = request.split(' ');
+          if (verb !== 'watch') continue;
+          const text = lines.map((l) => `${id} ${JSON.stringify(l)}\n`).join('');
+          // split mid-line: the watcher's output must be joined across chunks
+          setTimeout(() => o.onStdout?.(Buffer.from(text.slice(0, 37))), 1);
+          setTimeout(() => o.onStdout?.(Buffer.from(text.slice(37))), 2);
+        }
+      });
     });
   };
-  return { exec } as unknown as Lab;
+  return { exec, repoRoot: '/repo' } as unknown as Lab;
 }
 
 describe('waitEvents', () => {
-  it('returns what the check found and stops the events2 process', async () => {
-    const calls: string[] = [];
-    const lab = streamingLab([...INITIAL, ...SYNCED], calls);
-    const seen = await waitEvents(lab, 'alpha', 'bsrsetup', 'r0', 'in sync', (r) => r.allUpToDate() && 'yes', 5000);
+  it('returns what the check found and stops its watch; later waits share the watcher', async () => {
+    const requests: string[] = [];
+    const execs: string[] = [];
+    const lab = watcherLab([...INITIAL, ...SYNCED], requests, execs);
+    const seen = await waitEvents(lab, 'alpha', 'r0', 'in sync', (r) => r.allUpToDate() && 'yes', 5000);
     expect(seen).toBe('yes');
-    expect(calls).toEqual(['exec bsrsetup events2 r0 --json --statistics']);
+    expect(await waitEvents(lab, 'alpha', 'r0', 'again', (r) => r.allUpToDate() && 'twice', 5000)).toBe('twice');
+    expect(requests).toEqual(['watch 1 r0', 'stop 1', 'watch 2 r0', 'stop 2']);
+    expect(execs).toEqual(['exec node /repo/dist/lab-monitor.cjs']);
   });
 
   it('looks only once the initial state is complete', async () => {
     const checked: number[] = [];
-    const lab = streamingLab([...INITIAL, ...SYNCED], []);
-    await waitEvents(lab, 'alpha', 'bsrsetup', 'r0', 'any', (r) => checked.push(r.devices().length) > 0, 5000);
+    const lab = watcherLab([...INITIAL, ...SYNCED], []);
+    await waitEvents(lab, 'alpha', 'r0', 'any', (r) => checked.push(r.devices().length) > 0, 5000);
     expect(checked).toEqual([1]);
   });
 
   it('fails after the time limit with the last state seen', async () => {
-    const lab = streamingLab(INITIAL, []);
-    await expect(waitEvents(lab, 'alpha', 'bsrsetup', 'r0', 'in sync', (r) => r.allUpToDate(), 50)).rejects.toThrow(
+    const lab = watcherLab(INITIAL, []);
+    await expect(waitEvents(lab, 'alpha', 'r0', 'in sync', (r) => r.allUpToDate(), 50)).rejects.toThrow(
       /alpha: in sync: not within 0.05 s; last state: .*SyncTarget/,
+    );
+  });
+
+  it('fails at once when the watch fails', async () => {
+    const lab = watcherLab([], []);
+    const failing = { ...lab, exec: lab.exec } as Lab;
+    (failing as { exec: Lab['exec'] }).exec = (_n, _c, o = {}) =>
+      new Promise(() => o.stdin?.(() => setTimeout(() => o.onStdout?.(Buffer.from('1 !module not loaded\n')), 1)));
+    await expect(waitEvents(failing, 'alpha', 'r0', 'in sync', (r) => r.allUpToDate(), 5000)).rejects.toThrow(
+      /alpha: in sync: events2 failed: module not loaded/,
     );
   });
 });

@@ -301,7 +301,11 @@ export class AgentClient {
           this.sock.write(frame(T.STDIN, id, data.subarray(off, off + 60 * 1024)));
         }
       }
-      this.sock.write(frame(T.STDIN_EOF, id));
+      if (opts.stdin) {
+        opts.stdin((data) => {
+          if (this.calls.has(id)) this.sock.write(frame(T.STDIN, id, data));
+        });
+      } else this.sock.write(frame(T.STDIN_EOF, id));
       if (opts.signal?.aborted) stop();
       else opts.signal?.addEventListener('abort', stop, { once: true });
     });

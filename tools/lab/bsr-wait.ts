@@ -1,6 +1,7 @@
 // Waits on a bsr resource in the guests that follow the kernel's notifications: one bsrsetup
 // process (events2, or bsrsetup's own wait commands) watches the state for the whole wait, where
 // polling `status` from the host would start a CLI (about a second of emulated CPU) every look.
+import { guestMonitor } from './paths.js';
 import type { Lab, NodeName } from './types.js';
 
 /** One resource of `bsrsetup status --json`: the fields the lab reads. */
@@ -111,63 +112,126 @@ export class ResourceEvents {
 }
 
 /**
- * Waits until `check` holds for `res` on `node`, following the kernel's notifications: one
- * `bsrsetup events2 --json` in the guest for the whole wait (polling `status` would start a CLI,
- * about a second of emulated CPU, for every look), killed once `check` returns a truthy value,
- * which is returned. Throws with the last state seen after `timeoutMs`.
+ * The lab's state watcher in one guest (tools/lab/guest/monitor.ts), shared by every wait on that
+ * node while its lab session lasts: a wait is a `watch` line on its stdin, answered by what
+ * `bsrsetup events2 RES --json --statistics` prints, instead of a node start-up in the emulated
+ * guest. It ends with the session (scenario end, node crash); the next wait starts another.
+ */
+class GuestMonitor {
+  private write?: (data: string) => void;
+  private readonly queued: string[] = [];
+  private readonly watches = new Map<number, (line: string) => void>();
+  private nextId = 1;
+  private partial = '';
+
+  constructor(lab: Lab, node: NodeName, onEnd: () => void) {
+    lab
+      .exec(node, guestMonitor(lab.repoRoot), {
+        stdin: (write) => {
+          this.write = write;
+          for (const line of this.queued.splice(0)) write(line);
+        },
+        onStdout: (chunk) => this.onStdout(chunk),
+        timeoutMs: 7 * 24 * 3600_000,
+      })
+      .then(
+        (r) => `the state watcher ended (exit ${r.code}) ${r.stderr.trim()}`,
+        (e: Error) => `the state watcher failed: ${e.message}`,
+      )
+      .then((why) => {
+        onEnd();
+        for (const onLine of this.watches.values()) onLine(`!${why}`);
+        this.watches.clear();
+      });
+  }
+
+  private send(line: string): void {
+    if (this.write) this.write(line);
+    else this.queued.push(line);
+  }
+
+  private onStdout(chunk: Buffer): void {
+    const lines = (this.partial + chunk.toString()).split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const space = line.indexOf(' ');
+      this.watches.get(Number(line.slice(0, space)))?.(line.slice(space + 1));
+    }
+  }
+
+  /** Follows `res`: onLine gets each events2 line, or `!WHY` once the watch failed. Returns its stop. */
+  watch(res: string, onLine: (line: string) => void): () => void {
+    const id = this.nextId++;
+    this.watches.set(id, onLine);
+    this.send(`watch ${id} ${res}\n`);
+    return () => {
+      if (this.watches.delete(id)) this.send(`stop ${id}\n`);
+    };
+  }
+}
+
+const monitors = new WeakMap<Lab, Map<NodeName, GuestMonitor>>();
+
+function monitorOf(lab: Lab, node: NodeName): GuestMonitor {
+  const byNode = monitors.get(lab) ?? new Map<NodeName, GuestMonitor>();
+  monitors.set(lab, byNode);
+  const running = byNode.get(node);
+  if (running) return running;
+  const started = new GuestMonitor(lab, node, () => {
+    if (byNode.get(node) === started) byNode.delete(node);
+  });
+  byNode.set(node, started);
+  return started;
+}
+
+/**
+ * Waits until `check` holds for `res` on `node`, following the kernel's notifications as
+ * `bsrsetup events2 --json` reports them (through the node's state watcher: polling `status`
+ * would start a CLI, about a second of emulated CPU, for every look) and returns the truthy value
+ * `check` returned. Throws with the last state seen after `timeoutMs`.
  */
 export async function waitEvents<T>(
   lab: Lab,
   node: NodeName,
-  bsrsetup: string,
   res: string,
   what: string,
   check: (r: ResourceEvents) => T | undefined | null | false,
   timeoutMs = 60_000,
 ): Promise<T> {
   const view = new ResourceEvents();
-  const stop = new AbortController();
-  let found: { value: T } | undefined;
-  let partial = '';
-  const onStdout = (chunk: Buffer) => {
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (found || !line.trim()) continue;
-      view.apply(JSON.parse(line) as EventFields);
-      const value = view.complete ? check(view) : undefined;
-      if (value) {
-        found = { value };
-        stop.abort();
-      }
-    }
-  };
-  const timer = setTimeout(() => stop.abort(), timeoutMs);
+  let stop = () => {};
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const r = await lab.exec(node, `exec ${bsrsetup} events2 ${res} --json --statistics`, {
-      onStdout,
-      signal: stop.signal,
-      timeoutMs: timeoutMs + 30_000,
+    return await new Promise<T>((resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${node}: ${what}: not within ${timeoutMs / 1000} s; last state: ${view}`)),
+        timeoutMs,
+      );
+      let settled = false;
+      stop = monitorOf(lab, node).watch(res, (line) => {
+        if (settled) return;
+        if (line.startsWith('!')) {
+          settled = true;
+          reject(new Error(`${node}: ${what}: events2 failed: ${line.slice(1)}; last state: ${view}`));
+          return;
+        }
+        view.apply(JSON.parse(line) as EventFields);
+        const value = view.complete ? check(view) : undefined;
+        if (value) {
+          settled = true;
+          resolve(value);
+        }
+      });
     });
-    if (found) return found.value;
-    const why = stop.signal.aborted
-      ? `not within ${timeoutMs / 1000} s`
-      : `events2 ended (exit ${r.code}) ${r.stderr.trim()}`;
-    throw new Error(`${node}: ${what}: ${why}; last state: ${view}`);
   } finally {
     clearTimeout(timer);
+    stop();
   }
 }
 
 /** Waits until `res` on `node` is connected and in sync with every peer, everything UpToDate. */
-export async function waitUpToDate(
-  lab: Lab,
-  node: NodeName,
-  bsrsetup: string,
-  res: string,
-  timeoutS: number,
-): Promise<void> {
-  await waitEvents(lab, node, bsrsetup, res, `${res} UpToDate`, (r) => r.allUpToDate(), timeoutS * 1000);
+export async function waitUpToDate(lab: Lab, node: NodeName, res: string, timeoutS: number): Promise<void> {
+  await waitEvents(lab, node, res, `${res} UpToDate`, (r) => r.allUpToDate(), timeoutS * 1000);
 }
 
 /** A shell script for a guest that exits 0 once every connection of `res` is Connected. */

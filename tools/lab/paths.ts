@@ -100,3 +100,8 @@ export function guestCli(repoRoot: string, name: 'bsrsetup' | 'bsrmeta' | 'bsrad
 export function guestSteps(repoRoot: string, lines: string[]): string {
   return `node ${repoRoot}/dist/lab-steps.cjs <<'BSR_STEPS'\n${lines.join('\n')}\nBSR_STEPS`;
 }
+
+/** The guest command of the lab's state watcher (tools/lab/guest/monitor.ts), fed on its stdin. */
+export function guestMonitor(repoRoot: string): string {
+  return `exec node ${repoRoot}/dist/lab-monitor.cjs`;
+}

@@ -8,6 +8,11 @@ export type NodeName = (typeof NODE_NAMES)[number];
 export interface ExecOptions {
   /** Bytes written to the command's stdin (then stdin is closed). Default: empty stdin. */
   input?: string | Buffer;
+  /**
+   * Instead of `input`: stdin stays open while the command runs; called once at its start with a
+   * function that writes to it.
+   */
+  stdin?: (write: (data: string | Buffer) => void) => void;
   /** Kill the command (SIGKILL in the guest) after this many ms and reject. Default: 600000. */
   timeoutMs?: number;
   /** Extra environment variables. */

@@ -89,7 +89,7 @@ ${S} primary r0 --force`);
       assert(/disk:UpToDate/.test(await status()), `max-passthrough-count 2: error ${n} passes through`);
     }
     await badWrite();
-    await waitEvents(lab, N, S, 'r0', 'the third error to detach', (r) => r.field('disk') === 'Diskless', 30_000);
+    await waitEvents(lab, N, 'r0', 'the third error to detach', (r) => r.field('disk') === 'Diskless', 30_000);
     lab.log('max-passthrough-count 2: two errors passed through, the third detached the disk');
     await sh(`${S} secondary r0`);
 
@@ -98,7 +98,7 @@ ${S} primary r0 --force`);
     await sh(`rm -f /tmp/ev; nohup ${S} events2 r0 > /tmp/ev 2>&1 & echo $! > /tmp/ev.pid`);
     await lab.waitFor('events2 to start', async () => /exists -/.test(await sh('cat /tmp/ev')), 20_000, 200);
     await expectEio('detach: write to the bad area', 'if=/dev/zero of=/dev/bsr1 seek=1024 oflag=direct');
-    await waitEvents(lab, N, S, 'r0', 'the disk to become Diskless', (r) => r.field('disk') === 'Diskless', 30_000);
+    await waitEvents(lab, N, 'r0', 'the disk to become Diskless', (r) => r.field('disk') === 'Diskless', 30_000);
     const st2 = await status();
     assert(/disk:Diskless/.test(st2), `status shows disk:Diskless:\n${st2}`);
     lab.log(`after the error:\n${st2.trim()}`);

@@ -102,8 +102,7 @@ export class BsrEngine implements BenchEngine {
   }
 
   async checkSynced(lab: Lab, ctx: BenchContext): Promise<void> {
-    const { S } = this.tools(lab);
-    await Promise.all([ctx.primary, ctx.secondary].map((n) => waitUpToDate(lab, n, S, 'bench', 120)));
+    await Promise.all([ctx.primary, ctx.secondary].map((n) => waitUpToDate(lab, n, 'bench', 120)));
   }
 
   async setProtocol(lab: Lab, ctx: BenchContext, protocol: 'A' | 'C'): Promise<void> {
