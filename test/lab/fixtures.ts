@@ -3,8 +3,8 @@
 // replicating; singleNode(): one node with bravo configured as its (unconnected) peer.
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  currentState,
   type ResourceEvents,
-  resourceState,
   switchProtocol,
   waitEvents,
   waitUpToDate,
@@ -81,24 +81,18 @@ export function twoNodes(lab: Lab) {
   }
 
   /**
-   * A field of r0 on node n from `status --json`: the peer device's (replication, peer-disk,
-   * out-of-sync, received...), else the connection's, the device's (disk, written...) or the resource's.
+   * A field of r0 on node n now (as events2 dumps it): volume 0's peer device's (replication,
+   * peer-disk, out-of-sync, received...), else its connection's, the device's (disk, written...)
+   * or the resource's.
    */
   async function pdField(n: NodeName, key: string): Promise<string | undefined> {
     return (await fieldsOf(n))(key);
   }
 
-  /** One `status --json` of r0 on node n, looked up as pdField does. */
+  /** One look at r0 on node n, its fields looked up as pdField does. */
   async function fieldsOf(n: NodeName): Promise<(key: string) => string | undefined> {
-    const r = await resourceState(lab, n, S, 'r0');
-    const c = r?.connections[0];
-    return (key) => {
-      for (const o of [c?.['peer-devices'][0], c, r?.devices[0], r]) {
-        const v = o?.[key];
-        if (v !== undefined && v !== null) return String(v);
-      }
-      return undefined;
-    };
+    const r = await currentState(lab, n, 'r0');
+    return (key) => r.field(key);
   }
 
   /** Whether node n's connection to its peer is Connected (from `status --json`). */

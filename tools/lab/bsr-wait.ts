@@ -229,6 +229,14 @@ export async function waitEvents<T>(
   }
 }
 
+/**
+ * The state of `res` on `node` now, as `bsrsetup events2 RES --json --statistics` dumps it
+ * (through the node's state watcher: no CLI start-up, unlike `status --json`).
+ */
+export function currentState(lab: Lab, node: NodeName, res: string): Promise<ResourceEvents> {
+  return waitEvents(lab, node, res, 'the current state', (r) => r);
+}
+
 /** Waits until `res` on `node` is connected and in sync with every peer, everything UpToDate. */
 export async function waitUpToDate(lab: Lab, node: NodeName, res: string, timeoutS: number): Promise<void> {
   await waitEvents(lab, node, res, `${res} UpToDate`, (r) => r.allUpToDate(), timeoutS * 1000);
