@@ -199,6 +199,20 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
     return counts.trim().split(/\s+/);
   }
 
+  /**
+   * Crashes node n (a kernel panic; the lab then notes it stopped) in the guest command that
+   * first runs `check`, a script that exits non-zero, its reason on stdout, when n is not in the
+   * state to crash in: nothing may change between the check and the crash.
+   */
+  async function crashIf(n: NodeName, check: string) {
+    const failed = await lab.exec(n, ['sh', '-c', `cd ${repo}\n${check}\necho c > /proc/sysrq-trigger`]).then(
+      (r) => `${n} did not crash: exit ${r.code} ${r.stdout}${r.stderr}`,
+      () => undefined,
+    );
+    assert(failed === undefined, failed ?? '');
+    await lab.crash(n);
+  }
+
   async function down(n: NodeName) {
     await exec(n, `${S} secondary r0; ${S} down r0`);
   }
@@ -262,6 +276,7 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
 
   return {
     S,
+    crashIf,
     M,
     /** A guest command running these `bsrsetup ...` / `bsrmeta ...` lines in one process (guestSteps). */
     steps: (lines: string[]) => guestSteps(repo, lines),
