@@ -301,7 +301,6 @@ struct bsr_path {
 	int my_len;
 	u8 peer_addr[128];
 	int peer_len;
-	bool established;
 };
 
 struct bsr_conn {

@@ -692,6 +692,13 @@ fail:
 	return -EMSGSIZE;
 }
 
+/* A connection uses its first path, established while the connection is Connected. */
+static bool path_established(struct bsr_conn *c, struct bsr_path *p)
+{
+	return c->cstate == BSR_CONNECTION_CONNECTED &&
+	       p == list_first_entry(&c->paths, struct bsr_path, list);
+}
+
 static int fill_path(struct sk_buff *skb, struct bsr_conn *c, struct bsr_path *p, u32 portid,
 		     u32 seq, int flags, int nh_type)
 {
@@ -704,7 +711,7 @@ static int fill_path(struct sk_buff *skb, struct bsr_conn *c, struct bsr_path *p
 	    put_path(skb, BSR_NLA_PATH_PARMS, p))
 		goto fail;
 	nest = nla_nest_start(skb, BSR_NLA_PATH_INFO);
-	if (!nest || nla_put_u8(skb, T_PATH_INFO_PATH_ESTABLISHED, p->established))
+	if (!nest || nla_put_u8(skb, T_PATH_INFO_PATH_ESTABLISHED, path_established(c, p)))
 		goto fail;
 	nla_nest_end(skb, nest);
 	genlmsg_end(skb, h);

@@ -79,8 +79,10 @@ int bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s)
 	return 0;
 }
 
+/* adm_mutex held (it guards the path list too) */
 void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s)
 {
+	bool was_connected = c->cstate == BSR_CONNECTION_CONNECTED;
 	struct bsr_device *d;
 
 	if (c->cstate == s)
@@ -89,6 +91,10 @@ void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s)
 	list_for_each_entry(d, &c->resource->devices, res_list)
 		bsr_update_slot_mask(d);
 	bsr_notify_connection(c, BSR_NOTIFY_CHANGE);
+	/* the path in use is established exactly while Connected */
+	if (was_connected != (s == BSR_CONNECTION_CONNECTED) && !list_empty(&c->paths))
+		bsr_notify_path(c, list_first_entry(&c->paths, struct bsr_path, list),
+				BSR_NOTIFY_CHANGE);
 }
 
 bool bsr_repl_is_target(enum bsr_replication s)

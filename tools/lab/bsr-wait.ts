@@ -80,6 +80,9 @@ export class ResourceEvents {
   peerDevices(): EventFields[] {
     return this.all('peer-device');
   }
+  paths(): EventFields[] {
+    return this.all('path');
+  }
   /** Volume `volume`'s peer device toward `peer` (default: the first peer). */
   peerDevice(volume = 0, peer?: number): EventFields | undefined {
     return this.peerDevices().find((o) => o.volume === volume && (peer === undefined || o['peer-node-id'] === peer));

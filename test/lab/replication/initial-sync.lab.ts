@@ -13,9 +13,26 @@ export default scenario({
     // alpha connects (the lower node-id) and is refused until bravo listens: it asks again
     // within a second, not after its connect-int (here 30 s; DRBD's default is 10 s)
     await t.up('alpha', { net: '--connect-int=30' });
+    // alpha's path: not established while it connects, then established (a change event)
+    let firstLook: string | undefined;
+    let looked = () => {};
+    const lookedAt = new Promise<void>((resolve) => {
+      looked = resolve;
+    });
+    const pathUp = t.waitState('alpha', 'its path established', (r) => {
+      const established = r.paths()[0]?.established;
+      if (firstLook === undefined) {
+        firstLook = String(established);
+        looked();
+      }
+      return established === 'yes';
+    });
+    await lookedAt;
+    assert(firstLook === 'no', `alpha's path while connecting: established ${firstLook}`);
     await t.up('bravo');
     const upAt = Date.now();
     await t.waitConnected();
+    await pathUp;
     const connectS = (Date.now() - upAt) / 1000;
     lab.log(`connected ${connectS.toFixed(1)} s after bravo's up (alpha's connect-int 30 s)`);
     assert(connectS < 8, `connected ${connectS.toFixed(1)} s after the peer listened: not within seconds`);
