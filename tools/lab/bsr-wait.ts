@@ -1,6 +1,7 @@
-// Waits on a bsr resource in the guests that follow the kernel's notifications: one bsrsetup
-// process (events2, or bsrsetup's own wait commands) watches the state for the whole wait, where
-// polling `status` from the host would start a CLI (about a second of emulated CPU) every look.
+// Waits on a bsr resource in the guests that follow the kernel's notifications: the guest's state
+// watcher (what events2 prints, tools/lab/guest/monitor.ts) follows the state for the whole wait,
+// where polling `status` from the host would start a CLI (about a second of emulated CPU) every
+// look.
 import { guestMonitor } from './paths.js';
 import type { Lab, NodeName } from './types.js';
 
