@@ -247,12 +247,12 @@ let allPorts = [];
 /**
  * How long an unconnected port sleeps before it reads again (a read of a port the host has not
  * opened returns at once: virtio-serial cannot wait for the host). A host process takes the
- * first free port, so the first unconnected one answers within 250 ms; the others poll once a
- * second. Each read costs ~5 ms of emulated CPU: five ports read every 50 ms kept the agent of an
+ * first free port, so the first unconnected one answers within 250 ms; the others poll every
+ * 2 s. Each read costs ~5 ms of emulated CPU: five ports read every 50 ms kept the agent of an
  * idle guest 9 % busy (2 % now), CPU the loaded lab host lacks.
  */
 function idlePollMs(port) {
-  return allPorts.find((p) => !p.connected) === port ? 250 : 1000;
+  return allPorts.find((p) => !p.connected) === port ? 250 : 2000;
 }
 
 function findPorts() {
