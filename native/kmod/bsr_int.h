@@ -320,6 +320,15 @@ struct bsr_conn {
 	struct bsr_net *net;	/* transport and replication state (bsr_net.h) */
 };
 
+/*
+ * The path a connection connects over: its first (NULL when it has none). The list changes
+ * under the resource's adm_mutex; a thread outside it takes a copy (bsr_first_path).
+ */
+static inline struct bsr_path *bsr_path_in_use(struct bsr_conn *c)
+{
+	return list_first_entry_or_null(&c->paths, struct bsr_path, list);
+}
+
 struct bsr_peer_device {
 	struct bsr_device *device;
 	struct bsr_conn *connection;

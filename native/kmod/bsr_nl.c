@@ -692,11 +692,10 @@ fail:
 	return -EMSGSIZE;
 }
 
-/* A connection uses its first path, established while the connection is Connected. */
+/* The path in use is established while the connection is Connected. */
 static bool path_established(struct bsr_conn *c, struct bsr_path *p)
 {
-	return c->cstate == BSR_CONNECTION_CONNECTED &&
-	       p == list_first_entry(&c->paths, struct bsr_path, list);
+	return c->cstate == BSR_CONNECTION_CONNECTED && p == bsr_path_in_use(c);
 }
 
 static int fill_path(struct sk_buff *skb, struct bsr_conn *c, struct bsr_path *p, u32 portid,
@@ -1947,7 +1946,7 @@ static int adm_path(struct adm_ctx *ctx, struct genl_info *info)
 		ret = BSR_RET_NO_PATH;
 		goto out;
 	}
-	in_use = conn_active(c) && found == list_first_entry(&c->paths, struct bsr_path, list);
+	in_use = conn_active(c) && found == bsr_path_in_use(c);
 	if (in_use && list_is_singular(&c->paths)) {
 		SETMSG(ctx, "peer %u connects over its only path: add the new path first, or disconnect",
 		       c->peer_node_id);

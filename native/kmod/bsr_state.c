@@ -83,6 +83,7 @@ int bsr_set_disk_state(struct bsr_device *d, enum bsr_disk s)
 void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s)
 {
 	bool was_connected = c->cstate == BSR_CONNECTION_CONNECTED;
+	struct bsr_path *in_use = bsr_path_in_use(c);
 	struct bsr_device *d;
 
 	if (c->cstate == s)
@@ -92,9 +93,8 @@ void bsr_set_cstate(struct bsr_conn *c, enum bsr_connection s)
 		bsr_update_slot_mask(d);
 	bsr_notify_connection(c, BSR_NOTIFY_CHANGE);
 	/* the path in use is established exactly while Connected */
-	if (was_connected != (s == BSR_CONNECTION_CONNECTED) && !list_empty(&c->paths))
-		bsr_notify_path(c, list_first_entry(&c->paths, struct bsr_path, list),
-				BSR_NOTIFY_CHANGE);
+	if (was_connected != (s == BSR_CONNECTION_CONNECTED) && in_use)
+		bsr_notify_path(c, in_use, BSR_NOTIFY_CHANGE);
 }
 
 bool bsr_repl_is_target(enum bsr_replication s)

@@ -560,19 +560,19 @@ static void release_socks(struct bsr_net *n, bool listener)
 }
 
 /*
- * A copy of the path a connection uses, its first: del-path may free the listed one while a
- * thread connects over it (adm_path changes the list under adm_mutex). False when none.
+ * A copy of the path a connection uses (bsr_path_in_use): del-path may free the listed one while
+ * a thread connects over it (adm_path changes the list under adm_mutex). False when none.
  */
 bool bsr_first_path(struct bsr_conn *c, struct bsr_path *copy)
 {
-	bool found;
+	struct bsr_path *p;
 
 	mutex_lock(&c->resource->adm_mutex);
-	found = !list_empty(&c->paths);
-	if (found)
-		*copy = *list_first_entry(&c->paths, struct bsr_path, list);
+	p = bsr_path_in_use(c);
+	if (p)
+		*copy = *p;
 	mutex_unlock(&c->resource->adm_mutex);
-	return found;
+	return p;
 }
 
 int bsr_establish(struct bsr_conn *c)
