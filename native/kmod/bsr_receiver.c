@@ -956,6 +956,12 @@ static int handshake(struct bsr_conn *c)
 	n->data_sock->sk->sk_rcvtimeo = MAX_SCHEDULE_TIMEOUT;
 
 	mutex_lock(&r->adm_mutex);
+	/*
+	 * which volumes the connection replicates, before it is Connected: a waiter for
+	 * wait-connect then knows which peer devices have yet to leave replication Off
+	 */
+	list_for_each_entry(pd, &c->peer_devices, conn_list)
+		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 	bsr_set_cstate(c, BSR_CONNECTION_CONNECTED);
 	list_for_each_entry(pd, &c->peer_devices, conn_list) {
 		if (!pd->net->shared)

@@ -488,10 +488,16 @@ async function waitFor(
   const done = () => {
     const list = [...objs.values()];
     // Connected is reported before the handshake compares the data (Off until it has decided,
-    // and a split brain drops the connection there): connected once every volume has decided
+    // and a split brain drops the connection there): connected once every volume both nodes
+    // have has decided. A volume only one node has stays Off: bsr.ko says which before
+    // Connected (peer_volume_shared; a module without it: every volume counts)
+    const undecided = (o: StateObject) =>
+      o.kind === 'peer-device' &&
+      replicationState(o) === 'Off' &&
+      o.msg.attrs.PEER_DEVICE_INFO?.peer_volume_shared !== 0;
     const connected =
       list.filter((o) => o.kind === 'connection').every((o) => connectionState(o) === 'Connected') &&
-      !list.some((o) => o.kind === 'peer-device' && replicationState(o) === 'Off');
+      !list.some(undecided);
     if (what === 'connect' || !connected) return connected;
     return !list.some((o) => o.kind === 'peer-device' && (isSyncing(o) || replicationStarting(o)));
   };

@@ -353,6 +353,21 @@ head -c 4194304 /dev/urandom > /tmp/v1; dd if=/tmp/v1 of=/dev/bsr2 bs=1M oflag=d
     // its 4 MiB written while bravo lacks it are out of sync for bravo, as while disconnected
     if (only.oos !== 4096) throw new Error(`volume 1 4 MiB write: out-of-sync ${only.oos} KiB`);
     if (sum0 !== peerSum0) throw new Error('volume 0 did not replicate while only alpha had volume 1');
+    // wait-connect with a volume only alpha has: it returns once volume 0 has decided (before
+    // bsr.ko said which volumes both nodes have, it waited for volume 1 until its timeout)
+    const waited = await t.sh(
+      N,
+      `${S} disconnect r0 ${ID.bravo} && ${S} connect r0 ${ID.bravo}
+start=$(date +%s%N); code=0; ${S} wait-connect-resource r0 --wait-timeout=30 || code=$?
+echo "code=$code ms=$(( ($(date +%s%N) - start) / 1000000 ))"; ${S} status r0 -v`,
+    );
+    const wc = /code=(\d+) ms=(\d+)/.exec(waited);
+    const vol0 = /volume:0 replication:(\S+)/.exec(waited)?.[1];
+    log(
+      `volume 1 on alpha only: wait-connect-resource after a reconnect: exit ${wc?.[1]} after ${wc?.[2]} ms, volume 0 then ${vol0}`,
+    );
+    if (wc?.[1] !== '0') throw new Error(`wait-connect-resource with volume 1 on alpha only: ${waited}`);
+    if (vol0 !== 'Established') throw new Error(`wait-connect-resource returned before volume 0 decided: ${waited}`);
     await addVolume('bravo', '');
     await t.waitSynced(60_000);
     const v1 = await Promise.all(
