@@ -380,7 +380,8 @@ void bsr_fence_lost_peer(struct bsr_conn *c)
 
 /*
  * The receiver, no lock held: a peer that fence-peer fenced is connected again with every
- * volume UpToDate (after its resync): unfence-peer, once.
+ * volume both have UpToDate (after its resync): unfence-peer, once. A volume only one node
+ * has never leaves replication Off: it does not hold the peer fenced.
  */
 void bsr_unfence_check(struct bsr_conn *c)
 {
@@ -389,6 +390,8 @@ void bsr_unfence_check(struct bsr_conn *c)
 	if (!READ_ONCE(c->peer_fenced) || c->cstate != BSR_CONNECTION_CONNECTED)
 		return;
 	list_for_each_entry(pd, &c->peer_devices, conn_list) {
+		if (!pd->net || !READ_ONCE(pd->net->shared))
+			continue;
 		/* a resync still to run or running: the peer's own word UpToDate is not enough */
 		if (READ_ONCE(pd->peer_disk_state) != BSR_DISK_UPTODATE ||
 		    READ_ONCE(pd->repl_state) != BSR_REPLICATION_ESTABLISHED)

@@ -3,7 +3,8 @@
 // With fencing resource-and-stonith on both nodes: the cut makes alpha (Primary) run fence-peer
 // once (the helper sleeps 3 s and says 4, outdated): a write issued while it runs completes only
 // after it, status shows suspended:fencing meanwhile and bravo's peer disk Outdated after it;
-// unfence-peer runs once bravo is UpToDate again. bravo, cut off too, is refused `primary`: its
+// unfence-peer runs once bravo is UpToDate again (alpha has a second volume bravo lacks, which
+// stays replication Off and does not hold the fence). bravo, cut off too, is refused `primary`: its
 // fence-peer handler fails (exit code 1).
 import { resourceState } from '../../../tools/lab/bsr-wait.js';
 import { scenario } from '../../../tools/lab/scenario.js';
@@ -31,6 +32,26 @@ read s _ < /proc/uptime; dd if=/dev/urandom of=/dev/bsr1 bs=4k count=1 seek=${70
 read e _ < /proc/uptime; echo "$s $e" > /tmp/w.tmp; mv /tmp/w.tmp /tmp/fence-write) >/dev/null 2>&1 &`,
       ),
     ]);
+    // a volume only alpha has (16 MiB of /dev/vdb, UpToDate): replication Off while connected, it
+    // must not keep bravo fenced once volume 0 is UpToDate again. Reconnected by hand, Secondary
+    // (its attach restarts the connection: a drop while Primary would call fence-peer).
+    await t.sh(
+      'alpha',
+      `dmsetup create vol1 --table "0 32768 linear /dev/vdb 0" && dmsetup mknodes
+dev=/dev/$(dmsetup info -c -o blkdevname --noheadings vol1)
+${t.M} --force 2 v09 $dev internal create-md --max-peers=2 </dev/null >/dev/null
+${t.S} new-minor r0 2 1
+${t.S} attach 2 $dev $dev internal
+${t.S} new-current-uuid --clear-bitmap 2
+${t.S} disconnect r0 1
+${t.S} connect r0 1`,
+    );
+    await t.waitConnected();
+    await t.waitState(
+      'alpha',
+      'volume 0 Established, volume 1 only here',
+      (r) => r.peerDevice(0)?.replication === 'Established' && r.peerDevice(1)?.replication === 'Off',
+    );
     await t.sh('alpha', `${t.S} primary r0`);
     const before = await t.write('alpha', 0, 8);
     assert(before === (await t.sum('bravo', '/dev/vda', 0, 8)), 'replicated before the cut');
@@ -90,7 +111,15 @@ sed 's/^/call /' /tmp/fence-calls; sed 's/^/ev /' /tmp/ev`,
     assert(oos === 65536 + 4, `64 MiB and 4 KiB out of sync (${oos} KiB)`);
     await lab.linkRestore('alpha', 'bravo');
     const t0 = Date.now();
-    await t.waitSynced(240_000);
+    await Promise.all([
+      t.waitState('bravo', 'UpToDate', (r) => r.allUpToDate(), 240_000),
+      t.waitState(
+        'alpha',
+        'volume 0 UpToDate on both',
+        (r) => r.peerDevice(0)?.replication === 'Established' && r.peerDevice(0)?.['peer-disk'] === 'UpToDate',
+        240_000,
+      ),
+    ]);
     const recv = (await t.stat('bravo', 'received')) - recv0;
     lab.log(`resync done in ${((Date.now() - t0) / 1000).toFixed(1)} s; bravo received ${recv} KiB`);
     assert(recv >= 65536 && recv < 65536 + 8192, `the resync moved about 64 MiB (${recv} KiB)`);
@@ -104,12 +133,15 @@ sed 's/^/call /' /tmp/fence-calls; sed 's/^/ev /' /tmp/ev`,
       250,
     );
     assert(calls === 'fence-peer peer=1\nunfence-peer peer=1', `unfence-peer once after the resync: ${calls}`);
+    const vol1 = await t.waitState('alpha', "volume 1's state", (r) => r.peerDevice(1)?.replication);
+    assert(vol1 === 'Off', `volume 1 (alpha only) replication: ${vol1}`);
     assert(w === (await t.sum('bravo', '/dev/vda', 100, 64)), 'the written 64 MiB match on bravo');
     assert(
       (await t.sum('alpha', '/dev/vda', 0, 200)) === (await t.sum('bravo', '/dev/vda', 0, 200)),
       'first 200 MiB equal',
     );
     await t.downAll();
+    await t.sh('alpha', 'dmsetup remove vol1');
   },
 });
 
