@@ -93,7 +93,6 @@ export function utilsFiles(family, repo = root) {
     { path: 'etc/bsr.d/global_common.conf', from: 'conf-examples/global_common.conf', conffile: true },
     { path: 'etc/logrotate.d/bsr', from: 'packaging/logrotate', conffile: true },
     { path: 'var/log/bsr', dir: true },
-    { path: 'var/lib/bsr', dir: true },
     { path: 'usr/share/doc/bsr-utils', dir: true },
     { path: 'usr/share/doc/bsr-utils/copyright', from: 'packaging/copyright' },
     ...generatedDocs(repo),

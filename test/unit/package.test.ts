@@ -36,7 +36,6 @@ describe('bsr-utils', () => {
         'usr/lib/bsr/bsr-service',
         'lib/systemd/system/bsr.service',
         'var/log/bsr',
-        'var/lib/bsr',
         'usr/lib/bsr/native/addon/build/Release/bsr_netlink.node',
       ]),
     );

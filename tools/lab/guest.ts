@@ -17,7 +17,7 @@ const WRITABLE_DIRS = `lab_writable_dirs() {
     mount -t tmpfs -o mode=0755 tmpfs "$R/$d"
   done
   chmod 1777 $R/tmp $R/var/tmp $R/dev/shm
-  mkdir -p $R/run/lock $R/run/drbd $R/var/lib/drbd $R/var/lib/bsr $R/run/bsr $R/run/lab-etc/upper $R/run/lab-etc/work
+  mkdir -p $R/run/lock $R/run/drbd $R/var/lib/drbd $R/run/lab-etc/upper $R/run/lab-etc/work
   if ! mount -t overlay overlay -o lowerdir=$R/etc,upperdir=$R/run/lab-etc/upper,workdir=$R/run/lab-etc/work $R/etc; then
     echo "lab-init: overlay on /etc failed, copying /etc"
     mkdir -p $R/run/lab-etc/copy
