@@ -770,8 +770,7 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 		       pd->net && pd->net->resync_susp_peer) ||
 	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_DEPENDENCY, 0) ||
 	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_THROTTLED, rs_throttled(pd)) ||
-	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_VOLUME_SHARED,
-		       pd->net && READ_ONCE(pd->net->shared)))
+	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_VOLUME_SHARED, bsr_pd_replicating(pd)))
 		goto fail;
 	nla_nest_end(skb, nest);
 	nest = nla_nest_start(skb, BSR_NLA_PEER_DEVICE_STATISTICS);

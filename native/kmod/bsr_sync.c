@@ -390,7 +390,7 @@ void bsr_unfence_check(struct bsr_conn *c)
 	if (!READ_ONCE(c->peer_fenced) || c->cstate != BSR_CONNECTION_CONNECTED)
 		return;
 	list_for_each_entry(pd, &c->peer_devices, conn_list) {
-		if (!pd->net || !READ_ONCE(pd->net->shared))
+		if (!bsr_pd_replicating(pd))
 			continue;
 		/* a resync still to run or running: the peer's own word UpToDate is not enough */
 		if (READ_ONCE(pd->peer_disk_state) != BSR_DISK_UPTODATE ||

@@ -453,7 +453,7 @@ async function waitFor(
   filter: { peer?: number; volume?: number },
   limits: WaitLimits,
 ): Promise<number> {
-  const { isSyncing } = await import('../status/fields.js');
+  const { isSyncing, volumeReplicated } = await import('../status/fields.js');
   const { toStateObject } = await import('../netlink/objects.js');
   let deadline: number | undefined;
   const wasConnecting = new Set<string>();
@@ -490,11 +490,9 @@ async function waitFor(
     // Connected is reported before the handshake compares the data (Off until it has decided,
     // and a split brain drops the connection there): connected once every volume both nodes
     // have has decided. A volume only one node has stays Off: bsr.ko says which before
-    // Connected (peer_volume_shared; a module without it: every volume counts)
+    // Connected (volumeReplicated)
     const undecided = (o: StateObject) =>
-      o.kind === 'peer-device' &&
-      replicationState(o) === 'Off' &&
-      o.msg.attrs.PEER_DEVICE_INFO?.peer_volume_shared !== 0;
+      o.kind === 'peer-device' && replicationState(o) === 'Off' && volumeReplicated(o);
     const connected =
       list.filter((o) => o.kind === 'connection').every((o) => connectionState(o) === 'Connected') &&
       !list.some(undecided);

@@ -56,6 +56,13 @@ export function resyncThrottled(o: StateObject): string | undefined {
   return v === undefined ? undefined : yesNo(v);
 }
 
+/**
+ * Whether the connection replicates this volume: false for a volume only one node has (its
+ * peer device stays replication Off while Connected) and while not connected. True from a
+ * module that does not report it (every volume counted, as before).
+ */
+export const volumeReplicated = (o: StateObject): boolean => o.msg.attrs.PEER_DEVICE_INFO?.peer_volume_shared !== 0;
+
 const SYNCING = new Set(['SyncSource', 'SyncTarget', 'PausedSyncS', 'PausedSyncT', 'VerifyS', 'VerifyT']);
 
 export const isSyncing = (o: StateObject): boolean => SYNCING.has(replicationState(o));

@@ -6,6 +6,7 @@ import type { TopAttrs } from '../../src/netlink/attrs.js';
 import { NO_MINOR } from '../../src/netlink/messages.js';
 import type { StateObject } from '../../src/netlink/objects.js';
 import { EventFormatter } from '../../src/status/events.js';
+import { volumeReplicated } from '../../src/status/fields.js';
 import { formatGetGi, formatShowGi } from '../../src/status/gi.js';
 import { buildTree } from '../../src/status/model.js';
 import { formatShow } from '../../src/status/show.js';
@@ -267,6 +268,22 @@ describe('events2', () => {
     expect(f.format(r.connections[0].paths[0])).toBe(
       'exists path name:r0 peer-node-id:1 conn-name:bob local:ipv4:10.99.1.1:7789 peer:ipv4:10.99.1.2:7789 established:no',
     );
+  });
+});
+
+describe('volume replicated (peer_volume_shared)', () => {
+  const withShared = (shared: number | undefined) => {
+    const pd = peerDevice();
+    const info = { ...pd.msg.attrs.PEER_DEVICE_INFO };
+    if (shared !== undefined) info.peer_volume_shared = shared;
+    return obj(C.GET_PEER_DEVICES, NO_MINOR, { ...pd.msg.attrs, PEER_DEVICE_INFO: info });
+  };
+
+  it('is false only when the module says the peer lacks the volume', () => {
+    expect(volumeReplicated(withShared(1))).toBe(true);
+    expect(volumeReplicated(withShared(0))).toBe(false);
+    // a module without the attribute: every volume counts, as before
+    expect(volumeReplicated(withShared(undefined))).toBe(true);
   });
 });
 
