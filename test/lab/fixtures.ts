@@ -76,6 +76,23 @@ export function twoNodes(lab: Lab) {
     );
   }
 
+  /**
+   * Volume 1 (minor 2) on node n: a 16 MiB dm-linear of /dev/vdb named vol1 with its own meta
+   * data, attached (while connected, the attach restarts the connection); then `then`. Returns
+   * the command's output. Whoever calls it removes vol1 after `down` (dmsetup remove vol1).
+   */
+  function addVolume(n: NodeName, then = ''): Promise<string> {
+    return sh(
+      n,
+      `dmsetup create vol1 --table "0 32768 linear /dev/vdb 0" && dmsetup mknodes
+dev=/dev/$(dmsetup info -c -o blkdevname --noheadings vol1)
+${M} --force 2 v09 $dev internal create-md --max-peers=2 </dev/null >/dev/null
+${S} new-minor r0 2 1
+${S} attach 2 $dev $dev internal
+${then}`,
+    );
+  }
+
   async function status(n: NodeName): Promise<string> {
     return sh(n, `${S} status r0 -v -s`);
   }
@@ -284,6 +301,7 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
     exec,
     up,
     upSkipSync,
+    addVolume,
     write,
     stat,
     stats,

@@ -311,19 +311,9 @@ ${steps(['bsrsetup secondary r2', 'bsrsetup down r2'])}`);
     // --- a volume only alpha has (16 MiB of /dev/vdb, its own meta data): volume 0 goes on
     // replicating, the new one's peer device stays unconnected; once bravo adds it, it connects
     // and resyncs. Each attach reconnects (a fresh handshake learns the peer's volumes).
-    const addVolume = (n: 'alpha' | 'bravo', then: string) =>
-      t.sh(
-        n,
-        `dmsetup create vol1 --table "0 32768 linear /dev/vdb 0" && dmsetup mknodes
-dev=/dev/$(dmsetup info -c -o blkdevname --noheadings vol1)
-${M} --force 2 v09 $dev internal create-md --max-peers=2 </dev/null >/dev/null
-${S} new-minor r0 2 1
-${S} attach 2 $dev $dev internal
-${then}`,
-      );
     // alpha's new volume gets data of its own (UpToDate, 4 MiB written; it is the SyncSource
     // later), bravo's is just created
-    const vol1Sum = await addVolume(
+    const vol1Sum = await t.addVolume(
       N,
       `${S} peer-device-options r0 ${ID.bravo} 1 ${FAST_PD}
 ${S} new-current-uuid --clear-bitmap 2
@@ -368,7 +358,7 @@ echo "code=$code ms=$(( ($(date +%s%N) - start) / 1000000 ))"; ${S} status r0 -v
     );
     if (wc?.[1] !== '0') throw new Error(`wait-connect-resource with volume 1 on alpha only: ${waited}`);
     if (vol0 !== 'Established') throw new Error(`wait-connect-resource returned before volume 0 decided: ${waited}`);
-    await addVolume('bravo', '');
+    await t.addVolume('bravo');
     await t.waitSynced(60_000);
     const v1 = await Promise.all(
       (['alpha', 'bravo'] as const).map((n) =>

@@ -35,14 +35,9 @@ read e _ < /proc/uptime; echo "$s $e" > /tmp/w.tmp; mv /tmp/w.tmp /tmp/fence-wri
     // a volume only alpha has (16 MiB of /dev/vdb, UpToDate): replication Off while connected, it
     // must not keep bravo fenced once volume 0 is UpToDate again. Reconnected by hand, Secondary
     // (its attach restarts the connection: a drop while Primary would call fence-peer).
-    await t.sh(
+    await t.addVolume(
       'alpha',
-      `dmsetup create vol1 --table "0 32768 linear /dev/vdb 0" && dmsetup mknodes
-dev=/dev/$(dmsetup info -c -o blkdevname --noheadings vol1)
-${t.M} --force 2 v09 $dev internal create-md --max-peers=2 </dev/null >/dev/null
-${t.S} new-minor r0 2 1
-${t.S} attach 2 $dev $dev internal
-${t.S} new-current-uuid --clear-bitmap 2
+      `${t.S} new-current-uuid --clear-bitmap 2
 ${t.S} disconnect r0 1
 ${t.S} connect r0 1`,
     );
