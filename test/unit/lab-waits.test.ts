@@ -103,6 +103,25 @@ describe('waitEvents', () => {
     expect(checked).toEqual([1]);
   });
 
+  it('says once when the initial state is read, before the check can hold', async () => {
+    const order: string[] = [];
+    const lab = watcherLab([...INITIAL, ...SYNCED], []);
+    const done = waitEvents(
+      lab,
+      'alpha',
+      'r0',
+      'in sync',
+      (r) => {
+        order.push(`check ${r.allUpToDate()}`);
+        return r.allUpToDate();
+      },
+      5000,
+      () => order.push('ready'),
+    );
+    expect(await done).toBe(true);
+    expect(order).toEqual(['ready', 'check false', 'check false', 'check true']);
+  });
+
   it('fails after the time limit with the last state seen', async () => {
     const lab = watcherLab(INITIAL, []);
     await expect(waitEvents(lab, 'alpha', 'r0', 'in sync', (r) => r.allUpToDate(), 50)).rejects.toThrow(

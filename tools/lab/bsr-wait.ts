@@ -201,6 +201,8 @@ export async function waitEvents<T>(
   what: string,
   check: (r: ResourceEvents) => T | undefined | null | false,
   timeoutMs = 60_000,
+  /** called once the initial state has been read: changes from now on are seen */
+  onReady?: () => void,
 ): Promise<T> {
   const view = new ResourceEvents();
   let stop = () => {};
@@ -219,7 +221,9 @@ export async function waitEvents<T>(
           reject(new Error(`${node}: ${what}: events2 failed: ${line.slice(1)}; last state: ${view}`));
           return;
         }
+        const wasComplete = view.complete;
         view.apply(JSON.parse(line) as EventFields);
+        if (view.complete && !wasComplete) onReady?.();
         const value = view.complete ? check(view) : undefined;
         if (value) {
           settled = true;
@@ -241,9 +245,18 @@ export function currentState(lab: Lab, node: NodeName, res: string): Promise<Res
   return waitEvents(lab, node, res, 'the current state', (r) => r);
 }
 
-/** Waits until `res` on `node` is connected and in sync with every peer, everything UpToDate. */
-export async function waitUpToDate(lab: Lab, node: NodeName, res: string, timeoutS: number): Promise<void> {
-  await waitEvents(lab, node, res, `${res} UpToDate`, (r) => r.allUpToDate(), timeoutS * 1000);
+/**
+ * Waits until `res` on `node` is connected and in sync with every peer, everything UpToDate.
+ * `onReady`: as waitEvents'.
+ */
+export async function waitUpToDate(
+  lab: Lab,
+  node: NodeName,
+  res: string,
+  timeoutS: number,
+  onReady?: () => void,
+): Promise<void> {
+  await waitEvents(lab, node, res, `${res} UpToDate`, (r) => r.allUpToDate(), timeoutS * 1000, onReady);
 }
 
 /** A shell script for a guest that exits 0 once every connection of `res` is Connected. */

@@ -1,10 +1,9 @@
 // Bench driver for this project's engine: bsr.ko driven by bsrmeta/bsrsetup in the guests (the same
 // steps `bsradm up` plans), one resource "bench" with minor 0 on the backing disk, internal meta data.
 import { defaultValue, findOption, formatOptionValue } from '../../../src/config/options.js';
-import { allUpToDate, resourceState, switchProtocol, waitConnectedScript, waitUpToDate } from '../bsr-wait.js';
+import { currentState, resourceState, switchProtocol, waitConnectedScript, waitUpToDate } from '../bsr-wait.js';
 import { guestCli } from '../paths.js';
 import type { Lab, NodeName } from '../types.js';
-import { sleep } from '../util.js';
 import type { BenchContext, BenchEngine } from './engine.js';
 import { bsrImplemented, bsrsetupArgs } from './settings.js';
 
@@ -68,6 +67,8 @@ export class BsrEngine implements BenchEngine {
       );
     }
     await this.waitConnected(lab, ctx);
+    // the state watchers start now, not inside a timed wait (waitSynced)
+    await Promise.all([ctx.primary, ctx.secondary].map((n) => currentState(lab, n, 'bench')));
   }
 
   private async waitConnected(lab: Lab, ctx: BenchContext): Promise<void> {
@@ -80,25 +81,29 @@ export class BsrEngine implements BenchEngine {
   }
 
   /**
-   * bsrsetup wait-sync-resource on both nodes (returns when connected and no resync runs), then
-   * the state from `status --json` (untimed): all UpToDate, else wait again. wait-sync-resource
-   * can return at the moment a connection comes up, before the sync handshake has set the
-   * replication state (bsr_receiver.c sets Connected, then runs bsr_sync_handshake): seen after
-   * a link restore with the default resync controller, 2 s timed for a 22 s resync.
+   * Both nodes UpToDate and Established, as the guests' state watchers report it (bsr-wait.ts).
+   * The watchers run from setup on: a waiting CLI started here (wait-sync-resource, about half
+   * a second of node start-up on each single-CPU guest) would share the CPU with the very sync
+   * it times. While the sync handshake runs, the peer devices are Off, not Established.
    */
   async waitSynced(lab: Lab, ctx: BenchContext): Promise<number> {
-    const { S } = this.tools(lab);
-    const script = `${S} wait-sync-resource bench --wait-timeout=900`;
-    const deadline = Date.now() + 900_000;
-    for (let i = 0; ; i++) {
-      await Promise.all([ctx.primary, ctx.secondary].map((n) => lab.sh(n, script, { timeoutMs: 960_000 })));
-      const end = performance.now() / 1000;
-      const states = await Promise.all([ctx.primary, ctx.secondary].map((n) => resourceState(lab, n, S, 'bench')));
-      if (states.every(allUpToDate)) return end;
-      if (Date.now() > deadline) throw new Error(`bsr: not in sync after 900 s: ${JSON.stringify(states)}`);
-      ctx.log(`wait-sync-resource returned, but not all UpToDate yet (${i + 1}): waiting again`);
-      await sleep(200);
-    }
+    return (await this.armSyncWait(lab, ctx))();
+  }
+
+  /** The watches (their netlink sockets and first state dump) start before the sync does. */
+  async armSyncWait(lab: Lab, ctx: BenchContext): Promise<() => Promise<number>> {
+    const ready: Promise<void>[] = [];
+    const done = Promise.all(
+      [ctx.primary, ctx.secondary].map((n) => {
+        let onReady = () => {};
+        ready.push(new Promise<void>((r) => (onReady = r)));
+        return waitUpToDate(lab, n, 'bench', 900, onReady);
+      }),
+    ).then(() => performance.now() / 1000);
+    // a failure before the caller waits is its to see, not an unhandled rejection
+    done.catch(() => {});
+    await Promise.race([Promise.all(ready), done]);
+    return () => done;
   }
 
   async checkSynced(lab: Lab, ctx: BenchContext): Promise<void> {

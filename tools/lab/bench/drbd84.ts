@@ -75,6 +75,11 @@ export class Drbd84Engine implements BenchEngine {
     return performance.now() / 1000;
   }
 
+  /** Polls from the call on: nothing to set up before. */
+  async armSyncWait(lab: Lab, ctx: BenchContext): Promise<() => Promise<number>> {
+    return () => this.waitSynced(lab, ctx);
+  }
+
   /** waitSynced already saw both UpToDate in /proc/drbd. */
   async checkSynced(): Promise<void> {}
 

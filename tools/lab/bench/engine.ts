@@ -44,6 +44,11 @@ export interface BenchEngine {
    * report that the state then contradicts (a wait returning before the resync began) is not taken.
    */
   waitSynced(lab: Lab, ctx: BenchContext): Promise<number>;
+  /**
+   * waitSynced, its watching set up before the step that starts the sync (untimed): resolves,
+   * once the engine follows the state, to the wait for the end of that sync.
+   */
+  armSyncWait(lab: Lab, ctx: BenchContext): Promise<() => Promise<number>>;
   /** Throws unless both nodes are connected and UpToDate (retrying for a while). */
   checkSynced(lab: Lab, ctx: BenchContext): Promise<void>;
   /** Switches the replication protocol of the running resource on both nodes (stays connected or reconnects). */

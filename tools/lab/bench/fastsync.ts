@@ -5,8 +5,9 @@
 // Every slot makes a fresh file system on the primary's whole disk (files of mixed sizes from
 // /dev/urandom, some deleted), creates the meta data, brings the resource up and forces the
 // primary: timed from the promotion (FastSync's file-system check and map included) until both
-// are UpToDate; the bytes are what the primary sent on the replication link (its NIC's
-// tx_bytes). Then the target's copy must pass e2fsck -fn and hold every file, equal.
+// are UpToDate, as the engine's state watching set up before the promotion reports it (no waiting
+// CLI starts inside the timed window); the bytes are what the primary sent on the replication
+// link (its NIC's tx_bytes). Then the target's copy must pass e2fsck -fn and hold every file, equal.
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { type LabImpl, labDown } from '../lab.js';
@@ -160,11 +161,12 @@ async function runSlot(
   await e.setup(lab, ctx);
   await lab.sh(ctx.primary, 'dmesg -c > /dev/null');
   const tx0 = await txBytes(lab, ctx);
+  const synced = await e.armSyncWait(lab, ctx);
   const uptime0 = await guestUptime(lab, ctx.primary);
   const t0 = performance.now() / 1000;
   await e.forcePrimary(lab, ctx);
   const promoted = performance.now() / 1000 - t0;
-  const seconds = (await e.waitSynced(lab, ctx)) - t0;
+  const seconds = (await synced()) - t0;
   const wire = (await txBytes(lab, ctx)) - tx0;
   await e.checkSynced(lab, ctx);
   const log = await lab.dmesg(ctx.primary);
