@@ -966,7 +966,7 @@ struct bsr_device_conf {
 #define BSR_POLICY_FAST_SYNC_MAP_PARMS { \
 	[T_FAST_SYNC_MAP_PARMS_FSM_FIRST_BLOCK] = { .type = NLA_U64 }, \
 	[T_FAST_SYNC_MAP_PARMS_FSM_MAP_BLOCKS] = { .type = NLA_U64 }, \
-	[T_FAST_SYNC_MAP_PARMS_FSM_WORDS] = { .type = NLA_BINARY, .len = 8192 }, \
+	[T_FAST_SYNC_MAP_PARMS_FSM_WORDS] = { .type = NLA_BINARY, .len = 32768 }, \
 	[T_FAST_SYNC_MAP_PARMS_FSM_LAST] = NLA_POLICY_MAX(NLA_U8, 1), \
 }
 #define BSR_POLICY_UUID_INFO { \

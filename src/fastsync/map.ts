@@ -1,11 +1,15 @@
 // FastSync's map on its way to the kernel: the device read without claiming it (bsr.ko holds
 // it exclusively) and the map cut into FAST_SYNC_MAP messages.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { abi } from '../abi/index.js';
 import { type BlockIo, blockDeviceSize } from '../meta/device.js';
 import type { UsedMap } from './used-map.js';
 
-/** 64-bit words a FAST_SYNC_MAP message carries at most (its fsm_words attribute's max / 8). */
-export const MAP_CHUNK_WORDS = 1024;
+/**
+ * 64-bit words a FAST_SYNC_MAP message carries at most (its fsm_words attribute's max / 8: the
+ * map of 1 GiB, 4096 words, in one message; each message costs a round trip to the kernel).
+ */
+export const MAP_CHUNK_WORDS = (abi.sets.fast_sync_map_parms.fsm_words.max ?? 0) / 8;
 
 export interface ReadOnlyIo extends BlockIo {
   close(): void;

@@ -32,6 +32,13 @@ export function fieldChecks(where: string) {
   return { fail, check };
 }
 
+/** BITS_SET[b]: how many bits of the byte b are set. */
+const BITS_SET = Uint8Array.from({ length: 256 }, (_, b) => {
+  let n = 0;
+  for (let x = b; x; x &= x - 1) n++;
+  return n;
+});
+
 /** The map of a device of `deviceBytes` bytes, built by byte ranges of the file system. */
 export class MapBuilder {
   readonly mapBlocks: number;
@@ -69,7 +76,8 @@ export class MapBuilder {
 
   finish(fsType: string, fsBlockSize: number, fsBlocks: number): UsedMap {
     let usedBlocks = 0;
-    for (const byte of this.bits) for (let x = byte; x; x &= x - 1) usedBlocks++;
+    // an indexed loop and a table: the lab's emulated CPU runs this cold, before any JIT
+    for (let i = 0; i < this.bits.length; i++) usedBlocks += BITS_SET[this.bits[i]];
     return { fsType, bits: this.bits, mapBlocks: this.mapBlocks, usedBlocks, fsBlockSize, fsBlocks };
   }
 }
