@@ -587,6 +587,7 @@ struct bsr_disk_conf {
 	bool disk_flushes;
 	bool md_flushes;
 	u32 al_extents;
+	bool al_updates;
 };
 #define BSR_MEMBER_T_DISK_CONF_SIZE disk_conf.size
 #define BSR_MEMBER_T_DISK_CONF_ON_IO_ERROR disk_conf.on_io_error
@@ -594,6 +595,7 @@ struct bsr_disk_conf {
 #define BSR_MEMBER_T_DISK_CONF_DISK_FLUSHES disk_conf.disk_flushes
 #define BSR_MEMBER_T_DISK_CONF_MD_FLUSHES disk_conf.md_flushes
 #define BSR_MEMBER_T_DISK_CONF_AL_EXTENTS disk_conf.al_extents
+#define BSR_MEMBER_T_DISK_CONF_AL_UPDATES disk_conf.al_updates
 #define BSR_DISK_CONF_FIELDS(X) \
 	X(disk_conf, T_DISK_CONF_SIZE, size, u64, T_DISK_CONF_SIZE_DEFAULT) \
 	X(disk_conf, T_DISK_CONF_ON_IO_ERROR, on_io_error, u32, T_DISK_CONF_ON_IO_ERROR_DEFAULT) \
@@ -601,6 +603,7 @@ struct bsr_disk_conf {
 	X(disk_conf, T_DISK_CONF_DISK_FLUSHES, disk_flushes, u8, T_DISK_CONF_DISK_FLUSHES_DEFAULT) \
 	X(disk_conf, T_DISK_CONF_MD_FLUSHES, md_flushes, u8, T_DISK_CONF_MD_FLUSHES_DEFAULT) \
 	X(disk_conf, T_DISK_CONF_AL_EXTENTS, al_extents, u32, T_DISK_CONF_AL_EXTENTS_DEFAULT) \
+	X(disk_conf, T_DISK_CONF_AL_UPDATES, al_updates, u8, T_DISK_CONF_AL_UPDATES_DEFAULT) \
 
 struct bsr_peer_device_conf {
 	u32 resync_rate;
@@ -1020,7 +1023,6 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISK_BARRIER, NLA_U8, "disk-barrier", 0, "no" }, \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISK_DRAIN, NLA_U8, "disk-drain", 1, "yes" }, \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_RESYNC_AFTER, NLA_S32, "resync-after", -1, "-1" }, \
-	{ BSR_NLA_DISK_CONF, T_DISK_CONF_AL_UPDATES, NLA_U8, "al-updates", 1, "yes" }, \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISCARD_ZEROES_IF_ALIGNED, NLA_U8, "discard-zeroes-if-aligned", 1, "yes" }, \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISABLE_WRITE_SAME, NLA_U8, "disable-write-same", 1, "yes" }, \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISK_TIMEOUT, NLA_U32, "disk-timeout", 0, "0" }, \

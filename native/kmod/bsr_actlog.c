@@ -361,7 +361,7 @@ retry:
 			if (err)
 				break;
 		}
-		if (!err)
+		if (!err && !al->updates_off)
 			err = al_write_tr(d, ldev, BSR_AL_TR_UPDATE, upd, n_upd);
 		spin_lock_irq(&al->lock);
 		for (i = 0; i < n_upd; i++) {
@@ -476,6 +476,36 @@ int bsr_al_resize(struct bsr_device *d, struct bsr_backing *ldev, u32 nr_slots)
 	kvfree(old.slots);
 	kvfree(old.hash);
 	bsr_info("%s: activity log resized to %u extents\n", d->disk->disk_name, nr_slots);
+	return 0;
+}
+
+/*
+ * al-updates changed, no extent held (as bsr_al_resize). Off: BSR_MDF_AL_DISABLED is on disk
+ * before the first write no transaction records. On: the log on disk is made valid first (the
+ * bitmap written, every slot freed, an INITIALIZED transaction), then the flag goes.
+ */
+int bsr_al_set_updates(struct bsr_device *d, struct bsr_backing *ldev, bool off)
+{
+	u32 flags = ldev->md.flags;
+	int err;
+
+	if (off == ldev->al.updates_off)
+		return 0;
+	if (!off) {
+		err = bsr_al_evict_all(d, ldev);
+		if (err)
+			return err;
+		ldev->md.flags &= ~BSR_MDF_AL_DISABLED;
+	} else {
+		ldev->md.flags |= BSR_MDF_AL_DISABLED;
+	}
+	err = bsr_md_write_sb(d, ldev);
+	if (err) {
+		ldev->md.flags = flags;
+		return err;
+	}
+	ldev->al.updates_off = off;
+	bsr_info("%s: activity log updates %s\n", d->disk->disk_name, off ? "off" : "on");
 	return 0;
 }
 

@@ -199,6 +199,11 @@ struct bsr_actlog {
 	u32 tr_number;			/* next transaction number */
 	u32 ctx_next;			/* next context window start slot */
 	u32 ring_n;			/* transactions in the ring */
+	/*
+	 * al-updates no: no transaction is written (BSR_MDF_AL_DISABLED on disk, so that an
+	 * unclean stop marks the whole device); changed only with no extent held
+	 */
+	bool updates_off;
 	struct page *tr_page;
 };
 
@@ -483,6 +488,7 @@ int bsr_al_write_initialized(struct bsr_device *d, struct bsr_backing *ldev);
 int bsr_al_evict_all(struct bsr_device *d, struct bsr_backing *ldev);
 u32 bsr_al_nr_slots(u32 al_extents, u32 ring_n);
 int bsr_al_resize(struct bsr_device *d, struct bsr_backing *ldev, u32 nr_slots);
+int bsr_al_set_updates(struct bsr_device *d, struct bsr_backing *ldev, bool off);
 bool bsr_al_wait_idle(struct bsr_device *d, struct bsr_backing *ldev, unsigned int timeout_ms);
 
 /* bsr_sender.c: the peers' open epochs of d's writes closed (their extents may be retired) */

@@ -466,6 +466,12 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 	err = bsr_al_replay(d, ldev, &active);
 	if (err)
 		FAIL(BSR_RET_IO_ERROR, "reading the activity log failed: %d", err);
+	if (!(ldev->md.flags & BSR_MDF_AL_CLEAN) && (ldev->md.flags & BSR_MDF_AL_DISABLED)) {
+		/* al-updates no: the activity log on disk does not say where writes were */
+		bsr_bm_set_range(&ldev->bm, ldev->slot_mask, 0, ldev->bm.bits - 1);
+		bsr_warn("%s: stopped uncleanly with al-updates no: every block marked out of sync\n",
+			 d->disk->disk_name);
+	}
 	if (!(ldev->md.flags & BSR_MDF_AL_CLEAN)) {
 		bsr_info("%s: activity log replayed: %u active extents marked out of sync\n",
 			 d->disk->disk_name, active);
@@ -479,7 +485,10 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 
 	if (ldev->md.flags & BSR_MDF_PRIMARY_IND)
 		ldev->md.flags |= BSR_MDF_CRASHED_PRIMARY;
-	ldev->md.flags &= ~(BSR_MDF_AL_CLEAN | BSR_MDF_PRIMARY_IND);
+	ldev->md.flags &= ~(BSR_MDF_AL_CLEAN | BSR_MDF_PRIMARY_IND | BSR_MDF_AL_DISABLED);
+	ldev->al.updates_off = !bsr_conf(&d->disk_conf, T_DISK_CONF_AL_UPDATES);
+	if (ldev->al.updates_off)
+		ldev->md.flags |= BSR_MDF_AL_DISABLED;
 	if (r->role == BSR_ROLE_PRIMARY)
 		ldev->md.flags |= BSR_MDF_PRIMARY_IND;
 	ldev->md.node_id = r->node_id;

@@ -1283,17 +1283,18 @@ static int adm_detach(struct adm_ctx *ctx, struct genl_info *info)
 
 ADM_DOIT(detach, NEED_MINOR)
 
-/* al-extents of the stored disk options applied to the running activity log. */
-static int resize_al(struct adm_ctx *ctx, struct bsr_device *d)
+/* al-extents and al-updates of the stored disk options applied to the running activity log. */
+static int reconfigure_al(struct adm_ctx *ctx, struct bsr_device *d)
 {
 	struct bsr_backing *ldev = d->ldev;
 	u32 nr = bsr_al_nr_slots(bsr_conf(&d->disk_conf, T_DISK_CONF_AL_EXTENTS), ldev->al.ring_n);
+	bool off = !bsr_conf(&d->disk_conf, T_DISK_CONF_AL_UPDATES);
 	int err;
 
-	if (nr == ldev->al.nr_slots)
+	if (nr == ldev->al.nr_slots && off == ldev->al.updates_off)
 		return BSR_RET_NO_ERROR;
 	if (bsr_io_quiesce(d, 10000)) {
-		SETMSG(ctx, "minor %u: I/O did not pause within 10 s to resize the activity log",
+		SETMSG(ctx, "minor %u: I/O did not pause within 10 s to change the activity log",
 		       d->minor);
 		return BSR_RET_BUSY;
 	}
@@ -1304,9 +1305,11 @@ static int resize_al(struct adm_ctx *ctx, struct bsr_device *d)
 		return BSR_RET_BUSY;
 	}
 	err = bsr_al_resize(d, ldev, nr);
+	if (!err)
+		err = bsr_al_set_updates(d, ldev, off);
 	bsr_io_resume(d);
 	if (err) {
-		SETMSG(ctx, "minor %u: resizing the activity log failed: %d", d->minor, err);
+		SETMSG(ctx, "minor %u: changing the activity log failed: %d", d->minor, err);
 		return err == -ENOMEM ? BSR_RET_NO_MEM : BSR_RET_IO_ERROR;
 	}
 	return BSR_RET_NO_ERROR;
@@ -1325,7 +1328,7 @@ static int adm_disk_opts(struct adm_ctx *ctx, struct genl_info *info)
 		return BSR_RET_NO_MEM;
 	saved = bsr_opts_publish(&d->disk_conf, conf);
 	if (d->ldev && d->disk_state != BSR_DISK_FAILED) {
-		ret = resize_al(ctx, d);
+		ret = reconfigure_al(ctx, d);
 		if (ret != BSR_RET_NO_ERROR) {
 			/* the old options stay, as the old activity log does */
 			bsr_opts_data_free(bsr_opts_publish(&d->disk_conf, saved));

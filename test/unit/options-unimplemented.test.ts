@@ -63,7 +63,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'disk-barrier',
         'disk-drain',
         'resync-after',
-        'al-updates',
         'discard-zeroes-if-aligned',
         'disable-write-same',
         'disk-timeout',

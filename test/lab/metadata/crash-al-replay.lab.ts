@@ -1,6 +1,8 @@
 // Single node: the node is killed (qemu SIGKILL) while a Primary writes with
 // O_DSYNC; after the reboot, attach replays the activity log into the peer's bitmap slot, the
 // meta data is consistent again, and every write that had been acknowledged is on the disk.
+// Then again with al-updates no (set on the attached device): no transaction is written, and
+// after the kill the attach marks the whole device out of sync.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { singleNode } from '../fixtures.js';
 
@@ -117,5 +119,31 @@ export default scenario({
     lab.log(`acknowledged writes check: ${res.stdout.trim()} ${res.stderr.trim()}`);
     const r = JSON.parse(res.stdout.trim().split('\n').at(-1) ?? '{}') as { checked?: number; bad?: number };
     if (r.bad !== 0 || r.checked !== acked.size) throw new Error('acknowledged writes are missing');
+
+    // al-updates no, set on the attached device: writes enter new extents without a transaction,
+    // so after an unclean stop the attach marks the whole device out of sync
+    await sh(`${up}\n${S} primary r0\n${S} disk-options 1 --al-updates=no`);
+    const alWrites = async () => Number((await statsObject('r0', 'device')).o?.['al-writes']);
+    const al0 = await alWrites();
+    await sh('dd if=/dev/urandom of=/dev/bsr1 bs=1M count=16 seek=100 oflag=direct status=none');
+    const al1 = await alWrites();
+    lab.log(`al-updates no: al-writes ${al0} -> ${al1} over 16 MiB in 4+ new extents`);
+    if (al1 !== al0) throw new Error(`al-updates no: activity log transactions written (${al0} -> ${al1})`);
+    await lab.crash(N);
+    await lab.boot(N);
+    await sh('grep -q "^version" /proc/bsr || insmod native/kmod/bsr.ko');
+    const flagsCrash = await sh(`${M} 1 v09 /dev/vda internal dump-md | grep -E "^flags"`);
+    if (!(Number.parseInt(/^flags (0x[0-9a-f]+);/m.exec(flagsCrash)?.[1] ?? 'NaN', 16) & 0x100))
+      throw new Error(`AL_DISABLED (0x100) not on disk after the crash: ${flagsCrash.trim()}`);
+    await sh(up);
+    if (!/stopped uncleanly with al-updates no: every block marked out of sync/.test(await lab.dmesg(N)))
+      throw new Error('no "stopped uncleanly with al-updates no" in the kernel log');
+    const kib = Number(await sh('cat /sys/block/bsr1/size')) / 2;
+    const oosAll = Number((await statsObject('r0', 'peer-device')).o?.['out-of-sync']);
+    lab.log(`after the crash with al-updates no: out-of-sync ${oosAll} KiB of ${kib} KiB`);
+    // the whole device: its last 4 KiB bit may cover a partial block
+    if (oosAll < kib || oosAll >= kib + 4)
+      throw new Error(`out-of-sync ${oosAll} KiB, expected the whole device (${kib} KiB)`);
+    await sh(`${S} down r0`);
   },
 });
