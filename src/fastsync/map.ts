@@ -9,7 +9,13 @@ import type { UsedMap } from './used-map.js';
  * 64-bit words a FAST_SYNC_MAP message carries at most (its fsm_words attribute's max / 8: the
  * map of 1 GiB, 4096 words, in one message; each message costs a round trip to the kernel).
  */
-export const MAP_CHUNK_WORDS = (abi.sets.fast_sync_map_parms.fsm_words.max ?? 0) / 8;
+export const MAP_CHUNK_WORDS = chunkWords(abi.sets.fast_sync_map_parms.fsm_words.max);
+
+function chunkWords(maxBytes: number | undefined): number {
+  // without a maximum, mapChunks would never advance
+  if (!maxBytes || maxBytes % 8) throw new Error(`bsr-abi.json: fsm_words max ${maxBytes}: a multiple of 8 expected`);
+  return maxBytes / 8;
+}
 
 export interface ReadOnlyIo extends BlockIo {
   close(): void;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { extUsedMap } from '../../src/fastsync/ext.js';
-import { fileIo, mapChunks } from '../../src/fastsync/map.js';
+import { fileIo, MAP_CHUNK_WORDS, mapChunks } from '../../src/fastsync/map.js';
 import { FsMapError, MAP_BLOCK, type UsedMap } from '../../src/fastsync/used-map.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bsr-fastsync-'));
@@ -120,6 +120,10 @@ describe('ext used-block map', () => {
     const io = fileIo(img);
     expect(extUsedMap(io, io.size)).toBeUndefined();
     io.close();
+  });
+
+  it('sends the map of 1 GiB in one message (the ABI maximum of fsm_words)', () => {
+    expect(MAP_CHUNK_WORDS).toBe((1024 * 1024 * 1024) / 4096 / 64);
   });
 
   it('splits the map into ordered chunks that end with the last flag', () => {
