@@ -1283,6 +1283,13 @@ enum bsr_on_no_data_accessible {
 	BSR_ON_NO_DATA_ACCESSIBLE__COUNT = 2,
 };
 #define BSR_ON_NO_DATA_ACCESSIBLE_NAMES "io-error", "suspend-io"
+enum bsr_write_ordering {
+	BSR_WRITE_ORDERING_NONE = 0,
+	BSR_WRITE_ORDERING_DRAIN = 1,
+	BSR_WRITE_ORDERING_FLUSH = 2,
+	BSR_WRITE_ORDERING__COUNT = 3,
+};
+#define BSR_WRITE_ORDERING_NAMES "none", "drain", "flush"
 
 enum bsr_ret_code {
 	BSR_RET_NO_ERROR = 101,

@@ -355,6 +355,7 @@ struct bsr_resource {
 	bool promoting;			/* asking the peers to agree to our promotion */
 	bool demoting;			/* demoted, the peers' copies not drained yet */
 	bool susp;			/* suspend-io; see also bsr_conn.fence_susp */
+	u8 write_ordering;		/* enum bsr_write_ordering, for status */
 	struct list_head devices;
 	struct list_head connections;
 	struct bsr_opts res_opts;

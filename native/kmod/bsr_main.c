@@ -297,6 +297,7 @@ struct bsr_resource *bsr_create_resource(const char *name, u32 node_id)
 	spin_lock_init(&r->state_lock);
 	mutex_init(&r->adm_mutex);
 	INIT_LIST_HEAD(&r->devices);
+	r->write_ordering = BSR_WRITE_ORDERING_FLUSH;
 	INIT_LIST_HEAD(&r->connections);
 	list_add_tail(&r->list, &bsr_resources);
 	atomic_inc(&bsr_live_objects[BSR_OBJ_RESOURCE]);
@@ -494,6 +495,22 @@ static const struct block_device_operations bsr_fops = {
 	.release = bsr_release,
 };
 
+/*
+ * What status reports as write-ordering (bsr-abi.json, $commentWriteOrdering): the receiver
+ * always drains an epoch before its BARRIER_ACK and flushes a device with disk-flushes, so the
+ * resource flushes only when all its devices do. Caller holds bsr_conf_mutex (the device list).
+ */
+static void bsr_update_write_ordering(struct bsr_resource *r)
+{
+	enum bsr_write_ordering wo = BSR_WRITE_ORDERING_FLUSH;
+	struct bsr_device *d;
+
+	list_for_each_entry(d, &r->devices, res_list)
+		if (!d->disk_flushes)
+			wo = BSR_WRITE_ORDERING_DRAIN;
+	WRITE_ONCE(r->write_ordering, wo);
+}
+
 void bsr_device_apply_disk_conf(struct bsr_device *d)
 {
 	/* an option never given takes its default from bsr-abi.json */
@@ -501,6 +518,7 @@ void bsr_device_apply_disk_conf(struct bsr_device *d)
 	d->md_flushes = bsr_conf(&d->disk_conf, T_DISK_CONF_MD_FLUSHES);
 	WRITE_ONCE(d->on_io_error, bsr_conf(&d->disk_conf, T_DISK_CONF_ON_IO_ERROR));
 	WRITE_ONCE(d->max_passthrough, bsr_conf(&d->disk_conf, T_DISK_CONF_MAX_PASSTHROUGH_COUNT));
+	bsr_update_write_ordering(d->resource);
 }
 
 int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int vnr,
@@ -573,6 +591,7 @@ int bsr_create_device(struct bsr_resource *r, unsigned int minor, unsigned int v
 	if (err)
 		goto out_pds;
 	list_add_tail(&d->res_list, &r->devices);
+	bsr_update_write_ordering(r);
 	atomic_inc(&bsr_live_objects[BSR_OBJ_DEVICE]);
 	*out = d;
 	return 0;
@@ -600,6 +619,7 @@ void bsr_delete_device(struct bsr_device *d)
 		bsr_free_peer_device(list_first_entry(&d->peer_devices,
 						      struct bsr_peer_device, dev_list));
 	list_del(&d->res_list);
+	bsr_update_write_ordering(d->resource);
 	idr_remove(&bsr_minors, d->minor);
 	put_disk(d->disk);
 	bsr_opts_free(&d->disk_conf);

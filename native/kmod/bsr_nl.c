@@ -528,7 +528,7 @@ static int fill_resource(struct sk_buff *skb, struct bsr_resource *r, u32 portid
 	nla_nest_end(skb, nest);
 	nest = nla_nest_start(skb, BSR_NLA_RESOURCE_STATISTICS);
 	if (!nest || nla_put_u32(skb, T_RESOURCE_STATISTICS_RES_STAT_WRITE_ORDERING,
-				 0))
+				 READ_ONCE(r->write_ordering)))
 		goto fail;
 	nla_nest_end(skb, nest);
 	{

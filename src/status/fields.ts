@@ -14,8 +14,6 @@ const yesNo = (v: unknown): string => (num(v) ? 'yes' : 'no');
 /** Kernel counters travel in 512-byte sectors; like DRBD, they are shown in KiB. */
 const kib = (v: unknown): number => Math.floor(num(v) / 2);
 
-const WRITE_ORDERING = ['none', 'drain', 'flush'];
-
 function flagList(values: SetValues | undefined, flags: Array<[string, string]>): string {
   const on = flags.filter(([field]) => num(values?.[field])).map(([, label]) => label);
   return on.length ? on.join(',') : 'no';
@@ -133,8 +131,7 @@ export function statisticsFields(o: StateObject): Field[] {
     case 'resource': {
       const s = a.RESOURCE_STATISTICS;
       if (!s) return [];
-      const wo = num(s.res_stat_write_ordering);
-      return [['write-ordering', WRITE_ORDERING[wo] ?? String(wo)]];
+      return [['write-ordering', enumName('write-ordering', num(s.res_stat_write_ordering))]];
     }
     case 'device': {
       const s = a.DEVICE_STATISTICS;

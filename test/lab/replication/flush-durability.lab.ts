@@ -2,7 +2,8 @@
 // the lower disk's flush counter (/sys/block/vda/stat: flush I/Os, the 16th field) must rise on the Primary and on
 // the Secondary after O_DSYNC writes, an fsync of the block device (an empty flush) and an fsync
 // of a file on a mounted ext4. First with disk-flushes and md-flushes off (then no flush of the
-// engine's own can hide a missing one), then with the defaults.
+// engine's own can hide a missing one), then with the defaults. status reports the write ordering
+// of each phase (drain, then flush).
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, NODES, twoNodes } from '../fixtures.js';
 
@@ -30,11 +31,18 @@ export default scenario({
       assert(after[0] > before[0], `${what}: the Primary's lower disk was flushed`);
       assert(after[1] > before[1], `${what}: the Secondary's lower disk was flushed`);
     };
-    for (const [phase, options] of [
-      ['disk-flushes and md-flushes off', '--disk-flushes=no --md-flushes=no'],
-      ['the defaults', '--disk-flushes=yes --md-flushes=yes'],
+    for (const [phase, options, ordering] of [
+      ['disk-flushes and md-flushes off', '--disk-flushes=no --md-flushes=no', 'drain'],
+      ['the defaults', '--disk-flushes=yes --md-flushes=yes', 'flush'],
     ]) {
-      for (const n of NODES) await t.sh(n, `${t.S} disk-options 1 ${options}`);
+      for (const n of NODES) {
+        await t.sh(n, `${t.S} disk-options 1 ${options}`);
+        // status names the method the Secondary keeps the epochs in order with
+        const status = await t.sh(n, `${t.S} status r0 --verbose --statistics`);
+        const wo = /write-ordering:(\S+)/.exec(status)?.[1];
+        assert(wo === ordering, `${n}, ${phase}: write-ordering:${ordering} in status, got ${wo}`);
+      }
+      lab.log(`${phase}: write-ordering:${ordering} on both nodes`);
       // write the blocks once, so that their activity-log extent is active before counting
       await t.sh('alpha', 'dd if=/dev/zero of=/dev/bsr1 bs=4k count=20 seek=16384 oflag=direct status=none; sync');
       await flushedBoth(
