@@ -639,6 +639,7 @@ void bsr_tl_clear(struct bsr_conn *c);
 int bsr_tl_drain(struct bsr_conn *c, long timeout);
 long bsr_tl_ko_left(struct bsr_conn *c);
 int bsr_send_barrier(struct bsr_conn *c);
+void bsr_close_idle_epoch(struct bsr_conn *c);
 
 /* bsr_congestion.c */
 void bsr_cong_init(struct bsr_net *n);

@@ -1882,7 +1882,7 @@ static int meta_thread(void *arg)
 			if (rv)
 				break;
 			ping_due = jiffies + ping_timeo;
-			bsr_send_barrier(c);	/* idle link: close the open epoch */
+			bsr_close_idle_epoch(c);
 			continue;
 		}
 		if (rv)

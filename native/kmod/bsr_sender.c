@@ -142,6 +142,23 @@ int bsr_send_barrier(struct bsr_conn *c)
 	return rv;
 }
 
+/*
+ * The meta thread's keep-alive closes an open epoch on an idle data stream. It must not wait
+ * for data_mutex: a sender holding it may be stuck on a dead link's full socket until the
+ * meta thread notices the missing PingAck and tears the connection down. A stream in use is
+ * not idle anyway; the next keep-alive looks again.
+ */
+void bsr_close_idle_epoch(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+
+	if (!mutex_trylock(&n->data_mutex))
+		return;
+	if (n->net_ok && n->data_sock && n->epoch_writes)
+		send_barrier_locked(n, 0);
+	mutex_unlock(&n->data_mutex);
+}
+
 void bsr_close_epochs(struct bsr_device *d)
 {
 	struct bsr_peer_device *pd;
