@@ -34,7 +34,8 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'net_conf._name': { shownIn: 'admin/online-config', token: '--_name=bravo' },
   'net_conf.protocol': { shownIn: 'replication/protocols-a-b', token: '--protocol' },
   'net_conf.timeout': { shownIn: 'replication/net-option-effects', token: '--timeout' },
-  'net_conf.max-epoch-size': { shownIn: 'resync/sync-controls', token: '--max-epoch-size' },
+  // an epoch (and the Secondary's flush at its end) every max-epoch-size writes
+  'net_conf.max-epoch-size': { shownIn: 'replication/flush-durability', token: '--max-epoch-size' },
   'net_conf.connect-int': { shownIn: 'replication/initial-sync', token: '--connect-int' },
   'net_conf.ping-int': { shownIn: 'resync/sync-controls', token: '--ping-int' },
   'net_conf.ping-timeout': { shownIn: 'resync/sync-controls', token: '--ping-timeout' },

@@ -1,14 +1,16 @@
 // The other congestion policies on a slow WAN link (4 MB/s, 20 ms each way), protocol A, a writer
-// faster than the link: `block` keeps replicating (the writer waits; nothing out of sync, the
-// connection stays); a small congestion-highwater trips on the number of writes in flight alone
-// (congestion-fill off), and so does congestion-extents on the activity log extents with writes in
-// flight alone (fill and highwater off); `disconnect` drops the connection, which comes back and resyncs. At the end
-// both backing disks hold the same bytes.
+// faster than the link: `block` keeps replicating (the writer waits: it goes at the link's speed;
+// nothing out of sync, the connection stays); a small congestion-highwater trips on the number of
+// writes in flight alone (congestion-fill off), and so does congestion-extents on the activity log
+// extents with writes in flight alone (fill and highwater off); `disconnect` drops the connection,
+// which comes back and resyncs. At the end both backing disks hold the same bytes.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, twoNodes } from '../fixtures.js';
 
 const LINK = { rate: '32mbit', delay: '20ms' };
+const LINK_MBPS = 4;
 const MIB = 1 << 20;
+const BLOCK_MIB = 12;
 
 export default scenario({
   title: 'on-congestion block, disconnect and congestion-highwater on a slow link',
@@ -48,7 +50,18 @@ dd if=/tmp/data of=/dev/bsr1 bs=${bs} seek=${offMiB * MIB} oflag=direct,seek_byt
 
     // block: the writer waits for the link, every write reaches the peer
     await netOptions('--on-congestion=block --congestion-fill=1M');
-    await write(0, MIB, 4);
+    const ns = await t.sh(
+      'alpha',
+      `head -c ${BLOCK_MIB}M /dev/urandom > /tmp/data
+s=$(date +%s%N)
+dd if=/tmp/data of=/dev/bsr1 bs=1M oflag=direct status=none
+echo $(( $(date +%s%N) - s ))`,
+    );
+    const took = Number(ns.trim()) / 1e9;
+    const linkAlone = (BLOCK_MIB * MIB) / (LINK_MBPS * 1e6);
+    lab.log(`block: ${BLOCK_MIB} MiB written in ${took.toFixed(2)} s (the link alone: ${linkAlone.toFixed(2)} s)`);
+    // what the socket buffers hold goes at local speed, the rest at the link's
+    assert(took >= 0.6 * linkAlone, `block: the writer did not wait for the link (${took.toFixed(2)} s)`);
     const oos = await t.stat('alpha', 'out-of-sync');
     const repl = await t.pdField('alpha', 'replication');
     lab.log(`block: alpha ${repl}, out-of-sync ${oos} KiB`);

@@ -3,9 +3,11 @@
 // the Secondary after O_DSYNC writes, an fsync of the block device (an empty flush) and an fsync
 // of a file on a mounted ext4. First with disk-flushes and md-flushes off (then no flush of the
 // engine's own can hide a missing one), then with the defaults. status reports the write ordering
-// of each phase (drain, then flush).
+// of each phase (drain, then flush). max-epoch-size: the Secondary's flushes follow the epochs.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, NODES, twoNodes } from '../fixtures.js';
+
+const EPOCH_WRITES = 64;
 
 export default scenario({
   title: 'application flushes and FUA writes reach the lower disk on both nodes',
@@ -60,6 +62,27 @@ export default scenario({
       );
       await t.sh('alpha', 'umount /tmp/m');
     }
+    // max-epoch-size: the Primary closes an epoch (a BARRIER) after that many writes, and the
+    // Secondary flushes its disk at each epoch's end; plain O_DIRECT writes close none otherwise
+    // (only the 10 s keep-alive of an idle link does). 64 writes into an active AL extent.
+    const epochFlushes = async (maxEpoch: number) => {
+      await t.sh('alpha', `${t.S} net-options r0 1 --max-epoch-size=${maxEpoch}`);
+      const before = await flushes();
+      await t.sh(
+        'alpha',
+        `python3 -c "import mmap, os
+f = os.open('/dev/bsr1', os.O_WRONLY | os.O_DIRECT)
+b = mmap.mmap(-1, 4096)
+for i in range(${EPOCH_WRITES}): os.pwrite(f, b, (16384 + i) * 4096)"`,
+      );
+      const after = await flushes();
+      lab.log(`max-epoch-size ${maxEpoch}: ${EPOCH_WRITES} writes, bravo's disk flushed ${after[1] - before[1]} times`);
+      return after[1] - before[1];
+    };
+    const small = await epochFlushes(8);
+    assert(small >= EPOCH_WRITES / 8, `max-epoch-size 8: bravo flushed ${small} times for ${EPOCH_WRITES} writes`);
+    const large = await epochFlushes(2048);
+    assert(large <= 2, `max-epoch-size 2048: bravo flushed ${large} times for ${EPOCH_WRITES} writes`);
     await t.downAll();
   },
 });
