@@ -371,12 +371,13 @@ static void sock_setup(struct bsr_conn *c, struct socket *s, bool meta)
 	if (meta)
 		tcp_sock_set_quickack(sk, 2);
 	lock_sock(sk);
+	/* as SO_SNDBUF / SO_RCVBUF do: a buffer below the minimum could not hold one segment */
 	if (snd) {
-		sk->sk_sndbuf = snd;
+		sk->sk_sndbuf = max_t(u32, snd, SOCK_MIN_SNDBUF);
 		sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
 	}
 	if (rcv) {
-		sk->sk_rcvbuf = rcv;
+		sk->sk_rcvbuf = max_t(u32, rcv, SOCK_MIN_RCVBUF);
 		sk->sk_userlocks |= SOCK_RCVBUF_LOCK;
 	}
 	release_sock(sk);
