@@ -130,14 +130,21 @@ static int send_barrier_locked(struct bsr_net *n, u32 flags)
 	return bsr_send_packet_locked(n->data_sock, P_BARRIER, 0, &p, sizeof(p), 0);
 }
 
+/* data_mutex held: closes the open epoch, if any, on a live stream */
+static int close_epoch_locked(struct bsr_net *n)
+{
+	if (n->net_ok && n->data_sock && n->epoch_writes)
+		return send_barrier_locked(n, 0);
+	return 0;
+}
+
 int bsr_send_barrier(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
-	int rv = 0;
+	int rv;
 
 	mutex_lock(&n->data_mutex);
-	if (n->net_ok && n->data_sock && n->epoch_writes)
-		rv = send_barrier_locked(n, 0);
+	rv = close_epoch_locked(n);
 	mutex_unlock(&n->data_mutex);
 	return rv;
 }
@@ -154,8 +161,7 @@ void bsr_close_idle_epoch(struct bsr_conn *c)
 
 	if (!mutex_trylock(&n->data_mutex))
 		return;
-	if (n->net_ok && n->data_sock && n->epoch_writes)
-		send_barrier_locked(n, 0);
+	close_epoch_locked(n);
 	mutex_unlock(&n->data_mutex);
 }
 

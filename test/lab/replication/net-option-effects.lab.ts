@@ -10,7 +10,8 @@
 // - max-buffers: bravo's disk writes late while alpha writes back many separate 4 KiB blocks at
 //   once (protocol C, all in flight). bravo's unacked (the writes it received and has not
 //   answered, one page each) stays within max-buffers 32, set on the live connection, and goes
-//   far above it at the default.
+//   far above it at the default. The SyncSource of a full sync, bravo's disk hanging, keeps its
+//   resync data in flight within max-buffers pages too.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, NODES, twoNodes } from '../fixtures.js';
 
@@ -115,6 +116,31 @@ export default scenario({
       (await lab.dmesg('bravo')).split('connection lost').length === lostBefore,
       'max-buffers changed without a reconnect',
     );
+    assert((await t.sum('alpha', '/dev/vda', 0, 20)) === (await t.sum('bravo', '/dev/vda', 0, 20)), 'data equal');
+
+    // max-buffers also bounds what the side driving a resync has in flight: alpha, SyncSource of
+    // a full sync, while bravo's disk hangs (nothing is acknowledged) stops at max-buffers pages
+    // of resync data; raised on the live connection, it sends more
+    // (the disk hangs once the resync runs: bravo's bitmap is on it; 2 MiB/s keeps it running)
+    await t.sh('alpha', `${t.S} net-options r0 1 --max-buffers=32`);
+    await t.sh('alpha', `${t.S} peer-device-options r0 1 0 --resync-rate=2M`);
+    await t.sh('alpha', `${t.S} invalidate-remote r0 1 0`);
+    await t.waitState('alpha', 'SyncSource', (r) => r.field('replication') === 'SyncSource');
+    await t.sh('bravo', 'dmsetup suspend hanging');
+    const inFlight = async () => {
+      let most = 0;
+      for (let i = 0; i < 6; i++) most = Math.max(most, await t.stat('alpha', 'rs-in-flight'));
+      return most;
+    };
+    const capped = await inFlight();
+    await t.sh('alpha', `${t.S} net-options r0 1 --max-buffers=16000`);
+    const raised = await inFlight();
+    await t.sh('bravo', 'dmsetup resume hanging');
+    await t.sh('alpha', `${t.S} peer-device-options r0 1 0 --resync-rate=1000M`);
+    lab.log(`resync in flight while bravo's disk hangs: max-buffers 32: ${capped} KiB; 16000: ${raised} KiB`);
+    assert(capped > 0 && capped <= 32 * 4, `max-buffers 32: alpha had ${capped} KiB of resync data in flight`);
+    assert(raised >= 4 * 32 * 4, `max-buffers 16000: alpha had only ${raised} KiB of resync data in flight`);
+    await t.waitSynced(60_000);
     assert((await t.sum('alpha', '/dev/vda', 0, 20)) === (await t.sum('bravo', '/dev/vda', 0, 20)), 'data equal');
     await t.downAll();
   },
