@@ -37,13 +37,14 @@ export default scenario({
       ['disk-flushes and md-flushes off', '--disk-flushes=no --md-flushes=no', 'drain'],
       ['the defaults', '--disk-flushes=yes --md-flushes=yes', 'flush'],
     ]) {
-      for (const n of NODES) {
-        await t.sh(n, `${t.S} disk-options 1 ${options}`);
-        // status names the method the Secondary keeps the epochs in order with
-        const status = await t.sh(n, `${t.S} status r0 --verbose --statistics`);
-        const wo = /write-ordering:(\S+)/.exec(status)?.[1];
-        assert(wo === ordering, `${n}, ${phase}: write-ordering:${ordering} in status, got ${wo}`);
-      }
+      await Promise.all(
+        NODES.map(async (n) => {
+          // status names the method the Secondary keeps the epochs in order with
+          const status = await t.sh(n, `${t.S} disk-options 1 ${options}\n${t.S} status r0 --verbose --statistics`);
+          const wo = /write-ordering:(\S+)/.exec(status)?.[1];
+          assert(wo === ordering, `${n}, ${phase}: write-ordering:${ordering} in status, got ${wo}`);
+        }),
+      );
       lab.log(`${phase}: write-ordering:${ordering} on both nodes`);
       // write the blocks once, so that their activity-log extent is active before counting
       await t.sh('alpha', 'dd if=/dev/zero of=/dev/bsr1 bs=4k count=20 seek=16384 oflag=direct status=none; sync');
