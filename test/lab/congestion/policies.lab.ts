@@ -118,7 +118,7 @@ os.fsync(f)"`,
       );
     await pdOptions('--c-min-rate=0');
     await t.sh('alpha', `${t.S} disconnect r0 1`);
-    await t.write('alpha', 256, 32);
+    await t.write('alpha', 240, 64);
     await t.sh('alpha', `${t.S} connect r0 1`);
     await t.waitState('alpha', 'SyncSource', (r) => r.field('replication') === 'SyncSource');
     const qd1 = async (what: string) => {
@@ -137,6 +137,7 @@ print(len(took), sum(took) / len(took) * 1000)"`,
       );
       const [n, avg] = out.trim().split(/\s+/).map(Number);
       const rate = await t.pdField('alpha', 'dbdt1');
+      assert(rate !== undefined, `c-min-rate ${what}: the resync ended before the writer did`);
       lab.log(
         `c-min-rate ${what}: QD1 writes during the resync: ${n} in 2 s, avg ${avg.toFixed(1)} ms; resync ${rate} KiB/s`,
       );
