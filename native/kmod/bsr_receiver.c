@@ -134,7 +134,7 @@ int bsr_send_state(struct bsr_peer_device *pd)
 		.role = cpu_to_be32(READ_ONCE(c->resource->role)),
 		.disk = cpu_to_be32(READ_ONCE(pd->device->disk_state)),
 		.repl = cpu_to_be32(pd->repl_state),
-		.flags = cpu_to_be32(pd->resync_susp_user ? 1 : 0),
+		.flags = cpu_to_be32(bsr_rs_susp_here(pd) ? 1 : 0),
 	};
 
 	return bsr_send_packet(c, false, P_STATE, pd->device->vnr, &p, sizeof(p));
@@ -1840,7 +1840,8 @@ static int meta_thread(void *arg)
 
 		/*
 		 * net-options changed the keep-alive times or ko-count: used from the next packet
-		 * or timeout on (the wait in progress keeps its deadline).
+		 * or timeout on (the wait in progress keeps its deadline), and before a PING goes
+		 * out (below), so that a raised ping-timeout covers the very next PING.
 		 */
 		if (atomic_read(&n->conf_gen) != conf_gen) {
 			bool first = !ping_int;
@@ -1877,6 +1878,8 @@ static int meta_thread(void *arg)
 				why = BSR_CONNECTION_TIMEOUT;
 				break;
 			}
+			if (atomic_read(&n->conf_gen) != conf_gen)
+				continue;	/* the new times first; ping_due has passed */
 			n->ping_pending = true;
 			rv = bsr_send_packet(c, true, P_PING, 0, NULL, 0);
 			if (rv)

@@ -11,7 +11,9 @@
 //   once (protocol C, all in flight). bravo's unacked (the writes it received and has not
 //   answered, one page each) stays within max-buffers 32, set on the live connection, and goes
 //   far above it at the default. The SyncSource of a full sync, bravo's disk hanging, keeps its
-//   resync data in flight within max-buffers pages too.
+//   resync data in flight within max-buffers pages too;
+// - ping-timeout, raised on the live connection, applies to the next PING even when the meta
+//   thread slept through the change.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, NODES, twoNodes } from '../fixtures.js';
 
@@ -25,7 +27,7 @@ const BLOCK_WRITER =
   "for i in range(int(sys.argv[1])): os.pwrite(fd, os.urandom(4096), (4096 + 2 * i) * 4096)\nos.fsync(fd)'";
 
 export default scenario({
-  title: 'sndbuf-size, rcvbuf-size, ko-count, use-rle and max-buffers act on the connection',
+  title: 'sndbuf-size, rcvbuf-size, ko-count, use-rle, max-buffers and ping-timeout act on the connection',
   nodes: 2,
   diskSize: '128M',
   timeoutSec: 400,
@@ -142,6 +144,22 @@ export default scenario({
     assert(raised >= 4 * 32 * 4, `max-buffers 16000: alpha had only ${raised} KiB of resync data in flight`);
     await t.waitSynced(60_000);
     assert((await t.sum('alpha', '/dev/vda', 0, 20)) === (await t.sum('bravo', '/dev/vda', 0, 20)), 'data equal');
+
+    // ping-timeout raised on the live connection covers alpha's very next PING. bravo stops
+    // pinging (so alpha's meta thread sleeps until its own keep-alive, 5 s), alpha's
+    // ping-timeout goes from 2 to 8 s, then bravo's packets to alpha are held back 3 s.
+    await t.sh('bravo', `${t.S} net-options r0 0 --ping-int=120`);
+    await new Promise((r) => setTimeout(r, 1500));
+    const pingLostBefore = (await lab.dmesg('alpha')).split('PingAck did not arrive').length;
+    await t.sh('alpha', `${t.S} net-options r0 1 --ping-timeout=80`);
+    const iface = lab.iface('bravo', 'alpha');
+    await t.sh('bravo', `tc qdisc replace dev ${iface} root netem delay 3s`);
+    await new Promise((r) => setTimeout(r, 9000));
+    const pingLost = (await lab.dmesg('alpha')).split('PingAck did not arrive').length - pingLostBefore;
+    const conn = await t.pdField('alpha', 'connection');
+    lab.log(`ping-timeout 8 s with bravo's packets 3 s late for 9 s: alpha ${conn}, PingAck timeouts ${pingLost}`);
+    assert(pingLost === 0 && conn === 'Connected', 'the raised ping-timeout covered the next PING');
+    await t.sh('bravo', `tc qdisc del dev ${iface} root`);
     await t.downAll();
   },
 });
