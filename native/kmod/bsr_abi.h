@@ -586,6 +586,7 @@ struct bsr_disk_conf {
 	u32 max_passthrough_count;
 	bool disk_flushes;
 	bool md_flushes;
+	s32 resync_after;
 	u32 al_extents;
 	bool al_updates;
 };
@@ -594,6 +595,7 @@ struct bsr_disk_conf {
 #define BSR_MEMBER_T_DISK_CONF_MAX_PASSTHROUGH_COUNT disk_conf.max_passthrough_count
 #define BSR_MEMBER_T_DISK_CONF_DISK_FLUSHES disk_conf.disk_flushes
 #define BSR_MEMBER_T_DISK_CONF_MD_FLUSHES disk_conf.md_flushes
+#define BSR_MEMBER_T_DISK_CONF_RESYNC_AFTER disk_conf.resync_after
 #define BSR_MEMBER_T_DISK_CONF_AL_EXTENTS disk_conf.al_extents
 #define BSR_MEMBER_T_DISK_CONF_AL_UPDATES disk_conf.al_updates
 #define BSR_DISK_CONF_FIELDS(X) \
@@ -602,6 +604,7 @@ struct bsr_disk_conf {
 	X(disk_conf, T_DISK_CONF_MAX_PASSTHROUGH_COUNT, max_passthrough_count, u32, T_DISK_CONF_MAX_PASSTHROUGH_COUNT_DEFAULT) \
 	X(disk_conf, T_DISK_CONF_DISK_FLUSHES, disk_flushes, u8, T_DISK_CONF_DISK_FLUSHES_DEFAULT) \
 	X(disk_conf, T_DISK_CONF_MD_FLUSHES, md_flushes, u8, T_DISK_CONF_MD_FLUSHES_DEFAULT) \
+	X(disk_conf, T_DISK_CONF_RESYNC_AFTER, resync_after, s32, T_DISK_CONF_RESYNC_AFTER_DEFAULT) \
 	X(disk_conf, T_DISK_CONF_AL_EXTENTS, al_extents, u32, T_DISK_CONF_AL_EXTENTS_DEFAULT) \
 	X(disk_conf, T_DISK_CONF_AL_UPDATES, al_updates, u8, T_DISK_CONF_AL_UPDATES_DEFAULT) \
 
@@ -1022,7 +1025,6 @@ struct bsr_policy_dummy__
 #define BSR_UNIMPLEMENTED_OPTIONS { \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISK_BARRIER, NLA_U8, "disk-barrier", 0, "no" }, \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISK_DRAIN, NLA_U8, "disk-drain", 1, "yes" }, \
-	{ BSR_NLA_DISK_CONF, T_DISK_CONF_RESYNC_AFTER, NLA_S32, "resync-after", -1, "-1" }, \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISCARD_ZEROES_IF_ALIGNED, NLA_U8, "discard-zeroes-if-aligned", 1, "yes" }, \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISABLE_WRITE_SAME, NLA_U8, "disable-write-same", 1, "yes" }, \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_DISK_TIMEOUT, NLA_U32, "disk-timeout", 0, "0" }, \
@@ -1325,6 +1327,7 @@ enum bsr_ret_code {
 	BSR_RET_TARGET_ONLY = 131,
 	BSR_RET_NOT_IMPLEMENTED = 132,
 	BSR_RET_PEER_NOT_CONNECTED = 133,
+	BSR_RET_RESYNC_AFTER_CYCLE = 134,
 };
 
 #define BSR_MD_MAGIC_V09 0x8374026dU

@@ -342,6 +342,7 @@ struct bsr_peer_device {
 	enum bsr_replication repl_state;
 	enum bsr_disk peer_disk_state;
 	bool resync_susp_user;
+	bool resync_susp_dependency;	/* held by resync-after; adm_mutex */
 	struct bsr_opts conf;
 	struct bsr_pd_net *net;	/* replication and resync state (bsr_net.h) */
 };
@@ -444,6 +445,9 @@ void bsr_fail_waiting_writes(struct bsr_device *d);
 void bsr_md_write_failed(struct bsr_device *d, const char *what, int err);
 void bsr_io_error(struct bsr_device *d, sector_t sector, u32 size, blk_status_t status);
 void bsr_failed_work(struct work_struct *w);
+void bsr_resync_after_kick(void);
+void bsr_resync_after_stop(void);
+bool bsr_resync_after_check(struct bsr_device *d, s32 minor);
 void bsr_failed_forget(struct bsr_device *d);
 extern struct work_struct bsr_failed_work_item;
 bool bsr_get_ldev(struct bsr_device *d);
@@ -516,6 +520,7 @@ int bsr_set_repl_state(struct bsr_peer_device *pd, enum bsr_replication s);
 void bsr_app_report_kick(struct bsr_peer_device *pd);
 bool bsr_repl_is_target(enum bsr_replication s);
 bool bsr_repl_is_source(enum bsr_replication s);
+bool bsr_repl_in_resync(enum bsr_replication s);
 struct bsr_peer_device *bsr_resync_source_of(struct bsr_device *d);
 enum bsr_disk bsr_disk_state_from_md(const struct bsr_md *md);
 void bsr_io_suspend(struct bsr_device *d);

@@ -764,6 +764,7 @@ static void __exit bsr_exit(void)
 	}
 	mutex_unlock(&bsr_conf_mutex);
 	cancel_work_sync(&bsr_failed_work_item);
+	bsr_resync_after_stop();
 	for (k = 0; k < BSR_OBJ_KINDS; k++)
 		WARN(atomic_read(&bsr_live_objects[k]), "bsr: %d objects of kind %d leaked\n",
 		     atomic_read(&bsr_live_objects[k]), k);

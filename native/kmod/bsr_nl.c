@@ -768,7 +768,8 @@ static int fill_peer_device(struct sk_buff *skb, struct bsr_peer_device *pd, u32
 	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_USER, pd->resync_susp_user) ||
 	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_PEER,
 		       pd->net && pd->net->resync_susp_peer) ||
-	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_DEPENDENCY, 0) ||
+	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_SUSP_DEPENDENCY,
+		       pd->resync_susp_dependency) ||
 	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_RESYNC_THROTTLED, rs_throttled(pd)) ||
 	    nla_put_u8(skb, T_PEER_DEVICE_INFO_PEER_VOLUME_SHARED, bsr_pd_replicating(pd)))
 		goto fail;
@@ -1195,6 +1196,22 @@ static int adm_del_minor(struct adm_ctx *ctx, struct genl_info *info)
 
 ADM_DOIT(del_minor, NEED_MINOR)
 
+/* The resync-after of a disk-options set being built (bsr_resync_after_check). */
+static int resync_after_refused(struct adm_ctx *ctx, struct bsr_device *d,
+				const struct bsr_opts_data *conf)
+{
+	s32 minor = bsr_opt_val(&conf->vals, T_DISK_CONF_RESYNC_AFTER);
+
+	if (bsr_resync_after_check(d, minor))
+		return BSR_RET_NO_ERROR;
+	if (minor == d->minor)
+		SETMSG(ctx, "resync-after %d: a device cannot resync after itself", minor);
+	else
+		SETMSG(ctx, "resync-after %d: minor %u would wait for itself (minor %d resyncs after it, directly or through others)",
+		       minor, d->minor, minor);
+	return BSR_RET_RESYNC_AFTER_CYCLE;
+}
+
 static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_ATTACH_PARMS_MAX + 1];
@@ -1220,6 +1237,11 @@ static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 			  info->extack);
 	if (IS_ERR(conf))
 		return BSR_RET_NO_MEM;
+	ret = resync_after_refused(ctx, d, conf);
+	if (ret != BSR_RET_NO_ERROR) {
+		bsr_opts_data_free(conf);
+		return ret;
+	}
 	saved = bsr_opts_publish(&d->disk_conf, conf);
 	bsr_device_apply_disk_conf(d);
 	/* attach while connected: a fresh handshake sizes the new disk and resyncs it */
@@ -1235,6 +1257,7 @@ static int adm_attach(struct adm_ctx *ctx, struct genl_info *info)
 	} else {
 		bsr_opts_data_free(saved);
 	}
+	bsr_resync_after_kick();
 	return ret;
 }
 
@@ -1326,6 +1349,11 @@ static int adm_disk_opts(struct adm_ctx *ctx, struct genl_info *info)
 			  ctx->hflags & BSR_GENL_F_SET_DEFAULTS, info->extack);
 	if (IS_ERR(conf))
 		return BSR_RET_NO_MEM;
+	ret = resync_after_refused(ctx, d, conf);
+	if (ret != BSR_RET_NO_ERROR) {
+		bsr_opts_data_free(conf);
+		return ret;
+	}
 	saved = bsr_opts_publish(&d->disk_conf, conf);
 	if (d->ldev && d->disk_state != BSR_DISK_FAILED) {
 		ret = reconfigure_al(ctx, d);
@@ -1338,6 +1366,7 @@ static int adm_disk_opts(struct adm_ctx *ctx, struct genl_info *info)
 	bsr_opts_data_free(saved);
 	bsr_device_apply_disk_conf(d);
 	bsr_notify_device(d, BSR_NOTIFY_CHANGE);
+	bsr_resync_after_kick();
 	return ret;
 }
 

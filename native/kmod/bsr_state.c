@@ -124,6 +124,12 @@ bool bsr_repl_is_source(enum bsr_replication s)
 	}
 }
 
+/* From the resync's handshake (StartingSync, WFBitMap) to its end, paused or not. */
+bool bsr_repl_in_resync(enum bsr_replication s)
+{
+	return bsr_repl_is_source(s) || bsr_repl_is_target(s);
+}
+
 /* A resync into this device is under way or about to start (bitmap exchange). */
 struct bsr_peer_device *bsr_resync_source_of(struct bsr_device *d)
 {
@@ -224,6 +230,8 @@ int bsr_set_repl_state(struct bsr_peer_device *pd, enum bsr_replication s)
 		return -EBADE;
 	}
 	bsr_app_report_kick(pd);
+	if (bsr_repl_in_resync(cur) != bsr_repl_in_resync(s))
+		bsr_resync_after_kick();
 	return 0;
 }
 

@@ -909,11 +909,128 @@ static enum bsr_replication resync_state(bool source, bool paused)
 	return paused ? BSR_REPLICATION_PAUSEDSYNCT : BSR_REPLICATION_SYNCTARGET;
 }
 
-/* A resync runs while neither side pauses it (pause-sync here, or the peer's). */
+/* ------------------------------------------------------------------ resync-after */
+
+/*
+ * resync-after MINOR: this device's resyncs wait while the device with that minor (or one it
+ * waits for in turn) resyncs, e.g. so that two volumes on one spindle do not seek against each
+ * other. The chain is cycle-free (bsr_resync_after_check when it is set) and ends at a minor
+ * that does not exist or has no disk, as DRBD's does.
+ */
+static bool device_resyncing(struct bsr_device *d)
+{
+	struct bsr_peer_device *pd;
+
+	list_for_each_entry(pd, &d->peer_devices, dev_list) {
+		if (bsr_repl_in_resync(READ_ONCE(pd->repl_state)))
+			return true;
+	}
+	return false;
+}
+
+static s32 resync_after_of(struct bsr_device *d)
+{
+	return d->ldev ? bsr_conf(&d->disk_conf, T_DISK_CONF_RESYNC_AFTER) : -1;
+}
+
+/* bsr_conf_mutex held */
+static bool resync_waits_for_dependency(struct bsr_device *d)
+{
+	s32 minor;
+
+	while ((minor = resync_after_of(d)) >= 0) {
+		d = bsr_find_minor(minor);
+		if (!d)
+			return false;
+		if (device_resyncing(d))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether d may resync after the device with this minor: not when that chain comes back to d.
+ * Minors that do not exist (yet) are allowed. bsr_conf_mutex held.
+ */
+bool bsr_resync_after_check(struct bsr_device *d, s32 minor)
+{
+	struct bsr_device *o;
+
+	while (minor >= 0) {
+		o = bsr_find_minor(minor);
+		if (o == d)
+			return false;
+		if (!o)
+			return true;
+		minor = bsr_conf(&o->disk_conf, T_DISK_CONF_RESYNC_AFTER);
+	}
+	return true;
+}
+
+/*
+ * Pauses and resumes every resync by its resync-after dependency. A work item, as it walks all
+ * resources under bsr_conf_mutex: the state changes that call for it happen in the threads.
+ */
+static void resync_after_work(struct work_struct *w)
+{
+	struct bsr_peer_device *pd;
+	struct bsr_resource *r;
+	struct bsr_device *d;
+
+	mutex_lock(&bsr_conf_mutex);
+	list_for_each_entry(r, &bsr_resources, list) {
+		mutex_lock(&r->adm_mutex);
+		list_for_each_entry(d, &r->devices, res_list) {
+			bool wait = resync_waits_for_dependency(d);
+
+			list_for_each_entry(pd, &d->peer_devices, dev_list) {
+				bool hold = wait && bsr_repl_in_resync(pd->repl_state);
+
+				if (pd->resync_susp_dependency == hold)
+					continue;
+				pd->resync_susp_dependency = hold;
+				bsr_rs_pause_update(pd);
+				if (bsr_pd_replicating(pd))
+					bsr_send_state(pd);
+				bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+			}
+		}
+		mutex_unlock(&r->adm_mutex);
+	}
+	mutex_unlock(&bsr_conf_mutex);
+}
+
+static DECLARE_WORK(resync_after_work_item, resync_after_work);
+
+/* A resync began or ended, or a resync-after changed: any context. */
+void bsr_resync_after_kick(void)
+{
+	/* not bsr_wq: this work waits for bsr_conf_mutex, bsr_wq's items must not */
+	schedule_work(&resync_after_work_item);
+}
+
+/* Module exit, after every object is gone: nothing can queue it any more. */
+void bsr_resync_after_stop(void)
+{
+	cancel_work_sync(&resync_after_work_item);
+}
+
+/* Why this side holds the resync: pause-sync, or resync-after's dependency (sent to the peer). */
+bool bsr_rs_susp_here(const struct bsr_peer_device *pd)
+{
+	return pd->resync_susp_user || pd->resync_susp_dependency;
+}
+
+static bool rs_paused(const struct bsr_peer_device *pd)
+{
+	return bsr_rs_susp_here(pd) || pd->net->resync_susp_peer;
+}
+
+/* A resync runs while neither side pauses it (pause-sync or resync-after here, or the peer's). */
 void bsr_rs_pause_update(struct bsr_peer_device *pd)
 {
 	enum bsr_replication s = pd->repl_state;
-	bool paused = pd->resync_susp_user || pd->net->resync_susp_peer;
+	bool paused = rs_paused(pd);
 
 	if (s == BSR_REPLICATION_SYNCSOURCE || s == BSR_REPLICATION_PAUSEDSYNCS ||
 	    s == BSR_REPLICATION_SYNCTARGET || s == BSR_REPLICATION_PAUSEDSYNCT) {
@@ -933,7 +1050,7 @@ static void begin_resync(struct bsr_peer_device *pd)
 	struct bsr_pd_net *p = pd->net;
 	bool source = pd->repl_state == BSR_REPLICATION_WFBITMAPS;
 	int slot = bsr_pd_slot(pd);
-	bool paused = pd->resync_susp_user || p->resync_susp_peer;
+	bool held;
 
 	if (!source && d->disk_state != BSR_DISK_INCONSISTENT) {
 		/* from the first resync write on, the data are a mix of two generations */
@@ -953,9 +1070,20 @@ static void begin_resync(struct bsr_peer_device *pd)
 	p->rs_budget_left = 0;
 	p->rs_tick_start = jiffies - TICK;
 	bsr_rs_throttle_reset(p);
-	if (bsr_set_repl_state(pd, resync_state(source, paused))) {
+	/*
+	 * A device with resync-after starts held (the work walks the chain, which a thread may
+	 * not: other resources' devices come and go under bsr_conf_mutex) and the peer is told.
+	 */
+	held = resync_after_of(d) >= 0 && !pd->resync_susp_dependency;
+	if (held)
+		pd->resync_susp_dependency = true;
+	if (bsr_set_repl_state(pd, resync_state(source, rs_paused(pd)))) {
 		bsr_conn_fail(c, BSR_CONNECTION_PROTOCOLERROR);
 		return;
+	}
+	if (held) {
+		bsr_send_state(pd);
+		bsr_resync_after_kick();
 	}
 	bsr_info("%s: volume %u: resync as %s, %llu KiB%s%s\n", n->thread_tag, d->vnr,
 		 source ? "SyncSource" : "SyncTarget", p->rs_total >> 1,

@@ -598,15 +598,35 @@ function namedMinor(resources: Resource[], host: Host, volume: Volume, entry: Op
   return named.minor;
 }
 
-/** Options that name a volume (`resync-after RES/VOL`) get its minor on the same host, as drbdadm does. */
+/**
+ * Options that name a volume (`resync-after RES/VOL`) get its minor on the same host, as drbdadm
+ * does. A chain of them that comes back to where it began is refused, as bsr.ko would refuse it.
+ */
 function resolveVolumeNames(resources: Resource[]): void {
+  // per host: minor -> the minor it resyncs after, and where that was said
+  const chains = new Map<string, Map<number, { after: number; entry: OptionEntry }>>();
   for (const resource of resources) {
     for (const host of resource.hosts) {
+      const chain = chains.get(host.names[0]) ?? new Map();
+      chains.set(host.names[0], chain);
       for (const volume of host.volumes) {
         for (const [keyword, entry] of volume.diskOptions) {
           if (!entry.def.namesVolume || typeof entry.value !== 'string') continue;
-          volume.diskOptions.set(keyword, { ...entry, value: namedMinor(resources, host, volume, entry) });
+          const after = namedMinor(resources, host, volume, entry);
+          volume.diskOptions.set(keyword, { ...entry, value: after });
+          chain.set(volume.minor, { after, entry });
         }
+      }
+    }
+  }
+  for (const chain of chains.values()) {
+    for (const [start, { entry }] of chain) {
+      const seen = [start];
+      for (let link = chain.get(start); link; link = chain.get(link.after)) {
+        seen.push(link.after);
+        if (link.after === start)
+          fail(entry.loc, `${entry.def.keyword} ${entry.value}: a cycle: minor ${seen.join(' -> ')}`);
+        if (seen.length > chain.size + 1) break; // a cycle further on: reported from its own start
       }
     }
   }

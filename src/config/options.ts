@@ -187,7 +187,11 @@ export const OPTIONS: readonly OptionDef[] = [
   disk('disk-barrier'),
   disk('disk-drain'),
   disk('md-flushes'),
-  { ...disk('resync-after'), namesVolume: true },
+  {
+    ...disk('resync-after'),
+    namesVolume: true,
+    help: 'RES or RES/VOL: this volume resyncs only while that one (and what it waits for) does not; the minor on the wire',
+  },
   disk('al-extents'),
   disk('al-updates'),
   disk('discard-zeroes-if-aligned'),

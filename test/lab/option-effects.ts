@@ -20,6 +20,7 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'disk_conf.al-extents': { shownIn: 'admin/online-config', token: '--al-extents' },
   // no transaction written; after a crash the whole device is out of sync
   'disk_conf.al-updates': { shownIn: 'metadata/crash-al-replay', token: '--al-updates=no' },
+  'disk_conf.resync-after': { shownIn: 'resync/resync-after', token: '--resync-after=1' },
   'disk_conf.size': { shownIn: 'admin/online-config', token: 'internal --size=' },
   'peer_device_conf.resync-rate': { shownIn: 'resync/sync-controls', token: '--resync-rate' },
   'peer_device_conf.c-plan-ahead': { shownIn: 'resync/sync-controls', token: '--c-plan-ahead' },

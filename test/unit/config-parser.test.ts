@@ -336,14 +336,18 @@ resource r1 {
 }
 
 describe('DRBD 9 forms', () => {
-  it('resync-after names RES or RES/VOL, resolved to its minor, then refused: bsr.ko lacks it', () => {
-    // The reference is resolved on the host and checked as the minor the kernel would take;
-    // bsr.ko does not implement resync-after yet, so any volume named is refused at its line.
-    expect(errorOf(resyncAfter('disk { resync-after r0; }'))).toBe(
-      'test.conf:5: resync-after r0: minor 0: not implemented by bsr yet; only its default (-1) is accepted',
-    );
-    expect(errorOf(resyncAfter('', 'disk { resync-after r1/0; }'))).toBe(
-      'test.conf:7: resync-after r1/0: minor 1: not implemented by bsr yet; only its default (-1) is accepted',
+  it('resync-after names RES or RES/VOL, resolved to its minor on the same host', () => {
+    const volumes = (text: string) =>
+      loadConfigText(text, 'test.conf').resources[1].hosts[0].volumes.map(
+        (v) => v.diskOptions.get('resync-after')?.value,
+      );
+    expect(volumes(resyncAfter('disk { resync-after r0; }'))).toEqual([0, undefined]);
+    expect(volumes(resyncAfter('', 'disk { resync-after r1/0; }'))).toEqual([undefined, 1]);
+  });
+
+  it('resync-after: a chain that comes back to its start is refused at its line', () => {
+    expect(errorOf(resyncAfter('disk { resync-after r1/1; }', 'disk { resync-after r1/0; }'))).toBe(
+      'test.conf:5: resync-after r1/1: a cycle: minor 1 -> 2 -> 1',
     );
   });
 

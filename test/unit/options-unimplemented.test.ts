@@ -62,7 +62,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
       [
         'disk-barrier',
         'disk-drain',
-        'resync-after',
         'discard-zeroes-if-aligned',
         'disable-write-same',
         'disk-timeout',
