@@ -1,7 +1,9 @@
 // csums-alg: a checksum-based resync sends only the blocks that differ. Link cut, the same
-// 32 MiB written again on the Primary (out of sync, but equal), reconnect: at most 5 % of it
-// travels as resync data (bravo's received counter) and both nodes show it as same-csum. Then
-// 32 MiB rewritten of which the last 8 MiB changed: all the changed blocks travel, the others not, the
+// 64 MiB written again on the Primary (out of sync, but equal), reconnect: at most 5 % of it
+// travels, counted as resync data (bravo's received counter) and as bytes on the wire (all
+// that alpha, the SyncSource, sends on the link meanwhile: acks and headers included), and both
+// nodes show it as same-csum. Then 64 MiB rewritten of which the last 8 MiB changed: all the
+// changed blocks travel, the others not, the
 // backing disks end equal. (A plain resync of the same rewrite sends all of it: shown by the
 // csums-after-crash-only part without a crash, on 8 MiB to keep the CI short.) An unknown
 // csums-alg is refused by new-peer, naming it; different ones on the two nodes are refused in
@@ -11,7 +13,7 @@ import { type NodeName, scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, FAST_PD, NODES, twoNodes } from '../fixtures.js';
 
 const MIB = 1024 * 1024;
-const LEN = 32; // MiB rewritten while the link is cut
+const LEN = 64; // MiB rewritten while the link is cut
 const CHANGED = 8; // MiB of it with new data in the second round
 const OOS_KIB = LEN * 1024;
 
@@ -55,17 +57,21 @@ export default scenario({
       const [oos, recv0] = await Promise.all([t.stat('alpha', 'out-of-sync'), t.stat('bravo', 'received')]);
       assert(oos === kib, `${what}: ${kib} KiB out of sync (${oos} KiB)`);
       await whileCut();
+      const txBytes = async () =>
+        Number(await t.sh('alpha', `cat /sys/class/net/${lab.iface('alpha', 'bravo')}/statistics/tx_bytes`));
+      const tx0 = await txBytes();
       await lab.linkRestore('alpha', 'bravo');
       const t0 = Date.now();
       await t.waitSynced(240_000);
       const secs = (Date.now() - t0) / 1000;
+      const wireKib = Math.round(((await txBytes()) - tx0) / 1024);
       const [a, b] = await Promise.all([t.stats('alpha', ['same-csum']), t.stats('bravo', ['same-csum', 'received'])]);
       const recv = b.received - recv0;
       const sameKib: Record<string, number> = { alpha: a['same-csum'], bravo: b['same-csum'] };
       lab.log(
-        `${what}: resync in ${secs.toFixed(1)} s, bravo received ${recv} KiB, same-csum alpha ${sameKib.alpha} KiB bravo ${sameKib.bravo} KiB`,
+        `${what}: resync in ${secs.toFixed(1)} s, bravo received ${recv} KiB, alpha sent ${wireKib} KiB on the wire, same-csum alpha ${sameKib.alpha} KiB bravo ${sameKib.bravo} KiB`,
       );
-      return { secs, recv, sameKib };
+      return { secs, recv, wireKib, sameKib };
     };
 
     /** Both nodes disconnect, take their csums-alg and connect again (one handshake, both set). */
@@ -77,6 +83,7 @@ export default scenario({
 
     const equal = await resyncAfterRewrite('identical data, csums-alg crc32c', same);
     assert(equal.recv <= OOS_KIB * 0.05, `at most 5 % of ${LEN} MiB travelled (${equal.recv} KiB)`);
+    assert(equal.wireKib <= OOS_KIB * 0.05, `at most 5 % of ${LEN} MiB on the wire (${equal.wireKib} KiB)`);
     for (const n of NODES) {
       assert(equal.sameKib[n] >= OOS_KIB * 0.95, `${n} shows the equal blocks as same-csum (${equal.sameKib[n]} KiB)`);
     }
@@ -93,6 +100,7 @@ export default scenario({
       changed.recv >= changedKib && changed.recv <= changedKib + OOS_KIB * 0.05,
       `the ${CHANGED} MiB changed travelled, hardly more (${changed.recv} KiB)`,
     );
+    assert(changed.wireKib >= changedKib, `the ${CHANGED} MiB changed went over the wire (${changed.wireKib} KiB)`);
     for (const n of NODES) {
       const want = OOS_KIB - changedKib;
       assert(

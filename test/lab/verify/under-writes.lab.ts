@@ -1,7 +1,9 @@
 // Online verify while the Primary's application writes: first an O_DIRECT writer rewriting blocks
 // in the verified range over and over, then an ext4 file system where files are created, appended
 // and deleted; no write makes a false positive, verify ends, nothing out of sync. Then a switchover
-// while a verify runs: the peer's promotion ends the run, no hang, the files read back on the peer.
+// while a verify runs: the peer's promotion ends the run, which found nothing, no hang, nothing
+// out of sync, the files read back on the peer. Status and events2 show VerifyS/VerifyT, done:
+// and eta while a run goes on.
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, FAST_NET, twoNodes } from '../fixtures.js';
 
@@ -61,15 +63,33 @@ export default scenario({
     // the whole device: with FastSync the run over the few used blocks would end by itself first).
     await t.sh('alpha', 'cd /tmp/m && sha256sum f* log* > /tmp/files.sum && cd / && umount /tmp/m');
     await t.sh('alpha', `${t.S} resource-options r0 --fast-sync=no`);
-    await t.sh('alpha', `${t.S} verify r0 1 0\nsleep 2\n${t.S} secondary r0`);
+    await t.sh('alpha', `${t.S} verify r0 1 0`);
+    // while it runs (the whole device at 8 MiB/s): status and events2 show VerifyS / VerifyT, done: and eta
+    await t.waitState('alpha', 'VerifyS with progress', (r) => Number(r.field('done')) > 0);
+    const st = await t.status('alpha');
+    const fieldsOf = async (n: 'alpha' | 'bravo') => ({
+      replication: await t.pdField(n, 'replication'),
+      done: await t.pdField(n, 'done'),
+      eta: await t.pdField(n, 'eta'),
+    });
+    const [fa, fb] = [await fieldsOf('alpha'), await fieldsOf('bravo')];
+    lab.log(`during the verify: alpha ${JSON.stringify(fa)}, bravo ${JSON.stringify(fb)}`);
+    assert(
+      /replication:VerifyS\b/.test(st) && /\bdone:[\d.]+/.test(st) && /\beta:\d+/.test(st),
+      `status shows the run:\n${st}`,
+    );
+    assert(fa.replication === 'VerifyS' && fb.replication === 'VerifyT', 'events2: VerifyS on alpha, VerifyT on bravo');
+    assert(Number(fa.done) > 0 && fa.eta !== undefined && fb.done !== undefined, 'events2: done and eta');
+    await t.sh('alpha', `${t.S} secondary r0`);
     await t.sh('bravo', `${t.S} primary r0 && e2fsck -fn /dev/bsr1 && mkdir -p /tmp/m && mount /dev/bsr1 /tmp/m`);
     await t.sh('alpha', `${t.S} wait-sync-volume r0 1 0 --wait-timeout=100`);
     done = await runs();
     lab.log(done.slice(2).join('\n'));
-    assert(
-      done.some((l) => l.includes('online verify stopped')),
-      'the promotion ended the run',
-    );
+    const stopped = done.find((l) => l.includes('online verify stopped')) ?? '';
+    assert(stopped, 'the promotion ended the run');
+    assert(/: 0 KiB out of sync in 0 ranges/.test(stopped), `no false positive in the stopped run: ${stopped}`);
+    for (const n of ['alpha', 'bravo'] as const)
+      assert((await t.stat(n, 'out-of-sync')) === 0, `${n}: nothing out of sync after the switchover`);
     const sums = await t.sh('alpha', 'cat /tmp/files.sum');
     const check = await t.sh('bravo', `cd /tmp/m && printf '%s' '${sums}' | sha256sum -c --quiet && echo files-equal`);
     assert(check.includes('files-equal'), `every file reads back on bravo:\n${check}`);
