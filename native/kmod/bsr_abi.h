@@ -667,6 +667,7 @@ struct bsr_net_conf {
 	bool use_rle;
 	u32 fencing;
 	bool discard_my_data;
+	bool tentative;
 };
 #define BSR_MEMBER_T_NET_CONF_NAME net_conf.name
 #define BSR_MEMBER_T_NET_CONF_PROTOCOL net_conf.protocol
@@ -695,6 +696,7 @@ struct bsr_net_conf {
 #define BSR_MEMBER_T_NET_CONF_USE_RLE net_conf.use_rle
 #define BSR_MEMBER_T_NET_CONF_FENCING net_conf.fencing
 #define BSR_MEMBER_T_NET_CONF_DISCARD_MY_DATA net_conf.discard_my_data
+#define BSR_MEMBER_T_NET_CONF_TENTATIVE net_conf.tentative
 #define BSR_NET_CONF_FIELDS(X) \
 	X(net_conf, T_NET_CONF_NAME, name, str, T_NET_CONF_NAME_DEFAULT) \
 	X(net_conf, T_NET_CONF_PROTOCOL, protocol, u32, T_NET_CONF_PROTOCOL_DEFAULT) \
@@ -723,6 +725,7 @@ struct bsr_net_conf {
 	X(net_conf, T_NET_CONF_USE_RLE, use_rle, u8, T_NET_CONF_USE_RLE_DEFAULT) \
 	X(net_conf, T_NET_CONF_FENCING, fencing, u32, T_NET_CONF_FENCING_DEFAULT) \
 	X(net_conf, T_NET_CONF_DISCARD_MY_DATA, discard_my_data, u8, T_NET_CONF_DISCARD_MY_DATA_DEFAULT) \
+	X(net_conf, T_NET_CONF_TENTATIVE, tentative, u8, T_NET_CONF_TENTATIVE_DEFAULT) \
 
 struct bsr_res_opts {
 	bool persist_role;
@@ -1042,9 +1045,7 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_NET_CONF, T_NET_CONF_TCP_CORK, NLA_U8, "tcp-cork", 1, "yes" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_SOCKET_CHECK_TIMEOUT, NLA_U32, "socket-check-timeout", 5, "5" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_TRANSPORT, NLA_NUL_STRING, "transport", 0, "tcp" }, \
-	{ BSR_NLA_NET_CONF, T_NET_CONF_TENTATIVE, NLA_U8, "tentative", 0, "no" }, \
 	{ BSR_NLA_RESIZE_PARMS, T_RESIZE_PARMS_RESIZE_FORCE, NLA_U8, "resize_force", 0, "no" }, \
-	{ BSR_NLA_CONNECT_PARMS, T_CONNECT_PARMS_TENTATIVE, NLA_U8, "tentative", 0, "no" }, \
 	{ BSR_NLA_NODE_OPTS, T_NODE_OPTS_TARGET_ONLY, NLA_U8, "target-only", 0, "no" }, \
 	{ BSR_NLA_DEVICE_CONF, T_DEVICE_CONF_MAX_BIO_SIZE, NLA_U32, "max-bio-size", 1048576, "1048576" }, \
 	{ BSR_NLA_DEVICE_CONF, T_DEVICE_CONF_INTENTIONAL_DISKLESS, NLA_U8, "intentional-diskless", 0, "no" }, \

@@ -18,11 +18,15 @@
  * More than BSR_INTEGRITY_MAX_ERRORS mismatches within BSR_INTEGRITY_WINDOW on one
  * connection drop it; it is established again and the handshake resyncs what is out of sync.
  *
- * Fault injection, for tests only (off by default; the module parameters of upstream bsr):
- * enable_faults bit BSR_FAULT_RECEIVE (512) flips a byte of fault_rate percent of the DATA and
- * resync payloads received on connections with a data-integrity-alg, after they arrived and
- * before their check (a corruption in flight), on the minors of the fault_devs mask (0: all);
- * fault_count counts them.
+ * Fault injection, for tests only (off by default; the module parameters of upstream bsr), on
+ * the minors of the fault_devs mask (0: all), fault_rate percent of the chances, each counted
+ * in fault_count:
+ *  - enable_faults bit BSR_FAULT_RS_READ (8) flips a byte in every 4 KiB block of a read from
+ *    the lower device for a resync, a verify or a checksum comparison (a disk returning wrong
+ *    data without an error): verify and csums must tell;
+ *  - bit BSR_FAULT_RECEIVE (512) flips a byte of the DATA and resync payloads received on
+ *    connections with a data-integrity-alg, after they arrived and before their check (a
+ *    corruption in flight).
  */
 #include <linux/bio.h>
 #include <linux/highmem.h>
@@ -33,10 +37,11 @@
 
 #include "bsr_net.h"
 
+#define BSR_FAULT_RS_READ 3
 #define BSR_FAULT_RECEIVE 9
 static int enable_faults;
 module_param(enable_faults, int, 0644);
-MODULE_PARM_DESC(enable_faults, "test only: fault types, bit 9 (512) corrupts received data payloads before their digest check");
+MODULE_PARM_DESC(enable_faults, "test only: fault types, bit 3 (8) corrupts blocks read from the lower device for resync, verify and checksums, bit 9 (512) received data payloads before their digest check");
 static int fault_rate;
 module_param(fault_rate, int, 0644);
 MODULE_PARM_DESC(fault_rate, "test only: percentage of the payloads an enabled fault hits");
@@ -47,22 +52,43 @@ static int fault_devs;
 module_param(fault_devs, int, 0644);
 MODULE_PARM_DESC(fault_devs, "test only: bit mask of the minors faults apply to (0: all)");
 
-/* Receiver thread: maybe corrupt a received payload (the test-only fault above). */
-static void fault_receive(struct bsr_device *d, struct page **pages, u32 size)
+/* Whether the test-only fault `type` hits d this time (any context); counted when it does. */
+static bool fault_hits(struct bsr_device *d, int type)
 {
 	int devs = READ_ONCE(fault_devs);
-	u32 off;
-	u8 *data;
 
-	if (!(READ_ONCE(enable_faults) & (1 << BSR_FAULT_RECEIVE)) ||
+	if (!(READ_ONCE(enable_faults) & (1 << type)) ||
 	    (devs && (d->minor >= 32 || !(devs & (1U << d->minor)))) ||
 	    get_random_u32() % 100 >= (u32)READ_ONCE(fault_rate))
-		return;
-	off = get_random_u32() % size;
-	data = kmap_local_page(pages[off >> PAGE_SHIFT]);
+		return false;
+	WRITE_ONCE(fault_count, READ_ONCE(fault_count) + 1);
+	return true;
+}
+
+static void flip_byte(struct page **pages, u32 off)
+{
+	u8 *data = kmap_local_page(pages[off >> PAGE_SHIFT]);
+
 	data[off & ~PAGE_MASK] ^= 0xff;
 	kunmap_local(data);
-	WRITE_ONCE(fault_count, READ_ONCE(fault_count) + 1);
+}
+
+/* Receiver thread: maybe corrupt a received payload (BSR_FAULT_RECEIVE). */
+static void fault_receive(struct bsr_device *d, struct page **pages, u32 size)
+{
+	if (fault_hits(d, BSR_FAULT_RECEIVE))
+		flip_byte(pages, get_random_u32() % size);
+}
+
+/* A resync, verify or checksum read from the lower device done (any context): BSR_FAULT_RS_READ. */
+void bsr_fault_rs_read(struct bsr_device *d, struct page **pages, u32 size)
+{
+	u32 off;
+
+	if (!fault_hits(d, BSR_FAULT_RS_READ))
+		return;
+	for (off = 0; off < size; off += 4096)
+		flip_byte(pages, off + get_random_u32() % min_t(u32, 4096, size - off));
 }
 
 /*

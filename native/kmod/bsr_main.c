@@ -695,11 +695,14 @@ static int __init bsr_init(void)
 		err = -ENOMEM;
 		goto out_wq;
 	}
+	err = bsr_helper_wq_init();
+	if (err)
+		goto out_wq;
 
 	bsr_proc = proc_create_single("bsr", 0444, NULL, bsr_proc_show);
 	if (!bsr_proc) {
 		err = -ENOMEM;
-		goto out_wq;
+		goto out_helper_wq;
 	}
 
 	err = misc_register(&bsr_control);
@@ -726,6 +729,8 @@ out_control:
 	misc_deregister(&bsr_control);
 out_proc:
 	proc_remove(bsr_proc);
+out_helper_wq:
+	bsr_helper_wq_exit();
 out_wq:
 	if (bsr_ack_wq)
 		destroy_workqueue(bsr_ack_wq);
@@ -765,6 +770,7 @@ static void __exit bsr_exit(void)
 	mutex_unlock(&bsr_conf_mutex);
 	cancel_work_sync(&bsr_failed_work_item);
 	bsr_resync_after_stop();
+	bsr_helper_wq_exit();	/* waits for handlers still running */
 	for (k = 0; k < BSR_OBJ_KINDS; k++)
 		WARN(atomic_read(&bsr_live_objects[k]), "bsr: %d objects of kind %d leaked\n",
 		     atomic_read(&bsr_live_objects[k]), k);

@@ -49,6 +49,8 @@ struct p_features {
 } __packed;
 
 #define CF_DISCARD_MY_DATA 1
+/* connect --tentative: both nodes only log what the handshake would do, then part */
+#define CF_TENTATIVE 2
 
 struct p_protocol {
 	__be32 protocol;
@@ -361,6 +363,7 @@ struct bsr_net {
 	struct task_struct *resync;
 	bool want_connect;		/* config: not StandAlone */
 	bool discard_my_data;		/* config: connect --discard-my-data */
+	bool tentative;			/* config: connect --tentative (this connection only) */
 	bool net_ok;			/* handshake done, replicating */
 	enum bsr_connection fail_state;	/* the reason of the next teardown */
 
@@ -376,6 +379,7 @@ struct bsr_net {
 	u32 agreed_features;		/* BSR_FF_* both nodes sent */
 	u32 protocol;			/* 1 = A, 2 = B, 3 = C */
 	bool peer_discard_my_data;
+	bool peer_tentative;
 	/* after-sb-0pri, -1pri, -2pri as both nodes agreed in the handshake (bsr_sync.c) */
 	u32 after_sb[3];
 	/* verify-alg as both nodes agreed in the handshake (SYNC_PARAM); NULL: none */
@@ -616,7 +620,7 @@ int bsr_net_init(struct bsr_conn *c);
 void bsr_net_free(struct bsr_conn *c);
 int bsr_pd_net_init(struct bsr_peer_device *pd);
 void bsr_pd_net_free(struct bsr_peer_device *pd);
-int bsr_conn_start(struct bsr_conn *c, bool discard_my_data);
+int bsr_conn_start(struct bsr_conn *c, bool discard_my_data, bool tentative);
 void bsr_conn_stop(struct bsr_conn *c, bool force);
 void bsr_conn_fail(struct bsr_conn *c, enum bsr_connection why);
 int bsr_send_state(struct bsr_peer_device *pd);
@@ -663,6 +667,7 @@ enum bsr_sync_decision {
 	SYNC_UNRELATED,
 };
 int bsr_sync_handshake(struct bsr_peer_device *pd);
+void bsr_sync_tentative(struct bsr_peer_device *pd);
 void bsr_outdate_behind(struct bsr_device *d);
 int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full);
 void bsr_bm_send_work(struct work_struct *w);
@@ -692,6 +697,9 @@ int bsr_call_helper(struct bsr_peer_device *pd, const char *name);
 struct bsr_helper;
 struct bsr_helper *bsr_helper_prepare(struct bsr_peer_device *pd, const char *name);
 int bsr_helper_run(struct bsr_helper *h);
+void bsr_helper_start(struct bsr_peer_device *pd, const char *name);
+int bsr_helper_wq_init(void);
+void bsr_helper_wq_exit(void);
 enum bsr_fencing bsr_fence_policy(struct bsr_conn *c);
 bool bsr_fence_apply(struct bsr_conn *c, int status);
 void bsr_fence_lost_peer(struct bsr_conn *c);
@@ -731,6 +739,7 @@ int bsr_resync_thread_start(struct bsr_conn *c);
 /* more mismatches than this within the window drop the connection */
 #define BSR_INTEGRITY_MAX_ERRORS 8
 #define BSR_INTEGRITY_WINDOW (10 * HZ)
+void bsr_fault_rs_read(struct bsr_device *d, struct page **pages, u32 size);
 struct crypto_shash *bsr_digest_alloc(const char *alg, const char **why);
 int bsr_integrity_set_alg(struct bsr_conn *c, const char *alg);
 int bsr_digest_set(struct crypto_shash **tfm, const char *alg);
@@ -770,6 +779,15 @@ bool bsr_ov_blocks_promotion(struct bsr_conn *c);
 void bsr_ov_stats(struct bsr_peer_device *pd, u64 *total, u64 *done);
 
 /* bsr_nl.c */
+/* What a helper's events name, copied: a helper may outlive its peer device. */
+struct bsr_helper_ids {
+	char res[BSR_NAME_MAX];
+	u32 minor, vnr, peer;
+};
+
+void bsr_helper_ids_of(struct bsr_peer_device *pd, struct bsr_helper_ids *ids);
+void bsr_notify_helper_ids(const struct bsr_helper_ids *ids, const char *name, int type,
+			   u32 status);
 void bsr_notify_helper(struct bsr_peer_device *pd, const char *name, int type, u32 status);
 void bsr_notify_split_brain_event(struct bsr_peer_device *pd);
 

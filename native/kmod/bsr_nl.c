@@ -469,19 +469,25 @@ static bool opts_empty(struct bsr_opts *o)
 
 /* ---------------------------------------------------------------- object messages */
 
-static int put_ctx(struct sk_buff *skb, struct bsr_resource *r, const unsigned int *vnr,
-		   const u32 *peer)
+static int put_ctx_name(struct sk_buff *skb, const char *res, const unsigned int *vnr,
+			const u32 *peer)
 {
 	struct nlattr *nest = nla_nest_start(skb, BSR_NLA_CFG_CONTEXT);
 
 	if (!nest)
 		return -EMSGSIZE;
-	if (nla_put_string(skb, T_CFG_CONTEXT_CTX_RESOURCE_NAME, r->name) ||
+	if (nla_put_string(skb, T_CFG_CONTEXT_CTX_RESOURCE_NAME, res) ||
 	    (vnr && nla_put_u32(skb, T_CFG_CONTEXT_CTX_VOLUME, *vnr)) ||
 	    (peer && nla_put_u32(skb, T_CFG_CONTEXT_CTX_PEER_NODE_ID, *peer)))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
+}
+
+static int put_ctx(struct sk_buff *skb, struct bsr_resource *r, const unsigned int *vnr,
+		   const u32 *peer)
+{
+	return put_ctx_name(skb, r->name, vnr, peer);
 }
 
 static int put_nh(struct sk_buff *skb, int nh_type)
@@ -885,20 +891,20 @@ void bsr_notify_io_error(struct bsr_device *d)
 		notify_finish(skb, fill_device(skb, d, 0, 0, 0, BSR_ADM_IO_ERROR, BSR_NOTIFY_CALL));
 }
 
-void bsr_notify_helper(struct bsr_peer_device *pd, const char *name, int type, u32 status)
+/* A helper event of the peer device (RES, minor, volume, peer) named by ids. */
+void bsr_notify_helper_ids(const struct bsr_helper_ids *ids, const char *name, int type,
+			   u32 status)
 {
-	struct bsr_device *d = pd->device;
-	struct bsr_conn *c = pd->connection;
 	struct sk_buff *skb = notify_alloc();
 	struct bsr_genlmsghdr *h;
 	struct nlattr *nest;
 
 	if (!skb)
 		return;
-	h = msg_start(skb, 0, 0, 0, BSR_ADM_HELPER, d->minor);
+	h = msg_start(skb, 0, 0, 0, BSR_ADM_HELPER, ids->minor);
 	if (!h)
 		goto fail;
-	if (put_ctx(skb, c->resource, &d->vnr, &c->peer_node_id) || put_nh(skb, type))
+	if (put_ctx_name(skb, ids->res, &ids->vnr, &ids->peer) || put_nh(skb, type))
 		goto fail;
 	nest = nla_nest_start(skb, BSR_NLA_HELPER);
 	if (!nest || nla_put_string(skb, T_HELPER_INFO_HELPER_NAME, name) ||
@@ -910,6 +916,22 @@ void bsr_notify_helper(struct bsr_peer_device *pd, const char *name, int type, u
 	return;
 fail:
 	notify_finish(skb, -EMSGSIZE);
+}
+
+void bsr_helper_ids_of(struct bsr_peer_device *pd, struct bsr_helper_ids *ids)
+{
+	strscpy(ids->res, pd->connection->resource->name, sizeof(ids->res));
+	ids->minor = pd->device->minor;
+	ids->vnr = pd->device->vnr;
+	ids->peer = pd->connection->peer_node_id;
+}
+
+void bsr_notify_helper(struct bsr_peer_device *pd, const char *name, int type, u32 status)
+{
+	struct bsr_helper_ids ids;
+
+	bsr_helper_ids_of(pd, &ids);
+	bsr_notify_helper_ids(&ids, name, type, status);
 }
 
 void bsr_notify_split_brain_event(struct bsr_peer_device *pd)
@@ -1158,7 +1180,7 @@ static void restart_connections(struct bsr_resource *r, const unsigned long *sto
 	struct bsr_conn *c;
 
 	list_for_each_entry(c, &r->connections, res_list) {
-		if (test_bit(c->peer_node_id, stopped) && bsr_conn_start(c, false))
+		if (test_bit(c->peer_node_id, stopped) && bsr_conn_start(c, false, false))
 			bsr_warn("%s: peer %u: cannot reconnect after %s\n", r->name,
 				 c->peer_node_id, after);
 	}
@@ -1575,7 +1597,9 @@ static int fence_before_promotion(struct adm_ctx *ctx)
 		if (!pd)
 			break;
 		peer = c->peer_node_id;
+		mutex_lock(&r->adm_mutex);
 		h = bsr_helper_prepare(pd, "fence-peer");
+		mutex_unlock(&r->adm_mutex);
 		if (!h)
 			return BSR_RET_NO_MEM;
 		mutex_unlock(&bsr_conf_mutex);
@@ -1762,6 +1786,17 @@ static int check_net_algs(struct adm_ctx *ctx, struct genl_info *info,
  * *ret set when refused. Pulling ahead or disconnecting on congestion keeps writes going
  * only where they complete without the peer: protocol A, as in DRBD.
  */
+/* A u8 flag of the request's own NET_CONF (not the stored one) set to 1. */
+static bool net_conf_flag(struct genl_info *info, int attr)
+{
+	struct nlattr *a;
+
+	if (!info->attrs[BSR_NLA_NET_CONF])
+		return false;
+	a = nla_find_nested(info->attrs[BSR_NLA_NET_CONF], attr);
+	return a && nla_len(a) >= 1 && nla_get_u8(a);
+}
+
 static struct bsr_opts_data *net_conf_build(struct adm_ctx *ctx, struct genl_info *info,
 					    struct bsr_opts *cur, bool reset, int *ret)
 {
@@ -1773,6 +1808,12 @@ static struct bsr_opts_data *net_conf_build(struct adm_ctx *ctx, struct genl_inf
 
 	if (IS_ERR(d)) {
 		*ret = PTR_ERR(d) == -ENOMEM ? BSR_RET_NO_MEM : BSR_RET_INVALID_REQUEST;
+		return NULL;
+	}
+	if (info->genlhdr->cmd != BSR_ADM_CONNECT && net_conf_flag(info, T_NET_CONF_TENTATIVE)) {
+		SETMSG(ctx, "tentative: only with connect (one handshake, then StandAlone)");
+		bsr_opts_data_free(d);
+		*ret = BSR_RET_INVALID_REQUEST;
 		return NULL;
 	}
 	v = &d->vals;
@@ -2008,7 +2049,7 @@ ADM_DOIT(path, NEED_CONN)
 static int adm_connect(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_CONNECT_PARMS_MAX + 1];
-	bool discard;
+	bool discard, tentative;
 	int ret = BSR_RET_NO_ERROR;
 	int err;
 
@@ -2021,14 +2062,12 @@ static int adm_connect(struct adm_ctx *ctx, struct genl_info *info)
 		return BSR_RET_INVALID_REQUEST;
 	discard = tb[T_CONNECT_PARMS_DISCARD_MY_DATA] &&
 		  nla_get_u8(tb[T_CONNECT_PARMS_DISCARD_MY_DATA]);
-	/* bsrsetup sends --discard-my-data in NET_CONF (as DRBD 9): one-shot, from this request */
-	if (info->attrs[BSR_NLA_NET_CONF]) {
-		struct nlattr *a = nla_find_nested(info->attrs[BSR_NLA_NET_CONF],
-						   T_NET_CONF_DISCARD_MY_DATA);
-
-		if (a && nla_len(a) >= 1 && nla_get_u8(a))
-			discard = true;
-	}
+	tentative = tb[T_CONNECT_PARMS_TENTATIVE] && nla_get_u8(tb[T_CONNECT_PARMS_TENTATIVE]);
+	/* bsrsetup sends these in NET_CONF (as DRBD 9): one-shot, from this request */
+	if (net_conf_flag(info, T_NET_CONF_DISCARD_MY_DATA))
+		discard = true;
+	if (net_conf_flag(info, T_NET_CONF_TENTATIVE))
+		tentative = true;
 	if (info->attrs[BSR_NLA_NET_CONF]) {
 		struct bsr_opts_data *conf = net_conf_build(ctx, info, &ctx->conn->net_conf, false,
 							    &ret);
@@ -2042,7 +2081,7 @@ static int adm_connect(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "already connecting or connected (disconnect first)");
 		return ret;
 	}
-	err = bsr_conn_start(ctx->conn, discard);
+	err = bsr_conn_start(ctx->conn, discard, tentative);
 	if (err) {
 		SETMSG(ctx, "cannot start the connection: %d", err);
 		ret = BSR_RET_NO_MEM;

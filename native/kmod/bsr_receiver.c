@@ -538,7 +538,8 @@ static int do_protocol(struct bsr_conn *c)
 	mine.after_sb_0p = cpu_to_be32(after_sb[0]);
 	mine.after_sb_1p = cpu_to_be32(after_sb[1]);
 	mine.after_sb_2p = cpu_to_be32(after_sb[2]);
-	mine.conn_flags = cpu_to_be32(n->discard_my_data ? CF_DISCARD_MY_DATA : 0);
+	mine.conn_flags = cpu_to_be32((n->discard_my_data ? CF_DISCARD_MY_DATA : 0) |
+				      (n->tentative ? CF_TENTATIVE : 0));
 	rv = bsr_send_packet(c, false, P_PROTOCOL, 0, &mine, sizeof(mine));
 	if (rv)
 		return rv;
@@ -563,6 +564,7 @@ static int do_protocol(struct bsr_conn *c)
 	n->protocol = proto;
 	memcpy(n->after_sb, after_sb, sizeof(n->after_sb));
 	n->peer_discard_my_data = be32_to_cpu(p.u.protocol.conn_flags) & CF_DISCARD_MY_DATA;
+	n->peer_tentative = be32_to_cpu(p.u.protocol.conn_flags) & CF_TENTATIVE;
 	return 0;
 }
 
@@ -820,6 +822,12 @@ static int got_sizes(struct bsr_peer_device *pd, const struct p_sizes *s, bool c
 	own = bdev_logical_block_size(d->ldev->backing_bdev);
 	mine = d->ldev->data_avail;
 	cur = get_capacity(d->disk);
+	if (n->tentative || n->peer_tentative) {
+		if (peer && peer < mine && cur > peer)
+			bsr_info("%s: tentative: volume %u: the peer's disk is smaller (%llu < %llu sectors): would shrink the device or refuse\n",
+				 n->thread_tag, d->vnr, peer, cur);
+		goto out;
+	}
 	if (peer && peer < mine && cur > peer) {
 		if (READ_ONCE(d->disk_state) >= BSR_DISK_OUTDATED) {
 			bsr_err("%s: the peer's disk is too small (%llu < %llu sectors): refusing to shrink the device\n",
@@ -916,12 +924,15 @@ static int handshake(struct bsr_conn *c)
 		if (rv)
 			return rv;
 	}
-	/* from here on, writes are sent to the peer (they follow our handshake packets) */
+	/*
+	 * from here on, writes are sent to the peer (they follow our handshake packets); not
+	 * to a peer in a tentative handshake, which ends before any replication
+	 */
 	mutex_lock(&n->data_mutex);
 	spin_lock_irq(&n->lock);
 	n->fail_state = 0;
 	spin_unlock_irq(&n->lock);
-	WRITE_ONCE(n->net_ok, true);
+	WRITE_ONCE(n->net_ok, !(n->tentative || n->peer_tentative));
 	mutex_unlock(&n->data_mutex);
 
 	/*
@@ -954,6 +965,19 @@ static int handshake(struct bsr_conn *c)
 		got_state(pd, &p.u.state);
 	}
 	n->data_sock->sk->sk_rcvtimeo = MAX_SCHEDULE_TIMEOUT;
+
+	if (n->tentative || n->peer_tentative) {
+		mutex_lock(&r->adm_mutex);
+		list_for_each_entry(pd, &c->peer_devices, conn_list) {
+			if (pd->net->shared)
+				bsr_sync_tentative(pd);
+		}
+		mutex_unlock(&r->adm_mutex);
+		/* the node that asked stays StandAlone; its peer goes on trying to connect */
+		bsr_info("%s: tentative connect (%s): the connection ends here\n", n->thread_tag,
+			 n->tentative ? "asked here" : "asked by the peer");
+		return n->tentative ? -E_STANDALONE : -ECONNABORTED;
+	}
 
 	mutex_lock(&r->adm_mutex);
 	/*
@@ -2150,7 +2174,7 @@ static int receiver_thread(void *arg)
 	return 0;
 }
 
-int bsr_conn_start(struct bsr_conn *c, bool discard_my_data)
+int bsr_conn_start(struct bsr_conn *c, bool discard_my_data, bool tentative)
 {
 	struct bsr_net *n = c->net;
 	struct task_struct *t;
@@ -2159,6 +2183,7 @@ int bsr_conn_start(struct bsr_conn *c, bool discard_my_data)
 		return 0;
 	stop_thread(&n->receiver);	/* one that ended in StandAlone */
 	n->discard_my_data = discard_my_data;
+	n->tentative = tentative;
 	n->want_connect = true;
 	n->fail_state = 0;
 	t = kthread_create(receiver_thread, c, "bsr_r_%s_%u", c->resource->name, c->peer_node_id);

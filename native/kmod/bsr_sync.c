@@ -179,8 +179,9 @@ struct bsr_helper {
 
 /*
  * `usermode_helper NAME RESOURCE` with the BSR_* environment of pd, announced (log, `call
- * helper` event). Everything it needs is copied: bsr_helper_run() touches no bsr object, so
- * the caller may drop the locks that keep pd alive. NULL when memory is short.
+ * helper` event); adm_mutex held (the path in use). Everything it needs is copied:
+ * bsr_helper_run() touches no bsr object, so the caller may drop the locks that keep pd
+ * alive. NULL when memory is short.
  */
 struct bsr_helper *bsr_helper_prepare(struct bsr_peer_device *pd, const char *name)
 {
@@ -189,8 +190,9 @@ struct bsr_helper *bsr_helper_prepare(struct bsr_peer_device *pd, const char *na
 	struct bsr_resource *r = c->resource;
 	struct helper_env *e;
 	struct bsr_helper *h;
-	struct bsr_path path;
+	struct bsr_path *path;
 
+	lockdep_assert_held(&r->adm_mutex);
 	h = kzalloc(sizeof(*h), GFP_KERNEL);
 	if (!h)
 		return NULL;
@@ -218,9 +220,10 @@ struct bsr_helper *bsr_helper_prepare(struct bsr_peer_device *pd, const char *na
 		env_add(e, "BSR_BACKING_DEV=%s", d->ldev->backing_path);
 		bsr_put_ldev(d);
 	}
-	if (bsr_first_path(c, &path)) {
-		env_add_addr(e, "MY", path.my_addr);
-		env_add_addr(e, "PEER", path.peer_addr);
+	path = bsr_path_in_use(c);
+	if (path) {
+		env_add_addr(e, "MY", path->my_addr);
+		env_add_addr(e, "PEER", path->peer_addr);
 	}
 	h->argv[0] = strim(h->path);	/* `echo PATH > .../usermode_helper` keeps the newline */
 	h->argv[1] = h->name;
@@ -269,15 +272,73 @@ int bsr_helper_run(struct bsr_helper *h)
  */
 int bsr_call_helper(struct bsr_peer_device *pd, const char *name)
 {
-	struct bsr_helper *h = bsr_helper_prepare(pd, name);
+	struct mutex *adm = &pd->connection->resource->adm_mutex;
+	struct bsr_helper *h;
 	int status;
 
+	mutex_lock(adm);
+	h = bsr_helper_prepare(pd, name);
+	mutex_unlock(adm);
 	if (!h)
 		return -ENOMEM;
 	status = bsr_helper_run(h);
 	if (status >= 0)
 		bsr_notify_helper(pd, name, BSR_NOTIFY_RESPONSE, status);
 	return status;
+}
+
+/*
+ * Helpers nothing waits for (out-of-sync after a verify, after-resync-target) run on their own
+ * workqueue, so that no lock and no thread of bsr waits for a handler; module exit waits for
+ * the ones still running (destroy_workqueue).
+ */
+static struct workqueue_struct *bsr_helper_wq;
+
+struct helper_async {
+	struct work_struct work;
+	struct bsr_helper *h;
+	struct bsr_helper_ids ids;
+	char name[32];
+};
+
+static void helper_async_work(struct work_struct *w)
+{
+	struct helper_async *a = container_of(w, struct helper_async, work);
+	int status = bsr_helper_run(a->h);
+
+	if (status >= 0)
+		bsr_notify_helper_ids(&a->ids, a->name, BSR_NOTIFY_RESPONSE, status);
+	kfree(a);
+}
+
+/* Starts the helper NAME of pd (announced now, `response` event when it ends); adm_mutex held. */
+void bsr_helper_start(struct bsr_peer_device *pd, const char *name)
+{
+	struct helper_async *a = kzalloc(sizeof(*a), GFP_KERNEL);
+
+	if (a)
+		a->h = bsr_helper_prepare(pd, name);
+	if (!a || !a->h) {
+		bsr_warn("%s: out of memory: helper %s not run\n", pd->connection->resource->name,
+			 name);
+		kfree(a);
+		return;
+	}
+	bsr_helper_ids_of(pd, &a->ids);
+	strscpy(a->name, name, sizeof(a->name));
+	INIT_WORK(&a->work, helper_async_work);
+	queue_work(bsr_helper_wq, &a->work);
+}
+
+int bsr_helper_wq_init(void)
+{
+	bsr_helper_wq = alloc_workqueue("bsr_helper", WQ_UNBOUND, 0);
+	return bsr_helper_wq ? 0 : -ENOMEM;
+}
+
+void bsr_helper_wq_exit(void)
+{
+	destroy_workqueue(bsr_helper_wq);
 }
 
 /* Receiver thread, adm_mutex not held: report, then run the split-brain handler. */
@@ -583,14 +644,129 @@ static int after_split_brain(struct bsr_peer_device *pd, const char **how)
 	}
 }
 
+/*
+ * What the handshake of pd leads to, with a split brain resolved by discard-my-data or the
+ * after-sb policies (*resolved then says how, for the log). The caller holds ldev.
+ */
+static enum bsr_sync_decision sync_decision(struct bsr_peer_device *pd, const char **why,
+					    char *resolved, size_t len)
+{
+	struct bsr_net *n = pd->connection->net;
+	enum bsr_sync_decision dec = decide(pd, why);
+	const char *how = "";
+	bool mine, theirs;
+	int keep;
+
+	resolved[0] = '\0';
+	if (dec != SYNC_SPLIT_BRAIN && dec != SYNC_UNRELATED)
+		return dec;
+	mine = n->discard_my_data;
+	theirs = n->peer_discard_my_data || (pd->net->peer_flags & UUID_FLAG_DISCARD_MY_DATA);
+	if (mine && !theirs) {
+		strscpy(resolved, "split brain resolved: discarding this node's data", len);
+		return dec == SYNC_SPLIT_BRAIN ? SYNC_TARGET_BITMAP : SYNC_TARGET_FULL;
+	}
+	if (theirs && !mine) {
+		strscpy(resolved, "split brain resolved: the peer discards its data", len);
+		return dec == SYNC_SPLIT_BRAIN ? SYNC_SOURCE_BITMAP : SYNC_SOURCE_FULL;
+	}
+	if (dec != SYNC_SPLIT_BRAIN || mine)
+		return dec;
+	keep = after_split_brain(pd, &how);
+	if (!keep)
+		return dec;
+	snprintf(resolved, len, "split brain resolved by %s: %s (%llu blocks changed here, %llu on the peer)",
+		 how, keep > 0 ? "the peer discards its data" : "discarding this node's data",
+		 local_changes(pd), pd->net->peer_dirty);
+	return keep > 0 ? SYNC_SOURCE_BITMAP : SYNC_TARGET_BITMAP;
+}
+
+static bool decision_is_source(enum bsr_sync_decision dec)
+{
+	return dec == SYNC_SOURCE_BITMAP || dec == SYNC_SOURCE_FULL;
+}
+
+static bool decision_is_target(enum bsr_sync_decision dec)
+{
+	return dec == SYNC_TARGET_BITMAP || dec == SYNC_TARGET_FULL;
+}
+
+/* Why the resync dec would be refused here, or NULL. The caller holds ldev. */
+static const char *resync_refusal(struct bsr_peer_device *pd, enum bsr_sync_decision dec)
+{
+	struct bsr_device *d = pd->device;
+
+	if (decision_is_source(dec) && d->disk_state < BSR_DISK_OUTDATED)
+		return "would be SyncSource but the local disk is not consistent";
+	if (decision_is_target(dec) && READ_ONCE(d->resource->role) == BSR_ROLE_PRIMARY)
+		return "a Primary cannot become SyncTarget: split brain";
+	return NULL;
+}
+
+/*
+ * connect --tentative (here or on the peer): the handshake's outcome for pd in the log,
+ * nothing else; the caller then ends the connection.
+ */
+void bsr_sync_tentative(struct bsr_peer_device *pd)
+{
+	struct bsr_net *n = pd->connection->net;
+	struct bsr_device *d = pd->device;
+	enum bsr_sync_decision dec;
+	const char *why = "", *refused, *what;
+	char resolved[160];
+	u64 kib = 0;
+
+	if (!bsr_get_ldev(d)) {
+		bsr_info("%s: tentative: volume %u: no local disk: would connect diskless\n",
+			 n->thread_tag, d->vnr);
+		return;
+	}
+	if (pd->net->peer_d_size == 0) {
+		bsr_info("%s: tentative: volume %u: the peer has no disk: would connect, nothing to resync\n",
+			 n->thread_tag, d->vnr);
+		bsr_put_ldev(d);
+		return;
+	}
+	dec = sync_decision(pd, &why, resolved, sizeof(resolved));
+	refused = resync_refusal(pd, dec);
+	switch (dec) {
+	case SYNC_NONE:
+		what = "would connect, nothing to resync";
+		break;
+	case SYNC_SOURCE_BITMAP:
+		what = "would resync as SyncSource";
+		kib = local_changes(pd) << 2;
+		break;
+	case SYNC_TARGET_BITMAP:
+		what = "would resync as SyncTarget";
+		kib = pd->net->peer_dirty << 2;
+		break;
+	case SYNC_SOURCE_FULL:
+		what = "would resync as SyncSource, the whole device";
+		kib = get_capacity(d->disk) >> 1;
+		break;
+	case SYNC_TARGET_FULL:
+		what = "would resync as SyncTarget, the whole device";
+		kib = get_capacity(d->disk) >> 1;
+		break;
+	default:
+		what = "would refuse the connection: split brain";
+	}
+	if (refused)
+		what = refused;
+	bsr_info("%s: tentative: volume %u: %s%s%s: %s, %llu KiB\n", n->thread_tag, d->vnr, why,
+		 resolved[0] ? "; " : "", resolved, what, kib);
+	bsr_put_ldev(d);
+}
+
 int bsr_sync_handshake(struct bsr_peer_device *pd)
 {
 	struct bsr_device *d = pd->device;
 	struct bsr_conn *c = pd->connection;
 	struct bsr_net *n = c->net;
 	enum bsr_sync_decision dec;
-	const char *why = "";
-	bool mine, theirs;
+	const char *why = "", *refused;
+	char resolved[160];
 	int rv = 0;
 
 	if (!bsr_get_ldev(d)) {
@@ -603,32 +779,9 @@ int bsr_sync_handshake(struct bsr_peer_device *pd)
 		rv = bsr_set_repl_state(pd, BSR_REPLICATION_ESTABLISHED);
 		goto out;
 	}
-	dec = decide(pd, &why);
-	if (dec == SYNC_SPLIT_BRAIN || dec == SYNC_UNRELATED) {
-		mine = n->discard_my_data;
-		theirs = n->peer_discard_my_data ||
-			 (pd->net->peer_flags & UUID_FLAG_DISCARD_MY_DATA);
-		if (mine && !theirs) {
-			bsr_warn("%s: split brain resolved: discarding this node's data\n",
-				 n->thread_tag);
-			dec = dec == SYNC_SPLIT_BRAIN ? SYNC_TARGET_BITMAP : SYNC_TARGET_FULL;
-		} else if (theirs && !mine) {
-			bsr_warn("%s: split brain resolved: the peer discards its data\n",
-				 n->thread_tag);
-			dec = dec == SYNC_SPLIT_BRAIN ? SYNC_SOURCE_BITMAP : SYNC_SOURCE_FULL;
-		} else if (dec == SYNC_SPLIT_BRAIN && !mine && !theirs) {
-			const char *how = "";
-			int keep = after_split_brain(pd, &how);
-
-			if (keep) {
-				bsr_warn("%s: split brain resolved by %s: %s (%llu blocks changed here, %llu on the peer)\n",
-					 n->thread_tag, how, keep > 0 ? "the peer discards its data" :
-					 "discarding this node's data",
-					 local_changes(pd), pd->net->peer_dirty);
-				dec = keep > 0 ? SYNC_SOURCE_BITMAP : SYNC_TARGET_BITMAP;
-			}
-		}
-	}
+	dec = sync_decision(pd, &why, resolved, sizeof(resolved));
+	if (resolved[0])
+		bsr_warn("%s: %s\n", n->thread_tag, resolved);
 	bsr_info("%s: volume %u: uuids %016llx:%016llx peer %016llx:%016llx: %s\n",
 		 n->thread_tag, d->vnr, d->ldev->md.current_uuid,
 		 d->ldev->md.peers[c->peer_node_id].bitmap_uuid, pd->net->peer_current,
@@ -643,23 +796,16 @@ int bsr_sync_handshake(struct bsr_peer_device *pd)
 	case SYNC_SOURCE_FULL:
 	case SYNC_TARGET_BITMAP:
 	case SYNC_TARGET_FULL:
-		if ((dec == SYNC_SOURCE_BITMAP || dec == SYNC_SOURCE_FULL) &&
-		    d->disk_state < BSR_DISK_OUTDATED) {
-			bsr_err("%s: would be SyncSource but the local disk is %s\n",
-				n->thread_tag, bsr_disk_name(d->disk_state));
-			rv = -EBADE;
-			break;
-		}
-		if ((dec == SYNC_TARGET_BITMAP || dec == SYNC_TARGET_FULL) &&
-		    READ_ONCE(d->resource->role) == BSR_ROLE_PRIMARY) {
-			bsr_err("%s: a Primary cannot become SyncTarget: split brain\n",
-				n->thread_tag);
-			pd->net->split_brain = true;
+		refused = resync_refusal(pd, dec);
+		if (refused) {
+			bsr_err("%s: %s (local disk %s)\n", n->thread_tag, refused,
+				bsr_disk_name(d->disk_state));
+			pd->net->split_brain = decision_is_target(dec);
 			rv = -EBADE;
 			break;
 		}
 		bsr_put_ldev(d);
-		return bsr_start_resync(pd, dec == SYNC_SOURCE_BITMAP || dec == SYNC_SOURCE_FULL,
+		return bsr_start_resync(pd, decision_is_source(dec),
 					dec == SYNC_SOURCE_FULL || dec == SYNC_TARGET_FULL);
 	default:
 		bsr_err("%s: split brain detected (%s), dropping the connection\n",
@@ -1471,6 +1617,8 @@ static void rs_read_endio(struct bio *bio)
 
 	rq->status = bio->bi_status;
 	bio_put(bio);
+	if (!rq->status)
+		bsr_fault_rs_read(rq->pd->device, rq->pages, rq->size);
 	spin_lock_irqsave(&p->rs_lock, flags);
 	list_add_tail(&rq->list, &p->rs_done);
 	spin_unlock_irqrestore(&p->rs_lock, flags);
@@ -2269,7 +2417,7 @@ void bsr_resync_finished_target(struct bsr_peer_device *pd, bool failed)
 	bsr_set_disk_state(d, BSR_DISK_UPTODATE);
 	pd->peer_disk_state = BSR_DISK_UPTODATE;
 	bsr_info("%s: volume %u: resync done, UpToDate\n", c->net->thread_tag, d->vnr);
-	bsr_notify_helper(pd, "after-resync-target", BSR_NOTIFY_CALL, 0);
+	bsr_helper_start(pd, "after-resync-target");
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 	bsr_put_ldev(d);
 	bsr_send_state(pd);

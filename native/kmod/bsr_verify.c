@@ -159,7 +159,7 @@ static void end_run(struct bsr_peer_device *pd, bool early)
 		bsr_info("%s: volume %u: resume with verify --start=%llu\n", tag, d->vnr,
 			 (u64)p->ov_resume);
 	if (p->ov_found)
-		bsr_notify_helper(pd, "out-of-sync", BSR_NOTIFY_CALL, 0);
+		bsr_helper_start(pd, "out-of-sync");
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 }
 
@@ -626,6 +626,8 @@ static void treq_endio(struct bio *bio)
 	int status = blk_status_to_errno(bio->bi_status);
 
 	bio_put(bio);
+	if (!status)
+		bsr_fault_rs_read(rq->pd->device, rq->pages, rq->size);
 	treq_read_done(rq, status);
 }
 

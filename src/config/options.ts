@@ -28,6 +28,8 @@ export interface OptionDef {
   notInConfig?: boolean;
   /** A value bsr refuses although the kernel field could carry it, with the reason. */
   refused?: { value: string; reason: string };
+  /** Why any value is refused: bsr does not act on this keyword yet. */
+  notRun?: string;
   /** Only given when attaching; changed later through `resize`, not through disk-options. */
   attachOnly?: boolean;
   /**
@@ -115,6 +117,13 @@ function kernelOption(keyword: string, section: OptionSection, abiSet: AbiOption
   const numericDefault = dflt === undefined ? undefined : String(dflt);
   return { ...base, kind: 'numeric', unit, default: numericDefault, min: field.min, max: field.max };
 }
+
+/**
+ * The handlers bsr.ko runs (through its usermode helper, `bsradm NAME RES`). The other names of
+ * HANDLERS are refused in a config file until it does: a handler configured and never run would
+ * be an option silently ignored.
+ */
+export const HANDLERS_RUN = ['split-brain', 'fence-peer', 'unfence-peer', 'out-of-sync', 'after-resync-target'];
 
 /** Handler names: `handlers {}` keywords, and the bsradm commands the kernel runs them through. */
 export const HANDLERS = [
@@ -290,7 +299,12 @@ export const OPTIONS: readonly OptionDef[] = [
   flag('wait-after-sb', 'startup'),
 
   // handlers {}: commands the kernel runs through the helper
-  ...HANDLERS.map((keyword) => text(keyword, 'handlers')),
+  ...HANDLERS.map((keyword) => ({
+    ...text(keyword, 'handlers'),
+    ...(HANDLERS_RUN.includes(keyword)
+      ? {}
+      : { notRun: `bsr.ko does not run this handler yet (it runs ${HANDLERS_RUN.join(', ')})` }),
+  })),
 ];
 
 const BY_KEYWORD = new Map<string, OptionDef[]>();
@@ -410,6 +424,7 @@ export function parseOptionValue(def: OptionDef, raw: string): OptionValue {
       value = true;
       break;
   }
+  if (def.notRun) throw new OptionValueError(`${def.keyword}: ${def.notRun}`);
   if (def.refused && formatOptionValue(def, value) === def.refused.value) {
     throw new OptionValueError(`${def.keyword} ${def.refused.value}: ${def.refused.reason}`);
   }

@@ -109,6 +109,7 @@ function configOptionItems(sections: OptionSection[]): string[] {
     const notes = def.help ? [def.help, describeOption(def)] : [describeOption(def)];
     if (def.unit && def.kind === 'numeric') notes.push(`unit ${def.unit}`);
     if (def.refused) notes.push(`${def.refused.value} is refused: ${def.refused.reason}`);
+    if (def.notRun) notes.push(`refused: ${def.notRun}`);
     const only = unimplementedDefault(def);
     if (only !== undefined) notes.push(`not implemented by bsr yet: only ${only || '""'} is accepted`);
     return ['.TP', `${bold(def.keyword)}${value}`, `${roff(notes.join('; '))}.`];

@@ -59,6 +59,7 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'net_conf.verify-alg': { shownIn: 'verify/corrupt-blocks', token: '--verify-alg' },
   'net_conf.use-rle': { shownIn: 'replication/net-option-effects', token: '--use-rle=no' },
   'net_conf.discard-my-data': { shownIn: 'roles/split-brain-policies', token: '--discard-my-data' },
+  'net_conf.tentative': { shownIn: 'roles/tentative-connect', token: '--tentative' },
   'net_conf.after-sb-0pri': { shownIn: 'roles/split-brain-policies', token: '--after-sb-0pri=discard-least-changes' },
   'net_conf.after-sb-1pri': { shownIn: 'roles/split-brain-policies', token: '--after-sb-1pri=discard-secondary' },
   'res_opts.persist-role': { shownIn: 'roles/persist-role', token: '--persist-role=yes' },
@@ -77,6 +78,7 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'resize_parms.resize_size': { shownIn: 'admin/online-config', token: 'resize 3 --size=' },
   'resize_parms.no_resync': { shownIn: 'admin/online-config', token: '--assume-clean' },
   'connect_parms.discard_my_data': { shownIn: 'roles/split-brain-policies', token: '--discard-my-data' },
+  'connect_parms.tentative': { shownIn: 'roles/tentative-connect', token: '--tentative' },
 };
 
 /**

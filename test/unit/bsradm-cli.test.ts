@@ -555,7 +555,7 @@ describe('bsradm output that cannot be written', () => {
 describe('bsradm handlers (what the kernel runs)', () => {
   function handlerConf(handlers: string): string {
     const conf = join(work, 'handlers.conf');
-    const common = 'common {\n  handlers {\n    before-resync-target "echo common-handler";\n  }\n}\n';
+    const common = 'common {\n  handlers {\n    after-resync-target "echo common-handler";\n  }\n}\n';
     // a function: a replacement string would turn the handlers' `$$` into `$`
     const resource = readFileSync(REFERENCE, 'utf8').replace(
       'protocol C;',
@@ -592,7 +592,7 @@ describe('bsradm handlers (what the kernel runs)', () => {
   it('inherits handlers from common and exits 0 when none is configured', () => {
     fresh();
     const conf = handlerConf('    fence-peer "exit 1";');
-    expect(bsradm(['-c', conf, 'before-resync-target', 'r0']).stdout).toBe('common-handler\n');
+    expect(bsradm(['-c', conf, 'after-resync-target', 'r0']).stdout).toBe('common-handler\n');
     const none = bsradm(['-c', conf, 'split-brain', 'r0']);
     expect(none.status).toBe(0);
     expect(none.stdout).toBe('');
@@ -601,8 +601,18 @@ describe('bsradm handlers (what the kernel runs)', () => {
 
   it('a handler killed by a signal gives 128 + the signal number', () => {
     fresh();
-    const conf = handlerConf('    pri-lost "kill -TERM $$";');
-    expect(bsradm(['-c', conf, 'pri-lost', 'r0']).status).toBe(128 + 15);
+    const conf = handlerConf('    out-of-sync "kill -TERM $$";');
+    expect(bsradm(['-c', conf, 'out-of-sync', 'r0']).status).toBe(128 + 15);
+  });
+
+  it('a handler bsr.ko does not run is refused at its line, not kept and forgotten', () => {
+    fresh();
+    const conf = handlerConf('    before-resync-target "lvcreate -s ...";');
+    const r = bsradm(['-c', conf, 'before-resync-target', 'r0']);
+    expect(r.status).toBe(10);
+    expect(r.stderr).toMatch(
+      /:\d+: before-resync-target: bsr\.ko does not run this handler yet \(it runs split-brain, fence-peer, unfence-peer, out-of-sync, after-resync-target\)/,
+    );
   });
 
   it('-d prints the command; an unknown resource is a config error', () => {

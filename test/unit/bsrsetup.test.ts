@@ -137,9 +137,10 @@ describe('bsrsetup requests', () => {
       CFG_CONTEXT: { ctx_resource_name: 'r0', ctx_peer_node_id: 1 },
       NET_CONF: { 'discard-my-data': 1 },
     });
-    // --tentative is a net_conf flag bsr.ko does not implement yet: refused before the kernel.
-    expect(() => build('connect', 'r0', '1', '--tentative', '--discard-my-data')).toThrow(UsageError);
-    expect(() => build('connect', 'r0', '1', '--tentative')).toThrow(/^tentative\b.*: not implemented by bsr yet/);
+    expect(build('connect', 'r0', '1', '--tentative').attrs).toEqual({
+      CFG_CONTEXT: { ctx_resource_name: 'r0', ctx_peer_node_id: 1 },
+      NET_CONF: { tentative: 1 },
+    });
     expect(build('detach', '3', '--force=no').attrs).toEqual({ DETACH_PARMS: { force_detach: 0 } });
     expect(build('new-current-uuid', '0', '--clear-bitmap').attrs).toEqual({ NEW_C_UUID_PARMS: { clear_bm: 1 } });
     expect(build('invalidate', '0', '--sync-from-peer-node-id=2').attrs).toEqual({

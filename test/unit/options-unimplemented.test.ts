@@ -73,7 +73,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'tcp-cork',
         'socket-check-timeout',
         'transport',
-        'tentative',
         'cpu-mask',
         'on-no-data-accessible',
         'max-io-depth',
