@@ -680,6 +680,7 @@ void bsr_resync_stop(struct bsr_conn *c);
 void bsr_rs_progress(struct bsr_peer_device *pd);
 bool bsr_pd_syncing(struct bsr_peer_device *pd);
 void bsr_rs_pause_update(struct bsr_peer_device *pd);
+void bsr_rs_pause_changed(struct bsr_peer_device *pd);
 bool bsr_rs_susp_here(const struct bsr_peer_device *pd);
 void bsr_pd_stats(struct bsr_peer_device *pd, u64 *rs_total, u64 *rs_done, u64 *dbdt,
 		  u64 *eta);

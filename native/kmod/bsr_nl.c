@@ -2132,10 +2132,7 @@ static int adm_sync_ctl(struct adm_ctx *ctx, struct genl_info *info)
 			break;
 		}
 		pd->resync_susp_user = pause;
-		bsr_rs_pause_update(pd);
-		if (bsr_pd_replicating(pd))
-			bsr_send_state(pd);
-		bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+		bsr_rs_pause_changed(pd);
 		break;
 	}
 	}

@@ -1135,10 +1135,7 @@ static void resync_after_work(struct work_struct *w)
 				if (pd->resync_susp_dependency == hold)
 					continue;
 				pd->resync_susp_dependency = hold;
-				bsr_rs_pause_update(pd);
-				if (bsr_pd_replicating(pd))
-					bsr_send_state(pd);
-				bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
+				bsr_rs_pause_changed(pd);
 			}
 		}
 		mutex_unlock(&r->adm_mutex);
@@ -1170,6 +1167,15 @@ bool bsr_rs_susp_here(const struct bsr_peer_device *pd)
 static bool rs_paused(const struct bsr_peer_device *pd)
 {
 	return bsr_rs_susp_here(pd) || pd->net->resync_susp_peer;
+}
+
+/* This side's hold changed (pause-sync, resync-after; adm_mutex): applied, told, shown. */
+void bsr_rs_pause_changed(struct bsr_peer_device *pd)
+{
+	bsr_rs_pause_update(pd);
+	if (bsr_pd_replicating(pd))
+		bsr_send_state(pd);
+	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 }
 
 /* A resync runs while neither side pauses it (pause-sync or resync-after here, or the peer's). */

@@ -93,6 +93,31 @@ ${then}`,
     );
   }
 
+  /**
+   * r0 with two volumes on node n, one connection: volume 0 minor 1 on /dev/vda, volume 1 minor 2
+   * on /dev/vdb, fresh meta data on both; `net` the new-peer options, `pd` each volume's
+   * peer-device options, `attach2` volume 1's disk options; connected at the end.
+   */
+  async function upTwoVolumes(n: NodeName, o: { net: string; pd: [string, string]; attach2?: string }) {
+    const p = PEER[n];
+    await sh(
+      n,
+      `for d in /dev/vda /dev/vdb; do ${M} --force 1 v09 $d internal create-md --max-peers=2 </dev/null; done
+${guestSteps(repo, [
+  `bsrsetup new-resource r0 ${ID[n]}`,
+  'bsrsetup new-minor r0 1 0',
+  'bsrsetup new-minor r0 2 1',
+  `bsrsetup new-peer r0 ${ID[p]} --_name=${p} ${o.net}`,
+  `bsrsetup new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789`,
+  'bsrsetup attach 1 /dev/vda /dev/vda internal',
+  `bsrsetup attach 2 /dev/vdb /dev/vdb internal ${o.attach2 ?? ''}`,
+  `bsrsetup peer-device-options r0 ${ID[p]} 0 ${o.pd[0]}`,
+  `bsrsetup peer-device-options r0 ${ID[p]} 1 ${o.pd[1]}`,
+  `bsrsetup connect r0 ${ID[p]}`,
+])}`,
+    );
+  }
+
   async function status(n: NodeName): Promise<string> {
     return sh(n, `${S} status r0 -v -s`);
   }
@@ -300,6 +325,7 @@ cat /tmp/ov1 /tmp/ov2 /tmp/ov3 /tmp/ov4`,
     sh,
     exec,
     up,
+    upTwoVolumes,
     upSkipSync,
     addVolume,
     write,

@@ -4,10 +4,9 @@
 // sync. A dependency removed at run time (disk-options --resync-after=-1) lets the held resync go
 // at once; a chain that would come back to its start is refused.
 import type { ResourceEvents } from '../../../tools/lab/bsr-wait.js';
-import { guestSteps } from '../../../tools/lab/paths.js';
 import type { Lab, NodeName } from '../../../tools/lab/scenario.js';
 import { scenario } from '../../../tools/lab/scenario.js';
-import { assert, ID, NODES, PEER, twoNodes } from '../fixtures.js';
+import { assert, NODES, twoNodes } from '../fixtures.js';
 
 /** volume 0 at a fixed 4 MiB/s: its 32 MiB take about 8 s, long enough to look at volume 1 */
 const SLOW = '--c-plan-ahead=0 --resync-rate=4M --c-min-rate=0';
@@ -30,28 +29,8 @@ export default scenario({
   timeoutSec: 300,
   async run(lab: Lab) {
     const t = twoNodes(lab);
-    const { S, M } = t;
+    const { S } = t;
 
-    async function up(n: NodeName) {
-      const p = PEER[n];
-      await t.sh(
-        n,
-        `for d in /dev/vda /dev/vdb; do ${M} --force 1 v09 $d internal create-md --max-peers=2 </dev/null; done
-${guestSteps(lab.repoRoot, [
-  `bsrsetup new-resource r0 ${ID[n]}`,
-  'bsrsetup new-minor r0 1 0',
-  'bsrsetup new-minor r0 2 1',
-  `bsrsetup new-peer r0 ${ID[p]} --_name=${p} --ping-int=2 --ping-timeout=20 --connect-int=2`,
-  `bsrsetup new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789`,
-  'bsrsetup attach 1 /dev/vda /dev/vda internal',
-  'bsrsetup attach 2 /dev/vdb /dev/vdb internal --resync-after=1',
-  `bsrsetup peer-device-options r0 ${ID[p]} 0 ${SLOW}`,
-  `bsrsetup peer-device-options r0 ${ID[p]} 1 ${FAST}`,
-  `bsrsetup connect r0 ${ID[p]}`,
-])}
-nohup ${S} events2 r0 --timestamps > /tmp/ev 2>&1 &`,
-      );
-    }
     const volume = (n: NodeName, vol: number, what: string, check: (pd: Record<string, unknown>) => boolean) =>
       t.waitState(n, `volume ${vol} ${what}`, (r: ResourceEvents) => {
         const pd = r.peerDevice(vol);
@@ -81,7 +60,16 @@ nohup ${S} events2 r0 --timestamps > /tmp/ev 2>&1 &`,
     }
 
     // 1. the initial sync: volume 0 first, volume 1 after it
-    await Promise.all(NODES.map((n) => up(n)));
+    await Promise.all(
+      NODES.map(async (n) => {
+        await t.upTwoVolumes(n, {
+          net: '--ping-int=2 --ping-timeout=20 --connect-int=2',
+          pd: [SLOW, FAST],
+          attach2: '--resync-after=1',
+        });
+        await t.sh(n, `nohup ${S} events2 r0 --timestamps > /tmp/ev 2>&1 &`);
+      }),
+    );
     await t.waitConnected();
     await t.sh('alpha', `${S} primary --force r0`);
     await assertHeld('initial sync');

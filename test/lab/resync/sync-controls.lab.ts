@@ -6,7 +6,6 @@
 // at run time, and the time of a 64 MiB resync after a link cut split into reconnect and transfer.
 import { createHash, randomBytes } from 'node:crypto';
 import type { ResourceEvents } from '../../../tools/lab/bsr-wait.js';
-import { guestSteps } from '../../../tools/lab/paths.js';
 import type { Lab, NodeName } from '../../../tools/lab/scenario.js';
 import { scenario } from '../../../tools/lab/scenario.js';
 import { assert, ID, NODES, PEER, twoNodes } from '../fixtures.js';
@@ -60,7 +59,7 @@ export default scenario({
   timeoutSec: 900,
   async run(lab: Lab) {
     const t = twoNodes(lab);
-    const { S, M } = t;
+    const { S } = t;
     const status = (n: NodeName) => t.sh(n, `${S} status r0 -v -s`);
     const pd = async (n: NodeName, vol: number) => pdFields(await status(n), vol);
     const pdOpts = (n: NodeName, vol: number, o: string) =>
@@ -71,26 +70,6 @@ export default scenario({
       const data = randomBytes(mib << 20);
       return { file: lab.shareFile(data), sum: createHash('sha256').update(data).digest('hex') };
     };
-
-    async function up(n: NodeName) {
-      const p = PEER[n];
-      await t.sh(
-        n,
-        `for d in /dev/vda /dev/vdb; do ${M} --force 1 v09 $d internal create-md --max-peers=2 </dev/null; done
-${guestSteps(lab.repoRoot, [
-  `bsrsetup new-resource r0 ${ID[n]}`,
-  'bsrsetup new-minor r0 1 0',
-  'bsrsetup new-minor r0 2 1',
-  `bsrsetup new-peer r0 ${ID[p]} --_name=${p} --ping-int=30 --ping-timeout=100 --connect-int=2`,
-  `bsrsetup new-path r0 ${ID[p]} ipv4:${lab.address(n, p)}:7789 ipv4:${lab.address(p, n)}:7789`,
-  'bsrsetup attach 1 /dev/vda /dev/vda internal',
-  'bsrsetup attach 2 /dev/vdb /dev/vdb internal',
-  `bsrsetup peer-device-options r0 ${ID[p]} 0 ${FAST}`,
-  `bsrsetup peer-device-options r0 ${ID[p]} 1 ${FAST}`,
-  `bsrsetup connect r0 ${ID[p]}`,
-])}`,
-      );
-    }
 
     async function waitSynced(timeoutMs = 300_000) {
       const both = (r: ResourceEvents) => r.devices().length === 2 && r.allUpToDate();
@@ -135,7 +114,8 @@ ${guestSteps(lab.repoRoot, [
 
     // 1. two volumes, one connection (the initial sync skipped: invalidate and invalidate-remote
     // below sync each volume in full)
-    for (const n of NODES) await up(n);
+    for (const n of NODES)
+      await t.upTwoVolumes(n, { net: '--ping-int=30 --ping-timeout=100 --connect-int=2', pd: [FAST, FAST] });
     await t.waitConnected();
     for (const n of NODES)
       await t.sh(n, `nohup ${S} events2 r0 --timestamps --statistics > /tmp/ev 2>&1 & echo $! > /tmp/ev.pid`);

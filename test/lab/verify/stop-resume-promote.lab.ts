@@ -78,6 +78,16 @@ ${t.S} peer-device-options r0 1 0 --ov-req-num=10 --ov-req-interval=100\n${wait}
     const lost = (await log()).filter((l) => l.includes('online verify stopped at sector')).at(-1);
     const lostAt = Number(/stopped at sector (\d+)/.exec(lost ?? '')?.[1]);
     lab.log(`${lost}`);
+    if (!(lostAt > at)) {
+      // seen once (ci76): the resumed run ended 20 ms after it began, before the disconnect
+      const tail = async (n: 'alpha' | 'bravo') =>
+        (await lab.dmesg(n))
+          .split('\n')
+          .filter((l) => l.includes('bsr: '))
+          .slice(-15)
+          .join('\n');
+      lab.log(`alpha:\n${await tail('alpha')}\nbravo:\n${await tail('bravo')}`);
+    }
     assert(lostAt > at, `the disconnect ended the resumed run further on (${lost})`);
     await t.sh('alpha', `${t.S} verify r0 1 0`);
     assert(
