@@ -567,6 +567,7 @@ struct bsr_pd_net {
 	sector_t ov_position;
 	sector_t ov_resume;
 	bool ov_stop_req;
+	bool ov_go;		/* the run's VerifyS is on the wire: requests may follow */
 	bool ov_auto_sync;		/* verify --auto-sync: resync what was found at the end */
 	struct bsr_fast_map *ov_map;	/* FastSync: the source compares only its used blocks */
 	struct list_head ov_sent;

@@ -78,6 +78,7 @@ static void init_run(struct bsr_pd_net *p, sector_t start, sector_t stop)
 	p->ov_start = p->ov_cursor = p->ov_send_next = p->ov_position = p->ov_req_end = start;
 	p->ov_stop = stop;
 	p->ov_stop_req = false;
+	p->ov_go = false;
 	p->ov_found = 0;
 	p->ov_requests = 0;
 	p->ov_tq_max = 0;
@@ -234,6 +235,12 @@ int bsr_ov_start(struct bsr_peer_device *pd, sector_t start, sector_t stop, bool
 	else
 		bsr_info("%s: volume %u: verify compares every block: %s\n", n->thread_tag, d->vnr, why);
 	rv = bsr_send_state(pd);
+	/*
+	 * The resync thread sees VerifyS at once (it takes no lock to look) but sends nothing
+	 * before this: a request ahead of our state would reach a target not yet in VerifyT
+	 * (a protocol error), and a tick before init_run() would act on the last run's values.
+	 */
+	WRITE_ONCE(pd->net->ov_go, true);
 	if (!rv)
 		rv = bsr_resync_thread_start(c);
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
@@ -429,6 +436,8 @@ bool bsr_ov_tick(struct bsr_peer_device *pd)
 	bool sent = false;
 	LIST_HEAD(done);
 
+	if (!READ_ONCE(p->ov_go))
+		return false;	/* bsr_ov_start() is not done yet */
 	spin_lock_irq(&p->rs_lock);
 	list_splice_init(&p->rs_done, &done);
 	spin_unlock_irq(&p->rs_lock);
