@@ -174,8 +174,19 @@ export class BsrEngine implements BenchEngine {
     await lab.sh(ctx.primary, `dmesg -c > /dev/null; ${S} verify bench ${peer} 0`);
     await lab.sh(ctx.primary, `${S} wait-sync-volume bench ${peer} 0 --wait-timeout=900`, { timeoutMs: 960_000 });
     const end = performance.now() / 1000;
-    const done = /online verify done at sector \d+: (\d+) KiB out of sync/.exec(await lab.dmesg(ctx.primary));
-    if (!done) throw new Error('bsr: no "online verify done" line in the kernel log');
+    const log = await lab.dmesg(ctx.primary);
+    const done = /online verify done at sector \d+: (\d+) KiB out of sync/.exec(log);
+    if (!done) {
+      const tail = async (n: NodeName) =>
+        (await lab.dmesg(n))
+          .split('\n')
+          .filter((l) => l.includes('bsr: '))
+          .slice(-12)
+          .join('\n');
+      throw new Error(
+        `bsr: no "online verify done" line in the kernel log:\n${await tail(ctx.primary)}\n${ctx.secondary}:\n${await tail(ctx.secondary)}`,
+      );
+    }
     return { end, foundKiB: Number(done[1]) };
   }
 
