@@ -1971,6 +1971,9 @@ static int meta_thread(void *arg)
 	}
 	if (rv == -EPROTO)
 		why = BSR_CONNECTION_PROTOCOLERROR;
+	/* a socket error ends it without a word of its own (a timeout or a protocol error has one) */
+	if (!kthread_should_stop() && why == BSR_CONNECTION_NETWORKFAILURE && rv)
+		bsr_warn("%s: the meta stream failed: %d\n", n->thread_tag, rv);
 	if (!kthread_should_stop())
 		bsr_conn_fail(c, why);
 	while (!kthread_should_stop()) {

@@ -732,8 +732,11 @@ static void treq_answer(struct bsr_ov_treq *rq, bool more)
 	rv = bsr_send_packet_locked(c->net->meta_sock, P_OV_RESULT, pd->device->vnr, &r,
 				    sizeof(r), more ? MSG_MORE : 0);
 	mutex_unlock(&c->net->meta_mutex);
-	if (rv)
+	if (rv) {
+		bsr_warn("%s: volume %u: sending a verify result failed: %d\n", c->net->thread_tag,
+			 pd->device->vnr, rv);
 		bsr_conn_fail(c, BSR_CONNECTION_NETWORKFAILURE);
+	}
 }
 
 /*
