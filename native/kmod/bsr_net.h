@@ -600,7 +600,8 @@ int bsr_sock_send(struct socket *sock, const void *buf, size_t len, unsigned int
 int bsr_send_data_buf(struct bsr_net *n, const void *buf, size_t len);
 int bsr_send_data_buf_flags(struct bsr_net *n, const void *buf, size_t len, unsigned int flags);
 void bsr_data_push(struct bsr_net *n);
-int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout);
+int bsr_sock_recv(struct socket *sock, void *buf, size_t len);
+int bsr_sock_wait_data(struct socket *sock);
 int bsr_sock_send_pages(struct socket *sock, struct page **pages, u32 size, unsigned int flags);
 int bsr_sock_send_bio(struct socket *sock, struct bio *bio, bool by_ref, unsigned int flags);
 int bsr_sock_recv_pages(struct socket *sock, struct page **pages, u32 size);
@@ -608,8 +609,7 @@ int bsr_send_packet(struct bsr_conn *c, bool meta, enum bsr_packet cmd, u16 vnr,
 		    const void *payload, u32 len);
 int bsr_send_packet_locked(struct socket *sock, enum bsr_packet cmd, u16 vnr,
 			   const void *payload, u32 len, unsigned int flags);
-int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *len,
-		    bool may_timeout);
+int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *len);
 bool bsr_first_path(struct bsr_conn *c, struct bsr_path *copy);
 int bsr_establish(struct bsr_conn *c);
 void bsr_sock_shutdown(struct bsr_net *n);

@@ -370,12 +370,12 @@ struct pkt {
 };
 
 /* Header, checks, and the fixed part of the payload (the rest stays in the socket). */
-static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool may_timeout)
+static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p)
 {
 	u32 fixed;
 	int rv;
 
-	rv = bsr_recv_header(s, &p->cmd, &p->vnr, &p->len, may_timeout);
+	rv = bsr_recv_header(s, &p->cmd, &p->vnr, &p->len);
 	if (rv)
 		return rv;
 	if (!len_ok(p->cmd, p->len, c->net->agreed_pro_version, c->net->integrity_dgs)) {
@@ -420,14 +420,14 @@ static int recv_pkt(struct bsr_conn *c, struct socket *s, struct pkt *p, bool ma
 	}
 	if (fixed > sizeof(p->u))
 		return -EPROTO;
-	return fixed ? bsr_sock_recv(s, &p->u, fixed, false) : 0;
+	return fixed ? bsr_sock_recv(s, &p->u, fixed) : 0;
 }
 
 /* ------------------------------------------------------------------ handshake */
 
 static int expect(struct bsr_conn *c, struct pkt *p, enum bsr_packet cmd)
 {
-	int rv = recv_pkt(c, c->net->data_sock, p, false);
+	int rv = recv_pkt(c, c->net->data_sock, p);
 
 	if (rv)
 		return rv;
@@ -667,8 +667,7 @@ static int recv_volumes(struct bsr_conn *c, const struct pkt *p)
 
 		if (!(i % ARRAY_SIZE(chunk))) {
 			rv = bsr_sock_recv(n->data_sock, chunk,
-					   min_t(u32, count - i, ARRAY_SIZE(chunk)) * sizeof(__be16),
-					   false);
+					   min_t(u32, count - i, ARRAY_SIZE(chunk)) * sizeof(__be16));
 			if (rv)
 				return rv;
 		}
@@ -1225,7 +1224,7 @@ static bool peer_write_aligned(struct bsr_peer_device *pd, sector_t sector, u32 
 /* DATA and RS_DATA_REPLY: the sender's digest of the data, when a data-integrity-alg is agreed */
 static int recv_digest(struct bsr_net *n, u8 *digest)
 {
-	return n->integrity_dgs ? bsr_sock_recv(n->data_sock, digest, n->integrity_dgs, false) : 0;
+	return n->integrity_dgs ? bsr_sock_recv(n->data_sock, digest, n->integrity_dgs) : 0;
 }
 
 /*
@@ -1549,7 +1548,7 @@ static int receive_bitmap(struct bsr_conn *c, struct pkt *p)
 		kfree(words);
 		return -ENOMEM;
 	}
-	rv = bsr_sock_recv(c->net->data_sock, rle ? (void *)code : words, code_len, false);
+	rv = bsr_sock_recv(c->net->data_sock, rle ? (void *)code : words, code_len);
 	if (!rv && rle) {
 		rv = bsr_bm_rle_decode(code, code_len,
 				       be32_to_cpu(p->u.bitmap.flags) & BM_FLAG_FIRST_SET,
@@ -1732,7 +1731,7 @@ static int receive_ov_request(struct bsr_conn *c, struct pkt *p)
 	digests = kmalloc(dlen, GFP_NOIO);
 	if (!digests)
 		return -ENOMEM;
-	rv = bsr_sock_recv(n->data_sock, digests, dlen, false);
+	rv = bsr_sock_recv(n->data_sock, digests, dlen);
 	if (rv) {
 		kfree(digests);
 		return rv;
@@ -1760,7 +1759,7 @@ static int receive_csum_request(struct bsr_conn *c, struct pkt *p)
 	digests = kmalloc(dlen, GFP_NOIO);
 	if (!digests)
 		return -ENOMEM;
-	rv = bsr_sock_recv(c->net->data_sock, digests, dlen, false);
+	rv = bsr_sock_recv(c->net->data_sock, digests, dlen);
 	if (!rv) {
 		/* as for resync data: our bitmap work may not have taken its last step yet */
 		if (p->pd->repl_state == BSR_REPLICATION_WFBITMAPS && p->pd->net->bm_received)
@@ -1778,7 +1777,7 @@ static int receive_loop(struct bsr_conn *c)
 	int rv;
 
 	while (!kthread_should_stop()) {
-		rv = recv_pkt(c, n->data_sock, &p, false);
+		rv = recv_pkt(c, n->data_sock, &p);
 		if (rv)
 			return rv;
 		switch (p.cmd) {
@@ -1893,7 +1892,16 @@ static int meta_thread(void *arg)
 		}
 		s->sk->sk_rcvtimeo = max_t(long, (long)((time_before(ping_due, ko_due) ?
 							 ping_due : ko_due) - now), 1);
-		rv = recv_pkt(c, s, &p, true);
+		rv = bsr_sock_wait_data(s);
+		/*
+		 * The wait above ends at the next keep-alive or ko-count look, maybe a jiffy away;
+		 * a packet once begun gets as long as a PingAck to arrive whole (a sender's
+		 * segments may split it anywhere).
+		 */
+		if (!rv) {
+			s->sk->sk_rcvtimeo = ping_timeo;
+			rv = recv_pkt(c, s, &p);
+		}
 		if (rv == -EAGAIN) {
 			if (time_before(jiffies, ping_due))
 				continue;	/* a ko-count look, not a keep-alive timeout */
@@ -2150,10 +2158,15 @@ static int receiver_thread(void *arg)
 		spin_lock_irq(&n->lock);
 		why = n->fail_state;
 		spin_unlock_irq(&n->lock);
-		if (!why)
+		if (!why) {
 			why = rv == -EPROTO ? BSR_CONNECTION_PROTOCOLERROR :
 			      rv == -E_STANDALONE ? BSR_CONNECTION_STANDALONE :
 			      BSR_CONNECTION_NETWORKFAILURE;
+			/* nobody else ended it: the data stream's own error, which has no word yet */
+			if (n->meta_rx && why == BSR_CONNECTION_NETWORKFAILURE &&
+			    !kthread_should_stop())
+				bsr_warn("%s: the data stream failed: %d\n", n->thread_tag, rv);
+		}
 		if (rv == -E_STANDALONE)
 			why = BSR_CONNECTION_STANDALONE;
 		if (kthread_should_stop())

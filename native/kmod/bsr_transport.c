@@ -208,19 +208,16 @@ int bsr_sock_send_bio(struct socket *sock, struct bio *bio, bool by_ref, unsigne
 }
 
 /*
- * Receives everything msg's iterator has room for. With first_may_timeout, -EAGAIN is
- * returned when the socket's receive timeout expires before the first byte.
+ * Receives everything msg's iterator has room for; -ETIMEDOUT when the socket's receive
+ * timeout expires first.
  */
-static int sock_recv_iter(struct socket *sock, struct msghdr *msg, bool first_may_timeout)
+static int sock_recv_iter(struct socket *sock, struct msghdr *msg)
 {
-	size_t want = msg_data_left(msg);
 	int rv;
 
 	while (msg_data_left(msg)) {
 		rv = sock_recvmsg(sock, msg, MSG_WAITALL | MSG_NOSIGNAL);
 		if (rv == -EAGAIN || rv == -EINTR) {
-			if (msg_data_left(msg) == want && first_may_timeout)
-				return -EAGAIN;
 			if (bsr_should_stop())
 				return -EINTR;
 			if (rv == -EAGAIN)
@@ -235,14 +232,34 @@ static int sock_recv_iter(struct socket *sock, struct msghdr *msg, bool first_ma
 	return 0;
 }
 
+/*
+ * Waits, up to the socket's receive timeout, for something to read; consumes nothing.
+ * 0: there is; -EAGAIN: nothing came in time (or a signal); -ECONNRESET: the peer closed.
+ */
+int bsr_sock_wait_data(struct socket *sock)
+{
+	u8 byte;
+	struct kvec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {};
+	int rv;
+
+	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &iov, 1, 1);
+	rv = sock_recvmsg(sock, &msg, MSG_PEEK | MSG_NOSIGNAL);
+	if (rv > 0)
+		return 0;
+	if (rv == 0)
+		return -ECONNRESET;
+	return rv == -EINTR ? -EAGAIN : rv;
+}
+
 /* Receive exactly len bytes. */
-int bsr_sock_recv(struct socket *sock, void *buf, size_t len, bool first_may_timeout)
+int bsr_sock_recv(struct socket *sock, void *buf, size_t len)
 {
 	struct kvec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr msg = {};
 
 	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &iov, 1, len);
-	return sock_recv_iter(sock, &msg, first_may_timeout);
+	return sock_recv_iter(sock, &msg);
 }
 
 /* Receive size bytes into whole pages. */
@@ -259,7 +276,7 @@ int bsr_sock_recv_pages(struct socket *sock, struct page **pages, u32 size)
 		n = fill_page_vecs(bv, pages + i, size, &chunk);
 		size -= chunk;
 		iov_iter_bvec(&msg.msg_iter, ITER_DEST, bv, n, chunk);
-		rv = sock_recv_iter(sock, &msg, false);
+		rv = sock_recv_iter(sock, &msg);
 	}
 	return rv;
 }
@@ -334,11 +351,10 @@ int bsr_send_packet(struct bsr_conn *c, bool meta, enum bsr_packet cmd, u16 vnr,
 }
 
 /* Reads and checks a header: magic and a sane length. The caller checks the rest. */
-int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *len,
-		    bool may_timeout)
+int bsr_recv_header(struct socket *sock, enum bsr_packet *cmd, u16 *vnr, u32 *len)
 {
 	struct p_header100 h;
-	int rv = bsr_sock_recv(sock, &h, sizeof(h), may_timeout);
+	int rv = bsr_sock_recv(sock, &h, sizeof(h));
 
 	if (rv)
 		return rv;
@@ -514,7 +530,7 @@ static int accept_both(struct bsr_conn *c, struct bsr_path *p, long timeout)
 			sock_release(s);
 			continue;
 		}
-		rv = bsr_recv_header(s, &cmd, &vnr, &len, false);
+		rv = bsr_recv_header(s, &cmd, &vnr, &len);
 		if (rv || len || vnr || (cmd != P_INITIAL_DATA && cmd != P_INITIAL_META)) {
 			bsr_warn("%s: dropped a connection that did not start with a valid first packet (%d)\n",
 				 n->thread_tag, rv);
@@ -685,14 +701,14 @@ static int recv_expect(struct socket *s, enum bsr_packet want, void *buf, u32 mi
 	enum bsr_packet cmd;
 	u16 vnr;
 	u32 len;
-	int rv = bsr_recv_header(s, &cmd, &vnr, &len, false);
+	int rv = bsr_recv_header(s, &cmd, &vnr, &len);
 
 	if (rv)
 		return rv;
 	if (cmd != want || vnr || len < min || len > max)
 		return -EPROTO;
 	*got = len;
-	return bsr_sock_recv(s, buf, len, false);
+	return bsr_sock_recv(s, buf, len);
 }
 
 /*

@@ -2,9 +2,9 @@
 # answers the CRAM-HMAC challenge with the right SECRET (sha256), completes the handshake and only
 # then sends something malformed or out of place. Each case uses fresh connections and prints
 # "CASE dropped" when the node closed them within a few seconds, "CASE KEPT" when it did not.
-#   authed-peer.py HOST PORT SECRET secondary|primary
+#   authed-peer.py HOST PORT SECRET secondary|primary|pieces
 # secondary: the node is a Secondary with fresh meta data; primary: the node is Primary and writes
-# (the fake peer receives them and answers with bogus acks).
+# (the fake peer receives them and answers with bogus acks); pieces: valid packets in pieces.
 import hashlib, hmac, os, socket, struct, sys, threading, time
 
 from bsr_wire import MAGIC, P, connect, pkt
@@ -91,6 +91,7 @@ class Peer:
         self.m = conn()
         self.m.sendall(pkt(P['INITIAL_META']))
         self.meta_lock = threading.Lock()
+        self.ping_acks = 0
         # started once the meta stream is authenticated (handshake): the challenge comes there first
         self.pinger = threading.Thread(target=self.answer_pings, daemon=True)
 
@@ -100,6 +101,8 @@ class Peer:
                 cmd, _, _ = recv_pkt(self.m)
                 if cmd == P['PING']:
                     self.meta(pkt(P['PING_ACK']))
+                elif cmd == P['PING_ACK']:
+                    self.ping_acks += 1
         except (OSError, EOFError, ValueError):
             pass
 
@@ -182,7 +185,7 @@ class Peer:
         time.sleep(0.5)
 
 
-cases = {'secondary': [], 'primary': []}
+cases = {'secondary': [], 'primary': [], 'pieces': []}
 
 
 def case(phase):
@@ -453,6 +456,28 @@ def become_sync_target_to_primary(p):
 def data_to_primary(p):
     p.handshake()
     p.d.sendall(pkt(P['DATA'], data(0, 4096)))
+
+
+# ---------------------------------------------------------------- packets in pieces (ping-int 1 s)
+
+@case('pieces')
+def meta_packets_in_pieces(p):
+    # every PING in two segments 0.3 s apart, for 8 s: some begin just before one of the node's
+    # keep-alive looks (each second); it must wait for the rest, not give up on the connection
+    p.handshake()
+    p.m.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    ping = pkt(P['PING'])
+    sent, end = 0, time.time() + 8
+    while time.time() < end:
+        with p.meta_lock:
+            p.m.sendall(ping[:7])
+            time.sleep(0.3)
+            p.m.sendall(ping[7:])
+        sent += 1
+    time.sleep(1)
+    if p.ping_acks != sent:
+        raise ValueError(f'the node answered {p.ping_acks} of {sent} pings sent in pieces')
+    return 'keep'
 
 
 def run(f):
