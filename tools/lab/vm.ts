@@ -151,15 +151,20 @@ export function qemuArgs(f: LabFiles, k: KernelPaths, state: LabState, n: NodeNa
   const args = [
     '-name',
     `bsr-lab-${n}`,
+    // One vCPU, but maxcpus=2: qemu 7.2's TCG (Debian 12) emits the guest's memory barriers
+    // only when more than one vCPU may run, yet its i/o threads complete virtio requests beside
+    // the vCPU; without the barriers the guest and qemu can each miss the other's ring update
+    // and a disk request waits forever (seen: 64 reads in flight, used ring 65 ahead of the
+    // guest, no interrupt). qemu 8.1 always emits them.
     '-accel',
-    'tcg',
+    'tcg,thread=multi',
     '-machine',
     'q35',
     '-cpu',
     // 4-level paging: fewer page-walk steps for the emulated MMU than the la57 of `max`.
     'max,la57=off',
     '-smp',
-    '1',
+    '1,maxcpus=2',
     '-m',
     `${state.memoryMiB}M`,
     '-nodefaults',
