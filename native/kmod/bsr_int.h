@@ -280,6 +280,13 @@ struct bsr_device {
 	unsigned int susp_len;
 	struct bio_list susp_bios;
 	struct task_struct *susp_drainer;
+	/*
+	 * on-no-data-accessible suspend-io (req_lock): susp_nod, this device holds one of the
+	 * suspensions because it has no disk; nod_released, resume-io gave up on it (its I/O
+	 * fails until a disk is attached).
+	 */
+	bool susp_nod;
+	bool nod_released;
 
 	/* lower I/O errors (on-io-error); see bsr_io_error() */
 	u32 on_io_error;
@@ -356,6 +363,7 @@ struct bsr_resource {
 	bool promoting;			/* asking the peers to agree to our promotion */
 	bool demoting;			/* demoted, the peers' copies not drained yet */
 	bool susp;			/* suspend-io; see also bsr_conn.fence_susp */
+	atomic_t nod_devices;		/* devices holding I/O for want of data (susp_nod) */
 	u8 write_ordering;		/* enum bsr_write_ordering, for status */
 	struct list_head devices;
 	struct list_head connections;
@@ -531,6 +539,8 @@ void bsr_set_susp(struct bsr_resource *r, bool *reason, bool on);
 bool bsr_io_susp_queue(struct bsr_device *d, struct bio *bio);
 int bsr_io_quiesce(struct bsr_device *d, unsigned int timeout_ms);
 void bsr_io_fail_suspended(struct bsr_device *d);
+bool bsr_nod_suspend(struct bsr_device *d, struct bio *bio);
+bool bsr_nod_end(struct bsr_device *d, bool released);
 
 /* bsr_nl.c */
 int bsr_genl_register(void);

@@ -513,6 +513,10 @@ int bsr_attach(struct bsr_device *d, const char *backing, const char *meta, s32 
 	bsr_set_disk_state(d, bsr_disk_state_from_md(&ldev->md));
 	bsr_info("%s: attached to %s (meta %s index %d): %llu sectors, disk %s\n",
 		 d->disk->disk_name, backing, meta, idx, size, bsr_disk_name(d->disk_state));
+	if (bsr_nod_end(d, false)) {
+		bsr_info("%s: data accessible again: the held I/O goes on\n", d->disk->disk_name);
+		bsr_notify_resource(r, BSR_NOTIFY_CHANGE);
+	}
 	return BSR_RET_NO_ERROR;
 
 fail:
@@ -557,6 +561,11 @@ void bsr_detach(struct bsr_device *d)
 	ldev_free(ldev);
 	bsr_set_disk_state(d, BSR_DISK_DISKLESS);
 	bsr_info("%s: detached\n", d->disk->disk_name);
+	if (bsr_nod_suspend(d, NULL)) {
+		bsr_warn("%s: no data accessible: I/O suspended until a disk is attached or resume-io\n",
+			 d->disk->disk_name);
+		bsr_notify_resource(d->resource, BSR_NOTIFY_CHANGE);
+	}
 }
 
 /*

@@ -528,7 +528,7 @@ static int fill_resource(struct sk_buff *skb, struct bsr_resource *r, u32 portid
 	nest = nla_nest_start(skb, BSR_NLA_RESOURCE_INFO);
 	if (!nest || nla_put_u32(skb, T_RESOURCE_INFO_RES_ROLE, r->role) ||
 	    nla_put_u8(skb, T_RESOURCE_INFO_RES_SUSP, r->susp) ||
-	    nla_put_u8(skb, T_RESOURCE_INFO_RES_SUSP_NOD, 0) ||
+	    nla_put_u8(skb, T_RESOURCE_INFO_RES_SUSP_NOD, atomic_read(&r->nod_devices) > 0) ||
 	    nla_put_u8(skb, T_RESOURCE_INFO_RES_SUSP_FEN, bsr_res_susp_fen(r)))
 		goto fail;
 	nla_nest_end(skb, nest);
@@ -1519,9 +1519,11 @@ static int adm_suspend_io(struct adm_ctx *ctx, struct genl_info *info)
 	bool suspend = info->genlhdr->cmd == BSR_ADM_SUSPEND_IO;
 	struct bsr_resource *r = ctx->resource;
 	bool fencing = bsr_res_susp_fen(r);
+	bool no_data = atomic_read(&r->nod_devices) > 0;
+	struct bsr_device *d;
 	struct bsr_conn *c;
 
-	if (r->susp == suspend && (suspend || !fencing)) {
+	if (r->susp == suspend && (suspend || (!fencing && !no_data))) {
 		SETMSG(ctx, suspend ? "I/O of %s is suspended already" : "I/O of %s is not suspended",
 		       r->name);
 		return BSR_RET_NO_ERROR;
@@ -1531,10 +1533,16 @@ static int adm_suspend_io(struct adm_ctx *ctx, struct genl_info *info)
 	if (!suspend) {
 		list_for_each_entry(c, &r->connections, res_list)
 			bsr_set_susp(r, &c->fence_susp, false);
+		/* a device without data: what it held, and what comes until an attach, fails */
+		list_for_each_entry(d, &r->devices, res_list)
+			bsr_nod_end(d, true);
+		if (no_data)
+			bsr_notify_resource(r, BSR_NOTIFY_CHANGE);
 	}
 	mutex_unlock(&r->adm_mutex);
-	bsr_info("%s: I/O %s%s\n", r->name, suspend ? "suspended" : "resumed",
-		 !suspend && fencing ? " (the peer was not fenced)" : "");
+	bsr_info("%s: I/O %s%s%s\n", r->name, suspend ? "suspended" : "resumed",
+		 !suspend && fencing ? " (the peer was not fenced)" : "",
+		 !suspend && no_data ? " (no data accessible: it fails with EIO)" : "");
 	return BSR_RET_NO_ERROR;
 }
 

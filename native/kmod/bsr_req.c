@@ -324,8 +324,13 @@ void bsr_submit_bio(struct bio *bio)
 	atomic_inc(&d->upper_pending);
 	if (unlikely(READ_ONCE(d->io_susp)) && bsr_io_susp_queue(d, bio))
 		return;
-	/* diskless (detached, failed or never attached): EIO, whatever the size says */
+	/*
+	 * diskless (detached, failed or never attached): held (on-no-data-accessible
+	 * suspend-io) or EIO, whatever the size says
+	 */
 	if (unlikely(!bsr_get_ldev(d))) {
+		if (bsr_nod_suspend(d, bio))
+			return;
 		bio->bi_status = BLK_STS_IOERR;
 		bsr_master_done(d, bio);
 		return;

@@ -550,12 +550,72 @@ void bsr_io_fail_suspended(struct bsr_device *d)
 	list = d->susp_bios;
 	bio_list_init(&d->susp_bios);
 	d->susp_len = 0;
+	if (d->susp_nod)
+		atomic_dec(&d->resource->nod_devices);
+	d->susp_nod = false;
 	spin_unlock_irq(&d->req_lock);
 	while ((bio = bio_list_pop(&list))) {
 		bio->bi_status = BLK_STS_IOERR;
 		atomic_dec(&d->upper_pending);
 		bio_endio(bio);
 	}
+}
+
+/*
+ * on-no-data-accessible suspend-io: a Primary's device without a usable disk (bsr reads and
+ * writes through its own disk only) holds its I/O until a disk is attached again or
+ * resume-io gives up on it; io-error (the default) fails it with EIO. Any context. Takes the
+ * device's no-data suspension unless it holds it already, and holds bio if one is given.
+ * false: the policy does not apply (io-error, not Primary, or released by resume-io).
+ */
+bool bsr_nod_suspend(struct bsr_device *d, struct bio *bio)
+{
+	struct bsr_resource *r = d->resource;
+	unsigned long flags;
+	bool held = false;
+
+	if (bsr_conf(&r->res_opts, T_RES_OPTS_ON_NO_DATA_ACCESSIBLE) !=
+	    BSR_ON_NO_DATA_ACCESSIBLE_SUSPEND_IO || READ_ONCE(r->role) != BSR_ROLE_PRIMARY)
+		return false;
+	spin_lock_irqsave(&d->req_lock, flags);
+	if (!d->nod_released) {
+		if (!d->susp_nod) {
+			d->susp_nod = true;
+			d->susp_cnt++;
+			WRITE_ONCE(d->io_susp, true);
+			atomic_inc(&r->nod_devices);
+		}
+		/* also while a resume resubmits: it stops at a suspension taken meanwhile */
+		if (bio) {
+			bio_list_add(&d->susp_bios, bio);
+			d->susp_len++;
+		}
+		held = true;
+	}
+	spin_unlock_irqrestore(&d->req_lock, flags);
+	return held;
+}
+
+/*
+ * The no-data suspension ends: a disk was attached (released false: the held bios run on
+ * it, and a later loss of the disk suspends again) or resume-io (released true: they fail
+ * with EIO, as later bios do until a disk is attached). true if the device held one.
+ */
+bool bsr_nod_end(struct bsr_device *d, bool released)
+{
+	bool was;
+
+	spin_lock_irq(&d->req_lock);
+	was = d->susp_nod;
+	d->susp_nod = false;
+	if (was || !released)
+		d->nod_released = released;
+	spin_unlock_irq(&d->req_lock);
+	if (was) {
+		atomic_dec(&d->resource->nod_devices);
+		bsr_io_resume(d);
+	}
+	return was;
 }
 
 /*

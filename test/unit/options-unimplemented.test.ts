@@ -74,7 +74,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'socket-check-timeout',
         'transport',
         'cpu-mask',
-        'on-no-data-accessible',
         'max-io-depth',
         'twopc-timeout',
         'peer-ack-window',
@@ -162,14 +161,15 @@ describe('unimplemented values of an implemented option', () => {
 });
 
 describe('unimplemented options in parseOptionValue', () => {
-  it('refuses on-no-data-accessible suspend-io', () => {
-    expect(() => parseOptionValue(def('on-no-data-accessible'), 'suspend-io')).toThrow(
-      'on-no-data-accessible suspend-io: not implemented by bsr yet; only its default (io-error) is accepted',
+  it('refuses rr-conflict violently', () => {
+    expect(() => parseOptionValue(def('rr-conflict'), 'violently')).toThrow(
+      'rr-conflict violently: not implemented by bsr yet; only its default (disconnect) is accepted',
     );
   });
 
-  it('accepts on-no-data-accessible io-error and transport tcp', () => {
-    expect(parseOptionValue(def('on-no-data-accessible'), 'io-error')).toBe('io-error');
+  it('accepts rr-conflict disconnect, transport tcp and on-no-data-accessible suspend-io', () => {
+    expect(parseOptionValue(def('rr-conflict'), 'disconnect')).toBe('disconnect');
     expect(parseOptionValue(def('transport'), 'tcp')).toBe('tcp');
+    expect(parseOptionValue(def('on-no-data-accessible'), 'suspend-io')).toBe('suspend-io');
   });
 });

@@ -5,7 +5,10 @@
 // - max-passthrough-count 2: two errors pass through, the third detaches the disk;
 // - a detached (Secondary) device keeps its size;
 // - on-io-error detach: the first error makes the disk Failed, then Diskless (IO_ERROR event);
-//   later I/O anywhere fails with EIO and `status` shows disk:Diskless; down and rmmod work.
+//   later I/O anywhere fails with EIO and `status` shows disk:Diskless;
+// - on-no-data-accessible suspend-io: a write of the diskless Primary is held (suspended:no-data)
+//   and goes on after an attach; after resume-io held and later I/O fails with EIO; down and
+//   rmmod work.
 import { waitEvents } from '../../../tools/lab/bsr-wait.js';
 import { guestCli } from '../../../tools/lab/paths.js';
 import { scenario } from '../../../tools/lab/scenario.js';
@@ -108,6 +111,48 @@ ${S} primary r0 --force`);
     lab.log(`events:\n${ev.trim()}`);
     assert(/io-error/.test(ev), 'an IO_ERROR event was sent');
     assert(/disk:Failed/.test(ev) && /disk:Diskless/.test(ev), 'the device went Failed, then Diskless');
+
+    // on-no-data-accessible suspend-io: the Primary without a disk holds its I/O instead
+    await sh(`${S} resource-options r0 --on-no-data-accessible=suspend-io
+dd if=/dev/urandom of=/tmp/nod.pat bs=4096 count=4 status=none`);
+    const heldWrite = () =>
+      sh(`rm -f /tmp/nod.rc; nohup sh -c 'dd if=/tmp/nod.pat of=/dev/bsr1 bs=4096 seek=2048 oflag=direct status=none 2>/tmp/nod.err; echo $? > /tmp/nod.rc' > /dev/null 2>&1 &
+sleep 2; cat /tmp/nod.rc 2>/dev/null || echo running`);
+    const heldRc = () =>
+      lab
+        .waitFor(
+          'the held write to end',
+          async () => (await sh('cat /tmp/nod.rc 2>/dev/null || true')).trim(),
+          20_000,
+          200,
+        )
+        .catch(async (e) => {
+          const log = (await lab.dmesg(N)).split('\n').filter((l) => l.includes('bsr'));
+          throw new Error(`${e.message}\n${await status()}\n${log.slice(-12).join('\n')}`);
+        });
+    assert((await heldWrite()).trim() === 'running', 'suspend-io: a write without a disk is held, not failed');
+    const st3 = await status();
+    assert(/suspended:no-data/.test(st3), `status shows suspended:no-data:\n${st3}`);
+    await sh(`${S} attach 1 ${dev} ${dev} internal --on-io-error=detach`);
+    assert((await heldRc()) === '0', `the held write went on after the attach: ${await sh('cat /tmp/nod.err')}`);
+    const [pat, onDisk] = await Promise.all([
+      sh('sha256sum < /tmp/nod.pat'),
+      sh('dd if=/dev/bsr1 bs=4096 skip=2048 count=4 iflag=direct status=none | sha256sum'),
+    ]);
+    assert(pat === onDisk, 'the held write reached the disk');
+    assert(/ suspended:no\s/.test(await status()), 'not suspended after the attach');
+    lab.log(`suspend-io: a write held while diskless (${st3.split('\n')[0].trim()}) completed after the attach`);
+    // resume-io gives up: what is held fails, and so does what comes until a disk is attached
+    await sh(`${S} detach 1 --force`);
+    assert((await heldWrite()).trim() === 'running', 'suspend-io: held again after a detach');
+    await sh(`${S} resume-io 1`);
+    assert(
+      (await heldRc()) !== '0' && /Input\/output error/.test(await sh('cat /tmp/nod.err')),
+      'resume-io: the held write failed with EIO',
+    );
+    await expectEio('resume-io: a later write', 'if=/dev/zero of=/dev/bsr1 seek=0 oflag=direct');
+    assert(/ suspended:no\s/.test(await status()), 'not suspended after resume-io');
+    lab.log('resume-io: the held write and a later one failed with EIO');
 
     await sh(`${S} secondary r0 && ${S} down r0 && rmmod bsr`);
     await lab.disk.remove(N, 'bsrdisk');
