@@ -1007,11 +1007,34 @@ static void notify_connection_tree(struct bsr_conn *c, int type)
 
 /* ---------------------------------------------------------------- resources */
 
+/* cpu-mask: empty, or a hexadecimal CPU mask (as /proc/irq/N/smp_affinity) with an online CPU. */
+static int cpu_mask_refused(struct adm_ctx *ctx, struct nlattr **tb)
+{
+	const char *s = tb[T_RES_OPTS_CPU_MASK] ? nla_data(tb[T_RES_OPTS_CPU_MASK]) : "";
+	int ret = BSR_RET_NO_ERROR;
+	cpumask_var_t mask;
+
+	if (!*s)
+		return ret;
+	if (!zalloc_cpumask_var(&mask, GFP_KERNEL))
+		return BSR_RET_NO_MEM;
+	if (cpumask_parse(s, mask)) {
+		SETMSG(ctx, "cpu-mask %s: not a hexadecimal mask of this machine's CPUs", s);
+		ret = BSR_RET_INVALID_REQUEST;
+	} else if (!cpumask_intersects(mask, cpu_online_mask)) {
+		SETMSG(ctx, "cpu-mask %s: none of its CPUs is online", s);
+		ret = BSR_RET_INVALID_REQUEST;
+	}
+	free_cpumask_var(mask);
+	return ret;
+}
+
 static int adm_new_resource(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_RES_OPTS_MAX + 1];
 	struct bsr_resource *r;
 	u32 node_id;
+	int ret;
 
 	if (!ctx->res_name || !valid_res_name(ctx->res_name)) {
 		SETMSG(ctx, "invalid or missing resource name");
@@ -1030,6 +1053,9 @@ static int adm_new_resource(struct adm_ctx *ctx, struct genl_info *info)
 	/* refuse_out_of_range() kept it within the peers the meta data holds */
 	BUILD_BUG_ON(T_RES_OPTS_NODE_ID_MAX != BSR_MAX_PEERS - 1);
 	node_id = nla_get_u32(tb[T_RES_OPTS_NODE_ID]);
+	ret = cpu_mask_refused(ctx, tb);
+	if (ret != BSR_RET_NO_ERROR)
+		return ret;
 	r = bsr_create_resource(ctx->res_name, node_id);
 	if (!r)
 		return BSR_RET_NO_MEM;
@@ -1047,7 +1073,8 @@ ADM_DOIT(new_resource, 0)
 static int adm_resource_opts(struct adm_ctx *ctx, struct genl_info *info)
 {
 	struct nlattr *tb[T_RES_OPTS_MAX + 1];
-	int ret = BSR_RET_NO_ERROR;
+	struct bsr_conn *c;
+	int ret;
 
 	if (get_set(ctx, BSR_NLA_RESOURCE_OPTS, tb, T_RES_OPTS_MAX, bsr_res_opts_policy))
 		return BSR_RET_INVALID_REQUEST;
@@ -1055,13 +1082,17 @@ static int adm_resource_opts(struct adm_ctx *ctx, struct genl_info *info)
 		SETMSG(ctx, "the node-id of a resource cannot change (is %u)", ctx->resource->node_id);
 		return BSR_RET_NODE_ID_INVALID;
 	}
+	ret = cpu_mask_refused(ctx, tb);
+	if (ret != BSR_RET_NO_ERROR)
+		return ret;
 	if (opts_merge(&ctx->resource->res_opts, BSR_SET_RES_OPTS,
 		       info->attrs[BSR_NLA_RESOURCE_OPTS], ctx->hflags & BSR_GENL_F_SET_DEFAULTS,
 		       info->extack))
-		ret = BSR_RET_NO_MEM;
-	else
-		bsr_notify_resource(ctx->resource, BSR_NOTIFY_CHANGE);
-	return ret;
+		return BSR_RET_NO_MEM;
+	list_for_each_entry(c, &ctx->resource->connections, res_list)
+		bsr_conn_apply_cpu_mask(c);
+	bsr_notify_resource(ctx->resource, BSR_NOTIFY_CHANGE);
+	return BSR_RET_NO_ERROR;
 }
 
 ADM_DOIT(resource_opts, NEED_RES)

@@ -1995,12 +1995,74 @@ static int meta_thread(void *arg)
 
 /* ------------------------------------------------------------------ teardown */
 
-static void stop_thread(struct task_struct **t)
+/*
+ * cpu-mask (resource option): the CPUs the resource's threads run on; all when empty. A mask
+ * whose CPUs all went offline since it was accepted falls back to all, with a word.
+ */
+void bsr_thread_affinity(struct bsr_resource *r, struct task_struct *t)
 {
-	if (*t) {
-		kthread_stop(*t);
-		put_task_struct(*t);
-		*t = NULL;
+	char buf[sizeof(bsr_opt_defaults.BSR_MEMBER_T_RES_OPTS_CPU_MASK)];
+	cpumask_var_t mask;
+
+	if (!zalloc_cpumask_var(&mask, GFP_KERNEL))
+		return;
+	if (!bsr_conf_str(&r->res_opts, T_RES_OPTS_CPU_MASK, buf, sizeof(buf)) ||
+	    cpumask_parse(buf, mask)) {
+		cpumask_copy(mask, cpu_possible_mask);
+	} else if (!cpumask_intersects(mask, cpu_online_mask)) {
+		pr_warn_ratelimited("bsr: %s: cpu-mask %s names no online CPU: its threads run on all\n",
+				    r->name, buf);
+		cpumask_copy(mask, cpu_possible_mask);
+	}
+	set_cpus_allowed_ptr(t, mask);
+	free_cpumask_var(mask);
+}
+
+/* Connection threads come and go under n->lock, so that cpu-mask changes reach them. */
+void bsr_thread_publish(struct bsr_conn *c, struct task_struct **slot, struct task_struct *t)
+{
+	bsr_thread_affinity(c->resource, t);
+	spin_lock_irq(&c->net->lock);
+	*slot = t;
+	spin_unlock_irq(&c->net->lock);
+}
+
+/* Stops and releases the thread in *slot, if there is one. */
+void bsr_thread_stop(struct bsr_net *n, struct task_struct **slot)
+{
+	struct task_struct *t;
+
+	spin_lock_irq(&n->lock);
+	t = *slot;
+	*slot = NULL;
+	spin_unlock_irq(&n->lock);
+	if (t) {
+		kthread_stop(t);
+		put_task_struct(t);
+	}
+}
+
+/* resource-options: the running threads of c follow the resource's cpu-mask. */
+void bsr_conn_apply_cpu_mask(struct bsr_conn *c)
+{
+	struct bsr_net *n = c->net;
+	struct task_struct **slots[] = { &n->receiver, &n->meta_rx, &n->resync };
+	struct task_struct *t[ARRAY_SIZE(slots)];
+	int i, k = 0;
+
+	if (!n)
+		return;
+	spin_lock_irq(&n->lock);
+	for (i = 0; i < ARRAY_SIZE(slots); i++) {
+		if (*slots[i]) {
+			get_task_struct(*slots[i]);
+			t[k++] = *slots[i];
+		}
+	}
+	spin_unlock_irq(&n->lock);
+	for (i = 0; i < k; i++) {
+		bsr_thread_affinity(c->resource, t[i]);
+		put_task_struct(t[i]);
 	}
 }
 
@@ -2030,7 +2092,7 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 	mutex_lock(&n->data_mutex);	/* no sender is past its net_ok check any more */
 	WRITE_ONCE(n->net_ok, false);
 	mutex_unlock(&n->data_mutex);
-	stop_thread(&n->meta_rx);
+	bsr_thread_stop(n, &n->meta_rx);
 	list_for_each_entry(pd, &c->peer_devices, conn_list)
 		cancel_work_sync(&pd->net->bm_work);
 	bsr_resync_stop(c);
@@ -2148,7 +2210,7 @@ static int receiver_thread(void *arg)
 				rv = PTR_ERR(t);
 			} else {
 				get_task_struct(t);
-				n->meta_rx = t;
+				bsr_thread_publish(c, &n->meta_rx, t);
 				wake_up_process(t);
 				bsr_info("%s: connected, protocol %c\n", n->thread_tag,
 					 'A' + n->protocol - 1);
@@ -2197,7 +2259,7 @@ int bsr_conn_start(struct bsr_conn *c, bool discard_my_data, bool tentative)
 
 	if (n->receiver && n->want_connect)
 		return 0;
-	stop_thread(&n->receiver);	/* one that ended in StandAlone */
+	bsr_thread_stop(n, &n->receiver);	/* one that ended in StandAlone */
 	n->discard_my_data = discard_my_data;
 	n->tentative = tentative;
 	n->want_connect = true;
@@ -2208,7 +2270,7 @@ int bsr_conn_start(struct bsr_conn *c, bool discard_my_data, bool tentative)
 		return PTR_ERR(t);
 	}
 	get_task_struct(t);
-	n->receiver = t;
+	bsr_thread_publish(c, &n->receiver, t);
 	wake_up_process(t);
 	return 0;
 }
@@ -2231,7 +2293,7 @@ void bsr_conn_stop(struct bsr_conn *c, bool force)
 		WRITE_ONCE(n->net_ok, false);
 		bsr_sock_shutdown(n);
 		send_sig(SIGKILL, n->receiver, 1);
-		stop_thread(&n->receiver);
+		bsr_thread_stop(n, &n->receiver);
 	}
 	mutex_lock(&c->resource->adm_mutex);
 	bsr_set_cstate(c, BSR_CONNECTION_STANDALONE);

@@ -1505,7 +1505,7 @@ int bsr_resync_thread_start(struct bsr_conn *c)
 	if (IS_ERR(t))
 		return PTR_ERR(t);
 	get_task_struct(t);
-	n->resync = t;
+	bsr_thread_publish(c, &n->resync, t);
 	wake_up_process(t);
 	return 0;
 }
@@ -2311,11 +2311,7 @@ void bsr_resync_stop(struct bsr_conn *c)
 	struct bsr_net *n = c->net;
 	struct bsr_peer_device *pd;
 
-	if (n->resync) {
-		kthread_stop(n->resync);
-		put_task_struct(n->resync);
-		n->resync = NULL;
-	}
+	bsr_thread_stop(n, &n->resync);
 	atomic64_set(&n->rs_in_flight, 0);
 	list_for_each_entry(pd, &c->peer_devices, conn_list) {
 		struct bsr_rs_sent *s, *t;

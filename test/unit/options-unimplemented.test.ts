@@ -73,7 +73,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'tcp-cork',
         'socket-check-timeout',
         'transport',
-        'cpu-mask',
         'max-io-depth',
         'twopc-timeout',
         'peer-ack-window',

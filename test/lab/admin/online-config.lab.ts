@@ -11,6 +11,8 @@
 //   --size grows it to that size only, --assume-clean leaves the grown area in sync;
 // - /dev/bsr-control answers the API version ioctl (and is gone after rmmod);
 // - with a connected peer resize is refused cleanly, al-extents changes and replication goes on;
+// - cpu-mask moves the resource's threads at once and after a reconnect; a mask with no online
+//   CPU or not a mask is refused;
 // - a volume added on alpha first: volume 0 replicates on, the new volume's peer device stays Off
 //   (its writes out of sync) until bravo adds it too, then it connects and resyncs.
 import { scenario } from '../../../tools/lab/scenario.js';
@@ -307,6 +309,37 @@ ${steps(['bsrsetup secondary r2', 'bsrsetup down r2'])}`);
       `connected: resize refused (${why}); al-extents 67 while connected, 8 MiB replicated ${sum === peerSum ? 'identical' : 'DIFFERENT'}`,
     );
     if (sum !== peerSum) throw new Error('replication broke after the activity log resize');
+
+    // --- cpu-mask: the resource's threads (receiver, meta, resync) run on the CPUs it names,
+    // at once and after a reconnect (the guest has CPU 0 online, 0-1 possible)
+    const affinity = () =>
+      t.sh(
+        N,
+        `for p in $(pgrep '^bsr_[rms]_r0_'); do echo "$(cat /proc/$p/comm):$(grep Cpus_allowed_list /proc/$p/status | cut -f2)"; done | sort | tr '\n' ' '`,
+      );
+    const allCpus = await affinity();
+    await t.sh(N, `${S} resource-options r0 --cpu-mask=1`);
+    const masked = await affinity();
+    await t.sh(N, `${S} disconnect r0 ${ID.bravo} && ${S} connect r0 ${ID.bravo}`);
+    await t.waitConnected();
+    const reconnected = await affinity();
+    const refusals = await Promise.all(
+      ['2', 'xyz'].map(async (m) => {
+        const r = await lab.exec(N, ['sh', '-c', `${S} resource-options r0 --cpu-mask=${m}`]);
+        return r.code === 0 ? `${m} ACCEPTED` : (r.stdout + r.stderr).trim();
+      }),
+    );
+    await t.sh(N, `${S} resource-options r0 --cpu-mask=`);
+    const reset = await affinity();
+    log(
+      `cpu-mask: default ${allCpus}| 1: ${masked}| after a reconnect: ${reconnected}| empty: ${reset}| refused: ${refusals.join(' / ')}`,
+    );
+    const threads = (a: string) => a.trim().split(' ');
+    const all = (a: string, cpus: string) => threads(a).length >= 2 && threads(a).every((x) => x.endsWith(`:${cpus}`));
+    if (!all(allCpus, '0-1') || !all(masked, '0') || !all(reconnected, '0') || !all(reset, '0-1'))
+      throw new Error('the threads did not follow cpu-mask');
+    if (!/none of its CPUs is online/.test(refusals[0]) || !/not a hexadecimal mask/.test(refusals[1]))
+      throw new Error(`cpu-mask refusals: ${refusals.join(' / ')}`);
 
     // --- a volume only alpha has (16 MiB of /dev/vdb, its own meta data): volume 0 goes on
     // replicating, the new one's peer device stays unconnected; once bravo adds it, it connects
