@@ -2046,17 +2046,19 @@ void bsr_thread_stop(struct bsr_net *n, struct task_struct **slot)
 void bsr_conn_apply_cpu_mask(struct bsr_conn *c)
 {
 	struct bsr_net *n = c->net;
-	struct task_struct **slots[] = { &n->receiver, &n->meta_rx, &n->resync };
-	struct task_struct *t[ARRAY_SIZE(slots)];
+	struct task_struct *t[3];
 	int i, k = 0;
 
 	if (!n)
 		return;
 	spin_lock_irq(&n->lock);
-	for (i = 0; i < ARRAY_SIZE(slots); i++) {
-		if (*slots[i]) {
-			get_task_struct(*slots[i]);
-			t[k++] = *slots[i];
+	t[0] = n->receiver;
+	t[1] = n->meta_rx;
+	t[2] = n->resync;
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		if (t[i]) {
+			get_task_struct(t[i]);
+			t[k++] = t[i];
 		}
 	}
 	spin_unlock_irq(&n->lock);
