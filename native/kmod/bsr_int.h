@@ -350,6 +350,8 @@ struct bsr_peer_device {
 	enum bsr_disk peer_disk_state;
 	bool resync_susp_user;
 	bool resync_susp_dependency;	/* held by resync-after; adm_mutex */
+	bool resync_susp_handler;	/* held by before-resync-*; adm_mutex */
+	u32 rs_handler_seq;		/* which resync's handler may release it */
 	struct bsr_opts conf;
 	struct bsr_pd_net *net;	/* replication and resync state (bsr_net.h) */
 };

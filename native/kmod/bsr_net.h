@@ -366,6 +366,7 @@ struct bsr_net {
 	bool tentative;			/* config: connect --tentative (this connection only) */
 	bool net_ok;			/* handshake done, replicating */
 	enum bsr_connection fail_state;	/* the reason of the next teardown */
+	bool give_up;			/* that teardown ends StandAlone, no retry; n->lock */
 
 	struct socket *data_sock;
 	struct socket *meta_sock;

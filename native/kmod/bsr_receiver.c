@@ -119,7 +119,10 @@ void bsr_conn_fail(struct bsr_conn *c, enum bsr_connection why)
 	struct bsr_net *n = c->net;
 
 	spin_lock_irq(&n->lock);
-	if (!n->fail_state)
+	/* BSR_CONNECTION_STANDALONE is 0, "no reason yet" for fail_state */
+	if (why == BSR_CONNECTION_STANDALONE)
+		n->give_up = true;
+	else if (!n->fail_state)
 		n->fail_state = why;
 	spin_unlock_irq(&n->lock);
 	WRITE_ONCE(n->net_ok, false);
@@ -930,6 +933,7 @@ static int handshake(struct bsr_conn *c)
 	mutex_lock(&n->data_mutex);
 	spin_lock_irq(&n->lock);
 	n->fail_state = 0;
+	n->give_up = false;
 	spin_unlock_irq(&n->lock);
 	WRITE_ONCE(n->net_ok, !(n->tentative || n->peer_tentative));
 	mutex_unlock(&n->data_mutex);
@@ -2133,6 +2137,7 @@ static void teardown(struct bsr_conn *c, enum bsr_connection why)
 		pd->net->uuids_received = false;
 		pd->net->app_reporting = false;
 		pd->net->bm_sent = pd->net->bm_received = false;
+		pd->resync_susp_handler = false;
 		bsr_free_rs_skip(pd);
 		if (bsr_get_ldev(d)) {
 			/* a Primary that loses its peer starts a new data generation */
@@ -2221,6 +2226,8 @@ static int receiver_thread(void *arg)
 		}
 		spin_lock_irq(&n->lock);
 		why = n->fail_state;
+		if (n->give_up)
+			rv = -E_STANDALONE;
 		spin_unlock_irq(&n->lock);
 		if (!why) {
 			why = rv == -EPROTO ? BSR_CONNECTION_PROTOCOLERROR :
@@ -2266,6 +2273,7 @@ int bsr_conn_start(struct bsr_conn *c, bool discard_my_data, bool tentative)
 	n->tentative = tentative;
 	n->want_connect = true;
 	n->fail_state = 0;
+	n->give_up = false;
 	t = kthread_create(receiver_thread, c, "bsr_r_%s_%u", c->resource->name, c->peer_node_id);
 	if (IS_ERR(t)) {
 		n->want_connect = false;

@@ -299,6 +299,9 @@ struct helper_async {
 	struct bsr_helper *h;
 	struct bsr_helper_ids ids;
 	char name[32];
+	/* called when the helper ended (status as bsr_helper_run), no lock held */
+	void (*done)(const struct helper_async *a, int status);
+	u32 seq;
 };
 
 static void helper_async_work(struct work_struct *w)
@@ -308,11 +311,17 @@ static void helper_async_work(struct work_struct *w)
 
 	if (status >= 0)
 		bsr_notify_helper_ids(&a->ids, a->name, BSR_NOTIFY_RESPONSE, status);
+	if (a->done)
+		a->done(a, status);
 	kfree(a);
 }
 
-/* Starts the helper NAME of pd (announced now, `response` event when it ends); adm_mutex held. */
-void bsr_helper_start(struct bsr_peer_device *pd, const char *name)
+/*
+ * Starts the helper NAME of pd (announced now, `response` event when it ends), then `done`
+ * when given; adm_mutex held. False when it could not be started (out of memory).
+ */
+static bool helper_start(struct bsr_peer_device *pd, const char *name,
+			 void (*done)(const struct helper_async *a, int status), u32 seq)
 {
 	struct helper_async *a = kzalloc(sizeof(*a), GFP_KERNEL);
 
@@ -322,12 +331,20 @@ void bsr_helper_start(struct bsr_peer_device *pd, const char *name)
 		bsr_warn("%s: out of memory: helper %s not run\n", pd->connection->resource->name,
 			 name);
 		kfree(a);
-		return;
+		return false;
 	}
 	bsr_helper_ids_of(pd, &a->ids);
 	strscpy(a->name, name, sizeof(a->name));
+	a->done = done;
+	a->seq = seq;
 	INIT_WORK(&a->work, helper_async_work);
 	queue_work(bsr_helper_wq, &a->work);
+	return true;
+}
+
+void bsr_helper_start(struct bsr_peer_device *pd, const char *name)
+{
+	helper_start(pd, name, NULL, 0);
 }
 
 int bsr_helper_wq_init(void)
@@ -1161,7 +1178,7 @@ void bsr_resync_after_stop(void)
 /* Why this side holds the resync: pause-sync, or resync-after's dependency (sent to the peer). */
 bool bsr_rs_susp_here(const struct bsr_peer_device *pd)
 {
-	return pd->resync_susp_user || pd->resync_susp_dependency;
+	return pd->resync_susp_user || pd->resync_susp_dependency || pd->resync_susp_handler;
 }
 
 static bool rs_paused(const struct bsr_peer_device *pd)
@@ -1241,8 +1258,6 @@ static void begin_resync(struct bsr_peer_device *pd)
 		 source ? "SyncSource" : "SyncTarget", p->rs_total >> 1,
 		 p->rs_csums ? ", checksum-based: " : "",
 		 p->rs_csums ? crypto_shash_alg_name(n->csums_tfm) : "");
-	bsr_notify_helper(pd, source ? "before-resync-source" : "before-resync-target",
-			  BSR_NOTIFY_CALL, 0);
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 	/* the target of a checksum-based resync reads and sends its digests there too */
 	if ((source || p->rs_csums) && bsr_resync_thread_start(c))
@@ -1511,6 +1526,60 @@ int bsr_resync_thread_start(struct bsr_conn *c)
 }
 
 /*
+ * A before-resync-* handler ended (bsr_helper_wq, no lock held). The peer device is looked up
+ * again: it may be gone, or in another resync whose own handler holds it (seq).
+ * before-resync-target failing drops the connection for good, as DRBD does (the
+ * administrator's snapshot of the target, say, was not taken); 127, no helper program, is no
+ * handler. before-resync-source's result is only logged.
+ */
+static void before_resync_done(const struct helper_async *a, int status)
+{
+	bool target = !strcmp(a->name, "before-resync-target");
+	struct bsr_peer_device *pd = NULL;
+	struct bsr_resource *r;
+	struct bsr_conn *c;
+	struct bsr_device *d;
+
+	mutex_lock(&bsr_conf_mutex);
+	r = bsr_find_resource(a->ids.res);
+	if (!r)
+		goto out;
+	mutex_lock(&r->adm_mutex);
+	c = bsr_find_connection(r, a->ids.peer);
+	d = bsr_find_volume(r, a->ids.vnr);
+	if (c && d && d->minor == a->ids.minor)
+		pd = bsr_find_peer_device(c, a->ids.vnr);
+	if (pd && pd->resync_susp_handler && pd->rs_handler_seq == a->seq) {
+		if (target && status != 0 && status != 127) {
+			bsr_warn("%s: volume %u: %s returned %d: dropping the connection\n",
+				 c->net->thread_tag, d->vnr, a->name, status);
+			bsr_conn_fail(c, BSR_CONNECTION_STANDALONE);
+		} else {
+			pd->resync_susp_handler = false;
+			bsr_rs_pause_changed(pd);
+		}
+	}
+	mutex_unlock(&r->adm_mutex);
+out:
+	mutex_unlock(&bsr_conf_mutex);
+}
+
+/*
+ * The resync about to start waits for before-resync-target on the target and
+ * before-resync-source on the source, as DRBD runs them first (an LVM snapshot of the target
+ * before its data become a mix of two generations). Set before our state goes out ahead of
+ * our bitmap, so that the peer starts its side of the resync already held. adm_mutex held.
+ */
+static void before_resync_hold(struct bsr_peer_device *pd, bool source)
+{
+	pd->resync_susp_handler = true;
+	pd->rs_handler_seq++;
+	if (!helper_start(pd, source ? "before-resync-source" : "before-resync-target",
+			  before_resync_done, pd->rs_handler_seq))
+		pd->resync_susp_handler = false;
+}
+
+/*
  * adm_mutex held. Both sides call it: the initiator and the peer on BECOME_SYNC_*. The one
  * way into a resync; bsr_set_repl_state() refuses what the callers check with their own
  * messages (a Primary is never the target: its data are in use).
@@ -1552,6 +1621,7 @@ int bsr_start_resync(struct bsr_peer_device *pd, bool source, bool full)
 	pd->net->bm_sent = false;
 	pd->net->bm_received = false;
 	pd->net->bm_rx_words = 0;
+	before_resync_hold(pd, source);
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 	bsr_put_ldev(d);
 	rv = bsr_send_state(pd);

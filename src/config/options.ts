@@ -123,7 +123,15 @@ function kernelOption(keyword: string, section: OptionSection, abiSet: AbiOption
  * HANDLERS are refused in a config file until it does: a handler configured and never run would
  * be an option silently ignored.
  */
-export const HANDLERS_RUN = ['split-brain', 'fence-peer', 'unfence-peer', 'out-of-sync', 'after-resync-target'];
+export const HANDLERS_RUN = [
+  'split-brain',
+  'fence-peer',
+  'unfence-peer',
+  'out-of-sync',
+  'before-resync-target',
+  'after-resync-target',
+  'before-resync-source',
+];
 
 /** Handler names: `handlers {}` keywords, and the bsradm commands the kernel runs them through. */
 export const HANDLERS = [

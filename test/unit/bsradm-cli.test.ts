@@ -607,11 +607,11 @@ describe('bsradm handlers (what the kernel runs)', () => {
 
   it('a handler bsr.ko does not run is refused at its line, not kept and forgotten', () => {
     fresh();
-    const conf = handlerConf('    before-resync-target "lvcreate -s ...";');
-    const r = bsradm(['-c', conf, 'before-resync-target', 'r0']);
+    const conf = handlerConf('    pri-lost "reboot -f";');
+    const r = bsradm(['-c', conf, 'pri-lost', 'r0']);
     expect(r.status).toBe(10);
     expect(r.stderr).toMatch(
-      /:\d+: before-resync-target: bsr\.ko does not run this handler yet \(it runs split-brain, fence-peer, unfence-peer, out-of-sync, after-resync-target\)/,
+      /:\d+: pri-lost: bsr\.ko does not run this handler yet \(it runs split-brain, fence-peer, unfence-peer, out-of-sync, before-resync-target, after-resync-target, before-resync-source\)/,
     );
   });
 
