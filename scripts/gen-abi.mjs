@@ -212,6 +212,11 @@ export function generateHeader() {
     p(`#define BSR_${N}_NAMES ${values.map((v) => JSON.stringify(v)).join(', ')}`);
   }
   p();
+  // only the handlers bsr.ko runs: calling any other is a compile error, not a handler refused
+  // by bsradm and run anyway
+  for (const [name, runs] of Object.entries(abi.handlers))
+    if (runs) p(`#define BSR_HELPER_${cName(name)} ${JSON.stringify(name)}`);
+  p();
   p('enum bsr_ret_code {');
   for (const [k, v] of Object.entries(abi.retCodes)) p(`\tBSR_RET_${k} = ${v},`);
   p('};');

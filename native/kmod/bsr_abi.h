@@ -1298,6 +1298,14 @@ enum bsr_write_ordering {
 };
 #define BSR_WRITE_ORDERING_NAMES "none", "drain", "flush"
 
+#define BSR_HELPER_SPLIT_BRAIN "split-brain"
+#define BSR_HELPER_FENCE_PEER "fence-peer"
+#define BSR_HELPER_UNFENCE_PEER "unfence-peer"
+#define BSR_HELPER_BEFORE_RESYNC_TARGET "before-resync-target"
+#define BSR_HELPER_AFTER_RESYNC_TARGET "after-resync-target"
+#define BSR_HELPER_BEFORE_RESYNC_SOURCE "before-resync-source"
+#define BSR_HELPER_OUT_OF_SYNC "out-of-sync"
+
 enum bsr_ret_code {
 	BSR_RET_NO_ERROR = 101,
 	BSR_RET_UNKNOWN_ERROR = 102,

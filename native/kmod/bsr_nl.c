@@ -1637,7 +1637,7 @@ static int fence_before_promotion(struct adm_ctx *ctx)
 			break;
 		peer = c->peer_node_id;
 		mutex_lock(&r->adm_mutex);
-		h = bsr_helper_prepare(pd, "fence-peer");
+		h = bsr_helper_prepare(pd, BSR_HELPER_FENCE_PEER);
 		mutex_unlock(&r->adm_mutex);
 		if (!h)
 			return BSR_RET_NO_MEM;
@@ -1654,7 +1654,7 @@ static int fence_before_promotion(struct adm_ctx *ctx)
 		}
 		pd = list_first_entry_or_null(&c->peer_devices, struct bsr_peer_device, conn_list);
 		if (pd && status >= 0)
-			bsr_notify_helper(pd, "fence-peer", BSR_NOTIFY_RESPONSE, status);
+			bsr_notify_helper(pd, BSR_HELPER_FENCE_PEER, BSR_NOTIFY_RESPONSE, status);
 		mutex_lock(&r->adm_mutex);
 		ret = BSR_RET_NO_ERROR;
 		if (!bsr_fence_apply(c, status)) {

@@ -362,7 +362,7 @@ void bsr_helper_wq_exit(void)
 void bsr_notify_split_brain(struct bsr_peer_device *pd)
 {
 	bsr_notify_split_brain_event(pd);
-	bsr_call_helper(pd, "split-brain");
+	bsr_call_helper(pd, BSR_HELPER_SPLIT_BRAIN);
 }
 
 /* ------------------------------------------------------------------ fencing */
@@ -441,7 +441,7 @@ void bsr_fence_lost_peer(struct bsr_conn *c)
 
 	pd = list_first_entry_or_null(&c->peer_devices, struct bsr_peer_device, conn_list);
 	if (pd)
-		status = bsr_call_helper(pd, "fence-peer");
+		status = bsr_call_helper(pd, BSR_HELPER_FENCE_PEER);
 	mutex_lock(&r->adm_mutex);
 	fenced = bsr_fence_apply(c, status);
 	if (fenced)
@@ -480,7 +480,7 @@ void bsr_unfence_check(struct bsr_conn *c)
 	if (!first)
 		return;
 	WRITE_ONCE(c->peer_fenced, false);
-	bsr_call_helper(first, "unfence-peer");
+	bsr_call_helper(first, BSR_HELPER_UNFENCE_PEER);
 }
 
 /* ------------------------------------------------------------------ decision */
@@ -1534,7 +1534,7 @@ int bsr_resync_thread_start(struct bsr_conn *c)
  */
 static void before_resync_done(const struct helper_async *a, int status)
 {
-	bool target = !strcmp(a->name, "before-resync-target");
+	bool target = !strcmp(a->name, BSR_HELPER_BEFORE_RESYNC_TARGET);
 	struct bsr_peer_device *pd = NULL;
 	struct bsr_resource *r;
 	struct bsr_conn *c;
@@ -1572,10 +1572,11 @@ out:
  */
 static void before_resync_hold(struct bsr_peer_device *pd, bool source)
 {
+	const char *name = source ? BSR_HELPER_BEFORE_RESYNC_SOURCE : BSR_HELPER_BEFORE_RESYNC_TARGET;
+
 	pd->resync_susp_handler = true;
 	pd->rs_handler_seq++;
-	if (!helper_start(pd, source ? "before-resync-source" : "before-resync-target",
-			  before_resync_done, pd->rs_handler_seq))
+	if (!helper_start(pd, name, before_resync_done, pd->rs_handler_seq))
 		pd->resync_susp_handler = false;
 }
 
@@ -2489,7 +2490,7 @@ void bsr_resync_finished_target(struct bsr_peer_device *pd, bool failed)
 	bsr_set_disk_state(d, BSR_DISK_UPTODATE);
 	pd->peer_disk_state = BSR_DISK_UPTODATE;
 	bsr_info("%s: volume %u: resync done, UpToDate\n", c->net->thread_tag, d->vnr);
-	bsr_helper_start(pd, "after-resync-target");
+	bsr_helper_start(pd, BSR_HELPER_AFTER_RESYNC_TARGET);
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 	bsr_put_ldev(d);
 	bsr_send_state(pd);

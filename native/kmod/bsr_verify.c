@@ -160,7 +160,7 @@ static void end_run(struct bsr_peer_device *pd, bool early)
 		bsr_info("%s: volume %u: resume with verify --start=%llu\n", tag, d->vnr,
 			 (u64)p->ov_resume);
 	if (p->ov_found)
-		bsr_helper_start(pd, "out-of-sync");
+		bsr_helper_start(pd, BSR_HELPER_OUT_OF_SYNC);
 	bsr_notify_peer_device(pd, BSR_NOTIFY_CHANGE);
 }
 

@@ -42,6 +42,8 @@ export const abi = abiJson as unknown as {
   sets: Record<string, AttrSet>;
   notificationTypes: Record<string, number>;
   enums: Record<string, string[]>;
+  /** handlers {} names: true when bsr.ko runs the handler (bsr_abi.h's BSR_HELPER_*). */
+  handlers: Record<string, boolean>;
   retCodes: Record<string, number>;
   metaData: typeof abiJson.metaData;
   wire: typeof abiJson.wire;

@@ -118,41 +118,15 @@ function kernelOption(keyword: string, section: OptionSection, abiSet: AbiOption
   return { ...base, kind: 'numeric', unit, default: numericDefault, min: field.min, max: field.max };
 }
 
+/** Handler names: `handlers {}` keywords, and the bsradm commands the kernel runs them through. */
+export const HANDLERS = Object.keys(abi.handlers);
+
 /**
  * The handlers bsr.ko runs (through its usermode helper, `bsradm NAME RES`). The other names of
  * HANDLERS are refused in a config file until it does: a handler configured and never run would
  * be an option silently ignored.
  */
-export const HANDLERS_RUN = [
-  'split-brain',
-  'fence-peer',
-  'unfence-peer',
-  'out-of-sync',
-  'before-resync-target',
-  'after-resync-target',
-  'before-resync-source',
-];
-
-/** Handler names: `handlers {}` keywords, and the bsradm commands the kernel runs them through. */
-export const HANDLERS = [
-  'pri-on-incon-degr',
-  'pri-lost-after-sb',
-  'pri-lost',
-  'initial-split-brain',
-  'split-brain',
-  'outdate-peer',
-  'fence-peer',
-  'unfence-peer',
-  'local-io-error',
-  'before-resync-target',
-  'after-resync-target',
-  'before-resync-source',
-  'out-of-sync',
-  'before-promote',
-  'after-promote',
-  'before-demote',
-  'after-demote',
-];
+export const HANDLERS_RUN = HANDLERS.filter((name) => abi.handlers[name]);
 
 /** resync-ratio: each number of REPL:RESYNC from 1 to this (bsr.ko's BSR_RATIO_MAX). */
 export const RATIO_MAX = 10000;

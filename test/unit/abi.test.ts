@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { abi, enumName, enumValue } from '../../src/abi/index.js';
@@ -17,6 +17,19 @@ function cConstant(name: string): number {
 describe('ABI single source of truth', () => {
   it('the committed C header is what the JSON generates', () => {
     expect(() => execFileSync('node', [join(root, 'scripts/gen-abi.mjs'), '--check'], { stdio: 'pipe' })).not.toThrow();
+  });
+
+  it('the handlers marked as run are the ones the kernel calls, each by its BSR_HELPER_ name', () => {
+    const kmod = join(root, 'native/kmod');
+    const source = readdirSync(kmod)
+      .filter((f) => f.endsWith('.c'))
+      .map((f) => readFileSync(join(kmod, f), 'utf8'))
+      .join('\n');
+    const called = [...new Set(source.match(/\bBSR_HELPER_[A-Z_]+/g))].sort();
+    const run = Object.keys(abi.handlers).filter((name) => abi.handlers[name]);
+    expect(called).toEqual(run.map((name) => `BSR_HELPER_${name.toUpperCase().replace(/-/g, '_')}`).sort());
+    // a name written out instead would bypass the list
+    for (const name of Object.keys(abi.handlers)) expect(source).not.toContain(`"${name}"`);
   });
 
   it('command numbers agree between C and TypeScript and match the reference', () => {

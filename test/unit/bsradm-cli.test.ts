@@ -611,7 +611,7 @@ describe('bsradm handlers (what the kernel runs)', () => {
     const r = bsradm(['-c', conf, 'pri-lost', 'r0']);
     expect(r.status).toBe(10);
     expect(r.stderr).toMatch(
-      /:\d+: pri-lost: bsr\.ko does not run this handler yet \(it runs split-brain, fence-peer, unfence-peer, out-of-sync, before-resync-target, after-resync-target, before-resync-source\)/,
+      /:\d+: pri-lost: bsr\.ko does not run this handler yet \(it runs split-brain, fence-peer, unfence-peer, before-resync-target, after-resync-target, before-resync-source, out-of-sync\)/,
     );
   });
 
