@@ -127,7 +127,11 @@ sed 's/^/call /' /tmp/fence-calls; sed 's/^/ev /' /tmp/ev`,
       30_000,
       250,
     );
-    assert(calls === 'fence-peer peer=1\nunfence-peer peer=1', `unfence-peer once after the resync: ${calls}`);
+    // before-resync-source runs (and is waited for) as the resync starts
+    assert(
+      calls === 'fence-peer peer=1\nbefore-resync-source peer=1\nunfence-peer peer=1',
+      `unfence-peer once after the resync: ${calls}`,
+    );
     const vol1 = await t.waitState('alpha', "volume 1's state", (r) => r.peerDevice(1)?.replication);
     assert(vol1 === 'Off', `volume 1 (alpha only) replication: ${vol1}`);
     assert(w === (await t.sum('bravo', '/dev/vda', 100, 64)), 'the written 64 MiB match on bravo');

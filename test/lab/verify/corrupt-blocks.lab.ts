@@ -102,8 +102,9 @@ echo /newroot/tmp/bsr-helper > /sys/module/bsr/parameters/usermode_helper`,
     lab.log(
       `handlers run: alpha: ${alphaHelpers.replace(/\n/g, ' | ')}; bravo: ${(await helpers('bravo')).replace(/\n/g, ' | ')}`,
     );
+    // the resync in between ran before-resync-source first
     assert(
-      alphaHelpers === 'out-of-sync r0 minor:1 peer:1',
+      alphaHelpers === 'out-of-sync r0 minor:1 peer:1\nbefore-resync-source r0 minor:1 peer:1',
       'no out-of-sync handler after a verify that found nothing',
     );
     // time is logged, not asserted: under a loaded host (2 jobs, TCG guests) the per-request CPU
