@@ -731,18 +731,21 @@ struct bsr_res_opts {
 	char cpu_mask[64];
 	u32 on_no_data_accessible;
 	bool persist_role;
+	u32 twopc_timeout;
 	u32 node_id;
 	bool fast_sync;
 };
 #define BSR_MEMBER_T_RES_OPTS_CPU_MASK res_opts.cpu_mask
 #define BSR_MEMBER_T_RES_OPTS_ON_NO_DATA_ACCESSIBLE res_opts.on_no_data_accessible
 #define BSR_MEMBER_T_RES_OPTS_PERSIST_ROLE res_opts.persist_role
+#define BSR_MEMBER_T_RES_OPTS_TWOPC_TIMEOUT res_opts.twopc_timeout
 #define BSR_MEMBER_T_RES_OPTS_NODE_ID res_opts.node_id
 #define BSR_MEMBER_T_RES_OPTS_FAST_SYNC res_opts.fast_sync
 #define BSR_RES_OPTS_FIELDS(X) \
 	X(res_opts, T_RES_OPTS_CPU_MASK, cpu_mask, str, T_RES_OPTS_CPU_MASK_DEFAULT) \
 	X(res_opts, T_RES_OPTS_ON_NO_DATA_ACCESSIBLE, on_no_data_accessible, u32, T_RES_OPTS_ON_NO_DATA_ACCESSIBLE_DEFAULT) \
 	X(res_opts, T_RES_OPTS_PERSIST_ROLE, persist_role, u8, T_RES_OPTS_PERSIST_ROLE_DEFAULT) \
+	X(res_opts, T_RES_OPTS_TWOPC_TIMEOUT, twopc_timeout, u32, T_RES_OPTS_TWOPC_TIMEOUT_DEFAULT) \
 	X(res_opts, T_RES_OPTS_NODE_ID, node_id, u32, 0) \
 	X(res_opts, T_RES_OPTS_FAST_SYNC, fast_sync, u8, T_RES_OPTS_FAST_SYNC_DEFAULT) \
 
@@ -1040,7 +1043,6 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_READ_BALANCING, NLA_U32, "read-balancing", 0, "prefer-local" }, \
 	{ BSR_NLA_DISK_CONF, T_DISK_CONF_RS_DISCARD_GRANULARITY, NLA_U32, "rs-discard-granularity", 0, "0" }, \
 	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_MAX_IO_DEPTH, NLA_U32, "max-io-depth", 1000, "1000" }, \
-	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_TWOPC_TIMEOUT, NLA_U32, "twopc-timeout", 50, "50" }, \
 	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_PEER_ACK_WINDOW, NLA_U32, "peer-ack-window", 4096, "4096" }, \
 	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_PEER_ACK_DELAY, NLA_U32, "peer-ack-delay", 100, "100" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_AFTER_SB_2PRI, NLA_U32, "after-sb-2pri", 0, "disconnect" }, \

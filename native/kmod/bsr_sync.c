@@ -2587,8 +2587,14 @@ state:
 	}
 }
 
-/* A peer that does not answer a promotion request within this refuses it. */
-#define ROLE_REPLY_TIMEOUT (10 * HZ)
+/*
+ * twopc-timeout: a peer that does not answer a promotion request within it refuses the
+ * promotion, and a peer still demoting is asked again for as long.
+ */
+static unsigned long twopc_timeout(struct bsr_resource *r)
+{
+	return bsr_conf(&r->res_opts, T_RES_OPTS_TWOPC_TIMEOUT) * HZ / 10;
+}
 
 static void promotion_done(struct bsr_resource *r)
 {
@@ -2646,7 +2652,7 @@ static int agree_promotion(struct bsr_resource *r, unsigned int flags, char *msg
 		if (bsr_send_packet(c, false, P_STATE_CHG_REQ, 0, &q, sizeof(q)))
 			continue;	/* the connection is failing: the peer is not connected */
 		wait_event_timeout(n->role_wait, READ_ONCE(n->role_reply) >= 0 ||
-				   !READ_ONCE(n->net_ok), ROLE_REPLY_TIMEOUT);
+				   !READ_ONCE(n->net_ok), twopc_timeout(r));
 		answer = READ_ONCE(n->role_reply);
 		if (answer == 0 || (answer < 0 && !READ_ONCE(n->net_ok)))
 			continue;
@@ -2686,7 +2692,7 @@ static void send_state_all(struct bsr_resource *r)
 /* A promotion agreed with every connected peer; retried while a peer is busy demoting. */
 static int promote_agreed(struct bsr_resource *r, unsigned int flags, char *msg, size_t len)
 {
-	unsigned long deadline = jiffies + ROLE_REPLY_TIMEOUT;
+	unsigned long deadline = jiffies + twopc_timeout(r);
 	int ret;
 
 	for (;;) {

@@ -64,6 +64,7 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'net_conf.after-sb-1pri': { shownIn: 'roles/split-brain-policies', token: '--after-sb-1pri=discard-secondary' },
   'res_opts.persist-role': { shownIn: 'roles/persist-role', token: '--persist-role=yes' },
   'res_opts.cpu-mask': { shownIn: 'admin/online-config', token: '--cpu-mask=1' },
+  'res_opts.twopc-timeout': { shownIn: 'roles/one-primary', token: '--twopc-timeout=15' },
   'res_opts.on-no-data-accessible': {
     shownIn: 'faults/io-error-policies',
     token: '--on-no-data-accessible=suspend-io',

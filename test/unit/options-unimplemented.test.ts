@@ -74,7 +74,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'socket-check-timeout',
         'transport',
         'max-io-depth',
-        'twopc-timeout',
         'peer-ack-window',
         'peer-ack-delay',
         'target-only',
