@@ -818,6 +818,10 @@ int bsr_sync_handshake(struct bsr_peer_device *pd)
 			bsr_err("%s: %s (local disk %s)\n", n->thread_tag, refused,
 				bsr_disk_name(d->disk_state));
 			pd->net->split_brain = decision_is_target(dec);
+			/* rr-conflict: the Primary that would be overwritten; its handler may reboot it */
+			if (decision_is_target(dec) &&
+			    bsr_conf(&c->net_conf, T_NET_CONF_RR_CONFLICT) == BSR_RR_CONFLICT_CALL_PRI_LOST)
+				bsr_helper_start(pd, BSR_HELPER_PRI_LOST);
 			rv = -EBADE;
 			break;
 		}

@@ -62,6 +62,8 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'net_conf.tentative': { shownIn: 'roles/tentative-connect', token: '--tentative' },
   'net_conf.after-sb-0pri': { shownIn: 'roles/split-brain-policies', token: '--after-sb-0pri=discard-least-changes' },
   'net_conf.after-sb-1pri': { shownIn: 'roles/split-brain-policies', token: '--after-sb-1pri=discard-secondary' },
+  // the pri-lost handler runs on a Primary that would become SyncTarget
+  'net_conf.rr-conflict': { shownIn: 'roles/split-brain-policies', token: '--rr-conflict=call-pri-lost' },
   'res_opts.persist-role': { shownIn: 'roles/persist-role', token: '--persist-role=yes' },
   'res_opts.cpu-mask': { shownIn: 'admin/online-config', token: '--cpu-mask=1' },
   'res_opts.twopc-timeout': { shownIn: 'roles/one-primary', token: '--twopc-timeout=15' },

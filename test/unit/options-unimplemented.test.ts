@@ -68,7 +68,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'read-balancing',
         'rs-discard-granularity',
         'after-sb-2pri',
-        'rr-conflict',
         'always-asbp',
         'tcp-cork',
         'socket-check-timeout',
@@ -161,12 +160,13 @@ describe('unimplemented values of an implemented option', () => {
 describe('unimplemented options in parseOptionValue', () => {
   it('refuses rr-conflict violently', () => {
     expect(() => parseOptionValue(def('rr-conflict'), 'violently')).toThrow(
-      'rr-conflict violently: not implemented by bsr yet; only its default (disconnect) is accepted',
+      'rr-conflict violently: not implemented by bsr yet',
     );
   });
 
-  it('accepts rr-conflict disconnect, transport tcp and on-no-data-accessible suspend-io', () => {
+  it('accepts rr-conflict disconnect and call-pri-lost, transport tcp and on-no-data-accessible suspend-io', () => {
     expect(parseOptionValue(def('rr-conflict'), 'disconnect')).toBe('disconnect');
+    expect(parseOptionValue(def('rr-conflict'), 'call-pri-lost')).toBe('call-pri-lost');
     expect(parseOptionValue(def('transport'), 'tcp')).toBe('tcp');
     expect(parseOptionValue(def('on-no-data-accessible'), 'suspend-io')).toBe('suspend-io');
   });

@@ -167,6 +167,23 @@ echo "code=$code s=$(( $(date +%s) - s )) $(cat /tmp/wait-err)" > /tmp/wait.tmp;
       assert(marker === `r0 peer=${n === 'alpha' ? 1 : 0} minor=1 volume=0`, `${n}: handler environment`);
     }
     const alphaA = await t.sum('alpha', '/dev/bsr1', 60, 4);
+    // rr-conflict: bravo, still Primary, told to discard its data would become SyncTarget under
+    // its users: refused (StandAlone again) and, with call-pri-lost, its pri-lost handler runs
+    await t.sh('bravo', `${t.S} net-options r0 0 --rr-conflict=call-pri-lost`);
+    await t.sh('alpha', `${t.S} connect r0 1`);
+    await t.sh('bravo', `${t.S} connect r0 0 --discard-my-data`);
+    const priLost = await lab.waitFor(
+      'bravo: the pri-lost handler',
+      async () => (await t.sh('bravo', 'cat /tmp/pl-marker 2>/dev/null || true')).trim(),
+      30_000,
+      500,
+    );
+    lab.log(`bravo: ${(await lab.dmesg('bravo')).split('\n').find((l) => /cannot become SyncTarget/.test(l))}`);
+    lab.log(`bravo: pri-lost handler wrote: ${priLost}`);
+    assert(priLost === 'r0 peer=0 minor=1 volume=0', `bravo: pri-lost handler environment: ${priLost}`);
+    await t.waitState('bravo', 'StandAlone', (r) => r.field('connection') === 'StandAlone', 30_000);
+    assert((await t.sh('bravo', `${t.S} role r0`)).trim() === 'Primary', 'bravo stays Primary, its data untouched');
+    assert(alphaA !== (await t.sum('bravo', '/dev/bsr1', 60, 4)), "bravo's own writes are still there");
     await t.sh('bravo', `${t.S} secondary r0 && ${t.S} connect r0 0 --discard-my-data`);
     await t.sh('alpha', `${t.S} connect r0 1`);
     await t.waitSynced(120_000);
@@ -191,6 +208,7 @@ async function installHelper(lab: Lab, n: NodeName) {
 resource r0 {
   handlers {
     split-brain "echo $BSR_RESOURCE peer=$BSR_PEER_NODE_ID minor=$BSR_MINOR volume=$BSR_VOLUME > /tmp/sb-marker";
+    pri-lost "echo $BSR_RESOURCE peer=$BSR_PEER_NODE_ID minor=$BSR_MINOR volume=$BSR_VOLUME > /tmp/pl-marker";
   }
   device minor 1;
   disk /dev/vda;
@@ -201,7 +219,7 @@ resource r0 {
 EOF
 printf '#!/bin/busybox sh\\nexec /bin/busybox chroot /newroot %s "$@"\\n' ${lab.repoRoot}/bin/bsradm > /tmp/bsr-helper
 chmod 755 /tmp/bsr-helper
-rm -f /tmp/sb-marker
+rm -f /tmp/sb-marker /tmp/pl-marker
 echo /newroot/tmp/bsr-helper > /sys/module/bsr/parameters/usermode_helper`,
   );
 }
