@@ -660,6 +660,7 @@ struct bsr_net_conf {
 	bool csums_after_crash_only;
 	u32 after_sb_0pri;
 	u32 after_sb_1pri;
+	u32 after_sb_2pri;
 	u32 rr_conflict;
 	u32 on_congestion;
 	u64 congestion_fill;
@@ -690,6 +691,7 @@ struct bsr_net_conf {
 #define BSR_MEMBER_T_NET_CONF_CSUMS_AFTER_CRASH_ONLY net_conf.csums_after_crash_only
 #define BSR_MEMBER_T_NET_CONF_AFTER_SB_0PRI net_conf.after_sb_0pri
 #define BSR_MEMBER_T_NET_CONF_AFTER_SB_1PRI net_conf.after_sb_1pri
+#define BSR_MEMBER_T_NET_CONF_AFTER_SB_2PRI net_conf.after_sb_2pri
 #define BSR_MEMBER_T_NET_CONF_RR_CONFLICT net_conf.rr_conflict
 #define BSR_MEMBER_T_NET_CONF_ON_CONGESTION net_conf.on_congestion
 #define BSR_MEMBER_T_NET_CONF_CONGESTION_FILL net_conf.congestion_fill
@@ -720,6 +722,7 @@ struct bsr_net_conf {
 	X(net_conf, T_NET_CONF_CSUMS_AFTER_CRASH_ONLY, csums_after_crash_only, u8, T_NET_CONF_CSUMS_AFTER_CRASH_ONLY_DEFAULT) \
 	X(net_conf, T_NET_CONF_AFTER_SB_0PRI, after_sb_0pri, u32, T_NET_CONF_AFTER_SB_0PRI_DEFAULT) \
 	X(net_conf, T_NET_CONF_AFTER_SB_1PRI, after_sb_1pri, u32, T_NET_CONF_AFTER_SB_1PRI_DEFAULT) \
+	X(net_conf, T_NET_CONF_AFTER_SB_2PRI, after_sb_2pri, u32, T_NET_CONF_AFTER_SB_2PRI_DEFAULT) \
 	X(net_conf, T_NET_CONF_RR_CONFLICT, rr_conflict, u32, T_NET_CONF_RR_CONFLICT_DEFAULT) \
 	X(net_conf, T_NET_CONF_ON_CONGESTION, on_congestion, u32, T_NET_CONF_ON_CONGESTION_DEFAULT) \
 	X(net_conf, T_NET_CONF_CONGESTION_FILL, congestion_fill, u64, T_NET_CONF_CONGESTION_FILL_DEFAULT) \
@@ -1048,7 +1051,6 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_MAX_IO_DEPTH, NLA_U32, "max-io-depth", 1000, "1000" }, \
 	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_PEER_ACK_WINDOW, NLA_U32, "peer-ack-window", 4096, "4096" }, \
 	{ BSR_NLA_RESOURCE_OPTS, T_RES_OPTS_PEER_ACK_DELAY, NLA_U32, "peer-ack-delay", 100, "100" }, \
-	{ BSR_NLA_NET_CONF, T_NET_CONF_AFTER_SB_2PRI, NLA_U32, "after-sb-2pri", 0, "disconnect" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_ALWAYS_ASBP, NLA_U8, "always-asbp", 0, "no" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_TCP_CORK, NLA_U8, "tcp-cork", 1, "yes" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_SOCKET_CHECK_TIMEOUT, NLA_U32, "socket-check-timeout", 5, "5" }, \
@@ -1065,6 +1067,7 @@ struct bsr_policy_dummy__
 	{ BSR_NLA_NET_CONF, T_NET_CONF_AFTER_SB_0PRI, "after-sb-0pri", 2, "discard-older-primary" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_AFTER_SB_1PRI, "after-sb-1pri", 2, "violently-as0p" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_AFTER_SB_1PRI, "after-sb-1pri", 4, "call-pri-lost-after-sb" }, \
+	{ BSR_NLA_NET_CONF, T_NET_CONF_AFTER_SB_2PRI, "after-sb-2pri", 1, "violently-as0p" }, \
 	{ BSR_NLA_NET_CONF, T_NET_CONF_RR_CONFLICT, "rr-conflict", 2, "violently" }, \
 }
 
@@ -1303,6 +1306,7 @@ enum bsr_write_ordering {
 };
 #define BSR_WRITE_ORDERING_NAMES "none", "drain", "flush"
 
+#define BSR_HELPER_PRI_LOST_AFTER_SB "pri-lost-after-sb"
 #define BSR_HELPER_PRI_LOST "pri-lost"
 #define BSR_HELPER_SPLIT_BRAIN "split-brain"
 #define BSR_HELPER_FENCE_PEER "fence-peer"

@@ -537,7 +537,7 @@ static int do_protocol(struct bsr_conn *c)
 	mine.protocol = cpu_to_be32(proto);
 	after_sb[0] = bsr_conf(&c->net_conf, T_NET_CONF_AFTER_SB_0PRI);
 	after_sb[1] = bsr_conf(&c->net_conf, T_NET_CONF_AFTER_SB_1PRI);
-	after_sb[2] = T_NET_CONF_AFTER_SB_2PRI_DEFAULT;	/* only disconnect so far */
+	after_sb[2] = bsr_conf(&c->net_conf, T_NET_CONF_AFTER_SB_2PRI);
 	mine.after_sb_0p = cpu_to_be32(after_sb[0]);
 	mine.after_sb_1p = cpu_to_be32(after_sb[1]);
 	mine.after_sb_2p = cpu_to_be32(after_sb[2]);

@@ -641,8 +641,14 @@ static int after_split_brain(struct bsr_peer_device *pd, const char **how)
 	bool peer_primary = pd->connection->peer_role == BSR_ROLE_PRIMARY;
 	int keep;
 
+	/*
+	 * after-sb-2pri call-pri-lost-after-sb: after-sb-0pri names the victim, whose
+	 * pri-lost-after-sb handler runs (bsr_sync_handshake); a Primary is not overwritten
+	 * under its users, so the connection ends there (rr-conflict) until it is Secondary
+	 */
 	if (primary && peer_primary)
-		return 0;	/* after-sb-2pri: only disconnect is implemented */
+		return n->after_sb[2] == BSR_AFTER_SB_2PRI_CALL_PRI_LOST_AFTER_SB ?
+		       after_sb_0pri(pd, n->after_sb[0], how) : 0;
 	if (!primary && !peer_primary)
 		return after_sb_0pri(pd, n->after_sb[0], how);
 	switch (n->after_sb[1]) {
@@ -818,7 +824,11 @@ int bsr_sync_handshake(struct bsr_peer_device *pd)
 			bsr_err("%s: %s (local disk %s)\n", n->thread_tag, refused,
 				bsr_disk_name(d->disk_state));
 			pd->net->split_brain = decision_is_target(dec);
-			/* rr-conflict: the Primary that would be overwritten; its handler may reboot it */
+			/* the Primary that would be overwritten: its handlers may reboot it */
+			if (decision_is_target(dec) && c->peer_role == BSR_ROLE_PRIMARY &&
+			    !n->discard_my_data &&
+			    n->after_sb[2] == BSR_AFTER_SB_2PRI_CALL_PRI_LOST_AFTER_SB)
+				bsr_helper_start(pd, BSR_HELPER_PRI_LOST_AFTER_SB);
 			if (decision_is_target(dec) &&
 			    bsr_conf(&c->net_conf, T_NET_CONF_RR_CONFLICT) == BSR_RR_CONFLICT_CALL_PRI_LOST)
 				bsr_helper_start(pd, BSR_HELPER_PRI_LOST);

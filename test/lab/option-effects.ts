@@ -62,6 +62,11 @@ export const OPTION_EFFECTS: Record<string, Effect> = {
   'net_conf.tentative': { shownIn: 'roles/tentative-connect', token: '--tentative' },
   'net_conf.after-sb-0pri': { shownIn: 'roles/split-brain-policies', token: '--after-sb-0pri=discard-least-changes' },
   'net_conf.after-sb-1pri': { shownIn: 'roles/split-brain-policies', token: '--after-sb-1pri=discard-secondary' },
+  // both Primary: after-sb-0pri names the victim, whose pri-lost-after-sb handler runs
+  'net_conf.after-sb-2pri': {
+    shownIn: 'roles/split-brain-policies',
+    token: '--after-sb-2pri=call-pri-lost-after-sb',
+  },
   // the pri-lost handler runs on a Primary that would become SyncTarget
   'net_conf.rr-conflict': { shownIn: 'roles/split-brain-policies', token: '--rr-conflict=call-pri-lost' },
   'res_opts.persist-role': { shownIn: 'roles/persist-role', token: '--persist-role=yes' },

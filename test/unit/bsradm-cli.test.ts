@@ -607,11 +607,11 @@ describe('bsradm handlers (what the kernel runs)', () => {
 
   it('a handler bsr.ko does not run is refused at its line, not kept and forgotten', () => {
     fresh();
-    const conf = handlerConf('    pri-lost-after-sb "reboot -f";');
-    const r = bsradm(['-c', conf, 'pri-lost-after-sb', 'r0']);
+    const conf = handlerConf('    local-io-error "halt -f";');
+    const r = bsradm(['-c', conf, 'local-io-error', 'r0']);
     expect(r.status).toBe(10);
     expect(r.stderr).toMatch(
-      /:\d+: pri-lost-after-sb: bsr\.ko does not run this handler yet \(it runs pri-lost, split-brain, fence-peer, unfence-peer, before-resync-target, after-resync-target, before-resync-source, out-of-sync\)/,
+      /:\d+: local-io-error: bsr\.ko does not run this handler yet \(it runs pri-lost-after-sb, pri-lost, split-brain, fence-peer, unfence-peer, before-resync-target, after-resync-target, before-resync-source, out-of-sync\)/,
     );
   });
 

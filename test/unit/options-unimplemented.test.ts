@@ -67,7 +67,6 @@ describe('unimplemented options: the ABI marks and the option table agree', () =
         'disk-timeout',
         'read-balancing',
         'rs-discard-granularity',
-        'after-sb-2pri',
         'always-asbp',
         'tcp-cork',
         'socket-check-timeout',

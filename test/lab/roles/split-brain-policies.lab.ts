@@ -184,7 +184,24 @@ echo "code=$code s=$(( $(date +%s) - s )) $(cat /tmp/wait-err)" > /tmp/wait.tmp;
     await t.waitState('bravo', 'StandAlone', (r) => r.field('connection') === 'StandAlone', 30_000);
     assert((await t.sh('bravo', `${t.S} role r0`)).trim() === 'Primary', 'bravo stays Primary, its data untouched');
     assert(alphaA !== (await t.sum('bravo', '/dev/bsr1', 60, 4)), "bravo's own writes are still there");
-    await t.sh('bravo', `${t.S} secondary r0 && ${t.S} connect r0 0 --discard-my-data`);
+    // after-sb-2pri call-pri-lost-after-sb, both still Primary: after-sb-0pri (discard-local on
+    // alpha, discard-remote on bravo) names alpha the victim, whose pri-lost-after-sb handler
+    // runs; a Primary is not overwritten, so alpha goes StandAlone with its data
+    await t.sh('alpha', `${t.S} net-options r0 1 --after-sb-2pri=call-pri-lost-after-sb`);
+    await t.sh('bravo', `${t.S} net-options r0 0 --after-sb-2pri=call-pri-lost-after-sb && ${t.S} connect r0 0`);
+    const lostAfterSb = await lab.waitFor(
+      'alpha: the pri-lost-after-sb handler',
+      async () => (await t.sh('alpha', 'cat /tmp/plsb-marker 2>/dev/null || true')).trim(),
+      30_000,
+      500,
+    );
+    lab.log(`alpha: pri-lost-after-sb handler wrote: ${lostAfterSb}`);
+    assert(lostAfterSb === 'r0 peer=1 minor=1 volume=0', `alpha: pri-lost-after-sb environment: ${lostAfterSb}`);
+    await t.waitState('alpha', 'StandAlone', (r) => r.field('connection') === 'StandAlone', 30_000);
+    assert((await t.sh('alpha', `${t.S} role r0`)).trim() === 'Primary', 'alpha stays Primary');
+    assert(alphaA === (await t.sum('alpha', '/dev/bsr1', 60, 4)), "alpha's data untouched");
+    assert(!(await t.sh('bravo', 'cat /tmp/plsb-marker 2>/dev/null || true')).trim(), 'not on bravo, the keeper');
+    await t.sh('bravo', `${t.S} disconnect r0 0; ${t.S} secondary r0 && ${t.S} connect r0 0 --discard-my-data`);
     await t.sh('alpha', `${t.S} connect r0 1`);
     await t.waitSynced(120_000);
     assert(a === (await t.sum('bravo', '/dev/vda', 50, 4)), "alpha's writes reached the victim");
@@ -209,6 +226,7 @@ resource r0 {
   handlers {
     split-brain "echo $BSR_RESOURCE peer=$BSR_PEER_NODE_ID minor=$BSR_MINOR volume=$BSR_VOLUME > /tmp/sb-marker";
     pri-lost "echo $BSR_RESOURCE peer=$BSR_PEER_NODE_ID minor=$BSR_MINOR volume=$BSR_VOLUME > /tmp/pl-marker";
+    pri-lost-after-sb "echo $BSR_RESOURCE peer=$BSR_PEER_NODE_ID minor=$BSR_MINOR volume=$BSR_VOLUME > /tmp/plsb-marker";
   }
   device minor 1;
   disk /dev/vda;
@@ -219,7 +237,7 @@ resource r0 {
 EOF
 printf '#!/bin/busybox sh\\nexec /bin/busybox chroot /newroot %s "$@"\\n' ${lab.repoRoot}/bin/bsradm > /tmp/bsr-helper
 chmod 755 /tmp/bsr-helper
-rm -f /tmp/sb-marker /tmp/pl-marker
+rm -f /tmp/sb-marker /tmp/pl-marker /tmp/plsb-marker
 echo /newroot/tmp/bsr-helper > /sys/module/bsr/parameters/usermode_helper`,
   );
 }
